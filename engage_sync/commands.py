@@ -1,0 +1,1 @@
+"""Further commands (registered on cli.cli)."""

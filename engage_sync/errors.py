@@ -1,0 +1,73 @@
+"""One small exception tree; each class knows its exit code (see cli.exit_code)."""
+
+from __future__ import annotations
+
+
+class EngageSyncError(Exception):
+    """An expected failure: printed as one clear message, no traceback."""
+
+    exit_code = 1
+
+
+class ConfigError(EngageSyncError):
+    """Bad settings, flags or environment."""
+
+
+class InputError(EngageSyncError):
+    """A lead-set file (or its leadsFile) cannot be read at all."""
+
+
+class ValidationFailed(EngageSyncError):
+    """One or more problems in the lead sets; `problems` holds every one."""
+
+    def __init__(self, problems: list[object]) -> None:
+        super().__init__(f"{len(problems)} problem(s) found")
+        self.problems = problems
+
+
+class StateError(EngageSyncError):
+    """The state file is corrupt, of an unknown version, or cannot be written."""
+
+
+class LockError(EngageSyncError):
+    """Another run holds the state lock."""
+
+
+class ApiError(EngageSyncError):
+    """Engage answered with an error that retrying will not fix."""
+
+    def __init__(self, message: str, status: int | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+class TransientApiError(ApiError):
+    """A failure worth retrying (429, 5xx, timeout, dropped connection)."""
+
+    def __init__(
+        self, message: str, status: int | None = None, retry_after: float | None = None
+    ) -> None:
+        super().__init__(message, status)
+        self.retry_after = retry_after
+
+
+class AuthError(ApiError):
+    """Credentials were refused."""
+
+
+class SafetyRailTripped(EngageSyncError):
+    """A safety rail refuses the apply unless --force."""
+
+    exit_code = 3
+
+
+class PartialFailure(EngageSyncError):
+    """Apply posted some batches but others failed."""
+
+    exit_code = 4
+
+
+class ChecksumMismatch(EngageSyncError):
+    """The plan differs from the one that was reviewed."""
+
+    exit_code = 5

@@ -1,0 +1,136 @@
+"""Append-only journal of an apply in progress, so a crash never loses an acknowledged lead.
+
+Rewriting a large state file after every batch would be slow, so apply appends one fsynced line per
+event instead: `begin` before a batch is posted, `ack` with the state entries once Engage accepted
+it, `fail` when it did not. Loading the state replays the journal; a `begin` with no answer marks its
+leads as in doubt. At the end of an apply the journal is folded into a new state file and removed.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterable
+from pathlib import Path
+from typing import IO, Any
+
+from .errors import StateError
+from .model import Lead
+from .state import State, save_state
+
+VERSION = 1
+
+
+def journal_path(state: State) -> Path:
+    return state.path.with_name(state.path.name + ".journal")
+
+
+def replay(state: State) -> bool:
+    """Apply a journal left next to the state; True if there was one to fold."""
+    path = journal_path(state)
+    if not path.exists():
+        return False
+    try:
+        lines = path.read_bytes().split(b"\n")
+    except OSError as e:
+        raise StateError(f"{path}: cannot read journal: {e.strerror}") from e
+    records: list[dict[str, Any]] = []
+    for raw in lines:
+        if not raw.strip():
+            continue
+        try:
+            records.append(json.loads(raw))
+        except (json.JSONDecodeError, UnicodeDecodeError):
+            break  # a line torn by a crash mid-write: everything before it stands
+    if not records or "journal" not in records[0]:
+        return False
+    head = records[0]
+    if head.get("journal") != VERSION:
+        raise StateError(f"{path}: unknown journal version {head.get('journal')!r}")
+    if state.exists and head.get("lineage") != state.lineage:
+        raise StateError(f"{path}: journal belongs to another state (lineage differs)")
+    if state.exists and int(head.get("base_serial", -1)) < state.serial:
+        return False  # already folded into this state by an earlier run
+    state.lineage = head["lineage"]
+    pending: dict[int, tuple[int, list[str]]] = {}
+    for rec in records[1:]:
+        batch = int(rec.get("batch", -1))
+        if "begin" in rec:
+            pending[batch] = (int(rec["campaign"]), list(rec["ids"]))
+        elif "ack" in rec:
+            pending.pop(batch, None)
+            camp = state.campaign(int(rec["campaign"]))
+            camp.fieldsets.update({k: tuple(v) for k, v in rec.get("fieldsets", {}).items()})
+            camp.leads.update(rec["entries"])
+            camp.in_doubt.difference_update(rec["entries"])
+            if rec.get("file"):
+                camp.files.add(rec["file"])
+        elif "fail" in rec:
+            pending.pop(batch, None)
+    for campaign, ids in pending.values():
+        state.campaign(campaign).in_doubt.update(i for i in ids if i)
+    return True
+
+
+class Journal:
+    """The journal of one apply. Use as a context manager; `fold()` ends it cleanly."""
+
+    def __init__(self, state: State) -> None:
+        self.state = state
+        self.path = journal_path(state)
+        self._batch = 0
+        self._file: IO[bytes] | None = None
+
+    def __enter__(self) -> Journal:
+        if replay_needed(self.state):
+            save_state(self.state)
+            self.path.unlink(missing_ok=True)
+        lineage = self.state.ensure_lineage()
+        try:
+            self._file = self.path.open("ab")
+        except OSError as e:
+            raise StateError(f"{self.path}: cannot write journal: {e.strerror}") from e
+        self._write({"journal": VERSION, "lineage": lineage, "base_serial": self.state.serial})
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._file is not None:
+            self._file.close()
+            self._file = None
+
+    def _write(self, record: dict[str, Any]) -> None:
+        assert self._file is not None
+        self._file.write(json.dumps(record, sort_keys=True).encode() + b"\n")
+        self._file.flush()
+        os.fsync(self._file.fileno())
+
+    def begin(self, campaign: int, extern_ids: Iterable[str]) -> int:
+        self._batch += 1
+        self._write({"begin": True, "batch": self._batch, "campaign": campaign,
+                     "ids": list(extern_ids)})
+        return self._batch
+
+    def ack(self, batch: int, campaign: int, leads: Iterable[Lead], file: str) -> None:
+        """Record leads Engage accepted: durable in the journal, then in the in-memory state."""
+        camp = self.state.campaign(campaign)
+        known = set(camp.fieldsets)
+        entries = {lead.extern_id: camp.encode(lead) for lead in leads}
+        new_sets = {k: list(v) for k, v in camp.fieldsets.items() if k not in known}
+        self._write({"ack": True, "batch": batch, "campaign": campaign, "entries": entries,
+                     "fieldsets": new_sets, "file": file})
+        camp.leads.update(entries)
+        camp.in_doubt.difference_update(entries)
+        camp.files.add(file)
+
+    def fail(self, batch: int) -> None:
+        self._write({"fail": True, "batch": batch})
+
+    def fold(self) -> None:
+        """Write the state with everything recorded, then drop the journal."""
+        save_state(self.state)
+        self.__exit__()
+        self.path.unlink(missing_ok=True)
+
+
+def replay_needed(state: State) -> bool:
+    return journal_path(state).exists()

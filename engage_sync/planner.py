@@ -1,0 +1,119 @@
+"""Pure planning: plan(desired lead sets, state) -> Plan. No I/O: leads arrive as iterables."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from .model import Action, CampaignRef, Change, Lead, LeadSetPlan, Plan
+from .state import State
+
+
+@dataclass(frozen=True, slots=True)
+class Desired:
+    """Everything declared for one campaign, across the files that target it."""
+
+    campaign: CampaignRef
+    account: str | None
+    files: tuple[str, ...]
+    options: tuple[tuple[str, object], ...]
+    leads: Iterable[Lead]
+
+
+def plan(
+    desired: Iterable[Desired], state: State, include_undeclared: bool = False
+) -> Plan:
+    """Compare declared leads with the state by (campaign id, externId) and content hash."""
+    leadsets: list[LeadSetPlan] = []
+    digest = hashlib.sha256()
+    digest.update(json.dumps([state.lineage, state.serial]).encode())
+    declared_campaigns: set[int] = set()
+    for want in desired:
+        cid = want.campaign.id
+        declared_campaigns.add(cid)
+        camp = state.campaigns.get(cid)
+        applied = camp.leads if camp is not None else {}
+        creates: list[Change] = []
+        updates: list[Change] = []
+        unchanged = 0
+        seen: set[str] = set()
+        doubt: list[str] = []
+        digest.update(json.dumps([cid, want.account, want.options], default=str).encode())
+        for lead in want.leads:
+            eid = lead.extern_id
+            seen.add(eid)
+            entry = applied.get(eid)
+            new_hash = lead.content_hash()
+            if camp is not None and eid in camp.in_doubt:
+                doubt.append(eid)
+            if entry is None:
+                creates.append(Change(Action.CREATE, cid, eid, lead.file, lead.line))
+            elif entry[:16] != new_hash:
+                assert camp is not None
+                fields = camp.changed_fields(lead)
+                updates.append(Change(Action.UPDATE, cid, eid, lead.file, lead.line, fields))
+            else:
+                unchanged += 1
+                continue
+            digest.update(f"{eid}\x1f{new_hash}\x1e".encode())
+        orphans = tuple(
+            Change(Action.ORPHAN, cid, eid, None, None) for eid in sorted(applied.keys() - seen)
+        )
+        for change in orphans:
+            digest.update(f"-{change.extern_id}\x1e".encode())
+        leadsets.append(_leadset(want, creates, updates, orphans, unchanged, len(applied), doubt))
+    if include_undeclared:
+        for cid in sorted(state.campaigns.keys() - declared_campaigns):
+            camp = state.campaigns[cid]
+            if not camp.leads:
+                continue
+            orphans = tuple(Change(Action.ORPHAN, cid, eid, None, None) for eid in sorted(camp.leads))
+            digest.update(json.dumps([cid, "undeclared", len(orphans)]).encode())
+            for change in orphans:
+                digest.update(f"-{change.extern_id}\x1e".encode())
+            leadsets.append(
+                LeadSetPlan(CampaignRef(cid), None, tuple(sorted(camp.files)), (), (), (),
+                            orphans, 0, len(camp.leads),
+                            warnings=("no lead-set file declares this campaign any more",))
+            )
+    leadsets.sort(key=lambda ls: ls.campaign.id)
+    return Plan(tuple(leadsets), state.lineage, state.serial, digest.hexdigest())
+
+
+def _leadset(
+    want: Desired, creates: list[Change], updates: list[Change], orphans: tuple[Change, ...],
+    unchanged: int, applied: int, doubt: list[str],
+) -> LeadSetPlan:
+    options = dict(want.options)
+    warnings: list[str] = []
+    if updates and options.get("duplicateHandling") == "RETAIN_ALL":
+        warnings.append(
+            f"{len(updates)} update(s) under duplicateHandling RETAIN_ALL: Engage will add a second "
+            "dial record for each updated phone (only REMOVE_ALL_EXISTING replaces the old lead)"
+        )
+    if orphans:
+        warnings.append(
+            f"{len(orphans)} lead(s) are no longer declared: engage-sync does not remove them from "
+            "Engage; remove them there, or `engage-sync state rm` to forget them"
+        )
+    if doubt:
+        warnings.append(
+            f"{len(doubt)} lead(s) were in flight when an earlier apply stopped and may already be "
+            f"in Engage; they will be posted again: {', '.join(sorted(doubt)[:20])}"
+            + (" ..." if len(doubt) > 20 else "")
+        )
+    return LeadSetPlan(
+        campaign=want.campaign,
+        account=want.account,
+        files=want.files,
+        options=want.options,
+        creates=tuple(creates),
+        updates=tuple(updates),
+        orphans=orphans,
+        unchanged=unchanged,
+        applied_before=applied,
+        in_doubt=tuple(sorted(doubt)),
+        warnings=tuple(warnings),
+    )

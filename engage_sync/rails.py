@@ -1,0 +1,40 @@
+"""Safety rails: plans that apply refuses unless --force (thresholds in engage-sync.yaml `rails:`)."""
+
+from __future__ import annotations
+
+from .config import Rails
+from .model import Action, Plan
+
+
+def tripped(plan: Plan, rails: Rails) -> list[str]:
+    """Why apply would refuse this plan; empty when every rail holds."""
+    found: list[str] = []
+    for ls in plan.leadsets:
+        cid = ls.campaign.id
+        applied = ls.applied_before
+        if applied >= rails.min_applied_for_update_rail and ls.updates:
+            fraction = len(ls.updates) / applied
+            if fraction > rails.max_update_fraction:
+                found.append(
+                    f"campaign {cid}: {len(ls.updates)} updates are {fraction:.0%} of its {applied} "
+                    f"applied leads (rails.maxUpdateFraction: {rails.max_update_fraction:g})"
+                )
+        if applied and ls.declared == 0:
+            found.append(
+                f"campaign {cid}: declares no leads but {applied} were applied before "
+                "(an emptied file or a broken export?)"
+            )
+        if dict(ls.options).get("dialPriority") == "IMMEDIATE":
+            posting = len(ls.creates) + len(ls.updates)
+            if posting > rails.max_immediate_leads:
+                found.append(
+                    f"campaign {cid}: would post {posting} leads with dialPriority IMMEDIATE, "
+                    f"ahead of everything in the dialer (rails.maxImmediateLeads: "
+                    f"{rails.max_immediate_leads})"
+                )
+    creates = plan.count(Action.CREATE)
+    if creates > rails.max_creates:
+        found.append(
+            f"this run would create {creates} leads (rails.maxCreates: {rails.max_creates})"
+        )
+    return found

@@ -1,0 +1,164 @@
+"""Plan -> text, JSON or markdown. Never lead values: only externIds, file:line and field names."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+
+from .model import Action, Change, Lead, LeadSetPlan, Plan
+
+MARKER = "<!-- engage-sync-plan -->"
+MARKDOWN_BUDGET = 60_000
+_SYMBOL = {Action.CREATE: "+", Action.UPDATE: "~", Action.ORPHAN: "-"}
+
+
+def summary_line(plan: Plan) -> str:
+    return (
+        f"Plan: {plan.count(Action.CREATE)} to create, {plan.count(Action.UPDATE)} to update, "
+        f"{plan.count(Action.ORPHAN)} orphaned, {plan.unchanged} unchanged."
+    )
+
+
+def _title(ls: LeadSetPlan) -> str:
+    name = f' "{ls.campaign.name}"' if ls.campaign.name else ""
+    return f"campaign {ls.campaign.id}{name}"
+
+
+def _where(change: Change) -> str:
+    return f"{change.file}:{change.line}" if change.file else "(not declared)"
+
+
+def _changes(ls: LeadSetPlan) -> list[Change]:
+    return [*ls.creates, *ls.updates, *ls.orphans]
+
+
+def render_text(
+    plan: Plan,
+    limit: int = 20,
+    rails: Sequence[str] = (),
+    pii: Mapping[tuple[int, str], Lead] | None = None,
+) -> str:
+    lines: list[str] = []
+    for ls in plan.leadsets:
+        lines.append(f"{_title(ls)} ({', '.join(ls.files) or 'no file'})")
+        lines.append(
+            f"  {len(ls.creates)} to create, {len(ls.updates)} to update, "
+            f"{len(ls.orphans)} orphaned, {ls.unchanged} unchanged"
+        )
+        changes = _changes(ls)
+        for change in changes[:limit]:
+            text = f"  {_SYMBOL[change.action]} {change.extern_id}  {_where(change)}"
+            if change.fields:
+                text += f"  ({', '.join(change.fields)})"
+            if change.action is Action.ORPHAN:
+                text += "  (stays in Engage)"
+            lines.append(text)
+            lead = pii.get((change.campaign_id, change.extern_id)) if pii else None
+            if lead is not None:
+                lines.extend(f"      {k} = {v}" for k, v in lead.fields)
+        if len(changes) > limit:
+            lines.append(f"  ... and {len(changes) - limit} more (--format json lists them all)")
+        lines.extend(f"  warning: {w}" for w in ls.warnings)
+        lines.append("")
+    lines.extend(f"refused unless --force: {r}" for r in rails)
+    if not plan.leadsets:
+        lines.append("No lead sets.")
+    lines.append(summary_line(plan))
+    return "\n".join(lines) + "\n"
+
+
+def plan_document(plan: Plan, rails: Sequence[str] = ()) -> dict[str, object]:
+    changes = []
+    for ls in plan.leadsets:
+        for c in _changes(ls):
+            item: dict[str, object] = {
+                "action": c.action.value, "campaignId": c.campaign_id, "externId": c.extern_id,
+                "file": c.file, "line": c.line,
+            }
+            if c.action is Action.UPDATE:
+                item["fields"] = list(c.fields)
+            changes.append(item)
+    return {
+        "format_version": 1,
+        "summary": {
+            "create": plan.count(Action.CREATE),
+            "update": plan.count(Action.UPDATE),
+            "unchanged": plan.unchanged,
+            "orphaned": plan.count(Action.ORPHAN),
+        },
+        "leadsets": [
+            {
+                "campaignId": ls.campaign.id, "campaignName": ls.campaign.name,
+                "files": list(ls.files), "create": len(ls.creates), "update": len(ls.updates),
+                "orphaned": len(ls.orphans), "unchanged": ls.unchanged,
+                "inDoubt": list(ls.in_doubt), "warnings": list(ls.warnings),
+            }
+            for ls in plan.leadsets
+        ],
+        "rails": list(rails),
+        "changes": changes,
+        "lineage": plan.lineage,
+        "serial": plan.serial,
+        "checksum": plan.checksum,
+    }
+
+
+def render_json(plan: Plan, rails: Sequence[str] = ()) -> str:
+    return json.dumps(plan_document(plan, rails), indent=2, sort_keys=True) + "\n"
+
+
+def _md_cell(text: str) -> str:
+    return text.replace("|", "\\|").replace("<", "&lt;").replace(">", "&gt;").replace("\n", " ")
+
+
+def render_markdown(plan: Plan, rails: Sequence[str] = (), budget: int = MARKDOWN_BUDGET) -> str:
+    """A pull-request comment: summary, warnings, changes in <details>, checksum; under budget."""
+    head = [MARKER, "## engage-sync plan", "", f"**{summary_line(plan)}**", ""]
+    if plan.leadsets:
+        head += [
+            "| campaign | name | create | update | orphaned | unchanged |",
+            "| ---: | --- | ---: | ---: | ---: | ---: |",
+        ]
+        head += [
+            f"| {ls.campaign.id} | {_md_cell(ls.campaign.name or '')} | {len(ls.creates)} | "
+            f"{len(ls.updates)} | {len(ls.orphans)} | {ls.unchanged} |"
+            for ls in plan.leadsets
+        ]
+        head.append("")
+    warnings = [f"- :warning: campaign {ls.campaign.id}: {_md_cell(w)}"
+                for ls in plan.leadsets for w in ls.warnings]
+    warnings += [f"- :no_entry: apply will refuse unless `--force`: {_md_cell(r)}" for r in rails]
+    if warnings:
+        head += ["### Warnings", "", *warnings, ""]
+    tail = ["", f"Plan checksum: `{plan.checksum}`", "",
+            f"Apply exactly this plan with `engage-sync apply --checksum {plan.checksum}`.", ""]
+    used = sum(len(x) + 1 for x in head + tail)
+    body: list[str] = []
+    hidden = 0
+    for ls in plan.leadsets:
+        changes = _changes(ls)
+        if not changes:
+            continue
+        opening = [f"<details><summary>campaign {ls.campaign.id}: {len(changes)} change(s)"
+                   "</summary>", "", "| action | externId | where | fields |",
+                   "| --- | --- | --- | --- |"]
+        closing = ["", "</details>", ""]
+        cost = sum(len(x) + 1 for x in opening + closing) + 80  # room for the "not shown" line
+        if used + cost > budget:
+            hidden += len(changes)
+            continue
+        used += cost
+        body += opening
+        for i, c in enumerate(changes):
+            row = (f"| {c.action.value} | {_md_cell(c.extern_id)} | {_md_cell(_where(c))} | "
+                   f"{_md_cell(', '.join(c.fields))} |")
+            if used + len(row) + 1 > budget:
+                hidden += len(changes) - i
+                break
+            body.append(row)
+            used += len(row) + 1
+        body += closing
+    if hidden:
+        body.append(f"_{hidden} more change(s) not shown to keep this comment under GitHub's size "
+                    "limit; the JSON plan artifact lists them all._")
+    return "\n".join(head + body + tail)

@@ -1,0 +1,39 @@
+"""The lead-set JSON Schema: loaded from the package (wheel) or the checkout's schemas/ folder."""
+
+from __future__ import annotations
+
+import json
+from functools import lru_cache
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+
+SCHEMA_NAME = "leadset.schema.json"
+
+
+def schema_path() -> Path:
+    """Where the schema lives: inside an installed wheel, or schemas/ beside the package."""
+    packaged = resources.files("engage_sync").joinpath("schemas", SCHEMA_NAME)
+    if packaged.is_file():
+        return Path(str(packaged))
+    return Path(__file__).resolve().parent.parent / "schemas" / SCHEMA_NAME
+
+
+@lru_cache(maxsize=1)
+def leadset_schema() -> dict[str, Any]:
+    with schema_path().open(encoding="utf-8") as f:
+        data: dict[str, Any] = json.load(f)
+    return data
+
+
+@lru_cache(maxsize=1)
+def document_validator() -> jsonschema.Draft202012Validator:
+    """Validates a whole lead-set document (with its leads)."""
+    return jsonschema.Draft202012Validator(leadset_schema())
+
+
+def definition(name: str) -> dict[str, Any]:
+    result: dict[str, Any] = leadset_schema()["$defs"][name]
+    return result
