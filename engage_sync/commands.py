@@ -1,1 +1,256 @@
-"""Further commands (registered on cli.cli)."""
+"""Commands beyond validate/plan: apply, campaigns, emulator, state, import, force-unlock."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import click
+
+from . import workspace
+from .cli import EXIT_ERROR, EXIT_OK, EXIT_PARTIAL, Context, _problems, _write, cli, pass_ctx
+from .config import DEFAULT_BASE_URL, pick
+from .errors import ChecksumMismatch, ConfigError, EngageSyncError, SafetyRailTripped
+from .ratelimit import LOADER_LIMITS, parse_limits
+
+
+def _client(ctx: Context, base_url: str | None, rate_scale: float | None = None) -> Any:
+    from .auth import credentials_from_env
+    from .client import EngageClient, RedactingFilter
+
+    creds = credentials_from_env()
+    url = pick(base_url, "ENGAGE_BASE_URL", ctx.config.base_url, DEFAULT_BASE_URL)
+    limits_text = pick(None, "ENGAGE_SYNC_LOADER_LIMITS",
+                       ctx.config.rate_limits.get("loader"), None)
+    try:
+        limits = parse_limits(str(limits_text)) if limits_text else LOADER_LIMITS
+    except ValueError as e:
+        raise ConfigError(str(e)) from e
+    scale = float(pick(rate_scale, "ENGAGE_SYNC_RATE_SCALE", None, 1.0))
+    redact = RedactingFilter(creds.secrets)
+    handler = logging.StreamHandler(sys.stderr)
+    handler.addFilter(redact)
+    handler.setFormatter(logging.Formatter("debug: %(message)s"))
+    logger = logging.getLogger("engage_sync")
+    logger.handlers[:] = [handler]
+    logger.setLevel(logging.INFO if ctx.debug else logging.WARNING)
+    return EngageClient(str(url), creds, loader_limits=limits, rate_scale=scale)
+
+
+def debug_option(f: Any) -> Any:
+    """--debug after the command too (`engage-sync apply --debug`), as well as before it."""
+
+    def set_debug(click_ctx: click.Context, _param: Any, value: bool) -> None:
+        if value:
+            click_ctx.find_object(Context).debug = True  # type: ignore[union-attr]
+
+    return click.option("-v", "--verbose", "--debug", "debug", is_flag=True, expose_value=False,
+                        callback=set_debug, help="Log HTTP requests and retries (redacted).")(f)
+
+
+def _account(flag: str | None, ctx: Context) -> str | None:
+    value = pick(flag, "ENGAGE_ACCOUNT_ID", ctx.config.account, None)
+    return str(value) if value is not None else None
+
+
+class _Progress:
+    """leads posted of total, rate and time left, on a terminal only."""
+
+    def __init__(self, total: int) -> None:
+        self.total, self.done, self.started = total, 0, time.monotonic()
+        self.enabled = sys.stderr.isatty() and total > 0
+
+    def __call__(self, n: int) -> None:
+        self.done += n
+        if not self.enabled:
+            return
+        elapsed = max(time.monotonic() - self.started, 1e-6)
+        rate = self.done / elapsed
+        left = (self.total - self.done) / rate if rate else 0
+        width = 30
+        filled = int(width * self.done / self.total)
+        click.echo(f"\r[{'#' * filled}{'.' * (width - filled)}] {self.done}/{self.total} leads "
+                   f"{rate:,.0f}/s {left:,.0f}s left ", nl=False, err=True)
+        if self.done >= self.total:
+            click.echo("", err=True)
+
+
+@cli.command()
+@click.argument("paths", nargs=-1)
+@click.option("--auto-approve", is_flag=True, help="Do not ask for confirmation.")
+@click.option("--batch-size", type=click.IntRange(1, 10_000), default=None,
+              help="Leads per loader call [default: 500 or engage-sync.yaml batchSize].")
+@click.option("--account", help="Engage account id [env ENGAGE_ACCOUNT_ID].")
+@click.option("--base-url", help=f"Voice API base URL [env ENGAGE_BASE_URL; {DEFAULT_BASE_URL}].")
+@click.option("--fail-fast", is_flag=True, help="Stop at the first failed batch.")
+@click.option("--report-json", metavar="FILE", help="Write the apply report as JSON (also on failure).")
+@click.option("--lock-timeout", type=float, default=0.0, show_default=True,
+              help="Seconds to wait for another run's lock.")
+@click.option("--checksum", metavar="SHA", help="Refuse (exit 5) unless the plan has this checksum.")
+@click.option("--force", is_flag=True, help="Apply even when a safety rail trips.")
+@click.option("--rate-scale", type=float, default=None,
+              help="Run the rate-limit pacing this many times faster (emulator tests only).")
+@debug_option
+@pass_ctx
+def apply(ctx: Context, paths: tuple[str, ...], auto_approve: bool, batch_size: int | None,
+          account: str | None, base_url: str | None, fail_fast: bool, report_json: str | None,
+          lock_timeout: float, checksum: str | None, force: bool, rate_scale: float | None) -> int:
+    """Post new and changed leads to Engage's direct lead loader and record what it accepted."""
+    from .applier import Applier, Report
+    from .journal import Journal
+    from .lock import StateLock
+    from .render import render_text
+
+    report: Report | None = None
+    try:
+        with StateLock(ctx.state_path, "apply", lock_timeout):
+            planned = workspace.build_plan(paths, ctx.config, ctx.state_path)
+            _problems(planned.sink.warnings)
+            click.echo(render_text(planned.plan, rails=planned.rails), nl=False)
+            if checksum is not None and checksum != planned.plan.checksum:
+                raise ChecksumMismatch(
+                    f"the plan's checksum is {planned.plan.checksum}, not the reviewed {checksum}: "
+                    "the lead sets or the state changed since the review; nothing posted")
+            if planned.rails and not force:
+                raise SafetyRailTripped(
+                    "refused by safety rails (see above); nothing posted. Re-run with --force if "
+                    "this is intended, or change the thresholds under rails: in engage-sync.yaml")
+            to_post = sum(len(ls.creates) + len(ls.updates) for ls in planned.plan.leadsets)
+            if to_post == 0:
+                click.echo("Nothing to post.")
+                report = Report()
+                return EXIT_OK
+            if not auto_approve:
+                if not sys.stdin.isatty():
+                    raise EngageSyncError("apply needs --auto-approve when not run on a terminal; "
+                                          "nothing posted")
+                if not click.confirm(f"Post {to_post} lead(s) to Engage?", default=False):
+                    click.echo("Cancelled; nothing posted.")
+                    return EXIT_ERROR
+            size = batch_size or ctx.config.batch_size or 500
+            with _client(ctx, base_url, rate_scale) as client, Journal(planned.state) as journal:
+                applier = Applier(client, journal, _account(account, ctx), size, fail_fast,
+                                  _Progress(to_post))
+                try:
+                    report = applier.run(planned.plan, planned.sources)
+                finally:
+                    journal.fold()
+    finally:
+        if report_json and report is not None:
+            _write(json.dumps(report.as_dict(), indent=2, sort_keys=True) + "\n", report_json)
+    for rep in report.leadsets:
+        click.echo(f"campaign {rep.campaign_id}: posted {rep.posted}, accepted {rep.accepted}, "
+                   f"inserted {rep.inserted}, rejected {len(rep.rejected)}, failed {rep.failed}")
+        for r in rep.rejected[:50]:
+            click.echo(f"  rejected {r['externId']}: {r['message']}", err=True)
+        for e in rep.errors:
+            click.echo(f"  error: {e}", err=True)
+    click.echo(f"Recorded {report.recorded} lead(s) in {ctx.state_path}.")
+    if report.ok:
+        return EXIT_OK
+    posted = sum(ls.recorded for ls in report.leadsets)
+    click.echo("Apply did not complete: run it again to post what is still missing.", err=True)
+    return EXIT_PARTIAL if posted else EXIT_ERROR
+
+
+@cli.command()
+@click.option("--account", help="Engage account id [env ENGAGE_ACCOUNT_ID].")
+@click.option("--base-url", help="Voice API base URL [env ENGAGE_BASE_URL].")
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text",
+              show_default=True)
+@debug_option
+@pass_ctx
+def campaigns(ctx: Context, account: str | None, base_url: str | None, fmt: str) -> int:
+    """List dial groups and their campaigns (id, name, active)."""
+    acct = _account(account, ctx)
+    if not acct:
+        raise ConfigError("no account: pass --account, set ENGAGE_ACCOUNT_ID or `account:` in "
+                          "engage-sync.yaml")
+    with _client(ctx, base_url) as client:
+        groups = client.dial_groups_with_campaigns(acct)
+    if fmt == "json":
+        click.echo(json.dumps(groups, indent=2, sort_keys=True))
+        return EXIT_OK
+    for g in groups:
+        click.echo(f"dial group {g['dialGroupId']} {g.get('dialGroupName', '')}"
+                   f"{'' if g.get('isActive', True) else ' (inactive)'}")
+        for c in g["campaigns"]:
+            active = "active" if c.get("isActive") in (1, True) else "inactive"
+            click.echo(f"  {c['campaignId']:>8}  {c.get('campaignName', '')}  ({active})")
+    return EXIT_OK
+
+
+@cli.command("force-unlock")
+@click.argument("lock_id")
+@pass_ctx
+def force_unlock(ctx: Context, lock_id: str) -> int:
+    """Remove a state lock left by a run that died (LOCK_ID from the lock error)."""
+    from .lock import force_unlock as unlock
+
+    holder = unlock(ctx.state_path, lock_id)
+    click.echo(f"Removed lock {holder.describe()}.")
+    return EXIT_OK
+
+
+@cli.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", type=int, default=8089, show_default=True, help="0 picks a free port.")
+@click.option("--data", metavar="FILE", help="Keep everything in this SQLite file across restarts.")
+@click.option("--seed", "seed_file", metavar="FILE", help="YAML seed replacing the demo account.")
+@click.option("--token-ttl", type=float, help="Engage access-token lifetime in seconds [300].")
+@click.option("--rate-scale", type=float, help="Run the documented rate limits N times faster [1].")
+@click.option("--loader-limits", help="Loader limits, e.g. 30/10,120/60 (the documented ones).")
+@click.option("--max-leads", type=int, help="Maximum leads per loader call [1000].")
+@click.option("--latency", type=float, help="Seconds added to every API request [0].")
+def emulator(host: str, port: int, data: str | None, seed_file: str | None,
+             token_ttl: float | None, rate_scale: float | None, loader_limits: str | None,
+             max_leads: int | None, latency: float | None) -> int:
+    """Run a local Engage-compatible server for trying engage-sync and for tests."""
+    from .emulator import Emulator, Settings, default_seed, load_seed
+    from .emulator.server import run_until_signal, serve
+
+    seed = load_seed(Path(seed_file)) if seed_file else default_seed()
+    settings = Settings.from_seed(seed.get("settings", {}))
+    for value, attr in ((token_ttl, "token_ttl"), (rate_scale, "rate_scale"),
+                        (max_leads, "max_leads_per_call"), (latency, "latency")):
+        if value is not None:
+            setattr(settings, attr, value)
+    if loader_limits:
+        try:
+            settings.loader_limits = parse_limits(loader_limits)
+        except ValueError as e:
+            raise ConfigError(str(e)) from e
+    emu = Emulator(seed, settings, data or ":memory:")
+    try:
+        server = serve(emu, host, port)
+    except OSError as e:
+        raise ConfigError(f"cannot listen on {host}:{port}: {e.strerror}") from e
+    bound_host, bound_port = server.server_address[:2]
+    origin = f"http://{bound_host}:{bound_port}"
+    creds = emu.creds
+    first_account = next(iter(emu.accounts), "")
+    click.echo(f"engage-sync emulator listening on {origin} (Voice API base URL {origin}/voice)")
+    click.echo("# paste one credential block into your shell (they only work on this emulator):")
+    click.echo(f"export ENGAGE_BASE_URL={origin}/voice")
+    click.echo(f"export ENGAGE_ACCOUNT_ID={first_account}")
+    click.echo(f"export RINGCENTRAL_SERVER_URL={origin}")
+    click.echo(f"export RINGCENTRAL_CLIENT_ID={creds['clientId']}")
+    click.echo(f"export RINGCENTRAL_CLIENT_SECRET={creds['clientSecret']}")
+    click.echo(f"export RINGCENTRAL_JWT={creds['jwt']}")
+    click.echo("# or a legacy API token:")
+    tokens = creds.get("apiTokens") or [""]
+    click.echo(f"#   export ENGAGE_API_TOKEN={tokens[0]}")
+    click.echo(f"# or a ready access token (valid {settings.token_ttl:g} s):")
+    click.echo(f"#   export ENGAGE_ACCESS_TOKEN={emu.mint_access_token()}")
+    click.echo("Inspect: GET /_emulator/leads, /_emulator/requests, /_emulator/faults. "
+               "Ctrl-C stops.", nl=True)
+    sys.stdout.flush()
+    run_until_signal(server)
+    emu.store.close()
+    click.echo("emulator stopped")
+    return EXIT_OK

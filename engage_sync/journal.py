@@ -122,6 +122,10 @@ class Journal:
         camp.in_doubt.difference_update(entries)
         camp.files.add(file)
 
+    def doubt(self, campaign: int, extern_ids: Iterable[str]) -> None:
+        """No trustworthy answer: the `begin` already on disk stays unanswered (in doubt)."""
+        self.state.campaign(campaign).in_doubt.update(extern_ids)
+
     def fail(self, batch: int) -> None:
         self._write({"fail": True, "batch": batch})
 

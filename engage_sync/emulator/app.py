@@ -19,6 +19,7 @@ from importlib import resources
 from typing import Any
 from urllib.parse import parse_qs
 
+import httpx
 import jsonschema
 
 from ..ratelimit import EXCHANGE_LIMITS, LOADER_LIMITS, Limit, SlidingWindows
@@ -30,7 +31,7 @@ FAULT_KINDS = ("500", "503", "429", "hang", "drop", "failed", "reject")
 _SECRET_KEYS = re.compile(r"(token|secret|assertion|password|jwt)", re.I)
 
 
-class DropConnection(Exception):
+class DropConnection(httpx.RemoteProtocolError):
     """Raised in-process (no socket) when a fault asks to drop the connection."""
 
 

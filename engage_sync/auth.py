@@ -1,0 +1,196 @@
+"""Credentials (three kinds) and the tokens they give, cached and refreshed for the whole run.
+
+NOTES.md, Authentication: a RingCentral JWT grant, exchanged for an Engage token (5 a minute, so
+never per request), refreshed with rotation; or a ready Engage access token; or a legacy permanent
+API token sent as X-Auth-Token.
+"""
+
+from __future__ import annotations
+
+import enum
+import ipaddress
+import os
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+import httpx
+
+from .errors import ApiError, AuthError, ConfigError, TransientApiError
+from .ratelimit import EXCHANGE_LIMITS, SlidingWindows
+
+DEFAULT_RC_SERVER = "https://platform.ringcentral.com"
+JWT_VARS = ("RINGCENTRAL_CLIENT_ID", "RINGCENTRAL_CLIENT_SECRET", "RINGCENTRAL_JWT")
+TOKEN_VAR = "ENGAGE_ACCESS_TOKEN"
+API_TOKEN_VAR = "ENGAGE_API_TOKEN"
+ENGAGE_TOKEN_LIFETIME = 300.0  # not returned by the exchange; NOTES.md: tokens live 5 minutes
+REFRESH_MARGIN = 30.0
+
+
+class AuthMode(enum.Enum):
+    JWT = "jwt"
+    ACCESS_TOKEN = "access-token"
+    API_TOKEN = "api-token"
+
+
+@dataclass(frozen=True, slots=True)
+class Credentials:
+    mode: AuthMode
+    secret: str  # the JWT, the access token or the API token
+    client_id: str = ""
+    client_secret: str = ""
+    rc_server: str = DEFAULT_RC_SERVER
+
+    def __repr__(self) -> str:  # never show a secret, even in a traceback
+        return f"Credentials(mode={self.mode.value}, secret=[redacted])"
+
+    @property
+    def secrets(self) -> tuple[str, ...]:
+        return tuple(s for s in (self.secret, self.client_secret) if s)
+
+
+def credentials_from_env(env: Mapping[str, str] | None = None) -> Credentials:
+    """Exactly one kind of credentials from the environment, or one clear error naming them."""
+    env = os.environ if env is None else env
+    jwt_set = [v for v in JWT_VARS if env.get(v)]
+    kinds = []
+    if jwt_set:
+        kinds.append("RINGCENTRAL_CLIENT_ID/RINGCENTRAL_CLIENT_SECRET/RINGCENTRAL_JWT")
+    if env.get(TOKEN_VAR):
+        kinds.append(TOKEN_VAR)
+    if env.get(API_TOKEN_VAR):
+        kinds.append(API_TOKEN_VAR)
+    if not kinds:
+        raise ConfigError(
+            "no Engage credentials: set RINGCENTRAL_CLIENT_ID, RINGCENTRAL_CLIENT_SECRET and "
+            f"RINGCENTRAL_JWT (recommended), or {TOKEN_VAR}, or {API_TOKEN_VAR}"
+        )
+    if len(kinds) > 1:
+        raise ConfigError(f"several kinds of credentials are set ({', '.join(kinds)}): set one")
+    if jwt_set:
+        missing = [v for v in JWT_VARS if not env.get(v)]
+        if missing:
+            raise ConfigError(f"JWT credentials are incomplete: {', '.join(missing)} not set")
+        server = env.get("RINGCENTRAL_SERVER_URL") or DEFAULT_RC_SERVER
+        check_url(server, "RINGCENTRAL_SERVER_URL")
+        return Credentials(AuthMode.JWT, env["RINGCENTRAL_JWT"], env["RINGCENTRAL_CLIENT_ID"],
+                           env["RINGCENTRAL_CLIENT_SECRET"], server.rstrip("/"))
+    if env.get(TOKEN_VAR):
+        return Credentials(AuthMode.ACCESS_TOKEN, env[TOKEN_VAR])
+    return Credentials(AuthMode.API_TOKEN, env[API_TOKEN_VAR])
+
+
+def check_url(url: str, what: str) -> None:
+    """Only https, except plain http to a loopback host (the emulator)."""
+    parts = urlsplit(url)
+    if parts.scheme == "https" and parts.hostname:
+        return
+    if parts.scheme == "http" and parts.hostname and _loopback(parts.hostname):
+        return
+    if parts.scheme == "http":
+        raise ConfigError(f"{what}: plain http:// is refused for {parts.hostname}: use https://")
+    raise ConfigError(f"{what}: {url!r} is not an http(s) URL")
+
+
+def _loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def origin(base_url: str) -> str:
+    parts = urlsplit(base_url)
+    return f"{parts.scheme}://{parts.netloc}"
+
+
+class TokenSource:
+    """Gives the auth header for each request; logs in once and refreshes before expiry."""
+
+    def __init__(self, creds: Credentials, http: httpx.Client, base_url: str,
+                 clock: Callable[[], float] = time.monotonic,
+                 exchange_limiter: SlidingWindows | None = None) -> None:
+        self.creds = creds
+        self.http = http
+        self.auth_origin = origin(base_url)
+        self.clock = clock
+        self.exchange_limiter = exchange_limiter or SlidingWindows(EXCHANGE_LIMITS)
+        self._access: str | None = creds.secret if creds.mode is AuthMode.ACCESS_TOKEN else None
+        self._refresh: str | None = None
+        self._expires = float("inf")
+        self.logins = 0
+        self.refreshes = 0
+
+    def headers(self) -> dict[str, str]:
+        if self.creds.mode is AuthMode.API_TOKEN:
+            return {"X-Auth-Token": self.creds.secret}
+        if self.creds.mode is AuthMode.JWT and (
+            self._access is None or self.clock() >= self._expires - REFRESH_MARGIN
+        ):
+            self.renew()
+        return {"Authorization": f"Bearer {self._access}"}
+
+    def expired(self) -> None:
+        """The server said `Jwt is expired`: renew once (only JWT credentials can)."""
+        if self.creds.mode is not AuthMode.JWT:
+            raise AuthError(f"the Engage access token has expired ({TOKEN_VAR} tokens last 5 "
+                            "minutes); use RINGCENTRAL_* JWT credentials for long runs", 401)
+        self.renew()
+
+    def renew(self) -> None:
+        if self._refresh is not None:
+            try:
+                self._store(self._post(f"{self.auth_origin}/api/auth/token/refresh",
+                                       {"refresh_token": self._refresh, "rcTokenType": "Bearer"}))
+                self.refreshes += 1
+                return
+            except AuthError:
+                self._refresh = None  # refresh token gone: log in again below
+        self.login()
+
+    def login(self) -> None:
+        rc = self._post(
+            f"{self.creds.rc_server}/restapi/oauth/token",
+            {"grant_type": "urn:ietf:params:oauth:grant-type:jwt-bearer",
+             "assertion": self.creds.secret},
+            auth=(self.creds.client_id, self.creds.client_secret),
+        )
+        rc_token = rc.get("access_token")
+        if not isinstance(rc_token, str):
+            raise AuthError("RingCentral's token answer has no access_token")
+        self.exchange_limiter.acquire()
+        self._store(self._post(f"{self.auth_origin}/api/auth/login/rc/accesstoken?includeRefresh=true",
+                               {"rcAccessToken": rc_token, "rcTokenType": "Bearer"}))
+        self.logins += 1
+
+    def _store(self, data: dict[str, object]) -> None:
+        access, refresh = data.get("accessToken"), data.get("refreshToken")
+        if not isinstance(access, str):
+            raise AuthError("Engage's login answer has no accessToken")
+        self._access = access
+        self._refresh = refresh if isinstance(refresh, str) else None
+        self._expires = self.clock() + ENGAGE_TOKEN_LIFETIME
+
+    def _post(self, url: str, form: dict[str, str],
+              auth: tuple[str, str] | None = None) -> dict[str, object]:
+        try:
+            r = self.http.post(url, data=form, auth=auth)
+        except httpx.TransportError as e:
+            raise TransientApiError(f"cannot reach {urlsplit(url).netloc}: {type(e).__name__}") from e
+        if r.status_code in (401, 403, 400):
+            raise AuthError(f"credentials refused by {urlsplit(url).path} (HTTP {r.status_code})",
+                            r.status_code)
+        if r.status_code == 429 or r.status_code >= 500:
+            raise TransientApiError(f"{urlsplit(url).path}: HTTP {r.status_code}", r.status_code)
+        if r.status_code != 200:
+            raise ApiError(f"{urlsplit(url).path}: HTTP {r.status_code}", r.status_code)
+        try:
+            data = r.json()
+        except ValueError as e:
+            raise ApiError(f"{urlsplit(url).path}: answer is not JSON") from e
+        if not isinstance(data, dict):
+            raise ApiError(f"{urlsplit(url).path}: unexpected answer")
+        return data

@@ -1,0 +1,184 @@
+"""The Engage Voice HTTP client over httpx: auth, pacing, retries, status -> error."""
+
+from __future__ import annotations
+
+import logging
+import random
+import time
+from collections.abc import Callable
+from typing import Any
+
+import httpx
+
+from .auth import Credentials, TokenSource, check_url
+from .errors import ApiError, AuthError, TransientApiError
+from .ratelimit import LOADER_LIMITS, Limit, SlidingWindows
+
+log = logging.getLogger("engage_sync.http")
+
+# The client paces a little under the documented limits: server and client clocks see a request at
+# slightly different moments, and a 429 costs more than the margin.
+PACING_MARGIN = 0.03
+
+
+class RedactingFilter(logging.Filter):
+    """Replaces every known secret in log records, whatever code logged them."""
+
+    def __init__(self, secrets: tuple[str, ...]) -> None:
+        super().__init__()
+        self.secrets = tuple(s for s in secrets if s)
+
+    def add(self, secret: str | None) -> None:
+        if secret:
+            self.secrets = (*self.secrets, secret)
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        for secret in self.secrets:
+            message = message.replace(secret, "[redacted]")
+        record.msg, record.args = message, ()
+        return True
+
+
+class EngageClient:
+    def __init__(
+        self,
+        base_url: str,
+        creds: Credentials,
+        *,
+        transport: httpx.BaseTransport | None = None,
+        timeout: float = 60.0,
+        max_retries: int = 6,
+        loader_limits: tuple[Limit, ...] = LOADER_LIMITS,
+        rate_scale: float = 1.0,
+        sleep: Callable[[float], None] = time.sleep,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        check_url(base_url, "ENGAGE_BASE_URL")
+        self.base_url = base_url.rstrip("/")
+        self.http = httpx.Client(transport=transport, timeout=timeout,
+                                 headers={"User-Agent": "engage-sync"})
+        self.tokens = TokenSource(creds, self.http, self.base_url, clock)
+        self.max_retries = max_retries
+        self.sleep = sleep
+        margin = 1 + PACING_MARGIN
+        self.loader_pacer = SlidingWindows(
+            tuple((count, period * margin) for count, period in loader_limits), rate_scale, clock)
+        self.stats = {"requests": 0, "retries": 0, "throttled": 0, "waited": 0.0}
+
+    def close(self) -> None:
+        self.http.close()
+
+    def __enter__(self) -> EngageClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def request(self, method: str, path: str, *, json: Any = None,
+                pacer: SlidingWindows | None = None) -> Any:
+        """One API call with retries: 429, 5xx, timeouts and dropped connections are retried with
+        exponential backoff and jitter (honouring Retry-After); other 4xx are not."""
+        url = f"{self.base_url}{path}"
+        refreshed = False
+        attempt = 0
+        while True:
+            if pacer is not None:
+                self.stats["waited"] += pacer.acquire(self.sleep)
+            try:
+                return self._once(method, url, json)
+            except AuthError as e:
+                if e.status == 401 and str(e) == "Jwt is expired" and not refreshed:
+                    log.info("access token expired; renewing and retrying once")
+                    self.tokens.expired()
+                    refreshed = True
+                    continue
+                raise
+            except TransientApiError as e:
+                attempt += 1
+                if attempt > self.max_retries:
+                    raise
+                self.stats["retries"] += 1
+                if e.status == 429:
+                    self.stats["throttled"] += 1
+                delay = e.retry_after if e.retry_after is not None else backoff(attempt)
+                log.info("%s %s: %s; retry %d/%d in %.2fs", method, path, e, attempt,
+                         self.max_retries, delay)
+                self.sleep(delay)
+
+    def _once(self, method: str, url: str, body: Any) -> Any:
+        headers = self.tokens.headers()
+        started = time.monotonic()
+        self.stats["requests"] += 1
+        try:
+            r = self.http.request(method, url, json=body, headers=headers)
+        except httpx.TimeoutException as e:
+            raise TransientApiError(f"timed out after {time.monotonic() - started:.0f}s") from e
+        except httpx.TransportError as e:
+            raise TransientApiError(f"connection failed ({type(e).__name__})") from e
+        path = httpx.URL(url).path
+        log.info("%s %s -> %d (%.2fs)", method, path, r.status_code, time.monotonic() - started)
+        if r.status_code == 200:
+            try:
+                return r.json()
+            except ValueError as e:
+                raise ApiError(f"{path}: the answer is not JSON", 200) from e
+        message = _error_message(r)
+        if r.status_code == 401:
+            raise AuthError(message if message == "Jwt is expired" else
+                            f"{path}: unauthorized: {message}", 401)
+        if r.status_code == 403:
+            raise AuthError(f"{path}: forbidden: {message}", 403)
+        if r.status_code == 429 or r.status_code >= 500:
+            raise TransientApiError(f"HTTP {r.status_code}: {message}", r.status_code,
+                                    _retry_after(r.headers.get("Retry-After")))
+        raise ApiError(f"{path}: HTTP {r.status_code}: {message}", r.status_code)
+
+    # -- endpoints --------------------------------------------------------------------------------
+    def _admin(self, account: str) -> str:
+        return f"/api/v1/admin/accounts/{account}"
+
+    def dial_groups_with_campaigns(self, account: str) -> list[dict[str, Any]]:
+        """Dial groups, each with its campaigns (dialGroups, then .../{id}/campaigns)."""
+        groups = self.request("GET", f"{self._admin(account)}/dialGroups")
+        if not isinstance(groups, list):
+            raise ApiError("dialGroups: expected a list")
+        result = []
+        for group in groups:
+            campaigns = self.request(
+                "GET", f"{self._admin(account)}/dialGroups/{group['dialGroupId']}/campaigns")
+            result.append({**group, "campaigns": campaigns if isinstance(campaigns, list) else []})
+        return result
+
+    def load_leads(self, account: str, campaign: int, body: dict[str, Any]) -> dict[str, Any]:
+        result = self.request(
+            "POST", f"{self._admin(account)}/campaigns/{campaign}/leadLoader/direct",
+            json=body, pacer=self.loader_pacer)
+        if not isinstance(result, dict):
+            raise ApiError("leadLoader/direct: expected a result object")
+        return result
+
+
+def backoff(attempt: int, base: float = 0.5, cap: float = 30.0) -> float:
+    """Exponential backoff with full jitter."""
+    return float(random.uniform(0, min(cap, base * 2 ** (attempt - 1))))
+
+
+def _retry_after(value: str | None) -> float | None:
+    if value is None:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        return None  # an HTTP date: fall back to our own backoff
+
+
+def _error_message(r: httpx.Response) -> str:
+    try:
+        data = r.json()
+    except ValueError:
+        return r.text.strip()[:200] or r.reason_phrase
+    if isinstance(data, dict):
+        return str(data.get("generalMessage") or data.get("details") or data.get("message")
+                   or data.get("error_description") or r.reason_phrase)
+    return r.reason_phrase
