@@ -14,7 +14,7 @@ import click
 from . import __version__, workspace
 from .config import Config, load_config
 from .errors import EngageSyncError, ValidationFailed
-from .model import Action, OutputFormat
+from .model import OutputFormat, Problem, Severity
 
 EXIT_OK = 0
 EXIT_ERROR = 1
@@ -75,8 +75,9 @@ def cli(ctx: click.Context, config_file: str | None, state: str | None, debug: b
     ctx.obj = Context(config_file, state, debug)
 
 
-def _problems(problems: Sequence[object]) -> None:
-    for p in problems:
+def _problems(problems: Sequence[Problem]) -> None:
+    """Each problem on its own line, by file and line."""
+    for p in sorted(problems, key=lambda p: (p.file, p.line)):
         click.echo(str(p), err=True)
 
 
@@ -150,7 +151,7 @@ def plan(ctx: Context, paths: tuple[str, ...], fmt: str, out: str | None,
 def _report_error(e: EngageSyncError) -> None:
     if isinstance(e, ValidationFailed):
         _problems(e.problems)
-        errors = sum(1 for p in e.problems if "warning:" not in str(p))
+        errors = sum(1 for p in e.problems if p.severity is Severity.ERROR)
         click.echo(f"{errors} error(s): nothing planned.", err=True)
     else:
         click.echo(f"error: {e}", err=True)

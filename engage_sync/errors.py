@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 
 class EngageSyncError(Exception):
     """An expected failure: printed as one clear message, no traceback."""
@@ -20,7 +22,7 @@ class InputError(EngageSyncError):
 class ValidationFailed(EngageSyncError):
     """One or more problems in the lead sets; `problems` holds every one."""
 
-    def __init__(self, problems: list[object]) -> None:
+    def __init__(self, problems: list[Any]) -> None:
         super().__init__(f"{len(problems)} problem(s) found")
         self.problems = problems
 

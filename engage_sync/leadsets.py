@@ -6,7 +6,6 @@ from __future__ import annotations
 import csv
 import itertools
 import json
-import os
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -43,10 +42,12 @@ DUPLICATE_EFFECT = {
 
 def shown_path(path: Path) -> str:
     """A path as users see it: relative to the working directory when below it."""
-    try:
-        return Path(os.path.relpath(path)).as_posix() if path.is_absolute() else path.as_posix()
-    except ValueError:  # pragma: no cover - other drive on Windows
-        return path.as_posix()
+    if path.is_absolute():
+        try:
+            return path.relative_to(Path.cwd()).as_posix()
+        except ValueError:
+            return path.as_posix()
+    return path.as_posix()
 
 
 def discover(paths: Sequence[str]) -> list[Path]:
@@ -127,24 +128,24 @@ class Sink:
         # (file index, line) packed in one int: a million of them stay small
         return (self._files.index(file) << 32) | line
 
-    def see(self, campaign: int, lead: Lead, duplicate_handling: object) -> bool:
+    def see(self, campaign: int, extern_id: str, phone: object, file: str, line: int,
+            duplicate_handling: object) -> bool:
         """Record a lead; False (with an error) if its externId was declared before."""
         ids = self._ids.setdefault(campaign, {})
-        packed = self._pack(lead.file, lead.line)
-        first = ids.setdefault(lead.extern_id, packed)
+        packed = self._pack(file, line)
+        first = ids.setdefault(extern_id, packed)
         if first != packed:
-            self.add(lead.file, lead.line, "externId",
-                     f"duplicate externId '{lead.extern_id}' in campaign {campaign}: "
+            self.add(file, line, "externId",
+                     f"duplicate externId '{extern_id}' in campaign {campaign}: "
                      f"first declared at {self._where(first)}")
             return False
-        phone = next((v for k, v in lead.fields if k in ("leadPhone", "leadPhoneE164")), None)
         if isinstance(phone, str):
             phones = self._phones.setdefault(campaign, {})
             # keyed by hash, not the number: memory for a million leads, and no PII kept
             earlier = phones.setdefault(hash(phone), packed)  # type: ignore[arg-type]
             if earlier != packed:
                 effect = DUPLICATE_EFFECT.get(str(duplicate_handling), "")
-                self.add(lead.file, lead.line, "leadPhone",
+                self.add(file, line, "leadPhone",
                          f"same phone as the lead at {self._where(earlier)}; with "
                          f"duplicateHandling {duplicate_handling} {effect}", warn=True)
         return True
@@ -171,30 +172,28 @@ def load_source(path: Path, defaults: Mapping[str, Any], sink: Sink) -> Source |
         else:
             doc[key] = conv.convert(value_node, (key,))
             conv.lines[(key,)] = documents.line_of(key_node)
-    before = len(sink.problems)
     for error in document_validator().iter_errors(doc):
         where = tuple(error.absolute_path)
-        line = conv.lines.get(where, 1)
+        if error.validator == "additionalProperties":
+            extras = [e for e in error.instance if e not in error.schema.get("properties", {})]
+            where = (*where, extras[0]) if extras else where
+        name = ".".join(str(p) for p in where) or "(top level)"
         while where and where not in conv.lines:
             where = where[:-1]
-            line = conv.lines.get(where, 1)
-        name = ".".join(str(p) for p in error.absolute_path) or "(top level)"
-        sink.add(shown, line, name, _schema_message(error))
-    options = {**DEFAULT_OPTIONS, **defaults, **(doc.get("options") or {})}
+        sink.add(shown, conv.lines.get(where, 1), name, _schema_message(error))
+    options = {**DEFAULT_OPTIONS, **defaults, **_mapping(doc.get("options"))}
     for name in REQUIRED_OPTIONS:
         if name not in options:
             sink.add(shown, conv.lines.get(("options",), 1), f"options.{name}",
                      "required (set it here or in engage-sync.yaml options)")
     options.setdefault("description", f"engage-sync {path.stem}")
-    if len(sink.problems) > before:
+    # Go on with the leads even after problems above, so one run reports every problem; the
+    # sink's errors keep the result from being planned or applied.
+    campaign = _campaign(doc.get("campaign"))
+    if campaign is None:
         return None
-    campaign_raw = doc["campaign"]
-    campaign = (
-        CampaignRef(int(campaign_raw["id"]), campaign_raw.get("name"))
-        if isinstance(campaign_raw, dict) else CampaignRef(int(campaign_raw))
-    )
     leads_path: Path | None = None
-    if doc.get("leadsFile"):
+    if isinstance(doc.get("leadsFile"), str) and doc["leadsFile"]:
         leads_path = path.parent / str(doc["leadsFile"])
         if not leads_path.is_file():
             sink.add(shown, conv.lines[("leadsFile",)], "leadsFile",
@@ -204,7 +203,7 @@ def load_source(path: Path, defaults: Mapping[str, Any], sink: Sink) -> Source |
     meta = LeadSetFile(
         path=shown,
         campaign=campaign,
-        account=doc.get("account"),
+        account=doc["account"] if isinstance(doc.get("account"), str) else None,
         options=tuple(sorted((k, tuple(v) if isinstance(v, list) else v)
                              for k, v in options.items())),
         leads_file=shown_path(leads_path) if leads_path else None,
@@ -212,6 +211,24 @@ def load_source(path: Path, defaults: Mapping[str, Any], sink: Sink) -> Source |
     )
     ctx = LeadContext(options.get("timeZoneOption"), us_phones=country in US_COUNTRIES)
     return Source(meta, path, leads_node, leads_path, ctx)
+
+
+def _mapping(value: object) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
+def _campaign(raw: object) -> CampaignRef | None:
+    """The campaign reference, or None when it is unusable (the schema error says why)."""
+    if isinstance(raw, dict):
+        name = raw.get("name")
+        return _campaign_ref(raw.get("id"), name if isinstance(name, str) else None)
+    return _campaign_ref(raw, None)
+
+
+def _campaign_ref(cid: object, name: str | None) -> CampaignRef | None:
+    if isinstance(cid, int) and not isinstance(cid, bool) and cid > 0:
+        return CampaignRef(cid, name)
+    return None
 
 
 def _schema_message(error: Any) -> str:
@@ -242,13 +259,14 @@ def iter_leads(source: Source, sink: Sink) -> Iterator[Lead]:
     for stream in streams:
         for raw, file, line, node in stream:
             data, issues = check_lead(raw, source.ctx)
-            if issues:
-                for name, message in issues:
-                    sink.add(file, _field_line(node, name, line), name, message)
+            for name, message in issues:
+                sink.add(file, _field_line(node, name, line), name, message)
+            extern_id = data.get("externId")
+            if not isinstance(extern_id, str):
                 continue
-            lead = Lead.from_mapping(data, file, line)
-            if sink.see(campaign, lead, dup):
-                yield lead
+            phone = data.get("leadPhone") or data.get("leadPhoneE164")
+            if sink.see(campaign, extern_id, phone, file, line, dup) and not issues:
+                yield Lead.from_mapping(data, file, line)
 
 
 def _field_line(node: Node | None, name: str, default: int) -> int:

@@ -1,0 +1,188 @@
+"""Shared fixtures: real files in tmp_path, the CLI called as users call it, and the emulator."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from engage_sync import cli as cli_module
+from engage_sync.emulator import Emulator, Settings, default_seed
+from engage_sync.emulator.server import serve
+
+REPO = Path(__file__).resolve().parent.parent
+DATA = REPO / "tests" / "data"
+BIN = Path(sys.executable).parent
+ENGAGE_SYNC = shutil.which("engage-sync", path=str(BIN)) or "engage-sync"
+
+
+@dataclass
+class Result:
+    code: int
+    out: str
+    err: str
+
+
+@pytest.fixture
+def run(capsys: pytest.CaptureFixture[str]) -> Any:
+    """Call the CLI in-process, exactly as the console script does; returns (code, out, err)."""
+
+    def invoke(*args: str) -> Result:
+        capsys.readouterr()
+        try:
+            cli_module.main(list(args))
+        except SystemExit as e:
+            code = e.code if isinstance(e.code, int) else 0
+        else:  # pragma: no cover - main always exits
+            code = 0
+        captured = capsys.readouterr()
+        return Result(code, captured.out, captured.err)
+
+    return invoke
+
+
+@pytest.fixture
+def workspace(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A repository like a user's: engage-sync.yaml and the bundled example lead sets."""
+    shutil.copytree(REPO / "leadsets", tmp_path / "leadsets")
+    shutil.copy(REPO / "engage-sync.yaml", tmp_path / "engage-sync.yaml")
+    monkeypatch.chdir(tmp_path)
+    for var in ("ENGAGE_SYNC_STATE", "ENGAGE_SYNC_CONFIG", "CI", "ENGAGE_ACCOUNT_ID",
+                "ENGAGE_BASE_URL", "RINGCENTRAL_CLIENT_ID", "RINGCENTRAL_CLIENT_SECRET",
+                "RINGCENTRAL_JWT", "ENGAGE_ACCESS_TOKEN", "ENGAGE_API_TOKEN"):
+        monkeypatch.delenv(var, raising=False)
+    return tmp_path
+
+
+def write(path: Path, text: str) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+@dataclass
+class Served:
+    """An emulator served on a real loopback socket."""
+
+    origin: str
+    emulator: Emulator | None = None
+    process: subprocess.Popen[str] | None = None
+
+    @property
+    def base_url(self) -> str:
+        return f"{self.origin}/voice"
+
+    def get(self, path: str) -> Any:
+        return httpx.get(f"{self.origin}{path}", timeout=10).json()
+
+    def post(self, path: str, body: Any) -> Any:
+        return httpx.post(f"{self.origin}{path}", json=body, timeout=10).json()
+
+    def fault(self, kind: str, count: int = 1, rows: int = 1) -> None:
+        self.post("/_emulator/faults", {"kind": kind, "count": count, "rows": rows})
+
+    def leads(self, campaign: int | None = None) -> list[dict[str, Any]]:
+        suffix = f"?campaignId={campaign}" if campaign else ""
+        result: list[dict[str, Any]] = self.get(f"/_emulator/leads{suffix}")
+        return result
+
+    def loader_posts(self) -> list[dict[str, Any]]:
+        return [r for r in self.get("/_emulator/requests") if r["path"].endswith("/direct")]
+
+    def env(self, kind: str = "jwt") -> dict[str, str]:
+        env = {"ENGAGE_BASE_URL": self.base_url, "ENGAGE_ACCOUNT_ID": "99990001"}
+        if kind == "jwt":
+            env.update(RINGCENTRAL_SERVER_URL=self.origin,
+                       RINGCENTRAL_CLIENT_ID="emulator-client-id",
+                       RINGCENTRAL_CLIENT_SECRET="emulator-client-secret",
+                       RINGCENTRAL_JWT="emulator-jwt-assertion")
+        elif kind == "api-token":
+            env["ENGAGE_API_TOKEN"] = "emulator-legacy-api-token"
+        return env
+
+
+@pytest.fixture
+def served() -> Iterator[Served]:
+    """The emulator app on a real socket in this process (fast; fault and clock control)."""
+    emu = Emulator(default_seed(), Settings(hang_seconds=3.0))
+    server = serve(emu, "127.0.0.1", 0)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05},
+                              daemon=True)
+    thread.start()
+    host, port = server.server_address[:2]
+    try:
+        yield Served(f"http://{host}:{port}", emulator=emu)
+    finally:
+        server.shutdown()
+        server.server_close()
+        emu.store.close()
+
+
+def start_emulator(*args: str) -> Served:
+    """`engage-sync emulator --port 0 ...` as a user starts it; the caller stops it by pid."""
+    proc = subprocess.Popen([ENGAGE_SYNC, "emulator", "--port", "0", *args],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    assert proc.stdout is not None
+    line = proc.stdout.readline()
+    if "listening on" not in line:
+        proc.kill()
+        raise AssertionError(f"emulator did not start: {line}{proc.stderr.read() if proc.stderr else ''}")
+    origin = line.split("listening on ", 1)[1].split(" ", 1)[0]
+    threading.Thread(target=proc.stdout.read, daemon=True).start()  # keep the pipe drained
+    return Served(origin, process=proc)
+
+
+def stop_emulator(served: Served) -> int:
+    assert served.process is not None
+    served.process.send_signal(signal.SIGTERM)
+    try:
+        return served.process.wait(timeout=10)
+    except subprocess.TimeoutExpired:  # pragma: no cover - only when shutdown is broken
+        served.process.kill()
+        raise
+
+
+@pytest.fixture
+def emulator_process() -> Iterator[Served]:
+    served = start_emulator()
+    try:
+        yield served
+    finally:
+        if served.process is not None and served.process.poll() is None:
+            stop_emulator(served)
+
+
+def engage_sync(*args: str, env: dict[str, str] | None = None, cwd: Path | None = None,
+                timeout: float = 120) -> Result:
+    """Run the installed engage-sync command in a subprocess, as a user would."""
+    full_env = {k: v for k, v in os.environ.items()
+                if not k.startswith(("ENGAGE_", "RINGCENTRAL_"))}
+    full_env.update(env or {})
+    proc = subprocess.run([ENGAGE_SYNC, *args], env=full_env, cwd=cwd, capture_output=True,
+                          text=True, timeout=timeout, stdin=subprocess.DEVNULL)
+    return Result(proc.returncode, proc.stdout, proc.stderr)
+
+
+def load_json(path: Path) -> Any:
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
+def wait_until(predicate: Any, timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        time.sleep(0.05)
+    raise AssertionError("condition not met in time")

@@ -1,0 +1,311 @@
+"""Lead-set reading and validation, on real files (tests/data and tmp_path)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from conftest import DATA, write
+
+from engage_sync import leadsets
+from engage_sync.errors import InputError
+from engage_sync.leadsets import Sink
+from engage_sync.model import Lead, Severity
+
+HEADER = """campaign: 136785
+options: {dialPriority: NORMAL, duplicateHandling: REMOVE_ALL_EXISTING, timeZoneOption: NPA_NXX}
+"""
+
+
+def read(path: Path, defaults: dict[str, object] | None = None) -> tuple[list[Lead], Sink]:
+    sink = Sink()
+    sources = leadsets.load_sources([path], defaults or {}, sink)
+    leads = [lead for d in leadsets.group(sources, sink) for lead in d.leads]
+    return leads, sink
+
+
+def messages(sink: Sink) -> list[str]:
+    return sorted(str(p) for p in sink.problems)
+
+
+def test_valid_corpus_has_no_errors_and_keeps_exact_text() -> None:
+    sink = Sink()
+    files = leadsets.discover([str(DATA / "valid")])
+    sources = leadsets.load_sources(files, {}, sink)
+    leads = {(d.campaign.id, lead.extern_id): dict(lead.fields)
+             for d in leadsets.group(sources, sink) for lead in d.leads}
+    assert sink.errors == []
+    assert leads[(136785, "V1")]["zip"] == "02134"  # never 1116 or 2134
+    assert leads[(136785, "V1")]["state"] == "ON"  # Ontario, never True
+    assert leads[(136785, "V3")]["zip"] == "2134"  # JSON number kept as written
+    assert leads[(136785, "V3")]["leadPriority"] == 2
+    assert leads[(136785, "V4")]["extendedLeadData.tier"] == "A"
+    assert leads[(136790, "V1")]["leadPhone"] == "4155550101"
+    assert leads[(136790, "V1")]["address1"] == "1 Main St\r\nSuite 2"
+    assert leads[(136790, "V1")]["extendedLeadData.note"] == 'said "call back"'
+    assert leads[(136790, "V2")]["firstName"] == "Émile"
+    assert "address1" not in leads[(136790, "V2")]  # empty fields are left out
+
+
+def test_csv_line_numbers_count_multi_line_rows() -> None:
+    leads, _ = read(DATA / "valid" / "beta.yaml")
+    assert [(lead.extern_id, lead.line) for lead in leads] == [("V1", 2), ("V2", 4)]
+
+
+def test_same_phone_twice_is_a_warning_saying_what_engage_will_do() -> None:
+    _, sink = read(DATA / "valid" / "alpha.yaml")
+    (warning,) = sink.warnings
+    assert warning.severity is Severity.WARNING
+    assert str(warning) == (
+        "tests/data/valid/alpha.yaml:15: leadPhone: warning: same phone as the lead at "
+        "tests/data/valid/alpha.yaml:10; with duplicateHandling REMOVE_ALL_EXISTING Engage keeps "
+        "only the last lead loaded with it"
+    ) or str(warning).endswith("Engage keeps only the last lead loaded with it")
+
+
+def test_every_problem_of_a_file_is_reported_with_its_line() -> None:
+    _, sink = read(DATA / "invalid" / "fields.yaml")
+    got = messages(sink)
+    expected = [
+        ":4: options.duplicateHandling: 'REMOVE_SOME' is not one of",
+        ":9: leadPhone: '…5010' is not a valid phone number (10 digits with area code)",
+        ":11: firstname: unknown field (did you mean 'firstName'?)",
+        ":12: externId: required: every lead needs an externId",
+        ":14: leadPhone: required: a lead needs leadPhone or leadPhoneE164",
+        ":16: leadTimezone: required because options.timeZoneOption is EXPLICIT",
+        ":19: leadPhoneE164: must be E.164, e.g. +14155550100",
+        ":22: leadPhone: '12' is not a valid phone number",
+        ":24: maxPasses: must be a whole number, not 'many'",
+        ":25: externId: duplicate externId 'B1' in campaign 136785: first declared at "
+        "tests/data/invalid/fields.yaml:8",
+    ]
+    assert len(got) == len(expected)
+    for want in expected:
+        assert any(f"tests/data/invalid/fields.yaml{want}" in line for line in got), want
+
+
+def test_top_level_schema_problems_point_at_their_lines() -> None:
+    _, sink = read(DATA / "invalid" / "options.yaml")
+    assert messages(sink) == [
+        "tests/data/invalid/options.yaml:1: campaign: must be a campaign id (a positive whole "
+        "number) or {id: ..., name: ...}",
+        "tests/data/invalid/options.yaml:2: acount: unknown field(s): acount",
+        "tests/data/invalid/options.yaml:3: options.duplicateHandling: required (set it here or "
+        "in engage-sync.yaml options)",
+        "tests/data/invalid/options.yaml:3: options.timeZoneOption: required (set it here or in "
+        "engage-sync.yaml options)",
+        "tests/data/invalid/options.yaml:4: options.dialPriority: 'SOON' is not one of "
+        "['IMMEDIATE', 'NORMAL']",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("name", "expected"),
+    [
+        ("empty.yaml", "empty.yaml:1: file is empty"),
+        ("list.yaml", "list.yaml:1: the top level must be a mapping"),
+        ("malformed.yaml", "malformed.yaml:4: invalid YAML"),
+        ("malformed.json", "malformed.json:1: invalid JSON"),
+        ("not-utf8.yaml", "not-utf8.yaml:3: file is not valid UTF-8"),
+        ("bomb.yaml", "bomb.yaml:2: YAML anchors/aliases are not supported"),
+        ("missing-csv.yaml", "missing-csv.yaml:3: leadsFile: tests/data/invalid/nowhere.csv: "
+                             "file not found"),
+        ("bad-header.yaml", "bad-header.csv:1: bad header: unknown column(s) 'phone', 'firstname'"),
+    ],
+)
+def test_unreadable_input_is_one_clear_problem(name: str, expected: str) -> None:
+    _, sink = read(DATA / "invalid" / name)
+    assert len(sink.errors) == 1
+    assert expected in str(sink.errors[0])
+
+
+def test_defaults_fill_required_options(tmp_path: Path) -> None:
+    path = write(tmp_path / "a.yaml", "campaign: 1\nleads:\n  - {externId: x, leadPhone: '4155550100'}\n")
+    _, without = read(path)
+    assert {p.field for p in without.errors} == {
+        "options.dialPriority", "options.duplicateHandling", "options.timeZoneOption"}
+    defaults = {"dialPriority": "NORMAL", "duplicateHandling": "RETAIN_ALL",
+                "timeZoneOption": "NPA_NXX"}
+    leads, with_defaults = read(path, defaults)
+    assert with_defaults.errors == [] and len(leads) == 1
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ('"(415) 555-0100"', "4155550100"),
+        ('"1-415-555-0100"', "4155550100"),
+        ("4155550100", "4155550100"),
+        ('"+1 415 555 0100"', "4155550100"),
+        ('"415.555.0100 | (212) 555-0142"', "4155550100|2125550142"),
+    ],
+)
+def test_unambiguous_phone_formats_are_normalised(tmp_path: Path, value: str, expected: str) -> None:
+    path = write(tmp_path / "a.yaml", HEADER + f"leads:\n  - {{externId: x, leadPhone: {value}}}\n")
+    leads, sink = read(path)
+    assert sink.errors == []
+    assert dict(leads[0].fields)["leadPhone"] == expected
+
+
+@pytest.mark.parametrize("value", ['"415555010"', '"24155550100"', '"415-555-01OO"', "4.1555501e9",
+                                   '"4155550100|"'])
+def test_ambiguous_phones_are_rejected(tmp_path: Path, value: str) -> None:
+    path = write(tmp_path / "a.yaml", HEADER + f"leads:\n  - {{externId: x, leadPhone: {value}}}\n")
+    leads, sink = read(path)
+    assert leads == []
+    assert [p.field for p in sink.errors] == ["leadPhone"]
+    assert sink.errors[0].line == 4
+
+
+def test_yaml_implicit_types_never_change_lead_data(tmp_path: Path) -> None:
+    path = write(tmp_path / "a.yaml", HEADER + """leads:
+  - externId: 0012
+    leadPhone: 4155550100
+    zip: 02134
+    state: ON
+    city: yes
+    auxData1: 1e3
+    auxData2: 0x1F
+    auxData3: 12:30:00
+    auxData4: 2026-01-02
+    lastName: null
+    extendedLeadData: {flag: off, code: 007}
+""")
+    leads, sink = read(path)
+    assert sink.errors == []
+    fields = dict(leads[0].fields)
+    assert leads[0].extern_id == "0012"
+    assert fields == {
+        "leadPhone": "4155550100", "zip": "02134", "state": "ON", "city": "yes",
+        "auxData1": "1e3", "auxData2": "0x1F", "auxData3": "12:30:00", "auxData4": "2026-01-02",
+        "extendedLeadData.flag": "off", "extendedLeadData.code": "007",
+    }
+
+
+def test_non_text_values_for_text_fields_are_rejected_with_line(tmp_path: Path) -> None:
+    path = write(tmp_path / "a.yaml", HEADER + """leads:
+  - externId: x
+    leadPhone: "4155550100"
+    firstName: [Ada]
+    extendedLeadData: {nested: {a: 1}}
+""")
+    _, sink = read(path)
+    assert sorted((p.line, p.field) for p in sink.errors) == [
+        (6, "firstName"), (7, "extendedLeadData.nested")]
+
+
+def test_duplicate_externid_across_files_names_both_places(tmp_path: Path) -> None:
+    write(tmp_path / "a.yaml", HEADER + "leads:\n  - {externId: x, leadPhone: '4155550100'}\n")
+    write(tmp_path / "b.yaml", HEADER + "leads:\n  - {externId: x, leadPhone: '4155550101'}\n")
+    sink = Sink()
+    sources = leadsets.load_sources(leadsets.discover([str(tmp_path)]), {}, sink)
+    list(lead for d in leadsets.group(sources, sink) for lead in d.leads)
+    (error,) = sink.errors
+    assert error.file.endswith("b.yaml") and error.line == 4
+    assert "duplicate externId 'x' in campaign 136785: first declared at" in error.message
+    assert "a.yaml:4" in error.message
+
+
+def test_same_externid_in_different_campaigns_is_fine(tmp_path: Path) -> None:
+    write(tmp_path / "a.yaml", HEADER + "leads:\n  - {externId: x, leadPhone: '4155550100'}\n")
+    write(tmp_path / "b.yaml", HEADER.replace("136785", "136786")
+          + "leads:\n  - {externId: x, leadPhone: '4155550101'}\n")
+    sink = Sink()
+    sources = leadsets.load_sources(leadsets.discover([str(tmp_path)]), {}, sink)
+    assert len([lead for d in leadsets.group(sources, sink) for lead in d.leads]) == 2
+    assert sink.errors == []
+
+
+@pytest.mark.parametrize(
+    ("tz", "field"), [("EXPLICIT", "leadTimezone"), ("ZIPCODE", "zip")]
+)
+def test_time_zone_option_needs_its_field(tmp_path: Path, tz: str, field: str) -> None:
+    path = write(tmp_path / "a.yaml", HEADER.replace("NPA_NXX", tz)
+                 + "leads:\n  - {externId: x, leadPhone: '4155550100'}\n")
+    _, sink = read(path)
+    assert [p.field for p in sink.errors] == [field]
+
+
+def test_duplicate_keys_are_errors(tmp_path: Path) -> None:
+    path = write(tmp_path / "a.yaml", HEADER + """leads:
+  - externId: x
+    leadPhone: "4155550100"
+    firstName: Ada
+    firstName: Grace
+""")
+    _, sink = read(path)
+    assert [(p.line, p.field, p.message) for p in sink.errors] == [
+        (7, "firstName", "duplicate key in this lead")]
+
+
+def test_merge_keys_are_refused(tmp_path: Path) -> None:
+    path = write(tmp_path / "a.yaml", HEADER + """base: &base {leadPhone: "4155550100"}
+leads:
+  - {<<: *base, externId: x}
+""")
+    _, sink = read(path)
+    assert any("a.yaml:5: YAML merge keys (<<) are not supported" in str(p) for p in sink.errors)
+
+
+def test_csv_rows_of_the_wrong_width_are_reported(tmp_path: Path) -> None:
+    write(tmp_path / "l.csv", "externId,leadPhone\nx,4155550100,extra\ny,4155550101\n")
+    path = write(tmp_path / "a.yaml", HEADER + "leadsFile: l.csv\n")
+    leads, sink = read(path)
+    assert [lead.extern_id for lead in leads] == ["y"]
+    assert [(p.line, p.message) for p in sink.errors] == [
+        (2, "has 3 values but the header has 2 columns")]
+
+
+@pytest.mark.parametrize(
+    ("header", "message"),
+    [
+        ("externId,leadPhone,leadPhone", "column(s) repeated: leadPhone"),
+        ("externId,firstName", "needs an externId and a leadPhone or leadPhoneE164 column"),
+        ("", "the file is empty"),
+    ],
+)
+def test_bad_csv_headers(tmp_path: Path, header: str, message: str) -> None:
+    write(tmp_path / "l.csv", header + ("\n" if header else ""))
+    path = write(tmp_path / "a.yaml", HEADER + "leadsFile: l.csv\n")
+    _, sink = read(path)
+    assert len(sink.errors) == 1 and message in str(sink.errors[0])
+
+
+def test_jsonl_problems_have_line_numbers(tmp_path: Path) -> None:
+    write(tmp_path / "l.jsonl", '{"externId": "a", "leadPhone": "4155550100"}\n[1]\n{bad\n'
+          '{"externId": "b", "leadPhone": true}\n')
+    path = write(tmp_path / "a.yaml", HEADER + "leadsFile: l.jsonl\n")
+    leads, sink = read(path)
+    assert [lead.extern_id for lead in leads] == ["a"]
+    assert [(p.line, p.field) for p in sink.errors] == [(2, "(line)"), (3, "(line)"), (4, "leadPhone")]
+
+
+def test_non_utf8_csv_is_one_error(tmp_path: Path) -> None:
+    (tmp_path / "l.csv").write_bytes(b"externId,leadPhone\nx,4155550100\n\xff\xfe,1\n")
+    path = write(tmp_path / "a.yaml", HEADER + "leadsFile: l.csv\n")
+    _, sink = read(path)
+    assert len(sink.errors) == 1 and "not valid UTF-8" in str(sink.errors[0])
+
+
+def test_discover_skips_hidden_and_config_files(tmp_path: Path) -> None:
+    write(tmp_path / "a.yaml", "")
+    write(tmp_path / ".hidden" / "b.yaml", "")
+    write(tmp_path / "engage-sync.yaml", "")
+    write(tmp_path / "notes.txt", "")
+    assert [p.name for p in leadsets.discover([str(tmp_path)])] == ["a.yaml"]
+
+
+def test_discover_fails_clearly(tmp_path: Path) -> None:
+    with pytest.raises(InputError, match="no such file or folder"):
+        leadsets.discover([str(tmp_path / "missing")])
+    with pytest.raises(InputError, match="no lead-set files"):
+        leadsets.discover([str(tmp_path)])
+
+
+def test_files_of_one_campaign_must_agree_on_account(tmp_path: Path) -> None:
+    write(tmp_path / "a.yaml", HEADER + "account: '1'\nleads:\n  - {externId: x, leadPhone: '4155550100'}\n")
+    write(tmp_path / "b.yaml", HEADER + "account: '2'\nleads:\n  - {externId: y, leadPhone: '4155550101'}\n")
+    sink = Sink()
+    sources = leadsets.load_sources(leadsets.discover([str(tmp_path)]), {}, sink)
+    leadsets.group(sources, sink)
+    assert [p.field for p in sink.errors] == ["account"]

@@ -1,0 +1,190 @@
+"""State file: versioned, atomic, PII-free, stable; journal replay and in-doubt leads; the lock."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from engage_sync.errors import LockError, StateError
+from engage_sync.journal import Journal, journal_path
+from engage_sync.lock import StateLock, force_unlock, lock_path, read_lock
+from engage_sync.model import Lead
+from engage_sync.state import State, load_state, render_state, save_state
+
+
+def lead(eid: str, **fields: str | int) -> Lead:
+    return Lead.from_mapping({"externId": eid, **fields}, "f.yaml", 1)
+
+
+ADA = lead("1001", leadPhone="4155550100", firstName="Ada", email="ada@example.com",
+           address1="1 Main St", extendedLeadData={"plan": "gold"})  # type: ignore[arg-type]
+
+
+def test_missing_state_is_empty(tmp_path: Path) -> None:
+    state = load_state(tmp_path / "s.json")
+    assert (state.lineage, state.serial, state.campaigns, state.exists) == (None, 0, {}, False)
+
+
+def test_round_trip_keeps_hashes_and_bumps_serial(tmp_path: Path) -> None:
+    state = State(tmp_path / "s.json")
+    state.campaign(136785).record(ADA)
+    save_state(state)
+    again = load_state(tmp_path / "s.json")
+    assert again.serial == 1 and again.lineage == state.lineage
+    assert again.campaigns[136785].hash_of("1001") == ADA.content_hash()
+    assert again.campaigns[136785].changed_fields(ADA) == ()
+    edited = lead("1001", leadPhone="4155550100", firstName="Grace", email="ada@example.com",
+                  address1="1 Main St", extendedLeadData={"plan": "gold"})  # type: ignore[arg-type]
+    assert again.campaigns[136785].changed_fields(edited) == ("firstName",)
+    fewer = lead("1001", leadPhone="4155550100", firstName="Ada")
+    assert again.campaigns[136785].changed_fields(fewer) == (
+        "address1", "email", "extendedLeadData.plan")
+    save_state(again)
+    assert load_state(tmp_path / "s.json").serial == 2
+
+
+def test_state_holds_no_lead_values(tmp_path: Path) -> None:
+    state = State(tmp_path / "s.json")
+    state.campaign(136785).record(ADA)
+    save_state(state)
+    text = (tmp_path / "s.json").read_text()
+    for value in ("4155550100", "Ada", "ada@example.com", "1 Main St", "gold"):
+        assert value not in text
+    assert "1001" in text
+
+
+def test_rendering_is_byte_identical_and_sorted(tmp_path: Path) -> None:
+    def build() -> str:
+        state = State(tmp_path / "s.json", lineage="fixed", serial=3)
+        for eid in ("b", "a", "c"):
+            state.campaign(2).record(lead(eid, leadPhone="4155550100"))
+        state.campaign(1).record(lead("z", leadPhone="4155550101"))
+        return render_state(state)
+
+    first = build()
+    assert first == build()
+    data = json.loads(first)
+    assert list(data["campaigns"]) == ["1", "2"]
+    assert list(data["campaigns"]["2"]["leads"]) == ["a", "b", "c"]
+    assert first.count("\n") > 10  # one lead per line keeps git diffs small
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        ("{not json", "state file is corrupt"),
+        ('{"format_version": 99, "lineage": "x", "serial": 1, "campaigns": {}}',
+         "format_version 99 is not supported"),
+        ('{"lineage": "x"}', "not an engage-sync state file"),
+        ('{"format_version": 1, "lineage": "x", "serial": 1, "campaigns": {"1": {"leads": {"a": 5}}}}',
+         "state file is corrupt"),
+        ('{"format_version": 1, "lineage": "x", "serial": "one", "campaigns": {}}',
+         "state file is corrupt"),
+    ],
+)
+def test_bad_state_is_a_clear_error(tmp_path: Path, content: str, message: str) -> None:
+    path = tmp_path / "s.json"
+    path.write_text(content)
+    with pytest.raises(StateError, match=message):
+        load_state(path)
+
+
+def test_failed_write_leaves_the_old_state(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    state = State(tmp_path / "s.json")
+    state.campaign(1).record(ADA)
+    save_state(state)
+    before = (tmp_path / "s.json").read_bytes()
+    state.campaign(1).record(lead("2", leadPhone="4155550101"))
+
+    def broken_replace(src: str, dst: str) -> None:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(os, "replace", broken_replace)
+    with pytest.raises(StateError, match="No space left on device"):
+        save_state(state)
+    assert (tmp_path / "s.json").read_bytes() == before
+    assert [p.name for p in tmp_path.iterdir()] == ["s.json"]  # no temporary file left behind
+
+
+def test_journal_acks_survive_a_crash_and_begin_without_answer_is_in_doubt(tmp_path: Path) -> None:
+    state = load_state(tmp_path / "s.json")
+    journal = Journal(state).__enter__()
+    b1 = journal.begin(7, ["a", "b"])
+    journal.ack(b1, 7, [lead("a", leadPhone="4155550100"), lead("b", leadPhone="4155550101")], "f")
+    journal.begin(7, ["c"])  # the process dies here, before Engage answers
+    journal.__exit__()
+    with journal_path(state).open("ab") as f:
+        f.write(b'{"ack": true, "batch": 2, "camp')  # a torn last line
+    recovered = load_state(tmp_path / "s.json")
+    assert sorted(recovered.campaigns[7].leads) == ["a", "b"]
+    assert recovered.campaigns[7].in_doubt == {"c"}
+
+
+def test_fold_writes_state_and_removes_journal(tmp_path: Path) -> None:
+    state = load_state(tmp_path / "s.json")
+    with Journal(state) as journal:
+        b = journal.begin(7, ["a"])
+        journal.ack(b, 7, [lead("a", leadPhone="4155550100")], "f")
+        journal.fold()
+    assert not journal_path(state).exists()
+    assert load_state(tmp_path / "s.json").campaigns[7].hash_of("a") is not None
+
+
+def test_a_journal_already_folded_is_ignored(tmp_path: Path) -> None:
+    state = load_state(tmp_path / "s.json")
+    journal = Journal(state).__enter__()
+    b = journal.begin(7, ["a"])
+    journal.ack(b, 7, [lead("a", leadPhone="4155550100")], "f")
+    saved = journal_path(state).read_bytes()
+    journal.fold()
+    journal_path(state).write_bytes(saved)  # crash between the state rename and the unlink
+    again = load_state(tmp_path / "s.json")
+    assert again.serial == 1 and sorted(again.campaigns[7].leads) == ["a"]
+
+
+def test_journal_of_another_state_is_refused(tmp_path: Path) -> None:
+    state = State(tmp_path / "s.json")
+    save_state(state)
+    journal_path(state).write_text('{"journal": 1, "lineage": "other", "base_serial": 1}\n')
+    with pytest.raises(StateError, match="another state"):
+        load_state(tmp_path / "s.json")
+
+
+def test_second_lock_fails_at_once_naming_the_holder(tmp_path: Path) -> None:
+    with StateLock(tmp_path / "s.json", "apply") as first:
+        assert first.info is not None
+        with pytest.raises(LockError) as e, StateLock(tmp_path / "s.json", "apply"):
+            pass
+        assert f"pid {os.getpid()} on {socket.gethostname()}" in str(e.value)
+        assert first.info.id in str(e.value)
+    assert not lock_path(tmp_path / "s.json").exists()
+
+
+def test_lock_timeout_waits_then_fails(tmp_path: Path) -> None:
+    with StateLock(tmp_path / "s.json", "apply"), pytest.raises(LockError, match="--lock-timeout"):
+        with StateLock(tmp_path / "s.json", "apply", timeout=0.3):
+            pass
+
+
+def test_lock_of_a_dead_process_is_reported_and_force_unlock_removes_it(tmp_path: Path) -> None:
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                          capture_output=True, text=True, check=True)
+    pid = int(dead.stdout)
+    lock_path(tmp_path / "s.json").write_text(json.dumps(
+        {"id": "abc123", "host": socket.gethostname(), "pid": pid,
+         "started": "2026-01-01T00:00:00Z", "operation": "apply"}))
+    with pytest.raises(LockError, match="no longer running.*force-unlock abc123"):
+        with StateLock(tmp_path / "s.json", "apply"):
+            pass
+    with pytest.raises(LockError, match="not abc"):
+        force_unlock(tmp_path / "s.json", "abc")
+    assert force_unlock(tmp_path / "s.json", "abc123").pid == pid
+    assert read_lock(lock_path(tmp_path / "s.json")) is None
+    with pytest.raises(LockError, match="not locked"):
+        force_unlock(tmp_path / "s.json", "abc123")
