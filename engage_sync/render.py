@@ -132,18 +132,21 @@ def render_markdown(plan: Plan, rails: Sequence[str] = (), budget: int = MARKDOW
         head += ["### Warnings", "", *warnings, ""]
     tail = ["", f"Plan checksum: `{plan.checksum}`", "",
             f"Apply exactly this plan with `engage-sync apply --checksum {plan.checksum}`.", ""]
+    budget -= 200  # room for the "N more change(s) not shown" line
     used = sum(len(x) + 1 for x in head + tail)
     body: list[str] = []
     hidden = 0
     for ls in plan.leadsets:
-        changes = _changes(ls)
+        # updates and orphans touch what is already in Engage: list them before the creates, so
+        # they are the ones shown when a large plan goes past the budget
+        changes = [*ls.updates, *ls.orphans, *ls.creates]
         if not changes:
             continue
         opening = [f"<details><summary>campaign {ls.campaign.id}: {len(changes)} change(s)"
                    "</summary>", "", "| action | externId | where | fields |",
                    "| --- | --- | --- | --- |"]
         closing = ["", "</details>", ""]
-        cost = sum(len(x) + 1 for x in opening + closing) + 80  # room for the "not shown" line
+        cost = sum(len(x) + 1 for x in opening + closing)
         if used + cost > budget:
             hidden += len(changes)
             continue

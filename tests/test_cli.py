@@ -1,0 +1,167 @@
+"""The command line: exit codes row by row, and the exact lines that matter."""
+
+from __future__ import annotations
+
+import json
+import socket
+from pathlib import Path
+from typing import Any
+
+import click
+import pytest
+from conftest import Served, write
+
+from engage_sync import cli, errors, workspace
+
+
+@pytest.mark.parametrize(
+    ("outcome", "code"),
+    [
+        (None, 0),
+        (errors.ValidationFailed([]), 1),
+        (errors.InputError("x"), 1),
+        (errors.ConfigError("x"), 1),
+        (errors.StateError("x"), 1),
+        (errors.LockError("x"), 1),
+        (errors.ApiError("x"), 1),
+        (errors.SafetyRailTripped("x"), 3),
+        (errors.PartialFailure("x"), 4),
+        (errors.ChecksumMismatch("x"), 5),
+        (click.UsageError("x"), 64),
+        (RuntimeError("bug"), 70),
+        (KeyboardInterrupt(), 130),
+    ],
+)
+def test_exit_code_table(outcome: BaseException | None, code: int) -> None:
+    assert cli.exit_code(outcome) == code
+
+
+def test_row_0_valid_lead_sets(workspace: Path, run: Any) -> None:
+    r = run("validate")
+    assert r.code == 0
+    assert r.out == "3 lead-set file(s), 11 lead(s): valid.\n"
+
+
+def test_row_1_invalid_lead_sets(workspace: Path, run: Any) -> None:
+    write(workspace / "leadsets" / "bad.yaml", "campaign: 5\nleads:\n  - {externId: 1}\n")
+    r = run("validate")
+    assert r.code == 1
+    assert "leadsets/bad.yaml:3: leadPhone: required: a lead needs leadPhone or leadPhoneE164" in r.err
+    assert r.err.endswith("error(s), 0 warning(s).\n")
+
+
+def test_plan_refuses_invalid_input_without_output(workspace: Path, run: Any) -> None:
+    write(workspace / "leadsets" / "bad.yaml", "campaign: 5\n")
+    r = run("plan", "--out", "plan.txt")
+    assert r.code == 1 and not (workspace / "plan.txt").exists()
+    assert "nothing planned" in r.err
+
+
+def test_row_2_detailed_exitcode(workspace: Path, run: Any) -> None:
+    assert run("plan", "--detailed-exitcode").code == 2
+    assert run("plan").code == 0
+
+
+def test_detailed_exitcode_is_0_without_changes(workspace: Path, run: Any, served: Served,
+                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    for k, v in served.env("api-token").items():
+        monkeypatch.setenv(k, v)
+    assert run("apply", "--auto-approve").code == 0
+    r = run("plan", "--detailed-exitcode")
+    assert r.code == 0
+    assert r.out.splitlines()[-1] == "Plan: 0 to create, 0 to update, 0 orphaned, 11 unchanged."
+
+
+@pytest.mark.parametrize("args", [("plan", "--bogus"), ("plan", "--format", "yaml"), ("nope",),
+                                  ("apply", "--batch-size", "0")])
+def test_row_64_usage_errors_never_exit_2(workspace: Path, run: Any, args: tuple[str, ...]) -> None:
+    r = run(*args)
+    assert r.code == 64
+    assert "Usage:" in r.err or "Error:" in r.err
+
+
+def test_row_70_unexpected_errors_show_the_traceback(workspace: Path, run: Any,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    def boom(*args: object) -> None:
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr(workspace_module(), "validate", boom)
+    r = run("validate")
+    assert r.code == 70
+    assert "Traceback" in r.err and "RuntimeError: a bug" in r.err and "internal error" in r.err
+
+
+def workspace_module() -> Any:
+    return workspace
+
+
+def test_expected_errors_have_no_traceback(workspace: Path, run: Any) -> None:
+    (workspace / "engage-sync.state.json").write_text("{broken")
+    r = run("plan")
+    assert r.code == 1
+    assert r.err.startswith("error: engage-sync.state.json: state file is corrupt")
+    assert "Traceback" not in r.err
+
+
+def test_plan_makes_no_network_call(workspace: Path, run: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    def no_network(*args: object, **kwargs: object) -> None:
+        raise AssertionError("plan tried to use the network")
+
+    monkeypatch.setattr(socket.socket, "connect", no_network)
+    monkeypatch.setattr(socket, "create_connection", no_network)
+    monkeypatch.setattr(socket, "getaddrinfo", no_network)
+    r = run("plan", "--format", "json")
+    assert r.code == 0 and json.loads(r.out)["summary"]["create"] == 11
+
+
+def test_plan_output_is_byte_identical_across_runs(workspace: Path, run: Any) -> None:
+    for fmt in ("text", "json", "markdown"):
+        first = run("plan", "--format", fmt).out
+        assert run("plan", "--format", fmt).out == first
+
+
+def test_plan_out_writes_a_file(workspace: Path, run: Any) -> None:
+    r = run("plan", "--format", "markdown", "--out", "plan.md")
+    assert r.code == 0 and r.out == ""
+    assert (workspace / "plan.md").read_text().startswith("<!-- engage-sync-plan -->")
+
+
+def test_plan_never_shows_lead_values_unless_asked(workspace: Path, run: Any) -> None:
+    for fmt in ("text", "json", "markdown"):
+        out = run("plan", "--format", fmt).out
+        for value in ("Lovelace", "ada@example.com", "94105", "4155550171", "gold", "Toronto"):
+            assert value not in out
+    shown = run("plan", "--show-pii").out
+    assert "      lastName = Lovelace" in shown
+
+
+def test_show_pii_is_refused_on_ci(workspace: Path, run: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CI", "true")
+    r = run("plan", "--show-pii")
+    assert r.code == 1 and "refused when CI=true" in r.err and "Lovelace" not in r.out
+
+
+def test_show_pii_only_on_the_terminal_text(workspace: Path, run: Any) -> None:
+    assert run("plan", "--show-pii", "--format", "json").code == 1
+
+
+def test_state_flag_beats_environment_beats_config(workspace: Path, run: Any,
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    for path in ("flag.json", "env.json", "config.json"):
+        (workspace / path).write_text('{"format_version": 2}')
+    write(workspace / "engage-sync.yaml", "state: config.json\n")
+    assert "config.json" in run("plan").err
+    monkeypatch.setenv("ENGAGE_SYNC_STATE", "env.json")
+    assert "env.json" in run("plan").err
+    assert "flag.json" in run("--state", "flag.json", "plan").err
+
+
+def test_bad_config_file_is_a_clear_error(workspace: Path, run: Any) -> None:
+    write(workspace / "engage-sync.yaml", "acount: 1\n")
+    r = run("plan")
+    assert r.code == 1 and r.err == "error: engage-sync.yaml: unknown setting(s): acount\n"
+
+
+def test_version(run: Any) -> None:
+    r = run("--version")
+    assert r.code == 0 and r.out.startswith("engage-sync, version ")

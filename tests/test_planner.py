@@ -1,0 +1,90 @@
+"""The planner is pure: plain values in, a Plan out."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from engage_sync.model import Action, CampaignRef, Lead
+from engage_sync.planner import Desired, plan
+from engage_sync.state import State
+
+OPTIONS = (("dialPriority", "NORMAL"), ("duplicateHandling", "REMOVE_ALL_EXISTING"),
+           ("timeZoneOption", "NPA_NXX"))
+
+
+def lead(eid: str, line: int = 1, **fields: str) -> Lead:
+    return Lead.from_mapping({"externId": eid, "leadPhone": "4155550100", **fields}, "f.yaml", line)
+
+
+def desired(cid: int, *leads: Lead, options: tuple[tuple[str, object], ...] = OPTIONS) -> Desired:
+    return Desired(CampaignRef(cid), None, ("f.yaml",), options, list(leads))
+
+
+def applied(*pairs: tuple[int, Lead]) -> State:
+    state = State(Path("s.json"), lineage="L", serial=4)
+    for cid, item in pairs:
+        state.campaign(cid).record(item)
+    return state
+
+
+def test_create_update_unchanged_orphan() -> None:
+    state = applied((1, lead("keep")), (1, lead("edit", firstName="Ada")), (1, lead("gone")))
+    result = plan([desired(1, lead("keep"), lead("edit", 7, firstName="Grace"), lead("new", 9))],
+                  state)
+    (ls,) = result.leadsets
+    assert [(c.extern_id, c.line) for c in ls.creates] == [("new", 9)]
+    assert [(c.extern_id, c.fields) for c in ls.updates] == [("edit", ("firstName",))]
+    assert [c.extern_id for c in ls.orphans] == ["gone"]
+    assert ls.unchanged == 1
+    assert (result.count(Action.CREATE), result.count(Action.UPDATE),
+            result.count(Action.ORPHAN), result.unchanged) == (1, 1, 1, 1)
+    assert any("does not remove them from Engage" in w for w in ls.warnings)
+
+
+def test_nothing_to_do_has_no_changes() -> None:
+    state = applied((1, lead("a")))
+    result = plan([desired(1, lead("a"))], state)
+    assert not result.has_changes
+
+
+def test_moving_a_lead_to_another_file_or_line_changes_nothing() -> None:
+    state = applied((1, lead("a")))
+    moved = Lead.from_mapping({"externId": "a", "leadPhone": "4155550100"}, "other.yaml", 99)
+    assert not plan([desired(1, moved)], state).has_changes
+
+
+def test_changed_campaign_id_creates_in_new_and_orphans_in_old() -> None:
+    state = applied((1, lead("a")))
+    result = plan([desired(2, lead("a"))], state, include_undeclared=True)
+    by_id = {ls.campaign.id: ls for ls in result.leadsets}
+    assert [c.extern_id for c in by_id[2].creates] == ["a"]
+    assert [c.extern_id for c in by_id[1].orphans] == ["a"]
+
+
+def test_undeclared_campaigns_are_left_out_when_planning_a_subset() -> None:
+    state = applied((1, lead("a")))
+    assert [ls.campaign.id for ls in plan([desired(2, lead("b"))], state).leadsets] == [2]
+
+
+def test_retain_all_updates_warn_about_second_dial_records() -> None:
+    state = applied((1, lead("a", firstName="Ada")))
+    options = (("duplicateHandling", "RETAIN_ALL"),)
+    (ls,) = plan([desired(1, lead("a", firstName="Grace"), options=options)], state).leadsets
+    assert any("second dial record" in w for w in ls.warnings)
+
+
+def test_in_doubt_leads_are_named() -> None:
+    state = applied((1, lead("a")))
+    state.campaign(1).in_doubt.update({"b"})
+    (ls,) = plan([desired(1, lead("a"), lead("b"))], state).leadsets
+    assert ls.in_doubt == ("b",)
+    assert any("may already be in Engage" in w and "b" in w for w in ls.warnings)
+
+
+def test_checksum_is_stable_and_covers_content_state_and_serial() -> None:
+    state = applied((1, lead("a")))
+    base = plan([desired(1, lead("b", firstName="Ada"))], state).checksum
+    assert plan([desired(1, lead("b", firstName="Ada"))], state).checksum == base
+    assert plan([desired(1, lead("b", firstName="Eve"))], state).checksum != base
+    state.serial += 1
+    assert plan([desired(1, lead("b", firstName="Ada"))], state).checksum != base

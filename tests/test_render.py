@@ -1,0 +1,84 @@
+"""Plan rendering: text, the JSON contract, and markdown for pull requests (no PII, bounded)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from engage_sync.model import Lead
+from engage_sync.planner import Desired, plan
+from engage_sync.render import MARKER, render_json, render_markdown, render_text
+from engage_sync.state import State
+from test_planner import OPTIONS, desired
+
+PII = {"leadPhone": "4155550100", "firstName": "Ada", "lastName": "Lovelace",
+       "email": "ada@example.com", "address1": "12 Analytical Row", "city": "London"}
+
+
+def big_plan(n: int) -> tuple[State, Desired]:
+    state = State(Path("s.json"), lineage="L", serial=2)
+    for i in range(0, n, 10):  # every tenth lead applied before with other values: updates
+        state.campaign(1).record(Lead.from_mapping({"externId": f"E{i:06d}", **PII,
+                                                    "city": "Paris"}, "f", 1))
+    leads = [Lead.from_mapping({"externId": f"E{i:06d}", **PII,
+                                "extendedLeadData": {"secret": "s3cr3t-value"}},
+                               "leadsets/big.csv", i + 2) for i in range(n)]
+    return state, Desired(desired(1).campaign, None, ("leadsets/big.yaml",), OPTIONS, leads)
+
+
+def test_markdown_of_a_100k_plan_stays_under_budget_and_shows_no_pii() -> None:
+    state, want = big_plan(100_000)
+    result = plan([want], state)
+    md = render_markdown(result)
+    assert len(md) < 60_000
+    assert md.startswith(MARKER)
+    assert "Plan: 90000 to create, 10000 to update, 0 orphaned, 0 unchanged." in md
+    assert "more change(s) not shown" in md
+    assert md.rstrip().endswith(f"`engage-sync apply --checksum {result.checksum}`.")
+    assert f"Plan checksum: `{result.checksum}`" in md
+    for value in (*PII.values(), "s3cr3t-value", "Paris"):
+        assert value not in md
+    assert "| update | E000000 | leadsets/big.csv:2 | city, extendedLeadData.secret |" in md
+    assert render_markdown(plan([big_plan(100_000)[1]], big_plan(100_000)[0])) == md
+
+
+def test_markdown_lists_everything_when_small() -> None:
+    state, want = big_plan(30)
+    md = render_markdown(plan([want], state))
+    assert "not shown" not in md
+    assert md.count("\n| create |") == 27 and md.count("\n| update |") == 3
+    assert "<details><summary>campaign 1: 30 change(s)</summary>" in md
+
+
+def test_markdown_shows_rails_and_warnings() -> None:
+    state, want = big_plan(10)
+    md = render_markdown(plan([want], state), rails=["campaign 1: too many updates"])
+    assert "apply will refuse unless `--force`: campaign 1: too many updates" in md
+
+
+def test_json_contract() -> None:
+    state, want = big_plan(20)
+    result = plan([want], state)
+    doc = json.loads(render_json(result))
+    assert doc["format_version"] == 1
+    assert doc["summary"] == {"create": 18, "update": 2, "unchanged": 0, "orphaned": 0}
+    assert doc["changes"][0] == {"action": "create", "campaignId": 1, "externId": "E000001",
+                                 "file": "leadsets/big.csv", "line": 3}
+    update = next(c for c in doc["changes"] if c["action"] == "update")
+    assert update["fields"] == ["city", "extendedLeadData.secret"]
+    assert doc["checksum"] == result.checksum
+    text = render_json(result)
+    for value in PII.values():
+        assert value not in text
+
+
+def test_text_lists_the_first_changes_and_a_summary_line() -> None:
+    state, want = big_plan(50)
+    text = render_text(plan([want], state), limit=5)
+    lines = text.splitlines()
+    assert lines[0] == "campaign 1 (leadsets/big.yaml)"
+    assert "  + E000001  leadsets/big.csv:3" in lines
+    assert "  ... and 45 more (--format json lists them all)" in lines
+    assert lines[-1] == "Plan: 45 to create, 5 to update, 0 orphaned, 0 unchanged."
+    for value in PII.values():
+        assert value not in text
