@@ -212,7 +212,7 @@ def emulator(host: str, port: int, data: str | None, seed_file: str | None,
              max_leads: int | None, latency: float | None) -> int:
     """Run a local Engage-compatible server for trying engage-sync and for tests."""
     from .emulator import Emulator, Settings, default_seed, load_seed
-    from .emulator.server import run_until_signal, serve
+    from .emulator.server import SignalStop, run_until_signal, serve
 
     seed = load_seed(Path(seed_file)) if seed_file else default_seed()
     settings = Settings.from_seed(seed.get("settings", {}))
@@ -230,6 +230,7 @@ def emulator(host: str, port: int, data: str | None, seed_file: str | None,
         server = serve(emu, host, port)
     except OSError as e:
         raise ConfigError(f"cannot listen on {host}:{port}: {e.strerror}") from e
+    stop = SignalStop()  # before the banner: whoever reads it may signal us at once
     bound_host, bound_port = server.server_address[:2]
     origin = f"http://{bound_host}:{bound_port}"
     creds = emu.creds
@@ -250,7 +251,7 @@ def emulator(host: str, port: int, data: str | None, seed_file: str | None,
     click.echo("Inspect: GET /_emulator/leads, /_emulator/requests, /_emulator/faults. "
                "Ctrl-C stops.", nl=True)
     sys.stdout.flush()
-    run_until_signal(server)
+    run_until_signal(server, stop)
     emu.store.close()
     click.echo("emulator stopped")
     return EXIT_OK

@@ -140,8 +140,15 @@ def start_emulator(*args: str) -> Served:
         proc.kill()
         raise AssertionError(f"emulator did not start: {line}{proc.stderr.read() if proc.stderr else ''}")
     origin = line.split("listening on ", 1)[1].split(" ", 1)[0]
-    threading.Thread(target=proc.stdout.read, daemon=True).start()  # keep the pipe drained
+    threading.Thread(target=_drain, args=(proc.stdout,), daemon=True).start()
     return Served(origin, process=proc)
+
+
+def _drain(pipe: Any) -> None:
+    try:
+        pipe.read()
+    except (ValueError, OSError):
+        pass  # closed by stop_emulator
 
 
 def stop_emulator(served: Served) -> int:
@@ -152,6 +159,10 @@ def stop_emulator(served: Served) -> int:
     except subprocess.TimeoutExpired:  # pragma: no cover - only when shutdown is broken
         served.process.kill()
         raise
+    finally:
+        for pipe in (served.process.stdout, served.process.stderr):
+            if pipe is not None:
+                pipe.close()
 
 
 @pytest.fixture

@@ -436,7 +436,7 @@ def _result(body: dict[str, Any], supplied: int, accepted: int, inserted: int, d
         "processingResult": "Failed" if failed else "OK",
         "processingStatus": failed or "DEFAULT_NOT_A_FAILURE",
         "message": message or ("Leads loaded" if not rejected else f"{len(rejected)} row(s) rejected"),
-        "rejectedRows": rejected, "uploadFileName": None,
+        "rejectedRows": rejected,
     }
 
 

@@ -41,22 +41,30 @@ def serve(emulator: Emulator, host: str, port: int) -> _Server:
     return server  # type: ignore[return-value]
 
 
-def run_until_signal(server: _Server) -> None:
+class SignalStop:
+    """SIGINT/SIGTERM set an event instead of killing the process; install before announcing."""
+
+    def __init__(self) -> None:
+        self.event = threading.Event()
+        self._previous = {s: signal.signal(s, self._handle) for s in (signal.SIGINT, signal.SIGTERM)}
+
+    def _handle(self, signum: int, frame: object) -> None:
+        self.event.set()
+
+    def restore(self) -> None:
+        for s, h in self._previous.items():
+            signal.signal(s, h)
+
+
+def run_until_signal(server: _Server, stop: SignalStop) -> None:
     """Serve until SIGINT/SIGTERM, then shut down cleanly."""
-    stop = threading.Event()
-
-    def handle(signum: int, frame: object) -> None:
-        stop.set()
-
-    previous = {s: signal.signal(s, handle) for s in (signal.SIGINT, signal.SIGTERM)}
     thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.1},
                               daemon=True)
     thread.start()
     try:
-        stop.wait()
+        stop.event.wait()
     finally:
         server.shutdown()
         server.server_close()
         thread.join(timeout=5)
-        for s, h in previous.items():
-            signal.signal(s, h)
+        stop.restore()
