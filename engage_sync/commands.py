@@ -19,7 +19,8 @@ from .errors import ChecksumMismatch, ConfigError, EngageSyncError, SafetyRailTr
 from .ratelimit import LOADER_LIMITS, parse_limits
 
 
-def _client(ctx: Context, base_url: str | None, rate_scale: float | None = None) -> Any:
+def _client(ctx: Context, base_url: str | None, rate_scale: float | None = None,
+            max_retries: int | None = None, timeout: float | None = None) -> Any:
     from .auth import credentials_from_env
     from .client import EngageClient, RedactingFilter
 
@@ -39,7 +40,10 @@ def _client(ctx: Context, base_url: str | None, rate_scale: float | None = None)
     logger = logging.getLogger("engage_sync")
     logger.handlers[:] = [handler]
     logger.setLevel(logging.INFO if ctx.debug else logging.WARNING)
-    return EngageClient(str(url), creds, loader_limits=limits, rate_scale=scale)
+    retries = int(pick(max_retries, "ENGAGE_SYNC_MAX_RETRIES", None, 6))
+    seconds = float(pick(timeout, "ENGAGE_SYNC_TIMEOUT", None, 60.0))
+    return EngageClient(str(url), creds, loader_limits=limits, rate_scale=scale,
+                        max_retries=retries, timeout=seconds)
 
 
 def debug_option(f: Any) -> Any:
@@ -95,11 +99,16 @@ class _Progress:
 @click.option("--force", is_flag=True, help="Apply even when a safety rail trips.")
 @click.option("--rate-scale", type=float, default=None,
               help="Run the rate-limit pacing this many times faster (emulator tests only).")
+@click.option("--max-retries", type=click.IntRange(0, 100), default=None,
+              help="Retries of a failing call [env ENGAGE_SYNC_MAX_RETRIES; 6].")
+@click.option("--timeout", type=click.FloatRange(0.1), default=None,
+              help="Seconds to wait for one answer [env ENGAGE_SYNC_TIMEOUT; 60].")
 @debug_option
 @pass_ctx
 def apply(ctx: Context, paths: tuple[str, ...], auto_approve: bool, batch_size: int | None,
           account: str | None, base_url: str | None, fail_fast: bool, report_json: str | None,
-          lock_timeout: float, checksum: str | None, force: bool, rate_scale: float | None) -> int:
+          lock_timeout: float, checksum: str | None, force: bool, rate_scale: float | None,
+          max_retries: int | None, timeout: float | None) -> int:
     """Post new and changed leads to Engage's direct lead loader and record what it accepted."""
     from .applier import Applier, Report
     from .journal import Journal
@@ -133,7 +142,8 @@ def apply(ctx: Context, paths: tuple[str, ...], auto_approve: bool, batch_size: 
                     click.echo("Cancelled; nothing posted.")
                     return EXIT_ERROR
             size = batch_size or ctx.config.batch_size or 500
-            with _client(ctx, base_url, rate_scale) as client, Journal(planned.state) as journal:
+            client = _client(ctx, base_url, rate_scale, max_retries, timeout)
+            with client, Journal(planned.state) as journal:
                 applier = Applier(client, journal, _account(account, ctx), size, fail_fast,
                                   _Progress(to_post))
                 try:
@@ -207,9 +217,10 @@ def force_unlock(ctx: Context, lock_id: str) -> int:
 @click.option("--loader-limits", help="Loader limits, e.g. 30/10,120/60 (the documented ones).")
 @click.option("--max-leads", type=int, help="Maximum leads per loader call [1000].")
 @click.option("--latency", type=float, help="Seconds added to every API request [0].")
+@click.option("--hang-seconds", type=float, help="How long an injected hang lasts [30].")
 def emulator(host: str, port: int, data: str | None, seed_file: str | None,
              token_ttl: float | None, rate_scale: float | None, loader_limits: str | None,
-             max_leads: int | None, latency: float | None) -> int:
+             max_leads: int | None, latency: float | None, hang_seconds: float | None) -> int:
     """Run a local Engage-compatible server for trying engage-sync and for tests."""
     from .emulator import Emulator, Settings, default_seed, load_seed
     from .emulator.server import SignalStop, run_until_signal, serve
@@ -217,7 +228,8 @@ def emulator(host: str, port: int, data: str | None, seed_file: str | None,
     seed = load_seed(Path(seed_file)) if seed_file else default_seed()
     settings = Settings.from_seed(seed.get("settings", {}))
     for value, attr in ((token_ttl, "token_ttl"), (rate_scale, "rate_scale"),
-                        (max_leads, "max_leads_per_call"), (latency, "latency")):
+                        (max_leads, "max_leads_per_call"), (latency, "latency"),
+                        (hang_seconds, "hang_seconds")):
         if value is not None:
             setattr(settings, attr, value)
     if loader_limits:

@@ -1,0 +1,251 @@
+"""The Engage client, fast and deterministic: the emulator in-process through httpx's WSGI transport."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import pytest
+
+from engage_sync.auth import AuthMode, Credentials, check_url, credentials_from_env
+from engage_sync.client import EngageClient, RedactingFilter, backoff
+from engage_sync.emulator import Emulator, Settings, default_seed
+from engage_sync.errors import ApiError, AuthError, ConfigError, TransientApiError
+from engage_sync.ratelimit import SlidingWindows, parse_limits
+
+JWT = Credentials(AuthMode.JWT, "emulator-jwt-assertion", "emulator-client-id",
+                  "emulator-client-secret", "http://127.0.0.1")
+ACCOUNT = "99990001"
+BODY = {"description": "t", "dialPriority": "NORMAL", "duplicateHandling": "RETAIN_ALL",
+        "timeZoneOption": "NPA_NXX"}
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+        self.slept: list[float] = []
+
+    def __call__(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.slept.append(seconds)
+        self.now += seconds
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock()
+
+
+@pytest.fixture
+def emu(clock: FakeClock) -> Iterator[Emulator]:
+    e = Emulator(default_seed(), Settings(), clock=clock)
+    yield e
+    e.store.close()
+
+
+def make(emu: Emulator, clock: FakeClock, creds: Credentials = JWT, **kw: Any) -> EngageClient:
+    return EngageClient("http://127.0.0.1/voice", creds, transport=httpx.WSGITransport(app=emu),
+                        sleep=clock.sleep, clock=clock, **kw)
+
+
+def lead(i: int) -> dict[str, str]:
+    return {"externId": f"L{i}", "leadPhone": f"415555{i:04d}"}
+
+
+def test_jwt_login_happens_once_for_many_calls(emu: Emulator, clock: FakeClock) -> None:
+    with make(emu, clock) as client:
+        for _ in range(5):
+            client.dial_groups_with_campaigns(ACCOUNT)
+        assert client.tokens.logins == 1
+    assert emu.stats["exchangeCalls"] == 1
+
+
+def test_token_is_refreshed_before_it_expires(emu: Emulator, clock: FakeClock) -> None:
+    with make(emu, clock) as client:
+        client.request("GET", "/api/v1/admin/accounts")
+        clock.now += 280  # past the 300 s lifetime minus the margin
+        client.request("GET", "/api/v1/admin/accounts")
+        assert (client.tokens.logins, client.tokens.refreshes) == (1, 1)
+
+
+def test_jwt_is_expired_refreshes_once_and_retries(emu: Emulator, clock: FakeClock) -> None:
+    emu.settings.token_ttl = 10
+    with make(emu, clock) as client:
+        client.request("GET", "/api/v1/admin/accounts")
+        clock.now += 20
+        assert isinstance(client.request("GET", "/api/v1/admin/accounts"), list)
+        assert client.tokens.refreshes == 1
+
+
+def test_expired_ready_access_token_is_a_clear_error(emu: Emulator, clock: FakeClock) -> None:
+    emu.settings.token_ttl = 10
+    token = emu.mint_access_token()
+    clock.now += 20
+    with make(emu, clock, Credentials(AuthMode.ACCESS_TOKEN, token)) as client:
+        with pytest.raises(AuthError, match="has expired") as e:
+            client.request("GET", "/api/v1/admin/accounts")
+    assert token not in str(e.value)
+
+
+def test_api_token_is_sent_as_x_auth_token(emu: Emulator, clock: FakeClock) -> None:
+    creds = Credentials(AuthMode.API_TOKEN, "emulator-legacy-api-token")
+    with make(emu, clock, creds) as client:
+        assert client.request("GET", "/api/v1/admin/accounts")[0]["accountId"] == ACCOUNT
+    assert emu.stats["exchangeCalls"] == 0
+
+
+def test_wrong_credentials_are_not_retried(emu: Emulator, clock: FakeClock) -> None:
+    creds = Credentials(AuthMode.JWT, "wrong", "emulator-client-id", "emulator-client-secret",
+                        "http://127.0.0.1")
+    with make(emu, clock, creds) as client, pytest.raises(AuthError, match="credentials refused"):
+        client.request("GET", "/api/v1/admin/accounts")
+
+
+@pytest.mark.parametrize("kind", ["500", "503", "429", "drop"])
+def test_transient_failures_are_retried_with_backoff(emu: Emulator, clock: FakeClock,
+                                                     kind: str) -> None:
+    emu.faults.append(__import__("engage_sync.emulator.app", fromlist=["Fault"]).Fault(kind, 2))
+    with make(emu, clock) as client:
+        result = client.load_leads(ACCOUNT, 136785, {**BODY, "uploadLeads": [lead(1)]})
+        assert result["leadsInserted"] == 1
+        assert client.stats["retries"] == 2
+    assert len(emu.store.all_leads(136785)) == 1
+
+
+def test_retries_are_bounded(emu: Emulator, clock: FakeClock) -> None:
+    from engage_sync.emulator.app import Fault
+
+    emu.faults.append(Fault("503", 10))
+    with make(emu, clock, max_retries=3) as client, pytest.raises(TransientApiError, match="503"):
+        client.load_leads(ACCOUNT, 136785, {**BODY, "uploadLeads": [lead(1)]})
+    assert emu.stats["loaderCalls"] == 4
+
+
+def test_other_4xx_are_not_retried(emu: Emulator, clock: FakeClock) -> None:
+    with make(emu, clock) as client, pytest.raises(ApiError, match="404") as e:
+        client.load_leads(ACCOUNT, 999, {**BODY, "uploadLeads": [lead(1)]})
+    assert not isinstance(e.value, TransientApiError)
+    assert client.stats["retries"] == 0
+
+
+def test_retry_after_is_honoured() -> None:
+    calls: list[int] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        calls.append(1)
+        if len(calls) == 1:
+            return httpx.Response(429, headers={"Retry-After": "7"}, json={})
+        return httpx.Response(200, json=[])
+
+    clock = FakeClock()
+    creds = Credentials(AuthMode.API_TOKEN, "t")
+    with EngageClient("https://engage.example/voice", creds, transport=httpx.MockTransport(handler),
+                      sleep=clock.sleep, clock=clock) as client:
+        client.request("GET", "/api/v1/admin/accounts")
+    assert clock.slept == [7.0]
+
+
+def test_backoff_grows_exponentially_with_jitter() -> None:
+    for attempt in range(1, 8):
+        caps = [backoff(attempt) for _ in range(50)]
+        assert all(0 <= c <= min(30.0, 0.5 * 2 ** (attempt - 1)) for c in caps)
+        assert len(set(caps)) > 1
+
+
+def test_pacing_keeps_under_both_windows(emu: Emulator, clock: FakeClock) -> None:
+    with make(emu, clock, loader_limits=((3, 10.0), (5, 60.0))) as client:
+        for i in range(7):
+            client.load_leads(ACCOUNT, 136785, {**BODY, "uploadLeads": [lead(i)]})
+    emu.settings.loader_limits = ((3, 10.0), (5, 60.0))
+    assert emu.stats["loader429"] == 0
+    assert clock.now - 1000 >= 60  # the 6th call had to wait for the 60 s window
+
+
+def test_server_limits_match_client_pacing_with_no_429(emu: Emulator, clock: FakeClock) -> None:
+    emu.settings.loader_limits = ((3, 10.0), (5, 60.0))
+    with make(emu, clock, loader_limits=((3, 10.0), (5, 60.0))) as client:
+        for i in range(12):
+            client.load_leads(ACCOUNT, 136785, {**BODY, "uploadLeads": [lead(i)]})
+    assert emu.stats["loader429"] == 0 and emu.stats["loaderCalls"] == 12
+
+
+def test_sliding_windows_wait_time() -> None:
+    clock = FakeClock()
+    windows = SlidingWindows(((2, 10.0),), clock=clock)
+    assert windows.try_acquire() and windows.try_acquire()
+    assert not windows.try_acquire()
+    assert windows.wait_time() == pytest.approx(10.0)
+    clock.now += 10.0
+    assert windows.try_acquire()
+
+
+@pytest.mark.parametrize("text", ["30/10,120/60", " 5 / 60 "])
+def test_parse_limits(text: str) -> None:
+    assert parse_limits(text)[0][0] in (30, 5)
+
+
+@pytest.mark.parametrize("text", ["", "0/10", "x/y", "5/0"])
+def test_parse_limits_rejects_nonsense(text: str) -> None:
+    with pytest.raises(ValueError):
+        parse_limits(text)
+
+
+@pytest.mark.parametrize(
+    ("env", "mode"),
+    [
+        ({"RINGCENTRAL_CLIENT_ID": "i", "RINGCENTRAL_CLIENT_SECRET": "s", "RINGCENTRAL_JWT": "j"},
+         AuthMode.JWT),
+        ({"ENGAGE_ACCESS_TOKEN": "t"}, AuthMode.ACCESS_TOKEN),
+        ({"ENGAGE_API_TOKEN": "t"}, AuthMode.API_TOKEN),
+    ],
+)
+def test_exactly_one_kind_of_credentials(env: dict[str, str], mode: AuthMode) -> None:
+    assert credentials_from_env(env).mode is mode
+
+
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        ({}, "no Engage credentials: set RINGCENTRAL_CLIENT_ID"),
+        ({"ENGAGE_ACCESS_TOKEN": "t", "ENGAGE_API_TOKEN": "u"},
+         "several kinds of credentials are set (ENGAGE_ACCESS_TOKEN, ENGAGE_API_TOKEN)"),
+        ({"RINGCENTRAL_CLIENT_ID": "i", "RINGCENTRAL_JWT": "j"},
+         "JWT credentials are incomplete: RINGCENTRAL_CLIENT_SECRET not set"),
+    ],
+)
+def test_missing_or_several_credentials_are_one_clear_error(env: dict[str, str], message: str) -> None:
+    with pytest.raises(ConfigError) as e:
+        credentials_from_env(env)
+    assert message in str(e.value)
+    for secret in env.values():
+        assert f"={secret}" not in str(e.value)
+
+
+@pytest.mark.parametrize(("url", "ok"), [
+    ("https://engage.ringcentral.com/voice", True), ("http://127.0.0.1:8089/voice", True),
+    ("http://localhost:1/voice", True), ("http://[::1]:1/voice", True),
+    ("http://engage.ringcentral.com/voice", False), ("http://10.0.0.1/voice", False),
+    ("ftp://x/voice", False)])
+def test_plain_http_only_for_loopback(url: str, ok: bool) -> None:
+    if ok:
+        check_url(url, "ENGAGE_BASE_URL")
+    else:
+        with pytest.raises(ConfigError):
+            check_url(url, "ENGAGE_BASE_URL")
+
+
+def test_credentials_repr_hides_secrets() -> None:
+    assert "emulator-jwt-assertion" not in repr(JWT) and "secret" not in repr(JWT).replace(
+        "secret=[redacted]", "")
+
+
+def test_redacting_filter_scrubs_every_known_secret() -> None:
+    record = logging.LogRecord("x", logging.INFO, "f", 1, "token %s and %s", ("abc", "xyz"), None)
+    f = RedactingFilter(("abc",))
+    f.add("xyz")
+    f.filter(record)
+    assert record.getMessage() == "token [redacted] and [redacted]"
