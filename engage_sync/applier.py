@@ -11,10 +11,17 @@ from .client import EngageClient
 from .errors import ApiError, TransientApiError
 from .journal import Journal
 from .leadsets import Sink, Source
-from .model import Lead, LeadSetPlan, Plan
+from .model import Lead, LeadSetPlan, Plan, posted_options
 
-FAILURE_STATUSES = frozenset({"GENERAL_FAILURE", "NO_LEADS_PASSED_VALIDATION", "DNC_UPLOAD_FAILED",
-                              "DNC_ACCOUNT_SETTINGS", "DNC_GREATER_ONE_DAY"})
+FAILURE_STATUSES = frozenset(
+    {
+        "GENERAL_FAILURE",
+        "NO_LEADS_PASSED_VALIDATION",
+        "DNC_UPLOAD_FAILED",
+        "DNC_ACCOUNT_SETTINGS",
+        "DNC_GREATER_ONE_DAY",
+    }
+)
 
 
 @dataclass
@@ -36,11 +43,20 @@ class LeadSetReport:
         return not (self.rejected or self.failed or self.errors)
 
     def as_dict(self) -> dict[str, Any]:
-        return {"campaignId": self.campaign_id, "campaignName": self.campaign_name,
-                "toPost": self.to_post, "posted": self.posted, "accepted": self.accepted,
-                "inserted": self.inserted, "recorded": self.recorded,
-                "rejected": len(self.rejected), "rejectedLeads": self.rejected,
-                "failed": self.failed, "inDoubt": self.in_doubt, "errors": self.errors}
+        return {
+            "campaignId": self.campaign_id,
+            "campaignName": self.campaign_name,
+            "toPost": self.to_post,
+            "posted": self.posted,
+            "accepted": self.accepted,
+            "inserted": self.inserted,
+            "recorded": self.recorded,
+            "rejected": len(self.rejected),
+            "rejectedLeads": self.rejected,
+            "failed": self.failed,
+            "inDoubt": self.in_doubt,
+            "errors": self.errors,
+        }
 
 
 @dataclass
@@ -57,8 +73,12 @@ class Report:
         return sum(ls.recorded for ls in self.leadsets)
 
     def as_dict(self) -> dict[str, Any]:
-        return {"format_version": 1, "ok": self.ok, "stoppedEarly": self.stopped_early,
-                "leadsets": [ls.as_dict() for ls in self.leadsets]}
+        return {
+            "format_version": 1,
+            "ok": self.ok,
+            "stoppedEarly": self.stopped_early,
+            "leadsets": [ls.as_dict() for ls in self.leadsets],
+        }
 
 
 Progress = Callable[[int], None]
@@ -81,7 +101,9 @@ class Applier:
                 continue
             rep = LeadSetReport(ls.campaign.id, ls.campaign.name, len(ls.creates) + len(ls.updates))
             report.leadsets.append(rep)
-            self._apply_leadset(ls, [s for s in sources if s.meta.campaign.id == ls.campaign.id], rep)
+            self._apply_leadset(
+                ls, [s for s in sources if s.meta.campaign.id == ls.campaign.id], rep
+            )
             if self.fail_fast and not rep.ok:
                 report.stopped_early = True
                 break
@@ -91,22 +113,30 @@ class Applier:
         """Why this lead set must not be posted, or None when its campaign is as declared."""
         if account not in self._campaigns:
             groups = self.client.dial_groups_with_campaigns(account)
-            self._campaigns[account] = {int(c["campaignId"]): str(c.get("campaignName", ""))
-                                        for g in groups for c in g.get("campaigns", [])}
+            self._campaigns[account] = {
+                int(c["campaignId"]): str(c.get("campaignName", ""))
+                for g in groups
+                for c in g.get("campaigns", [])
+            }
         campaigns = self._campaigns[account]
         cid = ls.campaign.id
         if cid not in campaigns:
             return f"campaign {cid} does not exist in account {account}: nothing posted"
         if ls.campaign.name is not None and campaigns[cid] != ls.campaign.name:
-            return (f"campaign {cid} is named {campaigns[cid]!r} in Engage, not "
-                    f"{ls.campaign.name!r}: nothing posted")
+            return (
+                f"campaign {cid} is named {campaigns[cid]!r} in Engage, not "
+                f"{ls.campaign.name!r}: nothing posted"
+            )
         return None
 
-    def _apply_leadset(self, ls: LeadSetPlan, sources: Sequence[Source], rep: LeadSetReport) -> None:
+    def _apply_leadset(
+        self, ls: LeadSetPlan, sources: Sequence[Source], rep: LeadSetReport
+    ) -> None:
         account = ls.account or self.default_account
         if not account:
-            rep.errors.append("no account: set `account:` in the lead set, ENGAGE_ACCOUNT_ID or "
-                              "engage-sync.yaml")
+            rep.errors.append(
+                "no account: set `account:` in the lead set, ENGAGE_ACCOUNT_ID or engage-sync.yaml"
+            )
             rep.failed = rep.to_post
             return
         try:
@@ -119,16 +149,24 @@ class Applier:
             return
         wanted = {c.extern_id for c in ls.creates} | {c.extern_id for c in ls.updates}
         for source in sources:
-            options = {k: v for k, v in source.meta.options_dict.items() if v not in (None, "", [])}
-            leads = (lead for lead in leadsets.iter_leads(source, Sink())
-                     if lead.extern_id in wanted)
+            options = posted_options(source.meta.options)
+            leads = (
+                lead for lead in leadsets.iter_leads(source, Sink()) if lead.extern_id in wanted
+            )
             for batch in _batches(leads, self.batch_size):
-                if not self._post(account, ls.campaign.id, source.meta.path, options, batch, rep):
-                    if self.fail_fast:
-                        return
+                ok = self._post(account, ls.campaign.id, source.meta.path, options, batch, rep)
+                if not ok and self.fail_fast:
+                    return
 
-    def _post(self, account: str, campaign: int, file: str, options: dict[str, Any],
-              batch: list[Lead], rep: LeadSetReport) -> bool:
+    def _post(
+        self,
+        account: str,
+        campaign: int,
+        file: str,
+        options: dict[str, Any],
+        batch: list[Lead],
+        rep: LeadSetReport,
+    ) -> bool:
         body = {**options, "uploadLeads": [lead.to_request() for lead in batch]}
         number = self.journal.begin(campaign, [lead.extern_id for lead in batch])
         rep.posted += len(batch)
@@ -152,8 +190,10 @@ class Applier:
         status = str(result.get("processingStatus") or "")
         if result.get("processingResult") == "Failed" or status in FAILURE_STATUSES:
             rejected = _rejected(result, batch)
-            rep.errors.append(f"batch of {len(batch)} failed: {status or 'Failed'}: "
-                              f"{result.get('message') or ''}".rstrip(": "))
+            rep.errors.append(
+                f"batch of {len(batch)} failed: {status or 'Failed'}: "
+                f"{result.get('message') or ''}".rstrip(": ")
+            )
             rep.failed += len(batch)
             rep.rejected.extend({"externId": e, "message": m} for e, m in sorted(rejected.items()))
             self.journal.fail(number)
@@ -163,7 +203,7 @@ class Applier:
         rejected = _rejected(result, batch)
         rep.rejected.extend({"externId": e, "message": m} for e, m in sorted(rejected.items()))
         accepted = [lead for lead in batch if lead.extern_id not in rejected]
-        self.journal.ack(number, campaign, accepted, file)
+        self.journal.ack(number, campaign, accepted, file, options)
         rep.recorded += len(accepted)
         return not rejected
 

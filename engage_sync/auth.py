@@ -74,8 +74,13 @@ def credentials_from_env(env: Mapping[str, str] | None = None) -> Credentials:
             raise ConfigError(f"JWT credentials are incomplete: {', '.join(missing)} not set")
         server = env.get("RINGCENTRAL_SERVER_URL") or DEFAULT_RC_SERVER
         check_url(server, "RINGCENTRAL_SERVER_URL")
-        return Credentials(AuthMode.JWT, env["RINGCENTRAL_JWT"], env["RINGCENTRAL_CLIENT_ID"],
-                           env["RINGCENTRAL_CLIENT_SECRET"], server.rstrip("/"))
+        return Credentials(
+            AuthMode.JWT,
+            env["RINGCENTRAL_JWT"],
+            env["RINGCENTRAL_CLIENT_ID"],
+            env["RINGCENTRAL_CLIENT_SECRET"],
+            server.rstrip("/"),
+        )
     if env.get(TOKEN_VAR):
         return Credentials(AuthMode.ACCESS_TOKEN, env[TOKEN_VAR])
     return Credentials(AuthMode.API_TOKEN, env[API_TOKEN_VAR])
@@ -110,9 +115,14 @@ def origin(base_url: str) -> str:
 class TokenSource:
     """Gives the auth header for each request; logs in once and refreshes before expiry."""
 
-    def __init__(self, creds: Credentials, http: httpx.Client, base_url: str,
-                 clock: Callable[[], float] = time.monotonic,
-                 exchange_limiter: SlidingWindows | None = None) -> None:
+    def __init__(
+        self,
+        creds: Credentials,
+        http: httpx.Client,
+        base_url: str,
+        clock: Callable[[], float] = time.monotonic,
+        exchange_limiter: SlidingWindows | None = None,
+    ) -> None:
         self.creds = creds
         self.http = http
         self.auth_origin = origin(base_url)
@@ -136,15 +146,22 @@ class TokenSource:
     def expired(self) -> None:
         """The server said `Jwt is expired`: renew once (only JWT credentials can)."""
         if self.creds.mode is not AuthMode.JWT:
-            raise AuthError(f"the Engage access token has expired ({TOKEN_VAR} tokens last 5 "
-                            "minutes); use RINGCENTRAL_* JWT credentials for long runs", 401)
+            raise AuthError(
+                f"the Engage access token has expired ({TOKEN_VAR} tokens last 5 "
+                "minutes); use RINGCENTRAL_* JWT credentials for long runs",
+                401,
+            )
         self.renew()
 
     def renew(self) -> None:
         if self._refresh is not None:
             try:
-                self._store(self._post(f"{self.auth_origin}/api/auth/token/refresh",
-                                       {"refresh_token": self._refresh, "rcTokenType": "Bearer"}))
+                self._store(
+                    self._post(
+                        f"{self.auth_origin}/api/auth/token/refresh",
+                        {"refresh_token": self._refresh, "rcTokenType": "Bearer"},
+                    )
+                )
                 self.refreshes += 1
                 return
             except AuthError:
@@ -154,16 +171,22 @@ class TokenSource:
     def login(self) -> None:
         rc = self._post(
             f"{self.creds.rc_server}/restapi/oauth/token",
-            {"grant_type": "urn:ietf:params:oauth:grant-type:jwt-bearer",
-             "assertion": self.creds.secret},
+            {
+                "grant_type": "urn:ietf:params:oauth:grant-type:jwt-bearer",
+                "assertion": self.creds.secret,
+            },
             auth=(self.creds.client_id, self.creds.client_secret),
         )
         rc_token = rc.get("access_token")
         if not isinstance(rc_token, str):
             raise AuthError("RingCentral's token answer has no access_token")
         self.exchange_limiter.acquire()
-        self._store(self._post(f"{self.auth_origin}/api/auth/login/rc/accesstoken?includeRefresh=true",
-                               {"rcAccessToken": rc_token, "rcTokenType": "Bearer"}))
+        self._store(
+            self._post(
+                f"{self.auth_origin}/api/auth/login/rc/accesstoken?includeRefresh=true",
+                {"rcAccessToken": rc_token, "rcTokenType": "Bearer"},
+            )
+        )
         self.logins += 1
 
     def _store(self, data: dict[str, object]) -> None:
@@ -174,15 +197,20 @@ class TokenSource:
         self._refresh = refresh if isinstance(refresh, str) else None
         self._expires = self.clock() + ENGAGE_TOKEN_LIFETIME
 
-    def _post(self, url: str, form: dict[str, str],
-              auth: tuple[str, str] | None = None) -> dict[str, object]:
+    def _post(
+        self, url: str, form: dict[str, str], auth: tuple[str, str] | None = None
+    ) -> dict[str, object]:
         try:
-            r = self.http.post(url, data=form, auth=auth)
+            basic = httpx.BasicAuth(*auth) if auth is not None else httpx.USE_CLIENT_DEFAULT
+            r = self.http.post(url, data=form, auth=basic)
         except httpx.TransportError as e:
-            raise TransientApiError(f"cannot reach {urlsplit(url).netloc}: {type(e).__name__}") from e
+            raise TransientApiError(
+                f"cannot reach {urlsplit(url).netloc}: {type(e).__name__}"
+            ) from e
         if r.status_code in (401, 403, 400):
-            raise AuthError(f"credentials refused by {urlsplit(url).path} (HTTP {r.status_code})",
-                            r.status_code)
+            raise AuthError(
+                f"credentials refused by {urlsplit(url).path} (HTTP {r.status_code})", r.status_code
+            )
         if r.status_code == 429 or r.status_code >= 500:
             raise TransientApiError(f"{urlsplit(url).path}: HTTP {r.status_code}", r.status_code)
         if r.status_code != 200:

@@ -63,12 +63,26 @@ pass_ctx = click.make_pass_decorator(Context)
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="engage-sync")
-@click.option("--config", "config_file", metavar="FILE", envvar="ENGAGE_SYNC_CONFIG",
-              help="Settings file [default: ./engage-sync.yaml].")
-@click.option("--state", metavar="PATH",
-              help="State file [env ENGAGE_SYNC_STATE; default: engage-sync.state.json].")
-@click.option("-v", "--verbose", "--debug", "debug", is_flag=True,
-              help="Log HTTP requests and retries (secrets are always redacted).")
+@click.option(
+    "--config",
+    "config_file",
+    metavar="FILE",
+    envvar="ENGAGE_SYNC_CONFIG",
+    help="Settings file [default: ./engage-sync.yaml].",
+)
+@click.option(
+    "--state",
+    metavar="PATH",
+    help="State file [env ENGAGE_SYNC_STATE; default: engage-sync.state.json].",
+)
+@click.option(
+    "-v",
+    "--verbose",
+    "--debug",
+    "debug",
+    is_flag=True,
+    help="Log HTTP requests and retries (secrets are always redacted).",
+)
 @click.pass_context
 def cli(ctx: click.Context, config_file: str | None, state: str | None, debug: bool) -> None:
     """Lead sets as code for RingCentral Engage Voice (RingCX)."""
@@ -92,8 +106,10 @@ def validate(ctx: Context, paths: tuple[str, ...]) -> int:
     if errors:
         click.echo(f"{errors} error(s), {warnings} warning(s).", err=True)
         return EXIT_ERROR
-    click.echo(f"{files} lead-set file(s), {leads} lead(s): valid"
-               + (f", {warnings} warning(s)." if warnings else "."))
+    click.echo(
+        f"{files} lead-set file(s), {leads} lead(s): valid"
+        + (f", {warnings} warning(s)." if warnings else ".")
+    )
     return EXIT_OK
 
 
@@ -109,25 +125,47 @@ def _write(text: str, out: str | None) -> None:
 
 @cli.command()
 @click.argument("paths", nargs=-1)
-@click.option("--format", "fmt", type=click.Choice([f.value for f in OutputFormat]),
-              default="text", show_default=True)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice([f.value for f in OutputFormat]),
+    default="text",
+    show_default=True,
+)
 @click.option("--out", metavar="FILE", help="Write the plan to FILE instead of standard output.")
-@click.option("--detailed-exitcode", is_flag=True,
-              help="Exit 0 when there is nothing to do, 2 when there are changes, 1 on error.")
-@click.option("--show-pii", is_flag=True,
-              help="Show the values of changed leads (text only; refused when CI=true).")
+@click.option(
+    "--detailed-exitcode",
+    is_flag=True,
+    help="Exit 0 when there is nothing to do, 2 when there are changes, 1 on error.",
+)
+@click.option(
+    "--show-pii",
+    is_flag=True,
+    help="Show the values of changed leads (text only; refused when CI=true).",
+)
 @click.option("--limit", default=20, show_default=True, help="Changes listed per lead set (text).")
 @pass_ctx
-def plan(ctx: Context, paths: tuple[str, ...], fmt: str, out: str | None,
-         detailed_exitcode: bool, show_pii: bool, limit: int) -> int:
+def plan(
+    ctx: Context,
+    paths: tuple[str, ...],
+    fmt: str,
+    out: str | None,
+    detailed_exitcode: bool,
+    show_pii: bool,
+    limit: int,
+) -> int:
     """Show what apply would create, update or leave orphaned. Offline: no credentials needed."""
     from .render import render_json, render_markdown, render_text
 
     if show_pii and os.environ.get("CI", "").lower() == "true":
-        raise EngageSyncError("--show-pii is refused when CI=true: lead values must not reach CI logs")
+        raise EngageSyncError(
+            "--show-pii is refused when CI=true: lead values must not reach CI logs"
+        )
     if show_pii and (fmt != OutputFormat.TEXT.value or out):
-        raise EngageSyncError("--show-pii shows values on your terminal only: use it with "
-                              "--format text and without --out")
+        raise EngageSyncError(
+            "--show-pii shows values on your terminal only: use it with "
+            "--format text and without --out"
+        )
     planned = workspace.build_plan(paths, ctx.config, ctx.state_path)
     _problems(planned.sink.warnings)
     result = planned.plan
@@ -138,8 +176,11 @@ def plan(ctx: Context, paths: tuple[str, ...], fmt: str, out: str | None,
     else:
         pii = None
         if show_pii:
-            wanted = {(c.campaign_id, c.extern_id) for ls in result.leadsets
-                      for c in (*ls.creates, *ls.updates)[:limit]}
+            wanted = {
+                (c.campaign_id, c.extern_id)
+                for ls in result.leadsets
+                for c in (*ls.creates, *ls.updates)[:limit]
+            }
             pii = workspace.leads_by_key(planned.sources, wanted)
         text = render_text(result, limit=limit, rails=planned.rails, pii=pii)
     _write(text, out)
@@ -161,8 +202,11 @@ def main(argv: Sequence[str] | None = None) -> None:
     """Console entry point: runs the command and maps its outcome to an exit code."""
     code: Any
     try:
-        code = cli.main(args=list(argv) if argv is not None else None, prog_name="engage-sync",
-                        standalone_mode=False)
+        code = cli.main(
+            args=list(argv) if argv is not None else None,
+            prog_name="engage-sync",
+            standalone_mode=False,
+        )
     except click.UsageError as e:
         e.show()
         code = exit_code(e)
@@ -177,10 +221,12 @@ def main(argv: Sequence[str] | None = None) -> None:
     except (KeyboardInterrupt, click.Abort) as e:
         click.echo("interrupted", err=True)
         code = exit_code(e)
-    except Exception as e:  # noqa: BLE001 - the last resort: show the bug, distinct exit code
+    except Exception as e:
         traceback.print_exc()
-        click.echo("engage-sync: internal error (a bug: please report it with the traceback above)",
-                   err=True)
+        click.echo(
+            "engage-sync: internal error (a bug: please report it with the traceback above)",
+            err=True,
+        )
         code = exit_code(e)
     sys.exit(code if isinstance(code, int) else EXIT_OK)
 

@@ -56,14 +56,16 @@ class EngageClient:
     ) -> None:
         check_url(base_url, "ENGAGE_BASE_URL")
         self.base_url = base_url.rstrip("/")
-        self.http = httpx.Client(transport=transport, timeout=timeout,
-                                 headers={"User-Agent": "engage-sync"})
+        self.http = httpx.Client(
+            transport=transport, timeout=timeout, headers={"User-Agent": "engage-sync"}
+        )
         self.tokens = TokenSource(creds, self.http, self.base_url, clock)
         self.max_retries = max_retries
         self.sleep = sleep
         margin = 1 + PACING_MARGIN
         self.loader_pacer = SlidingWindows(
-            tuple((count, period * margin) for count, period in loader_limits), rate_scale, clock)
+            tuple((count, period * margin) for count, period in loader_limits), rate_scale, clock
+        )
         self.stats = {"requests": 0, "retries": 0, "throttled": 0, "waited": 0.0}
 
     def close(self) -> None:
@@ -75,8 +77,9 @@ class EngageClient:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def request(self, method: str, path: str, *, json: Any = None,
-                pacer: SlidingWindows | None = None) -> Any:
+    def request(
+        self, method: str, path: str, *, json: Any = None, pacer: SlidingWindows | None = None
+    ) -> Any:
         """One API call with retries: 429, 5xx, timeouts and dropped connections are retried with
         exponential backoff and jitter (honouring Retry-After); other 4xx are not."""
         url = f"{self.base_url}{path}"
@@ -102,8 +105,15 @@ class EngageClient:
                 if e.status == 429:
                     self.stats["throttled"] += 1
                 delay = e.retry_after if e.retry_after is not None else backoff(attempt)
-                log.info("%s %s: %s; retry %d/%d in %.2fs", method, path, e, attempt,
-                         self.max_retries, delay)
+                log.info(
+                    "%s %s: %s; retry %d/%d in %.2fs",
+                    method,
+                    path,
+                    e,
+                    attempt,
+                    self.max_retries,
+                    delay,
+                )
                 self.sleep(delay)
 
     def _once(self, method: str, url: str, body: Any) -> Any:
@@ -125,13 +135,17 @@ class EngageClient:
                 raise ApiError(f"{path}: the answer is not JSON", 200) from e
         message = _error_message(r)
         if r.status_code == 401:
-            raise AuthError(message if message == "Jwt is expired" else
-                            f"{path}: unauthorized: {message}", 401)
+            raise AuthError(
+                message if message == "Jwt is expired" else f"{path}: unauthorized: {message}", 401
+            )
         if r.status_code == 403:
             raise AuthError(f"{path}: forbidden: {message}", 403)
         if r.status_code == 429 or r.status_code >= 500:
-            raise TransientApiError(f"HTTP {r.status_code}: {message}", r.status_code,
-                                    _retry_after(r.headers.get("Retry-After")))
+            raise TransientApiError(
+                f"HTTP {r.status_code}: {message}",
+                r.status_code,
+                _retry_after(r.headers.get("Retry-After")),
+            )
         raise ApiError(f"{path}: HTTP {r.status_code}: {message}", r.status_code)
 
     # -- endpoints --------------------------------------------------------------------------------
@@ -146,14 +160,18 @@ class EngageClient:
         result = []
         for group in groups:
             campaigns = self.request(
-                "GET", f"{self._admin(account)}/dialGroups/{group['dialGroupId']}/campaigns")
+                "GET", f"{self._admin(account)}/dialGroups/{group['dialGroupId']}/campaigns"
+            )
             result.append({**group, "campaigns": campaigns if isinstance(campaigns, list) else []})
         return result
 
     def load_leads(self, account: str, campaign: int, body: dict[str, Any]) -> dict[str, Any]:
         result = self.request(
-            "POST", f"{self._admin(account)}/campaigns/{campaign}/leadLoader/direct",
-            json=body, pacer=self.loader_pacer)
+            "POST",
+            f"{self._admin(account)}/campaigns/{campaign}/leadLoader/direct",
+            json=body,
+            pacer=self.loader_pacer,
+        )
         if not isinstance(result, dict):
             raise ApiError("leadLoader/direct: expected a result object")
         return result
@@ -179,6 +197,11 @@ def _error_message(r: httpx.Response) -> str:
     except ValueError:
         return r.text.strip()[:200] or r.reason_phrase
     if isinstance(data, dict):
-        return str(data.get("generalMessage") or data.get("details") or data.get("message")
-                   or data.get("error_description") or r.reason_phrase)
+        return str(
+            data.get("generalMessage")
+            or data.get("details")
+            or data.get("message")
+            or data.get("error_description")
+            or r.reason_phrase
+        )
     return r.reason_phrase

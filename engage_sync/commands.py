@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import sys
 import time
 from pathlib import Path
@@ -19,15 +18,21 @@ from .errors import ChecksumMismatch, ConfigError, EngageSyncError, SafetyRailTr
 from .ratelimit import LOADER_LIMITS, parse_limits
 
 
-def _client(ctx: Context, base_url: str | None, rate_scale: float | None = None,
-            max_retries: int | None = None, timeout: float | None = None) -> Any:
+def _client(
+    ctx: Context,
+    base_url: str | None,
+    rate_scale: float | None = None,
+    max_retries: int | None = None,
+    timeout: float | None = None,
+) -> Any:
     from .auth import credentials_from_env
     from .client import EngageClient, RedactingFilter
 
     creds = credentials_from_env()
     url = pick(base_url, "ENGAGE_BASE_URL", ctx.config.base_url, DEFAULT_BASE_URL)
-    limits_text = pick(None, "ENGAGE_SYNC_LOADER_LIMITS",
-                       ctx.config.rate_limits.get("loader"), None)
+    limits_text = pick(
+        None, "ENGAGE_SYNC_LOADER_LIMITS", ctx.config.rate_limits.get("loader"), None
+    )
     try:
         limits = parse_limits(str(limits_text)) if limits_text else LOADER_LIMITS
     except ValueError as e:
@@ -42,8 +47,14 @@ def _client(ctx: Context, base_url: str | None, rate_scale: float | None = None,
     logger.setLevel(logging.INFO if ctx.debug else logging.WARNING)
     retries = int(pick(max_retries, "ENGAGE_SYNC_MAX_RETRIES", None, 6))
     seconds = float(pick(timeout, "ENGAGE_SYNC_TIMEOUT", None, 60.0))
-    return EngageClient(str(url), creds, loader_limits=limits, rate_scale=scale,
-                        max_retries=retries, timeout=seconds)
+    return EngageClient(
+        str(url),
+        creds,
+        loader_limits=limits,
+        rate_scale=scale,
+        max_retries=retries,
+        timeout=seconds,
+    )
 
 
 def debug_option(f: Any) -> Any:
@@ -53,8 +64,16 @@ def debug_option(f: Any) -> Any:
         if value:
             click_ctx.find_object(Context).debug = True  # type: ignore[union-attr]
 
-    return click.option("-v", "--verbose", "--debug", "debug", is_flag=True, expose_value=False,
-                        callback=set_debug, help="Log HTTP requests and retries (redacted).")(f)
+    return click.option(
+        "-v",
+        "--verbose",
+        "--debug",
+        "debug",
+        is_flag=True,
+        expose_value=False,
+        callback=set_debug,
+        help="Log HTTP requests and retries (redacted).",
+    )(f)
 
 
 def _account(flag: str | None, ctx: Context) -> str | None:
@@ -78,8 +97,12 @@ class _Progress:
         left = (self.total - self.done) / rate if rate else 0
         width = 30
         filled = int(width * self.done / self.total)
-        click.echo(f"\r[{'#' * filled}{'.' * (width - filled)}] {self.done}/{self.total} leads "
-                   f"{rate:,.0f}/s {left:,.0f}s left ", nl=False, err=True)
+        click.echo(
+            f"\r[{'#' * filled}{'.' * (width - filled)}] {self.done}/{self.total} leads "
+            f"{rate:,.0f}/s {left:,.0f}s left ",
+            nl=False,
+            err=True,
+        )
         if self.done >= self.total:
             click.echo("", err=True)
 
@@ -87,28 +110,65 @@ class _Progress:
 @cli.command()
 @click.argument("paths", nargs=-1)
 @click.option("--auto-approve", is_flag=True, help="Do not ask for confirmation.")
-@click.option("--batch-size", type=click.IntRange(1, 10_000), default=None,
-              help="Leads per loader call [default: 500 or engage-sync.yaml batchSize].")
+@click.option(
+    "--batch-size",
+    type=click.IntRange(1, 10_000),
+    default=None,
+    help="Leads per loader call [default: 500 or engage-sync.yaml batchSize].",
+)
 @click.option("--account", help="Engage account id [env ENGAGE_ACCOUNT_ID].")
 @click.option("--base-url", help=f"Voice API base URL [env ENGAGE_BASE_URL; {DEFAULT_BASE_URL}].")
 @click.option("--fail-fast", is_flag=True, help="Stop at the first failed batch.")
-@click.option("--report-json", metavar="FILE", help="Write the apply report as JSON (also on failure).")
-@click.option("--lock-timeout", type=float, default=0.0, show_default=True,
-              help="Seconds to wait for another run's lock.")
-@click.option("--checksum", metavar="SHA", help="Refuse (exit 5) unless the plan has this checksum.")
+@click.option(
+    "--report-json", metavar="FILE", help="Write the apply report as JSON (also on failure)."
+)
+@click.option(
+    "--lock-timeout",
+    type=float,
+    default=0.0,
+    show_default=True,
+    help="Seconds to wait for another run's lock.",
+)
+@click.option(
+    "--checksum", metavar="SHA", help="Refuse (exit 5) unless the plan has this checksum."
+)
 @click.option("--force", is_flag=True, help="Apply even when a safety rail trips.")
-@click.option("--rate-scale", type=float, default=None,
-              help="Run the rate-limit pacing this many times faster (emulator tests only).")
-@click.option("--max-retries", type=click.IntRange(0, 100), default=None,
-              help="Retries of a failing call [env ENGAGE_SYNC_MAX_RETRIES; 6].")
-@click.option("--timeout", type=click.FloatRange(0.1), default=None,
-              help="Seconds to wait for one answer [env ENGAGE_SYNC_TIMEOUT; 60].")
+@click.option(
+    "--rate-scale",
+    type=float,
+    default=None,
+    help="Run the rate-limit pacing this many times faster (emulator tests only).",
+)
+@click.option(
+    "--max-retries",
+    type=click.IntRange(0, 100),
+    default=None,
+    help="Retries of a failing call [env ENGAGE_SYNC_MAX_RETRIES; 6].",
+)
+@click.option(
+    "--timeout",
+    type=click.FloatRange(0.1),
+    default=None,
+    help="Seconds to wait for one answer [env ENGAGE_SYNC_TIMEOUT; 60].",
+)
 @debug_option
 @pass_ctx
-def apply(ctx: Context, paths: tuple[str, ...], auto_approve: bool, batch_size: int | None,
-          account: str | None, base_url: str | None, fail_fast: bool, report_json: str | None,
-          lock_timeout: float, checksum: str | None, force: bool, rate_scale: float | None,
-          max_retries: int | None, timeout: float | None) -> int:
+def apply(
+    ctx: Context,
+    paths: tuple[str, ...],
+    auto_approve: bool,
+    batch_size: int | None,
+    account: str | None,
+    base_url: str | None,
+    fail_fast: bool,
+    report_json: str | None,
+    lock_timeout: float,
+    checksum: str | None,
+    force: bool,
+    rate_scale: float | None,
+    max_retries: int | None,
+    timeout: float | None,
+) -> int:
     """Post new and changed leads to Engage's direct lead loader and record what it accepted."""
     from .applier import Applier, Report
     from .journal import Journal
@@ -124,11 +184,13 @@ def apply(ctx: Context, paths: tuple[str, ...], auto_approve: bool, batch_size: 
             if checksum is not None and checksum != planned.plan.checksum:
                 raise ChecksumMismatch(
                     f"the plan's checksum is {planned.plan.checksum}, not the reviewed {checksum}: "
-                    "the lead sets or the state changed since the review; nothing posted")
+                    "the lead sets or the state changed since the review; nothing posted"
+                )
             if planned.rails and not force:
                 raise SafetyRailTripped(
                     "refused by safety rails (see above); nothing posted. Re-run with --force if "
-                    "this is intended, or change the thresholds under rails: in engage-sync.yaml")
+                    "this is intended, or change the thresholds under rails: in engage-sync.yaml"
+                )
             to_post = sum(len(ls.creates) + len(ls.updates) for ls in planned.plan.leadsets)
             if to_post == 0:
                 click.echo("Nothing to post.")
@@ -136,16 +198,18 @@ def apply(ctx: Context, paths: tuple[str, ...], auto_approve: bool, batch_size: 
                 return EXIT_OK
             if not auto_approve:
                 if not sys.stdin.isatty():
-                    raise EngageSyncError("apply needs --auto-approve when not run on a terminal; "
-                                          "nothing posted")
+                    raise EngageSyncError(
+                        "apply needs --auto-approve when not run on a terminal; nothing posted"
+                    )
                 if not click.confirm(f"Post {to_post} lead(s) to Engage?", default=False):
                     click.echo("Cancelled; nothing posted.")
                     return EXIT_ERROR
             size = batch_size or ctx.config.batch_size or 500
             client = _client(ctx, base_url, rate_scale, max_retries, timeout)
             with client, Journal(planned.state) as journal:
-                applier = Applier(client, journal, _account(account, ctx), size, fail_fast,
-                                  _Progress(to_post))
+                applier = Applier(
+                    client, journal, _account(account, ctx), size, fail_fast, _Progress(to_post)
+                )
                 try:
                     report = applier.run(planned.plan, planned.sources)
                 finally:
@@ -154,8 +218,10 @@ def apply(ctx: Context, paths: tuple[str, ...], auto_approve: bool, batch_size: 
         if report_json and report is not None:
             _write(json.dumps(report.as_dict(), indent=2, sort_keys=True) + "\n", report_json)
     for rep in report.leadsets:
-        click.echo(f"campaign {rep.campaign_id}: posted {rep.posted}, accepted {rep.accepted}, "
-                   f"inserted {rep.inserted}, rejected {len(rep.rejected)}, failed {rep.failed}")
+        click.echo(
+            f"campaign {rep.campaign_id}: posted {rep.posted}, accepted {rep.accepted}, "
+            f"inserted {rep.inserted}, rejected {len(rep.rejected)}, failed {rep.failed}"
+        )
         for r in rep.rejected[:50]:
             click.echo(f"  rejected {r['externId']}: {r['message']}", err=True)
         for e in rep.errors:
@@ -171,24 +237,28 @@ def apply(ctx: Context, paths: tuple[str, ...], auto_approve: bool, batch_size: 
 @cli.command()
 @click.option("--account", help="Engage account id [env ENGAGE_ACCOUNT_ID].")
 @click.option("--base-url", help="Voice API base URL [env ENGAGE_BASE_URL].")
-@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text",
-              show_default=True)
+@click.option(
+    "--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True
+)
 @debug_option
 @pass_ctx
 def campaigns(ctx: Context, account: str | None, base_url: str | None, fmt: str) -> int:
     """List dial groups and their campaigns (id, name, active)."""
     acct = _account(account, ctx)
     if not acct:
-        raise ConfigError("no account: pass --account, set ENGAGE_ACCOUNT_ID or `account:` in "
-                          "engage-sync.yaml")
+        raise ConfigError(
+            "no account: pass --account, set ENGAGE_ACCOUNT_ID or `account:` in engage-sync.yaml"
+        )
     with _client(ctx, base_url) as client:
         groups = client.dial_groups_with_campaigns(acct)
     if fmt == "json":
         click.echo(json.dumps(groups, indent=2, sort_keys=True))
         return EXIT_OK
     for g in groups:
-        click.echo(f"dial group {g['dialGroupId']} {g.get('dialGroupName', '')}"
-                   f"{'' if g.get('isActive', True) else ' (inactive)'}")
+        click.echo(
+            f"dial group {g['dialGroupId']} {g.get('dialGroupName', '')}"
+            f"{'' if g.get('isActive', True) else ' (inactive)'}"
+        )
         for c in g["campaigns"]:
             active = "active" if c.get("isActive") in (1, True) else "inactive"
             click.echo(f"  {c['campaignId']:>8}  {c.get('campaignName', '')}  ({active})")
@@ -218,18 +288,31 @@ def force_unlock(ctx: Context, lock_id: str) -> int:
 @click.option("--max-leads", type=int, help="Maximum leads per loader call [1000].")
 @click.option("--latency", type=float, help="Seconds added to every API request [0].")
 @click.option("--hang-seconds", type=float, help="How long an injected hang lasts [30].")
-def emulator(host: str, port: int, data: str | None, seed_file: str | None,
-             token_ttl: float | None, rate_scale: float | None, loader_limits: str | None,
-             max_leads: int | None, latency: float | None, hang_seconds: float | None) -> int:
+def emulator(
+    host: str,
+    port: int,
+    data: str | None,
+    seed_file: str | None,
+    token_ttl: float | None,
+    rate_scale: float | None,
+    loader_limits: str | None,
+    max_leads: int | None,
+    latency: float | None,
+    hang_seconds: float | None,
+) -> int:
     """Run a local Engage-compatible server for trying engage-sync and for tests."""
     from .emulator import Emulator, Settings, default_seed, load_seed
     from .emulator.server import SignalStop, run_until_signal, serve
 
     seed = load_seed(Path(seed_file)) if seed_file else default_seed()
     settings = Settings.from_seed(seed.get("settings", {}))
-    for value, attr in ((token_ttl, "token_ttl"), (rate_scale, "rate_scale"),
-                        (max_leads, "max_leads_per_call"), (latency, "latency"),
-                        (hang_seconds, "hang_seconds")):
+    for value, attr in (
+        (token_ttl, "token_ttl"),
+        (rate_scale, "rate_scale"),
+        (max_leads, "max_leads_per_call"),
+        (latency, "latency"),
+        (hang_seconds, "hang_seconds"),
+    ):
         if value is not None:
             setattr(settings, attr, value)
     if loader_limits:
@@ -244,7 +327,7 @@ def emulator(host: str, port: int, data: str | None, seed_file: str | None,
         raise ConfigError(f"cannot listen on {host}:{port}: {e.strerror}") from e
     stop = SignalStop()  # before the banner: whoever reads it may signal us at once
     bound_host, bound_port = server.server_address[:2]
-    origin = f"http://{bound_host}:{bound_port}"
+    origin = f"http://{bound_host!s}:{bound_port}"
     creds = emu.creds
     first_account = next(iter(emu.accounts), "")
     click.echo(f"engage-sync emulator listening on {origin} (Voice API base URL {origin}/voice)")
@@ -260,8 +343,10 @@ def emulator(host: str, port: int, data: str | None, seed_file: str | None,
     click.echo(f"#   export ENGAGE_API_TOKEN={tokens[0]}")
     click.echo(f"# or a ready access token (valid {settings.token_ttl:g} s):")
     click.echo(f"#   export ENGAGE_ACCESS_TOKEN={emu.mint_access_token()}")
-    click.echo("Inspect: GET /_emulator/leads, /_emulator/requests, /_emulator/faults. "
-               "Ctrl-C stops.", nl=True)
+    click.echo(
+        "Inspect: GET /_emulator/leads, /_emulator/requests, /_emulator/faults. Ctrl-C stops.",
+        nl=True,
+    )
     sys.stdout.flush()
     run_until_signal(server, stop)
     emu.store.close()

@@ -19,7 +19,14 @@ DEFAULT_STATE = "engage-sync.state.json"
 DEFAULT_LEADSETS = "leadsets"
 
 _KNOWN = {
-    "account", "baseUrl", "options", "state", "leadsets", "rails", "batchSize", "rateLimits",
+    "account",
+    "baseUrl",
+    "options",
+    "state",
+    "leadsets",
+    "rails",
+    "batchSize",
+    "rateLimits",
 }
 _RAILS = {"maxUpdateFraction", "minAppliedForUpdateRail", "maxCreates", "maxImmediateLeads"}
 

@@ -68,11 +68,14 @@ def compose(path: Path, shown: str) -> MappingNode:
     except yaml.YAMLError as e:
         raise InputError(f"{shown}: invalid YAML: {e}") from e
     if root is None or (isinstance(root, ScalarNode) and root.tag == NULL_TAG):
-        raise InputError(f"{shown}:1: file is empty: a lead set needs at least `campaign` and `leads`")
+        raise InputError(
+            f"{shown}:1: file is empty: a lead set needs at least `campaign` and `leads`"
+        )
     if not isinstance(root, MappingNode):
         kind = "a list" if isinstance(root, SequenceNode) else "a single value"
         raise InputError(
-            f"{shown}:{line_of(root)}: the top level must be a mapping (campaign:, options:, leads:), "
+            f"{shown}:{line_of(root)}: the top level must be a mapping "
+            "(campaign:, options:, leads:), "
             f"not {kind}"
         )
     return root
@@ -104,8 +107,9 @@ class Converter:
             key = mapping_key(key_node, self.shown)
             if key in result:
                 raise InputError(f"{self.shown}:{line_of(key_node)}: {key}: duplicate key")
-            result[key] = self.convert(value_node, (*path, key))
-            self.lines[(*path, key)] = line_of(key_node)
+            key_path = (*path, key)
+            result[key] = self.convert(value_node, key_path)
+            self.lines[key_path] = line_of(key_node)
         return result
 
     def check_alias(self, node: Node) -> None:

@@ -52,9 +52,7 @@ def _compile() -> tuple[dict[str, FieldRule], tuple[str, ...], re.Pattern[str]]:
             pattern=re.compile(pattern) if pattern else None,
             minimum=spec.get("minimum"),
         )
-    name_pattern = re.compile(
-        lead["properties"]["extendedLeadData"]["propertyNames"]["pattern"]
-    )
+    name_pattern = re.compile(lead["properties"]["extendedLeadData"]["propertyNames"]["pattern"])
     return rules, tuple(lead["required"]), name_pattern
 
 
@@ -106,7 +104,7 @@ Issue = tuple[str, str]  # (field, message)
 
 
 def check_lead(raw: dict[str, object], ctx: LeadContext) -> tuple[dict[str, object], list[Issue]]:
-    """Validate and normalise one lead mapping. Returns (normalised, issues); empty values dropped."""
+    """Validate and normalise one lead mapping: (normalised, issues); empty values dropped."""
     issues: list[Issue] = []
     out: dict[str, object] = {}
     for name, value in raw.items():
@@ -125,9 +123,7 @@ def check_lead(raw: dict[str, object], ctx: LeadContext) -> tuple[dict[str, obje
                 for part in value.split("|"):
                     phone = normalise_us_phone(part.strip(), any_length=not ctx.us_phones)
                     if phone is None:
-                        expected = (
-                            "10 digits with area code" if ctx.us_phones else "4 to 15 digits"
-                        )
+                        expected = "10 digits with area code" if ctx.us_phones else "4 to 15 digits"
                         issues.append(
                             (name, f"'{_mask(part)}' is not a valid phone number ({expected})")
                         )
@@ -174,9 +170,9 @@ def check_lead(raw: dict[str, object], ctx: LeadContext) -> tuple[dict[str, obje
                 out[name] = custom
     if "externId" not in out and not any(f == "externId" for f, _ in issues):
         issues.append(("externId", "required: every lead needs an externId"))
-    if "leadPhone" not in out and "leadPhoneE164" not in out:
-        if not any(f in ("leadPhone", "leadPhoneE164") for f, _ in issues):
-            issues.append(("leadPhone", "required: a lead needs leadPhone or leadPhoneE164"))
+    phone_issue = any(f in ("leadPhone", "leadPhoneE164") for f, _ in issues)
+    if "leadPhone" not in out and "leadPhoneE164" not in out and not phone_issue:
+        issues.append(("leadPhone", "required: a lead needs leadPhone or leadPhoneE164"))
     if ctx.time_zone_option == "EXPLICIT" and "leadTimezone" not in out:
         issues.append(("leadTimezone", "required because options.timeZoneOption is EXPLICIT"))
     elif ctx.time_zone_option == "ZIPCODE" and "zip" not in out:

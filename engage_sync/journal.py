@@ -2,8 +2,9 @@
 
 Rewriting a large state file after every batch would be slow, so apply appends one fsynced line per
 event instead: `begin` before a batch is posted, `ack` with the state entries once Engage accepted
-it, `fail` when it did not. Loading the state replays the journal; a `begin` with no answer marks its
-leads as in doubt. At the end of an apply the journal is folded into a new state file and removed.
+it, `fail` when it did not. Loading the state replays the journal; a `begin` with no answer
+marks its leads as in doubt. At the end of an apply the journal is folded into a new state
+file and removed.
 """
 
 from __future__ import annotations
@@ -65,6 +66,8 @@ def replay(state: State) -> bool:
             camp.in_doubt.difference_update(rec["entries"])
             if rec.get("file"):
                 camp.files.add(rec["file"])
+            if rec.get("options") is not None:
+                camp.options = rec["options"]
         elif "fail" in rec:
             pending.pop(batch, None)
     for campaign, ids in pending.values():
@@ -106,18 +109,37 @@ class Journal:
 
     def begin(self, campaign: int, extern_ids: Iterable[str]) -> int:
         self._batch += 1
-        self._write({"begin": True, "batch": self._batch, "campaign": campaign,
-                     "ids": list(extern_ids)})
+        self._write(
+            {"begin": True, "batch": self._batch, "campaign": campaign, "ids": list(extern_ids)}
+        )
         return self._batch
 
-    def ack(self, batch: int, campaign: int, leads: Iterable[Lead], file: str) -> None:
+    def ack(
+        self,
+        batch: int,
+        campaign: int,
+        leads: Iterable[Lead],
+        file: str,
+        options: dict[str, Any] | None = None,
+    ) -> None:
         """Record leads Engage accepted: durable in the journal, then in the in-memory state."""
         camp = self.state.campaign(campaign)
         known = set(camp.fieldsets)
         entries = {lead.extern_id: camp.encode(lead) for lead in leads}
         new_sets = {k: list(v) for k, v in camp.fieldsets.items() if k not in known}
-        self._write({"ack": True, "batch": batch, "campaign": campaign, "entries": entries,
-                     "fieldsets": new_sets, "file": file})
+        self._write(
+            {
+                "ack": True,
+                "batch": batch,
+                "campaign": campaign,
+                "entries": entries,
+                "fieldsets": new_sets,
+                "file": file,
+                "options": options,
+            }
+        )
+        if options is not None:
+            camp.options = options
         camp.leads.update(entries)
         camp.in_doubt.difference_update(entries)
         camp.files.add(file)

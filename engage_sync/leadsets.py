@@ -18,8 +18,8 @@ from .errors import InputError
 from .fields import (
     INTEGER_FIELDS,
     KNOWN_FIELDS,
-    LeadContext,
     US_COUNTRIES,
+    LeadContext,
     check_lead,
     suggest,
 )
@@ -31,8 +31,14 @@ SUFFIXES = (".yaml", ".yml", ".json")
 REQUIRED_OPTIONS = ("dialPriority", "duplicateHandling", "timeZoneOption")
 DEFAULT_OPTIONS: Mapping[str, object] = {"listState": "ACTIVE"}
 _TEXT_TOP = {("account",), ("leadsFile",), ("campaign", "name"), ("$schema",)}
-_TEXT_OPTIONS = {"description", "numberOriginCountry", "dialPriority", "duplicateHandling",
-                 "timeZoneOption", "listState"}
+_TEXT_OPTIONS = {
+    "description",
+    "numberOriginCountry",
+    "dialPriority",
+    "duplicateHandling",
+    "timeZoneOption",
+    "listState",
+}
 DUPLICATE_EFFECT = {
     "REMOVE_ALL_EXISTING": "Engage keeps only the last lead loaded with it",
     "REMOVE_FROM_LIST": "Engage will not insert the later lead",
@@ -58,8 +64,10 @@ def discover(paths: Sequence[str]) -> list[Path]:
         if p.is_dir():
             found.extend(
                 sorted(
-                    f for f in p.rglob("*")
-                    if f.suffix.lower() in SUFFIXES and f.is_file()
+                    f
+                    for f in p.rglob("*")
+                    if f.suffix.lower() in SUFFIXES
+                    and f.is_file()
                     and not any(part.startswith(".") for part in f.relative_to(p).parts)
                     and f.name != "engage-sync.yaml"
                 )
@@ -122,22 +130,34 @@ class Sink:
         return f"{self._files[packed >> 32]}:{packed & 0xFFFFFFFF}"
 
     def _pack(self, file: str, line: int) -> int:
+        # (file index, line) packed in one int: a million of them stay small
         if not self._files or self._files[-1] != file:
             if file not in self._files:
                 self._files.append(file)
-        # (file index, line) packed in one int: a million of them stay small
-        return (self._files.index(file) << 32) | line
+            return (self._files.index(file) << 32) | line
+        return ((len(self._files) - 1) << 32) | line
 
-    def see(self, campaign: int, extern_id: str, phone: object, file: str, line: int,
-            duplicate_handling: object) -> bool:
+    def see(
+        self,
+        campaign: int,
+        extern_id: str,
+        phone: object,
+        file: str,
+        line: int,
+        duplicate_handling: object,
+    ) -> bool:
         """Record a lead; False (with an error) if its externId was declared before."""
         ids = self._ids.setdefault(campaign, {})
         packed = self._pack(file, line)
         first = ids.setdefault(extern_id, packed)
         if first != packed:
-            self.add(file, line, "externId",
-                     f"duplicate externId '{extern_id}' in campaign {campaign}: "
-                     f"first declared at {self._where(first)}")
+            self.add(
+                file,
+                line,
+                "externId",
+                f"duplicate externId '{extern_id}' in campaign {campaign}: "
+                f"first declared at {self._where(first)}",
+            )
             return False
         if isinstance(phone, str):
             phones = self._phones.setdefault(campaign, {})
@@ -145,9 +165,14 @@ class Sink:
             earlier = phones.setdefault(hash(phone), packed)  # type: ignore[arg-type]
             if earlier != packed:
                 effect = DUPLICATE_EFFECT.get(str(duplicate_handling), "")
-                self.add(file, line, "leadPhone",
-                         f"same phone as the lead at {self._where(earlier)}; with "
-                         f"duplicateHandling {duplicate_handling} {effect}", warn=True)
+                self.add(
+                    file,
+                    line,
+                    "leadPhone",
+                    f"same phone as the lead at {self._where(earlier)}; with "
+                    f"duplicateHandling {duplicate_handling} {effect}",
+                    warn=True,
+                )
         return True
 
     def declared(self, campaign: int) -> set[str]:
@@ -155,7 +180,7 @@ class Sink:
 
 
 def load_source(path: Path, defaults: Mapping[str, Any], sink: Sink) -> Source | None:
-    """Parse one lead-set file. Unreadable files raise InputError; schema problems go to the sink."""
+    """Parse one lead-set file. Unreadable files raise InputError; other problems go to the sink."""
     shown = shown_path(path)
     root = documents.compose(path, shown)
     conv = documents.Converter(shown, _wants_text)
@@ -184,8 +209,12 @@ def load_source(path: Path, defaults: Mapping[str, Any], sink: Sink) -> Source |
     options = {**DEFAULT_OPTIONS, **defaults, **_mapping(doc.get("options"))}
     for name in REQUIRED_OPTIONS:
         if name not in options:
-            sink.add(shown, conv.lines.get(("options",), 1), f"options.{name}",
-                     "required (set it here or in engage-sync.yaml options)")
+            sink.add(
+                shown,
+                conv.lines.get(("options",), 1),
+                f"options.{name}",
+                "required (set it here or in engage-sync.yaml options)",
+            )
     options.setdefault("description", f"engage-sync {path.stem}")
     # Go on with the leads even after problems above, so one run reports every problem; the
     # sink's errors keep the result from being planned or applied.
@@ -196,16 +225,21 @@ def load_source(path: Path, defaults: Mapping[str, Any], sink: Sink) -> Source |
     if isinstance(doc.get("leadsFile"), str) and doc["leadsFile"]:
         leads_path = path.parent / str(doc["leadsFile"])
         if not leads_path.is_file():
-            sink.add(shown, conv.lines[("leadsFile",)], "leadsFile",
-                     f"{shown_path(leads_path)}: file not found")
+            sink.add(
+                shown,
+                conv.lines[("leadsFile",)],
+                "leadsFile",
+                f"{shown_path(leads_path)}: file not found",
+            )
             return None
     country = str(options.get("numberOriginCountry", "")).upper()
     meta = LeadSetFile(
         path=shown,
         campaign=campaign,
         account=doc["account"] if isinstance(doc.get("account"), str) else None,
-        options=tuple(sorted((k, tuple(v) if isinstance(v, list) else v)
-                             for k, v in options.items())),
+        options=tuple(
+            sorted((k, tuple(v) if isinstance(v, list) else v) for k, v in options.items())
+        ),
         leads_file=shown_path(leads_path) if leads_path else None,
         inline_count=len(leads_node.value) if leads_node else 0,
     )
@@ -323,8 +357,9 @@ def _header(row: list[str], shown: str) -> list[str]:
     if dupes:
         raise InputError(f"{shown}:1: bad header: column(s) repeated: {', '.join(dupes)}")
     if "externId" not in names or not {"leadPhone", "leadPhoneE164"} & set(names):
-        raise InputError(f"{shown}:1: bad header: needs an externId and a leadPhone or "
-                         "leadPhoneE164 column")
+        raise InputError(
+            f"{shown}:1: bad header: needs an externId and a leadPhone or leadPhoneE164 column"
+        )
     return names
 
 
@@ -343,7 +378,9 @@ def _csv_rows(
                 raise InputError(f"{shown}:1: bad header: the file is empty")
             names = _header(first, shown)
             width = len(names)
-            extended = [(i, n[len(EXTENDED):]) for i, n in enumerate(names) if n.startswith(EXTENDED)]
+            extended = [
+                (i, n[len(EXTENDED) :]) for i, n in enumerate(names) if n.startswith(EXTENDED)
+            ]
             plain = [(i, n) for i, n in enumerate(names) if not n.startswith(EXTENDED)]
             line = reader.line_num + 1
             for row in reader:
@@ -351,8 +388,12 @@ def _csv_rows(
                     if not row or row == [""]:
                         line = reader.line_num + 1
                         continue
-                    sink.add(shown, line, "(row)",
-                             f"has {len(row)} values but the header has {width} columns")
+                    sink.add(
+                        shown,
+                        line,
+                        "(row)",
+                        f"has {len(row)} values but the header has {width} columns",
+                    )
                     line = reader.line_num + 1
                     continue
                 raw: dict[str, object] = {n: row[i] for i, n in plain}
@@ -376,7 +417,7 @@ def _jsonl_rows(
     with f:
         number = 0
         try:
-            for number, text in enumerate(f, 1):  # noqa: B007 - number used after the loop
+            for number, text in enumerate(f, 1):
                 if not text.strip():
                     continue
                 try:
@@ -425,14 +466,24 @@ def group(sources: Sequence[Source], sink: Sink) -> list[Desired]:
         first = group_sources[0].meta
         for other in group_sources[1:]:
             if other.meta.account != first.account:
-                sink.add(other.meta.path, 1, "account",
-                         f"campaign {cid} is also declared in {first.path} with account "
-                         f"{first.account!r}; files of one campaign must agree")
-            if other.meta.campaign.name and first.campaign.name and (
-                other.meta.campaign.name != first.campaign.name
+                sink.add(
+                    other.meta.path,
+                    1,
+                    "account",
+                    f"campaign {cid} is also declared in {first.path} with account "
+                    f"{first.account!r}; files of one campaign must agree",
+                )
+            if (
+                other.meta.campaign.name
+                and first.campaign.name
+                and (other.meta.campaign.name != first.campaign.name)
             ):
-                sink.add(other.meta.path, 1, "campaign.name",
-                         f"campaign {cid} is named {first.campaign.name!r} in {first.path}")
+                sink.add(
+                    other.meta.path,
+                    1,
+                    "campaign.name",
+                    f"campaign {cid} is named {first.campaign.name!r} in {first.path}",
+                )
         name = next((s.meta.campaign.name for s in group_sources if s.meta.campaign.name), None)
         result.append(
             Desired(

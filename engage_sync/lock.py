@@ -50,8 +50,13 @@ def lock_path(state_path: Path) -> Path:
 def read_lock(path: Path) -> LockInfo | None:
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
-        return LockInfo(str(data["id"]), str(data["host"]), int(data["pid"]),
-                        str(data["started"]), str(data.get("operation", "apply")))
+        return LockInfo(
+            str(data["id"]),
+            str(data["host"]),
+            int(data["pid"]),
+            str(data["started"]),
+            str(data.get("operation", "apply")),
+        )
     except FileNotFoundError:
         return None
     except (OSError, ValueError, KeyError, TypeError):
@@ -69,7 +74,9 @@ class StateLock:
         deadline = time.monotonic() + self.timeout
         while True:
             info = LockInfo(
-                id=uuid.uuid4().hex[:12], host=socket.gethostname(), pid=os.getpid(),
+                id=uuid.uuid4().hex[:12],
+                host=socket.gethostname(),
+                pid=os.getpid(),
                 started=datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
                 operation=self.operation,
             )
@@ -111,8 +118,13 @@ class StateLock:
 
 
 def _asdict(info: LockInfo) -> dict[str, object]:
-    return {"id": info.id, "host": info.host, "pid": info.pid, "started": info.started,
-            "operation": info.operation}
+    return {
+        "id": info.id,
+        "host": info.host,
+        "pid": info.pid,
+        "started": info.started,
+        "operation": info.operation,
+    }
 
 
 def force_unlock(state_path: Path, lock_id: str) -> LockInfo:

@@ -5,11 +5,11 @@ from __future__ import annotations
 import enum
 import hashlib
 from dataclasses import dataclass, field
-from typing import Union
+from typing import TypeAlias
 
-FieldValue = Union[str, int]
+FieldValue: TypeAlias = "str | int"
 
-# Flattened name prefix for custom fields: extendedLeadData.plan <-> {"extendedLeadData": {"plan": ...}}
+# Flattened name for custom fields: extendedLeadData.plan <-> {"extendedLeadData": {"plan": ...}}
 EXTENDED = "extendedLeadData."
 _HASH_DOMAIN = b"engage-sync/lead/v1\x1e"
 
@@ -60,7 +60,7 @@ class Lead:
 
     @classmethod
     def from_mapping(cls, data: dict[str, object], file: str, line: int) -> Lead:
-        """Build from an already validated and normalised mapping (the one place dicts become Leads)."""
+        """Build from a validated, normalised mapping (the one place dicts become Leads)."""
         flat: list[tuple[str, FieldValue]] = []
         for name, value in data.items():
             if name == "externId" or value is None:
@@ -97,9 +97,7 @@ def content_hash(extern_id: str, fields: tuple[tuple[str, FieldValue], ...]) -> 
     parts = [extern_id]
     for name, value in fields:
         parts.append(f"{name}\x1f{'i' if isinstance(value, int) else 's'}{value}")
-    return hashlib.blake2b(
-        _HASH_DOMAIN + "\x1e".join(parts).encode(), digest_size=8
-    ).hexdigest()
+    return hashlib.blake2b(_HASH_DOMAIN + "\x1e".join(parts).encode(), digest_size=8).hexdigest()
 
 
 def field_hash(name: str, value: FieldValue) -> str:
@@ -129,6 +127,15 @@ class LeadSetFile:
         return {k: (list(v) if isinstance(v, tuple) else v) for k, v in self.options}
 
 
+def posted_options(options: tuple[tuple[str, object], ...]) -> dict[str, object]:
+    """The options as the loader request carries them: empty ones left out, tuples as lists."""
+    return {
+        k: (list(v) if isinstance(v, tuple) else v)
+        for k, v in options
+        if v is not None and v != "" and v != () and v != []
+    }
+
+
 @dataclass(frozen=True, slots=True)
 class Change:
     action: Action
@@ -153,6 +160,8 @@ class LeadSetPlan:
     unchanged: int
     applied_before: int
     in_doubt: tuple[str, ...] = ()
+    option_changes: tuple[str, ...] = ()
+    previous_options: tuple[tuple[str, object], ...] | None = None
     warnings: tuple[str, ...] = ()
 
     @property
@@ -173,7 +182,9 @@ class Plan:
     warnings: tuple[str, ...] = field(default=())
 
     def count(self, action: Action) -> int:
-        attr = {Action.CREATE: "creates", Action.UPDATE: "updates", Action.ORPHAN: "orphans"}[action]
+        attr = {Action.CREATE: "creates", Action.UPDATE: "updates", Action.ORPHAN: "orphans"}[
+            action
+        ]
         return sum(len(getattr(ls, attr)) for ls in self.leadsets)
 
     @property

@@ -7,7 +7,9 @@ import json
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from .model import Action, CampaignRef, Change, Lead, LeadSetPlan, Plan
+from deepdiff import DeepDiff
+
+from .model import Action, CampaignRef, Change, Lead, LeadSetPlan, Plan, posted_options
 from .state import State
 
 
@@ -22,9 +24,7 @@ class Desired:
     leads: Iterable[Lead]
 
 
-def plan(
-    desired: Iterable[Desired], state: State, include_undeclared: bool = False
-) -> Plan:
+def plan(desired: Iterable[Desired], state: State, include_undeclared: bool = False) -> Plan:
     """Compare declared leads with the state by (campaign id, externId) and content hash."""
     leadsets: list[LeadSetPlan] = []
     digest = hashlib.sha256()
@@ -63,35 +63,62 @@ def plan(
         )
         for change in orphans:
             digest.update(f"-{change.extern_id}\x1e".encode())
-        leadsets.append(_leadset(want, creates, updates, orphans, unchanged, len(applied), doubt))
+        previous = camp.options if camp is not None else None
+        leadsets.append(
+            _leadset(want, creates, updates, orphans, unchanged, len(applied), doubt, previous)
+        )
     if include_undeclared:
         for cid in sorted(state.campaigns.keys() - declared_campaigns):
             camp = state.campaigns[cid]
             if not camp.leads:
                 continue
-            orphans = tuple(Change(Action.ORPHAN, cid, eid, None, None) for eid in sorted(camp.leads))
+            orphans = tuple(
+                Change(Action.ORPHAN, cid, eid, None, None) for eid in sorted(camp.leads)
+            )
             digest.update(json.dumps([cid, "undeclared", len(orphans)]).encode())
             for change in orphans:
                 digest.update(f"-{change.extern_id}\x1e".encode())
             leadsets.append(
-                LeadSetPlan(CampaignRef(cid), None, tuple(sorted(camp.files)), (), (), (),
-                            orphans, 0, len(camp.leads),
-                            warnings=("no lead-set file declares this campaign any more",))
+                LeadSetPlan(
+                    CampaignRef(cid),
+                    None,
+                    tuple(sorted(camp.files)),
+                    (),
+                    (),
+                    (),
+                    orphans,
+                    0,
+                    len(camp.leads),
+                    warnings=("no lead-set file declares this campaign any more",),
+                )
             )
     leadsets.sort(key=lambda ls: ls.campaign.id)
     return Plan(tuple(leadsets), state.lineage, state.serial, digest.hexdigest())
 
 
 def _leadset(
-    want: Desired, creates: list[Change], updates: list[Change], orphans: tuple[Change, ...],
-    unchanged: int, applied: int, doubt: list[str],
+    want: Desired,
+    creates: list[Change],
+    updates: list[Change],
+    orphans: tuple[Change, ...],
+    unchanged: int,
+    applied: int,
+    doubt: list[str],
+    previous: dict[str, object] | None,
 ) -> LeadSetPlan:
     options = dict(want.options)
     warnings: list[str] = []
+    changed = option_changes(previous, posted_options(want.options))
+    if changed:
+        warnings.append(
+            f"options changed since the last apply ({'; '.join(changed)}): they apply to the "
+            "leads posted from now on; unchanged leads are not posted again"
+        )
     if updates and options.get("duplicateHandling") == "RETAIN_ALL":
         warnings.append(
-            f"{len(updates)} update(s) under duplicateHandling RETAIN_ALL: Engage will add a second "
-            "dial record for each updated phone (only REMOVE_ALL_EXISTING replaces the old lead)"
+            f"{len(updates)} update(s) under duplicateHandling RETAIN_ALL: Engage will add "
+            "a second dial record for each updated phone (only REMOVE_ALL_EXISTING replaces "
+            "the old lead)"
         )
     if orphans:
         warnings.append(
@@ -116,4 +143,21 @@ def _leadset(
         applied_before=applied,
         in_doubt=tuple(sorted(doubt)),
         warnings=tuple(warnings),
+        option_changes=tuple(changed),
+        previous_options=tuple(sorted(previous.items())) if previous is not None else None,
     )
+
+
+def option_changes(old: dict[str, object] | None, new: dict[str, object]) -> list[str]:
+    """`dialPriority: "NORMAL" -> "IMMEDIATE"` per option that differs (a small structural diff)."""
+    if old is None:
+        return []
+    diff = DeepDiff(old, new, ignore_order=True)
+    return [
+        f"{key}: {_show(old.get(key))} -> {_show(new.get(key))}"
+        for key in sorted(diff.affected_root_keys, key=str)
+    ]
+
+
+def _show(value: object) -> str:
+    return "(unset)" if value is None else json.dumps(value)

@@ -1,4 +1,4 @@
-"""Safety rails: plans that apply refuses unless --force (thresholds in engage-sync.yaml `rails:`)."""
+"""Safety rails: plans apply refuses unless --force (thresholds in engage-sync.yaml `rails:`)."""
 
 from __future__ import annotations
 
@@ -16,15 +16,17 @@ def tripped(plan: Plan, rails: Rails) -> list[str]:
             fraction = len(ls.updates) / applied
             if fraction > rails.max_update_fraction:
                 found.append(
-                    f"campaign {cid}: {len(ls.updates)} updates are {fraction:.0%} of its {applied} "
-                    f"applied leads (rails.maxUpdateFraction: {rails.max_update_fraction:g})"
+                    f"campaign {cid}: {len(ls.updates)} updates are {fraction:.0%} of its "
+                    f"{applied} applied leads "
+                    f"(rails.maxUpdateFraction: {rails.max_update_fraction:g})"
                 )
         if applied and ls.declared == 0:
             found.append(
                 f"campaign {cid}: declares no leads but {applied} were applied before "
                 "(an emptied file or a broken export?)"
             )
-        if dict(ls.options).get("dialPriority") == "IMMEDIATE":
+        before = dict(ls.previous_options or ()).get("dialPriority")
+        if dict(ls.options).get("dialPriority") == "IMMEDIATE" and before != "IMMEDIATE":
             posting = len(ls.creates) + len(ls.updates)
             if posting > rails.max_immediate_leads:
                 found.append(

@@ -30,7 +30,9 @@ def parse_limits(text: str) -> tuple[Limit, ...]:
 
 class SlidingWindows:
     def __init__(
-        self, limits: Sequence[Limit], scale: float = 1.0,
+        self,
+        limits: Sequence[Limit],
+        scale: float = 1.0,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         # scale > 1 runs the same pacing faster: windows shrink, counts stay

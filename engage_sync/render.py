@@ -72,8 +72,11 @@ def plan_document(plan: Plan, rails: Sequence[str] = ()) -> dict[str, object]:
     for ls in plan.leadsets:
         for c in _changes(ls):
             item: dict[str, object] = {
-                "action": c.action.value, "campaignId": c.campaign_id, "externId": c.extern_id,
-                "file": c.file, "line": c.line,
+                "action": c.action.value,
+                "campaignId": c.campaign_id,
+                "externId": c.extern_id,
+                "file": c.file,
+                "line": c.line,
             }
             if c.action is Action.UPDATE:
                 item["fields"] = list(c.fields)
@@ -88,10 +91,15 @@ def plan_document(plan: Plan, rails: Sequence[str] = ()) -> dict[str, object]:
         },
         "leadsets": [
             {
-                "campaignId": ls.campaign.id, "campaignName": ls.campaign.name,
-                "files": list(ls.files), "create": len(ls.creates), "update": len(ls.updates),
-                "orphaned": len(ls.orphans), "unchanged": ls.unchanged,
-                "inDoubt": list(ls.in_doubt), "warnings": list(ls.warnings),
+                "campaignId": ls.campaign.id,
+                "campaignName": ls.campaign.name,
+                "files": list(ls.files),
+                "create": len(ls.creates),
+                "update": len(ls.updates),
+                "orphaned": len(ls.orphans),
+                "unchanged": ls.unchanged,
+                "inDoubt": list(ls.in_doubt),
+                "warnings": list(ls.warnings),
             }
             for ls in plan.leadsets
         ],
@@ -125,13 +133,21 @@ def render_markdown(plan: Plan, rails: Sequence[str] = (), budget: int = MARKDOW
             for ls in plan.leadsets
         ]
         head.append("")
-    warnings = [f"- :warning: campaign {ls.campaign.id}: {_md_cell(w)}"
-                for ls in plan.leadsets for w in ls.warnings]
+    warnings = [
+        f"- :warning: campaign {ls.campaign.id}: {_md_cell(w)}"
+        for ls in plan.leadsets
+        for w in ls.warnings
+    ]
     warnings += [f"- :no_entry: apply will refuse unless `--force`: {_md_cell(r)}" for r in rails]
     if warnings:
         head += ["### Warnings", "", *warnings, ""]
-    tail = ["", f"Plan checksum: `{plan.checksum}`", "",
-            f"Apply exactly this plan with `engage-sync apply --checksum {plan.checksum}`.", ""]
+    tail = [
+        "",
+        f"Plan checksum: `{plan.checksum}`",
+        "",
+        f"Apply exactly this plan with `engage-sync apply --checksum {plan.checksum}`.",
+        "",
+    ]
     budget -= 200  # room for the "N more change(s) not shown" line
     used = sum(len(x) + 1 for x in head + tail)
     body: list[str] = []
@@ -142,9 +158,12 @@ def render_markdown(plan: Plan, rails: Sequence[str] = (), budget: int = MARKDOW
         changes = [*ls.updates, *ls.orphans, *ls.creates]
         if not changes:
             continue
-        opening = [f"<details><summary>campaign {ls.campaign.id}: {len(changes)} change(s)"
-                   "</summary>", "", "| action | externId | where | fields |",
-                   "| --- | --- | --- | --- |"]
+        opening = [
+            f"<details><summary>campaign {ls.campaign.id}: {len(changes)} change(s)</summary>",
+            "",
+            "| action | externId | where | fields |",
+            "| --- | --- | --- | --- |",
+        ]
         closing = ["", "</details>", ""]
         cost = sum(len(x) + 1 for x in opening + closing)
         if used + cost > budget:
@@ -153,8 +172,10 @@ def render_markdown(plan: Plan, rails: Sequence[str] = (), budget: int = MARKDOW
         used += cost
         body += opening
         for i, c in enumerate(changes):
-            row = (f"| {c.action.value} | {_md_cell(c.extern_id)} | {_md_cell(_where(c))} | "
-                   f"{_md_cell(', '.join(c.fields))} |")
+            row = (
+                f"| {c.action.value} | {_md_cell(c.extern_id)} | {_md_cell(_where(c))} | "
+                f"{_md_cell(', '.join(c.fields))} |"
+            )
             if used + len(row) + 1 > budget:
                 hidden += len(changes) - i
                 break
@@ -162,6 +183,8 @@ def render_markdown(plan: Plan, rails: Sequence[str] = (), budget: int = MARKDOW
             used += len(row) + 1
         body += closing
     if hidden:
-        body.append(f"_{hidden} more change(s) not shown to keep this comment under GitHub's size "
-                    "limit; the JSON plan artifact lists them all._")
+        body.append(
+            f"_{hidden} more change(s) not shown to keep this comment under GitHub's size "
+            "limit; the JSON plan artifact lists them all._"
+        )
     return "\n".join(head + body + tail)

@@ -15,7 +15,7 @@ SCHEMA_NAME = "leadset.schema.json"
 
 def schema_path() -> Path:
     """Where the schema lives: inside an installed wheel, or schemas/ beside the package."""
-    packaged = resources.files("engage_sync").joinpath("schemas", SCHEMA_NAME)
+    packaged = resources.files("engage_sync") / "schemas" / SCHEMA_NAME
     if packaged.is_file():
         return Path(str(packaged))
     return Path(__file__).resolve().parent.parent / "schemas" / SCHEMA_NAME

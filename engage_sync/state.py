@@ -1,10 +1,10 @@
 """The versioned state file: what Engage accepted, by (campaign id, externId) and content hash.
 
 It holds no lead values besides externIds, because it is committed to git and read by CI. Each lead
-is one line, `"externId": "<content hash> <fieldset id> <16-bit hash per field>"`, so a million leads
-stay small on disk and in memory, and git diffs show one line per changed lead. Saves are atomic
-(write a temporary file, fsync, rename); apply's progress goes to an append-only journal first
-(see journal.py).
+is one line, `"externId": "<content hash> <fieldset id> <16-bit hash per field>"`, so a million
+leads stay small on disk and in memory, and git diffs show one line per changed lead. Saves are
+atomic (write a temporary file, fsync, rename); apply's progress goes to an append-only journal
+first (see journal.py).
 """
 
 from __future__ import annotations
@@ -34,6 +34,7 @@ class CampaignState:
     fieldsets: dict[str, tuple[str, ...]] = field(default_factory=dict)
     in_doubt: set[str] = field(default_factory=set)
     files: set[str] = field(default_factory=set)
+    options: dict[str, object] | None = None  # the load options last applied (no lead data)
 
     def encode(self, lead: Lead) -> str:
         names = tuple(name for name, _ in lead.fields)
@@ -122,6 +123,7 @@ def _read(path: Path) -> State:
                 fieldsets={k: tuple(v) for k, v in raw.get("fieldsets", {}).items()},
                 in_doubt=set(raw.get("in_doubt", [])),
                 files=set(raw.get("files", [])),
+                options=raw.get("options"),
             )
     except (KeyError, TypeError, ValueError, AttributeError) as e:
         raise StateError(f"{path}: state file is corrupt ({e}); restore it from git") from e
@@ -150,6 +152,7 @@ def render_state(state: State) -> str:
             f'      "fieldsets": {dumps(fieldsets, sort_keys=True)},',
             f'      "files": {dumps(sorted(c.files))},',
             f'      "in_doubt": {dumps(sorted(c.in_doubt))},',
+            f'      "options": {dumps(c.options, sort_keys=True)},',
         ]
         if c.leads:
             lines.append('      "leads": {')

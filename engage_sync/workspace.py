@@ -64,7 +64,9 @@ def build_plan(paths: Sequence[str], config: Config, state_file: Path) -> Planne
     return Planned(result, state, sources, sink, tripped(result, config.rails))
 
 
-def leads_by_key(sources: Sequence[Source], wanted: set[tuple[int, str]]) -> dict[tuple[int, str], Lead]:
+def leads_by_key(
+    sources: Sequence[Source], wanted: set[tuple[int, str]]
+) -> dict[tuple[int, str], Lead]:
     """Stream the lead sets again and keep only the wanted leads (for --show-pii)."""
     found: dict[tuple[int, str], Lead] = {}
     sink = Sink()

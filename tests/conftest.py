@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -59,9 +60,18 @@ def workspace(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     shutil.copytree(REPO / "leadsets", tmp_path / "leadsets")
     shutil.copy(REPO / "engage-sync.yaml", tmp_path / "engage-sync.yaml")
     monkeypatch.chdir(tmp_path)
-    for var in ("ENGAGE_SYNC_STATE", "ENGAGE_SYNC_CONFIG", "CI", "ENGAGE_ACCOUNT_ID",
-                "ENGAGE_BASE_URL", "RINGCENTRAL_CLIENT_ID", "RINGCENTRAL_CLIENT_SECRET",
-                "RINGCENTRAL_JWT", "ENGAGE_ACCESS_TOKEN", "ENGAGE_API_TOKEN"):
+    for var in (
+        "ENGAGE_SYNC_STATE",
+        "ENGAGE_SYNC_CONFIG",
+        "CI",
+        "ENGAGE_ACCOUNT_ID",
+        "ENGAGE_BASE_URL",
+        "RINGCENTRAL_CLIENT_ID",
+        "RINGCENTRAL_CLIENT_SECRET",
+        "RINGCENTRAL_JWT",
+        "ENGAGE_ACCESS_TOKEN",
+        "ENGAGE_API_TOKEN",
+    ):
         monkeypatch.delenv(var, raising=False)
     return tmp_path
 
@@ -104,10 +114,12 @@ class Served:
     def env(self, kind: str = "jwt") -> dict[str, str]:
         env = {"ENGAGE_BASE_URL": self.base_url, "ENGAGE_ACCOUNT_ID": "99990001"}
         if kind == "jwt":
-            env.update(RINGCENTRAL_SERVER_URL=self.origin,
-                       RINGCENTRAL_CLIENT_ID="emulator-client-id",
-                       RINGCENTRAL_CLIENT_SECRET="emulator-client-secret",
-                       RINGCENTRAL_JWT="emulator-jwt-assertion")
+            env.update(
+                RINGCENTRAL_SERVER_URL=self.origin,
+                RINGCENTRAL_CLIENT_ID="emulator-client-id",
+                RINGCENTRAL_CLIENT_SECRET="emulator-client-secret",
+                RINGCENTRAL_JWT="emulator-jwt-assertion",
+            )
         elif kind == "api-token":
             env["ENGAGE_API_TOKEN"] = "emulator-legacy-api-token"
         return env
@@ -118,8 +130,9 @@ def served() -> Iterator[Served]:
     """The emulator app on a real socket in this process (fast; fault and clock control)."""
     emu = Emulator(default_seed(), Settings(hang_seconds=3.0))
     server = serve(emu, "127.0.0.1", 0)
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05},
-                              daemon=True)
+    thread = threading.Thread(
+        target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+    )
     thread.start()
     host, port = server.server_address[:2]
     try:
@@ -132,23 +145,27 @@ def served() -> Iterator[Served]:
 
 def start_emulator(*args: str) -> Served:
     """`engage-sync emulator --port 0 ...` as a user starts it; the caller stops it by pid."""
-    proc = subprocess.Popen([ENGAGE_SYNC, "emulator", "--port", "0", *args],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [ENGAGE_SYNC, "emulator", "--port", "0", *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     assert proc.stdout is not None
     line = proc.stdout.readline()
     if "listening on" not in line:
         proc.kill()
-        raise AssertionError(f"emulator did not start: {line}{proc.stderr.read() if proc.stderr else ''}")
+        raise AssertionError(
+            f"emulator did not start: {line}{proc.stderr.read() if proc.stderr else ''}"
+        )
     origin = line.split("listening on ", 1)[1].split(" ", 1)[0]
     threading.Thread(target=_drain, args=(proc.stdout,), daemon=True).start()
     return Served(origin, process=proc)
 
 
 def _drain(pipe: Any) -> None:
-    try:
+    with contextlib.suppress(ValueError, OSError):  # closed by stop_emulator
         pipe.read()
-    except (ValueError, OSError):
-        pass  # closed by stop_emulator
 
 
 def stop_emulator(served: Served) -> int:
@@ -175,14 +192,23 @@ def emulator_process() -> Iterator[Served]:
             stop_emulator(served)
 
 
-def engage_sync(*args: str, env: dict[str, str] | None = None, cwd: Path | None = None,
-                timeout: float = 120) -> Result:
+def engage_sync(
+    *args: str, env: dict[str, str] | None = None, cwd: Path | None = None, timeout: float = 120
+) -> Result:
     """Run the installed engage-sync command in a subprocess, as a user would."""
-    full_env = {k: v for k, v in os.environ.items()
-                if not k.startswith(("ENGAGE_", "RINGCENTRAL_"))}
+    full_env = {
+        k: v for k, v in os.environ.items() if not k.startswith(("ENGAGE_", "RINGCENTRAL_"))
+    }
     full_env.update(env or {})
-    proc = subprocess.run([ENGAGE_SYNC, *args], env=full_env, cwd=cwd, capture_output=True,
-                          text=True, timeout=timeout, stdin=subprocess.DEVNULL)
+    proc = subprocess.run(
+        [ENGAGE_SYNC, *args],
+        env=full_env,
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        stdin=subprocess.DEVNULL,
+    )
     return Result(proc.returncode, proc.stdout, proc.stderr)
 
 

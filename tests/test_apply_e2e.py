@@ -1,4 +1,4 @@
-"""End to end: the installed `engage-sync` command against `engage-sync emulator` on a real socket."""
+"""End to end: the installed `engage-sync` command against `engage-sync emulator` on a socket."""
 
 from __future__ import annotations
 
@@ -28,8 +28,19 @@ from conftest import (
 )
 
 pytestmark = pytest.mark.e2e
-ALL_IDS = {"R-1001", "R-1002", "R-1003", "R-1004", "W-2001", "W-2002", "W-2003", "W-2004",
-           "W-2005", "C-3001", "C-3002"}
+ALL_IDS = {
+    "R-1001",
+    "R-1002",
+    "R-1003",
+    "R-1004",
+    "W-2001",
+    "W-2002",
+    "W-2003",
+    "W-2004",
+    "W-2005",
+    "C-3001",
+    "C-3002",
+}
 TOKEN_PATTERN = re.compile(r"(engage|refresh|rc|rcrefresh)-[A-Za-z0-9_-]{20,}")
 SECRETS = ("emulator-client-secret", "emulator-jwt-assertion", "emulator-legacy-api-token")
 
@@ -50,10 +61,18 @@ def emu() -> Iterator[Served]:
         stop_emulator(served)
 
 
-def apply(repo: Path, served: Served, *args: str, kind: str = "jwt", env: dict[str, str] | None = None
-          ) -> Any:
-    return engage_sync("apply", "--auto-approve", "--max-retries", "3", *args,
-                       env={**served.env(kind), **(env or {})}, cwd=repo)
+def apply(
+    repo: Path, served: Served, *args: str, kind: str = "jwt", env: dict[str, str] | None = None
+) -> Any:
+    return engage_sync(
+        "apply",
+        "--auto-approve",
+        "--max-retries",
+        "3",
+        *args,
+        env={**served.env(kind), **(env or {})},
+        cwd=repo,
+    )
 
 
 def posted_ids(served: Served) -> Counter[str]:
@@ -142,7 +161,9 @@ def test_dropped_connection_and_hang_are_retried(repo: Path, emu: Served) -> Non
     assert stored_ids(emu) == Counter(ALL_IDS)
 
 
-def test_persistent_failure_exits_4_and_the_rerun_posts_only_the_rest(repo: Path, emu: Served) -> None:
+def test_persistent_failure_exits_4_and_the_rerun_posts_only_the_rest(
+    repo: Path, emu: Served
+) -> None:
     emu.fault("503", count=4)  # the first lead set's call and all its retries
     r = apply(repo, emu, "--report-json", "report.json")
     assert r.code == 4
@@ -187,11 +208,19 @@ def test_kill_9_mid_apply_then_rerun_reposts_no_acknowledged_lead(repo: Path) ->
     served = start_emulator("--latency", "0.3")
     try:
         env = {**served.env("jwt")}
-        full_env = {k: v for k, v in __import__("os").environ.items()
-                    if not k.startswith(("ENGAGE_", "RINGCENTRAL_"))}
-        proc = subprocess.Popen([ENGAGE_SYNC, "apply", "--auto-approve", "--batch-size", "1"],
-                                cwd=repo, env={**full_env, **env}, stdout=subprocess.DEVNULL,
-                                stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL)
+        full_env = {
+            k: v
+            for k, v in __import__("os").environ.items()
+            if not k.startswith(("ENGAGE_", "RINGCENTRAL_"))
+        }
+        proc = subprocess.Popen(
+            [ENGAGE_SYNC, "apply", "--auto-approve", "--batch-size", "1"],
+            cwd=repo,
+            env={**full_env, **env},
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            stdin=subprocess.DEVNULL,
+        )
         wait_until(lambda: len(served.leads()) >= 4, timeout=30)
         proc.send_signal(signal.SIGKILL)
         proc.wait(timeout=10)
@@ -221,11 +250,18 @@ def test_kill_9_mid_apply_then_rerun_reposts_no_acknowledged_lead(repo: Path) ->
 def test_two_concurrent_applies_cannot_both_run(repo: Path) -> None:
     served = start_emulator("--latency", "0.3")
     try:
-        full_env = {k: v for k, v in __import__("os").environ.items()
-                    if not k.startswith(("ENGAGE_", "RINGCENTRAL_"))}
-        first = subprocess.Popen([ENGAGE_SYNC, "apply", "--auto-approve", "--batch-size", "1"],
-                                 cwd=repo, env={**full_env, **served.env()},
-                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        full_env = {
+            k: v
+            for k, v in __import__("os").environ.items()
+            if not k.startswith(("ENGAGE_", "RINGCENTRAL_"))
+        }
+        first = subprocess.Popen(
+            [ENGAGE_SYNC, "apply", "--auto-approve", "--batch-size", "1"],
+            cwd=repo,
+            env={**full_env, **served.env()},
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         wait_until(lambda: (repo / "engage-sync.state.json.lock").exists(), timeout=10)
         second = apply(repo, served)
         assert second.code == 1
@@ -240,32 +276,58 @@ def test_two_concurrent_applies_cannot_both_run(repo: Path) -> None:
 
 def test_wrong_campaign_name_posts_nothing(repo: Path, emu: Served) -> None:
     for path in (repo / "leadsets").glob("*.yaml"):
-        path.write_text(path.read_text().replace("name: Renewal Outreach", "name: Renewals")
-                        .replace("name: Webinar Follow-up", "name: Webinar"))
+        path.write_text(
+            path.read_text()
+            .replace("name: Renewal Outreach", "name: Renewals")
+            .replace("name: Webinar Follow-up", "name: Webinar")
+        )
     (repo / "leadsets" / "canada-winback.json").unlink()
     r = apply(repo, emu)
     assert r.code == 1
-    assert "campaign 136785 is named 'Renewal Outreach' in Engage, not 'Renewals': nothing posted" in r.err
+    assert (
+        "campaign 136785 is named 'Renewal Outreach' in Engage, not 'Renewals': nothing posted"
+        in r.err
+    )
     assert emu.loader_posts() == []
-    assert not (repo / "engage-sync.state.json").exists() or load_json(
-        repo / "engage-sync.state.json")["campaigns"] == {}
+    assert (
+        not (repo / "engage-sync.state.json").exists()
+        or load_json(repo / "engage-sync.state.json")["campaigns"] == {}
+    )
 
 
 def test_no_secret_in_any_output_with_debug(repo: Path, emu: Served) -> None:
     emu.fault("500", count=1)
-    r = engage_sync("--debug", "apply", "--auto-approve", "--report-json", "report.json",
-                    env=emu.env("jwt"), cwd=repo)
+    r = engage_sync(
+        "--debug",
+        "apply",
+        "--auto-approve",
+        "--report-json",
+        "report.json",
+        env=emu.env("jwt"),
+        cwd=repo,
+    )
     assert r.code == 0, r.err
-    assert "debug: POST /voice/api/v1/admin/accounts/99990001/campaigns/136785/leadLoader/direct" in r.err
-    texts = [r.out, r.err, (repo / "report.json").read_text(),
-             (repo / "engage-sync.state.json").read_text(),
-             engage_sync("plan", "--format", "json", cwd=repo).out]
+    assert (
+        "debug: POST /voice/api/v1/admin/accounts/99990001/campaigns/136785/leadLoader/direct"
+        in r.err
+    )
+    texts = [
+        r.out,
+        r.err,
+        (repo / "report.json").read_text(),
+        (repo / "engage-sync.state.json").read_text(),
+        engage_sync("plan", "--format", "json", cwd=repo).out,
+    ]
     for text in texts:
         assert not TOKEN_PATTERN.search(text)
         for secret in SECRETS:
             assert secret not in text
-    bad = engage_sync("--debug", "campaigns", env={**emu.env("jwt"),
-                                                   "RINGCENTRAL_JWT": "wrong-jwt-value"}, cwd=repo)
+    bad = engage_sync(
+        "--debug",
+        "campaigns",
+        env={**emu.env("jwt"), "RINGCENTRAL_JWT": "wrong-jwt-value"},
+        cwd=repo,
+    )
     assert bad.code == 1 and "credentials refused" in bad.err
     assert "wrong-jwt-value" not in bad.out + bad.err
 
@@ -274,7 +336,11 @@ def test_every_request_body_validates_against_the_official_schema(repo: Path, em
     assert apply(repo, emu, "--batch-size", "3").code == 0
     spec = json.loads((DATA / "engage_schemas.json").read_text())
     validator = jsonschema.Draft4Validator(
-        {**spec["components"]["schemas"]["LeadListProcessingRequest"], "components": spec["components"]})
+        {
+            **spec["components"]["schemas"]["LeadListProcessingRequest"],
+            "components": spec["components"],
+        }
+    )
     bodies = [r["body"] for r in emu.loader_posts()]
     assert len(bodies) == 5
     for body in bodies:
@@ -312,13 +378,18 @@ def test_campaigns_lists_dial_groups_and_campaigns(emu: Served, tmp_path: Path) 
         "    136790  Webinar Follow-up  (active)",
         "    136799  Archived Survey  (inactive)",
     ]
-    as_json = json.loads(engage_sync("campaigns", "--format", "json", env=emu.env(), cwd=tmp_path).out)
+    as_json = json.loads(
+        engage_sync("campaigns", "--format", "json", env=emu.env(), cwd=tmp_path).out
+    )
     assert as_json[0]["campaigns"][0]["campaignId"] == 136785
 
 
 def test_lead_search_finds_what_apply_loaded(repo: Path, emu: Served) -> None:
     assert apply(repo, emu).code == 0
-    r = httpx.post(f"{emu.base_url}/api/v1/admin/accounts/99990001/campaignLeads/leadSearch",
-                   json={"externIds": ["W-2003"]}, headers={"X-Auth-Token": "emulator-legacy-api-token"})
+    r = httpx.post(
+        f"{emu.base_url}/api/v1/admin/accounts/99990001/campaignLeads/leadSearch",
+        json={"externIds": ["W-2003"]},
+        headers={"X-Auth-Token": "emulator-legacy-api-token"},
+    )
     (found,) = r.json()
     assert found["leadPhone"] == "2065550133" and found["campaignId"] == 136790

@@ -46,7 +46,9 @@ def test_row_1_invalid_lead_sets(workspace: Path, run: Any) -> None:
     write(workspace / "leadsets" / "bad.yaml", "campaign: 5\nleads:\n  - {externId: 1}\n")
     r = run("validate")
     assert r.code == 1
-    assert "leadsets/bad.yaml:3: leadPhone: required: a lead needs leadPhone or leadPhoneE164" in r.err
+    assert (
+        "leadsets/bad.yaml:3: leadPhone: required: a lead needs leadPhone or leadPhoneE164" in r.err
+    )
     assert r.err.endswith("error(s), 0 warning(s).\n")
 
 
@@ -62,8 +64,9 @@ def test_row_2_detailed_exitcode(workspace: Path, run: Any) -> None:
     assert run("plan").code == 0
 
 
-def test_detailed_exitcode_is_0_without_changes(workspace: Path, run: Any, served: Served,
-                                                monkeypatch: pytest.MonkeyPatch) -> None:
+def test_detailed_exitcode_is_0_without_changes(
+    workspace: Path, run: Any, served: Served, monkeypatch: pytest.MonkeyPatch
+) -> None:
     for k, v in served.env("api-token").items():
         monkeypatch.setenv(k, v)
     assert run("apply", "--auto-approve").code == 0
@@ -72,16 +75,19 @@ def test_detailed_exitcode_is_0_without_changes(workspace: Path, run: Any, serve
     assert r.out.splitlines()[-1] == "Plan: 0 to create, 0 to update, 0 orphaned, 11 unchanged."
 
 
-@pytest.mark.parametrize("args", [("plan", "--bogus"), ("plan", "--format", "yaml"), ("nope",),
-                                  ("apply", "--batch-size", "0")])
+@pytest.mark.parametrize(
+    "args",
+    [("plan", "--bogus"), ("plan", "--format", "yaml"), ("nope",), ("apply", "--batch-size", "0")],
+)
 def test_row_64_usage_errors_never_exit_2(workspace: Path, run: Any, args: tuple[str, ...]) -> None:
     r = run(*args)
     assert r.code == 64
     assert "Usage:" in r.err or "Error:" in r.err
 
 
-def test_row_70_unexpected_errors_show_the_traceback(workspace: Path, run: Any,
-                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+def test_row_70_unexpected_errors_show_the_traceback(
+    workspace: Path, run: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
     def boom(*args: object) -> None:
         raise RuntimeError("a bug")
 
@@ -103,7 +109,9 @@ def test_expected_errors_have_no_traceback(workspace: Path, run: Any) -> None:
     assert "Traceback" not in r.err
 
 
-def test_plan_makes_no_network_call(workspace: Path, run: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_plan_makes_no_network_call(
+    workspace: Path, run: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
     def no_network(*args: object, **kwargs: object) -> None:
         raise AssertionError("plan tried to use the network")
 
@@ -135,7 +143,9 @@ def test_plan_never_shows_lead_values_unless_asked(workspace: Path, run: Any) ->
     assert "      lastName = Lovelace" in shown
 
 
-def test_show_pii_is_refused_on_ci(workspace: Path, run: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_show_pii_is_refused_on_ci(
+    workspace: Path, run: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("CI", "true")
     r = run("plan", "--show-pii")
     assert r.code == 1 and "refused when CI=true" in r.err and "Lovelace" not in r.out
@@ -145,8 +155,9 @@ def test_show_pii_only_on_the_terminal_text(workspace: Path, run: Any) -> None:
     assert run("plan", "--show-pii", "--format", "json").code == 1
 
 
-def test_state_flag_beats_environment_beats_config(workspace: Path, run: Any,
-                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+def test_state_flag_beats_environment_beats_config(
+    workspace: Path, run: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
     for path in ("flag.json", "env.json", "config.json"):
         (workspace / path).write_text('{"format_version": 2}')
     write(workspace / "engage-sync.yaml", "state: config.json\n")

@@ -1,4 +1,4 @@
-"""The Engage client, fast and deterministic: the emulator in-process through httpx's WSGI transport."""
+"""The Engage client, fast and deterministic: the emulator in-process via httpx's WSGI transport."""
 
 from __future__ import annotations
 
@@ -15,11 +15,20 @@ from engage_sync.emulator import Emulator, Settings, default_seed
 from engage_sync.errors import ApiError, AuthError, ConfigError, TransientApiError
 from engage_sync.ratelimit import SlidingWindows, parse_limits
 
-JWT = Credentials(AuthMode.JWT, "emulator-jwt-assertion", "emulator-client-id",
-                  "emulator-client-secret", "http://127.0.0.1")
+JWT = Credentials(
+    AuthMode.JWT,
+    "emulator-jwt-assertion",
+    "emulator-client-id",
+    "emulator-client-secret",
+    "http://127.0.0.1",
+)
 ACCOUNT = "99990001"
-BODY = {"description": "t", "dialPriority": "NORMAL", "duplicateHandling": "RETAIN_ALL",
-        "timeZoneOption": "NPA_NXX"}
+BODY = {
+    "description": "t",
+    "dialPriority": "NORMAL",
+    "duplicateHandling": "RETAIN_ALL",
+    "timeZoneOption": "NPA_NXX",
+}
 
 
 class FakeClock:
@@ -48,8 +57,14 @@ def emu(clock: FakeClock) -> Iterator[Emulator]:
 
 
 def make(emu: Emulator, clock: FakeClock, creds: Credentials = JWT, **kw: Any) -> EngageClient:
-    return EngageClient("http://127.0.0.1/voice", creds, transport=httpx.WSGITransport(app=emu),
-                        sleep=clock.sleep, clock=clock, **kw)
+    return EngageClient(
+        "http://127.0.0.1/voice",
+        creds,
+        transport=httpx.WSGITransport(app=emu),
+        sleep=clock.sleep,
+        clock=clock,
+        **kw,
+    )
 
 
 def lead(i: int) -> dict[str, str]:
@@ -85,9 +100,9 @@ def test_expired_ready_access_token_is_a_clear_error(emu: Emulator, clock: FakeC
     emu.settings.token_ttl = 10
     token = emu.mint_access_token()
     clock.now += 20
-    with make(emu, clock, Credentials(AuthMode.ACCESS_TOKEN, token)) as client:
-        with pytest.raises(AuthError, match="has expired") as e:
-            client.request("GET", "/api/v1/admin/accounts")
+    creds = Credentials(AuthMode.ACCESS_TOKEN, token)
+    with make(emu, clock, creds) as client, pytest.raises(AuthError, match="has expired") as e:
+        client.request("GET", "/api/v1/admin/accounts")
     assert token not in str(e.value)
 
 
@@ -99,15 +114,17 @@ def test_api_token_is_sent_as_x_auth_token(emu: Emulator, clock: FakeClock) -> N
 
 
 def test_wrong_credentials_are_not_retried(emu: Emulator, clock: FakeClock) -> None:
-    creds = Credentials(AuthMode.JWT, "wrong", "emulator-client-id", "emulator-client-secret",
-                        "http://127.0.0.1")
+    creds = Credentials(
+        AuthMode.JWT, "wrong", "emulator-client-id", "emulator-client-secret", "http://127.0.0.1"
+    )
     with make(emu, clock, creds) as client, pytest.raises(AuthError, match="credentials refused"):
         client.request("GET", "/api/v1/admin/accounts")
 
 
 @pytest.mark.parametrize("kind", ["500", "503", "429", "drop"])
-def test_transient_failures_are_retried_with_backoff(emu: Emulator, clock: FakeClock,
-                                                     kind: str) -> None:
+def test_transient_failures_are_retried_with_backoff(
+    emu: Emulator, clock: FakeClock, kind: str
+) -> None:
     emu.faults.append(__import__("engage_sync.emulator.app", fromlist=["Fault"]).Fault(kind, 2))
     with make(emu, clock) as client:
         result = client.load_leads(ACCOUNT, 136785, {**BODY, "uploadLeads": [lead(1)]})
@@ -143,8 +160,13 @@ def test_retry_after_is_honoured() -> None:
 
     clock = FakeClock()
     creds = Credentials(AuthMode.API_TOKEN, "t")
-    with EngageClient("https://engage.example/voice", creds, transport=httpx.MockTransport(handler),
-                      sleep=clock.sleep, clock=clock) as client:
+    with EngageClient(
+        "https://engage.example/voice",
+        creds,
+        transport=httpx.MockTransport(handler),
+        sleep=clock.sleep,
+        clock=clock,
+    ) as client:
         client.request("GET", "/api/v1/admin/accounts")
     assert clock.slept == [7.0]
 
@@ -197,8 +219,14 @@ def test_parse_limits_rejects_nonsense(text: str) -> None:
 @pytest.mark.parametrize(
     ("env", "mode"),
     [
-        ({"RINGCENTRAL_CLIENT_ID": "i", "RINGCENTRAL_CLIENT_SECRET": "s", "RINGCENTRAL_JWT": "j"},
-         AuthMode.JWT),
+        (
+            {
+                "RINGCENTRAL_CLIENT_ID": "i",
+                "RINGCENTRAL_CLIENT_SECRET": "s",
+                "RINGCENTRAL_JWT": "j",
+            },
+            AuthMode.JWT,
+        ),
         ({"ENGAGE_ACCESS_TOKEN": "t"}, AuthMode.ACCESS_TOKEN),
         ({"ENGAGE_API_TOKEN": "t"}, AuthMode.API_TOKEN),
     ],
@@ -211,13 +239,19 @@ def test_exactly_one_kind_of_credentials(env: dict[str, str], mode: AuthMode) ->
     ("env", "message"),
     [
         ({}, "no Engage credentials: set RINGCENTRAL_CLIENT_ID"),
-        ({"ENGAGE_ACCESS_TOKEN": "t", "ENGAGE_API_TOKEN": "u"},
-         "several kinds of credentials are set (ENGAGE_ACCESS_TOKEN, ENGAGE_API_TOKEN)"),
-        ({"RINGCENTRAL_CLIENT_ID": "i", "RINGCENTRAL_JWT": "j"},
-         "JWT credentials are incomplete: RINGCENTRAL_CLIENT_SECRET not set"),
+        (
+            {"ENGAGE_ACCESS_TOKEN": "t", "ENGAGE_API_TOKEN": "u"},
+            "several kinds of credentials are set (ENGAGE_ACCESS_TOKEN, ENGAGE_API_TOKEN)",
+        ),
+        (
+            {"RINGCENTRAL_CLIENT_ID": "i", "RINGCENTRAL_JWT": "j"},
+            "JWT credentials are incomplete: RINGCENTRAL_CLIENT_SECRET not set",
+        ),
     ],
 )
-def test_missing_or_several_credentials_are_one_clear_error(env: dict[str, str], message: str) -> None:
+def test_missing_or_several_credentials_are_one_clear_error(
+    env: dict[str, str], message: str
+) -> None:
     with pytest.raises(ConfigError) as e:
         credentials_from_env(env)
     assert message in str(e.value)
@@ -225,11 +259,18 @@ def test_missing_or_several_credentials_are_one_clear_error(env: dict[str, str],
         assert f"={secret}" not in str(e.value)
 
 
-@pytest.mark.parametrize(("url", "ok"), [
-    ("https://engage.ringcentral.com/voice", True), ("http://127.0.0.1:8089/voice", True),
-    ("http://localhost:1/voice", True), ("http://[::1]:1/voice", True),
-    ("http://engage.ringcentral.com/voice", False), ("http://10.0.0.1/voice", False),
-    ("ftp://x/voice", False)])
+@pytest.mark.parametrize(
+    ("url", "ok"),
+    [
+        ("https://engage.ringcentral.com/voice", True),
+        ("http://127.0.0.1:8089/voice", True),
+        ("http://localhost:1/voice", True),
+        ("http://[::1]:1/voice", True),
+        ("http://engage.ringcentral.com/voice", False),
+        ("http://10.0.0.1/voice", False),
+        ("ftp://x/voice", False),
+    ],
+)
 def test_plain_http_only_for_loopback(url: str, ok: bool) -> None:
     if ok:
         check_url(url, "ENGAGE_BASE_URL")
@@ -240,7 +281,8 @@ def test_plain_http_only_for_loopback(url: str, ok: bool) -> None:
 
 def test_credentials_repr_hides_secrets() -> None:
     assert "emulator-jwt-assertion" not in repr(JWT) and "secret" not in repr(JWT).replace(
-        "secret=[redacted]", "")
+        "secret=[redacted]", ""
+    )
 
 
 def test_redacting_filter_scrubs_every_known_secret() -> None:

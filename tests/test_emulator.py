@@ -17,20 +17,31 @@ from engage_sync.emulator import Emulator, Settings, default_seed
 JWT_GRANT = "urn:ietf:params:oauth:grant-type:jwt-bearer"
 ACCOUNT = "99990001"
 LOADER = f"/voice/api/v1/admin/accounts/{ACCOUNT}/campaigns/136785/leadLoader/direct"
-BODY = {"description": "Spring", "dialPriority": "NORMAL", "duplicateHandling": "RETAIN_ALL",
-        "timeZoneOption": "NPA_NXX", "listState": "ACTIVE"}
+BODY = {
+    "description": "Spring",
+    "dialPriority": "NORMAL",
+    "duplicateHandling": "RETAIN_ALL",
+    "timeZoneOption": "NPA_NXX",
+    "listState": "ACTIVE",
+}
 
 
-def rc_token(origin: str, secret: str = "emulator-client-secret",
-             assertion: str = "emulator-jwt-assertion") -> httpx.Response:
-    return httpx.post(f"{origin}/restapi/oauth/token", auth=("emulator-client-id", secret),
-                      data={"grant_type": JWT_GRANT, "assertion": assertion})
+def rc_token(
+    origin: str, secret: str = "emulator-client-secret", assertion: str = "emulator-jwt-assertion"
+) -> httpx.Response:
+    return httpx.post(
+        f"{origin}/restapi/oauth/token",
+        auth=("emulator-client-id", secret),
+        data={"grant_type": JWT_GRANT, "assertion": assertion},
+    )
 
 
 def login(origin: str) -> dict[str, Any]:
     rc = rc_token(origin).json()["access_token"]
-    r = httpx.post(f"{origin}/api/auth/login/rc/accesstoken?includeRefresh=true",
-                   data={"rcAccessToken": rc, "rcTokenType": "Bearer"})
+    r = httpx.post(
+        f"{origin}/api/auth/login/rc/accesstoken?includeRefresh=true",
+        data={"rcAccessToken": rc, "rcTokenType": "Bearer"},
+    )
     assert r.status_code == 200
     result: dict[str, Any] = r.json()
     return result
@@ -45,10 +56,15 @@ def token(served: Served) -> str:
     return str(login(served.origin)["accessToken"])
 
 
-def post_leads(served: Served, token: str, leads: list[dict[str, Any]], path: str = LOADER,
-               **options: Any) -> httpx.Response:
-    return httpx.post(f"{served.origin}{path}", headers=bearer(token),
-                      json={**BODY, **options, "uploadLeads": leads}, timeout=10)
+def post_leads(
+    served: Served, token: str, leads: list[dict[str, Any]], path: str = LOADER, **options: Any
+) -> httpx.Response:
+    return httpx.post(
+        f"{served.origin}{path}",
+        headers=bearer(token),
+        json={**BODY, **options, "uploadLeads": leads},
+        timeout=10,
+    )
 
 
 def test_jwt_grant_checks_client_grant_type_and_assertion(served: Served) -> None:
@@ -57,9 +73,11 @@ def test_jwt_grant_checks_client_grant_type_and_assertion(served: Served) -> Non
     assert set(ok.json()) >= {"access_token", "expires_in", "refresh_token", "token_type"}
     assert rc_token(served.origin, secret="wrong").status_code == 401
     assert rc_token(served.origin, assertion="wrong").status_code == 400
-    bad_grant = httpx.post(f"{served.origin}/restapi/oauth/token",
-                           auth=("emulator-client-id", "emulator-client-secret"),
-                           data={"grant_type": "password", "assertion": "emulator-jwt-assertion"})
+    bad_grant = httpx.post(
+        f"{served.origin}/restapi/oauth/token",
+        auth=("emulator-client-id", "emulator-client-secret"),
+        data={"grant_type": "password", "assertion": "emulator-jwt-assertion"},
+    )
     assert bad_grant.status_code == 400
 
 
@@ -69,34 +87,45 @@ def test_exchange_answers_the_documented_shape_via_form_or_query(served: Served)
     assert body["agentDetails"][0]["accountId"] == ACCOUNT
     assert isinstance(body["refreshToken"], str)
     rc = rc_token(served.origin).json()["access_token"]
-    by_query = httpx.post(f"{served.origin}/api/auth/login/rc/accesstoken",
-                          params={"rcAccessToken": rc, "rcTokenType": "Bearer"})
+    by_query = httpx.post(
+        f"{served.origin}/api/auth/login/rc/accesstoken",
+        params={"rcAccessToken": rc, "rcTokenType": "Bearer"},
+    )
     assert by_query.status_code == 200
-    bogus = httpx.post(f"{served.origin}/api/auth/login/rc/accesstoken",
-                       data={"rcAccessToken": "nope"})
+    bogus = httpx.post(
+        f"{served.origin}/api/auth/login/rc/accesstoken", data={"rcAccessToken": "nope"}
+    )
     assert bogus.status_code == 401
 
 
 def test_exchange_allows_five_a_minute(served: Served) -> None:
     rc = rc_token(served.origin).json()["access_token"]
-    codes = [httpx.post(f"{served.origin}/api/auth/login/rc/accesstoken",
-                        data={"rcAccessToken": rc}).status_code for _ in range(6)]
+    codes = [
+        httpx.post(
+            f"{served.origin}/api/auth/login/rc/accesstoken", data={"rcAccessToken": rc}
+        ).status_code
+        for _ in range(6)
+    ]
     assert codes == [200] * 5 + [429]
 
 
 def test_refresh_rotates_both_tokens(served: Served) -> None:
     first = login(served.origin)
-    r = httpx.post(f"{served.origin}/api/auth/token/refresh",
-                   data={"refresh_token": first["refreshToken"], "rcTokenType": "Bearer"})
+    r = httpx.post(
+        f"{served.origin}/api/auth/token/refresh",
+        data={"refresh_token": first["refreshToken"], "rcTokenType": "Bearer"},
+    )
     assert r.status_code == 200
     second = r.json()
     assert second["accessToken"] != first["accessToken"]
     assert second["refreshToken"] != first["refreshToken"]
-    again = httpx.post(f"{served.origin}/api/auth/token/refresh",
-                       data={"refresh_token": first["refreshToken"]})
+    again = httpx.post(
+        f"{served.origin}/api/auth/token/refresh", data={"refresh_token": first["refreshToken"]}
+    )
     assert again.status_code == 401  # the old refresh token is spent
-    accounts = httpx.get(f"{served.base_url}/api/v1/admin/accounts",
-                         headers=bearer(second["accessToken"]))
+    accounts = httpx.get(
+        f"{served.base_url}/api/v1/admin/accounts", headers=bearer(second["accessToken"])
+    )
     assert accounts.status_code == 200
 
 
@@ -122,14 +151,17 @@ def test_dial_groups_and_campaigns_shapes(served: Served, token: str) -> None:
     base = f"{served.base_url}/api/v1/admin/accounts/{ACCOUNT}"
     groups = httpx.get(f"{base}/dialGroups", headers=bearer(token)).json()
     assert isinstance(groups, list) and groups[0]["isActive"] is True
-    assert {"dialGroupId", "dialGroupName", "dialGroupDesc", "dialMode", "isActive"} <= set(groups[0])
+    assert {"dialGroupId", "dialGroupName", "dialGroupDesc", "dialMode", "isActive"} <= set(
+        groups[0]
+    )
     campaigns = httpx.get(f"{base}/dialGroups/4200/campaigns", headers=bearer(token)).json()
     assert [c["isActive"] for c in campaigns] == [1, 0]  # 0/1 integers, not booleans
     assert campaigns[0]["dialGroup"] == {"id": 4200, "description": "Event follow-up"}
     children = httpx.get(f"{base}/dialGroups/withChildren", headers=bearer(token)).json()
     assert [len(g["campaigns"]) for g in children] == [2, 2]
-    paged = httpx.get(f"{base}/dialGroups", params={"page": 1, "maxRows": 1},
-                      headers=bearer(token)).json()
+    paged = httpx.get(
+        f"{base}/dialGroups", params={"page": 1, "maxRows": 1}, headers=bearer(token)
+    ).json()
     assert [g["dialGroupId"] for g in paged] == [4200]
 
 
@@ -137,7 +169,10 @@ def test_dial_groups_and_campaigns_shapes(served: Served, token: str) -> None:
     ("path", "code"),
     [
         ("/voice/api/v1/admin/accounts/12345/dialGroups", "ACCOUNT_NOT_FOUND"),
-        (f"/voice/api/v1/admin/accounts/{ACCOUNT}/dialGroups/999/campaigns", "DIAL_GROUP_NOT_FOUND"),
+        (
+            f"/voice/api/v1/admin/accounts/{ACCOUNT}/dialGroups/999/campaigns",
+            "DIAL_GROUP_NOT_FOUND",
+        ),
     ],
 )
 def test_unknown_account_or_dial_group_is_404_with_error_body(
@@ -150,8 +185,12 @@ def test_unknown_account_or_dial_group_is_404_with_error_body(
 
 
 def test_unknown_campaign_is_404(served: Served, token: str) -> None:
-    r = post_leads(served, token, [{"externId": "1", "leadPhone": "4155550100"}],
-                   path=LOADER.replace("136785", "999"))
+    r = post_leads(
+        served,
+        token,
+        [{"externId": "1", "leadPhone": "4155550100"}],
+        path=LOADER.replace("136785", "999"),
+    )
     assert r.status_code == 404 and r.json()["errorCode"] == "CAMPAIGN_NOT_FOUND"
 
 
@@ -159,11 +198,16 @@ def test_loader_answers_the_full_result_and_one_list_per_call(served: Served, to
     r = post_leads(served, token, [{"externId": "1", "leadPhone": "4155550100"}])
     result = r.json()
     spec = json.loads((DATA / "engage_schemas.json").read_text())
-    result_schema = {**spec["components"]["schemas"]["LeadListProcessingResult"],
-                     "components": spec["components"]}
+    result_schema = {
+        **spec["components"]["schemas"]["LeadListProcessingResult"],
+        "components": spec["components"],
+    }
     jsonschema.Draft4Validator(result_schema).validate(result)
     assert set(result) >= set(result_schema["properties"]) - {"uploadFileName"}
-    assert (result["processingResult"], result["processingStatus"]) == ("OK", "DEFAULT_NOT_A_FAILURE")
+    assert (result["processingResult"], result["processingStatus"]) == (
+        "OK",
+        "DEFAULT_NOT_A_FAILURE",
+    )
     post_leads(served, token, [{"externId": "2", "leadPhone": "4155550101"}], description="Two")
     lists = served.get("/_emulator/lists")
     assert [x["description"] for x in lists] == ["Spring", "Two"]
@@ -172,8 +216,12 @@ def test_loader_answers_the_full_result_and_one_list_per_call(served: Served, to
 
 def test_older_documented_loader_path_is_accepted(served: Served, token: str) -> None:
     old = f"/voice/api/admin/accounts/{ACCOUNT}/campaigns/136785/loader/direct"
-    assert post_leads(served, token, [{"externId": "1", "leadPhone": "4155550100"}],
-                      path=old).status_code == 200
+    assert (
+        post_leads(
+            served, token, [{"externId": "1", "leadPhone": "4155550100"}], path=old
+        ).status_code
+        == 200
+    )
 
 
 def test_request_shape_is_checked_against_the_official_schema(served: Served, token: str) -> None:
@@ -184,21 +232,31 @@ def test_request_shape_is_checked_against_the_official_schema(served: Served, to
 
 
 def test_rejected_rows_carry_the_externid(served: Served, token: str) -> None:
-    r = post_leads(served, token, [{"externId": "ok", "leadPhone": "4155550100"},
-                                   {"externId": "nophone"},
-                                   {"externId": "short", "leadPhone": "41555"},
-                                   {"externId": "empty", "leadPhone": "4155550102", "city": ""}])
+    r = post_leads(
+        served,
+        token,
+        [
+            {"externId": "ok", "leadPhone": "4155550100"},
+            {"externId": "nophone"},
+            {"externId": "short", "leadPhone": "41555"},
+            {"externId": "empty", "leadPhone": "4155550102", "city": ""},
+        ],
+    )
     result = r.json()
     assert result["leadsAccepted"] == 1 and result["leadsInserted"] == 1
     assert [(row["rowData"][0], row["message"]) for row in result["rejectedRows"]] == [
-        ("nophone", "leadPhone is required"), ("short", "Invalid phone number"),
-        ("empty", "empty value for city")]
+        ("nophone", "leadPhone is required"),
+        ("short", "Invalid phone number"),
+        ("empty", "empty value for city"),
+    ]
 
 
 def test_all_rejected_is_200_failed(served: Served, token: str) -> None:
     result = post_leads(served, token, [{"externId": "x", "leadPhone": "1"}]).json()
     assert (result["processingResult"], result["processingStatus"]) == (
-        "Failed", "NO_LEADS_PASSED_VALIDATION")
+        "Failed",
+        "NO_LEADS_PASSED_VALIDATION",
+    )
 
 
 @pytest.mark.parametrize(
@@ -209,21 +267,31 @@ def test_all_rejected_is_200_failed(served: Served, token: str) -> None:
         ("REMOVE_FROM_LIST", ["old"], 0, 0),
     ],
 )
-def test_duplicate_handling_by_lead_phone(served: Served, token: str, mode: str,
-                                          phones_kept: list[str], inserted: int,
-                                          deleted: int) -> None:
+def test_duplicate_handling_by_lead_phone(
+    served: Served, token: str, mode: str, phones_kept: list[str], inserted: int, deleted: int
+) -> None:
     post_leads(served, token, [{"externId": "old", "leadPhone": "4155550100"}])
-    result = post_leads(served, token, [{"externId": "a", "leadPhone": "4155550100"},
-                                        {"externId": "b", "leadPhone": "4155550100"}],
-                        duplicateHandling=mode).json()
+    result = post_leads(
+        served,
+        token,
+        [
+            {"externId": "a", "leadPhone": "4155550100"},
+            {"externId": "b", "leadPhone": "4155550100"},
+        ],
+        duplicateHandling=mode,
+    ).json()
     assert (result["leadsInserted"], result["deletedCount"]) == (inserted, deleted)
     assert [lead["externId"] for lead in served.leads(136785)] == phones_kept
 
 
 def test_duplicates_are_decided_by_phone_not_externid(served: Served, token: str) -> None:
     post_leads(served, token, [{"externId": "same", "leadPhone": "4155550100"}])
-    post_leads(served, token, [{"externId": "same", "leadPhone": "4155550101"}],
-               duplicateHandling="REMOVE_ALL_EXISTING")
+    post_leads(
+        served,
+        token,
+        [{"externId": "same", "leadPhone": "4155550101"}],
+        duplicateHandling="REMOVE_ALL_EXISTING",
+    )
     assert len(served.leads(136785)) == 2
 
 
@@ -236,10 +304,13 @@ def test_max_leads_per_call(served: Served, token: str) -> None:
     assert post_leads(served, token, leads[:2]).status_code == 200
 
 
-@pytest.mark.parametrize(("limits", "scale", "sent", "ok"),
-                         [(((3, 1.0), (100, 60.0)), 1.0, 4, 3), (((100, 1.0), (5, 60.0)), 1.0, 6, 5)])
-def test_rate_limits_in_both_windows(served: Served, token: str, limits: Any, scale: float,
-                                     sent: int, ok: int) -> None:
+@pytest.mark.parametrize(
+    ("limits", "scale", "sent", "ok"),
+    [(((3, 1.0), (100, 60.0)), 1.0, 4, 3), (((100, 1.0), (5, 60.0)), 1.0, 6, 5)],
+)
+def test_rate_limits_in_both_windows(
+    served: Served, token: str, limits: Any, scale: float, sent: int, ok: int
+) -> None:
     assert served.emulator is not None
     served.emulator.settings.loader_limits = limits
     codes = [post_leads(served, token, []).status_code for _ in range(sent)]
@@ -259,8 +330,10 @@ def test_rate_scale_runs_the_same_pacing_faster(served: Served, token: str) -> N
 @pytest.mark.parametrize("kind", ["500", "503", "429"])
 def test_injected_status_faults_then_recovery(served: Served, token: str, kind: str) -> None:
     served.fault(kind, count=2)
-    codes = [post_leads(served, token, [{"externId": "1", "leadPhone": "4155550100"}]).status_code
-             for _ in range(3)]
+    codes = [
+        post_leads(served, token, [{"externId": "1", "leadPhone": "4155550100"}]).status_code
+        for _ in range(3)
+    ]
     assert codes == [int(kind), int(kind), 200]
     assert len(served.leads()) == 1
 
@@ -289,8 +362,12 @@ def test_injected_hang_and_drop(served: Served, token: str) -> None:
 
 
 def post_leads_timeout(served: Served, token: str, timeout: float) -> httpx.Response:
-    return httpx.post(f"{served.origin}{LOADER}", headers=bearer(token),
-                      json={**BODY, "uploadLeads": []}, timeout=timeout)
+    return httpx.post(
+        f"{served.origin}{LOADER}",
+        headers=bearer(token),
+        json={**BODY, "uploadLeads": []},
+        timeout=timeout,
+    )
 
 
 def test_fault_controls(served: Served) -> None:
@@ -302,8 +379,11 @@ def test_fault_controls(served: Served) -> None:
 
 
 def test_lead_search_by_each_criterion_with_paging(served: Served, token: str) -> None:
-    post_leads(served, token, [{"externId": f"S{i}", "leadPhone": f"415555010{i}",
-                                "firstName": "Ada"} for i in range(5)])
+    post_leads(
+        served,
+        token,
+        [{"externId": f"S{i}", "leadPhone": f"415555010{i}", "firstName": "Ada"} for i in range(5)],
+    )
     url = f"{served.base_url}/api/v1/admin/accounts/{ACCOUNT}/campaignLeads/leadSearch"
 
     def search(criteria: dict[str, Any], **params: int) -> list[dict[str, Any]]:
@@ -315,13 +395,22 @@ def test_lead_search_by_each_criterion_with_paging(served: Served, token: str) -
     everything = search({"campaignIds": [136785]})
     assert len(everything) == 5
     first = everything[0]
-    assert {"leadId", "externId", "campaignId", "listId", "leadPhone", "leadState",
-            "firstName"} <= set(first)
+    assert {
+        "leadId",
+        "externId",
+        "campaignId",
+        "listId",
+        "leadPhone",
+        "leadState",
+        "firstName",
+    } <= set(first)
     assert [x["externId"] for x in search({"externIds": ["S1", "S3"]})] == ["S1", "S3"]
     assert [x["externId"] for x in search({"leadIds": [first["leadId"]]})] == ["S0"]
     assert [x["externId"] for x in search({"leadPhoneNumbers": ["4155550102"]})] == ["S2"]
     assert [x["externId"] for x in search({"campaignIds": [136785]}, page=1, maxRows=2)] == [
-        "S2", "S3"]
+        "S2",
+        "S3",
+    ]
     assert search({"campaignIds": [136790]}) == []
 
 
@@ -338,12 +427,27 @@ def test_documented_example_bodies_are_accepted(served: Served, token: str) -> N
     # engage-sync, which always sends text) follows the spec, and the guide's text-valued
     # example passes
     example = {
-        "description": "Loaded via API", "dialPriority": "IMMEDIATE",
-        "duplicateHandling": "REMOVE_FROM_LIST", "listState": "ACTIVE", "timeZoneOption": "NPA_NXX",
-        "uploadLeads": [{"externId": "1", "leadPhone": "6505550100", "title": "Mr", "firstName": "John",
-                         "lastName": "Doe", "address1": "123 Main St", "city": "San Mateo",
-                         "state": "CA", "zip": "94403", "email": "john@example.com",
-                         "auxData1": "500", "extendedLeadData": {"important": "data"}}],
+        "description": "Loaded via API",
+        "dialPriority": "IMMEDIATE",
+        "duplicateHandling": "REMOVE_FROM_LIST",
+        "listState": "ACTIVE",
+        "timeZoneOption": "NPA_NXX",
+        "uploadLeads": [
+            {
+                "externId": "1",
+                "leadPhone": "6505550100",
+                "title": "Mr",
+                "firstName": "John",
+                "lastName": "Doe",
+                "address1": "123 Main St",
+                "city": "San Mateo",
+                "state": "CA",
+                "zip": "94403",
+                "email": "john@example.com",
+                "auxData1": "500",
+                "extendedLeadData": {"important": "data"},
+            }
+        ],
         "dncTags": [],
     }
     r = httpx.post(f"{served.origin}{LOADER}", headers=bearer(token), json=example)
@@ -351,21 +455,28 @@ def test_documented_example_bodies_are_accepted(served: Served, token: str) -> N
 
 
 def test_seed_file_replaces_the_demo_account(tmp_path: Path) -> None:
-    seed = write(tmp_path / "seed.yaml", """
+    seed = write(
+        tmp_path / "seed.yaml",
+        """
 accounts:
   - accountId: "42"
     dialGroups:
       - {dialGroupId: 1, dialGroupName: G, campaigns: [{campaignId: 7, campaignName: Seven}]}
 credentials: {apiTokens: [my-token]}
 settings: {tokenTtl: 60, maxLeadsPerCall: 5}
-""")
+""",
+    )
     served = start_emulator("--seed", str(seed))
     try:
-        r = httpx.get(f"{served.base_url}/api/v1/admin/accounts/42/dialGroups/1/campaigns",
-                      headers={"X-Auth-Token": "my-token"})
+        r = httpx.get(
+            f"{served.base_url}/api/v1/admin/accounts/42/dialGroups/1/campaigns",
+            headers={"X-Auth-Token": "my-token"},
+        )
         assert r.json()[0]["campaignName"] == "Seven"
-        demo = httpx.get(f"{served.base_url}/api/v1/admin/accounts/{ACCOUNT}/dialGroups",
-                         headers={"X-Auth-Token": "my-token"})
+        demo = httpx.get(
+            f"{served.base_url}/api/v1/admin/accounts/{ACCOUNT}/dialGroups",
+            headers={"X-Auth-Token": "my-token"},
+        )
         assert demo.status_code == 404
     finally:
         assert stop_emulator(served) == 0
@@ -384,8 +495,10 @@ def test_data_file_survives_a_restart(tmp_path: Path) -> None:
     served = start_emulator("--data", str(data))
     try:
         token = login(served.origin)["accessToken"]
-        assert post_leads(served, token, [{"externId": "keep", "leadPhone": "4155550100"}]
-                          ).status_code == 200
+        assert (
+            post_leads(served, token, [{"externId": "keep", "leadPhone": "4155550100"}]).status_code
+            == 200
+        )
     finally:
         assert stop_emulator(served) == 0
     again = start_emulator("--data", str(data))
@@ -401,8 +514,9 @@ def test_start_prints_base_url_and_credentials_and_stops_on_sigterm() -> None:
 
     from conftest import ENGAGE_SYNC
 
-    with subprocess.Popen([ENGAGE_SYNC, "emulator", "--port", "0"], stdout=subprocess.PIPE,
-                          text=True) as proc:
+    with subprocess.Popen(
+        [ENGAGE_SYNC, "emulator", "--port", "0"], stdout=subprocess.PIPE, text=True
+    ) as proc:
         assert proc.stdout is not None
         lines = [proc.stdout.readline() for _ in range(8)]
         proc.send_signal(signal.SIGTERM)
@@ -418,7 +532,9 @@ def test_start_prints_base_url_and_credentials_and_stops_on_sigterm() -> None:
 def test_in_process_transport_reaches_the_same_app() -> None:
     emu = Emulator(default_seed(), Settings())
     with httpx.Client(transport=httpx.WSGITransport(app=emu), base_url="http://emulator") as client:
-        r = client.get(f"/voice/api/v1/admin/accounts/{ACCOUNT}/dialGroups",
-                       headers={"X-Auth-Token": "emulator-legacy-api-token"})
+        r = client.get(
+            f"/voice/api/v1/admin/accounts/{ACCOUNT}/dialGroups",
+            headers={"X-Auth-Token": "emulator-legacy-api-token"},
+        )
     emu.store.close()
     assert r.status_code == 200 and len(r.json()) == 2

@@ -47,27 +47,39 @@ def test_schema_file_is_the_checkout_copy_when_not_installed_as_wheel() -> None:
 
 @pytest.mark.parametrize(
     ("raw", "expected"),
-    [("4155550100", "4155550100"), ("(415) 555-0100", "4155550100"),
-     ("14155550100", "4155550100"), ("+1 (415) 555-0100", "4155550100"),
-     ("415 555 010", None), ("24155550100", None), ("", None), ("415-555-O100", None)],
+    [
+        ("4155550100", "4155550100"),
+        ("(415) 555-0100", "4155550100"),
+        ("14155550100", "4155550100"),
+        ("+1 (415) 555-0100", "4155550100"),
+        ("415 555 010", None),
+        ("24155550100", None),
+        ("", None),
+        ("415-555-O100", None),
+    ],
 )
 def test_us_phone_normalisation(raw: str, expected: str | None) -> None:
     assert normalise_us_phone(raw) == expected
 
 
 def test_international_lead_phone_accepts_other_lengths() -> None:
-    _, issues = check_lead({"externId": "x", "leadPhone": "442071838750"},
-                           LeadContext("NPA_NXX", us_phones=False))
+    _, issues = check_lead(
+        {"externId": "x", "leadPhone": "442071838750"}, LeadContext("NPA_NXX", us_phones=False)
+    )
     assert issues == []
 
 
-@pytest.mark.parametrize(("name", "hint"), [("firstname", "firstName"), ("lead_phone", "leadPhone"),
-                                            ("emial", "email"), ("zzz", None)])
+@pytest.mark.parametrize(
+    ("name", "hint"),
+    [("firstname", "firstName"), ("lead_phone", "leadPhone"), ("emial", "email"), ("zzz", None)],
+)
 def test_unknown_fields_get_a_suggestion(name: str, hint: str | None) -> None:
     assert suggest(name) == (f" (did you mean '{hint}'?)" if hint else "")
 
 
 def test_bad_phone_messages_do_not_show_the_whole_number() -> None:
     _, issues = check_lead({"externId": "x", "leadPhone": "415555010"}, CTX)
-    assert issues == [("leadPhone", "'…5010' is not a valid phone number (10 digits with area code)")]
+    assert issues == [
+        ("leadPhone", "'…5010' is not a valid phone number (10 digits with area code)")
+    ]
     assert "415555010" not in issues[0][1]

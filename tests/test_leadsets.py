@@ -32,8 +32,11 @@ def test_valid_corpus_has_no_errors_and_keeps_exact_text() -> None:
     sink = Sink()
     files = leadsets.discover([str(DATA / "valid")])
     sources = leadsets.load_sources(files, {}, sink)
-    leads = {(d.campaign.id, lead.extern_id): dict(lead.fields)
-             for d in leadsets.group(sources, sink) for lead in d.leads}
+    leads = {
+        (d.campaign.id, lead.extern_id): dict(lead.fields)
+        for d in leadsets.group(sources, sink)
+        for lead in d.leads
+    }
     assert sink.errors == []
     assert leads[(136785, "V1")]["zip"] == "02134"  # never 1116 or 2134
     assert leads[(136785, "V1")]["state"] == "ON"  # Ontario, never True
@@ -108,8 +111,10 @@ def test_top_level_schema_problems_point_at_their_lines() -> None:
         ("malformed.json", "malformed.json:1: invalid JSON"),
         ("not-utf8.yaml", "not-utf8.yaml:3: file is not valid UTF-8"),
         ("bomb.yaml", "bomb.yaml:2: YAML anchors/aliases are not supported"),
-        ("missing-csv.yaml", "missing-csv.yaml:3: leadsFile: tests/data/invalid/nowhere.csv: "
-                             "file not found"),
+        (
+            "missing-csv.yaml",
+            "missing-csv.yaml:3: leadsFile: tests/data/invalid/nowhere.csv: file not found",
+        ),
         ("bad-header.yaml", "bad-header.csv:1: bad header: unknown column(s) 'phone', 'firstname'"),
     ],
 )
@@ -120,12 +125,20 @@ def test_unreadable_input_is_one_clear_problem(name: str, expected: str) -> None
 
 
 def test_defaults_fill_required_options(tmp_path: Path) -> None:
-    path = write(tmp_path / "a.yaml", "campaign: 1\nleads:\n  - {externId: x, leadPhone: '4155550100'}\n")
+    path = write(
+        tmp_path / "a.yaml", "campaign: 1\nleads:\n  - {externId: x, leadPhone: '4155550100'}\n"
+    )
     _, without = read(path)
     assert {p.field for p in without.errors} == {
-        "options.dialPriority", "options.duplicateHandling", "options.timeZoneOption"}
-    defaults = {"dialPriority": "NORMAL", "duplicateHandling": "RETAIN_ALL",
-                "timeZoneOption": "NPA_NXX"}
+        "options.dialPriority",
+        "options.duplicateHandling",
+        "options.timeZoneOption",
+    }
+    defaults = {
+        "dialPriority": "NORMAL",
+        "duplicateHandling": "RETAIN_ALL",
+        "timeZoneOption": "NPA_NXX",
+    }
     leads, with_defaults = read(path, defaults)
     assert with_defaults.errors == [] and len(leads) == 1
 
@@ -140,15 +153,18 @@ def test_defaults_fill_required_options(tmp_path: Path) -> None:
         ('"415.555.0100 | (212) 555-0142"', "4155550100|2125550142"),
     ],
 )
-def test_unambiguous_phone_formats_are_normalised(tmp_path: Path, value: str, expected: str) -> None:
+def test_unambiguous_phone_formats_are_normalised(
+    tmp_path: Path, value: str, expected: str
+) -> None:
     path = write(tmp_path / "a.yaml", HEADER + f"leads:\n  - {{externId: x, leadPhone: {value}}}\n")
     leads, sink = read(path)
     assert sink.errors == []
     assert dict(leads[0].fields)["leadPhone"] == expected
 
 
-@pytest.mark.parametrize("value", ['"415555010"', '"24155550100"', '"415-555-01OO"', "4.1555501e9",
-                                   '"4155550100|"'])
+@pytest.mark.parametrize(
+    "value", ['"415555010"', '"24155550100"', '"415-555-01OO"', "4.1555501e9", '"4155550100|"']
+)
 def test_ambiguous_phones_are_rejected(tmp_path: Path, value: str) -> None:
     path = write(tmp_path / "a.yaml", HEADER + f"leads:\n  - {{externId: x, leadPhone: {value}}}\n")
     leads, sink = read(path)
@@ -158,7 +174,10 @@ def test_ambiguous_phones_are_rejected(tmp_path: Path, value: str) -> None:
 
 
 def test_yaml_implicit_types_never_change_lead_data(tmp_path: Path) -> None:
-    path = write(tmp_path / "a.yaml", HEADER + """leads:
+    path = write(
+        tmp_path / "a.yaml",
+        HEADER
+        + """leads:
   - externId: 0012
     leadPhone: 4155550100
     zip: 02134
@@ -170,28 +189,42 @@ def test_yaml_implicit_types_never_change_lead_data(tmp_path: Path) -> None:
     auxData4: 2026-01-02
     lastName: null
     extendedLeadData: {flag: off, code: 007}
-""")
+""",
+    )
     leads, sink = read(path)
     assert sink.errors == []
     fields = dict(leads[0].fields)
     assert leads[0].extern_id == "0012"
     assert fields == {
-        "leadPhone": "4155550100", "zip": "02134", "state": "ON", "city": "yes",
-        "auxData1": "1e3", "auxData2": "0x1F", "auxData3": "12:30:00", "auxData4": "2026-01-02",
-        "extendedLeadData.flag": "off", "extendedLeadData.code": "007",
+        "leadPhone": "4155550100",
+        "zip": "02134",
+        "state": "ON",
+        "city": "yes",
+        "auxData1": "1e3",
+        "auxData2": "0x1F",
+        "auxData3": "12:30:00",
+        "auxData4": "2026-01-02",
+        "extendedLeadData.flag": "off",
+        "extendedLeadData.code": "007",
     }
 
 
 def test_non_text_values_for_text_fields_are_rejected_with_line(tmp_path: Path) -> None:
-    path = write(tmp_path / "a.yaml", HEADER + """leads:
+    path = write(
+        tmp_path / "a.yaml",
+        HEADER
+        + """leads:
   - externId: x
     leadPhone: "4155550100"
     firstName: [Ada]
     extendedLeadData: {nested: {a: 1}}
-""")
+""",
+    )
     _, sink = read(path)
     assert sorted((p.line, p.field) for p in sink.errors) == [
-        (6, "firstName"), (7, "extendedLeadData.nested")]
+        (6, "firstName"),
+        (7, "extendedLeadData.nested"),
+    ]
 
 
 def test_duplicate_externid_across_files_names_both_places(tmp_path: Path) -> None:
@@ -208,41 +241,52 @@ def test_duplicate_externid_across_files_names_both_places(tmp_path: Path) -> No
 
 def test_same_externid_in_different_campaigns_is_fine(tmp_path: Path) -> None:
     write(tmp_path / "a.yaml", HEADER + "leads:\n  - {externId: x, leadPhone: '4155550100'}\n")
-    write(tmp_path / "b.yaml", HEADER.replace("136785", "136786")
-          + "leads:\n  - {externId: x, leadPhone: '4155550101'}\n")
+    write(
+        tmp_path / "b.yaml",
+        HEADER.replace("136785", "136786") + "leads:\n  - {externId: x, leadPhone: '4155550101'}\n",
+    )
     sink = Sink()
     sources = leadsets.load_sources(leadsets.discover([str(tmp_path)]), {}, sink)
     assert len([lead for d in leadsets.group(sources, sink) for lead in d.leads]) == 2
     assert sink.errors == []
 
 
-@pytest.mark.parametrize(
-    ("tz", "field"), [("EXPLICIT", "leadTimezone"), ("ZIPCODE", "zip")]
-)
+@pytest.mark.parametrize(("tz", "field"), [("EXPLICIT", "leadTimezone"), ("ZIPCODE", "zip")])
 def test_time_zone_option_needs_its_field(tmp_path: Path, tz: str, field: str) -> None:
-    path = write(tmp_path / "a.yaml", HEADER.replace("NPA_NXX", tz)
-                 + "leads:\n  - {externId: x, leadPhone: '4155550100'}\n")
+    path = write(
+        tmp_path / "a.yaml",
+        HEADER.replace("NPA_NXX", tz) + "leads:\n  - {externId: x, leadPhone: '4155550100'}\n",
+    )
     _, sink = read(path)
     assert [p.field for p in sink.errors] == [field]
 
 
 def test_duplicate_keys_are_errors(tmp_path: Path) -> None:
-    path = write(tmp_path / "a.yaml", HEADER + """leads:
+    path = write(
+        tmp_path / "a.yaml",
+        HEADER
+        + """leads:
   - externId: x
     leadPhone: "4155550100"
     firstName: Ada
     firstName: Grace
-""")
+""",
+    )
     _, sink = read(path)
     assert [(p.line, p.field, p.message) for p in sink.errors] == [
-        (7, "firstName", "duplicate key in this lead")]
+        (7, "firstName", "duplicate key in this lead")
+    ]
 
 
 def test_merge_keys_are_refused(tmp_path: Path) -> None:
-    path = write(tmp_path / "a.yaml", HEADER + """base: &base {leadPhone: "4155550100"}
+    path = write(
+        tmp_path / "a.yaml",
+        HEADER
+        + """base: &base {leadPhone: "4155550100"}
 leads:
   - {<<: *base, externId: x}
-""")
+""",
+    )
     _, sink = read(path)
     assert any("a.yaml:5: YAML merge keys (<<) are not supported" in str(p) for p in sink.errors)
 
@@ -253,7 +297,8 @@ def test_csv_rows_of_the_wrong_width_are_reported(tmp_path: Path) -> None:
     leads, sink = read(path)
     assert [lead.extern_id for lead in leads] == ["y"]
     assert [(p.line, p.message) for p in sink.errors] == [
-        (2, "has 3 values but the header has 2 columns")]
+        (2, "has 3 values but the header has 2 columns")
+    ]
 
 
 @pytest.mark.parametrize(
@@ -272,12 +317,19 @@ def test_bad_csv_headers(tmp_path: Path, header: str, message: str) -> None:
 
 
 def test_jsonl_problems_have_line_numbers(tmp_path: Path) -> None:
-    write(tmp_path / "l.jsonl", '{"externId": "a", "leadPhone": "4155550100"}\n[1]\n{bad\n'
-          '{"externId": "b", "leadPhone": true}\n')
+    write(
+        tmp_path / "l.jsonl",
+        '{"externId": "a", "leadPhone": "4155550100"}\n[1]\n{bad\n'
+        '{"externId": "b", "leadPhone": true}\n',
+    )
     path = write(tmp_path / "a.yaml", HEADER + "leadsFile: l.jsonl\n")
     leads, sink = read(path)
     assert [lead.extern_id for lead in leads] == ["a"]
-    assert [(p.line, p.field) for p in sink.errors] == [(2, "(line)"), (3, "(line)"), (4, "leadPhone")]
+    assert [(p.line, p.field) for p in sink.errors] == [
+        (2, "(line)"),
+        (3, "(line)"),
+        (4, "leadPhone"),
+    ]
 
 
 def test_non_utf8_csv_is_one_error(tmp_path: Path) -> None:
@@ -303,8 +355,14 @@ def test_discover_fails_clearly(tmp_path: Path) -> None:
 
 
 def test_files_of_one_campaign_must_agree_on_account(tmp_path: Path) -> None:
-    write(tmp_path / "a.yaml", HEADER + "account: '1'\nleads:\n  - {externId: x, leadPhone: '4155550100'}\n")
-    write(tmp_path / "b.yaml", HEADER + "account: '2'\nleads:\n  - {externId: y, leadPhone: '4155550101'}\n")
+    write(
+        tmp_path / "a.yaml",
+        HEADER + "account: '1'\nleads:\n  - {externId: x, leadPhone: '4155550100'}\n",
+    )
+    write(
+        tmp_path / "b.yaml",
+        HEADER + "account: '2'\nleads:\n  - {externId: y, leadPhone: '4155550101'}\n",
+    )
     sink = Sink()
     sources = leadsets.load_sources(leadsets.discover([str(tmp_path)]), {}, sink)
     leadsets.group(sources, sink)

@@ -8,8 +8,11 @@ from engage_sync.model import Action, CampaignRef, Lead
 from engage_sync.planner import Desired, plan
 from engage_sync.state import State
 
-OPTIONS = (("dialPriority", "NORMAL"), ("duplicateHandling", "REMOVE_ALL_EXISTING"),
-           ("timeZoneOption", "NPA_NXX"))
+OPTIONS = (
+    ("dialPriority", "NORMAL"),
+    ("duplicateHandling", "REMOVE_ALL_EXISTING"),
+    ("timeZoneOption", "NPA_NXX"),
+)
 
 
 def lead(eid: str, line: int = 1, **fields: str) -> Lead:
@@ -29,15 +32,20 @@ def applied(*pairs: tuple[int, Lead]) -> State:
 
 def test_create_update_unchanged_orphan() -> None:
     state = applied((1, lead("keep")), (1, lead("edit", firstName="Ada")), (1, lead("gone")))
-    result = plan([desired(1, lead("keep"), lead("edit", 7, firstName="Grace"), lead("new", 9))],
-                  state)
+    result = plan(
+        [desired(1, lead("keep"), lead("edit", 7, firstName="Grace"), lead("new", 9))], state
+    )
     (ls,) = result.leadsets
     assert [(c.extern_id, c.line) for c in ls.creates] == [("new", 9)]
     assert [(c.extern_id, c.fields) for c in ls.updates] == [("edit", ("firstName",))]
     assert [c.extern_id for c in ls.orphans] == ["gone"]
     assert ls.unchanged == 1
-    assert (result.count(Action.CREATE), result.count(Action.UPDATE),
-            result.count(Action.ORPHAN), result.unchanged) == (1, 1, 1, 1)
+    assert (
+        result.count(Action.CREATE),
+        result.count(Action.UPDATE),
+        result.count(Action.ORPHAN),
+        result.unchanged,
+    ) == (1, 1, 1, 1)
     assert any("does not remove them from Engage" in w for w in ls.warnings)
 
 

@@ -5,24 +5,37 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from test_planner import OPTIONS, desired
+
 from engage_sync.model import Lead
 from engage_sync.planner import Desired, plan
 from engage_sync.render import MARKER, render_json, render_markdown, render_text
 from engage_sync.state import State
-from test_planner import OPTIONS, desired
 
-PII = {"leadPhone": "4155550100", "firstName": "Ada", "lastName": "Lovelace",
-       "email": "ada@example.com", "address1": "12 Analytical Row", "city": "London"}
+PII = {
+    "leadPhone": "4155550100",
+    "firstName": "Ada",
+    "lastName": "Lovelace",
+    "email": "ada@example.com",
+    "address1": "12 Analytical Row",
+    "city": "London",
+}
 
 
 def big_plan(n: int) -> tuple[State, Desired]:
     state = State(Path("s.json"), lineage="L", serial=2)
     for i in range(0, n, 10):  # every tenth lead applied before with other values: updates
-        state.campaign(1).record(Lead.from_mapping({"externId": f"E{i:06d}", **PII,
-                                                    "city": "Paris"}, "f", 1))
-    leads = [Lead.from_mapping({"externId": f"E{i:06d}", **PII,
-                                "extendedLeadData": {"secret": "s3cr3t-value"}},
-                               "leadsets/big.csv", i + 2) for i in range(n)]
+        state.campaign(1).record(
+            Lead.from_mapping({"externId": f"E{i:06d}", **PII, "city": "Paris"}, "f", 1)
+        )
+    leads = [
+        Lead.from_mapping(
+            {"externId": f"E{i:06d}", **PII, "extendedLeadData": {"secret": "s3cr3t-value"}},
+            "leadsets/big.csv",
+            i + 2,
+        )
+        for i in range(n)
+    ]
     return state, Desired(desired(1).campaign, None, ("leadsets/big.yaml",), OPTIONS, leads)
 
 
@@ -62,8 +75,13 @@ def test_json_contract() -> None:
     doc = json.loads(render_json(result))
     assert doc["format_version"] == 1
     assert doc["summary"] == {"create": 18, "update": 2, "unchanged": 0, "orphaned": 0}
-    assert doc["changes"][0] == {"action": "create", "campaignId": 1, "externId": "E000001",
-                                 "file": "leadsets/big.csv", "line": 3}
+    assert doc["changes"][0] == {
+        "action": "create",
+        "campaignId": 1,
+        "externId": "E000001",
+        "file": "leadsets/big.csv",
+        "line": 3,
+    }
     update = next(c for c in doc["changes"] if c["action"] == "update")
     assert update["fields"] == ["city", "extendedLeadData.secret"]
     assert doc["checksum"] == result.checksum

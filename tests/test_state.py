@@ -22,8 +22,14 @@ def lead(eid: str, **fields: str | int) -> Lead:
     return Lead.from_mapping({"externId": eid, **fields}, "f.yaml", 1)
 
 
-ADA = lead("1001", leadPhone="4155550100", firstName="Ada", email="ada@example.com",
-           address1="1 Main St", extendedLeadData={"plan": "gold"})  # type: ignore[arg-type]
+ADA = lead(
+    "1001",
+    leadPhone="4155550100",
+    firstName="Ada",
+    email="ada@example.com",
+    address1="1 Main St",
+    extendedLeadData={"plan": "gold"},
+)  # type: ignore[arg-type]
 
 
 def test_missing_state_is_empty(tmp_path: Path) -> None:
@@ -39,12 +45,21 @@ def test_round_trip_keeps_hashes_and_bumps_serial(tmp_path: Path) -> None:
     assert again.serial == 1 and again.lineage == state.lineage
     assert again.campaigns[136785].hash_of("1001") == ADA.content_hash()
     assert again.campaigns[136785].changed_fields(ADA) == ()
-    edited = lead("1001", leadPhone="4155550100", firstName="Grace", email="ada@example.com",
-                  address1="1 Main St", extendedLeadData={"plan": "gold"})  # type: ignore[arg-type]
+    edited = lead(
+        "1001",
+        leadPhone="4155550100",
+        firstName="Grace",
+        email="ada@example.com",
+        address1="1 Main St",
+        extendedLeadData={"plan": "gold"},
+    )  # type: ignore[arg-type]
     assert again.campaigns[136785].changed_fields(edited) == ("firstName",)
     fewer = lead("1001", leadPhone="4155550100", firstName="Ada")
     assert again.campaigns[136785].changed_fields(fewer) == (
-        "address1", "email", "extendedLeadData.plan")
+        "address1",
+        "email",
+        "extendedLeadData.plan",
+    )
     save_state(again)
     assert load_state(tmp_path / "s.json").serial == 2
 
@@ -79,13 +94,20 @@ def test_rendering_is_byte_identical_and_sorted(tmp_path: Path) -> None:
     ("content", "message"),
     [
         ("{not json", "state file is corrupt"),
-        ('{"format_version": 99, "lineage": "x", "serial": 1, "campaigns": {}}',
-         "format_version 99 is not supported"),
+        (
+            '{"format_version": 99, "lineage": "x", "serial": 1, "campaigns": {}}',
+            "format_version 99 is not supported",
+        ),
         ('{"lineage": "x"}', "not an engage-sync state file"),
-        ('{"format_version": 1, "lineage": "x", "serial": 1, "campaigns": {"1": {"leads": {"a": 5}}}}',
-         "state file is corrupt"),
-        ('{"format_version": 1, "lineage": "x", "serial": "one", "campaigns": {}}',
-         "state file is corrupt"),
+        (
+            '{"format_version": 1, "lineage": "x", "serial": 1, '
+            '"campaigns": {"1": {"leads": {"a": 5}}}}',
+            "state file is corrupt",
+        ),
+        (
+            '{"format_version": 1, "lineage": "x", "serial": "one", "campaigns": {}}',
+            "state file is corrupt",
+        ),
     ],
 )
 def test_bad_state_is_a_clear_error(tmp_path: Path, content: str, message: str) -> None:
@@ -167,21 +189,38 @@ def test_second_lock_fails_at_once_naming_the_holder(tmp_path: Path) -> None:
 
 
 def test_lock_timeout_waits_then_fails(tmp_path: Path) -> None:
-    with StateLock(tmp_path / "s.json", "apply"), pytest.raises(LockError, match="--lock-timeout"):
-        with StateLock(tmp_path / "s.json", "apply", timeout=0.3):
-            pass
+    with (
+        StateLock(tmp_path / "s.json", "apply"),
+        pytest.raises(LockError, match="--lock-timeout"),
+        StateLock(tmp_path / "s.json", "apply", timeout=0.3),
+    ):
+        pass
 
 
 def test_lock_of_a_dead_process_is_reported_and_force_unlock_removes_it(tmp_path: Path) -> None:
-    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
-                          capture_output=True, text=True, check=True)
+    dead = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     pid = int(dead.stdout)
-    lock_path(tmp_path / "s.json").write_text(json.dumps(
-        {"id": "abc123", "host": socket.gethostname(), "pid": pid,
-         "started": "2026-01-01T00:00:00Z", "operation": "apply"}))
-    with pytest.raises(LockError, match="no longer running.*force-unlock abc123"):
-        with StateLock(tmp_path / "s.json", "apply"):
-            pass
+    lock_path(tmp_path / "s.json").write_text(
+        json.dumps(
+            {
+                "id": "abc123",
+                "host": socket.gethostname(),
+                "pid": pid,
+                "started": "2026-01-01T00:00:00Z",
+                "operation": "apply",
+            }
+        )
+    )
+    with (
+        pytest.raises(LockError, match=r"no longer running.*force-unlock abc123"),
+        StateLock(tmp_path / "s.json", "apply"),
+    ):
+        pass
     with pytest.raises(LockError, match="not abc"):
         force_unlock(tmp_path / "s.json", "abc")
     assert force_unlock(tmp_path / "s.json", "abc123").pid == pid

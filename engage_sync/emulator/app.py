@@ -48,9 +48,13 @@ class Settings:
     @classmethod
     def from_seed(cls, raw: dict[str, Any]) -> Settings:
         s = cls()
-        for key, attr in (("tokenTtl", "token_ttl"), ("rateScale", "rate_scale"),
-                          ("maxLeadsPerCall", "max_leads_per_call"), ("latency", "latency"),
-                          ("hangSeconds", "hang_seconds")):
+        for key, attr in (
+            ("tokenTtl", "token_ttl"),
+            ("rateScale", "rate_scale"),
+            ("maxLeadsPerCall", "max_leads_per_call"),
+            ("latency", "latency"),
+            ("hangSeconds", "hang_seconds"),
+        ):
             if key in raw:
                 setattr(s, attr, type(getattr(s, attr))(raw[key]))
         if "loaderLimits" in raw:
@@ -95,7 +99,9 @@ class Request:
     def form(self) -> dict[str, str]:
         values = dict(self.query)
         if self.body and "json" not in self.headers.get("content-type", ""):
-            values.update({k: v[0] for k, v in parse_qs(self.body.decode("utf-8", "replace")).items()})
+            values.update(
+                {k: v[0] for k, v in parse_qs(self.body.decode("utf-8", "replace")).items()}
+            )
         return values
 
 
@@ -123,8 +129,10 @@ class Emulator:
         self._lock = threading.Lock()
         self._limits: dict[tuple[str, str], SlidingWindows] = {}
         spec = _load_schemas()
-        self._request_schema = {**spec["components"]["schemas"]["LeadListProcessingRequest"],
-                                "components": spec["components"]}
+        self._request_schema = {
+            **spec["components"]["schemas"]["LeadListProcessingRequest"],
+            "components": spec["components"],
+        }
         # refs like #/components/schemas/CampaignLead resolve inside this same document
         self._validator = jsonschema.Draft4Validator(self._request_schema)
 
@@ -132,30 +140,42 @@ class Emulator:
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         length = int(environ.get("CONTENT_LENGTH") or 0)
         body = environ["wsgi.input"].read(length) if length else b""
-        headers = {k[5:].replace("_", "-").lower(): v for k, v in environ.items()
-                   if k.startswith("HTTP_")}
+        headers = {
+            k[5:].replace("_", "-").lower(): v for k, v in environ.items() if k.startswith("HTTP_")
+        }
         if environ.get("CONTENT_TYPE"):
             headers["content-type"] = environ["CONTENT_TYPE"]
         query = {k: v[0] for k, v in parse_qs(environ.get("QUERY_STRING", "")).items()}
-        req = Request(environ["REQUEST_METHOD"], environ.get("PATH_INFO", "/"), query, headers, body)
+        req = Request(
+            environ["REQUEST_METHOD"], environ.get("PATH_INFO", "/"), query, headers, body
+        )
         if self.settings.latency and not req.path.startswith("/_emulator"):
             time.sleep(self.settings.latency)
         try:
             status, payload = self.route(req, environ)
         except HttpError as e:
             status = e.status
-            payload = e.text if e.text is not None else {
-                "errorCode": e.code, "generalMessage": e.message, "details": e.message,
-                "requestUri": req.path, "timestamp": _now(),
-            }
+            payload = (
+                e.text
+                if e.text is not None
+                else {
+                    "errorCode": e.code,
+                    "generalMessage": e.message,
+                    "details": e.message,
+                    "requestUri": req.path,
+                    "timestamp": _now(),
+                }
+            )
         if not req.path.startswith("/_emulator"):
             self._log(req, status)
         if isinstance(payload, str):
             data, ctype = payload.encode(), "text/plain"
         else:
             data, ctype = json.dumps(payload).encode(), "application/json"
-        start_response(f"{status} {_REASONS.get(status, 'Status')}",
-                       [("Content-Type", ctype), ("Content-Length", str(len(data)))])
+        start_response(
+            f"{status} {_REASONS.get(status, 'Status')}",
+            [("Content-Type", ctype), ("Content-Length", str(len(data)))],
+        )
         return [data]
 
     def _log(self, req: Request, status: int) -> None:
@@ -163,13 +183,25 @@ class Emulator:
         try:
             body = json.loads(req.body) if req.body else None
         except ValueError:
-            body = {k: ("[redacted]" if _SECRET_KEYS.search(k) else v) for k, v in req.form().items()
-                    if k not in req.query}
+            body = {
+                k: ("[redacted]" if _SECRET_KEYS.search(k) else v)
+                for k, v in req.form().items()
+                if k not in req.query
+            }
         with self._lock:
-            self.requests.append({"method": req.method, "path": req.path,
-                                  "query": {k: ("[redacted]" if _SECRET_KEYS.search(k) else v)
-                                            for k, v in req.query.items()},
-                                  "body": body, "status": status, "time": _now()})
+            self.requests.append(
+                {
+                    "method": req.method,
+                    "path": req.path,
+                    "query": {
+                        k: ("[redacted]" if _SECRET_KEYS.search(k) else v)
+                        for k, v in req.query.items()
+                    },
+                    "body": body,
+                    "status": status,
+                    "time": _now(),
+                }
+            )
 
     def route(self, req: Request, environ: dict[str, Any]) -> tuple[int, Any]:
         p, m = req.path.rstrip("/"), req.method
@@ -185,8 +217,10 @@ class Emulator:
             raise HttpError(404, "NOT_FOUND", f"no such endpoint: {m} {p}")
         accounts = self.authenticate(req)
         if m == "GET" and p == "/voice/api/v1/admin/accounts":
-            return 200, [{"accountId": a, "accountName": self.accounts[a].get("accountName", a)}
-                         for a in accounts]
+            return 200, [
+                {"accountId": a, "accountName": self.accounts[a].get("accountName", a)}
+                for a in accounts
+            ]
         match = re.fullmatch(r"/voice/api(?:/v1)?/admin/accounts/([^/]+)(/.*)", p)
         if not match:
             raise HttpError(404, "NOT_FOUND", f"no such endpoint: {m} {p}")
@@ -205,13 +239,21 @@ class Emulator:
         if m == "GET" and rest == "/dialGroups":
             return 200, _page(req, [_dial_group(g) for g in account.get("dialGroups", [])])
         if m == "GET" and rest == "/dialGroups/withChildren":
-            groups = [{**_dial_group(g), "campaigns": [_campaign(c, g) for c in g.get("campaigns", [])]}
-                      for g in account.get("dialGroups", [])]
+            groups = [
+                {**_dial_group(g), "campaigns": [_campaign(c, g) for c in g.get("campaigns", [])]}
+                for g in account.get("dialGroups", [])
+            ]
             return 200, _page(req, groups)
         dg = re.fullmatch(r"/dialGroups/(\d+)/campaigns", rest)
         if m == "GET" and dg:
-            group = next((g for g in account.get("dialGroups", [])
-                          if int(g["dialGroupId"]) == int(dg.group(1))), None)
+            group = next(
+                (
+                    g
+                    for g in account.get("dialGroups", [])
+                    if int(g["dialGroupId"]) == int(dg.group(1))
+                ),
+                None,
+            )
             if group is None:
                 raise HttpError(404, "DIAL_GROUP_NOT_FOUND", f"dial group {dg.group(1)} not found")
             return 200, _page(req, [_campaign(c, group) for c in group.get("campaigns", [])])
@@ -240,36 +282,62 @@ class Emulator:
             client = base64.b64decode(auth.removeprefix("Basic ").strip()).decode()
         except (ValueError, UnicodeDecodeError):
             client = ""
-        if not auth.startswith("Basic ") or client != f"{self.creds['clientId']}:{self.creds['clientSecret']}":
-            raise HttpError(401, "invalid_client", "Invalid client credentials",
-                            text=json.dumps({"error": "invalid_client",
-                                             "error_description": "Invalid client credentials"}))
+        if (
+            not auth.startswith("Basic ")
+            or client != f"{self.creds['clientId']}:{self.creds['clientSecret']}"
+        ):
+            raise HttpError(
+                401,
+                "invalid_client",
+                "Invalid client credentials",
+                text=json.dumps(
+                    {"error": "invalid_client", "error_description": "Invalid client credentials"}
+                ),
+            )
         form = req.form()
         if form.get("grant_type") != JWT_GRANT:
             raise HttpError(400, "unsupported_grant_type", "Unsupported grant type")
         if form.get("assertion") != self.creds["jwt"]:
             raise HttpError(400, "invalid_grant", "Invalid JWT assertion")
         token = self._mint("rc", 3600, tuple(self.accounts))
-        return 200, {"access_token": token, "token_type": "bearer", "expires_in": 3600,
-                     "refresh_token": self._mint("rcrefresh", 604800, ()),
-                     "refresh_token_expires_in": 604800, "scope": "ReadAccounts"}
+        return 200, {
+            "access_token": token,
+            "token_type": "bearer",
+            "expires_in": 3600,
+            "refresh_token": self._mint("rcrefresh", 604800, ()),
+            "refresh_token_expires_in": 604800,
+            "scope": "ReadAccounts",
+        }
 
     def _engage_login(self, accounts: tuple[str, ...]) -> dict[str, Any]:
         access = self._mint("engage", self.settings.token_ttl, accounts)
         refresh = self._mint("refresh", 86400, accounts)
         main = accounts[0] if accounts else ""
-        return {"accessToken": access, "refreshToken": refresh, "tokenType": "Bearer",
-                "mainAccountId": main, "platformId": "emulator", "rcUser": {},
-                "agentDetails": [{"accountId": a, "agentId": 1000 + i, "firstName": "Emulator",
-                                  "lastName": "Admin"} for i, a in enumerate(accounts)],
-                "adminId": 1, "adminUrl": "", "agentUrl": "", "ssoLogin": True}
+        return {
+            "accessToken": access,
+            "refreshToken": refresh,
+            "tokenType": "Bearer",
+            "mainAccountId": main,
+            "platformId": "emulator",
+            "rcUser": {},
+            "agentDetails": [
+                {"accountId": a, "agentId": 1000 + i, "firstName": "Emulator", "lastName": "Admin"}
+                for i, a in enumerate(accounts)
+            ],
+            "adminId": 1,
+            "adminUrl": "",
+            "agentUrl": "",
+            "ssoLogin": True,
+        }
 
     def exchange(self, req: Request) -> tuple[int, Any]:
         key = ("*", "exchange")
         with self._lock:
             self.stats["exchangeCalls"] += 1
             limiter = self._limits.setdefault(
-                key, SlidingWindows(self.settings.exchange_limits, self.settings.rate_scale, self.clock))
+                key,
+                SlidingWindows(self.settings.exchange_limits, self.settings.rate_scale, self.clock),
+            )
         if not limiter.try_acquire():
             self.stats["exchange429"] += 1
             raise HttpError(429, "TOO_MANY_REQUESTS", "Rate limit exceeded for token exchange")
@@ -315,17 +383,31 @@ class Emulator:
                 self.faults.pop(0)
             return fault
 
-    def load(self, req: Request, environ: dict[str, Any], account_id: str, account: dict[str, Any],
-             campaign_id: int) -> tuple[int, Any]:
-        campaign = next((c for g in account.get("dialGroups", []) for c in g.get("campaigns", [])
-                         if int(c["campaignId"]) == campaign_id), None)
+    def load(
+        self,
+        req: Request,
+        environ: dict[str, Any],
+        account_id: str,
+        account: dict[str, Any],
+        campaign_id: int,
+    ) -> tuple[int, Any]:
+        campaign = next(
+            (
+                c
+                for g in account.get("dialGroups", [])
+                for c in g.get("campaigns", [])
+                if int(c["campaignId"]) == campaign_id
+            ),
+            None,
+        )
         if campaign is None:
             raise HttpError(404, "CAMPAIGN_NOT_FOUND", f"campaign {campaign_id} not found")
         with self._lock:
             self.stats["loaderCalls"] += 1
             limiter = self._limits.setdefault(
                 (account_id, "loader"),
-                SlidingWindows(self.settings.loader_limits, self.settings.rate_scale, self.clock))
+                SlidingWindows(self.settings.loader_limits, self.settings.rate_scale, self.clock),
+            )
         if not limiter.try_acquire():
             with self._lock:
                 self.stats["loader429"] += 1
@@ -350,12 +432,23 @@ class Emulator:
             raise HttpError(400, "INVALID_REQUEST", f"{where}: {first.message}")
         leads = body.get("uploadLeads") or []
         if len(leads) > self.settings.max_leads_per_call:
-            raise HttpError(400, "TOO_MANY_LEADS",
-                            f"{len(leads)} leads in one call; the maximum is "
-                            f"{self.settings.max_leads_per_call}")
+            raise HttpError(
+                400,
+                "TOO_MANY_LEADS",
+                f"{len(leads)} leads in one call; the maximum is "
+                f"{self.settings.max_leads_per_call}",
+            )
         if fault is not None and fault.kind == "failed":
-            return 200, _result(body, len(leads), 0, 0, 0, [], failed="GENERAL_FAILURE",
-                                message="injected failure: the list was not loaded")
+            return 200, _result(
+                body,
+                len(leads),
+                0,
+                0,
+                0,
+                [],
+                failed="GENERAL_FAILURE",
+                message="injected failure: the list was not loaded",
+            )
         rejected: list[dict[str, Any]] = []
         good: list[dict[str, Any]] = []
         for i, lead in enumerate(leads):
@@ -367,14 +460,26 @@ class Emulator:
             else:
                 good.append(lead)
         if not good:
-            return 200, _result(body, len(leads), 0, 0, 0, rejected,
-                                failed="NO_LEADS_PASSED_VALIDATION",
-                                message="No leads passed validation")
+            return 200, _result(
+                body,
+                len(leads),
+                0,
+                0,
+                0,
+                rejected,
+                failed="NO_LEADS_PASSED_VALIDATION",
+                message="No leads passed validation",
+            )
         mode = body.get("duplicateHandling", "RETAIN_ALL")
         inserted = deleted = 0
         with self.store.transaction() as store:
-            list_id = store.new_list(account_id, campaign_id, str(body.get("description") or ""),
-                                     _now(), {k: v for k, v in body.items() if k != "uploadLeads"})
+            list_id = store.new_list(
+                account_id,
+                campaign_id,
+                str(body.get("description") or ""),
+                _now(),
+                {k: v for k, v in body.items() if k != "uploadLeads"},
+            )
             batch_phones: dict[str, int] = {}
             to_insert: list[dict[str, Any]] = []
             for lead in good:
@@ -390,8 +495,9 @@ class Emulator:
                     continue
                 batch_phones[phone] = len(to_insert)
                 to_insert.append(lead)
-            inserted = store.insert_leads(account_id, campaign_id, list_id,
-                                          [x for x in to_insert if x])
+            inserted = store.insert_leads(
+                account_id, campaign_id, list_id, [x for x in to_insert if x]
+            )
         return 200, _result(body, len(leads), len(good), inserted, deleted, rejected)
 
     # -- inspection and faults ----------------------------------------------------------------
@@ -414,28 +520,51 @@ class Emulator:
                 spec = req.json() or {}
                 kind = str(spec.get("kind", ""))
                 if kind not in FAULT_KINDS:
-                    raise HttpError(400, "BAD_FAULT", f"kind must be one of {', '.join(FAULT_KINDS)}")
+                    raise HttpError(
+                        400, "BAD_FAULT", f"kind must be one of {', '.join(FAULT_KINDS)}"
+                    )
                 with self._lock:
-                    self.faults.append(Fault(kind, int(spec.get("count", 1)), int(spec.get("rows", 1))))
+                    self.faults.append(
+                        Fault(kind, int(spec.get("count", 1)), int(spec.get("rows", 1)))
+                    )
             elif req.method == "DELETE":
                 with self._lock:
                     self.faults.clear()
-            return 200, [{"kind": f.kind, "remaining": f.remaining, "rows": f.rows} for f in self.faults]
+            return 200, [
+                {"kind": f.kind, "remaining": f.remaining, "rows": f.rows} for f in self.faults
+            ]
         raise HttpError(404, "NOT_FOUND", f"no such emulator endpoint: {path}")
 
 
-def _result(body: dict[str, Any], supplied: int, accepted: int, inserted: int, deleted: int,
-            rejected: list[dict[str, Any]], failed: str | None = None, message: str = "") -> dict[str, Any]:
+def _result(
+    body: dict[str, Any],
+    supplied: int,
+    accepted: int,
+    inserted: int,
+    deleted: int,
+    rejected: list[dict[str, Any]],
+    failed: str | None = None,
+    message: str = "",
+) -> dict[str, Any]:
     return {
-        "leadsSupplied": supplied, "leadsAccepted": accepted, "leadsInserted": inserted,
-        "leadsConverted": 0, "deletedCount": deleted, "hasDeletedLeads": deleted > 0,
-        "dncReturnedCount": 0, "dncUploadCount": 0, "internalDncCount": 0, "whitelistCount": 0,
-        "quotaCount": 0, "failedAgentAssignment": 0,
+        "leadsSupplied": supplied,
+        "leadsAccepted": accepted,
+        "leadsInserted": inserted,
+        "leadsConverted": 0,
+        "deletedCount": deleted,
+        "hasDeletedLeads": deleted > 0,
+        "dncReturnedCount": 0,
+        "dncUploadCount": 0,
+        "internalDncCount": 0,
+        "whitelistCount": 0,
+        "quotaCount": 0,
+        "failedAgentAssignment": 0,
         "listState": body.get("listState", "ACTIVE"),
         "timeZoneOption": body.get("timeZoneOption", "NOT_APPLICABLE"),
         "processingResult": "Failed" if failed else "OK",
         "processingStatus": failed or "DEFAULT_NOT_A_FAILURE",
-        "message": message or ("Leads loaded" if not rejected else f"{len(rejected)} row(s) rejected"),
+        "message": message
+        or ("Leads loaded" if not rejected else f"{len(rejected)} row(s) rejected"),
         "rejectedRows": rejected,
     }
 
@@ -450,8 +579,10 @@ def _lead_problem(lead: dict[str, Any], body: dict[str, Any]) -> str | None:
     phone, e164 = lead.get("leadPhone"), lead.get("leadPhoneE164")
     if not phone and not e164:
         return "leadPhone is required"
-    if phone and not body.get("phoneNumbersI18nEnabled") and not all(
-        _US_PHONE.match(p) for p in str(phone).split("|")
+    if (
+        phone
+        and not body.get("phoneNumbersI18nEnabled")
+        and not all(_US_PHONE.match(p) for p in str(phone).split("|"))
     ):
         return "Invalid phone number"
     if e164 and not _E164.match(str(e164)):
@@ -467,8 +598,18 @@ def _lead_problem(lead: dict[str, Any], body: dict[str, Any]) -> str | None:
     return None
 
 
-_ROW_FIELDS = ("externId", "leadPhone", "leadPhoneE164", "firstName", "lastName", "address1",
-               "city", "state", "zip", "email")
+_ROW_FIELDS = (
+    "externId",
+    "leadPhone",
+    "leadPhoneE164",
+    "firstName",
+    "lastName",
+    "address1",
+    "city",
+    "state",
+    "zip",
+    "email",
+)
 
 
 def _row_data(lead: dict[str, Any]) -> list[str]:
@@ -476,15 +617,23 @@ def _row_data(lead: dict[str, Any]) -> list[str]:
 
 
 def _dial_group(g: dict[str, Any]) -> dict[str, Any]:
-    return {"dialGroupId": int(g["dialGroupId"]), "dialGroupName": g.get("dialGroupName", ""),
-            "dialGroupDesc": g.get("dialGroupDesc", ""), "dialMode": g.get("dialMode", "PREDICTIVE"),
-            "isActive": bool(g.get("isActive", True))}
+    return {
+        "dialGroupId": int(g["dialGroupId"]),
+        "dialGroupName": g.get("dialGroupName", ""),
+        "dialGroupDesc": g.get("dialGroupDesc", ""),
+        "dialMode": g.get("dialMode", "PREDICTIVE"),
+        "isActive": bool(g.get("isActive", True)),
+    }
 
 
 def _campaign(c: dict[str, Any], g: dict[str, Any]) -> dict[str, Any]:
-    return {"campaignId": int(c["campaignId"]), "campaignName": c.get("campaignName", ""),
-            "campaignDesc": c.get("campaignDesc", ""), "isActive": 1 if c.get("isActive", 1) else 0,
-            "dialGroup": {"id": int(g["dialGroupId"]), "description": g.get("dialGroupDesc", "")}}
+    return {
+        "campaignId": int(c["campaignId"]),
+        "campaignName": c.get("campaignName", ""),
+        "campaignDesc": c.get("campaignDesc", ""),
+        "isActive": 1 if c.get("isActive", 1) else 0,
+        "dialGroup": {"id": int(g["dialGroupId"]), "description": g.get("dialGroupDesc", "")},
+    }
 
 
 def _paging(req: Request, default_rows: int) -> tuple[int, int]:
@@ -509,6 +658,14 @@ def _now() -> str:
     return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.000+0000")
 
 
-_REASONS = {200: "OK", 400: "Bad Request", 401: "Unauthorized", 403: "Forbidden", 404: "Not Found",
-            429: "Too Many Requests", 500: "Internal Server Error", 503: "Service Unavailable",
-            504: "Gateway Timeout"}
+_REASONS = {
+    200: "OK",
+    400: "Bad Request",
+    401: "Unauthorized",
+    403: "Forbidden",
+    404: "Not Found",
+    429: "Too Many Requests",
+    500: "Internal Server Error",
+    503: "Service Unavailable",
+    504: "Gateway Timeout",
+}

@@ -21,25 +21,45 @@ def default_seed() -> dict[str, Any]:
                 "accountName": "Demo Contact Centre",
                 "dialGroups": [
                     {
-                        "dialGroupId": 4100, "dialGroupName": "Outbound Sales",
-                        "dialGroupDesc": "Renewals and win-backs", "dialMode": "PREDICTIVE",
+                        "dialGroupId": 4100,
+                        "dialGroupName": "Outbound Sales",
+                        "dialGroupDesc": "Renewals and win-backs",
+                        "dialMode": "PREDICTIVE",
                         "isActive": True,
                         "campaigns": [
-                            {"campaignId": 136785, "campaignName": "Renewal Outreach",
-                             "campaignDesc": "Spring renewals", "isActive": 1},
-                            {"campaignId": 136792, "campaignName": "Canada Win-back",
-                             "campaignDesc": "Ontario win-back", "isActive": 1},
+                            {
+                                "campaignId": 136785,
+                                "campaignName": "Renewal Outreach",
+                                "campaignDesc": "Spring renewals",
+                                "isActive": 1,
+                            },
+                            {
+                                "campaignId": 136792,
+                                "campaignName": "Canada Win-back",
+                                "campaignDesc": "Ontario win-back",
+                                "isActive": 1,
+                            },
                         ],
                     },
                     {
-                        "dialGroupId": 4200, "dialGroupName": "Marketing Callbacks",
-                        "dialGroupDesc": "Event follow-up", "dialMode": "PREVIEW",
+                        "dialGroupId": 4200,
+                        "dialGroupName": "Marketing Callbacks",
+                        "dialGroupDesc": "Event follow-up",
+                        "dialMode": "PREVIEW",
                         "isActive": True,
                         "campaigns": [
-                            {"campaignId": 136790, "campaignName": "Webinar Follow-up",
-                             "campaignDesc": "Webinar attendees", "isActive": 1},
-                            {"campaignId": 136799, "campaignName": "Archived Survey",
-                             "campaignDesc": "Old survey", "isActive": 0},
+                            {
+                                "campaignId": 136790,
+                                "campaignName": "Webinar Follow-up",
+                                "campaignDesc": "Webinar attendees",
+                                "isActive": 1,
+                            },
+                            {
+                                "campaignId": 136799,
+                                "campaignName": "Archived Survey",
+                                "campaignDesc": "Old survey",
+                                "isActive": 0,
+                            },
                         ],
                     },
                 ],
@@ -66,5 +86,8 @@ def load_seed(path: Path) -> dict[str, Any]:
         raise ConfigError(f"{path}: a seed needs an `accounts:` list (see the README)")
     base = default_seed()
     creds = {**base["credentials"], **(data.get("credentials") or {})}
-    return {"accounts": data["accounts"], "credentials": creds,
-            "settings": data.get("settings") or {}}
+    return {
+        "accounts": data["accounts"],
+        "credentials": creds,
+        "settings": data.get("settings") or {},
+    }

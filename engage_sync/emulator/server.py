@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import signal
 import socket
 import threading
@@ -18,17 +19,15 @@ class _Server(ThreadingMixIn, WSGIServer):
 
 
 class _Handler(WSGIRequestHandler):
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
+    def log_message(self, format: str, *args: Any) -> None:
         pass  # the request log lives at /_emulator/requests (with tokens redacted)
 
     def get_environ(self) -> dict[str, Any]:
         environ: dict[str, Any] = super().get_environ()
 
         def drop() -> None:
-            try:
+            with contextlib.suppress(OSError):
                 self.connection.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
             self.connection.close()
 
         environ["emulator.drop"] = drop
@@ -38,7 +37,7 @@ class _Handler(WSGIRequestHandler):
 def serve(emulator: Emulator, host: str, port: int) -> _Server:
     """Bind (port 0 picks a free one); call serve_forever() on the result."""
     server = make_server(host, port, emulator, server_class=_Server, handler_class=_Handler)
-    return server  # type: ignore[return-value]
+    return server
 
 
 class SignalStop:
@@ -46,7 +45,9 @@ class SignalStop:
 
     def __init__(self) -> None:
         self.event = threading.Event()
-        self._previous = {s: signal.signal(s, self._handle) for s in (signal.SIGINT, signal.SIGTERM)}
+        self._previous = {
+            s: signal.signal(s, self._handle) for s in (signal.SIGINT, signal.SIGTERM)
+        }
 
     def _handle(self, signum: int, frame: object) -> None:
         self.event.set()
@@ -58,8 +59,9 @@ class SignalStop:
 
 def run_until_signal(server: _Server, stop: SignalStop) -> None:
     """Serve until SIGINT/SIGTERM, then shut down cleanly."""
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.1},
-                              daemon=True)
+    thread = threading.Thread(
+        target=server.serve_forever, kwargs={"poll_interval": 0.1}, daemon=True
+    )
     thread.start()
     try:
         stop.event.wait()
