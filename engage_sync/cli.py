@@ -231,5 +231,5 @@ def main(argv: Sequence[str] | None = None) -> None:
     sys.exit(code if isinstance(code, int) else EXIT_OK)
 
 
-# Apply, emulator and the other commands register themselves on `cli`.
-from . import commands  # noqa: E402,F401
+# The other commands register themselves on `cli`.
+from . import cli_apply, cli_emulator, cli_init, cli_state  # noqa: E402,F401

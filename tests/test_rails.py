@@ -1,0 +1,213 @@
+"""Safety rails (exit 3), the reviewed-plan checksum (exit 5), and the state commands."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+from typing import Any
+
+import pytest
+from conftest import REPO, Served, write
+from test_planner import applied, desired, lead
+
+from engage_sync import cli
+from engage_sync.config import Rails
+from engage_sync.model import Action
+from engage_sync.rails import tripped
+
+HEAD = (
+    "options: {dialPriority: NORMAL, duplicateHandling: REMOVE_ALL_EXISTING, "
+    "timeZoneOption: NPA_NXX}\n"
+)
+
+
+def leads_yaml(n: int, first: str = "Ada", start: int = 0) -> str:
+    rows = [
+        f'  - {{externId: "L{i}", leadPhone: "415555{i:04d}", firstName: {first}}}'
+        for i in range(start, start + n)
+    ]
+    return "leads:\n" + "\n".join(rows) + "\n"
+
+
+@pytest.fixture
+def engage(workspace: Path, served: Served, monkeypatch: pytest.MonkeyPatch) -> Served:
+    for k, v in served.env("api-token").items():
+        monkeypatch.setenv(k, v)
+    for f in (workspace / "leadsets").iterdir():
+        f.unlink()
+    return served
+
+
+def test_update_rail_trips_past_30_percent_and_force_overrides(
+    workspace: Path, engage: Served, run: Any
+) -> None:
+    path = workspace / "leadsets" / "a.yaml"
+    write(path, "campaign: 136785\n" + HEAD + leads_yaml(10))
+    assert run("apply", "--auto-approve").code == 0
+    write(path, "campaign: 136785\n" + HEAD + leads_yaml(4, "Grace") + leads_yaml(6, start=4)[7:])
+    plan = run("plan")
+    assert (
+        "refused unless --force: campaign 136785: 4 updates are 40% of its 10 applied leads "
+        "(rails.maxUpdateFraction: 0.3)"
+    ) in plan.out
+    before = len(engage.loader_posts())
+    refused = run("apply", "--auto-approve")
+    assert refused.code == 3 and "refused by safety rails" in refused.err
+    assert len(engage.loader_posts()) == before
+    forced = run("apply", "--auto-approve", "--force")
+    assert forced.code == 0 and len(engage.loader_posts()) == before + 1
+
+
+def test_update_rail_threshold_comes_from_engage_sync_yaml(
+    workspace: Path, engage: Served, run: Any
+) -> None:
+    write(workspace / "engage-sync.yaml", "account: '99990001'\nrails: {maxUpdateFraction: 0.5}\n")
+    path = workspace / "leadsets" / "a.yaml"
+    write(path, "campaign: 136785\n" + HEAD + leads_yaml(10))
+    assert run("apply", "--auto-approve").code == 0
+    write(path, "campaign: 136785\n" + HEAD + leads_yaml(10, "Grace"))
+    assert "rails.maxUpdateFraction: 0.5" in run("plan").out
+    write(path, "campaign: 136785\n" + HEAD + leads_yaml(4, "Grace") + leads_yaml(6, start=4)[7:])
+    assert run("apply", "--auto-approve").code == 0
+
+
+def test_emptied_lead_set_trips(workspace: Path, engage: Served, run: Any) -> None:
+    path = workspace / "leadsets" / "a.yaml"
+    write(path, "campaign: 136785\n" + HEAD + leads_yaml(3))
+    assert run("apply", "--auto-approve").code == 0
+    write(path, "campaign: 136785\n" + HEAD + "leads: []\n")
+    r = run("apply", "--auto-approve")
+    assert r.code == 3
+    assert "campaign 136785: declares no leads but 3 were applied before" in r.out
+
+
+def test_max_creates_and_immediate_rails(workspace: Path, engage: Served, run: Any) -> None:
+    write(
+        workspace / "engage-sync.yaml",
+        "account: '99990001'\nrails: {maxCreates: 5, maxImmediateLeads: 2}\n",
+    )
+    write(workspace / "leadsets" / "a.yaml", "campaign: 136785\n" + HEAD + leads_yaml(6))
+    r = run("apply", "--auto-approve")
+    assert r.code == 3 and "this run would create 6 leads (rails.maxCreates: 5)" in r.out
+    write(
+        workspace / "leadsets" / "a.yaml",
+        "campaign: 136785\n" + HEAD.replace("NORMAL", "IMMEDIATE") + leads_yaml(3),
+    )
+    r = run("apply", "--auto-approve")
+    assert r.code == 3 and "would post 3 leads with dialPriority IMMEDIATE" in r.out
+    assert engage.loader_posts() == []
+    assert run("apply", "--auto-approve", "--force").code == 0
+
+
+def test_immediate_rail_is_about_switching() -> None:
+    state = applied((1, lead("a")))
+    state.campaign(1).options = {"dialPriority": "IMMEDIATE"}
+    from engage_sync.planner import plan
+
+    opts = (("dialPriority", "IMMEDIATE"),)
+    result = plan([desired(1, lead("a"), *[lead(f"n{i}") for i in range(5)], options=opts)], state)
+    assert tripped(result, Rails(max_immediate_leads=2)) == []
+    state.campaign(1).options = {"dialPriority": "NORMAL"}
+    result = plan([desired(1, *[lead(f"n{i}") for i in range(5)], options=opts)], state)
+    assert any("IMMEDIATE" in r for r in tripped(result, Rails(max_immediate_leads=2)))
+    assert result.count(Action.CREATE) == 5
+
+
+def test_options_changes_are_shown(workspace: Path, engage: Served, run: Any) -> None:
+    path = workspace / "leadsets" / "a.yaml"
+    write(path, "campaign: 136785\n" + HEAD + leads_yaml(2))
+    assert run("apply", "--auto-approve").code == 0
+    write(
+        path,
+        "campaign: 136785\n" + HEAD.replace("REMOVE_ALL_EXISTING", "RETAIN_ALL") + leads_yaml(2),
+    )
+    out = run("plan").out
+    assert (
+        'options changed since the last apply (duplicateHandling: "REMOVE_ALL_EXISTING" -> '
+        '"RETAIN_ALL")'
+    ) in out
+
+
+def test_checksum_gate(workspace: Path, engage: Served, run: Any) -> None:
+    write(workspace / "leadsets" / "a.yaml", "campaign: 136785\n" + HEAD + leads_yaml(3))
+    reviewed = json.loads(run("plan", "--format", "json").out)["checksum"]
+    wrong = run("apply", "--auto-approve", "--checksum", "0" * 64)
+    assert wrong.code == 5 and f"the plan's checksum is {reviewed}" in wrong.err
+    assert engage.loader_posts() == []
+    assert run("apply", "--auto-approve", "--checksum", reviewed).code == 0
+    # the state moved on (serial) since that review: the same checksum no longer applies
+    write(workspace / "leadsets" / "a.yaml", "campaign: 136785\n" + HEAD + leads_yaml(4))
+    assert run("apply", "--auto-approve", "--checksum", reviewed).code == 5
+
+
+def test_state_commands(workspace: Path, engage: Served, run: Any) -> None:
+    write(workspace / "leadsets" / "a.yaml", "campaign: 136785\n" + HEAD + leads_yaml(3))
+    assert run("state", "list").out == "engage-sync.state.json: no state yet (nothing applied)\n"
+    assert run("apply", "--auto-approve").code == 0
+    listed = run("state", "list").out.splitlines()
+    assert listed[0].startswith("engage-sync.state.json: serial 1, lineage ")
+    assert listed[1:] == [
+        "  campaign 136785: 3 lead(s) (leadsets/a.yaml)",
+        "3 lead(s) in 1 campaign(s).",
+    ]
+    doc = json.loads(run("state", "list", "--format", "json").out)
+    assert doc["campaigns"] == [
+        {"campaignId": 136785, "files": ["leadsets/a.yaml"], "inDoubt": 0, "leads": 3}
+    ]
+    shown = run("state", "show", "136785", "L1").out.splitlines()
+    assert shown[0] == "campaign 136785, externId L1"
+    assert [line.split(":")[0].strip() for line in shown[2:]] == ["firstName", "leadPhone"]
+    assert "Ada" not in "".join(shown)
+    assert run("state", "show", "136785", "nope").code == 1
+    refused = run("state", "rm", "136785", "L1", "nope")
+    assert refused.code == 1 and "not in the state: nope; nothing removed" in refused.err
+    removed = run("state", "rm", "136785", "L1")
+    assert removed.code == 0 and "(serial 2)" in removed.out
+    assert "Plan: 1 to create, 0 to update, 0 orphaned, 2 unchanged." in run("plan").out
+    assert run("state", "path").out == "engage-sync.state.json\n"
+
+
+def test_import_records_without_posting(workspace: Path, engage: Served, run: Any) -> None:
+    write(workspace / "leadsets" / "a.yaml", "campaign: 136785\n" + HEAD + "leadsFile: a.csv\n")
+    write(workspace / "leadsets" / "a.csv", "externId,leadPhone\nX1,4155550100\nX2,4155550101\n")
+    r = run("import", "--campaign", "136785", "leadsets/a.csv")
+    assert r.code == 0 and "Recorded 2 lead(s) of campaign 136785" in r.out
+    assert engage.loader_posts() == []
+    assert run("plan").out.endswith("Plan: 0 to create, 0 to update, 0 orphaned, 2 unchanged.\n")
+    wrong = run("import", "--campaign", "1", "leadsets/a.yaml")
+    assert wrong.code == 1 and "declares campaign 136785, not 1" in wrong.err
+    write(workspace / "bad.csv", "externId,leadPhone\nX1,12\n")
+    bad = run("import", "--campaign", "136785", "bad.csv")
+    assert bad.code == 1 and "bad.csv:2: leadPhone:" in bad.err
+    assert run("import", "--campaign", "1", "notes.txt").code == 1
+
+
+def test_the_wheel_carries_the_schema_and_the_scaffold(tmp_path: Path) -> None:
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            "-q",
+            "--no-deps",
+            "--no-build-isolation",
+            "-w",
+            str(tmp_path),
+            str(REPO),
+        ],
+        check=True,
+        capture_output=True,
+    )
+    (wheel,) = tmp_path.glob("*.whl")
+    names = set(zipfile.ZipFile(wheel).namelist())
+    assert "engage_sync/schemas/leadset.schema.json" in names
+    assert "engage_sync/emulator/engage_schemas.json" in names
+    assert "engage_sync/emulator/LICENSE-ringcentral-specs" in names
+    for shared in cli.cli_init.SHARED:
+        assert f"engage_sync/scaffold/{shared}" in names
+    packaged = zipfile.ZipFile(wheel).read("engage_sync/schemas/leadset.schema.json")
+    assert packaged == (REPO / "schemas" / "leadset.schema.json").read_bytes()
