@@ -25,6 +25,7 @@ EXIT_CHECKSUM = 5
 EXIT_USAGE = 64
 EXIT_INTERNAL = 70
 EXIT_INTERRUPTED = 130
+PROBLEMS_SHOWN = 20  # plan and apply summarise; validate lists every problem
 
 
 def exit_code(outcome: BaseException | None) -> int:
@@ -89,10 +90,15 @@ def cli(ctx: click.Context, config_file: str | None, state: str | None, debug: b
     ctx.obj = Context(config_file, state, debug)
 
 
-def _problems(problems: Sequence[Problem]) -> None:
-    """Each problem on its own line, by file and line."""
-    for p in sorted(problems, key=lambda p: (p.file, p.line)):
+def _problems(problems: Sequence[Problem], limit: int | None = None) -> None:
+    """Each problem on its own line, by file and line; past `limit`, a count instead."""
+    ordered = sorted(problems, key=lambda p: (p.file, p.line))
+    for p in ordered[:limit]:
         click.echo(str(p), err=True)
+    if limit is not None and len(ordered) > limit:
+        click.echo(
+            f"... and {len(ordered) - limit} more (`engage-sync validate` lists them all)", err=True
+        )
 
 
 @cli.command()
@@ -167,7 +173,7 @@ def plan(
             "--format text and without --out"
         )
     planned = workspace.build_plan(paths, ctx.config, ctx.state_path)
-    _problems(planned.sink.warnings)
+    _problems(planned.sink.warnings, limit=PROBLEMS_SHOWN)
     result = planned.plan
     if fmt == OutputFormat.JSON.value:
         text = render_json(result, planned.rails)
@@ -191,7 +197,7 @@ def plan(
 
 def _report_error(e: EngageSyncError) -> None:
     if isinstance(e, ValidationFailed):
-        _problems(e.problems)
+        _problems(e.problems, limit=PROBLEMS_SHOWN)
         errors = sum(1 for p in e.problems if p.severity is Severity.ERROR)
         click.echo(f"{errors} error(s): nothing planned.", err=True)
     else:

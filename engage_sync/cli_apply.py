@@ -11,7 +11,17 @@ from typing import Any
 import click
 
 from . import workspace
-from .cli import EXIT_ERROR, EXIT_OK, EXIT_PARTIAL, Context, _problems, _write, cli, pass_ctx
+from .cli import (
+    EXIT_ERROR,
+    EXIT_OK,
+    EXIT_PARTIAL,
+    PROBLEMS_SHOWN,
+    Context,
+    _problems,
+    _write,
+    cli,
+    pass_ctx,
+)
 from .config import DEFAULT_BASE_URL, pick
 from .errors import ChecksumMismatch, ConfigError, EngageSyncError, SafetyRailTripped
 from .ratelimit import LOADER_LIMITS, parse_limits
@@ -178,7 +188,7 @@ def apply(
     try:
         with StateLock(ctx.state_path, "apply", lock_timeout):
             planned = workspace.build_plan(paths, ctx.config, ctx.state_path)
-            _problems(planned.sink.warnings)
+            _problems(planned.sink.warnings, limit=PROBLEMS_SHOWN)
             click.echo(render_text(planned.plan, rails=planned.rails), nl=False)
             if checksum is not None and checksum != planned.plan.checksum:
                 raise ChecksumMismatch(

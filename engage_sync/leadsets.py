@@ -108,7 +108,8 @@ class Sink:
     problems: list[Problem] = field(default_factory=list)
     _files: list[str] = field(default_factory=list)
     _ids: dict[int, dict[str, int]] = field(default_factory=dict)
-    _phones: dict[int, dict[str, int]] = field(default_factory=dict)
+    _phones: dict[int, dict[int, int]] = field(default_factory=dict)
+    shared_phones: dict[int, int] = field(default_factory=dict)  # campaign -> leads
 
     @property
     def errors(self) -> list[Problem]:
@@ -162,8 +163,9 @@ class Sink:
         if isinstance(phone, str):
             phones = self._phones.setdefault(campaign, {})
             # keyed by hash, not the number: memory for a million leads, and no PII kept
-            earlier = phones.setdefault(hash(phone), packed)  # type: ignore[arg-type]
+            earlier = phones.setdefault(hash(phone), packed)
             if earlier != packed:
+                self.shared_phones[campaign] = self.shared_phones.get(campaign, 0) + 1
                 effect = DUPLICATE_EFFECT.get(str(duplicate_handling), "")
                 self.add(
                     file,

@@ -60,6 +60,7 @@ def render_text(
             lines.append(f"  ... and {len(changes) - limit} more (--format json lists them all)")
         lines.extend(f"  warning: {w}" for w in ls.warnings)
         lines.append("")
+    lines.extend(f"warning: {w}" for w in plan.warnings)
     lines.extend(f"refused unless --force: {r}" for r in rails)
     if not plan.leadsets:
         lines.append("No lead sets.")
@@ -104,6 +105,7 @@ def plan_document(plan: Plan, rails: Sequence[str] = ()) -> dict[str, object]:
             for ls in plan.leadsets
         ],
         "rails": list(rails),
+        "warnings": list(plan.warnings),
         "changes": changes,
         "lineage": plan.lineage,
         "serial": plan.serial,
@@ -138,6 +140,7 @@ def render_markdown(plan: Plan, rails: Sequence[str] = (), budget: int = MARKDOW
         for ls in plan.leadsets
         for w in ls.warnings
     ]
+    warnings += [f"- :warning: {_md_cell(w)}" for w in plan.warnings]
     warnings += [f"- :no_entry: apply will refuse unless `--force`: {_md_cell(r)}" for r in rails]
     if warnings:
         head += ["### Warnings", "", *warnings, ""]

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from . import leadsets
 from .config import DEFAULT_LEADSETS, DEFAULT_STATE, Config, pick
 from .errors import ValidationFailed
-from .leadsets import Sink, Source
+from .leadsets import DUPLICATE_EFFECT, Sink, Source
 from .model import Lead, Plan
 from .planner import plan as make_plan
 from .rails import tripped
@@ -61,6 +61,13 @@ def build_plan(paths: Sequence[str], config: Config, state_file: Path) -> Planne
     result = make_plan(desired, state, include_undeclared=whole and not sink.errors)
     if sink.errors:
         raise ValidationFailed(list(sink.problems))
+    handling = {d.campaign.id: str(dict(d.options).get("duplicateHandling")) for d in desired}
+    shared = tuple(
+        f"campaign {cid}: {n} lead(s) share a phone with an earlier lead; with "
+        f"duplicateHandling {handling[cid]} {DUPLICATE_EFFECT.get(handling[cid], '')}"
+        for cid, n in sorted(sink.shared_phones.items())
+    )
+    result = replace(result, warnings=result.warnings + shared)
     return Planned(result, state, sources, sink, tripped(result, config.rails))
 
 

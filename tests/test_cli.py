@@ -176,3 +176,28 @@ def test_bad_config_file_is_a_clear_error(workspace: Path, run: Any) -> None:
 def test_version(run: Any) -> None:
     r = run("--version")
     assert r.code == 0 and r.out.startswith("engage-sync, version ")
+
+
+def test_plan_summarises_many_warnings_and_validate_lists_them_all(
+    workspace: Path, run: Any
+) -> None:
+    rows = "\n".join(f"D{i},4155550100" for i in range(30))
+    write(workspace / "leadsets" / "dups.csv", "externId,leadPhone\n" + rows + "\n")
+    write(
+        workspace / "leadsets" / "dups.yaml",
+        "campaign: 7\noptions: {dialPriority: NORMAL, "
+        "duplicateHandling: RETAIN_ALL, timeZoneOption: NPA_NXX}\nleadsFile: dups.csv\n",
+    )
+    plan = run("plan")
+    assert plan.code == 0
+    assert len(plan.err.splitlines()) == 21
+    assert plan.err.splitlines()[-1] == "... and 9 more (`engage-sync validate` lists them all)"
+    assert (
+        "warning: campaign 7: 29 lead(s) share a phone with an earlier lead; with "
+        "duplicateHandling RETAIN_ALL Engage keeps both as separate dial records"
+    ) in plan.out
+    markdown = run("plan", "--format", "markdown").out
+    assert ":warning: campaign 7: 29 lead(s) share a phone" in markdown
+    assert "4155550100" not in markdown
+    validate = run("validate")
+    assert validate.code == 0 and len(validate.err.splitlines()) == 29
