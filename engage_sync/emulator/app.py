@@ -200,6 +200,7 @@ class Emulator:
                     "body": body,
                     "status": status,
                     "time": _now(),
+                    "t": time.time(),
                 }
             )
 

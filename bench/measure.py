@@ -1,0 +1,74 @@
+"""One measurement in a fresh process, so peak RSS is this measurement's own.
+
+    python bench/measure.py plan LEADSET STATE
+    python bench/measure.py floor-yaml FILE | floor-csv FILE | floor-jsonl FILE
+
+Prints one JSON line: {"seconds": wall time of the work, "peak_rss_mb": peak resident memory}.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import resource
+import sys
+import time
+
+
+def peak_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
+
+
+def floor_yaml(path: str) -> None:
+    import yaml
+
+    with open(path, encoding="utf-8") as f:
+        yaml.load(f, Loader=yaml.CSafeLoader)
+
+
+def floor_csv(path: str) -> None:
+    import csv
+    import hashlib
+
+    with open(path, encoding="utf-8", newline="") as f:
+        for row in csv.reader(f):
+            hashlib.sha256("\x1f".join(row).encode()).digest()
+
+
+def floor_jsonl(path: str) -> None:
+    import hashlib
+
+    with open(path, encoding="utf-8") as f:
+        for line in f:
+            json.loads(line)
+            hashlib.sha256(line.encode()).digest()
+
+
+def plan(leadset: str, state: str) -> None:
+    from engage_sync import cli
+
+    try:
+        cli.main(["--state", state, "plan", leadset, "--out", os.devnull])
+    except SystemExit as e:
+        if e.code not in (0, None):
+            raise RuntimeError(f"plan exited {e.code}") from None
+
+
+def main() -> None:
+    mode, *args = sys.argv[1:]
+    work = {
+        "plan": plan,
+        "floor-yaml": floor_yaml,
+        "floor-csv": floor_csv,
+        "floor-jsonl": floor_jsonl,
+    }[mode]
+    if mode == "plan":  # imports are start-up cost, not planning: load them first
+        import engage_sync.cli  # noqa: F401
+    started = time.perf_counter()
+    work(*args)
+    seconds = time.perf_counter() - started
+    print(json.dumps({"seconds": seconds, "peak_rss_mb": peak_rss_mb()}))
+
+
+if __name__ == "__main__":
+    main()

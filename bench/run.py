@@ -1,0 +1,409 @@
+"""engage-sync benchmarks: plan and apply at scale, side by side with the floor, in one run.
+
+    .venv/bin/python bench/run.py            # 10k, 100k, 1M leads (a few minutes, ~1 GB of files)
+    .venv/bin/python bench/run.py --quick    # small sizes, seconds (the test suite runs this)
+
+Generates seeded lead sets (YAML up to 100k; CSV and JSON Lines at every size), then measures, each
+in a fresh process: `plan` with an empty state (all creates) and in steady state (1% of the leads
+changed), wall time and peak RSS, and the floor on the same file (YAML: CSafeLoader alone; CSV:
+csv.reader plus hashing each row; JSON Lines: parsing each line plus hashing); then `apply` against
+`engage-sync emulator` with its documented rate limits scaled and latency added. Prints a table and
+writes JSON (bench/out/results.json unless --out). No pass/fail: the numbers are for reading.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import itertools
+import json
+import os
+import platform
+import random
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).resolve().parent
+PYTHON = sys.executable
+BIN = Path(PYTHON).parent
+ES = str(BIN / "engage-sync")
+CAMPAIGN = 136785
+OPTIONS = (
+    "options: {dialPriority: NORMAL, duplicateHandling: REMOVE_ALL_EXISTING, "
+    "timeZoneOption: NPA_NXX, description: bench}\n"
+)
+COLUMNS = [
+    "externId",
+    "leadPhone",
+    "firstName",
+    "lastName",
+    "email",
+    "city",
+    "state",
+    "zip",
+    "extendedLeadData.plan",
+]
+FIRST = ["Ada", "Grace", "Alan", "Barbara", "Edsger", "Donald", "Frances", "Radia", "Katherine"]
+LAST = ["Lovelace", "Hopper", "Turing", "Liskov", "Dijkstra", "Knuth", "Allen", "Perlman"]
+CITIES = [("Springfield", "IL"), ("Toronto", "ON"), ("Boston", "MA"), ("Austin", "TX")]
+
+
+def rows(n: int, seed: int, changed: float = 0.0) -> Any:
+    """Deterministic leads; with `changed`, that share of them has a new first name."""
+    rnd = random.Random(seed)
+    pick = random.Random(seed + 1)
+    for i in range(n):
+        city, state = CITIES[rnd.randrange(len(CITIES))]
+        first = FIRST[rnd.randrange(len(FIRST))]
+        if changed and pick.random() < changed:
+            first = first + "-Marie"
+        yield [
+            f"E{i:08d}",
+            f"{200 + i // 10_000_000}{i % 10_000_000:07d}",
+            first,
+            LAST[rnd.randrange(len(LAST))],
+            f"user{i}@example.com",
+            city,
+            state,
+            f"{rnd.randrange(100_000):05d}",
+            rnd.choice(("gold", "silver", "bronze")),
+        ]
+
+
+def write_csv(path: Path, n: int, seed: int, changed: float) -> None:
+    with path.open("w", encoding="utf-8", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(COLUMNS)
+        w.writerows(rows(n, seed, changed))
+
+
+def lead_dict(row: list[str]) -> dict[str, Any]:
+    lead: dict[str, Any] = dict(zip(COLUMNS[:-1], row[:-1], strict=True))
+    lead["extendedLeadData"] = {"plan": row[-1]}
+    return lead
+
+
+def write_jsonl(path: Path, n: int, seed: int, changed: float) -> None:
+    with path.open("w", encoding="utf-8") as f:
+        for row in rows(n, seed, changed):
+            f.write(json.dumps(lead_dict(row)) + "\n")
+
+
+def write_yaml(path: Path, n: int, seed: int, changed: float) -> None:
+    with path.open("w", encoding="utf-8") as f:
+        f.write(f"campaign: {CAMPAIGN}\naccount: '99990001'\n{OPTIONS}leads:\n")
+        for row in rows(n, seed, changed):
+            lead = lead_dict(row)
+            f.write(f'  - externId: "{lead["externId"]}"\n')
+            for key in COLUMNS[1:-1]:
+                f.write(f'    {key}: "{lead[key]}"\n')
+            f.write(f"    extendedLeadData: {{plan: {row[-1]}}}\n")
+
+
+def make_set(root: Path, fmt: str, n: int, changed: float) -> Path:
+    """A lead-set file (and its leadsFile) for one format and size."""
+    tag = "v2" if changed else "v1"
+    folder = root / f"{fmt}-{n}-{tag}"
+    folder.mkdir(parents=True, exist_ok=True)
+    leadset = folder / "leadset.yaml"
+    if leadset.exists():
+        return leadset
+    if fmt == "yaml":
+        write_yaml(leadset, n, 7, changed)
+        return leadset
+    data = folder / f"leads.{fmt}"
+    (write_csv if fmt == "csv" else write_jsonl)(data, n, 7, changed)
+    leadset.write_text(
+        f"campaign: {CAMPAIGN}\naccount: '99990001'\n{OPTIONS}leadsFile: leads.{fmt}\n"
+    )
+    return leadset
+
+
+def steady_state(leadset: Path, state: Path) -> None:
+    """The state after applying `leadset` (recorded through the library, not timed)."""
+    if state.exists():
+        return
+    code = (
+        "import sys; from pathlib import Path\n"
+        "from engage_sync import leadsets\n"
+        "from engage_sync.state import State, save_state\n"
+        "sink = leadsets.Sink()\n"
+        "src = leadsets.load_source(Path(sys.argv[1]), {}, sink)\n"
+        "st = State(Path(sys.argv[2]))\n"
+        "camp = st.campaign(src.meta.campaign.id)\n"
+        "for lead in leadsets.iter_leads(src, sink): camp.record(lead)\n"
+        "save_state(st)\n"
+    )
+    subprocess.run([PYTHON, "-c", code, str(leadset), str(state)], check=True)
+
+
+def measure(*args: str) -> dict[str, float]:
+    out = subprocess.run(
+        [PYTHON, str(HERE / "measure.py"), *args], check=True, capture_output=True, text=True
+    ).stdout
+    result: dict[str, float] = json.loads(out.strip().splitlines()[-1])
+    return result
+
+
+def best_of(repeat: int, *args: str) -> dict[str, float]:
+    runs = [measure(*args) for _ in range(repeat)]
+    return min(runs, key=lambda r: r["seconds"])
+
+
+def bench_plan(root: Path, sizes: list[int], yaml_max: int, repeat: int) -> list[dict[str, Any]]:
+    results = []
+    for fmt in ("yaml", "csv", "jsonl"):
+        for n in sizes:
+            if fmt == "yaml" and n > yaml_max:
+                continue
+            v1 = make_set(root, fmt, n, 0.0)
+            v2 = make_set(root, fmt, n, 0.01)
+            state = v1.parent / "state.json"
+            steady_state(v1, state)
+            empty = root / "no-state.json"
+            data = v2 if fmt == "yaml" else v2.parent / f"leads.{fmt}"
+            floor = best_of(repeat, f"floor-{fmt}", str(data))
+            for scenario, state_file in (("empty", empty), ("steady", state)):
+                plan = best_of(repeat, "plan", str(v2), str(state_file))
+                results.append(
+                    {
+                        "format": fmt,
+                        "leads": n,
+                        "scenario": scenario,
+                        "plan_s": round(plan["seconds"], 3),
+                        "plan_rss_mb": round(plan["peak_rss_mb"]),
+                        "floor_s": round(floor["seconds"], 3),
+                        "floor_rss_mb": round(floor["peak_rss_mb"]),
+                        "ratio": round(plan["seconds"] / floor["seconds"], 2),
+                    }
+                )
+                print_row(results[-1])
+    return results
+
+
+def print_row(r: dict[str, Any]) -> None:
+    print(
+        f"  plan {r['format']:5} {r['leads']:>9,} {r['scenario']:6}  "
+        f"{r['plan_s']:8.2f} s {r['plan_rss_mb']:6} MB | floor {r['floor_s']:7.2f} s "
+        f"{r['floor_rss_mb']:5} MB | plan/floor {r['ratio']:5.2f}",
+        flush=True,
+    )
+
+
+def growth(results: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Time and memory growth between consecutive sizes; linear when time grows like size."""
+    out = []
+    for fmt in ("yaml", "csv", "jsonl"):
+        for scenario in ("empty", "steady"):
+            series = sorted(
+                (r for r in results if r["format"] == fmt and r["scenario"] == scenario),
+                key=lambda r: r["leads"],
+            )
+            for a, b in itertools.pairwise(series):
+                size = b["leads"] / a["leads"]
+                t = b["plan_s"] / a["plan_s"] if a["plan_s"] else float("inf")
+                out.append(
+                    {
+                        "format": fmt,
+                        "scenario": scenario,
+                        "from": a["leads"],
+                        "to": b["leads"],
+                        "size_x": size,
+                        "time_x": round(t, 2),
+                        "rss_x": round(b["plan_rss_mb"] / a["plan_rss_mb"], 2),
+                        "linear": 0.6 * size <= t <= 1.4 * size,
+                    }
+                )
+    return out
+
+
+def ideal_seconds(requests: int, limits: list[tuple[int, float]]) -> float:
+    """The least time `requests` calls can take within every window (zero latency, greedy)."""
+    times: list[float] = []
+    for k in range(requests):
+        t = times[-1] if times else 0.0
+        for count, period in limits:
+            if k >= count:
+                t = max(t, times[k - count] + period)
+        times.append(t)
+    return times[-1] - times[0] if times else 0.0
+
+
+def bench_apply(root: Path, n: int, batch: int, scale: float, latency: float) -> dict[str, Any]:
+    work = root / f"apply-{n}"
+    if work.exists():
+        shutil.rmtree(work)
+    (work / "leadsets").mkdir(parents=True)
+    write_csv(work / "leadsets" / "leads.csv", n, 11, 0.0)
+    leadset = work / "leadsets" / "bench.yaml"
+    leadset.write_text(
+        f"campaign: {CAMPAIGN}\naccount: '99990001'\n{OPTIONS}leadsFile: leads.csv\n"
+    )
+    (work / "engage-sync.yaml").write_text("rails: {maxCreates: 10000000}\n")
+    emulator = subprocess.Popen(
+        [
+            ES,
+            "emulator",
+            "--port",
+            "0",
+            "--rate-scale",
+            str(scale),
+            "--latency",
+            str(latency),
+            "--max-leads",
+            str(batch),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
+    try:
+        assert emulator.stdout is not None
+        origin = emulator.stdout.readline().split("listening on ", 1)[1].split(" ", 1)[0]
+        env = {
+            **{k: v for k, v in os.environ.items() if not k.startswith(("ENGAGE_", "RINGC"))},
+            "ENGAGE_BASE_URL": f"{origin}/voice",
+            "ENGAGE_ACCOUNT_ID": "99990001",
+            "ENGAGE_API_TOKEN": "emulator-legacy-api-token",
+        }
+
+        def run_apply() -> float:
+            started = time.perf_counter()
+            subprocess.run(
+                [
+                    ES,
+                    "apply",
+                    "--auto-approve",
+                    "--batch-size",
+                    str(batch),
+                    "--rate-scale",
+                    str(scale),
+                ],
+                cwd=work,
+                env=env,
+                check=True,
+                capture_output=True,
+            )
+            return time.perf_counter() - started
+
+        import httpx
+
+        seconds = run_apply()
+        log = [
+            r
+            for r in httpx.get(f"{origin}/_emulator/requests").json()
+            if r["path"].endswith("/direct")
+        ]
+        ok = [r for r in log if r["status"] == 200]
+        span = ok[-1]["t"] - ok[0]["t"]
+        limits = [(30, 10.0 / scale), (120, 60.0 / scale)]
+        ideal = ideal_seconds(len(ok), limits)
+        first_posted = sum(len(r["body"]["uploadLeads"]) for r in ok)
+        # steady state: change 1% of the leads, plan, apply, count what was posted
+        write_csv(work / "leadsets" / "leads.csv", n, 11, 0.01)
+        plan = json.loads(
+            subprocess.run(
+                [ES, "plan", "--format", "json"],
+                cwd=work,
+                env=env,
+                check=True,
+                capture_output=True,
+                text=True,
+            ).stdout
+        )
+        changed = plan["summary"]["create"] + plan["summary"]["update"]
+        httpx.delete(f"{origin}/_emulator/requests")
+        run_apply()
+        again = [
+            r
+            for r in httpx.get(f"{origin}/_emulator/requests").json()
+            if r["path"].endswith("/direct") and r["status"] == 200
+        ]
+        posted = sum(len(r["body"]["uploadLeads"]) for r in again)
+        stats = httpx.get(f"{origin}/_emulator/stats").json()
+    finally:
+        emulator.terminate()
+        emulator.wait(timeout=10)
+    return {
+        "leads": n,
+        "batch_size": batch,
+        "rate_scale": scale,
+        "latency_s": latency,
+        "requests": len(ok),
+        "first_apply_s": round(seconds, 2),
+        "loader_span_s": round(span, 3),
+        "ideal_span_s": round(ideal, 3),
+        "achieved_rps": round((len(ok) - 1) / span, 2) if span else None,
+        "ceiling_rps": round((len(ok) - 1) / ideal, 2) if ideal else None,
+        "of_ceiling": round(ideal / span, 3) if span else None,
+        "http_429": stats["loader429"],
+        "first_posted": first_posted,
+        "changed": changed,
+        "posted": posted,
+        "posted_per_changed": round(posted / changed, 3) if changed else None,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true", help="small sizes (seconds)")
+    parser.add_argument("--out", type=Path, default=HERE / "out" / "results.json")
+    parser.add_argument(
+        "--data",
+        type=Path,
+        default=HERE / "out" / "data",
+        help="where generated lead sets are kept (reused across runs)",
+    )
+    parser.add_argument("--repeat", type=int, default=None, help="runs per measurement (best)")
+    args = parser.parse_args()
+    sizes = [1_000, 5_000] if args.quick else [10_000, 100_000, 1_000_000]
+    yaml_max = 5_000 if args.quick else 100_000
+    repeat = args.repeat or (1 if args.quick else 3)
+    args.data.mkdir(parents=True, exist_ok=True)
+    print(
+        f"engage-sync benchmark on {platform.machine()}, {os.cpu_count()} cores, "
+        f"Python {platform.python_version()}{' (quick)' if args.quick else ''}",
+        flush=True,
+    )
+    plans = bench_plan(args.data, sizes, yaml_max, repeat)
+    grow = growth(plans)
+    for g in grow:
+        print(
+            f"  growth {g['format']:5} {g['scenario']:6} {g['from']:>9,} -> {g['to']:>9,}: "
+            f"time x{g['time_x']}, memory x{g['rss_x']} "
+            f"({'linear' if g['linear'] else 'NOT linear'})"
+        )
+    apply = (
+        bench_apply(args.data, 2_000, 20, 40.0, 0.002)
+        if args.quick
+        else bench_apply(args.data, 20_000, 50, 20.0, 0.005)
+    )
+    print(
+        f"  apply {apply['leads']:,} leads in {apply['requests']} calls: "
+        f"{apply['achieved_rps']} calls/s of a {apply['ceiling_rps']} ceiling "
+        f"({apply['of_ceiling']:.0%}), {apply['http_429']} x 429, "
+        f"posted/changed {apply['posted']}/{apply['changed']} = {apply['posted_per_changed']}"
+    )
+    doc = {
+        "machine": {
+            "arch": platform.machine(),
+            "cpus": os.cpu_count(),
+            "python": platform.python_version(),
+            "system": platform.platform(),
+        },
+        "quick": args.quick,
+        "plan": plans,
+        "growth": grow,
+        "apply": apply,
+    }
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(doc, indent=2) + "\n")
+    print(f"wrote {args.out}")
+
+
+if __name__ == "__main__":
+    main()

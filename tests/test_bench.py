@@ -1,0 +1,56 @@
+"""The benchmark harness keeps working (its --quick mode); it asserts no timing."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from conftest import REPO
+
+
+def test_quick_benchmark_runs_and_writes_every_measurement(tmp_path: Path) -> None:
+    out = tmp_path / "results.json"
+    result = subprocess.run(
+        [
+            sys.executable,
+            str(REPO / "bench" / "run.py"),
+            "--quick",
+            "--out",
+            str(out),
+            "--data",
+            str(tmp_path / "data"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stderr
+    doc = json.loads(out.read_text())
+    cells = {(r["format"], r["leads"], r["scenario"]) for r in doc["plan"]}
+    assert cells == {
+        (f, n, s)
+        for f in ("yaml", "csv", "jsonl")
+        for n in (1_000, 5_000)
+        for s in ("empty", "steady")
+    }
+    for row in doc["plan"]:
+        assert row["plan_s"] > 0 and row["floor_s"] > 0 and row["plan_rss_mb"] > 0
+        assert abs(row["ratio"] - row["plan_s"] / row["floor_s"]) < 0.1 * row["ratio"]
+    assert len(doc["growth"]) == 6
+    apply = doc["apply"]
+    assert apply["requests"] == 100 and apply["first_posted"] == 2_000
+    assert apply["changed"] > 0 and apply["posted"] == apply["changed"]
+    assert isinstance(apply["http_429"], int) and apply["of_ceiling"] > 0
+    assert "plan/floor" in result.stdout and "calls/s of a" in result.stdout
+
+
+def test_ideal_schedule_respects_both_windows() -> None:
+    sys.path.insert(0, str(REPO / "bench"))
+    from run import ideal_seconds
+
+    assert ideal_seconds(1, [(30, 10.0)]) == 0.0
+    assert ideal_seconds(30, [(30, 10.0), (120, 60.0)]) == 0.0
+    assert ideal_seconds(31, [(30, 10.0), (120, 60.0)]) == 10.0
+    assert ideal_seconds(121, [(30, 10.0), (120, 60.0)]) == 60.0
