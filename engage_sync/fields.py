@@ -9,10 +9,14 @@ that this and jsonschema agree.
 from __future__ import annotations
 
 import difflib
+import hashlib
+import operator
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from .model import EXTENDED, HASH_PERSON
 from .schema import definition
 
 _FORMATTING = re.compile(r"[\s().\-/]")
@@ -198,3 +202,75 @@ def _mask(text: str) -> str:
     """Enough of a bad phone to find it, not the whole number (plans and logs never show PII)."""
     text = text.strip()
     return text if len(text) <= 4 else "…" + text[-4:]
+
+
+class HeaderPlan:
+    """The per-row work for one CSV header (or one JSON Lines key layout), compiled once.
+
+    `fast(row)` handles the common clean row (every value present, phones already 10 digits, no
+    integer fields) with a handful of C-level operations and returns (externId, values, digest);
+    it returns None for anything else, and the caller falls back to `check_lead`, which reports
+    problems and normalises. Both give the same lead for the same row (tests/test_fields.py).
+    """
+
+    def __init__(self, names: list[str], ctx: LeadContext) -> None:
+        self.width = len(names)
+        self.eid = names.index("externId")
+        order = sorted((i for i, n in enumerate(names) if n != "externId"), key=lambda i: names[i])
+        self.names = tuple(names[i] for i in order)
+        self._get = _getter(order)
+        self._prefix = "\x1e" + ",".join(self.names) + "\x1es"
+        self._phone = names.index("leadPhone") if "leadPhone" in names else None
+        e164 = RULES["leadPhoneE164"].pattern
+        self._e164 = names.index("leadPhoneE164") if "leadPhoneE164" in names else None
+        self._e164_match = e164.match if e164 is not None else (lambda v: True)
+        needed = {"EXPLICIT": "leadTimezone", "ZIPCODE": "zip"}.get(ctx.time_zone_option or "")
+        self._needed_missing = needed is not None and needed not in names
+        bad_names = [n for n in names if n not in STRING_FIELDS and not _extended_ok(n)]
+        self.usable = (
+            not INTEGER_FIELDS & set(names)
+            and not bad_names
+            and not self._needed_missing
+            and ctx.us_phones
+            and len(set(names)) == len(names)
+        )
+
+    def fast(self, row: list[Any]) -> tuple[str, tuple[str, ...], str] | None:
+        if not self.usable or len(row) != self.width:
+            return None
+        eid = row[self.eid]
+        if type(eid) is not str or not eid or len(eid) > 255:
+            return None
+        if self._phone is not None:
+            phone = row[self._phone]
+            if type(phone) is not str or len(phone) != 10 or not phone.isdigit():
+                return None
+        if self._e164 is not None:
+            e164 = row[self._e164]
+            if type(e164) is not str or not self._e164_match(e164):
+                return None
+        values = self._get(row)
+        if "" in values:
+            return None
+        try:
+            text = eid + self._prefix + "\x1fs".join(values)
+        except TypeError:  # JSON Lines: a number, true/false or null somewhere
+            return None
+        return (
+            eid,
+            values,
+            hashlib.blake2b(text.encode(), digest_size=8, person=HASH_PERSON).hexdigest(),
+        )
+
+
+def _getter(order: list[int]) -> Callable[[list[Any]], tuple[str, ...]]:
+    if len(order) == 1:
+        only = order[0]
+        return lambda row: (row[only],)
+    if not order:
+        return lambda row: ()
+    return operator.itemgetter(*order)
+
+
+def _extended_ok(name: str) -> bool:
+    return name.startswith(EXTENDED) and bool(EXTENDED_NAME.match(name[len(EXTENDED) :]))

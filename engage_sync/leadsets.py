@@ -3,28 +3,20 @@ problem with file:line. Leads are streamed: a million-row leadsFile is never hel
 
 from __future__ import annotations
 
-import csv
 import itertools
-import json
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
+from yaml.nodes import SequenceNode
 
-from . import documents
+from . import documents, readers
 from .errors import InputError
-from .fields import (
-    INTEGER_FIELDS,
-    KNOWN_FIELDS,
-    US_COUNTRIES,
-    LeadContext,
-    check_lead,
-    suggest,
-)
-from .model import EXTENDED, CampaignRef, Lead, LeadSetFile, Problem, Severity
+from .fields import US_COUNTRIES, LeadContext, suggest
+from .model import CampaignRef, Lead, LeadSetFile
 from .planner import Desired
+from .problems import DUPLICATE_EFFECT, Sink
 from .schema import document_validator
 
 SUFFIXES = (".yaml", ".yml", ".json")
@@ -39,11 +31,7 @@ _TEXT_OPTIONS = {
     "timeZoneOption",
     "listState",
 }
-DUPLICATE_EFFECT = {
-    "REMOVE_ALL_EXISTING": "Engage keeps only the last lead loaded with it",
-    "REMOVE_FROM_LIST": "Engage will not insert the later lead",
-    "RETAIN_ALL": "Engage keeps both as separate dial records",
-}
+__all__ = ["DUPLICATE_EFFECT", "Sink", "Source", "discover", "group", "iter_leads", "load_sources"]
 
 
 def shown_path(path: Path) -> str:
@@ -99,86 +87,6 @@ class Source:
     leads_node: SequenceNode | None
     leads_path: Path | None
     ctx: LeadContext
-
-
-@dataclass
-class Sink:
-    """Collects problems while leads stream past; checks duplicates per campaign."""
-
-    problems: list[Problem] = field(default_factory=list)
-    _files: list[str] = field(default_factory=list)
-    _ids: dict[int, dict[str, int]] = field(default_factory=dict)
-    _phones: dict[int, dict[int, int]] = field(default_factory=dict)
-    shared_phones: dict[int, int] = field(default_factory=dict)  # campaign -> leads
-
-    @property
-    def errors(self) -> list[Problem]:
-        return [p for p in self.problems if p.severity is Severity.ERROR]
-
-    @property
-    def warnings(self) -> list[Problem]:
-        return [p for p in self.problems if p.severity is Severity.WARNING]
-
-    def add(self, file: str, line: int, name: str, message: str, warn: bool = False) -> None:
-        severity = Severity.WARNING if warn else Severity.ERROR
-        self.problems.append(Problem(file, line, name, message, severity))
-
-    def add_fatal(self, message: str) -> None:
-        """A whole-file error whose message already says where (InputError)."""
-        self.problems.append(Problem(message, 0, "", ""))
-
-    def _where(self, packed: int) -> str:
-        return f"{self._files[packed >> 32]}:{packed & 0xFFFFFFFF}"
-
-    def _pack(self, file: str, line: int) -> int:
-        # (file index, line) packed in one int: a million of them stay small
-        if not self._files or self._files[-1] != file:
-            if file not in self._files:
-                self._files.append(file)
-            return (self._files.index(file) << 32) | line
-        return ((len(self._files) - 1) << 32) | line
-
-    def see(
-        self,
-        campaign: int,
-        extern_id: str,
-        phone: object,
-        file: str,
-        line: int,
-        duplicate_handling: object,
-    ) -> bool:
-        """Record a lead; False (with an error) if its externId was declared before."""
-        ids = self._ids.setdefault(campaign, {})
-        packed = self._pack(file, line)
-        first = ids.setdefault(extern_id, packed)
-        if first != packed:
-            self.add(
-                file,
-                line,
-                "externId",
-                f"duplicate externId '{extern_id}' in campaign {campaign}: "
-                f"first declared at {self._where(first)}",
-            )
-            return False
-        if isinstance(phone, str):
-            phones = self._phones.setdefault(campaign, {})
-            # keyed by hash, not the number: memory for a million leads, and no PII kept
-            earlier = phones.setdefault(hash(phone), packed)
-            if earlier != packed:
-                self.shared_phones[campaign] = self.shared_phones.get(campaign, 0) + 1
-                effect = DUPLICATE_EFFECT.get(str(duplicate_handling), "")
-                self.add(
-                    file,
-                    line,
-                    "leadPhone",
-                    f"same phone as the lead at {self._where(earlier)}; with "
-                    f"duplicateHandling {duplicate_handling} {effect}",
-                    warn=True,
-                )
-        return True
-
-    def declared(self, campaign: int) -> set[str]:
-        return set(self._ids.get(campaign, ()))
 
 
 def load_source(path: Path, defaults: Mapping[str, Any], sink: Sink) -> Source | None:
@@ -282,158 +190,18 @@ def _schema_message(error: Any) -> str:
 def iter_leads(source: Source, sink: Sink) -> Iterator[Lead]:
     """Every valid lead of the file: inline leads, then the leadsFile. Problems go to the sink."""
     campaign = source.meta.campaign.id
-    dup = dict(source.meta.options).get("duplicateHandling")
-    streams: list[Iterator[tuple[dict[str, object], str, int, Node | None]]] = []
+    handling = dict(source.meta.options).get("duplicateHandling")
     if source.leads_node is not None:
-        streams.append(_inline(source.leads_node, source.meta.path, sink))
+        track = sink.tracker(campaign, handling, source.meta.path)
+        slow = readers.slow_path(source.ctx, sink, track)
+        yield from readers.inline_leads(source.leads_node, source.meta.path, sink, slow)
     if source.leads_path is not None:
         shown = shown_path(source.leads_path)
-        if source.leads_path.suffix.lower() == ".csv":
-            streams.append(_csv_rows(source.leads_path, shown, sink))
-        else:
-            streams.append(_jsonl_rows(source.leads_path, shown, sink))
-    for stream in streams:
-        for raw, file, line, node in stream:
-            data, issues = check_lead(raw, source.ctx)
-            for name, message in issues:
-                sink.add(file, _field_line(node, name, line), name, message)
-            extern_id = data.get("externId")
-            if not isinstance(extern_id, str):
-                continue
-            phone = data.get("leadPhone") or data.get("leadPhoneE164")
-            if sink.see(campaign, extern_id, phone, file, line, dup) and not issues:
-                yield Lead.from_mapping(data, file, line)
-
-
-def _field_line(node: Node | None, name: str, default: int) -> int:
-    if isinstance(node, MappingNode):
-        top = name.split(".", 1)[0]
-        for key, _value in node.value:
-            if isinstance(key, ScalarNode) and key.value == top:
-                return documents.line_of(key)
-    return default
-
-
-def _inline(
-    leads: SequenceNode, shown: str, sink: Sink
-) -> Iterator[tuple[dict[str, object], str, int, Node | None]]:
-    seen: set[int] = set()
-    scalar = documents.scalar
-    for node in leads.value:
-        line = node.start_mark.line + 1
-        if not isinstance(node, MappingNode):
-            sink.add(shown, line, "leads", "each lead must be a mapping of field names to values")
-            continue
-        documents.check_alias(node, seen, shown)
-        raw: dict[str, object] = {}
-        for key, value in node.value:
-            name = documents.mapping_key(key, shown)
-            if name in raw:
-                sink.add(shown, documents.line_of(key), name, "duplicate key in this lead")
-                continue
-            if isinstance(value, ScalarNode):
-                raw[name] = scalar(value, text=name not in INTEGER_FIELDS)
-            elif isinstance(value, MappingNode):
-                documents.check_alias(value, seen, shown)
-                raw[name] = {
-                    documents.mapping_key(k, shown): (
-                        scalar(v, text=True) if isinstance(v, ScalarNode) else [v]
-                    )
-                    for k, v in value.value
-                }
-            else:
-                raw[name] = [value]
-        yield raw, shown, line, node
-
-
-def _header(row: list[str], shown: str) -> list[str]:
-    names = [c.strip() for c in row]
-    bad = [n for n in names if n not in KNOWN_FIELDS and not n.startswith(EXTENDED)]
-    if bad:
-        raise InputError(
-            f"{shown}:1: bad header: unknown column(s) {', '.join(repr(b) for b in bad)}"
-            f"{suggest(bad[0])}; columns are lead field names, custom fields as "
-            "extendedLeadData.NAME"
-        )
-    dupes = sorted({n for n in names if names.count(n) > 1})
-    if dupes:
-        raise InputError(f"{shown}:1: bad header: column(s) repeated: {', '.join(dupes)}")
-    if "externId" not in names or not {"leadPhone", "leadPhoneE164"} & set(names):
-        raise InputError(
-            f"{shown}:1: bad header: needs an externId and a leadPhone or leadPhoneE164 column"
-        )
-    return names
-
-
-def _csv_rows(
-    path: Path, shown: str, sink: Sink
-) -> Iterator[tuple[dict[str, object], str, int, Node | None]]:
-    try:
-        f = path.open(encoding="utf-8-sig", newline="")
-    except OSError as e:
-        raise InputError(f"{shown}: cannot read: {e.strerror}") from e
-    with f:
-        reader = csv.reader(f)
-        try:
-            first = next(reader, None)
-            if first is None:
-                raise InputError(f"{shown}:1: bad header: the file is empty")
-            names = _header(first, shown)
-            width = len(names)
-            extended = [
-                (i, n[len(EXTENDED) :]) for i, n in enumerate(names) if n.startswith(EXTENDED)
-            ]
-            plain = [(i, n) for i, n in enumerate(names) if not n.startswith(EXTENDED)]
-            line = reader.line_num + 1
-            for row in reader:
-                if len(row) != width:
-                    if not row or row == [""]:
-                        line = reader.line_num + 1
-                        continue
-                    sink.add(
-                        shown,
-                        line,
-                        "(row)",
-                        f"has {len(row)} values but the header has {width} columns",
-                    )
-                    line = reader.line_num + 1
-                    continue
-                raw: dict[str, object] = {n: row[i] for i, n in plain}
-                if extended:
-                    raw["extendedLeadData"] = {n: row[i] for i, n in extended}
-                yield raw, shown, line, None
-                line = reader.line_num + 1
-        except UnicodeDecodeError as e:
-            raise InputError(f"{shown}:{reader.line_num + 1}: file is not valid UTF-8") from e
-        except csv.Error as e:
-            raise InputError(f"{shown}:{reader.line_num}: malformed CSV: {e}") from e
-
-
-def _jsonl_rows(
-    path: Path, shown: str, sink: Sink
-) -> Iterator[tuple[dict[str, object], str, int, Node | None]]:
-    try:
-        f = path.open(encoding="utf-8")
-    except OSError as e:
-        raise InputError(f"{shown}: cannot read: {e.strerror}") from e
-    with f:
-        number = 0
-        try:
-            for number, text in enumerate(f, 1):
-                if not text.strip():
-                    continue
-                try:
-                    # numbers keep their exact text: a zip of 02134 must not become 2134
-                    raw = json.loads(text, parse_int=str, parse_float=str)
-                except json.JSONDecodeError as e:
-                    sink.add(shown, number, "(line)", f"invalid JSON: {e.msg}")
-                    continue
-                if not isinstance(raw, dict):
-                    sink.add(shown, number, "(line)", "each line must be a JSON object (one lead)")
-                    continue
-                yield raw, shown, number, None
-        except UnicodeDecodeError as e:
-            raise InputError(f"{shown}:{number + 1}: file is not valid UTF-8") from e
+        track = sink.tracker(campaign, handling, shown)
+        slow = readers.slow_path(source.ctx, sink, track)
+        csv_file = source.leads_path.suffix.lower() == ".csv"
+        read = readers.csv_leads if csv_file else readers.jsonl_leads
+        yield from read(source.leads_path, shown, sink, source.ctx, track, slow)
 
 
 def load_sources(files: Sequence[Path], defaults: Mapping[str, Any], sink: Sink) -> list[Source]:
@@ -494,6 +262,7 @@ def group(sources: Sequence[Source], sink: Sink) -> list[Desired]:
                 files=tuple(s.meta.path for s in group_sources),
                 options=first.options,
                 leads=itertools.chain.from_iterable(_guarded(s, sink) for s in group_sources),
+                declared=sink.declared(cid),
             )
         )
     return result

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterable
+from collections.abc import Container, Iterable
 from dataclasses import dataclass
 
 from deepdiff import DeepDiff
@@ -22,6 +22,8 @@ class Desired:
     files: tuple[str, ...]
     options: tuple[tuple[str, object], ...]
     leads: Iterable[Lead]
+    # every externId declared, filled while `leads` is consumed (None: the planner keeps its own)
+    declared: Container[str] | None = None
 
 
 def plan(desired: Iterable[Desired], state: State, include_undeclared: bool = False) -> Plan:
@@ -38,28 +40,34 @@ def plan(desired: Iterable[Desired], state: State, include_undeclared: bool = Fa
         creates: list[Change] = []
         updates: list[Change] = []
         unchanged = 0
+        # the reader already keeps every declared externId (for duplicates): share it
         seen: set[str] = set()
+        track = want.declared is None and bool(applied)
+        in_doubt = camp.in_doubt if camp is not None else set()
         doubt: list[str] = []
         digest.update(json.dumps([cid, want.account, want.options], default=str).encode())
-        for lead in want.leads:
+        get = applied.get
+        for lead in want.leads:  # the hot loop: a million leads, keep it lean
             eid = lead.extern_id
-            seen.add(eid)
-            entry = applied.get(eid)
-            new_hash = lead.content_hash()
-            if camp is not None and eid in camp.in_doubt:
+            entry = get(eid)
+            if track:
+                seen.add(eid)
+            if in_doubt and eid in in_doubt:
                 doubt.append(eid)
             if entry is None:
                 creates.append(Change(Action.CREATE, cid, eid, lead.file, lead.line))
-            elif entry[:16] != new_hash:
+            elif entry.startswith(lead.digest):
+                unchanged += 1
+                continue
+            else:
                 assert camp is not None
                 fields = camp.changed_fields(lead)
                 updates.append(Change(Action.UPDATE, cid, eid, lead.file, lead.line, fields))
-            else:
-                unchanged += 1
-                continue
-            digest.update(f"{eid}\x1f{new_hash}\x1e".encode())
+            digest.update(f"{eid}\x1f{lead.digest}\x1e".encode())
+        declared = seen if want.declared is None else want.declared
         orphans = tuple(
-            Change(Action.ORPHAN, cid, eid, None, None) for eid in sorted(applied.keys() - seen)
+            Change(Action.ORPHAN, cid, eid, None, None)
+            for eid in sorted(k for k in applied if k not in declared)
         )
         for change in orphans:
             digest.update(f"-{change.extern_id}\x1e".encode())

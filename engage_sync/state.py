@@ -37,10 +37,10 @@ class CampaignState:
     options: dict[str, object] | None = None  # the load options last applied (no lead data)
 
     def encode(self, lead: Lead) -> str:
-        names = tuple(name for name, _ in lead.fields)
+        names = lead.names
         fsid = fieldset_id(names)
         self.fieldsets.setdefault(fsid, names)
-        hashes = "".join(field_hash(n, v) for n, v in lead.fields)
+        hashes = "".join(map(field_hash, names, lead.values))
         return f"{lead.content_hash()} {fsid} {hashes}"
 
     def record(self, lead: Lead) -> None:
