@@ -135,7 +135,7 @@ def import_leads(ctx: Context, campaign: int, file: Path, lock_timeout: float) -
             )
     else:
         source = leadsets.leads_file_source(file, campaign)
-    leads = list(leadsets.iter_leads(source, sink)) if source is not None else []
+    leads = list(leadsets.campaign_leads(campaign, [source], sink)) if source is not None else []
     if sink.errors:
         raise ValidationFailed(sink.problems)
     _problems(sink.warnings)

@@ -16,7 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from .model import EXTENDED, HASH_PERSON
+from .model import EXTENDED
 from .schema import definition
 
 _FORMATTING = re.compile(r"[\s().\-/]")
@@ -234,33 +234,42 @@ class HeaderPlan:
             and ctx.us_phones
             and len(set(names)) == len(names)
         )
+        self._fast = self._compile()
 
     def fast(self, row: list[Any]) -> tuple[str, tuple[str, ...], str] | None:
-        if not self.usable or len(row) != self.width:
-            return None
-        eid = row[self.eid]
-        if type(eid) is not str or not eid or len(eid) > 255:
-            return None
-        if self._phone is not None:
-            phone = row[self._phone]
-            if type(phone) is not str or len(phone) != 10 or not phone.isdigit():
+        return self._fast(row)
+
+    def _compile(self) -> Callable[[list[Any]], tuple[str, tuple[str, ...], str] | None]:
+        """The per-row function, with everything it needs bound as locals (this runs per lead)."""
+        width, eid_at, phone_at, e164_at = self.width, self.eid, self._phone, self._e164
+        e164_ok, get, prefix, sha256 = self._e164_match, self._get, self._prefix, hashlib.sha256
+        if not self.usable:
+            return lambda row: None
+
+        def fast(row: list[Any]) -> tuple[str, tuple[str, ...], str] | None:
+            if len(row) != width:
                 return None
-        if self._e164 is not None:
-            e164 = row[self._e164]
-            if type(e164) is not str or not self._e164_match(e164):
+            eid = row[eid_at]
+            if type(eid) is not str or not eid or len(eid) > 255:
                 return None
-        values = self._get(row)
-        if "" in values:
-            return None
-        try:
-            text = eid + self._prefix + "\x1fs".join(values)
-        except TypeError:  # JSON Lines: a number, true/false or null somewhere
-            return None
-        return (
-            eid,
-            values,
-            hashlib.blake2b(text.encode(), digest_size=8, person=HASH_PERSON).hexdigest(),
-        )
+            if phone_at is not None:
+                phone = row[phone_at]
+                if type(phone) is not str or len(phone) != 10 or not phone.isdigit():
+                    return None
+            if e164_at is not None:
+                e164 = row[e164_at]
+                if type(e164) is not str or not e164_ok(e164):
+                    return None
+            values = get(row)
+            if "" in values:
+                return None
+            try:
+                text = eid + prefix + "\x1fs".join(values)
+            except TypeError:  # JSON Lines: a number, true/false or null somewhere
+                return None
+            return eid, values, sha256(text.encode()).hexdigest()[:16]
+
+        return fast
 
 
 def _getter(order: list[int]) -> Callable[[list[Any]], tuple[str, ...]]:

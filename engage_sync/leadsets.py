@@ -3,7 +3,6 @@ problem with file:line. Leads are streamed: a million-row leadsFile is never hel
 
 from __future__ import annotations
 
-import itertools
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -225,6 +224,23 @@ def _guarded(source: Source, sink: Sink) -> Iterator[Lead]:
         sink.add_fatal(str(e))
 
 
+def campaign_leads(campaign: int, sources: Sequence[Source], sink: Sink) -> Iterator[Lead]:
+    """The leads of every file of one campaign; then the duplicates found, with their places."""
+    for source in sources:
+        yield from _guarded(source, sink)
+    if sink.has_pending(campaign):
+        sink.resolve(campaign, lambda keys: _first_seen(campaign, sources, keys))
+
+
+def _first_seen(campaign: int, sources: Sequence[Source], keys: set[object]) -> dict[object, str]:
+    """Read a campaign's files again to find where each externId (or phone hash) first appears."""
+    finder = Sink(locate=keys)
+    for source in sources:
+        for _lead in _guarded(source, finder):
+            pass
+    return finder.located
+
+
 def group(sources: Sequence[Source], sink: Sink) -> list[Desired]:
     """One Desired per campaign; its leads stream from every file that targets it."""
     by_campaign: dict[int, list[Source]] = {}
@@ -261,7 +277,7 @@ def group(sources: Sequence[Source], sink: Sink) -> list[Desired]:
                 account=first.account,
                 files=tuple(s.meta.path for s in group_sources),
                 options=first.options,
-                leads=itertools.chain.from_iterable(_guarded(s, sink) for s in group_sources),
+                leads=campaign_leads(cid, group_sources, sink),
                 declared=sink.declared(cid),
             )
         )

@@ -19,14 +19,20 @@ Tracker = Callable[[str, object, int], bool]
 
 @dataclass
 class Sink:
-    """Collects problems while leads stream past; checks duplicates per campaign."""
+    """Collects problems while leads stream past; checks duplicates per campaign.
+
+    For a million leads the checks keep only sets: the externIds, and the hashes of the phones
+    (never the numbers). Where the first of two duplicates was declared is not kept; when a
+    duplicate turns up, `resolve` reads the campaign's files once more to find it.
+    """
 
     problems: list[Problem] = field(default_factory=list)
     shared_phones: dict[int, int] = field(default_factory=dict)  # campaign -> leads
-    _files: list[str] = field(default_factory=list)
-    _file_base: dict[str, int] = field(default_factory=dict)
-    _ids: dict[int, dict[str, int]] = field(default_factory=dict)
-    _phones: dict[int, dict[int, int]] = field(default_factory=dict)
+    locate: set[object] | None = None  # a locating pass: record where these first appear
+    located: dict[object, str] = field(default_factory=dict)
+    _ids: dict[int, set[str]] = field(default_factory=dict)
+    _phones: dict[int, set[int]] = field(default_factory=dict)
+    _pending: dict[int, list[tuple[str, object, str, int, str]]] = field(default_factory=dict)
 
     @property
     def errors(self) -> list[Problem]:
@@ -44,55 +50,65 @@ class Sink:
         """A whole-file error whose message already says where (InputError)."""
         self.problems.append(Problem(message, 0, "", ""))
 
-    def _base(self, file: str) -> int:
-        base = self._file_base.get(file)
-        if base is None:
-            base = self._file_base[file] = len(self._files) << 32
-            self._files.append(file)
-        return base
-
-    def _where(self, packed: int) -> str:
-        return f"{self._files[packed >> 32]}:{packed & 0xFFFFFFFF}"
-
-    def declared(self, campaign: int) -> dict[str, int]:
+    def declared(self, campaign: int) -> set[str]:
         """The externIds declared so far for a campaign (a live view, filled as leads stream)."""
-        return self._ids.setdefault(campaign, {})
+        return self._ids.setdefault(campaign, set())
 
     def tracker(self, campaign: int, duplicate_handling: object, file: str) -> Tracker:
-        """The duplicate check for one campaign's leads, called once per lead (keep it lean).
-
-        Locations are (file index, line) packed in one int, and phones are kept as their hash,
-        not the number: small for a million leads, and no PII held.
-        """
-        ids = self._ids.setdefault(campaign, {})
-        phones = self._phones.setdefault(campaign, {})
-        base = self._base(file)
+        """The duplicate check for one campaign's leads in one file: called once per lead."""
+        ids = self.declared(campaign)
+        phones = self._phones.setdefault(campaign, set())
+        pending = self._pending.setdefault(campaign, [])
+        locate, located = self.locate, self.located
+        handling = str(duplicate_handling)
 
         def track(extern_id: str, phone: object, line: int) -> bool:
-            packed = base | line
-            first = ids.setdefault(extern_id, packed)
-            if first != packed:
+            if extern_id in ids:
+                pending.append(("externId", extern_id, file, line, handling))
+                return False
+            ids.add(extern_id)
+            key = hash(phone) if phone else None
+            if locate is not None:
+                for wanted in (extern_id, key):
+                    if wanted in locate and wanted not in located:
+                        located[wanted] = f"{file}:{line}"
+            if key is not None:
+                if key in phones:
+                    pending.append(("leadPhone", key, file, line, handling))
+                else:
+                    phones.add(key)
+            return True
+
+        return track
+
+    def has_pending(self, campaign: int) -> bool:
+        return bool(self._pending.get(campaign))
+
+    def resolve(
+        self, campaign: int, first_seen: Callable[[set[object]], dict[object, str]]
+    ) -> None:
+        """Report the duplicates found in a campaign, naming where each was first declared;
+        `first_seen(keys)` reads the campaign's files again to find those places."""
+        pending = self._pending.pop(campaign, [])
+        if not pending:
+            return
+        where = first_seen({key for _, key, _, _, _ in pending})
+        for kind, key, file, line, handling in pending:
+            first = where.get(key, "an earlier lead")
+            if kind == "externId":
                 self.add(
                     file,
                     line,
                     "externId",
-                    f"duplicate externId '{extern_id}' in campaign {campaign}: "
-                    f"first declared at {self._where(first)}",
+                    f"duplicate externId '{key}' in campaign {campaign}: first declared at {first}",
                 )
-                return False
-            if phone:
-                earlier = phones.setdefault(hash(phone), packed)
-                if earlier != packed:
-                    self.shared_phones[campaign] = self.shared_phones.get(campaign, 0) + 1
-                    effect = DUPLICATE_EFFECT.get(str(duplicate_handling), "")
-                    self.add(
-                        file,
-                        line,
-                        "leadPhone",
-                        f"same phone as the lead at {self._where(earlier)}; with "
-                        f"duplicateHandling {duplicate_handling} {effect}",
-                        warn=True,
-                    )
-            return True
-
-        return track
+            else:
+                self.shared_phones[campaign] = self.shared_phones.get(campaign, 0) + 1
+                self.add(
+                    file,
+                    line,
+                    "leadPhone",
+                    f"same phone as the lead at {first}; with "
+                    f"duplicateHandling {handling} {DUPLICATE_EFFECT.get(handling, '')}",
+                    warn=True,
+                )

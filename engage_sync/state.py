@@ -52,7 +52,10 @@ class CampaignState:
         return entry[:16] if entry is not None else None
 
     def field_hashes(self, extern_id: str) -> dict[str, str]:
-        _, fsid, hashes = self.leads[extern_id].split(" ")
+        try:
+            _, fsid, hashes = self.leads[extern_id].split(" ")
+        except ValueError:
+            raise StateError(f"the state entry of lead {extern_id!r} is malformed") from None
         names = self.fieldsets.get(fsid, ())
         return {
             name: hashes[i * _FIELD_HASH_LEN : (i + 1) * _FIELD_HASH_LEN]
@@ -99,7 +102,7 @@ def _read(path: Path) -> State:
     if not path.exists():
         return State(path=path)
     try:
-        data = json.loads(path.read_bytes())
+        data = json.loads(path.read_text(encoding="utf-8"))  # text: no second copy while parsing
     except (json.JSONDecodeError, UnicodeDecodeError) as e:
         raise StateError(f"{path}: state file is corrupt ({e}); restore it from git") from e
     except OSError as e:
@@ -116,7 +119,7 @@ def _read(path: Path) -> State:
         state = State(path, str(data["lineage"]), int(data["serial"]), exists=True)
         for key, raw in data["campaigns"].items():
             leads = raw["leads"]
-            if not all(isinstance(v, str) and v.count(" ") == 2 for v in leads.values()):
+            if not isinstance(leads, dict) or not set(map(type, leads.values())) <= {str}:
                 raise ValueError(f"campaign {key}: malformed lead entry")
             state.campaigns[int(key)] = CampaignState(
                 leads=leads,

@@ -83,3 +83,99 @@ def test_bad_phone_messages_do_not_show_the_whole_number() -> None:
         ("leadPhone", "'…5010' is not a valid phone number (10 digits with area code)")
     ]
     assert "415555010" not in issues[0][1]
+
+
+# -- the compiled fast path gives exactly the lead the general check gives ------------------------
+
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+from engage_sync.fields import HeaderPlan  # noqa: E402
+from engage_sync.model import Lead  # noqa: E402
+from engage_sync.readers import _raw  # noqa: E402
+
+HEADERS = [
+    ["externId", "leadPhone", "firstName", "zip", "extendedLeadData.plan"],
+    ["leadPhone", "externId", "email", "state", "city"],
+    ["externId", "leadPhoneE164", "lastName"],
+    ["externId", "leadPhone", "leadPriority"],
+]
+VALUE = st.one_of(
+    st.sampled_from(
+        [
+            "",
+            "4155550100",
+            "(415) 555-0100",
+            "14155550100",
+            "+14155550100",
+            "02134",
+            "ON",
+            "Ada",
+            "x" * 300,
+            "5",
+            "a|b",
+        ]
+    ),
+    st.text(max_size=12),
+)
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    header=st.sampled_from(HEADERS),
+    data=st.data(),
+    tz=st.sampled_from([None, "NPA_NXX", "ZIPCODE", "EXPLICIT"]),
+)
+def test_fast_path_agrees_with_the_general_check(
+    header: list[str], data: st.DataObject, tz: str | None
+) -> None:
+    row = [data.draw(VALUE) for _ in header]
+    ctx = LeadContext(tz)
+    hit = HeaderPlan(header, ctx).fast(row)
+    normalised, issues = check_lead(_raw(header, row), ctx)
+    if hit is None:
+        return  # the caller takes the general path: nothing to compare
+    assert issues == []
+    slow = Lead.from_mapping(normalised, "f", 1)
+    plan = HeaderPlan(header, ctx)
+    assert (hit[0], plan.names, hit[1], hit[2]) == (
+        slow.extern_id,
+        slow.names,
+        slow.values,
+        slow.digest,
+    )
+
+
+def test_fast_path_takes_clean_rows() -> None:
+    plan = HeaderPlan(HEADERS[0], LeadContext("NPA_NXX"))
+    assert plan.fast(["E1", "4155550100", "Ada", "02134", "gold"]) is not None
+    assert plan.fast(["E1", "(415) 555-0100", "Ada", "02134", "gold"]) is None  # normalise first
+    assert plan.fast(["E1", "4155550100", "", "02134", "gold"]) is None  # empty: general path
+    assert HeaderPlan(HEADERS[3], LeadContext(None)).fast(["E1", "4155550100", "5"]) is None
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    text=st.lists(
+        st.text(min_size=1, max_size=20).filter(lambda t: t.strip() == t and t),
+        min_size=3,
+        max_size=3,
+    ),
+    eid=st.text(min_size=1, max_size=40),
+)
+def test_clean_rows_take_the_fast_path_and_match(text: list[str], eid: str) -> None:
+    header = ["externId", "leadPhone", "firstName", "city", "extendedLeadData.note"]
+    row = [eid, "4155550100", *text]
+    ctx = LeadContext("NPA_NXX")
+    plan = HeaderPlan(header, ctx)
+    hit = plan.fast(row)
+    assert hit is not None
+    normalised, issues = check_lead(_raw(header, row), ctx)
+    assert issues == []
+    slow = Lead.from_mapping(normalised, "f", 1)
+    assert (hit[0], plan.names, hit[1], hit[2]) == (
+        slow.extern_id,
+        slow.names,
+        slow.values,
+        slow.digest,
+    )

@@ -367,3 +367,36 @@ def test_files_of_one_campaign_must_agree_on_account(tmp_path: Path) -> None:
     sources = leadsets.load_sources(leadsets.discover([str(tmp_path)]), {}, sink)
     leadsets.group(sources, sink)
     assert [p.field for p in sink.errors] == ["account"]
+
+
+def test_the_same_leads_hash_the_same_in_yaml_csv_and_json_lines(tmp_path: Path) -> None:
+    write(
+        tmp_path / "l.csv",
+        "externId,leadPhone,firstName,extendedLeadData.plan\n"
+        "a,4155550100,Ada,gold\nb,(415) 555-0101,Bo,silver\n",
+    )
+    write(
+        tmp_path / "l.jsonl",
+        '{"externId": "a", "leadPhone": "4155550100", "firstName": "Ada", '
+        '"extendedLeadData": {"plan": "gold"}}\n'
+        '{"firstName": "Bo", "externId": "b", "leadPhone": "415.555.0101", '
+        '"extendedLeadData": {"plan": "silver"}}\n',
+    )
+    yaml_leads = (
+        HEADER
+        + """leads:
+  - {externId: a, leadPhone: "4155550100", firstName: Ada, extendedLeadData: {plan: gold}}
+  - {externId: b, leadPhone: 415 555 0101, firstName: Bo, extendedLeadData: {plan: silver}}
+"""
+    )
+    got = {}
+    for name, text in (
+        ("csv.yaml", HEADER + "leadsFile: l.csv\n"),
+        ("jsonl.yaml", HEADER + "leadsFile: l.jsonl\n"),
+        ("inline.yaml", yaml_leads),
+    ):
+        leads, sink = read(write(tmp_path / name, text))
+        assert sink.errors == []
+        got[name] = sorted((lead.extern_id, lead.names, lead.values, lead.digest) for lead in leads)
+    assert got["csv.yaml"] == got["jsonl.yaml"] == got["inline.yaml"]
+    assert len(got["csv.yaml"]) == 2

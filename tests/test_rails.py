@@ -211,3 +211,13 @@ def test_the_wheel_carries_the_schema_and_the_scaffold(tmp_path: Path) -> None:
         assert f"engage_sync/scaffold/{shared}" in names
     packaged = zipfile.ZipFile(wheel).read("engage_sync/schemas/leadset.schema.json")
     assert packaged == (REPO / "schemas" / "leadset.schema.json").read_bytes()
+
+
+def test_import_reports_duplicates_with_their_first_place(workspace: Path, run: Any) -> None:
+    write(workspace / "dups.csv", "externId,leadPhone\nX1,4155550100\nX1,4155550101\n")
+    r = run("import", "--campaign", "136785", "dups.csv")
+    assert r.code == 1
+    assert (
+        "dups.csv:3: externId: duplicate externId 'X1' in campaign 136785: "
+        "first declared at dups.csv:2"
+    ) in r.err
