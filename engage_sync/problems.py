@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from sys import intern
 
 from .model import Problem, Severity
 
@@ -66,7 +67,7 @@ class Sink:
             if extern_id in ids:
                 pending.append(("externId", extern_id, file, line, handling))
                 return False
-            ids.add(extern_id)
+            ids.add(intern(extern_id))  # shares the state's copy (state.py interns them too)
             key = hash(phone) if phone else None
             if locate is not None:
                 for wanted in (extern_id, key):

@@ -16,6 +16,7 @@ import tempfile
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
+from sys import intern
 
 from .errors import StateError
 from .model import Lead, field_hash
@@ -122,7 +123,8 @@ def _read(path: Path) -> State:
             if not isinstance(leads, dict) or not set(map(type, leads.values())) <= {str}:
                 raise ValueError(f"campaign {key}: malformed lead entry")
             state.campaigns[int(key)] = CampaignState(
-                leads=leads,
+                # interned: the readers intern externIds too, so a million of them are held once
+                leads={intern(k): v for k, v in leads.items()},
                 fieldsets={k: tuple(v) for k, v in raw.get("fieldsets", {}).items()},
                 in_doubt=set(raw.get("in_doubt", [])),
                 files=set(raw.get("files", [])),
