@@ -177,13 +177,12 @@ class Applier:
             rep.errors.append(f"batch of {len(batch)} not confirmed: {e}")
             rep.failed += len(batch)
             rep.in_doubt += len(batch)
-            self.journal.doubt(campaign, [lead.extern_id for lead in batch])
             self.progress(len(batch))
             return False
         except ApiError as e:
             rep.errors.append(f"batch of {len(batch)} refused: {e}")
             rep.failed += len(batch)
-            self.journal.fail(number)
+            self.journal.fail(number, campaign)
             self.progress(len(batch))
             return False
         self.progress(len(batch))
@@ -196,7 +195,7 @@ class Applier:
             )
             rep.failed += len(batch)
             rep.rejected.extend({"externId": e, "message": m} for e, m in sorted(rejected.items()))
-            self.journal.fail(number)
+            self.journal.fail(number, campaign)
             return False
         rep.accepted += int(result.get("leadsAccepted") or 0)
         rep.inserted += int(result.get("leadsInserted") or 0)

@@ -82,6 +82,7 @@ class Journal:
         self.state = state
         self.path = journal_path(state)
         self._batch = 0
+        self._open: dict[int, list[str]] = {}  # batches posted and not answered yet
         self._file: IO[bytes] | None = None
 
     def __enter__(self) -> Journal:
@@ -108,11 +109,16 @@ class Journal:
         os.fsync(self._file.fileno())
 
     def begin(self, campaign: int, extern_ids: Iterable[str]) -> int:
+        """Before a batch is posted: its leads are in doubt until Engage answers."""
         self._batch += 1
-        self._write(
-            {"begin": True, "batch": self._batch, "campaign": campaign, "ids": list(extern_ids)}
-        )
+        ids = list(extern_ids)
+        self._write({"begin": True, "batch": self._batch, "campaign": campaign, "ids": ids})
+        self._open[self._batch] = ids
+        self.state.campaign(campaign).in_doubt.update(ids)
         return self._batch
+
+    def _answered(self, batch: int, campaign: int) -> None:
+        self.state.campaign(campaign).in_doubt.difference_update(self._open.pop(batch, ()))
 
     def ack(
         self,
@@ -141,15 +147,13 @@ class Journal:
         if options is not None:
             camp.options = options
         camp.leads.update(entries)
-        camp.in_doubt.difference_update(entries)
+        self._answered(batch, campaign)
         camp.files.add(file)
 
-    def doubt(self, campaign: int, extern_ids: Iterable[str]) -> None:
-        """No trustworthy answer: the `begin` already on disk stays unanswered (in doubt)."""
-        self.state.campaign(campaign).in_doubt.update(extern_ids)
-
-    def fail(self, batch: int) -> None:
+    def fail(self, batch: int, campaign: int) -> None:
+        """Engage refused the whole batch: none of it is in doubt."""
         self._write({"fail": True, "batch": batch})
+        self._answered(batch, campaign)
 
     def fold(self) -> None:
         """Write the state with everything recorded, then drop the journal."""

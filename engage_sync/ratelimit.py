@@ -70,6 +70,18 @@ class SlidingWindows:
             self._calls.append(now)
             return True
 
+    def completed(self, now: float | None = None) -> None:
+        """Move the latest call's time to when its answer came back.
+
+        The server counts a call when it arrives, somewhere between our send and its answer.
+        Counting our calls from their answers means every earlier call has surely arrived before
+        the window lets the next one go, whatever the network did: no 429 by construction.
+        """
+        now = self.clock() if now is None else now
+        with self._lock:
+            if self._calls:
+                self._calls[-1] = max(self._calls[-1], now)
+
     def acquire(self, sleep: Callable[[float], None] = time.sleep) -> float:
         """Wait until a call fits, record it; returns the seconds waited."""
         waited = 0.0

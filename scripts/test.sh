@@ -2,7 +2,7 @@
 # The whole test suite, as CI runs it: set up, lint, type-check, then every test with coverage.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-scripts/setup.sh
+scripts/setup.sh --with-actionlint
 .venv/bin/ruff check .
 .venv/bin/ruff format --check .
 .venv/bin/mypy

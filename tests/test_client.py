@@ -291,3 +291,15 @@ def test_redacting_filter_scrubs_every_known_secret() -> None:
     f.add("xyz")
     f.filter(record)
     assert record.getMessage() == "token [redacted] and [redacted]"
+
+
+def test_calls_count_from_their_answer_so_slow_answers_never_overrun_the_server() -> None:
+    clock = FakeClock()
+    windows = SlidingWindows(((2, 10.0),), clock=clock)
+    assert windows.try_acquire()
+    clock.now += 3.0  # the first call took 3 s to answer: the server saw it at some point inside
+    windows.completed()
+    assert windows.try_acquire()
+    windows.completed()
+    # the next call may go 10 s after the first *answer* (t=13), not 10 s after its send (t=10)
+    assert clock.now + windows.wait_time() == pytest.approx(1013.0)

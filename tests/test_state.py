@@ -227,3 +227,17 @@ def test_lock_of_a_dead_process_is_reported_and_force_unlock_removes_it(tmp_path
     assert read_lock(lock_path(tmp_path / "s.json")) is None
     with pytest.raises(LockError, match="not locked"):
         force_unlock(tmp_path / "s.json", "abc123")
+
+
+def test_interrupted_apply_keeps_the_batch_in_flight_in_doubt(tmp_path: Path) -> None:
+    state = load_state(tmp_path / "s.json")
+    with Journal(state) as journal:
+        done = journal.begin(7, ["a"])
+        journal.ack(done, 7, [lead("a", leadPhone="4155550100")], "f")
+        refused = journal.begin(7, ["r"])
+        journal.fail(refused, 7)
+        journal.begin(7, ["b", "c"])  # Ctrl-C here: no answer
+        journal.fold()
+    folded = load_state(tmp_path / "s.json")
+    assert folded.campaigns[7].in_doubt == {"b", "c"}
+    assert sorted(folded.campaigns[7].leads) == ["a"]

@@ -1,0 +1,143 @@
+"""The emulator's auth endpoints: RingCentral JWT grant, Engage token exchange and refresh,
+and the check every Voice API call goes through (NOTES.md, Authentication)."""
+
+from __future__ import annotations
+
+import base64
+import json
+import secrets
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from ..ratelimit import SlidingWindows
+from .http import HttpError, Request
+
+JWT_GRANT = "urn:ietf:params:oauth:grant-type:jwt-bearer"
+
+
+@dataclass
+class _Token:
+    kind: str  # "rc" | "engage" | "refresh"
+    expires: float
+    accounts: tuple[str, ...] = ()
+
+
+class AuthEndpoints:
+    """Mixed into Emulator; these are the attributes it relies on."""
+
+    accounts: dict[str, dict[str, Any]]
+    creds: dict[str, Any]
+    tokens: dict[str, _Token]
+    settings: Any
+    stats: dict[str, int]
+    clock: Callable[[], float]
+    _lock: threading.Lock
+    _limits: dict[tuple[str, str], SlidingWindows]
+
+    def _mint(self, kind: str, ttl: float, accounts: tuple[str, ...]) -> str:
+        token = f"{kind}-{secrets.token_urlsafe(24)}"
+        with self._lock:
+            self.tokens[token] = _Token(kind, self.clock() + ttl, accounts)
+        return token
+
+    def mint_access_token(self) -> str:
+        """A ready Engage access token (printed at start for ENGAGE_ACCESS_TOKEN)."""
+        return self._mint("engage", self.settings.token_ttl, tuple(self.accounts))
+
+    def rc_token(self, req: Request) -> tuple[int, Any]:
+        auth = req.headers.get("authorization", "")
+        try:
+            client = base64.b64decode(auth.removeprefix("Basic ").strip()).decode()
+        except (ValueError, UnicodeDecodeError):
+            client = ""
+        if (
+            not auth.startswith("Basic ")
+            or client != f"{self.creds['clientId']}:{self.creds['clientSecret']}"
+        ):
+            raise HttpError(
+                401,
+                "invalid_client",
+                "Invalid client credentials",
+                text=json.dumps(
+                    {"error": "invalid_client", "error_description": "Invalid client credentials"}
+                ),
+            )
+        form = req.form()
+        if form.get("grant_type") != JWT_GRANT:
+            raise HttpError(400, "unsupported_grant_type", "Unsupported grant type")
+        if form.get("assertion") != self.creds["jwt"]:
+            raise HttpError(400, "invalid_grant", "Invalid JWT assertion")
+        token = self._mint("rc", 3600, tuple(self.accounts))
+        return 200, {
+            "access_token": token,
+            "token_type": "bearer",
+            "expires_in": 3600,
+            "refresh_token": self._mint("rcrefresh", 604800, ()),
+            "refresh_token_expires_in": 604800,
+            "scope": "ReadAccounts",
+        }
+
+    def _engage_login(self, accounts: tuple[str, ...]) -> dict[str, Any]:
+        access = self._mint("engage", self.settings.token_ttl, accounts)
+        refresh = self._mint("refresh", 86400, accounts)
+        main = accounts[0] if accounts else ""
+        return {
+            "accessToken": access,
+            "refreshToken": refresh,
+            "tokenType": "Bearer",
+            "mainAccountId": main,
+            "platformId": "emulator",
+            "rcUser": {},
+            "agentDetails": [
+                {"accountId": a, "agentId": 1000 + i, "firstName": "Emulator", "lastName": "Admin"}
+                for i, a in enumerate(accounts)
+            ],
+            "adminId": 1,
+            "adminUrl": "",
+            "agentUrl": "",
+            "ssoLogin": True,
+        }
+
+    def exchange(self, req: Request) -> tuple[int, Any]:
+        key = ("*", "exchange")
+        with self._lock:
+            self.stats["exchangeCalls"] += 1
+            limiter = self._limits.setdefault(
+                key,
+                SlidingWindows(self.settings.exchange_limits, self.settings.rate_scale, self.clock),
+            )
+        if not limiter.try_acquire():
+            self.stats["exchange429"] += 1
+            raise HttpError(429, "TOO_MANY_REQUESTS", "Rate limit exceeded for token exchange")
+        form = req.form()
+        token = self.tokens.get(form.get("rcAccessToken", ""))
+        if token is None or token.kind != "rc" or token.expires <= self.clock():
+            raise HttpError(401, "UNAUTHORIZED", "Invalid RingCentral access token")
+        return 200, self._engage_login(token.accounts)
+
+    def refresh(self, req: Request) -> tuple[int, Any]:
+        form = req.form()
+        old = form.get("refresh_token", "")
+        with self._lock:
+            token = self.tokens.pop(old, None)  # rotation: a refresh token works once
+        if token is None or token.kind != "refresh" or token.expires <= self.clock():
+            raise HttpError(401, "UNAUTHORIZED", "Invalid refresh token")
+        return 200, self._engage_login(token.accounts)
+
+    def authenticate(self, req: Request) -> tuple[str, ...]:
+        api_token = req.headers.get("x-auth-token")
+        if api_token is not None:
+            if api_token in self.creds.get("apiTokens", []):
+                return tuple(self.accounts)
+            raise HttpError(401, "UNAUTHORIZED", "Invalid API token")
+        auth = req.headers.get("authorization", "")
+        if not auth.startswith("Bearer "):
+            raise HttpError(401, "UNAUTHORIZED", "Full authentication is required")
+        token = self.tokens.get(auth[7:].strip())
+        if token is None or token.kind != "engage":
+            raise HttpError(401, "UNAUTHORIZED", "Invalid access token")
+        if token.expires <= self.clock():
+            raise HttpError(401, "UNAUTHORIZED", "Jwt is expired", text="Jwt is expired")
+        return token.accounts

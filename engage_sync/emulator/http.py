@@ -1,0 +1,79 @@
+"""Requests, errors and small HTTP helpers shared by the emulator's endpoints."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Any
+from urllib.parse import parse_qs
+
+import httpx
+
+
+class DropConnection(httpx.RemoteProtocolError):
+    """Raised in-process (no socket) when a fault asks to drop the connection."""
+
+
+class HttpError(Exception):
+    def __init__(self, status: int, code: str, message: str, text: str | None = None) -> None:
+        super().__init__(message)
+        self.status, self.code, self.message, self.text = status, code, message, text
+
+
+@dataclass
+class Request:
+    method: str
+    path: str
+    query: dict[str, str]
+    headers: dict[str, str]
+    body: bytes
+
+    def json(self) -> Any:
+        try:
+            return json.loads(self.body or b"null")
+        except ValueError as e:
+            raise HttpError(400, "BAD_REQUEST", f"request body is not JSON: {e}") from e
+
+    def form(self) -> dict[str, str]:
+        values = dict(self.query)
+        if self.body and "json" not in self.headers.get("content-type", ""):
+            values.update(
+                {k: v[0] for k, v in parse_qs(self.body.decode("utf-8", "replace")).items()}
+            )
+        return values
+
+
+def paging(req: Request, default_rows: int) -> tuple[int, int]:
+    try:
+        page = int(req.query.get("page", 0))
+        rows = int(req.query.get("maxRows", default_rows))
+    except ValueError as e:
+        raise HttpError(400, "BAD_REQUEST", "page and maxRows must be whole numbers") from e
+    if page < 0 or rows < 1:
+        raise HttpError(400, "BAD_REQUEST", "page must be >= 0 and maxRows >= 1")
+    return page, rows
+
+
+def page_of(req: Request, items: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    if "page" not in req.query and "maxRows" not in req.query:
+        return items
+    page, rows = paging(req, default_rows=len(items) or 1)
+    return items[page * rows : (page + 1) * rows]
+
+
+def now() -> str:
+    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.000+0000")
+
+
+REASONS = {
+    200: "OK",
+    400: "Bad Request",
+    401: "Unauthorized",
+    403: "Forbidden",
+    404: "Not Found",
+    429: "Too Many Requests",
+    500: "Internal Server Error",
+    503: "Service Unavailable",
+    504: "Gateway Timeout",
+}

@@ -1,0 +1,245 @@
+"""The emulator's direct lead loader: request checks, duplicate handling by phone, one lead list
+per call, the full result body, rate limits and injected faults (NOTES.md, direct lead loader)."""
+
+from __future__ import annotations
+
+import re
+import threading
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import jsonschema
+
+from ..ratelimit import SlidingWindows
+from .http import DropConnection, HttpError, Request, now
+from .store import Store
+
+FAULT_KINDS = ("500", "503", "429", "hang", "drop", "failed", "reject")
+
+
+@dataclass
+class Fault:
+    kind: str
+    remaining: int
+    rows: int = 1
+
+
+class LoaderEndpoint:
+    """Mixed into Emulator; these are the attributes it relies on."""
+
+    faults: list[Fault]
+    settings: Any
+    stats: dict[str, int]
+    store: Store
+    clock: Any
+    _lock: threading.Lock
+    _limits: dict[tuple[str, str], SlidingWindows]
+    _validator: jsonschema.Draft4Validator
+
+    def _next_fault(self) -> Fault | None:
+        with self._lock:
+            if not self.faults:
+                return None
+            fault = self.faults[0]
+            fault.remaining -= 1
+            if fault.remaining <= 0:
+                self.faults.pop(0)
+            return fault
+
+    def load(
+        self,
+        req: Request,
+        environ: dict[str, Any],
+        account_id: str,
+        account: dict[str, Any],
+        campaign_id: int,
+    ) -> tuple[int, Any]:
+        campaign = next(
+            (
+                c
+                for g in account.get("dialGroups", [])
+                for c in g.get("campaigns", [])
+                if int(c["campaignId"]) == campaign_id
+            ),
+            None,
+        )
+        if campaign is None:
+            raise HttpError(404, "CAMPAIGN_NOT_FOUND", f"campaign {campaign_id} not found")
+        with self._lock:
+            self.stats["loaderCalls"] += 1
+            limiter = self._limits.setdefault(
+                (account_id, "loader"),
+                SlidingWindows(self.settings.loader_limits, self.settings.rate_scale, self.clock),
+            )
+        if not limiter.try_acquire():
+            with self._lock:
+                self.stats["loader429"] += 1
+            raise HttpError(429, "TOO_MANY_REQUESTS", "Rate limit exceeded for leadLoader/direct")
+        fault = self._next_fault()
+        if fault is not None and fault.kind in ("500", "503", "429"):
+            raise HttpError(int(fault.kind), "INJECTED_FAULT", f"injected fault {fault.kind}")
+        if fault is not None and fault.kind == "hang":
+            time.sleep(self.settings.hang_seconds)
+            raise HttpError(504, "GATEWAY_TIMEOUT", "injected hang")
+        if fault is not None and fault.kind == "drop":
+            drop = environ.get("emulator.drop")
+            if drop is None:
+                raise DropConnection("injected dropped connection")
+            drop()
+            return 500, {}
+        body = req.json()
+        errors = sorted(self._validator.iter_errors(body), key=lambda e: list(e.absolute_path))
+        if errors:
+            first = errors[0]
+            where = "/".join(str(x) for x in first.absolute_path) or "body"
+            raise HttpError(400, "INVALID_REQUEST", f"{where}: {first.message}")
+        leads = body.get("uploadLeads") or []
+        if len(leads) > self.settings.max_leads_per_call:
+            raise HttpError(
+                400,
+                "TOO_MANY_LEADS",
+                f"{len(leads)} leads in one call; the maximum is "
+                f"{self.settings.max_leads_per_call}",
+            )
+        if fault is not None and fault.kind == "failed":
+            return 200, _result(
+                body,
+                len(leads),
+                0,
+                0,
+                0,
+                [],
+                failed="GENERAL_FAILURE",
+                message="injected failure: the list was not loaded",
+            )
+        rejected: list[dict[str, Any]] = []
+        good: list[dict[str, Any]] = []
+        for i, lead in enumerate(leads):
+            problem = _lead_problem(lead, body)
+            if problem is None and fault is not None and fault.kind == "reject" and i < fault.rows:
+                problem = "injected rejection"
+            if problem:
+                rejected.append({"message": problem, "rowData": _row_data(lead)})
+            else:
+                good.append(lead)
+        if not good:
+            return 200, _result(
+                body,
+                len(leads),
+                0,
+                0,
+                0,
+                rejected,
+                failed="NO_LEADS_PASSED_VALIDATION",
+                message="No leads passed validation",
+            )
+        mode = body.get("duplicateHandling", "RETAIN_ALL")
+        inserted = deleted = 0
+        with self.store.transaction() as store:
+            list_id = store.new_list(
+                account_id,
+                campaign_id,
+                str(body.get("description") or ""),
+                now(),
+                {k: v for k, v in body.items() if k != "uploadLeads"},
+            )
+            batch_phones: dict[str, int] = {}
+            to_insert: list[dict[str, Any]] = []
+            for lead in good:
+                phone = str(lead.get("leadPhone") or lead.get("leadPhoneE164") or "")
+                if mode == "REMOVE_ALL_EXISTING":
+                    deleted += store.delete_phone(campaign_id, phone)
+                    if phone in batch_phones:
+                        to_insert[batch_phones[phone]] = {}
+                        deleted += 1
+                elif mode == "REMOVE_FROM_LIST" and (
+                    phone in batch_phones or store.phone_exists(campaign_id, phone)
+                ):
+                    continue
+                batch_phones[phone] = len(to_insert)
+                to_insert.append(lead)
+            inserted = store.insert_leads(
+                account_id, campaign_id, list_id, [x for x in to_insert if x]
+            )
+        return 200, _result(body, len(leads), len(good), inserted, deleted, rejected)
+
+
+def _result(
+    body: dict[str, Any],
+    supplied: int,
+    accepted: int,
+    inserted: int,
+    deleted: int,
+    rejected: list[dict[str, Any]],
+    failed: str | None = None,
+    message: str = "",
+) -> dict[str, Any]:
+    return {
+        "leadsSupplied": supplied,
+        "leadsAccepted": accepted,
+        "leadsInserted": inserted,
+        "leadsConverted": 0,
+        "deletedCount": deleted,
+        "hasDeletedLeads": deleted > 0,
+        "dncReturnedCount": 0,
+        "dncUploadCount": 0,
+        "internalDncCount": 0,
+        "whitelistCount": 0,
+        "quotaCount": 0,
+        "failedAgentAssignment": 0,
+        "listState": body.get("listState", "ACTIVE"),
+        "timeZoneOption": body.get("timeZoneOption", "NOT_APPLICABLE"),
+        "processingResult": "Failed" if failed else "OK",
+        "processingStatus": failed or "DEFAULT_NOT_A_FAILURE",
+        "message": message
+        or ("Leads loaded" if not rejected else f"{len(rejected)} row(s) rejected"),
+        "rejectedRows": rejected,
+    }
+
+
+_US_PHONE = re.compile(r"^[0-9]{10}$")
+_E164 = re.compile(r"^\+[1-9][0-9]{6,14}$")
+
+
+def _lead_problem(lead: dict[str, Any], body: dict[str, Any]) -> str | None:
+    if not lead.get("externId"):
+        return "externId is required"
+    phone, e164 = lead.get("leadPhone"), lead.get("leadPhoneE164")
+    if not phone and not e164:
+        return "leadPhone is required"
+    if (
+        phone
+        and not body.get("phoneNumbersI18nEnabled")
+        and not all(_US_PHONE.match(p) for p in str(phone).split("|"))
+    ):
+        return "Invalid phone number"
+    if e164 and not _E164.match(str(e164)):
+        return "Invalid E.164 phone number"
+    empty = [k for k, v in lead.items() if v == ""]
+    if empty:
+        return f"empty value for {empty[0]}"
+    tz = body.get("timeZoneOption")
+    if tz == "EXPLICIT" and not lead.get("leadTimezone"):
+        return "leadTimezone is required for EXPLICIT time zones"
+    if tz == "ZIPCODE" and not lead.get("zip"):
+        return "zip is required for ZIPCODE time zones"
+    return None
+
+
+_ROW_FIELDS = (
+    "externId",
+    "leadPhone",
+    "leadPhoneE164",
+    "firstName",
+    "lastName",
+    "address1",
+    "city",
+    "state",
+    "zip",
+    "email",
+)
+
+
+def _row_data(lead: dict[str, Any]) -> list[str]:
+    return [str(lead.get(k, "")) for k in _ROW_FIELDS]
