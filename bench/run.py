@@ -174,9 +174,9 @@ def bench_plan(root: Path, sizes: list[int], yaml_max: int, repeat: int) -> list
                         "format": fmt,
                         "leads": n,
                         "scenario": scenario,
-                        "plan_s": round(plan["seconds"], 3),
+                        "plan_s": round(plan["seconds"], 4),
                         "plan_rss_mb": round(plan["peak_rss_mb"]),
-                        "floor_s": round(floor["seconds"], 3),
+                        "floor_s": round(floor["seconds"], 4),
                         "floor_rss_mb": round(floor["peak_rss_mb"]),
                         "ratio": round(plan["seconds"] / floor["seconds"], 2),
                     }
