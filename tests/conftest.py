@@ -192,17 +192,20 @@ def emulator_process() -> Iterator[Served]:
             stop_emulator(served)
 
 
+def user_env(extra: dict[str, str] | None = None) -> dict[str, str]:
+    """This process's environment without any Engage settings or credentials, plus `extra`."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("ENGAGE_", "RINGCENTRAL_"))}
+    env.update(extra or {})
+    return env
+
+
 def engage_sync(
     *args: str, env: dict[str, str] | None = None, cwd: Path | None = None, timeout: float = 120
 ) -> Result:
     """Run the installed engage-sync command in a subprocess, as a user would."""
-    full_env = {
-        k: v for k, v in os.environ.items() if not k.startswith(("ENGAGE_", "RINGCENTRAL_"))
-    }
-    full_env.update(env or {})
     proc = subprocess.run(
         [ENGAGE_SYNC, *args],
-        env=full_env,
+        env=user_env(env),
         cwd=cwd,
         capture_output=True,
         text=True,
@@ -210,6 +213,18 @@ def engage_sync(
         stdin=subprocess.DEVNULL,
     )
     return Result(proc.returncode, proc.stdout, proc.stderr)
+
+
+def spawn_engage_sync(*args: str, env: dict[str, str], cwd: Path) -> subprocess.Popen[bytes]:
+    """Start the installed engage-sync command in the background (the caller waits or kills it)."""
+    return subprocess.Popen(
+        [ENGAGE_SYNC, *args],
+        cwd=cwd,
+        env=user_env(env),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        stdin=subprocess.DEVNULL,
+    )
 
 
 def load_json(path: Path) -> Any:

@@ -6,7 +6,6 @@ import json
 import re
 import shutil
 import signal
-import subprocess
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,11 +16,11 @@ import jsonschema
 import pytest
 from conftest import (
     DATA,
-    ENGAGE_SYNC,
     REPO,
     Served,
     engage_sync,
     load_json,
+    spawn_engage_sync,
     start_emulator,
     stop_emulator,
     wait_until,
@@ -207,20 +206,8 @@ def test_rejected_rows_are_reported_and_retried_next_time(repo: Path, emu: Serve
 def test_kill_9_mid_apply_then_rerun_reposts_no_acknowledged_lead(repo: Path) -> None:
     served = start_emulator("--latency", "0.3")
     try:
-        env = {**served.env("jwt")}
-        full_env = {
-            k: v
-            for k, v in __import__("os").environ.items()
-            if not k.startswith(("ENGAGE_", "RINGCENTRAL_"))
-        }
-        proc = subprocess.Popen(
-            [ENGAGE_SYNC, "apply", "--auto-approve", "--batch-size", "1"],
-            cwd=repo,
-            env={**full_env, **env},
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-            stdin=subprocess.DEVNULL,
-        )
+        env = served.env("jwt")
+        proc = spawn_engage_sync("apply", "--auto-approve", "--batch-size", "1", env=env, cwd=repo)
         wait_until(lambda: len(served.leads()) >= 4, timeout=30)
         proc.send_signal(signal.SIGKILL)
         proc.wait(timeout=10)
@@ -250,17 +237,8 @@ def test_kill_9_mid_apply_then_rerun_reposts_no_acknowledged_lead(repo: Path) ->
 def test_two_concurrent_applies_cannot_both_run(repo: Path) -> None:
     served = start_emulator("--latency", "0.3")
     try:
-        full_env = {
-            k: v
-            for k, v in __import__("os").environ.items()
-            if not k.startswith(("ENGAGE_", "RINGCENTRAL_"))
-        }
-        first = subprocess.Popen(
-            [ENGAGE_SYNC, "apply", "--auto-approve", "--batch-size", "1"],
-            cwd=repo,
-            env={**full_env, **served.env()},
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
+        first = spawn_engage_sync(
+            "apply", "--auto-approve", "--batch-size", "1", env=served.env(), cwd=repo
         )
         wait_until(lambda: (repo / "engage-sync.state.json.lock").exists(), timeout=10)
         second = apply(repo, served)

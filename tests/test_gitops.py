@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 import yaml
-from conftest import BIN, REPO, Served, engage_sync, start_emulator, stop_emulator
+from conftest import BIN, REPO, Served, engage_sync, start_emulator, stop_emulator, user_env
 
 from engage_sync import __version__
 
@@ -172,12 +172,11 @@ def git(repo: Path, *args: str) -> str:
 
 
 def script(repo: Path, name: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    base = {k: v for k, v in os.environ.items() if not k.startswith(("ENGAGE_", "RINGCENTRAL_"))}
-    base["PATH"] = f"{BIN}{os.pathsep}{base['PATH']}"
+    path = f"{BIN}{os.pathsep}{os.environ['PATH']}"  # engage-sync on PATH, as after ci-install.sh
     return subprocess.run(
         [f"scripts/{name}"],
         cwd=repo,
-        env={**base, **env},
+        env=user_env({"PATH": path, **env}),
         capture_output=True,
         text=True,
         timeout=120,
