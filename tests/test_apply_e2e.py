@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import json
+import os
+import pty
 import re
+import select
 import shutil
 import signal
+import subprocess
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,6 +20,7 @@ import jsonschema
 import pytest
 from conftest import (
     DATA,
+    ENGAGE_SYNC,
     REPO,
     Served,
     engage_sync,
@@ -23,6 +28,7 @@ from conftest import (
     spawn_engage_sync,
     start_emulator,
     stop_emulator,
+    user_env,
     wait_until,
 )
 
@@ -371,3 +377,53 @@ def test_lead_search_finds_what_apply_loaded(repo: Path, emu: Served) -> None:
     )
     (found,) = r.json()
     assert found["leadPhone"] == "2065550133" and found["campaignId"] == 136790
+
+
+def run_on_terminal(
+    args: list[str], env: dict[str, str], cwd: Path, answer: bytes
+) -> tuple[int, str]:
+    """Run the installed command with a pseudo-terminal as its stdin/stdout/stderr."""
+    leader, follower = pty.openpty()
+    proc = subprocess.Popen(
+        [ENGAGE_SYNC, *args],
+        cwd=cwd,
+        env=user_env(env),
+        stdin=follower,
+        stdout=follower,
+        stderr=follower,
+        close_fds=True,
+    )
+    os.close(follower)
+    output = b""
+    answered = False
+    while True:
+        ready, _, _ = select.select([leader], [], [], 30)
+        if not ready:
+            proc.kill()
+            break
+        try:
+            chunk = os.read(leader, 4096)
+        except OSError:  # the command exited and closed the terminal
+            break
+        if not chunk:
+            break
+        output += chunk
+        if not answered and b"[y/N]" in output:
+            os.write(leader, answer)
+            answered = True
+    os.close(leader)
+    return proc.wait(timeout=30), output.decode("utf-8", "replace")
+
+
+def test_on_a_terminal_apply_asks_and_shows_progress(repo: Path, emu: Served) -> None:
+    code, out = run_on_terminal(["apply", "--batch-size", "2"], emu.env(), repo, b"y\n")
+    assert code == 0, out
+    assert "Post 11 lead(s) to Engage? [y/N]" in out
+    assert "11/11 leads" in out and "s left" in out  # the progress bar's last state
+    assert stored_ids(emu) == Counter(ALL_IDS)
+
+
+def test_on_a_terminal_no_posts_nothing(repo: Path, emu: Served) -> None:
+    code, out = run_on_terminal(["apply"], emu.env(), repo, b"n\n")
+    assert code == 1 and "Cancelled; nothing posted." in out
+    assert emu.loader_posts() == []

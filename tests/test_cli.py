@@ -201,3 +201,31 @@ def test_plan_summarises_many_warnings_and_validate_lists_them_all(
     assert "4155550100" not in markdown
     validate = run("validate")
     assert validate.code == 0 and len(validate.err.splitlines()) == 29
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        ("account: [1\n", "engage-sync.yaml:2: invalid YAML"),
+        ("- a\n", "engage-sync.yaml: the top level must be a mapping"),
+        ("rails: {maxCreate: 5}\n", "engage-sync.yaml: rails: known settings are"),
+        ("rails: {maxCreates: lots}\n", "engage-sync.yaml: rails/batchSize must be numbers"),
+        ("options: [1]\n", "engage-sync.yaml: options must be a mapping"),
+    ],
+)
+def test_bad_settings_are_one_clear_error(
+    workspace: Path, run: Any, content: str, message: str
+) -> None:
+    write(workspace / "engage-sync.yaml", content)
+    r = run("validate")
+    assert r.code == 1 and r.err.startswith(f"error: {message}"), r.err
+
+
+def test_empty_settings_file_means_defaults(workspace: Path, run: Any) -> None:
+    write(workspace / "engage-sync.yaml", "")
+    assert run("validate").code == 0
+
+
+def test_config_flag_names_a_missing_file(workspace: Path, run: Any) -> None:
+    r = run("--config", "nope.yaml", "validate")
+    assert r.code == 1 and r.err == "error: nope.yaml: config file not found\n"
