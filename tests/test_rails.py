@@ -82,6 +82,9 @@ def test_emptied_lead_set_trips(workspace: Path, engage: Served, run: Any) -> No
     r = run("apply", "--auto-approve")
     assert r.code == 3
     assert "campaign 136785: declares no leads but 3 were applied before" in r.out
+    forced = run("apply", "--auto-approve", "--force")
+    assert forced.code == 0 and "Nothing to post." in forced.out  # nothing to post, nothing lost
+    assert "3 orphaned" in run("plan").out
 
 
 def test_max_creates_and_immediate_rails(workspace: Path, engage: Served, run: Any) -> None:
