@@ -150,7 +150,6 @@ def load_source(path: Path, defaults: Mapping[str, Any], sink: Sink) -> Source |
             sorted((k, tuple(v) if isinstance(v, list) else v) for k, v in options.items())
         ),
         leads_file=shown_path(leads_path) if leads_path else None,
-        inline_count=len(leads_node.value) if leads_node else 0,
     )
     ctx = LeadContext(options.get("timeZoneOption"), us_phones=country in US_COUNTRIES)
     return Source(meta, path, leads_node, leads_path, ctx)
@@ -292,5 +291,5 @@ def leads_file_source(path: Path, campaign: int) -> Source:
         raise InputError(
             f"{shown_path(path)}: expected a lead set (.yaml/.json) or leads (.csv/.jsonl)"
         )
-    meta = LeadSetFile(shown_path(path), CampaignRef(campaign), None, (), shown_path(path), 0)
+    meta = LeadSetFile(shown_path(path), CampaignRef(campaign), None, (), shown_path(path))
     return Source(meta, path, None, path, LeadContext(None))

@@ -136,11 +136,6 @@ class LeadSetFile:
     account: str | None
     options: tuple[tuple[str, object], ...]
     leads_file: str | None
-    inline_count: int
-
-    @property
-    def options_dict(self) -> dict[str, object]:
-        return {k: (list(v) if isinstance(v, tuple) else v) for k, v in self.options}
 
 
 def posted_options(options: tuple[tuple[str, object], ...]) -> dict[str, object]:
@@ -179,10 +174,6 @@ class LeadSetPlan:
     option_changes: tuple[str, ...] = ()
     previous_options: tuple[tuple[str, object], ...] | None = None
     warnings: tuple[str, ...] = ()
-
-    @property
-    def options_dict(self) -> dict[str, object]:
-        return {k: (list(v) if isinstance(v, tuple) else v) for k, v in self.options}
 
     @property
     def declared(self) -> int:
