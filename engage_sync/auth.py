@@ -133,6 +133,7 @@ class TokenSource:
         self._expires = float("inf")
         self.logins = 0
         self.refreshes = 0
+        self.on_secret: Callable[[str], None] = lambda secret: None
 
     def headers(self) -> dict[str, str]:
         if self.creds.mode is AuthMode.API_TOKEN:
@@ -180,6 +181,7 @@ class TokenSource:
         rc_token = rc.get("access_token")
         if not isinstance(rc_token, str):
             raise AuthError("RingCentral's token answer has no access_token")
+        self.on_secret(rc_token)
         self.exchange_limiter.acquire()
         self._store(
             self._post(
@@ -193,6 +195,9 @@ class TokenSource:
         access, refresh = data.get("accessToken"), data.get("refreshToken")
         if not isinstance(access, str):
             raise AuthError("Engage's login answer has no accessToken")
+        self.on_secret(access)
+        if isinstance(refresh, str):
+            self.on_secret(refresh)
         self._access = access
         self._refresh = refresh if isinstance(refresh, str) else None
         self._expires = self.clock() + ENGAGE_TOKEN_LIFETIME

@@ -46,7 +46,7 @@ def _client(
         limits = parse_limits(str(limits_text)) if limits_text else LOADER_LIMITS
     except ValueError as e:
         raise ConfigError(str(e)) from e
-    scale = float(pick(rate_scale, "ENGAGE_SYNC_RATE_SCALE", None, 1.0))
+    scale = _number(float, rate_scale, "ENGAGE_SYNC_RATE_SCALE", 1.0)
     redact = RedactingFilter(creds.secrets)
     handler = logging.StreamHandler(sys.stderr)
     handler.addFilter(redact)
@@ -54,16 +54,24 @@ def _client(
     logger = logging.getLogger("engage_sync")
     logger.handlers[:] = [handler]
     logger.setLevel(logging.INFO if ctx.debug else logging.WARNING)
-    retries = int(pick(max_retries, "ENGAGE_SYNC_MAX_RETRIES", None, 6))
-    seconds = float(pick(timeout, "ENGAGE_SYNC_TIMEOUT", None, 60.0))
-    return EngageClient(
+    client = EngageClient(
         str(url),
         creds,
         loader_limits=limits,
         rate_scale=scale,
-        max_retries=retries,
-        timeout=seconds,
+        max_retries=_number(int, max_retries, "ENGAGE_SYNC_MAX_RETRIES", 6),
+        timeout=_number(float, timeout, "ENGAGE_SYNC_TIMEOUT", 60.0),
     )
+    client.tokens.on_secret = redact.add  # tokens minted during the run are redacted too
+    return client
+
+
+def _number(kind: Any, flag: Any, env_var: str, default: Any) -> Any:
+    value = pick(flag, env_var, None, default)
+    try:
+        return kind(value)
+    except (TypeError, ValueError):
+        raise ConfigError(f"{env_var} must be a number, not {value!r}") from None
 
 
 def debug_option(f: Any) -> Any:

@@ -229,3 +229,13 @@ def test_empty_settings_file_means_defaults(workspace: Path, run: Any) -> None:
 def test_config_flag_names_a_missing_file(workspace: Path, run: Any) -> None:
     r = run("--config", "nope.yaml", "validate")
     assert r.code == 1 and r.err == "error: nope.yaml: config file not found\n"
+
+
+def test_bad_numeric_environment_is_a_clear_error(
+    workspace: Path, run: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("ENGAGE_API_TOKEN", "t")
+    monkeypatch.setenv("ENGAGE_SYNC_MAX_RETRIES", "many")
+    monkeypatch.setenv("ENGAGE_BASE_URL", "http://127.0.0.1:9/voice")
+    r = run("apply", "--auto-approve")
+    assert r.code == 1 and "ENGAGE_SYNC_MAX_RETRIES must be a number, not 'many'" in r.err

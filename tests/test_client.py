@@ -303,3 +303,14 @@ def test_calls_count_from_their_answer_so_slow_answers_never_overrun_the_server(
     windows.completed()
     # the next call may go 10 s after the first *answer* (t=13), not 10 s after its send (t=10)
     assert clock.now + windows.wait_time() == pytest.approx(1013.0)
+
+
+def test_tokens_minted_during_the_run_are_handed_to_the_redactor(
+    emu: Emulator, clock: FakeClock
+) -> None:
+    seen: list[str] = []
+    with make(emu, clock) as client:
+        client.tokens.on_secret = seen.append
+        client.request("GET", "/api/v1/admin/accounts")
+    assert len(seen) == 3  # the RingCentral token, the Engage access and refresh tokens
+    assert all(token in emu.tokens for token in seen)
