@@ -160,7 +160,16 @@ class EngageClient:
         return f"/api/v1/admin/accounts/{account}"
 
     def dial_groups_with_campaigns(self, account: str) -> list[dict[str, Any]]:
-        """Dial groups, each with its campaigns (dialGroups, then .../{id}/campaigns)."""
+        """Dial groups, each with its campaigns: one call to dialGroups/withChildren, or, where a
+        tenant does not serve it, dialGroups and then each group's campaigns."""
+        try:
+            groups = self.request("GET", f"{self._admin(account)}/dialGroups/withChildren")
+        except ApiError as e:
+            if e.status != 404:
+                raise
+            groups = None
+        if isinstance(groups, list):
+            return [{**g, "campaigns": g.get("campaigns") or []} for g in groups]
         groups = self.request("GET", f"{self._admin(account)}/dialGroups")
         if not isinstance(groups, list):
             raise ApiError("dialGroups: expected a list")

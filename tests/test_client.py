@@ -314,3 +314,50 @@ def test_tokens_minted_during_the_run_are_handed_to_the_redactor(
         client.request("GET", "/api/v1/admin/accounts")
     assert len(seen) == 3  # the RingCentral token, the Engage access and refresh tokens
     assert all(token in emu.tokens for token in seen)
+
+
+def test_campaigns_come_from_one_call_or_fall_back_to_one_per_dial_group() -> None:
+    calls: list[str] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        calls.append(request.url.path)
+        if request.url.path.endswith("/withChildren"):
+            return httpx.Response(404, json={"errorCode": "NOT_FOUND"})
+        if request.url.path.endswith("/dialGroups"):
+            return httpx.Response(200, json=[{"dialGroupId": 7, "dialGroupName": "G"}])
+        return httpx.Response(200, json=[{"campaignId": 1, "campaignName": "C", "isActive": 1}])
+
+    clock = FakeClock()
+    creds = Credentials(AuthMode.API_TOKEN, "t")
+    with EngageClient(
+        "https://engage.example/voice",
+        creds,
+        transport=httpx.MockTransport(handler),
+        sleep=clock.sleep,
+        clock=clock,
+    ) as client:
+        groups = client.dial_groups_with_campaigns("42")
+    assert groups == [
+        {
+            "dialGroupId": 7,
+            "dialGroupName": "G",
+            "campaigns": [{"campaignId": 1, "campaignName": "C", "isActive": 1}],
+        }
+    ]
+    assert [p.rsplit("/accounts/42", 1)[1] for p in calls] == [
+        "/dialGroups/withChildren",
+        "/dialGroups",
+        "/dialGroups/7/campaigns",
+    ]
+
+
+def test_campaigns_in_one_call_when_served(emu: Emulator, clock: FakeClock) -> None:
+    with make(emu, clock, Credentials(AuthMode.API_TOKEN, "emulator-legacy-api-token")) as client:
+        groups = client.dial_groups_with_campaigns(ACCOUNT)
+    assert [c["campaignId"] for g in groups for c in g["campaigns"]] == [
+        136785,
+        136792,
+        136790,
+        136799,
+    ]
+    assert client.stats["requests"] == 1
