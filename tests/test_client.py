@@ -67,6 +67,17 @@ def make(emu: Emulator, clock: FakeClock, creds: Credentials = JWT, **kw: Any) -
     )
 
 
+def mocked(handler: Any, clock: FakeClock) -> EngageClient:
+    """A client whose every request goes to `handler` (an httpx.MockTransport)."""
+    return EngageClient(
+        "https://engage.example/voice",
+        Credentials(AuthMode.API_TOKEN, "t"),
+        transport=httpx.MockTransport(handler),
+        sleep=clock.sleep,
+        clock=clock,
+    )
+
+
 def lead(i: int) -> dict[str, str]:
     return {"externId": f"L{i}", "leadPhone": f"415555{i:04d}"}
 
@@ -159,14 +170,7 @@ def test_retry_after_is_honoured() -> None:
         return httpx.Response(200, json=[])
 
     clock = FakeClock()
-    creds = Credentials(AuthMode.API_TOKEN, "t")
-    with EngageClient(
-        "https://engage.example/voice",
-        creds,
-        transport=httpx.MockTransport(handler),
-        sleep=clock.sleep,
-        clock=clock,
-    ) as client:
+    with mocked(handler, clock) as client:
         client.request("GET", "/api/v1/admin/accounts")
     assert clock.slept == [7.0]
 
@@ -327,15 +331,7 @@ def test_campaigns_come_from_one_call_or_fall_back_to_one_per_dial_group() -> No
             return httpx.Response(200, json=[{"dialGroupId": 7, "dialGroupName": "G"}])
         return httpx.Response(200, json=[{"campaignId": 1, "campaignName": "C", "isActive": 1}])
 
-    clock = FakeClock()
-    creds = Credentials(AuthMode.API_TOKEN, "t")
-    with EngageClient(
-        "https://engage.example/voice",
-        creds,
-        transport=httpx.MockTransport(handler),
-        sleep=clock.sleep,
-        clock=clock,
-    ) as client:
+    with mocked(handler, FakeClock()) as client:
         groups = client.dial_groups_with_campaigns("42")
     assert groups == [
         {
