@@ -188,7 +188,7 @@ def jsonl_leads(
                     continue
                 extended = raw.get("extendedLeadData")
                 nested = type(extended) is dict
-                key = (*raw, *extended) if nested else tuple(raw)  # type: ignore[misc]
+                key = (True, *raw, *extended) if nested else (False, *raw)  # type: ignore[misc]
                 if key in layouts:
                     layout = layouts[key]
                 else:
