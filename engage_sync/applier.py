@@ -37,6 +37,7 @@ class LeadSetReport:
     failed: int = 0
     in_doubt: int = 0
     errors: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -56,6 +57,7 @@ class LeadSetReport:
             "failed": self.failed,
             "inDoubt": self.in_doubt,
             "errors": self.errors,
+            "notes": self.notes,
         }
 
 
@@ -92,7 +94,7 @@ class Applier:
     batch_size: int = 500
     fail_fast: bool = False
     progress: Progress = lambda n: None
-    _campaigns: dict[str, dict[int, str]] = field(default_factory=dict)
+    _campaigns: dict[str, dict[int, dict[str, Any]]] = field(default_factory=dict)
 
     def run(self, plan: Plan, sources: Sequence[Source]) -> Report:
         report = Report()
@@ -109,23 +111,27 @@ class Applier:
                 break
         return report
 
-    def _check_campaign(self, account: str, ls: LeadSetPlan) -> str | None:
+    def _check_campaign(self, account: str, ls: LeadSetPlan, rep: LeadSetReport) -> str | None:
         """Why this lead set must not be posted, or None when its campaign is as declared."""
         if account not in self._campaigns:
             groups = self.client.dial_groups_with_campaigns(account)
             self._campaigns[account] = {
-                int(c["campaignId"]): str(c.get("campaignName", ""))
-                for g in groups
-                for c in g.get("campaigns", [])
+                int(c["campaignId"]): c for g in groups for c in g.get("campaigns", [])
             }
         campaigns = self._campaigns[account]
         cid = ls.campaign.id
         if cid not in campaigns:
             return f"campaign {cid} does not exist in account {account}: nothing posted"
-        if ls.campaign.name is not None and campaigns[cid] != ls.campaign.name:
+        name = str(campaigns[cid].get("campaignName", ""))
+        if ls.campaign.name is not None and name != ls.campaign.name:
             return (
-                f"campaign {cid} is named {campaigns[cid]!r} in Engage, not "
+                f"campaign {cid} is named {name!r} in Engage, not "
                 f"{ls.campaign.name!r}: nothing posted"
+            )
+        if campaigns[cid].get("isActive") in (0, False):  # 0/1 in the API, not a boolean
+            rep.notes.append(
+                f"campaign {cid} is inactive in Engage: its leads are loaded but not dialled "
+                "until it is activated"
             )
         return None
 
@@ -140,7 +146,7 @@ class Applier:
             rep.failed = rep.to_post
             return
         try:
-            problem = self._check_campaign(account, ls)
+            problem = self._check_campaign(account, ls, rep)
         except ApiError as e:
             problem = f"cannot list campaigns of account {account}: {e}"
         if problem:

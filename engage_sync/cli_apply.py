@@ -243,6 +243,8 @@ def apply(
             click.echo(f"  rejected {r['externId']}: {r['message']}", err=True)
         for e in rep.errors:
             click.echo(f"  error: {e}", err=True)
+        for note in rep.notes:
+            click.echo(f"  note: {note}", err=True)
     click.echo(f"Recorded {report.recorded} lead(s) in {ctx.state_path}.")
     if report.ok:
         return EXIT_OK

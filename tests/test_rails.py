@@ -224,3 +224,18 @@ def test_import_reports_duplicates_with_their_first_place(workspace: Path, run: 
         "dups.csv:3: externId: duplicate externId 'X1' in campaign 136785: "
         "first declared at dups.csv:2"
     ) in r.err
+
+
+def test_loading_into_an_inactive_campaign_works_with_a_note(
+    workspace: Path, engage: Served, run: Any
+) -> None:
+    write(workspace / "leadsets" / "a.yaml", "campaign: 136799\n" + HEAD + leads_yaml(2))
+    r = run("apply", "--auto-approve", "--report-json", "report.json")
+    assert r.code == 0
+    assert (
+        "  note: campaign 136799 is inactive in Engage: its leads are loaded but not dialled "
+        "until it is activated"
+    ) in r.err
+    assert len(engage.leads(136799)) == 2
+    report = json.loads((workspace / "report.json").read_text())
+    assert report["leadsets"][0]["notes"] and report["ok"] is True
