@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -180,13 +181,13 @@ class Applier:
             result = self.client.load_leads(account, campaign, body)
         except TransientApiError as e:
             # no answer we can trust: Engage may or may not have loaded these (in doubt)
-            rep.errors.append(f"batch of {len(batch)} not confirmed: {e}")
+            rep.errors.append(scrub(f"batch of {len(batch)} not confirmed: {e}"))
             rep.failed += len(batch)
             rep.in_doubt += len(batch)
             self.progress(len(batch))
             return False
         except ApiError as e:
-            rep.errors.append(f"batch of {len(batch)} refused: {e}")
+            rep.errors.append(scrub(f"batch of {len(batch)} refused: {e}"))
             rep.failed += len(batch)
             self.journal.fail(number, campaign)
             self.progress(len(batch))
@@ -196,8 +197,10 @@ class Applier:
         if result.get("processingResult") == "Failed" or status in FAILURE_STATUSES:
             rejected = _rejected(result, batch)
             rep.errors.append(
-                f"batch of {len(batch)} failed: {status or 'Failed'}: "
-                f"{result.get('message') or ''}".rstrip(": ")
+                scrub(
+                    f"batch of {len(batch)} failed: {status or 'Failed'}: "
+                    f"{result.get('message') or ''}".rstrip(": ")
+                )
             )
             rep.failed += len(batch)
             rep.rejected.extend({"externId": e, "message": m} for e, m in sorted(rejected.items()))
@@ -211,6 +214,14 @@ class Applier:
         self.journal.ack(number, campaign, accepted, file, options)
         rep.recorded += len(accepted)
         return not rejected
+
+
+_PII = re.compile(r"[^\s@]+@[^\s@]+|\+?\(?\d[\d() .-]{5,}\d")
+
+
+def scrub(message: str) -> str:
+    """Engage's messages may quote a lead's values: keep phones and emails out of reports."""
+    return _PII.sub("[redacted]", message)
 
 
 def _batches(leads: Iterable[Lead], size: int) -> Iterator[list[Lead]]:
@@ -232,6 +243,7 @@ def _rejected(result: dict[str, Any], batch: list[Lead]) -> dict[str, str]:
         data = (row.get("rowData") or []) if isinstance(row, dict) else []
         match = next((str(v) for v in data if str(v) in ids), None)
         message = str(row.get("message") or "rejected") if isinstance(row, dict) else "rejected"
+        message = scrub(message)
         if match is not None:
             found[match] = message
     unmatched = len(result.get("rejectedRows") or []) - len(found)

@@ -357,3 +357,24 @@ def test_campaigns_in_one_call_when_served(emu: Emulator, clock: FakeClock) -> N
         136799,
     ]
     assert client.stats["requests"] == 1
+
+
+@pytest.mark.parametrize(
+    ("message", "expected"),
+    [
+        ("Invalid phone number 415-555-0100", "Invalid phone number [redacted]"),
+        ("bad email ada@example.com here", "bad email [redacted] here"),
+        ("Invalid phone number (415) 555 0100.", "Invalid phone number [redacted]."),
+        (
+            "batch of 500 refused: HTTP 400: 501 leads in one call",
+            "batch of 500 refused: HTTP 400: 501 leads in one call",
+        ),
+        ("Jwt is expired", "Jwt is expired"),
+    ],
+)
+def test_messages_from_engage_are_scrubbed_of_phones_and_emails(
+    message: str, expected: str
+) -> None:
+    from engage_sync.applier import scrub
+
+    assert scrub(message) == expected
