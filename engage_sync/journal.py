@@ -86,7 +86,7 @@ class Journal:
         self._file: IO[bytes] | None = None
 
     def __enter__(self) -> Journal:
-        if replay_needed(self.state):
+        if self.path.exists():  # an earlier run's journal, replayed on load: fold it first
             save_state(self.state)
             self.path.unlink(missing_ok=True)
         lineage = self.state.ensure_lineage()
@@ -160,7 +160,3 @@ class Journal:
         save_state(self.state)
         self.__exit__()
         self.path.unlink(missing_ok=True)
-
-
-def replay_needed(state: State) -> bool:
-    return journal_path(state).exists()

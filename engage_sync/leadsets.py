@@ -15,7 +15,7 @@ from .errors import InputError
 from .fields import US_COUNTRIES, LeadContext, suggest
 from .model import CampaignRef, Lead, LeadSetFile
 from .planner import Desired
-from .problems import DUPLICATE_EFFECT, Sink
+from .problems import Sink
 from .schema import document_validator
 
 SUFFIXES = (".yaml", ".yml", ".json")
@@ -30,7 +30,7 @@ _TEXT_OPTIONS = {
     "timeZoneOption",
     "listState",
 }
-__all__ = ["DUPLICATE_EFFECT", "Sink", "Source", "discover", "group", "iter_leads", "load_sources"]
+__all__ = ["Sink", "Source", "discover", "group", "iter_leads", "load_sources"]
 
 
 def shown_path(path: Path) -> str:
