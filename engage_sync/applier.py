@@ -8,11 +8,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from . import leadsets
-from .client import EngageClient
+from .engage import EngageClient
 from .errors import ApiError, TransientApiError
-from .journal import Journal
 from .leadsets import Sink, Source
 from .model import Lead, LeadSetPlan, Plan, posted_options
+from .state import Journal
 
 FAILURE_STATUSES = frozenset(
     {

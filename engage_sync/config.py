@@ -10,8 +10,8 @@ from typing import Any
 
 import yaml
 
-from .documents import read_text
 from .errors import ConfigError
+from .leadsets.documents import read_text
 
 CONFIG_FILE = "engage-sync.yaml"
 DEFAULT_BASE_URL = "https://engage.ringcentral.com/voice"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import enum
 import hashlib
+from collections.abc import Container, Iterable
 from dataclasses import dataclass, field
 from typing import NamedTuple, TypeAlias
 
@@ -136,6 +137,19 @@ class LeadSetFile:
     account: str | None
     options: tuple[tuple[str, object], ...]
     leads_file: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class Desired:
+    """Everything declared for one campaign, across the files that target it."""
+
+    campaign: CampaignRef
+    account: str | None
+    files: tuple[str, ...]
+    options: tuple[tuple[str, object], ...]
+    leads: Iterable[Lead]
+    # every externId declared, filled while `leads` is consumed (None: the planner keeps its own)
+    declared: Container[str] | None = None
 
 
 def posted_options(options: tuple[tuple[str, object], ...]) -> dict[str, object]:

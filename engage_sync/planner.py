@@ -4,26 +4,20 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Container, Iterable
-from dataclasses import dataclass
+from collections.abc import Iterable
 
 from deepdiff import DeepDiff
 
-from .model import Action, CampaignRef, Change, Lead, LeadSetPlan, Plan, posted_options
+from .model import (
+    Action,
+    CampaignRef,
+    Change,
+    Desired,
+    LeadSetPlan,
+    Plan,
+    posted_options,
+)
 from .state import State
-
-
-@dataclass(frozen=True, slots=True)
-class Desired:
-    """Everything declared for one campaign, across the files that target it."""
-
-    campaign: CampaignRef
-    account: str | None
-    files: tuple[str, ...]
-    options: tuple[tuple[str, object], ...]
-    leads: Iterable[Lead]
-    # every externId declared, filled while `leads` is consumed (None: the planner keeps its own)
-    declared: Container[str] | None = None
 
 
 def plan(desired: Iterable[Desired], state: State, include_undeclared: bool = False) -> Plan:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
+from urllib.parse import quote
 
 from .model import Action, Change, Lead, LeadSetPlan, Plan
 
@@ -121,8 +122,25 @@ def _md_cell(text: str) -> str:
     return text.replace("|", "\\|").replace("<", "&lt;").replace(">", "&gt;").replace("\n", " ")
 
 
-def render_markdown(plan: Plan, rails: Sequence[str] = (), budget: int = MARKDOWN_BUDGET) -> str:
-    """A pull-request comment: summary, warnings, changes in <details>, checksum; under budget."""
+def _md_where(change: Change, source_url: str | None) -> str:
+    text = _md_cell(_where(change))
+    if not (source_url and change.file and change.line):
+        return text
+    target = quote(change.file.replace("\\", "/")) + f"#L{change.line}"
+    return f"[{text}]({source_url}{target})"
+
+
+def render_markdown(
+    plan: Plan,
+    rails: Sequence[str] = (),
+    budget: int = MARKDOWN_BUDGET,
+    source_url: str | None = None,
+) -> str:
+    """A pull-request comment: summary, warnings, changes in <details>, checksum; under budget.
+
+    With `source_url` (`https://github.com/OWNER/REPO/blob/SHA/`), each `where` cell links to
+    that line of that file, as tfcmt and Atlantis link to their sources.
+    """
     head = [MARKER, "## engage-sync plan", "", f"**{summary_line(plan)}**", ""]
     if plan.leadsets:
         head += [
@@ -176,7 +194,7 @@ def render_markdown(plan: Plan, rails: Sequence[str] = (), budget: int = MARKDOW
         body += opening
         for i, c in enumerate(changes):
             row = (
-                f"| {c.action.value} | {_md_cell(c.extern_id)} | {_md_cell(_where(c))} | "
+                f"| {c.action.value} | {_md_cell(c.extern_id)} | {_md_where(c, source_url)} | "
                 f"{_md_cell(', '.join(c.fields))} |"
             )
             if used + len(row) + 1 > budget:

@@ -9,10 +9,9 @@ from pathlib import Path
 from . import leadsets
 from .config import DEFAULT_LEADSETS, DEFAULT_STATE, Config, pick
 from .errors import ValidationFailed
-from .leadsets import Sink, Source
+from .leadsets import DUPLICATE_EFFECT, Sink, Source
 from .model import Lead, Plan
 from .planner import plan as make_plan
-from .problems import DUPLICATE_EFFECT
 from .rails import tripped
 from .state import State, load_state
 

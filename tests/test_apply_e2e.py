@@ -419,7 +419,9 @@ def test_on_a_terminal_apply_asks_and_shows_progress(repo: Path, emu: Served) ->
     code, out = run_on_terminal(["apply", "--batch-size", "2"], emu.env(), repo, b"y\n")
     assert code == 0, out
     assert "Post 11 lead(s) to Engage? [y/N]" in out
-    assert "11/11 leads" in out and "s left" in out  # the progress bar's last state
+    # click's progress bar, its last state; and the plan in colour (a terminal, no NO_COLOR)
+    assert "Posting leads" in out and "11/11" in out
+    assert "\x1b[32m+ R-1001  leadsets/spring-renewals.yaml:10\x1b[0m" in out
     assert stored_ids(emu) == Counter(ALL_IDS)
 
 

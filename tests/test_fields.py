@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from engage_sync.fields import RULES, LeadContext, check_lead, normalise_us_phone, suggest
-from engage_sync.schema import document_validator, leadset_schema, schema_path
+from engage_sync.leadsets.fields import RULES, LeadContext, check_lead, normalise_us_phone, suggest
+from engage_sync.leadsets.schema import document_validator, leadset_schema, schema_path
 
 CTX = LeadContext("NPA_NXX")
 BASE = {"externId": "x", "leadPhone": "4155550100"}
@@ -90,9 +90,9 @@ def test_bad_phone_messages_do_not_show_the_whole_number() -> None:
 from hypothesis import given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 
-from engage_sync.fields import HeaderPlan  # noqa: E402
+from engage_sync.leadsets.fields import HeaderPlan  # noqa: E402
+from engage_sync.leadsets.readers import _raw  # noqa: E402
 from engage_sync.model import Lead  # noqa: E402
-from engage_sync.readers import _raw  # noqa: E402
 
 HEADERS = [
     ["externId", "leadPhone", "firstName", "zip", "extendedLeadData.plan"],

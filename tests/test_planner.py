@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from engage_sync.model import Action, CampaignRef, Lead
-from engage_sync.planner import Desired, plan
+from engage_sync.model import Action, CampaignRef, Desired, Lead
+from engage_sync.planner import plan
 from engage_sync.state import State
 
 OPTIONS = (

@@ -210,7 +210,7 @@ def test_the_wheel_carries_the_schema_and_the_scaffold(tmp_path: Path) -> None:
     assert "engage_sync/schemas/leadset.schema.json" in names
     assert "engage_sync/emulator/engage_schemas.json" in names
     assert "engage_sync/emulator/LICENSE-ringcentral-specs" in names
-    for shared in cli.cli_init.SHARED:
+    for shared in cli.scaffold.SHARED:
         assert f"engage_sync/scaffold/{shared}" in names
     packaged = zipfile.ZipFile(wheel).read("engage_sync/schemas/leadset.schema.json")
     assert packaged == (REPO / "schemas" / "leadset.schema.json").read_bytes()

@@ -7,8 +7,8 @@ from pathlib import Path
 
 from test_planner import OPTIONS, desired
 
-from engage_sync.model import Lead
-from engage_sync.planner import Desired, plan
+from engage_sync.model import Desired, Lead
+from engage_sync.planner import plan
 from engage_sync.render import MARKER, render_json, render_markdown, render_text
 from engage_sync.state import State
 

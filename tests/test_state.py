@@ -12,10 +12,10 @@ from pathlib import Path
 import pytest
 
 from engage_sync.errors import LockError, StateError
-from engage_sync.journal import Journal, journal_path
-from engage_sync.lock import StateLock, force_unlock, lock_path, read_lock
 from engage_sync.model import Lead
 from engage_sync.state import State, load_state, render_state, save_state
+from engage_sync.state.journal import Journal, journal_path
+from engage_sync.state.lock import StateLock, force_unlock, lock_path, read_lock
 
 
 def lead(eid: str, **fields: str | int) -> Lead:

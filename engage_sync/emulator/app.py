@@ -19,7 +19,7 @@ from urllib.parse import parse_qs
 
 import jsonschema
 
-from ..ratelimit import EXCHANGE_LIMITS, LOADER_LIMITS, Limit, SlidingWindows
+from ..engage.ratelimit import EXCHANGE_LIMITS, LOADER_LIMITS, Limit, SlidingWindows
 from .auth import AuthEndpoints, _Token
 from .http import REASONS, HttpError, Request, now, page_of, paging
 from .loader import FAULT_KINDS, Fault, LoaderEndpoint

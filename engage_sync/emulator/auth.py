@@ -11,7 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from ..ratelimit import SlidingWindows
+from ..engage.ratelimit import SlidingWindows
 from .http import HttpError, Request
 
 JWT_GRANT = "urn:ietf:params:oauth:grant-type:jwt-bearer"

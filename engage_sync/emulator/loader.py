@@ -11,7 +11,7 @@ from typing import Any
 
 import jsonschema
 
-from ..ratelimit import SlidingWindows
+from ..engage.ratelimit import SlidingWindows
 from .http import DropConnection, HttpError, Request, now
 from .store import Store
 

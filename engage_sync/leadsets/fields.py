@@ -16,7 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from .model import EXTENDED
+from ..model import EXTENDED
 from .schema import definition
 
 _FORMATTING = re.compile(r"[\s().\-/]")

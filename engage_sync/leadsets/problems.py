@@ -6,7 +6,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from sys import intern
 
-from .model import Problem, Severity
+from ..model import Problem, Severity
 
 DUPLICATE_EFFECT = {
     "REMOVE_ALL_EXISTING": "Engage keeps only the last lead loaded with it",

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
-from .errors import LockError
+from ..errors import LockError
 
 
 @dataclass(frozen=True, slots=True)

@@ -8,19 +8,19 @@ from typing import Any
 
 import click
 
-from . import leadsets
-from .cli import EXIT_OK, Context, _problems, cli, pass_ctx
-from .errors import EngageSyncError, ValidationFailed
-from .lock import StateLock
-from .state import load_state, save_state
+from .. import leadsets
+from ..errors import EngageSyncError, ValidationFailed
+from ..state import StateLock, load_state, save_state
+from .common import EXIT_OK, Context, global_options, pass_ctx, show_problems
 
 
-@cli.group()
+@click.group()
 def state() -> None:
     """Inspect or edit the state file (lead values are never in it)."""
 
 
 @state.command("path")
+@global_options()
 @pass_ctx
 def state_path(ctx: Context) -> int:
     """Print the state file's path (flag > ENGAGE_SYNC_STATE > engage-sync.yaml > default)."""
@@ -32,6 +32,7 @@ def state_path(ctx: Context) -> int:
 @click.option(
     "--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True
 )
+@global_options()
 @pass_ctx
 def state_list(ctx: Context, fmt: str) -> int:
     """Campaigns, their lead sets and lead counts, with the state's serial and lineage."""
@@ -70,6 +71,7 @@ def state_list(ctx: Context, fmt: str) -> int:
 @state.command("show")
 @click.argument("campaign", type=int)
 @click.argument("extern_id")
+@global_options()
 @pass_ctx
 def state_show(ctx: Context, campaign: int, extern_id: str) -> int:
     """What the state records about one lead: its hashes and field names (never values)."""
@@ -91,6 +93,7 @@ def state_show(ctx: Context, campaign: int, extern_id: str) -> int:
 @click.argument("campaign", type=int)
 @click.argument("extern_ids", nargs=-1, required=True)
 @click.option("--lock-timeout", type=float, default=0.0, show_default=True)
+@global_options()
 @pass_ctx
 def state_rm(ctx: Context, campaign: int, extern_ids: tuple[str, ...], lock_timeout: float) -> int:
     """Forget leads, so the next apply creates them again (nothing is deleted in Engage)."""
@@ -115,10 +118,11 @@ def state_rm(ctx: Context, campaign: int, extern_ids: tuple[str, ...], lock_time
     return EXIT_OK
 
 
-@cli.command("import")
+@click.command("import")
 @click.option("--campaign", "campaign", type=int, required=True, help="Campaign id.")
 @click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--lock-timeout", type=float, default=0.0, show_default=True)
+@global_options()
 @pass_ctx
 def import_leads(ctx: Context, campaign: int, file: Path, lock_timeout: float) -> int:
     """Record leads loaded outside engage-sync as applied, without posting them.
@@ -138,7 +142,7 @@ def import_leads(ctx: Context, campaign: int, file: Path, lock_timeout: float) -
     leads = list(leadsets.campaign_leads(campaign, [source], sink)) if source is not None else []
     if sink.errors:
         raise ValidationFailed(sink.problems)
-    _problems(sink.warnings)
+    show_problems(sink.warnings)
     with StateLock(ctx.state_path, "import", lock_timeout):
         current = load_state(ctx.state_path)
         camp = current.campaign(campaign)

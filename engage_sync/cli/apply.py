@@ -5,26 +5,27 @@ from __future__ import annotations
 import json
 import logging
 import sys
-import time
 from typing import Any
 
 import click
 
-from . import workspace
-from .cli import (
+from .. import workspace
+from ..config import DEFAULT_BASE_URL, pick
+from ..engage import LOADER_LIMITS, parse_limits
+from ..errors import ChecksumMismatch, ConfigError, EngageSyncError, SafetyRailTripped
+from ..model import Plan
+from .common import (
     EXIT_ERROR,
     EXIT_OK,
     EXIT_PARTIAL,
     PROBLEMS_SHOWN,
     Context,
-    _problems,
-    _write,
-    cli,
+    echo,
+    global_options,
     pass_ctx,
+    show_problems,
+    write_output,
 )
-from .config import DEFAULT_BASE_URL, pick
-from .errors import ChecksumMismatch, ConfigError, EngageSyncError, SafetyRailTripped
-from .ratelimit import LOADER_LIMITS, parse_limits
 
 
 def _client(
@@ -34,8 +35,7 @@ def _client(
     max_retries: int | None = None,
     timeout: float | None = None,
 ) -> Any:
-    from .auth import credentials_from_env
-    from .client import EngageClient, RedactingFilter
+    from ..engage import EngageClient, RedactingFilter, credentials_from_env
 
     creds = credentials_from_env()
     url = pick(base_url, "ENGAGE_BASE_URL", ctx.config.base_url, DEFAULT_BASE_URL)
@@ -74,57 +74,47 @@ def _number(kind: Any, flag: Any, env_var: str, default: Any) -> Any:
         raise ConfigError(f"{env_var} must be a number, not {value!r}") from None
 
 
-def debug_option(f: Any) -> Any:
-    """--debug after the command too (`engage-sync apply --debug`), as well as before it."""
-
-    def set_debug(click_ctx: click.Context, _param: Any, value: bool) -> None:
-        if value:
-            click_ctx.find_object(Context).debug = True  # type: ignore[union-attr]
-
-    return click.option(
-        "-v",
-        "--verbose",
-        "--debug",
-        "debug",
-        is_flag=True,
-        expose_value=False,
-        callback=set_debug,
-        help="Log HTTP requests and retries (redacted).",
-    )(f)
-
-
 def _account(flag: str | None, ctx: Context) -> str | None:
     value = pick(flag, "ENGAGE_ACCOUNT_ID", ctx.config.account, None)
     return str(value) if value is not None else None
 
 
+def _check_accounts(plan: Plan, default: str | None) -> None:
+    """Every campaign with something to do needs an account, before anything is shown or sent."""
+    missing = [
+        ls.campaign.id
+        for ls in plan.leadsets
+        if (ls.creates or ls.updates) and not (ls.account or default)
+    ]
+    if missing:
+        raise ConfigError(
+            f"no account for campaign(s) {', '.join(map(str, missing))}: pass --account, set "
+            "ENGAGE_ACCOUNT_ID, `account:` in engage-sync.yaml or in the lead set; nothing posted"
+        )
+
+
 class _Progress:
-    """leads posted of total, rate and time left, on a terminal only."""
+    """Leads answered of the total, with click's progress bar, on a terminal only."""
 
     def __init__(self, total: int) -> None:
-        self.total, self.done, self.started = total, 0, time.monotonic()
-        self.enabled = sys.stderr.isatty() and total > 0
+        self.bar: Any = None
+        if sys.stderr.isatty() and total > 0:
+            self.bar = click.progressbar(
+                length=total, label="Posting leads", file=sys.stderr, show_pos=True, show_eta=True
+            )
+            self.bar.__enter__()
 
     def __call__(self, n: int) -> None:
-        self.done += n
-        if not self.enabled:
-            return
-        elapsed = max(time.monotonic() - self.started, 1e-6)
-        rate = self.done / elapsed
-        left = (self.total - self.done) / rate if rate else 0
-        width = 30
-        filled = int(width * self.done / self.total)
-        click.echo(
-            f"\r[{'#' * filled}{'.' * (width - filled)}] {self.done}/{self.total} leads "
-            f"{rate:,.0f}/s {left:,.0f}s left ",
-            nl=False,
-            err=True,
-        )
-        if self.done >= self.total:
-            click.echo("", err=True)
+        if self.bar is not None:
+            self.bar.update(n)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.__exit__(None, None, None)
+            self.bar = None
 
 
-@cli.command()
+@click.command()
 @click.argument("paths", nargs=-1)
 @click.option("--auto-approve", is_flag=True, help="Do not ask for confirmation.")
 @click.option(
@@ -168,7 +158,7 @@ class _Progress:
     default=None,
     help="Seconds to wait for one answer [env ENGAGE_SYNC_TIMEOUT; 60].",
 )
-@debug_option
+@global_options(debug=True)
 @pass_ctx
 def apply(
     ctx: Context,
@@ -187,17 +177,20 @@ def apply(
     timeout: float | None,
 ) -> int:
     """Post new and changed leads to Engage's direct lead loader and record what it accepted."""
-    from .applier import Applier, Report
-    from .journal import Journal
-    from .lock import StateLock
-    from .render import render_text
+    from ..applier import Applier, Report
+    from ..render import render_text
+    from ..state import Journal, StateLock
 
     report: Report | None = None
+    # Credentials and base URL first (no network): a misconfigured apply fails on its first line.
+    client = _client(ctx, base_url, rate_scale, max_retries, timeout)
+    default_account = _account(account, ctx)
     try:
-        with StateLock(ctx.state_path, "apply", lock_timeout):
+        with client, StateLock(ctx.state_path, "apply", lock_timeout):
             planned = workspace.build_plan(paths, ctx.config, ctx.state_path)
-            _problems(planned.sink.warnings, limit=PROBLEMS_SHOWN)
-            click.echo(render_text(planned.plan, rails=planned.rails), nl=False)
+            _check_accounts(planned.plan, default_account)
+            show_problems(planned.sink.warnings, limit=PROBLEMS_SHOWN)
+            echo(render_text(planned.plan, rails=planned.rails), nl=False)
             if checksum is not None and checksum != planned.plan.checksum:
                 raise ChecksumMismatch(
                     f"the plan's checksum is {planned.plan.checksum}, not the reviewed {checksum}: "
@@ -222,18 +215,17 @@ def apply(
                     click.echo("Cancelled; nothing posted.")
                     return EXIT_ERROR
             size = batch_size or ctx.config.batch_size or 500
-            client = _client(ctx, base_url, rate_scale, max_retries, timeout)
-            with client, Journal(planned.state) as journal:
-                applier = Applier(
-                    client, journal, _account(account, ctx), size, fail_fast, _Progress(to_post)
-                )
+            progress = _Progress(to_post)
+            with Journal(planned.state) as journal:
+                applier = Applier(client, journal, default_account, size, fail_fast, progress)
                 try:
                     report = applier.run(planned.plan, planned.sources)
                 finally:
+                    progress.close()
                     journal.fold()
     finally:
         if report_json and report is not None:
-            _write(json.dumps(report.as_dict(), indent=2, sort_keys=True) + "\n", report_json)
+            write_output(json.dumps(report.as_dict(), indent=2, sort_keys=True) + "\n", report_json)
     for rep in report.leadsets:
         click.echo(
             f"campaign {rep.campaign_id}: posted {rep.posted}, accepted {rep.accepted}, "
@@ -253,13 +245,13 @@ def apply(
     return EXIT_PARTIAL if posted else EXIT_ERROR
 
 
-@cli.command()
+@click.command()
 @click.option("--account", help="Engage account id [env ENGAGE_ACCOUNT_ID].")
 @click.option("--base-url", help="Voice API base URL [env ENGAGE_BASE_URL].")
 @click.option(
     "--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True
 )
-@debug_option
+@global_options(debug=True)
 @pass_ctx
 def campaigns(ctx: Context, account: str | None, base_url: str | None, fmt: str) -> int:
     """List dial groups and their campaigns (id, name, active)."""
@@ -284,12 +276,13 @@ def campaigns(ctx: Context, account: str | None, base_url: str | None, fmt: str)
     return EXIT_OK
 
 
-@cli.command("force-unlock")
+@click.command("force-unlock")
 @click.argument("lock_id")
+@global_options()
 @pass_ctx
 def force_unlock(ctx: Context, lock_id: str) -> int:
     """Remove a state lock left by a run that died (LOCK_ID from the lock error)."""
-    from .lock import force_unlock as unlock
+    from ..state import force_unlock as unlock
 
     holder = unlock(ctx.state_path, lock_id)
     click.echo(f"Removed lock {holder.describe()}.")

@@ -15,7 +15,7 @@ from pathlib import Path
 import yaml
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
-from .errors import InputError
+from ..errors import InputError
 
 try:  # the libyaml parser is an order of magnitude faster; fall back when absent
     _Loader: type = yaml.CSafeLoader

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import click
 
-from .cli import EXIT_OK, cli
-from .errors import EngageSyncError
-from .schema import schema_path
+from ..errors import EngageSyncError
+from ..leadsets.schema import schema_path
+from .common import EXIT_OK
 
 # Files shared with engage-sync's own repository: one source, carried in the wheel (see
 # pyproject.toml) and read from the checkout when running from source.
@@ -81,10 +81,10 @@ def _shared(name: str) -> bytes:
     packaged = resources.files("engage_sync") / "scaffold" / name
     if packaged.is_file():
         return packaged.read_bytes()
-    return (Path(__file__).resolve().parent.parent / name).read_bytes()
+    return (Path(__file__).resolve().parents[2] / name).read_bytes()
 
 
-@cli.command()
+@click.command()
 @click.argument("directory", default=".", type=click.Path(file_okay=False, path_type=Path))
 @click.option("--account", default="00000000", show_default=True, help="Engage account id.")
 def init(directory: Path, account: str) -> int:

@@ -4,7 +4,7 @@ It holds no lead values besides externIds, because it is committed to git and re
 is one line, `"externId": "<content hash> <fieldset id> <16-bit hash per field>"`, so a million
 leads stay small on disk and in memory, and git diffs show one line per changed lead. Saves are
 atomic (write a temporary file, fsync, rename); apply's progress goes to an append-only journal
-first (see journal.py).
+first (see journal.py); `engage_sync.state.load_state` reads both.
 """
 
 from __future__ import annotations
@@ -18,8 +18,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from sys import intern
 
-from .errors import StateError
-from .model import Lead, field_hash
+from ..errors import StateError
+from ..model import Lead, field_hash
 
 FORMAT_VERSION = 1
 _FIELD_HASH_LEN = 4
@@ -90,16 +90,8 @@ class State:
         return sum(len(c.leads) for c in self.campaigns.values())
 
 
-def load_state(path: Path) -> State:
-    """Read the state file (absent is an empty state) and replay any journal an apply left."""
-    from .journal import replay  # journal depends on this module
-
-    state = _read(path)
-    replay(state)
-    return state
-
-
-def _read(path: Path) -> State:
+def read_state(path: Path) -> State:
+    """Read the state file alone (absent is an empty state); `load_state` also replays a journal."""
     if not path.exists():
         return State(path=path)
     try:

@@ -7,12 +7,12 @@ from pathlib import Path
 
 import click
 
-from .cli import EXIT_OK, cli
-from .errors import ConfigError
-from .ratelimit import parse_limits
+from ..engage import parse_limits
+from ..errors import ConfigError
+from .common import EXIT_OK
 
 
-@cli.command()
+@click.command()
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", type=int, default=8089, show_default=True, help="0 picks a free port.")
 @click.option("--data", metavar="FILE", help="Keep everything in this SQLite file across restarts.")
@@ -36,8 +36,8 @@ def emulator(
     hang_seconds: float | None,
 ) -> int:
     """Run a local Engage-compatible server for trying engage-sync and for tests."""
-    from .emulator import Emulator, Settings, default_seed, load_seed
-    from .emulator.server import SignalStop, run_until_signal, serve
+    from ..emulator import Emulator, Settings, default_seed, load_seed
+    from ..emulator.server import SignalStop, run_until_signal, serve
 
     seed = load_seed(Path(seed_file)) if seed_file else default_seed()
     settings = Settings.from_seed(seed.get("settings", {}))

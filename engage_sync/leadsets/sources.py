@@ -10,11 +10,10 @@ from typing import Any
 
 from yaml.nodes import SequenceNode
 
+from ..errors import InputError
+from ..model import CampaignRef, Desired, Lead, LeadSetFile
 from . import documents, readers
-from .errors import InputError
 from .fields import US_COUNTRIES, LeadContext, suggest
-from .model import CampaignRef, Lead, LeadSetFile
-from .planner import Desired
 from .problems import Sink
 from .schema import document_validator
 
@@ -30,7 +29,6 @@ _TEXT_OPTIONS = {
     "timeZoneOption",
     "listState",
 }
-__all__ = ["Sink", "Source", "discover", "group", "iter_leads", "load_sources"]
 
 
 def shown_path(path: Path) -> str:

@@ -10,8 +10,8 @@ from typing import Any
 
 import httpx
 
+from ..errors import ApiError, AuthError, TransientApiError
 from .auth import Credentials, TokenSource, check_url
-from .errors import ApiError, AuthError, TransientApiError
 from .ratelimit import LOADER_LIMITS, Limit, SlidingWindows
 
 log = logging.getLogger("engage_sync.http")

@@ -15,9 +15,9 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import IO, Any
 
-from .errors import StateError
-from .model import Lead
-from .state import State, save_state
+from ..errors import StateError
+from ..model import Lead
+from .file import State, save_state
 
 VERSION = 1
 

@@ -17,7 +17,7 @@ from urllib.parse import urlsplit
 
 import httpx
 
-from .errors import ApiError, AuthError, ConfigError, TransientApiError
+from ..errors import ApiError, AuthError, ConfigError, TransientApiError
 from .ratelimit import EXCHANGE_LIMITS, SlidingWindows
 
 DEFAULT_RC_SERVER = "https://platform.ringcentral.com"

@@ -15,10 +15,10 @@ from typing import Any
 
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
+from ..errors import InputError
+from ..model import EXTENDED, Lead
 from . import documents
-from .errors import InputError
 from .fields import INTEGER_FIELDS, KNOWN_FIELDS, HeaderPlan, LeadContext, check_lead, suggest
-from .model import EXTENDED, Lead
 from .problems import Sink, Tracker
 
 # (raw lead mapping, file, line, YAML node or None) -> the Lead, or None after reporting problems

@@ -18,7 +18,7 @@ def schema_path() -> Path:
     packaged = resources.files("engage_sync") / "schemas" / SCHEMA_NAME
     if packaged.is_file():
         return Path(str(packaged))
-    return Path(__file__).resolve().parent.parent / "schemas" / SCHEMA_NAME
+    return Path(__file__).resolve().parents[2] / "schemas" / SCHEMA_NAME
 
 
 @lru_cache(maxsize=1)

@@ -1,0 +1,215 @@
+"""What every command shares: the exit-code table, the run's context, the global options that may
+stand before or after the command name, and the one place output is coloured."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+
+from .. import workspace
+from ..config import Config, load_config
+from ..errors import EngageSyncError
+from ..model import Problem
+
+EXIT_OK = 0
+EXIT_ERROR = 1
+EXIT_CHANGES = 2
+EXIT_RAIL = 3
+EXIT_PARTIAL = 4
+EXIT_CHECKSUM = 5
+EXIT_USAGE = 64
+EXIT_INTERNAL = 70
+EXIT_INTERRUPTED = 130
+PROBLEMS_SHOWN = 20  # plan and apply summarise; validate lists every problem
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def exit_code(outcome: BaseException | None) -> int:
+    """The one table from outcomes to exit codes (README: Exit codes)."""
+    if outcome is None:
+        return EXIT_OK
+    if isinstance(outcome, click.UsageError):
+        return EXIT_USAGE
+    if isinstance(outcome, EngageSyncError):
+        return outcome.exit_code
+    if isinstance(outcome, (KeyboardInterrupt, click.Abort)):
+        return EXIT_INTERRUPTED
+    return EXIT_INTERNAL
+
+
+class Context:
+    """Settings of one run, from the global options (before or after the command name)."""
+
+    def __init__(self) -> None:
+        self.config_file: str | None = None
+        self.state_flag: str | None = None
+        self.debug = False
+        self.color: bool | None = None  # None: colour on a terminal only (click decides)
+        self._config: Config | None = None
+
+    @property
+    def config(self) -> Config:
+        if self._config is None:
+            self._config = load_config(self.config_file)
+        return self._config
+
+    @property
+    def state_path(self) -> Path:
+        return workspace.state_path(self.state_flag, self.config)
+
+
+pass_ctx = click.make_pass_decorator(Context, ensure=True)
+
+
+def _setter(attr: str) -> Callable[[click.Context, click.Parameter, Any], None]:
+    def set_value(click_ctx: click.Context, _param: click.Parameter, value: Any) -> None:
+        if value is None or value is False:
+            return  # not given here: what stood before the command name (or the default) holds
+        ctx = click_ctx.ensure_object(Context)
+        setattr(ctx, attr, value)
+        if attr == "config_file":
+            ctx._config = None
+        if attr == "color":
+            click_ctx.find_root().color = value
+
+    return set_value
+
+
+def _color_flag(click_ctx: click.Context, _param: click.Parameter, value: bool | None) -> None:
+    if value is None:
+        return
+    ctx = click_ctx.ensure_object(Context)
+    ctx.color = value
+    click_ctx.find_root().color = value
+
+
+def global_options(*, state: bool = True, debug: bool = False) -> Callable[[F], F]:
+    """--config, --state, --debug and --color/--no-color, accepted after the command name too.
+
+    Precedence stays flag > environment > engage-sync.yaml > default: the environment and the
+    settings file are read where the value is used, and a flag given here only replaces one
+    given before the command name.
+    """
+
+    def decorate(f: F) -> F:
+        opts = [
+            click.option(
+                "--config",
+                metavar="FILE",
+                expose_value=False,
+                callback=_setter("config_file"),
+                help="Settings file [env ENGAGE_SYNC_CONFIG; default: ./engage-sync.yaml].",
+            ),
+            click.option(
+                "--color/--no-color",
+                default=None,
+                expose_value=False,
+                callback=_color_flag,
+                help="Colour the output [default: on a terminal, unless NO_COLOR is set].",
+            ),
+        ]
+        if state:
+            opts.append(
+                click.option(
+                    "--state",
+                    metavar="PATH",
+                    expose_value=False,
+                    callback=_setter("state_flag"),
+                    help="State file [env ENGAGE_SYNC_STATE; default: engage-sync.state.json].",
+                )
+            )
+        if debug:
+            opts.append(
+                click.option(
+                    "-v",
+                    "--verbose",
+                    "--debug",
+                    "debug",
+                    is_flag=True,
+                    default=False,
+                    expose_value=False,
+                    callback=_setter("debug"),
+                    help="Log HTTP requests and retries (secrets are always redacted).",
+                )
+            )
+        for opt in reversed(opts):
+            f = opt(f)
+        return f
+
+    return decorate
+
+
+# -- output ---------------------------------------------------------------------------------------
+# The plan is rendered as plain text by the core; colour is added here, per line, by what the
+# line starts with (Terraform's colours). click.echo strips it again where the stream is not a
+# terminal, where NO_COLOR is set or --no-color was given (the root context's `color`).
+_LINE_COLOURS: tuple[tuple[str, dict[str, Any]], ...] = (
+    ("-/+ ", {"fg": "yellow"}),
+    ("+ ", {"fg": "green"}),
+    ("~ ", {"fg": "yellow"}),
+    ("- ", {"fg": "red"}),
+    ("! ", {"fg": "magenta"}),
+    ("warning:", {"fg": "yellow"}),
+    ("error:", {"fg": "red", "bold": True}),
+    ("refused unless --force:", {"fg": "red", "bold": True}),
+    ("Plan:", {"bold": True}),
+)
+
+
+def colourise(text: str) -> str:
+    """Style each line of plain output by its leading symbol; the text itself is unchanged."""
+    out = []
+    for line in text.split("\n"):
+        bare = line.lstrip(" ")
+        for prefix, style in _LINE_COLOURS:
+            if bare.startswith(prefix):
+                indent = line[: len(line) - len(bare)]
+                line = indent + click.style(bare, **style)
+                break
+        out.append(line)
+    return "\n".join(out)
+
+
+def color_setting() -> bool | None:
+    """What click.echo should do with styles: None lets it decide by the stream (a terminal)."""
+    root = click.get_current_context(silent=True)
+    color = root.find_root().color if root is not None else None
+    if color is None and os.environ.get("NO_COLOR"):
+        return False
+    return color
+
+
+def echo(text: str, *, err: bool = False, nl: bool = True) -> None:
+    click.echo(colourise(text), err=err, nl=nl, color=color_setting())
+
+
+def show_problems(problems: Sequence[Problem], limit: int | None = None) -> None:
+    """Each problem on its own line, by file and line; past `limit`, a count instead."""
+    ordered = sorted(problems, key=lambda p: (p.file, p.line))
+    for p in ordered[:limit]:
+        text = str(p)
+        if p.field:
+            style = "yellow" if p.severity.value == "warning" else "red"
+            where, _, rest = text.partition(": ")
+            text = f"{where}: " + click.style(rest, fg=style)
+        click.echo(text, err=True, color=color_setting())
+    if limit is not None and len(ordered) > limit:
+        click.echo(
+            f"... and {len(ordered) - limit} more (`engage-sync validate` lists them all)", err=True
+        )
+
+
+def write_output(text: str, out: str | None) -> None:
+    """To a file exactly as rendered (never coloured), or coloured to a terminal."""
+    if out:
+        try:
+            Path(out).write_text(text, encoding="utf-8")
+        except OSError as e:
+            raise EngageSyncError(f"{out}: cannot write: {e.strerror}") from e
+    else:
+        echo(text, nl=False)

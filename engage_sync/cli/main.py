@@ -1,0 +1,101 @@
+"""The engage-sync command group and its entry point: runs a command, maps its outcome to an exit
+code (the table is `common.exit_code`), and is the only place a traceback may be printed."""
+
+from __future__ import annotations
+
+import os
+import sys
+import traceback
+from collections.abc import Sequence
+from typing import Any
+
+import click
+
+from .. import __version__
+from ..errors import EngageSyncError, ValidationFailed
+from ..model import Severity
+from . import apply, emulator, plan, scaffold, state
+from .common import (
+    EXIT_ERROR,
+    EXIT_OK,
+    PROBLEMS_SHOWN,
+    Context,
+    exit_code,
+    global_options,
+    show_problems,
+)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="engage-sync")
+@global_options(state=True, debug=True)
+@click.pass_context
+def cli(ctx: click.Context) -> None:
+    """Lead sets as code for RingCentral Engage Voice (RingCX).
+
+    --config, --state, --debug and --color/--no-color may stand before or after the command name.
+    """
+    ctx.ensure_object(Context)
+    env_config = os.environ.get("ENGAGE_SYNC_CONFIG")
+    if env_config and ctx.obj.config_file is None:
+        ctx.obj.config_file = env_config
+
+
+for command in (
+    plan.validate,
+    plan.plan,
+    apply.apply,
+    apply.campaigns,
+    apply.force_unlock,
+    state.state,
+    state.import_leads,
+    scaffold.init,
+    emulator.emulator,
+):
+    cli.add_command(command)
+
+
+def _report_error(e: EngageSyncError) -> None:
+    if isinstance(e, ValidationFailed):
+        show_problems(e.problems, limit=PROBLEMS_SHOWN)
+        errors = sum(1 for p in e.problems if p.severity is Severity.ERROR)
+        click.echo(f"{errors} error(s): nothing planned.", err=True)
+    else:
+        click.echo(click.style("error: ", fg="red", bold=True) + str(e), err=True, color=_color())
+
+
+def _color() -> bool | None:
+    return False if os.environ.get("NO_COLOR") else None
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    """Console entry point: runs the command and maps its outcome to an exit code."""
+    code: Any
+    try:
+        code = cli.main(
+            args=list(argv) if argv is not None else None,
+            prog_name="engage-sync",
+            standalone_mode=False,
+        )
+    except click.UsageError as e:
+        e.show()
+        code = exit_code(e)
+    except click.exceptions.Exit as e:
+        code = e.exit_code
+    except click.ClickException as e:
+        e.show()
+        code = EXIT_ERROR
+    except EngageSyncError as e:
+        _report_error(e)
+        code = exit_code(e)
+    except (KeyboardInterrupt, click.Abort) as e:
+        click.echo("interrupted", err=True)
+        code = exit_code(e)
+    except Exception as e:
+        traceback.print_exc()
+        click.echo(
+            "engage-sync: internal error (a bug: please report it with the traceback above)",
+            err=True,
+        )
+        code = exit_code(e)
+    sys.exit(code if isinstance(code, int) else EXIT_OK)

@@ -1,0 +1,136 @@
+"""validate and plan: read the lead sets and the state, offline; no credentials needed."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Mapping
+
+import click
+
+from .. import workspace
+from ..errors import EngageSyncError
+from ..model import OutputFormat
+from .common import (
+    EXIT_CHANGES,
+    EXIT_ERROR,
+    EXIT_OK,
+    PROBLEMS_SHOWN,
+    Context,
+    global_options,
+    pass_ctx,
+    show_problems,
+    write_output,
+)
+
+
+@click.command()
+@click.argument("paths", nargs=-1)
+@global_options(state=False)
+@pass_ctx
+def validate(ctx: Context, paths: tuple[str, ...]) -> int:
+    """Check lead sets against the schema and the API's rules (every problem, as FILE:LINE)."""
+    sink, files, leads = workspace.validate(paths, ctx.config)
+    show_problems(sink.problems)
+    errors, warnings = len(sink.errors), len(sink.warnings)
+    if errors:
+        click.echo(f"{errors} error(s), {warnings} warning(s).", err=True)
+        return EXIT_ERROR
+    click.echo(
+        f"{files} lead-set file(s), {leads} lead(s): valid"
+        + (f", {warnings} warning(s)." if warnings else ".")
+    )
+    return EXIT_OK
+
+
+@click.command()
+@click.argument("paths", nargs=-1)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice([f.value for f in OutputFormat]),
+    default="text",
+    show_default=True,
+)
+@click.option("--out", metavar="FILE", help="Write the plan to FILE instead of standard output.")
+@click.option(
+    "--detailed-exitcode",
+    is_flag=True,
+    help="Exit 0 when there is nothing to do, 2 when there are changes, 1 on error.",
+)
+@click.option(
+    "--show-pii",
+    is_flag=True,
+    help="Show the values of changed leads (text only; refused when CI=true).",
+)
+@click.option("--limit", default=20, show_default=True, help="Changes listed per lead set (text).")
+@global_options()
+@pass_ctx
+def plan(
+    ctx: Context,
+    paths: tuple[str, ...],
+    fmt: str,
+    out: str | None,
+    detailed_exitcode: bool,
+    show_pii: bool,
+    limit: int,
+) -> int:
+    """Show what apply would create, update or leave orphaned. Offline: no credentials needed."""
+    from ..render import render_json, render_markdown, render_text
+
+    if show_pii and os.environ.get("CI", "").lower() == "true":
+        raise EngageSyncError(
+            "--show-pii is refused when CI=true: lead values must not reach CI logs"
+        )
+    if show_pii and (fmt != OutputFormat.TEXT.value or out):
+        raise EngageSyncError(
+            "--show-pii shows values on your terminal only: use it with "
+            "--format text and without --out"
+        )
+    planned = workspace.build_plan(paths, ctx.config, ctx.state_path)
+    show_problems(planned.sink.warnings, limit=PROBLEMS_SHOWN)
+    result = planned.plan
+    if fmt == OutputFormat.JSON.value:
+        text = render_json(result, planned.rails)
+    elif fmt == OutputFormat.MARKDOWN.value:
+        text = render_markdown(result, planned.rails, source_url=github_source_url(os.environ))
+    else:
+        pii = None
+        if show_pii:
+            wanted = {
+                (c.campaign_id, c.extern_id)
+                for ls in result.leadsets
+                for c in (*ls.creates, *ls.updates)[:limit]
+            }
+            pii = workspace.leads_by_key(planned.sources, wanted)
+        text = render_text(result, limit=limit, rails=planned.rails, pii=pii)
+    write_output(text, out)
+    if detailed_exitcode and result.has_changes:
+        return EXIT_CHANGES
+    return EXIT_OK
+
+
+def github_source_url(env: Mapping[str, str]) -> str | None:
+    """`{server}/{repo}/blob/{sha}/` for the commit under review, when GitHub Actions names them.
+
+    On a pull request GITHUB_SHA is a merge commit that nobody can browse after the merge; the
+    event payload names the pull request's head commit, which is what the reviewer sees.
+    """
+    server, repo = env.get("GITHUB_SERVER_URL"), env.get("GITHUB_REPOSITORY")
+    sha = env.get("ENGAGE_SYNC_SOURCE_SHA") or _head_sha(env.get("GITHUB_EVENT_PATH"))
+    sha = sha or env.get("GITHUB_SHA")
+    if not (server and repo and sha):
+        return None
+    return f"{server.rstrip('/')}/{repo}/blob/{sha}/"
+
+
+def _head_sha(event_path: str | None) -> str | None:
+    if not event_path:
+        return None
+    try:
+        with open(event_path, encoding="utf-8") as f:
+            event = json.load(f)
+        sha = event["pull_request"]["head"]["sha"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    return sha if isinstance(sha, str) else None

@@ -1,0 +1,24 @@
+"""The Engage Voice API from the outside: credentials and tokens, the HTTP client, rate limits.
+
+auth.py       three kinds of credentials, tokens cached and renewed
+client.py     httpx client: pacing, retries, status -> error, the endpoints engage-sync uses
+ratelimit.py  sliding windows, used to pace (client) and to refuse (emulator)
+"""
+
+from __future__ import annotations
+
+from .auth import AuthMode, Credentials, credentials_from_env
+from .client import EngageClient, RedactingFilter
+from .ratelimit import LOADER_LIMITS, Limit, SlidingWindows, parse_limits
+
+__all__ = [
+    "LOADER_LIMITS",
+    "AuthMode",
+    "Credentials",
+    "EngageClient",
+    "Limit",
+    "RedactingFilter",
+    "SlidingWindows",
+    "credentials_from_env",
+    "parse_limits",
+]

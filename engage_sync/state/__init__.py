@@ -1,0 +1,35 @@
+"""The state file, the journal of an apply in progress, and the lock that keeps runs apart.
+
+file.py     the versioned state file: what Engage accepted, by (campaign, externId) and hash
+journal.py  append-only record of an apply in progress, replayed on load
+lock.py     one run at a time per state file
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from .file import CampaignState, State, read_state, render_state, save_state, write_atomic
+from .journal import Journal, journal_path, replay
+from .lock import StateLock, force_unlock
+
+__all__ = [
+    "CampaignState",
+    "Journal",
+    "State",
+    "StateLock",
+    "force_unlock",
+    "journal_path",
+    "load_state",
+    "read_state",
+    "render_state",
+    "save_state",
+    "write_atomic",
+]
+
+
+def load_state(path: Path) -> State:
+    """Read the state file (absent is an empty state) and replay any journal an apply left."""
+    state = read_state(path)
+    replay(state)
+    return state
