@@ -100,3 +100,15 @@ def test_text_lists_the_first_changes_and_a_summary_line() -> None:
     assert lines[-1] == "Plan: 45 to create, 5 to update, 0 orphaned, 0 unchanged."
     for value in PII.values():
         assert value not in text
+
+
+def test_markdown_where_cells_link_to_the_line_at_the_reviewed_commit() -> None:
+    state, want = big_plan(3)
+    url = "https://github.example/acme/leads/blob/0123abc/"
+    md = render_markdown(plan([want], state), source_url=url)
+    assert (
+        "| update | E000000 | [leadsets/big.csv:2]"
+        "(https://github.example/acme/leads/blob/0123abc/leadsets/big.csv#L2) |" in md
+    )
+    plain = render_markdown(plan([want], state))
+    assert "| update | E000000 | leadsets/big.csv:2 |" in plain and "](" not in plain

@@ -115,7 +115,7 @@ class _Progress:
 
 
 @click.command()
-@click.argument("paths", nargs=-1)
+@click.argument("paths", nargs=-1, type=click.Path())
 @click.option("--auto-approve", is_flag=True, help="Do not ask for confirmation.")
 @click.option(
     "--batch-size",
@@ -251,7 +251,7 @@ def apply(
 @click.option(
     "--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True
 )
-@global_options(debug=True)
+@global_options(state=False, debug=True)
 @pass_ctx
 def campaigns(ctx: Context, account: str | None, base_url: str | None, fmt: str) -> int:
     """List dial groups and their campaigns (id, name, active)."""

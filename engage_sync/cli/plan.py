@@ -25,7 +25,7 @@ from .common import (
 
 
 @click.command()
-@click.argument("paths", nargs=-1)
+@click.argument("paths", nargs=-1, type=click.Path())
 @global_options(state=False)
 @pass_ctx
 def validate(ctx: Context, paths: tuple[str, ...]) -> int:
@@ -44,7 +44,7 @@ def validate(ctx: Context, paths: tuple[str, ...]) -> int:
 
 
 @click.command()
-@click.argument("paths", nargs=-1)
+@click.argument("paths", nargs=-1, type=click.Path())
 @click.option(
     "--format",
     "fmt",

@@ -1,0 +1,193 @@
+"""Global options before or after the command, colour the Terraform way, shell completion, the
+credentials check before any plan output, and plan links for pull requests."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import click
+import pytest
+from conftest import ENGAGE_SYNC, REPO, engage_sync, user_env, write
+from test_apply_e2e import run_on_terminal
+
+from engage_sync.cli import cli
+from engage_sync.cli.plan import github_source_url
+
+GREEN_CREATE = "\x1b[32m+ R-1001  leadsets/spring-renewals.yaml:10\x1b[0m"
+
+
+def commands() -> list[tuple[str, ...]]:
+    found: list[tuple[str, ...]] = []
+    for name, cmd in sorted(cli.commands.items()):
+        if isinstance(cmd, click.Group):
+            found.extend((name, sub) for sub in sorted(cmd.commands))
+        else:
+            found.append((name,))
+    return found
+
+
+USES_STATE = {"plan", "apply", "force-unlock", "import", "state"}
+USES_DEBUG = {"apply", "campaigns"}
+
+
+@pytest.mark.parametrize("command", commands(), ids=" ".join)
+def test_every_command_lists_the_global_options_it_uses(command: tuple[str, ...], run: Any) -> None:
+    r = run(*command, "--help")
+    assert r.code == 0
+    if command[0] in ("init", "emulator"):
+        return
+    assert "--config FILE" in r.out and "--color / --no-color" in r.out
+    assert ("--state PATH" in r.out) == (command[0] in USES_STATE)
+    assert ("--debug" in r.out) == (command[0] in USES_DEBUG)
+
+
+def test_state_after_the_command_as_terraform_users_type_it(workspace: Path, run: Any) -> None:
+    r = run("plan", "--state", "other.json")
+    assert r.code == 0 and "Plan: 11 to create" in r.out
+    assert run("state", "path", "--state", "other.json").out == "other.json\n"
+
+
+def test_after_the_command_beats_before_it_and_keeps_the_precedence(
+    workspace: Path, run: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    write(workspace / "engage-sync.yaml", "state: config.json\n")
+    assert run("state", "path").out == "config.json\n"
+    monkeypatch.setenv("ENGAGE_SYNC_STATE", "env.json")
+    assert run("state", "path").out == "env.json\n"
+    assert run("--state", "before.json", "state", "path").out == "before.json\n"
+    assert run("state", "path", "--state", "after.json").out == "after.json\n"
+    assert run("--state", "before.json", "state", "path", "--state", "after.json").out == (
+        "after.json\n"
+    )
+
+
+def test_config_after_the_command(
+    workspace: Path, run: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    write(workspace / "other.yaml", "acount: 1\n")
+    r = run("validate", "--config", "other.yaml")
+    assert r.code == 1 and r.err == "error: other.yaml: unknown setting(s): acount\n"
+    monkeypatch.setenv("ENGAGE_SYNC_CONFIG", "missing.yaml")
+    assert "missing.yaml: config file not found" in run("validate").err
+    assert run("validate", "--config", "engage-sync.yaml").code == 0
+
+
+def test_colour_can_be_forced_in_a_pipe_and_never_reaches_out_files(
+    workspace: Path, run: Any
+) -> None:
+    assert "\x1b[" not in run("plan").out  # a pipe: plain
+    assert GREEN_CREATE in run("plan", "--color").out
+    assert "\x1b[1mPlan: 11 to create" in run("--color", "plan").out
+    assert run("plan", "--color", "--out", "plan.txt").out == ""
+    assert "\x1b[" not in (workspace / "plan.txt").read_text()
+    assert run("plan", "--out", "plan.txt").code == 0
+
+
+def test_colour_styles_each_kind_of_line() -> None:
+    from engage_sync.cli.common import colourise
+
+    text = "  + A\n  ~ B\n  - C\n  -/+ D\n  warning: w\nerror: e\nplain"
+    styled = colourise(text)
+    assert click.unstyle(styled) == text
+    assert "\x1b[32m+ A" in styled and "\x1b[33m~ B" in styled and "\x1b[31m- C" in styled
+    assert "\x1b[33m-/+ D" in styled and "\x1b[33mwarning: w" in styled
+    assert styled.endswith("\nplain")
+
+
+@pytest.fixture
+def repo(tmp_path: Path) -> Path:
+    import shutil
+
+    shutil.copytree(REPO / "leadsets", tmp_path / "leadsets")
+    shutil.copy(REPO / "engage-sync.yaml", tmp_path / "engage-sync.yaml")
+    return tmp_path
+
+
+def test_colour_on_a_terminal_and_not_with_no_color(repo: Path) -> None:
+    code, out = run_on_terminal(["plan"], {}, repo, b"")
+    assert code == 0 and GREEN_CREATE in out
+    code, out = run_on_terminal(["plan"], {"NO_COLOR": "1"}, repo, b"")
+    assert code == 0 and "\x1b[" not in out and "+ R-1001" in out
+    code, out = run_on_terminal(["plan", "--no-color"], {}, repo, b"")
+    assert code == 0 and "\x1b[" not in out
+    code, out = run_on_terminal(["plan", "--color"], {"NO_COLOR": "1"}, repo, b"")
+    assert GREEN_CREATE in out  # the flag beats the environment
+
+
+def test_plain_in_a_pipe_from_the_installed_command(repo: Path) -> None:
+    r = engage_sync("plan", cwd=repo)
+    assert r.code == 0 and "\x1b[" not in r.out and "+ R-1001" in r.out
+
+
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        ({}, "error: no Engage credentials"),
+        (
+            {"ENGAGE_API_TOKEN": "t", "ENGAGE_BASE_URL": "http://engage.example.com/voice"},
+            "plain http:// is refused",
+        ),
+        ({"ENGAGE_API_TOKEN": "t", "ENGAGE_ACCOUNT_ID": ""}, "error: no account for campaign"),
+    ],
+)
+def test_apply_fails_on_its_first_line_before_any_plan(
+    repo: Path, env: dict[str, str], message: str
+) -> None:
+    write(repo / "engage-sync.yaml", "state: engage-sync.state.json\n")  # no account
+    r = engage_sync("apply", "--auto-approve", cwd=repo, env=env)
+    assert r.code == 1
+    assert r.out == ""  # no plan printed
+    first = r.err.splitlines()[0]
+    assert first.startswith("error: ") and message in first, r.err
+    assert not (repo / "engage-sync.state.json").exists()
+
+
+def test_shell_completion_through_click(repo: Path) -> None:
+    env = user_env({"_ENGAGE_SYNC_COMPLETE": "bash_source"})
+    script = subprocess.run([ENGAGE_SYNC], env=env, capture_output=True, text=True, check=True)
+    assert "_engage_sync_completion()" in script.stdout
+    env = user_env({"_ENGAGE_SYNC_COMPLETE": "bash_complete"})
+    env.update(COMP_WORDS="engage-sync pl", COMP_CWORD="1")
+    words = subprocess.run([ENGAGE_SYNC], env=env, capture_output=True, text=True, check=True)
+    assert "plan" in words.stdout.split("\n")[0].split(",")
+    env.update(COMP_WORDS="engage-sync plan --sta", COMP_CWORD="2")
+    words = subprocess.run([ENGAGE_SYNC], env=env, capture_output=True, text=True, check=True)
+    assert "--state" in words.stdout
+
+
+def test_source_links_from_the_github_actions_environment(tmp_path: Path) -> None:
+    event = tmp_path / "event.json"
+    event.write_text(json.dumps({"pull_request": {"head": {"sha": "feedc0de"}}}))
+    env = {
+        "GITHUB_SERVER_URL": "https://github.com",
+        "GITHUB_REPOSITORY": "acme/leads",
+        "GITHUB_SHA": "mergecommit",
+        "GITHUB_EVENT_PATH": str(event),
+    }
+    assert github_source_url(env) == "https://github.com/acme/leads/blob/feedc0de/"
+    assert github_source_url({**env, "GITHUB_EVENT_PATH": str(tmp_path / "none")}) == (
+        "https://github.com/acme/leads/blob/mergecommit/"
+    )
+    assert github_source_url({"GITHUB_SHA": "x"}) is None
+
+
+def test_markdown_plan_links_in_a_pull_request_and_stays_plain_elsewhere(
+    workspace: Path, run: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert run("plan", "--format", "markdown", "--out", "plain.md").code == 0
+    plain = (workspace / "plain.md").read_text()
+    assert "| create | R-1001 | leadsets/spring-renewals.yaml:10 |" in plain
+    monkeypatch.setenv("GITHUB_SERVER_URL", "https://github.com")
+    monkeypatch.setenv("GITHUB_REPOSITORY", "acme/leads")
+    monkeypatch.setenv("GITHUB_SHA", "0123abc")
+    assert run("plan", "--format", "markdown", "--out", "linked.md").code == 0
+    linked = (workspace / "linked.md").read_text()
+    assert (
+        "| create | R-1001 | [leadsets/spring-renewals.yaml:10]"
+        "(https://github.com/acme/leads/blob/0123abc/leadsets/spring-renewals.yaml#L10) |"
+    ) in linked
+    assert os.environ["GITHUB_SHA"] == "0123abc"

@@ -1,0 +1,141 @@
+"""The package layout: no module imports a module that imports it back (directly or around a loop),
+the core never imports click, and only cli/ prints (ruff T20 keeps that one)."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+PACKAGE = Path(__file__).resolve().parent.parent / "engage_sync"
+CORE = ("model", "planner", "rails", "render", "applier", "config", "errors", "workspace")
+
+
+def module_name(path: Path) -> str:
+    parts = list(path.relative_to(PACKAGE.parent).with_suffix("").parts)
+    if parts[-1] == "__init__":
+        parts.pop()
+    return ".".join(parts)
+
+
+def modules() -> dict[str, Path]:
+    return {module_name(p): p for p in sorted(PACKAGE.rglob("*.py"))}
+
+
+def imports_of(name: str, path: Path, known: set[str]) -> set[str]:
+    """Every engage_sync module this one imports, at the top or inside a function."""
+    is_package = path.name == "__init__.py"
+    here = name.split(".") if is_package else name.split(".")[:-1]
+    found: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        targets: list[str] = []
+        if isinstance(node, ast.ImportFrom):
+            if node.level:
+                base = here[: len(here) - (node.level - 1)]
+                mod = ".".join(base + ([node.module] if node.module else []))
+            else:
+                mod = node.module or ""
+            for alias in node.names:
+                sub = f"{mod}.{alias.name}"
+                targets.append(sub if sub in known else mod)
+        elif isinstance(node, ast.Import):
+            targets = [a.name for a in node.names]
+        for target in targets:
+            if not target.startswith("engage_sync"):
+                continue
+            found.add(target)
+            # importing a.b.c runs a.b's __init__ too: an edge, unless we are inside a.b already
+            parts = target.split(".")
+            for i in range(2, len(parts)):
+                parent = ".".join(parts[:i])
+                if parent in known and not name.startswith(parent + "."):
+                    found.add(parent)
+    found.discard(name)
+    return found
+
+
+def import_graph() -> dict[str, set[str]]:
+    mods = modules()
+    known = set(mods)
+    return {name: imports_of(name, path, known) & known for name, path in mods.items()}
+
+
+def cycles(graph: dict[str, set[str]]) -> list[list[str]]:
+    """Strongly connected components of more than one module (Tarjan)."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    on_stack: set[str] = set()
+    found: list[list[str]] = []
+
+    def visit(v: str) -> None:
+        index[v] = low[v] = len(index)
+        stack.append(v)
+        on_stack.add(v)
+        for w in sorted(graph[v]):
+            if w not in index:
+                visit(w)
+                low[v] = min(low[v], low[w])
+            elif w in on_stack:
+                low[v] = min(low[v], index[w])
+        if low[v] == index[v]:
+            component = []
+            while True:
+                w = stack.pop()
+                on_stack.discard(w)
+                component.append(w)
+                if w == v:
+                    break
+            if len(component) > 1:
+                found.append(sorted(component))
+
+    for v in sorted(graph):
+        if v not in index:
+            visit(v)
+    return found
+
+
+def test_no_import_cycle_anywhere_in_the_package() -> None:
+    graph = import_graph()
+    assert graph.get("engage_sync.cli.main")  # the walk found imports at all
+    assert cycles(graph) == []
+
+
+def test_the_cycle_check_finds_a_cycle() -> None:
+    graph = {"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}
+    assert cycles(graph) == [["a", "b", "c"]]
+
+
+@pytest.mark.parametrize("core", CORE)
+def test_the_core_never_imports_click(core: str) -> None:
+    path = PACKAGE / f"{core}.py"
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    names = {
+        alias.name.split(".")[0]
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Import)
+        for alias in node.names
+    } | {
+        (node.module or "").split(".")[0]
+        for node in ast.walk(tree)
+        if isinstance(node, ast.ImportFrom) and not node.level
+    }
+    assert "click" not in names
+
+
+def test_outside_the_command_line_nothing_imports_the_cli() -> None:
+    graph = import_graph()
+    offenders = {
+        name: sorted(t for t in targets if t.startswith("engage_sync.cli"))
+        for name, targets in graph.items()
+        if not name.startswith("engage_sync.cli")
+    }
+    assert {k: v for k, v in offenders.items() if v} == {}
+
+
+def test_the_layout_groups_modules_by_concern() -> None:
+    top = sorted(p.name for p in PACKAGE.iterdir() if p.suffix == ".py" or p.is_dir())
+    subpackages = {p for p in top if not p.endswith(".py") and p != "__pycache__"}
+    assert {"cli", "leadsets", "engage", "state", "emulator"} <= subpackages
+    assert len([p for p in top if p.endswith(".py")]) <= 12
