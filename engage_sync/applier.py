@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -12,6 +11,8 @@ from .engage import EngageClient
 from .errors import ApiError, TransientApiError
 from .leadsets import Sink, Source
 from .model import Lead, LeadSetPlan, Plan, posted_options
+from .reconcile import Reconciler
+from .report import LeadSetReport, Report, scrub
 from .state import Journal
 
 FAILURE_STATUSES = frozenset(
@@ -23,65 +24,6 @@ FAILURE_STATUSES = frozenset(
         "DNC_GREATER_ONE_DAY",
     }
 )
-
-
-@dataclass
-class LeadSetReport:
-    campaign_id: int
-    campaign_name: str | None
-    to_post: int
-    posted: int = 0
-    accepted: int = 0
-    inserted: int = 0
-    recorded: int = 0
-    rejected: list[dict[str, str]] = field(default_factory=list)
-    failed: int = 0
-    in_doubt: int = 0
-    errors: list[str] = field(default_factory=list)
-    notes: list[str] = field(default_factory=list)
-
-    @property
-    def ok(self) -> bool:
-        return not (self.rejected or self.failed or self.errors)
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "campaignId": self.campaign_id,
-            "campaignName": self.campaign_name,
-            "toPost": self.to_post,
-            "posted": self.posted,
-            "accepted": self.accepted,
-            "inserted": self.inserted,
-            "recorded": self.recorded,
-            "rejected": len(self.rejected),
-            "rejectedLeads": self.rejected,
-            "failed": self.failed,
-            "inDoubt": self.in_doubt,
-            "errors": self.errors,
-            "notes": self.notes,
-        }
-
-
-@dataclass
-class Report:
-    leadsets: list[LeadSetReport] = field(default_factory=list)
-    stopped_early: bool = False
-
-    @property
-    def ok(self) -> bool:
-        return all(ls.ok for ls in self.leadsets) and not self.stopped_early
-
-    @property
-    def recorded(self) -> int:
-        return sum(ls.recorded for ls in self.leadsets)
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "format_version": 1,
-            "ok": self.ok,
-            "stoppedEarly": self.stopped_early,
-            "leadsets": [ls.as_dict() for ls in self.leadsets],
-        }
 
 
 Progress = Callable[[int], None]
@@ -100,9 +42,10 @@ class Applier:
     def run(self, plan: Plan, sources: Sequence[Source]) -> Report:
         report = Report()
         for ls in plan.leadsets:
-            if not (ls.creates or ls.updates):
+            if not ls.has_work:
                 continue
-            rep = LeadSetReport(ls.campaign.id, ls.campaign.name, len(ls.creates) + len(ls.updates))
+            rep = LeadSetReport(ls.campaign.id, ls.campaign.name, ls.to_load)
+            rep.to_remove = len(ls.removals)
             report.leadsets.append(rep)
             self._apply_leadset(
                 ls, [s for s in sources if s.meta.campaign.id == ls.campaign.id], rep
@@ -154,7 +97,11 @@ class Applier:
             rep.errors.append(problem)
             rep.failed = rep.to_post
             return
-        wanted = {c.extern_id for c in ls.creates} | {c.extern_id for c in ls.updates}
+        # cancels and deletes first: a run cut short leaves fewer dialable records, never more
+        blocked = Reconciler(self.client, self.journal).run(account, ls, sources, rep)
+        if blocked and self.fail_fast:
+            return
+        wanted = {c.extern_id for c in (*ls.creates, *ls.updates, *ls.replaces)} - blocked
         for source in sources:
             options = posted_options(source.meta.options)
             leads = (
@@ -214,14 +161,6 @@ class Applier:
         self.journal.ack(number, campaign, accepted, file, options)
         rep.recorded += len(accepted)
         return not rejected
-
-
-_PII = re.compile(r"[^\s@]+@[^\s@]+|\+?\(?\d[\d() .-]{5,}\d")
-
-
-def scrub(message: str) -> str:
-    """Engage's messages may quote a lead's values: keep phones and emails out of reports."""
-    return _PII.sub("[redacted]", message)
 
 
 def _batches(leads: Iterable[Lead], size: int) -> Iterator[list[Lead]]:

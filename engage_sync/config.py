@@ -27,8 +27,17 @@ _KNOWN = {
     "rails",
     "batchSize",
     "rateLimits",
+    "prune",
+    "pruneAction",
 }
-_RAILS = {"maxUpdateFraction", "minAppliedForUpdateRail", "maxCreates", "maxImmediateLeads"}
+_RAILS = {
+    "maxUpdateFraction",
+    "minAppliedForUpdateRail",
+    "maxCreates",
+    "maxImmediateLeads",
+    "maxPruneFraction",
+    "minAppliedForPruneRail",
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,6 +48,8 @@ class Rails:
     min_applied_for_update_rail: int = 10
     max_creates: int = 100_000
     max_immediate_leads: int = 1_000
+    max_prune_fraction: float = 0.30
+    min_applied_for_prune_rail: int = 10
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,6 +63,8 @@ class Config:
     rails: Rails = field(default_factory=Rails)
     batch_size: int | None = None
     rate_limits: Mapping[str, Any] = field(default_factory=dict)
+    prune: bool = False  # the default for lead sets that do not say (issue #10: opt in)
+    prune_action: str = "cancel"
 
 
 def load_config(explicit: str | None = None, cwd: Path | None = None) -> Config:
@@ -84,6 +97,8 @@ def load_config(explicit: str | None = None, cwd: Path | None = None) -> Config:
             min_applied_for_update_rail=int(rails_raw.get("minAppliedForUpdateRail", 10)),
             max_creates=int(rails_raw.get("maxCreates", 100_000)),
             max_immediate_leads=int(rails_raw.get("maxImmediateLeads", 1_000)),
+            max_prune_fraction=float(rails_raw.get("maxPruneFraction", 0.30)),
+            min_applied_for_prune_rail=int(rails_raw.get("minAppliedForPruneRail", 10)),
         )
         batch = data.get("batchSize")
         batch_size = int(batch) if batch is not None else None
@@ -93,6 +108,12 @@ def load_config(explicit: str | None = None, cwd: Path | None = None) -> Config:
     if not isinstance(options, dict):
         raise ConfigError(f"{shown}: options must be a mapping")
     account = data.get("account")
+    prune = data.get("prune", False)
+    if not isinstance(prune, bool):
+        raise ConfigError(f"{shown}: prune must be true or false")
+    prune_action = data.get("pruneAction", "cancel")
+    if prune_action not in ("cancel", "delete"):
+        raise ConfigError(f"{shown}: pruneAction must be cancel or delete")
     return Config(
         path=path,
         account=str(account) if account is not None else None,
@@ -103,6 +124,8 @@ def load_config(explicit: str | None = None, cwd: Path | None = None) -> Config:
         rails=rails,
         batch_size=batch_size,
         rate_limits=data.get("rateLimits") or {},
+        prune=prune,
+        prune_action=prune_action,
     )
 
 

@@ -53,6 +53,10 @@ class TransientApiError(ApiError):
         self.retry_after = retry_after
 
 
+class UnsafeAction(ApiError):
+    """A lead action whose criteria could reach beyond the records meant: never sent."""
+
+
 class AuthError(ApiError):
     """Credentials were refused."""
 

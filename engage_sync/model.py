@@ -5,7 +5,7 @@ from __future__ import annotations
 import enum
 import hashlib
 from collections.abc import Container, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import NamedTuple, TypeAlias
 
 FieldValue: TypeAlias = "str | int"
@@ -40,7 +40,24 @@ class Problem:
 class Action(enum.Enum):
     CREATE = "create"
     UPDATE = "update"
+    REPLACE = "replace"  # the phone changed: cancel the old number's records, load the new one
+    REMOVE = "remove"  # a tombstone, or prune: cancel (or delete) every dialable record
     ORPHAN = "orphan"
+
+
+class RemoveReason(enum.Enum):
+    REMOVED = "removed"  # a tombstone in a lead-set file
+    PRUNE = "prune"  # owned, no longer declared, and prune is on
+
+
+class PruneAction(enum.Enum):
+    CANCEL = "cancel"
+    DELETE = "delete"
+
+
+# A change of any of these is a replacement: Engage tells duplicates apart by phone, so loading the
+# lead again would leave the old number dialable beside the new one (issue #10).
+PHONE_FIELDS = frozenset({"leadPhone", "leadPhoneE164"})
 
 
 class OutputFormat(enum.Enum):
@@ -129,6 +146,16 @@ class CampaignRef:
 
 
 @dataclass(frozen=True, slots=True)
+class Tombstone:
+    """`removed: [{externId: ...}]`: this person must not be called in this campaign any more.
+    The reason stays in git; it is never read into the plan."""
+
+    extern_id: str
+    file: str
+    line: int
+
+
+@dataclass(frozen=True, slots=True)
 class LeadSetFile:
     """One lead-set file's declarations (its leads are streamed separately)."""
 
@@ -137,6 +164,9 @@ class LeadSetFile:
     account: str | None
     options: tuple[tuple[str, object], ...]
     leads_file: str | None
+    tombstones: tuple[Tombstone, ...] = ()
+    prune: bool = False
+    prune_action: PruneAction = PruneAction.CANCEL
 
 
 @dataclass(frozen=True, slots=True)
@@ -150,6 +180,9 @@ class Desired:
     leads: Iterable[Lead]
     # every externId declared, filled while `leads` is consumed (None: the planner keeps its own)
     declared: Container[str] | None = None
+    tombstones: tuple[Tombstone, ...] = ()
+    prune: bool = False
+    prune_action: PruneAction = PruneAction.CANCEL
 
 
 def posted_options(options: tuple[tuple[str, object], ...]) -> dict[str, object]:
@@ -169,6 +202,7 @@ class Change:
     file: str | None
     line: int | None
     fields: tuple[str, ...] = ()
+    reason: RemoveReason | None = None  # removals only
 
 
 @dataclass(frozen=True, slots=True)
@@ -188,10 +222,32 @@ class LeadSetPlan:
     option_changes: tuple[str, ...] = ()
     previous_options: tuple[tuple[str, object], ...] | None = None
     warnings: tuple[str, ...] = ()
+    replaces: tuple[Change, ...] = ()
+    removals: tuple[Change, ...] = ()
+    prune: bool = False
+    prune_action: PruneAction = PruneAction.CANCEL
 
     @property
     def declared(self) -> int:
-        return len(self.creates) + len(self.updates) + self.unchanged
+        return len(self.creates) + len(self.updates) + len(self.replaces) + self.unchanged
+
+    @property
+    def to_load(self) -> int:
+        return len(self.creates) + len(self.updates) + len(self.replaces)
+
+    @property
+    def has_work(self) -> bool:
+        return bool(self.creates or self.updates or self.replaces or self.removals)
+
+    def changes(self) -> tuple[Change, ...]:
+        """Removals first (they stop calls), then what touches leads already in Engage."""
+        return (
+            *self.removals,
+            *self.replaces,
+            *self.updates,
+            *self.creates,
+            *self.orphans,
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -203,10 +259,7 @@ class Plan:
     warnings: tuple[str, ...] = field(default=())
 
     def count(self, action: Action) -> int:
-        attr = {Action.CREATE: "creates", Action.UPDATE: "updates", Action.ORPHAN: "orphans"}[
-            action
-        ]
-        return sum(len(getattr(ls, attr)) for ls in self.leadsets)
+        return sum(len(getattr(ls, _ATTR[action])) for ls in self.leadsets)
 
     @property
     def unchanged(self) -> int:
@@ -214,4 +267,23 @@ class Plan:
 
     @property
     def has_changes(self) -> bool:
-        return any(ls.creates or ls.updates or ls.orphans for ls in self.leadsets)
+        return any(ls.has_work or ls.orphans for ls in self.leadsets)
+
+    def tombstones_only(self) -> Plan:
+        """The part of this plan no safety rail may hold back: the tombstones (issue #10)."""
+        kept = []
+        for ls in self.leadsets:
+            removals = tuple(c for c in ls.removals if c.reason is RemoveReason.REMOVED)
+            kept.append(
+                replace(ls, creates=(), updates=(), replaces=(), orphans=(), removals=removals)
+            )
+        return replace(self, leadsets=tuple(kept))
+
+
+_ATTR = {
+    Action.CREATE: "creates",
+    Action.UPDATE: "updates",
+    Action.REPLACE: "replaces",
+    Action.REMOVE: "removals",
+    Action.ORPHAN: "orphans",
+}

@@ -4,17 +4,20 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 
 from deepdiff import DeepDiff
 
 from .model import (
+    PHONE_FIELDS,
     Action,
     CampaignRef,
     Change,
     Desired,
     LeadSetPlan,
     Plan,
+    RemoveReason,
     posted_options,
 )
 from .state import State
@@ -33,6 +36,7 @@ def plan(desired: Iterable[Desired], state: State, include_undeclared: bool = Fa
         applied = camp.leads if camp is not None else {}
         creates: list[Change] = []
         updates: list[Change] = []
+        replaces: list[Change] = []
         unchanged = 0
         # the reader already keeps every declared externId (for duplicates): share it
         seen: set[str] = set()
@@ -56,18 +60,40 @@ def plan(desired: Iterable[Desired], state: State, include_undeclared: bool = Fa
             else:
                 assert camp is not None
                 fields = camp.changed_fields(lead)
-                updates.append(Change(Action.UPDATE, cid, eid, lead.file, lead.line, fields))
+                if PHONE_FIELDS.intersection(fields):
+                    replaces.append(Change(Action.REPLACE, cid, eid, lead.file, lead.line, fields))
+                else:
+                    updates.append(Change(Action.UPDATE, cid, eid, lead.file, lead.line, fields))
             digest.update(f"{eid}\x1f{lead.digest}\x1e".encode())
         declared = seen if want.declared is None else want.declared
-        orphans = tuple(
-            Change(Action.ORPHAN, cid, eid, None, None)
-            for eid in sorted(k for k in applied if k not in declared)
-        )
+        removals = _tombstoned(want, applied, camp.removed if camp is not None else set())
+        tombstoned = {t.extern_id for t in want.tombstones}
+        dropped = sorted(k for k in applied if k not in declared and k not in tombstoned)
+        if want.prune:
+            removals += [
+                Change(Action.REMOVE, cid, eid, None, None, reason=RemoveReason.PRUNE)
+                for eid in dropped
+            ]
+            orphans: tuple[Change, ...] = ()
+        else:
+            orphans = tuple(Change(Action.ORPHAN, cid, eid, None, None) for eid in dropped)
         for change in orphans:
             digest.update(f"-{change.extern_id}\x1e".encode())
+        for change in removals:
+            assert change.reason is not None
+            digest.update(f"x{change.extern_id}\x1f{change.reason.value}\x1e".encode())
+        if want.prune:
+            digest.update(f"prune\x1f{want.prune_action.value}\x1e".encode())
         previous = camp.options if camp is not None else None
         leadsets.append(
-            _leadset(want, creates, updates, orphans, unchanged, len(applied), doubt, previous)
+            _leadset(
+                want,
+                Changes(creates, updates, replaces, removals, orphans),
+                unchanged,
+                len(applied),
+                doubt,
+                previous,
+            )
         )
     if include_undeclared:
         for cid in sorted(state.campaigns.keys() - declared_campaigns):
@@ -98,17 +124,41 @@ def plan(desired: Iterable[Desired], state: State, include_undeclared: bool = Fa
     return Plan(tuple(leadsets), state.lineage, state.serial, digest.hexdigest())
 
 
+def _tombstoned(want: Desired, applied: Mapping[str, str], removed: set[str]) -> list[Change]:
+    """A tombstone is work until its removal is recorded: then it stays in git and costs nothing."""
+    found: dict[str, Change] = {}
+    for t in want.tombstones:
+        done = t.extern_id in removed and t.extern_id not in applied
+        if not done and t.extern_id not in found:
+            found[t.extern_id] = Change(
+                Action.REMOVE,
+                want.campaign.id,
+                t.extern_id,
+                t.file,
+                t.line,
+                reason=RemoveReason.REMOVED,
+            )
+    return [found[k] for k in sorted(found)]
+
+
+@dataclass(frozen=True, slots=True)
+class Changes:
+    creates: list[Change]
+    updates: list[Change]
+    replaces: list[Change]
+    removals: list[Change]
+    orphans: tuple[Change, ...]
+
+
 def _leadset(
     want: Desired,
-    creates: list[Change],
-    updates: list[Change],
-    orphans: tuple[Change, ...],
+    changes: Changes,
     unchanged: int,
     applied: int,
     doubt: list[str],
     previous: dict[str, object] | None,
 ) -> LeadSetPlan:
-    options = dict(want.options)
+    creates, updates, orphans = changes.creates, changes.updates, changes.orphans
     warnings: list[str] = []
     changed = option_changes(previous, posted_options(want.options))
     if changed:
@@ -116,16 +166,11 @@ def _leadset(
             f"options changed since the last apply ({'; '.join(changed)}): they apply to the "
             "leads posted from now on; unchanged leads are not posted again"
         )
-    if updates and options.get("duplicateHandling") == "RETAIN_ALL":
-        warnings.append(
-            f"{len(updates)} update(s) under duplicateHandling RETAIN_ALL: Engage will add "
-            "a second dial record for each updated phone (only REMOVE_ALL_EXISTING replaces "
-            "the old lead)"
-        )
     if orphans:
         warnings.append(
-            f"{len(orphans)} lead(s) are no longer declared: engage-sync does not remove them from "
-            "Engage; remove them there, or `engage-sync state rm` to forget them"
+            f"{len(orphans)} lead(s) are no longer declared and stay dialable in Engage: list them "
+            "under `removed:` to stop calling them, or set `prune: true` to cancel every lead "
+            "no file declares"
         )
     if doubt:
         warnings.append(
@@ -141,6 +186,10 @@ def _leadset(
         creates=tuple(creates),
         updates=tuple(updates),
         orphans=orphans,
+        replaces=tuple(changes.replaces),
+        removals=tuple(changes.removals),
+        prune=want.prune,
+        prune_action=want.prune_action,
         unchanged=unchanged,
         applied_before=applied,
         in_doubt=tuple(sorted(doubt)),

@@ -1,9 +1,11 @@
-"""Safety rails: plans apply refuses unless --force (thresholds in engage-sync.yaml `rails:`)."""
+"""Safety rails: plans apply refuses unless --force (thresholds in engage-sync.yaml `rails:`).
+
+Tombstones are never refused: apply carries them out even when a rail trips (issue #10)."""
 
 from __future__ import annotations
 
 from .config import Rails
-from .model import Action, Plan
+from .model import Action, Plan, RemoveReason
 
 
 def tripped(plan: Plan, rails: Rails) -> list[str]:
@@ -12,22 +14,33 @@ def tripped(plan: Plan, rails: Rails) -> list[str]:
     for ls in plan.leadsets:
         cid = ls.campaign.id
         applied = ls.applied_before
-        if applied >= rails.min_applied_for_update_rail and ls.updates:
-            fraction = len(ls.updates) / applied
+        changed = len(ls.updates) + len(ls.replaces)
+        if applied >= rails.min_applied_for_update_rail and changed:
+            fraction = changed / applied
             if fraction > rails.max_update_fraction:
                 found.append(
-                    f"campaign {cid}: {len(ls.updates)} updates are {fraction:.0%} of its "
+                    f"campaign {cid}: {changed} updates are {fraction:.0%} of its "
                     f"{applied} applied leads "
                     f"(rails.maxUpdateFraction: {rails.max_update_fraction:g})"
                 )
-        if applied and ls.declared == 0:
+        pruned = sum(1 for c in ls.removals if c.reason is RemoveReason.PRUNE)
+        if applied >= rails.min_applied_for_prune_rail and pruned:
+            fraction = pruned / applied
+            if fraction > rails.max_prune_fraction:
+                found.append(
+                    f"campaign {cid}: prune would remove {pruned} leads, {fraction:.0%} of its "
+                    f"{applied} applied leads "
+                    f"(rails.maxPruneFraction: {rails.max_prune_fraction:g})"
+                )
+        tombstoned = sum(1 for c in ls.removals if c.reason is RemoveReason.REMOVED)
+        if applied > tombstoned and ls.declared == 0:
             found.append(
                 f"campaign {cid}: declares no leads but {applied} were applied before "
                 "(an emptied file or a broken export?)"
             )
         before = dict(ls.previous_options or ()).get("dialPriority")
         if dict(ls.options).get("dialPriority") == "IMMEDIATE" and before != "IMMEDIATE":
-            posting = len(ls.creates) + len(ls.updates)
+            posting = ls.to_load
             if posting > rails.max_immediate_leads:
                 found.append(
                     f"campaign {cid}: would post {posting} leads with dialPriority IMMEDIATE, "

@@ -6,17 +6,33 @@ import json
 from collections.abc import Mapping, Sequence
 from urllib.parse import quote
 
-from .model import Action, Change, Lead, LeadSetPlan, Plan
+from .model import Action, Change, Lead, LeadSetPlan, Plan, RemoveReason
 
 MARKER = "<!-- engage-sync-plan -->"
 MARKDOWN_BUDGET = 60_000
-_SYMBOL = {Action.CREATE: "+", Action.UPDATE: "~", Action.ORPHAN: "-"}
+FORMAT_VERSION = 2
+_SYMBOL = {
+    Action.CREATE: "+",
+    Action.UPDATE: "~",
+    Action.REPLACE: "-/+",
+    Action.REMOVE: "-",
+    Action.ORPHAN: "-",
+}
 
 
 def summary_line(plan: Plan) -> str:
     return (
         f"Plan: {plan.count(Action.CREATE)} to create, {plan.count(Action.UPDATE)} to update, "
+        f"{plan.count(Action.REPLACE)} to replace, {plan.count(Action.REMOVE)} to remove, "
         f"{plan.count(Action.ORPHAN)} orphaned, {plan.unchanged} unchanged."
+    )
+
+
+def counts_line(ls: LeadSetPlan) -> str:
+    return (
+        f"{len(ls.creates)} to create, {len(ls.updates)} to update, {len(ls.replaces)} to "
+        f"replace, {len(ls.removals)} to remove, {len(ls.orphans)} orphaned, "
+        f"{ls.unchanged} unchanged"
     )
 
 
@@ -26,11 +42,25 @@ def _title(ls: LeadSetPlan) -> str:
 
 
 def _where(change: Change) -> str:
-    return f"{change.file}:{change.line}" if change.file else "(not declared)"
+    if change.file:
+        return f"{change.file}:{change.line}"
+    if change.reason is RemoveReason.PRUNE:
+        return "(no longer declared; prune)"
+    return "(not declared)"
 
 
 def _changes(ls: LeadSetPlan) -> list[Change]:
-    return [*ls.creates, *ls.updates, *ls.orphans]
+    return list(ls.changes())
+
+
+def _note(change: Change) -> str:
+    if change.fields:
+        return f"  ({', '.join(change.fields)})"
+    if change.action is Action.REMOVE and change.reason is RemoveReason.REMOVED:
+        return "  (removed)"
+    if change.action is Action.ORPHAN:
+        return "  (stays in Engage)"
+    return ""
 
 
 def render_text(
@@ -42,18 +72,13 @@ def render_text(
     lines: list[str] = []
     for ls in plan.leadsets:
         lines.append(f"{_title(ls)} ({', '.join(ls.files) or 'no file'})")
-        lines.append(
-            f"  {len(ls.creates)} to create, {len(ls.updates)} to update, "
-            f"{len(ls.orphans)} orphaned, {ls.unchanged} unchanged"
-        )
+        lines.append(f"  {counts_line(ls)}")
+        if ls.prune:
+            lines.append(f"  prune: on ({ls.prune_action.value} what no file declares)")
         changes = _changes(ls)
         for change in changes[:limit]:
-            text = f"  {_SYMBOL[change.action]} {change.extern_id}  {_where(change)}"
-            if change.fields:
-                text += f"  ({', '.join(change.fields)})"
-            if change.action is Action.ORPHAN:
-                text += "  (stays in Engage)"
-            lines.append(text)
+            symbol, where = _SYMBOL[change.action], _where(change)
+            lines.append(f"  {symbol} {change.extern_id}  {where}{_note(change)}")
             lead = pii.get((change.campaign_id, change.extern_id)) if pii else None
             if lead is not None:
                 lines.extend(f"      {k} = {v}" for k, v in lead.fields)
@@ -80,14 +105,18 @@ def plan_document(plan: Plan, rails: Sequence[str] = ()) -> dict[str, object]:
                 "file": c.file,
                 "line": c.line,
             }
-            if c.action is Action.UPDATE:
+            if c.action in (Action.UPDATE, Action.REPLACE):
                 item["fields"] = list(c.fields)
+            if c.reason is not None:
+                item["reason"] = c.reason.value
             changes.append(item)
     return {
-        "format_version": 1,
+        "format_version": FORMAT_VERSION,
         "summary": {
             "create": plan.count(Action.CREATE),
             "update": plan.count(Action.UPDATE),
+            "replace": plan.count(Action.REPLACE),
+            "remove": plan.count(Action.REMOVE),
             "unchanged": plan.unchanged,
             "orphaned": plan.count(Action.ORPHAN),
         },
@@ -98,6 +127,9 @@ def plan_document(plan: Plan, rails: Sequence[str] = ()) -> dict[str, object]:
                 "files": list(ls.files),
                 "create": len(ls.creates),
                 "update": len(ls.updates),
+                "replace": len(ls.replaces),
+                "remove": len(ls.removals),
+                "prune": ls.prune_action.value if ls.prune else False,
                 "orphaned": len(ls.orphans),
                 "unchanged": ls.unchanged,
                 "inDoubt": list(ls.in_doubt),
@@ -144,12 +176,13 @@ def render_markdown(
     head = [MARKER, "## engage-sync plan", "", f"**{summary_line(plan)}**", ""]
     if plan.leadsets:
         head += [
-            "| campaign | name | create | update | orphaned | unchanged |",
-            "| ---: | --- | ---: | ---: | ---: | ---: |",
+            "| campaign | name | remove | replace | update | create | orphaned | unchanged |",
+            "| ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: |",
         ]
         head += [
-            f"| {ls.campaign.id} | {_md_cell(ls.campaign.name or '')} | {len(ls.creates)} | "
-            f"{len(ls.updates)} | {len(ls.orphans)} | {ls.unchanged} |"
+            f"| {ls.campaign.id} | {_md_cell(ls.campaign.name or '')} | {len(ls.removals)} | "
+            f"{len(ls.replaces)} | {len(ls.updates)} | {len(ls.creates)} | {len(ls.orphans)} | "
+            f"{ls.unchanged} |"
             for ls in plan.leadsets
         ]
         head.append("")
@@ -174,15 +207,15 @@ def render_markdown(
     body: list[str] = []
     hidden = 0
     for ls in plan.leadsets:
-        # updates and orphans touch what is already in Engage: list them before the creates, so
-        # they are the ones shown when a large plan goes past the budget
-        changes = [*ls.updates, *ls.orphans, *ls.creates]
+        # removals stop calls and replacements and updates touch what is already in Engage: list
+        # them before the creates, so they are the ones shown when a large plan goes past budget
+        changes = [*ls.removals, *ls.replaces, *ls.updates, *ls.orphans, *ls.creates]
         if not changes:
             continue
         opening = [
             f"<details><summary>campaign {ls.campaign.id}: {len(changes)} change(s)</summary>",
             "",
-            "| action | externId | where | fields |",
+            "| action | externId | where | fields / reason |",
             "| --- | --- | --- | --- |",
         ]
         closing = ["", "</details>", ""]
@@ -193,9 +226,10 @@ def render_markdown(
         used += cost
         body += opening
         for i, c in enumerate(changes):
+            detail = ", ".join(c.fields) or (c.reason.value if c.reason else "")
             row = (
                 f"| {c.action.value} | {_md_cell(c.extern_id)} | {_md_where(c, source_url)} | "
-                f"{_md_cell(', '.join(c.fields))} |"
+                f"{_md_cell(detail)} |"
             )
             if used + len(row) + 1 > budget:
                 hidden += len(changes) - i

@@ -40,7 +40,10 @@ def read_sources(paths: Sequence[str], config: Config) -> tuple[list[Source], Si
     chosen, whole = leadset_paths(paths, config)
     sink = Sink()
     files = leadsets.discover(chosen)
-    return leadsets.load_sources(files, config.options, sink), sink, whole
+    sources = leadsets.load_sources(
+        files, config.options, sink, prune=config.prune, prune_action=config.prune_action
+    )
+    return sources, sink, whole
 
 
 def validate(paths: Sequence[str], config: Config) -> tuple[Sink, int, int]:

@@ -105,7 +105,9 @@ def test_first_apply_posts_everything_once_and_the_second_nothing(repo: Path, em
     assert posted_ids(emu) == Counter(ALL_IDS)
     plan = engage_sync("plan", "--detailed-exitcode", cwd=repo)
     assert plan.code == 0
-    assert plan.out.endswith("Plan: 0 to create, 0 to update, 0 orphaned, 11 unchanged.\n")
+    assert plan.out.endswith(
+        "Plan: 0 to create, 0 to update, 0 to replace, 0 to remove, 0 orphaned, 11 unchanged.\n"
+    )
 
 
 def test_an_edited_lead_is_reposted_alone(repo: Path, emu: Served) -> None:

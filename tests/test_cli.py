@@ -72,7 +72,10 @@ def test_detailed_exitcode_is_0_without_changes(
     assert run("apply", "--auto-approve").code == 0
     r = run("plan", "--detailed-exitcode")
     assert r.code == 0
-    assert r.out.splitlines()[-1] == "Plan: 0 to create, 0 to update, 0 orphaned, 11 unchanged."
+    assert (
+        r.out.splitlines()[-1]
+        == "Plan: 0 to create, 0 to update, 0 to replace, 0 to remove, 0 orphaned, 11 unchanged."
+    )
 
 
 @pytest.mark.parametrize(

@@ -226,7 +226,10 @@ def test_the_whole_loop_pull_request_plan_merge_apply_commit(
     assert plan.returncode == 0, plan.stderr
     (comment,) = fake.comments[7]
     assert comment["body"].startswith("<!-- engage-sync-plan -->")
-    assert "Plan: 12 to create, 0 to update, 0 orphaned, 0 unchanged." in comment["body"]
+    assert (
+        "Plan: 12 to create, 0 to update, 0 to replace, 0 to remove, 0 orphaned, 0 unchanged."
+        in comment["body"]
+    )
     assert "Jackson" not in comment["body"] and "6175550177" not in comment["body"]
     assert summary.read_text() == (repo / "plan-output" / "plan.md").read_text()
     checksum = json.loads((repo / "plan-output" / "plan.json").read_text())["checksum"]

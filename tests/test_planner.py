@@ -46,7 +46,7 @@ def test_create_update_unchanged_orphan() -> None:
         result.count(Action.ORPHAN),
         result.unchanged,
     ) == (1, 1, 1, 1)
-    assert any("does not remove them from Engage" in w for w in ls.warnings)
+    assert any("stay dialable in Engage" in w and "prune: true" in w for w in ls.warnings)
 
 
 def test_nothing_to_do_has_no_changes() -> None:
@@ -74,11 +74,17 @@ def test_undeclared_campaigns_are_left_out_when_planning_a_subset() -> None:
     assert [ls.campaign.id for ls in plan([desired(2, lead("b"))], state).leadsets] == [2]
 
 
-def test_retain_all_updates_warn_about_second_dial_records() -> None:
-    state = applied((1, lead("a", firstName="Ada")))
-    options = (("duplicateHandling", "RETAIN_ALL"),)
-    (ls,) = plan([desired(1, lead("a", firstName="Grace"), options=options)], state).leadsets
-    assert any("second dial record" in w for w in ls.warnings)
+def test_a_changed_phone_is_a_replacement_and_other_fields_an_update() -> None:
+    state = applied((1, lead("a", firstName="Ada")), (1, lead("b", firstName="Ada")))
+    moved = Lead.from_mapping(
+        {"externId": "a", "leadPhone": "2125550142", "firstName": "Ada"}, "f", 3
+    )
+    (ls,) = plan([desired(1, moved, lead("b", firstName="Grace"))], state).leadsets
+    assert [(c.action, c.extern_id, c.fields) for c in ls.replaces] == [
+        (Action.REPLACE, "a", ("leadPhone",))
+    ]
+    assert [(c.extern_id, c.fields) for c in ls.updates] == [("b", ("firstName",))]
+    assert ls.to_load == 2 and ls.has_work
 
 
 def test_in_doubt_leads_are_named() -> None:

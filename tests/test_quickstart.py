@@ -22,9 +22,17 @@ def test_demo_script_runs_the_whole_loop() -> None:
     assert result.returncode == 0, result.stdout + result.stderr
     out = result.stdout
     assert "3 lead-set file(s), 11 lead(s): valid." in out
-    assert "Plan: 11 to create, 0 to update, 0 orphaned, 0 unchanged." in out
+    assert (
+        "Plan: 11 to create, 0 to update, 0 to replace, 0 to remove, 0 orphaned, 0 unchanged."
+        in out
+    )
     assert "Recorded 11 lead(s)" in out
-    assert out.count("Plan: 0 to create, 0 to update, 0 orphaned, 11 unchanged.") == 1
+    assert (
+        out.count(
+            "Plan: 0 to create, 0 to update, 0 to replace, 0 to remove, 0 orphaned, 11 unchanged."
+        )
+        == 1
+    )
     assert "Done: every lead is loaded" in out
     assert "emulator-client-secret" not in out + result.stderr
 

@@ -169,7 +169,10 @@ def test_state_commands(workspace: Path, engage: Served, run: Any) -> None:
     assert refused.code == 1 and "not in the state: nope; nothing removed" in refused.err
     removed = run("state", "rm", "136785", "L1")
     assert removed.code == 0 and "(serial 2)" in removed.out
-    assert "Plan: 1 to create, 0 to update, 0 orphaned, 2 unchanged." in run("plan").out
+    assert (
+        "Plan: 1 to create, 0 to update, 0 to replace, 0 to remove, 0 orphaned, 2 unchanged."
+        in run("plan").out
+    )
     assert run("state", "path").out == "engage-sync.state.json\n"
 
 
@@ -179,7 +182,9 @@ def test_import_records_without_posting(workspace: Path, engage: Served, run: An
     r = run("import", "--campaign", "136785", "leadsets/a.csv")
     assert r.code == 0 and "Recorded 2 lead(s) of campaign 136785" in r.out
     assert engage.loader_posts() == []
-    assert run("plan").out.endswith("Plan: 0 to create, 0 to update, 0 orphaned, 2 unchanged.\n")
+    assert run("plan").out.endswith(
+        "Plan: 0 to create, 0 to update, 0 to replace, 0 to remove, 0 orphaned, 2 unchanged.\n"
+    )
     wrong = run("import", "--campaign", "1", "leadsets/a.yaml")
     assert wrong.code == 1 and "declares campaign 136785, not 1" in wrong.err
     write(workspace / "bad.csv", "externId,leadPhone\nX1,12\n")

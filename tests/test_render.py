@@ -45,7 +45,10 @@ def test_markdown_of_a_100k_plan_stays_under_budget_and_shows_no_pii() -> None:
     md = render_markdown(result)
     assert len(md) < 60_000
     assert md.startswith(MARKER)
-    assert "Plan: 90000 to create, 10000 to update, 0 orphaned, 0 unchanged." in md
+    assert (
+        "Plan: 90000 to create, 10000 to update, 0 to replace, 0 to remove, 0 orphaned, "
+        "0 unchanged." in md
+    )
     assert "more change(s) not shown" in md
     assert md.rstrip().endswith(f"`engage-sync apply --checksum {result.checksum}`.")
     assert f"Plan checksum: `{result.checksum}`" in md
@@ -73,9 +76,16 @@ def test_json_contract() -> None:
     state, want = big_plan(20)
     result = plan([want], state)
     doc = json.loads(render_json(result))
-    assert doc["format_version"] == 1
-    assert doc["summary"] == {"create": 18, "update": 2, "unchanged": 0, "orphaned": 0}
-    assert doc["changes"][0] == {
+    assert doc["format_version"] == 2
+    assert doc["summary"] == {
+        "create": 18,
+        "update": 2,
+        "replace": 0,
+        "remove": 0,
+        "unchanged": 0,
+        "orphaned": 0,
+    }
+    assert doc["changes"][2] == {
         "action": "create",
         "campaignId": 1,
         "externId": "E000001",
@@ -95,9 +105,12 @@ def test_text_lists_the_first_changes_and_a_summary_line() -> None:
     text = render_text(plan([want], state), limit=5)
     lines = text.splitlines()
     assert lines[0] == "campaign 1 (leadsets/big.yaml)"
-    assert "  + E000001  leadsets/big.csv:3" in lines
+    assert "  ~ E000000  leadsets/big.csv:2  (city, extendedLeadData.secret)" in lines
     assert "  ... and 45 more (--format json lists them all)" in lines
-    assert lines[-1] == "Plan: 45 to create, 5 to update, 0 orphaned, 0 unchanged."
+    assert (
+        lines[-1]
+        == "Plan: 45 to create, 5 to update, 0 to replace, 0 to remove, 0 orphaned, 0 unchanged."
+    )
     for value in PII.values():
         assert value not in text
 

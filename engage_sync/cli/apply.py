@@ -14,6 +14,7 @@ from ..config import DEFAULT_BASE_URL, pick
 from ..engage import LOADER_LIMITS, parse_limits
 from ..errors import ChecksumMismatch, ConfigError, EngageSyncError, SafetyRailTripped
 from ..model import Plan
+from ..report import Report
 from .common import (
     EXIT_ERROR,
     EXIT_OK,
@@ -82,9 +83,7 @@ def _account(flag: str | None, ctx: Context) -> str | None:
 def _check_accounts(plan: Plan, default: str | None) -> None:
     """Every campaign with something to do needs an account, before anything is shown or sent."""
     missing = [
-        ls.campaign.id
-        for ls in plan.leadsets
-        if (ls.creates or ls.updates) and not (ls.account or default)
+        ls.campaign.id for ls in plan.leadsets if ls.has_work and not (ls.account or default)
     ]
     if missing:
         raise ConfigError(
@@ -176,8 +175,8 @@ def apply(
     max_retries: int | None,
     timeout: float | None,
 ) -> int:
-    """Post new and changed leads to Engage's direct lead loader and record what it accepted."""
-    from ..applier import Applier, Report
+    """Stop calling what was removed, then post new, changed and replaced leads; record it all."""
+    from ..applier import Applier
     from ..render import render_text
     from ..state import Journal, StateLock
 
@@ -196,13 +195,19 @@ def apply(
                     f"the plan's checksum is {planned.plan.checksum}, not the reviewed {checksum}: "
                     "the lead sets or the state changed since the review; nothing posted"
                 )
-            if planned.rails and not force:
-                raise SafetyRailTripped(
-                    "refused by safety rails (see above); nothing posted. Re-run with --force if "
-                    "this is intended, or change the thresholds under rails: in engage-sync.yaml"
+            refused = bool(planned.rails) and not force
+            plan = planned.plan.tombstones_only() if refused else planned.plan
+            to_post = sum(ls.to_load for ls in plan.leadsets)
+            to_remove = sum(len(ls.removals) for ls in plan.leadsets)
+            if refused and to_remove:
+                click.echo(
+                    f"Refused by safety rails (see above); the {to_remove} tombstone(s) are "
+                    "honoured all the same: removals never wait for --force.",
+                    err=True,
                 )
-            to_post = sum(len(ls.creates) + len(ls.updates) for ls in planned.plan.leadsets)
-            if to_post == 0:
+            elif refused:
+                raise SafetyRailTripped(RAILS_MESSAGE)
+            if to_post == 0 and to_remove == 0:
                 click.echo("Nothing to post.")
                 report = Report()
                 return EXIT_OK
@@ -211,7 +216,12 @@ def apply(
                     raise EngageSyncError(
                         "apply needs --auto-approve when not run on a terminal; nothing posted"
                     )
-                if not click.confirm(f"Post {to_post} lead(s) to Engage?", default=False):
+                question = f"Post {to_post} lead(s) to Engage?"
+                if to_remove:
+                    question = (
+                        f"Stop calling {to_remove} lead(s) and post {to_post} lead(s) to Engage?"
+                    )
+                if not click.confirm(question, default=False):
                     click.echo("Cancelled; nothing posted.")
                     return EXIT_ERROR
             size = batch_size or ctx.config.batch_size or 500
@@ -219,30 +229,50 @@ def apply(
             with Journal(planned.state) as journal:
                 applier = Applier(client, journal, default_account, size, fail_fast, progress)
                 try:
-                    report = applier.run(planned.plan, planned.sources)
+                    report = applier.run(plan, planned.sources)
                 finally:
                     progress.close()
                     journal.fold()
     finally:
         if report_json and report is not None:
             write_output(json.dumps(report.as_dict(), indent=2, sort_keys=True) + "\n", report_json)
+    _show_report(report, ctx)
+    if refused:
+        raise SafetyRailTripped(RAILS_MESSAGE.replace("nothing posted", "only tombstones applied"))
+    if report.ok:
+        return EXIT_OK
+    click.echo("Apply did not complete: run it again to finish what is still missing.", err=True)
+    if any(ls.action_failures for ls in report.leadsets):
+        return EXIT_PARTIAL  # a removal not confirmed: someone may still be called
+    posted = sum(ls.recorded for ls in report.leadsets)
+    return EXIT_PARTIAL if posted else EXIT_ERROR
+
+
+RAILS_MESSAGE = (
+    "refused by safety rails (see above); nothing posted. Re-run with --force if "
+    "this is intended, or change the thresholds under rails: in engage-sync.yaml"
+)
+
+
+def _show_report(report: Report, ctx: Context) -> None:
     for rep in report.leadsets:
-        click.echo(
+        line = (
             f"campaign {rep.campaign_id}: posted {rep.posted}, accepted {rep.accepted}, "
             f"inserted {rep.inserted}, rejected {len(rep.rejected)}, failed {rep.failed}"
         )
+        if rep.to_remove or rep.cancelled or rep.deleted:
+            line += (
+                f"; removed {rep.removed} of {rep.to_remove}, records cancelled {rep.cancelled}, "
+                f"deleted {rep.deleted}"
+            )
+        click.echo(line)
         for r in rep.rejected[:50]:
             click.echo(f"  rejected {r['externId']}: {r['message']}", err=True)
         for e in rep.errors:
-            click.echo(f"  error: {e}", err=True)
+            echo(f"  error: {e}", err=True)
         for note in rep.notes:
             click.echo(f"  note: {note}", err=True)
     click.echo(f"Recorded {report.recorded} lead(s) in {ctx.state_path}.")
-    if report.ok:
-        return EXIT_OK
-    posted = sum(ls.recorded for ls in report.leadsets)
-    click.echo("Apply did not complete: run it again to post what is still missing.", err=True)
-    return EXIT_PARTIAL if posted else EXIT_ERROR
 
 
 @click.command()

@@ -23,6 +23,11 @@ from .common import EXIT_OK
 @click.option("--max-leads", type=int, help="Maximum leads per loader call [1000].")
 @click.option("--latency", type=float, help="Seconds added to every API request [0].")
 @click.option("--hang-seconds", type=float, help="How long an injected hang lasts [30].")
+@click.option(
+    "--search-max-rows",
+    type=click.IntRange(1),
+    help="Clamp lead search pages to this many rows, as a server may [1000].",
+)
 def emulator(
     host: str,
     port: int,
@@ -34,6 +39,7 @@ def emulator(
     max_leads: int | None,
     latency: float | None,
     hang_seconds: float | None,
+    search_max_rows: int | None,
 ) -> int:
     """Run a local Engage-compatible server for trying engage-sync and for tests."""
     from ..emulator import Emulator, Settings, default_seed, load_seed
@@ -47,6 +53,7 @@ def emulator(
         (max_leads, "max_leads_per_call"),
         (latency, "latency"),
         (hang_seconds, "hang_seconds"),
+        (search_max_rows, "search_max_rows"),
     ):
         if value is not None:
             setattr(settings, attr, value)

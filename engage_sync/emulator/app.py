@@ -21,8 +21,9 @@ import jsonschema
 
 from ..engage.ratelimit import EXCHANGE_LIMITS, LOADER_LIMITS, Limit, SlidingWindows
 from .auth import AuthEndpoints, _Token
-from .http import REASONS, HttpError, Request, now, page_of, paging
-from .loader import FAULT_KINDS, Fault, LoaderEndpoint
+from .http import REASONS, HttpError, Request, now, page_of
+from .leads import ACTION_LIMITS, SEARCH_LIMITS, LeadEndpoints
+from .loader import FAULT_ENDPOINTS, FAULT_KINDS, Fault, LoaderEndpoint
 from .store import Store
 
 StartResponse = Callable[..., Any]
@@ -38,6 +39,10 @@ class Settings:
     max_leads_per_call: int = 1000
     latency: float = 0.0
     hang_seconds: float = 30.0
+    search_limits: tuple[Limit, ...] = SEARCH_LIMITS
+    action_limits: tuple[Limit, ...] = ACTION_LIMITS
+    search_max_rows: int = 1000  # the server's clamp on maxRows (real value unknown)
+    ignore_extern_ids: bool = False  # answer a search as if its externIds filter were absent
 
     @classmethod
     def from_seed(cls, raw: dict[str, Any]) -> Settings:
@@ -48,6 +53,8 @@ class Settings:
             ("maxLeadsPerCall", "max_leads_per_call"),
             ("latency", "latency"),
             ("hangSeconds", "hang_seconds"),
+            ("searchMaxRows", "search_max_rows"),
+            ("ignoreExternIds", "ignore_extern_ids"),
         ):
             if key in raw:
                 setattr(s, attr, type(getattr(s, attr))(raw[key]))
@@ -63,7 +70,7 @@ def _load_schemas() -> dict[str, Any]:
 
 
 @dataclass
-class Emulator(AuthEndpoints, LoaderEndpoint):
+class Emulator(AuthEndpoints, LoaderEndpoint, LeadEndpoints):
     seed: dict[str, Any]
     settings: Settings = field(default_factory=Settings)
     data_path: str = ":memory:"
@@ -210,15 +217,21 @@ class Emulator(AuthEndpoints, LoaderEndpoint):
                 raise HttpError(404, "DIAL_GROUP_NOT_FOUND", f"dial group {dg.group(1)} not found")
             return 200, page_of(req, [_campaign(c, group) for c in group.get("campaigns", [])])
         if m == "POST" and rest == "/campaignLeads/leadSearch":
-            criteria = req.json() or {}
-            if not isinstance(criteria, dict):
-                raise HttpError(400, "BAD_REQUEST", "search criteria must be an object")
-            page, rows = paging(req, default_rows=100)
-            return 200, self.store.leads(account_id, criteria, page, rows)
+            return self.search(req, environ, account_id, account)
+        if m == "PUT" and rest == "/campaignLeads/actions":
+            return self.actions(req, environ, account_id, account)
         raise HttpError(404, "NOT_FOUND", f"no such endpoint: {m} {p}")
 
     # -- inspection and faults ----------------------------------------------------------------
     def inspect(self, req: Request, path: str) -> tuple[int, Any]:
+        if path == "/_emulator/leads" and req.method == "POST":
+            return 200, self._insert(req.json() or {})
+        if path == "/_emulator/leads/state":
+            spec = req.json() or {}
+            ids = [int(i) for i in spec.get("leadIds", [])]
+            with self.store.transaction() as store:
+                changed = store.set_state(ids, spec.get("leadState"), spec.get("suppressed"))
+            return 200, {"changed": changed}
         if path == "/_emulator/leads":
             campaign = req.query.get("campaignId")
             return 200, self.store.all_leads(int(campaign) if campaign else None)
@@ -240,17 +253,33 @@ class Emulator(AuthEndpoints, LoaderEndpoint):
                     raise HttpError(
                         400, "BAD_FAULT", f"kind must be one of {', '.join(FAULT_KINDS)}"
                     )
+                endpoint = str(spec.get("endpoint", "loader"))
+                if endpoint not in FAULT_ENDPOINTS:
+                    raise HttpError(
+                        400, "BAD_FAULT", f"endpoint must be one of {', '.join(FAULT_ENDPOINTS)}"
+                    )
                 with self._lock:
                     self.faults.append(
-                        Fault(kind, int(spec.get("count", 1)), int(spec.get("rows", 1)))
+                        Fault(kind, int(spec.get("count", 1)), int(spec.get("rows", 1)), endpoint)
                     )
             elif req.method == "DELETE":
                 with self._lock:
                     self.faults.clear()
             return 200, [
-                {"kind": f.kind, "remaining": f.remaining, "rows": f.rows} for f in self.faults
+                {"kind": f.kind, "remaining": f.remaining, "rows": f.rows}
+                | ({"endpoint": f.endpoint} if f.endpoint != "loader" else {})
+                for f in self.faults
             ]
         raise HttpError(404, "NOT_FOUND", f"no such emulator endpoint: {path}")
+
+    def _insert(self, spec: dict[str, Any]) -> dict[str, Any]:
+        """Records engage-sync did not load (by hand, another tool): `unmanaged` for tests."""
+        account, campaign = str(spec.get("accountId", "")), int(spec.get("campaignId", 0))
+        leads = spec.get("leads") or []
+        with self.store.transaction() as store:
+            list_id = store.new_list(account, campaign, "loaded by hand", now(), {})
+            store.insert_leads(account, campaign, list_id, leads)
+        return {"listId": list_id, "inserted": len(leads)}
 
 
 def _dial_group(g: dict[str, Any]) -> dict[str, Any]:

@@ -15,7 +15,8 @@ from ..engage.ratelimit import SlidingWindows
 from .http import DropConnection, HttpError, Request, now
 from .store import Store
 
-FAULT_KINDS = ("500", "503", "429", "hang", "drop", "failed", "reject")
+FAULT_KINDS = ("500", "503", "429", "hang", "drop", "failed", "reject", "unsuccessful")
+FAULT_ENDPOINTS = ("loader", "search", "actions")
 
 
 @dataclass
@@ -23,6 +24,7 @@ class Fault:
     kind: str
     remaining: int
     rows: int = 1
+    endpoint: str = "loader"  # which endpoint it strikes: loader, search or actions
 
 
 class LoaderEndpoint:
@@ -37,14 +39,14 @@ class LoaderEndpoint:
     _limits: dict[tuple[str, str], SlidingWindows]
     _validator: jsonschema.Draft4Validator
 
-    def _next_fault(self) -> Fault | None:
+    def _next_fault(self, endpoint: str = "loader") -> Fault | None:
         with self._lock:
-            if not self.faults:
+            fault = next((f for f in self.faults if f.endpoint == endpoint), None)
+            if fault is None:
                 return None
-            fault = self.faults[0]
             fault.remaining -= 1
             if fault.remaining <= 0:
-                self.faults.pop(0)
+                self.faults.remove(fault)
             return fault
 
     def load(

@@ -17,8 +17,26 @@ CREATE TABLE IF NOT EXISTS leads (
   lead_id INTEGER PRIMARY KEY AUTOINCREMENT, account TEXT NOT NULL, campaign INTEGER NOT NULL,
   list_id INTEGER NOT NULL, extern_id TEXT NOT NULL, phone TEXT, data TEXT NOT NULL);
 CREATE INDEX IF NOT EXISTS leads_phone ON leads (campaign, phone);
+CREATE INDEX IF NOT EXISTS leads_id_campaign ON leads (campaign, lead_id);
 CREATE INDEX IF NOT EXISTS leads_extern ON leads (campaign, extern_id);
 """
+
+
+_LEAD_COLUMNS = (
+    ("lead_state", "TEXT NOT NULL DEFAULT 'READY'"),
+    ("suppressed", "INTEGER NOT NULL DEFAULT 0"),
+    ("passes", "INTEGER NOT NULL DEFAULT 0"),
+)
+# what each lead action does (NOTES.md, from the guide); DELETE_LEADS removes the row
+_ACTIONS = {
+    "CANCEL_LEADS": "lead_state = 'CANCELLED'",
+    "PAUSE_LEADS": "lead_state = 'PAUSED'",
+    "READY_LEADS": "lead_state = 'READY'",
+    "RESET_LEADS": "lead_state = 'READY', passes = 0",
+    "SUPPRESS_LEADS": "suppressed = 1",
+    "UNSUPPRESS_LEADS": "suppressed = 0",
+}
+ACTIONS = (*_ACTIONS, "DELETE_LEADS")
 
 
 class Store:
@@ -27,6 +45,10 @@ class Store:
         self.lock = threading.RLock()
         self.db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
         self.db.executescript(_SCHEMA)
+        columns = {row[1] for row in self.db.execute("PRAGMA table_info(leads)")}
+        for name, ddl in _LEAD_COLUMNS:  # a --data file from an older emulator gains them
+            if name not in columns:
+                self.db.execute(f"ALTER TABLE leads ADD COLUMN {name} {ddl}")
         self.db.execute(
             "PRAGMA journal_mode=WAL" if path != ":memory:" else "PRAGMA journal_mode=MEMORY"
         )
@@ -90,9 +112,8 @@ class Store:
     def transaction(self) -> _Tx:
         return _Tx(self)
 
-    def leads(
-        self, account: str, criteria: dict[str, Any], page: int, max_rows: int
-    ) -> list[dict[str, Any]]:
+    @staticmethod
+    def _where(account: str, criteria: dict[str, Any]) -> tuple[list[str], list[Any]]:
         where, args = ["l.account = ?"], [account]
         for key, column in (
             ("campaignIds", "l.campaign"),
@@ -105,34 +126,65 @@ class Store:
             if values:
                 where.append(f"{column} IN ({','.join('?' * len(values))})")
                 args.extend(values)
+        states = criteria.get("leadStates")
+        if states:
+            where.append(f"l.lead_state IN ({','.join('?' * len(states))})")
+            args.extend(str(s).upper().replace("_", "-") for s in states)
+        suppressed = criteria.get("suppressed")
+        if suppressed == "ONLY_SUPPRESSED":
+            where.append("l.suppressed = 1")
+        elif suppressed == "ONLY_UNSUPPRESSED":
+            where.append("l.suppressed = 0")
+        return where, args
+
+    def leads(
+        self, account: str, criteria: dict[str, Any], page: int, max_rows: int
+    ) -> list[dict[str, Any]]:
+        """Search rows shaped like the real server's (NOTES.md: a captured answer)."""
+        where, args = self._where(account, criteria)
         sql = (
-            "SELECT l.lead_id, l.campaign, l.list_id, l.extern_id, l.phone, l.data, s.description "
-            "FROM leads l JOIN lists s ON s.list_id = l.list_id WHERE "
+            "SELECT l.lead_id, l.campaign, l.list_id, l.extern_id, l.phone, l.data, s.description, "
+            "s.created, l.lead_state, l.suppressed, l.passes FROM leads l "
+            "JOIN lists s ON s.list_id = l.list_id WHERE "
             + " AND ".join(where)
             + " ORDER BY l.lead_id LIMIT ? OFFSET ?"
         )
         rows = self.db.execute(sql, [*args, max_rows, page * max_rows]).fetchall()
-        result = []
-        for lead_id, campaign, list_id, extern_id, phone, data, description in rows:
-            body = json.loads(data)
-            result.append(
-                {
-                    **body,
-                    "leadId": lead_id,
-                    "campaignId": campaign,
-                    "listId": list_id,
-                    "listDescription": description,
-                    "externId": extern_id,
-                    "leadPhone": phone or body.get("leadPhoneE164"),
-                    "leadState": "READY",
-                }
+        return [_search_row(*row) for row in rows]
+
+    def act(self, account: str, criteria: dict[str, Any], action: str) -> tuple[int, int]:
+        """A lead action on every record the criteria match: (updated, deleted)."""
+        where, args = self._where(account, criteria)
+        match = f"lead_id IN (SELECT l.lead_id FROM leads l WHERE {' AND '.join(where)})"
+        if action == "DELETE_LEADS":
+            cur = self.db.execute(f"DELETE FROM leads WHERE {match}", args)
+            return 0, int(cur.rowcount)
+        change = _ACTIONS[action]
+        cur = self.db.execute(f"UPDATE leads SET {change} WHERE {match}", args)
+        return int(cur.rowcount), 0
+
+    def set_state(self, lead_ids: list[int], state: str | None, suppressed: bool | None) -> int:
+        """What dialling (or an admin) does to records, for tests: /_emulator/leads/state."""
+        marks = ",".join("?" * len(lead_ids))
+        count = 0
+        if state is not None:
+            cur = self.db.execute(
+                f"UPDATE leads SET lead_state = ? WHERE lead_id IN ({marks})",
+                [state.upper().replace("_", "-"), *lead_ids],
             )
-        return result
+            count = int(cur.rowcount)
+        if suppressed is not None:
+            cur = self.db.execute(
+                f"UPDATE leads SET suppressed = ? WHERE lead_id IN ({marks})",
+                [int(suppressed), *lead_ids],
+            )
+            count = int(cur.rowcount)
+        return count
 
     def all_leads(self, campaign: int | None) -> list[dict[str, Any]]:
         sql = (
             "SELECT l.lead_id, l.account, l.campaign, l.list_id, l.extern_id, l.data, "
-            "s.description "
+            "s.description, l.lead_state, l.suppressed "
             "FROM leads l JOIN lists s ON s.list_id = l.list_id"
         )
         args: list[Any] = []
@@ -148,6 +200,8 @@ class Store:
                 "listId": r[3],
                 "externId": r[4],
                 "listDescription": r[6],
+                "leadState": r[7],
+                "suppressed": bool(r[8]),
                 "lead": json.loads(r[5]),
             }
             for r in rows
@@ -188,3 +242,69 @@ class _Tx:
 def _phone(lead: dict[str, Any]) -> str | None:
     phone = lead.get("leadPhone") or lead.get("leadPhoneE164")
     return str(phone) if phone else None
+
+
+_CONTACT = (
+    "title",
+    "firstName",
+    "midName",
+    "lastName",
+    "suffix",
+    "address1",
+    "address2",
+    "city",
+    "state",
+    "zip",
+    "email",
+    "gateKeeper",
+    "auxData1",
+    "auxData2",
+    "auxData3",
+    "auxData4",
+    "auxData5",
+    "auxPhone",
+)
+
+
+def _search_row(
+    lead_id: int,
+    campaign: int,
+    list_id: int,
+    extern_id: str,
+    phone: str | None,
+    data: str,
+    description: str,
+    created: str,
+    state: str,
+    suppressed: int,
+    passes: int,
+) -> dict[str, Any]:
+    body = json.loads(data)
+    nested = {
+        "leadId": lead_id,
+        "externId": extern_id,
+        "leadPhone": body.get("leadPhone"),
+        "leadPhoneE164": body.get("leadPhoneE164"),
+        "extendedLeadData": body.get("extendedLeadData") or {},
+        "leadPriority": body.get("leadPriority"),
+        "maxPasses": body.get("maxPasses"),
+    }
+    return {
+        "leadId": lead_id,
+        "externId": extern_id,
+        "campaignId": campaign,
+        "campaignName": None,  # filled by the app, which knows the campaigns
+        "dialGroupId": None,
+        "listId": list_id,
+        "listDesc": description,
+        "uploadDate": created,
+        "loadedDts": created,
+        "leadPhone": phone or body.get("leadPhoneE164"),
+        "leadState": state,
+        "suppressed": bool(suppressed),
+        "leadPasses": passes,
+        "maxPasses": body.get("maxPasses"),
+        "extraData": {},
+        **{k: body[k] for k in _CONTACT if k in body},
+        "campaignLead": nested,
+    }

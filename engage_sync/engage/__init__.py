@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from .auth import AuthMode, Credentials, credentials_from_env
 from .client import EngageClient, RedactingFilter
+from .leads import LeadAction, LeadRecord, is_dialable
 from .ratelimit import LOADER_LIMITS, Limit, SlidingWindows, parse_limits
 
 __all__ = [
@@ -16,9 +17,12 @@ __all__ = [
     "AuthMode",
     "Credentials",
     "EngageClient",
+    "LeadAction",
+    "LeadRecord",
     "Limit",
     "RedactingFilter",
     "SlidingWindows",
     "credentials_from_env",
+    "is_dialable",
     "parse_limits",
 ]

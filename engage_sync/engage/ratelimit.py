@@ -14,6 +14,8 @@ from collections.abc import Callable, Sequence
 Limit = tuple[int, float]  # (requests, per seconds)
 
 LOADER_LIMITS: tuple[Limit, ...] = ((30, 10.0), (120, 60.0))
+SEARCH_LIMITS: tuple[Limit, ...] = ((15, 10.0), (60, 30.0))
+ACTION_LIMITS: tuple[Limit, ...] = ((30, 10.0), (120, 60.0))
 EXCHANGE_LIMITS: tuple[Limit, ...] = ((5, 60.0),)
 
 

@@ -11,7 +11,7 @@ from typing import Any
 from yaml.nodes import SequenceNode
 
 from ..errors import InputError
-from ..model import CampaignRef, Desired, Lead, LeadSetFile
+from ..model import CampaignRef, Desired, Lead, LeadSetFile, PruneAction, Tombstone
 from . import documents, readers
 from .fields import US_COUNTRIES, LeadContext, suggest
 from .problems import Sink
@@ -72,7 +72,7 @@ def _wants_text(path: tuple[object, ...]) -> bool:
         return True
     if len(path) >= 2 and path[0] == "options":
         return path[1] in _TEXT_OPTIONS or path[1] == "dncTags"
-    return False
+    return len(path) == 3 and path[0] == "removed" and path[2] in ("externId", "reason")
 
 
 @dataclass
@@ -86,8 +86,17 @@ class Source:
     ctx: LeadContext
 
 
-def load_source(path: Path, defaults: Mapping[str, Any], sink: Sink) -> Source | None:
-    """Parse one lead-set file. Unreadable files raise InputError; other problems go to the sink."""
+def load_source(
+    path: Path,
+    defaults: Mapping[str, Any],
+    sink: Sink,
+    prune: bool = False,
+    prune_action: str = "cancel",
+) -> Source | None:
+    """Parse one lead-set file. Unreadable files raise InputError; other problems go to the sink.
+
+    `prune` and `prune_action` are the defaults from engage-sync.yaml for a file that does not say.
+    """
     shown = shown_path(path)
     root = documents.compose(path, shown)
     conv = documents.Converter(shown, _wants_text)
@@ -148,9 +157,28 @@ def load_source(path: Path, defaults: Mapping[str, Any], sink: Sink) -> Source |
             sorted((k, tuple(v) if isinstance(v, list) else v) for k, v in options.items())
         ),
         leads_file=shown_path(leads_path) if leads_path else None,
+        tombstones=_tombstones(doc.get("removed"), shown, conv.lines),
+        prune=doc["prune"] if isinstance(doc.get("prune"), bool) else prune,
+        prune_action=PruneAction(
+            doc["pruneAction"] if doc.get("pruneAction") in ("cancel", "delete") else prune_action
+        ),
     )
     ctx = LeadContext(options.get("timeZoneOption"), us_phones=country in US_COUNTRIES)
     return Source(meta, path, leads_node, leads_path, ctx)
+
+
+def _tombstones(
+    raw: object, shown: str, lines: Mapping[tuple[object, ...], int]
+) -> tuple[Tombstone, ...]:
+    """The well-formed entries of `removed:` (the schema reports the others), once each."""
+    if not isinstance(raw, list):
+        return ()
+    found: dict[str, Tombstone] = {}
+    for i, item in enumerate(raw):
+        eid = item.get("externId") if isinstance(item, dict) else None
+        if isinstance(eid, str) and eid and eid not in found:
+            found[eid] = Tombstone(eid, shown, lines.get(("removed", i), 1))
+    return tuple(found.values())
 
 
 def _mapping(value: object) -> dict[str, Any]:
@@ -200,12 +228,18 @@ def iter_leads(source: Source, sink: Sink) -> Iterator[Lead]:
         yield from read(source.leads_path, shown, sink, source.ctx, track, slow)
 
 
-def load_sources(files: Sequence[Path], defaults: Mapping[str, Any], sink: Sink) -> list[Source]:
+def load_sources(
+    files: Sequence[Path],
+    defaults: Mapping[str, Any],
+    sink: Sink,
+    prune: bool = False,
+    prune_action: str = "cancel",
+) -> list[Source]:
     """Parse every file; a file that cannot be read at all is one problem, the others go on."""
     sources = []
     for path in files:
         try:
-            source = load_source(path, defaults, sink)
+            source = load_source(path, defaults, sink, prune, prune_action)
         except InputError as e:
             sink.add_fatal(str(e))
             continue
@@ -222,11 +256,32 @@ def _guarded(source: Source, sink: Sink) -> Iterator[Lead]:
 
 
 def campaign_leads(campaign: int, sources: Sequence[Source], sink: Sink) -> Iterator[Lead]:
-    """The leads of every file of one campaign; then the duplicates found, with their places."""
+    """The leads of every file of one campaign; then the duplicates found, with their places,
+    and any externId that is both declared and removed (an error at both places)."""
     for source in sources:
         yield from _guarded(source, sink)
     if sink.has_pending(campaign):
         sink.resolve(campaign, lambda keys: _first_seen(campaign, sources, keys))
+    declared = sink.declared(campaign)
+    clashes = [t for s in sources for t in s.meta.tombstones if t.extern_id in declared]
+    if clashes:
+        where = _first_seen(campaign, sources, {t.extern_id for t in clashes})
+        for t in clashes:
+            place = where.get(t.extern_id, "a lead-set file")
+            sink.add(
+                t.file,
+                t.line,
+                "removed",
+                f"'{t.extern_id}' is removed here but declared at {place}: keep one of the two",
+            )
+            file, _, line = place.rpartition(":")
+            if file and line.isdigit():
+                sink.add(
+                    file,
+                    int(line),
+                    "externId",
+                    f"'{t.extern_id}' is declared here but removed at {t.file}:{t.line}",
+                )
 
 
 def _first_seen(campaign: int, sources: Sequence[Source], keys: set[object]) -> dict[object, str]:
@@ -267,6 +322,15 @@ def group(sources: Sequence[Source], sink: Sink) -> list[Desired]:
                     "campaign.name",
                     f"campaign {cid} is named {first.campaign.name!r} in {first.path}",
                 )
+            if (other.meta.prune, other.meta.prune_action) != (first.prune, first.prune_action):
+                sink.add(
+                    other.meta.path,
+                    1,
+                    "prune",
+                    f"campaign {cid} is declared in {first.path} with prune "
+                    f"{_prune_text(first)}, here with {_prune_text(other.meta)}; files of one "
+                    "campaign must agree",
+                )
         name = next((s.meta.campaign.name for s in group_sources if s.meta.campaign.name), None)
         result.append(
             Desired(
@@ -276,9 +340,16 @@ def group(sources: Sequence[Source], sink: Sink) -> list[Desired]:
                 options=first.options,
                 leads=campaign_leads(cid, group_sources, sink),
                 declared=sink.declared(cid),
+                tombstones=tuple(t for s in group_sources for t in s.meta.tombstones),
+                prune=first.prune,
+                prune_action=first.prune_action,
             )
         )
     return result
+
+
+def _prune_text(meta: LeadSetFile) -> str:
+    return f"{str(meta.prune).lower()} ({meta.prune_action.value})" if meta.prune else "false"
 
 
 def leads_file_source(path: Path, campaign: int) -> Source:

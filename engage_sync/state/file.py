@@ -14,6 +14,7 @@ import json
 import os
 import tempfile
 import uuid
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from sys import intern
@@ -36,6 +37,9 @@ class CampaignState:
     in_doubt: set[str] = field(default_factory=set)
     files: set[str] = field(default_factory=set)
     options: dict[str, object] | None = None  # the load options last applied (no lead data)
+    # externIds removed by a tombstone or by prune: not owned any more, remembered so the plan
+    # has nothing left to do for a tombstone, and so drift can tell one that reappeared
+    removed: set[str] = field(default_factory=set)
 
     def encode(self, lead: Lead) -> str:
         names = lead.names
@@ -47,6 +51,14 @@ class CampaignState:
     def record(self, lead: Lead) -> None:
         self.leads[lead.extern_id] = self.encode(lead)
         self.in_doubt.discard(lead.extern_id)
+        self.removed.discard(lead.extern_id)
+
+    def forget(self, extern_ids: Iterable[str]) -> None:
+        """These were removed in Engage (cancelled or deleted): no longer owned, remembered."""
+        for eid in extern_ids:
+            self.leads.pop(eid, None)
+            self.in_doubt.discard(eid)
+            self.removed.add(eid)
 
     def hash_of(self, extern_id: str) -> str | None:
         entry = self.leads.get(extern_id)
@@ -121,6 +133,7 @@ def read_state(path: Path) -> State:
                 in_doubt=set(raw.get("in_doubt", [])),
                 files=set(raw.get("files", [])),
                 options=raw.get("options"),
+                removed=set(raw.get("removed", [])),
             )
     except (KeyError, TypeError, ValueError, AttributeError) as e:
         raise StateError(f"{path}: state file is corrupt ({e}); restore it from git") from e
@@ -140,7 +153,7 @@ def render_state(state: State) -> str:
     campaign_blocks = []
     for cid in sorted(state.campaigns):
         c = state.campaigns[cid]
-        if not c.leads and not c.in_doubt:
+        if not c.leads and not c.in_doubt and not c.removed:
             continue
         used = {entry.split(" ", 2)[1] for entry in c.leads.values()}
         fieldsets = {k: list(v) for k, v in sorted(c.fieldsets.items()) if k in used}
@@ -151,6 +164,9 @@ def render_state(state: State) -> str:
             f'      "in_doubt": {dumps(sorted(c.in_doubt))},',
             f'      "options": {dumps(c.options, sort_keys=True)},',
         ]
+        if c.removed:  # one per line, so a git diff shows each removal
+            removed = ",\n".join(f"        {dumps(k)}" for k in sorted(c.removed))
+            lines.append(f'      "removed": [\n{removed}\n      ],')
         if c.leads:
             lines.append('      "leads": {')
             lead_lines = [f"        {dumps(k)}: {dumps(c.leads[k])}" for k in sorted(c.leads)]

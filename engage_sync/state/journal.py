@@ -2,7 +2,9 @@
 
 Rewriting a large state file after every batch would be slow, so apply appends one fsynced line per
 event instead: `begin` before a batch is posted, `ack` with the state entries once Engage accepted
-it, `fail` when it did not. Loading the state replays the journal; a `begin` with no answer
+it, `fail` when it did not; `act` before a lead action (cancel, delete) is sent and `acted` after
+its answer, both with the lead ids; `forget` once removed leads are confirmed not dialable.
+Loading the state replays the journal; a `begin` with no answer
 marks its leads as in doubt. At the end of an apply the journal is folded into a new state
 file and removed.
 """
@@ -11,7 +13,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import IO, Any
 
@@ -64,12 +66,17 @@ def replay(state: State) -> bool:
             camp.fieldsets.update({k: tuple(v) for k, v in rec.get("fieldsets", {}).items()})
             camp.leads.update(rec["entries"])
             camp.in_doubt.difference_update(rec["entries"])
+            camp.removed.difference_update(rec["entries"])
             if rec.get("file"):
                 camp.files.add(rec["file"])
             if rec.get("options") is not None:
                 camp.options = rec["options"]
         elif "fail" in rec:
             pending.pop(batch, None)
+        elif "forget" in rec:
+            state.campaign(int(rec["campaign"])).forget(rec["ids"])
+        # `act`/`acted` change nothing here: a removal counts only once `forget` is written, so
+        # an action cut short by a crash is simply done again (cancelling twice is harmless)
     for campaign, ids in pending.values():
         state.campaign(campaign).in_doubt.update(i for i in ids if i)
     return True
@@ -147,6 +154,7 @@ class Journal:
         if options is not None:
             camp.options = options
         camp.leads.update(entries)
+        camp.removed.difference_update(entries)
         self._answered(batch, campaign)
         camp.files.add(file)
 
@@ -154,6 +162,35 @@ class Journal:
         """Engage refused the whole batch: none of it is in doubt."""
         self._write({"fail": True, "batch": batch})
         self._answered(batch, campaign)
+
+    def act(
+        self, campaign: int, lead_action: str, lead_ids: Sequence[int], extern_ids: Sequence[str]
+    ) -> int:
+        """Before a lead action is sent: what it is meant to do, to which records."""
+        self._batch += 1
+        self._write(
+            {
+                "act": True,
+                "batch": self._batch,
+                "campaign": campaign,
+                "leadAction": lead_action,
+                "leadIds": list(lead_ids),
+                "externIds": sorted(set(extern_ids)),
+            }
+        )
+        return self._batch
+
+    def acted(self, batch: int, ok: bool, count: int | None = None) -> None:
+        """After its answer: done (with Engage's count), or not."""
+        self._write({"acted": True, "batch": batch, "ok": ok, "count": count})
+
+    def forget(self, campaign: int, extern_ids: Iterable[str]) -> None:
+        """Removed leads, confirmed not dialable: durable in the journal, then in the state."""
+        ids = sorted(set(extern_ids))
+        if not ids:
+            return
+        self._write({"forget": True, "campaign": campaign, "ids": ids})
+        self.state.campaign(campaign).forget(ids)
 
     def fold(self) -> None:
         """Write the state with everything recorded, then drop the journal."""

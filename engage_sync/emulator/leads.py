@@ -1,0 +1,119 @@
+"""The emulator's lead search and lead actions (NOTES.md, "Lead management"): rows shaped like the
+real server's, a configurable `maxRows` clamp, lead states, both endpoints' own rate limits and
+injected faults."""
+
+from __future__ import annotations
+
+import threading
+import time
+from typing import Any
+
+from ..engage.ratelimit import Limit, SlidingWindows
+from .http import DropConnection, HttpError, Request, paging
+from .loader import Fault
+from .store import ACTIONS, Store
+
+SEARCH_LIMITS: tuple[Limit, ...] = ((15, 10.0), (60, 30.0))
+ACTION_LIMITS: tuple[Limit, ...] = ((30, 10.0), (120, 60.0))
+
+
+class LeadEndpoints:
+    """Mixed into Emulator; these are the attributes it relies on."""
+
+    settings: Any
+    stats: dict[str, int]
+    store: Store
+    clock: Any
+    _lock: threading.Lock
+    _limits: dict[tuple[str, str], SlidingWindows]
+
+    def _next_fault(self, endpoint: str = "loader") -> Fault | None:
+        raise NotImplementedError  # pragma: no cover - provided by LoaderEndpoint
+
+    def _campaign_names(self, account: dict[str, Any]) -> dict[int, tuple[str, int]]:
+        return {
+            int(c["campaignId"]): (str(c.get("campaignName", "")), int(g["dialGroupId"]))
+            for g in account.get("dialGroups", [])
+            for c in g.get("campaigns", [])
+        }
+
+    def _limit(self, account_id: str, endpoint: str, limits: tuple[Limit, ...]) -> None:
+        with self._lock:
+            self.stats[f"{endpoint}Calls"] = self.stats.get(f"{endpoint}Calls", 0) + 1
+            limiter = self._limits.setdefault(
+                (account_id, endpoint),
+                SlidingWindows(limits, self.settings.rate_scale, self.clock),
+            )
+        if not limiter.try_acquire():
+            with self._lock:
+                self.stats[f"{endpoint}429"] = self.stats.get(f"{endpoint}429", 0) + 1
+            raise HttpError(429, "TOO_MANY_REQUESTS", f"Rate limit exceeded for {endpoint}")
+
+    def _fault(self, endpoint: str, environ: dict[str, Any]) -> Fault | None:
+        fault = self._next_fault(endpoint)
+        if fault is None:
+            return None
+        if fault.kind in ("500", "503", "429"):
+            raise HttpError(int(fault.kind), "INJECTED_FAULT", f"injected fault {fault.kind}")
+        if fault.kind == "hang":
+            time.sleep(self.settings.hang_seconds)
+            raise HttpError(504, "GATEWAY_TIMEOUT", "injected hang")
+        if fault.kind == "drop":
+            drop = environ.get("emulator.drop")
+            if drop is None:
+                raise DropConnection("injected dropped connection")
+            drop()
+        return fault
+
+    def search(
+        self, req: Request, environ: dict[str, Any], account_id: str, account: dict[str, Any]
+    ) -> tuple[int, Any]:
+        self._limit(account_id, "leadSearch", self.settings.search_limits)
+        self._fault("search", environ)
+        criteria = req.json() or {}
+        if not isinstance(criteria, dict):
+            raise HttpError(400, "BAD_REQUEST", "search criteria must be an object")
+        page, rows = paging(req, default_rows=self.settings.search_max_rows)
+        rows = min(rows, self.settings.search_max_rows)  # the server's clamp
+        if self.settings.ignore_extern_ids:  # as one real client reports it
+            criteria = {k: v for k, v in criteria.items() if k != "externIds"}
+        names = self._campaign_names(account)
+        found = self.store.leads(account_id, criteria, page, rows)
+        for row in found:
+            name, group = names.get(int(row["campaignId"]), ("", 0))
+            row["campaignName"], row["dialGroupId"] = name, group
+        return 200, found
+
+    def actions(
+        self, req: Request, environ: dict[str, Any], account_id: str, account: dict[str, Any]
+    ) -> tuple[int, Any]:
+        self._limit(account_id, "actions", self.settings.action_limits)
+        action = req.query.get("leadAction", "")
+        if action not in ACTIONS:
+            raise HttpError(400, "BAD_REQUEST", f"leadAction must be one of {', '.join(ACTIONS)}")
+        fault = self._fault("actions", environ)
+        body = req.json() or {}
+        criteria = body.get("campaignLeadSearchCriteria") if isinstance(body, dict) else None
+        if not isinstance(criteria, dict) or not any(criteria.values()):
+            raise HttpError(400, "BAD_REQUEST", "campaignLeadSearchCriteria is required")
+        if fault is not None and fault.kind == "unsuccessful":
+            return 200, _result(action, False, 0, 0, "injected failure: nothing was changed")
+        with self.store.transaction() as store:
+            updated, deleted = store.act(account_id, criteria, action)
+        with self._lock:
+            self.stats["leadsActedOn"] = self.stats.get("leadsActedOn", 0) + updated + deleted
+        return 200, _result(action, True, updated, deleted)
+
+
+def _result(
+    action: str, success: bool, updated: int, deleted: int, error: str | None = None
+) -> dict[str, Any]:
+    return {
+        "success": success,
+        "leadActionType": action,
+        "leadUpdateCount": updated,
+        "leadDeleteCount": deleted,
+        "redialDeleteCount": 0,
+        "dialerRefreshed": success,
+        "errorMessage": error,
+    }

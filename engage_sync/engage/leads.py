@@ -1,0 +1,98 @@
+"""Lead records as Engage's lead search returns them, and which of them can still be dialled.
+
+NOTES.md, "Lead management": rows carry `leadId`, `externId`, `campaignId`, `leadPhone`,
+`leadState`, `suppressed` and a nested `campaignLead` (with `leadPhoneE164`). States are spelled
+with hyphens in the spec and underscores in the guide; an unknown state counts as dialable, and a
+suppressed record is not dialled whatever its state.
+"""
+
+from __future__ import annotations
+
+import enum
+import re
+from dataclasses import dataclass
+from typing import Any
+
+# Everything else, including states nobody documented, is treated as dialable: the safe side for a
+# tool whose promise is "never more dialable records than the files declare".
+NOT_DIALABLE = frozenset(
+    {
+        "CANCELLED",
+        "PAUSED",
+        "COMPLETE",
+        "DO-NOT-CALL",
+        "MAX-DIAL-LIMIT",
+        "DISCONNECTED",
+        "INTERCEPT",
+    }
+)
+
+
+class LeadAction(enum.Enum):
+    """The `leadAction` values engage-sync sends (the API has more; see NOTES.md)."""
+
+    CANCEL = "CANCEL_LEADS"
+    DELETE = "DELETE_LEADS"
+
+
+def normalise_state(state: object) -> str:
+    return str(state or "").strip().upper().replace("_", "-")
+
+
+def is_dialable(state: object, suppressed: object) -> bool:
+    if suppressed is True or str(suppressed).lower() == "true":
+        return False
+    return normalise_state(state) not in NOT_DIALABLE
+
+
+_NOT_DIGITS = re.compile(r"[^0-9|]")
+
+
+def phone_key(phone: object) -> str:
+    """Digits only, so `(415) 555-0100`, `4155550100` and `+14155550100` compare equal."""
+    text = _NOT_DIGITS.sub("", str(phone or ""))
+    return "|".join(p[1:] if len(p) == 11 and p.startswith("1") else p for p in text.split("|"))
+
+
+@dataclass(frozen=True, slots=True)
+class LeadRecord:
+    """One dial record in Engage (never logged or reported: the phone is PII)."""
+
+    lead_id: int
+    extern_id: str
+    campaign_id: int
+    phone: str
+    state: str
+    suppressed: bool
+    loaded: str = ""
+
+    @property
+    def dialable(self) -> bool:
+        return is_dialable(self.state, self.suppressed)
+
+    @classmethod
+    def from_row(cls, row: Any) -> LeadRecord | None:
+        """A search row, or None when it lacks what identifies a record."""
+        if not isinstance(row, dict):
+            return None
+        raw = row.get("campaignLead")
+        nested: dict[str, Any] = raw if isinstance(raw, dict) else {}
+        try:
+            lead_id = int(row["leadId"])
+            campaign = int(row.get("campaignId") or nested["campaignId"])
+        except (KeyError, TypeError, ValueError):
+            return None
+        extern_id = row.get("externId", nested.get("externId"))
+        if extern_id is None:
+            return None
+        phone = row.get("leadPhone") or nested.get("leadPhone") or nested.get("leadPhoneE164")
+        suppressed = row.get("suppressed", nested.get("suppressed", False))
+        return cls(
+            lead_id=lead_id,
+            extern_id=str(extern_id),
+            campaign_id=campaign,
+            phone=phone_key(phone),
+            state=normalise_state(row.get("leadState", nested.get("leadState"))),
+            suppressed=suppressed is True or str(suppressed).lower() == "true",
+            loaded=str(row.get("loadedDts") or row.get("uploadDate") or ""),
+        )

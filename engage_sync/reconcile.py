@@ -1,0 +1,216 @@
+"""Which records already in Engage to cancel or delete, so a campaign never holds more dialable
+records than its files declare (issue #10): `decide` is pure (records and intentions in, lead ids
+out); `Reconciler` searches, acts and journals, for the applier.
+
+Engage tells duplicates apart by phone, never by externId (NOTES.md, the direct lead loader), so
+what a load does to the records already there depends on `duplicateHandling`:
+
+- tombstone: cancel every dialable record of the externId (owned or not: the user named it).
+- prune: cancel every dialable record (`pruneAction: delete`: delete every record).
+- replacement (the phone changed): cancel the dialable records with another phone; then, for
+  records with the declared phone, as for an update; then load.
+- update: REMOVE_ALL_EXISTING: nothing before the load (the loader replaces the record with that
+  phone). RETAIN_ALL: cancel the earlier dialable records (the loader would add a second one).
+  REMOVE_FROM_LIST: delete the earlier record (the loader would skip the lead as a duplicate,
+  cancelled or not, and the update would never land).
+
+Cancels and deletes always run before the loads of the same campaign, so a run cut short leaves
+fewer dialable records, never more. PATCH (150 a minute, re-checks unknown) is not used.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+
+from . import leadsets
+from .engage import EngageClient
+from .engage.leads import LeadAction, LeadRecord, phone_key
+from .errors import ApiError
+from .leadsets import Sink, Source
+from .model import PHONE_FIELDS, Action, LeadSetPlan, PruneAction, RemoveReason
+from .report import LeadSetReport, scrub
+from .state import Journal
+
+
+class Intent(enum.Enum):
+    REMOVE = "remove"  # a tombstone
+    PRUNE = "prune"
+    REPLACE = "replace"
+    UPDATE = "update"
+
+
+@dataclass(frozen=True, slots=True)
+class Want:
+    extern_id: str
+    intent: Intent
+    phone: str = ""  # the declared phone, for replacements and updates
+
+
+def needs_search(intent: Intent, duplicate_handling: str) -> bool:
+    """Under REMOVE_ALL_EXISTING an update is the loader's own business: nothing to look up."""
+    return not (intent is Intent.UPDATE and duplicate_handling == "REMOVE_ALL_EXISTING")
+
+
+def decide(
+    want: Want,
+    records: Iterable[LeadRecord],
+    duplicate_handling: str,
+    prune_action: PruneAction = PruneAction.CANCEL,
+) -> dict[LeadAction, list[int]]:
+    """The lead ids to act on for one externId, by action."""
+    out: dict[LeadAction, list[int]] = {LeadAction.CANCEL: [], LeadAction.DELETE: []}
+    declared = phone_key(want.phone)
+    for r in records:
+        if r.extern_id != want.extern_id:
+            continue
+        if want.intent is Intent.REMOVE:
+            if r.dialable:
+                out[LeadAction.CANCEL].append(r.lead_id)
+        elif want.intent is Intent.PRUNE:
+            if prune_action is PruneAction.DELETE:
+                out[LeadAction.DELETE].append(r.lead_id)
+            elif r.dialable:
+                out[LeadAction.CANCEL].append(r.lead_id)
+        elif r.phone != declared or duplicate_handling == "RETAIN_ALL":
+            if r.dialable:
+                out[LeadAction.CANCEL].append(r.lead_id)
+        elif duplicate_handling == "REMOVE_FROM_LIST":
+            out[LeadAction.DELETE].append(r.lead_id)
+    return {action: ids for action, ids in out.items() if ids}
+
+
+def still_dialable(
+    acted: Mapping[int, LeadAction], records: Iterable[LeadRecord]
+) -> list[LeadRecord]:
+    """Records an action was answered for that a later search still finds dialable."""
+    return [r for r in records if r.lead_id in acted and r.dialable]
+
+
+def dialable_left(extern_ids: set[str], records: Iterable[LeadRecord]) -> list[LeadRecord]:
+    """Dialable records of externIds that must have none (tombstones and prunes)."""
+    return [r for r in records if r.extern_id in extern_ids and r.dialable]
+
+
+@dataclass
+class Reconciler:
+    """Before a campaign's loads: search its affected records, cancel or delete, check, journal."""
+
+    client: EngageClient
+    journal: Journal
+    action_batch: int = 500
+
+    def run(
+        self, account: str, ls: LeadSetPlan, sources: Sequence[Source], rep: LeadSetReport
+    ) -> set[str]:
+        """Carry out the removals and prepare replacements and updates; returns the externIds
+        that must not be loaded because their earlier records could not be dealt with."""
+        cid = ls.campaign.id
+        handling = str(dict(ls.options).get("duplicateHandling"))
+        wants: dict[str, Want] = {}
+        for c in ls.removals:
+            intent = Intent.REMOVE if c.reason is RemoveReason.REMOVED else Intent.PRUNE
+            wants[c.extern_id] = Want(c.extern_id, intent)
+        changed = {
+            c.extern_id: Intent.REPLACE if c.action is Action.REPLACE else Intent.UPDATE
+            for c in (*ls.replaces, *ls.updates)
+        }
+        changed = {e: i for e, i in changed.items() if needs_search(i, handling)}
+        phones = declared_phones(sources, set(changed)) if changed else {}
+        for eid, intent in changed.items():
+            wants[eid] = Want(eid, intent, phones.get(eid, ""))
+        if not wants:
+            return set()
+        try:
+            records = self.client.search_leads(account, cid, wants)
+        except ApiError as e:
+            return self._failed(rep, set(wants), set(changed), f"lead search failed: {e}")
+        todo: dict[LeadAction, list[tuple[int, str]]] = {a: [] for a in LeadAction}
+        for eid, want in wants.items():
+            mine = [r for r in records if r.extern_id == eid]
+            for action, ids in decide(want, mine, handling, ls.prune_action).items():
+                todo[action].extend((i, eid) for i in ids)
+        failed: set[str] = set()
+        acted: dict[int, LeadAction] = {}
+        for action in (LeadAction.DELETE, LeadAction.CANCEL):
+            items = todo[action]
+            for start in range(0, len(items), self.action_batch):
+                chunk = items[start : start + self.action_batch]
+                self._act(account, cid, action, chunk, rep, failed, acted)
+        removing = {e for e, w in wants.items() if w.intent in (Intent.REMOVE, Intent.PRUNE)}
+        if acted:
+            try:
+                after = self.client.search_leads(account, cid, {eid for _, eid in _pairs(todo)})
+            except ApiError as e:
+                return self._failed(rep, set(wants), set(changed), f"checking search failed: {e}")
+            left = still_dialable(acted, after) + dialable_left(removing - failed, after)
+            for r in {r.lead_id: r for r in left}.values():
+                failed.add(r.extern_id)
+                rep.action_failures += 1
+                rep.errors.append(f"{r.extern_id}: a record is still dialable after {r.state}")
+        done = sorted(removing - failed)
+        self.journal.forget(cid, done)
+        rep.removed += len(done)
+        blocked = failed & set(changed)
+        if blocked:
+            rep.failed += len(blocked)
+            rep.errors.append(
+                f"{len(blocked)} lead(s) not loaded: their earlier records could not be "
+                "cancelled or deleted, and loading them would leave two dialable records"
+            )
+        return blocked
+
+    def _act(
+        self,
+        account: str,
+        campaign: int,
+        action: LeadAction,
+        chunk: list[tuple[int, str]],
+        rep: LeadSetReport,
+        failed: set[str],
+        acted: dict[int, LeadAction],
+    ) -> None:
+        lead_ids = [i for i, _ in chunk]
+        eids = [e for _, e in chunk]
+        number = self.journal.act(campaign, action.value, lead_ids, eids)
+        try:
+            result = self.client.lead_action(account, campaign, action, lead_ids)
+        except ApiError as e:
+            self.journal.acted(number, False)
+            failed.update(eids)
+            rep.action_failures += 1
+            rep.errors.append(scrub(f"{action.value} of {len(lead_ids)} record(s) failed: {e}"))
+            return
+        key = "leadDeleteCount" if action is LeadAction.DELETE else "leadUpdateCount"
+        count = result.get(key)
+        self.journal.acted(number, True, count if isinstance(count, int) else None)
+        acted.update(dict.fromkeys(lead_ids, action))
+        if action is LeadAction.DELETE:
+            rep.deleted += len(lead_ids)
+        else:
+            rep.cancelled += len(lead_ids)
+
+    def _failed(
+        self, rep: LeadSetReport, wanted: set[str], changed: set[str], message: str
+    ) -> set[str]:
+        rep.action_failures += 1
+        rep.errors.append(scrub(message))
+        rep.failed += len(changed)
+        return changed
+
+
+def _pairs(todo: Mapping[LeadAction, list[tuple[int, str]]]) -> list[tuple[int, str]]:
+    return [pair for items in todo.values() for pair in items]
+
+
+def declared_phones(sources: Sequence[Source], wanted: set[str]) -> dict[str, str]:
+    """The declared phone of each wanted lead (streamed again; only these are kept)."""
+    found: dict[str, str] = {}
+    for source in sources:
+        for lead in leadsets.iter_leads(source, Sink()):
+            if lead.extern_id in wanted:
+                fields = dict(lead.fields)
+                phone = next((fields[n] for n in sorted(PHONE_FIELDS) if n in fields), "")
+                found[lead.extern_id] = str(phone)
+    return found

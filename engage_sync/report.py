@@ -1,0 +1,85 @@
+"""What an apply did, per campaign: posted, accepted, rejected, failed, cancelled, deleted. No PII:
+Engage's own messages are scrubbed of phone- and email-like text before they are kept."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass
+class LeadSetReport:
+    campaign_id: int
+    campaign_name: str | None
+    to_post: int
+    posted: int = 0
+    accepted: int = 0
+    inserted: int = 0
+    recorded: int = 0
+    rejected: list[dict[str, str]] = field(default_factory=list)
+    failed: int = 0
+    in_doubt: int = 0
+    errors: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    to_remove: int = 0
+    removed: int = 0  # externIds whose records are confirmed not dialable, forgotten
+    cancelled: int = 0  # records
+    deleted: int = 0  # records
+    action_failures: int = 0  # searches or actions that failed, records still dialable after
+
+    @property
+    def ok(self) -> bool:
+        return not (self.rejected or self.failed or self.errors)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "campaignId": self.campaign_id,
+            "campaignName": self.campaign_name,
+            "toPost": self.to_post,
+            "posted": self.posted,
+            "accepted": self.accepted,
+            "inserted": self.inserted,
+            "recorded": self.recorded,
+            "rejected": len(self.rejected),
+            "rejectedLeads": self.rejected,
+            "failed": self.failed,
+            "inDoubt": self.in_doubt,
+            "errors": self.errors,
+            "notes": self.notes,
+            "toRemove": self.to_remove,
+            "removed": self.removed,
+            "cancelled": self.cancelled,
+            "deleted": self.deleted,
+            "actionFailures": self.action_failures,
+        }
+
+
+@dataclass
+class Report:
+    leadsets: list[LeadSetReport] = field(default_factory=list)
+    stopped_early: bool = False
+
+    @property
+    def ok(self) -> bool:
+        return all(ls.ok for ls in self.leadsets) and not self.stopped_early
+
+    @property
+    def recorded(self) -> int:
+        return sum(ls.recorded for ls in self.leadsets)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "format_version": 1,
+            "ok": self.ok,
+            "stoppedEarly": self.stopped_early,
+            "leadsets": [ls.as_dict() for ls in self.leadsets],
+        }
+
+
+_PII = re.compile(r"[^\s@]+@[^\s@]+|\+?\(?\d[\d() .-]{5,}\d")
+
+
+def scrub(message: str) -> str:
+    """Engage's messages may quote a lead's values: keep phones and emails out of reports."""
+    return _PII.sub("[redacted]", message)
