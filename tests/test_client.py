@@ -378,3 +378,103 @@ def test_messages_from_engage_are_scrubbed_of_phones_and_emails(
     from engage_sync.applier import scrub
 
     assert scrub(message) == expected
+
+
+# -- lead search and actions ----------------------------------------------------------------------
+from engage_sync.engage.leads import LeadAction  # noqa: E402
+from engage_sync.errors import UnsafeAction  # noqa: E402
+
+
+def loaded(client: EngageClient, *leads: dict[str, str], campaign: int = 136785) -> None:
+    client.load_leads(ACCOUNT, campaign, {**BODY, "uploadLeads": list(leads)})
+
+
+def test_search_pages_past_a_clamped_max_rows_and_filters_rows(
+    emu: Emulator, clock: FakeClock
+) -> None:
+    emu.settings.search_max_rows = 2
+    client = make(emu, clock, search_page_size=500)
+    loaded(client, *[{"externId": "A", "leadPhone": f"415555010{i}"} for i in range(5)])
+    loaded(client, lead(1))
+    loaded(client, {"externId": "A", "leadPhone": "4155550100"}, campaign=136792)
+    found = client.search_leads(ACCOUNT, 136785, ["A"])
+    assert len(found) == 5 and {r.extern_id for r in found} == {"A"}
+    assert {r.campaign_id for r in found} == {136785}
+    pages = [r for r in emu.requests if r["path"].endswith("/leadSearch")]
+    assert [r["query"]["page"] for r in pages] == ["0", "1", "2", "3"]
+    assert all(r["query"]["maxRows"] == "500" for r in pages)
+
+
+def test_search_filters_on_the_client_when_the_server_ignores_extern_ids(
+    emu: Emulator, clock: FakeClock
+) -> None:
+    emu.settings.ignore_extern_ids = True
+    client = make(emu, clock)
+    loaded(client, lead(1), lead(2), lead(3))
+    assert [r.extern_id for r in client.search_leads(ACCOUNT, 136785, ["L2"])] == ["L2"]
+
+
+def test_search_stops_when_a_server_ignores_paging() -> None:
+    clock = FakeClock()
+    row = {"leadId": 1, "externId": "A", "campaignId": 5, "leadState": "READY"}
+    calls: list[str] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        calls.append(str(request.url.params.get("page")))
+        return httpx.Response(200, json=[row])  # the same page, whatever was asked
+
+    found = mocked(handler, clock).search_leads("1", 5, ["A"])
+    assert [r.lead_id for r in found] == [1] and calls == ["0", "1"]
+
+
+def test_search_is_paced_within_its_own_limits(emu: Emulator, clock: FakeClock) -> None:
+    client = make(emu, clock, search_chunk=1)
+    client.search_leads(ACCOUNT, 136785, [f"L{i}" for i in range(40)])
+    assert emu.stats.get("leadSearch429", 0) == 0 and emu.stats["leadSearchCalls"] == 40
+    assert clock.now - 1000.0 >= 20  # 40 calls at 15 per 10 s and 60 per 30 s
+
+
+@pytest.mark.parametrize(
+    ("campaign", "ids"),
+    [(0, [1]), (True, [1]), (136785, []), (136785, ["1"]), (136785, [True])],
+)
+def test_actions_with_wide_criteria_are_refused_before_sending(
+    campaign: Any, ids: list[Any]
+) -> None:
+    clock = FakeClock()
+    sent: list[httpx.Request] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        sent.append(request)
+        return httpx.Response(200, json={"success": True})
+
+    with pytest.raises(UnsafeAction, match="one campaign and lead ids"):
+        mocked(handler, clock).lead_action("1", campaign, LeadAction.CANCEL, ids)
+    assert sent == []
+
+
+def test_an_action_answered_success_false_is_a_failure(emu: Emulator, clock: FakeClock) -> None:
+    client = make(emu, clock)
+    loaded(client, lead(1))
+    (record,) = client.search_leads(ACCOUNT, 136785, ["L1"])
+    emu.faults.append(Fault("unsuccessful", 1, endpoint="actions"))
+    with pytest.raises(ApiError, match="success: false"):
+        client.lead_action(ACCOUNT, 136785, LeadAction.CANCEL, [record.lead_id])
+    result = client.lead_action(ACCOUNT, 136785, LeadAction.CANCEL, [record.lead_id])
+    assert result["success"] is True and result["leadUpdateCount"] == 1
+    (after,) = client.search_leads(ACCOUNT, 136785, ["L1"])
+    assert after.state == "CANCELLED" and not after.dialable
+
+
+def test_any_2xx_is_an_answer() -> None:
+    clock = FakeClock()
+    result = {"leadsSupplied": 1, "leadsAccepted": 1, "processingResult": "OK"}
+    created = mocked(lambda r: httpx.Response(201, json=result), clock)
+    assert created.load_leads("1", 5, {**BODY, "uploadLeads": [lead(1)]}) == result
+    empty = mocked(lambda r: httpx.Response(204), clock)
+    assert empty.lead_action("1", 5, LeadAction.CANCEL, [1]) == {}
+    with pytest.raises(TransientApiError, match="no result body"):
+        empty.load_leads("1", 5, {**BODY, "uploadLeads": [lead(1)]})
+
+
+from engage_sync.emulator.loader import Fault  # noqa: E402

@@ -102,3 +102,50 @@ def test_checksum_is_stable_and_covers_content_state_and_serial() -> None:
     assert plan([desired(1, lead("b", firstName="Eve"))], state).checksum != base
     state.serial += 1
     assert plan([desired(1, lead("b", firstName="Ada"))], state).checksum != base
+
+
+def test_a_tombstone_is_a_removal_until_it_is_recorded() -> None:
+    from engage_sync.model import RemoveReason, Tombstone
+
+    state = applied((1, lead("a")), (1, lead("b")))
+    want = Desired(
+        CampaignRef(1),
+        None,
+        ("f.yaml",),
+        OPTIONS,
+        [lead("a")],
+        tombstones=(Tombstone("b", "f.yaml", 9), Tombstone("never-loaded", "f.yaml", 10)),
+    )
+    (ls,) = plan([want], state).leadsets
+    assert [(c.extern_id, c.reason, c.line) for c in ls.removals] == [
+        ("b", RemoveReason.REMOVED, 9),
+        ("never-loaded", RemoveReason.REMOVED, 10),
+    ]
+    assert ls.orphans == ()  # b is removed, not orphaned
+    state.campaign(1).forget(["b", "never-loaded"])
+    (ls,) = plan([want], state).leadsets
+    assert ls.removals == () and not plan([want], state).has_changes
+
+
+def test_prune_turns_orphans_into_removals_and_the_checksum_covers_them() -> None:
+    from engage_sync.model import PruneAction, RemoveReason
+
+    state = applied((1, lead("a")), (1, lead("gone")))
+    off = Desired(CampaignRef(1), None, ("f.yaml",), OPTIONS, [lead("a")])
+    on = Desired(CampaignRef(1), None, ("f.yaml",), OPTIONS, [lead("a")], prune=True)
+    deleting = Desired(
+        CampaignRef(1),
+        None,
+        ("f.yaml",),
+        OPTIONS,
+        [lead("a")],
+        prune=True,
+        prune_action=PruneAction.DELETE,
+    )
+    (kept,) = plan([off], state).leadsets
+    assert [c.extern_id for c in kept.orphans] == ["gone"] and kept.removals == ()
+    (pruned,) = plan([on], state).leadsets
+    assert [(c.extern_id, c.reason) for c in pruned.removals] == [("gone", RemoveReason.PRUNE)]
+    assert pruned.orphans == ()
+    checksums = {plan([d], state).checksum for d in (off, on, deleting)}
+    assert len(checksums) == 3

@@ -244,3 +244,27 @@ def test_loading_into_an_inactive_campaign_works_with_a_note(
     assert len(engage.leads(136799)) == 2
     report = json.loads((workspace / "report.json").read_text())
     assert report["leadsets"][0]["notes"] and report["ok"] is True
+
+
+def test_the_prune_rail_counts_pruned_leads_and_never_tombstones() -> None:
+    from engage_sync.model import CampaignRef, Desired, Tombstone
+    from engage_sync.planner import plan
+
+    state = applied(*[(1, lead(f"L{i}")) for i in range(10)])
+    keep = [lead(f"L{i}") for i in range(6)]
+    pruned = Desired(CampaignRef(1), None, ("f",), desired(1).options, keep, prune=True)
+    (reason,) = tripped(plan([pruned], state), Rails())
+    assert "prune would remove 4 leads, 40% of its 10 applied leads" in reason
+    assert tripped(plan([pruned], state), Rails(max_prune_fraction=0.5)) == []
+    stones = tuple(Tombstone(f"L{i}", "f", i) for i in range(6, 10))
+    tombstoned = Desired(CampaignRef(1), None, ("f",), desired(1).options, keep, tombstones=stones)
+    assert tripped(plan([tombstoned], state), Rails()) == []
+    emptied = Desired(
+        CampaignRef(1),
+        None,
+        ("f",),
+        desired(1).options,
+        [],
+        tombstones=tuple(Tombstone(f"L{i}", "f", i) for i in range(10)),
+    )
+    assert tripped(plan([emptied], state), Rails()) == []  # every lead removed on purpose

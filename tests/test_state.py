@@ -241,3 +241,26 @@ def test_interrupted_apply_keeps_the_batch_in_flight_in_doubt(tmp_path: Path) ->
     folded = load_state(tmp_path / "s.json")
     assert folded.campaigns[7].in_doubt == {"b", "c"}
     assert sorted(folded.campaigns[7].leads) == ["a"]
+
+
+def test_removals_round_trip_one_per_line_and_replay_from_the_journal(tmp_path: Path) -> None:
+    state = State(tmp_path / "s.json")
+    camp = state.campaign(5)
+    for eid in ("a", "b", "c"):
+        camp.record(Lead.from_mapping({"externId": eid, "leadPhone": "4155550100"}, "f", 1))
+    save_state(state)
+    with Journal(state) as journal:
+        n = journal.act(5, "CANCEL_LEADS", [11, 12], ["b", "c"])
+        journal.acted(n, True, 2)
+        journal.forget(5, ["c", "b"])
+    # a crash before the fold: the journal alone brings the removal back
+    again = load_state(tmp_path / "s.json")
+    assert sorted(again.campaign(5).leads) == ["a"] and again.campaign(5).removed == {"b", "c"}
+    save_state(again)
+    text = (tmp_path / "s.json").read_text()
+    assert '      "removed": [\n        "b",\n        "c"\n      ],' in text
+    reloaded = load_state(tmp_path / "s.json")
+    assert reloaded.campaign(5).removed == {"b", "c"}
+    # declared and loaded again later: owned again, no longer a removal
+    reloaded.campaign(5).record(Lead.from_mapping({"externId": "b", "leadPhone": "1"}, "f", 1))
+    assert reloaded.campaign(5).removed == {"c"}
