@@ -11,7 +11,8 @@ import click
 
 from .. import workspace
 from ..config import DEFAULT_BASE_URL, pick
-from ..engage import LOADER_LIMITS, parse_limits
+from ..engage import LOADER_LIMITS, Limit, parse_limits
+from ..engage.ratelimit import ACTION_LIMITS, SEARCH_LIMITS
 from ..errors import ChecksumMismatch, ConfigError, EngageSyncError, SafetyRailTripped
 from ..model import Plan
 from ..report import Report
@@ -40,13 +41,14 @@ def _client(
 
     creds = credentials_from_env()
     url = pick(base_url, "ENGAGE_BASE_URL", ctx.config.base_url, DEFAULT_BASE_URL)
-    limits_text = pick(
-        None, "ENGAGE_SYNC_LOADER_LIMITS", ctx.config.rate_limits.get("loader"), None
-    )
-    try:
-        limits = parse_limits(str(limits_text)) if limits_text else LOADER_LIMITS
-    except ValueError as e:
-        raise ConfigError(str(e)) from e
+    limits = {
+        name: _limits(ctx, name, env_var, default)
+        for name, env_var, default in (
+            ("loader", "ENGAGE_SYNC_LOADER_LIMITS", LOADER_LIMITS),
+            ("search", "ENGAGE_SYNC_SEARCH_LIMITS", SEARCH_LIMITS),
+            ("actions", "ENGAGE_SYNC_ACTION_LIMITS", ACTION_LIMITS),
+        )
+    }
     scale = _number(float, rate_scale, "ENGAGE_SYNC_RATE_SCALE", 1.0)
     redact = RedactingFilter(creds.secrets)
     handler = logging.StreamHandler(sys.stderr)
@@ -58,13 +60,23 @@ def _client(
     client = EngageClient(
         str(url),
         creds,
-        loader_limits=limits,
+        loader_limits=limits["loader"],
+        search_limits=limits["search"],
+        action_limits=limits["actions"],
         rate_scale=scale,
         max_retries=_number(int, max_retries, "ENGAGE_SYNC_MAX_RETRIES", 6),
         timeout=_number(float, timeout, "ENGAGE_SYNC_TIMEOUT", 60.0),
     )
     client.tokens.on_secret = redact.add  # tokens minted during the run are redacted too
     return client
+
+
+def _limits(ctx: Context, name: str, env_var: str, default: tuple[Limit, ...]) -> tuple[Limit, ...]:
+    text = pick(None, env_var, ctx.config.rate_limits.get(name), None)
+    try:
+        return parse_limits(str(text)) if text else default
+    except ValueError as e:
+        raise ConfigError(f"rateLimits.{name}: {e}") from e
 
 
 def _number(kind: Any, flag: Any, env_var: str, default: Any) -> Any:
