@@ -29,6 +29,7 @@ _KNOWN = {
     "rateLimits",
     "prune",
     "pruneAction",
+    "lookupDelay",
 }
 _RAILS = {
     "maxUpdateFraction",
@@ -65,6 +66,7 @@ class Config:
     rate_limits: Mapping[str, Any] = field(default_factory=dict)
     prune: bool = False  # the default for lead sets that do not say (issue #10: opt in)
     prune_action: str = "cancel"
+    lookup_delay: float | None = None  # seconds before looking up leads whose answer was lost
 
 
 def load_config(explicit: str | None = None, cwd: Path | None = None) -> Config:
@@ -126,6 +128,7 @@ def load_config(explicit: str | None = None, cwd: Path | None = None) -> Config:
         rate_limits=data.get("rateLimits") or {},
         prune=prune,
         prune_action=prune_action,
+        lookup_delay=data.get("lookupDelay"),
     )
 
 

@@ -44,13 +44,28 @@ class ApiError(EngageSyncError):
 
 
 class TransientApiError(ApiError):
-    """A failure worth retrying (429, 5xx, timeout, dropped connection)."""
+    """A failure worth retrying (429, 5xx, timeout, dropped connection).
+
+    `may_have_acted` is False only when the server surely did nothing: the connection was never
+    made, or it answered 429. Anything else (a 5xx, a timeout or a dropped connection after the
+    request went out) may have been carried out, and a call that is not safe to repeat (the
+    loader) must be resolved by looking, not by sending it again (issue #11).
+    """
 
     def __init__(
-        self, message: str, status: int | None = None, retry_after: float | None = None
+        self,
+        message: str,
+        status: int | None = None,
+        retry_after: float | None = None,
+        may_have_acted: bool = True,
     ) -> None:
         super().__init__(message, status)
         self.retry_after = retry_after
+        self.may_have_acted = may_have_acted
+
+
+class AnswerLost(TransientApiError):
+    """A call that is not safe to repeat was sent and got no answer that can be trusted."""
 
 
 class UnsafeAction(ApiError):

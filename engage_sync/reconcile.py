@@ -29,7 +29,7 @@ from .engage import EngageClient
 from .engage.leads import LeadAction, LeadRecord, phone_key
 from .errors import ApiError
 from .leadsets import Sink, Source
-from .model import PHONE_FIELDS, Action, LeadSetPlan, PruneAction, RemoveReason
+from .model import PHONE_FIELDS, Action, Lead, LeadSetPlan, PruneAction, RemoveReason
 from .report import LeadSetReport, scrub
 from .state import Journal
 
@@ -213,4 +213,25 @@ def declared_phones(sources: Sequence[Source], wanted: set[str]) -> dict[str, st
                 fields = dict(lead.fields)
                 phone = next((fields[n] for n in sorted(PHONE_FIELDS) if n in fields), "")
                 found[lead.extern_id] = str(phone)
+    return found
+
+
+def loaded(
+    leads: Iterable[Lead], records: Iterable[LeadRecord], post_again: frozenset[str] = frozenset()
+) -> set[Lead]:
+    """The leads Engage holds: a dialable record with the externId and the posted phone.
+
+    Earlier records of updates and replacements were cancelled or deleted before the load (see
+    the table above), so a dialable one with that phone is the load's own, except for externIds
+    in `post_again` (updates under REMOVE_ALL_EXISTING: the old record has the same phone, and
+    posting again is harmless there because the loader replaces by phone)."""
+    have = {(r.extern_id, r.phone) for r in records if r.dialable}
+    found = set()
+    for lead in leads:
+        if lead.extern_id in post_again:
+            continue
+        fields = dict(lead.fields)
+        phone = next((fields[n] for n in sorted(PHONE_FIELDS) if n in fields), "")
+        if (lead.extern_id, phone_key(phone)) in have:
+            found.add(lead)
     return found

@@ -27,6 +27,9 @@ class LeadSetReport:
     cancelled: int = 0  # records
     deleted: int = 0  # records
     action_failures: int = 0  # searches or actions that failed, records still dialable after
+    found_after_lost: int = 0  # leads whose answer was lost, found in Engage by a lookup
+    not_inserted: list[str] = field(default_factory=list)  # accepted, yet not in Engage
+    resolved_in_doubt: int = 0  # in doubt from an earlier run, found in Engage, not posted
 
     @property
     def ok(self) -> bool:
@@ -52,6 +55,9 @@ class LeadSetReport:
             "cancelled": self.cancelled,
             "deleted": self.deleted,
             "actionFailures": self.action_failures,
+            "foundAfterLostAnswer": self.found_after_lost,
+            "notInserted": self.not_inserted,
+            "resolvedInDoubt": self.resolved_in_doubt,
         }
 
 

@@ -75,7 +75,7 @@ def apply(
         "--max-retries",
         "3",
         *args,
-        env={**served.env(kind), **(env or {})},
+        env={**served.env(kind), "ENGAGE_SYNC_LOOKUP_DELAY": "0.05", **(env or {})},
         cwd=repo,
     )
 
@@ -171,16 +171,20 @@ def test_dropped_connection_and_hang_are_retried(repo: Path, emu: Served) -> Non
 def test_persistent_failure_exits_4_and_the_rerun_posts_only_the_rest(
     repo: Path, emu: Served
 ) -> None:
-    emu.fault("503", count=4)  # the first lead set's call and all its retries
+    # a 503 may come after the server acted: each one is looked up, then posted again, 4 times
+    emu.fault("503", count=4)
     r = apply(repo, emu, "--report-json", "report.json")
     assert r.code == 4
     assert "campaign 136785: posted 4, accepted 0, inserted 0, rejected 0, failed 4" in r.out
+    assert "batch of 4 not loaded after 4 tries: HTTP 503" in r.err
     report = load_json(repo / "report.json")
     assert report["ok"] is False and report["leadsets"][0]["failed"] == 4
     assert stored_ids(emu) == Counter(ALL_IDS - {"R-1001", "R-1002", "R-1003", "R-1004"})
+    searches = [x for x in emu.get("/_emulator/requests") if x["path"].endswith("/leadSearch")]
+    assert len(searches) >= 4  # looked before posting again, every time
     plan = engage_sync("plan", cwd=repo)
     assert "4 to create" in plan.out
-    assert "were in flight when an earlier apply stopped" in plan.out
+    assert "in flight" not in plan.out  # looked up: surely not in Engage, nothing in doubt
     again = apply(repo, emu)
     assert again.code == 0, again.err
     assert stored_ids(emu) == Counter(ALL_IDS)

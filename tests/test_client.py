@@ -133,24 +133,51 @@ def test_wrong_credentials_are_not_retried(emu: Emulator, clock: FakeClock) -> N
 
 
 @pytest.mark.parametrize("kind", ["500", "503", "429", "drop"])
-def test_transient_failures_are_retried_with_backoff(
+def test_transient_failures_of_repeatable_calls_are_retried_with_backoff(
     emu: Emulator, clock: FakeClock, kind: str
 ) -> None:
-    emu.faults.append(__import__("engage_sync.emulator.app", fromlist=["Fault"]).Fault(kind, 2))
+    from engage_sync.emulator.app import Fault
+
+    with make(emu, clock) as client:
+        client.load_leads(ACCOUNT, 136785, {**BODY, "uploadLeads": [lead(1)]})
+        emu.faults.append(Fault(kind, 2, endpoint="search"))
+        (found,) = client.search_leads(ACCOUNT, 136785, ["L1"])
+        assert found.extern_id == "L1"
+        assert client.stats["retries"] == 2
+
+
+def test_the_loader_is_retried_only_when_the_server_surely_did_nothing(
+    emu: Emulator, clock: FakeClock
+) -> None:
+    from engage_sync.emulator.app import Fault
+
+    emu.faults.append(Fault("429", 2))
     with make(emu, clock) as client:
         result = client.load_leads(ACCOUNT, 136785, {**BODY, "uploadLeads": [lead(1)]})
-        assert result["leadsInserted"] == 1
-        assert client.stats["retries"] == 2
-    assert len(emu.store.all_leads(136785)) == 1
+        assert result["leadsInserted"] == 1 and client.stats["retries"] == 2
+
+
+@pytest.mark.parametrize("kind", ["500", "503", "drop", "lost"])
+def test_a_loader_answer_that_may_hide_a_load_is_never_posted_again_blindly(
+    emu: Emulator, clock: FakeClock, kind: str
+) -> None:
+    from engage_sync.emulator.app import Fault
+    from engage_sync.errors import AnswerLost
+
+    emu.faults.append(Fault(kind, 10))
+    with make(emu, clock, max_retries=3) as client, pytest.raises(AnswerLost):
+        client.load_leads(ACCOUNT, 136785, {**BODY, "uploadLeads": [lead(1)]})
+    assert emu.stats["loaderCalls"] == 1
+    assert len(emu.store.all_leads(136785)) == (1 if kind == "lost" else 0)
 
 
 def test_retries_are_bounded(emu: Emulator, clock: FakeClock) -> None:
     from engage_sync.emulator.app import Fault
 
-    emu.faults.append(Fault("503", 10))
+    emu.faults.append(Fault("503", 10, endpoint="search"))
     with make(emu, clock, max_retries=3) as client, pytest.raises(TransientApiError, match="503"):
-        client.load_leads(ACCOUNT, 136785, {**BODY, "uploadLeads": [lead(1)]})
-    assert emu.stats["loaderCalls"] == 4
+        client.search_leads(ACCOUNT, 136785, ["L1"])
+    assert emu.stats["leadSearchCalls"] == 4
 
 
 def test_other_4xx_are_not_retried(emu: Emulator, clock: FakeClock) -> None:

@@ -78,7 +78,13 @@ def repo(tmp_path: Path) -> Path:
 
 def apply(repo: Path, emu: Served, *args: str) -> Any:
     return engage_sync(
-        "apply", "--auto-approve", "--max-retries", "2", *args, env=emu.env("api-token"), cwd=repo
+        "apply",
+        "--auto-approve",
+        "--max-retries",
+        "2",
+        *args,
+        env={**emu.env("api-token"), "ENGAGE_SYNC_LOOKUP_DELAY": "0.05"},
+        cwd=repo,
     )
 
 

@@ -240,6 +240,9 @@ def apply(
             progress = _Progress(to_post)
             with Journal(planned.state) as journal:
                 applier = Applier(client, journal, default_account, size, fail_fast, progress)
+                applier.lookup_delay = _number(
+                    float, None, "ENGAGE_SYNC_LOOKUP_DELAY", ctx.config.lookup_delay or 2.0
+                )
                 try:
                     report = applier.run(plan, planned.sources)
                 finally:

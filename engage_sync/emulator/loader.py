@@ -15,7 +15,19 @@ from ..engage.ratelimit import SlidingWindows
 from .http import DropConnection, HttpError, Request, now
 from .store import Store
 
-FAULT_KINDS = ("500", "503", "429", "hang", "drop", "failed", "reject", "unsuccessful")
+FAULT_KINDS = (
+    "500",
+    "503",
+    "429",
+    "hang",
+    "drop",
+    "failed",
+    "reject",
+    "unsuccessful",
+    "lost",  # the leads are stored, then the connection drops: the answer is lost
+    "scrub",  # the first `rows` leads are accepted but not inserted (do-not-call)
+    "unsupplied",  # 200 with leadsSupplied 0 and nothing stored (missing.required.param)
+)
 FAULT_ENDPOINTS = ("loader", "search", "actions")
 
 
@@ -104,6 +116,8 @@ class LoaderEndpoint:
                 f"{len(leads)} leads in one call; the maximum is "
                 f"{self.settings.max_leads_per_call}",
             )
+        if fault is not None and fault.kind == "unsupplied":
+            return 200, _result(body, 0, 0, 0, 0, [], message="missing.required.param")
         if fault is not None and fault.kind == "failed":
             return 200, _result(
                 body,
@@ -138,6 +152,10 @@ class LoaderEndpoint:
             )
         mode = body.get("duplicateHandling", "RETAIN_ALL")
         inserted = deleted = 0
+        scrubbed = 0
+        if fault is not None and fault.kind == "scrub":  # accepted, then dropped as do-not-call
+            scrubbed = min(fault.rows, len(good))
+            good = good[scrubbed:]
         with self.store.transaction() as store:
             list_id = store.new_list(
                 account_id,
@@ -164,7 +182,15 @@ class LoaderEndpoint:
             inserted = store.insert_leads(
                 account_id, campaign_id, list_id, [x for x in to_insert if x]
             )
-        return 200, _result(body, len(leads), len(good), inserted, deleted, rejected)
+        if fault is not None and fault.kind == "lost":
+            drop = environ.get("emulator.drop")
+            if drop is None:
+                raise DropConnection("injected lost answer (the leads were stored)")
+            drop()
+            return 500, {}
+        result = _result(body, len(leads), len(good) + scrubbed, inserted, deleted, rejected)
+        result["internalDncCount"] = scrubbed
+        return 200, result
 
 
 def _result(

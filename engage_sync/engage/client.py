@@ -10,7 +10,7 @@ from typing import Any
 
 import httpx
 
-from ..errors import ApiError, AuthError, TransientApiError, UnsafeAction
+from ..errors import AnswerLost, ApiError, AuthError, TransientApiError, UnsafeAction
 from .auth import Credentials, TokenSource, check_url
 from .leads import LeadAction, LeadRecord
 from .ratelimit import ACTION_LIMITS, LOADER_LIMITS, SEARCH_LIMITS, Limit, SlidingWindows
@@ -91,10 +91,20 @@ class EngageClient:
         self.close()
 
     def request(
-        self, method: str, path: str, *, json: Any = None, pacer: SlidingWindows | None = None
+        self,
+        method: str,
+        path: str,
+        *,
+        json: Any = None,
+        pacer: SlidingWindows | None = None,
+        repeatable: bool = True,
     ) -> Any:
         """One API call with retries: 429, 5xx, timeouts and dropped connections are retried with
-        exponential backoff and jitter (honouring Retry-After); other 4xx are not."""
+        exponential backoff and jitter (honouring Retry-After); other 4xx are not.
+
+        A call that is not `repeatable` (the loader: under RETAIN_ALL a second post is a second
+        record) is retried only when the server surely did nothing (no connection, 429); other
+        failures raise AnswerLost at once, for the caller to resolve by looking."""
         url = f"{self.base_url}{path}"
         refreshed = False
         attempt = 0
@@ -102,13 +112,16 @@ class EngageClient:
             try:
                 return self._attempt(method, url, json, pacer)
             except AuthError as e:
-                if e.status == 401 and str(e) == "Jwt is expired" and not refreshed:
+                # the SDKs match /expired/i, in a text or a JSON body
+                if e.status == 401 and "expired" in str(e).lower() and not refreshed:
                     log.info("access token expired; renewing and retrying once")
                     self.tokens.expired()
                     refreshed = True
                     continue
                 raise
             except TransientApiError as e:
+                if not repeatable and e.may_have_acted:
+                    raise AnswerLost(str(e), e.status) from e
                 attempt += 1
                 if attempt > self.max_retries:
                     raise
@@ -142,6 +155,11 @@ class EngageClient:
         self.stats["requests"] += 1
         try:
             r = self.http.request(method, url, json=body, headers=headers)
+        except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as e:
+            # never reached the server: safe to send again whatever the call
+            raise TransientApiError(
+                f"could not connect ({type(e).__name__})", may_have_acted=False
+            ) from e
         except httpx.TimeoutException as e:
             raise TransientApiError(f"timed out after {time.monotonic() - started:.0f}s") from e
         except httpx.TransportError as e:
@@ -158,7 +176,8 @@ class EngageClient:
         message = _error_message(r)
         if r.status_code == 401:
             raise AuthError(
-                message if message == "Jwt is expired" else f"{path}: unauthorized: {message}", 401
+                message if "expired" in message.lower() else f"{path}: unauthorized: {message}",
+                401,
             )
         if r.status_code == 403:
             raise AuthError(f"{path}: forbidden: {message}", 403)
@@ -167,6 +186,7 @@ class EngageClient:
                 f"HTTP {r.status_code}: {message}",
                 r.status_code,
                 _retry_after(r.headers.get("Retry-After")),
+                may_have_acted=r.status_code != 429,
             )
         raise ApiError(f"{path}: HTTP {r.status_code}: {message}", r.status_code)
 
@@ -202,10 +222,11 @@ class EngageClient:
             f"{self._admin(account)}/campaigns/{campaign}/leadLoader/direct",
             json=body,
             pacer=self.loader_pacer,
+            repeatable=False,
         )
         if not isinstance(result, dict):
             # sent and answered, but with nothing to read: the leads may or may not be loaded
-            raise TransientApiError("leadLoader/direct: the answer has no result body")
+            raise AnswerLost("leadLoader/direct: the answer has no result body")
         return result
 
     def search_leads(
