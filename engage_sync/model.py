@@ -139,6 +139,26 @@ def field_hash(name: str, value: FieldValue) -> str:
     return hashlib.blake2b(f"{name}\x1f{value}".encode(), digest_size=2).hexdigest()
 
 
+class DriftKind(enum.Enum):
+    MISSING = "missing"
+    STOPPED = "stopped"
+    DUPLICATE = "duplicate"
+    CHANGED = "changed"
+    REAPPEARED = "reappeared"
+
+
+@dataclass(frozen=True, slots=True)
+class Drift:
+    """One owned (or removed) externId whose records in Engage are not what engage-sync left."""
+
+    campaign_id: int
+    extern_id: str
+    kind: DriftKind
+    lead_state: str | None = None
+    # records apply --refresh would cancel (duplicates, reappeared); never rendered
+    lead_ids: tuple[int, ...] = ()
+
+
 @dataclass(frozen=True, slots=True)
 class CampaignRef:
     id: int
@@ -226,18 +246,36 @@ class LeadSetPlan:
     removals: tuple[Change, ...] = ()
     prune: bool = False
     prune_action: PruneAction = PruneAction.CANCEL
+    # from `--refresh` only: what changed in Engage outside engage-sync (see drift.py)
+    drift: tuple[Drift, ...] = ()
+    unmanaged: int | None = None
+    refresh_complete: bool = True
 
     @property
     def declared(self) -> int:
         return len(self.creates) + len(self.updates) + len(self.replaces) + self.unchanged
 
     @property
+    def corrections(self) -> tuple[Drift, ...]:
+        """Drift that apply --refresh corrects (towards less calling)."""
+        return tuple(d for d in self.drift if d.kind in CORRECTED_DRIFT)
+
+    @property
     def to_load(self) -> int:
-        return len(self.creates) + len(self.updates) + len(self.replaces)
+        changed = sum(1 for d in self.drift if d.kind is DriftKind.CHANGED)
+        return len(self.creates) + len(self.updates) + len(self.replaces) + changed
+
+    @property
+    def to_stop(self) -> int:
+        """Removals, and drift corrections that only cancel (duplicates, reappeared)."""
+        cancels = sum(1 for d in self.corrections if d.kind is not DriftKind.CHANGED)
+        return len(self.removals) + cancels
 
     @property
     def has_work(self) -> bool:
-        return bool(self.creates or self.updates or self.replaces or self.removals)
+        return bool(
+            self.creates or self.updates or self.replaces or self.removals or self.corrections
+        )
 
     def changes(self) -> tuple[Change, ...]:
         """Removals first (they stop calls), then what touches leads already in Engage."""
@@ -257,6 +295,7 @@ class Plan:
     serial: int
     checksum: str
     warnings: tuple[str, ...] = field(default=())
+    refreshed: bool = False  # looked at Engage (plan --refresh): the lead sets carry drift
 
     def count(self, action: Action) -> int:
         return sum(len(getattr(ls, _ATTR[action])) for ls in self.leadsets)
@@ -279,6 +318,10 @@ class Plan:
             )
         return replace(self, leadsets=tuple(kept))
 
+
+CORRECTED_DRIFT = frozenset({DriftKind.DUPLICATE, DriftKind.CHANGED, DriftKind.REAPPEARED})
+# what a drift check fails on: all but `stopped`, the normal end of a lead's life in a dialer
+ALARMING_DRIFT = CORRECTED_DRIFT | {DriftKind.MISSING}
 
 _ATTR = {
     Action.CREATE: "creates",

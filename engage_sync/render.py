@@ -6,7 +6,7 @@ import json
 from collections.abc import Mapping, Sequence
 from urllib.parse import quote
 
-from .model import Action, Change, Lead, LeadSetPlan, Plan, RemoveReason
+from .model import Action, Change, DriftKind, Lead, LeadSetPlan, Plan, RemoveReason
 
 MARKER = "<!-- engage-sync-plan -->"
 MARKDOWN_BUDGET = 60_000
@@ -86,12 +86,76 @@ def render_text(
             lines.append(f"  ... and {len(changes) - limit} more (--format json lists them all)")
         lines.extend(f"  warning: {w}" for w in ls.warnings)
         lines.append("")
+    lines.extend(drift_lines(plan, limit))
     lines.extend(f"warning: {w}" for w in plan.warnings)
     lines.extend(f"refused unless --force: {r}" for r in rails)
     if not plan.leadsets:
         lines.append("No lead sets.")
     lines.append(summary_line(plan))
     return "\n".join(lines) + "\n"
+
+
+# -- drift (plan --refresh) ------------------------------------------------------------------------
+DRIFT_HEADING = "Changed outside engage-sync since the last apply:"
+EXPLAIN = {
+    DriftKind.MISSING: "recorded as loaded, no record in Engage (not re-created; "
+    "`engage-sync state rm` it to load it again)",
+    DriftKind.STOPPED: "no record is dialable any more",
+    DriftKind.DUPLICATE: "more than one dialable record (apply --refresh keeps the newest)",
+    DriftKind.CHANGED: "the dialable record has another phone (apply --refresh replaces it)",
+    DriftKind.REAPPEARED: "removed, but dialable again (apply --refresh cancels it)",
+}
+# the ones to act on first; stopped is the normal end of a lead's life in a dialer
+_DRIFT_ORDER = {
+    DriftKind.REAPPEARED: 0,
+    DriftKind.DUPLICATE: 1,
+    DriftKind.CHANGED: 2,
+    DriftKind.MISSING: 3,
+    DriftKind.STOPPED: 4,
+}
+
+
+def drift_counts(plan: Plan) -> dict[str, int]:
+    return {
+        kind.value: sum(1 for ls in plan.leadsets for d in ls.drift if d.kind is kind)
+        for kind in DriftKind
+    }
+
+
+def drift_summary(plan: Plan) -> str:
+    counts = drift_counts(plan)
+    unmanaged = sum(ls.unmanaged or 0 for ls in plan.leadsets)
+    kinds = ", ".join(f"{n} {k}" for k, n in counts.items())
+    return f"Drift: {kinds}; {unmanaged} unmanaged record(s)."
+
+
+def drift_lines(plan: Plan, limit: int = 20) -> list[str]:
+    """The drift section of the text plan (empty when the plan was not refreshed)."""
+    if not plan.refreshed:
+        return []
+    lines = [DRIFT_HEADING]
+    for ls in plan.leadsets:
+        if ls.unmanaged is None:
+            continue
+        counts = ", ".join(
+            f"{sum(1 for d in ls.drift if d.kind is k)} {k.value}" for k in DriftKind
+        )
+        partial = "" if ls.refresh_complete else " (at least: the server's paging hid some)"
+        lines.append(f"  {_title(ls)}: {counts}; {ls.unmanaged} unmanaged record(s){partial}")
+        ordered = sorted(ls.drift, key=lambda d: (_DRIFT_ORDER[d.kind], d.extern_id))
+        for d in ordered[:limit]:
+            state = f" ({d.lead_state})" if d.lead_state else ""
+            lines.append(f"  ! {d.extern_id}  {d.kind.value}{state}: {EXPLAIN[d.kind]}")
+        if len(ordered) > limit:
+            lines.append(f"  ... and {len(ordered) - limit} more (--format json lists them all)")
+    lines.append(drift_summary(plan))
+    lines.append("")
+    return lines
+
+
+def render_drift_text(plan: Plan, limit: int = 20) -> str:
+    """`plan --refresh-only`: the drift alone."""
+    return "\n".join(drift_lines(plan, limit)) + "\n"
 
 
 def plan_document(plan: Plan, rails: Sequence[str] = ()) -> dict[str, object]:
@@ -119,6 +183,7 @@ def plan_document(plan: Plan, rails: Sequence[str] = ()) -> dict[str, object]:
             "remove": plan.count(Action.REMOVE),
             "unchanged": plan.unchanged,
             "orphaned": plan.count(Action.ORPHAN),
+            **({"drift": drift_counts(plan)} if plan.refreshed else {}),
         },
         "leadsets": [
             {
@@ -137,12 +202,32 @@ def plan_document(plan: Plan, rails: Sequence[str] = ()) -> dict[str, object]:
             }
             for ls in plan.leadsets
         ],
+        "refreshed": plan.refreshed,
+        **(_drift_document(plan) if plan.refreshed else {}),
         "rails": list(rails),
         "warnings": list(plan.warnings),
         "changes": changes,
         "lineage": plan.lineage,
         "serial": plan.serial,
         "checksum": plan.checksum,
+    }
+
+
+def _drift_document(plan: Plan) -> dict[str, object]:
+    return {
+        "drift": [
+            {
+                "campaignId": d.campaign_id,
+                "externId": d.extern_id,
+                "kind": d.kind.value,
+                "leadState": d.lead_state,
+            }
+            for ls in plan.leadsets
+            for d in sorted(ls.drift, key=lambda d: (_DRIFT_ORDER[d.kind], d.extern_id))
+        ],
+        "unmanaged": {
+            str(ls.campaign.id): ls.unmanaged for ls in plan.leadsets if ls.unmanaged is not None
+        },
     }
 
 
@@ -195,6 +280,10 @@ def render_markdown(
     warnings += [f"- :no_entry: apply will refuse unless `--force`: {_md_cell(r)}" for r in rails]
     if warnings:
         head += ["### Warnings", "", *warnings, ""]
+    if plan.refreshed:
+        head += ["### Changed outside engage-sync since the last apply", ""]
+        head += [f"- {_md_cell(line.strip())}" for line in drift_lines(plan, limit=10)[1:-1]]
+        head.append("")
     tail = [
         "",
         f"Plan checksum: `{plan.checksum}`",

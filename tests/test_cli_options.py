@@ -31,7 +31,7 @@ def commands() -> list[tuple[str, ...]]:
 
 
 USES_STATE = {"plan", "apply", "force-unlock", "import", "state"}
-USES_DEBUG = {"apply", "campaigns"}
+USES_DEBUG = {"apply", "campaigns", "plan", "import"}
 
 
 @pytest.mark.parametrize("command", commands(), ids=" ".join)

@@ -402,7 +402,7 @@ def test_campaigns_in_one_call_when_served(emu: Emulator, clock: FakeClock) -> N
 def test_messages_from_engage_are_scrubbed_of_phones_and_emails(
     message: str, expected: str
 ) -> None:
-    from engage_sync.applier import scrub
+    from engage_sync.reconcile import scrub
 
     assert scrub(message) == expected
 

@@ -85,6 +85,16 @@ def test_apply_workflow_runs_one_at_a_time_in_a_protected_environment() -> None:
     assert env["RINGCENTRAL_JWT"] == "${{ secrets.RINGCENTRAL_JWT }}"
 
 
+def test_drift_workflow_is_daily_read_only_and_uses_the_protected_environment() -> None:
+    workflow = load("drift.yml")
+    assert workflow[True]["schedule"] == [{"cron": "17 6 * * *"}]
+    job = workflow["jobs"]["drift"]
+    assert job["environment"] == "engage-production"
+    assert job["permissions"] == {"contents": "read"}
+    env = next(s for s in job["steps"] if s.get("run") == "scripts/ci-drift.sh")["env"]
+    assert env["RINGCENTRAL_JWT"] == "${{ secrets.RINGCENTRAL_JWT }}"
+
+
 def test_ci_workflow_runs_the_ci_script() -> None:
     steps = load("ci.yml")["jobs"]["test"]["steps"]
     assert any(s.get("run") == "bash .ci/run" for s in steps)
@@ -313,7 +323,13 @@ def test_init_output_validates_and_passes_actionlint(tmp_path: Path) -> None:
     assert engage_sync("validate", cwd=new).code == 0
     lint = actionlint(*sorted((new / ".github" / "workflows").glob("*.yml")))
     assert lint.returncode == 0, lint.stdout
-    for name in ("scripts/ci-plan.sh", "scripts/ci-apply.sh", "scripts/pr-comment.py"):
+    assert (new / ".github" / "workflows" / "drift.yml").is_file()
+    for name in (
+        "scripts/ci-plan.sh",
+        "scripts/ci-apply.sh",
+        "scripts/ci-drift.sh",
+        "scripts/pr-comment.py",
+    ):
         assert os.access(new / name, os.X_OK)
         assert (new / name).read_bytes() == (REPO / name).read_bytes()
     assert "engage-sync.state.json.lock" in (new / ".gitignore").read_text()
@@ -339,3 +355,27 @@ def test_pr_comment_script_without_token_is_a_clear_error(tmp_path: Path) -> Non
         env={**env, "GITHUB_REPOSITORY": "o/r", "PR_NUMBER": "1"},
     )
     assert result.returncode == 1 and "GITHUB_TOKEN is not set" in result.stderr
+
+
+def test_the_drift_check_passes_without_drift_and_fails_visibly_with_it(
+    team_repo: tuple[Path, Served],
+) -> None:
+    repo, served = team_repo
+    env = {**served.env("api-token"), "ENGAGE_SYNC_DRIFT_DIR": "drift-output"}
+    assert engage_sync("apply", "--auto-approve", env=served.env("api-token"), cwd=repo).code == 0
+    clean = script(repo, "ci-drift.sh", env)
+    assert clean.returncode == 0, clean.stderr
+    assert "Drift: 0 missing" in clean.stdout
+    assert json.loads((repo / "drift-output" / "drift.json").read_text())["drift"] == []
+    served.post(
+        "/_emulator/leads",
+        {
+            "accountId": "99990001",
+            "campaignId": 136785,
+            "leads": [{"externId": "R-1001", "leadPhone": "4155550100"}],
+        },
+    )
+    drifted = script(repo, "ci-drift.sh", env)
+    assert drifted.returncode == 2
+    assert "! R-1001  duplicate" in drifted.stdout and "::error::" in drifted.stdout
+    assert "4155550100" not in (repo / "drift-output" / "drift.json").read_text()

@@ -9,7 +9,19 @@ from pathlib import Path
 import pytest
 
 PACKAGE = Path(__file__).resolve().parent.parent / "engage_sync"
-CORE = ("model", "planner", "rails", "render", "applier", "config", "errors", "workspace")
+CORE = (
+    "model",
+    "planner",
+    "rails",
+    "render",
+    "config",
+    "errors",
+    "workspace",
+    "reconcile/applier",
+    "reconcile/actions",
+    "reconcile/drift",
+    "reconcile/refresh",
+)
 
 
 def module_name(path: Path) -> str:
@@ -137,5 +149,5 @@ def test_outside_the_command_line_nothing_imports_the_cli() -> None:
 def test_the_layout_groups_modules_by_concern() -> None:
     top = sorted(p.name for p in PACKAGE.iterdir() if p.suffix == ".py" or p.is_dir())
     subpackages = {p for p in top if not p.endswith(".py") and p != "__pycache__"}
-    assert {"cli", "leadsets", "engage", "state", "emulator"} <= subpackages
+    assert {"cli", "leadsets", "engage", "state", "reconcile", "emulator"} <= subpackages
     assert len([p for p in top if p.endswith(".py")]) <= 12

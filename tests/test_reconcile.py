@@ -6,7 +6,7 @@ import pytest
 
 from engage_sync.engage.leads import LeadAction, LeadRecord, is_dialable, phone_key
 from engage_sync.model import PruneAction
-from engage_sync.reconcile import Intent, Want, decide, dialable_left, needs_search
+from engage_sync.reconcile.actions import Intent, Want, decide, dialable_left, needs_search
 
 CANCEL, DELETE = LeadAction.CANCEL, LeadAction.DELETE
 

@@ -3,19 +3,16 @@
 from __future__ import annotations
 
 import json
-import logging
 import sys
 from typing import Any
 
 import click
 
 from .. import workspace
-from ..config import DEFAULT_BASE_URL, pick
-from ..engage import LOADER_LIMITS, Limit, parse_limits
-from ..engage.ratelimit import ACTION_LIMITS, SEARCH_LIMITS
+from ..config import DEFAULT_BASE_URL
 from ..errors import ChecksumMismatch, ConfigError, EngageSyncError, SafetyRailTripped
 from ..model import Plan
-from ..report import Report
+from ..reconcile import Report
 from .common import (
     EXIT_ERROR,
     EXIT_OK,
@@ -28,68 +25,7 @@ from .common import (
     show_problems,
     write_output,
 )
-
-
-def _client(
-    ctx: Context,
-    base_url: str | None,
-    rate_scale: float | None = None,
-    max_retries: int | None = None,
-    timeout: float | None = None,
-) -> Any:
-    from ..engage import EngageClient, RedactingFilter, credentials_from_env
-
-    creds = credentials_from_env()
-    url = pick(base_url, "ENGAGE_BASE_URL", ctx.config.base_url, DEFAULT_BASE_URL)
-    limits = {
-        name: _limits(ctx, name, env_var, default)
-        for name, env_var, default in (
-            ("loader", "ENGAGE_SYNC_LOADER_LIMITS", LOADER_LIMITS),
-            ("search", "ENGAGE_SYNC_SEARCH_LIMITS", SEARCH_LIMITS),
-            ("actions", "ENGAGE_SYNC_ACTION_LIMITS", ACTION_LIMITS),
-        )
-    }
-    scale = _number(float, rate_scale, "ENGAGE_SYNC_RATE_SCALE", 1.0)
-    redact = RedactingFilter(creds.secrets)
-    handler = logging.StreamHandler(sys.stderr)
-    handler.addFilter(redact)
-    handler.setFormatter(logging.Formatter("debug: %(message)s"))
-    logger = logging.getLogger("engage_sync")
-    logger.handlers[:] = [handler]
-    logger.setLevel(logging.INFO if ctx.debug else logging.WARNING)
-    client = EngageClient(
-        str(url),
-        creds,
-        loader_limits=limits["loader"],
-        search_limits=limits["search"],
-        action_limits=limits["actions"],
-        rate_scale=scale,
-        max_retries=_number(int, max_retries, "ENGAGE_SYNC_MAX_RETRIES", 6),
-        timeout=_number(float, timeout, "ENGAGE_SYNC_TIMEOUT", 60.0),
-    )
-    client.tokens.on_secret = redact.add  # tokens minted during the run are redacted too
-    return client
-
-
-def _limits(ctx: Context, name: str, env_var: str, default: tuple[Limit, ...]) -> tuple[Limit, ...]:
-    text = pick(None, env_var, ctx.config.rate_limits.get(name), None)
-    try:
-        return parse_limits(str(text)) if text else default
-    except ValueError as e:
-        raise ConfigError(f"rateLimits.{name}: {e}") from e
-
-
-def _number(kind: Any, flag: Any, env_var: str, default: Any) -> Any:
-    value = pick(flag, env_var, None, default)
-    try:
-        return kind(value)
-    except (TypeError, ValueError):
-        raise ConfigError(f"{env_var} must be a number, not {value!r}") from None
-
-
-def _account(flag: str | None, ctx: Context) -> str | None:
-    value = pick(flag, "ENGAGE_ACCOUNT_ID", ctx.config.account, None)
-    return str(value) if value is not None else None
+from .connect import account_for, make_client, number
 
 
 def _check_accounts(plan: Plan, default: str | None) -> None:
@@ -152,6 +88,12 @@ class _Progress:
 )
 @click.option("--force", is_flag=True, help="Apply even when a safety rail trips.")
 @click.option(
+    "--refresh",
+    is_flag=True,
+    help="Look at Engage first and correct drift towards less calling (duplicates, "
+    "reappeared, changed phones); never re-creates missing leads.",
+)
+@click.option(
     "--rate-scale",
     type=float,
     default=None,
@@ -183,34 +125,41 @@ def apply(
     lock_timeout: float,
     checksum: str | None,
     force: bool,
+    refresh: bool,
     rate_scale: float | None,
     max_retries: int | None,
     timeout: float | None,
 ) -> int:
     """Stop calling what was removed, then post new, changed and replaced leads; record it all."""
-    from ..applier import Applier
+    from ..reconcile import Applier
+    from ..reconcile import refresh as look
     from ..render import render_text
     from ..state import Journal, StateLock
 
     report: Report | None = None
     # Credentials and base URL first (no network): a misconfigured apply fails on its first line.
-    client = _client(ctx, base_url, rate_scale, max_retries, timeout)
-    default_account = _account(account, ctx)
+    client = make_client(ctx, base_url, rate_scale, max_retries, timeout)
+    default_account = account_for(account, ctx)
     try:
         with client, StateLock(ctx.state_path, "apply", lock_timeout):
             planned = workspace.build_plan(paths, ctx.config, ctx.state_path)
             _check_accounts(planned.plan, default_account)
             show_problems(planned.sink.warnings, limit=PROBLEMS_SHOWN)
-            echo(render_text(planned.plan, rails=planned.rails), nl=False)
-            if checksum is not None and checksum != planned.plan.checksum:
+            offline = planned.plan
+            plan = offline
+            if refresh:
+                plan = look(plan, planned.state, planned.sources, client, default_account)
+            echo(render_text(plan, rails=planned.rails), nl=False)
+            # a plan reviewed offline still matches: drift corrections only ever reduce calling
+            if checksum is not None and checksum not in (plan.checksum, offline.checksum):
                 raise ChecksumMismatch(
-                    f"the plan's checksum is {planned.plan.checksum}, not the reviewed {checksum}: "
+                    f"the plan's checksum is {plan.checksum}, not the reviewed {checksum}: "
                     "the lead sets or the state changed since the review; nothing posted"
                 )
             refused = bool(planned.rails) and not force
-            plan = planned.plan.tombstones_only() if refused else planned.plan
+            plan = plan.tombstones_only() if refused else plan
             to_post = sum(ls.to_load for ls in plan.leadsets)
-            to_remove = sum(len(ls.removals) for ls in plan.leadsets)
+            to_remove = sum(ls.to_stop for ls in plan.leadsets)
             if refused and to_remove:
                 click.echo(
                     f"Refused by safety rails (see above); the {to_remove} tombstone(s) are "
@@ -240,7 +189,7 @@ def apply(
             progress = _Progress(to_post)
             with Journal(planned.state) as journal:
                 applier = Applier(client, journal, default_account, size, fail_fast, progress)
-                applier.lookup_delay = _number(
+                applier.lookup_delay = number(
                     float, None, "ENGAGE_SYNC_LOOKUP_DELAY", ctx.config.lookup_delay or 2.0
                 )
                 try:
@@ -300,12 +249,12 @@ def _show_report(report: Report, ctx: Context) -> None:
 @pass_ctx
 def campaigns(ctx: Context, account: str | None, base_url: str | None, fmt: str) -> int:
     """List dial groups and their campaigns (id, name, active)."""
-    acct = _account(account, ctx)
+    acct = account_for(account, ctx)
     if not acct:
         raise ConfigError(
             "no account: pass --account, set ENGAGE_ACCOUNT_ID or `account:` in engage-sync.yaml"
         )
-    with _client(ctx, base_url) as client:
+    with make_client(ctx, base_url) as client:
         groups = client.dial_groups_with_campaigns(acct)
     if fmt == "json":
         click.echo(json.dumps(groups, indent=2, sort_keys=True))

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 
 import click
 
 from .. import workspace
 from ..errors import EngageSyncError
-from ..model import OutputFormat
+from ..model import ALARMING_DRIFT, OutputFormat, Plan
 from .common import (
     EXIT_CHANGES,
     EXIT_ERROR,
@@ -22,6 +22,7 @@ from .common import (
     show_problems,
     write_output,
 )
+from .connect import account_for, make_client
 
 
 @click.command()
@@ -64,7 +65,19 @@ def validate(ctx: Context, paths: tuple[str, ...]) -> int:
     help="Show the values of changed leads (text only; refused when CI=true).",
 )
 @click.option("--limit", default=20, show_default=True, help="Changes listed per lead set (text).")
-@global_options()
+@click.option(
+    "--refresh",
+    is_flag=True,
+    help="Also look at Engage (needs credentials) and show what changed outside engage-sync.",
+)
+@click.option(
+    "--refresh-only",
+    is_flag=True,
+    help="Only what changed outside engage-sync; with --detailed-exitcode, 2 when any did.",
+)
+@click.option("--account", help="Engage account id, for --refresh [env ENGAGE_ACCOUNT_ID].")
+@click.option("--base-url", help="Voice API base URL, for --refresh [env ENGAGE_BASE_URL].")
+@global_options(debug=True)
 @pass_ctx
 def plan(
     ctx: Context,
@@ -74,9 +87,16 @@ def plan(
     detailed_exitcode: bool,
     show_pii: bool,
     limit: int,
+    refresh: bool,
+    refresh_only: bool,
+    account: str | None,
+    base_url: str | None,
 ) -> int:
-    """Show what apply would create, update or leave orphaned. Offline: no credentials needed."""
-    from ..render import render_json, render_markdown, render_text
+    """Show what apply would create, update, replace, remove or leave orphaned.
+
+    Offline (no credentials) unless --refresh or --refresh-only look at Engage.
+    """
+    from ..render import render_drift_text, render_json, render_markdown, render_text
 
     if show_pii and os.environ.get("CI", "").lower() == "true":
         raise EngageSyncError(
@@ -87,9 +107,19 @@ def plan(
             "--show-pii shows values on your terminal only: use it with "
             "--format text and without --out"
         )
+    client = make_client(ctx, base_url) if refresh or refresh_only else None  # credentials first
     planned = workspace.build_plan(paths, ctx.config, ctx.state_path)
     show_problems(planned.sink.warnings, limit=PROBLEMS_SHOWN)
     result = planned.plan
+    if client is not None:
+        from ..reconcile import refresh as look
+
+        with client:
+            result = look(result, planned.state, planned.sources, client, account_for(account, ctx))
+    if refresh_only:
+        write_output(_drift_only(result, fmt, limit, render_drift_text), out)
+        alarming = any(d.kind in ALARMING_DRIFT for ls in result.leadsets for d in ls.drift)
+        return EXIT_CHANGES if detailed_exitcode and alarming else EXIT_OK
     if fmt == OutputFormat.JSON.value:
         text = render_json(result, planned.rails)
     elif fmt == OutputFormat.MARKDOWN.value:
@@ -105,9 +135,24 @@ def plan(
             pii = workspace.leads_by_key(planned.sources, wanted)
         text = render_text(result, limit=limit, rails=planned.rails, pii=pii)
     write_output(text, out)
-    if detailed_exitcode and result.has_changes:
+    drifted = any(d.kind in ALARMING_DRIFT for ls in result.leadsets for d in ls.drift)
+    if detailed_exitcode and (result.has_changes or drifted):
         return EXIT_CHANGES
     return EXIT_OK
+
+
+def _drift_only(result: Plan, fmt: str, limit: int, text: Callable[[Plan, int], str]) -> str:
+    from ..render import plan_document
+
+    if fmt == OutputFormat.JSON.value:
+        doc = plan_document(result)
+        keep = ("format_version", "refreshed", "drift", "unmanaged", "lineage", "serial")
+        slim = {k: doc[k] for k in keep if k in doc}
+        slim["summary"] = {"drift": doc["summary"]["drift"]}  # type: ignore[index]
+        return json.dumps(slim, indent=2, sort_keys=True) + "\n"
+    if fmt == OutputFormat.MARKDOWN.value:
+        return "## engage-sync drift\n\n```\n" + text(result, limit) + "```\n"
+    return text(result, limit)
 
 
 def github_source_url(env: Mapping[str, str]) -> str | None:

@@ -16,9 +16,11 @@ from .common import EXIT_OK
 SHARED = (
     ".github/workflows/plan.yml",
     ".github/workflows/apply.yml",
+    ".github/workflows/drift.yml",
     "scripts/ci-install.sh",
     "scripts/ci-plan.sh",
     "scripts/ci-apply.sh",
+    "scripts/ci-drift.sh",
     "scripts/pr-comment.py",
 )
 EXECUTABLE = (".sh", ".py")
@@ -61,6 +63,7 @@ engage-sync.state.json.lock
 engage-sync.state.json.journal
 plan-output/
 apply-output/
+drift-output/
 .venv/
 """
 

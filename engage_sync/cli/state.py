@@ -8,10 +8,12 @@ from typing import Any
 
 import click
 
-from .. import leadsets
+from .. import leadsets, workspace
 from ..errors import EngageSyncError, ValidationFailed
+from ..model import Lead
 from ..state import StateLock, load_state, save_state
 from .common import EXIT_OK, Context, global_options, pass_ctx, show_problems
+from .connect import account_for, make_client
 
 
 @click.group()
@@ -120,15 +122,38 @@ def state_rm(ctx: Context, campaign: int, extern_ids: tuple[str, ...], lock_time
 
 @click.command("import")
 @click.option("--campaign", "campaign", type=int, required=True, help="Campaign id.")
-@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@click.argument("file", required=False, type=click.Path(dir_okay=False, path_type=Path))
+@click.option(
+    "--from-engage",
+    is_flag=True,
+    help="Adopt the declared leads Engage already holds once, with the declared phone "
+    "(needs credentials; nothing is posted).",
+)
+@click.option("--account", help="Engage account id, with --from-engage [env ENGAGE_ACCOUNT_ID].")
+@click.option("--base-url", help="Voice API base URL, with --from-engage [env ENGAGE_BASE_URL].")
 @click.option("--lock-timeout", type=float, default=0.0, show_default=True)
-@global_options()
+@global_options(debug=True)
 @pass_ctx
-def import_leads(ctx: Context, campaign: int, file: Path, lock_timeout: float) -> int:
+def import_leads(
+    ctx: Context,
+    campaign: int,
+    file: Path | None,
+    from_engage: bool,
+    account: str | None,
+    base_url: str | None,
+    lock_timeout: float,
+) -> int:
     """Record leads loaded outside engage-sync as applied, without posting them.
 
-    FILE is a lead set (.yaml/.json) of that campaign, or a CSV/JSON Lines file of leads.
+    FILE is a lead set (.yaml/.json) of that campaign, or a CSV/JSON Lines file of leads. With
+    --from-engage instead, the campaign's declared leads are looked up in Engage and those with
+    exactly one dialable record carrying the declared phone are adopted; the rest are listed.
     """
+    if from_engage == (file is not None):
+        raise click.UsageError("give either FILE or --from-engage")
+    if from_engage:
+        return _adopt(ctx, campaign, account, base_url, lock_timeout)
+    assert file is not None
     sink = leadsets.Sink()
     if file.suffix.lower() in leadsets.SUFFIXES:
         source = leadsets.load_source(file, ctx.config.options, sink)
@@ -143,15 +168,74 @@ def import_leads(ctx: Context, campaign: int, file: Path, lock_timeout: float) -
     if sink.errors:
         raise ValidationFailed(sink.problems)
     show_problems(sink.warnings)
+    serial = _record(ctx, campaign, leads, [leadsets.shown_path(file)], lock_timeout)
+    click.echo(
+        f"Recorded {len(leads)} lead(s) of campaign {campaign} in {ctx.state_path} "
+        f"(serial {serial}) without posting them."
+    )
+    return EXIT_OK
+
+
+def _record(
+    ctx: Context, campaign: int, leads: list[Lead], files: list[str], lock_timeout: float
+) -> int:
     with StateLock(ctx.state_path, "import", lock_timeout):
         current = load_state(ctx.state_path)
         camp = current.campaign(campaign)
         for lead in leads:
             camp.record(lead)
-        camp.files.add(leadsets.shown_path(file))
+        camp.files.update(files)
         save_state(current)
+    return current.serial
+
+
+def _adopt(
+    ctx: Context, campaign: int, account: str | None, base_url: str | None, lock_timeout: float
+) -> int:
+    """import --from-engage: teams that loaded leads by hand start without re-posting anyone."""
+    from ..engage.leads import phone_key
+
+    client = make_client(ctx, base_url)  # credentials first
+    sources, sink, _ = workspace.read_sources((), ctx.config)
+    mine = [s for s in sources if s.meta.campaign.id == campaign]
+    if not mine:
+        raise EngageSyncError(f"no lead set declares campaign {campaign}; nothing imported")
+    leads = list(leadsets.campaign_leads(campaign, mine, sink))
+    if sink.errors:
+        raise ValidationFailed(sink.problems)
+    acct = mine[0].meta.account or account_for(account, ctx)
+    if not acct:
+        raise EngageSyncError(
+            "no account: pass --account, set ENGAGE_ACCOUNT_ID or `account:`; nothing imported"
+        )
+    with client:
+        records = client.search_leads(acct, campaign, [lead.extern_id for lead in leads])
+    live: dict[str, list[str]] = {}
+    for r in records:
+        if r.dialable:
+            live.setdefault(r.extern_id, []).append(r.phone)
+    adopted: list[Lead] = []
+    rest: list[str] = []
+    for lead in leads:
+        phones = live.get(lead.extern_id, [])
+        fields = dict(lead.fields)
+        declared = phone_key(fields.get("leadPhone") or fields.get("leadPhoneE164") or "")
+        if not phones:
+            rest.append(f"  + {lead.extern_id}  no dialable record: apply will create it")
+        elif len(phones) > 1:
+            rest.append(
+                f"  ! {lead.extern_id}  {len(phones)} dialable records: not adopted "
+                "(cancel the extras in Engage, or apply --refresh once adopted)"
+            )
+        elif phones[0] != declared:
+            rest.append(f"  -/+ {lead.extern_id}  another phone in Engage: apply will replace it")
+        else:
+            adopted.append(lead)
+    serial = _record(ctx, campaign, adopted, [s.meta.path for s in mine], lock_timeout)
     click.echo(
-        f"Recorded {len(leads)} lead(s) of campaign {campaign} in {ctx.state_path} "
-        f"(serial {current.serial}) without posting them."
+        f"Adopted {len(adopted)} of {len(leads)} declared lead(s) of campaign {campaign} from "
+        f"Engage into {ctx.state_path} (serial {serial}) without posting them."
     )
+    for line in rest:
+        click.echo(line)
     return EXIT_OK

@@ -235,41 +235,59 @@ class EngageClient:
         """Every record in `campaign` with one of these externIds (NOTES.md, lead search).
 
         Asks for a few hundred externIds at a time, one campaign only, paced within the search
-        limits. Pages until a page comes back empty, because a server may clamp `maxRows` (a short
-        page proves nothing), or brings nothing new (a server that ignores `page`). Rows are
-        filtered here by campaign and externId as well: one real client saw the externIds filter
-        ignored.
+        limits. Rows are filtered here by campaign and externId as well: one real client saw the
+        externIds filter ignored.
         """
         wanted = sorted(set(extern_ids))
         found: dict[int, LeadRecord] = {}
-        path = f"{self._admin(account)}/campaignLeads/leadSearch"
         for start in range(0, len(wanted), self.search_chunk):
             chunk = wanted[start : start + self.search_chunk]
             keep = set(chunk)
-            page = 0
-            while True:
-                rows = self.request(
-                    "POST",
-                    f"{path}?page={page}&maxRows={self.search_page_size}",
-                    json={"campaignIds": [campaign], "externIds": chunk},
-                    pacer=self.search_pacer,
-                )
-                if isinstance(rows, dict):  # a paged envelope, should a tenant answer one
-                    rows = rows.get("content") or rows.get("leads") or []
-                if not isinstance(rows, list):
-                    raise ApiError("leadSearch: expected a list of leads")
-                new = 0
-                for row in rows:
-                    record = LeadRecord.from_row(row)
-                    if record is None or record.lead_id in found:
-                        continue
-                    if record.campaign_id == campaign and record.extern_id in keep:
-                        found[record.lead_id] = record
-                    new += 1
-                if not rows or not new:
-                    break
-                page += 1
+            criteria = {"campaignIds": [campaign], "externIds": chunk}
+            for record in self._search(account, campaign, criteria)[0]:
+                if record.extern_id in keep:
+                    found[record.lead_id] = record
         return sorted(found.values(), key=lambda r: r.lead_id)
+
+    def scan_campaign(self, account: str, campaign: int) -> tuple[list[LeadRecord], bool]:
+        """Every record of one campaign, and whether the scan saw them all (False: a page that
+        was not empty brought nothing new, so the server ignores paging and hides the rest)."""
+        return self._search(account, campaign, {"campaignIds": [campaign]})
+
+    def _search(
+        self, account: str, campaign: int, criteria: dict[str, Any]
+    ) -> tuple[list[LeadRecord], bool]:
+        """Page until a page comes back empty: a server may clamp `maxRows`, so a short page
+        proves nothing. A page with nothing new ends it too (a server that ignores `page`)."""
+        path = f"{self._admin(account)}/campaignLeads/leadSearch"
+        found: dict[int, LeadRecord] = {}
+        page = 0
+        while True:
+            rows = self.request(
+                "POST",
+                f"{path}?page={page}&maxRows={self.search_page_size}",
+                json=criteria,
+                pacer=self.search_pacer,
+            )
+            if isinstance(rows, dict):  # a paged envelope, should a tenant answer one
+                rows = rows.get("content") or rows.get("leads") or []
+            if rows is None:
+                rows = []
+            if not isinstance(rows, list):
+                raise ApiError("leadSearch: expected a list of leads")
+            new = 0
+            for row in rows:
+                record = LeadRecord.from_row(row)
+                if record is None or record.lead_id in found:
+                    continue
+                new += 1
+                if record.campaign_id == campaign:
+                    found[record.lead_id] = record
+            if not rows:
+                return sorted(found.values(), key=lambda r: r.lead_id), True
+            if not new:
+                return sorted(found.values(), key=lambda r: r.lead_id), False
+            page += 1
 
     def lead_action(
         self, account: str, campaign: int, action: LeadAction, lead_ids: Sequence[int]

@@ -11,7 +11,15 @@ from typing import Any
 from yaml.nodes import SequenceNode
 
 from ..errors import InputError
-from ..model import CampaignRef, Desired, Lead, LeadSetFile, PruneAction, Tombstone
+from ..model import (
+    PHONE_FIELDS,
+    CampaignRef,
+    Desired,
+    Lead,
+    LeadSetFile,
+    PruneAction,
+    Tombstone,
+)
 from . import documents, readers
 from .fields import US_COUNTRIES, LeadContext, suggest
 from .problems import Sink
@@ -362,3 +370,17 @@ def leads_file_source(path: Path, campaign: int) -> Source:
         )
     meta = LeadSetFile(shown_path(path), CampaignRef(campaign), None, (), shown_path(path))
     return Source(meta, path, None, path, LeadContext(None))
+
+
+def declared_phones(sources: Sequence[Source], wanted: set[str]) -> dict[str, str]:
+    """The declared phone of each wanted lead (the files are streamed; only these are kept)."""
+    found: dict[str, str] = {}
+    if not wanted:
+        return found
+    for source in sources:
+        for lead in iter_leads(source, Sink()):
+            if lead.extern_id in wanted:
+                fields = dict(zip(lead.names, lead.values, strict=True))
+                phone = next((fields[n] for n in sorted(PHONE_FIELDS) if n in fields), "")
+                found[lead.extern_id] = str(phone)
+    return found

@@ -6,15 +6,15 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from . import leadsets
-from .engage import EngageClient
-from .engage.client import backoff
-from .errors import AnswerLost, ApiError, TransientApiError
-from .leadsets import Sink, Source
-from .model import Lead, LeadSetPlan, Plan, posted_options
-from .reconcile import Reconciler, loaded
+from .. import leadsets
+from ..engage import EngageClient
+from ..engage.client import backoff
+from ..errors import AnswerLost, ApiError, TransientApiError
+from ..leadsets import Sink, Source
+from ..model import DriftKind, Lead, LeadSetPlan, Plan, posted_options
+from ..state import Journal
+from .actions import Reconciler, loaded
 from .report import LeadSetReport, Report, scrub
-from .state import Journal
 
 FAILURE_STATUSES = frozenset(
     {
@@ -52,7 +52,7 @@ class Applier:
             if not ls.has_work:
                 continue
             rep = LeadSetReport(ls.campaign.id, ls.campaign.name, ls.to_load)
-            rep.to_remove = len(ls.removals)
+            rep.to_remove = ls.to_stop
             report.leadsets.append(rep)
             self._apply_leadset(
                 ls, [s for s in sources if s.meta.campaign.id == ls.campaign.id], rep
@@ -108,7 +108,9 @@ class Applier:
         blocked = Reconciler(self.client, self.journal).run(account, ls, sources, rep)
         if blocked and self.fail_fast:
             return
-        wanted = {c.extern_id for c in (*ls.creates, *ls.updates, *ls.replaces)} - blocked
+        changed = {d.extern_id for d in ls.corrections if d.kind is DriftKind.CHANGED}
+        loads = (*ls.creates, *ls.updates, *ls.replaces)
+        wanted = ({c.extern_id for c in loads} | changed) - blocked
         handling = dict(ls.options).get("duplicateHandling")
         self._replaced_by_phone = frozenset(
             c.extern_id for c in ls.updates if handling == "REMOVE_ALL_EXISTING"
@@ -238,7 +240,10 @@ class Applier:
             or status in FAILURE_STATUSES
             or (supplied == 0 and batch)  # "returns 200 even on failure" (a real client)
         ):
-            why = status or ("leadsSupplied 0" if supplied == 0 else "Failed")
+            if supplied == 0:
+                why = "leadsSupplied 0"
+            else:
+                why = status if status in FAILURE_STATUSES else "Failed"
             rep.errors.append(
                 scrub(f"batch of {len(batch)} failed: {why}: {result.get('message') or ''}")
                 .rstrip()

@@ -24,14 +24,14 @@ import enum
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
-from . import leadsets
-from .engage import EngageClient
-from .engage.leads import LeadAction, LeadRecord, phone_key
-from .errors import ApiError
-from .leadsets import Sink, Source
-from .model import PHONE_FIELDS, Action, Lead, LeadSetPlan, PruneAction, RemoveReason
+from ..engage import EngageClient
+from ..engage.leads import LeadAction, LeadRecord, phone_key
+from ..errors import ApiError
+from ..leadsets import Source, declared_phones
+from ..model import PHONE_FIELDS, Action, DriftKind, Lead, LeadSetPlan, PruneAction, RemoveReason
+from ..state import Journal
+from .drift import newest
 from .report import LeadSetReport, scrub
-from .state import Journal
 
 
 class Intent(enum.Enum):
@@ -39,6 +39,7 @@ class Intent(enum.Enum):
     PRUNE = "prune"
     REPLACE = "replace"
     UPDATE = "update"
+    DEDUPE = "dedupe"  # drift: several dialable records of one owned lead; keep the newest
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,11 +63,17 @@ def decide(
     """The lead ids to act on for one externId, by action."""
     out: dict[LeadAction, list[int]] = {LeadAction.CANCEL: [], LeadAction.DELETE: []}
     declared = phone_key(want.phone)
+    records = list(records)
+    live = [r for r in records if r.extern_id == want.extern_id and r.dialable]
+    keep = newest(live, want.phone).lead_id if live else None
     for r in records:
         if r.extern_id != want.extern_id:
             continue
         if want.intent is Intent.REMOVE:
             if r.dialable:
+                out[LeadAction.CANCEL].append(r.lead_id)
+        elif want.intent is Intent.DEDUPE:
+            if r.dialable and r.lead_id != keep:
                 out[LeadAction.CANCEL].append(r.lead_id)
         elif want.intent is Intent.PRUNE:
             if prune_action is PruneAction.DELETE:
@@ -117,7 +124,18 @@ class Reconciler:
             for c in (*ls.replaces, *ls.updates)
         }
         changed = {e: i for e, i in changed.items() if needs_search(i, handling)}
-        phones = declared_phones(sources, set(changed)) if changed else {}
+        dedupe: set[str] = set()
+        for d in ls.corrections:  # apply --refresh: towards less calling only
+            if d.kind is DriftKind.DUPLICATE:
+                dedupe.add(d.extern_id)
+            elif d.kind is DriftKind.REAPPEARED:
+                wants.setdefault(d.extern_id, Want(d.extern_id, Intent.REMOVE))
+            else:
+                changed.setdefault(d.extern_id, Intent.REPLACE)
+        wanted_phones = set(changed) | dedupe
+        phones = declared_phones(sources, wanted_phones) if wanted_phones else {}
+        for eid in dedupe:
+            wants.setdefault(eid, Want(eid, Intent.DEDUPE, phones.get(eid, "")))
         for eid, intent in changed.items():
             wants[eid] = Want(eid, intent, phones.get(eid, ""))
         if not wants:
@@ -151,7 +169,8 @@ class Reconciler:
                 rep.errors.append(f"{r.extern_id}: a record is still dialable after {r.state}")
         done = sorted(removing - failed)
         self.journal.forget(cid, done)
-        rep.removed += len(done)
+        deduped = {e for e, w in wants.items() if w.intent is Intent.DEDUPE} - failed
+        rep.removed += len(done) + len(deduped)
         blocked = failed & set(changed)
         if blocked:
             rep.failed += len(blocked)
@@ -202,18 +221,6 @@ class Reconciler:
 
 def _pairs(todo: Mapping[LeadAction, list[tuple[int, str]]]) -> list[tuple[int, str]]:
     return [pair for items in todo.values() for pair in items]
-
-
-def declared_phones(sources: Sequence[Source], wanted: set[str]) -> dict[str, str]:
-    """The declared phone of each wanted lead (streamed again; only these are kept)."""
-    found: dict[str, str] = {}
-    for source in sources:
-        for lead in leadsets.iter_leads(source, Sink()):
-            if lead.extern_id in wanted:
-                fields = dict(lead.fields)
-                phone = next((fields[n] for n in sorted(PHONE_FIELDS) if n in fields), "")
-                found[lead.extern_id] = str(phone)
-    return found
 
 
 def loaded(

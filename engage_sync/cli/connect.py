@@ -1,0 +1,78 @@
+"""Connecting to Engage from the command line: credentials, base URL, limits and the debug log,
+all checked before anything is read or sent (no network needed for that)."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from typing import Any
+
+from ..config import DEFAULT_BASE_URL, pick
+from ..engage import LOADER_LIMITS, Limit, parse_limits
+from ..engage.ratelimit import ACTION_LIMITS, SEARCH_LIMITS
+from ..errors import ConfigError
+from .common import Context
+
+
+def make_client(
+    ctx: Context,
+    base_url: str | None,
+    rate_scale: float | None = None,
+    max_retries: int | None = None,
+    timeout: float | None = None,
+) -> Any:
+    from ..engage import EngageClient, RedactingFilter, credentials_from_env
+
+    creds = credentials_from_env()
+    url = pick(base_url, "ENGAGE_BASE_URL", ctx.config.base_url, DEFAULT_BASE_URL)
+    limits = {
+        name: limits_for(ctx, name, env_var, default)
+        for name, env_var, default in (
+            ("loader", "ENGAGE_SYNC_LOADER_LIMITS", LOADER_LIMITS),
+            ("search", "ENGAGE_SYNC_SEARCH_LIMITS", SEARCH_LIMITS),
+            ("actions", "ENGAGE_SYNC_ACTION_LIMITS", ACTION_LIMITS),
+        )
+    }
+    scale = number(float, rate_scale, "ENGAGE_SYNC_RATE_SCALE", 1.0)
+    redact = RedactingFilter(creds.secrets)
+    handler = logging.StreamHandler(sys.stderr)
+    handler.addFilter(redact)
+    handler.setFormatter(logging.Formatter("debug: %(message)s"))
+    logger = logging.getLogger("engage_sync")
+    logger.handlers[:] = [handler]
+    logger.setLevel(logging.INFO if ctx.debug else logging.WARNING)
+    client = EngageClient(
+        str(url),
+        creds,
+        loader_limits=limits["loader"],
+        search_limits=limits["search"],
+        action_limits=limits["actions"],
+        rate_scale=scale,
+        max_retries=number(int, max_retries, "ENGAGE_SYNC_MAX_RETRIES", 6),
+        timeout=number(float, timeout, "ENGAGE_SYNC_TIMEOUT", 60.0),
+    )
+    client.tokens.on_secret = redact.add  # tokens minted during the run are redacted too
+    return client
+
+
+def limits_for(
+    ctx: Context, name: str, env_var: str, default: tuple[Limit, ...]
+) -> tuple[Limit, ...]:
+    text = pick(None, env_var, ctx.config.rate_limits.get(name), None)
+    try:
+        return parse_limits(str(text)) if text else default
+    except ValueError as e:
+        raise ConfigError(f"rateLimits.{name}: {e}") from e
+
+
+def number(kind: Any, flag: Any, env_var: str, default: Any) -> Any:
+    value = pick(flag, env_var, None, default)
+    try:
+        return kind(value)
+    except (TypeError, ValueError):
+        raise ConfigError(f"{env_var} must be a number, not {value!r}") from None
+
+
+def account_for(flag: str | None, ctx: Context) -> str | None:
+    value = pick(flag, "ENGAGE_ACCOUNT_ID", ctx.config.account, None)
+    return str(value) if value is not None else None

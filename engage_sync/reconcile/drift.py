@@ -1,0 +1,82 @@
+"""What changed in Engage outside engage-sync since the last apply (issue #11). Pure: the state's
+view and the records a refresh found in, drift out. No PII: externIds, kinds and lead states only.
+
+- missing: recorded as loaded, no record in Engage. Reported, never re-created: an admin may have
+  removed it on purpose (`engage-sync state rm` it to load it again).
+- stopped: no record is dialable any more (complete, cancelled or paused outside, DNC, ...).
+  The normal end of a lead's life in a dialer: informational.
+- duplicate: more than one dialable record for an owned externId.
+- changed: the dialable record's phone differs from the declared one.
+- reappeared: a removed (tombstoned or pruned) externId is dialable again.
+Plus a count of the campaign's records engage-sync does not own (`unmanaged`), never acted on.
+`apply --refresh` corrects duplicate, changed and reappeared, always towards less calling.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+
+from ..engage.leads import LeadRecord, phone_key
+from ..model import CORRECTED_DRIFT, Drift, DriftKind
+
+# what apply --refresh corrects (the plan's checksum covers these)
+CORRECTED = CORRECTED_DRIFT
+
+
+@dataclass(frozen=True, slots=True)
+class CampaignDrift:
+    campaign_id: int
+    items: tuple[Drift, ...] = ()
+    unmanaged: int = 0
+    complete: bool = True  # False: the server's paging hid part of the campaign (a lower bound)
+    counts: Mapping[str, int] = field(default_factory=dict)
+
+
+def newest(records: Iterable[LeadRecord], phone: str = "") -> LeadRecord:
+    """The record to keep of several: the newest with the declared phone, else the newest."""
+    records = list(records)
+    key = phone_key(phone)
+    matching = [r for r in records if key and r.phone == key]
+    return max(matching or records, key=lambda r: (r.loaded, r.lead_id))
+
+
+def classify(
+    campaign_id: int,
+    records: Iterable[LeadRecord],
+    owned: Iterable[str],
+    removed: Iterable[str],
+    declared_phones: Mapping[str, str],
+    complete: bool = True,
+) -> CampaignDrift:
+    """Drift of one campaign. `declared_phones` holds the declared phone of each owned lead whose
+    phone the plan does not change already (a planned replacement is not drift)."""
+    by_id: dict[str, list[LeadRecord]] = {}
+    for r in records:
+        if r.campaign_id == campaign_id:
+            by_id.setdefault(r.extern_id, []).append(r)
+    owned_set, removed_set = set(owned), set(removed) - set(owned)
+    items: list[Drift] = []
+    for eid in sorted(owned_set):
+        mine = by_id.get(eid, [])
+        if not mine:
+            items.append(Drift(campaign_id, eid, DriftKind.MISSING))
+            continue
+        live = [r for r in mine if r.dialable]
+        if not live:
+            items.append(Drift(campaign_id, eid, DriftKind.STOPPED, newest(mine).state))
+        elif len(live) > 1:
+            keep = newest(live, declared_phones.get(eid, ""))
+            extra = tuple(sorted(r.lead_id for r in live if r is not keep))
+            items.append(Drift(campaign_id, eid, DriftKind.DUPLICATE, keep.state, extra))
+        elif eid in declared_phones and live[0].phone != phone_key(declared_phones[eid]):
+            one: tuple[int, ...] = (live[0].lead_id,)
+            items.append(Drift(campaign_id, eid, DriftKind.CHANGED, live[0].state, one))
+    for eid in sorted(removed_set):
+        live = [r for r in by_id.get(eid, []) if r.dialable]
+        if live:
+            ids = tuple(sorted(r.lead_id for r in live))
+            items.append(Drift(campaign_id, eid, DriftKind.REAPPEARED, live[0].state, ids))
+    unmanaged = sum(len(v) for k, v in by_id.items() if k not in owned_set and k not in removed_set)
+    counts = {kind.value: sum(1 for d in items if d.kind is kind) for kind in DriftKind}
+    return CampaignDrift(campaign_id, tuple(items), unmanaged, complete, counts)

@@ -1,0 +1,68 @@
+"""`--refresh`: look at what is really in Engage for the declared campaigns, and put the drift
+in the plan (issue #11).
+
+Cost model: one lead search per page of the campaign (`maxRows`, 1,000 asked; a server may clamp
+it) plus one empty page, at 15 searches per 10 s and 60 per 30 s: about N/1,000 searches for a
+campaign of N records (a minute for 100,000). A server that ignores paging is noticed (a full
+page with nothing new); then the owned externIds are looked up 500 at a time instead (about N/250
+searches), and `unmanaged` is a lower bound.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+from dataclasses import replace
+
+from ..engage import EngageClient
+from ..leadsets import Source, declared_phones
+from ..model import LeadSetPlan, Plan
+from ..state import State
+from .drift import CORRECTED, classify
+
+
+def refresh(
+    plan: Plan,
+    state: State,
+    sources: Sequence[Source],
+    client: EngageClient,
+    default_account: str | None,
+) -> Plan:
+    """The plan with each declared campaign's drift; the checksum covers what apply corrects."""
+    leadsets_out = []
+    for ls in plan.leadsets:
+        account = ls.account or default_account
+        if not account or not ls.files:
+            leadsets_out.append(ls)
+            continue
+        leadsets_out.append(_refresh_one(ls, state, sources, client, account))
+    digest = hashlib.sha256(plan.checksum.encode())
+    for ls in leadsets_out:
+        for d in ls.drift:
+            if d.kind in CORRECTED:
+                digest.update(f"!{d.campaign_id}\x1f{d.extern_id}\x1f{d.kind.value}\x1e".encode())
+    return replace(plan, leadsets=tuple(leadsets_out), refreshed=True, checksum=digest.hexdigest())
+
+
+def _refresh_one(
+    ls: LeadSetPlan,
+    state: State,
+    sources: Sequence[Source],
+    client: EngageClient,
+    account: str,
+) -> LeadSetPlan:
+    cid = ls.campaign.id
+    camp = state.campaigns.get(cid)
+    owned = set(camp.leads) if camp is not None else set()
+    removed = set(camp.removed) if camp is not None else set()
+    records, complete = client.scan_campaign(account, cid)
+    if not complete:
+        seen = {r.lead_id for r in records}
+        extra = client.search_leads(account, cid, owned | removed)
+        records = records + [r for r in extra if r.lead_id not in seen]
+    # a phone the plan already changes (a replacement) or removes is not drift
+    settled = {c.extern_id for c in (*ls.replaces, *ls.removals, *ls.creates)}
+    mine = [s for s in sources if s.meta.campaign.id == cid]
+    phones = declared_phones(mine, owned - settled)
+    found = classify(cid, records, owned, removed - {c.extern_id for c in ls.removals}, phones)
+    return replace(ls, drift=found.items, unmanaged=found.unmanaged, refresh_complete=complete)

@@ -1,0 +1,223 @@
+"""End to end, what is really in Engage: `plan --refresh`, drift corrected by `apply --refresh`,
+`import --from-engage`, lost answers resolved by looking, and answers read rather than trusted."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from conftest import Served, engage_sync, load_json, start_emulator, stop_emulator
+from test_removals_e2e import (
+    ACCOUNT,
+    CAMPAIGN,
+    PHONES,
+    apply,
+    by_hand,
+    dialable,
+    leadset,
+    records,
+)
+
+pytestmark = pytest.mark.e2e
+IDS = [f"R-{i}" for i in range(1001, 1007)]
+
+
+@pytest.fixture
+def emu() -> Iterator[Served]:
+    served = start_emulator("--search-max-rows", "4")
+    try:
+        yield served
+    finally:
+        stop_emulator(served)
+
+
+@pytest.fixture
+def repo(tmp_path: Path) -> Path:
+    (tmp_path / "engage-sync.yaml").write_text(f'account: "{ACCOUNT}"\n')
+    return tmp_path
+
+
+def plan(repo: Path, emu: Served, *args: str) -> Any:
+    return engage_sync("plan", *args, env=emu.env("api-token"), cwd=repo)
+
+
+def admin(emu: Served, action: str, lead_ids: list[int]) -> None:
+    """What an Engage admin does by hand, through the API."""
+    r = httpx.put(
+        f"{emu.base_url}/api/v1/admin/accounts/{ACCOUNT}/campaignLeads/actions",
+        params={"leadAction": action},
+        json={"campaignLeadSearchCriteria": {"campaignIds": [CAMPAIGN], "leadIds": lead_ids}},
+        headers={"X-Auth-Token": "emulator-legacy-api-token"},
+        timeout=10,
+    )
+    assert r.status_code == 200 and r.json()["success"] is True
+
+
+def set_state(emu: Served, lead_ids: list[int], state: str) -> None:
+    emu.post("/_emulator/leads/state", {"leadIds": lead_ids, "leadState": state})
+
+
+def lead_id(emu: Served, eid: str) -> int:
+    (row,) = records(emu)[eid]
+    return int(row["leadId"])
+
+
+def drift_of(result: Any) -> dict[str, str]:
+    doc = json.loads(result.out)
+    return {d["externId"]: d["kind"] for d in doc["drift"]}
+
+
+def test_each_kind_of_drift_is_seen_and_apply_refresh_corrects_towards_less_calling(
+    repo: Path, emu: Served
+) -> None:
+    leadset(repo, IDS)
+    assert apply(repo, emu).code == 0
+    leadset(repo, IDS[:5], removed=["R-1006"])
+    assert apply(repo, emu).code == 0
+    clean = plan(repo, emu, "--refresh-only", "--detailed-exitcode")
+    assert clean.code == 0, clean.err
+    assert "Drift: 0 missing, 0 stopped, 0 duplicate, 0 changed, 0 reappeared" in clean.out
+
+    admin(emu, "DELETE_LEADS", [lead_id(emu, "R-1001")])  # missing
+    set_state(emu, [lead_id(emu, "R-1002")], "COMPLETE")  # stopped
+    by_hand(emu, CAMPAIGN, {"externId": "R-1003", "leadPhone": PHONES["R-1003"]})  # duplicate
+    admin(emu, "CANCEL_LEADS", [lead_id(emu, "R-1004")])  # changed: another phone, by hand
+    by_hand(emu, CAMPAIGN, {"externId": "R-1004", "leadPhone": "2125550199"})
+    set_state(emu, [lead_id(emu, "R-1006")], "READY")  # reappeared
+    by_hand(emu, CAMPAIGN, {"externId": "X-1", "leadPhone": "3035550100"})  # unmanaged
+
+    r = plan(repo, emu, "--refresh")
+    assert r.code == 0, r.err
+    assert "Changed outside engage-sync since the last apply:" in r.out
+    assert (
+        f"  campaign {CAMPAIGN}: 1 missing, 1 stopped, 1 duplicate, 1 changed, 1 reappeared; "
+        "1 unmanaged record(s)"
+    ) in r.out
+    assert "  ! R-1001  missing: recorded as loaded, no record in Engage" in r.out
+    assert "  ! R-1002  stopped (COMPLETE): no record is dialable any more" in r.out
+    assert "  ! R-1006  reappeared (READY)" in r.out
+    assert "2125550199" not in r.out and PHONES["R-1003"] not in r.out  # no PII
+    doc = plan(repo, emu, "--refresh", "--format", "json")
+    assert drift_of(doc) == {
+        "R-1001": "missing",
+        "R-1002": "stopped",
+        "R-1003": "duplicate",
+        "R-1004": "changed",
+        "R-1006": "reappeared",
+    }
+    summary = json.loads(doc.out)["summary"]["drift"]
+    assert summary == {"missing": 1, "stopped": 1, "duplicate": 1, "changed": 1, "reappeared": 1}
+    offline = json.loads(engage_sync("plan", "--format", "json", cwd=repo).out)
+    assert json.loads(doc.out)["checksum"] != offline["checksum"]  # covers what apply corrects
+    assert plan(repo, emu, "--refresh-only", "--detailed-exitcode").code == 2
+
+    fixed = engage_sync("apply", "--auto-approve", "--refresh", env=emu.env("api-token"), cwd=repo)
+    assert fixed.code == 0, fixed.err
+    now = records(emu)
+    assert "R-1001" not in now  # missing: never re-created
+    assert [r["leadState"] for r in now["R-1002"]] == ["COMPLETE"]  # stopped: never un-cancelled
+    assert len(dialable(now["R-1003"])) == 1
+    assert [r["lead"]["leadPhone"] for r in dialable(now["R-1004"])] == [PHONES["R-1004"]]
+    assert dialable(now["R-1006"]) == []
+    assert len(dialable(now["X-1"])) == 1  # unmanaged: never touched
+    after = plan(repo, emu, "--refresh-only", "--format", "json")
+    assert drift_of(after) == {"R-1001": "missing", "R-1002": "stopped"}
+    assert plan(repo, emu, "--refresh-only", "--detailed-exitcode").code == 2  # missing stays
+    assert engage_sync("state", "rm", str(CAMPAIGN), "R-1001", cwd=repo).code == 0
+    reload = apply(repo, emu)
+    assert reload.code == 0 and len(dialable(records(emu)["R-1001"])) == 1
+
+
+def test_refresh_needs_credentials_and_plain_plan_stays_offline(repo: Path, emu: Served) -> None:
+    leadset(repo, IDS[:2])
+    r = engage_sync("plan", "--refresh", cwd=repo)
+    assert r.code == 1 and r.err.startswith("error: no Engage credentials") and r.out == ""
+    assert engage_sync("plan", cwd=repo).code == 0
+
+
+def test_import_from_engage_adopts_what_is_there_once_with_the_declared_phone(
+    repo: Path, emu: Served
+) -> None:
+    leadset(repo, IDS)
+    for eid in IDS[:4]:  # loaded by hand before engage-sync
+        by_hand(emu, CAMPAIGN, {"externId": eid, "leadPhone": PHONES[eid]})
+    by_hand(emu, CAMPAIGN, {"externId": "R-1004", "leadPhone": PHONES["R-1004"]})  # twice
+    by_hand(emu, CAMPAIGN, {"externId": "R-1005", "leadPhone": "2125550100"})  # another phone
+    r = engage_sync(
+        "import",
+        "--campaign",
+        str(CAMPAIGN),
+        "--from-engage",
+        env=emu.env("api-token"),
+        cwd=repo,
+    )
+    assert r.code == 0, r.err
+    assert f"Adopted 3 of 6 declared lead(s) of campaign {CAMPAIGN}" in r.out
+    assert "  ! R-1004  2 dialable records: not adopted" in r.out
+    assert "  -/+ R-1005  another phone in Engage: apply will replace it" in r.out
+    assert "  + R-1006  no dialable record: apply will create it" in r.out
+    p = engage_sync("plan", cwd=repo)
+    assert (
+        "Plan: 3 to create, 0 to update, 0 to replace, 0 to remove, 0 orphaned, 3 unchanged."
+        in (p.out)
+    )
+    assert apply(repo, emu).code == 0
+    posted = Counter(
+        lead["externId"] for req in emu.loader_posts() for lead in req["body"]["uploadLeads"]
+    )
+    assert set(posted) == {"R-1004", "R-1005", "R-1006"}
+
+
+def test_a_lost_answer_then_a_rerun_leaves_one_record_per_lead_under_retain_all(
+    repo: Path, emu: Served
+) -> None:
+    leadset(repo, IDS, handling="RETAIN_ALL")
+    emu.post("/_emulator/faults", {"kind": "lost"})  # stored, then the connection drops
+    for _ in range(8):  # and the lookup cannot answer either: the leads stay in doubt
+        emu.post("/_emulator/faults", {"kind": "500", "endpoint": "search"})
+    first = apply(repo, emu, "--max-retries", "1")
+    assert first.code in (1, 4)
+    assert "not confirmed" in first.err
+    assert "in flight when an earlier apply stopped" in engage_sync("plan", cwd=repo).out
+    httpx.delete(f"{emu.origin}/_emulator/faults")
+    again = apply(repo, emu)
+    assert again.code == 0, again.err
+    assert all(len(records(emu)[eid]) == 1 for eid in IDS)
+    assert sum(len(req["body"]["uploadLeads"]) for req in emu.loader_posts()) == len(IDS)
+    report = engage_sync("plan", "--detailed-exitcode", cwd=repo)
+    assert report.code == 0
+
+
+def test_a_lost_answer_is_looked_up_in_the_same_run(repo: Path, emu: Served) -> None:
+    leadset(repo, IDS, handling="RETAIN_ALL")
+    emu.post("/_emulator/faults", {"kind": "lost"})
+    r = apply(repo, emu, "--report-json", "report.json")
+    assert r.code == 0, r.err
+    assert all(len(records(emu)[eid]) == 1 for eid in IDS)
+    assert load_json(repo / "report.json")["leadsets"][0]["foundAfterLostAnswer"] == len(IDS)
+
+
+def test_leads_supplied_0_is_a_failed_batch(repo: Path, emu: Served) -> None:
+    leadset(repo, IDS)
+    emu.post("/_emulator/faults", {"kind": "unsupplied"})
+    r = apply(repo, emu, "--batch-size", "3")
+    assert r.code == 4
+    assert "failed: leadsSupplied 0: missing.required.param" in r.err
+    state = load_json(repo / "engage-sync.state.json")
+    assert sorted(state["campaigns"][str(CAMPAIGN)]["leads"]) == IDS[3:]
+
+
+def test_a_scrubbed_lead_is_not_recorded_and_every_other_lead_is(repo: Path, emu: Served) -> None:
+    leadset(repo, IDS)
+    emu.post("/_emulator/faults", {"kind": "scrub", "rows": 1})
+    r = apply(repo, emu)
+    assert r.code == 0, r.err
+    assert "1 lead(s) accepted but not in Engage (do-not-call or duplicate phone?)" in r.err
+    assert "R-1001" in r.err
+    state = load_json(repo / "engage-sync.state.json")
+    assert sorted(state["campaigns"][str(CAMPAIGN)]["leads"]) == IDS[1:]
