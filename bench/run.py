@@ -348,6 +348,80 @@ def bench_apply(root: Path, n: int, batch: int, scale: float, latency: float) ->
     }
 
 
+def bench_refresh(root: Path, n: int, scale: float) -> dict[str, Any]:
+    """`plan --refresh-only` of n owned leads against the emulator, with the documented search
+    limits (15 per 10 s, 60 per 30 s) scaled; the floor is the least time that many searches
+    can take within those windows."""
+    import httpx
+
+    work = root / f"refresh-{n}"
+    if work.exists():
+        shutil.rmtree(work)
+    (work / "leadsets").mkdir(parents=True)
+    write_csv(work / "leadsets" / "leads.csv", n, 13, 0.0)
+    (work / "leadsets" / "bench.yaml").write_text(
+        f"campaign: {CAMPAIGN}\naccount: '99990001'\n{OPTIONS}leadsFile: leads.csv\n"
+    )
+    (work / "engage-sync.yaml").write_text("rails: {maxCreates: 10000000}\n")
+    emulator = subprocess.Popen(
+        [ES, "emulator", "--port", "0", "--rate-scale", str(scale), "--max-leads", "1000"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
+    try:
+        assert emulator.stdout is not None
+        origin = emulator.stdout.readline().split("listening on ", 1)[1].split(" ", 1)[0]
+        env = {
+            **{k: v for k, v in os.environ.items() if not k.startswith(("ENGAGE_", "RINGC"))},
+            "ENGAGE_BASE_URL": f"{origin}/voice",
+            "ENGAGE_ACCOUNT_ID": "99990001",
+            "ENGAGE_API_TOKEN": "emulator-legacy-api-token",
+            "ENGAGE_SYNC_RATE_SCALE": str(scale),
+        }
+        subprocess.run(
+            [ES, "apply", "--auto-approve", "--batch-size", "1000"],
+            cwd=work,
+            env=env,
+            check=True,
+            capture_output=True,
+        )
+        httpx.delete(f"{origin}/_emulator/requests")
+        started = time.perf_counter()
+        out = subprocess.run(
+            [ES, "plan", "--refresh-only", "--format", "json"],
+            cwd=work,
+            env=env,
+            check=True,
+            capture_output=True,
+            text=True,
+        ).stdout
+        seconds = time.perf_counter() - started
+        searches = [
+            r
+            for r in httpx.get(f"{origin}/_emulator/requests").json()
+            if r["path"].endswith("/leadSearch")
+        ]
+        stats = httpx.get(f"{origin}/_emulator/stats").json()
+    finally:
+        emulator.terminate()
+        emulator.wait(timeout=10)
+    doc = json.loads(out)
+    floor = ideal_seconds(len(searches), [(15, 10.0 / scale), (60, 30.0 / scale)])
+    return {
+        "leads": n,
+        "rate_scale": scale,
+        "searches": len(searches),
+        "searches_per_1000_leads": round(1000 * len(searches) / n, 2),
+        "refresh_s": round(seconds, 2),
+        "search_floor_s": round(floor, 2),
+        "of_ceiling": round(floor / seconds, 3) if seconds else None,
+        "http_429": stats.get("leadSearch429", 0),
+        "drift": sum(doc["summary"]["drift"].values()),
+        "unmanaged": sum(doc["unmanaged"].values()),
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="small sizes (seconds)")
@@ -388,6 +462,17 @@ def main() -> None:
         f"({apply['of_ceiling']:.0%}), {apply['http_429']} x 429, "
         f"posted/changed {apply['posted']}/{apply['changed']} = {apply['posted_per_changed']}"
     )
+    refresh = (
+        bench_refresh(args.data, 2_000, 40.0)
+        if args.quick
+        else bench_refresh(args.data, 100_000, 20.0)
+    )
+    print(
+        f"  refresh of {refresh['leads']:,} owned leads: {refresh['searches']} searches "
+        f"({refresh['searches_per_1000_leads']} per 1,000), {refresh['refresh_s']} s against a "
+        f"pacing floor of {refresh['search_floor_s']} s at rate scale {refresh['rate_scale']:g}, "
+        f"{refresh['http_429']} x 429, drift {refresh['drift']}"
+    )
     doc = {
         "machine": {
             "arch": platform.machine(),
@@ -399,6 +484,7 @@ def main() -> None:
         "plan": plans,
         "growth": grow,
         "apply": apply,
+        "refresh": refresh,
     }
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(doc, indent=2) + "\n")

@@ -43,7 +43,11 @@ def test_quick_benchmark_runs_and_writes_every_measurement(tmp_path: Path) -> No
     assert apply["requests"] == 100 and apply["first_posted"] == 2_000
     assert apply["changed"] > 0 and apply["posted"] == apply["changed"]
     assert isinstance(apply["http_429"], int) and apply["of_ceiling"] > 0
+    refresh = doc["refresh"]
+    assert refresh["leads"] == 2_000 and refresh["drift"] == 0 and refresh["unmanaged"] == 0
+    assert refresh["searches"] >= 3 and refresh["http_429"] == 0
     assert "plan/floor" in result.stdout and "calls/s of a" in result.stdout
+    assert "refresh of 2,000 owned leads" in result.stdout
 
 
 def test_ideal_schedule_respects_both_windows() -> None:
