@@ -14,7 +14,7 @@ from .errors import ConfigError
 from .leadsets.documents import read_text
 
 CONFIG_FILE = "engage-sync.yaml"
-DEFAULT_BASE_URL = "https://engage.ringcentral.com/voice"
+DEFAULT_BASE_URL = "https://ringcx.ringcentral.com/voice"  # NOTES.md, Hosts: the current name
 DEFAULT_STATE = "engage-sync.state.json"
 DEFAULT_LEADSETS = "leadsets"
 

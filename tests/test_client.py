@@ -505,3 +505,148 @@ def test_any_2xx_is_an_answer() -> None:
 
 
 from engage_sync.emulator.loader import Fault  # noqa: E402
+
+
+# -- what real clients do (issue #12) -------------------------------------------------------------
+def test_tokens_are_renewed_after_four_minutes_as_the_sdks_do(
+    emu: Emulator, clock: FakeClock
+) -> None:
+    with make(emu, clock) as client:
+        client.request("GET", "/api/v1/admin/accounts")
+        clock.now += 230
+        client.request("GET", "/api/v1/admin/accounts")
+        assert client.tokens.refreshes == 0
+        clock.now += 15  # 245 s: past four minutes
+        client.request("GET", "/api/v1/admin/accounts")
+        assert client.tokens.refreshes == 1
+
+
+def test_an_expired_token_in_a_json_body_in_capitals_renews_once(
+    emu: Emulator, clock: FakeClock
+) -> None:
+    emu.settings.token_ttl = 10
+    emu.settings.expired_json = True
+    with make(emu, clock) as client:
+        client.request("GET", "/api/v1/admin/accounts")
+        clock.now += 20
+        assert isinstance(client.request("GET", "/api/v1/admin/accounts"), list)
+        assert client.tokens.refreshes == 1
+    expired = [r for r in emu.requests if r["status"] == 401]
+    assert len(expired) == 1
+
+
+def test_a_readable_jwt_is_renewed_before_its_own_exp() -> None:
+    import base64
+    import json as jsonlib
+    import time as timelib
+
+    from engage_sync.engage.auth import jwt_expiry
+
+    payload = base64.urlsafe_b64encode(
+        jsonlib.dumps({"exp": int(timelib.time()) + 100}).encode()
+    ).rstrip(b"=")
+    token = f"eyJhbGciOiJIUzI1NiJ9.{payload.decode()}.sig"
+    exp = jwt_expiry(token)
+    assert exp is not None and abs(exp - timelib.time() - 100) < 5
+    assert jwt_expiry("engage-opaque-token") is None and jwt_expiry("a.!!!.c") is None
+    clock = FakeClock()
+    answers = iter([{"access_token": "rc"}, {"accessToken": token, "refreshToken": "r"}])
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        if request.url.path.startswith("/restapi") or "/api/auth/" in request.url.path:
+            return httpx.Response(200, json=next(answers))
+        return httpx.Response(200, json=[])
+
+    client = EngageClient(
+        "https://ringcx.example/voice",
+        JWT,
+        transport=httpx.MockTransport(handler),
+        sleep=clock.sleep,
+        clock=clock,
+    )
+    client.request("GET", "/api/v1/admin/accounts")
+    # lives 100 s by its claim, not the assumed 300: renewed 60 s before that
+    assert client.tokens._expires - clock.now < 101
+
+
+@pytest.mark.parametrize(
+    ("url", "base"),
+    [
+        ("https://ringcx.ringcentral.com/voice", "https://ringcx.ringcentral.com/voice"),
+        ("https://ringcx.ringcentral.com/voice/", "https://ringcx.ringcentral.com/voice"),
+        ("https://portal.vacd.biz/api", "https://portal.vacd.biz"),
+        ("https://portal.vacd.biz/api/", "https://portal.vacd.biz"),
+        ("https://portal.vacd.biz", "https://portal.vacd.biz"),
+    ],
+)
+def test_legacy_base_urls_with_or_without_api(url: str, base: str) -> None:
+    seen: list[str] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(str(request.url))
+        return httpx.Response(200, json=[])
+
+    client = EngageClient(
+        url, Credentials(AuthMode.API_TOKEN, "t"), transport=httpx.MockTransport(handler)
+    )
+    client.request("GET", "/api/v1/admin/accounts")
+    assert seen == [f"{base}/api/v1/admin/accounts"]
+
+
+def test_a_group_answered_without_campaigns_is_asked_for_them() -> None:
+    calls: list[str] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        calls.append(request.url.path.rsplit("/accounts/42", 1)[1])
+        if request.url.path.endswith("/withChildren"):
+            return httpx.Response(
+                200,
+                json=[
+                    {"dialGroupId": 7, "campaigns": [{"campaignId": 1}]},
+                    {"dialGroupId": 8},  # no campaigns list at all
+                ],
+            )
+        return httpx.Response(200, json=[{"campaignId": 2, "campaignName": "C"}])
+
+    with mocked(handler, FakeClock()) as client:
+        groups = client.dial_groups_with_campaigns("42")
+    assert [[c["campaignId"] for c in g["campaigns"]] for g in groups] == [[1], [2]]
+    assert calls == ["/dialGroups/withChildren", "/dialGroups/8/campaigns"]
+
+
+@pytest.mark.parametrize("status", [400, 403, 500])
+def test_any_failure_of_with_children_falls_back_to_one_call_per_group(status: int) -> None:
+    def handler(request: httpx.Request) -> httpx.Response:
+        if request.url.path.endswith("/withChildren"):
+            return httpx.Response(status, json={"generalMessage": "no"})
+        if request.url.path.endswith("/dialGroups"):
+            return httpx.Response(200, json=[{"dialGroupId": 7}])
+        return httpx.Response(200, json=[{"campaignId": 1}])
+
+    client = EngageClient(
+        "https://e.example/voice",
+        Credentials(AuthMode.API_TOKEN, "t"),
+        transport=httpx.MockTransport(handler),
+        sleep=lambda s: None,
+        max_retries=0,
+    )
+    assert client.dial_groups_with_campaigns("42")[0]["campaigns"] == [{"campaignId": 1}]
+
+
+def test_a_403_on_the_main_account_names_the_sub_accounts(emu: Emulator, clock: FakeClock) -> None:
+    emu.seed["mainAccountId"] = "99990000"
+    with make(emu, clock) as client:
+        client.request("GET", "/api/v1/admin/accounts")  # logs in: agentDetails known
+        with pytest.raises(ApiError) as e:
+            client.dial_groups_with_campaigns("99990000")
+    message = str(e.value)
+    assert "account 99990000 (99990000 is the main account) is not one these credentials" in message
+    assert "use 99990001" in message
+
+
+def test_the_usable_accounts_come_from_the_api_with_an_api_token(
+    emu: Emulator, clock: FakeClock
+) -> None:
+    creds = Credentials(AuthMode.API_TOKEN, "emulator-legacy-api-token")
+    with make(emu, clock, creds) as client, pytest.raises(ApiError, match="use 99990001"):
+        client.dial_groups_with_campaigns("12345")

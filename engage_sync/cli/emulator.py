@@ -24,6 +24,11 @@ from .common import EXIT_OK
 @click.option("--latency", type=float, help="Seconds added to every API request [0].")
 @click.option("--hang-seconds", type=float, help="How long an injected hang lasts [30].")
 @click.option(
+    "--loader-status",
+    type=click.IntRange(200, 299),
+    help="Answer successful loader calls with this status (the spec says 201) [200].",
+)
+@click.option(
     "--search-max-rows",
     type=click.IntRange(1),
     help="Clamp lead search pages to this many rows, as a server may [1000].",
@@ -40,6 +45,7 @@ def emulator(
     latency: float | None,
     hang_seconds: float | None,
     search_max_rows: int | None,
+    loader_status: int | None,
 ) -> int:
     """Run a local Engage-compatible server for trying engage-sync and for tests."""
     from ..emulator import Emulator, Settings, default_seed, load_seed
@@ -54,6 +60,7 @@ def emulator(
         (latency, "latency"),
         (hang_seconds, "hang_seconds"),
         (search_max_rows, "search_max_rows"),
+        (loader_status, "loader_status"),
     ):
         if value is not None:
             setattr(settings, attr, value)

@@ -28,7 +28,7 @@ EXECUTABLE = (".sh", ".py")
 CONFIG = """\
 # engage-sync settings. Precedence: flag > environment variable > this file > default.
 account: "{account}"          # your Engage (sub-)account id
-baseUrl: https://engage.ringcentral.com/voice
+baseUrl: https://ringcx.ringcentral.com/voice   # or https://engage.ringcentral.com/voice (old name)
 leadsets: leadsets
 state: engage-sync.state.json
 options:                      # defaults for every lead set

@@ -42,6 +42,8 @@ class Settings:
     search_limits: tuple[Limit, ...] = SEARCH_LIMITS
     action_limits: tuple[Limit, ...] = ACTION_LIMITS
     search_max_rows: int = 1000  # the server's clamp on maxRows (real value unknown)
+    loader_status: int = 200  # the spec lists 201 for the loader; real clients accept any 2xx
+    expired_json: bool = False  # answer an expired token with a JSON body in capitals
     ignore_extern_ids: bool = False  # answer a search as if its externIds filter were absent
 
     @classmethod
@@ -55,6 +57,8 @@ class Settings:
             ("hangSeconds", "hang_seconds"),
             ("searchMaxRows", "search_max_rows"),
             ("ignoreExternIds", "ignore_extern_ids"),
+            ("loaderStatus", "loader_status"),
+            ("expiredJson", "expired_json"),
         ):
             if key in raw:
                 setattr(s, attr, type(getattr(s, attr))(raw[key]))
@@ -164,6 +168,8 @@ class Emulator(AuthEndpoints, LoaderEndpoint, LeadEndpoints):
 
     def route(self, req: Request, environ: dict[str, Any]) -> tuple[int, Any]:
         p, m = req.path.rstrip("/"), req.method
+        if p.startswith("/api/") and not p.startswith("/api/auth/"):
+            p = "/voice" + p  # a legacy tenant's base URL has no /voice (NOTES.md, Hosts)
         if p.startswith("/_emulator"):
             return self.inspect(req, p)
         if m == "POST" and p == "/restapi/oauth/token":
@@ -192,7 +198,10 @@ class Emulator(AuthEndpoints, LoaderEndpoint, LeadEndpoints):
         versioned = p.startswith("/voice/api/v1/")
         loader = re.fullmatch(r"/campaigns/(\d+)/(leadLoader|loader)/direct", rest)
         if m == "POST" and loader and (versioned == (loader.group(2) == "leadLoader")):
-            return self.load(req, environ, account_id, account, int(loader.group(1)))
+            status, result = self.load(req, environ, account_id, account, int(loader.group(1)))
+            if status == 200:
+                status = self.settings.loader_status
+            return status, result
         if not versioned:
             raise HttpError(404, "NOT_FOUND", f"no such endpoint: {m} {p}")
         if m == "GET" and rest == "/dialGroups":

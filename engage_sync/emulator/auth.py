@@ -31,6 +31,7 @@ class AuthEndpoints:
     creds: dict[str, Any]
     tokens: dict[str, _Token]
     settings: Any
+    seed: dict[str, Any]
     stats: dict[str, int]
     clock: Callable[[], float]
     _lock: threading.Lock
@@ -82,7 +83,7 @@ class AuthEndpoints:
     def _engage_login(self, accounts: tuple[str, ...]) -> dict[str, Any]:
         access = self._mint("engage", self.settings.token_ttl, accounts)
         refresh = self._mint("refresh", 86400, accounts)
-        main = accounts[0] if accounts else ""
+        main = str(self.seed.get("mainAccountId") or (accounts[0] if accounts else ""))
         return {
             "accessToken": access,
             "refreshToken": refresh,
@@ -139,5 +140,7 @@ class AuthEndpoints:
         if token is None or token.kind != "engage":
             raise HttpError(401, "UNAUTHORIZED", "Invalid access token")
         if token.expires <= self.clock():
+            if self.settings.expired_json:  # the SDKs match /expired/i in either form
+                raise HttpError(401, "UNAUTHORIZED", "JWT IS EXPIRED")
             raise HttpError(401, "UNAUTHORIZED", "Jwt is expired", text="Jwt is expired")
         return token.accounts

@@ -68,6 +68,8 @@ def now() -> str:
 
 REASONS = {
     200: "OK",
+    201: "Created",
+    204: "No Content",
     400: "Bad Request",
     401: "Unauthorized",
     403: "Forbidden",

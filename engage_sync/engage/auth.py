@@ -7,8 +7,11 @@ API token sent as X-Auth-Token.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import enum
 import ipaddress
+import json
 import os
 import time
 from collections.abc import Callable, Mapping
@@ -25,7 +28,7 @@ JWT_VARS = ("RINGCENTRAL_CLIENT_ID", "RINGCENTRAL_CLIENT_SECRET", "RINGCENTRAL_J
 TOKEN_VAR = "ENGAGE_ACCESS_TOKEN"
 API_TOKEN_VAR = "ENGAGE_API_TOKEN"
 ENGAGE_TOKEN_LIFETIME = 300.0  # not returned by the exchange; NOTES.md: tokens live 5 minutes
-REFRESH_MARGIN = 30.0
+REFRESH_MARGIN = 60.0  # renew after 4 minutes, as the SDKs do, well before the server's 5
 
 
 class AuthMode(enum.Enum):
@@ -107,6 +110,27 @@ def _loopback(host: str) -> bool:
         return False
 
 
+def normalise_base_url(url: str) -> str:
+    """The Voice API base URL as users type it: `https://ringcx.ringcentral.com/voice`, a legacy
+    `https://portal.vacd.biz` or the docs' `https://portal.vacd.biz/api` (the client adds
+    `/api/v1/...` itself, so a trailing `/api` is dropped rather than doubled)."""
+    url = url.strip().rstrip("/")
+    return url[: -len("/api")] if url.endswith("/api") else url
+
+
+def jwt_expiry(token: str) -> float | None:
+    """The `exp` claim (epoch seconds) of a token that is a readable JWT, else None."""
+    parts = token.split(".")
+    if len(parts) != 3:
+        return None
+    try:
+        payload = json.loads(base64.urlsafe_b64decode(parts[1] + "=" * (-len(parts[1]) % 4)))
+        exp = payload.get("exp") if isinstance(payload, dict) else None
+        return float(exp) if isinstance(exp, (int, float)) else None
+    except (ValueError, binascii.Error):
+        return None
+
+
 def origin(base_url: str) -> str:
     parts = urlsplit(base_url)
     return f"{parts.scheme}://{parts.netloc}"
@@ -133,6 +157,8 @@ class TokenSource:
         self._expires = float("inf")
         self.logins = 0
         self.refreshes = 0
+        self.account_ids: list[str] = []
+        self.main_account: str | None = None
         self.on_secret: Callable[[str], None] = lambda secret: None
 
     def headers(self) -> dict[str, str]:
@@ -200,7 +226,19 @@ class TokenSource:
             self.on_secret(refresh)
         self._access = access
         self._refresh = refresh if isinstance(refresh, str) else None
-        self._expires = self.clock() + ENGAGE_TOKEN_LIFETIME
+        lifetime = ENGAGE_TOKEN_LIFETIME
+        exp = jwt_expiry(access)
+        if exp is not None:  # the token says when it ends: believe it when it is sooner
+            lifetime = max(0.0, min(lifetime, exp - time.time()))
+        self._expires = self.clock() + lifetime
+        # which accounts these credentials can use (never the tokens): for wrong-account errors
+        details = data.get("agentDetails")
+        if isinstance(details, list):
+            self.account_ids = sorted(
+                {str(d["accountId"]) for d in details if isinstance(d, dict) and "accountId" in d}
+            )
+        if data.get("mainAccountId") is not None:
+            self.main_account = str(data["mainAccountId"])
 
     def _post(
         self, url: str, form: dict[str, str], auth: tuple[str, str] | None = None

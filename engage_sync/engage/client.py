@@ -11,7 +11,7 @@ from typing import Any
 import httpx
 
 from ..errors import AnswerLost, ApiError, AuthError, TransientApiError, UnsafeAction
-from .auth import Credentials, TokenSource, check_url
+from .auth import Credentials, TokenSource, check_url, normalise_base_url
 from .leads import LeadAction, LeadRecord
 from .ratelimit import ACTION_LIMITS, LOADER_LIMITS, SEARCH_LIMITS, Limit, SlidingWindows
 
@@ -60,7 +60,7 @@ class EngageClient:
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         check_url(base_url, "ENGAGE_BASE_URL")
-        self.base_url = base_url.rstrip("/")
+        self.base_url = normalise_base_url(base_url)
         self.http = httpx.Client(
             transport=transport, timeout=timeout, headers={"User-Agent": "engage-sync"}
         )
@@ -80,6 +80,7 @@ class EngageClient:
         self.search_page_size = search_page_size
         self.search_chunk = search_chunk
         self.stats = {"requests": 0, "retries": 0, "throttled": 0, "waited": 0.0}
+        log.info("Engage Voice API at %s (auth at %s)", self.base_url, self.tokens.auth_origin)
 
     def close(self) -> None:
         self.http.close()
@@ -198,23 +199,62 @@ class EngageClient:
         """Dial groups, each with its campaigns: one call to dialGroups/withChildren, or, where a
         tenant does not serve it, dialGroups and then each group's campaigns."""
         try:
+            return self._campaigns(account)
+        except ApiError as e:
+            raise self._account_hint(account, e) from e
+
+    def _campaigns(self, account: str) -> list[dict[str, Any]]:
+        try:
             groups = self.request("GET", f"{self._admin(account)}/dialGroups/withChildren")
         except ApiError as e:
-            if e.status != 404:
-                raise
+            # real clients use dialGroups then each group's campaigns (no public use of
+            # withChildren was found): any failure here falls back to that
+            log.info("dialGroups/withChildren: %s; asking group by group", e)
             groups = None
-        if isinstance(groups, list):
-            return [{**g, "campaigns": g.get("campaigns") or []} for g in groups]
-        groups = self.request("GET", f"{self._admin(account)}/dialGroups")
         if not isinstance(groups, list):
-            raise ApiError("dialGroups: expected a list")
+            groups = self.request("GET", f"{self._admin(account)}/dialGroups")
+            if not isinstance(groups, list):
+                raise ApiError("dialGroups: expected a list")
+            groups = [{k: v for k, v in g.items() if k != "campaigns"} for g in groups]
         result = []
         for group in groups:
-            campaigns = self.request(
-                "GET", f"{self._admin(account)}/dialGroups/{group['dialGroupId']}/campaigns"
-            )
+            campaigns = group.get("campaigns")
+            if not isinstance(campaigns, list):  # a group answered without its campaigns
+                campaigns = self.request(
+                    "GET", f"{self._admin(account)}/dialGroups/{group['dialGroupId']}/campaigns"
+                )
             result.append({**group, "campaigns": campaigns if isinstance(campaigns, list) else []})
         return result
+
+    def usable_accounts(self) -> list[str]:
+        """The account ids these credentials can use: from the token exchange (agentDetails), else
+        `GET /api/v1/admin/accounts`; empty when neither says."""
+        if self.tokens.account_ids:
+            return list(self.tokens.account_ids)
+        try:
+            found = self.request("GET", "/api/v1/admin/accounts")
+        except ApiError:
+            return []
+        if not isinstance(found, list):
+            return []
+        return sorted(
+            {str(a["accountId"]) for a in found if isinstance(a, dict) and "accountId" in a}
+        )
+
+    def _account_hint(self, account: str, e: ApiError) -> ApiError:
+        """Most calls take the sub-account id; the main account gets 403/404. Say which to use."""
+        if e.status not in (403, 404):
+            return e
+        usable = self.usable_accounts()
+        if not usable or account in usable:
+            return e
+        main = self.tokens.main_account
+        note = f" ({main} is the main account)" if main and main == account else ""
+        return ApiError(
+            f"{e}; account {account}{note} is not one these credentials can use: use "
+            f"{' or '.join(usable)} (ENGAGE_ACCOUNT_ID, --account or `account:`)",
+            e.status,
+        )
 
     def load_leads(self, account: str, campaign: int, body: dict[str, Any]) -> dict[str, Any]:
         result = self.request(
