@@ -73,7 +73,13 @@ class UnsafeAction(ApiError):
 
 
 class AuthError(ApiError):
-    """Credentials were refused."""
+    """Credentials were refused. `rejected`: the Authorization header the server refused."""
+
+    def __init__(
+        self, message: str, status: int | None = None, rejected: str | None = None
+    ) -> None:
+        super().__init__(message, status)
+        self.rejected = rejected
 
 
 class SafetyRailTripped(EngageSyncError):

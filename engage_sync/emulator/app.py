@@ -8,6 +8,7 @@ auth.py (tokens), loader.py (the direct loader), http.py (requests and errors).
 from __future__ import annotations
 
 import json
+import math
 import re
 import threading
 import time
@@ -111,12 +112,13 @@ class Emulator(AuthEndpoints, LoaderEndpoint, LeadEndpoints):
         req = Request(
             environ["REQUEST_METHOD"], environ.get("PATH_INFO", "/"), query, headers, body
         )
-        if self.settings.latency and not req.path.startswith("/_emulator"):
-            time.sleep(self.settings.latency)
+        extra: list[tuple[str, str]] = []
         try:
             status, payload = self.route(req, environ)
         except HttpError as e:
             status = e.status
+            if e.retry_after is not None:
+                extra.append(("Retry-After", str(max(1, math.ceil(e.retry_after)))))
             payload = (
                 e.text
                 if e.text is not None
@@ -128,6 +130,10 @@ class Emulator(AuthEndpoints, LoaderEndpoint, LeadEndpoints):
                     "timestamp": now(),
                 }
             )
+        if self.settings.latency and not req.path.startswith("/_emulator"):
+            # the time a real server takes to answer: the call was counted (rate limits) when it
+            # arrived, and the loader answers only once the list is processed
+            time.sleep(self.settings.latency)
         if not req.path.startswith("/_emulator"):
             self._log(req, status)
         if isinstance(payload, str):
@@ -136,7 +142,7 @@ class Emulator(AuthEndpoints, LoaderEndpoint, LeadEndpoints):
             data, ctype = json.dumps(payload).encode(), "application/json"
         start_response(
             f"{status} {REASONS.get(status, 'Status')}",
-            [("Content-Type", ctype), ("Content-Length", str(len(data)))],
+            [("Content-Type", ctype), ("Content-Length", str(len(data))), *extra],
         )
         return [data]
 
@@ -269,7 +275,13 @@ class Emulator(AuthEndpoints, LoaderEndpoint, LeadEndpoints):
                     )
                 with self._lock:
                     self.faults.append(
-                        Fault(kind, int(spec.get("count", 1)), int(spec.get("rows", 1)), endpoint)
+                        Fault(
+                            kind,
+                            int(spec.get("count", 1)),
+                            int(spec.get("rows", 1)),
+                            endpoint,
+                            spec.get("externId"),
+                        )
                     )
             elif req.method == "DELETE":
                 with self._lock:

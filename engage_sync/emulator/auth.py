@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..engage.ratelimit import SlidingWindows
-from .http import HttpError, Request
+from .http import HttpError, Request, too_many
 
 JWT_GRANT = "urn:ietf:params:oauth:grant-type:jwt-bearer"
 
@@ -111,7 +111,7 @@ class AuthEndpoints:
             )
         if not limiter.try_acquire():
             self.stats["exchange429"] += 1
-            raise HttpError(429, "TOO_MANY_REQUESTS", "Rate limit exceeded for token exchange")
+            raise too_many("token exchange", limiter.wait_time())
         form = req.form()
         token = self.tokens.get(form.get("rcAccessToken", ""))
         if token is None or token.kind != "rc" or token.expires <= self.clock():

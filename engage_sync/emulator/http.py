@@ -16,9 +16,23 @@ class DropConnection(httpx.RemoteProtocolError):
 
 
 class HttpError(Exception):
-    def __init__(self, status: int, code: str, message: str, text: str | None = None) -> None:
+    def __init__(
+        self,
+        status: int,
+        code: str,
+        message: str,
+        text: str | None = None,
+        retry_after: float | None = None,
+    ) -> None:
         super().__init__(message)
         self.status, self.code, self.message, self.text = status, code, message, text
+        self.retry_after = retry_after
+
+
+def too_many(what: str, wait: float) -> HttpError:
+    """A 429 with Retry-After: not documented for Engage (clients must cope without), sent here
+    so that separate runs close together wait as long as the window needs."""
+    return HttpError(429, "TOO_MANY_REQUESTS", f"Rate limit exceeded for {what}", retry_after=wait)
 
 
 @dataclass

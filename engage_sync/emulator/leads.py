@@ -9,7 +9,7 @@ import time
 from typing import Any
 
 from ..engage.ratelimit import Limit, SlidingWindows
-from .http import DropConnection, HttpError, Request, paging
+from .http import DropConnection, HttpError, Request, paging, too_many
 from .loader import Fault
 from .store import ACTIONS, Store
 
@@ -47,7 +47,7 @@ class LeadEndpoints:
         if not limiter.try_acquire():
             with self._lock:
                 self.stats[f"{endpoint}429"] = self.stats.get(f"{endpoint}429", 0) + 1
-            raise HttpError(429, "TOO_MANY_REQUESTS", f"Rate limit exceeded for {endpoint}")
+            raise too_many(endpoint, limiter.wait_time())
 
     def _fault(self, endpoint: str, environ: dict[str, Any]) -> Fault | None:
         fault = self._next_fault(endpoint)

@@ -12,7 +12,7 @@ from typing import Any
 import jsonschema
 
 from ..engage.ratelimit import SlidingWindows
-from .http import DropConnection, HttpError, Request, now
+from .http import DropConnection, HttpError, Request, now, too_many
 from .store import Store
 
 FAULT_KINDS = (
@@ -37,6 +37,7 @@ class Fault:
     remaining: int
     rows: int = 1
     endpoint: str = "loader"  # which endpoint it strikes: loader, search or actions
+    extern_id: str | None = None  # only loader calls carrying this lead (a fault for one batch)
 
 
 class LoaderEndpoint:
@@ -51,9 +52,18 @@ class LoaderEndpoint:
     _limits: dict[tuple[str, str], SlidingWindows]
     _validator: jsonschema.Draft4Validator
 
-    def _next_fault(self, endpoint: str = "loader") -> Fault | None:
+    def _next_fault(
+        self, endpoint: str = "loader", extern_ids: frozenset[str] = frozenset()
+    ) -> Fault | None:
         with self._lock:
-            fault = next((f for f in self.faults if f.endpoint == endpoint), None)
+            fault = next(
+                (
+                    f
+                    for f in self.faults
+                    if f.endpoint == endpoint and (f.extern_id is None or f.extern_id in extern_ids)
+                ),
+                None,
+            )
             if fault is None:
                 return None
             fault.remaining -= 1
@@ -89,8 +99,14 @@ class LoaderEndpoint:
         if not limiter.try_acquire():
             with self._lock:
                 self.stats["loader429"] += 1
-            raise HttpError(429, "TOO_MANY_REQUESTS", "Rate limit exceeded for leadLoader/direct")
-        fault = self._next_fault()
+            raise too_many("leadLoader/direct", limiter.wait_time())
+        body = req.json()
+        carried = frozenset(
+            str(x.get("externId"))
+            for x in (body.get("uploadLeads") or [] if isinstance(body, dict) else [])
+            if isinstance(x, dict)
+        )
+        fault = self._next_fault("loader", carried)
         if fault is not None and fault.kind in ("500", "503", "429"):
             raise HttpError(int(fault.kind), "INJECTED_FAULT", f"injected fault {fault.kind}")
         if fault is not None and fault.kind == "hang":
@@ -102,7 +118,6 @@ class LoaderEndpoint:
                 raise DropConnection("injected dropped connection")
             drop()
             return 500, {}
-        body = req.json()
         errors = sorted(self._validator.iter_errors(body), key=lambda e: list(e.absolute_path))
         if errors:
             first = errors[0]

@@ -13,6 +13,7 @@ import enum
 import ipaddress
 import json
 import os
+import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -159,26 +160,32 @@ class TokenSource:
         self.refreshes = 0
         self.account_ids: list[str] = []
         self.main_account: str | None = None
+        self._lock = threading.RLock()
         self.on_secret: Callable[[str], None] = lambda secret: None
 
     def headers(self) -> dict[str, str]:
         if self.creds.mode is AuthMode.API_TOKEN:
             return {"X-Auth-Token": self.creds.secret}
-        if self.creds.mode is AuthMode.JWT and (
-            self._access is None or self.clock() >= self._expires - REFRESH_MARGIN
-        ):
-            self.renew()
-        return {"Authorization": f"Bearer {self._access}"}
+        with self._lock:  # calls in flight together: one of them renews, the others wait
+            if self.creds.mode is AuthMode.JWT and (
+                self._access is None or self.clock() >= self._expires - REFRESH_MARGIN
+            ):
+                self.renew()
+            return {"Authorization": f"Bearer {self._access}"}
 
-    def expired(self) -> None:
-        """The server said `Jwt is expired`: renew once (only JWT credentials can)."""
+    def expired(self, rejected: str | None = None) -> None:
+        """The server said the token expired: renew once (only JWT credentials can). With
+        several calls in flight, only the first to see it renews: `rejected` is the header the
+        server refused, and a token renewed since is simply used."""
         if self.creds.mode is not AuthMode.JWT:
             raise AuthError(
                 f"the Engage access token has expired ({TOKEN_VAR} tokens last 5 "
                 "minutes); use RINGCENTRAL_* JWT credentials for long runs",
                 401,
             )
-        self.renew()
+        with self._lock:
+            if rejected is None or rejected == f"Bearer {self._access}":
+                self.renew()
 
     def renew(self) -> None:
         if self._refresh is not None:
@@ -208,13 +215,15 @@ class TokenSource:
         if not isinstance(rc_token, str):
             raise AuthError("RingCentral's token answer has no access_token")
         self.on_secret(rc_token)
-        self.exchange_limiter.acquire()
-        self._store(
-            self._post(
+        _, ticket = self.exchange_limiter.acquire()
+        try:
+            answer = self._post(
                 f"{self.auth_origin}/api/auth/login/rc/accesstoken?includeRefresh=true",
                 {"rcAccessToken": rc_token, "rcTokenType": "Bearer"},
             )
-        )
+        finally:
+            self.exchange_limiter.completed(ticket)
+        self._store(answer)
         self.logins += 1
 
     def _store(self, data: dict[str, object]) -> None:

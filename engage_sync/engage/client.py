@@ -80,6 +80,9 @@ class EngageClient:
         self.search_page_size = search_page_size
         self.search_chunk = search_chunk
         self.stats = {"requests": 0, "retries": 0, "throttled": 0, "waited": 0.0}
+        self.latency: float | None = (
+            None  # seconds per answer, smoothed: how many to keep in flight
+        )
         log.info("Engage Voice API at %s (auth at %s)", self.base_url, self.tokens.auth_origin)
 
     def close(self) -> None:
@@ -116,7 +119,7 @@ class EngageClient:
                 # the SDKs match /expired/i, in a text or a JSON body
                 if e.status == 401 and "expired" in str(e).lower() and not refreshed:
                     log.info("access token expired; renewing and retrying once")
-                    self.tokens.expired()
+                    self.tokens.expired(e.rejected)
                     refreshed = True
                     continue
                 raise
@@ -144,11 +147,12 @@ class EngageClient:
     def _attempt(self, method: str, url: str, body: Any, pacer: SlidingWindows | None) -> Any:
         if pacer is None:
             return self._once(method, url, body)
-        self.stats["waited"] += pacer.acquire(self.sleep)
+        waited, ticket = pacer.acquire(self.sleep)
+        self.stats["waited"] += waited
         try:
             return self._once(method, url, body)
         finally:
-            pacer.completed()
+            pacer.completed(ticket)
 
     def _once(self, method: str, url: str, body: Any) -> Any:
         headers = self.tokens.headers()
@@ -166,7 +170,9 @@ class EngageClient:
         except httpx.TransportError as e:
             raise TransientApiError(f"connection failed ({type(e).__name__})") from e
         path = httpx.URL(url).path
-        log.info("%s %s -> %d (%.2fs)", method, path, r.status_code, time.monotonic() - started)
+        took = time.monotonic() - started
+        self.latency = took if self.latency is None else 0.7 * self.latency + 0.3 * took
+        log.info("%s %s -> %d (%.2fs)", method, path, r.status_code, took)
         if 200 <= r.status_code < 300:  # real clients accept any 2xx (the spec lists 201, 204)
             if not r.content.strip():
                 return None
@@ -179,6 +185,7 @@ class EngageClient:
             raise AuthError(
                 message if "expired" in message.lower() else f"{path}: unauthorized: {message}",
                 401,
+                rejected=headers.get("Authorization"),
             )
         if r.status_code == 403:
             raise AuthError(f"{path}: forbidden: {message}", 403)

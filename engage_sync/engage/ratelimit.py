@@ -30,7 +30,21 @@ def parse_limits(text: str) -> tuple[Limit, ...]:
     return tuple(limits)
 
 
+class Ticket:
+    """One call counted by a SlidingWindows: in flight until `completed`, then at its answer."""
+
+    __slots__ = ("pending", "time")
+
+    def __init__(self, time: float, pending: bool) -> None:
+        self.time, self.pending = time, pending
+
+
 class SlidingWindows:
+    """Several windows at once. A call in flight counts in every window until it is answered
+    (the server counts it somewhere between our send and its answer); once answered, from the
+    answer. So whatever the latency and however many calls are in flight, every call the
+    server has counted is still counted here: no 429 by construction."""
+
     def __init__(
         self,
         limits: Sequence[Limit],
@@ -40,57 +54,79 @@ class SlidingWindows:
         # scale > 1 runs the same pacing faster: windows shrink, counts stay
         self.limits = tuple((count, period / scale) for count, period in limits)
         self.clock = clock
-        self._calls: deque[float] = deque()
+        self._calls: deque[Ticket] = deque()
         self._lock = threading.Lock()
+        self._answered = threading.Condition(self._lock)
+
+    @property
+    def burst(self) -> int:
+        """The most calls the shortest window lets be in flight at once."""
+        return min(count for count, _ in self.limits)
 
     def _prune(self, now: float) -> None:
         longest = max(period for _, period in self.limits)
-        while self._calls and self._calls[0] <= now - longest:
+        while self._calls and not self._calls[0].pending and self._calls[0].time <= now - longest:
             self._calls.popleft()
+
+    def _wait(self, now: float) -> float:
+        """Seconds until one more call fits (inf: only an answer in flight can free a slot)."""
+        self._prune(now)
+        wait = 0.0
+        for count, period in self.limits:
+            times = sorted(
+                float("inf") if c.pending else c.time
+                for c in self._calls
+                if c.pending or c.time > now - period
+            )
+            if len(times) >= count:
+                wait = max(wait, times[len(times) - count] + period - now)
+        return wait
 
     def wait_time(self, now: float | None = None) -> float:
         """Seconds until one more call fits every window (0 when it fits now)."""
         now = self.clock() if now is None else now
         with self._lock:
-            self._prune(now)
-            wait = 0.0
-            calls = list(self._calls)
-            for count, period in self.limits:
-                recent = [t for t in calls if t > now - period]
-                if len(recent) >= count:
-                    wait = max(wait, recent[len(recent) - count] + period - now)
-            return wait
+            return self._wait(now)
 
-    def try_acquire(self, now: float | None = None) -> bool:
-        """Record a call if it fits every window; False (nothing recorded) if not."""
+    def try_acquire(self, now: float | None = None, pending: bool = False) -> Ticket | None:
+        """Count a call if it fits every window; None (nothing counted) if not. The emulator
+        counts arrivals (`pending=False`); the client counts a call in flight until answered."""
         now = self.clock() if now is None else now
         with self._lock:
-            self._prune(now)
-            for count, period in self.limits:
-                if sum(1 for t in self._calls if t > now - period) >= count:
-                    return False
-            self._calls.append(now)
-            return True
+            if self._wait(now) > 0:
+                return None
+            ticket = Ticket(now, pending)
+            self._calls.append(ticket)
+            return ticket
 
-    def completed(self, now: float | None = None) -> None:
-        """Move the latest call's time to when its answer came back.
-
-        The server counts a call when it arrives, somewhere between our send and its answer.
-        Counting our calls from their answers means every earlier call has surely arrived before
-        the window lets the next one go, whatever the network did: no 429 by construction.
-        """
+    def completed(self, ticket: Ticket | None = None, now: float | None = None) -> None:
+        """The call's answer came back: it counts from now on (the latest call if no ticket)."""
         now = self.clock() if now is None else now
         with self._lock:
-            if self._calls:
-                self._calls[-1] = max(self._calls[-1], now)
+            if ticket is None:
+                if not self._calls:
+                    return
+                ticket = self._calls[-1]
+            ticket.time = max(ticket.time, now)
+            ticket.pending = False
+            self._answered.notify_all()
 
-    def acquire(self, sleep: Callable[[float], None] = time.sleep) -> float:
-        """Wait until a call fits, record it; returns the seconds waited."""
+    def acquire(self, sleep: Callable[[float], None] = time.sleep) -> tuple[float, Ticket]:
+        """Wait until a call fits, count it as in flight; returns (seconds waited, ticket)."""
         waited = 0.0
         while True:
-            wait = self.wait_time()
-            if wait <= 0 and self.try_acquire():
-                return waited
-            pause = max(wait, 0.001)
+            now = self.clock()
+            with self._lock:
+                wait = self._wait(now)
+                if wait <= 0:
+                    ticket = Ticket(now, True)
+                    self._calls.append(ticket)
+                    return waited, ticket
+                if wait == float("inf") and sleep is time.sleep:
+                    started = time.monotonic()
+                    self._answered.wait(timeout=1.0)  # woken by an answer
+                    waited += time.monotonic() - started
+                    continue
+            pause = 0.01 if wait == float("inf") else max(wait, 0.001)
             sleep(pause)
             waited += pause

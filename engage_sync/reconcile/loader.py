@@ -1,0 +1,301 @@
+"""Posting one campaign's batches to the direct lead loader, several in flight at once (issue #14).
+
+The real loader answers only when it has processed the whole list, so a call may take seconds; a
+client that waits for each answer reaches 1/latency calls a second, far under the documented
+ceiling. Here as many calls are in flight as the limits can use given the latency seen so far
+(never more than the shortest window allows), each paced by the client's sliding windows, which
+count a call in flight in every window until its answer (no 429 by construction).
+
+What concurrency must not change:
+- Two leads of a campaign with the same phone are never in different batches in flight at the
+  same time: a batch waits for any in-flight batch it shares a phone with, so under
+  REMOVE_ALL_EXISTING the later lead still wins, as it does when posting one batch at a time.
+- The journal records every batch before it is sent and after its answer, whatever order the
+  answers come in; all journal, report and progress updates happen on this (the calling) thread,
+  so after `kill -9` at most the batches in flight are in doubt.
+- Leads held in memory are bounded by the batches in flight, not by the plan.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..engage import EngageClient
+from ..engage.client import backoff
+from ..engage.leads import phone_key
+from ..errors import AnswerLost, ApiError, TransientApiError
+from ..model import PHONE_FIELDS, Lead
+from ..state import Journal
+from .actions import loaded
+from .report import LeadSetReport, scrub
+
+FAILURE_STATUSES = frozenset(
+    {
+        "GENERAL_FAILURE",
+        "NO_LEADS_PASSED_VALIDATION",
+        "DNC_UPLOAD_FAILED",
+        "DNC_ACCOUNT_SETTINGS",
+        "DNC_GREATER_ONE_DAY",
+    }
+)
+
+Progress = Callable[[int], None]
+Batch = tuple[str, dict[str, Any], list[Lead]]  # (file, options, leads)
+
+
+@dataclass
+class _Flight:
+    file: str
+    options: dict[str, Any]
+    leads: list[Lead]
+    number: int  # the journal's batch number
+    phones: frozenset[str]
+    attempt: int
+    sent: float
+
+
+@dataclass
+class BatchLoader:
+    client: EngageClient
+    journal: Journal
+    account: str
+    campaign: int
+    rep: LeadSetReport
+    pool: ThreadPoolExecutor
+    progress: Progress = lambda n: None
+    fail_fast: bool = False
+    lookup_delay: float = 2.0  # seconds before looking up leads whose answer was lost
+    lost_rounds: int = 3  # lookups, then posts of what was not found, for one batch
+    # externIds posted again rather than looked up after a lost answer: updates under
+    # REMOVE_ALL_EXISTING, whose earlier record has the same phone (the loader replaces it)
+    post_again: frozenset[str] = frozenset()
+    max_in_flight: int | None = None  # None: as the limits and the latency allow
+    _flights: dict[Future[dict[str, Any]], _Flight] = field(default_factory=dict)
+    _failed: bool = False
+    peak_in_flight: int = 0
+
+    def run(self, batches: Iterable[Batch]) -> bool:
+        """Post every batch; False when any failed (with --fail-fast, nothing new is sent after
+        the first failure, and the calls already in flight are waited for)."""
+        for file, options, leads in batches:
+            phones = _phones(leads)
+            while self._flights and (len(self._flights) >= self._target() or self._clashes(phones)):
+                self._land_one()
+            if self._failed and self.fail_fast:
+                break
+            self._send(file, options, leads, phones, attempt=0)
+        while self._flights:
+            self._land_one()
+        return not self._failed
+
+    # -- how many in flight ------------------------------------------------------------------
+    def _target(self) -> int:
+        pacer = self.client.loader_pacer
+        burst = pacer.burst
+        if self.max_in_flight is not None:
+            return max(1, min(self.max_in_flight, burst))
+        rate = min(count / period for count, period in pacer.limits)  # calls a second
+        latency = self.client.latency if self.client.latency is not None else 1.0 / rate
+        # enough to cover the latency at the ceiling, and one to spare for the pacing
+        return max(1, min(burst, math.ceil(rate * latency) + 1))
+
+    def _clashes(self, phones: frozenset[str]) -> bool:
+        return any(f.phones & phones for f in self._flights.values())
+
+    # -- sending and landing -----------------------------------------------------------------
+    def _send(
+        self,
+        file: str,
+        options: dict[str, Any],
+        leads: list[Lead],
+        phones: frozenset[str],
+        attempt: int,
+    ) -> None:
+        body = {**options, "uploadLeads": [lead.to_request() for lead in leads]}
+        number = self.journal.begin(self.campaign, [lead.extern_id for lead in leads])
+        if attempt == 0:
+            self.rep.posted += len(leads)
+        future = self.pool.submit(self.client.load_leads, self.account, self.campaign, body)
+        self._flights[future] = _Flight(
+            file, options, leads, number, phones, attempt, time.monotonic()
+        )
+        self.peak_in_flight = max(self.peak_in_flight, len(self._flights))
+
+    def _land_one(self) -> None:
+        done, _ = wait(list(self._flights), return_when=FIRST_COMPLETED)
+        # land in the order they were sent among those answered: deterministic reports
+        for future in sorted(done, key=lambda f: self._flights[f].number):
+            flight = self._flights.pop(future)
+            ok = self._land(flight, future)
+            self._failed |= not ok
+
+    def _land(self, flight: _Flight, future: Future[dict[str, Any]]) -> bool:
+        try:
+            result = future.result()
+        except AnswerLost as e:
+            return self._lost(flight, e)
+        except ApiError as e:  # refused, or never reached Engage: nothing was loaded
+            word = "refused" if not isinstance(e, TransientApiError) else "not sent"
+            self.rep.errors.append(scrub(f"batch of {len(flight.leads)} {word}: {e}"))
+            self.rep.failed += len(flight.leads)
+            self.journal.fail(flight.number, self.campaign)
+            self.progress(len(flight.leads))
+            return False
+        self.progress(len(flight.leads))
+        return self._record(flight, result)
+
+    def _lost(self, flight: _Flight, e: AnswerLost) -> bool:
+        """Sent, no answer to trust: look, record what Engage holds, post the rest again."""
+        found = self._look(flight.leads, after_lost=True)
+        if found is None:  # cannot look either: leave them in doubt for the next run
+            self.rep.errors.append(scrub(f"batch of {len(flight.leads)} not confirmed: {e}"))
+            self.rep.failed += len(flight.leads)
+            self.rep.in_doubt += len(flight.leads)
+            self.progress(len(flight.leads))
+            return False
+        if found:
+            self.journal.ack(flight.number, self.campaign, found, flight.file, flight.options)
+            self.rep.recorded += len(found)
+            self.rep.found_after_lost += len(found)
+            self.progress(len(found))
+        else:
+            self.journal.fail(flight.number, self.campaign)
+        pending = [lead for lead in flight.leads if lead not in found]
+        if not pending:
+            return True
+        if flight.attempt >= self.lost_rounds:
+            self.rep.errors.append(
+                scrub(f"batch of {len(pending)} not loaded after {flight.attempt + 1} tries: {e}")
+            )
+            self.rep.failed += len(pending)
+            self.progress(len(pending))
+            return False
+        self.client.sleep(backoff(flight.attempt + 1))
+        self._send(flight.file, flight.options, pending, _phones(pending), flight.attempt + 1)
+        return True
+
+    def _record(self, flight: _Flight, result: dict[str, Any]) -> bool:
+        """Read the answer, not trust it: a failure in a 200, rejected rows, and counts that do
+        not add up (accepted but not inserted: do-not-call, duplicate phones) are looked up."""
+        batch, rep = flight.leads, self.rep
+        status = str(result.get("processingStatus") or "")
+        rejected = _rejected(result, batch)
+        supplied = result.get("leadsSupplied")
+        if (
+            result.get("processingResult") == "Failed"
+            or status in FAILURE_STATUSES
+            or (supplied == 0 and batch)  # "returns 200 even on failure" (a real client)
+        ):
+            if supplied == 0:
+                why = "leadsSupplied 0"
+            else:
+                why = status if status in FAILURE_STATUSES else "Failed"
+            rep.errors.append(
+                scrub(f"batch of {len(batch)} failed: {why}: {result.get('message') or ''}")
+                .rstrip()
+                .rstrip(":")
+            )
+            rep.failed += len(batch)
+            rep.rejected.extend({"externId": e, "message": m} for e, m in sorted(rejected.items()))
+            self.journal.fail(flight.number, self.campaign)
+            return False
+        accepted_count = int(result.get("leadsAccepted") or 0)
+        inserted = result.get("leadsInserted")
+        rep.accepted += accepted_count
+        rep.inserted += int(inserted or 0)
+        rep.rejected.extend({"externId": e, "message": m} for e, m in sorted(rejected.items()))
+        accepted = [lead for lead in batch if lead.extern_id not in rejected]
+        counted = min(accepted_count, inserted if isinstance(inserted, int) else accepted_count)
+        if accepted and counted + len(rejected) < len(batch):
+            found = self._look(accepted, after_lost=False)
+            if found is None:  # cannot tell which: in doubt, resolved by the next apply
+                rep.errors.append(
+                    f"batch of {len(batch)}: {len(batch) - counted - len(rejected)} lead(s) "
+                    "unaccounted for and the lookup failed: in doubt"
+                )
+                rep.in_doubt += len(accepted)
+                return False
+            missing = sorted(lead.extern_id for lead in accepted if lead not in found)
+            if missing:
+                rep.not_inserted.extend(missing)
+                rep.notes.append(
+                    f"{len(missing)} lead(s) accepted but not in Engage (do-not-call or duplicate "
+                    f"phone?), not recorded: {', '.join(missing[:20])}"
+                    + (" ..." if len(missing) > 20 else "")
+                )
+            accepted = [lead for lead in accepted if lead in found]
+        self.journal.ack(flight.number, self.campaign, accepted, flight.file, flight.options)
+        rep.recorded += len(accepted)
+        return not rejected
+
+    def _look(self, leads: list[Lead], *, after_lost: bool) -> set[Lead] | None:
+        return look(
+            self.client,
+            self.account,
+            self.campaign,
+            leads,
+            self.lookup_delay,
+            self.post_again if after_lost else frozenset(),
+        )
+
+
+def look(
+    client: EngageClient,
+    account: str,
+    campaign: int,
+    leads: list[Lead],
+    delay: float,
+    post_again: frozenset[str] = frozenset(),
+) -> set[Lead] | None:
+    """The leads Engage holds (a dialable record with that externId and phone), or None when the
+    lookup itself failed. Freshly loaded leads may take a moment to be searchable."""
+    if delay:
+        client.sleep(delay)
+    try:
+        records = client.search_leads(account, campaign, [x.extern_id for x in leads])
+    except ApiError:
+        return None
+    return loaded(leads, records, post_again)
+
+
+def _phones(leads: Iterable[Lead]) -> frozenset[str]:
+    found: set[str] = set()
+    for lead in leads:
+        for name, value in zip(lead.names, lead.values, strict=True):
+            if name in PHONE_FIELDS:
+                found.update(p for p in phone_key(value).split("|") if p)
+    return frozenset(found)
+
+
+def batches(leads: Iterable[Lead], size: int) -> Iterator[list[Lead]]:
+    batch: list[Lead] = []
+    for lead in leads:
+        batch.append(lead)
+        if len(batch) >= size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
+def _rejected(result: dict[str, Any], batch: list[Lead]) -> dict[str, str]:
+    """Match rejectedRows to the batch's leads by externId (rowData carries the lead's values)."""
+    ids = {lead.extern_id for lead in batch}
+    found: dict[str, str] = {}
+    for row in result.get("rejectedRows") or []:
+        data = (row.get("rowData") or []) if isinstance(row, dict) else []
+        match = next((str(v) for v in data if str(v) in ids), None)
+        message = str(row.get("message") or "rejected") if isinstance(row, dict) else "rejected"
+        message = scrub(message)
+        if match is not None:
+            found[match] = message
+    unmatched = len(result.get("rejectedRows") or []) - len(found)
+    if unmatched > 0:
+        # rows we cannot tie to a lead: trust none of the batch rather than record a rejected lead
+        return {lead.extern_id: "rejected (row not identifiable)" for lead in batch}
+    return found
