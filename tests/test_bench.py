@@ -43,6 +43,9 @@ def test_quick_benchmark_runs_and_writes_every_measurement(tmp_path: Path) -> No
     assert apply["requests"] == 100 and apply["first_posted"] == 2_000
     assert apply["changed"] > 0 and apply["posted"] == apply["changed"]
     assert isinstance(apply["http_429"], int) and apply["of_ceiling"] > 0
+    assert [a["real_latency_s"] for a in doc["apply_by_latency"]] == [0.005, 1.0]
+    for a in doc["apply_by_latency"]:
+        assert a["first_posted"] == 2_000 and a["posted"] == a["changed"] > 0
     refresh = doc["refresh"]
     assert refresh["leads"] == 2_000 and refresh["drift"] == 0 and refresh["unmanaged"] == 0
     assert refresh["searches"] >= 3 and refresh["http_429"] == 0

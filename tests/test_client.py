@@ -327,13 +327,32 @@ def test_redacting_filter_scrubs_every_known_secret() -> None:
 def test_calls_count_from_their_answer_so_slow_answers_never_overrun_the_server() -> None:
     clock = FakeClock()
     windows = SlidingWindows(((2, 10.0),), clock=clock)
-    assert windows.try_acquire()
+    first = windows.try_acquire(pending=True)
+    assert first is not None
     clock.now += 3.0  # the first call took 3 s to answer: the server saw it at some point inside
-    windows.completed()
-    assert windows.try_acquire()
-    windows.completed()
+    windows.completed(first)
+    second = windows.try_acquire(pending=True)
+    assert second is not None
+    windows.completed(second)
     # the next call may go 10 s after the first *answer* (t=13), not 10 s after its send (t=10)
     assert clock.now + windows.wait_time() == pytest.approx(1013.0)
+
+
+def test_calls_seen_to_arrive_count_from_their_arrival_and_in_flight_ones_hold_a_slot() -> None:
+    clock = FakeClock()
+    windows = SlidingWindows(((2, 10.0),), clock=clock)
+    first = windows.try_acquire(pending=True)
+    second = windows.try_acquire(pending=True)
+    assert first is not None and second is not None
+    assert windows.wait_time() == float("inf")  # both in flight: only an answer frees a slot
+    clock.now += 0.1
+    windows.arrived(first)  # fully sent at t=0.1: the server counts it then
+    clock.now += 5.0
+    windows.completed(first)  # answered at t=5.1: changes nothing, it arrived at t=0.1
+    assert windows.wait_time() == pytest.approx(5.0)  # its slot frees at t=10.1
+    windows.completed(second)
+    assert clock.now + windows.wait_time() == pytest.approx(1010.1)
+    assert windows.burst == 2
 
 
 def test_tokens_minted_during_the_run_are_handed_to_the_redactor(

@@ -40,10 +40,11 @@ class Ticket:
 
 
 class SlidingWindows:
-    """Several windows at once. A call in flight counts in every window until it is answered
-    (the server counts it somewhere between our send and its answer); once answered, from the
-    answer. So whatever the latency and however many calls are in flight, every call the
-    server has counted is still counted here: no 429 by construction."""
+    """Several windows at once. A call counts in every window from when it is sent until the
+    request has been fully written (the server counts it when it arrives), and from then on at
+    that moment; where that moment cannot be seen, until its answer, and from the answer on. So
+    whatever the server's latency and however many calls are in flight, every call the server
+    has counted is counted here, given the windows' small margin for the way there."""
 
     def __init__(
         self,
@@ -99,16 +100,26 @@ class SlidingWindows:
             self._calls.append(ticket)
             return ticket
 
+    def arrived(self, ticket: Ticket, now: float | None = None) -> None:
+        """The request is fully sent: the server counts it on arrival, so it counts from now
+        (the windows' margin covers the way there). Its answer may take much longer."""
+        now = self.clock() if now is None else now
+        with self._lock:
+            if ticket.pending:
+                ticket.time, ticket.pending = max(ticket.time, now), False
+                self._answered.notify_all()
+
     def completed(self, ticket: Ticket | None = None, now: float | None = None) -> None:
-        """The call's answer came back: it counts from now on (the latest call if no ticket)."""
+        """The call's answer came back. Unless it was seen to arrive, it counts from now: every
+        call the server counted is surely counted here (the latest call if no ticket)."""
         now = self.clock() if now is None else now
         with self._lock:
             if ticket is None:
                 if not self._calls:
                     return
                 ticket = self._calls[-1]
-            ticket.time = max(ticket.time, now)
-            ticket.pending = False
+            if ticket.pending:
+                ticket.time, ticket.pending = max(ticket.time, now), False
             self._answered.notify_all()
 
     def acquire(self, sleep: Callable[[float], None] = time.sleep) -> tuple[float, Ticket]:
