@@ -1,6 +1,6 @@
 """One measurement in a fresh process, so peak RSS is this measurement's own.
 
-    python bench/measure.py plan LEADSET STATE
+    python bench/measure.py plan LEADSET STATE [PLAN OPTIONS...]
     python bench/measure.py floor-yaml FILE | floor-csv FILE | floor-jsonl FILE
 
 Prints one JSON line: {"seconds": wall time of the work, "peak_rss_mb": peak resident memory}.
@@ -44,11 +44,12 @@ def floor_jsonl(path: str) -> None:
             hashlib.sha256(line.encode()).digest()
 
 
-def plan(leadset: str, state: str) -> None:
+def plan(leadset: str, state: str, *options: str) -> None:
     from engage_sync import cli
 
+    outs = [] if "--out" in options else ["--out", os.devnull]
     try:
-        cli.main(["--state", state, "plan", leadset, "--out", os.devnull])
+        cli.main(["--state", state, "plan", leadset, *outs, *options])
     except SystemExit as e:
         if e.code not in (0, None):
             raise RuntimeError(f"plan exited {e.code}") from None

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import io
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from typing import TextIO
 from urllib.parse import quote
 
 from .model import Action, Change, DriftKind, Lead, LeadSetPlan, Plan, RemoveReason
@@ -158,10 +160,9 @@ def render_drift_text(plan: Plan, limit: int = 20) -> str:
     return "\n".join(drift_lines(plan, limit)) + "\n"
 
 
-def plan_document(plan: Plan, rails: Sequence[str] = ()) -> dict[str, object]:
-    changes = []
+def _change_items(plan: Plan) -> Iterator[dict[str, object]]:
     for ls in plan.leadsets:
-        for c in _changes(ls):
+        for c in ls.changes():
             item: dict[str, object] = {
                 "action": c.action.value,
                 "campaignId": c.campaign_id,
@@ -173,7 +174,14 @@ def plan_document(plan: Plan, rails: Sequence[str] = ()) -> dict[str, object]:
                 item["fields"] = list(c.fields)
             if c.reason is not None:
                 item["reason"] = c.reason.value
-            changes.append(item)
+            yield item
+
+
+def plan_document(
+    plan: Plan, rails: Sequence[str] = (), with_changes: bool = True
+) -> dict[str, object]:
+    """The JSON plan as one value (every change held at once: `write_json` streams instead)."""
+    changes = list(_change_items(plan)) if with_changes else []
     return {
         "format_version": FORMAT_VERSION,
         "summary": {
@@ -231,8 +239,37 @@ def _drift_document(plan: Plan) -> dict[str, object]:
     }
 
 
+def write_json(plan: Plan, out: TextIO, rails: Sequence[str] = ()) -> None:
+    """The JSON plan, written change by change: byte for byte what `json.dumps(plan_document(...),
+    indent=2, sort_keys=True)` gives, without a million-entry document in memory (issue #13).
+    `changes` sorts first among the keys, so the rest of the document follows it."""
+    skeleton = json.dumps(plan_document(plan, rails, with_changes=False), indent=2, sort_keys=True)
+    head, marker, tail = skeleton.partition('  "changes": [],\n')
+    assert marker, "the plan document lost its changes key"
+    out.write(head)
+    items = _change_items(plan)
+    first = next(items, None)
+    if first is None:
+        out.write(marker)
+    else:
+        out.write('  "changes": [\n')
+        out.write(_indented(first))
+        for item in items:
+            out.write(",\n")
+            out.write(_indented(item))
+        out.write("\n  ],\n")
+    out.write(tail)
+    out.write("\n")
+
+
+def _indented(item: dict[str, object]) -> str:
+    return "    " + json.dumps(item, indent=2, sort_keys=True).replace("\n", "\n    ")
+
+
 def render_json(plan: Plan, rails: Sequence[str] = ()) -> str:
-    return json.dumps(plan_document(plan, rails), indent=2, sort_keys=True) + "\n"
+    buffer = io.StringIO()
+    write_json(plan, buffer, rails)
+    return buffer.getvalue()
 
 
 def _md_cell(text: str) -> str:

@@ -1,12 +1,12 @@
 #!/usr/bin/env bash
-# Pull-request check: validate the lead sets (fails the check when invalid), then the plan as
-# markdown (pull-request comment, job summary) and JSON (artifact). Needs no Engage credentials.
+# Pull-request check: the plan as markdown (pull-request comment, job summary) and JSON (artifact)
+# in one pass; invalid lead sets fail the check. Needs no Engage credentials.
 set -euo pipefail
 out=${ENGAGE_SYNC_PLAN_DIR:-plan-output}
 mkdir -p "$out"
-engage-sync validate
-engage-sync plan --format markdown --out "$out/plan.md"
-engage-sync plan --format json --out "$out/plan.json"
+# one pass: the lead sets are read once for the problems, the markdown and the JSON; invalid lead
+# sets fail the check here (every problem is listed by `engage-sync validate`)
+engage-sync plan --out "$out/plan.md" --out "$out/plan.json"
 if [ -n "${GITHUB_STEP_SUMMARY:-}" ]; then
   cat "$out/plan.md" >>"$GITHUB_STEP_SUMMARY"
 fi

@@ -242,3 +242,28 @@ def test_bad_numeric_environment_is_a_clear_error(
     monkeypatch.setenv("ENGAGE_BASE_URL", "http://127.0.0.1:9/voice")
     r = run("apply", "--auto-approve")
     assert r.code == 1 and "ENGAGE_SYNC_MAX_RETRIES must be a number, not 'many'" in r.err
+
+
+def test_one_pass_writes_every_format_asked_for_exactly_as_single_runs_do(
+    workspace: Path, run: Any
+) -> None:
+    assert run("plan", "--out", "both.md", "--out", "both.json", "--out", "both.txt").code == 0
+    assert run("plan", "--format", "markdown", "--out", "one.md").code == 0
+    assert run("plan", "--format", "json", "--out", "one.json").code == 0
+    assert run("plan", "--out", "one.txt").code == 0
+    for ext in ("md", "json", "txt"):
+        assert (workspace / f"both.{ext}").read_bytes() == (workspace / f"one.{ext}").read_bytes()
+    doc = json.loads((workspace / "both.json").read_text())
+    assert doc["summary"]["create"] == 11
+    assert run("plan", "--out", "by-extension.json").code == 0  # the extension says JSON
+    assert json.loads((workspace / "by-extension.json").read_text()) == doc
+    clash = run("plan", "--format", "json", "--out", "a.json", "--out", "b.md")
+    assert clash.code == 64 and "--format goes with one --out" in clash.err
+    assert run("plan", "--out", "a.json", "--out", "a.json").code == 64
+
+
+def test_one_pass_fails_on_invalid_lead_sets_without_writing(workspace: Path, run: Any) -> None:
+    write(workspace / "leadsets" / "bad.yaml", "campaign: 5\nleads:\n  - {externId: 1}\n")
+    r = run("plan", "--out", "p.md", "--out", "p.json")
+    assert r.code == 1 and "leadsets/bad.yaml:3: leadPhone: required" in r.err
+    assert not (workspace / "p.md").exists() and not (workspace / "p.json").exists()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 from test_planner import OPTIONS, desired
@@ -125,3 +126,42 @@ def test_markdown_where_cells_link_to_the_line_at_the_reviewed_commit() -> None:
     )
     plain = render_markdown(plan([want], state))
     assert "| update | E000000 | leadsets/big.csv:2 |" in plain and "](" not in plain
+
+
+def test_the_streamed_json_is_byte_for_byte_the_whole_document() -> None:
+    from engage_sync.model import Drift, DriftKind, Tombstone
+    from engage_sync.render import plan_document
+
+    state, want = big_plan(50)
+    state.campaign(1).record(Lead.from_mapping({"externId": "gone", "leadPhone": "1"}, "f", 1))
+    state.campaign(1).record(
+        Lead.from_mapping({"externId": "E000001", "leadPhone": "2125550000"}, "f", 1)
+    )
+    want = Desired(
+        want.campaign,
+        None,
+        want.files,
+        OPTIONS,
+        list(want.leads),
+        tombstones=(Tombstone("T-1", "leadsets/big.yaml", 3),),
+        prune=True,
+    )
+    result = plan([want], state)
+    assert {c.action.value for ls in result.leadsets for c in ls.changes()} == {
+        "create",
+        "update",
+        "replace",
+        "remove",
+    }
+    drifted = replace(
+        result,
+        refreshed=True,
+        leadsets=tuple(
+            replace(ls, drift=(Drift(1, "E000002", DriftKind.DUPLICATE, "READY"),), unmanaged=3)
+            for ls in result.leadsets
+        ),
+    )
+    empty = plan([], State(Path("s.json")))
+    for p in (result, drifted, empty):
+        whole = json.dumps(plan_document(p, ["a rail"]), indent=2, sort_keys=True) + "\n"
+        assert render_json(p, ["a rail"]) == whole

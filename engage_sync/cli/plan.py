@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 from collections.abc import Callable, Mapping
+from pathlib import Path
 
 import click
 
@@ -50,10 +52,17 @@ def validate(ctx: Context, paths: tuple[str, ...]) -> int:
     "--format",
     "fmt",
     type=click.Choice([f.value for f in OutputFormat]),
-    default="text",
-    show_default=True,
+    default=None,
+    help="[default: text; with --out, from its extension: .json, .md, else text]",
 )
-@click.option("--out", metavar="FILE", help="Write the plan to FILE instead of standard output.")
+@click.option(
+    "--out",
+    "outs",
+    metavar="FILE",
+    multiple=True,
+    help="Write the plan to FILE instead of standard output. Several --out write several "
+    "formats from one pass (each by its extension), as CI does.",
+)
 @click.option(
     "--detailed-exitcode",
     is_flag=True,
@@ -82,8 +91,8 @@ def validate(ctx: Context, paths: tuple[str, ...]) -> int:
 def plan(
     ctx: Context,
     paths: tuple[str, ...],
-    fmt: str,
-    out: str | None,
+    fmt: str | None,
+    outs: tuple[str, ...],
     detailed_exitcode: bool,
     show_pii: bool,
     limit: int,
@@ -96,13 +105,14 @@ def plan(
 
     Offline (no credentials) unless --refresh or --refresh-only look at Engage.
     """
-    from ..render import render_drift_text, render_json, render_markdown, render_text
+    from ..render import render_drift_text, render_markdown, render_text
 
+    targets = _targets(fmt, outs)
     if show_pii and os.environ.get("CI", "").lower() == "true":
         raise EngageSyncError(
             "--show-pii is refused when CI=true: lead values must not reach CI logs"
         )
-    if show_pii and (fmt != OutputFormat.TEXT.value or out):
+    if show_pii and (targets != [(OutputFormat.TEXT.value, None)]):
         raise EngageSyncError(
             "--show-pii shows values on your terminal only: use it with "
             "--format text and without --out"
@@ -117,28 +127,68 @@ def plan(
         with client:
             result = look(result, planned.state, planned.sources, client, account_for(account, ctx))
     if refresh_only:
-        write_output(_drift_only(result, fmt, limit, render_drift_text), out)
+        for form, out in targets:
+            write_output(_drift_only(result, form, limit, render_drift_text), out)
         alarming = any(d.kind in ALARMING_DRIFT for ls in result.leadsets for d in ls.drift)
         return EXIT_CHANGES if detailed_exitcode and alarming else EXIT_OK
-    if fmt == OutputFormat.JSON.value:
-        text = render_json(result, planned.rails)
-    elif fmt == OutputFormat.MARKDOWN.value:
-        text = render_markdown(result, planned.rails, source_url=github_source_url(os.environ))
-    else:
-        pii = None
-        if show_pii:
-            wanted = {
-                (c.campaign_id, c.extern_id)
-                for ls in result.leadsets
-                for c in (*ls.creates, *ls.updates)[:limit]
-            }
-            pii = workspace.leads_by_key(planned.sources, wanted)
-        text = render_text(result, limit=limit, rails=planned.rails, pii=pii)
-    write_output(text, out)
+    for form, out in targets:  # one plan, every format asked for: one pass over the lead sets
+        if form == OutputFormat.JSON.value:
+            _stream_json(result, planned.rails, out)
+            continue
+        if form == OutputFormat.MARKDOWN.value:
+            source = github_source_url(os.environ)
+            text = render_markdown(result, planned.rails, source_url=source)
+        else:
+            pii = None
+            if show_pii:
+                wanted = {
+                    (c.campaign_id, c.extern_id)
+                    for ls in result.leadsets
+                    for c in (*ls.creates, *ls.updates)[:limit]
+                }
+                pii = workspace.leads_by_key(planned.sources, wanted)
+            text = render_text(result, limit=limit, rails=planned.rails, pii=pii)
+        write_output(text, out)
     drifted = any(d.kind in ALARMING_DRIFT for ls in result.leadsets for d in ls.drift)
     if detailed_exitcode and (result.has_changes or drifted):
         return EXIT_CHANGES
     return EXIT_OK
+
+
+_EXTENSIONS = {".json": "json", ".md": "markdown", ".markdown": "markdown"}
+
+
+def _targets(fmt: str | None, outs: tuple[str, ...]) -> list[tuple[str, str | None]]:
+    """(format, file or None for standard output) for each output asked for."""
+    if not outs:
+        return [(fmt or OutputFormat.TEXT.value, None)]
+    if len(outs) == 1:
+        return [(fmt or _by_extension(outs[0]), outs[0])]
+    if fmt is not None:
+        raise click.UsageError(
+            "--format goes with one --out; with several, each --out's extension says its format"
+        )
+    if len(set(outs)) != len(outs):
+        raise click.UsageError("the same --out is given twice")
+    return [(_by_extension(out), out) for out in outs]
+
+
+def _by_extension(path: str) -> str:
+    return _EXTENSIONS.get(Path(path).suffix.lower(), OutputFormat.TEXT.value)
+
+
+def _stream_json(result: Plan, rails: list[str], out: str | None) -> None:
+    """The JSON plan goes to its file as it is made, never whole in memory."""
+    from ..render import write_json
+
+    if out is None:
+        write_json(result, sys.stdout, rails)
+        return
+    try:
+        with open(out, "w", encoding="utf-8") as f:
+            write_json(result, f, rails)
+    except OSError as e:
+        raise EngageSyncError(f"{out}: cannot write: {e.strerror}") from e
 
 
 def _drift_only(result: Plan, fmt: str, limit: int, text: Callable[[Plan, int], str]) -> str:
