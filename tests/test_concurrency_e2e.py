@@ -184,3 +184,59 @@ def test_fail_fast_sends_nothing_new_and_waits_for_what_is_in_flight(
     ok = {x["body"]["uploadLeads"][0]["externId"] for x in log} - {"L001"}
     assert recorded == ok
     assert not (tmp_path / "engage-sync.state.json.journal").exists()
+
+
+SEED = """\
+accounts:
+  - accountId: "11110001"
+    accountName: East
+    dialGroups:
+      - {dialGroupId: 1, dialGroupName: East, campaigns: [{campaignId: 501, campaignName: E}]}
+  - accountId: "22220002"
+    accountName: West
+    dialGroups:
+      - {dialGroupId: 2, dialGroupName: West, campaigns: [{campaignId: 502, campaignName: W}]}
+credentials: {clientId: id, clientSecret: secret, jwt: my-jwt, apiTokens: [two-accounts-token]}
+"""
+
+
+def test_accounts_load_in_parallel_each_within_its_own_limits(tmp_path: Path) -> None:
+    seed = write(tmp_path / "seed.yaml", SEED)
+    served = start_emulator("--seed", str(seed), "--latency", "0.2", "--loader-limits", "3/1,6/3")
+    try:
+        for account, campaign in (("11110001", 501), ("22220002", 502)):
+            body = "\n".join(
+                [
+                    f"campaign: {campaign}",
+                    f'account: "{account}"',
+                    "options: {duplicateHandling: RETAIN_ALL, timeZoneOption: NPA_NXX, "
+                    "dialPriority: NORMAL}",
+                    "leads:",
+                    *[
+                        f'  - {{externId: "{account}-{i}", leadPhone: "41555{i:05d}"}}'
+                        for i in range(12)
+                    ],
+                ]
+            )
+            write(tmp_path / "leadsets" / f"{account}.yaml", body + "\n")
+        env = {
+            "ENGAGE_BASE_URL": served.base_url,
+            "ENGAGE_API_TOKEN": "two-accounts-token",
+            "ENGAGE_SYNC_LOADER_LIMITS": "3/1,6/3",
+        }
+        r = engage_sync("apply", "--auto-approve", "--batch-size", "1", env=env, cwd=tmp_path)
+        assert r.code == 0, r.err
+        assert served.get("/_emulator/stats")["loader429"] == 0
+        log = loader_log(served)
+        by_account = {
+            a: sorted(x["t"] for x in log if f"/accounts/{a}/" in x["path"])
+            for a in ("11110001", "22220002")
+        }
+        assert all(len(times) == 12 for times in by_account.values())
+        east, west = by_account["11110001"], by_account["22220002"]
+        # in parallel: each account's calls span the same stretch of time, not one after the other
+        assert west[0] < east[-1] and east[0] < west[-1]
+        # and together they went faster than one account's limits allow (6 per 3 s)
+        assert max(east[-1], west[-1]) - min(east[0], west[0]) < 24 / 6 * 3 - 1
+    finally:
+        stop_emulator(served)

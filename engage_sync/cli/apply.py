@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+import threading
 from typing import Any
 
 import click
@@ -45,6 +46,7 @@ class _Progress:
 
     def __init__(self, total: int) -> None:
         self.bar: Any = None
+        self.lock = threading.Lock()  # accounts are applied in threads of their own
         if sys.stderr.isatty() and total > 0:
             self.bar = click.progressbar(
                 length=total, label="Posting leads", file=sys.stderr, show_pos=True, show_eta=True
@@ -53,7 +55,8 @@ class _Progress:
 
     def __call__(self, n: int) -> None:
         if self.bar is not None:
-            self.bar.update(n)
+            with self.lock:
+                self.bar.update(n)
 
     def close(self) -> None:
         if self.bar is not None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import random
+import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
@@ -69,15 +70,19 @@ class EngageClient:
         self.max_retries = max_retries
         self.sleep = sleep
         margin = 1 + PACING_MARGIN
-        self.loader_pacer = SlidingWindows(
-            tuple((count, period * margin) for count, period in loader_limits), rate_scale, clock
-        )
-        self.search_pacer = SlidingWindows(
-            tuple((count, period * margin) for count, period in search_limits), rate_scale, clock
-        )
-        self.action_pacer = SlidingWindows(
-            tuple((count, period * margin) for count, period in action_limits), rate_scale, clock
-        )
+        # rate limits are per sub-account: each account gets its own windows (see `pacer`)
+        self._limits = {
+            kind: tuple((count, period * margin) for count, period in limits)
+            for kind, limits in (
+                ("loader", loader_limits),
+                ("search", search_limits),
+                ("actions", action_limits),
+            )
+        }
+        self._rate_scale = rate_scale
+        self._clock = clock
+        self._pacers: dict[tuple[str, str], SlidingWindows] = {}
+        self._pacers_lock = threading.Lock()
         self.search_page_size = search_page_size
         self.search_chunk = search_chunk
         self.stats = {"requests": 0, "retries": 0, "throttled": 0, "waited": 0.0}
@@ -85,6 +90,16 @@ class EngageClient:
             None  # seconds per answer, smoothed: how many to keep in flight
         )
         log.info("Engage Voice API at %s (auth at %s)", self.base_url, self.tokens.auth_origin)
+
+    def pacer(self, kind: str, account: str) -> SlidingWindows:
+        """The windows of one endpoint (`loader`, `search`, `actions`) for one sub-account."""
+        with self._pacers_lock:
+            key = (kind, account)
+            if key not in self._pacers:
+                self._pacers[key] = SlidingWindows(
+                    self._limits[kind], self._rate_scale, self._clock
+                )
+            return self._pacers[key]
 
     def close(self) -> None:
         self.http.close()
@@ -277,7 +292,7 @@ class EngageClient:
             "POST",
             f"{self._admin(account)}/campaigns/{campaign}/leadLoader/direct",
             json=body,
-            pacer=self.loader_pacer,
+            pacer=self.pacer("loader", account),
             repeatable=False,
         )
         if not isinstance(result, dict):
@@ -323,7 +338,7 @@ class EngageClient:
                 "POST",
                 f"{path}?page={page}&maxRows={self.search_page_size}",
                 json=criteria,
-                pacer=self.search_pacer,
+                pacer=self.pacer("search", account),
             )
             if isinstance(rows, dict):  # a paged envelope, should a tenant answer one
                 rows = rows.get("content") or rows.get("leads") or []
@@ -372,7 +387,7 @@ class EngageClient:
             "PUT",
             f"{self._admin(account)}/campaignLeads/actions?leadAction={action.value}",
             json=body,
-            pacer=self.action_pacer,
+            pacer=self.pacer("actions", account),
         )
         if result is None:
             return {}

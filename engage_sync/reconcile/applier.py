@@ -3,6 +3,7 @@ doubt looked up, then the loads (loader.py), every answer recorded in the journa
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -34,7 +35,8 @@ class Applier:
     _campaigns: dict[str, dict[int, dict[str, Any]]] = field(default_factory=dict)
     max_in_flight: int | None = None  # None: as many as the limits and the latency allow
     peak_in_flight: int = 0
-    _executor: ThreadPoolExecutor | None = None
+    _executors: dict[str, ThreadPoolExecutor] = field(default_factory=dict)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def run(self, plan: Plan, sources: Sequence[Source]) -> Report:
         try:
@@ -43,19 +45,33 @@ class Applier:
             self.close()
 
     def _run(self, plan: Plan, sources: Sequence[Source]) -> Report:
+        """Rate limits are per sub-account: each account's lead sets run in a thread of their
+        own, within that account's limits; within an account, campaign after campaign."""
         report = Report()
+        by_account: dict[str, list[tuple[LeadSetPlan, LeadSetReport]]] = {}
         for ls in plan.leadsets:
             if not ls.has_work:
                 continue
             rep = LeadSetReport(ls.campaign.id, ls.campaign.name, ls.to_load)
             rep.to_remove = ls.to_stop
-            report.leadsets.append(rep)
-            self._apply_leadset(
-                ls, [s for s in sources if s.meta.campaign.id == ls.campaign.id], rep
-            )
-            if self.fail_fast and not rep.ok:
-                report.stopped_early = True
-                break
+            report.leadsets.append(rep)  # in plan order, whatever order they finish in
+            account = ls.account or self.default_account or ""
+            by_account.setdefault(account, []).append((ls, rep))
+
+        def one_account(work: list[tuple[LeadSetPlan, LeadSetReport]]) -> bool:
+            for ls, rep in work:
+                mine = [s for s in sources if s.meta.campaign.id == ls.campaign.id]
+                self._apply_leadset(ls, mine, rep)
+                if self.fail_fast and not rep.ok:
+                    return True
+            return False
+
+        if len(by_account) <= 1:
+            stopped = [one_account(w) for w in by_account.values()]
+        else:
+            with ThreadPoolExecutor(len(by_account), thread_name_prefix="engage-account") as run:
+                stopped = list(run.map(one_account, by_account.values()))
+        report.stopped_early = any(stopped)
         return report
 
     def _check_campaign(self, account: str, ls: LeadSetPlan, rep: LeadSetReport) -> str | None:
@@ -116,7 +132,7 @@ class Applier:
             account,
             ls.campaign.id,
             rep,
-            self._pool(),
+            self._pool(account),
             self.progress,
             self.fail_fast,
             self.lookup_delay,
@@ -132,18 +148,23 @@ class Applier:
                 self.batch_size,
             )
         )
-        self.peak_in_flight = max(self.peak_in_flight, loader.peak_in_flight)
+        with self._lock:
+            self.peak_in_flight = max(self.peak_in_flight, loader.peak_in_flight)
 
-    def _pool(self) -> ThreadPoolExecutor:
-        if self._executor is None:
-            workers = self.client.loader_pacer.burst
-            self._executor = ThreadPoolExecutor(workers, thread_name_prefix="engage-loader")
-        return self._executor
+    def _pool(self, account: str) -> ThreadPoolExecutor:
+        with self._lock:
+            if account not in self._executors:
+                workers = self.client.pacer("loader", account).burst
+                self._executors[account] = ThreadPoolExecutor(
+                    workers, thread_name_prefix=f"engage-loader-{account}"
+                )
+            return self._executors[account]
 
     def close(self) -> None:
-        if self._executor is not None:
-            self._executor.shutdown(wait=True)
-            self._executor = None
+        with self._lock:
+            executors, self._executors = list(self._executors.values()), {}
+        for executor in executors:
+            executor.shutdown(wait=True)
 
     def _settle_in_doubt(
         self,

@@ -95,7 +95,7 @@ class BatchLoader:
 
     # -- how many in flight ------------------------------------------------------------------
     def _target(self) -> int:
-        pacer = self.client.loader_pacer
+        pacer = self.client.pacer("loader", self.account)
         burst = pacer.burst
         if self.max_in_flight is not None:
             return max(1, min(self.max_in_flight, burst))

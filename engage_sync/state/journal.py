@@ -11,11 +11,13 @@ file and removed.
 
 from __future__ import annotations
 
+import functools
 import json
 import os
-from collections.abc import Iterable, Sequence
+import threading
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, TypeVar
 
 from ..errors import StateError
 from ..model import Lead
@@ -82,6 +84,20 @@ def replay(state: State) -> bool:
     return True
 
 
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _locked(method: F) -> F:
+    """One journal line and its change to the state at a time (threads of several accounts)."""
+
+    @functools.wraps(method)
+    def wrapper(self: Journal, *args: Any, **kwargs: Any) -> Any:
+        with self._lock:
+            return method(self, *args, **kwargs)
+
+    return wrapper  # type: ignore[return-value]
+
+
 class Journal:
     """The journal of one apply. Use as a context manager; `fold()` ends it cleanly."""
 
@@ -91,6 +107,9 @@ class Journal:
         self._batch = 0
         self._open: dict[int, list[str]] = {}  # batches posted and not answered yet
         self._file: IO[bytes] | None = None
+        # lead sets of different accounts are applied together: one writer at a time, and the
+        # in-memory state changes with its journal line
+        self._lock = threading.RLock()
 
     def __enter__(self) -> Journal:
         if self.path.exists():  # an earlier run's journal, replayed on load: fold it first
@@ -110,11 +129,13 @@ class Journal:
             self._file = None
 
     def _write(self, record: dict[str, Any]) -> None:
-        assert self._file is not None
-        self._file.write(json.dumps(record, sort_keys=True).encode() + b"\n")
-        self._file.flush()
-        os.fsync(self._file.fileno())
+        with self._lock:
+            assert self._file is not None
+            self._file.write(json.dumps(record, sort_keys=True).encode() + b"\n")
+            self._file.flush()
+            os.fsync(self._file.fileno())
 
+    @_locked
     def begin(self, campaign: int, extern_ids: Iterable[str]) -> int:
         """Before a batch is posted: its leads are in doubt until Engage answers."""
         self._batch += 1
@@ -127,6 +148,7 @@ class Journal:
     def _answered(self, batch: int, campaign: int) -> None:
         self.state.campaign(campaign).in_doubt.difference_update(self._open.pop(batch, ()))
 
+    @_locked
     def ack(
         self,
         batch: int,
@@ -158,11 +180,13 @@ class Journal:
         self._answered(batch, campaign)
         camp.files.add(file)
 
+    @_locked
     def fail(self, batch: int, campaign: int) -> None:
         """Engage refused the whole batch: none of it is in doubt."""
         self._write({"fail": True, "batch": batch})
         self._answered(batch, campaign)
 
+    @_locked
     def act(
         self, campaign: int, lead_action: str, lead_ids: Sequence[int], extern_ids: Sequence[str]
     ) -> int:
@@ -180,10 +204,12 @@ class Journal:
         )
         return self._batch
 
+    @_locked
     def acted(self, batch: int, ok: bool, count: int | None = None) -> None:
         """After its answer: done (with Engage's count), or not."""
         self._write({"acted": True, "batch": batch, "ok": ok, "count": count})
 
+    @_locked
     def forget(self, campaign: int, extern_ids: Iterable[str]) -> None:
         """Removed leads, confirmed not dialable: durable in the journal, then in the state."""
         ids = sorted(set(extern_ids))
