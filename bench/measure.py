@@ -55,15 +55,26 @@ def plan(leadset: str, state: str, *options: str) -> None:
             raise RuntimeError(f"plan exited {e.code}") from None
 
 
+def validate(leadset: str) -> None:
+    from engage_sync import cli
+
+    try:
+        cli.main(["validate", leadset])
+    except SystemExit as e:
+        if e.code not in (0, None):
+            raise RuntimeError(f"validate exited {e.code}") from None
+
+
 def main() -> None:
     mode, *args = sys.argv[1:]
     work = {
         "plan": plan,
+        "validate": validate,
         "floor-yaml": floor_yaml,
         "floor-csv": floor_csv,
         "floor-jsonl": floor_jsonl,
     }[mode]
-    if mode == "plan":  # imports are start-up cost, not planning: load them first
+    if mode in ("plan", "validate"):  # imports are start-up cost, not work: load them first
         import engage_sync.cli  # noqa: F401
     started = time.perf_counter()
     work(*args)

@@ -425,6 +425,153 @@ def bench_refresh(root: Path, n: int, scale: float) -> dict[str, Any]:
     }
 
 
+def bench_first_plans(root: Path, sizes: list[int]) -> dict[str, Any]:
+    """Issue #13: the first plan of a CSV set (every lead a create) in each format, at two sizes,
+    next to the CSV floor; the CI plan step in one pass against the three passes it used to be;
+    and the state's bytes per lead."""
+    rows_out = []
+    for n in sizes:
+        leadset = make_set(root, "csv", n, 0.0)
+        empty = root / "no-state.json"
+        floor = measure("floor-csv", str(leadset.parent / "leads.csv"))
+        for fmt in ("text", "markdown", "json"):
+            m = measure("plan", str(leadset), str(empty), "--format", fmt)
+            rows_out.append(
+                {
+                    "leads": n,
+                    "format": fmt,
+                    "plan_s": round(m["seconds"], 2),
+                    "plan_rss_mb": round(m["peak_rss_mb"]),
+                    "floor_s": round(floor["seconds"], 2),
+                    "ratio": round(m["seconds"] / floor["seconds"], 2),
+                }
+            )
+            r = rows_out[-1]
+            print(
+                f"  first plan csv {n:>9,} {fmt:8} {r['plan_s']:7.2f} s "
+                f"{r['plan_rss_mb']:5} MB (floor {r['floor_s']} s, x{r['ratio']})",
+                flush=True,
+            )
+    n = sizes[0]
+    leadset = make_set(root, "csv", n, 0.0)
+    empty = root / "no-state.json"
+    out = root / "ci-out"
+    out.mkdir(exist_ok=True)
+    one = measure(
+        "plan", str(leadset), str(empty), "--out", str(out / "p.md"), "--out", str(out / "p.json")
+    )
+    single = measure("plan", str(leadset), str(empty), "--format", "json")
+    three = [
+        measure("validate", str(leadset)),
+        measure("plan", str(leadset), str(empty), "--format", "markdown"),
+        measure("plan", str(leadset), str(empty), "--format", "json"),
+    ]
+    ci = {
+        "leads": n,
+        "one_pass_s": round(one["seconds"], 2),
+        "one_pass_rss_mb": round(one["peak_rss_mb"]),
+        "single_json_plan_s": round(single["seconds"], 2),
+        "three_passes_s": round(sum(m["seconds"] for m in three), 2),
+        "one_pass_over_single": round(one["seconds"] / single["seconds"], 2),
+    }
+    print(
+        f"  CI plan step, {n:,} leads: one pass {ci['one_pass_s']} s ({ci['one_pass_rss_mb']} MB) "
+        f"= x{ci['one_pass_over_single']} one JSON plan; three passes {ci['three_passes_s']} s",
+        flush=True,
+    )
+    state = make_set(root, "csv", n, 0.0).parent / "state.json"
+    steady_state(leadset, state)
+    per_lead = state.stat().st_size / n
+    print(f"  state: {per_lead:.1f} bytes per lead at {n:,} leads", flush=True)
+    return {"first_plans": rows_out, "ci": ci, "state_bytes_per_lead": round(per_lead, 1)}
+
+
+def bench_accounts(root: Path, n: int, scale: float, latency: float) -> dict[str, Any]:
+    """The same leads loaded into one account, then split between two: rate limits are per
+    sub-account, so two load in about half the time."""
+    seed = root / "two-accounts.yaml"
+    seed.write_text(
+        "accounts:\n"
+        + "".join(
+            f'  - accountId: "{a}"\n    dialGroups:\n      - {{dialGroupId: {g}, campaigns: '
+            f"[{{campaignId: {c}, campaignName: C{c}}}]}}\n"
+            for a, g, c in (("11110001", 1, 501), ("22220002", 2, 502))
+        )
+        + "credentials: {clientId: i, clientSecret: s, jwt: j, apiTokens: [bench-token]}\n"
+    )
+    import httpx
+
+    results = {}
+    for accounts in (1, 2):
+        work = root / f"accounts-{accounts}"
+        if work.exists():
+            shutil.rmtree(work)
+        (work / "leadsets").mkdir(parents=True)
+        split = [("11110001", 501), ("22220002", 502)][:accounts]
+        for k, (account, campaign) in enumerate(split):
+            part = n // accounts
+            write_csv(work / "leadsets" / f"leads{k}.csv", part, 20 + k, 0.0)
+            (work / "leadsets" / f"set{k}.yaml").write_text(
+                f"campaign: {campaign}\naccount: '{account}'\n{OPTIONS}leadsFile: leads{k}.csv\n"
+            )
+        (work / "engage-sync.yaml").write_text("rails: {maxCreates: 10000000}\n")
+        emulator = subprocess.Popen(
+            [
+                ES,
+                "emulator",
+                "--port",
+                "0",
+                "--seed",
+                str(seed),
+                "--rate-scale",
+                str(scale),
+                "--latency",
+                str(latency),
+                "--max-leads",
+                "100",
+            ],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            text=True,
+        )
+        try:
+            assert emulator.stdout is not None
+            origin = emulator.stdout.readline().split("listening on ", 1)[1].split(" ", 1)[0]
+            env = {
+                **{k: v for k, v in os.environ.items() if not k.startswith(("ENGAGE_", "RINGC"))},
+                "ENGAGE_BASE_URL": f"{origin}/voice",
+                "ENGAGE_API_TOKEN": "bench-token",
+                "ENGAGE_SYNC_RATE_SCALE": str(scale),
+            }
+            started = time.perf_counter()
+            subprocess.run(
+                [ES, "apply", "--auto-approve", "--batch-size", "100"],
+                cwd=work,
+                env=env,
+                check=True,
+                capture_output=True,
+            )
+            seconds = time.perf_counter() - started
+            stats = httpx.get(f"{origin}/_emulator/stats").json()
+        finally:
+            emulator.terminate()
+            emulator.wait(timeout=10)
+        results[accounts] = {"seconds": round(seconds, 2), "http_429": stats["loader429"]}
+    speedup = results[1]["seconds"] / results[2]["seconds"]
+    print(
+        f"  {n:,} leads into one account {results[1]['seconds']} s, split between two "
+        f"{results[2]['seconds']} s (x{speedup:.2f}), 429s {results[1]['http_429']}/"
+        f"{results[2]['http_429']}",
+        flush=True,
+    )
+    return {
+        "leads": n,
+        "one_account": results[1],
+        "two_accounts": results[2],
+        "speedup": round(speedup, 2),
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="small sizes (seconds)")
@@ -483,6 +630,8 @@ def main() -> None:
         f"pacing floor of {refresh['search_floor_s']} s at rate scale {refresh['rate_scale']:g}, "
         f"{refresh['http_429']} x 429, drift {refresh['drift']}"
     )
+    first = bench_first_plans(args.data, [5_000, 20_000] if args.quick else [1_000_000, 3_000_000])
+    accounts = bench_accounts(args.data, 4_000 if args.quick else 40_000, 10.0, 0.05)
     doc = {
         "machine": {
             "arch": platform.machine(),
@@ -496,6 +645,8 @@ def main() -> None:
         "apply": apply,
         "apply_by_latency": applies,
         "refresh": refresh,
+        "issue13": first,
+        "accounts": accounts,
     }
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(doc, indent=2) + "\n")

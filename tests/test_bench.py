@@ -51,6 +51,14 @@ def test_quick_benchmark_runs_and_writes_every_measurement(tmp_path: Path) -> No
     assert refresh["searches"] >= 3 and refresh["http_429"] == 0
     assert "plan/floor" in result.stdout and "calls/s of a" in result.stdout
     assert "refresh of 2,000 owned leads" in result.stdout
+    first = doc["issue13"]
+    assert {(r["leads"], r["format"]) for r in first["first_plans"]} == {
+        (n, f) for n in (5_000, 20_000) for f in ("text", "markdown", "json")
+    }
+    assert first["ci"]["one_pass_s"] > 0 and first["ci"]["three_passes_s"] > 0
+    assert first["state_bytes_per_lead"] > 0
+    accounts = doc["accounts"]
+    assert accounts["one_account"]["http_429"] == 0 and accounts["two_accounts"]["http_429"] == 0
 
 
 def test_ideal_schedule_respects_both_windows() -> None:
