@@ -14,6 +14,7 @@ writes JSON (bench/out/results.json unless --out). No pass/fail: the numbers are
 from __future__ import annotations
 
 import argparse
+import contextlib
 import csv
 import itertools
 import json
@@ -24,6 +25,7 @@ import shutil
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -221,6 +223,32 @@ def growth(results: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return out
 
 
+@contextlib.contextmanager
+def emulator(
+    *args: str, token: str = "emulator-legacy-api-token"
+) -> Iterator[tuple[str, dict[str, str]]]:
+    """`engage-sync emulator` on a free port: (origin, the environment to reach it)."""
+    proc = subprocess.Popen(
+        [ES, "emulator", "--port", "0", *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
+    try:
+        assert proc.stdout is not None
+        origin = proc.stdout.readline().split("listening on ", 1)[1].split(" ", 1)[0]
+        env = {
+            **{k: v for k, v in os.environ.items() if not k.startswith(("ENGAGE_", "RINGC"))},
+            "ENGAGE_BASE_URL": f"{origin}/voice",
+            "ENGAGE_ACCOUNT_ID": "99990001",
+            "ENGAGE_API_TOKEN": token,
+        }
+        yield origin, env
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+
+
 def ideal_seconds(requests: int, limits: list[tuple[int, float]]) -> float:
     """The least time `requests` calls can take within every window (zero latency, greedy)."""
     times: list[float] = []
@@ -244,32 +272,8 @@ def bench_apply(root: Path, n: int, batch: int, scale: float, latency: float) ->
         f"campaign: {CAMPAIGN}\naccount: '99990001'\n{OPTIONS}leadsFile: leads.csv\n"
     )
     (work / "engage-sync.yaml").write_text("rails: {maxCreates: 10000000}\n")
-    emulator = subprocess.Popen(
-        [
-            ES,
-            "emulator",
-            "--port",
-            "0",
-            "--rate-scale",
-            str(scale),
-            "--latency",
-            str(latency),
-            "--max-leads",
-            str(batch),
-        ],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        text=True,
-    )
-    try:
-        assert emulator.stdout is not None
-        origin = emulator.stdout.readline().split("listening on ", 1)[1].split(" ", 1)[0]
-        env = {
-            **{k: v for k, v in os.environ.items() if not k.startswith(("ENGAGE_", "RINGC"))},
-            "ENGAGE_BASE_URL": f"{origin}/voice",
-            "ENGAGE_ACCOUNT_ID": "99990001",
-            "ENGAGE_API_TOKEN": "emulator-legacy-api-token",
-        }
+    scaled = ("--rate-scale", str(scale), "--latency", str(latency), "--max-leads", str(batch))
+    with emulator(*scaled) as (origin, env):
 
         def run_apply() -> float:
             started = time.perf_counter()
@@ -327,9 +331,6 @@ def bench_apply(root: Path, n: int, batch: int, scale: float, latency: float) ->
         ]
         posted = sum(len(r["body"]["uploadLeads"]) for r in again)
         stats = httpx.get(f"{origin}/_emulator/stats").json()
-    finally:
-        emulator.terminate()
-        emulator.wait(timeout=10)
     return {
         "leads": n,
         "batch_size": batch,
@@ -366,22 +367,8 @@ def bench_refresh(root: Path, n: int, scale: float) -> dict[str, Any]:
         f"campaign: {CAMPAIGN}\naccount: '99990001'\n{OPTIONS}leadsFile: leads.csv\n"
     )
     (work / "engage-sync.yaml").write_text("rails: {maxCreates: 10000000}\n")
-    emulator = subprocess.Popen(
-        [ES, "emulator", "--port", "0", "--rate-scale", str(scale), "--max-leads", "1000"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        text=True,
-    )
-    try:
-        assert emulator.stdout is not None
-        origin = emulator.stdout.readline().split("listening on ", 1)[1].split(" ", 1)[0]
-        env = {
-            **{k: v for k, v in os.environ.items() if not k.startswith(("ENGAGE_", "RINGC"))},
-            "ENGAGE_BASE_URL": f"{origin}/voice",
-            "ENGAGE_ACCOUNT_ID": "99990001",
-            "ENGAGE_API_TOKEN": "emulator-legacy-api-token",
-            "ENGAGE_SYNC_RATE_SCALE": str(scale),
-        }
+    with emulator("--rate-scale", str(scale), "--max-leads", "1000") as (origin, env):
+        env["ENGAGE_SYNC_RATE_SCALE"] = str(scale)
         subprocess.run(
             [ES, "apply", "--auto-approve", "--batch-size", "1000"],
             cwd=work,
@@ -406,9 +393,6 @@ def bench_refresh(root: Path, n: int, scale: float) -> dict[str, Any]:
             if r["path"].endswith("/leadSearch")
         ]
         stats = httpx.get(f"{origin}/_emulator/stats").json()
-    finally:
-        emulator.terminate()
-        emulator.wait(timeout=10)
     doc = json.loads(out)
     floor = ideal_seconds(len(searches), [(15, 10.0 / scale), (60, 30.0 / scale)])
     return {
@@ -515,34 +499,9 @@ def bench_accounts(root: Path, n: int, scale: float, latency: float) -> dict[str
                 f"campaign: {campaign}\naccount: '{account}'\n{OPTIONS}leadsFile: leads{k}.csv\n"
             )
         (work / "engage-sync.yaml").write_text("rails: {maxCreates: 10000000}\n")
-        emulator = subprocess.Popen(
-            [
-                ES,
-                "emulator",
-                "--port",
-                "0",
-                "--seed",
-                str(seed),
-                "--rate-scale",
-                str(scale),
-                "--latency",
-                str(latency),
-                "--max-leads",
-                "100",
-            ],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.DEVNULL,
-            text=True,
-        )
-        try:
-            assert emulator.stdout is not None
-            origin = emulator.stdout.readline().split("listening on ", 1)[1].split(" ", 1)[0]
-            env = {
-                **{k: v for k, v in os.environ.items() if not k.startswith(("ENGAGE_", "RINGC"))},
-                "ENGAGE_BASE_URL": f"{origin}/voice",
-                "ENGAGE_API_TOKEN": "bench-token",
-                "ENGAGE_SYNC_RATE_SCALE": str(scale),
-            }
+        args = ("--seed", str(seed), "--rate-scale", str(scale), "--latency", str(latency))
+        with emulator(*args, "--max-leads", "100", token="bench-token") as (origin, env):
+            env["ENGAGE_SYNC_RATE_SCALE"] = str(scale)
             started = time.perf_counter()
             subprocess.run(
                 [ES, "apply", "--auto-approve", "--batch-size", "100"],
@@ -553,9 +512,6 @@ def bench_accounts(root: Path, n: int, scale: float, latency: float) -> dict[str
             )
             seconds = time.perf_counter() - started
             stats = httpx.get(f"{origin}/_emulator/stats").json()
-        finally:
-            emulator.terminate()
-            emulator.wait(timeout=10)
         results[accounts] = {"seconds": round(seconds, 2), "http_429": stats["loader429"]}
     speedup = results[1]["seconds"] / results[2]["seconds"]
     print(

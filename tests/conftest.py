@@ -76,6 +76,15 @@ def workspace(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return tmp_path
 
 
+@pytest.fixture
+def repo(tmp_path: Path) -> Path:
+    """A copy of this repository's example lead sets and settings, outside the working directory
+    (for the installed command run in it as a subprocess)."""
+    shutil.copytree(REPO / "leadsets", tmp_path / "leadsets")
+    shutil.copy(REPO / "engage-sync.yaml", tmp_path / "engage-sync.yaml")
+    return tmp_path
+
+
 def write(path: Path, text: str) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(text, encoding="utf-8")

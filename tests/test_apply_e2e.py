@@ -7,7 +7,6 @@ import os
 import pty
 import re
 import select
-import shutil
 import signal
 import subprocess
 from collections import Counter
@@ -21,7 +20,6 @@ import pytest
 from conftest import (
     DATA,
     ENGAGE_SYNC,
-    REPO,
     Served,
     engage_sync,
     load_json,
@@ -48,13 +46,6 @@ ALL_IDS = {
 }
 TOKEN_PATTERN = re.compile(r"(engage|refresh|rc|rcrefresh)-[A-Za-z0-9_-]{20,}")
 SECRETS = ("emulator-client-secret", "emulator-jwt-assertion", "emulator-legacy-api-token")
-
-
-@pytest.fixture
-def repo(tmp_path: Path) -> Path:
-    shutil.copytree(REPO / "leadsets", tmp_path / "leadsets")
-    shutil.copy(REPO / "engage-sync.yaml", tmp_path / "engage-sync.yaml")
-    return tmp_path
 
 
 @pytest.fixture

@@ -11,7 +11,7 @@ from typing import Any
 
 import click
 import pytest
-from conftest import ENGAGE_SYNC, REPO, engage_sync, user_env, write
+from conftest import ENGAGE_SYNC, engage_sync, user_env, write
 from test_apply_e2e import run_on_terminal
 
 from engage_sync.cli import cli
@@ -96,15 +96,6 @@ def test_colour_styles_each_kind_of_line() -> None:
     assert "\x1b[32m+ A" in styled and "\x1b[33m~ B" in styled and "\x1b[31m- C" in styled
     assert "\x1b[33m-/+ D" in styled and "\x1b[33mwarning: w" in styled
     assert styled.endswith("\nplain")
-
-
-@pytest.fixture
-def repo(tmp_path: Path) -> Path:
-    import shutil
-
-    shutil.copytree(REPO / "leadsets", tmp_path / "leadsets")
-    shutil.copy(REPO / "engage-sync.yaml", tmp_path / "engage-sync.yaml")
-    return tmp_path
 
 
 def test_colour_on_a_terminal_and_not_with_no_color(repo: Path) -> None:

@@ -9,18 +9,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import REPO, Served, engage_sync, load_json, start_emulator, stop_emulator
+from conftest import Served, engage_sync, load_json, start_emulator, stop_emulator
 
 pytestmark = pytest.mark.e2e
-
-
-@pytest.fixture
-def repo(tmp_path: Path) -> Path:
-    import shutil
-
-    shutil.copytree(REPO / "leadsets", tmp_path / "leadsets")
-    shutil.copy(REPO / "engage-sync.yaml", tmp_path / "engage-sync.yaml")
-    return tmp_path
 
 
 @pytest.fixture

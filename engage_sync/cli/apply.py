@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import sys
 import threading
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -13,7 +13,9 @@ from .. import workspace
 from ..config import DEFAULT_BASE_URL
 from ..errors import ChecksumMismatch, ConfigError, EngageSyncError, SafetyRailTripped
 from ..model import Plan
-from ..reconcile import Report
+
+if TYPE_CHECKING:  # the HTTP stack is imported only when apply runs
+    from ..reconcile import Report
 from .common import (
     EXIT_ERROR,
     EXIT_OK,
@@ -134,7 +136,7 @@ def apply(
     timeout: float | None,
 ) -> int:
     """Stop calling what was removed, then post new, changed and replaced leads; record it all."""
-    from ..reconcile import Applier
+    from ..reconcile import Applier, Report
     from ..reconcile import refresh as look
     from ..render import render_text
     from ..state import Journal, StateLock

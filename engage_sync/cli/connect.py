@@ -5,13 +5,14 @@ from __future__ import annotations
 
 import logging
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..config import DEFAULT_BASE_URL, pick
-from ..engage import LOADER_LIMITS, Limit, parse_limits
-from ..engage.ratelimit import ACTION_LIMITS, SEARCH_LIMITS
 from ..errors import ConfigError
 from .common import Context
+
+if TYPE_CHECKING:  # the HTTP stack is imported only by commands that talk to Engage
+    from ..engage import Limit
 
 
 def make_client(
@@ -21,7 +22,8 @@ def make_client(
     max_retries: int | None = None,
     timeout: float | None = None,
 ) -> Any:
-    from ..engage import EngageClient, RedactingFilter, credentials_from_env
+    from ..engage import LOADER_LIMITS, EngageClient, RedactingFilter, credentials_from_env
+    from ..engage.ratelimit import ACTION_LIMITS, SEARCH_LIMITS
 
     creds = credentials_from_env()
     url = pick(base_url, "ENGAGE_BASE_URL", ctx.config.base_url, DEFAULT_BASE_URL)
@@ -58,6 +60,8 @@ def make_client(
 def limits_for(
     ctx: Context, name: str, env_var: str, default: tuple[Limit, ...]
 ) -> tuple[Limit, ...]:
+    from ..engage import parse_limits
+
     text = pick(None, env_var, ctx.config.rate_limits.get(name), None)
     try:
         return parse_limits(str(text)) if text else default

@@ -7,7 +7,6 @@ from pathlib import Path
 
 import click
 
-from ..engage import parse_limits
 from ..errors import ConfigError
 from .common import EXIT_OK
 
@@ -50,6 +49,7 @@ def emulator(
     """Run a local Engage-compatible server for trying engage-sync and for tests."""
     from ..emulator import Emulator, Settings, default_seed, load_seed
     from ..emulator.server import SignalStop, run_until_signal, serve
+    from ..engage import parse_limits
 
     seed = load_seed(Path(seed_file)) if seed_file else default_seed()
     settings = Settings.from_seed(seed.get("settings", {}))
