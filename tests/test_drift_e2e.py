@@ -204,7 +204,7 @@ def test_a_lost_answer_is_looked_up_in_the_same_run(repo: Path, emu: Served) -> 
 
 def test_leads_supplied_0_is_a_failed_batch(repo: Path, emu: Served) -> None:
     leadset(repo, IDS)
-    emu.post("/_emulator/faults", {"kind": "unsupplied"})
+    emu.post("/_emulator/faults", {"kind": "unsupplied", "externId": "R-1001"})
     r = apply(repo, emu, "--batch-size", "3")
     assert r.code == 4
     assert "failed: leadsSupplied 0: missing.required.param" in r.err

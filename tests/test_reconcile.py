@@ -44,10 +44,12 @@ def test_prune_delete_deletes_every_record_of_the_person() -> None:
     }
 
 
-def test_updates_under_remove_all_existing_need_no_search() -> None:
-    assert not needs_search(Intent.UPDATE, "REMOVE_ALL_EXISTING")
-    assert needs_search(Intent.UPDATE, "RETAIN_ALL")
-    assert needs_search(Intent.REPLACE, "REMOVE_ALL_EXISTING")
+@pytest.mark.parametrize("handling", ["REMOVE_ALL_EXISTING", "RETAIN_ALL", "REMOVE_FROM_LIST"])
+@pytest.mark.parametrize("intent", list(Intent))
+def test_every_change_looks_first(intent: Intent, handling: str) -> None:
+    # even an update under REMOVE_ALL_EXISTING: a phone change whose 16-bit field hash collides
+    # looks like an update, and only a search finds the old number's record to cancel
+    assert needs_search(intent, handling)
 
 
 @pytest.mark.parametrize(

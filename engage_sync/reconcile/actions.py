@@ -9,8 +9,9 @@ what a load does to the records already there depends on `duplicateHandling`:
 - prune: cancel every dialable record (`pruneAction: delete`: delete every record).
 - replacement (the phone changed): cancel the dialable records with another phone; then, for
   records with the declared phone, as for an update; then load.
-- update: REMOVE_ALL_EXISTING: nothing before the load (the loader replaces the record with that
-  phone). RETAIN_ALL: cancel the earlier dialable records (the loader would add a second one).
+- update: REMOVE_ALL_EXISTING: cancel dialable records with another phone (a safeguard: a phone
+  change the state's 16-bit field hash cannot tell apart), the loader replaces the record with
+  that phone. RETAIN_ALL: cancel the earlier dialable records (the loader would add a second one).
   REMOVE_FROM_LIST: delete the earlier record (the loader would skip the lead as a duplicate,
   cancelled or not, and the update would never land).
 
@@ -50,8 +51,10 @@ class Want:
 
 
 def needs_search(intent: Intent, duplicate_handling: str) -> bool:
-    """Under REMOVE_ALL_EXISTING an update is the loader's own business: nothing to look up."""
-    return not (intent is Intent.UPDATE and duplicate_handling == "REMOVE_ALL_EXISTING")
+    """Every change looks first. Even an update under REMOVE_ALL_EXISTING, which the loader
+    handles by phone: the state keeps 16 bits per field, so one phone change in 65,536 looks like
+    an update, and only a search can show a record with another phone to cancel."""
+    return True
 
 
 def decide(
