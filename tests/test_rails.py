@@ -158,7 +158,7 @@ def test_state_commands(workspace: Path, engage: Served, run: Any) -> None:
     ]
     doc = json.loads(run("state", "list", "--format", "json").out)
     assert doc["campaigns"] == [
-        {"campaignId": 136785, "files": ["leadsets/a.yaml"], "inDoubt": 0, "leads": 3}
+        {"campaignId": 136785, "files": ["leadsets/a.yaml"], "inDoubt": 0, "leads": 3, "removed": 0}
     ]
     shown = run("state", "show", "136785", "L1").out.splitlines()
     assert shown[0] == "campaign 136785, externId L1"
@@ -173,6 +173,18 @@ def test_state_commands(workspace: Path, engage: Served, run: Any) -> None:
         "Plan: 1 to create, 0 to update, 0 to replace, 0 to remove, 0 orphaned, 2 unchanged."
         in run("plan").out
     )
+    write(
+        workspace / "leadsets" / "a.yaml",
+        "campaign: 136785\n" + HEAD + leads_yaml(3) + 'removed: [{externId: "L0"}]\n',
+    )
+    assert run("validate").code == 1  # L0 is both declared and removed
+    write(
+        workspace / "leadsets" / "a.yaml",
+        "campaign: 136785\n" + HEAD + leads_yaml(2, start=1) + 'removed: [{externId: "L0"}]\n',
+    )
+    assert run("apply", "--auto-approve").code == 0
+    listed = run("state", "list").out.splitlines()
+    assert listed[1] == "  campaign 136785: 2 lead(s), 1 removed (leadsets/a.yaml)"
     assert run("state", "path").out == "engage-sync.state.json\n"
 
 

@@ -44,10 +44,11 @@ def state_list(ctx: Context, fmt: str) -> int:
             "campaignId": cid,
             "leads": len(c.leads),
             "inDoubt": len(c.in_doubt),
+            "removed": len(c.removed),
             "files": sorted(c.files),
         }
         for cid, c in sorted(current.campaigns.items())
-        if c.leads or c.in_doubt
+        if c.leads or c.in_doubt or c.removed
     ]
     if fmt == "json":
         doc = {
@@ -64,8 +65,9 @@ def state_list(ctx: Context, fmt: str) -> int:
     click.echo(f"{ctx.state_path}: serial {current.serial}, lineage {current.lineage}")
     for c in campaigns:
         doubt = f", {c['inDoubt']} in doubt" if c["inDoubt"] else ""
+        removed = f", {c['removed']} removed" if c["removed"] else ""
         files = ", ".join(c["files"]) or "no file recorded"
-        click.echo(f"  campaign {c['campaignId']}: {c['leads']} lead(s){doubt} ({files})")
+        click.echo(f"  campaign {c['campaignId']}: {c['leads']} lead(s){doubt}{removed} ({files})")
     click.echo(f"{current.lead_count()} lead(s) in {len(campaigns)} campaign(s).")
     return EXIT_OK
 
