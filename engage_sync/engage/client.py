@@ -6,14 +6,14 @@ import logging
 import random
 import threading
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable
 from typing import Any
 
 import httpx
 
-from ..errors import AnswerLost, ApiError, AuthError, TransientApiError, UnsafeAction
+from ..errors import AnswerLost, ApiError, AuthError, TransientApiError
 from .auth import Credentials, TokenSource, check_url, normalise_base_url
-from .leads import LeadAction, LeadRecord
+from .campaign_leads import CampaignLeadsApi
 from .ratelimit import ACTION_LIMITS, LOADER_LIMITS, SEARCH_LIMITS, Limit, SlidingWindows
 
 log = logging.getLogger("engage_sync.http")
@@ -43,7 +43,10 @@ class RedactingFilter(logging.Filter):
         return True
 
 
-class EngageClient:
+class EngageClient(CampaignLeadsApi):
+    """Engage's Voice API: auth, pacing per sub-account, retries, status -> error; campaigns and the
+    loader here, lead search and actions in campaign_leads.py."""
+
     def __init__(
         self,
         base_url: str,
@@ -223,9 +226,6 @@ class EngageClient:
         raise ApiError(f"{path}: HTTP {r.status_code}: {message}", r.status_code)
 
     # -- endpoints --------------------------------------------------------------------------------
-    def _admin(self, account: str) -> str:
-        return f"/api/v1/admin/accounts/{account}"
-
     def dial_groups_with_campaigns(self, account: str) -> list[dict[str, Any]]:
         """Dial groups, each with its campaigns: one call to dialGroups/withChildren, or, where a
         tenant does not serve it, dialGroups and then each group's campaigns."""
@@ -298,105 +298,6 @@ class EngageClient:
         if not isinstance(result, dict):
             # sent and answered, but with nothing to read: the leads may or may not be loaded
             raise AnswerLost("leadLoader/direct: the answer has no result body")
-        return result
-
-    def search_leads(
-        self, account: str, campaign: int, extern_ids: Iterable[str]
-    ) -> list[LeadRecord]:
-        """Every record in `campaign` with one of these externIds (NOTES.md, lead search).
-
-        Asks for a few hundred externIds at a time, one campaign only, paced within the search
-        limits. Rows are filtered here by campaign and externId as well: one real client saw the
-        externIds filter ignored.
-        """
-        wanted = sorted(set(extern_ids))
-        found: dict[int, LeadRecord] = {}
-        for start in range(0, len(wanted), self.search_chunk):
-            chunk = wanted[start : start + self.search_chunk]
-            keep = set(chunk)
-            criteria = {"campaignIds": [campaign], "externIds": chunk}
-            for record in self._search(account, campaign, criteria)[0]:
-                if record.extern_id in keep:
-                    found[record.lead_id] = record
-        return sorted(found.values(), key=lambda r: r.lead_id)
-
-    def scan_campaign(self, account: str, campaign: int) -> tuple[list[LeadRecord], bool]:
-        """Every record of one campaign, and whether the scan saw them all (False: a page that
-        was not empty brought nothing new, so the server ignores paging and hides the rest)."""
-        return self._search(account, campaign, {"campaignIds": [campaign]})
-
-    def _search(
-        self, account: str, campaign: int, criteria: dict[str, Any]
-    ) -> tuple[list[LeadRecord], bool]:
-        """Page until a page comes back empty: a server may clamp `maxRows`, so a short page
-        proves nothing. A page with nothing new ends it too (a server that ignores `page`)."""
-        path = f"{self._admin(account)}/campaignLeads/leadSearch"
-        found: dict[int, LeadRecord] = {}
-        page = 0
-        while True:
-            rows = self.request(
-                "POST",
-                f"{path}?page={page}&maxRows={self.search_page_size}",
-                json=criteria,
-                pacer=self.pacer("search", account),
-            )
-            if isinstance(rows, dict):  # a paged envelope, should a tenant answer one
-                rows = rows.get("content") or rows.get("leads") or []
-            if rows is None:
-                rows = []
-            if not isinstance(rows, list):
-                raise ApiError("leadSearch: expected a list of leads")
-            new = 0
-            for row in rows:
-                record = LeadRecord.from_row(row)
-                if record is None or record.lead_id in found:
-                    continue
-                new += 1
-                if record.campaign_id == campaign:
-                    found[record.lead_id] = record
-            if not rows:
-                return sorted(found.values(), key=lambda r: r.lead_id), True
-            if not new:
-                return sorted(found.values(), key=lambda r: r.lead_id), False
-            page += 1
-
-    def lead_action(
-        self, account: str, campaign: int, action: LeadAction, lead_ids: Sequence[int]
-    ) -> dict[str, Any]:
-        """One lead action on named records of one campaign, or UnsafeAction before sending.
-
-        Criteria that do not name exactly one campaign and a non-empty list of lead ids could
-        match a whole account (the guide's own delete example sends only externIds).
-        """
-        ids = list(lead_ids)
-        if (
-            isinstance(campaign, bool)
-            or not isinstance(campaign, int)
-            or campaign < 1
-            or not ids
-            or not all(isinstance(i, int) and not isinstance(i, bool) for i in ids)
-        ):
-            raise UnsafeAction(
-                f"refused to send {action.value}: criteria must name one campaign and lead ids"
-            )
-        body = {
-            "campaignLeadSearchCriteria": {"campaignIds": [campaign], "leadIds": ids},
-            "leadActionParams": {"paramMap": {}},
-        }
-        result = self.request(
-            "PUT",
-            f"{self._admin(account)}/campaignLeads/actions?leadAction={action.value}",
-            json=body,
-            pacer=self.pacer("actions", account),
-        )
-        if result is None:
-            return {}
-        if not isinstance(result, dict):
-            raise ApiError(f"{action.value}: expected a LeadActionResult")
-        if result.get("success") is False:
-            raise ApiError(
-                f"{action.value} answered success: false: {result.get('errorMessage') or ''}"
-            )
         return result
 
 
