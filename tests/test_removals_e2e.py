@@ -265,6 +265,24 @@ def test_an_update_leaves_one_dialable_record_with_the_new_content(
         assert [row["lead"]["firstName"] for row in live] == ["Grace"], (handling, eid)
 
 
+def test_an_update_under_remove_all_existing_still_cancels_an_old_number(
+    repo: Path, emu: Served
+) -> None:
+    # what a phone change whose 16-bit field hash collided would leave: the state sees only an
+    # update, yet a record of that person with another number is still dialable
+    leadset(repo, ["R-1001"])
+    assert apply(repo, emu).code == 0
+    by_hand(emu, CAMPAIGN, {"externId": "R-1001", "leadPhone": "2125550199"})
+    leadset(repo, ["R-1001"], first="Grace")
+    assert "1 to update" in engage_sync("plan", cwd=repo).out
+    r = apply(repo, emu)
+    assert r.code == 0, r.err
+    live = dialable(records(emu)["R-1001"])
+    assert [(x["lead"]["leadPhone"], x["lead"]["firstName"]) for x in live] == [
+        (PHONES["R-1001"], "Grace")
+    ]
+
+
 def test_kill_9_during_the_actions_then_a_rerun_finishes_the_job(repo: Path, emu: Served) -> None:
     ids = [f"R-{i}" for i in range(1001, 1007)]
     leadset(repo, ids)

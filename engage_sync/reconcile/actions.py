@@ -50,13 +50,6 @@ class Want:
     phone: str = ""  # the declared phone, for replacements and updates
 
 
-def needs_search(intent: Intent, duplicate_handling: str) -> bool:
-    """Every change looks first. Even an update under REMOVE_ALL_EXISTING, which the loader
-    handles by phone: the state keeps 16 bits per field, so one phone change in 65,536 looks like
-    an update, and only a search can show a record with another phone to cancel."""
-    return True
-
-
 def decide(
     want: Want,
     records: Iterable[LeadRecord],
@@ -122,11 +115,13 @@ class Reconciler:
         for c in ls.removals:
             intent = Intent.REMOVE if c.reason is RemoveReason.REMOVED else Intent.PRUNE
             wants[c.extern_id] = Want(c.extern_id, intent)
+        # every update looks first, under REMOVE_ALL_EXISTING too: the state keeps 16 bits per
+        # field, so one phone change in 65,536 looks like an update, and only a search shows
+        # the old number's record to cancel
         changed = {
             c.extern_id: Intent.REPLACE if c.action is Action.REPLACE else Intent.UPDATE
             for c in (*ls.replaces, *ls.updates)
         }
-        changed = {e: i for e, i in changed.items() if needs_search(i, handling)}
         dedupe: set[str] = set()
         for d in ls.corrections:  # apply --refresh: towards less calling only
             if d.kind is DriftKind.DUPLICATE:
@@ -146,10 +141,13 @@ class Reconciler:
         try:
             records = self.client.search_leads(account, cid, wants)
         except ApiError as e:
-            return self._failed(rep, set(wants), set(changed), f"lead search failed: {e}")
+            return self._failed(rep, set(changed), f"lead search failed: {e}")
+        by_id: dict[str, list[LeadRecord]] = {}
+        for r in records:
+            by_id.setdefault(r.extern_id, []).append(r)
         todo: dict[LeadAction, list[tuple[int, str]]] = {a: [] for a in LeadAction}
         for eid, want in wants.items():
-            mine = [r for r in records if r.extern_id == eid]
+            mine = by_id.get(eid, [])
             for action, ids in decide(want, mine, handling, ls.prune_action).items():
                 todo[action].extend((i, eid) for i in ids)
         failed: set[str] = set()
@@ -162,9 +160,10 @@ class Reconciler:
         removing = {e for e, w in wants.items() if w.intent in (Intent.REMOVE, Intent.PRUNE)}
         if acted:
             try:
-                after = self.client.search_leads(account, cid, {eid for _, eid in _pairs(todo)})
+                touched = {eid for items in todo.values() for _, eid in items}
+                after = self.client.search_leads(account, cid, touched)
             except ApiError as e:
-                return self._failed(rep, set(wants), set(changed), f"checking search failed: {e}")
+                return self._failed(rep, set(changed), f"checking search failed: {e}")
             left = still_dialable(acted, after) + dialable_left(removing - failed, after)
             for r in {r.lead_id: r for r in left}.values():
                 failed.add(r.extern_id)
@@ -213,17 +212,11 @@ class Reconciler:
         else:
             rep.cancelled += len(lead_ids)
 
-    def _failed(
-        self, rep: LeadSetReport, wanted: set[str], changed: set[str], message: str
-    ) -> set[str]:
+    def _failed(self, rep: LeadSetReport, changed: set[str], message: str) -> set[str]:
         rep.action_failures += 1
         rep.errors.append(scrub(message))
         rep.failed += len(changed)
         return changed
-
-
-def _pairs(todo: Mapping[LeadAction, list[tuple[int, str]]]) -> list[tuple[int, str]]:
-    return [pair for items in todo.values() for pair in items]
 
 
 def loaded(
