@@ -155,8 +155,6 @@ class Drift:
     extern_id: str
     kind: DriftKind
     lead_state: str | None = None
-    # records apply --refresh would cancel (duplicates, reappeared); never rendered
-    lead_ids: tuple[int, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

@@ -51,10 +51,6 @@ def _where(change: Change) -> str:
     return "(not declared)"
 
 
-def _changes(ls: LeadSetPlan) -> list[Change]:
-    return list(ls.changes())
-
-
 def _note(change: Change) -> str:
     if change.fields:
         return f"  ({', '.join(change.fields)})"
@@ -77,7 +73,7 @@ def render_text(
         lines.append(f"  {counts_line(ls)}")
         if ls.prune:
             lines.append(f"  prune: on ({ls.prune_action.value} what no file declares)")
-        changes = _changes(ls)
+        changes = ls.changes()
         for change in changes[:limit]:
             symbol, where = _SYMBOL[change.action], _where(change)
             lines.append(f"  {symbol} {change.extern_id}  {where}{_note(change)}")

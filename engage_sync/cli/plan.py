@@ -195,7 +195,7 @@ def _drift_only(result: Plan, fmt: str, limit: int, text: Callable[[Plan, int], 
     from ..render import plan_document
 
     if fmt == OutputFormat.JSON.value:
-        doc = plan_document(result)
+        doc = plan_document(result, with_changes=False)  # only the drift is kept
         keep = ("format_version", "refreshed", "drift", "unmanaged", "lineage", "serial")
         slim = {k: doc[k] for k in keep if k in doc}
         slim["summary"] = {"drift": doc["summary"]["drift"]}  # type: ignore[index]

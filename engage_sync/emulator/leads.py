@@ -5,11 +5,10 @@ injected faults."""
 from __future__ import annotations
 
 import threading
-import time
 from typing import Any
 
 from ..engage.ratelimit import Limit, SlidingWindows
-from .http import DropConnection, HttpError, Request, paging, too_many
+from .http import HttpError, Request, paging
 from .loader import Fault
 from .store import ACTIONS, Store
 
@@ -27,8 +26,14 @@ class LeadEndpoints:
     _lock: threading.Lock
     _limits: dict[tuple[str, str], SlidingWindows]
 
-    def _next_fault(self, endpoint: str = "loader") -> Fault | None:
-        raise NotImplementedError  # pragma: no cover - provided by LoaderEndpoint
+    # provided by LoaderEndpoint, which owns rate limits and faults for every endpoint
+    def _limit(self, account_id: str, endpoint: str, limits: tuple[Limit, ...]) -> None:
+        raise NotImplementedError  # pragma: no cover
+
+    def _fault(
+        self, endpoint: str, environ: dict[str, Any], extern_ids: frozenset[str] = frozenset()
+    ) -> Fault | None:
+        raise NotImplementedError  # pragma: no cover
 
     def _campaign_names(self, account: dict[str, Any]) -> dict[int, tuple[str, int]]:
         return {
@@ -36,34 +41,6 @@ class LeadEndpoints:
             for g in account.get("dialGroups", [])
             for c in g.get("campaigns", [])
         }
-
-    def _limit(self, account_id: str, endpoint: str, limits: tuple[Limit, ...]) -> None:
-        with self._lock:
-            self.stats[f"{endpoint}Calls"] = self.stats.get(f"{endpoint}Calls", 0) + 1
-            limiter = self._limits.setdefault(
-                (account_id, endpoint),
-                SlidingWindows(limits, self.settings.rate_scale, self.clock),
-            )
-        if not limiter.try_acquire():
-            with self._lock:
-                self.stats[f"{endpoint}429"] = self.stats.get(f"{endpoint}429", 0) + 1
-            raise too_many(endpoint, limiter.wait_time())
-
-    def _fault(self, endpoint: str, environ: dict[str, Any]) -> Fault | None:
-        fault = self._next_fault(endpoint)
-        if fault is None:
-            return None
-        if fault.kind in ("500", "503", "429"):
-            raise HttpError(int(fault.kind), "INJECTED_FAULT", f"injected fault {fault.kind}")
-        if fault.kind == "hang":
-            time.sleep(self.settings.hang_seconds)
-            raise HttpError(504, "GATEWAY_TIMEOUT", "injected hang")
-        if fault.kind == "drop":
-            drop = environ.get("emulator.drop")
-            if drop is None:
-                raise DropConnection("injected dropped connection")
-            drop()
-        return fault
 
     def search(
         self, req: Request, environ: dict[str, Any], account_id: str, account: dict[str, Any]

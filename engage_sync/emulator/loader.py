@@ -11,7 +11,7 @@ from typing import Any
 
 import jsonschema
 
-from ..engage.ratelimit import SlidingWindows
+from ..engage.ratelimit import Limit, SlidingWindows
 from .http import DropConnection, HttpError, Request, now, too_many
 from .store import Store
 
@@ -71,6 +71,40 @@ class LoaderEndpoint:
                 self.faults.remove(fault)
             return fault
 
+    def _limit(self, account_id: str, endpoint: str, limits: tuple[Limit, ...]) -> None:
+        """Count a call against the account's windows for this endpoint, or answer 429."""
+        with self._lock:
+            self.stats[f"{endpoint}Calls"] = self.stats.get(f"{endpoint}Calls", 0) + 1
+            limiter = self._limits.setdefault(
+                (account_id, endpoint),
+                SlidingWindows(limits, self.settings.rate_scale, self.clock),
+            )
+        if not limiter.try_acquire():
+            with self._lock:
+                self.stats[f"{endpoint}429"] = self.stats.get(f"{endpoint}429", 0) + 1
+            raise too_many(endpoint, limiter.wait_time())
+
+    def _fault(
+        self, endpoint: str, environ: dict[str, Any], extern_ids: frozenset[str] = frozenset()
+    ) -> Fault | None:
+        """The next injected fault for this endpoint: status faults, hang and drop strike here
+        (a dropped call did nothing); the others are returned for the endpoint to act out."""
+        fault = self._next_fault(endpoint, extern_ids)
+        if fault is None:
+            return None
+        if fault.kind in ("500", "503", "429"):
+            raise HttpError(int(fault.kind), "INJECTED_FAULT", f"injected fault {fault.kind}")
+        if fault.kind == "hang":
+            time.sleep(self.settings.hang_seconds)
+            raise HttpError(504, "GATEWAY_TIMEOUT", "injected hang")
+        if fault.kind == "drop":
+            drop = environ.get("emulator.drop")
+            if drop is None:
+                raise DropConnection("injected dropped connection")
+            drop()
+            raise HttpError(500, "INJECTED_FAULT", "injected dropped connection")
+        return fault
+
     def load(
         self,
         req: Request,
@@ -90,34 +124,14 @@ class LoaderEndpoint:
         )
         if campaign is None:
             raise HttpError(404, "CAMPAIGN_NOT_FOUND", f"campaign {campaign_id} not found")
-        with self._lock:
-            self.stats["loaderCalls"] += 1
-            limiter = self._limits.setdefault(
-                (account_id, "loader"),
-                SlidingWindows(self.settings.loader_limits, self.settings.rate_scale, self.clock),
-            )
-        if not limiter.try_acquire():
-            with self._lock:
-                self.stats["loader429"] += 1
-            raise too_many("leadLoader/direct", limiter.wait_time())
+        self._limit(account_id, "loader", self.settings.loader_limits)
         body = req.json()
         carried = frozenset(
             str(x.get("externId"))
             for x in (body.get("uploadLeads") or [] if isinstance(body, dict) else [])
             if isinstance(x, dict)
         )
-        fault = self._next_fault("loader", carried)
-        if fault is not None and fault.kind in ("500", "503", "429"):
-            raise HttpError(int(fault.kind), "INJECTED_FAULT", f"injected fault {fault.kind}")
-        if fault is not None and fault.kind == "hang":
-            time.sleep(self.settings.hang_seconds)
-            raise HttpError(504, "GATEWAY_TIMEOUT", "injected hang")
-        if fault is not None and fault.kind == "drop":
-            drop = environ.get("emulator.drop")
-            if drop is None:
-                raise DropConnection("injected dropped connection")
-            drop()
-            return 500, {}
+        fault = self._fault("loader", environ, carried)
         errors = sorted(self._validator.iter_errors(body), key=lambda e: list(e.absolute_path))
         if errors:
             first = errors[0]

@@ -34,7 +34,6 @@ class Applier:
     lost_rounds: int = 3  # lookups, then posts of what was not found, for one batch
     _campaigns: dict[str, dict[int, dict[str, Any]]] = field(default_factory=dict)
     max_in_flight: int | None = None  # None: as many as the limits and the latency allow
-    peak_in_flight: int = 0
     _executors: dict[str, ThreadPoolExecutor] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -148,8 +147,6 @@ class Applier:
                 self.batch_size,
             )
         )
-        with self._lock:
-            self.peak_in_flight = max(self.peak_in_flight, loader.peak_in_flight)
 
     def _pool(self, account: str) -> ThreadPoolExecutor:
         with self._lock:

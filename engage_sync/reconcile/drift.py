@@ -15,13 +15,10 @@ Plus a count of the campaign's records engage-sync does not own (`unmanaged`), n
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from ..engage.leads import LeadRecord, phone_key
-from ..model import CORRECTED_DRIFT, Drift, DriftKind
-
-# what apply --refresh corrects (the plan's checksum covers these)
-CORRECTED = CORRECTED_DRIFT
+from ..model import Drift, DriftKind
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,8 +26,6 @@ class CampaignDrift:
     campaign_id: int
     items: tuple[Drift, ...] = ()
     unmanaged: int = 0
-    complete: bool = True  # False: the server's paging hid part of the campaign (a lower bound)
-    counts: Mapping[str, int] = field(default_factory=dict)
 
 
 def newest(records: Iterable[LeadRecord], phone: str = "") -> LeadRecord:
@@ -47,7 +42,6 @@ def classify(
     owned: Iterable[str],
     removed: Iterable[str],
     declared_phones: Mapping[str, str],
-    complete: bool = True,
 ) -> CampaignDrift:
     """Drift of one campaign. `declared_phones` holds the declared phone of each owned lead whose
     phone the plan does not change already (a planned replacement is not drift)."""
@@ -66,17 +60,14 @@ def classify(
         if not live:
             items.append(Drift(campaign_id, eid, DriftKind.STOPPED, newest(mine).state))
         elif len(live) > 1:
+            # apply --refresh searches again and cancels all but this one (actions.decide)
             keep = newest(live, declared_phones.get(eid, ""))
-            extra = tuple(sorted(r.lead_id for r in live if r is not keep))
-            items.append(Drift(campaign_id, eid, DriftKind.DUPLICATE, keep.state, extra))
+            items.append(Drift(campaign_id, eid, DriftKind.DUPLICATE, keep.state))
         elif eid in declared_phones and live[0].phone != phone_key(declared_phones[eid]):
-            one: tuple[int, ...] = (live[0].lead_id,)
-            items.append(Drift(campaign_id, eid, DriftKind.CHANGED, live[0].state, one))
+            items.append(Drift(campaign_id, eid, DriftKind.CHANGED, live[0].state))
     for eid in sorted(removed_set):
         live = [r for r in by_id.get(eid, []) if r.dialable]
         if live:
-            ids = tuple(sorted(r.lead_id for r in live))
-            items.append(Drift(campaign_id, eid, DriftKind.REAPPEARED, live[0].state, ids))
+            items.append(Drift(campaign_id, eid, DriftKind.REAPPEARED, live[0].state))
     unmanaged = sum(len(v) for k, v in by_id.items() if k not in owned_set and k not in removed_set)
-    counts = {kind.value: sum(1 for d in items if d.kind is kind) for kind in DriftKind}
-    return CampaignDrift(campaign_id, tuple(items), unmanaged, complete, counts)
+    return CampaignDrift(campaign_id, tuple(items), unmanaged)

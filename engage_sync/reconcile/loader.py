@@ -77,7 +77,6 @@ class BatchLoader:
     max_in_flight: int | None = None  # None: as the limits and the latency allow
     _flights: dict[Future[dict[str, Any]], _Flight] = field(default_factory=dict)
     _failed: bool = False
-    peak_in_flight: int = 0
 
     def run(self, batches: Iterable[Batch]) -> bool:
         """Post every batch; False when any failed (with --fail-fast, nothing new is sent after
@@ -124,7 +123,6 @@ class BatchLoader:
         self._flights[future] = _Flight(
             file, options, leads, number, phones, attempt, time.monotonic()
         )
-        self.peak_in_flight = max(self.peak_in_flight, len(self._flights))
 
     def _land_one(self) -> None:
         done, _ = wait(list(self._flights), return_when=FIRST_COMPLETED)

@@ -16,9 +16,9 @@ from dataclasses import replace
 
 from ..engage import EngageClient
 from ..leadsets import Source, declared_phones
-from ..model import LeadSetPlan, Plan
+from ..model import CORRECTED_DRIFT, LeadSetPlan, Plan
 from ..state import State
-from .drift import CORRECTED, classify
+from .drift import classify
 
 
 def refresh(
@@ -39,7 +39,7 @@ def refresh(
     digest = hashlib.sha256(plan.checksum.encode())
     for ls in leadsets_out:
         for d in ls.drift:
-            if d.kind in CORRECTED:
+            if d.kind in CORRECTED_DRIFT:
                 digest.update(f"!{d.campaign_id}\x1f{d.extern_id}\x1f{d.kind.value}\x1e".encode())
     return replace(plan, leadsets=tuple(leadsets_out), refreshed=True, checksum=digest.hexdigest())
 
