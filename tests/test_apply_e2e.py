@@ -426,3 +426,24 @@ def test_on_a_terminal_no_posts_nothing(repo: Path, emu: Served) -> None:
     code, out = run_on_terminal(["apply"], emu.env(), repo, b"n\n")
     assert code == 1 and "Cancelled; nothing posted." in out
     assert emu.loader_posts() == []
+
+
+def test_a_version_1_state_is_migrated_by_the_next_apply(repo: Path, emu: Served) -> None:
+    """A state (and a journal left by a crash) written by engage-sync 0.1.0, format 1."""
+    for name in ("state.json", "state.json.journal"):
+        (repo / name.replace("state.json", "engage-sync.state.json")).write_bytes(
+            (DATA / "state-v1" / name).read_bytes()
+        )
+    plan = engage_sync("plan", cwd=repo)
+    assert plan.code == 0, plan.err
+    assert "Plan: 3 to create, 0 to update, 0 to replace, 0 to remove, 0 orphaned, 8 unchanged" in (
+        plan.out
+    )
+    result = apply(repo, emu)
+    assert result.code == 0, result.err
+    assert posted_ids(emu) == Counter({"R-1004": 1, "C-3001": 1, "C-3002": 1})
+    state = load_json(repo / "engage-sync.state.json")
+    assert state["format_version"] == 2 and state["serial"] == 3
+    assert not (repo / "engage-sync.state.json.journal").exists()
+    again = engage_sync("plan", "--detailed-exitcode", cwd=repo)
+    assert again.code == 0 and "11 unchanged." in again.out

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -11,11 +12,14 @@ from pathlib import Path
 
 import pytest
 
+from engage_sync import leadsets
 from engage_sync.errors import LockError, StateError
 from engage_sync.model import Lead
 from engage_sync.state import State, load_state, render_state, save_state
 from engage_sync.state.journal import Journal, journal_path
 from engage_sync.state.lock import StateLock, force_unlock, lock_path, read_lock
+
+REPO = Path(__file__).resolve().parent.parent
 
 
 def lead(eid: str, **fields: str | int) -> Lead:
@@ -264,3 +268,86 @@ def test_removals_round_trip_one_per_line_and_replay_from_the_journal(tmp_path: 
     # declared and loaded again later: owned again, no longer a removal
     reloaded.campaign(5).record(Lead.from_mapping({"externId": "b", "leadPhone": "1"}, "f", 1))
     assert reloaded.campaign(5).removed == {"c"}
+
+
+V1 = Path(__file__).parent / "data" / "state-v1"  # written by engage-sync 0.1.0 (state format 1)
+
+
+def bundled_leads() -> dict[tuple[int, str], Lead]:
+    sink = leadsets.Sink()
+    found = {}
+    for name in ("spring-renewals.yaml", "webinar-followup.yaml"):
+        source = leadsets.load_source(REPO / "leadsets" / name, {}, sink)
+        assert source is not None
+        for each in leadsets.iter_leads(source, sink):
+            found[(source.meta.campaign.id, each.extern_id)] = each
+    return found
+
+
+def test_a_version_1_state_and_journal_are_read_as_version_2(tmp_path: Path) -> None:
+    for name in ("state.json", "state.json.journal"):
+        shutil.copy(V1 / name, tmp_path / name)
+    state = load_state(tmp_path / "state.json")
+    assert state.version == 1 and state.serial == 1
+    declared = bundled_leads()
+    recorded = {(cid, eid) for cid, c in state.campaigns.items() for eid in c.leads}
+    # the version-1 file holds all but one lead of each file; its journal acked W-2005
+    assert recorded == set(declared) - {(136785, "R-1004")}
+    for (cid, eid), each in declared.items():
+        if (cid, eid) in recorded:
+            camp = state.campaigns[cid]
+            assert camp.hash_of(eid) == each.digest, eid  # the same hash, fewer bits
+            assert camp.changed_fields(each) == (), eid
+    camp = state.campaigns[136790]
+    assert camp.in_doubt == {"never-answered"} and camp.removed == {"gone-1"}
+    changed = lead("W-2001", leadPhone="4155550100")
+    assert set(camp.changed_fields(changed)) >= {"leadPhone", "firstName"}
+    save_state(state)
+    text = (tmp_path / "state.json").read_text()
+    assert json.loads(text)["format_version"] == 2
+    again = load_state(tmp_path / "state.json")
+    assert again.version == 2
+    assert {c: again.campaigns[c].leads for c in again.campaigns} == {
+        c: state.campaigns[c].leads for c in state.campaigns
+    }
+
+
+def test_a_malformed_version_1_entry_is_a_clear_error(tmp_path: Path) -> None:
+    data = json.loads((V1 / "state.json").read_text())
+    data["campaigns"]["136785"]["leads"]["R-1001"] = "d2d89bb158e2061d 600cb9c1 92"
+    (tmp_path / "s.json").write_text(json.dumps(data))
+    with pytest.raises(StateError, match="state file is corrupt"):
+        load_state(tmp_path / "s.json")
+
+
+def test_a_lead_costs_under_40_bytes_of_state(tmp_path: Path) -> None:
+    """The bench's lead shape (issue #13: a state that fits in git at a million leads)."""
+    state = State(tmp_path / "s.json", lineage="fixed")
+    camp = state.campaign(136785)
+    for i in range(2000):
+        camp.record(
+            lead(
+                f"E{i:08d}",
+                leadPhone=f"2{i:09d}",
+                firstName="Ada",
+                lastName="Lovelace",
+                email=f"user{i}@example.com",
+                city="Springfield",
+                state="IL",
+                zip="62701",
+                extendedLeadData={"plan": "gold"},  # type: ignore[arg-type]
+            )
+        )
+    body = render_state(state).encode()
+    assert len(body) / 2000 <= 40
+    assert len(body.splitlines()) > 2000  # still one line per lead
+
+
+def test_field_codes_tell_a_changed_phone_from_another_field() -> None:
+    state = State(Path("s.json"))
+    camp = state.campaign(1)
+    camp.record(ADA)
+    before = camp.field_hashes("1001")
+    assert len(before["leadPhone"]) == 2 and len(before["firstName"]) == 1
+    moved = lead("1001", leadPhone="4155550199", firstName="Ada")
+    assert "leadPhone" in camp.changed_fields(moved)

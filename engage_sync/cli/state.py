@@ -114,6 +114,7 @@ def state_rm(ctx: Context, campaign: int, extern_ids: tuple[str, ...], lock_time
         for extern_id in extern_ids:
             camp.leads.pop(extern_id, None)
             camp.in_doubt.discard(extern_id)
+        camp.synced = None
         save_state(current)
     click.echo(
         f"Removed {len(extern_ids)} lead(s) of campaign {campaign} from {ctx.state_path} "

@@ -16,7 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from ..model import EXTENDED
+from ..model import EXTENDED, short_hash
 from .schema import definition
 
 _FORMATTING = re.compile(r"[\s().\-/]")
@@ -243,6 +243,7 @@ class HeaderPlan:
         """The per-row function, with everything it needs bound as locals (this runs per lead)."""
         width, eid_at, phone_at, e164_at = self.width, self.eid, self._phone, self._e164
         e164_ok, get, prefix, sha256 = self._e164_match, self._get, self._prefix, hashlib.sha256
+        short = short_hash
         if not self.usable:
             return lambda row: None
 
@@ -267,7 +268,7 @@ class HeaderPlan:
                 text = eid + prefix + "\x1fs".join(values)
             except TypeError:  # JSON Lines: a number, true/false or null somewhere
                 return None
-            return eid, values, sha256(text.encode()).hexdigest()[:16]
+            return eid, values, short(sha256(text.encode()).digest())
 
         return fast
 

@@ -1,10 +1,13 @@
 """The versioned state file: what Engage accepted, by (campaign id, externId) and content hash.
 
 It holds no lead values besides externIds, because it is committed to git and read by CI. Each lead
-is one line, `"externId": "<content hash> <fieldset id> <16-bit hash per field>"`, so a million
-leads stay small on disk and in memory, and git diffs show one line per changed lead. Saves are
-atomic (write a temporary file, fsync, rename); apply's progress goes to an append-only journal
-first (see journal.py); `engage_sync.state.load_state` reads both.
+is one unindented line, `"externId":"<content hash> <fieldset> <field codes>"`: 8 base64
+characters of content hash (48 bits), the campaign's number for the lead's field names, then one
+base64 character per field (two for a phone). About 36 bytes a lead, so three million leads stay
+near 100 MB and a git diff shows one line per changed lead. Version 1 files (16 hex characters
+of hash, 4 per field) are read and converted; the next save writes version 2. Saves are atomic
+(write a temporary file, fsync, rename); apply's progress goes to an append-only journal first
+(see journal.py); `engage_sync.state.load_state` reads both.
 """
 
 from __future__ import annotations
@@ -14,44 +17,62 @@ import json
 import os
 import tempfile
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from sys import intern
+from typing import Any
 
 from ..errors import StateError
-from ..model import Lead, field_hash
+from ..model import PHONE_FIELDS, Lead, field_code, field_hash, short_hash
 
-FORMAT_VERSION = 1
-_FIELD_HASH_LEN = 4
+FORMAT_VERSION = 2
+READABLE_VERSIONS = (1, 2)
+_HASH_LEN = 8
 
 
-def fieldset_id(names: tuple[str, ...]) -> str:
+def v1_fieldset_id(names: Iterable[str]) -> str:
+    """How version 1 named a list of field names (its journals still say so)."""
     return hashlib.blake2b(",".join(names).encode(), digest_size=4).hexdigest()
 
 
 @dataclass
 class CampaignState:
     leads: dict[str, str] = field(default_factory=dict)
-    fieldsets: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    fieldsets: dict[str, tuple[str, ...]] = field(default_factory=dict)  # "0", "1", ... -> names
     in_doubt: set[str] = field(default_factory=set)
     files: set[str] = field(default_factory=set)
     options: dict[str, object] | None = None  # the load options last applied (no lead data)
     # externIds removed by a tombstone or by prune: not owned any more, remembered so the plan
     # has nothing left to do for a tombstone, and so drift can tell one that reappeared
     removed: set[str] = field(default_factory=set)
+    # set by apply when the campaign's files and this state agree exactly (see workspace.py):
+    # the bytes' fingerprint, the lead count and what a plan shows of the campaign. Any change
+    # to the campaign's leads drops it.
+    synced: dict[str, Any] | None = None
+    _ids: dict[tuple[str, ...], str] = field(default_factory=dict, repr=False, compare=False)
+
+    def fieldset_id(self, names: tuple[str, ...]) -> str:
+        fsid = self._ids.get(names)
+        if fsid is None:
+            self._ids = {v: k for k, v in self.fieldsets.items()}
+            fsid = self._ids.get(names)
+        if fsid is None:
+            numbers = [int(k) for k in self.fieldsets if k.isdigit()]
+            fsid = str(max(numbers) + 1 if numbers else 0)
+            self.fieldsets[fsid] = names
+            self._ids[names] = fsid
+        return fsid
 
     def encode(self, lead: Lead) -> str:
-        names = lead.names
-        fsid = fieldset_id(names)
-        self.fieldsets.setdefault(fsid, names)
-        hashes = "".join(map(field_hash, names, lead.values))
-        return f"{lead.content_hash()} {fsid} {hashes}"
+        codes = "".join(map(field_hash, lead.names, lead.values))
+        return f"{lead.digest} {self.fieldset_id(lead.names)} {codes}"
 
     def record(self, lead: Lead) -> None:
         self.leads[lead.extern_id] = self.encode(lead)
         self.in_doubt.discard(lead.extern_id)
         self.removed.discard(lead.extern_id)
+        self.synced = None
 
     def forget(self, extern_ids: Iterable[str]) -> None:
         """These were removed in Engage (cancelled or deleted): no longer owned, remembered."""
@@ -59,27 +80,49 @@ class CampaignState:
             self.leads.pop(eid, None)
             self.in_doubt.discard(eid)
             self.removed.add(eid)
+        self.synced = None
 
     def hash_of(self, extern_id: str) -> str | None:
         entry = self.leads.get(extern_id)
-        return entry[:16] if entry is not None else None
+        return entry[:_HASH_LEN] if entry is not None else None
 
     def field_hashes(self, extern_id: str) -> dict[str, str]:
         try:
-            _, fsid, hashes = self.leads[extern_id].split(" ")
+            _, fsid, codes = self.leads[extern_id].split(" ")
         except ValueError:
             raise StateError(f"the state entry of lead {extern_id!r} is malformed") from None
-        names = self.fieldsets.get(fsid, ())
-        return {
-            name: hashes[i * _FIELD_HASH_LEN : (i + 1) * _FIELD_HASH_LEN]
-            for i, name in enumerate(names)
-        }
+        found: dict[str, str] = {}
+        at = 0
+        for name in self.fieldsets.get(fsid, ()):
+            width = 2 if name in PHONE_FIELDS else 1
+            found[name] = codes[at : at + width]
+            at += width
+        return found
 
     def changed_fields(self, lead: Lead) -> tuple[str, ...]:
         """Names of the fields whose value differs from what was applied."""
         old = self.field_hashes(lead.extern_id)
-        new = lead.field_hashes()
+        new = {name: field_hash(name, value) for name, value in lead.fields}
         return tuple(sorted(n for n in old.keys() | new.keys() if old.get(n) != new.get(n)))
+
+    def adopt_v1(
+        self, entries: Mapping[str, str], fieldsets: Mapping[str, Iterable[str]]
+    ) -> dict[str, str]:
+        """Version-1 entries (16 hex of hash, a blake2b fieldset id, 4 hex per field) in
+        version 2: the same hashes, fewer of their bits. Raises ValueError when malformed."""
+        names = {k: tuple(v) for k, v in fieldsets.items()}
+        ids = {k: self.fieldset_id(v) for k, v in names.items()}
+        out: dict[str, str] = {}
+        for eid, entry in entries.items():
+            digest, old_id, hashes = entry.split(" ")
+            fields = names[old_id]
+            if len(digest) != 16 or len(hashes) != 4 * len(fields):
+                raise ValueError(f"lead {eid!r}: malformed version-1 entry")
+            codes = "".join(
+                field_code(n, int(hashes[4 * i : 4 * i + 4], 16)) for i, n in enumerate(fields)
+            )
+            out[eid] = f"{short_hash(bytes.fromhex(digest))} {ids[old_id]} {codes}"
+        return out
 
 
 @dataclass
@@ -89,6 +132,7 @@ class State:
     serial: int = 0
     campaigns: dict[int, CampaignState] = field(default_factory=dict)
     exists: bool = False
+    version: int = FORMAT_VERSION  # of the file read; the next save writes FORMAT_VERSION
 
     def campaign(self, campaign_id: int) -> CampaignState:
         return self.campaigns.setdefault(campaign_id, CampaignState())
@@ -115,33 +159,39 @@ def read_state(path: Path) -> State:
     if not isinstance(data, dict) or "format_version" not in data:
         raise StateError(f"{path}: not an engage-sync state file (no format_version)")
     version = data["format_version"]
-    if version != FORMAT_VERSION:
+    if version not in READABLE_VERSIONS:
         raise StateError(
             f"{path}: state format_version {version!r} is not supported by this engage-sync "
-            f"(it reads version {FORMAT_VERSION}); upgrade engage-sync"
+            f"(it reads versions {', '.join(map(str, READABLE_VERSIONS))}); upgrade engage-sync"
         )
     try:
-        state = State(path, str(data["lineage"]), int(data["serial"]), exists=True)
+        state = State(path, str(data["lineage"]), int(data["serial"]), exists=True, version=version)
         for key, raw in data["campaigns"].items():
             leads = raw["leads"]
             if not isinstance(leads, dict) or not set(map(type, leads.values())) <= {str}:
                 raise ValueError(f"campaign {key}: malformed lead entry")
-            state.campaigns[int(key)] = CampaignState(
-                # interned: the readers intern externIds too, so a million of them are held once
-                leads={intern(k): v for k, v in leads.items()},
-                fieldsets={k: tuple(v) for k, v in raw.get("fieldsets", {}).items()},
+            synced = raw.get("synced")
+            camp = CampaignState(
                 in_doubt=set(raw.get("in_doubt", [])),
                 files=set(raw.get("files", [])),
                 options=raw.get("options"),
                 removed=set(raw.get("removed", [])),
+                synced=synced if isinstance(synced, dict) else None,
             )
+            if version == 1:
+                leads = camp.adopt_v1(leads, raw.get("fieldsets", {}))
+            else:
+                camp.fieldsets = {str(k): tuple(v) for k, v in raw.get("fieldsets", {}).items()}
+            # interned: the readers intern externIds too, so a million of them are held once
+            camp.leads = {intern(k): v for k, v in leads.items()}
+            state.campaigns[int(key)] = camp
     except (KeyError, TypeError, ValueError, AttributeError) as e:
         raise StateError(f"{path}: state file is corrupt ({e}); restore it from git") from e
     return state
 
 
 def render_state(state: State) -> str:
-    """Sorted, stable JSON with one lead per line."""
+    """Sorted, stable JSON with one unindented lead per line."""
     dumps = json.dumps
     out = [
         "{",
@@ -164,13 +214,15 @@ def render_state(state: State) -> str:
             f'      "in_doubt": {dumps(sorted(c.in_doubt))},',
             f'      "options": {dumps(c.options, sort_keys=True)},',
         ]
+        if c.synced is not None:
+            lines.append(f'      "synced": {dumps(c.synced, sort_keys=True)},')
         if c.removed:  # one per line, so a git diff shows each removal
             removed = ",\n".join(f"        {dumps(k)}" for k in sorted(c.removed))
             lines.append(f'      "removed": [\n{removed}\n      ],')
         if c.leads:
             lines.append('      "leads": {')
-            lead_lines = [f"        {dumps(k)}: {dumps(c.leads[k])}" for k in sorted(c.leads)]
-            lines.append(",\n".join(lead_lines))
+            leads = c.leads
+            lines.append(",\n".join(f"{dumps(k)}:{dumps(leads[k])}" for k in sorted(leads)))
             lines.append("      }")
         else:
             lines.append('      "leads": {}')

@@ -21,9 +21,9 @@ from typing import IO, Any, TypeVar
 
 from ..errors import StateError
 from ..model import Lead
-from .file import State, save_state
+from .file import State, save_state, v1_fieldset_id
 
-VERSION = 1
+VERSION = 2  # version 1 (engage-sync before state format 2) is still replayed
 
 
 def journal_path(state: State) -> Path:
@@ -50,7 +50,8 @@ def replay(state: State) -> bool:
     if not records or "journal" not in records[0]:
         return False
     head = records[0]
-    if head.get("journal") != VERSION:
+    version = head.get("journal")
+    if version not in (1, VERSION):
         raise StateError(f"{path}: unknown journal version {head.get('journal')!r}")
     if state.exists and head.get("lineage") != state.lineage:
         raise StateError(f"{path}: journal belongs to another state (lineage differs)")
@@ -65,8 +66,14 @@ def replay(state: State) -> bool:
         elif "ack" in rec:
             pending.pop(batch, None)
             camp = state.campaign(int(rec["campaign"]))
-            camp.fieldsets.update({k: tuple(v) for k, v in rec.get("fieldsets", {}).items()})
-            camp.leads.update(rec["entries"])
+            entries = rec["entries"]
+            if version == 1:
+                known = {v1_fieldset_id(v): v for v in camp.fieldsets.values()}
+                entries = camp.adopt_v1(entries, {**known, **rec.get("fieldsets", {})})
+            else:
+                camp.fieldsets.update({k: tuple(v) for k, v in rec.get("fieldsets", {}).items()})
+            camp.leads.update(entries)
+            camp.synced = None
             camp.in_doubt.difference_update(rec["entries"])
             camp.removed.difference_update(rec["entries"])
             if rec.get("file"):
@@ -81,6 +88,7 @@ def replay(state: State) -> bool:
         # an action cut short by a crash is simply done again (cancelling twice is harmless)
     for campaign, ids in pending.values():
         state.campaign(campaign).in_doubt.update(i for i in ids if i)
+        state.campaign(campaign).synced = None
     return True
 
 
@@ -142,7 +150,9 @@ class Journal:
         ids = list(extern_ids)
         self._write({"begin": True, "batch": self._batch, "campaign": campaign, "ids": ids})
         self._open[self._batch] = ids
-        self.state.campaign(campaign).in_doubt.update(ids)
+        camp = self.state.campaign(campaign)
+        camp.in_doubt.update(ids)
+        camp.synced = None
         return self._batch
 
     def _answered(self, batch: int, campaign: int) -> None:
@@ -177,6 +187,7 @@ class Journal:
             camp.options = options
         camp.leads.update(entries)
         camp.removed.difference_update(entries)
+        camp.synced = None
         self._answered(batch, campaign)
         camp.files.add(file)
 
