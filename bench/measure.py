@@ -2,6 +2,7 @@
 
     python bench/measure.py plan LEADSET STATE [PLAN OPTIONS...]
     python bench/measure.py floor-yaml FILE | floor-csv FILE | floor-jsonl FILE
+    python bench/measure.py floor-steady LEADSET STATE | read-state STATE
 
 Prints one JSON line: {"seconds": wall time of the work, "peak_rss_mb": peak resident memory}.
 """
@@ -44,6 +45,28 @@ def floor_jsonl(path: str) -> None:
             hashlib.sha256(line.encode()).digest()
 
 
+def floor_steady(leadset: str, state: str) -> None:
+    """What an unchanged plan cannot avoid: hash the lead set's bytes, parse the state."""
+    import hashlib
+    from pathlib import Path
+
+    folder = Path(leadset).parent
+    for path in (Path(leadset), *folder.glob("leads.*")):
+        digest = hashlib.sha256()
+        with path.open("rb") as f:
+            while chunk := f.read(1 << 20):
+                digest.update(chunk)
+    json.loads(Path(state).read_text(encoding="utf-8"))
+
+
+def read_state(state: str) -> None:
+    from pathlib import Path
+
+    from engage_sync.state import load_state
+
+    load_state(Path(state))
+
+
 def plan(leadset: str, state: str, *options: str) -> None:
     from engage_sync import cli
 
@@ -73,8 +96,14 @@ def main() -> None:
         "floor-yaml": floor_yaml,
         "floor-csv": floor_csv,
         "floor-jsonl": floor_jsonl,
+        "floor-steady": floor_steady,
+        "read-state": read_state,
     }[mode]
-    if mode in ("plan", "validate"):  # imports are start-up cost, not work: load them first
+    if mode in (
+        "plan",
+        "validate",
+        "read-state",
+    ):  # imports are start-up cost, not work: load them first
         import engage_sync.cli  # noqa: F401
     started = time.perf_counter()
     work(*args)

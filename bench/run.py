@@ -164,7 +164,7 @@ def bench_plan(root: Path, sizes: list[int], yaml_max: int, repeat: int) -> list
                 continue
             v1 = make_set(root, fmt, n, 0.0)
             v2 = make_set(root, fmt, n, 0.01)
-            state = v1.parent / "state.json"
+            state = v1.parent / "state2.json"
             steady_state(v1, state)
             empty = root / "no-state.json"
             data = v2 if fmt == "yaml" else v2.parent / f"leads.{fmt}"
@@ -463,11 +463,90 @@ def bench_first_plans(root: Path, sizes: list[int]) -> dict[str, Any]:
         f"= x{ci['one_pass_over_single']} one JSON plan; three passes {ci['three_passes_s']} s",
         flush=True,
     )
-    state = make_set(root, "csv", n, 0.0).parent / "state.json"
+    state = make_set(root, "csv", n, 0.0).parent / "state2.json"
     steady_state(leadset, state)
     per_lead = state.stat().st_size / n
     print(f"  state: {per_lead:.1f} bytes per lead at {n:,} leads", flush=True)
     return {"first_plans": rows_out, "ci": ci, "state_bytes_per_lead": round(per_lead, 1)}
+
+
+def sealed_state(leadset: Path, state: Path) -> None:
+    """`state` as apply leaves it: every lead recorded and the campaign sealed, so an unchanged
+    plan reads no lead (what a `Nothing to post` apply records; not timed)."""
+    if state.exists():
+        return
+    steady_state(leadset, state)
+    code = (
+        "import sys; from pathlib import Path\n"
+        "from engage_sync import workspace\n"
+        "from engage_sync.config import load_config\n"
+        "from engage_sync.state import save_state\n"
+        "planned = workspace.build_plan([sys.argv[1]], load_config(), Path(sys.argv[2]))\n"
+        "assert workspace.record_seals(planned, lambda cid: True) == 1\n"
+        "save_state(planned.state)\n"
+        "again = workspace.build_plan([sys.argv[1]], load_config(), Path(sys.argv[2]))\n"
+        "assert again.skipped, 'the sealed campaign is read again'\n"
+    )
+    subprocess.run([PYTHON, "-c", code, str(leadset), str(state)], check=True)
+
+
+def one_changed_set(root: Path, n: int) -> Path:
+    """The CSV set of `n` leads with the first name of one lead in the middle changed."""
+    base = make_set(root, "csv", n, 0.0)
+    folder = root / f"csv-{n}-one"
+    folder.mkdir(parents=True, exist_ok=True)
+    leadset = folder / "leadset.yaml"
+    if not leadset.exists():
+        rows = (base.parent / "leads.csv").read_text(encoding="utf-8").split("\n")
+        middle = len(rows) // 2
+        first = rows[middle].split(",")[2]
+        rows[middle] = rows[middle].replace(f",{first},", f",{first}-Marie,", 1)
+        (folder / "leads.csv").write_text("\n".join(rows), encoding="utf-8")
+        leadset.write_text(base.read_text())
+    return leadset
+
+
+def bench_incremental(root: Path, n: int, repeat: int) -> dict[str, Any]:
+    """Issue #13: an unchanged plan against a sealed state (the files are not read) and against
+    a state without a seal (read in full), next to the floor of hashing the files and parsing
+    the state; one lead changed, next to the read+hash floor; reading the state; its size."""
+    leadset = make_set(root, "csv", n, 0.0)
+    sealed = leadset.parent / "sealed2.json"
+    plain = leadset.parent / "state2.json"
+    sealed_state(leadset, sealed)
+    steady_state(leadset, plain)
+    changed = one_changed_set(root, n)
+    steady_floor = best_of(repeat, "floor-steady", str(leadset), str(sealed))
+    read_floor = best_of(repeat, "floor-csv", str(leadset.parent / "leads.csv"))
+    incremental = best_of(repeat, "plan", str(leadset), str(sealed))
+    full = best_of(repeat, "plan", str(leadset), str(plain))
+    one = best_of(repeat, "plan", str(changed), str(plain))
+    read = best_of(repeat, "read-state", str(plain))
+    result = {
+        "leads": n,
+        "steady_floor_s": round(steady_floor["seconds"], 3),
+        "incremental_steady_s": round(incremental["seconds"], 3),
+        "incremental_steady_rss_mb": round(incremental["peak_rss_mb"]),
+        "incremental_over_floor": round(incremental["seconds"] / steady_floor["seconds"], 2),
+        "full_steady_s": round(full["seconds"], 3),
+        "read_hash_floor_s": round(read_floor["seconds"], 3),
+        "one_changed_s": round(one["seconds"], 3),
+        "one_changed_rss_mb": round(one["peak_rss_mb"]),
+        "one_changed_over_floor": round(one["seconds"] / read_floor["seconds"], 2),
+        "read_state_s": round(read["seconds"], 3),
+        "state_bytes_per_lead": round(plain.stat().st_size / n, 1),
+    }
+    r = result
+    print(
+        f"  incremental steady {n:,}: {r['incremental_steady_s']} s "
+        f"({r['incremental_steady_rss_mb']} MB) vs floor {r['steady_floor_s']} s "
+        f"= x{r['incremental_over_floor']}; read in full {r['full_steady_s']} s\n"
+        f"  one lead changed {n:,}: {r['one_changed_s']} s vs read+hash floor "
+        f"{r['read_hash_floor_s']} s = x{r['one_changed_over_floor']}; reading the state "
+        f"{r['read_state_s']} s; {r['state_bytes_per_lead']} bytes per lead",
+        flush=True,
+    )
+    return result
 
 
 def bench_accounts(root: Path, n: int, scale: float, latency: float) -> dict[str, Any]:
@@ -587,6 +666,7 @@ def main() -> None:
         f"{refresh['http_429']} x 429, drift {refresh['drift']}"
     )
     first = bench_first_plans(args.data, [5_000, 20_000] if args.quick else [1_000_000, 3_000_000])
+    incremental = bench_incremental(args.data, 5_000 if args.quick else 1_000_000, repeat)
     accounts = bench_accounts(args.data, 4_000 if args.quick else 40_000, 10.0, 0.05)
     doc = {
         "machine": {
@@ -602,6 +682,7 @@ def main() -> None:
         "apply_by_latency": applies,
         "refresh": refresh,
         "issue13": first,
+        "incremental": incremental,
         "accounts": accounts,
     }
     args.out.parent.mkdir(parents=True, exist_ok=True)

@@ -226,6 +226,9 @@ class Desired:
     tombstones: tuple[Tombstone, ...] = ()
     prune: bool = False
     prune_action: PruneAction = PruneAction.CANCEL
+    # not read: its files are what the last apply recorded (synced.py); every owned lead is
+    # declared and unchanged
+    synced: bool = False
 
 
 def posted_options(options: tuple[tuple[str, object], ...]) -> dict[str, object]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Container, Iterable, Mapping
 from dataclasses import dataclass
 
 from deepdiff import DeepDiff
@@ -40,11 +40,13 @@ def plan(desired: Iterable[Desired], state: State, include_undeclared: bool = Fa
         unchanged = 0
         # the reader already keeps every declared externId (for duplicates): share it
         seen: set[str] = set()
-        track = want.declared is None and bool(applied)
+        track = want.declared is None and bool(applied) and not want.synced
         in_doubt = camp.in_doubt if camp is not None else set()
         doubt: list[str] = []
         digest.update(json.dumps([cid, want.account, want.options], default=str).encode())
         get = applied.get
+        if want.synced:
+            unchanged = len(applied)
         for lead in want.leads:  # the hot loop: a million leads, keep it lean
             eid = lead.extern_id
             entry = get(eid)
@@ -68,7 +70,7 @@ def plan(desired: Iterable[Desired], state: State, include_undeclared: bool = Fa
         declared = seen if want.declared is None else want.declared
         removals = _tombstoned(want, applied, camp.removed if camp is not None else set())
         tombstoned = {t.extern_id for t in want.tombstones}
-        dropped = sorted(k for k in applied if k not in declared and k not in tombstoned)
+        dropped = [] if want.synced else _dropped(applied, declared, tombstoned)
         if want.prune:
             removals += [
                 Change(Action.REMOVE, cid, eid, None, None, reason=RemoveReason.PRUNE)
@@ -122,6 +124,12 @@ def plan(desired: Iterable[Desired], state: State, include_undeclared: bool = Fa
             )
     leadsets.sort(key=lambda ls: ls.campaign.id)
     return Plan(tuple(leadsets), state.lineage, state.serial, digest.hexdigest())
+
+
+def _dropped(
+    applied: Mapping[str, str], declared: Container[str], tombstoned: set[str]
+) -> list[str]:
+    return sorted(k for k in applied if k not in declared and k not in tombstoned)
 
 
 def _tombstoned(want: Desired, applied: Mapping[str, str], removed: set[str]) -> list[Change]:

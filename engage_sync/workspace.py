@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass, replace
+import functools
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from . import leadsets
+from . import leadsets, synced
 from .config import DEFAULT_LEADSETS, DEFAULT_STATE, Config, pick
 from .errors import ValidationFailed
 from .leadsets import DUPLICATE_EFFECT, Sink, Source
@@ -14,6 +15,7 @@ from .model import Lead, Plan
 from .planner import plan as make_plan
 from .rails import tripped
 from .state import State, load_state
+from .synced import Seal
 
 
 def state_path(flag: str | None, config: Config) -> Path:
@@ -34,16 +36,65 @@ class Planned:
     sources: list[Source]
     sink: Sink
     rails: list[str]
+    # campaigns not read (their files are what the last apply recorded), and the seal each
+    # read campaign gets if apply carries all of its plan out (see synced.py)
+    skipped: frozenset[int] = frozenset()
+    seals: dict[int, Seal] = field(default_factory=dict)
+
+
+@dataclass
+class Inputs:
+    sources: list[Source]
+    sink: Sink
+    whole: bool  # the whole configured folder, not a subset
+    skipped: dict[int, Seal] = field(default_factory=dict)
+    digests: dict[str, str | None] = field(default_factory=dict)  # shown path -> sha256
+    key: str = ""
 
 
 def read_sources(paths: Sequence[str], config: Config) -> tuple[list[Source], Sink, bool]:
+    found = read_inputs(paths, config)
+    return found.sources, found.sink, found.whole
+
+
+def read_inputs(paths: Sequence[str], config: Config, state: State | None = None) -> Inputs:
+    """Parse the lead-set files; with a state, not those of campaigns it holds in sync.
+
+    Every file is hashed before it is parsed: a file edited while it is read is recorded with
+    its older bytes, so the next plan reads it again rather than trusting it.
+    """
     chosen, whole = leadset_paths(paths, config)
     sink = Sink()
     files = leadsets.discover(chosen)
-    sources = leadsets.load_sources(
-        files, config.options, sink, prune=config.prune, prune_action=config.prune_action
+    load = functools.partial(
+        leadsets.load_sources,
+        defaults=config.options,
+        sink=sink,
+        prune=config.prune,
+        prune_action=config.prune_action,
     )
-    return sources, sink, whole
+    if state is None:
+        return Inputs(load(files), sink, whole)
+    key = synced.settings_key(config.options, config.prune, config.prune_action)
+    shown = {leadsets.shown_path(f): f for f in files}
+    digests: dict[str, str | None] = {name: synced.file_digest(f) for name, f in shown.items()}
+    skipped: dict[int, Seal] = {}
+    for cid, camp in state.campaigns.items():
+        seal = synced.trusted(camp, key, shown, digests)
+        if seal is not None:
+            skipped[cid] = seal
+    sealed_files = {f for seal in skipped.values() for f in seal.files}
+    sources = load([f for name, f in shown.items() if name not in sealed_files])
+    # a new or changed file that declares a sealed campaign: read that campaign whole
+    for cid in {s.meta.campaign.id for s in sources} & skipped.keys():
+        sources += load([shown[name] for name in skipped.pop(cid).files])
+    order = {f: i for i, f in enumerate(files)}
+    sources.sort(key=lambda s: order[s.path])
+    for source in sources:
+        if source.leads_path is not None and source.meta.leads_file not in digests:
+            assert source.meta.leads_file is not None
+            digests[source.meta.leads_file] = synced.file_digest(source.leads_path)
+    return Inputs(sources, sink, whole, skipped, digests, key)
 
 
 def validate(paths: Sequence[str], config: Config) -> tuple[Sink, int, int]:
@@ -56,12 +107,23 @@ def validate(paths: Sequence[str], config: Config) -> tuple[Sink, int, int]:
     return sink, len(sources), count
 
 
-def build_plan(paths: Sequence[str], config: Config, state_file: Path) -> Planned:
-    """Validate, then plan against the state. Any error raises ValidationFailed with all of them."""
-    sources, sink, whole = read_sources(paths, config)
+def build_plan(
+    paths: Sequence[str], config: Config, state_file: Path, incremental: bool = True
+) -> Planned:
+    """Validate, then plan against the state. Any error raises ValidationFailed with all of them.
+
+    `incremental`: campaigns the state holds in sync are not read (see synced.py); off when
+    every lead must be streamed (`--refresh` looks up declared phones).
+    """
     state = load_state(state_file)
+    found = read_inputs(paths, config, state if incremental else None)
+    sources, sink = found.sources, found.sink
+    for cid in {s.meta.campaign.id for s in sources} & state.campaigns.keys():
+        state.campaigns[cid].intern_keys()
     desired = leadsets.group(sources, sink)
-    result = make_plan(desired, state, include_undeclared=whole and not sink.errors)
+    desired += [seal.desired(cid) for cid, seal in found.skipped.items()]
+    desired.sort(key=lambda d: d.campaign.id)  # the checksum follows this order
+    result = make_plan(desired, state, include_undeclared=found.whole and not sink.errors)
     if sink.errors:
         raise ValidationFailed(list(sink.problems))
     handling = {d.campaign.id: str(dict(d.options).get("duplicateHandling")) for d in desired}
@@ -71,7 +133,50 @@ def build_plan(paths: Sequence[str], config: Config, state_file: Path) -> Planne
         for cid, n in sorted(sink.shared_phones.items())
     )
     result = replace(result, warnings=result.warnings + shared)
-    return Planned(result, state, sources, sink, tripped(result, config.rails))
+    return Planned(
+        result,
+        state,
+        sources,
+        sink,
+        tripped(result, config.rails),
+        frozenset(found.skipped),
+        _seals(result, found, sources) if incremental else {},
+    )
+
+
+def _seals(result: Plan, found: Inputs, sources: Sequence[Source]) -> dict[int, Seal]:
+    """For each campaign read, the seal it gets if apply carries out all of its plan."""
+    problem_files = {p.file for p in found.sink.problems}
+    inputs: dict[int, list[tuple[str, str | None]]] = {}
+    for s in sources:
+        pairs = inputs.setdefault(s.meta.campaign.id, [])
+        for name in (s.meta.path, s.meta.leads_file):
+            if name is not None:
+                pairs.append((name, found.digests.get(name)))
+    seals = {}
+    for ls in result.leadsets:
+        cid = ls.campaign.id
+        if cid in found.skipped or cid not in inputs or cid in found.sink.shared_phones:
+            continue
+        seal = synced.seal_for(ls, inputs[cid], found.key, problem_files)
+        if seal is not None:
+            seals[cid] = seal
+    return seals
+
+
+def record_seals(planned: Planned, done: Callable[[int], bool]) -> int:
+    """After an apply: seal each campaign whose plan was clean and carried out (`done`), when
+    the state agrees (the declared count of leads, none in doubt). Returns how many changed."""
+    changed = 0
+    for cid, seal in planned.seals.items():
+        camp = planned.state.campaigns.get(cid)
+        if camp is None or camp.in_doubt or len(camp.leads) != seal.leads or not done(cid):
+            continue
+        raw = seal.to_json()
+        if camp.synced != raw:
+            camp.synced = raw
+            changed += 1
+    return changed
 
 
 def leads_by_key(

@@ -57,6 +57,11 @@ def test_quick_benchmark_runs_and_writes_every_measurement(tmp_path: Path) -> No
     }
     assert first["ci"]["one_pass_s"] > 0 and first["ci"]["three_passes_s"] > 0
     assert first["state_bytes_per_lead"] > 0
+    inc = doc["incremental"]
+    assert inc["leads"] == 5_000 and inc["state_bytes_per_lead"] <= 40  # a size, not a time
+    for key in ("incremental_steady_s", "full_steady_s", "one_changed_s", "steady_floor_s"):
+        assert inc[key] > 0
+    assert "incremental steady 5,000" in result.stdout
     accounts = doc["accounts"]
     assert accounts["one_account"]["http_429"] == 0 and accounts["two_accounts"]["http_429"] == 0
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import sys
 import threading
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import click
@@ -147,7 +148,9 @@ def apply(
     default_account = account_for(account, ctx)
     try:
         with client, StateLock(ctx.state_path, "apply", lock_timeout):
-            planned = workspace.build_plan(paths, ctx.config, ctx.state_path)
+            planned = workspace.build_plan(
+                paths, ctx.config, ctx.state_path, incremental=not refresh
+            )
             _check_accounts(planned.plan, default_account)
             show_problems(planned.sink.warnings, limit=PROBLEMS_SHOWN)
             offline = planned.plan
@@ -176,6 +179,7 @@ def apply(
             if to_post == 0 and to_remove == 0:
                 click.echo("Nothing to post.")
                 report = Report()
+                _seal_unchanged(planned)
                 return EXIT_OK
             if not auto_approve:
                 if not sys.stdin.isatty():
@@ -199,6 +203,8 @@ def apply(
                 )
                 try:
                     report = applier.run(plan, planned.sources)
+                    if not refused:
+                        workspace.record_seals(planned, _carried_out(report))
                 finally:
                     progress.close()
                     journal.fold()
@@ -215,6 +221,35 @@ def apply(
         return EXIT_PARTIAL  # a removal not confirmed: someone may still be called
     posted = sum(ls.recorded for ls in report.leadsets)
     return EXIT_PARTIAL if posted else EXIT_ERROR
+
+
+def _carried_out(report: Report) -> Callable[[int], bool]:
+    """Whether apply did all a campaign's plan asked (a campaign with no work had nothing to do)."""
+    reps = {rep.campaign_id: rep for rep in report.leadsets}
+
+    def done(cid: int) -> bool:
+        rep = reps.get(cid)
+        if rep is None:
+            return True
+        return (
+            rep.ok
+            and rep.recorded >= rep.to_post
+            and rep.removed >= rep.to_remove
+            and not (rep.not_inserted or rep.action_failures or rep.in_doubt)
+        )
+
+    return done
+
+
+def _seal_unchanged(planned: workspace.Planned) -> None:
+    """Nothing to post, yet campaigns read in full whose state agrees: record that, so later
+    plans skip their files (once, after an upgrade or an apply that was cut short)."""
+    from ..state import journal_path, save_state
+
+    if journal_path(planned.state).exists():
+        return  # the next apply folds that journal first; it seals then
+    if workspace.record_seals(planned, lambda cid: True):
+        save_state(planned.state)
 
 
 RAILS_MESSAGE = (

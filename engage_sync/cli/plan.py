@@ -118,7 +118,9 @@ def plan(
             "--format text and without --out"
         )
     client = make_client(ctx, base_url) if refresh or refresh_only else None  # credentials first
-    planned = workspace.build_plan(paths, ctx.config, ctx.state_path)
+    # --refresh compares declared phones with Engage's: it reads every lead set
+    looking = client is not None
+    planned = workspace.build_plan(paths, ctx.config, ctx.state_path, incremental=not looking)
     show_problems(planned.sink.warnings, limit=PROBLEMS_SHOWN)
     result = planned.plan
     if client is not None:

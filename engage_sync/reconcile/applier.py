@@ -138,6 +138,7 @@ class Applier:
             self.lost_rounds,
             frozenset(c.extern_id for c in ls.updates if handling == "REMOVE_ALL_EXISTING"),
             self.max_in_flight,
+            posted_options(ls.options),
         )
         loader.run(
             (source.meta.path, posted_options(source.meta.options), batch)
@@ -190,7 +191,7 @@ class Applier:
                 settled |= {x.extern_id for x in leads}
                 continue
             if found:
-                options = posted_options(source.meta.options)
+                options = posted_options(ls.options)
                 number = self.journal.begin(ls.campaign.id, [x.extern_id for x in found])
                 self.journal.ack(number, ls.campaign.id, found, source.meta.path, options)
                 rep.recorded += len(found)

@@ -75,8 +75,14 @@ class BatchLoader:
     # REMOVE_ALL_EXISTING, whose earlier record has the same phone (the loader replaces it)
     post_again: frozenset[str] = frozenset()
     max_in_flight: int | None = None  # None: as the limits and the latency allow
+    # the campaign's options as the state records them (its first file's): every file of a
+    # campaign posts its own options, but the state keeps one set, the one plans compare with
+    recorded_options: dict[str, Any] | None = None
     _flights: dict[Future[dict[str, Any]], _Flight] = field(default_factory=dict)
     _failed: bool = False
+
+    def _recorded(self, flight: _Flight) -> dict[str, Any]:
+        return flight.options if self.recorded_options is None else self.recorded_options
 
     def run(self, batches: Iterable[Batch]) -> bool:
         """Post every batch; False when any failed (with --fail-fast, nothing new is sent after
@@ -157,7 +163,9 @@ class BatchLoader:
             self.progress(len(flight.leads))
             return False
         if found:
-            self.journal.ack(flight.number, self.campaign, found, flight.file, flight.options)
+            self.journal.ack(
+                flight.number, self.campaign, found, flight.file, self._recorded(flight)
+            )
             self.rep.recorded += len(found)
             self.rep.found_after_lost += len(found)
             self.progress(len(found))
@@ -227,7 +235,9 @@ class BatchLoader:
                     + (" ..." if len(missing) > 20 else "")
                 )
             accepted = [lead for lead in accepted if lead in found]
-        self.journal.ack(flight.number, self.campaign, accepted, flight.file, flight.options)
+        self.journal.ack(
+            flight.number, self.campaign, accepted, flight.file, self._recorded(flight)
+        )
         rep.recorded += len(accepted)
         return not rejected
 

@@ -51,6 +51,7 @@ class CampaignState:
     # to the campaign's leads drops it.
     synced: dict[str, Any] | None = None
     _ids: dict[tuple[str, ...], str] = field(default_factory=dict, repr=False, compare=False)
+    _interned: bool = field(default=False, repr=False, compare=False)
 
     def fieldset_id(self, names: tuple[str, ...]) -> str:
         fsid = self._ids.get(names)
@@ -81,6 +82,14 @@ class CampaignState:
             self.in_doubt.discard(eid)
             self.removed.add(eid)
         self.synced = None
+
+    def intern_keys(self) -> None:
+        """Before the campaign's files are read: the readers intern externIds, so with the
+        state's interned too a million of them are held once (not done on load: a plan that
+        does not read the campaign's files would pay for nothing)."""
+        if not self._interned:
+            self.leads = {intern(k): v for k, v in self.leads.items()}
+            self._interned = True
 
     def hash_of(self, extern_id: str) -> str | None:
         entry = self.leads.get(extern_id)
@@ -182,8 +191,7 @@ def read_state(path: Path) -> State:
                 leads = camp.adopt_v1(leads, raw.get("fieldsets", {}))
             else:
                 camp.fieldsets = {str(k): tuple(v) for k, v in raw.get("fieldsets", {}).items()}
-            # interned: the readers intern externIds too, so a million of them are held once
-            camp.leads = {intern(k): v for k, v in leads.items()}
+            camp.leads = leads
             state.campaigns[int(key)] = camp
     except (KeyError, TypeError, ValueError, AttributeError) as e:
         raise StateError(f"{path}: state file is corrupt ({e}); restore it from git") from e

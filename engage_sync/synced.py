@@ -1,0 +1,162 @@
+"""Incremental plans (issue #13): a campaign whose files are byte-identical to what the last apply
+recorded, read with the same settings by the same engage-sync, is not parsed again: the state
+holds its leads by construction.
+
+Apply records a `Seal` in the campaign's state when the plan it carried out was clean (no problem
+or warning at the campaign's files, no orphan, no lead in doubt) and all of it was done (every
+lead recorded, every removal confirmed), so the state then holds exactly the declared leads. Any
+later change to the campaign's leads in the state drops the seal (an apply's journal, `state rm`,
+`import`, a journal replayed). A plan trusts a seal only when every input's sha256 is as recorded,
+the settings key too, and the state's lead count is the sealed one with none in doubt.
+
+Whole campaigns, not single files: the checks across a campaign's files (duplicate externIds and
+phones, tombstones that clash with a lead) need every file of the campaign, so a campaign with one
+changed file is read whole. A file that is not sealed but turns out to declare a sealed campaign
+makes that campaign read whole too.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from . import __version__
+from .model import CampaignRef, Desired, LeadSetPlan, PruneAction
+from .state import CampaignState
+
+SEAL_VERSION = 1
+_CHUNK = 1 << 20
+
+
+def file_digest(path: Path) -> str | None:
+    """sha256 of a file's bytes, streamed; None when it cannot be read (the parse says why)."""
+    digest = hashlib.sha256()
+    try:
+        with path.open("rb") as f:
+            while chunk := f.read(_CHUNK):
+                digest.update(chunk)
+    except OSError:
+        return None
+    return digest.hexdigest()
+
+
+def settings_key(defaults: Mapping[str, Any], prune: bool, prune_action: str) -> str:
+    """What besides the bytes changes how files are read: engage-sync.yaml's option defaults and
+    prune settings, and engage-sync itself (its rules and hashes)."""
+    text = json.dumps(
+        [SEAL_VERSION, __version__, dict(defaults), prune, prune_action],
+        sort_keys=True,
+        default=str,
+    )
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class Seal:
+    """What a plan needs of a campaign it does not read, and how to tell it is still true."""
+
+    key: str
+    inputs: tuple[tuple[str, str], ...]  # (path as shown, sha256): lead-set files, leadsFiles
+    leads: int
+    files: tuple[str, ...]  # the lead-set files, in the order a plan lists them
+    name: str | None
+    account: str | None
+    options: tuple[tuple[str, object], ...]
+    prune: bool
+    prune_action: PruneAction
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "version": SEAL_VERSION,
+            "key": self.key,
+            "inputs": [list(i) for i in self.inputs],
+            "leads": self.leads,
+            "files": list(self.files),
+            "name": self.name,
+            "account": self.account,
+            "options": [[k, list(v) if isinstance(v, tuple) else v] for k, v in self.options],
+            "prune": self.prune,
+            "pruneAction": self.prune_action.value,
+        }
+
+    @classmethod
+    def from_json(cls, raw: Mapping[str, Any]) -> Seal | None:
+        """None for a seal this engage-sync cannot use (another version, or mangled)."""
+        try:
+            if raw["version"] != SEAL_VERSION:
+                return None
+            return cls(
+                key=str(raw["key"]),
+                inputs=tuple((str(p), str(d)) for p, d in raw["inputs"]),
+                leads=int(raw["leads"]),
+                files=tuple(str(f) for f in raw["files"]),
+                name=None if raw["name"] is None else str(raw["name"]),
+                account=None if raw["account"] is None else str(raw["account"]),
+                options=tuple(
+                    (str(k), tuple(v) if isinstance(v, list) else v) for k, v in raw["options"]
+                ),
+                prune=bool(raw["prune"]),
+                prune_action=PruneAction(raw["pruneAction"]),
+            )
+        except (KeyError, TypeError, ValueError):
+            return None
+
+    def desired(self, campaign: int) -> Desired:
+        """The campaign as a plan sees it, without reading a lead: every one is unchanged."""
+        return Desired(
+            campaign=CampaignRef(campaign, self.name),
+            account=self.account,
+            files=self.files,
+            options=self.options,
+            leads=(),
+            prune=self.prune,
+            prune_action=self.prune_action,
+            synced=True,
+        )
+
+
+def trusted(
+    camp: CampaignState, key: str, discovered: Mapping[str, Path], digests: dict[str, str | None]
+) -> Seal | None:
+    """The campaign's seal, when it still holds for the files found now. `digests` has every
+    discovered lead-set file; leadsFiles are hashed here (once) and added to it."""
+    if camp.synced is None or camp.in_doubt:
+        return None
+    seal = Seal.from_json(camp.synced)
+    if seal is None or seal.key != key or seal.leads != len(camp.leads):
+        return None
+    if not set(seal.files) <= discovered.keys():
+        return None
+    for shown, recorded in seal.inputs:
+        if shown not in digests:
+            digests[shown] = file_digest(Path(shown))
+        if digests[shown] != recorded:
+            return None
+    return seal
+
+
+def seal_for(
+    ls: LeadSetPlan, inputs: Iterable[tuple[str, str | None]], key: str, problem_files: set[str]
+) -> Seal | None:
+    """The seal a campaign gets if apply carries out all of this plan, or None when the plan is
+    not clean enough for the state to equal the files afterwards."""
+    pairs = tuple(inputs)
+    if ls.warnings or ls.orphans or ls.in_doubt or ls.drift:
+        return None
+    if any(d is None for _, d in pairs) or problem_files & {p for p, _ in pairs}:
+        return None
+    return Seal(
+        key=key,
+        inputs=tuple((p, d) for p, d in pairs if d is not None),
+        leads=ls.declared,
+        files=ls.files,
+        name=ls.campaign.name,
+        account=ls.account,
+        options=ls.options,
+        prune=ls.prune,
+        prune_action=ls.prune_action,
+    )
