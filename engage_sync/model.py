@@ -5,9 +5,10 @@ from __future__ import annotations
 import binascii
 import enum
 import hashlib
-from collections.abc import Container, Iterable
+from collections.abc import Container, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
-from typing import NamedTuple, TypeAlias
+from itertools import chain, islice
+from typing import NamedTuple, TypeAlias, overload
 
 FieldValue: TypeAlias = "str | int"
 
@@ -259,7 +260,7 @@ class LeadSetPlan:
     account: str | None
     files: tuple[str, ...]
     options: tuple[tuple[str, object], ...]
-    creates: tuple[Change, ...]
+    creates: Sequence[Change]  # a spool.Spool from the planner: most of it on disk
     updates: tuple[Change, ...]
     orphans: tuple[Change, ...]
     unchanged: int
@@ -303,15 +304,10 @@ class LeadSetPlan:
             self.creates or self.updates or self.replaces or self.removals or self.corrections
         )
 
-    def changes(self) -> tuple[Change, ...]:
-        """Removals first (they stop calls), then what touches leads already in Engage."""
-        return (
-            *self.removals,
-            *self.replaces,
-            *self.updates,
-            *self.creates,
-            *self.orphans,
-        )
+    def changes(self) -> Sequence[Change]:
+        """Removals first (they stop calls), then what touches leads already in Engage (a view:
+        a first plan's million creates are not copied)."""
+        return Joined((self.removals, self.replaces, self.updates, self.creates, self.orphans))
 
 
 @dataclass(frozen=True, slots=True)
@@ -356,3 +352,40 @@ _ATTR = {
     Action.REMOVE: "removals",
     Action.ORPHAN: "orphans",
 }
+
+
+class Joined(Sequence[Change]):
+    """Several sequences of changes read as one, without copying them (`LeadSetPlan.changes`)."""
+
+    def __init__(self, parts: Iterable[Sequence[Change]]) -> None:
+        self._parts = tuple(parts)
+
+    def __len__(self) -> int:
+        return sum(len(p) for p in self._parts)
+
+    def __iter__(self) -> Iterator[Change]:
+        return chain.from_iterable(self._parts)
+
+    @overload
+    def __getitem__(self, i: int) -> Change: ...
+
+    @overload
+    def __getitem__(self, i: slice) -> Sequence[Change]: ...
+
+    def __getitem__(self, i: int | slice) -> Change | Sequence[Change]:
+        if isinstance(i, slice):
+            return list(islice(iter(self), *i.indices(len(self))))
+        if i < 0:
+            i += len(self)
+        for part in self._parts:
+            if i < len(part):
+                return part[i]
+            i -= len(part)
+        raise IndexError("index out of range")
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, Sequence):
+            return len(self) == len(other) and all(a == b for a, b in zip(self, other, strict=True))
+        return NotImplemented
+
+    __hash__ = None  # type: ignore[assignment]

@@ -6,6 +6,7 @@ import hashlib
 import json
 from collections.abc import Container, Iterable, Mapping
 from dataclasses import dataclass
+from sys import intern
 
 from deepdiff import DeepDiff
 
@@ -20,6 +21,7 @@ from .model import (
     RemoveReason,
     posted_options,
 )
+from .spool import Spool
 from .state import State
 
 
@@ -34,11 +36,12 @@ def plan(desired: Iterable[Desired], state: State, include_undeclared: bool = Fa
         declared_campaigns.add(cid)
         camp = state.campaigns.get(cid)
         applied = camp.leads if camp is not None else {}
-        creates: list[Change] = []
+        creates = Spool(cid)
         updates: list[Change] = []
         replaces: list[Change] = []
         unchanged = 0
-        # the reader already keeps every declared externId (for duplicates): share it
+        # what the state holds and no file declares any more (orphans, prune) needs every
+        # declared externId; without a state there is nothing to compare, and nothing kept
         seen: set[str] = set()
         track = want.declared is None and bool(applied) and not want.synced
         in_doubt = camp.in_doubt if camp is not None else set()
@@ -50,12 +53,12 @@ def plan(desired: Iterable[Desired], state: State, include_undeclared: bool = Fa
         for lead in want.leads:  # the hot loop: a million leads, keep it lean
             eid = lead.extern_id
             entry = get(eid)
-            if track:
-                seen.add(eid)
+            if track:  # interned: one copy shared with the state's key
+                seen.add(intern(eid))
             if in_doubt and eid in in_doubt:
                 doubt.append(eid)
             if entry is None:
-                creates.append(Change(Action.CREATE, cid, eid, lead.file, lead.line))
+                creates.add(eid, lead.file, lead.line)
             elif entry.startswith(lead.digest):
                 unchanged += 1
                 continue
@@ -151,7 +154,7 @@ def _tombstoned(want: Desired, applied: Mapping[str, str], removed: set[str]) ->
 
 @dataclass(frozen=True, slots=True)
 class Changes:
-    creates: list[Change]
+    creates: Spool
     updates: list[Change]
     replaces: list[Change]
     removals: list[Change]
@@ -191,7 +194,7 @@ def _leadset(
         account=want.account,
         files=want.files,
         options=want.options,
-        creates=tuple(creates),
+        creates=creates,
         updates=tuple(updates),
         orphans=orphans,
         replaces=tuple(changes.replaces),

@@ -8,7 +8,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from typing import TextIO
 from urllib.parse import quote
 
-from .model import Action, Change, DriftKind, Lead, LeadSetPlan, Plan, RemoveReason
+from .model import Action, Change, DriftKind, Joined, Lead, LeadSetPlan, Plan, RemoveReason
 
 MARKER = "<!-- engage-sync-plan -->"
 MARKDOWN_BUDGET = 60_000
@@ -356,7 +356,7 @@ def render_markdown(
     for ls in plan.leadsets:
         # removals stop calls and replacements and updates touch what is already in Engage: list
         # them before the creates, so they are the ones shown when a large plan goes past budget
-        changes = [*ls.removals, *ls.replaces, *ls.updates, *ls.orphans, *ls.creates]
+        changes = Joined((ls.removals, ls.replaces, ls.updates, ls.orphans, ls.creates))
         if not changes:
             continue
         opening = [

@@ -6,6 +6,7 @@ import json
 import os
 import sys
 from collections.abc import Callable, Mapping
+from itertools import chain, islice
 from pathlib import Path
 
 import click
@@ -146,7 +147,7 @@ def plan(
                 wanted = {
                     (c.campaign_id, c.extern_id)
                     for ls in result.leadsets
-                    for c in (*ls.creates, *ls.updates)[:limit]
+                    for c in islice(chain(ls.creates, ls.updates), limit)
                 }
                 pii = workspace.leads_by_key(planned.sources, wanted)
             text = render_text(result, limit=limit, rails=planned.rails, pii=pii)

@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import os
+import shutil
+import tempfile
+import weakref
+from array import array
+from collections import Counter
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from sys import intern
 
 from ..model import Problem, Severity
 
@@ -14,26 +19,82 @@ DUPLICATE_EFFECT = {
     "RETAIN_ALL": "Engage keeps both as separate dial records",
 }
 
-# track(externId, phone or None, line) -> False when the externId was declared before
+# track(externId, phone or None, line) -> False when the lead is not to be used (a replay skips
+# a repeated externId, as the first read reported it)
 Tracker = Callable[[str, object, int], bool]
+Replay = tuple[set[int], set[int]]  # hashes of the externIds and phones seen more than once
+_BUCKETS = 64
+SPILL_AT = 1 << 20  # hashes held in memory per check before they go to a temporary file
+
+
+class Hashes:
+    """The 64-bit hashes of one campaign's externIds (or phones), to find repeats in bounded
+    memory: 64 buckets in arrays, moved to temporary files once a million are held, then
+    counted bucket by bucket. A repeated hash is a candidate only: `Sink.resolve` reads the
+    campaign again and compares the values themselves."""
+
+    def __init__(self, spill_at: int | None = None) -> None:
+        self._buckets = [array("q") for _ in range(_BUCKETS)]
+        self._held = 0
+        self._spill_at = spill_at or SPILL_AT
+        self._dir: str | None = None
+
+    def add(self, value: int) -> None:
+        self._buckets[value & (_BUCKETS - 1)].append(value)
+        self._held += 1
+        if self._held >= self._spill_at:
+            self._spill()
+
+    def _spill(self) -> None:
+        if self._dir is None:
+            self._dir = tempfile.mkdtemp(prefix="engage-sync-")
+            self._cleanup = weakref.finalize(self, shutil.rmtree, self._dir, ignore_errors=True)
+        for i, bucket in enumerate(self._buckets):
+            with open(os.path.join(self._dir, str(i)), "ab") as f:
+                bucket.tofile(f)
+            del bucket[:]
+        self._held = 0
+
+    def repeated(self) -> set[int]:
+        found: set[int] = set()
+        for i, bucket in enumerate(self._buckets):
+            values = array("q")
+            if self._dir is not None:
+                path = os.path.join(self._dir, str(i))
+                if os.path.exists(path):
+                    with open(path, "rb") as f:
+                        values.frombytes(f.read())
+            values.extend(bucket)
+            found.update(v for v, n in Counter(values).items() if n > 1)
+        return found
+
+    def close(self) -> None:
+        if self._dir is not None:
+            self._cleanup()
+            self._dir = None
 
 
 @dataclass
 class Sink:
     """Collects problems while leads stream past; checks duplicates per campaign.
 
-    For a million leads the checks keep only sets: the externIds, and the hashes of the phones
-    (never the numbers). Where the first of two duplicates was declared is not kept; when a
-    duplicate turns up, `resolve` reads the campaign's files once more to find it.
+    Memory stays flat however many leads stream past: the checks keep 64-bit hashes of the
+    externIds and phones (never the numbers), spilled to temporary files past a million. When
+    a hash repeats, `resolve` reads the campaign's files once more (`replay`) and checks the
+    leads with those hashes exactly as one pass holding every value would, so the problems and
+    the places named are the same.
     """
 
     problems: list[Problem] = field(default_factory=list)
     shared_phones: dict[int, int] = field(default_factory=dict)  # campaign -> leads
-    locate: set[object] | None = None  # a locating pass: record where these first appear
-    located: dict[object, str] = field(default_factory=dict)
-    _ids: dict[int, set[str]] = field(default_factory=dict)
-    _phones: dict[int, set[int]] = field(default_factory=dict)
-    _pending: dict[int, list[tuple[str, object, str, int, str]]] = field(default_factory=dict)
+    replay: Replay | None = None  # a second read: check only these hashes, exactly
+    found: list[tuple[str, object, str, int, str]] = field(default_factory=list)
+    first: dict[object, str] = field(default_factory=dict)  # key -> where first declared
+    _ids: dict[int, Hashes] = field(default_factory=dict)
+    _phones: dict[int, Hashes] = field(default_factory=dict)
+    _watch: dict[int, tuple[frozenset[str], set[str]]] = field(default_factory=dict)
+    _seen_ids: set[str] = field(default_factory=set)  # a replay (one campaign): exact values
+    _seen_phones: set[int] = field(default_factory=set)
 
     @property
     def errors(self) -> list[Problem]:
@@ -51,51 +112,72 @@ class Sink:
         """A whole-file error whose message already says where (InputError)."""
         self.problems.append(Problem(message, 0, "", ""))
 
-    def declared(self, campaign: int) -> set[str]:
-        """The externIds declared so far for a campaign (a live view, filled as leads stream)."""
-        return self._ids.setdefault(campaign, set())
+    def watch(self, campaign: int, extern_ids: Iterable[str]) -> None:
+        """Note which of these externIds (a campaign's tombstones) are declared."""
+        self._watch[campaign] = (frozenset(extern_ids), set())
+
+    def watched(self, campaign: int) -> set[str]:
+        return self._watch.get(campaign, (frozenset(), set()))[1]
 
     def tracker(self, campaign: int, duplicate_handling: object, file: str) -> Tracker:
         """The duplicate check for one campaign's leads in one file: called once per lead."""
-        ids = self.declared(campaign)
-        phones = self._phones.setdefault(campaign, set())
-        pending = self._pending.setdefault(campaign, [])
-        locate, located = self.locate, self.located
         handling = str(duplicate_handling)
+        if self.replay is not None:
+            return self._replay_tracker(self.replay, handling, file)
+        ids = self._ids.setdefault(campaign, Hashes()).add
+        phones = self._phones.setdefault(campaign, Hashes()).add
+        wanted, seen = self._watch.get(campaign, (frozenset(), set()))
 
         def track(extern_id: str, phone: object, line: int) -> bool:
-            if extern_id in ids:
-                pending.append(("externId", extern_id, file, line, handling))
-                return False
-            ids.add(intern(extern_id))  # shares the state's copy (state.py interns them too)
-            key = hash(phone) if phone else None
-            if locate is not None:
-                for wanted in (extern_id, key):
-                    if wanted in locate and wanted not in located:
-                        located[wanted] = f"{file}:{line}"
-            if key is not None:
-                if key in phones:
-                    pending.append(("leadPhone", key, file, line, handling))
-                else:
-                    phones.add(key)
+            if wanted and extern_id in wanted:
+                seen.add(extern_id)
+            ids(hash(extern_id))
+            if phone:
+                phones(hash(phone))
             return True
 
         return track
 
-    def has_pending(self, campaign: int) -> bool:
-        return bool(self._pending.get(campaign))
+    def _replay_tracker(self, replay: Replay, handling: str, file: str) -> Tracker:
+        """The exact check, for the leads whose hashes repeated: a repeated externId is reported
+        and skipped (its phone is not counted); a repeated phone is reported (a warning)."""
+        id_hashes, phone_hashes = replay
+        ids, phones, found, first = self._seen_ids, self._seen_phones, self.found, self.first
 
-    def resolve(
-        self, campaign: int, first_seen: Callable[[set[object]], dict[object, str]]
-    ) -> None:
-        """Report the duplicates found in a campaign, naming where each was first declared;
-        `first_seen(keys)` reads the campaign's files again to find those places."""
-        pending = self._pending.pop(campaign, [])
-        if not pending:
-            return
-        where = first_seen({key for _, key, _, _, _ in pending})
-        for kind, key, file, line, handling in pending:
-            first = where.get(key, "an earlier lead")
+        def track(extern_id: str, phone: object, line: int) -> bool:
+            if hash(extern_id) in id_hashes:
+                if extern_id in ids:
+                    found.append(("externId", extern_id, file, line, handling))
+                    return False
+                ids.add(extern_id)
+                first[extern_id] = f"{file}:{line}"
+            key = hash(phone) if phone else None
+            if key is not None and key in phone_hashes:
+                if key in phones:
+                    found.append(("leadPhone", key, file, line, handling))
+                else:
+                    phones.add(key)
+                    first[key] = f"{file}:{line}"
+            return True
+
+        return track
+
+    def repeated(self, campaign: int) -> Replay | None:
+        """The hashes seen more than once in a campaign (None when none were): then the
+        campaign's files are read again with `Sink(replay=...)`, and `resolve` reports."""
+        ids, phones = self._ids.pop(campaign, None), self._phones.pop(campaign, None)
+        id_hashes = ids.repeated() if ids is not None else set()
+        phone_hashes = phones.repeated() if phones is not None else set()
+        for each in (ids, phones):
+            if each is not None:
+                each.close()
+        return (id_hashes, phone_hashes) if id_hashes or phone_hashes else None
+
+    def resolve(self, campaign: int, replayed: Sink) -> None:
+        """Report the duplicates a replay found, in the order the leads came, each naming where
+        the value was first declared."""
+        for kind, key, file, line, handling in replayed.found:
+            first = replayed.first.get(key, "an earlier lead")
             if kind == "externId":
                 self.add(
                     file,

@@ -1,6 +1,7 @@
 """Stream the leads of one lead set: inline YAML/JSON leads, CSV and JSON Lines files.
 
-Each reader yields valid, non-duplicate Leads and reports every problem to the sink. CSV and JSON
+Each reader yields valid Leads and reports every problem to the sink (duplicates are found once
+a campaign has been read whole: see problems.py). CSV and JSON
 Lines rows take a compiled fast path (fields.HeaderPlan) when they are clean, and the general
 check (fields.check_lead) otherwise, so a million-row file costs little more than reading it.
 """

@@ -22,7 +22,7 @@ from ..model import (
 )
 from . import documents, readers
 from .fields import US_COUNTRIES, LeadContext, suggest
-from .problems import Sink
+from .problems import Replay, Sink
 from .schema import document_validator
 
 SUFFIXES = (".yaml", ".yml", ".json")
@@ -265,15 +265,22 @@ def _guarded(source: Source, sink: Sink) -> Iterator[Lead]:
 
 def campaign_leads(campaign: int, sources: Sequence[Source], sink: Sink) -> Iterator[Lead]:
     """The leads of every file of one campaign; then the duplicates found, with their places,
-    and any externId that is both declared and removed (an error at both places)."""
+    and any externId that is both declared and removed (an error at both places).
+
+    A duplicate is streamed like any lead (it is only known once every lead has passed): the
+    errors it causes keep the plan from being shown or applied."""
+    tombstones = [t for s in sources for t in s.meta.tombstones]
+    sink.watch(campaign, (t.extern_id for t in tombstones))
     for source in sources:
         yield from _guarded(source, sink)
-    if sink.has_pending(campaign):
-        sink.resolve(campaign, lambda keys: _first_seen(campaign, sources, keys))
-    declared = sink.declared(campaign)
-    clashes = [t for s in sources for t in s.meta.tombstones if t.extern_id in declared]
+    repeated = sink.repeated(campaign)
+    if repeated is not None:
+        sink.resolve(campaign, _replay(campaign, sources, repeated))
+    declared = sink.watched(campaign)
+    clashes = [t for t in tombstones if t.extern_id in declared]
     if clashes:
-        where = _first_seen(campaign, sources, {t.extern_id for t in clashes})
+        ids = {hash(t.extern_id) for t in clashes}
+        where = _replay(campaign, sources, (ids, set())).first
         for t in clashes:
             place = where.get(t.extern_id, "a lead-set file")
             sink.add(
@@ -292,13 +299,13 @@ def campaign_leads(campaign: int, sources: Sequence[Source], sink: Sink) -> Iter
                 )
 
 
-def _first_seen(campaign: int, sources: Sequence[Source], keys: set[object]) -> dict[object, str]:
-    """Read a campaign's files again to find where each externId (or phone hash) first appears."""
-    finder = Sink(locate=keys)
+def _replay(campaign: int, sources: Sequence[Source], hashes: Replay) -> Sink:
+    """Read a campaign's files again, checking the leads with these hashes exactly."""
+    finder = Sink(replay=hashes)
     for source in sources:
         for _lead in _guarded(source, finder):
             pass
-    return finder.located
+    return finder
 
 
 def group(sources: Sequence[Source], sink: Sink) -> list[Desired]:
@@ -347,7 +354,6 @@ def group(sources: Sequence[Source], sink: Sink) -> list[Desired]:
                 files=tuple(s.meta.path for s in group_sources),
                 options=first.options,
                 leads=campaign_leads(cid, group_sources, sink),
-                declared=sink.declared(cid),
                 tombstones=tuple(t for s in group_sources for t in s.meta.tombstones),
                 prune=first.prune,
                 prune_action=first.prune_action,

@@ -1,0 +1,117 @@
+"""A plan's creates without holding them: a first plan of millions of leads is millions of creates,
+and a `Change` each would make memory grow with the lead set (issue #13). `Spool` keeps the first
+few thousand in memory (what text plans show) and writes the rest, one short line each, to an
+anonymous temporary file that reading streams back."""
+
+from __future__ import annotations
+
+import tempfile
+import weakref
+from collections.abc import Iterator, Sequence
+from itertools import islice
+from typing import IO, overload
+
+from .model import Action, Change
+
+KEEP = 10_000  # changes held in memory before the rest go to the temporary file
+
+
+class Spool(Sequence[Change]):
+    """Creates of one campaign, in the order they were declared. Append-only while planning."""
+
+    def __init__(self, campaign_id: int, keep: int | None = None) -> None:
+        self.campaign_id = campaign_id
+        self._keep = KEEP if keep is None else keep
+        self._head: list[Change] = []
+        self._file: IO[bytes] | None = None
+        self._read = False
+        self._names: dict[str, int] = {}  # file paths, written as their index
+        self._len = 0
+
+    def add(self, extern_id: str, file: str | None, line: int | None) -> None:
+        if self._read:
+            raise RuntimeError("a spool is written while planning and read after, not both")
+        self._len += 1
+        if len(self._head) < self._keep:
+            self._head.append(Change(Action.CREATE, self.campaign_id, extern_id, file, line))
+            return
+        if self._file is None:
+            self._file = tempfile.TemporaryFile(prefix="engage-sync-plan-")  # noqa: SIM115
+            weakref.finalize(self, self._file.close)  # closed (and gone) with the plan
+        index = self._names.setdefault(file or "", len(self._names))
+        if "\\" in extern_id or "\n" in extern_id:
+            extern_id = extern_id.replace("\\", "\\\\").replace("\n", "\\n")
+        self._file.write(f"{index}\t{'' if line is None else line}\t{extern_id}\n".encode())
+
+    def __len__(self) -> int:
+        return self._len
+
+    def __bool__(self) -> bool:
+        return self._len > 0
+
+    def __iter__(self) -> Iterator[Change]:
+        self._read = True
+        yield from self._head
+        if self._file is None:
+            return
+        names = list(self._names)
+        cid, create = self.campaign_id, Action.CREATE
+        for raw in self._lines(self._file):
+            index, line, extern_id = raw.decode().split("\t", 2)
+            if "\\" in extern_id:
+                extern_id = _unescape(extern_id)
+            file = names[int(index)] or None
+            yield Change(create, cid, extern_id, file, int(line) if line else None)
+
+    @staticmethod
+    def _lines(f: IO[bytes]) -> Iterator[bytes]:
+        """The file's lines from the start; each read seeks first, so readers may interleave."""
+        f.flush()
+        offset, rest = 0, b""
+        while True:
+            f.seek(offset)
+            chunk = f.read(1 << 20)
+            if not chunk:
+                return
+            offset += len(chunk)
+            lines = (rest + chunk).split(b"\n")
+            rest = lines.pop()
+            yield from lines
+
+    @overload
+    def __getitem__(self, i: int) -> Change: ...
+
+    @overload
+    def __getitem__(self, i: slice) -> Sequence[Change]: ...
+
+    def __getitem__(self, i: int | slice) -> Change | Sequence[Change]:
+        if isinstance(i, slice):
+            return list(islice(iter(self), *i.indices(self._len)))
+        if i < 0:
+            i += self._len
+        if not 0 <= i < self._len:
+            raise IndexError("spool index out of range")
+        return self._head[i] if i < len(self._head) else next(islice(iter(self), i, None))
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, Sequence):
+            return len(self) == len(other) and all(a == b for a, b in zip(self, other, strict=True))
+        return NotImplemented
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return f"Spool({self._len} creates of campaign {self.campaign_id})"
+
+
+def _unescape(text: str) -> str:
+    out, i = [], 0
+    while i < len(text):
+        c = text[i]
+        if c == "\\" and i + 1 < len(text):
+            out.append("\n" if text[i + 1] == "n" else text[i + 1])
+            i += 2
+        else:
+            out.append(c)
+            i += 1
+    return "".join(out)
