@@ -6,7 +6,6 @@ import hashlib
 import json
 from collections.abc import Container, Iterable, Mapping
 from dataclasses import dataclass
-from sys import intern
 
 from deepdiff import DeepDiff
 
@@ -40,10 +39,12 @@ def plan(desired: Iterable[Desired], state: State, include_undeclared: bool = Fa
         updates: list[Change] = []
         replaces: list[Change] = []
         unchanged = 0
-        # what the state holds and no file declares any more (orphans, prune) needs every
-        # declared externId; without a state there is nothing to compare, and nothing kept
-        seen: set[str] = set()
-        track = want.declared is None and bool(applied) and not want.synced
+        # owned leads no file declares any more (orphans, prune): start from every owned
+        # externId and strike out each one found; no copy of the declared ones is kept
+        remaining: set[str] | None = None
+        if want.declared is None and applied and not want.synced:
+            remaining = set(applied)
+        strike = remaining.discard if remaining is not None else None
         in_doubt = camp.in_doubt if camp is not None else set()
         doubt: list[str] = []
         digest.update(json.dumps([cid, want.account, want.options], default=str).encode())
@@ -53,16 +54,16 @@ def plan(desired: Iterable[Desired], state: State, include_undeclared: bool = Fa
         for lead in want.leads:  # the hot loop: a million leads, keep it lean
             eid = lead.extern_id
             entry = get(eid)
-            if track:  # interned: one copy shared with the state's key
-                seen.add(intern(eid))
             if in_doubt and eid in in_doubt:
                 doubt.append(eid)
             if entry is None:
                 creates.add(eid, lead.file, lead.line)
-            elif entry.startswith(lead.digest):
-                unchanged += 1
-                continue
             else:
+                if strike is not None:
+                    strike(eid)
+                if entry.startswith(lead.digest):
+                    unchanged += 1
+                    continue
                 assert camp is not None
                 fields = camp.changed_fields(lead)
                 if PHONE_FIELDS.intersection(fields):
@@ -70,10 +71,14 @@ def plan(desired: Iterable[Desired], state: State, include_undeclared: bool = Fa
                 else:
                     updates.append(Change(Action.UPDATE, cid, eid, lead.file, lead.line, fields))
             digest.update(f"{eid}\x1f{lead.digest}\x1e".encode())
-        declared = seen if want.declared is None else want.declared
         removals = _tombstoned(want, applied, camp.removed if camp is not None else set())
         tombstoned = {t.extern_id for t in want.tombstones}
-        dropped = [] if want.synced else _dropped(applied, declared, tombstoned)
+        if remaining is not None:
+            dropped = sorted(remaining - tombstoned)
+        elif want.declared is not None:
+            dropped = _dropped(applied, want.declared, tombstoned)
+        else:  # nothing owned, or a synced campaign: every owned lead is declared
+            dropped = []
         if want.prune:
             removals += [
                 Change(Action.REMOVE, cid, eid, None, None, reason=RemoveReason.PRUNE)

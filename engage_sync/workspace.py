@@ -118,8 +118,6 @@ def build_plan(
     state = load_state(state_file)
     found = read_inputs(paths, config, state if incremental else None)
     sources, sink = found.sources, found.sink
-    for cid in {s.meta.campaign.id for s in sources} & state.campaigns.keys():
-        state.campaigns[cid].intern_keys()
     desired = leadsets.group(sources, sink)
     desired += [seal.desired(cid) for cid, seal in found.skipped.items()]
     desired.sort(key=lambda d: d.campaign.id)  # the checksum follows this order

@@ -34,37 +34,40 @@ class Hashes:
     campaign again and compares the values themselves."""
 
     def __init__(self, spill_at: int | None = None) -> None:
-        self._buckets = [array("q") for _ in range(_BUCKETS)]
-        self._held = 0
+        # the tracker appends to buckets[value & 63] itself (a method call per lead costs)
+        self.buckets = [array("q") for _ in range(_BUCKETS)]
         self._spill_at = spill_at or SPILL_AT
         self._dir: str | None = None
 
-    def add(self, value: int) -> None:
-        self._buckets[value & (_BUCKETS - 1)].append(value)
-        self._held += 1
-        if self._held >= self._spill_at:
-            self._spill()
+    def room(self) -> int:
+        """How many more may be added before `spill` is due."""
+        return self._spill_at - sum(map(len, self.buckets))
 
-    def _spill(self) -> None:
+    def add(self, value: int) -> None:
+        self.buckets[value & (_BUCKETS - 1)].append(value)
+        if self.room() <= 0:
+            self.spill()
+
+    def spill(self) -> None:
+        """Move what is held to the temporary files (one per bucket)."""
         if self._dir is None:
             self._dir = tempfile.mkdtemp(prefix="engage-sync-")
             self._cleanup = weakref.finalize(self, shutil.rmtree, self._dir, ignore_errors=True)
-        for i, bucket in enumerate(self._buckets):
+        for i, bucket in enumerate(self.buckets):
             with open(os.path.join(self._dir, str(i)), "ab") as f:
                 bucket.tofile(f)
             del bucket[:]
-        self._held = 0
 
     def repeated(self) -> set[int]:
         found: set[int] = set()
-        for i, bucket in enumerate(self._buckets):
+        for i in range(_BUCKETS):
             values = array("q")
             if self._dir is not None:
                 path = os.path.join(self._dir, str(i))
                 if os.path.exists(path):
                     with open(path, "rb") as f:
                         values.frombytes(f.read())
-            values.extend(bucket)
+            values.extend(self.buckets[i])
             found.update(v for v, n in Counter(values).items() if n > 1)
         return found
 
@@ -124,16 +127,26 @@ class Sink:
         handling = str(duplicate_handling)
         if self.replay is not None:
             return self._replay_tracker(self.replay, handling, file)
-        ids = self._ids.setdefault(campaign, Hashes()).add
-        phones = self._phones.setdefault(campaign, Hashes()).add
+        ids = self._ids.setdefault(campaign, Hashes())
+        phones = self._phones.setdefault(campaign, Hashes())
+        id_buckets, phone_buckets = ids.buckets, phones.buckets
         wanted, seen = self._watch.get(campaign, (frozenset(), set()))
+        left = ids.room()
 
         def track(extern_id: str, phone: object, line: int) -> bool:
+            nonlocal left
             if wanted and extern_id in wanted:
                 seen.add(extern_id)
-            ids(hash(extern_id))
+            h = hash(extern_id)
+            id_buckets[h & 63].append(h)
             if phone:
-                phones(hash(phone))
+                h = hash(phone)
+                phone_buckets[h & 63].append(h)
+            left -= 1
+            if not left:  # both spill together: the phones are never more than the ids
+                ids.spill()
+                phones.spill()
+                left = ids.room()
             return True
 
         return track

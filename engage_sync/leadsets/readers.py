@@ -9,6 +9,7 @@ check (fields.check_lead) otherwise, so a million-row file costs little more tha
 from __future__ import annotations
 
 import csv
+import functools
 import json
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -24,6 +25,10 @@ from .problems import Sink, Tracker
 
 # (raw lead mapping, file, line, YAML node or None) -> the Lead, or None after reporting problems
 SlowPath = Callable[[dict[str, object], str, int, "Node | None"], "Lead | None"]
+
+
+# Lead._make without its Python-level call: the readers make one per row
+_make_lead = functools.partial(tuple.__new__, Lead)
 
 
 def slow_path(ctx: LeadContext, sink: Sink, track: Tracker) -> SlowPath:
@@ -137,7 +142,7 @@ def csv_leads(
             compiled = HeaderPlan(names, ctx)
             fast, lead_names, width = compiled.fast, compiled.names, compiled.width
             phone_at = _phone_index(names)
-            make = Lead._make
+            make = _make_lead
             line = reader.line_num + 1
             for row in reader:
                 hit = fast(row)
@@ -171,7 +176,7 @@ def jsonl_leads(
     except OSError as e:
         raise InputError(f"{shown}: cannot read: {e.strerror}") from e
     layouts: dict[tuple[object, ...], tuple[HeaderPlan, int, int] | None] = {}
-    make = Lead._make
+    make = _make_lead
     with f:
         number = 0
         try:

@@ -20,7 +20,6 @@ import uuid
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from sys import intern
 from typing import Any
 
 from ..errors import StateError
@@ -51,7 +50,6 @@ class CampaignState:
     # to the campaign's leads drops it.
     synced: dict[str, Any] | None = None
     _ids: dict[tuple[str, ...], str] = field(default_factory=dict, repr=False, compare=False)
-    _interned: bool = field(default=False, repr=False, compare=False)
 
     def fieldset_id(self, names: tuple[str, ...]) -> str:
         fsid = self._ids.get(names)
@@ -82,14 +80,6 @@ class CampaignState:
             self.in_doubt.discard(eid)
             self.removed.add(eid)
         self.synced = None
-
-    def intern_keys(self) -> None:
-        """Before the campaign's files are read: the readers intern externIds, so with the
-        state's interned too a million of them are held once (not done on load: a plan that
-        does not read the campaign's files would pay for nothing)."""
-        if not self._interned:
-            self.leads = {intern(k): v for k, v in self.leads.items()}
-            self._interned = True
 
     def hash_of(self, extern_id: str) -> str | None:
         entry = self.leads.get(extern_id)
