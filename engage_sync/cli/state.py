@@ -46,6 +46,7 @@ def state_list(ctx: Context, fmt: str) -> int:
             "inDoubt": len(c.in_doubt),
             "removed": len(c.removed),
             "files": sorted(c.files),
+            "synced": c.synced is not None,
         }
         for cid, c in sorted(current.campaigns.items())
         if c.leads or c.in_doubt or c.removed
@@ -67,7 +68,10 @@ def state_list(ctx: Context, fmt: str) -> int:
         doubt = f", {c['inDoubt']} in doubt" if c["inDoubt"] else ""
         removed = f", {c['removed']} removed" if c["removed"] else ""
         files = ", ".join(c["files"]) or "no file recorded"
-        click.echo(f"  campaign {c['campaignId']}: {c['leads']} lead(s){doubt}{removed} ({files})")
+        synced = "; in sync: unchanged files are not read" if c["synced"] else ""
+        click.echo(
+            f"  campaign {c['campaignId']}: {c['leads']} lead(s){doubt}{removed} ({files}){synced}"
+        )
     click.echo(f"{current.lead_count()} lead(s) in {len(campaigns)} campaign(s).")
     return EXIT_OK
 
