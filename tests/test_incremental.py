@@ -250,7 +250,7 @@ def test_an_applied_campaign_is_not_read_again_until_a_file_changes(
     assert {k for k, c in state["campaigns"].items() if "synced" in c} == {str(A), str(B)}
     listed = world.cli("state", "list", "--format", "json")
     assert [c["synced"] for c in json.loads(listed.out)["campaigns"]] == [True, True]
-    assert "in sync: unchanged files are not read" in world.cli("state", "list").out
+    assert "in sync (unchanged files are not read)" in world.cli("state", "list").out
     read.clear()
     full, incremental, skipped = plans(tmp_path)
     assert incremental == full and skipped == {A, B}

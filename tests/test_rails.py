@@ -153,12 +153,19 @@ def test_state_commands(workspace: Path, engage: Served, run: Any) -> None:
     listed = run("state", "list").out.splitlines()
     assert listed[0].startswith("engage-sync.state.json: serial 1, lineage ")
     assert listed[1:] == [
-        "  campaign 136785: 3 lead(s) (leadsets/a.yaml)",
+        "  campaign 136785: 3 lead(s) (leadsets/a.yaml), in sync (unchanged files are not read)",
         "3 lead(s) in 1 campaign(s).",
     ]
     doc = json.loads(run("state", "list", "--format", "json").out)
     assert doc["campaigns"] == [
-        {"campaignId": 136785, "files": ["leadsets/a.yaml"], "inDoubt": 0, "leads": 3, "removed": 0}
+        {
+            "campaignId": 136785,
+            "files": ["leadsets/a.yaml"],
+            "inDoubt": 0,
+            "leads": 3,
+            "removed": 0,
+            "synced": True,
+        }
     ]
     shown = run("state", "show", "136785", "L1").out.splitlines()
     assert shown[0] == "campaign 136785, externId L1"
@@ -184,7 +191,10 @@ def test_state_commands(workspace: Path, engage: Served, run: Any) -> None:
     )
     assert run("apply", "--auto-approve").code == 0
     listed = run("state", "list").out.splitlines()
-    assert listed[1] == "  campaign 136785: 2 lead(s), 1 removed (leadsets/a.yaml)"
+    assert listed[1] == (
+        "  campaign 136785: 2 lead(s), 1 removed (leadsets/a.yaml), "
+        "in sync (unchanged files are not read)"
+    )
     assert run("state", "path").out == "engage-sync.state.json\n"
 
 

@@ -68,7 +68,7 @@ def state_list(ctx: Context, fmt: str) -> int:
         doubt = f", {c['inDoubt']} in doubt" if c["inDoubt"] else ""
         removed = f", {c['removed']} removed" if c["removed"] else ""
         files = ", ".join(c["files"]) or "no file recorded"
-        synced = "; in sync: unchanged files are not read" if c["synced"] else ""
+        synced = ", in sync (unchanged files are not read)" if c["synced"] else ""
         click.echo(
             f"  campaign {c['campaignId']}: {c['leads']} lead(s){doubt}{removed} ({files}){synced}"
         )
