@@ -27,6 +27,20 @@ class ValidationFailed(EngageSyncError):
         self.problems = problems
 
 
+class ScratchError(EngageSyncError):
+    """A temporary file a large plan keeps its creates or duplicate checks in cannot be written."""
+
+    @classmethod
+    def from_os(cls, e: OSError) -> ScratchError:
+        import tempfile
+
+        return cls(
+            f"cannot write a temporary file in {tempfile.gettempdir()}: {e.strerror}; a plan of "
+            "many leads keeps its creates and duplicate checks there (free some space, or set "
+            "TMPDIR to a folder with room)"
+        )
+
+
 class StateError(EngageSyncError):
     """The state file is corrupt, of an unknown version, or cannot be written."""
 

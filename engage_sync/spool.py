@@ -11,6 +11,7 @@ from collections.abc import Iterator, Sequence
 from itertools import islice
 from typing import IO, overload
 
+from .errors import ScratchError
 from .model import Action, Change
 
 KEEP = 10_000  # changes held in memory before the rest go to the temporary file
@@ -35,13 +36,16 @@ class Spool(Sequence[Change]):
         if len(self._head) < self._keep:
             self._head.append(Change(Action.CREATE, self.campaign_id, extern_id, file, line))
             return
-        if self._file is None:
-            self._file = tempfile.TemporaryFile(prefix="engage-sync-plan-")  # noqa: SIM115
-            weakref.finalize(self, self._file.close)  # closed (and gone) with the plan
         index = self._names.setdefault(file or "", len(self._names))
         if "\\" in extern_id or "\n" in extern_id:
             extern_id = extern_id.replace("\\", "\\\\").replace("\n", "\\n")
-        self._file.write(f"{index}\t{'' if line is None else line}\t{extern_id}\n".encode())
+        try:
+            if self._file is None:
+                self._file = tempfile.TemporaryFile(prefix="engage-sync-plan-")  # noqa: SIM115
+                weakref.finalize(self, self._file.close)  # closed (and gone) with the plan
+            self._file.write(f"{index}\t{'' if line is None else line}\t{extern_id}\n".encode())
+        except OSError as e:
+            raise ScratchError.from_os(e) from e
 
     def __len__(self) -> int:
         return self._len
@@ -66,7 +70,10 @@ class Spool(Sequence[Change]):
     @staticmethod
     def _lines(f: IO[bytes]) -> Iterator[bytes]:
         """The file's lines from the start; each read seeks first, so readers may interleave."""
-        f.flush()
+        try:
+            f.flush()
+        except OSError as e:
+            raise ScratchError.from_os(e) from e
         offset, rest = 0, b""
         while True:
             f.seek(offset)

@@ -101,3 +101,24 @@ def test_spilled_duplicate_checks_report_the_same_problems(
     assert spilled.out + spilled.err == held.out + held.err
     assert "duplicate externId 'L00029' in campaign 136785: first declared at" in held.err
     assert "'gone' is removed here but declared at leadsets/leads.csv:302" in held.err
+
+
+@pytest.mark.parametrize("where", ["spool", "hashes"])
+def test_a_full_disk_is_a_clear_error_not_a_traceback(
+    workspace: Path, run: Any, monkeypatch: pytest.MonkeyPatch, where: str
+) -> None:
+    write_set(workspace, 300)
+
+    def full(*args: Any, **kwargs: Any) -> Any:
+        raise OSError(28, "No space left on device")
+
+    if where == "spool":
+        monkeypatch.setattr(spool, "KEEP", 1)
+        monkeypatch.setattr(spool.tempfile, "TemporaryFile", full)
+    else:
+        monkeypatch.setattr(problems, "SPILL_AT", 5)
+        monkeypatch.setattr(problems.tempfile, "mkdtemp", full)
+    result = run("plan")
+    assert result.code == 1
+    assert "cannot write a temporary file in" in result.err
+    assert "No space left on device" in result.err and "Traceback" not in result.err

@@ -11,6 +11,7 @@ from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
+from ..errors import ScratchError
 from ..model import Problem, Severity
 
 DUPLICATE_EFFECT = {
@@ -50,13 +51,16 @@ class Hashes:
 
     def spill(self) -> None:
         """Move what is held to the temporary files (one per bucket)."""
-        if self._dir is None:
-            self._dir = tempfile.mkdtemp(prefix="engage-sync-")
-            self._cleanup = weakref.finalize(self, shutil.rmtree, self._dir, ignore_errors=True)
-        for i, bucket in enumerate(self.buckets):
-            with open(os.path.join(self._dir, str(i)), "ab") as f:
-                bucket.tofile(f)
-            del bucket[:]
+        try:
+            if self._dir is None:
+                self._dir = tempfile.mkdtemp(prefix="engage-sync-")
+                self._cleanup = weakref.finalize(self, shutil.rmtree, self._dir, True)
+            for i, bucket in enumerate(self.buckets):
+                with open(os.path.join(self._dir, str(i)), "ab") as f:
+                    bucket.tofile(f)
+                del bucket[:]
+        except OSError as e:
+            raise ScratchError.from_os(e) from e
 
     def repeated(self) -> set[int]:
         found: set[int] = set()
