@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import io
 import json
 from collections.abc import Iterator, Mapping, Sequence
@@ -258,12 +259,19 @@ def write_json(plan: Plan, out: TextIO, rails: Sequence[str] = ()) -> None:
     out.write("\n")
 
 
-_text = json.JSONEncoder().encode  # what json.dumps does to one string (ASCII, escaped)
+# what json.dumps does to one string (ASCII, escaped): the C function JSONEncoder.encode calls
+_text = json.encoder.encode_basestring_ascii
 
 
 def _change_text(c: Change) -> str:
     """One change as `json.dumps(item, indent=2, sort_keys=True)` indents it at depth 2, made
     directly: a million changes would spend most of their time in json.dumps's own set-up."""
+    if c.action is Action.CREATE and c.line is not None and c.file is not None:  # most of them
+        return (
+            f'    {{\n      "action": "create",\n      "campaignId": {c.campaign_id},\n'
+            f'      "externId": {_text(c.extern_id)},\n      "file": {_file_text(c.file)},\n'
+            f'      "line": {c.line}\n    }}'
+        )
     lines = [
         "    {",
         f'      "action": "{c.action.value}",',
@@ -285,6 +293,11 @@ def _change_text(c: Change) -> str:
         lines.append(f'      "line": {line}')
     lines.append("    }")
     return "\n".join(lines)
+
+
+@functools.lru_cache(maxsize=256)
+def _file_text(file: str) -> str:
+    return _text(file)
 
 
 def render_json(plan: Plan, rails: Sequence[str] = ()) -> str:
