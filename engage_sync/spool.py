@@ -15,6 +15,7 @@ from .errors import ScratchError
 from .model import Action, Change
 
 KEEP = 10_000  # changes held in memory before the rest go to the temporary file
+_BATCH = 4096  # lines written to it at once
 
 
 class Spool(Sequence[Change]):
@@ -27,25 +28,37 @@ class Spool(Sequence[Change]):
         self._file: IO[bytes] | None = None
         self._read = False
         self._names: dict[str, int] = {}  # file paths, written as their index
+        self._pending: list[str] = []
         self._len = 0
 
     def add(self, extern_id: str, file: str | None, line: int | None) -> None:
         if self._read:
             raise RuntimeError("a spool is written while planning and read after, not both")
         self._len += 1
-        if len(self._head) < self._keep:
+        if self._len <= self._keep:
             self._head.append(Change(Action.CREATE, self.campaign_id, extern_id, file, line))
             return
         index = self._names.setdefault(file or "", len(self._names))
         if "\\" in extern_id or "\n" in extern_id:
             extern_id = extern_id.replace("\\", "\\\\").replace("\n", "\\n")
+        pending = self._pending
+        pending.append(f"{index}\t{'' if line is None else line}\t{extern_id}\n")
+        if len(pending) >= _BATCH:
+            self._flush()
+
+    def _flush(self) -> None:
+        """Write the lines waiting (one write per few thousand creates, not one each)."""
+        if not self._pending:
+            return
         try:
             if self._file is None:
                 self._file = tempfile.TemporaryFile(prefix="engage-sync-plan-")  # noqa: SIM115
                 weakref.finalize(self, self._file.close)  # closed (and gone) with the plan
-            self._file.write(f"{index}\t{'' if line is None else line}\t{extern_id}\n".encode())
+            self._file.write("".join(self._pending).encode())
+            self._file.flush()
         except OSError as e:
             raise ScratchError.from_os(e) from e
+        self._pending.clear()
 
     def __len__(self) -> int:
         return self._len
@@ -56,6 +69,7 @@ class Spool(Sequence[Change]):
     def __iter__(self) -> Iterator[Change]:
         self._read = True
         yield from self._head
+        self._flush()
         if self._file is None:
             return
         names = list(self._names)
@@ -70,10 +84,6 @@ class Spool(Sequence[Change]):
     @staticmethod
     def _lines(f: IO[bytes]) -> Iterator[bytes]:
         """The file's lines from the start; each read seeks first, so readers may interleave."""
-        try:
-            f.flush()
-        except OSError as e:
-            raise ScratchError.from_os(e) from e
         offset, rest = 0, b""
         while True:
             f.seek(offset)

@@ -118,7 +118,8 @@ def test_a_full_disk_is_a_clear_error_not_a_traceback(
     else:
         monkeypatch.setattr(problems, "SPILL_AT", 5)
         monkeypatch.setattr(problems.tempfile, "mkdtemp", full)
-    result = run("plan")
+    result = run("plan", "--out", "plan.json", "--out", "plan.md")
     assert result.code == 1
     assert "cannot write a temporary file in" in result.err
     assert "No space left on device" in result.err and "Traceback" not in result.err
+    assert not (workspace / "plan.json").exists()  # no half plan for CI to upload

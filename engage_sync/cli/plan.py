@@ -191,7 +191,11 @@ def _stream_json(result: Plan, rails: list[str], out: str | None) -> None:
         with open(out, "w", encoding="utf-8") as f:
             write_json(result, f, rails)
     except OSError as e:
+        Path(out).unlink(missing_ok=True)
         raise EngageSyncError(f"{out}: cannot write: {e.strerror}") from e
+    except BaseException:  # never half a plan left behind for CI to upload
+        Path(out).unlink(missing_ok=True)
+        raise
 
 
 def _drift_only(result: Plan, fmt: str, limit: int, text: Callable[[Plan, int], str]) -> str:
