@@ -669,3 +669,13 @@ def test_the_usable_accounts_come_from_the_api_with_an_api_token(
     creds = Credentials(AuthMode.API_TOKEN, "emulator-legacy-api-token")
     with make(emu, clock, creds) as client, pytest.raises(ApiError, match="use 99990001"):
         client.dial_groups_with_campaigns("12345")
+
+
+def test_the_pacing_margin_is_3_percent_of_a_window_and_never_under_50_ms() -> None:
+    """At the real limits the margin is 0.3 s of 10 s; limits run 10x faster (the emulator, the
+    benchmark) keep 50 ms, because the way to the server and scheduling do not speed up."""
+    from engage_sync.engage.client import _with_margin
+
+    assert _with_margin(10.0) == pytest.approx(10.3)
+    assert _with_margin(60.0) == pytest.approx(61.8)
+    assert _with_margin(1.0) == pytest.approx(1.05)
