@@ -5,7 +5,7 @@ from __future__ import annotations
 import binascii
 import enum
 import hashlib
-from collections.abc import Container, Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from itertools import chain, islice
 from typing import NamedTuple, TypeAlias, overload
@@ -222,8 +222,6 @@ class Desired:
     files: tuple[str, ...]
     options: tuple[tuple[str, object], ...]
     leads: Iterable[Lead]
-    # every externId declared, filled while `leads` is consumed (None: the planner keeps its own)
-    declared: Container[str] | None = None
     tombstones: tuple[Tombstone, ...] = ()
     prune: bool = False
     prune_action: PruneAction = PruneAction.CANCEL
@@ -354,17 +352,10 @@ _ATTR = {
 }
 
 
-class Joined(Sequence[Change]):
-    """Several sequences of changes read as one, without copying them (`LeadSetPlan.changes`)."""
-
-    def __init__(self, parts: Iterable[Sequence[Change]]) -> None:
-        self._parts = tuple(parts)
-
-    def __len__(self) -> int:
-        return sum(len(p) for p in self._parts)
-
-    def __iter__(self) -> Iterator[Change]:
-        return chain.from_iterable(self._parts)
+class StreamedChanges(Sequence[Change]):
+    """A sequence of changes read by iterating it (not held as one list): subclasses give
+    `__len__` and `__iter__`; indexing walks, and equality compares item by item with any
+    sequence (a plan's creates against a tuple in tests, say)."""
 
     @overload
     def __getitem__(self, i: int) -> Change: ...
@@ -377,11 +368,9 @@ class Joined(Sequence[Change]):
             return list(islice(iter(self), *i.indices(len(self))))
         if i < 0:
             i += len(self)
-        for part in self._parts:
-            if i < len(part):
-                return part[i]
-            i -= len(part)
-        raise IndexError("index out of range")
+        if not 0 <= i < len(self):
+            raise IndexError("index out of range")
+        return next(islice(iter(self), i, None))
 
     def __eq__(self, other: object) -> bool:
         if isinstance(other, Sequence):
@@ -389,3 +378,16 @@ class Joined(Sequence[Change]):
         return NotImplemented
 
     __hash__ = None  # type: ignore[assignment]
+
+
+class Joined(StreamedChanges):
+    """Several sequences of changes read as one, without copying them (`LeadSetPlan.changes`)."""
+
+    def __init__(self, parts: Iterable[Sequence[Change]]) -> None:
+        self._parts = tuple(parts)
+
+    def __len__(self) -> int:
+        return sum(len(p) for p in self._parts)
+
+    def __iter__(self) -> Iterator[Change]:
+        return chain.from_iterable(self._parts)

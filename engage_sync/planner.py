@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Container, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 from deepdiff import DeepDiff
@@ -42,7 +42,7 @@ def plan(desired: Iterable[Desired], state: State, include_undeclared: bool = Fa
         # owned leads no file declares any more (orphans, prune): start from every owned
         # externId and strike out each one found; no copy of the declared ones is kept
         remaining: set[str] | None = None
-        if want.declared is None and applied and not want.synced:
+        if applied and not want.synced:
             remaining = set(applied)
         strike = remaining.discard if remaining is not None else None
         in_doubt = camp.in_doubt if camp is not None else set()
@@ -73,12 +73,8 @@ def plan(desired: Iterable[Desired], state: State, include_undeclared: bool = Fa
             digest.update(f"{eid}\x1f{lead.digest}\x1e".encode())
         removals = _tombstoned(want, applied, camp.removed if camp is not None else set())
         tombstoned = {t.extern_id for t in want.tombstones}
-        if remaining is not None:
-            dropped = sorted(remaining - tombstoned)
-        elif want.declared is not None:
-            dropped = _dropped(applied, want.declared, tombstoned)
-        else:  # nothing owned, or a synced campaign: every owned lead is declared
-            dropped = []
+        # nothing owned, or a synced campaign (every owned lead is declared): nothing dropped
+        dropped = sorted(remaining - tombstoned) if remaining is not None else []
         if want.prune:
             removals += [
                 Change(Action.REMOVE, cid, eid, None, None, reason=RemoveReason.PRUNE)
@@ -132,12 +128,6 @@ def plan(desired: Iterable[Desired], state: State, include_undeclared: bool = Fa
             )
     leadsets.sort(key=lambda ls: ls.campaign.id)
     return Plan(tuple(leadsets), state.lineage, state.serial, digest.hexdigest())
-
-
-def _dropped(
-    applied: Mapping[str, str], declared: Container[str], tombstoned: set[str]
-) -> list[str]:
-    return sorted(k for k in applied if k not in declared and k not in tombstoned)
 
 
 def _tombstoned(want: Desired, applied: Mapping[str, str], removed: set[str]) -> list[Change]:

@@ -7,18 +7,17 @@ from __future__ import annotations
 
 import tempfile
 import weakref
-from collections.abc import Iterator, Sequence
-from itertools import islice
-from typing import IO, overload
+from collections.abc import Iterator
+from typing import IO
 
 from .errors import ScratchError
-from .model import Action, Change
+from .model import Action, Change, StreamedChanges
 
 KEEP = 10_000  # changes held in memory before the rest go to the temporary file
 _BATCH = 4096  # lines written to it at once
 
 
-class Spool(Sequence[Change]):
+class Spool(StreamedChanges):
     """Creates of one campaign, in the order they were declared. Append-only while planning."""
 
     def __init__(self, campaign_id: int, keep: int | None = None) -> None:
@@ -94,28 +93,6 @@ class Spool(Sequence[Change]):
             lines = (rest + chunk).split(b"\n")
             rest = lines.pop()
             yield from lines
-
-    @overload
-    def __getitem__(self, i: int) -> Change: ...
-
-    @overload
-    def __getitem__(self, i: slice) -> Sequence[Change]: ...
-
-    def __getitem__(self, i: int | slice) -> Change | Sequence[Change]:
-        if isinstance(i, slice):
-            return list(islice(iter(self), *i.indices(self._len)))
-        if i < 0:
-            i += self._len
-        if not 0 <= i < self._len:
-            raise IndexError("spool index out of range")
-        return self._head[i] if i < len(self._head) else next(islice(iter(self), i, None))
-
-    def __eq__(self, other: object) -> bool:
-        if isinstance(other, Sequence):
-            return len(self) == len(other) and all(a == b for a, b in zip(self, other, strict=True))
-        return NotImplemented
-
-    __hash__ = None  # type: ignore[assignment]
 
     def __repr__(self) -> str:
         return f"Spool({self._len} creates of campaign {self.campaign_id})"

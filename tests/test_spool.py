@@ -12,7 +12,6 @@ from conftest import write
 
 from engage_sync import spool
 from engage_sync.leadsets import problems
-from engage_sync.leadsets.problems import Hashes
 from engage_sync.model import Action, Change
 from engage_sync.spool import Spool
 
@@ -40,13 +39,18 @@ def test_a_spool_reads_back_what_was_added_in_order() -> None:
     assert not Spool(1) and Spool(1) == []
 
 
-def test_hashes_find_repeats_across_spills() -> None:
-    h = Hashes(spill_at=10)
-    values = [*range(-50, 50), 7, -3, 7, 2**62]
-    for v in values:
-        h.add(v)
-    assert h.repeated() == {7, -3}
-    h.close()
+def test_the_duplicate_check_finds_repeats_across_spills(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(problems, "SPILL_AT", 10)
+    sink = problems.Sink()
+    track = sink.tracker(1, "RETAIN_ALL", "f.csv")
+    ids = [f"L{i}" for i in range(100)] + ["L7", "L3", "L7"]
+    for i, eid in enumerate(ids):
+        track(eid, f"41555501{i % 60:02d}", i + 2)
+    repeated = sink.repeated(1)
+    assert repeated is not None
+    id_hashes, phone_hashes = repeated
+    assert id_hashes == {hash("L7"), hash("L3")}
+    assert phone_hashes == {hash(f"41555501{i:02d}") for i in range(60) if i + 60 < len(ids)}
 
 
 def write_set(root: Path, n: int) -> None:

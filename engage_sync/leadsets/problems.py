@@ -44,11 +44,6 @@ class Hashes:
         """How many more may be added before `spill` is due."""
         return self._spill_at - sum(map(len, self.buckets))
 
-    def add(self, value: int) -> None:
-        self.buckets[value & (_BUCKETS - 1)].append(value)
-        if self.room() <= 0:
-            self.spill()
-
     def spill(self) -> None:
         """Move what is held to the temporary files (one per bucket)."""
         try:
