@@ -112,3 +112,23 @@ class ChecksumMismatch(EngageSyncError):
     """The plan differs from the one that was reviewed."""
 
     exit_code = 5
+
+
+class ChangeSetError(EngageSyncError):
+    """A change-set file that is not one, or whose items do not give its checksum."""
+
+
+class NotReviewed(ChecksumMismatch):
+    """Main's plan holds changes no reviewed plan showed (they were not applied)."""
+
+
+class GitError(EngageSyncError):
+    """A git command the CI loop needs failed."""
+
+
+class GitHubError(EngageSyncError):
+    """The GitHub API refused or could not be reached."""
+
+
+class StateNotSaved(EngageSyncError):
+    """Apply recorded leads, but the state could not be pushed: it was kept elsewhere."""

@@ -248,6 +248,10 @@ class Change:
     line: int | None
     fields: tuple[str, ...] = ()
     reason: RemoveReason | None = None  # removals only
+    # the content hash a load posts (create, update, replace) and the state's hash it replaces
+    # (update, replace, removal of an owned lead): what a reviewer approved (changeset.py)
+    digest: str | None = None
+    before: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 from deepdiff import DeepDiff
 
+from .changeset import Checksum, escape, item, load_key, removal_key
 from .model import (
     PHONE_FIELDS,
     Action,
@@ -25,10 +25,13 @@ from .state import State
 
 
 def plan(desired: Iterable[Desired], state: State, include_undeclared: bool = False) -> Plan:
-    """Compare declared leads with the state by (campaign id, externId) and content hash."""
+    """Compare declared leads with the state by (campaign id, externId) and content hash.
+
+    The checksum covers the changes apply would carry out and nothing else (changeset.py): not
+    the leads that stay unchanged, not orphans, not the state's serial.
+    """
     leadsets: list[LeadSetPlan] = []
-    digest = hashlib.sha256()
-    digest.update(json.dumps([state.lineage, state.serial]).encode())
+    digest = Checksum()
     declared_campaigns: set[int] = set()
     for want in desired:
         cid = want.campaign.id
@@ -47,7 +50,10 @@ def plan(desired: Iterable[Desired], state: State, include_undeclared: bool = Fa
         strike = remaining.discard if remaining is not None else None
         in_doubt = camp.in_doubt if camp is not None else set()
         doubt: list[str] = []
-        digest.update(json.dumps([cid, want.account, want.options], default=str).encode())
+        key = load_key(want.account, want.options)
+        created = digest.part(cid, Action.CREATE).update
+        head = f"{cid}\tcreate\t"
+        tail = f"\t{key}\n"
         get = applied.get
         if want.synced:
             unchanged = len(applied)
@@ -57,39 +63,45 @@ def plan(desired: Iterable[Desired], state: State, include_undeclared: bool = Fa
             if in_doubt and eid in in_doubt:
                 doubt.append(eid)
             if entry is None:
-                creates.add(eid, lead.file, lead.line)
-            else:
-                if strike is not None:
-                    strike(eid)
-                if entry.startswith(lead.digest):
-                    unchanged += 1
-                    continue
-                assert camp is not None
-                fields = camp.changed_fields(lead)
-                if PHONE_FIELDS.intersection(fields):
-                    replaces.append(Change(Action.REPLACE, cid, eid, lead.file, lead.line, fields))
-                else:
-                    updates.append(Change(Action.UPDATE, cid, eid, lead.file, lead.line, fields))
-            digest.update(f"{eid}\x1f{lead.digest}\x1e".encode())
+                creates.add(eid, lead.file, lead.line, lead.digest)
+                created(f"{head}{escape(eid)}\t\t{lead.digest}{tail}".encode())
+                continue
+            if strike is not None:
+                strike(eid)
+            if entry.startswith(lead.digest):
+                unchanged += 1
+                continue
+            assert camp is not None
+            fields = camp.changed_fields(lead)
+            action = Action.REPLACE if PHONE_FIELDS.intersection(fields) else Action.UPDATE
+            change = Change(
+                action, cid, eid, lead.file, lead.line, fields, None, lead.digest, entry[:8]
+            )
+            (replaces if action is Action.REPLACE else updates).append(change)
+            digest.add(cid, action, item(change, key))
         removals = _tombstoned(want, applied, camp.removed if camp is not None else set())
         tombstoned = {t.extern_id for t in want.tombstones}
         # nothing owned, or a synced campaign (every owned lead is declared): nothing dropped
         dropped = sorted(remaining - tombstoned) if remaining is not None else []
         if want.prune:
             removals += [
-                Change(Action.REMOVE, cid, eid, None, None, reason=RemoveReason.PRUNE)
+                Change(
+                    Action.REMOVE,
+                    cid,
+                    eid,
+                    None,
+                    None,
+                    reason=RemoveReason.PRUNE,
+                    before=applied[eid][:8],
+                )
                 for eid in dropped
             ]
             orphans: tuple[Change, ...] = ()
         else:
             orphans = tuple(Change(Action.ORPHAN, cid, eid, None, None) for eid in dropped)
-        for change in orphans:
-            digest.update(f"-{change.extern_id}\x1e".encode())
+        gone = removal_key(want.prune_action)
         for change in removals:
-            assert change.reason is not None
-            digest.update(f"x{change.extern_id}\x1f{change.reason.value}\x1e".encode())
-        if want.prune:
-            digest.update(f"prune\x1f{want.prune_action.value}\x1e".encode())
+            digest.add(cid, Action.REMOVE, item(change, gone))
         previous = camp.options if camp is not None else None
         leadsets.append(
             _leadset(
@@ -109,9 +121,6 @@ def plan(desired: Iterable[Desired], state: State, include_undeclared: bool = Fa
             orphans = tuple(
                 Change(Action.ORPHAN, cid, eid, None, None) for eid in sorted(camp.leads)
             )
-            digest.update(json.dumps([cid, "undeclared", len(orphans)]).encode())
-            for change in orphans:
-                digest.update(f"-{change.extern_id}\x1e".encode())
             leadsets.append(
                 LeadSetPlan(
                     CampaignRef(cid),
@@ -136,6 +145,7 @@ def _tombstoned(want: Desired, applied: Mapping[str, str], removed: set[str]) ->
     for t in want.tombstones:
         done = t.extern_id in removed and t.extern_id not in applied
         if not done and t.extern_id not in found:
+            entry = applied.get(t.extern_id)
             found[t.extern_id] = Change(
                 Action.REMOVE,
                 want.campaign.id,
@@ -143,6 +153,7 @@ def _tombstoned(want: Desired, applied: Mapping[str, str], removed: set[str]) ->
                 t.file,
                 t.line,
                 reason=RemoveReason.REMOVED,
+                before=entry[:8] if entry is not None else None,
             )
     return [found[k] for k in sorted(found)]
 

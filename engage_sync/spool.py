@@ -30,18 +30,22 @@ class Spool(StreamedChanges):
         self._pending: list[str] = []
         self._len = 0
 
-    def add(self, extern_id: str, file: str | None, line: int | None) -> None:
+    def add(
+        self, extern_id: str, file: str | None, line: int | None, digest: str | None = None
+    ) -> None:
         if self._read:
             raise RuntimeError("a spool is written while planning and read after, not both")
         self._len += 1
         if self._len <= self._keep:
-            self._head.append(Change(Action.CREATE, self.campaign_id, extern_id, file, line))
+            self._head.append(
+                Change(Action.CREATE, self.campaign_id, extern_id, file, line, digest=digest)
+            )
             return
         index = self._names.setdefault(file or "", len(self._names))
         if "\\" in extern_id or "\n" in extern_id:
             extern_id = extern_id.replace("\\", "\\\\").replace("\n", "\\n")
         pending = self._pending
-        pending.append(f"{index}\t{'' if line is None else line}\t{extern_id}\n")
+        pending.append(f"{index}\t{'' if line is None else line}\t{digest or ''}\t{extern_id}\n")
         if len(pending) >= _BATCH:
             self._flush()
 
@@ -74,11 +78,13 @@ class Spool(StreamedChanges):
         names = list(self._names)
         cid, create = self.campaign_id, Action.CREATE
         for raw in self._lines(self._file):
-            index, line, extern_id = raw.decode().split("\t", 2)
+            index, line, digest, extern_id = raw.decode().split("\t", 3)
             if "\\" in extern_id:
                 extern_id = _unescape(extern_id)
             file = names[int(index)] or None
-            yield Change(create, cid, extern_id, file, int(line) if line else None)
+            yield Change(
+                create, cid, extern_id, file, int(line) if line else None, digest=digest or None
+            )
 
     @staticmethod
     def _lines(f: IO[bytes]) -> Iterator[bytes]:

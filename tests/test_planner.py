@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
+from engage_sync.errors import EngageSyncError
 from engage_sync.model import Action, CampaignRef, Desired, Lead
 from engage_sync.planner import plan
 from engage_sync.state import State
@@ -95,13 +98,45 @@ def test_in_doubt_leads_are_named() -> None:
     assert any("may already be in Engage" in w and "b" in w for w in ls.warnings)
 
 
-def test_checksum_is_stable_and_covers_content_state_and_serial() -> None:
+def test_checksum_covers_the_changes_not_the_serial_nor_unchanged_leads() -> None:
     state = applied((1, lead("a")))
-    base = plan([desired(1, lead("b", firstName="Ada"))], state).checksum
-    assert plan([desired(1, lead("b", firstName="Ada"))], state).checksum == base
-    assert plan([desired(1, lead("b", firstName="Eve"))], state).checksum != base
+    base = plan([desired(1, lead("a"), lead("b", firstName="Ada"))], state).checksum
+    assert plan([desired(1, lead("a"), lead("b", firstName="Ada"))], state).checksum == base
+    assert plan([desired(1, lead("a"), lead("b", firstName="Eve"))], state).checksum != base
+    # what apply would do is the same: another apply (serial) or leads that stay unchanged
+    # do not make a reviewed plan stale
     state.serial += 1
-    assert plan([desired(1, lead("b", firstName="Ada"))], state).checksum != base
+    assert plan([desired(1, lead("a"), lead("b", firstName="Ada"))], state).checksum == base
+    assert plan([desired(1, lead("b", firstName="Ada"), lead("a"))], state).checksum == base
+    other = applied((1, lead("a")), (1, lead("c")))  # c becomes an orphan: apply does nothing
+    assert plan([desired(1, lead("a"), lead("b", firstName="Ada"))], other).checksum == base
+    # the options a lead is posted with are part of the change
+    moved = Desired(CampaignRef(1), "123", ("f.yaml",), OPTIONS, [lead("a"), lead("b")])
+    assert plan([moved], state).checksum != plan([desired(1, lead("a"), lead("b"))], state).checksum
+
+
+def test_checksum_is_the_one_a_change_set_file_gives(tmp_path: Path) -> None:
+    from engage_sync.changeset import read_changeset, write_changeset
+    from engage_sync.model import Tombstone
+
+    state = applied((1, lead("a")), (1, lead("gone")), (2, lead("x")))
+    want = Desired(
+        CampaignRef(1),
+        None,
+        ("f.yaml",),
+        OPTIONS,
+        [lead("a", leadPhone="5551112222"), lead("n\tew")],
+        tombstones=(Tombstone("gone", "f.yaml", 9),),
+    )
+    result = plan([want, desired(2, lead("x", firstName="Eve"), lead("y"))], state)
+    assert (result.count(Action.REPLACE), result.count(Action.REMOVE)) == (1, 1)
+    path = tmp_path / "changes.tsv"
+    assert write_changeset(result, path) == 5
+    changeset = read_changeset(path)
+    assert changeset.checksum == result.checksum and len(changeset.items) == 5
+    path.write_text(path.read_text().replace("\tupdate\t", "\tcreate\t"))
+    with pytest.raises(EngageSyncError, match="do not give the checksum"):
+        read_changeset(path)
 
 
 def test_a_tombstone_is_a_removal_until_it_is_recorded() -> None:

@@ -87,6 +87,11 @@ def validate(ctx: Context, paths: tuple[str, ...]) -> int:
 )
 @click.option("--account", help="Engage account id, for --refresh [env ENGAGE_ACCOUNT_ID].")
 @click.option("--base-url", help="Voice API base URL, for --refresh [env ENGAGE_BASE_URL].")
+@click.option(
+    "--changes-out",
+    metavar="FILE",
+    help="Also write the change set the checksum covers (one line a change, no lead values).",
+)
 @global_options(debug=True)
 @pass_ctx
 def plan(
@@ -101,6 +106,7 @@ def plan(
     refresh_only: bool,
     account: str | None,
     base_url: str | None,
+    changes_out: str | None = None,
 ) -> int:
     """Show what apply would create, update, replace, remove or leave orphaned.
 
@@ -152,6 +158,10 @@ def plan(
                 pii = workspace.leads_by_key(planned.sources, wanted)
             text = render_text(result, limit=limit, rails=planned.rails, pii=pii)
         write_output(text, out)
+    if changes_out:
+        from ..changeset import write_changeset
+
+        write_changeset(planned.plan, Path(changes_out))  # offline: drift is no change set
     drifted = any(d.kind in ALARMING_DRIFT for ls in result.leadsets for d in ls.drift)
     if detailed_exitcode and (result.has_changes or drifted):
         return EXIT_CHANGES

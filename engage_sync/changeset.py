@@ -1,0 +1,275 @@
+"""What a plan would do, as the set of changes a reviewer approves: the unit reviews compose in.
+
+Each change apply would carry out is one item, a tab-separated line:
+
+    campaign  action  externId  before  after  key
+
+`before` is the state's content hash the change replaces (empty for a create, or a tombstone of
+a lead never loaded), `after` the content hash it posts (a load) or why it is removed
+(`removed` for a tombstone, `prune`), and `key` a short hash of what else decides the result: the
+account and the load options a lead is posted with, or the removal's action. Leads that stay
+unchanged, orphans (apply does nothing with them), the state's serial and lineage are not items:
+two pull requests reviewed on the same main therefore still match after the other was applied,
+as long as they do not change the same leads (then `before` differs).
+
+The checksum is a sha256 over the items, campaign by campaign and kind by kind in the order a plan
+lists them; the change-set file (`ci plan` keeps it beside the plan) holds the same lines, so the
+checksum of a file can be checked against the one a reviewer saw. Items carry externIds and
+hashes only, never lead values.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+from .errors import ChangeSetError, EngageSyncError
+from .model import (
+    Action,
+    Change,
+    LeadSetPlan,
+    Plan,
+    PruneAction,
+    RemoveReason,
+    posted_options,
+    short_hash,
+)
+
+HEADER = "# engage-sync change set 1 checksum "
+# the order a plan lists a campaign's changes in (LeadSetPlan.changes), orphans aside
+KINDS = (Action.REMOVE, Action.REPLACE, Action.UPDATE, Action.CREATE)
+
+
+def load_key(account: str | None, options: tuple[tuple[str, object], ...]) -> str:
+    """What besides its content decides how a lead is posted: the account and the options."""
+    text = json.dumps([account, posted_options(options)], sort_keys=True, default=str)
+    return short_hash(hashlib.sha256(text.encode()).digest())
+
+
+def item(change: Change, key: str) -> str:
+    """One change as its item line (without the newline)."""
+    if change.action is Action.REMOVE:
+        assert change.reason is not None
+        after = change.reason.value
+    else:
+        after = change.digest or ""
+    eid = escape(change.extern_id)
+    return (
+        f"{change.campaign_id}\t{change.action.value}\t{eid}\t{change.before or ''}\t{after}\t{key}"
+    )
+
+
+def escape(extern_id: str) -> str:
+    """An externId as an item holds it (tabs and newlines would split the line)."""
+    if "\\" in extern_id or "\t" in extern_id or "\n" in extern_id:
+        return extern_id.replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n")
+    return extern_id
+
+
+def is_tombstone(line: str) -> bool:
+    """A tombstone's removal: carried out whether or not a review showed it."""
+    parts = line.split("\t")
+    return parts[1] == Action.REMOVE.value and parts[4] == RemoveReason.REMOVED.value
+
+
+def campaign_id(line: str) -> int:
+    return int(line.split("\t", 1)[0])
+
+
+def extern_id(line: str) -> str:
+    raw = line.split("\t", 3)[2]
+    if "\\" not in raw:
+        return raw
+    out, i = [], 0
+    while i < len(raw):
+        if raw[i] == "\\" and i + 1 < len(raw):
+            out.append({"n": "\n", "t": "\t"}.get(raw[i + 1], raw[i + 1]))
+            i += 2
+        else:
+            out.append(raw[i])
+            i += 1
+    return "".join(out)
+
+
+_EMPTY = hashlib.sha256().hexdigest()
+
+
+class Checksum:
+    """The checksum of a change set, fed item by item: per campaign and kind, a running sha256
+    (so a planner that finds creates, updates and replacements interleaved needs no sorting)."""
+
+    def __init__(self) -> None:
+        self._parts: dict[tuple[int, str], hashlib._Hash] = {}
+
+    def part(self, cid: int, kind: Action) -> hashlib._Hash:
+        """The running hash of one campaign's items of one kind: feed it `line + "\\n"`."""
+        found = self._parts.get((cid, kind.value))
+        if found is None:
+            found = self._parts[(cid, kind.value)] = hashlib.sha256()
+        return found
+
+    def add(self, cid: int, kind: Action, line: str) -> None:
+        self.part(cid, kind).update(line.encode() + b"\n")
+
+    def add_line(self, line: str) -> None:
+        cid, kind = line.split("\t", 2)[:2]
+        self.add(int(cid), Action(kind), line)
+
+    def hexdigest(self) -> str:
+        order = {k.value: i for i, k in enumerate(KINDS)}
+        total = hashlib.sha256(b"engage-sync change set 1\n")
+        for cid, kind in sorted(self._parts, key=lambda p: (p[0], order[p[1]])):
+            part = self._parts[(cid, kind)].hexdigest()
+            if part != _EMPTY:  # a kind with no items is no part of the change set
+                total.update(f"{cid}\t{kind}\t{part}\n".encode())
+        return total.hexdigest()
+
+
+def removal_key(prune_action: PruneAction) -> str:
+    return prune_action.value
+
+
+def leadset_items(ls: LeadSetPlan) -> Iterator[str]:
+    """A campaign's items in plan order (removals, replacements, updates, creates)."""
+    key = load_key(ls.account, ls.options)
+    gone = removal_key(ls.prune_action)
+    for change in ls.changes():
+        if change.action is Action.ORPHAN:
+            continue
+        yield item(change, gone if change.action is Action.REMOVE else key)
+
+
+def plan_items(plan: Plan) -> Iterator[str]:
+    for ls in plan.leadsets:
+        yield from leadset_items(ls)
+
+
+def write_changeset(plan: Plan, path: Path) -> int:
+    """The plan's items, one a line, after a header naming the checksum. Returns the count."""
+    count = 0
+    try:
+        with path.open("w", encoding="utf-8", newline="\n") as out:
+            out.write(f"{HEADER}{plan.checksum}\n")
+            for line in plan_items(plan):
+                out.write(line + "\n")
+                count += 1
+    except OSError as e:
+        raise EngageSyncError(f"{path}: cannot write the change set: {e.strerror}") from e
+    return count
+
+
+@dataclass(frozen=True)
+class ChangeSet:
+    """The changes one reviewed plan showed, and where it came from (a pull request, a file)."""
+
+    checksum: str
+    items: frozenset[str]
+    source: str = ""
+
+
+def parse_changeset(text: str, source: str) -> ChangeSet:
+    """Read a change set and check its items give the checksum its header names."""
+    lines = text.split("\n")
+    if not lines or not lines[0].startswith(HEADER):
+        raise ChangeSetError(f"{source}: not an engage-sync change set (no header line)")
+    claimed = lines[0][len(HEADER) :].strip()
+    digest = Checksum()
+    items = []
+    for number, line in enumerate(lines[1:], start=2):
+        if not line:
+            continue
+        try:
+            digest.add_line(line)
+        except ValueError:
+            raise ChangeSetError(f"{source}:{number}: not a change-set item") from None
+        items.append(line)
+    if digest.hexdigest() != claimed:
+        raise ChangeSetError(
+            f"{source}: its changes do not give the checksum {claimed} its header names "
+            "(the file was altered or cut short)"
+        )
+    return ChangeSet(claimed, frozenset(items), source)
+
+
+def read_changeset(path: Path) -> ChangeSet:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as e:
+        raise ChangeSetError(f"{path}: cannot read the change set: {e}") from e
+    return parse_changeset(text, str(path))
+
+
+@dataclass
+class Coverage:
+    """Main's plan against the reviewed change sets: what was reviewed, what was not."""
+
+    reviewed: set[str] = field(default_factory=set)  # items of the plan some review showed
+    unreviewed: list[str] = field(default_factory=list)  # items of the plan no review showed
+    # items some review showed that the plan does not hold: carried out already, or the files
+    # no longer ask for them
+    not_in_plan: set[str] = field(default_factory=set)
+
+    @property
+    def complete(self) -> bool:
+        return not self.unreviewed
+
+
+def cover(plan: Plan, reviewed: Iterable[ChangeSet]) -> Coverage:
+    union: set[str] = set()
+    for changeset in reviewed:
+        union |= changeset.items
+    found = Coverage()
+    for line in plan_items(plan):
+        if line in union:
+            found.reviewed.add(line)
+        else:
+            found.unreviewed.append(line)
+    found.not_in_plan = union - found.reviewed
+    return found
+
+
+def describe(line: str, reviewed: Iterable[ChangeSet] = ()) -> str:
+    """`campaign 136785: update R-1001 (no reviewed plan shows it)`, never a lead value."""
+    cid, action = line.split("\t", 2)[:2]
+    eid = extern_id(line)
+    others = [
+        cs.source
+        for cs in reviewed
+        if any(extern_id(i) == eid and campaign_id(i) == int(cid) for i in cs.items)
+    ]
+    why = (
+        f"{', '.join(others)} reviewed other content for it"
+        if others
+        else "no reviewed plan shows it"
+    )
+    return f"campaign {cid}: {action} {eid} ({why})"
+
+
+def only(plan: Plan, keep: set[str]) -> Plan:
+    """The part of a plan whose items are in `keep`, and every tombstone (stopping a call is
+    never held back for want of a review); orphans stay as they are (apply does nothing)."""
+    kept = []
+    for ls in plan.leadsets:
+        key = load_key(ls.account, ls.options)
+        gone = removal_key(ls.prune_action)
+
+        def wanted(change: Change, key: str = key) -> bool:
+            return item(change, key) in keep
+
+        kept.append(
+            replace(
+                ls,
+                creates=tuple(c for c in ls.creates if wanted(c)),
+                updates=tuple(c for c in ls.updates if wanted(c)),
+                replaces=tuple(c for c in ls.replaces if wanted(c)),
+                removals=tuple(
+                    c
+                    for c in ls.removals
+                    if c.reason is RemoveReason.REMOVED or item(c, gone) in keep
+                ),
+            )
+        )
+    return replace(plan, leadsets=tuple(kept))
