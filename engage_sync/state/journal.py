@@ -118,6 +118,7 @@ class Journal:
         # lead sets of different accounts are applied together: one writer at a time, and the
         # in-memory state changes with its journal line
         self._lock = threading.RLock()
+        self._recorded = False  # an ack or a forget: the state holds something new
 
     def __enter__(self) -> Journal:
         if self.path.exists():  # an earlier run's journal, replayed on load: fold it first
@@ -190,6 +191,7 @@ class Journal:
         camp.synced = None
         self._answered(batch, campaign)
         camp.files.add(file)
+        self._recorded = True
 
     @_locked
     def fail(self, batch: int, campaign: int) -> None:
@@ -228,9 +230,18 @@ class Journal:
             return
         self._write({"forget": True, "campaign": campaign, "ids": ids})
         self.state.campaign(campaign).forget(ids)
+        self._recorded = True
 
-    def fold(self) -> None:
-        """Write the state with everything recorded, then drop the journal."""
-        save_state(self.state)
+    @property
+    def changed(self) -> bool:
+        """Whether the state differs from the file: leads recorded or forgotten, or batches
+        sent with no answer (in doubt). A run that failed before posting changed nothing."""
+        return self._recorded or bool(self._open)
+
+    def fold(self, seals: bool = False) -> None:
+        """Write the state with everything recorded (when anything was, or `seals` changed),
+        then drop the journal: an apply that recorded nothing leaves the file as it was."""
+        if self.changed or seals:
+            save_state(self.state)
         self.__exit__()
         self.path.unlink(missing_ok=True)
