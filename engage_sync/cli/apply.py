@@ -6,13 +6,21 @@ import json
 import sys
 import threading
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import click
 
 from .. import workspace
+from ..changeset import ChangeSet, Coverage, cover, describe, is_tombstone, only
 from ..config import DEFAULT_BASE_URL
-from ..errors import ChecksumMismatch, ConfigError, EngageSyncError, SafetyRailTripped
+from ..errors import (
+    ChecksumMismatch,
+    ConfigError,
+    EngageSyncError,
+    NotReviewed,
+    SafetyRailTripped,
+)
 from ..model import Plan
 
 if TYPE_CHECKING:  # the HTTP stack is imported only when apply runs
@@ -67,6 +75,32 @@ class _Progress:
             self.bar = None
 
 
+@dataclass
+class ApplyRequest:
+    """What one apply is asked to do: the `apply` command's flags, and what `ci apply` adds."""
+
+    paths: tuple[str, ...] = ()
+    auto_approve: bool = False
+    batch_size: int | None = None
+    account: str | None = None
+    base_url: str | None = None
+    fail_fast: bool = False
+    report_json: str | None = None
+    lock_timeout: float = 0.0
+    checksum: str | None = None
+    force: bool = False
+    refresh: bool = False
+    rate_scale: float | None = None
+    max_retries: int | None = None
+    timeout: float | None = None
+    # ci apply: the change sets reviewed on pull requests; main's plan is carried out only as
+    # far as they show it (tombstones always), the rest named with exit 5
+    reviewed: list[ChangeSet] | None = None
+    # look up creates before posting them: "probe" (the first batch of each campaign; all of
+    # them if any is found), "all", or "off"
+    look_first: str = "off"
+
+
 @click.command()
 @click.argument("paths", nargs=-1, type=click.Path())
 @click.option("--auto-approve", is_flag=True, help="Do not ask for confirmation.")
@@ -90,7 +124,9 @@ class _Progress:
     help="Seconds to wait for another run's lock.",
 )
 @click.option(
-    "--checksum", metavar="SHA", help="Refuse (exit 5) unless the plan has this checksum."
+    "--checksum",
+    metavar="SHA",
+    help="Carry out only tombstones and exit 5 unless the plan has this checksum.",
 )
 @click.option("--force", is_flag=True, help="Apply even when a safety rail trips.")
 @click.option(
@@ -117,26 +153,23 @@ class _Progress:
     default=None,
     help="Seconds to wait for one answer [env ENGAGE_SYNC_TIMEOUT; 60].",
 )
+@click.option(
+    "--look-first",
+    type=click.Choice(["off", "probe", "all"]),
+    default="off",
+    show_default=True,
+    help="Look creates up in Engage before posting them: the first batch of each campaign "
+    "(all of them once one is found), or all.",
+)
 @global_options(debug=True)
 @pass_ctx
-def apply(
-    ctx: Context,
-    paths: tuple[str, ...],
-    auto_approve: bool,
-    batch_size: int | None,
-    account: str | None,
-    base_url: str | None,
-    fail_fast: bool,
-    report_json: str | None,
-    lock_timeout: float,
-    checksum: str | None,
-    force: bool,
-    refresh: bool,
-    rate_scale: float | None,
-    max_retries: int | None,
-    timeout: float | None,
-) -> int:
+def apply(ctx: Context, /, paths: tuple[str, ...], look_first: str, **flags: Any) -> int:
     """Stop calling what was removed, then post new, changed and replaced leads; record it all."""
+    return run_apply(ctx, ApplyRequest(paths=paths, look_first=look_first, **flags))
+
+
+def run_apply(ctx: Context, req: ApplyRequest) -> int:
+    """The apply workflow: plan, the checksum or review gate, rails, confirm, post, record."""
     from ..reconcile import Applier, Report
     from ..reconcile import refresh as look
     from ..render import render_text
@@ -144,30 +177,40 @@ def apply(
 
     report: Report | None = None
     # Credentials and base URL first (no network): a misconfigured apply fails on its first line.
-    client = make_client(ctx, base_url, rate_scale, max_retries, timeout)
-    default_account = account_for(account, ctx)
+    client = make_client(ctx, req.base_url, req.rate_scale, req.max_retries, req.timeout)
+    default_account = account_for(req.account, ctx)
+    held_back: list[str] = []  # changes not carried out because nobody reviewed them
     try:
-        with client, StateLock(ctx.state_path, "apply", lock_timeout):
+        with client, StateLock(ctx.state_path, "apply", req.lock_timeout):
             planned = workspace.build_plan(
-                paths, ctx.config, ctx.state_path, incremental=not refresh
+                req.paths, ctx.config, ctx.state_path, incremental=not req.refresh
             )
             _check_accounts(planned.plan, default_account)
             show_problems(planned.sink.warnings, limit=PROBLEMS_SHOWN)
             offline = planned.plan
             plan = offline
-            if refresh:
+            if req.refresh:
                 plan = look(plan, planned.state, planned.sources, client, default_account)
             echo(render_text(plan, rails=planned.rails), nl=False)
             # a plan reviewed offline still matches: drift corrections only ever reduce calling
-            if checksum is not None and checksum not in (plan.checksum, offline.checksum):
-                raise ChecksumMismatch(
-                    f"the plan's checksum is {plan.checksum}, not the reviewed {checksum}: "
-                    "the lead sets or the state changed since the review; nothing posted"
-                )
-            refused = bool(planned.rails) and not force
-            plan = plan.tombstones_only() if refused else plan
+            mismatch = req.checksum is not None and req.checksum not in (
+                plan.checksum,
+                offline.checksum,
+            )
+            if req.reviewed is not None:
+                coverage = cover(offline, req.reviewed)
+                held_back = [i for i in coverage.unreviewed if not is_tombstone(i)]
+                if coverage.unreviewed:
+                    plan = only(plan, coverage.reviewed)
+                _say_coverage(coverage, req.reviewed)
+            refused = bool(planned.rails) and not req.force
+            partial = refused or mismatch or bool(held_back)
+            if refused or mismatch:
+                plan = plan.tombstones_only()
             to_post = sum(ls.to_load for ls in plan.leadsets)
             to_remove = sum(ls.to_stop for ls in plan.leadsets)
+            if mismatch and not to_remove:
+                raise ChecksumMismatch(_mismatch(plan.checksum, req.checksum, "nothing posted"))
             if refused and to_remove:
                 click.echo(
                     f"Refused by safety rails (see above); the {to_remove} tombstone(s) are "
@@ -179,9 +222,11 @@ def apply(
             if to_post == 0 and to_remove == 0:
                 click.echo("Nothing to post.")
                 report = Report()
-                _seal_unchanged(planned)
-                return EXIT_OK
-            if not auto_approve:
+                if not held_back:
+                    _seal_unchanged(planned)
+                    return EXIT_OK
+                raise NotReviewed(_held_back(held_back, req.reviewed or []))
+            if not req.auto_approve:
                 if not sys.stdin.isatty():
                     raise EngageSyncError(
                         "apply needs --auto-approve when not run on a terminal; nothing posted"
@@ -194,26 +239,34 @@ def apply(
                 if not click.confirm(question, default=False):
                     click.echo("Cancelled; nothing posted.")
                     return EXIT_ERROR
-            size = batch_size or ctx.config.batch_size or 500
+            size = req.batch_size or ctx.config.batch_size or 500
             progress = _Progress(to_post)
             with Journal(planned.state) as journal:
-                applier = Applier(client, journal, default_account, size, fail_fast, progress)
+                applier = Applier(client, journal, default_account, size, req.fail_fast, progress)
                 applier.lookup_delay = number(
                     float, None, "ENGAGE_SYNC_LOOKUP_DELAY", ctx.config.lookup_delay or 2.0
                 )
+                applier.look_first = req.look_first
+                sealed = 0
                 try:
                     report = applier.run(plan, planned.sources)
-                    if not refused:
-                        workspace.record_seals(planned, _carried_out(report))
+                    if not partial:
+                        sealed = workspace.record_seals(planned, _carried_out(report))
                 finally:
                     progress.close()
-                    journal.fold()
+                    journal.fold(seals=sealed > 0)
     finally:
-        if report_json and report is not None:
-            write_output(json.dumps(report.as_dict(), indent=2, sort_keys=True) + "\n", report_json)
+        if req.report_json and report is not None:
+            write_output(
+                json.dumps(report.as_dict(), indent=2, sort_keys=True) + "\n", req.report_json
+            )
     _show_report(report, ctx)
+    if mismatch:
+        raise ChecksumMismatch(_mismatch(offline.checksum, req.checksum, "only tombstones applied"))
     if refused:
         raise SafetyRailTripped(RAILS_MESSAGE.replace("nothing posted", "only tombstones applied"))
+    if held_back:
+        raise NotReviewed(_held_back(held_back, req.reviewed or []))
     if report.ok:
         return EXIT_OK
     click.echo("Apply did not complete: run it again to finish what is still missing.", err=True)
@@ -221,6 +274,51 @@ def apply(
         return EXIT_PARTIAL  # a removal not confirmed: someone may still be called
     posted = sum(ls.recorded for ls in report.leadsets)
     return EXIT_PARTIAL if posted else EXIT_ERROR
+
+
+def _mismatch(actual: str, reviewed: str | None, done: str) -> str:
+    return (
+        f"the plan's checksum is {actual}, not the reviewed {reviewed}: the changes it would make "
+        f"are not the ones reviewed; {done}"
+    )
+
+
+def _say_coverage(coverage: Coverage, reviewed: list[ChangeSet]) -> None:
+    for line in coverage.unreviewed:
+        if is_tombstone(line):
+            click.echo(
+                f"  {describe(line, reviewed)}: carried out all the same (stopping a call never "
+                "waits for a review)",
+                err=True,
+            )
+    sources = ", ".join(cs.source for cs in reviewed) or "none"
+    click.echo(
+        f"Reviewed plans: {sources}. Of this plan's changes {len(coverage.reviewed)} were "
+        f"reviewed, {len(coverage.unreviewed)} were not"
+        + (
+            f"; {len(coverage.not_in_plan)} reviewed change(s) are no longer in the plan "
+            "(carried out already, or the files no longer ask for them)"
+            if coverage.not_in_plan
+            else ""
+        )
+        + "."
+    )
+
+
+SHOWN = 50  # unreviewed changes named in the error; the count says how many more
+
+
+def _held_back(lines: list[str], reviewed: list[ChangeSet]) -> str:
+    named = "\n".join(f"  {describe(line, reviewed)}" for line in lines[:SHOWN])
+    more = f"\n  ... and {len(lines) - SHOWN} more" if len(lines) > SHOWN else ""
+    return (
+        f"{len(lines)} change(s) on this commit were not in any reviewed plan and were not "
+        f"applied (the reviewed changes and every tombstone were):\n{named}{more}\n"
+        "To carry them out: open a pull request that shows them, or plan on main "
+        "(`engage-sync ci plan`, the plan workflow's `workflow_dispatch`) and, once that plan "
+        "is reviewed, apply with its checksum (the apply workflow's `workflow_dispatch` with "
+        "`checksum`, or `engage-sync ci apply --checksum SHA`)"
+    )
 
 
 def _carried_out(report: Report) -> Callable[[int], bool]:

@@ -32,6 +32,10 @@ class Applier:
     progress: Progress = lambda n: None
     lookup_delay: float = 2.0  # seconds before looking up leads whose answer was lost
     lost_rounds: int = 3  # lookups, then posts of what was not found, for one batch
+    # look creates up before posting them (`ci apply`: a state lost with an earlier runner
+    # must never load them twice): "probe" looks up the first batch of a campaign's creates
+    # and all of them once one is found; "all"; "off"
+    look_first: str = "off"
     _campaigns: dict[str, dict[int, dict[str, Any]]] = field(default_factory=dict)
     max_in_flight: int | None = None  # None: as many as the limits and the latency allow
     _executors: dict[str, ThreadPoolExecutor] = field(default_factory=dict)
@@ -124,7 +128,9 @@ class Applier:
         wanted = ({c.extern_id for c in loads} | changed) - blocked
         handling = dict(ls.options).get("duplicateHandling")
         if ls.in_doubt:
-            wanted -= self._settle_in_doubt(account, ls, sources, wanted, rep)
+            wanted -= self._settle_in_doubt(account, ls, sources, set(ls.in_doubt) & wanted, rep)
+        if self.look_first != "off" and ls.creates:
+            wanted -= self._look_before_create(account, ls, sources, wanted, rep)
         loader = BatchLoader(
             self.client,
             self.journal,
@@ -164,7 +170,7 @@ class Applier:
         for executor in executors:
             executor.shutdown(wait=True)
 
-    def _settle_in_doubt(
+    def _look_before_create(
         self,
         account: str,
         ls: LeadSetPlan,
@@ -172,19 +178,48 @@ class Applier:
         wanted: set[str],
         rep: LeadSetReport,
     ) -> set[str]:
+        """Creates found in Engage already (a state that did not reach git, say) are recorded,
+        not posted again. Returns what is settled (found, or not posted for want of a look)."""
+        creates = [c.extern_id for c in ls.creates if c.extern_id in wanted]
+        first = set(creates[: self.batch_size]) if self.look_first == "probe" else set(creates)
+        before = rep.resolved_in_doubt
+        settled = self._settle_in_doubt(account, ls, sources, first, rep, delay=0.0)
+        found = rep.resolved_in_doubt - before
+        if found and self.look_first == "probe":
+            settled |= self._settle_in_doubt(
+                account, ls, sources, set(creates) - first, rep, delay=0.0
+            )
+            found = rep.resolved_in_doubt - before
+        if found:
+            rep.notes.append(
+                f"{found} lead(s) the state did not hold were already in Engage (an earlier "
+                "apply whose state was not saved?): recorded, not posted again"
+            )
+        return settled
+
+    def _settle_in_doubt(
+        self,
+        account: str,
+        ls: LeadSetPlan,
+        sources: Sequence[Source],
+        doubt: set[str],
+        rep: LeadSetReport,
+        delay: float | None = None,
+    ) -> set[str]:
         """Leads an earlier run sent without a trustworthy answer: look before posting again.
         Returns those found in Engage (recorded now, not posted) and those that must wait."""
-        doubt = set(ls.in_doubt) & wanted
         settled: set[str] = set()  # found and recorded, or not looked up: not posted now
         for source in sources if doubt else ():
             leads = [x for x in leadsets.iter_leads(source, Sink()) if x.extern_id in doubt]
             if not leads:
                 continue
-            found = look(self.client, account, ls.campaign.id, leads, self.lookup_delay)
+            cid = ls.campaign.id
+            wait = self.lookup_delay if delay is None else delay
+            found = look(self.client, account, cid, leads, wait)
             if found is None:
                 rep.errors.append(
-                    f"{len(leads)} lead(s) in doubt from an earlier apply could not be looked up: "
-                    "not posted again (that could load them twice); run apply again"
+                    f"{len(leads)} lead(s) could not be looked up before posting: not posted "
+                    "(that could load them twice); run apply again"
                 )
                 rep.failed += len(leads)
                 rep.in_doubt += len(leads)
@@ -192,8 +227,8 @@ class Applier:
                 continue
             if found:
                 options = posted_options(ls.options)
-                number = self.journal.begin(ls.campaign.id, [x.extern_id for x in found])
-                self.journal.ack(number, ls.campaign.id, found, source.meta.path, options)
+                number = self.journal.begin(cid, [x.extern_id for x in found])
+                self.journal.ack(number, cid, found, source.meta.path, options)
                 rep.recorded += len(found)
                 rep.resolved_in_doubt += len(found)
                 self.progress(len(found))
