@@ -23,6 +23,8 @@ from engage_sync import cli as cli_module
 from engage_sync.emulator import Emulator, Settings, default_seed
 from engage_sync.emulator.server import serve
 
+pytest_plugins = ("github_fake",)  # the fake GitHub API fixture, for the GitOps tests
+
 REPO = Path(__file__).resolve().parent.parent
 DATA = REPO / "tests" / "data"
 BIN = Path(sys.executable).parent
@@ -202,8 +204,13 @@ def emulator_process() -> Iterator[Served]:
 
 
 def user_env(extra: dict[str, str] | None = None) -> dict[str, str]:
-    """This process's environment without any Engage settings or credentials, plus `extra`."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("ENGAGE_", "RINGCENTRAL_"))}
+    """This process's environment without any Engage settings or credentials, nor GitHub
+    Actions' variables (when the suite itself runs in Actions), plus `extra`."""
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("ENGAGE_", "RINGCENTRAL_", "GITHUB_"))
+    }
     env.update(extra or {})
     return env
 

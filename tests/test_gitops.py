@@ -7,15 +7,14 @@ import os
 import re
 import shutil
 import subprocess
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
 from conftest import BIN, REPO, Served, engage_sync, start_emulator, stop_emulator, user_env
+from github_fake import FakeGitHub
 
 from engage_sync import __version__
 
@@ -80,9 +79,15 @@ def test_apply_workflow_runs_one_at_a_time_in_a_protected_environment() -> None:
     assert workflow["concurrency"] == {"group": "engage-sync-apply", "cancel-in-progress": False}
     job = workflow["jobs"]["apply"]
     assert job["environment"] == "engage-production"
-    assert job["permissions"] == {"contents": "write", "pull-requests": "read"}
+    assert job["permissions"] == {
+        "contents": "write",
+        "pull-requests": "read",
+        "actions": "read",  # the plan artifacts holding the reviewed change sets
+    }
     env = next(s for s in job["steps"] if s.get("run") == "scripts/ci-apply.sh")["env"]
     assert env["RINGCENTRAL_JWT"] == "${{ secrets.RINGCENTRAL_JWT }}"
+    assert env["ENGAGE_SYNC_REVIEWED_CHECKSUM"] == "${{ inputs.checksum }}"
+    assert workflow[True]["workflow_dispatch"]["inputs"]["checksum"]["required"] is False
 
 
 def test_drift_workflow_is_daily_read_only_and_uses_the_protected_environment() -> None:
@@ -103,76 +108,6 @@ def test_ci_workflow_runs_the_ci_script() -> None:
 def test_install_script_pins_this_version() -> None:
     text = (REPO / "scripts" / "ci-install.sh").read_text()
     assert f"ENGAGE_SYNC_VERSION:-{__version__}" in text
-
-
-# -- a fake GitHub API for the comment script ------------------------------------------------------
-
-
-class FakeGitHub:
-    def __init__(self) -> None:
-        self.comments: dict[int, list[dict[str, Any]]] = {}
-        self.pulls_by_sha: dict[str, list[int]] = {}
-        self.next_id = 100
-        self.calls: list[tuple[str, str]] = []
-        self.auth: set[str] = set()
-
-
-@pytest.fixture
-def github() -> Iterator[tuple[FakeGitHub, str]]:
-    fake = FakeGitHub()
-
-    class Handler(BaseHTTPRequestHandler):
-        def log_message(self, *args: Any) -> None:
-            pass
-
-        def _send(self, status: int, body: Any) -> None:
-            data = json.dumps(body).encode()
-            self.send_response(status)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
-
-        def _body(self) -> Any:
-            return json.loads(self.rfile.read(int(self.headers.get("Content-Length") or 0)))
-
-        def do_GET(self) -> None:
-            fake.calls.append(("GET", self.path))
-            fake.auth.add(self.headers.get("Authorization", ""))
-            if m := re.fullmatch(r"/repos/o/r/issues/(\d+)/comments\?.*", self.path):
-                self._send(200, fake.comments.get(int(m.group(1)), []))
-            elif m := re.fullmatch(r"/repos/o/r/commits/(\w+)/pulls", self.path):
-                self._send(200, [{"number": n} for n in fake.pulls_by_sha.get(m.group(1), [])])
-            else:
-                self._send(404, {"message": "Not Found"})
-
-        def do_POST(self) -> None:
-            fake.calls.append(("POST", self.path))
-            m = re.fullmatch(r"/repos/o/r/issues/(\d+)/comments", self.path)
-            assert m
-            fake.next_id += 1
-            comment = {"id": fake.next_id, "body": self._body()["body"]}
-            fake.comments.setdefault(int(m.group(1)), []).append(comment)
-            self._send(201, comment)
-
-        def do_PATCH(self) -> None:
-            fake.calls.append(("PATCH", self.path))
-            m = re.fullmatch(r"/repos/o/r/issues/comments/(\d+)", self.path)
-            assert m
-            body = self._body()["body"]
-            for comments in fake.comments.values():
-                for c in comments:
-                    if c["id"] == int(m.group(1)):
-                        c["body"] = body
-            self._send(200, {"id": int(m.group(1))})
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        yield fake, f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
 
 
 def git(repo: Path, *args: str) -> str:
@@ -218,11 +153,10 @@ def team_repo(tmp_path: Path) -> Iterator[tuple[Path, Served]]:
 
 
 def test_the_whole_loop_pull_request_plan_merge_apply_commit(
-    team_repo: tuple[Path, Served], github: tuple[FakeGitHub, str], tmp_path: Path
+    team_repo: tuple[Path, Served], github: FakeGitHub, tmp_path: Path
 ) -> None:
     repo, served = team_repo
-    fake, api = github
-    gh = {"GITHUB_TOKEN": "ghs_fake", "GITHUB_REPOSITORY": "o/r", "GITHUB_API_URL": api}
+    gh = {"GITHUB_TOKEN": "ghs_fake", "GITHUB_REPOSITORY": "o/r", "GITHUB_API_URL": github.url}
     # first merge: everything is new
     git(repo, "checkout", "-q", "-b", "add-lead")
     path = repo / "leadsets" / "spring-renewals.yaml"
@@ -231,10 +165,15 @@ def test_the_whole_loop_pull_request_plan_merge_apply_commit(
         " firstName: Mary, lastName: Jackson}\n"
     )
     git(repo, "commit", "-q", "-am", "add R-1005")
-    summary = tmp_path / "summary.md"
-    plan = script(repo, "ci-plan.sh", {**gh, "PR_NUMBER": "7", "GITHUB_STEP_SUMMARY": str(summary)})
+    summary, outputs = tmp_path / "summary.md", tmp_path / "outputs"
+    run = {
+        "GITHUB_RUN_ID": "41",
+        "GITHUB_STEP_SUMMARY": str(summary),
+        "GITHUB_OUTPUT": str(outputs),
+    }
+    plan = script(repo, "ci-plan.sh", {**gh, **run, "PR_NUMBER": "7"})
     assert plan.returncode == 0, plan.stderr
-    (comment,) = fake.comments[7]
+    (comment,) = github.comments[7]
     assert comment["body"].startswith("<!-- engage-sync-plan -->")
     assert (
         "Plan: 12 to create, 0 to update, 0 to replace, 0 to remove, 0 orphaned, 0 unchanged."
@@ -244,25 +183,34 @@ def test_the_whole_loop_pull_request_plan_merge_apply_commit(
     assert summary.read_text() == (repo / "plan-output" / "plan.md").read_text()
     checksum = json.loads((repo / "plan-output" / "plan.json").read_text())["checksum"]
     assert f"Plan checksum: `{checksum}`" in comment["body"]
-    again = script(repo, "ci-plan.sh", {**gh, "PR_NUMBER": "7"})
-    assert again.returncode == 0 and len(fake.comments[7]) == 1  # updated in place
-    assert ("PATCH", f"/repos/o/r/issues/comments/{comment['id']}") in fake.calls
-    assert fake.auth == {"Bearer ghs_fake"}
+    assert comment["body"].rstrip().endswith("<!-- engage-sync-run 41 -->")
+    assert outputs.read_text() == (f"has-changes=true\nchecksum={checksum}\nplan-dir=plan-output\n")
+    changes = (repo / "plan-output" / "changes.tsv").read_text()
+    assert changes.startswith(f"# engage-sync change set 1 checksum {checksum}\n")
+    assert len(changes.splitlines()) == 13 and "Jackson" not in changes
+    again = script(repo, "ci-plan.sh", {**gh, **run, "PR_NUMBER": "7"})
+    assert again.returncode == 0 and len(github.comments[7]) == 1  # updated in place
+    assert ("PATCH", f"/repos/o/r/issues/comments/{comment['id']}") in github.calls
+    github.upload(41, "engage-sync-plan", repo / "plan-output")
     # merge, then the apply job on main
     git(repo, "checkout", "-q", "main")
     git(repo, "merge", "-q", "--no-ff", "add-lead", "-m", "Merge pull request #7")
     sha = git(repo, "rev-parse", "HEAD")
-    fake.pulls_by_sha[sha] = [7]
+    github.pulls_by_sha[sha] = [7]
     shutil.rmtree(repo / "plan-output")
     apply = script(
         repo,
         "ci-apply.sh",
-        {**gh, **served.env("jwt"), "GITHUB_SHA": sha, "GITHUB_REF_NAME": "main"},
+        {**gh, **served.env("jwt"), "GITHUB_ACTIONS": "true", "GITHUB_REF_NAME": "main"},
     )
     assert apply.returncode == 0, apply.stdout + apply.stderr
-    assert f"applying the plan reviewed on the pull request (checksum {checksum})" in apply.stdout
+    assert "their pull requests: #7." in apply.stdout
+    assert (
+        "Reviewed plans: #7. Of this plan's changes 12 were reviewed, 0 were not." in apply.stdout
+    )
     assert "Recorded 12 lead(s)" in apply.stdout
     assert git(repo, "log", "-1", "--format=%s") == "engage-sync: record applied leads [skip ci]"
+    assert git(repo, "log", "-1", "--format=%b").strip() == f"Engage-Sync-Applied: {sha}"
     assert git(repo, "status", "--porcelain") == ""  # reports and lock are ignored
     pushed = subprocess.run(
         ["git", "--git-dir", str(repo.parent / "origin.git"), "log", "-1", "--format=%s", "main"],
@@ -273,26 +221,39 @@ def test_the_whole_loop_pull_request_plan_merge_apply_commit(
     assert pushed.stdout.strip().endswith("[skip ci]")
     report = json.loads((repo / "apply-output" / "apply-report.json").read_text())
     assert report["ok"] is True
+    # the token went to the API only, never to the artifact storage it redirects to
+    assert github.auth == {"Bearer ghs_fake"} and github.storage_auth == [""]
     # the next plan has nothing to do
     final = engage_sync("plan", "--detailed-exitcode", cwd=repo)
     assert final.code == 0 and final.out.endswith("0 orphaned, 12 unchanged.\n")
 
 
-def test_a_plan_that_moved_on_since_review_is_refused(
-    team_repo: tuple[Path, Served], github: tuple[FakeGitHub, str]
+def test_ci_apply_in_github_actions_without_a_token_is_a_clear_error(
+    team_repo: tuple[Path, Served],
 ) -> None:
     repo, served = team_repo
-    fake, api = github
-    gh = {"GITHUB_TOKEN": "t", "GITHUB_REPOSITORY": "o/r", "GITHUB_API_URL": api}
-    assert script(repo, "ci-plan.sh", {**gh, "PR_NUMBER": "3"}).returncode == 0
-    path = repo / "leadsets" / "canada-winback.json"
-    path.write_text(path.read_text().replace("Kilburn", "Kilburn-Williams"))  # after review
-    git(repo, "commit", "-q", "-am", "unreviewed edit")
-    sha = git(repo, "rev-parse", "HEAD")
-    fake.pulls_by_sha[sha] = [3]
-    apply = script(repo, "ci-apply.sh", {**gh, **served.env("api-token"), "GITHUB_SHA": sha})
-    assert apply.returncode == 5
-    assert "not the reviewed" in apply.stderr
+    apply = script(repo, "ci-apply.sh", {**served.env("api-token"), "GITHUB_ACTIONS": "true"})
+    assert apply.returncode == 1
+    assert "GITHUB_TOKEN and GITHUB_REPOSITORY are needed" in apply.stderr
+    assert served.loader_posts() == []
+
+
+def test_an_artifact_that_does_not_match_its_comment_is_not_used(
+    team_repo: tuple[Path, Served], github: FakeGitHub
+) -> None:
+    repo, served = team_repo
+    gh = {"GITHUB_TOKEN": "t", "GITHUB_REPOSITORY": "o/r", "GITHUB_API_URL": github.url}
+    plan = script(repo, "ci-plan.sh", {**gh, "PR_NUMBER": "3", "GITHUB_RUN_ID": "9"})
+    assert plan.returncode == 0, plan.stderr
+    changes = repo / "plan-output" / "changes.tsv"
+    changes.write_text(changes.read_text().replace("R-1001", "R-1999"))  # altered after review
+    github.upload(9, "engage-sync-plan", repo / "plan-output")
+    github.pulls_by_sha[git(repo, "rev-parse", "HEAD")] = [3]
+    env = {**gh, **served.env("api-token"), "GITHUB_ACTIONS": "true"}
+    apply = script(repo, "ci-apply.sh", env)
+    assert apply.returncode == 5, apply.stdout + apply.stderr
+    assert "note: #3: its changes do not give the checksum" in apply.stdout
+    assert "11 change(s) on this commit were not in any reviewed plan" in apply.stderr
     assert served.loader_posts() == []
 
 
@@ -301,7 +262,7 @@ def test_partial_failure_still_commits_what_succeeded(team_repo: tuple[Path, Ser
     served.fault("failed", count=1)
     apply = script(repo, "ci-apply.sh", served.env("api-token"))
     assert apply.returncode == 4
-    assert "no reviewed plan found" in apply.stdout
+    assert "Not in GitHub Actions and no GITHUB_TOKEN" in apply.stdout
     assert git(repo, "log", "-1", "--format=%s").endswith("[skip ci]")
     state = json.loads((repo / "engage-sync.state.json").read_text())
     assert sorted(state["campaigns"]) == ["136790", "136792"]
@@ -328,7 +289,6 @@ def test_init_output_validates_and_passes_actionlint(tmp_path: Path) -> None:
         "scripts/ci-plan.sh",
         "scripts/ci-apply.sh",
         "scripts/ci-drift.sh",
-        "scripts/pr-comment.py",
     ):
         assert os.access(new / name, os.X_OK)
         assert (new / name).read_bytes() == (REPO / name).read_bytes()
@@ -344,17 +304,6 @@ def test_pre_commit_hook_definition() -> None:
     assert hook["entry"] == "engage-sync validate" and hook["pass_filenames"] is False
     assert re.match(hook["files"], "leadsets/spring.yaml")
     assert not re.match(hook["files"], "README.md")
-
-
-def test_pr_comment_script_without_token_is_a_clear_error(tmp_path: Path) -> None:
-    env = {k: v for k, v in os.environ.items() if k != "GITHUB_TOKEN"}
-    result = subprocess.run(
-        ["python3", str(REPO / "scripts" / "pr-comment.py"), "post", "x.md"],
-        capture_output=True,
-        text=True,
-        env={**env, "GITHUB_REPOSITORY": "o/r", "PR_NUMBER": "1"},
-    )
-    assert result.returncode == 1 and "GITHUB_TOKEN is not set" in result.stderr
 
 
 def test_the_drift_check_passes_without_drift_and_fails_visibly_with_it(

@@ -14,7 +14,7 @@ import click
 from .. import __version__
 from ..errors import EngageSyncError, ValidationFailed
 from ..model import Severity
-from . import apply, emulator, plan, scaffold, state
+from . import apply, ci, emulator, plan, scaffold, state
 from .common import (
     EXIT_ERROR,
     EXIT_OK,
@@ -51,6 +51,7 @@ for command in (
     state.import_leads,
     scaffold.init,
     emulator.emulator,
+    ci.ci,
 ):
     cli.add_command(command)
 

@@ -21,7 +21,6 @@ SHARED = (
     "scripts/ci-plan.sh",
     "scripts/ci-apply.sh",
     "scripts/ci-drift.sh",
-    "scripts/pr-comment.py",
 )
 EXECUTABLE = (".sh", ".py")
 

@@ -1,0 +1,307 @@
+"""`engage-sync ci plan|apply|drift`: the steps the workflows run, inside the package so that
+pinning a newer engage-sync upgrades them. Each runs outside GitHub too (the tests run them)."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import click
+
+from ..changeset import ChangeSet
+from ..errors import ConfigError, EngageSyncError, GitHubError, StateNotSaved
+from .apply import ApplyRequest, run_apply
+from .common import EXIT_CHANGES, EXIT_OK, Context, global_options, pass_ctx
+from .plan import plan as plan_command
+
+if TYPE_CHECKING:
+    from ..gitops.git import Git
+
+
+@click.group()
+def ci() -> None:
+    """The GitOps loop's CI steps: what the plan, apply and drift workflows run."""
+
+
+def _github_output(**values: str) -> None:
+    """Step outputs a workflow can use (`steps.<id>.outputs.<name>`), when GitHub asks."""
+    path = os.environ.get("GITHUB_OUTPUT")
+    if path:
+        with open(path, "a", encoding="utf-8") as f:
+            for name, value in values.items():
+                f.write(f"{name}={value}\n")
+
+
+def _summary(text: str) -> None:
+    path = os.environ.get("GITHUB_STEP_SUMMARY")
+    if path:
+        with open(path, "a", encoding="utf-8") as f:
+            f.write(text)
+
+
+@ci.command("plan")
+@click.option(
+    "--out-dir",
+    envvar="ENGAGE_SYNC_PLAN_DIR",
+    default="plan-output",
+    show_default=True,
+    help="Where plan.md, plan.json and changes.tsv go (keep it as the run's artifact) "
+    "[env ENGAGE_SYNC_PLAN_DIR].",
+)
+@global_options(debug=True)
+@pass_ctx
+def ci_plan(ctx: Context, out_dir: str) -> int:
+    """Plan for review: markdown, JSON and the change set in one pass; the job summary; one
+    pull-request comment updated in place (GITHUB_TOKEN, GITHUB_REPOSITORY, PR_NUMBER).
+    Invalid lead sets fail it. Needs no Engage credentials."""
+    from ..gitops.github import GitHub
+    from ..gitops.reviews import comment_body
+
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    md, doc, changes = out / "plan.md", out / "plan.json", out / "changes.tsv"
+    click.get_current_context().invoke(
+        plan_command, outs=(str(md), str(doc)), changes_out=str(changes)
+    )
+    markdown = md.read_text(encoding="utf-8")
+    plan_doc = json.loads(doc.read_text(encoding="utf-8"))
+    checksum = str(plan_doc["checksum"])
+    count = sum(1 for line in changes.read_text(encoding="utf-8").splitlines()[1:] if line)
+    summary = plan_doc.get("summary", {})
+    click.echo(
+        f"Plan: {count} change(s) to carry out, {summary.get('orphan', 0)} orphaned; "
+        f"checksum {checksum}; written to {out}/"
+    )
+    _summary(markdown)
+    _github_output(
+        **{"has-changes": str(count > 0).lower(), "checksum": checksum, "plan-dir": out_dir}
+    )
+    pr = os.environ.get("PR_NUMBER")
+    github = GitHub.from_env(os.environ)
+    if github is not None and pr:
+        with github:
+            try:
+                said = github.upsert_comment(
+                    int(pr), "<!-- engage-sync-plan -->", comment_body(markdown, _run_id())
+                )
+                click.echo(said)
+            except GitHubError as e:  # a fork's read-only token cannot comment
+                click.echo(f"::warning::could not post the plan comment ({e}); see the job summary")
+    elif not pr:
+        click.echo(
+            f"Not a pull request: review this plan, then apply it with its checksum "
+            f"(`engage-sync ci apply --checksum {checksum}`, or the apply workflow's "
+            "workflow_dispatch)."
+        )
+    return EXIT_OK
+
+
+def _run_id() -> str | None:
+    return os.environ.get("GITHUB_RUN_ID")
+
+
+@ci.command("apply")
+@click.option(
+    "--checksum",
+    envvar="ENGAGE_SYNC_REVIEWED_CHECKSUM",
+    metavar="SHA",
+    help="Apply main's plan only if it has this checksum (a plan reviewed on main) instead of "
+    "the plans reviewed on the merged pull requests [env ENGAGE_SYNC_REVIEWED_CHECKSUM].",
+)
+@click.option(
+    "--report-dir",
+    envvar="ENGAGE_SYNC_REPORT_DIR",
+    default="apply-output",
+    show_default=True,
+    help="Where the apply report goes (keep it as the run's artifact) "
+    "[env ENGAGE_SYNC_REPORT_DIR].",
+)
+@click.option(
+    "--look-first",
+    type=click.Choice(["off", "probe", "all"]),
+    default="probe",
+    show_default=True,
+    help="Look creates up in Engage before posting them, so a state that never reached git "
+    "does not load them twice.",
+)
+@click.option(
+    "--branch",
+    envvar="GITHUB_REF_NAME",
+    default="main",
+    show_default=True,
+    help="The branch the state is committed to [env GITHUB_REF_NAME].",
+)
+@click.option(
+    "--push-attempts",
+    envvar="ENGAGE_SYNC_PUSH_ATTEMPTS",
+    type=click.IntRange(1, 20),
+    default=5,
+    show_default=True,
+    help="Pushes of the state commit, rebased onto main between them.",
+)
+@click.option(
+    "--push-backoff",
+    envvar="ENGAGE_SYNC_PUSH_BACKOFF",
+    type=click.FloatRange(0),
+    default=2.0,
+    show_default=True,
+    help="Seconds before the second push, doubling each time.",
+)
+@click.option("--batch-size", type=click.IntRange(1, 10_000), default=None, hidden=True)
+@click.option("--rate-scale", type=float, default=None, hidden=True)
+@global_options(debug=True)
+@pass_ctx
+def ci_apply(
+    ctx: Context,
+    checksum: str | None,
+    report_dir: str,
+    look_first: str,
+    branch: str,
+    push_attempts: int,
+    push_backoff: float,
+    batch_size: int | None,
+    rate_scale: float | None,
+) -> int:
+    """On merge: carry out the plans reviewed on the pull requests merged since the last apply
+    (tombstones always), name any change nobody reviewed (exit 5), and commit the state to the
+    branch, rebased onto whatever landed meanwhile. Nothing posted, nothing committed."""
+    from ..gitops.git import Git, restore_hint
+
+    git = Git(Path.cwd(), branch=branch)
+    state = ctx.state_path
+    for rescued in git.rescues():  # a state an earlier run could not push: restore it first
+        git.restore(rescued)
+        pushed, why = git.push(push_attempts, push_backoff)
+        if not pushed:
+            raise StateNotSaved(
+                f"restored the state kept on {rescued}, but cannot push it to {branch}: {why}; "
+                + restore_hint(rescued, git.remote, branch)
+            )
+        git.delete_remote_branch(rescued)
+        click.echo(f"Restored the state an earlier apply kept on {rescued}.")
+    reviewed = None if checksum else _reviewed(git)
+    report = Path(report_dir)
+    report.mkdir(parents=True, exist_ok=True)
+    head = git.head()
+    request = ApplyRequest(
+        auto_approve=True,
+        report_json=str(report / "apply-report.json"),
+        checksum=checksum,
+        reviewed=reviewed,
+        look_first=look_first,
+        batch_size=batch_size,
+        rate_scale=rate_scale,
+    )
+    failure: EngageSyncError | None = None
+    code = EXIT_OK
+    try:
+        code = run_apply(ctx, request)
+    except EngageSyncError as e:  # the state records what did succeed: commit it all the same
+        failure = e
+    if state.exists() and git.changed(state):
+        git.commit_state(state, head)
+        if git.has_remote():
+            pushed, why = git.push(push_attempts, push_backoff)
+            if not pushed:
+                raise _not_saved(git, state, report, why, failure)
+            click.echo(f"Committed {state} to {branch}.")
+        else:
+            click.echo(f"Committed {state} (no remote to push to).")
+    if failure is not None:
+        raise failure
+    return code
+
+
+def _reviewed(git: Git) -> list[ChangeSet] | None:
+    """The change sets reviewed on the pull requests merged since the last apply; None outside
+    GitHub Actions with no token (there is nothing to look up: main's plan is applied as is)."""
+    from ..gitops.github import GitHub
+    from ..gitops.reviews import find_reviews
+
+    github = GitHub.from_env(os.environ)
+    if github is None:
+        if os.environ.get("GITHUB_ACTIONS") == "true":
+            raise ConfigError(
+                "GITHUB_TOKEN and GITHUB_REPOSITORY are needed to find the reviewed plans "
+                "(give the step `GITHUB_TOKEN: ${{ secrets.GITHUB_TOKEN }}`); nothing posted"
+            )
+        click.echo(
+            "Not in GitHub Actions and no GITHUB_TOKEN: no reviewed plans to check, applying "
+            "main's plan as it is (pass --checksum to apply only a plan you reviewed)."
+        )
+        return None
+    applied, commits = git.since_last_apply()
+    with github:
+        reviews = find_reviews(github, commits)
+    since = f"since {applied[:12]}, the last commit applied" if applied else "(first apply)"
+    pulls = ", ".join(f"#{n}" for n in reviews.pulls) or "none"
+    click.echo(f"{len(commits)} commit(s) on {git.branch} {since}; their pull requests: {pulls}.")
+    for note in reviews.notes:
+        click.echo(f"  note: {note}")
+    return reviews.changesets
+
+
+def _not_saved(
+    git: Git, state: Path, report: Path, why: str, failure: EngageSyncError | None
+) -> StateNotSaved:
+    """The state commit cannot reach the branch: keep it (a rescue branch the next apply
+    restores, and the report folder the workflow uploads) and say how to restore it."""
+    from ..gitops.git import restore_hint
+
+    kept = report / state.name
+    shutil.copyfile(state, kept)
+    name = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime()) + "-" + (_run_id() or git.head()[:12])
+    on_branch = git.push_rescue(name)
+    where = [f"the report folder ({kept}, uploaded as the run's artifact)"]
+    if on_branch:
+        where.insert(0, f"the branch engage-sync/rescue/{name}, which the next apply restores")
+    how = (
+        restore_hint(f"engage-sync/rescue/{name}", git.remote, git.branch)
+        if on_branch
+        else f"copy {state.name} from the artifact over yours, commit it and push it"
+    )
+    message = (
+        f"the state could not be pushed to {git.branch} ({why}). What Engage accepted is kept "
+        f"in {' and in '.join(where)}. The next apply restores it from that branch before "
+        "anything else; without the branch it still looks each campaign's first creates up in "
+        f"Engage before posting (all of them once one is found), so nothing is loaded twice; "
+        f"{how}."
+    )
+    if failure is not None:
+        message += f" The apply itself also failed: {failure}"
+    click.echo(f"::error::{message}")
+    return StateNotSaved(message)
+
+
+@ci.command("drift")
+@click.option(
+    "--out-dir",
+    envvar="ENGAGE_SYNC_DRIFT_DIR",
+    default="drift-output",
+    show_default=True,
+    help="Where drift.json and drift.txt go [env ENGAGE_SYNC_DRIFT_DIR].",
+)
+@global_options(debug=True)
+@pass_ctx
+def ci_drift(ctx: Context, out_dir: str) -> int:
+    """The daily check: what changed in Engage outside engage-sync. Exit 0 without drift, 2
+    with (the job fails visibly), 1 on error. The report never holds lead values."""
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    text, doc = out / "drift.txt", out / "drift.json"
+    code = click.get_current_context().invoke(
+        plan_command, refresh_only=True, detailed_exitcode=True, outs=(str(doc), str(text))
+    )
+    shown = text.read_text(encoding="utf-8")
+    click.echo(shown, nl=False)
+    _summary(f"## engage-sync drift\n\n```\n{shown}```\n")
+    if code == EXIT_CHANGES:
+        click.echo(
+            "::error::Engage drifted from the lead sets: see above; `engage-sync apply "
+            "--refresh` corrects duplicates, changed phones and reappeared leads"
+        )
+    return int(code)
