@@ -30,8 +30,9 @@ def commands() -> list[tuple[str, ...]]:
     return found
 
 
-USES_STATE = {"plan", "apply", "force-unlock", "import", "state"}
-USES_DEBUG = {"apply", "campaigns", "plan", "import"}
+CI = {"ci plan", "ci apply", "ci drift"}  # each runs plan or apply, with their options
+USES_STATE = {"plan", "apply", "force-unlock", "import", "state", *CI}
+USES_DEBUG = {"apply", "campaigns", "plan", "import", *CI}
 
 
 @pytest.mark.parametrize("command", commands(), ids=" ".join)
@@ -41,8 +42,9 @@ def test_every_command_lists_the_global_options_it_uses(command: tuple[str, ...]
     if command[0] in ("init", "emulator"):
         return
     assert "--config FILE" in r.out and "--color / --no-color" in r.out
-    assert ("--state PATH" in r.out) == (command[0] in USES_STATE)
-    assert ("--debug" in r.out) == (command[0] in USES_DEBUG)
+    name = " ".join(command) if command[0] == "ci" else command[0]
+    assert ("--state PATH" in r.out) == (name in USES_STATE)
+    assert ("--debug" in r.out) == (name in USES_DEBUG)
 
 
 def test_state_after_the_command_as_terraform_users_type_it(workspace: Path, run: Any) -> None:
