@@ -351,3 +351,28 @@ def test_field_codes_tell_a_changed_phone_from_another_field() -> None:
     assert len(before["leadPhone"]) == 2 and len(before["firstName"]) == 1
     moved = lead("1001", leadPhone="4155550199", firstName="Ada")
     assert "leadPhone" in camp.changed_fields(moved)
+
+
+def test_the_live_journal_and_its_replay_leave_the_same_state(tmp_path: Path) -> None:
+    """One writer: what apply does to the state in memory and what loading its journal after a
+    crash does are the same transitions, so the two cannot disagree."""
+    path = tmp_path / "s.json"
+    state = load_state(path)
+    state.campaign(1).record(lead("old", leadPhone="4155550100"))
+    state.campaign(1).synced = {"leads": 1}
+    save_state(state)
+    live = load_state(path)
+    with Journal(live) as journal:
+        one = journal.begin(1, ["a", "b"])
+        journal.ack(one, 1, [lead("a", leadPhone="4155550101")], "f.yaml", {"listState": "ACTIVE"})
+        two = journal.begin(1, ["c"])
+        journal.fail(two, 1)
+        journal.begin(1, ["d"])  # no answer: in doubt
+        journal.forget(1, ["old"])
+    # the process dies here: nothing folded
+    replayed = load_state(path)
+    assert render_state(replayed) == render_state(live)
+    camp = replayed.campaign(1)
+    assert sorted(camp.leads) == ["a"] and camp.removed == {"old"}
+    assert camp.in_doubt == {"d"} and camp.synced is None  # b was answered (not accepted)
+    assert camp.options == {"listState": "ACTIVE"} and camp.files == {"f.yaml"}

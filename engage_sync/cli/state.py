@@ -9,10 +9,10 @@ from typing import Any
 import click
 
 from .. import leadsets, workspace
-from ..errors import EngageSyncError, ValidationFailed
+from ..errors import EngageSyncError, ExitCode, ValidationFailed
 from ..model import Lead
 from ..state import StateLock, load_state, save_state
-from .common import EXIT_OK, Context, global_options, pass_ctx, show_problems
+from .common import Context, global_options, pass_ctx, show_problems
 from .connect import account_for, make_client
 
 
@@ -27,7 +27,7 @@ def state() -> None:
 def state_path(ctx: Context) -> int:
     """Print the state file's path (flag > ENGAGE_SYNC_STATE > engage-sync.yaml > default)."""
     click.echo(str(ctx.state_path))
-    return EXIT_OK
+    return ExitCode.OK
 
 
 @state.command("list")
@@ -59,10 +59,10 @@ def state_list(ctx: Context, fmt: str) -> int:
             "campaigns": campaigns,
         }
         click.echo(json.dumps(doc, indent=2, sort_keys=True))
-        return EXIT_OK
+        return ExitCode.OK
     if not current.exists:
         click.echo(f"{ctx.state_path}: no state yet (nothing applied)")
-        return EXIT_OK
+        return ExitCode.OK
     click.echo(f"{ctx.state_path}: serial {current.serial}, lineage {current.lineage}")
     for c in campaigns:
         doubt = f", {c['inDoubt']} in doubt" if c["inDoubt"] else ""
@@ -73,7 +73,7 @@ def state_list(ctx: Context, fmt: str) -> int:
             f"  campaign {c['campaignId']}: {c['leads']} lead(s){doubt}{removed} ({files}){synced}"
         )
     click.echo(f"{current.lead_count()} lead(s) in {len(campaigns)} campaign(s).")
-    return EXIT_OK
+    return ExitCode.OK
 
 
 @state.command("show")
@@ -94,7 +94,7 @@ def state_show(ctx: Context, campaign: int, extern_id: str) -> int:
             click.echo(f"  {name}: field hash {digest}")
     if extern_id in camp.in_doubt:
         click.echo("  in doubt: an apply stopped while this lead was being posted")
-    return EXIT_OK
+    return ExitCode.OK
 
 
 @state.command("rm")
@@ -115,16 +115,13 @@ def state_rm(ctx: Context, campaign: int, extern_ids: tuple[str, ...], lock_time
                 f"campaign {campaign}: not in the state: {', '.join(missing or extern_ids)}; "
                 "nothing removed"
             )
-        for extern_id in extern_ids:
-            camp.leads.pop(extern_id, None)
-            camp.in_doubt.discard(extern_id)
-        camp.synced = None
+        camp.drop(extern_ids)
         save_state(current)
     click.echo(
         f"Removed {len(extern_ids)} lead(s) of campaign {campaign} from {ctx.state_path} "
         f"(serial {current.serial}); the next apply creates them again."
     )
-    return EXIT_OK
+    return ExitCode.OK
 
 
 @click.command("import")
@@ -180,7 +177,7 @@ def import_leads(
         f"Recorded {len(leads)} lead(s) of campaign {campaign} in {ctx.state_path} "
         f"(serial {serial}) without posting them."
     )
-    return EXIT_OK
+    return ExitCode.OK
 
 
 def _record(
@@ -245,4 +242,4 @@ def _adopt(
     )
     for line in rest:
         click.echo(line)
-    return EXIT_OK
+    return ExitCode.OK

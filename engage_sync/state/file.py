@@ -67,11 +67,41 @@ class CampaignState:
         codes = "".join(map(field_hash, lead.names, lead.values))
         return f"{lead.digest} {self.fieldset_id(lead.names)} {codes}"
 
-    def record(self, lead: Lead) -> None:
-        self.leads[lead.extern_id] = self.encode(lead)
-        self.in_doubt.discard(lead.extern_id)
-        self.removed.discard(lead.extern_id)
+    # The transitions: the only code that changes which leads the campaign owns. The live
+    # journal and its replay after a crash both call them, so they cannot disagree; each drops
+    # the seal, because the files and the state no longer agree as they did.
+
+    def accept(
+        self,
+        entries: Mapping[str, str],
+        fieldsets: Mapping[str, Iterable[str]] | None = None,
+        file: str | None = None,
+        options: dict[str, object] | None = None,
+    ) -> None:
+        """Engage accepted these leads (encoded state entries): owned, answered, not removed."""
+        if fieldsets:
+            self.fieldsets.update({k: tuple(v) for k, v in fieldsets.items()})
+        self.leads.update(entries)
+        self.in_doubt.difference_update(entries)
+        self.removed.difference_update(entries)
+        if file:
+            self.files.add(file)
+        if options is not None:
+            self.options = options
         self.synced = None
+
+    def record(self, lead: Lead) -> None:
+        """One lead accepted (import, adoption)."""
+        self.accept({lead.extern_id: self.encode(lead)})
+
+    def doubt(self, extern_ids: Iterable[str]) -> None:
+        """Sent with no answer yet (or ever): the next apply looks them up before posting."""
+        self.in_doubt.update(e for e in extern_ids if e)
+        self.synced = None
+
+    def settle(self, extern_ids: Iterable[str]) -> None:
+        """Answered without being accepted (a refused batch): no longer in doubt."""
+        self.in_doubt.difference_update(extern_ids)
 
     def forget(self, extern_ids: Iterable[str]) -> None:
         """These were removed in Engage (cancelled or deleted): no longer owned, remembered."""
@@ -79,6 +109,13 @@ class CampaignState:
             self.leads.pop(eid, None)
             self.in_doubt.discard(eid)
             self.removed.add(eid)
+        self.synced = None
+
+    def drop(self, extern_ids: Iterable[str]) -> None:
+        """`state rm`: no longer owned and not removed either: the next apply creates them."""
+        for eid in extern_ids:
+            self.leads.pop(eid, None)
+            self.in_doubt.discard(eid)
         self.synced = None
 
     def hash_of(self, extern_id: str) -> str | None:

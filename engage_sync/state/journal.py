@@ -67,19 +67,11 @@ def replay(state: State) -> bool:
             pending.pop(batch, None)
             camp = state.campaign(int(rec["campaign"]))
             entries = rec["entries"]
+            fieldsets = rec.get("fieldsets", {})
             if version == 1:
                 known = {v1_fieldset_id(v): v for v in camp.fieldsets.values()}
-                entries = camp.adopt_v1(entries, {**known, **rec.get("fieldsets", {})})
-            else:
-                camp.fieldsets.update({k: tuple(v) for k, v in rec.get("fieldsets", {}).items()})
-            camp.leads.update(entries)
-            camp.synced = None
-            camp.in_doubt.difference_update(rec["entries"])
-            camp.removed.difference_update(rec["entries"])
-            if rec.get("file"):
-                camp.files.add(rec["file"])
-            if rec.get("options") is not None:
-                camp.options = rec["options"]
+                entries, fieldsets = camp.adopt_v1(entries, {**known, **fieldsets}), None
+            camp.accept(entries, fieldsets, rec.get("file"), rec.get("options"))
         elif "fail" in rec:
             pending.pop(batch, None)
         elif "forget" in rec:
@@ -87,8 +79,7 @@ def replay(state: State) -> bool:
         # `act`/`acted` change nothing here: a removal counts only once `forget` is written, so
         # an action cut short by a crash is simply done again (cancelling twice is harmless)
     for campaign, ids in pending.values():
-        state.campaign(campaign).in_doubt.update(i for i in ids if i)
-        state.campaign(campaign).synced = None
+        state.campaign(campaign).doubt(ids)
     return True
 
 
@@ -151,13 +142,8 @@ class Journal:
         ids = list(extern_ids)
         self._write({"begin": True, "batch": self._batch, "campaign": campaign, "ids": ids})
         self._open[self._batch] = ids
-        camp = self.state.campaign(campaign)
-        camp.in_doubt.update(ids)
-        camp.synced = None
+        self.state.campaign(campaign).doubt(ids)
         return self._batch
-
-    def _answered(self, batch: int, campaign: int) -> None:
-        self.state.campaign(campaign).in_doubt.difference_update(self._open.pop(batch, ()))
 
     @_locked
     def ack(
@@ -184,20 +170,15 @@ class Journal:
                 "options": options,
             }
         )
-        if options is not None:
-            camp.options = options
-        camp.leads.update(entries)
-        camp.removed.difference_update(entries)
-        camp.synced = None
-        self._answered(batch, campaign)
-        camp.files.add(file)
+        camp.accept(entries, None, file, options)
+        camp.settle(self._open.pop(batch, ()))
         self._recorded = True
 
     @_locked
     def fail(self, batch: int, campaign: int) -> None:
         """Engage refused the whole batch: none of it is in doubt."""
         self._write({"fail": True, "batch": batch})
-        self._answered(batch, campaign)
+        self.state.campaign(campaign).settle(self._open.pop(batch, ()))
 
     @_locked
     def act(
