@@ -1,14 +1,30 @@
-"""One small exception tree; each class knows its exit code (see cli.exit_code)."""
+"""One small exception tree; each class knows its exit code, from the one table below (the
+CLI's `exit_code` maps any outcome through it; README: Exit codes)."""
 
 from __future__ import annotations
 
+import enum
 from typing import Any
+
+
+class ExitCode(enum.IntEnum):
+    """Every exit code engage-sync uses, and the only place their numbers are written."""
+
+    OK = 0  # done, also when there was nothing to do
+    ERROR = 1  # an error before anything was posted (or with nothing recorded)
+    CHANGES = 2  # plan --detailed-exitcode: there are changes (or drift)
+    RAIL = 3  # apply refused by a safety rail
+    PARTIAL = 4  # apply recorded some leads, others failed
+    NOT_REVIEWED = 5  # the plan is not the reviewed one, or holds changes no review showed
+    USAGE = 64  # an unknown flag or command, a bad value
+    INTERNAL = 70  # a bug: the traceback is printed
+    INTERRUPTED = 130  # Ctrl-C
 
 
 class EngageSyncError(Exception):
     """An expected failure: printed as one clear message, no traceback."""
 
-    exit_code = 1
+    exit_code = ExitCode.ERROR
 
 
 class ConfigError(EngageSyncError):
@@ -99,19 +115,27 @@ class AuthError(ApiError):
 class SafetyRailTripped(EngageSyncError):
     """A safety rail refuses the apply unless --force."""
 
-    exit_code = 3
+    exit_code = ExitCode.RAIL
 
 
-class PartialFailure(EngageSyncError):
-    """Apply posted some batches but others failed."""
+class ApplyFailed(EngageSyncError):
+    """Apply did not complete, and recorded nothing: `report` says what failed."""
 
-    exit_code = 4
+    def __init__(self, message: str, report: Any = None) -> None:
+        super().__init__(message)
+        self.report = report
+
+
+class PartialFailure(ApplyFailed):
+    """Apply recorded some leads but others failed, or a removal was not confirmed."""
+
+    exit_code = ExitCode.PARTIAL
 
 
 class ChecksumMismatch(EngageSyncError):
     """The plan differs from the one that was reviewed."""
 
-    exit_code = 5
+    exit_code = ExitCode.NOT_REVIEWED
 
 
 class ChangeSetError(EngageSyncError):

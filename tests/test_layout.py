@@ -151,3 +151,24 @@ def test_the_layout_groups_modules_by_concern() -> None:
     subpackages = {p for p in top if not p.endswith(".py") and p != "__pycache__"}
     assert {"cli", "leadsets", "engage", "state", "reconcile", "emulator"} <= subpackages
     assert len([p for p in top if p.endswith(".py")]) <= 12
+
+
+def test_only_reconcile_and_the_cli_reach_the_engage_client() -> None:
+    """The outside world has one door: the run against Engage (reconcile/) and the commands that
+    build the client from credentials (cli/). The core, the state and the CI loop never call it."""
+    graph = import_graph()
+    reaching = sorted(
+        name
+        for name, targets in graph.items()
+        if any(t == "engage_sync.engage" or t.startswith("engage_sync.engage.") for t in targets)
+        and not name.startswith(("engage_sync.engage", "engage_sync.reconcile", "engage_sync.cli"))
+    )
+    # the emulator serves the API: it shares the rate-limit windows and the lead states
+    assert all(name.startswith("engage_sync.emulator") for name in reaching), reaching
+
+
+def test_the_command_line_holds_no_apply_policy() -> None:
+    """`apply` parses, calls the operation and renders: the gates and the journal are elsewhere."""
+    source = (PACKAGE / "cli" / "apply.py").read_text(encoding="utf-8")
+    for policy in ("Journal", "record_seals", "tombstones_only", "cover(", "StateLock", "Applier("):
+        assert policy not in source, policy

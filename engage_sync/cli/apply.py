@@ -1,4 +1,7 @@
-"""apply, campaigns and force-unlock: the commands that talk to Engage or guard the state."""
+"""apply, campaigns and force-unlock: the commands that talk to Engage or guard the state.
+
+`apply` parses its flags, calls the apply operation (reconcile/operation.py) and renders what it
+returns; the policy (gates, rails, tombstones, seals, the journal) lives in the operation."""
 
 from __future__ import annotations
 
@@ -6,29 +9,24 @@ import json
 import sys
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import click
 
-from .. import workspace
-from ..changeset import ChangeSet, Coverage, cover, describe, is_tombstone, only
+from ..changeset import ChangeSet, describe
 from ..config import DEFAULT_BASE_URL
 from ..errors import (
+    ApplyFailed,
     ChecksumMismatch,
     ConfigError,
     EngageSyncError,
+    ExitCode,
     NotReviewed,
+    PartialFailure,
     SafetyRailTripped,
 )
-from ..model import Plan
-
-if TYPE_CHECKING:  # the HTTP stack is imported only when apply runs
-    from ..reconcile import Report
+from ..model import Plan, Problem
 from .common import (
-    EXIT_ERROR,
-    EXIT_OK,
-    EXIT_PARTIAL,
     PROBLEMS_SHOWN,
     Context,
     echo,
@@ -39,17 +37,9 @@ from .common import (
 )
 from .connect import account_for, make_client, number
 
-
-def _check_accounts(plan: Plan, default: str | None) -> None:
-    """Every campaign with something to do needs an account, before anything is shown or sent."""
-    missing = [
-        ls.campaign.id for ls in plan.leadsets if ls.has_work and not (ls.account or default)
-    ]
-    if missing:
-        raise ConfigError(
-            f"no account for campaign(s) {', '.join(map(str, missing))}: pass --account, set "
-            "ENGAGE_ACCOUNT_ID, `account:` in engage-sync.yaml or in the lead set; nothing posted"
-        )
+if TYPE_CHECKING:  # the HTTP stack is imported only when apply runs
+    from ..reconcile import Report
+    from ..reconcile.operation import ApplyOutcome
 
 
 class _Progress:
@@ -73,32 +63,6 @@ class _Progress:
         if self.bar is not None:
             self.bar.__exit__(None, None, None)
             self.bar = None
-
-
-@dataclass
-class ApplyRequest:
-    """What one apply is asked to do: the `apply` command's flags, and what `ci apply` adds."""
-
-    paths: tuple[str, ...] = ()
-    auto_approve: bool = False
-    batch_size: int | None = None
-    account: str | None = None
-    base_url: str | None = None
-    fail_fast: bool = False
-    report_json: str | None = None
-    lock_timeout: float = 0.0
-    checksum: str | None = None
-    force: bool = False
-    refresh: bool = False
-    rate_scale: float | None = None
-    max_retries: int | None = None
-    timeout: float | None = None
-    # ci apply: the change sets reviewed on pull requests; main's plan is carried out only as
-    # far as they show it (tombstones always), the rest named with exit 5
-    reviewed: list[ChangeSet] | None = None
-    # look up creates before posting them: "probe" (the first batch of each campaign; all of
-    # them if any is found), "all", or "off"
-    look_first: str = "off"
 
 
 @click.command()
@@ -163,134 +127,155 @@ class ApplyRequest:
 )
 @global_options(debug=True)
 @pass_ctx
-def apply(ctx: Context, /, paths: tuple[str, ...], look_first: str, **flags: Any) -> int:
+def apply(ctx: Context, /, **flags: Any) -> ExitCode:
     """Stop calling what was removed, then post new, changed and replaced leads; record it all."""
-    return run_apply(ctx, ApplyRequest(paths=paths, look_first=look_first, **flags))
+    return run_apply(ctx, **flags)
 
 
-def run_apply(ctx: Context, req: ApplyRequest) -> int:
-    """The apply workflow: plan, the checksum or review gate, rails, confirm, post, record."""
-    from ..reconcile import Applier, Report
-    from ..reconcile import refresh as look
-    from ..render import render_text
-    from ..state import Journal, StateLock
+class _Terminal:
+    """The apply operation's hooks on the command line: the plan on standard output, notes on
+    standard error, the question on a terminal, click's progress bar."""
 
-    report: Report | None = None
-    # Credentials and base URL first (no network): a misconfigured apply fails on its first line.
-    client = make_client(ctx, req.base_url, req.rate_scale, req.max_retries, req.timeout)
-    default_account = account_for(req.account, ctx)
-    held_back: list[str] = []  # changes not carried out because nobody reviewed them
+    def __init__(self, auto_approve: bool, reviewed: list[ChangeSet] | None) -> None:
+        self.auto_approve = auto_approve
+        self.reviewed = reviewed or []
+        self.bar: _Progress | None = None
+
+    def planned(self, plan: Plan, rails: list[str], warnings: list[Problem]) -> None:
+        from ..render import render_text
+
+        show_problems(warnings, limit=PROBLEMS_SHOWN)
+        echo(render_text(plan, rails=rails), nl=False)
+
+    def decided(self, outcome: ApplyOutcome) -> None:
+        if outcome.coverage is not None:
+            _say_coverage(outcome, self.reviewed)
+        if outcome.refused and not outcome.nothing_to_do:
+            removals = sum(ls.to_stop for ls in outcome.plan.leadsets)
+            click.echo(
+                f"Refused by safety rails (see above); the {removals} tombstone(s) are "
+                "honoured all the same: removals never wait for --force.",
+                err=True,
+            )
+
+    def confirm(self, to_post: int, to_remove: int) -> bool:
+        if self.auto_approve:
+            return True
+        if not sys.stdin.isatty():
+            raise EngageSyncError(
+                "apply needs --auto-approve when not run on a terminal; nothing posted"
+            )
+        question = f"Post {to_post} lead(s) to Engage?"
+        if to_remove:
+            question = f"Stop calling {to_remove} lead(s) and post {to_post} lead(s) to Engage?"
+        return click.confirm(question, default=False)
+
+    def progress(self, total: int) -> Callable[[int], None]:
+        self.bar = _Progress(total)
+        return self.bar
+
+    def done(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+
+
+def run_apply(
+    ctx: Context,
+    *,
+    paths: tuple[str, ...] = (),
+    auto_approve: bool = False,
+    batch_size: int | None = None,
+    account: str | None = None,
+    base_url: str | None = None,
+    fail_fast: bool = False,
+    report_json: str | None = None,
+    lock_timeout: float = 0.0,
+    checksum: str | None = None,
+    force: bool = False,
+    refresh: bool = False,
+    rate_scale: float | None = None,
+    max_retries: int | None = None,
+    timeout: float | None = None,
+    look_first: str = "off",
+    reviewed: list[ChangeSet] | None = None,
+) -> ExitCode:
+    """`apply` and `ci apply`: the flags to a request, the operation, its outcome rendered."""
+    from ..reconcile import operation
+
+    # credentials and base URL first (no network): a misconfigured apply fails on its first line
+    client = make_client(ctx, base_url, rate_scale, max_retries, timeout)
+    request = operation.ApplyRequest(
+        paths=paths,
+        default_account=account_for(account, ctx),
+        batch_size=batch_size or ctx.config.batch_size or 500,
+        fail_fast=fail_fast,
+        lock_timeout=lock_timeout,
+        checksum=checksum,
+        force=force,
+        refresh=refresh,
+        reviewed=reviewed,
+        look_first=look_first,
+        lookup_delay=number(
+            float, None, "ENGAGE_SYNC_LOOKUP_DELAY", ctx.config.lookup_delay or 2.0
+        ),
+    )
+    hooks = _Terminal(auto_approve, reviewed)
+    outcome: ApplyOutcome | None = None
     try:
-        with client, StateLock(ctx.state_path, "apply", req.lock_timeout):
-            planned = workspace.build_plan(
-                req.paths, ctx.config, ctx.state_path, incremental=not req.refresh
-            )
-            _check_accounts(planned.plan, default_account)
-            show_problems(planned.sink.warnings, limit=PROBLEMS_SHOWN)
-            offline = planned.plan
-            plan = offline
-            if req.refresh:
-                plan = look(plan, planned.state, planned.sources, client, default_account)
-            echo(render_text(plan, rails=planned.rails), nl=False)
-            # a plan reviewed offline still matches: drift corrections only ever reduce calling
-            mismatch = req.checksum is not None and req.checksum not in (
-                plan.checksum,
-                offline.checksum,
-            )
-            if req.reviewed is not None:
-                coverage = cover(offline, req.reviewed)
-                held_back = [i for i in coverage.unreviewed if not is_tombstone(i)]
-                if coverage.unreviewed:
-                    plan = only(plan, coverage.reviewed)
-                _say_coverage(coverage, req.reviewed)
-            refused = bool(planned.rails) and not req.force
-            partial = refused or mismatch or bool(held_back)
-            if refused or mismatch:
-                plan = plan.tombstones_only()
-            to_post = sum(ls.to_load for ls in plan.leadsets)
-            to_remove = sum(ls.to_stop for ls in plan.leadsets)
-            if mismatch and not to_remove:
-                raise ChecksumMismatch(_mismatch(plan.checksum, req.checksum, "nothing posted"))
-            if refused and to_remove:
-                click.echo(
-                    f"Refused by safety rails (see above); the {to_remove} tombstone(s) are "
-                    "honoured all the same: removals never wait for --force.",
-                    err=True,
-                )
-            elif refused:
-                raise SafetyRailTripped(RAILS_MESSAGE)
-            if to_post == 0 and to_remove == 0:
-                click.echo("Nothing to post.")
-                report = Report()
-                if not held_back:
-                    _seal_unchanged(planned)
-                    return EXIT_OK
-                raise NotReviewed(_held_back(held_back, req.reviewed or []))
-            if not req.auto_approve:
-                if not sys.stdin.isatty():
-                    raise EngageSyncError(
-                        "apply needs --auto-approve when not run on a terminal; nothing posted"
-                    )
-                question = f"Post {to_post} lead(s) to Engage?"
-                if to_remove:
-                    question = (
-                        f"Stop calling {to_remove} lead(s) and post {to_post} lead(s) to Engage?"
-                    )
-                if not click.confirm(question, default=False):
-                    click.echo("Cancelled; nothing posted.")
-                    return EXIT_ERROR
-            size = req.batch_size or ctx.config.batch_size or 500
-            progress = _Progress(to_post)
-            with Journal(planned.state) as journal:
-                applier = Applier(client, journal, default_account, size, req.fail_fast, progress)
-                applier.lookup_delay = number(
-                    float, None, "ENGAGE_SYNC_LOOKUP_DELAY", ctx.config.lookup_delay or 2.0
-                )
-                applier.look_first = req.look_first
-                sealed = 0
-                try:
-                    report = applier.run(plan, planned.sources)
-                    if not partial:
-                        sealed = workspace.record_seals(planned, _carried_out(report))
-                finally:
-                    progress.close()
-                    journal.fold(seals=sealed > 0)
+        outcome = operation.apply(request, ctx.config, ctx.state_path, client, hooks)
     finally:
-        if req.report_json and report is not None:
-            write_output(
-                json.dumps(report.as_dict(), indent=2, sort_keys=True) + "\n", req.report_json
-            )
-    _show_report(report, ctx)
-    if mismatch:
-        raise ChecksumMismatch(_mismatch(offline.checksum, req.checksum, "only tombstones applied"))
-    if refused:
+        if report_json and outcome is not None and not outcome.cancelled:
+            text = json.dumps(outcome.report.as_dict(), indent=2, sort_keys=True) + "\n"
+            write_output(text, report_json)
+    return _render(outcome, request, ctx)
+
+
+def _render(outcome: ApplyOutcome, request: Any, ctx: Context) -> ExitCode:
+    """What the operation did, then what it means: an exit code, or the error that says why."""
+    if outcome.mismatch and outcome.nothing_to_do:
+        raise ChecksumMismatch(_mismatch(outcome, request.checksum, "nothing posted"))
+    if outcome.refused and outcome.nothing_to_do:
+        raise SafetyRailTripped(RAILS_MESSAGE)
+    if outcome.cancelled:
+        click.echo("Cancelled; nothing posted.")
+        return ExitCode.ERROR
+    if outcome.nothing_to_do:
+        click.echo("Nothing to post.")
+    else:
+        _show_report(outcome.report, ctx)
+    if outcome.mismatch:
+        raise ChecksumMismatch(_mismatch(outcome, request.checksum, "only tombstones applied"))
+    if outcome.refused:
         raise SafetyRailTripped(RAILS_MESSAGE.replace("nothing posted", "only tombstones applied"))
-    if held_back:
-        raise NotReviewed(_held_back(held_back, req.reviewed or []))
+    if outcome.held_back:
+        raise NotReviewed(_held_back(outcome.held_back, request.reviewed or []))
+    report = outcome.report
     if report.ok:
-        return EXIT_OK
+        return ExitCode.OK
     click.echo("Apply did not complete: run it again to finish what is still missing.", err=True)
-    if any(ls.action_failures for ls in report.leadsets):
-        return EXIT_PARTIAL  # a removal not confirmed: someone may still be called
-    posted = sum(ls.recorded for ls in report.leadsets)
-    return EXIT_PARTIAL if posted else EXIT_ERROR
+    if any(ls.action_failures for ls in report.leadsets):  # someone may still be called
+        raise PartialFailure("a removal was not confirmed; see above", report)
+    if sum(ls.recorded for ls in report.leadsets):
+        raise PartialFailure("some leads were recorded, others failed; see above", report)
+    raise ApplyFailed("nothing was recorded; see above", report)
 
 
-def _mismatch(actual: str, reviewed: str | None, done: str) -> str:
+def _mismatch(outcome: ApplyOutcome, reviewed: str | None, done: str) -> str:
     return (
-        f"the plan's checksum is {actual}, not the reviewed {reviewed}: the changes it would make "
-        f"are not the ones reviewed; {done}"
+        f"the plan's checksum is {outcome.plan.checksum}, not the reviewed {reviewed}: the changes "
+        f"it would make are not the ones reviewed; {done}"
     )
 
 
-def _say_coverage(coverage: Coverage, reviewed: list[ChangeSet]) -> None:
-    for line in coverage.unreviewed:
-        if is_tombstone(line):
-            click.echo(
-                f"  {describe(line, reviewed)}: carried out all the same (stopping a call never "
-                "waits for a review)",
-                err=True,
-            )
+def _say_coverage(outcome: ApplyOutcome, reviewed: list[ChangeSet]) -> None:
+    coverage = outcome.coverage
+    assert coverage is not None
+    for line in outcome.unreviewed_tombstones:
+        click.echo(
+            f"  {describe(line, reviewed)}: carried out all the same (stopping a call never "
+            "waits for a review)",
+            err=True,
+        )
     sources = ", ".join(cs.source for cs in reviewed) or "none"
     click.echo(
         f"Reviewed plans: {sources}. Of this plan's changes {len(coverage.reviewed)} were "
@@ -319,35 +304,6 @@ def _held_back(lines: list[str], reviewed: list[ChangeSet]) -> str:
         "is reviewed, apply with its checksum (the apply workflow's `workflow_dispatch` with "
         "`checksum`, or `engage-sync ci apply --checksum SHA`)"
     )
-
-
-def _carried_out(report: Report) -> Callable[[int], bool]:
-    """Whether apply did all a campaign's plan asked (a campaign with no work had nothing to do)."""
-    reps = {rep.campaign_id: rep for rep in report.leadsets}
-
-    def done(cid: int) -> bool:
-        rep = reps.get(cid)
-        if rep is None:
-            return True
-        return (
-            rep.ok
-            and rep.recorded >= rep.to_post
-            and rep.removed >= rep.to_remove
-            and not (rep.not_inserted or rep.action_failures or rep.in_doubt)
-        )
-
-    return done
-
-
-def _seal_unchanged(planned: workspace.Planned) -> None:
-    """Nothing to post, yet campaigns read in full whose state agrees: record that, so later
-    plans skip their files (once, after an upgrade or an apply that was cut short)."""
-    from ..state import journal_path, save_state
-
-    if journal_path(planned.state).exists():
-        return  # the next apply folds that journal first; it seals then
-    if workspace.record_seals(planned, lambda cid: True):
-        save_state(planned.state)
 
 
 RAILS_MESSAGE = (
@@ -396,7 +352,7 @@ def campaigns(ctx: Context, account: str | None, base_url: str | None, fmt: str)
         groups = client.dial_groups_with_campaigns(acct)
     if fmt == "json":
         click.echo(json.dumps(groups, indent=2, sort_keys=True))
-        return EXIT_OK
+        return ExitCode.OK
     for g in groups:
         click.echo(
             f"dial group {g['dialGroupId']} {g.get('dialGroupName', '')}"
@@ -405,7 +361,7 @@ def campaigns(ctx: Context, account: str | None, base_url: str | None, fmt: str)
         for c in g["campaigns"]:
             active = "active" if c.get("isActive") in (1, True) else "inactive"
             click.echo(f"  {c['campaignId']:>8}  {c.get('campaignName', '')}  ({active})")
-    return EXIT_OK
+    return ExitCode.OK
 
 
 @click.command("force-unlock")
@@ -418,4 +374,4 @@ def force_unlock(ctx: Context, lock_id: str) -> int:
 
     holder = unlock(ctx.state_path, lock_id)
     click.echo(f"Removed lock {holder.describe()}.")
-    return EXIT_OK
+    return ExitCode.OK

@@ -13,9 +13,9 @@ from typing import TYPE_CHECKING
 import click
 
 from ..changeset import ChangeSet
-from ..errors import ConfigError, EngageSyncError, GitHubError, StateNotSaved
-from .apply import ApplyRequest, run_apply
-from .common import EXIT_CHANGES, EXIT_OK, Context, global_options, pass_ctx
+from ..errors import ConfigError, EngageSyncError, ExitCode, GitHubError, StateNotSaved
+from .apply import run_apply
+from .common import Context, global_options, pass_ctx
 from .plan import plan as plan_command
 
 if TYPE_CHECKING:
@@ -97,7 +97,7 @@ def ci_plan(ctx: Context, out_dir: str) -> int:
             f"(`engage-sync ci apply --checksum {checksum}`, or the apply workflow's "
             "workflow_dispatch)."
         )
-    return EXIT_OK
+    return ExitCode.OK
 
 
 def _run_id() -> str | None:
@@ -187,19 +187,19 @@ def ci_apply(
     report = Path(report_dir)
     report.mkdir(parents=True, exist_ok=True)
     head = git.head()
-    request = ApplyRequest(
-        auto_approve=True,
-        report_json=str(report / "apply-report.json"),
-        checksum=checksum,
-        reviewed=reviewed,
-        look_first=look_first,
-        batch_size=batch_size,
-        rate_scale=rate_scale,
-    )
     failure: EngageSyncError | None = None
-    code = EXIT_OK
+    code = ExitCode.OK
     try:
-        code = run_apply(ctx, request)
+        code = run_apply(
+            ctx,
+            auto_approve=True,
+            report_json=str(report / "apply-report.json"),
+            checksum=checksum,
+            reviewed=reviewed,
+            look_first=look_first,
+            batch_size=batch_size,
+            rate_scale=rate_scale,
+        )
     except EngageSyncError as e:  # the state records what did succeed: commit it all the same
         failure = e
     if state.exists() and git.changed(state):
@@ -299,9 +299,9 @@ def ci_drift(ctx: Context, out_dir: str) -> int:
     shown = text.read_text(encoding="utf-8")
     click.echo(shown, nl=False)
     _summary(f"## engage-sync drift\n\n```\n{shown}```\n")
-    if code == EXIT_CHANGES:
+    if code == ExitCode.CHANGES:
         click.echo(
             "::error::Engage drifted from the lead sets: see above; `engage-sync apply "
             "--refresh` corrects duplicates, changed phones and reappeared leads"
         )
-    return int(code)
+    return ExitCode(code)

@@ -12,34 +12,27 @@ import click
 
 from .. import workspace
 from ..config import Config, load_config
-from ..errors import EngageSyncError
+from ..errors import EngageSyncError, ExitCode
 from ..model import Problem
 
-EXIT_OK = 0
-EXIT_ERROR = 1
-EXIT_CHANGES = 2
-EXIT_RAIL = 3
-EXIT_PARTIAL = 4
-EXIT_CHECKSUM = 5
-EXIT_USAGE = 64
-EXIT_INTERNAL = 70
-EXIT_INTERRUPTED = 130
 PROBLEMS_SHOWN = 20  # plan and apply summarise; validate lists every problem
 
 F = TypeVar("F", bound=Callable[..., Any])
 
 
-def exit_code(outcome: BaseException | None) -> int:
-    """The one table from outcomes to exit codes (README: Exit codes)."""
+def exit_code(outcome: BaseException | None) -> ExitCode:
+    """The one map from outcomes to exit codes (the codes themselves: errors.ExitCode)."""
     if outcome is None:
-        return EXIT_OK
+        return ExitCode.OK
     if isinstance(outcome, click.UsageError):
-        return EXIT_USAGE
+        return ExitCode.USAGE
     if isinstance(outcome, EngageSyncError):
         return outcome.exit_code
     if isinstance(outcome, (KeyboardInterrupt, click.Abort)):
-        return EXIT_INTERRUPTED
-    return EXIT_INTERNAL
+        return ExitCode.INTERRUPTED
+    if isinstance(outcome, click.ClickException):
+        return ExitCode.ERROR
+    return ExitCode.INTERNAL
 
 
 class Context:

@@ -7,8 +7,7 @@ from pathlib import Path
 
 import click
 
-from ..errors import ConfigError
-from .common import EXIT_OK
+from ..errors import ConfigError, ExitCode
 
 
 @click.command()
@@ -100,4 +99,4 @@ def emulator(
     run_until_signal(server, stop)
     emu.store.close()
     click.echo("emulator stopped")
-    return EXIT_OK
+    return ExitCode.OK

@@ -12,12 +12,10 @@ from typing import Any
 import click
 
 from .. import __version__
-from ..errors import EngageSyncError, ValidationFailed
+from ..errors import EngageSyncError, ExitCode, ValidationFailed
 from ..model import Severity
 from . import apply, ci, emulator, plan, scaffold, state
 from .common import (
-    EXIT_ERROR,
-    EXIT_OK,
     PROBLEMS_SHOWN,
     Context,
     exit_code,
@@ -85,7 +83,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         code = e.exit_code
     except click.ClickException as e:
         e.show()
-        code = EXIT_ERROR
+        code = exit_code(e)
     except EngageSyncError as e:
         _report_error(e)
         code = exit_code(e)
@@ -99,4 +97,4 @@ def main(argv: Sequence[str] | None = None) -> None:
             err=True,
         )
         code = exit_code(e)
-    sys.exit(code if isinstance(code, int) else EXIT_OK)
+    sys.exit(int(code) if isinstance(code, int) else ExitCode.OK)

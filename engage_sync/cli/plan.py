@@ -12,12 +12,9 @@ from pathlib import Path
 import click
 
 from .. import workspace
-from ..errors import EngageSyncError
+from ..errors import EngageSyncError, ExitCode
 from ..model import ALARMING_DRIFT, OutputFormat, Plan
 from .common import (
-    EXIT_CHANGES,
-    EXIT_ERROR,
-    EXIT_OK,
     PROBLEMS_SHOWN,
     Context,
     global_options,
@@ -39,12 +36,12 @@ def validate(ctx: Context, paths: tuple[str, ...]) -> int:
     errors, warnings = len(sink.errors), len(sink.warnings)
     if errors:
         click.echo(f"{errors} error(s), {warnings} warning(s).", err=True)
-        return EXIT_ERROR
+        return ExitCode.ERROR
     click.echo(
         f"{files} lead-set file(s), {leads} lead(s): valid"
         + (f", {warnings} warning(s)." if warnings else ".")
     )
-    return EXIT_OK
+    return ExitCode.OK
 
 
 @click.command()
@@ -139,7 +136,7 @@ def plan(
         for form, out in targets:
             write_output(_drift_only(result, form, limit, render_drift_text), out)
         alarming = any(d.kind in ALARMING_DRIFT for ls in result.leadsets for d in ls.drift)
-        return EXIT_CHANGES if detailed_exitcode and alarming else EXIT_OK
+        return ExitCode.CHANGES if detailed_exitcode and alarming else ExitCode.OK
     for form, out in targets:  # one plan, every format asked for: one pass over the lead sets
         if form == OutputFormat.JSON.value:
             _stream_json(result, planned.rails, out)
@@ -164,8 +161,8 @@ def plan(
         write_changeset(planned.plan, Path(changes_out))  # offline: drift is no change set
     drifted = any(d.kind in ALARMING_DRIFT for ls in result.leadsets for d in ls.drift)
     if detailed_exitcode and (result.has_changes or drifted):
-        return EXIT_CHANGES
-    return EXIT_OK
+        return ExitCode.CHANGES
+    return ExitCode.OK
 
 
 _EXTENSIONS = {".json": "json", ".md": "markdown", ".markdown": "markdown"}

@@ -7,9 +7,8 @@ from pathlib import Path
 
 import click
 
-from ..errors import EngageSyncError
+from ..errors import EngageSyncError, ExitCode
 from ..leadsets.schema import schema_path
-from .common import EXIT_OK
 
 # Files shared with engage-sync's own repository: one source, carried in the wheel (see
 # pyproject.toml) and read from the checkout when running from source.
@@ -121,4 +120,4 @@ def init(directory: Path, account: str) -> int:
         "RINGCENTRAL_CLIENT_ID, RINGCENTRAL_CLIENT_SECRET and RINGCENTRAL_JWT secrets to a "
         "protected `engage-production` environment."
     )
-    return EXIT_OK
+    return ExitCode.OK

@@ -1,0 +1,194 @@
+"""The apply operation, beside `workspace.build_plan`: what octoDNS's `Manager.sync` is to its CLI.
+
+It plans under the state lock, looks at Engage when asked (`refresh`), decides what may be
+carried out (the reviewed checksum, the reviewed change sets, the safety rails; tombstones are
+never held back), asks before posting, walks the plan through the client with every answer in
+the journal, seals the campaigns it carried out whole, and folds the journal into the state. It
+returns an `ApplyOutcome`; the command renders it and turns it into an exit code. Everything the
+user sees on the way (the plan, a question, progress) goes through `ApplyHooks`, so the policy is
+tested without a terminal and `ci apply` shares it instead of copying it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Protocol
+
+from .. import workspace
+from ..changeset import ChangeSet, Coverage, cover, is_tombstone, only
+from ..config import Config
+from ..engage import EngageClient
+from ..errors import ConfigError
+from ..model import Plan, Problem
+from ..state import Journal, StateLock, journal_path, save_state
+from .applier import Applier
+from .refresh import refresh as look
+from .report import Report
+
+
+@dataclass(frozen=True)
+class ApplyRequest:
+    """What one apply is asked to do (the `apply` flags; `ci apply` adds `reviewed`)."""
+
+    paths: tuple[str, ...] = ()
+    default_account: str | None = None
+    batch_size: int = 500
+    fail_fast: bool = False
+    lock_timeout: float = 0.0
+    checksum: str | None = None  # carry out only this plan (tombstones always)
+    force: bool = False  # past the safety rails
+    refresh: bool = False  # look at Engage first and correct drift towards less calling
+    # the change sets reviewed on pull requests: main's plan is carried out as far as they
+    # show it (tombstones always); None: no such gate
+    reviewed: list[ChangeSet] | None = None
+    # look creates up before posting them: "probe" (a campaign's first batch; all of them once
+    # one is found), "all", or "off"
+    look_first: str = "off"
+    lookup_delay: float = 2.0
+
+
+class ApplyHooks(Protocol):
+    """How the operation shows what it does; the command implements it (a terminal, CI)."""
+
+    def planned(self, plan: Plan, rails: list[str], warnings: list[Problem]) -> None:
+        """The plan as it will be carried out, before anything is sent."""
+
+    def decided(self, outcome: ApplyOutcome) -> None:
+        """What will and will not be carried out (gates, rails), before anything is sent."""
+
+    def confirm(self, to_post: int, to_remove: int) -> bool:
+        """Whether to go on; False cancels with nothing sent."""
+
+    def progress(self, total: int) -> Callable[[int], None]:
+        """A callback for leads answered of `total`; `done()` ends it."""
+
+    def done(self) -> None:
+        """The posting is over (close any progress display)."""
+
+
+@dataclass
+class ApplyOutcome:
+    plan: Plan
+    report: Report = field(default_factory=Report)
+    refused: bool = False  # a safety rail held everything but the tombstones back
+    mismatch: bool = False  # the plan is not the one with the reviewed checksum
+    coverage: Coverage | None = None
+    held_back: list[str] = field(default_factory=list)  # items no review showed, not applied
+    cancelled: bool = False  # the user said no
+    nothing_to_do: bool = False
+    # items no review showed that were carried out all the same: tombstones
+    unreviewed_tombstones: list[str] = field(default_factory=list)
+
+    @property
+    def carried_out_all(self) -> bool:
+        """Nothing was held back: the plan was applied as a whole (it may still have failed)."""
+        return not (self.refused or self.mismatch or self.held_back or self.cancelled)
+
+
+def apply(
+    request: ApplyRequest,
+    config: Config,
+    state_path: Path,
+    client: EngageClient,
+    hooks: ApplyHooks,
+) -> ApplyOutcome:
+    """Plan, gate, ask, post, record. Raises for what stops it before anything is sent
+    (invalid lead sets, a held lock, a campaign with no account)."""
+    with client, StateLock(state_path, "apply", request.lock_timeout):
+        planned = workspace.build_plan(
+            request.paths, config, state_path, incremental=not request.refresh
+        )
+        _check_accounts(planned.plan, request.default_account)
+        offline = plan = planned.plan
+        if request.refresh:
+            plan = look(plan, planned.state, planned.sources, client, request.default_account)
+        hooks.planned(plan, planned.rails, planned.sink.warnings)
+        outcome = ApplyOutcome(plan)
+        # a plan reviewed offline still matches: drift corrections only ever reduce calling
+        outcome.mismatch = request.checksum is not None and request.checksum not in (
+            plan.checksum,
+            offline.checksum,
+        )
+        if request.reviewed is not None:
+            outcome.coverage = cover(offline, request.reviewed)
+            unreviewed = outcome.coverage.unreviewed
+            outcome.held_back = [i for i in unreviewed if not is_tombstone(i)]
+            outcome.unreviewed_tombstones = [i for i in unreviewed if is_tombstone(i)]
+            if unreviewed:
+                plan = only(plan, outcome.coverage.reviewed)
+        outcome.refused = bool(planned.rails) and not request.force
+        if outcome.refused or outcome.mismatch:
+            plan = plan.tombstones_only()
+        outcome.plan = plan
+        to_post = sum(ls.to_load for ls in plan.leadsets)
+        to_remove = sum(ls.to_stop for ls in plan.leadsets)
+        outcome.nothing_to_do = to_post == 0 and to_remove == 0
+        hooks.decided(outcome)
+        if outcome.nothing_to_do:
+            if outcome.carried_out_all:
+                _seal_unchanged(planned)
+            return outcome
+        if not hooks.confirm(to_post, to_remove):
+            outcome.cancelled = True
+            return outcome
+        with Journal(planned.state) as journal:
+            applier = Applier(
+                client,
+                journal,
+                request.default_account,
+                request.batch_size,
+                request.fail_fast,
+                hooks.progress(to_post),
+                lookup_delay=request.lookup_delay,
+                look_first=request.look_first,
+            )
+            sealed = 0
+            try:
+                outcome.report = applier.run(plan, planned.sources)
+                if outcome.carried_out_all:
+                    sealed = workspace.record_seals(planned, _carried_out(outcome.report))
+            finally:
+                hooks.done()
+                journal.fold(seals=sealed > 0)
+    return outcome
+
+
+def _check_accounts(plan: Plan, default: str | None) -> None:
+    """Every campaign with something to do needs an account, before anything is shown or sent."""
+    missing = [
+        ls.campaign.id for ls in plan.leadsets if ls.has_work and not (ls.account or default)
+    ]
+    if missing:
+        raise ConfigError(
+            f"no account for campaign(s) {', '.join(map(str, missing))}: pass --account, set "
+            "ENGAGE_ACCOUNT_ID, `account:` in engage-sync.yaml or in the lead set; nothing posted"
+        )
+
+
+def _carried_out(report: Report) -> Callable[[int], bool]:
+    """Whether apply did all a campaign's plan asked (a campaign with no work had nothing to do)."""
+    reps = {rep.campaign_id: rep for rep in report.leadsets}
+
+    def done(cid: int) -> bool:
+        rep = reps.get(cid)
+        if rep is None:
+            return True
+        return (
+            rep.ok
+            and rep.recorded >= rep.to_post
+            and rep.removed >= rep.to_remove
+            and not (rep.not_inserted or rep.action_failures or rep.in_doubt)
+        )
+
+    return done
+
+
+def _seal_unchanged(planned: workspace.Planned) -> None:
+    """Nothing to post, yet campaigns read in full whose state agrees: record that, so later
+    plans skip their files (once, after an upgrade or an apply that was cut short)."""
+    if journal_path(planned.state).exists():
+        return  # the next apply folds that journal first; it seals then
+    if workspace.record_seals(planned, lambda cid: True):
+        save_state(planned.state)
