@@ -160,7 +160,7 @@ def test_import_from_engage_adopts_what_is_there_once_with_the_declared_phone(
     assert f"Adopted 3 of 6 declared lead(s) of campaign {CAMPAIGN}" in r.out
     assert "  ! R-1004  2 dialable records: not adopted" in r.out
     assert "  -/+ R-1005  another phone in Engage: apply will replace it" in r.out
-    assert "  + R-1006  no dialable record: apply will create it" in r.out
+    assert "  + R-1006  no record: apply will create it" in r.out
     p = engage_sync("plan", cwd=repo)
     assert (
         "Plan: 3 to create, 0 to update, 0 to replace, 0 to remove, 0 orphaned, 3 unchanged."
@@ -171,6 +171,25 @@ def test_import_from_engage_adopts_what_is_there_once_with_the_declared_phone(
         lead["externId"] for req in emu.loader_posts() for lead in req["body"]["uploadLeads"]
     )
     assert set(posted) == {"R-1004", "R-1005", "R-1006"}
+
+
+def test_import_from_engage_adopts_a_stopped_record_and_never_loads_it_again(
+    repo: Path, emu: Served
+) -> None:
+    leadset(repo, IDS[:2])
+    for eid in IDS[:2]:
+        by_hand(emu, CAMPAIGN, {"externId": eid, "leadPhone": PHONES[eid]})
+    done = [r["leadId"] for r in emu.leads(CAMPAIGN) if r["externId"] == IDS[0]]
+    emu.post("/_emulator/leads/state", {"leadIds": done, "leadState": "COMPLETE"})
+    r = engage_sync(
+        "import", "--campaign", str(CAMPAIGN), "--from-engage", env=emu.env("api-token"), cwd=repo
+    )
+    assert r.code == 0, r.err
+    assert f"Adopted 2 of 2 declared lead(s) of campaign {CAMPAIGN}" in r.out
+    assert f"  = {IDS[0]}  stopped in Engage (COMPLETE): adopted, never loaded again" in r.out
+    assert apply(repo, emu).code == 0
+    assert emu.loader_posts() == []  # the finished lead is not dialled again
+    assert [x["leadState"] for x in emu.leads(CAMPAIGN) if x["externId"] == IDS[0]] == ["COMPLETE"]
 
 
 def test_a_lost_answer_then_a_rerun_leaves_one_record_per_lead_under_retain_all(

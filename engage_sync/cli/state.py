@@ -197,8 +197,6 @@ def _adopt(
     ctx: Context, campaign: int, account: str | None, base_url: str | None, lock_timeout: float
 ) -> int:
     """import --from-engage: teams that loaded leads by hand start without re-posting anyone."""
-    from ..engage.leads import phone_key
-
     client = make_client(ctx, base_url)  # credentials first
     sources, sink, _ = workspace.read_sources((), ctx.config)
     mine = [s for s in sources if s.meta.campaign.id == campaign]
@@ -212,29 +210,11 @@ def _adopt(
         raise EngageSyncError(
             "no account: pass --account, set ENGAGE_ACCOUNT_ID or `account:`; nothing imported"
         )
+    from ..reconcile.adopt import adopt
+
     with client:
-        records = client.search_leads(acct, campaign, [lead.extern_id for lead in leads])
-    live: dict[str, list[str]] = {}
-    for r in records:
-        if r.dialable:
-            live.setdefault(r.extern_id, []).append(r.phone)
-    adopted: list[Lead] = []
-    rest: list[str] = []
-    for lead in leads:
-        phones = live.get(lead.extern_id, [])
-        fields = dict(lead.fields)
-        declared = phone_key(fields.get("leadPhone") or fields.get("leadPhoneE164") or "")
-        if not phones:
-            rest.append(f"  + {lead.extern_id}  no dialable record: apply will create it")
-        elif len(phones) > 1:
-            rest.append(
-                f"  ! {lead.extern_id}  {len(phones)} dialable records: not adopted "
-                "(cancel the extras in Engage, or apply --refresh once adopted)"
-            )
-        elif phones[0] != declared:
-            rest.append(f"  -/+ {lead.extern_id}  another phone in Engage: apply will replace it")
-        else:
-            adopted.append(lead)
+        adoption = adopt(client, acct, campaign, leads)
+    adopted, rest = adoption.adopted, adoption.lines
     serial = _record(ctx, campaign, adopted, [s.meta.path for s in mine], lock_timeout)
     click.echo(
         f"Adopted {len(adopted)} of {len(leads)} declared lead(s) of campaign {campaign} from "
