@@ -7,9 +7,11 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from conftest import REPO
 
 
+@pytest.mark.slow
 def test_quick_benchmark_runs_and_writes_every_measurement(tmp_path: Path) -> None:
     out = tmp_path / "results.json"
     result = subprocess.run(

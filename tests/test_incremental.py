@@ -209,6 +209,7 @@ def world(served: Served, run: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator
     assert world.skipped_seen > 0, "no step ever planned incrementally: the test tests nothing"
 
 
+@pytest.mark.slow
 @settings(
     max_examples=60,
     deadline=None,

@@ -5,9 +5,11 @@ from __future__ import annotations
 import os
 import subprocess
 
+import pytest
 from conftest import REPO
 
 
+@pytest.mark.slow
 def test_demo_script_runs_the_whole_loop() -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("ENGAGE_", "RINGCENTRAL_"))}
     result = subprocess.run(

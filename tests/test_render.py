@@ -6,6 +6,7 @@ import json
 from dataclasses import replace
 from pathlib import Path
 
+import pytest
 from test_planner import OPTIONS, desired
 
 from engage_sync.model import Desired, Lead
@@ -40,6 +41,7 @@ def big_plan(n: int) -> tuple[State, Desired]:
     return state, Desired(desired(1).campaign, None, ("leadsets/big.yaml",), OPTIONS, leads)
 
 
+@pytest.mark.slow
 def test_markdown_of_a_100k_plan_stays_under_budget_and_shows_no_pii() -> None:
     state, want = big_plan(100_000)
     result = plan([want], state)
