@@ -1,0 +1,62 @@
+"""The drift classifier (reconcile/drift.py) on plain records: what changed in Engage outside
+engage-sync, per owned or removed externId."""
+
+from __future__ import annotations
+
+import pytest
+
+from engage_sync.engage.leads import LeadRecord
+from engage_sync.model import DriftKind
+from engage_sync.reconcile.drift import classify, newest
+
+
+def rec(lead_id: int, eid: str, phone: str = "4155550100", state: str = "READY", **kw: object):  # type: ignore[no-untyped-def]
+    return LeadRecord(
+        lead_id, eid, 7, phone, state, bool(kw.get("suppressed", False)), str(kw.get("loaded", ""))
+    )
+
+
+@pytest.mark.parametrize(
+    ("records", "kind", "state"),
+    [
+        ([], DriftKind.MISSING, None),
+        ([rec(1, "a", state="COMPLETE")], DriftKind.STOPPED, "COMPLETE"),
+        ([rec(1, "a", suppressed=True)], DriftKind.STOPPED, "READY"),
+        ([rec(1, "a"), rec(2, "a", loaded="2026-01-02")], DriftKind.DUPLICATE, "READY"),
+        ([rec(1, "a", phone="2125550100")], DriftKind.CHANGED, "READY"),
+        ([rec(1, "a")], None, None),
+    ],
+)
+def test_each_kind_of_drift_of_an_owned_lead(
+    records: list[LeadRecord], kind: DriftKind | None, state: str | None
+) -> None:
+    found = classify(7, records, ["a"], [], {"a": "4155550100"})
+    assert [(d.extern_id, d.kind, d.lead_state) for d in found.items] == (
+        [("a", kind, state)] if kind else []
+    )
+
+
+def test_removed_leads_dialable_again_and_records_engage_sync_does_not_own() -> None:
+    records = [rec(1, "gone"), rec(2, "theirs"), rec(3, "theirs"), rec(4, "x", state="CANCELLED")]
+    records.append(LeadRecord(5, "gone", 8, "4155550100", "READY", False))  # another campaign
+    found = classify(7, records, [], ["gone", "x"], {})
+    assert [(d.extern_id, d.kind) for d in found.items] == [("gone", DriftKind.REAPPEARED)]
+    assert found.unmanaged == 2
+
+
+def test_the_declared_phone_compares_by_digits() -> None:
+    found = classify(7, [rec(1, "a")], ["a"], [], {"a": "(415) 555-0100"})
+    assert found.items == ()
+
+
+def test_a_planned_phone_change_is_not_drift() -> None:
+    # the plan replaces the phone already: the caller leaves it out of declared_phones
+    found = classify(7, [rec(1, "a", phone="2125550100")], ["a"], [], {})
+    assert found.items == ()
+
+
+def test_the_record_kept_of_duplicates_has_the_declared_phone_then_is_newest() -> None:
+    old = rec(1, "a", loaded="2026-01-01")
+    other = rec(2, "a", phone="2125550100", loaded="2026-03-01")
+    assert newest([old, other], "4155550100") is old
+    assert newest([old, other]) is other

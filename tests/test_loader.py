@@ -1,0 +1,138 @@
+"""The batch loader (reconcile/loader.py) in-process: the emulator through httpx's WSGI transport,
+a fake clock, a real journal. Every answer is recorded; a lost one is settled by looking."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from test_client import BODY, JWT, FakeClock
+
+from engage_sync.emulator import Emulator, Settings, default_seed
+from engage_sync.engage.client import EngageClient
+from engage_sync.model import Lead
+from engage_sync.reconcile.loader import BatchLoader, batches
+from engage_sync.reconcile.report import LeadSetReport
+from engage_sync.state import Journal, load_state
+
+ACCOUNT, CAMPAIGN = "99990001", 136785
+
+
+def lead(i: int, phone: str | None = None) -> Lead:
+    return Lead.from_mapping(
+        {"externId": f"B-{i}", "leadPhone": phone or f"41555{i:05d}"}, "f.yaml", i
+    )
+
+
+@pytest.fixture
+def emu() -> Iterator[Emulator]:
+    e = Emulator(default_seed(), Settings())
+    yield e
+    e.store.close()
+
+
+def fault(emu: Emulator, kind: str, count: int = 1) -> None:
+    with httpx.Client(transport=httpx.WSGITransport(app=emu), base_url="http://e") as http:
+        assert http.post("/_emulator/faults", json={"kind": kind, "count": count}).is_success
+
+
+def load(
+    emu: Emulator,
+    tmp_path: Path,
+    leads: list[Lead],
+    size: int,
+    in_flight: int | None = None,
+    **options: str,
+) -> tuple[LeadSetReport, Any]:
+    clock = FakeClock()
+    client = EngageClient(
+        "http://127.0.0.1/voice",
+        JWT,
+        transport=httpx.WSGITransport(app=emu),
+        sleep=clock.sleep,
+        clock=clock,
+    )
+    state = load_state(tmp_path / "s.json")
+    rep = LeadSetReport(CAMPAIGN, None, len(leads))
+    with client, Journal(state) as journal, ThreadPoolExecutor(8) as pool:
+        loader = BatchLoader(
+            client, journal, ACCOUNT, CAMPAIGN, rep, pool, lookup_delay=0.0, max_in_flight=in_flight
+        )
+        loader.run(("f.yaml", {**BODY, **options}, b) for b in batches(iter(leads), size))
+        journal.fold()
+    return rep, load_state(tmp_path / "s.json").campaigns.get(CAMPAIGN)
+
+
+def records(emu: Emulator) -> list[str]:
+    return sorted(r["externId"] for r in emu.store.all_leads(CAMPAIGN))
+
+
+def test_every_batch_is_posted_and_every_accepted_lead_recorded(
+    emu: Emulator, tmp_path: Path
+) -> None:
+    rep, camp = load(emu, tmp_path, [lead(i) for i in range(10)], size=3)
+    assert (rep.posted, rep.accepted, rep.recorded, rep.failed) == (10, 10, 10, 0)
+    assert sorted(camp.leads) == sorted(f"B-{i}" for i in range(10)) and not camp.in_doubt
+    assert records(emu) == sorted(f"B-{i}" for i in range(10))
+
+
+def test_a_refused_batch_is_failed_not_in_doubt(emu: Emulator, tmp_path: Path) -> None:
+    fault(emu, "failed")
+    rep, camp = load(emu, tmp_path, [lead(i) for i in range(4)], size=2)
+    assert rep.failed == 2 and rep.recorded == 2 and not rep.ok
+    assert len(camp.leads) == 2 and not camp.in_doubt
+
+
+def test_a_lost_answer_is_settled_by_looking_not_by_posting_again(
+    emu: Emulator, tmp_path: Path
+) -> None:
+    fault(emu, "lost")  # stored, then the connection drops before the answer
+    rep, camp = load(emu, tmp_path, [lead(i) for i in range(3)], size=3)
+    assert rep.recorded == 3 and rep.found_after_lost == 3 and rep.ok
+    assert records(emu) == ["B-0", "B-1", "B-2"]  # once each: nothing was posted twice
+    assert not camp.in_doubt
+
+
+def test_batches_sharing_a_phone_are_never_in_flight_together(
+    emu: Emulator, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Under REMOVE_ALL_EXISTING the later of two leads with one phone must win, as it does when
+    posting one batch at a time: their batches never fly together, whatever else does."""
+    flying: list[str] = []
+    overlaps: list[tuple[str, ...]] = []
+    most = 0
+    lock = threading.Lock()
+    real = EngageClient.load_leads
+
+    def watched(self: EngageClient, account: str, campaign: int, body: dict[str, Any]) -> Any:
+        nonlocal most
+        phones = [x["leadPhone"] for x in body["uploadLeads"]]
+        with lock:
+            if set(phones) & set(flying):
+                overlaps.append(tuple(phones))
+            flying.extend(phones)
+            most = max(most, len(flying))
+        time.sleep(0.05)  # a real server's latency: the others are sent meanwhile
+        try:
+            return real(self, account, campaign, body)
+        finally:
+            with lock:
+                for p in phones:
+                    flying.remove(p)
+
+    monkeypatch.setattr(EngageClient, "load_leads", watched)
+    shared = [lead(1, "4155550199"), *(lead(i) for i in range(2, 6)), lead(6, "4155550199")]
+    load(emu, tmp_path, shared, size=1, in_flight=8, duplicateHandling="REMOVE_ALL_EXISTING")
+    assert most > 2 and overlaps == []  # several flew together, never the two of one phone
+    on_phone = [
+        r["externId"]
+        for r in emu.store.all_leads(CAMPAIGN)
+        if r["lead"]["leadPhone"] == "4155550199"
+    ]
+    assert on_phone == ["B-6"]
