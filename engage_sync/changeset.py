@@ -28,8 +28,8 @@ from pathlib import Path
 
 from .errors import ChangeSetError, EngageSyncError
 from .model import (
-    Action,
     Change,
+    ChangeKind,
     LeadSetPlan,
     Plan,
     PruneAction,
@@ -40,7 +40,7 @@ from .model import (
 
 HEADER = "# engage-sync change set 1 checksum "
 # the order a plan lists a campaign's changes in (LeadSetPlan.changes), orphans aside
-KINDS = (Action.REMOVE, Action.REPLACE, Action.UPDATE, Action.CREATE)
+KINDS = (ChangeKind.REMOVE, ChangeKind.REPLACE, ChangeKind.UPDATE, ChangeKind.CREATE)
 
 
 def load_key(account: str | None, options: tuple[tuple[str, object], ...]) -> str:
@@ -51,14 +51,14 @@ def load_key(account: str | None, options: tuple[tuple[str, object], ...]) -> st
 
 def item(change: Change, key: str) -> str:
     """One change as its item line (without the newline)."""
-    if change.action is Action.REMOVE:
+    if change.kind is ChangeKind.REMOVE:
         assert change.reason is not None
         after = change.reason.value
     else:
         after = change.digest or ""
     eid = escape(change.extern_id)
     return (
-        f"{change.campaign_id}\t{change.action.value}\t{eid}\t{change.before or ''}\t{after}\t{key}"
+        f"{change.campaign_id}\t{change.kind.value}\t{eid}\t{change.before or ''}\t{after}\t{key}"
     )
 
 
@@ -72,7 +72,7 @@ def escape(extern_id: str) -> str:
 def is_tombstone(line: str) -> bool:
     """A tombstone's removal: carried out whether or not a review showed it."""
     parts = line.split("\t")
-    return parts[1] == Action.REMOVE.value and parts[4] == RemoveReason.REMOVED.value
+    return parts[1] == ChangeKind.REMOVE.value and parts[4] == RemoveReason.REMOVED.value
 
 
 def campaign_id(line: str) -> int:
@@ -104,19 +104,19 @@ class Checksum:
     def __init__(self) -> None:
         self._parts: dict[tuple[int, str], hashlib._Hash] = {}
 
-    def part(self, cid: int, kind: Action) -> hashlib._Hash:
+    def part(self, cid: int, kind: ChangeKind) -> hashlib._Hash:
         """The running hash of one campaign's items of one kind: feed it `line + "\\n"`."""
         found = self._parts.get((cid, kind.value))
         if found is None:
             found = self._parts[(cid, kind.value)] = hashlib.sha256()
         return found
 
-    def add(self, cid: int, kind: Action, line: str) -> None:
+    def add(self, cid: int, kind: ChangeKind, line: str) -> None:
         self.part(cid, kind).update(line.encode() + b"\n")
 
     def add_line(self, line: str) -> None:
         cid, kind = line.split("\t", 2)[:2]
-        self.add(int(cid), Action(kind), line)
+        self.add(int(cid), ChangeKind(kind), line)
 
     def hexdigest(self) -> str:
         order = {k.value: i for i, k in enumerate(KINDS)}
@@ -137,9 +137,9 @@ def leadset_items(ls: LeadSetPlan) -> Iterator[str]:
     key = load_key(ls.account, ls.options)
     gone = removal_key(ls.prune_action)
     for change in ls.changes():
-        if change.action is Action.ORPHAN:
+        if change.kind is ChangeKind.ORPHAN:
             continue
-        yield item(change, gone if change.action is Action.REMOVE else key)
+        yield item(change, gone if change.kind is ChangeKind.REMOVE else key)
 
 
 def plan_items(plan: Plan) -> Iterator[str]:

@@ -39,12 +39,15 @@ class Problem:
         return f"{where}: {self.field}: {prefix}{self.message}"
 
 
-class Action(enum.Enum):
+class ChangeKind(enum.Enum):
+    """What a line of a plan is. The first four are what apply does; an orphan is only reported
+    (an owned lead no file declares any more, left as it is in Engage)."""
+
     CREATE = "create"
     UPDATE = "update"
     REPLACE = "replace"  # the phone changed: cancel the old number's records, load the new one
     REMOVE = "remove"  # a tombstone, or prune: cancel (or delete) every dialable record
-    ORPHAN = "orphan"
+    ORPHAN = "orphan"  # not an action: nothing is sent
 
 
 class RemoveReason(enum.Enum):
@@ -225,9 +228,9 @@ class Desired:
     tombstones: tuple[Tombstone, ...] = ()
     prune: bool = False
     prune_action: PruneAction = PruneAction.CANCEL
-    # not read: its files are what the last apply recorded (synced.py); every owned lead is
+    # not read: its files are what the last apply sealed (seal.py); every owned lead is
     # declared and unchanged
-    synced: bool = False
+    unread: bool = False
 
 
 def posted_options(options: tuple[tuple[str, object], ...]) -> dict[str, object]:
@@ -241,7 +244,7 @@ def posted_options(options: tuple[tuple[str, object], ...]) -> dict[str, object]
 
 @dataclass(frozen=True, slots=True)
 class Change:
-    action: Action
+    kind: ChangeKind
     campaign_id: int
     extern_id: str
     file: str | None
@@ -321,8 +324,8 @@ class Plan:
     warnings: tuple[str, ...] = field(default=())
     refreshed: bool = False  # looked at Engage (plan --refresh): the lead sets carry drift
 
-    def count(self, action: Action) -> int:
-        return sum(len(getattr(ls, _ATTR[action])) for ls in self.leadsets)
+    def count(self, kind: ChangeKind) -> int:
+        return sum(len(getattr(ls, _ATTR[kind])) for ls in self.leadsets)
 
     @property
     def unchanged(self) -> int:
@@ -348,11 +351,11 @@ CORRECTED_DRIFT = frozenset({DriftKind.DUPLICATE, DriftKind.CHANGED, DriftKind.R
 ALARMING_DRIFT = CORRECTED_DRIFT | {DriftKind.MISSING}
 
 _ATTR = {
-    Action.CREATE: "creates",
-    Action.UPDATE: "updates",
-    Action.REPLACE: "replaces",
-    Action.REMOVE: "removals",
-    Action.ORPHAN: "orphans",
+    ChangeKind.CREATE: "creates",
+    ChangeKind.UPDATE: "updates",
+    ChangeKind.REPLACE: "replaces",
+    ChangeKind.REMOVE: "removals",
+    ChangeKind.ORPHAN: "orphans",
 }
 
 

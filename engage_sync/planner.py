@@ -11,9 +11,9 @@ from deepdiff import DeepDiff
 from .changeset import Checksum, escape, item, load_key, removal_key
 from .model import (
     PHONE_FIELDS,
-    Action,
     CampaignRef,
     Change,
+    ChangeKind,
     Desired,
     LeadSetPlan,
     Plan,
@@ -45,17 +45,17 @@ def plan(desired: Iterable[Desired], state: State, include_undeclared: bool = Fa
         # owned leads no file declares any more (orphans, prune): start from every owned
         # externId and strike out each one found; no copy of the declared ones is kept
         remaining: set[str] | None = None
-        if applied and not want.synced:
+        if applied and not want.unread:
             remaining = set(applied)
         strike = remaining.discard if remaining is not None else None
         in_doubt = camp.in_doubt if camp is not None else set()
         doubt: list[str] = []
         key = load_key(want.account, want.options)
-        created = digest.part(cid, Action.CREATE).update
+        created = digest.part(cid, ChangeKind.CREATE).update
         head = f"{cid}\tcreate\t"
         tail = f"\t{key}\n"
         get = applied.get
-        if want.synced:
+        if want.unread:
             unchanged = len(applied)
         for lead in want.leads:  # the hot loop: a million leads, keep it lean
             eid = lead.extern_id
@@ -73,20 +73,20 @@ def plan(desired: Iterable[Desired], state: State, include_undeclared: bool = Fa
                 continue
             assert camp is not None
             fields = camp.changed_fields(lead)
-            action = Action.REPLACE if PHONE_FIELDS.intersection(fields) else Action.UPDATE
+            action = ChangeKind.REPLACE if PHONE_FIELDS.intersection(fields) else ChangeKind.UPDATE
             change = Change(
                 action, cid, eid, lead.file, lead.line, fields, None, lead.digest, entry[:8]
             )
-            (replaces if action is Action.REPLACE else updates).append(change)
+            (replaces if action is ChangeKind.REPLACE else updates).append(change)
             digest.add(cid, action, item(change, key))
         removals = _tombstoned(want, applied, camp.removed if camp is not None else set())
         tombstoned = {t.extern_id for t in want.tombstones}
-        # nothing owned, or a synced campaign (every owned lead is declared): nothing dropped
+        # nothing owned, or a sealed campaign (every owned lead is declared): nothing dropped
         dropped = sorted(remaining - tombstoned) if remaining is not None else []
         if want.prune:
             removals += [
                 Change(
-                    Action.REMOVE,
+                    ChangeKind.REMOVE,
                     cid,
                     eid,
                     None,
@@ -98,10 +98,10 @@ def plan(desired: Iterable[Desired], state: State, include_undeclared: bool = Fa
             ]
             orphans: tuple[Change, ...] = ()
         else:
-            orphans = tuple(Change(Action.ORPHAN, cid, eid, None, None) for eid in dropped)
+            orphans = tuple(Change(ChangeKind.ORPHAN, cid, eid, None, None) for eid in dropped)
         gone = removal_key(want.prune_action)
         for change in removals:
-            digest.add(cid, Action.REMOVE, item(change, gone))
+            digest.add(cid, ChangeKind.REMOVE, item(change, gone))
         previous = camp.options if camp is not None else None
         leadsets.append(
             _leadset(
@@ -119,7 +119,7 @@ def plan(desired: Iterable[Desired], state: State, include_undeclared: bool = Fa
             if not camp.leads:
                 continue
             orphans = tuple(
-                Change(Action.ORPHAN, cid, eid, None, None) for eid in sorted(camp.leads)
+                Change(ChangeKind.ORPHAN, cid, eid, None, None) for eid in sorted(camp.leads)
             )
             leadsets.append(
                 LeadSetPlan(
@@ -147,7 +147,7 @@ def _tombstoned(want: Desired, applied: Mapping[str, str], removed: set[str]) ->
         if not done and t.extern_id not in found:
             entry = applied.get(t.extern_id)
             found[t.extern_id] = Change(
-                Action.REMOVE,
+                ChangeKind.REMOVE,
                 want.campaign.id,
                 t.extern_id,
                 t.file,

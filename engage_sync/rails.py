@@ -5,7 +5,7 @@ Tombstones are never refused: apply carries them out even when a rail trips (iss
 from __future__ import annotations
 
 from .config import Rails
-from .model import Action, Plan, RemoveReason
+from .model import ChangeKind, Plan, RemoveReason
 
 
 def tripped(plan: Plan, rails: Rails) -> list[str]:
@@ -47,7 +47,7 @@ def tripped(plan: Plan, rails: Rails) -> list[str]:
                     f"ahead of everything in the dialer (rails.maxImmediateLeads: "
                     f"{rails.max_immediate_leads})"
                 )
-    creates = plan.count(Action.CREATE)
+    creates = plan.count(ChangeKind.CREATE)
     if creates > rails.max_creates:
         found.append(
             f"this run would create {creates} leads (rails.maxCreates: {rails.max_creates})"

@@ -9,25 +9,26 @@ from collections.abc import Iterator, Mapping, Sequence
 from typing import TextIO
 from urllib.parse import quote
 
-from .model import Action, Change, DriftKind, Joined, Lead, LeadSetPlan, Plan, RemoveReason
+from .model import Change, ChangeKind, DriftKind, Joined, Lead, LeadSetPlan, Plan, RemoveReason
 
 MARKER = "<!-- engage-sync-plan -->"
 MARKDOWN_BUDGET = 60_000
 FORMAT_VERSION = 2
 _SYMBOL = {
-    Action.CREATE: "+",
-    Action.UPDATE: "~",
-    Action.REPLACE: "-/+",
-    Action.REMOVE: "-",
-    Action.ORPHAN: "-",
+    ChangeKind.CREATE: "+",
+    ChangeKind.UPDATE: "~",
+    ChangeKind.REPLACE: "-/+",
+    ChangeKind.REMOVE: "-",
+    ChangeKind.ORPHAN: "-",
 }
 
 
 def summary_line(plan: Plan) -> str:
+    n = plan.count
     return (
-        f"Plan: {plan.count(Action.CREATE)} to create, {plan.count(Action.UPDATE)} to update, "
-        f"{plan.count(Action.REPLACE)} to replace, {plan.count(Action.REMOVE)} to remove, "
-        f"{plan.count(Action.ORPHAN)} orphaned, {plan.unchanged} unchanged."
+        f"Plan: {n(ChangeKind.CREATE)} to create, {n(ChangeKind.UPDATE)} to update, "
+        f"{n(ChangeKind.REPLACE)} to replace, {n(ChangeKind.REMOVE)} to remove, "
+        f"{n(ChangeKind.ORPHAN)} orphaned, {plan.unchanged} unchanged."
     )
 
 
@@ -55,9 +56,9 @@ def _where(change: Change) -> str:
 def _note(change: Change) -> str:
     if change.fields:
         return f"  ({', '.join(change.fields)})"
-    if change.action is Action.REMOVE and change.reason is RemoveReason.REMOVED:
+    if change.kind is ChangeKind.REMOVE and change.reason is RemoveReason.REMOVED:
         return "  (removed)"
-    if change.action is Action.ORPHAN:
+    if change.kind is ChangeKind.ORPHAN:
         return "  (stays in Engage)"
     return ""
 
@@ -76,7 +77,7 @@ def render_text(
             lines.append(f"  prune: on ({ls.prune_action.value} what no file declares)")
         changes = ls.changes()
         for change in changes[:limit]:
-            symbol, where = _SYMBOL[change.action], _where(change)
+            symbol, where = _SYMBOL[change.kind], _where(change)
             lines.append(f"  {symbol} {change.extern_id}  {where}{_note(change)}")
             lead = pii.get((change.campaign_id, change.extern_id)) if pii else None
             if lead is not None:
@@ -161,13 +162,13 @@ def _change_items(plan: Plan) -> Iterator[dict[str, object]]:
     for ls in plan.leadsets:
         for c in ls.changes():
             item: dict[str, object] = {
-                "action": c.action.value,
+                "action": c.kind.value,
                 "campaignId": c.campaign_id,
                 "externId": c.extern_id,
                 "file": c.file,
                 "line": c.line,
             }
-            if c.action in (Action.UPDATE, Action.REPLACE):
+            if c.kind in (ChangeKind.UPDATE, ChangeKind.REPLACE):
                 item["fields"] = list(c.fields)
             if c.reason is not None:
                 item["reason"] = c.reason.value
@@ -182,12 +183,12 @@ def plan_document(
     return {
         "format_version": FORMAT_VERSION,
         "summary": {
-            "create": plan.count(Action.CREATE),
-            "update": plan.count(Action.UPDATE),
-            "replace": plan.count(Action.REPLACE),
-            "remove": plan.count(Action.REMOVE),
+            "create": plan.count(ChangeKind.CREATE),
+            "update": plan.count(ChangeKind.UPDATE),
+            "replace": plan.count(ChangeKind.REPLACE),
+            "remove": plan.count(ChangeKind.REMOVE),
             "unchanged": plan.unchanged,
-            "orphaned": plan.count(Action.ORPHAN),
+            "orphaned": plan.count(ChangeKind.ORPHAN),
             **({"drift": drift_counts(plan)} if plan.refreshed else {}),
         },
         "leadsets": [
@@ -266,7 +267,7 @@ _text = json.encoder.encode_basestring_ascii
 def _change_text(c: Change) -> str:
     """One change as `json.dumps(item, indent=2, sort_keys=True)` indents it at depth 2, made
     directly: a million changes would spend most of their time in json.dumps's own set-up."""
-    if c.action is Action.CREATE and c.line is not None and c.file is not None:  # most of them
+    if c.kind is ChangeKind.CREATE and c.line is not None and c.file is not None:  # most of them
         return (
             f'    {{\n      "action": "create",\n      "campaignId": {c.campaign_id},\n'
             f'      "externId": {_text(c.extern_id)},\n      "file": {_file_text(c.file)},\n'
@@ -274,11 +275,11 @@ def _change_text(c: Change) -> str:
         )
     lines = [
         "    {",
-        f'      "action": "{c.action.value}",',
+        f'      "action": "{c.kind.value}",',
         f'      "campaignId": {c.campaign_id},',
         f'      "externId": {_text(c.extern_id)},',
     ]
-    if c.action in (Action.UPDATE, Action.REPLACE):
+    if c.kind in (ChangeKind.UPDATE, ChangeKind.REPLACE):
         if c.fields:
             names = ",\n".join(f"        {_text(f)}" for f in c.fields)
             lines.append(f'      "fields": [\n{names}\n      ],')
@@ -388,7 +389,7 @@ def render_markdown(
         for i, c in enumerate(changes):
             detail = ", ".join(c.fields) or (c.reason.value if c.reason else "")
             row = (
-                f"| {c.action.value} | {_md_cell(c.extern_id)} | {_md_where(c, source_url)} | "
+                f"| {c.kind.value} | {_md_cell(c.extern_id)} | {_md_where(c, source_url)} | "
                 f"{_md_cell(detail)} |"
             )
             if used + len(row) + 1 > budget:

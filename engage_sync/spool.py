@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from typing import IO
 
 from .errors import ScratchError
-from .model import Action, Change, StreamedChanges
+from .model import Change, ChangeKind, StreamedChanges
 
 KEEP = 10_000  # changes held in memory before the rest go to the temporary file
 _BATCH = 4096  # lines written to it at once
@@ -38,7 +38,7 @@ class Spool(StreamedChanges):
         self._len += 1
         if self._len <= self._keep:
             self._head.append(
-                Change(Action.CREATE, self.campaign_id, extern_id, file, line, digest=digest)
+                Change(ChangeKind.CREATE, self.campaign_id, extern_id, file, line, digest=digest)
             )
             return
         index = self._names.setdefault(file or "", len(self._names))
@@ -76,7 +76,7 @@ class Spool(StreamedChanges):
         if self._file is None:
             return
         names = list(self._names)
-        cid, create = self.campaign_id, Action.CREATE
+        cid, create = self.campaign_id, ChangeKind.CREATE
         for raw in self._lines(self._file):
             index, line, digest, extern_id = raw.decode().split("\t", 3)
             if "\\" in extern_id:

@@ -7,15 +7,16 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from . import leadsets, synced
+from . import leadsets
+from . import seal as seals
 from .config import DEFAULT_LEADSETS, DEFAULT_STATE, Config, pick
 from .errors import ValidationFailed
 from .leadsets import DUPLICATE_EFFECT, Sink, Source
 from .model import Lead, Plan
 from .planner import plan as make_plan
 from .rails import tripped
+from .seal import Seal
 from .state import State, load_state
-from .synced import Seal
 
 
 def state_path(flag: str | None, config: Config) -> Path:
@@ -37,7 +38,7 @@ class Planned:
     sink: Sink
     rails: list[str]
     # campaigns not read (their files are what the last apply recorded), and the seal each
-    # read campaign gets if apply carries all of its plan out (see synced.py)
+    # read campaign gets if apply carries all of its plan out (see seal.py)
     skipped: frozenset[int] = frozenset()
     seals: dict[int, Seal] = field(default_factory=dict)
 
@@ -75,12 +76,12 @@ def read_inputs(paths: Sequence[str], config: Config, state: State | None = None
     )
     if state is None:
         return Inputs(load(files), sink, whole)
-    key = synced.settings_key(config.options, config.prune, config.prune_action)
+    key = seals.settings_key(config.options, config.prune, config.prune_action)
     shown = {leadsets.shown_path(f): f for f in files}
-    digests: dict[str, str | None] = {name: synced.file_digest(f) for name, f in shown.items()}
+    digests: dict[str, str | None] = {name: seals.file_digest(f) for name, f in shown.items()}
     skipped: dict[int, Seal] = {}
     for cid, camp in state.campaigns.items():
-        seal = synced.trusted(camp, key, shown, digests)
+        seal = seals.trusted(camp, key, shown, digests)
         if seal is not None:
             skipped[cid] = seal
     sealed_files = {f for seal in skipped.values() for f in seal.files}
@@ -93,7 +94,7 @@ def read_inputs(paths: Sequence[str], config: Config, state: State | None = None
     for source in sources:
         if source.leads_path is not None and source.meta.leads_file not in digests:
             assert source.meta.leads_file is not None
-            digests[source.meta.leads_file] = synced.file_digest(source.leads_path)
+            digests[source.meta.leads_file] = seals.file_digest(source.leads_path)
     return Inputs(sources, sink, whole, skipped, digests, key)
 
 
@@ -112,7 +113,7 @@ def build_plan(
 ) -> Planned:
     """Validate, then plan against the state. Any error raises ValidationFailed with all of them.
 
-    `incremental`: campaigns the state holds in sync are not read (see synced.py); off when
+    `incremental`: campaigns the state holds in sync are not read (see seal.py); off when
     every lead must be streamed (`--refresh` looks up declared phones).
     """
     state = load_state(state_file)
@@ -151,15 +152,15 @@ def _seals(result: Plan, found: Inputs, sources: Sequence[Source]) -> dict[int, 
         for name in (s.meta.path, s.meta.leads_file):
             if name is not None:
                 pairs.append((name, found.digests.get(name)))
-    seals = {}
+    made: dict[int, Seal] = {}
     for ls in result.leadsets:
         cid = ls.campaign.id
         if cid in found.skipped or cid not in inputs or cid in found.sink.shared_phones:
             continue
-        seal = synced.seal_for(ls, inputs[cid], found.key, problem_files)
+        seal = seals.seal_for(ls, inputs[cid], found.key, problem_files)
         if seal is not None:
-            seals[cid] = seal
-    return seals
+            made[cid] = seal
+    return made
 
 
 def record_seals(planned: Planned, done: Callable[[int], bool]) -> int:
@@ -171,8 +172,8 @@ def record_seals(planned: Planned, done: Callable[[int], bool]) -> int:
         if camp is None or camp.in_doubt or len(camp.leads) != seal.leads or not done(cid):
             continue
         raw = seal.to_json()
-        if camp.synced != raw:
-            camp.synced = raw
+        if camp.seal != raw:
+            camp.seal = raw
             changed += 1
     return changed
 

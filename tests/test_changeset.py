@@ -18,7 +18,7 @@ from engage_sync.changeset import (
     write_changeset,
 )
 from engage_sync.errors import ChangeSetError
-from engage_sync.model import Action, CampaignRef, Desired, Lead, Tombstone
+from engage_sync.model import CampaignRef, ChangeKind, Desired, Lead, Tombstone
 from engage_sync.planner import plan
 from engage_sync.state import State
 
@@ -69,7 +69,7 @@ def test_the_same_lead_changed_by_two_reviews_is_named_not_applied() -> None:
     (line,) = coverage.unreviewed
     assert describe(line, [r1, r2]) == "campaign 7: update a (#1, #2 reviewed other content for it)"
     kept = only(main, coverage.reviewed)
-    assert kept.count(Action.UPDATE) == 0
+    assert kept.count(ChangeKind.UPDATE) == 0
 
 
 def test_options_and_account_are_part_of_what_was_reviewed() -> None:

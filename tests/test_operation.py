@@ -113,7 +113,7 @@ def test_applies_records_and_seals_then_has_nothing_to_do(folder: Path, emu: Emu
     assert hooks.asked == [(3, 0)] and hooks.answered == 3 and hooks.closed
     assert live(emu) == {"L-1": 1, "L-2": 1, "L-3": 1}
     state = load_state(folder / "engage-sync.state.json")
-    assert state.campaigns[136785].synced is not None  # clean plan, carried out whole
+    assert state.campaigns[136785].seal is not None  # clean plan, carried out whole
     again = run(emu, Hooks())
     assert again.nothing_to_do and again.report.leadsets == []
     assert load_state(folder / "engage-sync.state.json").serial == state.serial
@@ -138,7 +138,7 @@ def test_a_checksum_that_is_not_the_plans_carries_out_the_tombstones_alone(
     assert hooks.asked == [(0, 1)]
     assert live(emu) == {"L-1": 1}  # L-2 stopped, L-3 not loaded
     state = load_state(folder / "engage-sync.state.json")
-    assert "L-2" in state.campaigns[136785].removed and state.campaigns[136785].synced is None
+    assert "L-2" in state.campaigns[136785].removed and state.campaigns[136785].seal is None
 
 
 def test_reviewed_change_sets_gate_what_is_carried_out(folder: Path, emu: Emulator) -> None:

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from engage_sync.errors import EngageSyncError
-from engage_sync.model import Action, CampaignRef, Desired, Lead
+from engage_sync.model import CampaignRef, ChangeKind, Desired, Lead
 from engage_sync.planner import plan
 from engage_sync.state import State
 
@@ -44,9 +44,9 @@ def test_create_update_unchanged_orphan() -> None:
     assert [c.extern_id for c in ls.orphans] == ["gone"]
     assert ls.unchanged == 1
     assert (
-        result.count(Action.CREATE),
-        result.count(Action.UPDATE),
-        result.count(Action.ORPHAN),
+        result.count(ChangeKind.CREATE),
+        result.count(ChangeKind.UPDATE),
+        result.count(ChangeKind.ORPHAN),
         result.unchanged,
     ) == (1, 1, 1, 1)
     assert any("stay dialable in Engage" in w and "prune: true" in w for w in ls.warnings)
@@ -83,8 +83,8 @@ def test_a_changed_phone_is_a_replacement_and_other_fields_an_update() -> None:
         {"externId": "a", "leadPhone": "2125550142", "firstName": "Ada"}, "f", 3
     )
     (ls,) = plan([desired(1, moved, lead("b", firstName="Grace"))], state).leadsets
-    assert [(c.action, c.extern_id, c.fields) for c in ls.replaces] == [
-        (Action.REPLACE, "a", ("leadPhone",))
+    assert [(c.kind, c.extern_id, c.fields) for c in ls.replaces] == [
+        (ChangeKind.REPLACE, "a", ("leadPhone",))
     ]
     assert [(c.extern_id, c.fields) for c in ls.updates] == [("b", ("firstName",))]
     assert ls.to_load == 2 and ls.has_work
@@ -129,7 +129,7 @@ def test_checksum_is_the_one_a_change_set_file_gives(tmp_path: Path) -> None:
         tombstones=(Tombstone("gone", "f.yaml", 9),),
     )
     result = plan([want, desired(2, lead("x", firstName="Eve"), lead("y"))], state)
-    assert (result.count(Action.REPLACE), result.count(Action.REMOVE)) == (1, 1)
+    assert (result.count(ChangeKind.REPLACE), result.count(ChangeKind.REMOVE)) == (1, 1)
     path = tmp_path / "changes.tsv"
     assert write_changeset(result, path) == 5
     changeset = read_changeset(path)

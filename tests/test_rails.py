@@ -15,7 +15,7 @@ from test_planner import applied, desired, lead
 
 from engage_sync import cli
 from engage_sync.config import Rails
-from engage_sync.model import Action
+from engage_sync.model import ChangeKind
 from engage_sync.rails import tripped
 
 HEAD = (
@@ -116,7 +116,7 @@ def test_immediate_rail_is_about_switching() -> None:
     state.campaign(1).options = {"dialPriority": "NORMAL"}
     result = plan([desired(1, *[lead(f"n{i}") for i in range(5)], options=opts)], state)
     assert any("IMMEDIATE" in r for r in tripped(result, Rails(max_immediate_leads=2)))
-    assert result.count(Action.CREATE) == 5
+    assert result.count(ChangeKind.CREATE) == 5
 
 
 def test_options_changes_are_shown(workspace: Path, engage: Served, run: Any) -> None:

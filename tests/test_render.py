@@ -149,7 +149,7 @@ def test_the_streamed_json_is_byte_for_byte_the_whole_document() -> None:
         prune=True,
     )
     result = plan([want], state)
-    assert {c.action.value for ls in result.leadsets for c in ls.changes()} == {
+    assert {c.kind.value for ls in result.leadsets for c in ls.changes()} == {
         "create",
         "update",
         "replace",

@@ -12,7 +12,7 @@ from conftest import write
 
 from engage_sync import spool
 from engage_sync.leadsets import problems
-from engage_sync.model import Action, Change
+from engage_sync.model import Change, ChangeKind
 from engage_sync.spool import Spool
 
 
@@ -23,9 +23,9 @@ def test_a_spool_reads_back_what_was_added_in_order() -> None:
         s.add(eid, "f.csv" if i % 2 else "g.yaml", i + 1)
     s.add("no-place", None, None)
     expected = [
-        Change(Action.CREATE, 7, eid, "f.csv" if i % 2 else "g.yaml", i + 1)
+        Change(ChangeKind.CREATE, 7, eid, "f.csv" if i % 2 else "g.yaml", i + 1)
         for i, eid in enumerate(ids)
-    ] + [Change(Action.CREATE, 7, "no-place", None, None)]
+    ] + [Change(ChangeKind.CREATE, 7, "no-place", None, None)]
     assert list(s) == expected and len(s) == 8 and s == tuple(expected)
     assert s[0] == expected[0] and s[5] == expected[5] and s[-1] == expected[-1]
     assert s[1:4] == expected[1:4] and s[6:] == expected[6:]

@@ -359,7 +359,7 @@ def test_the_live_journal_and_its_replay_leave_the_same_state(tmp_path: Path) ->
     path = tmp_path / "s.json"
     state = load_state(path)
     state.campaign(1).record(lead("old", leadPhone="4155550100"))
-    state.campaign(1).synced = {"leads": 1}
+    state.campaign(1).seal = {"leads": 1}
     save_state(state)
     live = load_state(path)
     with Journal(live) as journal:
@@ -374,5 +374,5 @@ def test_the_live_journal_and_its_replay_leave_the_same_state(tmp_path: Path) ->
     assert render_state(replayed) == render_state(live)
     camp = replayed.campaign(1)
     assert sorted(camp.leads) == ["a"] and camp.removed == {"old"}
-    assert camp.in_doubt == {"d"} and camp.synced is None  # b was answered (not accepted)
+    assert camp.in_doubt == {"d"} and camp.seal is None  # b was answered (not accepted)
     assert camp.options == {"listState": "ACTIVE"} and camp.files == {"f.yaml"}

@@ -46,7 +46,7 @@ def state_list(ctx: Context, fmt: str) -> int:
             "inDoubt": len(c.in_doubt),
             "removed": len(c.removed),
             "files": sorted(c.files),
-            "synced": c.synced is not None,
+            "synced": c.seal is not None,
         }
         for cid, c in sorted(current.campaigns.items())
         if c.leads or c.in_doubt or c.removed

@@ -1,5 +1,8 @@
 """Bringing Engage to what the files declare: the run against the live API, on top of the plan.
 
+operation.py  the apply operation: plan, gates (checksum, reviews, rails), ask, post, record;
+              the commands only render its outcome
+adopt.py    `import --from-engage`: what Engage holds, adopted by drift's rules
 applier.py  walks a Plan through the client: removals first, then loads, every answer
             journaled; lost answers resolved by looking
 actions.py  which records to cancel or delete so no campaign holds more dialable records

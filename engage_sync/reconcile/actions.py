@@ -29,7 +29,15 @@ from ..engage import EngageClient
 from ..engage.leads import LeadAction, LeadRecord, phone_key
 from ..errors import ApiError
 from ..leadsets import Source, declared_phones
-from ..model import PHONE_FIELDS, Action, DriftKind, Lead, LeadSetPlan, PruneAction, RemoveReason
+from ..model import (
+    PHONE_FIELDS,
+    ChangeKind,
+    DriftKind,
+    Lead,
+    LeadSetPlan,
+    PruneAction,
+    RemoveReason,
+)
 from ..state import Journal
 from .drift import newest
 from .report import LeadSetReport, scrub
@@ -119,7 +127,7 @@ class Reconciler:
         # field, so one phone change in 65,536 looks like an update, and only a search shows
         # the old number's record to cancel
         changed = {
-            c.extern_id: Intent.REPLACE if c.action is Action.REPLACE else Intent.UPDATE
+            c.extern_id: Intent.REPLACE if c.kind is ChangeKind.REPLACE else Intent.UPDATE
             for c in (*ls.replaces, *ls.updates)
         }
         dedupe: set[str] = set()

@@ -45,10 +45,10 @@ class CampaignState:
     # externIds removed by a tombstone or by prune: not owned any more, remembered so the plan
     # has nothing left to do for a tombstone, and so drift can tell one that reappeared
     removed: set[str] = field(default_factory=set)
-    # set by apply when the campaign's files and this state agree exactly (see workspace.py):
+    # set by apply when the campaign's files and this state agree exactly (see seal.py):
     # the bytes' fingerprint, the lead count and what a plan shows of the campaign. Any change
     # to the campaign's leads drops it.
-    synced: dict[str, Any] | None = None
+    seal: dict[str, Any] | None = None
     _ids: dict[tuple[str, ...], str] = field(default_factory=dict, repr=False, compare=False)
 
     def fieldset_id(self, names: tuple[str, ...]) -> str:
@@ -88,7 +88,7 @@ class CampaignState:
             self.files.add(file)
         if options is not None:
             self.options = options
-        self.synced = None
+        self.seal = None
 
     def record(self, lead: Lead) -> None:
         """One lead accepted (import, adoption)."""
@@ -97,7 +97,7 @@ class CampaignState:
     def doubt(self, extern_ids: Iterable[str]) -> None:
         """Sent with no answer yet (or ever): the next apply looks them up before posting."""
         self.in_doubt.update(e for e in extern_ids if e)
-        self.synced = None
+        self.seal = None
 
     def settle(self, extern_ids: Iterable[str]) -> None:
         """Answered without being accepted (a refused batch): no longer in doubt."""
@@ -109,14 +109,14 @@ class CampaignState:
             self.leads.pop(eid, None)
             self.in_doubt.discard(eid)
             self.removed.add(eid)
-        self.synced = None
+        self.seal = None
 
     def drop(self, extern_ids: Iterable[str]) -> None:
         """`state rm`: no longer owned and not removed either: the next apply creates them."""
         for eid in extern_ids:
             self.leads.pop(eid, None)
             self.in_doubt.discard(eid)
-        self.synced = None
+        self.seal = None
 
     def hash_of(self, extern_id: str) -> str | None:
         entry = self.leads.get(extern_id)
@@ -206,13 +206,13 @@ def read_state(path: Path) -> State:
             leads = raw["leads"]
             if not isinstance(leads, dict) or not set(map(type, leads.values())) <= {str}:
                 raise ValueError(f"campaign {key}: malformed lead entry")
-            synced = raw.get("synced")
+            sealed = raw.get("synced")  # the seal's key in the file (format 2)
             camp = CampaignState(
                 in_doubt=set(raw.get("in_doubt", [])),
                 files=set(raw.get("files", [])),
                 options=raw.get("options"),
                 removed=set(raw.get("removed", [])),
-                synced=synced if isinstance(synced, dict) else None,
+                seal=sealed if isinstance(sealed, dict) else None,
             )
             if version == 1:
                 leads = camp.adopt_v1(leads, raw.get("fieldsets", {}))
@@ -249,8 +249,8 @@ def render_state(state: State) -> str:
             f'      "in_doubt": {dumps(sorted(c.in_doubt))},',
             f'      "options": {dumps(c.options, sort_keys=True)},',
         ]
-        if c.synced is not None:
-            lines.append(f'      "synced": {dumps(c.synced, sort_keys=True)},')
+        if c.seal is not None:
+            lines.append(f'      "synced": {dumps(c.seal, sort_keys=True)},')
         if c.removed:  # one per line, so a git diff shows each removal
             removed = ",\n".join(f"        {dumps(k)}" for k in sorted(c.removed))
             lines.append(f'      "removed": [\n{removed}\n      ],')

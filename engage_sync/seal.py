@@ -115,7 +115,7 @@ class Seal:
             leads=(),
             prune=self.prune,
             prune_action=self.prune_action,
-            synced=True,
+            unread=True,
         )
 
 
@@ -124,9 +124,9 @@ def trusted(
 ) -> Seal | None:
     """The campaign's seal, when it still holds for the files found now. `digests` has every
     discovered lead-set file; leadsFiles are hashed here (once) and added to it."""
-    if camp.synced is None or camp.in_doubt:
+    if camp.seal is None or camp.in_doubt:
         return None
-    seal = Seal.from_json(camp.synced)
+    seal = Seal.from_json(camp.seal)
     if seal is None or seal.key != key or seal.leads != len(camp.leads):
         return None
     if not set(seal.files) <= discovered.keys():
