@@ -31,10 +31,10 @@ from .model import (
     Change,
     ChangeKind,
     LeadSetPlan,
+    LoadOptions,
     Plan,
     PruneAction,
     RemoveReason,
-    posted_options,
     short_hash,
 )
 
@@ -43,9 +43,9 @@ HEADER = "# engage-sync change set 1 checksum "
 KINDS = (ChangeKind.REMOVE, ChangeKind.REPLACE, ChangeKind.UPDATE, ChangeKind.CREATE)
 
 
-def load_key(account: str | None, options: tuple[tuple[str, object], ...]) -> str:
+def load_key(account: str | None, options: LoadOptions) -> str:
     """What besides its content decides how a lead is posted: the account and the options."""
-    text = json.dumps([account, posted_options(options)], sort_keys=True, default=str)
+    text = json.dumps([account, options.body()], sort_keys=True, default=str)
     return short_hash(hashlib.sha256(text.encode()).digest())
 
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 import binascii
 import enum
 import hashlib
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from itertools import chain, islice
-from typing import NamedTuple, TypeAlias, overload
+from typing import NamedTuple, TypeAlias, TypeVar, overload
 
 FieldValue: TypeAlias = "str | int"
 
@@ -63,6 +63,72 @@ class PruneAction(enum.Enum):
 # A change of any of these is a replacement: Engage tells duplicates apart by phone, so loading the
 # lead again would leave the old number dialable beside the new one (issue #10).
 PHONE_FIELDS = frozenset({"leadPhone", "leadPhoneE164"})
+PHONE_ORDER = ("leadPhone", "leadPhoneE164")  # which one is the lead's phone when both are set
+
+
+class DuplicateHandling(enum.Enum):
+    """What Engage does with a lead whose phone is already in the campaign."""
+
+    REMOVE_ALL_EXISTING = "REMOVE_ALL_EXISTING"
+    REMOVE_FROM_LIST = "REMOVE_FROM_LIST"
+    RETAIN_ALL = "RETAIN_ALL"
+
+    @property
+    def effect(self) -> str:
+        return {
+            DuplicateHandling.REMOVE_ALL_EXISTING: "Engage keeps only the last lead loaded with it",
+            DuplicateHandling.REMOVE_FROM_LIST: "Engage will not insert the later lead",
+            DuplicateHandling.RETAIN_ALL: "Engage keeps both as separate dial records",
+        }[self]
+
+
+class DialPriority(enum.Enum):
+    NORMAL = "NORMAL"
+    IMMEDIATE = "IMMEDIATE"
+
+
+@dataclass(frozen=True, slots=True)
+class LoadOptions:
+    """A lead set's load options as declared (sorted by name, lists as tuples): what the loader
+    request carries besides the leads. Built once, where files are read (`of`)."""
+
+    items: tuple[tuple[str, object], ...] = ()
+
+    @classmethod
+    def of(cls, mapping: Mapping[str, object]) -> LoadOptions:
+        return cls(
+            tuple(sorted((k, tuple(v) if isinstance(v, list) else v) for k, v in mapping.items()))
+        )
+
+    def get(self, name: str) -> object | None:
+        return next((v for k, v in self.items if k == name), None)
+
+    @property
+    def duplicate_handling(self) -> DuplicateHandling | None:
+        return _enum(DuplicateHandling, self.get("duplicateHandling"))
+
+    @property
+    def dial_priority(self) -> DialPriority | None:
+        return _enum(DialPriority, self.get("dialPriority"))
+
+    def body(self) -> dict[str, object]:
+        """The options as the loader request carries them: empty ones left out, tuples as lists
+        (also what the state records of them)."""
+        return {
+            k: (list(v) if isinstance(v, tuple) else v)
+            for k, v in self.items
+            if v is not None and v != "" and v != () and v != []
+        }
+
+
+E = TypeVar("E", bound=enum.Enum)
+
+
+def _enum(kind: type[E], value: object) -> E | None:
+    try:
+        return kind(value)
+    except ValueError:
+        return None  # validation reports a value the API does not know
 
 
 class OutputFormat(enum.Enum):
@@ -106,6 +172,14 @@ class Lead(NamedTuple):
     @property
     def fields(self) -> tuple[tuple[str, FieldValue], ...]:
         return tuple(zip(self.names, self.values, strict=True))
+
+    @property
+    def phone(self) -> str:
+        """The number Engage tells duplicates apart by: leadPhone, else leadPhoneE164."""
+        for name in PHONE_ORDER:
+            if name in self.names:
+                return str(self.values[self.names.index(name)])
+        return ""
 
     def content_hash(self) -> str:
         """A hash of the normalised content: equal for equal leads however the file spells them."""
@@ -209,7 +283,7 @@ class LeadSetFile:
     path: str
     campaign: CampaignRef
     account: str | None
-    options: tuple[tuple[str, object], ...]
+    options: LoadOptions
     leads_file: str | None
     tombstones: tuple[Tombstone, ...] = ()
     prune: bool = False
@@ -223,7 +297,7 @@ class Desired:
     campaign: CampaignRef
     account: str | None
     files: tuple[str, ...]
-    options: tuple[tuple[str, object], ...]
+    options: LoadOptions
     leads: Iterable[Lead]
     tombstones: tuple[Tombstone, ...] = ()
     prune: bool = False
@@ -231,15 +305,6 @@ class Desired:
     # not read: its files are what the last apply sealed (seal.py); every owned lead is
     # declared and unchanged
     unread: bool = False
-
-
-def posted_options(options: tuple[tuple[str, object], ...]) -> dict[str, object]:
-    """The options as the loader request carries them: empty ones left out, tuples as lists."""
-    return {
-        k: (list(v) if isinstance(v, tuple) else v)
-        for k, v in options
-        if v is not None and v != "" and v != () and v != []
-    }
 
 
 @dataclass(frozen=True, slots=True)
@@ -264,7 +329,7 @@ class LeadSetPlan:
     campaign: CampaignRef
     account: str | None
     files: tuple[str, ...]
-    options: tuple[tuple[str, object], ...]
+    options: LoadOptions
     creates: Sequence[Change]  # a spool.Spool from the planner: most of it on disk
     updates: tuple[Change, ...]
     orphans: tuple[Change, ...]
@@ -272,7 +337,7 @@ class LeadSetPlan:
     applied_before: int
     in_doubt: tuple[str, ...] = ()
     option_changes: tuple[str, ...] = ()
-    previous_options: tuple[tuple[str, object], ...] | None = None
+    previous_options: LoadOptions | None = None
     warnings: tuple[str, ...] = ()
     replaces: tuple[Change, ...] = ()
     removals: tuple[Change, ...] = ()

@@ -16,9 +16,9 @@ from .model import (
     ChangeKind,
     Desired,
     LeadSetPlan,
+    LoadOptions,
     Plan,
     RemoveReason,
-    posted_options,
 )
 from .spool import Spool
 from .state import State
@@ -126,7 +126,7 @@ def plan(desired: Iterable[Desired], state: State, include_undeclared: bool = Fa
                     CampaignRef(cid),
                     None,
                     tuple(sorted(camp.files)),
-                    (),
+                    LoadOptions(),
                     (),
                     (),
                     orphans,
@@ -177,7 +177,7 @@ def _leadset(
 ) -> LeadSetPlan:
     creates, updates, orphans = changes.creates, changes.updates, changes.orphans
     warnings: list[str] = []
-    changed = option_changes(previous, posted_options(want.options))
+    changed = option_changes(previous, want.options.body())
     if changed:
         warnings.append(
             f"options changed since the last apply ({'; '.join(changed)}): they apply to the "
@@ -212,7 +212,7 @@ def _leadset(
         in_doubt=tuple(sorted(doubt)),
         warnings=tuple(warnings),
         option_changes=tuple(changed),
-        previous_options=tuple(sorted(previous.items())) if previous is not None else None,
+        previous_options=LoadOptions.of(previous) if previous is not None else None,
     )
 
 

@@ -5,7 +5,7 @@ Tombstones are never refused: apply carries them out even when a rail trips (iss
 from __future__ import annotations
 
 from .config import Rails
-from .model import ChangeKind, Plan, RemoveReason
+from .model import ChangeKind, DialPriority, Plan, RemoveReason
 
 
 def tripped(plan: Plan, rails: Rails) -> list[str]:
@@ -38,8 +38,9 @@ def tripped(plan: Plan, rails: Rails) -> list[str]:
                 f"campaign {cid}: declares no leads but {applied} were applied before "
                 "(an emptied file or a broken export?)"
             )
-        before = dict(ls.previous_options or ()).get("dialPriority")
-        if dict(ls.options).get("dialPriority") == "IMMEDIATE" and before != "IMMEDIATE":
+        before = ls.previous_options.dial_priority if ls.previous_options else None
+        now = ls.options.dial_priority
+        if now is DialPriority.IMMEDIATE and before is not DialPriority.IMMEDIATE:
             posting = ls.to_load
             if posting > rails.max_immediate_leads:
                 found.append(

@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from . import __version__
-from .model import CampaignRef, Desired, LeadSetPlan, PruneAction
+from .model import CampaignRef, Desired, LeadSetPlan, LoadOptions, PruneAction
 from .state import CampaignState
 
 SEAL_VERSION = 1
@@ -65,7 +65,7 @@ class Seal:
     files: tuple[str, ...]  # the lead-set files, in the order a plan lists them
     name: str | None
     account: str | None
-    options: tuple[tuple[str, object], ...]
+    options: LoadOptions
     prune: bool
     prune_action: PruneAction
 
@@ -78,7 +78,7 @@ class Seal:
             "files": list(self.files),
             "name": self.name,
             "account": self.account,
-            "options": [[k, list(v) if isinstance(v, tuple) else v] for k, v in self.options],
+            "options": [[k, list(v) if isinstance(v, tuple) else v] for k, v in self.options.items],
             "prune": self.prune,
             "pruneAction": self.prune_action.value,
         }
@@ -96,8 +96,10 @@ class Seal:
                 files=tuple(str(f) for f in raw["files"]),
                 name=None if raw["name"] is None else str(raw["name"]),
                 account=None if raw["account"] is None else str(raw["account"]),
-                options=tuple(
-                    (str(k), tuple(v) if isinstance(v, list) else v) for k, v in raw["options"]
+                options=LoadOptions(
+                    tuple(
+                        (str(k), tuple(v) if isinstance(v, list) else v) for k, v in raw["options"]
+                    )
                 ),
                 prune=bool(raw["prune"]),
                 prune_action=PruneAction(raw["pruneAction"]),

@@ -125,7 +125,7 @@ def build_plan(
     result = make_plan(desired, state, include_undeclared=found.whole and not sink.errors)
     if sink.errors:
         raise ValidationFailed(list(sink.problems))
-    handling = {d.campaign.id: str(dict(d.options).get("duplicateHandling")) for d in desired}
+    handling = {d.campaign.id: str(d.options.get("duplicateHandling")) for d in desired}
     shared = tuple(
         f"campaign {cid}: {n} lead(s) share a phone with an earlier lead; with "
         f"duplicateHandling {handling[cid]} {DUPLICATE_EFFECT.get(handling[cid], '')}"

@@ -18,11 +18,11 @@ from engage_sync.changeset import (
     write_changeset,
 )
 from engage_sync.errors import ChangeSetError
-from engage_sync.model import CampaignRef, ChangeKind, Desired, Lead, Tombstone
+from engage_sync.model import CampaignRef, ChangeKind, Desired, Lead, LoadOptions, Tombstone
 from engage_sync.planner import plan
 from engage_sync.state import State
 
-OPTIONS = (("duplicateHandling", "RETAIN_ALL"),)
+OPTIONS = LoadOptions((("duplicateHandling", "RETAIN_ALL"),))
 
 
 def lead(eid: str, **fields: str) -> Lead:

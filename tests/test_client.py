@@ -141,7 +141,7 @@ def test_transient_failures_of_repeatable_calls_are_retried_with_backoff(
     with make(emu, clock) as client:
         client.load_leads(ACCOUNT, 136785, {**BODY, "uploadLeads": [lead(1)]})
         emu.faults.append(Fault(kind, 2, endpoint="search"))
-        (found,) = client.search_leads(ACCOUNT, 136785, ["L1"])
+        (found,) = client.leads.search(ACCOUNT, 136785, ["L1"])
         assert found.extern_id == "L1"
         assert client.stats["retries"] == 2
 
@@ -176,7 +176,7 @@ def test_retries_are_bounded(emu: Emulator, clock: FakeClock) -> None:
 
     emu.faults.append(Fault("503", 10, endpoint="search"))
     with make(emu, clock, max_retries=3) as client, pytest.raises(TransientApiError, match="503"):
-        client.search_leads(ACCOUNT, 136785, ["L1"])
+        client.leads.search(ACCOUNT, 136785, ["L1"])
     assert emu.stats["leadSearchCalls"] == 4
 
 
@@ -443,7 +443,7 @@ def test_search_pages_past_a_clamped_max_rows_and_filters_rows(
     loaded(client, *[{"externId": "A", "leadPhone": f"415555010{i}"} for i in range(5)])
     loaded(client, lead(1))
     loaded(client, {"externId": "A", "leadPhone": "4155550100"}, campaign=136792)
-    found = client.search_leads(ACCOUNT, 136785, ["A"])
+    found = client.leads.search(ACCOUNT, 136785, ["A"])
     assert len(found) == 5 and {r.extern_id for r in found} == {"A"}
     assert {r.campaign_id for r in found} == {136785}
     pages = [r for r in emu.requests if r["path"].endswith("/leadSearch")]
@@ -457,7 +457,7 @@ def test_search_filters_on_the_client_when_the_server_ignores_extern_ids(
     emu.settings.ignore_extern_ids = True
     client = make(emu, clock)
     loaded(client, lead(1), lead(2), lead(3))
-    assert [r.extern_id for r in client.search_leads(ACCOUNT, 136785, ["L2"])] == ["L2"]
+    assert [r.extern_id for r in client.leads.search(ACCOUNT, 136785, ["L2"])] == ["L2"]
 
 
 def test_search_stops_when_a_server_ignores_paging() -> None:
@@ -469,13 +469,13 @@ def test_search_stops_when_a_server_ignores_paging() -> None:
         calls.append(str(request.url.params.get("page")))
         return httpx.Response(200, json=[row])  # the same page, whatever was asked
 
-    found = mocked(handler, clock).search_leads("1", 5, ["A"])
+    found = mocked(handler, clock).leads.search("1", 5, ["A"])
     assert [r.lead_id for r in found] == [1] and calls == ["0", "1"]
 
 
 def test_search_is_paced_within_its_own_limits(emu: Emulator, clock: FakeClock) -> None:
     client = make(emu, clock, search_chunk=1)
-    client.search_leads(ACCOUNT, 136785, [f"L{i}" for i in range(40)])
+    client.leads.search(ACCOUNT, 136785, [f"L{i}" for i in range(40)])
     assert emu.stats.get("leadSearch429", 0) == 0 and emu.stats["leadSearchCalls"] == 40
     assert clock.now - 1000.0 >= 20  # 40 calls at 15 per 10 s and 60 per 30 s
 
@@ -495,20 +495,20 @@ def test_actions_with_wide_criteria_are_refused_before_sending(
         return httpx.Response(200, json={"success": True})
 
     with pytest.raises(UnsafeAction, match="one campaign and lead ids"):
-        mocked(handler, clock).lead_action("1", campaign, LeadAction.CANCEL, ids)
+        mocked(handler, clock).leads.act("1", campaign, LeadAction.CANCEL, ids)
     assert sent == []
 
 
 def test_an_action_answered_success_false_is_a_failure(emu: Emulator, clock: FakeClock) -> None:
     client = make(emu, clock)
     loaded(client, lead(1))
-    (record,) = client.search_leads(ACCOUNT, 136785, ["L1"])
+    (record,) = client.leads.search(ACCOUNT, 136785, ["L1"])
     emu.faults.append(Fault("unsuccessful", 1, endpoint="actions"))
     with pytest.raises(ApiError, match="success: false"):
-        client.lead_action(ACCOUNT, 136785, LeadAction.CANCEL, [record.lead_id])
-    result = client.lead_action(ACCOUNT, 136785, LeadAction.CANCEL, [record.lead_id])
+        client.leads.act(ACCOUNT, 136785, LeadAction.CANCEL, [record.lead_id])
+    result = client.leads.act(ACCOUNT, 136785, LeadAction.CANCEL, [record.lead_id])
     assert result["success"] is True and result["leadUpdateCount"] == 1
-    (after,) = client.search_leads(ACCOUNT, 136785, ["L1"])
+    (after,) = client.leads.search(ACCOUNT, 136785, ["L1"])
     assert after.state == "CANCELLED" and not after.dialable
 
 
@@ -518,7 +518,7 @@ def test_any_2xx_is_an_answer() -> None:
     created = mocked(lambda r: httpx.Response(201, json=result), clock)
     assert created.load_leads("1", 5, {**BODY, "uploadLeads": [lead(1)]}) == result
     empty = mocked(lambda r: httpx.Response(204), clock)
-    assert empty.lead_action("1", 5, LeadAction.CANCEL, [1]) == {}
+    assert empty.leads.act("1", 5, LeadAction.CANCEL, [1]) == {}
     with pytest.raises(TransientApiError, match="no result body"):
         empty.load_leads("1", 5, {**BODY, "uploadLeads": [lead(1)]})
 

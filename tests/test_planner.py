@@ -7,14 +7,16 @@ from pathlib import Path
 import pytest
 
 from engage_sync.errors import EngageSyncError
-from engage_sync.model import CampaignRef, ChangeKind, Desired, Lead
+from engage_sync.model import CampaignRef, ChangeKind, Desired, Lead, LoadOptions
 from engage_sync.planner import plan
 from engage_sync.state import State
 
-OPTIONS = (
-    ("dialPriority", "NORMAL"),
-    ("duplicateHandling", "REMOVE_ALL_EXISTING"),
-    ("timeZoneOption", "NPA_NXX"),
+OPTIONS = LoadOptions(
+    (
+        ("dialPriority", "NORMAL"),
+        ("duplicateHandling", "REMOVE_ALL_EXISTING"),
+        ("timeZoneOption", "NPA_NXX"),
+    )
 )
 
 
@@ -22,7 +24,7 @@ def lead(eid: str, line: int = 1, **fields: str) -> Lead:
     return Lead.from_mapping({"externId": eid, "leadPhone": "4155550100", **fields}, "f.yaml", line)
 
 
-def desired(cid: int, *leads: Lead, options: tuple[tuple[str, object], ...] = OPTIONS) -> Desired:
+def desired(cid: int, *leads: Lead, options: LoadOptions = OPTIONS) -> Desired:
     return Desired(CampaignRef(cid), None, ("f.yaml",), options, list(leads))
 
 

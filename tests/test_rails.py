@@ -15,7 +15,7 @@ from test_planner import applied, desired, lead
 
 from engage_sync import cli
 from engage_sync.config import Rails
-from engage_sync.model import ChangeKind
+from engage_sync.model import ChangeKind, LoadOptions
 from engage_sync.rails import tripped
 
 HEAD = (
@@ -110,7 +110,7 @@ def test_immediate_rail_is_about_switching() -> None:
     state.campaign(1).options = {"dialPriority": "IMMEDIATE"}
     from engage_sync.planner import plan
 
-    opts = (("dialPriority", "IMMEDIATE"),)
+    opts = LoadOptions((("dialPriority", "IMMEDIATE"),))
     result = plan([desired(1, lead("a"), *[lead(f"n{i}") for i in range(5)], options=opts)], state)
     assert tripped(result, Rails(max_immediate_leads=2)) == []
     state.campaign(1).options = {"dialPriority": "NORMAL"}

@@ -5,10 +5,11 @@ from __future__ import annotations
 import pytest
 
 from engage_sync.engage.leads import LeadAction, LeadRecord, is_dialable, phone_key
-from engage_sync.model import PruneAction
+from engage_sync.model import DuplicateHandling, PruneAction
 from engage_sync.reconcile.actions import Intent, Want, decide, dialable_left
 
 CANCEL, DELETE = LeadAction.CANCEL, LeadAction.DELETE
+RETAIN_ALL = DuplicateHandling.RETAIN_ALL
 
 
 def rec(lead_id: int, phone: str, state: str = "READY", eid: str = "A", **kw: bool) -> LeadRecord:
@@ -35,11 +36,11 @@ RECORDS = [rec(1, OLD), rec(2, NEW), rec(3, OLD, "COMPLETE"), rec(4, OLD, eid="B
     ],
 )
 def test_the_mechanism_per_mode(intent: Intent, handling: str, expected: dict) -> None:  # type: ignore[type-arg]
-    assert decide(Want("A", intent, NEW), RECORDS, handling) == expected
+    assert decide(Want("A", intent, NEW), RECORDS, DuplicateHandling(handling)) == expected
 
 
 def test_prune_delete_deletes_every_record_of_the_person() -> None:
-    assert decide(Want("A", Intent.PRUNE), RECORDS, "RETAIN_ALL", PruneAction.DELETE) == {
+    assert decide(Want("A", Intent.PRUNE), RECORDS, RETAIN_ALL, PruneAction.DELETE) == {
         DELETE: [1, 2, 3]
     }
 

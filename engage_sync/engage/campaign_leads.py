@@ -1,20 +1,18 @@
-"""Lead search and lead actions (NOTES.md, "Lead management"), mixed into EngageClient."""
+"""Lead search and lead actions (NOTES.md, "Lead management"): `client.leads`, on top of the
+client's paced and retried requests."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from typing import Any
+from typing import Any, Protocol
 
 from ..errors import ApiError, UnsafeAction
 from .leads import LeadAction, LeadRecord
 from .ratelimit import SlidingWindows
 
 
-class CampaignLeadsApi:
-    """What it relies on from EngageClient: `request`, `pacer`, `_admin` and the paging sizes."""
-
-    search_page_size: int
-    search_chunk: int
+class Api(Protocol):
+    """What lead search and actions need of the client: paced, retried requests."""
 
     def request(
         self,
@@ -24,18 +22,24 @@ class CampaignLeadsApi:
         json: Any = None,
         pacer: SlidingWindows | None = None,
         repeatable: bool = True,
-    ) -> Any:
-        raise NotImplementedError  # pragma: no cover - EngageClient.request
+    ) -> Any: ...
 
-    def pacer(self, kind: str, account: str) -> SlidingWindows:
-        raise NotImplementedError  # pragma: no cover - EngageClient.pacer
+    def pacer(self, kind: str, account: str) -> SlidingWindows: ...
 
-    def _admin(self, account: str) -> str:
-        return f"/api/v1/admin/accounts/{account}"
 
-    def search_leads(
-        self, account: str, campaign: int, extern_ids: Iterable[str]
-    ) -> list[LeadRecord]:
+def admin(account: str) -> str:
+    return f"/api/v1/admin/accounts/{account}"
+
+
+class CampaignLeads:
+    """A campaign's records: search by externId, scan, act on named records."""
+
+    def __init__(self, api: Api, search_page_size: int = 1000, search_chunk: int = 500) -> None:
+        self.api = api
+        self.search_page_size = search_page_size
+        self.search_chunk = search_chunk
+
+    def search(self, account: str, campaign: int, extern_ids: Iterable[str]) -> list[LeadRecord]:
         """Every record in `campaign` with one of these externIds (NOTES.md, lead search).
 
         Asks for a few hundred externIds at a time, one campaign only, paced within the search
@@ -53,7 +57,7 @@ class CampaignLeadsApi:
                     found[record.lead_id] = record
         return sorted(found.values(), key=lambda r: r.lead_id)
 
-    def scan_campaign(self, account: str, campaign: int) -> tuple[list[LeadRecord], bool]:
+    def scan(self, account: str, campaign: int) -> tuple[list[LeadRecord], bool]:
         """Every record of one campaign, and whether the scan saw them all (False: a page that
         was not empty brought nothing new, so the server ignores paging and hides the rest)."""
         return self._search(account, campaign, {"campaignIds": [campaign]})
@@ -63,15 +67,15 @@ class CampaignLeadsApi:
     ) -> tuple[list[LeadRecord], bool]:
         """Page until a page comes back empty: a server may clamp `maxRows`, so a short page
         proves nothing. A page with nothing new ends it too (a server that ignores `page`)."""
-        path = f"{self._admin(account)}/campaignLeads/leadSearch"
+        path = f"{admin(account)}/campaignLeads/leadSearch"
         found: dict[int, LeadRecord] = {}
         page = 0
         while True:
-            rows = self.request(
+            rows = self.api.request(
                 "POST",
                 f"{path}?page={page}&maxRows={self.search_page_size}",
                 json=criteria,
-                pacer=self.pacer("search", account),
+                pacer=self.api.pacer("search", account),
             )
             if isinstance(rows, dict):  # a paged envelope, should a tenant answer one
                 rows = rows.get("content") or rows.get("leads") or []
@@ -93,7 +97,7 @@ class CampaignLeadsApi:
                 return sorted(found.values(), key=lambda r: r.lead_id), False
             page += 1
 
-    def lead_action(
+    def act(
         self, account: str, campaign: int, action: LeadAction, lead_ids: Sequence[int]
     ) -> dict[str, Any]:
         """One lead action on named records of one campaign, or UnsafeAction before sending.
@@ -116,11 +120,11 @@ class CampaignLeadsApi:
             "campaignLeadSearchCriteria": {"campaignIds": [campaign], "leadIds": ids},
             "leadActionParams": {"paramMap": {}},
         }
-        result = self.request(
+        result = self.api.request(
             "PUT",
-            f"{self._admin(account)}/campaignLeads/actions?leadAction={action.value}",
+            f"{admin(account)}/campaignLeads/actions?leadAction={action.value}",
             json=body,
-            pacer=self.pacer("actions", account),
+            pacer=self.api.pacer("actions", account),
         )
         if result is None:
             return {}

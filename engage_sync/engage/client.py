@@ -13,7 +13,7 @@ import httpx
 
 from ..errors import AnswerLost, ApiError, AuthError, TransientApiError
 from .auth import Credentials, TokenSource, check_url, normalise_base_url
-from .campaign_leads import CampaignLeadsApi
+from .campaign_leads import CampaignLeads, admin
 from .ratelimit import ACTION_LIMITS, LOADER_LIMITS, SEARCH_LIMITS, Limit, SlidingWindows
 
 log = logging.getLogger("engage_sync.http")
@@ -49,9 +49,9 @@ class RedactingFilter(logging.Filter):
         return True
 
 
-class EngageClient(CampaignLeadsApi):
+class EngageClient:
     """Engage's Voice API: auth, pacing per sub-account, retries, status -> error; campaigns and the
-    loader here, lead search and actions in campaign_leads.py."""
+    loader here; lead search and actions are `client.leads` (campaign_leads.py)."""
 
     def __init__(
         self,
@@ -91,8 +91,7 @@ class EngageClient(CampaignLeadsApi):
         self._clock = clock
         self._pacers: dict[tuple[str, str], SlidingWindows] = {}
         self._pacers_lock = threading.Lock()
-        self.search_page_size = search_page_size
-        self.search_chunk = search_chunk
+        self.leads = CampaignLeads(self, search_page_size, search_chunk)
         self.stats = {"requests": 0, "retries": 0, "throttled": 0, "waited": 0.0}
         self.latency: float | None = (
             None  # seconds per answer, smoothed: how many to keep in flight
@@ -241,14 +240,14 @@ class EngageClient(CampaignLeadsApi):
 
     def _campaigns(self, account: str) -> list[dict[str, Any]]:
         try:
-            groups = self.request("GET", f"{self._admin(account)}/dialGroups/withChildren")
+            groups = self.request("GET", f"{admin(account)}/dialGroups/withChildren")
         except ApiError as e:
             # real clients use dialGroups then each group's campaigns (no public use of
             # withChildren was found): any failure here falls back to that
             log.info("dialGroups/withChildren: %s; asking group by group", e)
             groups = None
         if not isinstance(groups, list):
-            groups = self.request("GET", f"{self._admin(account)}/dialGroups")
+            groups = self.request("GET", f"{admin(account)}/dialGroups")
             if not isinstance(groups, list):
                 raise ApiError("dialGroups: expected a list")
             groups = [{k: v for k, v in g.items() if k != "campaigns"} for g in groups]
@@ -257,7 +256,7 @@ class EngageClient(CampaignLeadsApi):
             campaigns = group.get("campaigns")
             if not isinstance(campaigns, list):  # a group answered without its campaigns
                 campaigns = self.request(
-                    "GET", f"{self._admin(account)}/dialGroups/{group['dialGroupId']}/campaigns"
+                    "GET", f"{admin(account)}/dialGroups/{group['dialGroupId']}/campaigns"
                 )
             result.append({**group, "campaigns": campaigns if isinstance(campaigns, list) else []})
         return result
@@ -295,7 +294,7 @@ class EngageClient(CampaignLeadsApi):
     def load_leads(self, account: str, campaign: int, body: dict[str, Any]) -> dict[str, Any]:
         result = self.request(
             "POST",
-            f"{self._admin(account)}/campaigns/{campaign}/leadLoader/direct",
+            f"{admin(account)}/campaigns/{campaign}/leadLoader/direct",
             json=body,
             pacer=self.pacer("loader", account),
             repeatable=False,

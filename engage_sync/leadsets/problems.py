@@ -12,13 +12,9 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 from ..errors import ScratchError
-from ..model import Problem, Severity
+from ..model import DuplicateHandling, Problem, Severity
 
-DUPLICATE_EFFECT = {
-    "REMOVE_ALL_EXISTING": "Engage keeps only the last lead loaded with it",
-    "REMOVE_FROM_LIST": "Engage will not insert the later lead",
-    "RETAIN_ALL": "Engage keeps both as separate dial records",
-}
+DUPLICATE_EFFECT = {h.value: h.effect for h in DuplicateHandling}
 
 # track(externId, phone or None, line) -> False when the lead is not to be used (a replay skips
 # a repeated externId, as the first read reported it)

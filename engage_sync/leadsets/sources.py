@@ -12,11 +12,11 @@ from yaml.nodes import SequenceNode
 
 from ..errors import InputError
 from ..model import (
-    PHONE_FIELDS,
     CampaignRef,
     Desired,
     Lead,
     LeadSetFile,
+    LoadOptions,
     PruneAction,
     Tombstone,
 )
@@ -161,9 +161,7 @@ def load_source(
         path=shown,
         campaign=campaign,
         account=doc["account"] if isinstance(doc.get("account"), str) else None,
-        options=tuple(
-            sorted((k, tuple(v) if isinstance(v, list) else v) for k, v in options.items())
-        ),
+        options=LoadOptions.of(options),
         leads_file=shown_path(leads_path) if leads_path else None,
         tombstones=_tombstones(doc.get("removed"), shown, conv.lines),
         prune=doc["prune"] if isinstance(doc.get("prune"), bool) else prune,
@@ -222,7 +220,7 @@ def _schema_message(error: Any) -> str:
 def iter_leads(source: Source, sink: Sink) -> Iterator[Lead]:
     """Every valid lead of the file: inline leads, then the leadsFile. Problems go to the sink."""
     campaign = source.meta.campaign.id
-    handling = dict(source.meta.options).get("duplicateHandling")
+    handling = source.meta.options.get("duplicateHandling")
     if source.leads_node is not None:
         track = sink.tracker(campaign, handling, source.meta.path)
         slow = readers.slow_path(source.ctx, sink, track)
@@ -374,7 +372,9 @@ def leads_file_source(path: Path, campaign: int) -> Source:
         raise InputError(
             f"{shown_path(path)}: expected a lead set (.yaml/.json) or leads (.csv/.jsonl)"
         )
-    meta = LeadSetFile(shown_path(path), CampaignRef(campaign), None, (), shown_path(path))
+    meta = LeadSetFile(
+        shown_path(path), CampaignRef(campaign), None, LoadOptions(), shown_path(path)
+    )
     return Source(meta, path, None, path, LeadContext(None))
 
 
@@ -386,7 +386,5 @@ def declared_phones(sources: Sequence[Source], wanted: set[str]) -> dict[str, st
     for source in sources:
         for lead in iter_leads(source, Sink()):
             if lead.extern_id in wanted:
-                fields = dict(zip(lead.names, lead.values, strict=True))
-                phone = next((fields[n] for n in sorted(PHONE_FIELDS) if n in fields), "")
-                found[lead.extern_id] = str(phone)
+                found[lead.extern_id] = lead.phone
     return found

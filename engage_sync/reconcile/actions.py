@@ -30,9 +30,9 @@ from ..engage.leads import LeadAction, LeadRecord, phone_key
 from ..errors import ApiError
 from ..leadsets import Source, declared_phones
 from ..model import (
-    PHONE_FIELDS,
     ChangeKind,
     DriftKind,
+    DuplicateHandling,
     Lead,
     LeadSetPlan,
     PruneAction,
@@ -61,7 +61,7 @@ class Want:
 def decide(
     want: Want,
     records: Iterable[LeadRecord],
-    duplicate_handling: str,
+    duplicate_handling: DuplicateHandling | None,
     prune_action: PruneAction = PruneAction.CANCEL,
 ) -> dict[LeadAction, list[int]]:
     """The lead ids to act on for one externId, by action."""
@@ -84,10 +84,10 @@ def decide(
                 out[LeadAction.DELETE].append(r.lead_id)
             elif r.dialable:
                 out[LeadAction.CANCEL].append(r.lead_id)
-        elif r.phone != declared or duplicate_handling == "RETAIN_ALL":
+        elif r.phone != declared or duplicate_handling is DuplicateHandling.RETAIN_ALL:
             if r.dialable:
                 out[LeadAction.CANCEL].append(r.lead_id)
-        elif duplicate_handling == "REMOVE_FROM_LIST":
+        elif duplicate_handling is DuplicateHandling.REMOVE_FROM_LIST:
             out[LeadAction.DELETE].append(r.lead_id)
     return {action: ids for action, ids in out.items() if ids}
 
@@ -118,7 +118,7 @@ class Reconciler:
         """Carry out the removals and prepare replacements and updates; returns the externIds
         that must not be loaded because their earlier records could not be dealt with."""
         cid = ls.campaign.id
-        handling = str(dict(ls.options).get("duplicateHandling"))
+        handling = ls.options.duplicate_handling
         wants: dict[str, Want] = {}
         for c in ls.removals:
             intent = Intent.REMOVE if c.reason is RemoveReason.REMOVED else Intent.PRUNE
@@ -147,7 +147,7 @@ class Reconciler:
         if not wants:
             return set()
         try:
-            records = self.client.search_leads(account, cid, wants)
+            records = self.client.leads.search(account, cid, wants)
         except ApiError as e:
             return self._failed(rep, set(changed), f"lead search failed: {e}")
         by_id: dict[str, list[LeadRecord]] = {}
@@ -169,7 +169,7 @@ class Reconciler:
         if acted:
             try:
                 touched = {eid for items in todo.values() for _, eid in items}
-                after = self.client.search_leads(account, cid, touched)
+                after = self.client.leads.search(account, cid, touched)
             except ApiError as e:
                 return self._failed(rep, set(changed), f"checking search failed: {e}")
             left = still_dialable(acted, after) + dialable_left(removing - failed, after)
@@ -204,7 +204,7 @@ class Reconciler:
         eids = [e for _, e in chunk]
         number = self.journal.act(campaign, action.value, lead_ids, eids)
         try:
-            result = self.client.lead_action(account, campaign, action, lead_ids)
+            result = self.client.leads.act(account, campaign, action, lead_ids)
         except ApiError as e:
             self.journal.acted(number, False)
             failed.update(eids)
@@ -241,8 +241,6 @@ def loaded(
     for lead in leads:
         if lead.extern_id in post_again:
             continue
-        fields = dict(lead.fields)
-        phone = next((fields[n] for n in sorted(PHONE_FIELDS) if n in fields), "")
-        if (lead.extern_id, phone_key(phone)) in have:
+        if (lead.extern_id, phone_key(lead.phone)) in have:
             found.add(lead)
     return found

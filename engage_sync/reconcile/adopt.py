@@ -9,7 +9,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 
 from ..engage import EngageClient
-from ..model import PHONE_FIELDS, DriftKind, Lead
+from ..model import DriftKind, Lead
 from .drift import classify
 
 
@@ -19,14 +19,9 @@ class Adoption:
     lines: list[str] = field(default_factory=list)  # what happens to each of the others
 
 
-def declared_phone(lead: Lead) -> str:
-    fields = dict(lead.fields)
-    return str(next((fields[n] for n in sorted(PHONE_FIELDS) if n in fields), ""))
-
-
 def adopt(client: EngageClient, account: str, campaign: int, leads: list[Lead]) -> Adoption:
-    records = client.search_leads(account, campaign, [lead.extern_id for lead in leads])
-    phones = {lead.extern_id: declared_phone(lead) for lead in leads}
+    records = client.leads.search(account, campaign, [lead.extern_id for lead in leads])
+    phones = {lead.extern_id: lead.phone for lead in leads}
     found = classify(campaign, records, phones, (), phones)
     drift = {d.extern_id: d for d in found.items}
     live = Counter(r.extern_id for r in records if r.dialable and r.campaign_id == campaign)

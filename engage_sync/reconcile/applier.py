@@ -13,13 +13,16 @@ from .. import leadsets
 from ..engage import EngageClient
 from ..errors import ApiError
 from ..leadsets import Sink, Source
-from ..model import DriftKind, LeadSetPlan, Plan, posted_options
+from ..model import DriftKind, DuplicateHandling, LeadSetPlan, Plan
 from ..state import Journal
 from .actions import Reconciler
 from .loader import BatchLoader, batches, look
 from .report import LeadSetReport, Report
 
 Progress = Callable[[int], None]
+# updates posted again rather than looked up after a lost answer: under this mode the loader
+# replaces the record with the same phone
+REPLACED_BY_PHONE = DuplicateHandling.REMOVE_ALL_EXISTING
 
 
 @dataclass
@@ -126,7 +129,7 @@ class Applier:
         changed = {d.extern_id for d in ls.corrections if d.kind is DriftKind.CHANGED}
         loads = (*ls.creates, *ls.updates, *ls.replaces)
         wanted = ({c.extern_id for c in loads} | changed) - blocked
-        handling = dict(ls.options).get("duplicateHandling")
+        handling = ls.options.duplicate_handling
         if ls.in_doubt:
             wanted -= self._settle_in_doubt(account, ls, sources, set(ls.in_doubt) & wanted, rep)
         if self.look_first != "off" and ls.creates:
@@ -142,12 +145,12 @@ class Applier:
             self.fail_fast,
             self.lookup_delay,
             self.lost_rounds,
-            frozenset(c.extern_id for c in ls.updates if handling == "REMOVE_ALL_EXISTING"),
+            frozenset(c.extern_id for c in ls.updates if handling is REPLACED_BY_PHONE),
             self.max_in_flight,
-            posted_options(ls.options),
+            ls.options.body(),
         )
         loader.run(
-            (source.meta.path, posted_options(source.meta.options), batch)
+            (source.meta.path, source.meta.options.body(), batch)
             for source in sources
             for batch in batches(
                 (x for x in leadsets.iter_leads(source, Sink()) if x.extern_id in wanted),
@@ -226,7 +229,7 @@ class Applier:
                 settled |= {x.extern_id for x in leads}
                 continue
             if found:
-                options = posted_options(ls.options)
+                options = ls.options.body()
                 number = self.journal.begin(cid, [x.extern_id for x in found])
                 self.journal.ack(number, cid, found, source.meta.path, options)
                 rep.recorded += len(found)

@@ -265,7 +265,7 @@ def look(
     if delay:
         client.sleep(delay)
     try:
-        records = client.search_leads(account, campaign, [x.extern_id for x in leads])
+        records = client.leads.search(account, campaign, [x.extern_id for x in leads])
     except ApiError:
         return None
     return loaded(leads, records, post_again)

@@ -55,10 +55,10 @@ def _refresh_one(
     camp = state.campaigns.get(cid)
     owned = set(camp.leads) if camp is not None else set()
     removed = set(camp.removed) if camp is not None else set()
-    records, complete = client.scan_campaign(account, cid)
+    records, complete = client.leads.scan(account, cid)
     if not complete:
         seen = {r.lead_id for r in records}
-        extra = client.search_leads(account, cid, owned | removed)
+        extra = client.leads.search(account, cid, owned | removed)
         records = records + [r for r in extra if r.lead_id not in seen]
     # a phone the plan already changes (a replacement) or removes is not drift
     settled = {c.extern_id for c in (*ls.replaces, *ls.removals, *ls.creates)}
