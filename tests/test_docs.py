@@ -10,8 +10,12 @@ import pytest
 
 REPO = Path(__file__).resolve().parent.parent
 PAGES = sorted(
-    [REPO / "README.md", REPO / "CHANGELOG.md", REPO / "bench" / "README.md"]
-    + list((REPO / "docs").glob("*.md"))
+    [
+        REPO / "README.md",
+        REPO / "CHANGELOG.md",
+        REPO / "bench" / "README.md",
+        *REPO.glob("docs/*.md"),
+    ]
 )
 LINK = re.compile(r"(?<!!)\[[^\]]*\]\(([^)\s]+)\)")
 FENCE = re.compile(r"^```.*?^```", re.M | re.S)
