@@ -1,10 +1,15 @@
 #!/usr/bin/env bash
 # The whole loop on the bundled example lead sets, against a local emulator, in a scratch state:
 # set up, start the emulator, validate, plan, apply, plan again (nothing left), stop the emulator.
+# ENGAGE_SYNC_BIN runs another installed engage-sync instead of .venv's (the release smoke test).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-scripts/setup.sh
-ES=.venv/bin/engage-sync
+if [ -n "${ENGAGE_SYNC_BIN:-}" ]; then
+  ES=$ENGAGE_SYNC_BIN
+else
+  scripts/setup.sh
+  ES=.venv/bin/engage-sync
+fi
 work=$(mktemp -d)
 log="$work/emulator.log"
 "$ES" emulator --port 0 >"$log" 2>&1 &

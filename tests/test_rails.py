@@ -3,17 +3,13 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
-import zipfile
 from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import REPO, Served, write
+from conftest import Served, write
 from test_planner import applied, desired, lead
 
-from engage_sync import cli
 from engage_sync.config import Rails
 from engage_sync.model import ChangeKind, LoadOptions
 from engage_sync.rails import tripped
@@ -213,34 +209,6 @@ def test_import_records_without_posting(workspace: Path, engage: Served, run: An
     bad = run("import", "--campaign", "136785", "bad.csv")
     assert bad.code == 1 and "bad.csv:2: leadPhone:" in bad.err
     assert run("import", "--campaign", "1", "notes.txt").code == 1
-
-
-def test_the_wheel_carries_the_schema_and_the_scaffold(tmp_path: Path) -> None:
-    subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pip",
-            "wheel",
-            "-q",
-            "--no-deps",
-            "--no-build-isolation",
-            "-w",
-            str(tmp_path),
-            str(REPO),
-        ],
-        check=True,
-        capture_output=True,
-    )
-    (wheel,) = tmp_path.glob("*.whl")
-    names = set(zipfile.ZipFile(wheel).namelist())
-    assert "engage_sync/schemas/leadset.schema.json" in names
-    assert "engage_sync/emulator/engage_schemas.json" in names
-    assert "engage_sync/emulator/LICENSE-ringcentral-specs" in names
-    for shared in cli.scaffold.SHARED:
-        assert f"engage_sync/scaffold/{shared}" in names
-    packaged = zipfile.ZipFile(wheel).read("engage_sync/schemas/leadset.schema.json")
-    assert packaged == (REPO / "schemas" / "leadset.schema.json").read_bytes()
 
 
 def test_import_reports_duplicates_with_their_first_place(workspace: Path, run: Any) -> None:

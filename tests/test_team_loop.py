@@ -1,12 +1,11 @@
 """The GitOps loop as a team runs it, with real git: a bare origin, fresh (shallow) clones as the
-workflows' checkouts, the scaffolded `scripts/ci-*.sh` (thin wrappers of `engage-sync ci ...`),
-the emulator as a separate process and a fake GitHub API. Every lead set here uses
+workflows' checkouts, the steps of the workflows `engage-sync init` scaffolds (`engage-sync ci
+...`), the emulator as a separate process and a fake GitHub API. Every lead set here uses
 `duplicateHandling: RETAIN_ALL`, where loading a lead twice leaves two dialable records."""
 
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import time
 from collections.abc import Callable, Iterator
@@ -14,8 +13,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import BIN, Served, engage_sync, start_emulator, stop_emulator, user_env
+from conftest import Served, engage_sync, start_emulator, stop_emulator
 from github_fake import FakeGitHub
+from workflow_steps import run_step, start_step
 
 pytestmark = pytest.mark.e2e
 
@@ -88,20 +88,9 @@ class Team:
     def script(
         self, repo: Path, name: str, env: dict[str, str], *args: str
     ) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            [f"scripts/{name}", *args],
-            cwd=repo,
-            env=self._env(env),
-            capture_output=True,
-            text=True,
-            timeout=180,
-            stdin=subprocess.DEVNULL,
-        )
-
-    @staticmethod
-    def _env(env: dict[str, str]) -> dict[str, str]:
-        path = f"{BIN}{os.pathsep}{os.environ['PATH']}"  # engage-sync on PATH, as after install
-        return user_env({"PATH": path, "GITHUB_ACTIONS": "true", **env})
+        """The workflow step that runs `engage-sync ci <command>` (name: ci-<command>.sh)."""
+        command = name.removeprefix("ci-").removesuffix(".sh")
+        return run_step(repo, command, {"GITHUB_ACTIONS": "true", **env}, *args)
 
     # -- a developer ---------------------------------------------------------------------------
 
@@ -251,15 +240,8 @@ def test_a_merge_that_lands_while_apply_runs_does_not_lose_the_state(
         team.merge(2)
         repo = team.clone("apply")
         posts = len(served.loader_posts())
-        running = subprocess.Popen(
-            ["scripts/ci-apply.sh", "--batch-size", "3"],
-            cwd=repo,
-            env=team._env(team.apply_env()),
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-            stdin=subprocess.DEVNULL,
-        )
+        env = {"GITHUB_ACTIONS": "true", **team.apply_env()}
+        running = start_step(repo, "apply", env, "--batch-size", "3")
         try:
             deadline = time.monotonic() + 60
             while len(served.loader_posts()) == posts and time.monotonic() < deadline:

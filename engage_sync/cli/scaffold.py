@@ -1,4 +1,5 @@
-"""`engage-sync init`: scaffold a lead-set repository with settings, an example, CI and hooks."""
+"""`engage-sync init`: scaffold a lead-set repository with settings, an example, CI and hooks;
+`--upgrade` brings one an older engage-sync scaffolded up to this version."""
 
 from __future__ import annotations
 
@@ -7,21 +8,22 @@ from pathlib import Path
 
 import click
 
+from .. import __version__
 from ..errors import EngageSyncError, ExitCode
 from ..leadsets.schema import schema_path
 
-# Files shared with engage-sync's own repository: one source, carried in the wheel (see
-# pyproject.toml) and read from the checkout when running from source.
-SHARED = (
-    ".github/workflows/plan.yml",
-    ".github/workflows/apply.yml",
-    ".github/workflows/drift.yml",
+# The workflows, rendered with the version that scaffolds them: they install that release and
+# call `engage-sync ci ...`, so a repository holds no copy of the CI logic (it upgrades with the
+# package). Files an older engage-sync wrote instead, which `--upgrade` removes:
+WORKFLOWS = ("plan.yml", "apply.yml", "drift.yml")
+OLD_SCRIPTS = (
     "scripts/ci-install.sh",
     "scripts/ci-plan.sh",
     "scripts/ci-apply.sh",
     "scripts/ci-drift.sh",
+    "scripts/pr-comment.py",
 )
-EXECUTABLE = (".sh", ".py")
+SCHEMA = "schemas/leadset.schema.json"
 
 CONFIG = """\
 # engage-sync settings. Precedence: flag > environment variable > this file > default.
@@ -78,46 +80,71 @@ repos:
 """
 
 
-def _shared(name: str) -> bytes:
-    packaged = resources.files("engage_sync") / "scaffold" / name
-    if packaged.is_file():
-        return packaged.read_bytes()
-    return (Path(__file__).resolve().parents[2] / name).read_bytes()
+def workflow(name: str) -> bytes:
+    """A workflow as this version scaffolds it (the template with the version filled in)."""
+    template = resources.files("engage_sync") / "templates" / name
+    return template.read_text(encoding="utf-8").replace("@VERSION@", __version__).encode()
 
 
 @click.command()
 @click.argument("directory", default=".", type=click.Path(file_okay=False, path_type=Path))
 @click.option("--account", default="00000000", show_default=True, help="Engage account id.")
-def init(directory: Path, account: str) -> int:
-    """Scaffold a lead-set repository: settings, an example lead set, workflows, scripts, hooks."""
-    files: dict[str, bytes] = {name: _shared(name) for name in SHARED}
-    files["schemas/leadset.schema.json"] = schema_path().read_bytes()  # for editors, offline
+@click.option(
+    "--upgrade",
+    is_flag=True,
+    help="Rewrite the workflows and the schema an older engage-sync scaffolded (local edits to "
+    "them are replaced) and remove its CI scripts; settings and lead sets are never touched.",
+)
+def init(directory: Path, account: str, upgrade: bool) -> ExitCode:
+    """Scaffold a lead-set repository: settings, an example lead set, workflows, hooks."""
+    managed: dict[str, bytes] = {f".github/workflows/{n}": workflow(n) for n in WORKFLOWS}
+    managed[SCHEMA] = schema_path().read_bytes()  # for editors, offline
+    files: dict[str, bytes] = dict(managed)
     files["engage-sync.yaml"] = CONFIG.format(account=account).encode()
     files["leadsets/example.yaml"] = EXAMPLE.encode()
     files[".gitignore"] = GITIGNORE.encode()
     files[".pre-commit-config.yaml"] = PRE_COMMIT.encode()
-    written, kept = [], []
+    said: list[str] = []
+    outdated: list[str] = []
     try:
         for name in sorted(files):
             target = directory / name
-            if target.exists():
-                kept.append(name)
-                continue
-            target.parent.mkdir(parents=True, exist_ok=True)
-            target.write_bytes(files[name])
-            if name.endswith(EXECUTABLE):
-                target.chmod(0o755)
-            written.append(name)
+            if not target.exists():
+                target.parent.mkdir(parents=True, exist_ok=True)
+                target.write_bytes(files[name])
+                said.append(f"  created {name}")
+            elif name in managed and target.read_bytes() != files[name]:
+                if upgrade:
+                    target.write_bytes(files[name])
+                    said.append(f"  upgraded {name}")
+                else:
+                    outdated.append(f"replace {name} (this version's differs)")
+            else:
+                said.append(f"  kept existing {name}")
+        for name in OLD_SCRIPTS:
+            target = directory / name
+            if target.is_file() and b"engage-sync" in target.read_bytes():
+                if upgrade:
+                    target.unlink()
+                    said.append(f"  removed {name} (its logic is `engage-sync ci` now)")
+                else:
+                    outdated.append(f"remove {name} (its logic is `engage-sync ci` now)")
     except OSError as e:
         raise EngageSyncError(f"{directory}: cannot write: {e.strerror}") from e
-    for name in written:
-        click.echo(f"  created {name}")
-    for name in kept:
-        click.echo(f"  kept existing {name}")
+    for line in said:
+        click.echo(line)
+    if outdated:
+        click.echo(
+            f"{directory} was scaffolded by an older engage-sync: "
+            + "; ".join(outdated)
+            + f". `engage-sync init --upgrade {directory}` does it (settings and lead sets "
+            "are never touched)."
+        )
+        return ExitCode.OK
     click.echo(
         f"Scaffolded {directory}. Next: set `account` in engage-sync.yaml, replace "
         "leadsets/example.yaml with your lead sets, `engage-sync validate`, then add the "
         "RINGCENTRAL_CLIENT_ID, RINGCENTRAL_CLIENT_SECRET and RINGCENTRAL_JWT secrets to a "
-        "protected `engage-production` environment."
+        "protected `engage-production` environment (docs/gitops.md)."
     )
     return ExitCode.OK
