@@ -9,35 +9,37 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from yaml.nodes import MappingNode
 
-from .errors import ConfigError
-from .leadsets.documents import read_text
+from .errors import ConfigError, InputError
+from .leadsets.documents import Converter, read_text
+from .leadsets.schema import config_validator
 
 CONFIG_FILE = "engage-sync.yaml"
 DEFAULT_BASE_URL = "https://ringcx.ringcentral.com/voice"  # NOTES.md, Hosts: the current name
 DEFAULT_STATE = "engage-sync.state.json"
 DEFAULT_LEADSETS = "leadsets"
 
-_KNOWN = {
-    "account",
-    "baseUrl",
-    "options",
-    "state",
-    "leadsets",
-    "rails",
-    "batchSize",
-    "rateLimits",
-    "prune",
-    "pruneAction",
-    "lookupDelay",
-}
+# engage-sync.yaml's names for the fields of Rails and Config (the defaults live in the classes)
 _RAILS = {
-    "maxUpdateFraction",
-    "minAppliedForUpdateRail",
-    "maxCreates",
-    "maxImmediateLeads",
-    "maxPruneFraction",
-    "minAppliedForPruneRail",
+    "maxUpdateFraction": "max_update_fraction",
+    "minAppliedForUpdateRail": "min_applied_for_update_rail",
+    "maxCreates": "max_creates",
+    "maxImmediateLeads": "max_immediate_leads",
+    "maxPruneFraction": "max_prune_fraction",
+    "minAppliedForPruneRail": "min_applied_for_prune_rail",
+}
+_SETTINGS = {
+    "account": "account",
+    "baseUrl": "base_url",
+    "options": "options",
+    "state": "state",
+    "leadsets": "leadsets",
+    "batchSize": "batch_size",
+    "rateLimits": "rate_limits",
+    "prune": "prune",
+    "pruneAction": "prune_action",
+    "lookupDelay": "lookup_delay",
 }
 
 
@@ -64,72 +66,68 @@ class Config:
     rails: Rails = field(default_factory=Rails)
     batch_size: int | None = None
     rate_limits: Mapping[str, Any] = field(default_factory=dict)
-    prune: bool = False  # the default for lead sets that do not say (issue #10: opt in)
+    prune: bool = False  # the default for lead sets that do not say: opt in
     prune_action: str = "cancel"
     lookup_delay: float | None = None  # seconds before looking up leads whose answer was lost
 
 
 def load_config(explicit: str | None = None, cwd: Path | None = None) -> Config:
-    """Read engage-sync.yaml (or the file named by --config); absent means all defaults."""
+    """Read engage-sync.yaml (or the file named by --config); absent means all defaults. Every
+    problem is reported at once, each as FILE:LINE: setting: what is wrong (schemas/config)."""
     path = Path(explicit) if explicit else (cwd or Path.cwd()) / CONFIG_FILE
     if not path.exists():
         if explicit:
             raise ConfigError(f"{explicit}: config file not found")
         return Config()
     shown = str(path) if explicit else CONFIG_FILE
-    try:
-        data = yaml.safe_load(read_text(path, shown))
-    except yaml.YAMLError as e:
-        mark = getattr(e, "problem_mark", None)
-        line = f":{mark.line + 1}" if mark is not None else ""
-        raise ConfigError(f"{shown}{line}: invalid YAML: {getattr(e, 'problem', e)}") from e
+    data, lines = _read(path, shown)
     if data is None:
         return Config(path=path)
-    if not isinstance(data, dict):
-        raise ConfigError(f"{shown}: the top level must be a mapping")
-    unknown = sorted(set(data) - _KNOWN)
-    if unknown:
-        raise ConfigError(f"{shown}: unknown setting(s): {', '.join(unknown)}")
-    rails_raw = data.get("rails") or {}
-    if not isinstance(rails_raw, dict) or set(rails_raw) - _RAILS:
-        raise ConfigError(f"{shown}: rails: known settings are {', '.join(sorted(_RAILS))}")
+    problems = []
+    for error in config_validator().iter_errors(data):
+        where = tuple(error.absolute_path)
+        if error.validator == "additionalProperties":
+            extras = [e for e in error.instance if e not in error.schema.get("properties", {})]
+            where = (*where, extras[0]) if extras else where
+            message = f"unknown setting; known: {', '.join(sorted(error.schema['properties']))}"
+        else:
+            message = error.message
+        name = ".".join(map(str, where)) or "(top level)"
+        line = lines.get(where) or lines.get(where[:1], 1)
+        problems.append((line, f"{shown}:{line}: {name}: {message}"))
+    if problems:
+        raise ConfigError("\n".join(text for _, text in sorted(problems)))
+    settings = {_SETTINGS[k]: v for k, v in data.items() if k in _SETTINGS}
+    if settings.get("account") is not None:
+        settings["account"] = str(settings["account"])
+    rails = Rails(**{_RAILS[k]: v for k, v in (data.get("rails") or {}).items()})
+    return Config(path=path, rails=rails, **settings)
+
+
+def _read(path: Path, shown: str) -> tuple[dict[str, Any] | None, dict[tuple[object, ...], int]]:
+    """The settings as data, and the line of each (keys and values keep what was written:
+    `account: 00123` stays text)."""
     try:
-        rails = Rails(
-            max_update_fraction=float(rails_raw.get("maxUpdateFraction", 0.30)),
-            min_applied_for_update_rail=int(rails_raw.get("minAppliedForUpdateRail", 10)),
-            max_creates=int(rails_raw.get("maxCreates", 100_000)),
-            max_immediate_leads=int(rails_raw.get("maxImmediateLeads", 1_000)),
-            max_prune_fraction=float(rails_raw.get("maxPruneFraction", 0.30)),
-            min_applied_for_prune_rail=int(rails_raw.get("minAppliedForPruneRail", 10)),
-        )
-        batch = data.get("batchSize")
-        batch_size = int(batch) if batch is not None else None
-    except (TypeError, ValueError) as e:
-        raise ConfigError(f"{shown}: rails/batchSize must be numbers: {e}") from e
-    options = data.get("options") or {}
-    if not isinstance(options, dict):
-        raise ConfigError(f"{shown}: options must be a mapping")
-    account = data.get("account")
-    prune = data.get("prune", False)
-    if not isinstance(prune, bool):
-        raise ConfigError(f"{shown}: prune must be true or false")
-    prune_action = data.get("pruneAction", "cancel")
-    if prune_action not in ("cancel", "delete"):
-        raise ConfigError(f"{shown}: pruneAction must be cancel or delete")
-    return Config(
-        path=path,
-        account=str(account) if account is not None else None,
-        base_url=data.get("baseUrl"),
-        options=options,
-        state=data.get("state"),
-        leadsets=data.get("leadsets"),
-        rails=rails,
-        batch_size=batch_size,
-        rate_limits=data.get("rateLimits") or {},
-        prune=prune,
-        prune_action=prune_action,
-        lookup_delay=data.get("lookupDelay"),
-    )
+        root = yaml.compose(read_text(path, shown))
+    except yaml.MarkedYAMLError as e:
+        mark = e.problem_mark or e.context_mark
+        line = f":{mark.line + 1}" if mark is not None else ""
+        raise ConfigError(f"{shown}{line}: invalid YAML: {e.problem or e}") from e
+    except yaml.YAMLError as e:
+        raise ConfigError(f"{shown}: invalid YAML: {e}") from e
+    except InputError as e:
+        raise ConfigError(str(e)) from e
+    if root is None:
+        return None, {}
+    if not isinstance(root, MappingNode):
+        raise ConfigError(f"{shown}:{root.start_mark.line + 1}: the top level must be a mapping")
+    conv = Converter(shown, lambda where: where == ("account",))
+    try:
+        data = conv.convert(root)
+    except InputError as e:
+        raise ConfigError(str(e)) from e
+    assert isinstance(data, dict)
+    return data, conv.lines
 
 
 def pick(flag: Any, env_var: str | None, configured: Any, default: Any) -> Any:

@@ -173,7 +173,9 @@ def test_state_flag_beats_environment_beats_config(
 def test_bad_config_file_is_a_clear_error(workspace: Path, run: Any) -> None:
     write(workspace / "engage-sync.yaml", "acount: 1\n")
     r = run("plan")
-    assert r.code == 1 and r.err == "error: engage-sync.yaml: unknown setting(s): acount\n"
+    assert r.code == 1 and r.err.startswith(
+        "error: engage-sync.yaml:1: acount: unknown setting; known: account, baseUrl,"
+    )
 
 
 def test_version(run: Any) -> None:
@@ -210,10 +212,10 @@ def test_plan_summarises_many_warnings_and_validate_lists_them_all(
     ("content", "message"),
     [
         ("account: [1\n", "engage-sync.yaml:2: invalid YAML"),
-        ("- a\n", "engage-sync.yaml: the top level must be a mapping"),
-        ("rails: {maxCreate: 5}\n", "engage-sync.yaml: rails: known settings are"),
-        ("rails: {maxCreates: lots}\n", "engage-sync.yaml: rails/batchSize must be numbers"),
-        ("options: [1]\n", "engage-sync.yaml: options must be a mapping"),
+        ("- a\n", "engage-sync.yaml:1: the top level must be a mapping"),
+        ("rails: {maxCreate: 5}\n", "engage-sync.yaml:1: rails.maxCreate: unknown setting"),
+        ("x: 1\nrails:\n  maxCreates: lots\n", "engage-sync.yaml:1: x: unknown setting"),
+        ("options: [1]\n", "engage-sync.yaml:1: options: [1] is not of type 'object'"),
     ],
 )
 def test_bad_settings_are_one_clear_error(
@@ -222,6 +224,31 @@ def test_bad_settings_are_one_clear_error(
     write(workspace / "engage-sync.yaml", content)
     r = run("validate")
     assert r.code == 1 and r.err.startswith(f"error: {message}"), r.err
+
+
+def test_every_settings_problem_is_reported_at_its_line_in_one_run(
+    workspace: Path, run: Any
+) -> None:
+    write(
+        workspace / "engage-sync.yaml",
+        "account: 00123\nrails:\n  maxCreates: lots\nbatchSize: 0\npruneAction: nuke\n",
+    )
+    r = run("validate")
+    assert r.code == 1
+    assert r.err.splitlines() == [
+        "error: engage-sync.yaml:3: rails.maxCreates: 'lots' is not of type 'integer'",
+        "engage-sync.yaml:4: batchSize: 0 is less than the minimum of 1",
+        "engage-sync.yaml:5: pruneAction: 'nuke' is not one of ['cancel', 'delete']",
+    ]
+
+
+def test_settings_keep_an_account_id_as_written(workspace: Path) -> None:
+    from engage_sync.config import Rails, load_config
+
+    write(workspace / "engage-sync.yaml", "account: 00123\nrails: {maxCreates: 5}\n")
+    config = load_config()
+    assert config.account == "00123"  # YAML 1.1 would read 83 (octal)
+    assert config.rails == Rails(max_creates=5)  # the other thresholds keep their defaults
 
 
 def test_empty_settings_file_means_defaults(workspace: Path, run: Any) -> None:

@@ -23,9 +23,10 @@ OLD_SCRIPTS = (
     "scripts/ci-drift.sh",
     "scripts/pr-comment.py",
 )
-SCHEMA = "schemas/leadset.schema.json"
+SCHEMAS = ("leadset.schema.json", "config.schema.json")  # copied to schemas/, for editors
 
 CONFIG = """\
+# yaml-language-server: $schema=schemas/config.schema.json
 # engage-sync settings. Precedence: flag > environment variable > this file > default.
 account: "{account}"          # your Engage (sub-)account id
 baseUrl: https://ringcx.ringcentral.com/voice   # or https://engage.ringcentral.com/voice (old name)
@@ -98,7 +99,8 @@ def workflow(name: str) -> bytes:
 def init(directory: Path, account: str, upgrade: bool) -> ExitCode:
     """Scaffold a lead-set repository: settings, an example lead set, workflows, hooks."""
     managed: dict[str, bytes] = {f".github/workflows/{n}": workflow(n) for n in WORKFLOWS}
-    managed[SCHEMA] = schema_path().read_bytes()  # for editors, offline
+    for name in SCHEMAS:  # for editors, offline
+        managed[f"schemas/{name}"] = schema_path(name).read_bytes()
     files: dict[str, bytes] = dict(managed)
     files["engage-sync.yaml"] = CONFIG.format(account=account).encode()
     files["leadsets/example.yaml"] = EXAMPLE.encode()

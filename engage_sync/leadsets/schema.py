@@ -11,14 +11,22 @@ from typing import Any
 import jsonschema
 
 SCHEMA_NAME = "leadset.schema.json"
+CONFIG_SCHEMA_NAME = "config.schema.json"
 
 
-def schema_path() -> Path:
-    """Where the schema lives: inside an installed wheel, or schemas/ beside the package."""
-    packaged = resources.files("engage_sync") / "schemas" / SCHEMA_NAME
+def schema_path(name: str = SCHEMA_NAME) -> Path:
+    """Where a schema lives: inside an installed wheel, or schemas/ beside the package."""
+    packaged = resources.files("engage_sync") / "schemas" / name
     if packaged.is_file():
         return Path(str(packaged))
-    return Path(__file__).resolve().parents[2] / "schemas" / SCHEMA_NAME
+    return Path(__file__).resolve().parents[2] / "schemas" / name
+
+
+@lru_cache(maxsize=1)
+def config_validator() -> jsonschema.Draft202012Validator:
+    """Validates engage-sync.yaml."""
+    with schema_path(CONFIG_SCHEMA_NAME).open(encoding="utf-8") as f:
+        return jsonschema.Draft202012Validator(json.load(f))
 
 
 @lru_cache(maxsize=1)
