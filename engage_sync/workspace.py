@@ -183,10 +183,9 @@ def leads_by_key(
 ) -> dict[tuple[int, str], Lead]:
     """Stream the lead sets again and keep only the wanted leads (for --show-pii)."""
     found: dict[tuple[int, str], Lead] = {}
-    sink = Sink()
     for source in sources:
         cid = source.meta.campaign.id
-        for lead in leadsets.iter_leads(source, sink):
+        for lead in leadsets.stream(source):
             if (cid, lead.extern_id) in wanted:
                 found[(cid, lead.extern_id)] = lead
     return found

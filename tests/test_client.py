@@ -523,7 +523,7 @@ def test_any_2xx_is_an_answer() -> None:
         empty.load_leads("1", 5, {**BODY, "uploadLeads": [lead(1)]})
 
 
-from engage_sync.emulator.loader import Fault  # noqa: E402
+from engage_sync.emulator.shared import Fault  # noqa: E402
 
 
 # -- what real clients do (issue #12) -------------------------------------------------------------

@@ -41,12 +41,12 @@ def test_a_spool_reads_back_what_was_added_in_order() -> None:
 
 def test_the_duplicate_check_finds_repeats_across_spills(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(problems, "SPILL_AT", 10)
-    sink = problems.Sink()
-    track = sink.tracker(1, "RETAIN_ALL", "f.csv")
+    check = problems.DuplicateCheck()
+    track = check.tracker(1, "RETAIN_ALL", "f.csv")
     ids = [f"L{i}" for i in range(100)] + ["L7", "L3", "L7"]
     for i, eid in enumerate(ids):
         track(eid, f"41555501{i % 60:02d}", i + 2)
-    repeated = sink.repeated(1)
+    repeated = check.repeated(1)
     assert repeated is not None
     id_hashes, phone_hashes = repeated
     assert id_hashes == {hash("L7"), hash("L3")}

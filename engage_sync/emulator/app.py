@@ -1,8 +1,10 @@
 """The emulator's WSGI application: the parts of the Engage Voice API that engage-sync uses.
 
 API facts: shared/engage-api/NOTES.md and the official OpenAPI specs. Not part of the Engage API:
-the inspection and fault controls under /_emulator/. The endpoints live beside this module:
-auth.py (tokens), loader.py (the direct loader), http.py (requests and errors).
+the inspection and fault controls under /_emulator/. The endpoints live beside this module, each a
+class handed the `Shared` context (shared.py): auth.py (tokens), loader.py (the direct loader),
+leads.py (search and actions); http.py holds requests and errors. `route` dispatches through two
+tables: the token endpoints by path, the account's endpoints by pattern.
 """
 
 from __future__ import annotations
@@ -10,7 +12,6 @@ from __future__ import annotations
 import json
 import math
 import re
-import threading
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -20,11 +21,12 @@ from urllib.parse import parse_qs
 
 import jsonschema
 
-from ..engage.ratelimit import EXCHANGE_LIMITS, LOADER_LIMITS, Limit, SlidingWindows
-from .auth import AuthEndpoints, _Token
+from ..engage.ratelimit import EXCHANGE_LIMITS, LOADER_LIMITS, Limit
+from .auth import Auth
 from .http import REASONS, HttpError, Request, now, page_of
-from .leads import ACTION_LIMITS, SEARCH_LIMITS, LeadEndpoints
-from .loader import FAULT_ENDPOINTS, FAULT_KINDS, Fault, LoaderEndpoint
+from .leads import ACTION_LIMITS, SEARCH_LIMITS, Leads
+from .loader import Loader
+from .shared import FAULT_ENDPOINTS, FAULT_KINDS, Fault, Shared
 from .store import Store
 
 StartResponse = Callable[..., Any]
@@ -74,30 +76,53 @@ def _load_schemas() -> dict[str, Any]:
     return data
 
 
+Handler = Callable[[Request, dict[str, Any], str, dict[str, Any], "re.Match[str]"], tuple[int, Any]]
+
+
 @dataclass
-class Emulator(AuthEndpoints, LoaderEndpoint, LeadEndpoints):
+class Emulator:
     seed: dict[str, Any]
     settings: Settings = field(default_factory=Settings)
     data_path: str = ":memory:"
     clock: Callable[[], float] = time.monotonic
 
     def __post_init__(self) -> None:
-        self.store = Store(self.data_path)
-        self.accounts = {str(a["accountId"]): a for a in self.seed["accounts"]}
-        self.creds = self.seed["credentials"]
-        self.tokens: dict[str, _Token] = {}
-        self.faults: list[Fault] = []
-        self.requests: list[dict[str, Any]] = []
-        self.stats = {"loaderCalls": 0, "loader429": 0, "exchangeCalls": 0, "exchange429": 0}
-        self._lock = threading.Lock()
-        self._limits: dict[tuple[str, str], SlidingWindows] = {}
+        self.shared = Shared(self.seed, self.settings, Store(self.data_path), self.clock)
         spec = _load_schemas()
-        self._request_schema = {
+        request_schema = {
             **spec["components"]["schemas"]["LeadListProcessingRequest"],
             "components": spec["components"],
         }
         # refs like #/components/schemas/CampaignLead resolve inside this same document
-        self._validator = jsonschema.Draft4Validator(self._request_schema)
+        self.auth = Auth(self.shared)
+        self.loader = Loader(self.shared, jsonschema.Draft4Validator(request_schema))
+        self.leads = Leads(self.shared)
+        # what tests and the server inspect, the same objects the endpoints change
+        self.store = self.shared.store
+        self.tokens = self.shared.tokens
+        self.faults = self.shared.faults
+        self.requests = self.shared.requests
+        self.stats = self.shared.stats
+        self.accounts = self.shared.accounts
+        self.creds = self.shared.creds
+        self._lock = self.shared.lock
+        self._tokens_routes: dict[tuple[str, str], Callable[[Request], tuple[int, Any]]] = {
+            ("POST", "/restapi/oauth/token"): self.auth.rc_token,
+            ("POST", "/api/auth/login/rc/accesstoken"): self.auth.exchange,
+            ("POST", "/api/auth/token/refresh"): self.auth.refresh,
+        }
+        # the account's endpoints under /voice/api/v1/admin/accounts/{id}
+        self._account_routes: tuple[tuple[str, re.Pattern[str], Handler], ...] = (
+            ("GET", re.compile(r"/dialGroups"), self._dial_groups),
+            ("GET", re.compile(r"/dialGroups/withChildren"), self._with_children),
+            ("GET", re.compile(r"/dialGroups/(\d+)/campaigns"), self._group_campaigns),
+            ("POST", re.compile(r"/campaignLeads/leadSearch"), self._search),
+            ("PUT", re.compile(r"/campaignLeads/actions"), self._actions),
+        )
+
+    def mint_access_token(self) -> str:
+        """A ready Engage access token (printed at start for ENGAGE_ACCESS_TOKEN)."""
+        return self.auth.mint_access_token()
 
     # -- plumbing -----------------------------------------------------------------------------
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
@@ -178,15 +203,12 @@ class Emulator(AuthEndpoints, LoaderEndpoint, LeadEndpoints):
             p = "/voice" + p  # a legacy tenant's base URL has no /voice (NOTES.md, Hosts)
         if p.startswith("/_emulator"):
             return self.inspect(req, p)
-        if m == "POST" and p == "/restapi/oauth/token":
-            return self.rc_token(req)
-        if m == "POST" and p == "/api/auth/login/rc/accesstoken":
-            return self.exchange(req)
-        if m == "POST" and p == "/api/auth/token/refresh":
-            return self.refresh(req)
+        token_endpoint = self._tokens_routes.get((m, p))
+        if token_endpoint is not None:
+            return token_endpoint(req)
         if not p.startswith("/voice/api/"):
             raise HttpError(404, "NOT_FOUND", f"no such endpoint: {m} {p}")
-        accounts = self.authenticate(req)
+        accounts = self.auth.authenticate(req)
         if m == "GET" and p == "/voice/api/v1/admin/accounts":
             return 200, [
                 {"accountId": a, "accountName": self.accounts[a].get("accountName", a)}
@@ -203,39 +225,55 @@ class Emulator(AuthEndpoints, LoaderEndpoint, LeadEndpoints):
             raise HttpError(403, "FORBIDDEN", f"no access to account {account_id}")
         versioned = p.startswith("/voice/api/v1/")
         loader = re.fullmatch(r"/campaigns/(\d+)/(leadLoader|loader)/direct", rest)
+        # the loader kept its old path on the unversioned API (NOTES.md)
         if m == "POST" and loader and (versioned == (loader.group(2) == "leadLoader")):
-            status, result = self.load(req, environ, account_id, account, int(loader.group(1)))
+            status, result = self.loader.load(
+                req, environ, account_id, account, int(loader.group(1))
+            )
             if status == 200:
                 status = self.settings.loader_status
             return status, result
-        if not versioned:
-            raise HttpError(404, "NOT_FOUND", f"no such endpoint: {m} {p}")
-        if m == "GET" and rest == "/dialGroups":
-            return 200, page_of(req, [_dial_group(g) for g in account.get("dialGroups", [])])
-        if m == "GET" and rest == "/dialGroups/withChildren":
-            groups = [
-                {**_dial_group(g), "campaigns": [_campaign(c, g) for c in g.get("campaigns", [])]}
-                for g in account.get("dialGroups", [])
-            ]
-            return 200, page_of(req, groups)
-        dg = re.fullmatch(r"/dialGroups/(\d+)/campaigns", rest)
-        if m == "GET" and dg:
-            group = next(
-                (
-                    g
-                    for g in account.get("dialGroups", [])
-                    if int(g["dialGroupId"]) == int(dg.group(1))
-                ),
-                None,
-            )
-            if group is None:
-                raise HttpError(404, "DIAL_GROUP_NOT_FOUND", f"dial group {dg.group(1)} not found")
-            return 200, page_of(req, [_campaign(c, group) for c in group.get("campaigns", [])])
-        if m == "POST" and rest == "/campaignLeads/leadSearch":
-            return self.search(req, environ, account_id, account)
-        if m == "PUT" and rest == "/campaignLeads/actions":
-            return self.actions(req, environ, account_id, account)
+        if versioned:
+            for method, pattern, handler in self._account_routes:
+                found = pattern.fullmatch(rest)
+                if method == m and found:
+                    return handler(req, environ, account_id, account, found)
         raise HttpError(404, "NOT_FOUND", f"no such endpoint: {m} {p}")
+
+    def _dial_groups(
+        self, req: Request, environ: dict[str, Any], aid: str, account: dict[str, Any], _: Any
+    ) -> tuple[int, Any]:
+        return 200, page_of(req, [_dial_group(g) for g in account.get("dialGroups", [])])
+
+    def _with_children(
+        self, req: Request, environ: dict[str, Any], aid: str, account: dict[str, Any], _: Any
+    ) -> tuple[int, Any]:
+        groups = [
+            {**_dial_group(g), "campaigns": [_campaign(c, g) for c in g.get("campaigns", [])]}
+            for g in account.get("dialGroups", [])
+        ]
+        return 200, page_of(req, groups)
+
+    def _group_campaigns(
+        self, req: Request, environ: dict[str, Any], aid: str, account: dict[str, Any], dg: Any
+    ) -> tuple[int, Any]:
+        group = next(
+            (g for g in account.get("dialGroups", []) if int(g["dialGroupId"]) == int(dg.group(1))),
+            None,
+        )
+        if group is None:
+            raise HttpError(404, "DIAL_GROUP_NOT_FOUND", f"dial group {dg.group(1)} not found")
+        return 200, page_of(req, [_campaign(c, group) for c in group.get("campaigns", [])])
+
+    def _search(
+        self, req: Request, environ: dict[str, Any], aid: str, account: dict[str, Any], _: Any
+    ) -> tuple[int, Any]:
+        return self.leads.search(req, environ, aid, account)
+
+    def _actions(
+        self, req: Request, environ: dict[str, Any], aid: str, account: dict[str, Any], _: Any
+    ) -> tuple[int, Any]:
+        return self.leads.actions(req, environ, aid, account)
 
     # -- inspection and faults ----------------------------------------------------------------
     def inspect(self, req: Request, path: str) -> tuple[int, Any]:

@@ -4,36 +4,22 @@ injected faults."""
 
 from __future__ import annotations
 
-import threading
 from typing import Any
 
-from ..engage.ratelimit import Limit, SlidingWindows
+from ..engage.ratelimit import Limit
 from .http import HttpError, Request, paging
-from .loader import Fault
-from .store import ACTIONS, Store
+from .shared import Shared
+from .store import ACTIONS
 
 SEARCH_LIMITS: tuple[Limit, ...] = ((15, 10.0), (60, 30.0))
 ACTION_LIMITS: tuple[Limit, ...] = ((30, 10.0), (120, 60.0))
 
 
-class LeadEndpoints:
-    """Mixed into Emulator; these are the attributes it relies on."""
+class Leads:
+    """Lead search and lead actions."""
 
-    settings: Any
-    stats: dict[str, int]
-    store: Store
-    clock: Any
-    _lock: threading.Lock
-    _limits: dict[tuple[str, str], SlidingWindows]
-
-    # provided by LoaderEndpoint, which owns rate limits and faults for every endpoint
-    def _limit(self, account_id: str, endpoint: str, limits: tuple[Limit, ...]) -> None:
-        raise NotImplementedError  # pragma: no cover
-
-    def _fault(
-        self, endpoint: str, environ: dict[str, Any], extern_ids: frozenset[str] = frozenset()
-    ) -> Fault | None:
-        raise NotImplementedError  # pragma: no cover
+    def __init__(self, shared: Shared) -> None:
+        self.shared = shared
 
     def _campaign_names(self, account: dict[str, Any]) -> dict[int, tuple[str, int]]:
         return {
@@ -45,17 +31,17 @@ class LeadEndpoints:
     def search(
         self, req: Request, environ: dict[str, Any], account_id: str, account: dict[str, Any]
     ) -> tuple[int, Any]:
-        self._limit(account_id, "leadSearch", self.settings.search_limits)
-        self._fault("search", environ)
+        self.shared.limit(account_id, "leadSearch", self.shared.settings.search_limits)
+        self.shared.fault("search", environ)
         criteria = req.json() or {}
         if not isinstance(criteria, dict):
             raise HttpError(400, "BAD_REQUEST", "search criteria must be an object")
-        page, rows = paging(req, default_rows=self.settings.search_max_rows)
-        rows = min(rows, self.settings.search_max_rows)  # the server's clamp
-        if self.settings.ignore_extern_ids:  # as one real client reports it
+        page, rows = paging(req, default_rows=self.shared.settings.search_max_rows)
+        rows = min(rows, self.shared.settings.search_max_rows)  # the server's clamp
+        if self.shared.settings.ignore_extern_ids:  # as one real client reports it
             criteria = {k: v for k, v in criteria.items() if k != "externIds"}
         names = self._campaign_names(account)
-        found = self.store.leads(account_id, criteria, page, rows)
+        found = self.shared.store.leads(account_id, criteria, page, rows)
         for row in found:
             name, group = names.get(int(row["campaignId"]), ("", 0))
             row["campaignName"], row["dialGroupId"] = name, group
@@ -64,21 +50,23 @@ class LeadEndpoints:
     def actions(
         self, req: Request, environ: dict[str, Any], account_id: str, account: dict[str, Any]
     ) -> tuple[int, Any]:
-        self._limit(account_id, "actions", self.settings.action_limits)
+        self.shared.limit(account_id, "actions", self.shared.settings.action_limits)
         action = req.query.get("leadAction", "")
         if action not in ACTIONS:
             raise HttpError(400, "BAD_REQUEST", f"leadAction must be one of {', '.join(ACTIONS)}")
-        fault = self._fault("actions", environ)
+        fault = self.shared.fault("actions", environ)
         body = req.json() or {}
         criteria = body.get("campaignLeadSearchCriteria") if isinstance(body, dict) else None
         if not isinstance(criteria, dict) or not any(criteria.values()):
             raise HttpError(400, "BAD_REQUEST", "campaignLeadSearchCriteria is required")
         if fault is not None and fault.kind == "unsuccessful":
             return 200, _result(action, False, 0, 0, "injected failure: nothing was changed")
-        with self.store.transaction() as store:
+        with self.shared.store.transaction() as store:
             updated, deleted = store.act(account_id, criteria, action)
-        with self._lock:
-            self.stats["leadsActedOn"] = self.stats.get("leadsActedOn", 0) + updated + deleted
+        with self.shared.lock:
+            self.shared.stats["leadsActedOn"] = (
+                self.shared.stats.get("leadsActedOn", 0) + updated + deleted
+            )
         return 200, _result(action, True, updated, deleted)
 
 

@@ -4,106 +4,20 @@ per call, the full result body, rate limits and injected faults (NOTES.md, direc
 from __future__ import annotations
 
 import re
-import threading
-import time
-from dataclasses import dataclass
 from typing import Any
 
 import jsonschema
 
-from ..engage.ratelimit import Limit, SlidingWindows
-from .http import DropConnection, HttpError, Request, now, too_many
-from .store import Store
-
-FAULT_KINDS = (
-    "500",
-    "503",
-    "429",
-    "hang",
-    "drop",
-    "failed",
-    "reject",
-    "unsuccessful",
-    "lost",  # the leads are stored, then the connection drops: the answer is lost
-    "scrub",  # the first `rows` leads are accepted but not inserted (do-not-call)
-    "unsupplied",  # 200 with leadsSupplied 0 and nothing stored (missing.required.param)
-)
-FAULT_ENDPOINTS = ("loader", "search", "actions")
+from .http import DropConnection, HttpError, Request, now
+from .shared import Shared
 
 
-@dataclass
-class Fault:
-    kind: str
-    remaining: int
-    rows: int = 1
-    endpoint: str = "loader"  # which endpoint it strikes: loader, search or actions
-    extern_id: str | None = None  # only loader calls carrying this lead (a fault for one batch)
+class Loader:
+    """POST .../campaigns/{id}/leadLoader/direct."""
 
-
-class LoaderEndpoint:
-    """Mixed into Emulator; these are the attributes it relies on."""
-
-    faults: list[Fault]
-    settings: Any
-    stats: dict[str, int]
-    store: Store
-    clock: Any
-    _lock: threading.Lock
-    _limits: dict[tuple[str, str], SlidingWindows]
-    _validator: jsonschema.Draft4Validator
-
-    def _next_fault(
-        self, endpoint: str = "loader", extern_ids: frozenset[str] = frozenset()
-    ) -> Fault | None:
-        with self._lock:
-            fault = next(
-                (
-                    f
-                    for f in self.faults
-                    if f.endpoint == endpoint and (f.extern_id is None or f.extern_id in extern_ids)
-                ),
-                None,
-            )
-            if fault is None:
-                return None
-            fault.remaining -= 1
-            if fault.remaining <= 0:
-                self.faults.remove(fault)
-            return fault
-
-    def _limit(self, account_id: str, endpoint: str, limits: tuple[Limit, ...]) -> None:
-        """Count a call against the account's windows for this endpoint, or answer 429."""
-        with self._lock:
-            self.stats[f"{endpoint}Calls"] = self.stats.get(f"{endpoint}Calls", 0) + 1
-            limiter = self._limits.setdefault(
-                (account_id, endpoint),
-                SlidingWindows(limits, self.settings.rate_scale, self.clock),
-            )
-        if not limiter.try_acquire():
-            with self._lock:
-                self.stats[f"{endpoint}429"] = self.stats.get(f"{endpoint}429", 0) + 1
-            raise too_many(endpoint, limiter.wait_time())
-
-    def _fault(
-        self, endpoint: str, environ: dict[str, Any], extern_ids: frozenset[str] = frozenset()
-    ) -> Fault | None:
-        """The next injected fault for this endpoint: status faults, hang and drop strike here
-        (a dropped call did nothing); the others are returned for the endpoint to act out."""
-        fault = self._next_fault(endpoint, extern_ids)
-        if fault is None:
-            return None
-        if fault.kind in ("500", "503", "429"):
-            raise HttpError(int(fault.kind), "INJECTED_FAULT", f"injected fault {fault.kind}")
-        if fault.kind == "hang":
-            time.sleep(self.settings.hang_seconds)
-            raise HttpError(504, "GATEWAY_TIMEOUT", "injected hang")
-        if fault.kind == "drop":
-            drop = environ.get("emulator.drop")
-            if drop is None:
-                raise DropConnection("injected dropped connection")
-            drop()
-            raise HttpError(500, "INJECTED_FAULT", "injected dropped connection")
-        return fault
+    def __init__(self, shared: Shared, validator: jsonschema.Draft4Validator) -> None:
+        self.shared = shared
+        self.validator = validator
 
     def load(
         self,
@@ -124,26 +38,26 @@ class LoaderEndpoint:
         )
         if campaign is None:
             raise HttpError(404, "CAMPAIGN_NOT_FOUND", f"campaign {campaign_id} not found")
-        self._limit(account_id, "loader", self.settings.loader_limits)
+        self.shared.limit(account_id, "loader", self.shared.settings.loader_limits)
         body = req.json()
         carried = frozenset(
             str(x.get("externId"))
             for x in (body.get("uploadLeads") or [] if isinstance(body, dict) else [])
             if isinstance(x, dict)
         )
-        fault = self._fault("loader", environ, carried)
-        errors = sorted(self._validator.iter_errors(body), key=lambda e: list(e.absolute_path))
+        fault = self.shared.fault("loader", environ, carried)
+        errors = sorted(self.validator.iter_errors(body), key=lambda e: list(e.absolute_path))
         if errors:
             first = errors[0]
             where = "/".join(str(x) for x in first.absolute_path) or "body"
             raise HttpError(400, "INVALID_REQUEST", f"{where}: {first.message}")
         leads = body.get("uploadLeads") or []
-        if len(leads) > self.settings.max_leads_per_call:
+        if len(leads) > self.shared.settings.max_leads_per_call:
             raise HttpError(
                 400,
                 "TOO_MANY_LEADS",
                 f"{len(leads)} leads in one call; the maximum is "
-                f"{self.settings.max_leads_per_call}",
+                f"{self.shared.settings.max_leads_per_call}",
             )
         if fault is not None and fault.kind == "unsupplied":
             return 200, _result(body, 0, 0, 0, 0, [], message="missing.required.param")
@@ -185,7 +99,7 @@ class LoaderEndpoint:
         if fault is not None and fault.kind == "scrub":  # accepted, then dropped as do-not-call
             scrubbed = min(fault.rows, len(good))
             good = good[scrubbed:]
-        with self.store.transaction() as store:
+        with self.shared.store.transaction() as store:
             list_id = store.new_list(
                 account_id,
                 campaign_id,

@@ -4,7 +4,7 @@ sources.py    lead-set files: discover, parse, group by campaign, stream leads
 documents.py  YAML/JSON composed by libyaml, with line numbers and exact scalar text
 readers.py    inline leads, CSV and JSON Lines leadsFiles, streamed
 fields.py     per-field rules of the API, phone normalisation, the compiled CSV fast path
-problems.py   the problem sink and the duplicate checks
+problems.py   the problems found, the hashed duplicate check and its exact re-check
 schema.py     the lead-set JSON Schema
 """
 
@@ -23,6 +23,7 @@ from .sources import (
     load_source,
     load_sources,
     shown_path,
+    stream,
 )
 
 __all__ = [
@@ -39,4 +40,5 @@ __all__ = [
     "load_source",
     "load_sources",
     "shown_path",
+    "stream",
 ]

@@ -1,4 +1,6 @@
-"""Problems found while reading lead sets, and the duplicate checks that find some of them."""
+"""Problems found while reading lead sets, and the duplicate checks that find some of them:
+`Problems` collects them; `DuplicateCheck` is the first, hashed pass over a campaign and
+`ExactCheck` the second, exact one for the hashes that repeated; `Sink` hands both to readers."""
 
 from __future__ import annotations
 
@@ -27,7 +29,7 @@ SPILL_AT = 1 << 20  # hashes held in memory per check before they go to a tempor
 class Hashes:
     """The 64-bit hashes of one campaign's externIds (or phones), to find repeats in bounded
     memory: 64 buckets in arrays, moved to temporary files once a million are held, then
-    counted bucket by bucket. A repeated hash is a candidate only: `Sink.resolve` reads the
+    counted bucket by bucket. A repeated hash is a candidate only: an `ExactCheck` reads the
     campaign again and compares the values themselves."""
 
     def __init__(self, spill_at: int | None = None) -> None:
@@ -73,42 +75,38 @@ class Hashes:
 
 
 @dataclass
-class Sink:
-    """Collects problems while leads stream past; checks duplicates per campaign.
+class Problems:
+    """Every problem found while reading, in the order found."""
 
-    Memory stays flat however many leads stream past: the checks keep 64-bit hashes of the
-    externIds and phones (never the numbers), spilled to temporary files past a million. When
-    a hash repeats, `resolve` reads the campaign's files once more (`replay`) and checks the
-    leads with those hashes exactly as one pass holding every value would, so the problems and
-    the places named are the same.
-    """
-
-    problems: list[Problem] = field(default_factory=list)
-    shared_phones: dict[int, int] = field(default_factory=dict)  # campaign -> leads
-    replay: Replay | None = None  # a second read: check only these hashes, exactly
-    found: list[tuple[str, object, str, int, str]] = field(default_factory=list)
-    first: dict[object, str] = field(default_factory=dict)  # key -> where first declared
-    _ids: dict[int, Hashes] = field(default_factory=dict)
-    _phones: dict[int, Hashes] = field(default_factory=dict)
-    _watch: dict[int, tuple[frozenset[str], set[str]]] = field(default_factory=dict)
-    _seen_ids: set[str] = field(default_factory=set)  # a replay (one campaign): exact values
-    _seen_phones: set[int] = field(default_factory=set)
+    items: list[Problem] = field(default_factory=list)
 
     @property
     def errors(self) -> list[Problem]:
-        return [p for p in self.problems if p.severity is Severity.ERROR]
+        return [p for p in self.items if p.severity is Severity.ERROR]
 
     @property
     def warnings(self) -> list[Problem]:
-        return [p for p in self.problems if p.severity is Severity.WARNING]
+        return [p for p in self.items if p.severity is Severity.WARNING]
 
     def add(self, file: str, line: int, name: str, message: str, warn: bool = False) -> None:
         severity = Severity.WARNING if warn else Severity.ERROR
-        self.problems.append(Problem(file, line, name, message, severity))
+        self.items.append(Problem(file, line, name, message, severity))
 
     def add_fatal(self, message: str) -> None:
         """A whole-file error whose message already says where (InputError)."""
-        self.problems.append(Problem(message, 0, "", ""))
+        self.items.append(Problem(message, 0, "", ""))
+
+
+@dataclass
+class DuplicateCheck:
+    """The first pass over a campaign: 64-bit hashes of its externIds and phones (never the
+    numbers), spilled to temporary files past a million, and which of its tombstones are
+    declared too. Memory stays flat however many leads stream past."""
+
+    shared_phones: dict[int, int] = field(default_factory=dict)  # campaign -> leads (warnings)
+    _ids: dict[int, Hashes] = field(default_factory=dict)
+    _phones: dict[int, Hashes] = field(default_factory=dict)
+    _watch: dict[int, tuple[frozenset[str], set[str]]] = field(default_factory=dict)
 
     def watch(self, campaign: int, extern_ids: Iterable[str]) -> None:
         """Note which of these externIds (a campaign's tombstones) are declared."""
@@ -118,10 +116,7 @@ class Sink:
         return self._watch.get(campaign, (frozenset(), set()))[1]
 
     def tracker(self, campaign: int, duplicate_handling: object, file: str) -> Tracker:
-        """The duplicate check for one campaign's leads in one file: called once per lead."""
-        handling = str(duplicate_handling)
-        if self.replay is not None:
-            return self._replay_tracker(self.replay, handling, file)
+        """The check for one campaign's leads in one file: called once per lead."""
         ids = self._ids.setdefault(campaign, Hashes())
         phones = self._phones.setdefault(campaign, Hashes())
         id_buckets, phone_buckets = ids.buckets, phones.buckets
@@ -146,10 +141,33 @@ class Sink:
 
         return track
 
-    def _replay_tracker(self, replay: Replay, handling: str, file: str) -> Tracker:
-        """The exact check, for the leads whose hashes repeated: a repeated externId is reported
-        and skipped (its phone is not counted); a repeated phone is reported (a warning)."""
-        id_hashes, phone_hashes = replay
+    def repeated(self, campaign: int) -> Replay | None:
+        """The hashes seen more than once in a campaign (None when none were): then the
+        campaign's files are read again with an `ExactCheck` of them."""
+        ids, phones = self._ids.pop(campaign, None), self._phones.pop(campaign, None)
+        id_hashes = ids.repeated() if ids is not None else set()
+        phone_hashes = phones.repeated() if phones is not None else set()
+        for each in (ids, phones):
+            if each is not None:
+                each.close()
+        return (id_hashes, phone_hashes) if id_hashes or phone_hashes else None
+
+
+@dataclass
+class ExactCheck:
+    """The second pass, for a campaign whose hashes repeated: the leads with those hashes are
+    compared by value, as one pass holding every value would, so the problems and the places
+    they name are the same. A repeated externId is skipped (its phone is not counted)."""
+
+    replay: Replay
+    found: list[tuple[str, object, str, int, str]] = field(default_factory=list)
+    first: dict[object, str] = field(default_factory=dict)  # key -> where first declared
+    _seen_ids: set[str] = field(default_factory=set)
+    _seen_phones: set[int] = field(default_factory=set)
+
+    def tracker(self, campaign: int, duplicate_handling: object, file: str) -> Tracker:
+        handling = str(duplicate_handling)
+        id_hashes, phone_hashes = self.replay
         ids, phones, found, first = self._seen_ids, self._seen_phones, self.found, self.first
 
         def track(extern_id: str, phone: object, line: int) -> bool:
@@ -170,32 +188,21 @@ class Sink:
 
         return track
 
-    def repeated(self, campaign: int) -> Replay | None:
-        """The hashes seen more than once in a campaign (None when none were): then the
-        campaign's files are read again with `Sink(replay=...)`, and `resolve` reports."""
-        ids, phones = self._ids.pop(campaign, None), self._phones.pop(campaign, None)
-        id_hashes = ids.repeated() if ids is not None else set()
-        phone_hashes = phones.repeated() if phones is not None else set()
-        for each in (ids, phones):
-            if each is not None:
-                each.close()
-        return (id_hashes, phone_hashes) if id_hashes or phone_hashes else None
-
-    def resolve(self, campaign: int, replayed: Sink) -> None:
-        """Report the duplicates a replay found, in the order the leads came, each naming where
-        the value was first declared."""
-        for kind, key, file, line, handling in replayed.found:
-            first = replayed.first.get(key, "an earlier lead")
+    def report(self, campaign: int, problems: Problems, shared_phones: dict[int, int]) -> None:
+        """The duplicates found, in the order the leads came, each naming where the value was
+        first declared."""
+        for kind, key, file, line, handling in self.found:
+            first = self.first.get(key, "an earlier lead")
             if kind == "externId":
-                self.add(
+                problems.add(
                     file,
                     line,
                     "externId",
                     f"duplicate externId '{key}' in campaign {campaign}: first declared at {first}",
                 )
             else:
-                self.shared_phones[campaign] = self.shared_phones.get(campaign, 0) + 1
-                self.add(
+                shared_phones[campaign] = shared_phones.get(campaign, 0) + 1
+                problems.add(
                     file,
                     line,
                     "leadPhone",
@@ -203,3 +210,37 @@ class Sink:
                     f"duplicateHandling {handling} {DUPLICATE_EFFECT.get(handling, '')}",
                     warn=True,
                 )
+
+
+class Sink:
+    """What reading hands every reader: where problems go (`Problems`) and the duplicate check
+    the leads pass through (the hashed first pass, or an exact re-check)."""
+
+    def __init__(self, check: DuplicateCheck | ExactCheck | None = None) -> None:
+        self.collected = Problems()
+        self.check = check if check is not None else DuplicateCheck()
+
+    @property
+    def problems(self) -> list[Problem]:
+        return self.collected.items
+
+    @property
+    def errors(self) -> list[Problem]:
+        return self.collected.errors
+
+    @property
+    def warnings(self) -> list[Problem]:
+        return self.collected.warnings
+
+    @property
+    def shared_phones(self) -> dict[int, int]:
+        return self.check.shared_phones if isinstance(self.check, DuplicateCheck) else {}
+
+    def add(self, file: str, line: int, name: str, message: str, warn: bool = False) -> None:
+        self.collected.add(file, line, name, message, warn)
+
+    def add_fatal(self, message: str) -> None:
+        self.collected.add_fatal(message)
+
+    def tracker(self, campaign: int, duplicate_handling: object, file: str) -> Tracker:
+        return self.check.tracker(campaign, duplicate_handling, file)

@@ -22,7 +22,7 @@ from ..model import (
 )
 from . import documents, readers
 from .fields import US_COUNTRIES, LeadContext, suggest
-from .problems import Replay, Sink
+from .problems import DuplicateCheck, ExactCheck, Replay, Sink
 from .schema import document_validator
 
 SUFFIXES = (".yaml", ".yml", ".json")
@@ -268,13 +268,15 @@ def campaign_leads(campaign: int, sources: Sequence[Source], sink: Sink) -> Iter
     A duplicate is streamed like any lead (it is only known once every lead has passed): the
     errors it causes keep the plan from being shown or applied."""
     tombstones = [t for s in sources for t in s.meta.tombstones]
-    sink.watch(campaign, (t.extern_id for t in tombstones))
+    check = sink.check
+    assert isinstance(check, DuplicateCheck), "a campaign is read whole on the first pass"
+    check.watch(campaign, (t.extern_id for t in tombstones))
     for source in sources:
         yield from _guarded(source, sink)
-    repeated = sink.repeated(campaign)
+    repeated = check.repeated(campaign)
     if repeated is not None:
-        sink.resolve(campaign, _replay(campaign, sources, repeated))
-    declared = sink.watched(campaign)
+        _replay(campaign, sources, repeated).report(campaign, sink.collected, check.shared_phones)
+    declared = check.watched(campaign)
     clashes = [t for t in tombstones if t.extern_id in declared]
     if clashes:
         ids = {hash(t.extern_id) for t in clashes}
@@ -297,13 +299,20 @@ def campaign_leads(campaign: int, sources: Sequence[Source], sink: Sink) -> Iter
                 )
 
 
-def _replay(campaign: int, sources: Sequence[Source], hashes: Replay) -> Sink:
+def _replay(campaign: int, sources: Sequence[Source], hashes: Replay) -> ExactCheck:
     """Read a campaign's files again, checking the leads with these hashes exactly."""
-    finder = Sink(replay=hashes)
+    exact = ExactCheck(hashes)
+    finder = Sink(exact)
     for source in sources:
         for _lead in _guarded(source, finder):
             pass
-    return finder
+    return exact
+
+
+def stream(source: Source) -> Iterator[Lead]:
+    """The leads of a source already validated, for a second look (apply, --show-pii): no
+    problem is collected and no duplicate checked (the plan did both)."""
+    return iter_leads(source, Sink())
 
 
 def group(sources: Sequence[Source], sink: Sink) -> list[Desired]:
@@ -384,7 +393,7 @@ def declared_phones(sources: Sequence[Source], wanted: set[str]) -> dict[str, st
     if not wanted:
         return found
     for source in sources:
-        for lead in iter_leads(source, Sink()):
+        for lead in stream(source):
             if lead.extern_id in wanted:
                 found[lead.extern_id] = lead.phone
     return found

@@ -12,7 +12,7 @@ from typing import Any
 from .. import leadsets
 from ..engage import EngageClient
 from ..errors import ApiError
-from ..leadsets import Sink, Source
+from ..leadsets import Source
 from ..model import DriftKind, DuplicateHandling, LeadSetPlan, Plan
 from ..state import Journal
 from .actions import Reconciler
@@ -153,7 +153,7 @@ class Applier:
             (source.meta.path, source.meta.options.body(), batch)
             for source in sources
             for batch in batches(
-                (x for x in leadsets.iter_leads(source, Sink()) if x.extern_id in wanted),
+                (x for x in leadsets.stream(source) if x.extern_id in wanted),
                 self.batch_size,
             )
         )
@@ -213,7 +213,7 @@ class Applier:
         Returns those found in Engage (recorded now, not posted) and those that must wait."""
         settled: set[str] = set()  # found and recorded, or not looked up: not posted now
         for source in sources if doubt else ():
-            leads = [x for x in leadsets.iter_leads(source, Sink()) if x.extern_id in doubt]
+            leads = [x for x in leadsets.stream(source) if x.extern_id in doubt]
             if not leads:
                 continue
             cid = ls.campaign.id
