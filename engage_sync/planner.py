@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
+from typing import Protocol
 
 from deepdiff import DeepDiff
 
@@ -15,20 +17,54 @@ from .model import (
     Change,
     ChangeKind,
     Desired,
+    Lead,
     LeadSetPlan,
     LoadOptions,
     Plan,
     RemoveReason,
 )
 from .spool import Spool
-from .state import State
 
 
-def plan(desired: Iterable[Desired], state: State, include_undeclared: bool = False) -> Plan:
+class CampaignView(Protocol):
+    """What the planner reads of a campaign's state (state.CampaignState); it changes nothing."""
+
+    @property
+    def leads(self) -> Mapping[str, str]: ...
+    @property
+    def in_doubt(self) -> AbstractSet[str]: ...
+    @property
+    def removed(self) -> AbstractSet[str]: ...
+    @property
+    def files(self) -> AbstractSet[str]: ...
+    @property
+    def options(self) -> Mapping[str, object] | None: ...
+    def changed_fields(self, lead: Lead) -> tuple[str, ...]: ...
+
+
+class StateView(Protocol):
+    """A read-only view of the state (state.State)."""
+
+    @property
+    def lineage(self) -> str | None: ...
+    @property
+    def serial(self) -> int: ...
+    @property
+    def campaigns(self) -> Mapping[int, CampaignView]: ...
+
+
+def plan(
+    desired: Iterable[Desired],
+    state: StateView,
+    include_undeclared: bool = False,
+    creates_for: Callable[[int], Spool] = Spool,
+) -> Plan:
     """Compare declared leads with the state by (campaign id, externId) and content hash.
 
-    The checksum covers the changes apply would carry out and nothing else (changeset.py): not
-    the leads that stay unchanged, not orphans, not the state's serial.
+    Pure: the state is only read, and each campaign's creates go where `creates_for` says (a
+    spool: the first thousands in memory, the rest in a temporary file). The
+    checksum covers the changes apply would carry out and nothing else (changeset.py): not the
+    leads that stay unchanged, not orphans, not the state's serial.
     """
     leadsets: list[LeadSetPlan] = []
     digest = Checksum()
@@ -38,7 +74,7 @@ def plan(desired: Iterable[Desired], state: State, include_undeclared: bool = Fa
         declared_campaigns.add(cid)
         camp = state.campaigns.get(cid)
         applied = camp.leads if camp is not None else {}
-        creates = Spool(cid)
+        creates = creates_for(cid)
         updates: list[Change] = []
         replaces: list[Change] = []
         unchanged = 0
@@ -139,7 +175,9 @@ def plan(desired: Iterable[Desired], state: State, include_undeclared: bool = Fa
     return Plan(tuple(leadsets), state.lineage, state.serial, digest.hexdigest())
 
 
-def _tombstoned(want: Desired, applied: Mapping[str, str], removed: set[str]) -> list[Change]:
+def _tombstoned(
+    want: Desired, applied: Mapping[str, str], removed: AbstractSet[str]
+) -> list[Change]:
     """A tombstone is work until its removal is recorded: then it stays in git and costs nothing."""
     found: dict[str, Change] = {}
     for t in want.tombstones:
@@ -173,7 +211,7 @@ def _leadset(
     unchanged: int,
     applied: int,
     doubt: list[str],
-    previous: dict[str, object] | None,
+    previous: Mapping[str, object] | None,
 ) -> LeadSetPlan:
     creates, updates, orphans = changes.creates, changes.updates, changes.orphans
     warnings: list[str] = []
@@ -216,11 +254,11 @@ def _leadset(
     )
 
 
-def option_changes(old: dict[str, object] | None, new: dict[str, object]) -> list[str]:
+def option_changes(old: Mapping[str, object] | None, new: dict[str, object]) -> list[str]:
     """`dialPriority: "NORMAL" -> "IMMEDIATE"` per option that differs (a small structural diff)."""
     if old is None:
         return []
-    diff = DeepDiff(old, new, ignore_order=True)
+    diff = DeepDiff(dict(old), new, ignore_order=True)
     return [
         f"{key}: {_show(old.get(key))} -> {_show(new.get(key))}"
         for key in sorted(diff.affected_root_keys, key=str)

@@ -12,7 +12,7 @@ from . import seal as seals
 from .config import DEFAULT_LEADSETS, DEFAULT_STATE, Config, pick
 from .errors import ValidationFailed
 from .leadsets import DUPLICATE_EFFECT, Sink, Source
-from .model import Lead, Plan
+from .model import Desired, Lead, Plan
 from .planner import plan as make_plan
 from .rails import tripped
 from .seal import Seal
@@ -98,6 +98,28 @@ def read_inputs(paths: Sequence[str], config: Config, state: State | None = None
     return Inputs(sources, sink, whole, skipped, digests, key)
 
 
+class Unchecked:
+    """A plan made in the pass that also validated its leads (one read of a million rows, not
+    two): it counts only once that reading is known to be free of errors, so the plan is had
+    through `checked` alone."""
+
+    def __init__(self, plan: Plan, sink: Sink) -> None:
+        self._plan, self._sink = plan, sink
+
+    def checked(self) -> Plan:
+        if self._sink.errors:
+            raise ValidationFailed(list(self._sink.problems))
+        return self._plan
+
+
+def plan_reading(
+    desired: Sequence[Desired], state: State, sink: Sink, include_undeclared: bool
+) -> Unchecked:
+    """Plan the lead sets while they are read and checked (their problems land in `sink`)."""
+    plan = make_plan(desired, state, include_undeclared=include_undeclared and not sink.errors)
+    return Unchecked(plan, sink)
+
+
 def validate(paths: Sequence[str], config: Config) -> tuple[Sink, int, int]:
     """Read everything and report every problem; returns (sink, files, leads)."""
     sources, sink, _ = read_sources(paths, config)
@@ -122,9 +144,8 @@ def build_plan(
     desired = leadsets.group(sources, sink)
     desired += [seal.desired(cid) for cid, seal in found.skipped.items()]
     desired.sort(key=lambda d: d.campaign.id)  # the checksum follows this order
-    result = make_plan(desired, state, include_undeclared=found.whole and not sink.errors)
-    if sink.errors:
-        raise ValidationFailed(list(sink.problems))
+    unchecked = plan_reading(desired, state, sink, include_undeclared=found.whole)
+    result = unchecked.checked()  # raises ValidationFailed, with every problem, on an error
     handling = {d.campaign.id: str(d.options.get("duplicateHandling")) for d in desired}
     shared = tuple(
         f"campaign {cid}: {n} lead(s) share a phone with an earlier lead; with "

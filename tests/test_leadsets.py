@@ -8,6 +8,7 @@ import pytest
 from conftest import DATA, write
 
 from engage_sync import leadsets
+from engage_sync.config import load_config
 from engage_sync.errors import InputError
 from engage_sync.leadsets import Sink
 from engage_sync.model import Lead, Severity
@@ -400,3 +401,18 @@ def test_the_same_leads_hash_the_same_in_yaml_csv_and_json_lines(tmp_path: Path)
         got[name] = sorted((lead.extern_id, lead.names, lead.values, lead.digest) for lead in leads)
     assert got["csv.yaml"] == got["jsonl.yaml"] == got["inline.yaml"]
     assert len(got["csv.yaml"]) == 2
+
+
+def test_a_campaigns_leads_are_read_once_and_a_second_read_is_a_bug(tmp_path: Path) -> None:
+    from engage_sync.workspace import read_sources
+
+    write(
+        tmp_path / "leadsets" / "a.yaml",
+        "campaign: 7\noptions: {dialPriority: NORMAL, duplicateHandling: RETAIN_ALL, "
+        "timeZoneOption: NPA_NXX}\nleads:\n  - {externId: a, leadPhone: '4155550100'}\n",
+    )
+    sources, sink, _ = read_sources([str(tmp_path / "leadsets")], load_config(cwd=tmp_path))
+    (want,) = leadsets.group(sources, sink)
+    assert [x.extern_id for x in want.leads] == ["a"]
+    with pytest.raises(RuntimeError, match="the leads of campaign 7 were read already"):
+        list(want.leads)

@@ -186,3 +186,26 @@ def test_prune_turns_orphans_into_removals_and_the_checksum_covers_them() -> Non
     assert pruned.orphans == ()
     checksums = {plan([d], state).checksum for d in (off, on, deleting)}
     assert len(checksums) == 3
+
+
+def test_the_planner_reads_a_view_of_the_state_and_puts_creates_where_it_is_told() -> None:
+    from types import MappingProxyType
+
+    from engage_sync.spool import Spool
+
+    state = applied((1, lead("a")))
+    camp = state.campaign(1)
+    before = (dict(camp.leads), set(camp.in_doubt), camp.seal)
+    made: list[int] = []
+
+    def in_memory(cid: int) -> Spool:
+        made.append(cid)
+        return Spool(cid, keep=10**9)
+
+    result = plan([desired(1, lead("a"), lead("b"))], state, creates_for=in_memory)
+    assert made == [1] and [c.extern_id for c in result.leadsets[0].creates] == ["b"]
+    assert (dict(camp.leads), set(camp.in_doubt), camp.seal) == before  # nothing written
+    # any read-only mapping will do for the campaigns (typing.Protocol StateView)
+    frozen = State(Path("s.json"), lineage="L", serial=4)
+    frozen.campaigns = MappingProxyType({1: camp})  # type: ignore[assignment]
+    assert plan([desired(1, lead("a"))], frozen).unchanged == 1

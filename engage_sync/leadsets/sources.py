@@ -315,6 +315,21 @@ def stream(source: Source) -> Iterator[Lead]:
     return iter_leads(source, Sink())
 
 
+class LeadStream:
+    """A campaign's leads, read and checked as they stream: once. Reading them again is a bug
+    (the problems would be found twice), so it raises rather than yield nothing."""
+
+    def __init__(self, campaign: int, sources: Sequence[Source], sink: Sink) -> None:
+        self.campaign, self.sources, self.sink = campaign, sources, sink
+        self._read = False
+
+    def __iter__(self) -> Iterator[Lead]:
+        if self._read:
+            raise RuntimeError(f"the leads of campaign {self.campaign} were read already")
+        self._read = True
+        return campaign_leads(self.campaign, self.sources, self.sink)
+
+
 def group(sources: Sequence[Source], sink: Sink) -> list[Desired]:
     """One Desired per campaign; its leads stream from every file that targets it."""
     by_campaign: dict[int, list[Source]] = {}
@@ -360,7 +375,7 @@ def group(sources: Sequence[Source], sink: Sink) -> list[Desired]:
                 account=first.account,
                 files=tuple(s.meta.path for s in group_sources),
                 options=first.options,
-                leads=campaign_leads(cid, group_sources, sink),
+                leads=LeadStream(cid, group_sources, sink),
                 tombstones=tuple(t for s in group_sources for t in s.meta.tombstones),
                 prune=first.prune,
                 prune_action=first.prune_action,
