@@ -5,21 +5,14 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
-import time
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import click
 
-from ..changeset import ChangeSet
-from ..errors import ConfigError, EngageSyncError, ExitCode, GitHubError, StateNotSaved
+from ..errors import EngageSyncError, ExitCode, GitHubError, StateNotSaved
 from .apply import run_apply
 from .common import Context, global_options, pass_ctx
 from .plan import plan as plan_command
-
-if TYPE_CHECKING:
-    from ..gitops.git import Git
 
 
 @click.group()
@@ -169,21 +162,19 @@ def ci_apply(
     """On merge: carry out the plans reviewed on the pull requests merged since the last apply
     (tombstones always), name any change nobody reviewed (exit 5), and commit the state to the
     branch, rebased onto whatever landed meanwhile. Nothing posted, nothing committed."""
-    from ..gitops.git import Git, restore_hint
+    from ..gitops.git import Git
+    from ..gitops.loop import restore_rescued, reviewed_since_last_apply, save_state
 
     git = Git(Path.cwd(), branch=branch)
-    state = ctx.state_path
-    for rescued in git.rescues():  # a state an earlier run could not push: restore it first
-        git.restore(rescued)
-        pushed, why = git.push(push_attempts, push_backoff)
-        if not pushed:
-            raise StateNotSaved(
-                f"restored the state kept on {rescued}, but cannot push it to {branch}: {why}; "
-                + restore_hint(rescued, git.remote, branch)
-            )
-        git.delete_remote_branch(rescued)
+    for rescued in restore_rescued(git, push_attempts, push_backoff):
         click.echo(f"Restored the state an earlier apply kept on {rescued}.")
-    reviewed = None if checksum else _reviewed(git)
+    reviewed = None
+    if not checksum:
+        found = reviewed_since_last_apply(git, os.environ)
+        click.echo(found.summary)
+        for note in found.notes:
+            click.echo(f"  note: {note}")
+        reviewed = found.changesets
     report = Path(report_dir)
     report.mkdir(parents=True, exist_ok=True)
     head = git.head()
@@ -202,79 +193,19 @@ def ci_apply(
         )
     except EngageSyncError as e:  # the state records what did succeed: commit it all the same
         failure = e
-    if state.exists() and git.changed(state):
-        git.commit_state(state, head)
-        if git.has_remote():
-            pushed, why = git.push(push_attempts, push_backoff)
-            if not pushed:
-                raise _not_saved(git, state, report, why, failure)
-            click.echo(f"Committed {state} to {branch}.")
-        else:
-            click.echo(f"Committed {state} (no remote to push to).")
+    try:
+        saved = save_state(
+            git, ctx.state_path, head, report, _run_id(), push_attempts, push_backoff
+        )
+    except StateNotSaved as e:
+        message = str(e) + (f" The apply itself also failed: {failure}" if failure else "")
+        click.echo(f"::error::{message}")
+        raise StateNotSaved(message) from e
+    if saved.message:
+        click.echo(saved.message)
     if failure is not None:
         raise failure
     return code
-
-
-def _reviewed(git: Git) -> list[ChangeSet] | None:
-    """The change sets reviewed on the pull requests merged since the last apply; None outside
-    GitHub Actions with no token (there is nothing to look up: main's plan is applied as is)."""
-    from ..gitops.github import GitHub
-    from ..gitops.reviews import find_reviews
-
-    github = GitHub.from_env(os.environ)
-    if github is None:
-        if os.environ.get("GITHUB_ACTIONS") == "true":
-            raise ConfigError(
-                "GITHUB_TOKEN and GITHUB_REPOSITORY are needed to find the reviewed plans "
-                "(give the step `GITHUB_TOKEN: ${{ secrets.GITHUB_TOKEN }}`); nothing posted"
-            )
-        click.echo(
-            "Not in GitHub Actions and no GITHUB_TOKEN: no reviewed plans to check, applying "
-            "main's plan as it is (pass --checksum to apply only a plan you reviewed)."
-        )
-        return None
-    applied, commits = git.since_last_apply()
-    with github:
-        reviews = find_reviews(github, commits)
-    since = f"since {applied[:12]}, the last commit applied" if applied else "(first apply)"
-    pulls = ", ".join(f"#{n}" for n in reviews.pulls) or "none"
-    click.echo(f"{len(commits)} commit(s) on {git.branch} {since}; their pull requests: {pulls}.")
-    for note in reviews.notes:
-        click.echo(f"  note: {note}")
-    return reviews.changesets
-
-
-def _not_saved(
-    git: Git, state: Path, report: Path, why: str, failure: EngageSyncError | None
-) -> StateNotSaved:
-    """The state commit cannot reach the branch: keep it (a rescue branch the next apply
-    restores, and the report folder the workflow uploads) and say how to restore it."""
-    from ..gitops.git import restore_hint
-
-    kept = report / state.name
-    shutil.copyfile(state, kept)
-    name = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime()) + "-" + (_run_id() or git.head()[:12])
-    on_branch = git.push_rescue(name)
-    where = [f"the report folder ({kept}, uploaded as the run's artifact)"]
-    if on_branch:
-        where.insert(0, f"the branch engage-sync/rescue/{name}, which the next apply restores")
-    how = (
-        restore_hint(f"engage-sync/rescue/{name}", git.remote, git.branch)
-        if on_branch
-        else f"copy {state.name} from the artifact over yours, commit it and push it"
-    )
-    message = (
-        f"the state could not be pushed to {git.branch} ({why}). What Engage accepted is kept "
-        f"in {' and in '.join(where)}. The next apply restores it from that branch before "
-        "anything else; without the branch it still looks each campaign's first creates up in "
-        f"Engage before posting (all of them once one is found), so nothing is loaded twice; "
-        f"{how}."
-    )
-    if failure is not None:
-        message += f" The apply itself also failed: {failure}"
-    click.echo(f"::error::{message}")
-    return StateNotSaved(message)
 
 
 @ci.command("drift")
