@@ -12,8 +12,8 @@ import pytest
 from engage_sync.emulator import Emulator, Settings, default_seed
 from engage_sync.engage.auth import AuthMode, Credentials, check_url, credentials_from_env
 from engage_sync.engage.client import EngageClient, RedactingFilter, backoff
-from engage_sync.engage.ratelimit import SlidingWindows, parse_limits
 from engage_sync.errors import ApiError, AuthError, ConfigError, TransientApiError
+from engage_sync.ratelimit import SlidingWindows, parse_limits
 
 JWT = Credentials(
     AuthMode.JWT,

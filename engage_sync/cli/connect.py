@@ -23,7 +23,7 @@ def make_client(
     timeout: float | None = None,
 ) -> Any:
     from ..engage import LOADER_LIMITS, EngageClient, RedactingFilter, credentials_from_env
-    from ..engage.ratelimit import ACTION_LIMITS, SEARCH_LIMITS
+    from ..ratelimit import ACTION_LIMITS, SEARCH_LIMITS
 
     creds = credentials_from_env()
     url = pick(base_url, "ENGAGE_BASE_URL", ctx.config.base_url, DEFAULT_BASE_URL)

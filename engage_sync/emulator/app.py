@@ -21,7 +21,7 @@ from urllib.parse import parse_qs
 
 import jsonschema
 
-from ..engage.ratelimit import EXCHANGE_LIMITS, LOADER_LIMITS, Limit
+from ..ratelimit import EXCHANGE_LIMITS, LOADER_LIMITS, Limit
 from .auth import Auth
 from .http import REASONS, HttpError, Request, now, page_of
 from .leads import ACTION_LIMITS, SEARCH_LIMITS, Leads

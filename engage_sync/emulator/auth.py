@@ -8,7 +8,7 @@ import json
 import secrets
 from typing import Any
 
-from ..engage.ratelimit import SlidingWindows
+from ..ratelimit import SlidingWindows
 from .http import HttpError, Request, too_many
 from .shared import Shared, Token
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..engage.ratelimit import Limit
+from ..ratelimit import Limit
 from .http import HttpError, Request, paging
 from .shared import Shared
 from .store import ACTIONS

@@ -10,7 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..engage.ratelimit import Limit, SlidingWindows
+from ..ratelimit import Limit, SlidingWindows
 from .http import DropConnection, HttpError, too_many
 from .store import Store
 

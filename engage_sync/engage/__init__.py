@@ -7,10 +7,10 @@ ratelimit.py  sliding windows, used to pace (client) and to refuse (emulator)
 
 from __future__ import annotations
 
+from ..ratelimit import LOADER_LIMITS, Limit, SlidingWindows, parse_limits
 from .auth import AuthMode, Credentials, credentials_from_env
 from .client import EngageClient, RedactingFilter
 from .leads import LeadAction, LeadRecord, is_dialable
-from .ratelimit import LOADER_LIMITS, Limit, SlidingWindows, parse_limits
 
 __all__ = [
     "LOADER_LIMITS",

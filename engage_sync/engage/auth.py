@@ -22,7 +22,7 @@ from urllib.parse import urlsplit
 import httpx
 
 from ..errors import ApiError, AuthError, ConfigError, TransientApiError
-from .ratelimit import EXCHANGE_LIMITS, SlidingWindows
+from ..ratelimit import EXCHANGE_LIMITS, SlidingWindows
 
 DEFAULT_RC_SERVER = "https://platform.ringcentral.com"
 JWT_VARS = ("RINGCENTRAL_CLIENT_ID", "RINGCENTRAL_CLIENT_SECRET", "RINGCENTRAL_JWT")

@@ -7,8 +7,8 @@ from collections.abc import Iterable, Sequence
 from typing import Any, Protocol
 
 from ..errors import ApiError, UnsafeAction
+from ..ratelimit import SlidingWindows
 from .leads import LeadAction, LeadRecord
-from .ratelimit import SlidingWindows
 
 
 class Api(Protocol):

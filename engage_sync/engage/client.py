@@ -12,9 +12,9 @@ from typing import Any
 import httpx
 
 from ..errors import AnswerLost, ApiError, AuthError, TransientApiError
+from ..ratelimit import ACTION_LIMITS, LOADER_LIMITS, SEARCH_LIMITS, Limit, SlidingWindows
 from .auth import Credentials, TokenSource, check_url, normalise_base_url
 from .campaign_leads import CampaignLeads, admin
-from .ratelimit import ACTION_LIMITS, LOADER_LIMITS, SEARCH_LIMITS, Limit, SlidingWindows
 
 log = logging.getLogger("engage_sync.http")
 
