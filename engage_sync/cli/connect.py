@@ -7,6 +7,8 @@ import logging
 import sys
 from typing import TYPE_CHECKING, Any
 
+import click
+
 from ..config import DEFAULT_BASE_URL, pick
 from ..errors import ConfigError
 from .common import Context
@@ -54,7 +56,12 @@ def make_client(
         timeout=number(float, timeout, "ENGAGE_SYNC_TIMEOUT", 60.0),
     )
     client.tokens.on_secret = redact.add  # tokens minted during the run are redacted too
+    client.on_wait = _say_wait  # a long wait is announced, never silent
     return client
+
+
+def _say_wait(message: str) -> None:
+    click.echo(f"engage-sync: {message}", err=True)
 
 
 def limits_for(

@@ -162,6 +162,8 @@ class TokenSource:
         self.main_account: str | None = None
         self._lock = threading.RLock()
         self.on_secret: Callable[[str], None] = lambda secret: None
+        # a wait the user should hear about (a throttled login), said without --debug
+        self.on_wait: Callable[[str], None] = lambda message: None
 
     def headers(self) -> dict[str, str]:
         if self.creds.mode is AuthMode.API_TOKEN:
@@ -215,6 +217,9 @@ class TokenSource:
         if not isinstance(rc_token, str):
             raise AuthError("RingCentral's token answer has no access_token")
         self.on_secret(rc_token)
+        wait = self.exchange_limiter.wait_time()
+        if wait >= 1:
+            self.on_wait(f"waiting {wait:.0f}s to log in: Engage allows 5 token exchanges a minute")
         _, ticket = self.exchange_limiter.acquire()
         try:
             answer = self._post(
@@ -264,7 +269,11 @@ class TokenSource:
                 f"credentials refused by {urlsplit(url).path} (HTTP {r.status_code})", r.status_code
             )
         if r.status_code == 429 or r.status_code >= 500:
-            raise TransientApiError(f"{urlsplit(url).path}: HTTP {r.status_code}", r.status_code)
+            raise TransientApiError(
+                f"{urlsplit(url).path}: HTTP {r.status_code}",
+                r.status_code,
+                retry_after(r.headers.get("Retry-After")),
+            )
         if r.status_code != 200:
             raise ApiError(f"{urlsplit(url).path}: HTTP {r.status_code}", r.status_code)
         try:
@@ -274,3 +283,13 @@ class TokenSource:
         if not isinstance(data, dict):
             raise ApiError(f"{urlsplit(url).path}: unexpected answer")
         return data
+
+
+def retry_after(value: str | None) -> float | None:
+    """Seconds from a Retry-After header (None: absent, or an HTTP date: our own backoff)."""
+    if value is None:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        return None

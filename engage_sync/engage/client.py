@@ -13,7 +13,7 @@ import httpx
 
 from ..errors import AnswerLost, ApiError, AuthError, TransientApiError
 from ..ratelimit import ACTION_LIMITS, LOADER_LIMITS, SEARCH_LIMITS, Limit, SlidingWindows
-from .auth import Credentials, TokenSource, check_url, normalise_base_url
+from .auth import Credentials, TokenSource, check_url, normalise_base_url, retry_after
 from .campaign_leads import CampaignLeads, admin
 
 log = logging.getLogger("engage_sync.http")
@@ -92,6 +92,9 @@ class EngageClient:
         self._pacers: dict[tuple[str, str], SlidingWindows] = {}
         self._pacers_lock = threading.Lock()
         self.leads = CampaignLeads(self, search_page_size, search_chunk)
+        # waits a user should hear about (throttling, retries), said without --debug
+        self.on_wait: Callable[[str], None] = lambda message: None
+        self.tokens.on_wait = lambda message: self.on_wait(message)
         self.stats = {"requests": 0, "retries": 0, "throttled": 0, "waited": 0.0}
         self.latency: float | None = (
             None  # seconds per answer, smoothed: how many to keep in flight
@@ -165,6 +168,29 @@ class EngageClient:
                     self.max_retries,
                     delay,
                 )
+                if delay >= WAIT_SAID:
+                    self.on_wait(
+                        f"{method} {path}: {e}; waiting {delay:.0f}s"
+                        + (" as the server asked" if e.retry_after is not None else "")
+                        + f" (retry {attempt} of {self.max_retries})"
+                    )
+                self.sleep(delay)
+
+    def authenticate(self) -> None:
+        """Log in now (JWT credentials), with the same retries as any call: so a command can
+        fail on wrong credentials before it shows anything else."""
+        attempt = 0
+        while True:
+            try:
+                self.tokens.headers()
+                return
+            except TransientApiError as e:
+                attempt += 1
+                if attempt > self.max_retries:
+                    raise
+                delay = e.retry_after if e.retry_after is not None else backoff(attempt)
+                if delay >= WAIT_SAID:
+                    self.on_wait(f"logging in: {e}; waiting {delay:.0f}s")
                 self.sleep(delay)
 
     def _attempt(self, method: str, url: str, body: Any, pacer: SlidingWindows | None) -> Any:
@@ -224,7 +250,7 @@ class EngageClient:
             raise TransientApiError(
                 f"HTTP {r.status_code}: {message}",
                 r.status_code,
-                _retry_after(r.headers.get("Retry-After")),
+                retry_after(r.headers.get("Retry-After")),
                 may_have_acted=r.status_code != 429,
             )
         raise ApiError(f"{path}: HTTP {r.status_code}: {message}", r.status_code)
@@ -305,18 +331,12 @@ class EngageClient:
         return result
 
 
+WAIT_SAID = 1.0  # seconds: a wait at least this long is said on stderr, not only with --debug
+
+
 def backoff(attempt: int, base: float = 0.5, cap: float = 30.0) -> float:
     """Exponential backoff with full jitter."""
     return float(random.uniform(0, min(cap, base * 2 ** (attempt - 1))))
-
-
-def _retry_after(value: str | None) -> float | None:
-    if value is None:
-        return None
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        return None  # an HTTP date: fall back to our own backoff
 
 
 def _error_message(r: httpx.Response) -> str:

@@ -102,6 +102,8 @@ def apply(
         )
         _check_accounts(planned.plan, request.default_account)
         offline = plan = planned.plan
+        if request.refresh or any(ls.has_work for ls in plan.leadsets):
+            client.authenticate()  # wrong credentials: the first and only thing said
         if request.refresh:
             plan = look(plan, planned.state, planned.sources, client, request.default_account)
         hooks.planned(plan, planned.rails, planned.sink.warnings)
