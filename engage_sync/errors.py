@@ -92,6 +92,12 @@ class TransientApiError(ApiError):
         super().__init__(message, status)
         self.retry_after = retry_after
         self.may_have_acted = may_have_acted
+        self.connect_failed = False  # the connection was refused: the server may be gone
+
+
+class ServerGone(ApiError):
+    """The server stopped answering (several connections refused in a row): nothing more is
+    sent in this run."""
 
 
 class AnswerLost(TransientApiError):
@@ -156,3 +162,9 @@ class GitHubError(EngageSyncError):
 
 class StateNotSaved(EngageSyncError):
     """Apply recorded leads, but the state could not be pushed: it was kept elsewhere."""
+
+
+class Interrupted(EngageSyncError):
+    """Ctrl-C: what was recorded is kept (the journal), the rest can be applied again."""
+
+    exit_code = ExitCode.INTERRUPTED

@@ -4,12 +4,16 @@ only thing an apply says."""
 
 from __future__ import annotations
 
+import json
 import re
+import signal
+import subprocess
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from conftest import Served, engage_sync, start_emulator, stop_emulator
+from conftest import ENGAGE_SYNC, Served, engage_sync, start_emulator, stop_emulator, user_env
 
 pytestmark = pytest.mark.e2e
 
@@ -52,3 +56,89 @@ def test_wrong_credentials_are_the_first_and_only_thing_apply_says(
         "error: credentials refused by /restapi/oauth/token (HTTP 400)"
     ], r.err
     assert fast_windows.loader_posts() == []
+
+
+def leads_yaml(n: int) -> str:
+    return (
+        "campaign: 136785\noptions: {dialPriority: NORMAL, duplicateHandling: RETAIN_ALL, "
+        "timeZoneOption: NPA_NXX}\nleads:\n"
+        + "".join(f'  - {{externId: "G-{i}", leadPhone: "41555{i:05d}"}}\n' for i in range(n))
+    )
+
+
+def start_apply(repo: Path, served: Served, *args: str) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [ENGAGE_SYNC, "apply", "--auto-approve", "--batch-size", "1", *args],
+        cwd=repo,
+        env=user_env(served.env("api-token")),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        stdin=subprocess.DEVNULL,
+    )
+
+
+def wait_for_posts(served: Served, count: int) -> None:
+    deadline = time.monotonic() + 60
+    while len(served.loader_posts()) < count and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert len(served.loader_posts()) >= count
+
+
+def test_a_server_that_goes_away_ends_the_apply_with_a_report_not_a_long_silence(
+    repo: Path,
+) -> None:
+    (repo / "leadsets" / "a.yaml").write_text(leads_yaml(60))
+    for other in (repo / "leadsets").glob("*"):
+        if other.name != "a.yaml":
+            other.unlink()
+    served = start_emulator("--latency", "0.2")
+    running = start_apply(repo, served, "--report-json", "report.json")
+    try:
+        wait_for_posts(served, 3)
+        stop_emulator(served)  # the server goes away mid-apply
+        # a bound, not a measurement: before, the rest took a quarter of an hour of retries
+        out, err = running.communicate(timeout=120)
+    finally:
+        if running.poll() is None:
+            running.kill()
+    assert running.returncode == 4, out + err
+    assert "the server stopped answering: 4 connections in a row" in err
+    assert "nothing more was sent" in err and "run apply again once Engage answers" in err
+    report = json.loads((repo / "report.json").read_text())
+    assert report["ok"] is False and "refused" in report["serverGone"]
+    (campaign,) = report["leadsets"]
+    assert 0 < campaign["recorded"] < 60
+    state = json.loads((repo / "engage-sync.state.json").read_text())
+    assert len(state["campaigns"]["136785"]["leads"]) == campaign["recorded"]
+
+
+def test_ctrl_c_lets_the_calls_in_flight_finish_then_reports_and_can_be_resumed(
+    repo: Path,
+) -> None:
+    (repo / "leadsets" / "a.yaml").write_text(leads_yaml(40))
+    for other in (repo / "leadsets").glob("*"):
+        if other.name != "a.yaml":
+            other.unlink()
+    served = start_emulator("--latency", "0.3")
+    try:
+        running = start_apply(repo, served, "--report-json", "report.json")
+        try:
+            wait_for_posts(served, 3)
+            running.send_signal(signal.SIGINT)
+            out, err = running.communicate(timeout=60)
+        finally:
+            if running.poll() is None:
+                running.kill()
+        assert running.returncode == 130, out + err
+        assert "campaign 136785: posted" in out  # the summary
+        assert "interrupted: " in err and "lead(s) recorded" in err
+        report = json.loads((repo / "report.json").read_text())
+        assert report["interrupted"] is True and report["ok"] is False
+        again = engage_sync("apply", "--auto-approve", env=served.env("api-token"), cwd=repo)
+        assert again.code == 0, again.err
+        rows = [r for r in served.leads(136785) if r["externId"].startswith("G-")]
+        live = [r["externId"] for r in rows if r["leadState"] not in ("CANCELLED", "COMPLETE")]
+        assert sorted(live) == sorted(f"G-{i}" for i in range(40))  # each once: none twice
+    finally:
+        stop_emulator(served)

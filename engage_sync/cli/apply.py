@@ -21,6 +21,7 @@ from ..errors import (
     ConfigError,
     EngageSyncError,
     ExitCode,
+    Interrupted,
     NotReviewed,
     PartialFailure,
     SafetyRailTripped,
@@ -250,6 +251,20 @@ def _render(outcome: ApplyOutcome, request: Any, ctx: Context) -> ExitCode:
     if outcome.held_back:
         raise NotReviewed(_held_back(outcome.held_back, request.reviewed or []))
     report = outcome.report
+    recorded = sum(ls.recorded for ls in report.leadsets)
+    wanted = sum(ls.to_post for ls in report.leadsets)
+    if report.interrupted:
+        raise Interrupted(
+            f"interrupted: {recorded} of {wanted} lead(s) recorded (the calls in flight were let "
+            "finish); run apply again to finish what is still missing: leads whose answer did "
+            "not arrive are looked up before anything is posted again"
+        )
+    if report.server_gone:
+        raise PartialFailure(
+            f"{report.server_gone}; nothing more was sent. {recorded} of {wanted} lead(s) "
+            "recorded: run apply again once Engage answers, to finish what is still missing",
+            report,
+        )
     if report.ok:
         return ExitCode.OK
     click.echo("Apply did not complete: run it again to finish what is still missing.", err=True)

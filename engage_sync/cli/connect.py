@@ -53,6 +53,8 @@ def make_client(
         action_limits=limits["actions"],
         rate_scale=scale,
         max_retries=number(int, max_retries, "ENGAGE_SYNC_MAX_RETRIES", 6),
+        # connections refused in a row before the server is taken to be gone
+        give_up_after=number(int, None, "ENGAGE_SYNC_GIVE_UP_AFTER", 4),
         timeout=number(float, timeout, "ENGAGE_SYNC_TIMEOUT", 60.0),
     )
     client.tokens.on_secret = redact.add  # tokens minted during the run are redacted too

@@ -11,7 +11,7 @@ from typing import Any
 
 import httpx
 
-from ..errors import AnswerLost, ApiError, AuthError, TransientApiError
+from ..errors import AnswerLost, ApiError, AuthError, ServerGone, TransientApiError
 from ..ratelimit import ACTION_LIMITS, LOADER_LIMITS, SEARCH_LIMITS, Limit, SlidingWindows
 from .auth import Credentials, TokenSource, check_url, normalise_base_url, retry_after
 from .campaign_leads import CampaignLeads, admin
@@ -61,6 +61,7 @@ class EngageClient:
         transport: httpx.BaseTransport | None = None,
         timeout: float = 60.0,
         max_retries: int = 6,
+        give_up_after: int = 4,
         loader_limits: tuple[Limit, ...] = LOADER_LIMITS,
         search_limits: tuple[Limit, ...] = SEARCH_LIMITS,
         action_limits: tuple[Limit, ...] = ACTION_LIMITS,
@@ -92,6 +93,11 @@ class EngageClient:
         self._pacers: dict[tuple[str, str], SlidingWindows] = {}
         self._pacers_lock = threading.Lock()
         self.leads = CampaignLeads(self, search_page_size, search_chunk)
+        # connections refused in a row: past `give_up_after` the server is taken to be gone
+        # and nothing more is sent (ServerGone), so a vanished server ends a run in seconds
+        self.give_up_after = give_up_after
+        self._refused_in_a_row = 0
+        self._gone: str | None = None
         # waits a user should hear about (throttling, retries), said without --debug
         self.on_wait: Callable[[str], None] = lambda message: None
         self.tokens.on_wait = lambda message: self.on_wait(message)
@@ -152,6 +158,7 @@ class EngageClient:
             except TransientApiError as e:
                 if not repeatable and e.may_have_acted:
                     raise AnswerLost(str(e), e.status) from e
+                self._count_refused(e)
                 attempt += 1
                 if attempt > self.max_retries:
                     raise
@@ -208,9 +215,28 @@ class EngageClient:
         finally:
             pacer.completed(ticket)
 
+    @property
+    def gone(self) -> str | None:
+        """Why the server is taken to be gone (None while it answers)."""
+        return self._gone
+
+    def _count_refused(self, e: TransientApiError) -> None:
+        if e.connect_failed:
+            with self._pacers_lock:
+                self._refused_in_a_row += 1
+                if self._refused_in_a_row >= self.give_up_after and self._gone is None:
+                    self._gone = (
+                        f"{self._refused_in_a_row} connections in a row to {self.base_url} "
+                        f"were refused ({e})"
+                    )
+        if self._gone is not None:
+            raise ServerGone(f"the server stopped answering: {self._gone}") from e
+
     def _once(
         self, method: str, url: str, body: Any, trace: Callable[[str, Any], None] | None = None
     ) -> Any:
+        if self._gone is not None:
+            raise ServerGone(f"the server stopped answering: {self._gone}")
         headers = self.tokens.headers()
         started = time.monotonic()
         self.stats["requests"] += 1
@@ -219,13 +245,16 @@ class EngageClient:
             r = self.http.request(method, url, json=body, headers=headers, extensions=extensions)
         except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as e:
             # never reached the server: safe to send again whatever the call
-            raise TransientApiError(
+            failed = TransientApiError(
                 f"could not connect ({type(e).__name__})", may_have_acted=False
-            ) from e
+            )
+            failed.connect_failed = True
+            raise failed from e
         except httpx.TimeoutException as e:
             raise TransientApiError(f"timed out after {time.monotonic() - started:.0f}s") from e
         except httpx.TransportError as e:
             raise TransientApiError(f"connection failed ({type(e).__name__})") from e
+        self._refused_in_a_row = 0  # answered: the server is there
         path = httpx.URL(url).path
         took = time.monotonic() - started
         self.latency = took if self.latency is None else 0.7 * self.latency + 0.3 * took

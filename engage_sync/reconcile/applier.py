@@ -42,6 +42,7 @@ class Applier:
     _campaigns: dict[str, dict[int, dict[str, Any]]] = field(default_factory=dict)
     max_in_flight: int | None = None  # None: as many as the limits and the latency allow
     _executors: dict[str, ThreadPoolExecutor] = field(default_factory=dict)
+    report: Report = field(default_factory=Report)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def run(self, plan: Plan, sources: Sequence[Source]) -> Report:
@@ -53,7 +54,7 @@ class Applier:
     def _run(self, plan: Plan, sources: Sequence[Source]) -> Report:
         """Rate limits are per sub-account: each account's lead sets run in a thread of their
         own, within that account's limits; within an account, campaign after campaign."""
-        report = Report()
+        report = self.report  # kept on the applier: a run cut short still has its report
         by_account: dict[str, list[tuple[LeadSetPlan, LeadSetReport]]] = {}
         for ls in plan.leadsets:
             if not ls.has_work:
@@ -66,6 +67,9 @@ class Applier:
 
         def one_account(work: list[tuple[LeadSetPlan, LeadSetReport]]) -> bool:
             for ls, rep in work:
+                if self.client.gone:  # nothing more is sent once the server went away
+                    rep.failed = rep.to_post
+                    continue
                 mine = [s for s in sources if s.meta.campaign.id == ls.campaign.id]
                 self._apply_leadset(ls, mine, rep)
                 if self.fail_fast and not rep.ok:
@@ -78,6 +82,7 @@ class Applier:
             with ThreadPoolExecutor(len(by_account), thread_name_prefix="engage-account") as run:
                 stopped = list(run.map(one_account, by_account.values()))
         report.stopped_early = any(stopped)
+        report.server_gone = self.client.gone
         return report
 
     def _check_campaign(self, account: str, ls: LeadSetPlan, rep: LeadSetReport) -> str | None:

@@ -28,7 +28,7 @@ from typing import Any
 from ..engage import EngageClient
 from ..engage.client import backoff
 from ..engage.leads import phone_key
-from ..errors import AnswerLost, ApiError, TransientApiError
+from ..errors import AnswerLost, ApiError, ServerGone, TransientApiError
 from ..model import PHONE_FIELDS, Lead
 from ..state import Journal
 from .actions import loaded
@@ -80,6 +80,7 @@ class BatchLoader:
     recorded_options: dict[str, Any] | None = None
     _flights: dict[Future[dict[str, Any]], _Flight] = field(default_factory=dict)
     _failed: bool = False
+    _gone: bool = False  # the server stopped answering: nothing more is sent
 
     def _recorded(self, flight: _Flight) -> dict[str, Any]:
         return flight.options if self.recorded_options is None else self.recorded_options
@@ -91,7 +92,7 @@ class BatchLoader:
             phones = _phones(leads)
             while self._flights and (len(self._flights) >= self._target() or self._clashes(phones)):
                 self._land_one()
-            if self._failed and self.fail_fast:
+            if (self._failed and self.fail_fast) or self._gone:
                 break
             self._send(file, options, leads, phones, attempt=0)
         while self._flights:
@@ -143,6 +144,14 @@ class BatchLoader:
             result = future.result()
         except AnswerLost as e:
             return self._lost(flight, e)
+        except ServerGone as e:  # never sent: said once, and nothing more is sent
+            if not self._gone:
+                self.rep.errors.append(scrub(str(e)))
+            self._gone = True
+            self.rep.failed += len(flight.leads)
+            self.journal.fail(flight.number, self.campaign)
+            self.progress(len(flight.leads))
+            return False
         except ApiError as e:  # refused, or never reached Engage: nothing was loaded
             word = "refused" if not isinstance(e, TransientApiError) else "not sent"
             self.rep.errors.append(scrub(f"batch of {len(flight.leads)} {word}: {e}"))

@@ -151,6 +151,13 @@ def apply(
                 outcome.report = applier.run(plan, planned.sources)
                 if outcome.carried_out_all:
                     sealed = workspace.record_seals(planned, _carried_out(outcome.report))
+            except KeyboardInterrupt:
+                # Ctrl-C: the calls in flight were let finish (applier.close); what was
+                # recorded is folded below, what was in flight stays in doubt and is looked up
+                # by the next apply
+                outcome.report = applier.report
+                outcome.report.interrupted = True
+                outcome.report.server_gone = client.gone
             finally:
                 hooks.done()
                 journal.fold(seals=sealed > 0)

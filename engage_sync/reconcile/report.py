@@ -65,10 +65,17 @@ class LeadSetReport:
 class Report:
     leadsets: list[LeadSetReport] = field(default_factory=list)
     stopped_early: bool = False
+    server_gone: str | None = None  # why the run stopped sending: the server went away
+    interrupted: bool = False  # Ctrl-C: the calls in flight were let finish, no new one sent
 
     @property
     def ok(self) -> bool:
-        return all(ls.ok for ls in self.leadsets) and not self.stopped_early
+        return (
+            all(ls.ok for ls in self.leadsets)
+            and not self.stopped_early
+            and not self.server_gone
+            and not self.interrupted
+        )
 
     @property
     def recorded(self) -> int:
@@ -79,6 +86,8 @@ class Report:
             "format_version": 1,
             "ok": self.ok,
             "stoppedEarly": self.stopped_early,
+            "serverGone": self.server_gone,
+            "interrupted": self.interrupted,
             "leadsets": [ls.as_dict() for ls in self.leadsets],
         }
 
