@@ -591,7 +591,12 @@ def bench_accounts(root: Path, n: int, scale: float, latency: float) -> dict[str
             )
             seconds = time.perf_counter() - started
             stats = httpx.get(f"{origin}/_emulator/stats").json()
-        results[accounts] = {"seconds": round(seconds, 2), "http_429": stats["loader429"]}
+            loaded = len(httpx.get(f"{origin}/_emulator/leads", timeout=60).json())
+        results[accounts] = {
+            "seconds": round(seconds, 2),
+            "http_429": stats["loader429"],
+            "loaded": loaded,
+        }
     speedup = results[1]["seconds"] / results[2]["seconds"]
     print(
         f"  {n:,} leads into one account {results[1]['seconds']} s, split between two "

@@ -24,6 +24,7 @@ from .model import (
     RemoveReason,
 )
 from .spool import Spool
+from .state.file import MalformedEntry
 
 
 class CampaignView(Protocol):
@@ -108,7 +109,11 @@ def plan(
                 unchanged += 1
                 continue
             assert camp is not None
-            fields = camp.changed_fields(lead)
+            try:
+                fields = camp.changed_fields(lead)
+            except MalformedEntry as e:
+                e.campaign = cid
+                raise
             action = ChangeKind.REPLACE if PHONE_FIELDS.intersection(fields) else ChangeKind.UPDATE
             change = Change(
                 action, cid, eid, lead.file, lead.line, fields, None, lead.digest, entry[:8]

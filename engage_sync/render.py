@@ -19,7 +19,7 @@ _SYMBOL = {
     ChangeKind.UPDATE: "~",
     ChangeKind.REPLACE: "-/+",
     ChangeKind.REMOVE: "-",
-    ChangeKind.ORPHAN: "-",
+    ChangeKind.ORPHAN: "?",  # not a removal: nothing is done, it stays dialable
 }
 
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
+import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -10,13 +12,14 @@ from pathlib import Path
 from . import leadsets
 from . import seal as seals
 from .config import DEFAULT_LEADSETS, DEFAULT_STATE, Config, pick
-from .errors import ValidationFailed
+from .errors import InputError, StateError, ValidationFailed
 from .leadsets import DUPLICATE_EFFECT, Sink, Source
 from .model import Desired, Lead, Plan
 from .planner import plan as make_plan
 from .rails import tripped
 from .seal import Seal
 from .state import State, load_state
+from .state.file import MalformedEntry
 
 
 def state_path(flag: str | None, config: Config) -> Path:
@@ -76,14 +79,9 @@ def read_inputs(paths: Sequence[str], config: Config, state: State | None = None
     )
     if state is None:
         return Inputs(load(files), sink, whole)
-    key = seals.settings_key(config.options, config.prune, config.prune_action)
     shown = {leadsets.shown_path(f): f for f in files}
-    digests: dict[str, str | None] = {name: seals.file_digest(f) for name, f in shown.items()}
-    skipped: dict[int, Seal] = {}
-    for cid, camp in state.campaigns.items():
-        seal = seals.trusted(camp, key, shown, digests)
-        if seal is not None:
-            skipped[cid] = seal
+    digests: dict[str, str | None] = {}
+    skipped, key = _trusted(state, config, shown, digests)
     sealed_files = {f for seal in skipped.values() for f in seal.files}
     sources = load([f for name, f in shown.items() if name not in sealed_files])
     # a new or changed file that declares a sealed campaign: read that campaign whole
@@ -120,6 +118,45 @@ def plan_reading(
     return Unchecked(plan, sink)
 
 
+def _where_in_state(path: Path, e: MalformedEntry) -> str:
+    """The malformed entry's line in the state file, and what to do about it."""
+    needle = json.dumps(e.extern_id) + ":"
+    line = 0
+    with contextlib.suppress(OSError, UnicodeDecodeError), path.open(encoding="utf-8") as f:
+        line = next((n for n, text in enumerate(f, 1) if text.startswith(needle)), 0)
+    where = f"{path}:{line}" if line else str(path)
+    return (
+        f"{where}: {e}: restore the file from git (`git checkout -- {path}`), or drop the lead "
+        f"with `engage-sync state rm {e.campaign or 'CAMPAIGN'} {e.extern_id}` so the next "
+        "apply loads it again"
+    )
+
+
+def _trusted(
+    state: State, config: Config, shown: dict[str, Path], digests: dict[str, str | None]
+) -> tuple[dict[int, Seal], str]:
+    """The campaigns whose seals still hold for the files found now, and the settings key."""
+    key = seals.settings_key(config.options, config.prune, config.prune_action)
+    digests.update({name: seals.file_digest(f) for name, f in shown.items()})
+    found: dict[int, Seal] = {}
+    for cid, camp in state.campaigns.items():
+        seal = seals.trusted(camp, key, shown, digests)
+        if seal is not None:
+            found[cid] = seal
+    return found, key
+
+
+def in_sync(state: State, config: Config) -> set[int]:
+    """Campaigns a plan would not read (their files are as the last apply sealed them)."""
+    chosen, _ = leadset_paths((), config)
+    try:
+        files = leadsets.discover(chosen)
+    except InputError:
+        return set()
+    shown = {leadsets.shown_path(f): f for f in files}
+    return set(_trusted(state, config, shown, {})[0])
+
+
 def validate(paths: Sequence[str], config: Config) -> tuple[Sink, int, int]:
     """Read everything and report every problem; returns (sink, files, leads)."""
     sources, sink, _ = read_sources(paths, config)
@@ -144,7 +181,10 @@ def build_plan(
     desired = leadsets.group(sources, sink)
     desired += [seal.desired(cid) for cid, seal in found.skipped.items()]
     desired.sort(key=lambda d: d.campaign.id)  # the checksum follows this order
-    unchecked = plan_reading(desired, state, sink, include_undeclared=found.whole)
+    try:
+        unchecked = plan_reading(desired, state, sink, include_undeclared=found.whole)
+    except MalformedEntry as e:
+        raise StateError(_where_in_state(state_file, e)) from e
     result = unchecked.checked()  # raises ValidationFailed, with every problem, on an error
     handling = {d.campaign.id: str(d.options.get("duplicateHandling")) for d in desired}
     shared = tuple(

@@ -294,3 +294,41 @@ def test_one_pass_fails_on_invalid_lead_sets_without_writing(workspace: Path, ru
     r = run("plan", "--out", "p.md", "--out", "p.json")
     assert r.code == 1 and "leadsets/bad.yaml:3: leadPhone: required" in r.err
     assert not (workspace / "p.md").exists() and not (workspace / "p.json").exists()
+
+
+def test_show_pii_shows_a_changed_phone_too(workspace: Path, run: Any) -> None:
+    spring = workspace / "leadsets" / "spring-renewals.yaml"
+    assert run("import", "--campaign", "136785", str(spring)).code == 0
+    spring.write_text(spring.read_text().replace('"(415) 555-0100"', '"(415) 555-0199"', 1))
+    shown = run("plan", "--show-pii").out
+    assert "  -/+ R-1001  " in shown and "      leadPhone = 4155550199" in shown
+    assert "4155550199" not in run("plan").out
+
+
+def test_validate_of_a_csv_file_says_how_csv_files_are_read(workspace: Path, run: Any) -> None:
+    write(workspace / "leadsets" / "more.csv", "externId,leadPhone\nX1,4155550100\n")
+    r = run("validate", "leadsets/more.csv")
+    assert r.code == 1
+    assert r.err == (
+        "error: leadsets/more.csv: a CSV file holds leads only; it is read through a lead set "
+        "that names it (`leadsFile: more.csv` beside `campaign:` and `options:`): validate that "
+        "lead set, or the folder\n"
+    )
+
+
+def test_a_corrupt_state_entry_is_a_clear_error_at_its_line(workspace: Path, run: Any) -> None:
+    spring = workspace / "leadsets" / "spring-renewals.yaml"
+    assert run("import", "--campaign", "136785", str(spring)).code == 0
+    state = workspace / "engage-sync.state.json"
+    lines = state.read_text().splitlines()
+    at = next(i for i, text in enumerate(lines) if text.startswith('"R-1001":'))
+    lines[at] = '"R-1001":"!!vA5s.. 0 xyz",'
+    state.write_text("\n".join(lines) + "\n")
+    r = run("plan")
+    assert r.code == 1
+    assert r.err == (
+        f"error: engage-sync.state.json:{at + 1}: the state entry of lead 'R-1001' is malformed "
+        "(not base64 hashes): restore the file from git (`git checkout -- "
+        "engage-sync.state.json`), or drop the lead with `engage-sync state rm 136785 R-1001` "
+        "so the next apply loads it again\n"
+    )

@@ -265,6 +265,8 @@ def test_an_applied_campaign_is_not_read_again_until_a_file_changes(
     full, incremental, skipped = plans(tmp_path)
     assert incremental == full and skipped == {B}
     assert sorted(read) == ["a.yaml", "a.yaml", "b.yaml", "b.yaml", "c.yaml"]
+    listed = json.loads(world.cli("state", "list", "--format", "json").out)["campaigns"]
+    assert {c["campaignId"]: c["synced"] for c in listed} == {A: False, B: True}  # files moved on
     world.skipped_seen += 1
     # a new file declaring a sealed campaign: that campaign is read whole
     write(tmp_path / "leadsets" / "d.yaml", (tmp_path / "leadsets" / "c.yaml").read_text())

@@ -154,7 +154,7 @@ def test_prune_off_leaves_dropped_leads_dialable(repo: Path, emu: Served) -> Non
     assert apply(repo, emu).code == 0
     leadset(repo, ["R-1001"])
     plan = engage_sync("plan", cwd=repo)
-    assert "  - R-1002  (not declared)  (stays in Engage)" in plan.out
+    assert "  ? R-1002  (not declared)  (stays in Engage)" in plan.out
     assert "stay dialable in Engage" in plan.out
     assert apply(repo, emu).code == 0
     assert len(dialable(records(emu)["R-1002"])) == 1

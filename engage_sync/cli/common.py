@@ -147,6 +147,7 @@ _LINE_COLOURS: tuple[tuple[str, dict[str, Any]], ...] = (
     ("~ ", {"fg": "yellow"}),
     ("- ", {"fg": "red"}),
     ("! ", {"fg": "magenta"}),
+    ("? ", {"fg": "yellow"}),
     ("warning:", {"fg": "yellow"}),
     ("error:", {"fg": "red", "bold": True}),
     ("refused unless --force:", {"fg": "red", "bold": True}),

@@ -150,7 +150,7 @@ def plan(
                 wanted = {
                     (c.campaign_id, c.extern_id)
                     for ls in result.leadsets
-                    for c in islice(chain(ls.creates, ls.updates), limit)
+                    for c in islice(chain(ls.creates, ls.updates, ls.replaces), limit)
                 }
                 pii = workspace.leads_by_key(planned.sources, wanted)
             text = render_text(result, limit=limit, rails=planned.rails, pii=pii)

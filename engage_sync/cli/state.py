@@ -39,6 +39,7 @@ def state_path(ctx: Context) -> int:
 def state_list(ctx: Context, fmt: str) -> int:
     """Campaigns, their lead sets and lead counts, with the state's serial and lineage."""
     current = load_state(ctx.state_path)
+    sealed = workspace.in_sync(current, ctx.config)
     campaigns: list[dict[str, Any]] = [
         {
             "campaignId": cid,
@@ -46,7 +47,7 @@ def state_list(ctx: Context, fmt: str) -> int:
             "inDoubt": len(c.in_doubt),
             "removed": len(c.removed),
             "files": sorted(c.files),
-            "synced": c.seal is not None,
+            "synced": cid in sealed,  # sealed, and its files are still as sealed
         }
         for cid, c in sorted(current.campaigns.items())
         if c.leads or c.in_doubt or c.removed
@@ -100,7 +101,13 @@ def state_show(ctx: Context, campaign: int, extern_id: str) -> int:
 @state.command("rm")
 @click.argument("campaign", type=int)
 @click.argument("extern_ids", nargs=-1, required=True)
-@click.option("--lock-timeout", type=float, default=0.0, show_default=True)
+@click.option(
+    "--lock-timeout",
+    type=float,
+    default=0.0,
+    show_default=True,
+    help="Seconds to wait for another run's lock.",
+)
 @global_options()
 @pass_ctx
 def state_rm(ctx: Context, campaign: int, extern_ids: tuple[str, ...], lock_timeout: float) -> int:
@@ -135,7 +142,13 @@ def state_rm(ctx: Context, campaign: int, extern_ids: tuple[str, ...], lock_time
 )
 @click.option("--account", help="Engage account id, with --from-engage [env ENGAGE_ACCOUNT_ID].")
 @click.option("--base-url", help="Voice API base URL, with --from-engage [env ENGAGE_BASE_URL].")
-@click.option("--lock-timeout", type=float, default=0.0, show_default=True)
+@click.option(
+    "--lock-timeout",
+    type=float,
+    default=0.0,
+    show_default=True,
+    help="Seconds to wait for another run's lock.",
+)
 @global_options(debug=True)
 @pass_ctx
 def import_leads(

@@ -88,15 +88,23 @@ def inline_leads(leads: SequenceNode, shown: str, sink: Sink, slow: SlowPath) ->
             yield lead
 
 
-def _header(row: list[str], shown: str) -> list[str]:
+def _header(row: list[str], shown: str, sink: Sink) -> tuple[list[str], list[int] | None]:
+    """The header's names, and which columns to read when some are unknown: those are reported
+    (an error) and left out, so the rows' other problems are found in the same run."""
     names = [c.strip() for c in row]
     bad = [n for n in names if n not in KNOWN_FIELDS and not n.startswith(EXTENDED)]
+    keep: list[int] | None = None
     if bad:
-        raise InputError(
-            f"{shown}:1: bad header: unknown column(s) {', '.join(repr(b) for b in bad)}"
-            f"{suggest(bad[0])}; columns are lead field names, custom fields as "
-            "extendedLeadData.NAME"
+        sink.add(
+            shown,
+            1,
+            "(header)",
+            f"unknown column(s) {', '.join(repr(b) for b in bad)}{suggest(bad[0])}; columns "
+            "are lead field names, custom fields as extendedLeadData.NAME (the other columns "
+            "are still checked)",
         )
+        keep = [i for i, n in enumerate(names) if n not in bad]
+        names = [names[i] for i in keep]
     dupes = sorted({n for n in names if names.count(n) > 1})
     if dupes:
         raise InputError(f"{shown}:1: bad header: column(s) repeated: {', '.join(dupes)}")
@@ -104,7 +112,7 @@ def _header(row: list[str], shown: str) -> list[str]:
         raise InputError(
             f"{shown}:1: bad header: needs an externId and a leadPhone or leadPhoneE164 column"
         )
-    return names
+    return names, keep
 
 
 def _raw(names: list[str], row: list[str] | tuple[object, ...]) -> dict[str, object]:
@@ -121,8 +129,33 @@ def _raw(names: list[str], row: list[str] | tuple[object, ...]) -> dict[str, obj
     return raw
 
 
+def not_utf8(path: Path, shown: str) -> InputError:
+    """Where a file stops being UTF-8: the decoder reads ahead in blocks, so the line it was on
+    when it failed is not the line of the bad byte; the bytes say."""
+    try:
+        data = path.read_bytes()
+        data.decode("utf-8-sig")
+    except UnicodeDecodeError as e:
+        line = data.count(b"\n", 0, e.start) + 1
+        column = e.start - (data.rfind(b"\n", 0, e.start) + 1) + 1
+        return InputError(
+            f"{shown}:{line}: not valid UTF-8: byte {e.start} (column {column}) is "
+            f"0x{data[e.start]:02x}; save the file as UTF-8 (Excel: CSV UTF-8)"
+        )
+    except OSError as e:
+        return InputError(f"{shown}: cannot read: {e.strerror}")
+    return InputError(f"{shown}: file is not valid UTF-8")
+
+
 def _phone_index(names: list[str]) -> int:
     return names.index("leadPhone") if "leadPhone" in names else names.index("leadPhoneE164")
+
+
+def _width_problem(sink: Sink, shown: str, line: int, row: list[str], columns: int) -> None:
+    if row and row != [""]:  # a blank line is no row
+        sink.add(
+            shown, line, "(row)", f"has {len(row)} values but the header has {columns} columns"
+        )
 
 
 def csv_leads(
@@ -138,32 +171,33 @@ def csv_leads(
             first = next(reader, None)
             if first is None:
                 raise InputError(f"{shown}:1: bad header: the file is empty")
-            names = _header(first, shown)
+            names, keep = _header(first, shown, sink)
             compiled = HeaderPlan(names, ctx)
             fast, lead_names, width = compiled.fast, compiled.names, compiled.width
             phone_at = _phone_index(names)
             make = _make_lead
             line = reader.line_num + 1
+            header_width = len(first)
             for row in reader:
+                if keep is not None:  # unknown columns left out, the rest still checked
+                    if len(row) != header_width:
+                        _width_problem(sink, shown, line, row, header_width)
+                        line = reader.line_num + 1
+                        continue
+                    row = [row[i] for i in keep]
                 hit = fast(row)
                 if hit is not None:
                     if track(hit[0], row[phone_at], line):
                         yield make((hit[0], lead_names, hit[1], shown, line, hit[2]))
                 elif len(row) != width:
-                    if row and row != [""]:
-                        sink.add(
-                            shown,
-                            line,
-                            "(row)",
-                            f"has {len(row)} values but the header has {width} columns",
-                        )
+                    _width_problem(sink, shown, line, row, header_width)
                 else:
                     lead = slow(_raw(names, row), shown, line, None)
                     if lead is not None:
                         yield lead
                 line = reader.line_num + 1
         except UnicodeDecodeError as e:
-            raise InputError(f"{shown}:{reader.line_num + 1}: file is not valid UTF-8") from e
+            raise not_utf8(path, shown) from e
         except csv.Error as e:
             raise InputError(f"{shown}:{reader.line_num}: malformed CSV: {e}") from e
 
@@ -214,7 +248,7 @@ def jsonl_leads(
                 if lead is not None:
                     yield lead
         except UnicodeDecodeError as e:
-            raise InputError(f"{shown}:{number + 1}: file is not valid UTF-8") from e
+            raise not_utf8(path, shown) from e
 
 
 def _jsonl_layout(

@@ -49,6 +49,9 @@ def shown_path(path: Path) -> str:
     return path.as_posix()
 
 
+LEADS_SUFFIXES = (".csv", ".jsonl", ".ndjson")  # leadsFiles: leads without campaign or options
+
+
 def discover(paths: Sequence[str]) -> list[Path]:
     """Lead-set files under the given files and folders, in a stable order."""
     found: list[Path] = []
@@ -64,6 +67,13 @@ def discover(paths: Sequence[str]) -> list[Path]:
                     and not any(part.startswith(".") for part in f.relative_to(p).parts)
                     and f.name != "engage-sync.yaml"
                 )
+            )
+        elif p.is_file() and p.suffix.lower() in LEADS_SUFFIXES:
+            raise InputError(
+                f"{raw}: a {p.suffix.lstrip('.').upper()} file holds leads only; it is read "
+                "through a lead set that names it (`leadsFile: "
+                f"{p.name}` beside `campaign:` and `options:`): validate that lead set, or the "
+                "folder"
             )
         elif p.is_file():
             found.append(p)

@@ -25,9 +25,20 @@ from typing import Any
 from ..errors import StateError
 from ..model import PHONE_FIELDS, Lead, field_code, field_hash, short_hash
 
+
+class MalformedEntry(StateError):
+    """One lead's entry in the state is not what engage-sync writes (a hand edit, a bad merge)."""
+
+    def __init__(self, extern_id: str, why: str) -> None:
+        super().__init__(f"the state entry of lead {extern_id!r} is malformed ({why})")
+        self.extern_id = extern_id
+        self.campaign: int | None = None  # filled in by whoever knows it (the planner)
+
+
 FORMAT_VERSION = 2
 READABLE_VERSIONS = (1, 2)
 _HASH_LEN = 8
+_B64 = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/")
 
 
 def v1_fieldset_id(names: Iterable[str]) -> str:
@@ -123,14 +134,24 @@ class CampaignState:
         return entry[:_HASH_LEN] if entry is not None else None
 
     def field_hashes(self, extern_id: str) -> dict[str, str]:
+        """The field codes of a lead's entry; MalformedEntry when the entry is not one (checked
+        here, where an entry is read for a changed lead, not for each lead on load)."""
+        entry = self.leads[extern_id]
         try:
-            _, fsid, codes = self.leads[extern_id].split(" ")
+            digest, fsid, codes = entry.split(" ")
         except ValueError:
-            raise StateError(f"the state entry of lead {extern_id!r} is malformed") from None
+            raise MalformedEntry(extern_id, "not three parts") from None
+        names = self.fieldsets.get(fsid)
+        if len(digest) != _HASH_LEN or not _B64.issuperset(digest + codes):
+            raise MalformedEntry(extern_id, "not base64 hashes")
+        if names is None:
+            raise MalformedEntry(extern_id, f"field set {fsid!r} is not in the file")
+        widths = [2 if name in PHONE_FIELDS else 1 for name in names]
+        if sum(widths) != len(codes):
+            raise MalformedEntry(extern_id, f"{len(codes)} field codes for {len(names)} fields")
         found: dict[str, str] = {}
         at = 0
-        for name in self.fieldsets.get(fsid, ()):
-            width = 2 if name in PHONE_FIELDS else 1
+        for name, width in zip(names, widths, strict=True):
             found[name] = codes[at : at + width]
             at += width
         return found
