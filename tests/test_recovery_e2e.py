@@ -13,7 +13,16 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from conftest import ENGAGE_SYNC, Served, engage_sync, start_emulator, stop_emulator, user_env
+from conftest import (
+    ENGAGE_SYNC,
+    Served,
+    engage_sync,
+    spawn_engage_sync,
+    start_emulator,
+    stop_emulator,
+    user_env,
+    wait_until,
+)
 
 pytestmark = pytest.mark.e2e
 
@@ -140,5 +149,57 @@ def test_ctrl_c_lets_the_calls_in_flight_finish_then_reports_and_can_be_resumed(
         rows = [r for r in served.leads(136785) if r["externId"].startswith("G-")]
         live = [r["externId"] for r in rows if r["leadState"] not in ("CANCELLED", "COMPLETE")]
         assert sorted(live) == sorted(f"G-{i}" for i in range(40))  # each once: none twice
+    finally:
+        stop_emulator(served)
+
+
+def addressed(n: int, street: str, handling: str) -> str:
+    return (
+        "campaign: 136785\noptions: {dialPriority: NORMAL, duplicateHandling: "
+        f"{handling}, timeZoneOption: NPA_NXX}}\nleads:\n"
+        + "".join(
+            f'  - {{externId: "D{i}", leadPhone: "41555{i:05d}", address1: "{i} {street}"}}\n'
+            for i in range(n)
+        )
+    )
+
+
+@pytest.mark.parametrize("handling", ["REMOVE_ALL_EXISTING", "RETAIN_ALL"])
+def test_kill_9_with_updates_in_flight_then_a_rerun_leaves_the_declared_content_once(
+    repo: Path, handling: str
+) -> None:
+    for other in (repo / "leadsets").glob("*"):
+        other.unlink()
+    leadset = repo / "leadsets" / "d.yaml"
+    leadset.write_text(addressed(20, "Old Road", handling))
+    served = start_emulator("--latency", "0.3")
+    try:
+        env = served.env("api-token")
+        assert engage_sync("apply", "--auto-approve", env=env, cwd=repo).code == 0
+        leadset.write_text(addressed(20, "New Street", handling))  # every lead updated
+        before = len(served.loader_posts())
+        # tight limits: after 4 calls the next batches are journaled and wait for the pacer,
+        # in doubt though never sent, their earlier records untouched
+        paced = {**env, "ENGAGE_SYNC_LOADER_LIMITS": "4/3"}
+        proc = spawn_engage_sync(
+            "apply", "--auto-approve", "--force", "--batch-size", "1", env=paced, cwd=repo
+        )
+        wait_until(lambda: len(served.loader_posts()) >= before + 4, timeout=60)
+        time.sleep(0.5)  # the next batches are begun and waiting
+        proc.send_signal(signal.SIGKILL)  # updates in flight, and others waiting
+        proc.wait(timeout=10)
+        locked = engage_sync("apply", "--auto-approve", env=env, cwd=repo)
+        lock_id = re.search(r"force-unlock (\w+)", locked.err)
+        assert lock_id is not None, locked.err
+        assert engage_sync("force-unlock", lock_id.group(1), cwd=repo).code == 0
+        again = engage_sync("apply", "--auto-approve", "--force", env=env, cwd=repo)
+        assert again.code == 0, again.err
+        live: dict[str, list[str]] = {}
+        for row in served.leads(136785):
+            if row["leadState"] not in ("CANCELLED", "COMPLETE", "PAUSED"):
+                live.setdefault(row["externId"], []).append(row["lead"]["address1"])
+        assert live == {f"D{i}": [f"{i} New Street"] for i in range(20)}
+        final = engage_sync("plan", "--detailed-exitcode", cwd=repo)
+        assert final.code == 0, final.out
     finally:
         stop_emulator(served)

@@ -223,7 +223,15 @@ class Applier:
                 continue
             cid = ls.campaign.id
             wait = self.lookup_delay if delay is None else delay
-            found = look(self.client, account, cid, leads, wait)
+            # an update's earlier record has the same externId and phone: finding it proves
+            # nothing. Under REMOVE_ALL_EXISTING it is posted again (the loader replaces by
+            # phone); under the other modes the reconciler cancelled or deleted it already
+            post_again = frozenset(
+                c.extern_id
+                for c in ls.updates
+                if ls.options.duplicate_handling is REPLACED_BY_PHONE
+            )
+            found = look(self.client, account, cid, leads, wait, post_again)
             if found is None:
                 rep.errors.append(
                     f"{len(leads)} lead(s) could not be looked up before posting: not posted "
