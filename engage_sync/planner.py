@@ -235,7 +235,8 @@ def _leadset(
     if doubt:
         warnings.append(
             f"{len(doubt)} lead(s) were in flight when an earlier apply stopped and may already be "
-            f"in Engage; they will be posted again: {', '.join(sorted(doubt)[:20])}"
+            "in Engage; apply looks them up first and posts only those Engage does not hold "
+            f"(updates are posted again): {', '.join(sorted(doubt)[:20])}"
             + (" ..." if len(doubt) > 20 else "")
         )
     return LeadSetPlan(

@@ -267,12 +267,33 @@ def _render(outcome: ApplyOutcome, request: Any, ctx: Context) -> ExitCode:
         )
     if report.ok:
         return ExitCode.OK
-    click.echo("Apply did not complete: run it again to finish what is still missing.", err=True)
+    click.echo(f"Apply did not complete: {_what_to_do(report)}", err=True)
     if any(ls.action_failures for ls in report.leadsets):  # someone may still be called
         raise PartialFailure("a removal was not confirmed; see above", report)
     if sum(ls.recorded for ls in report.leadsets):
         raise PartialFailure("some leads were recorded, others failed; see above", report)
     raise ApplyFailed("nothing was recorded; see above", report)
+
+
+def _what_to_do(report: Report) -> str:
+    """What to do about this failure, not a generic retry."""
+    steps = []
+    rejected = sum(len(ls.rejected) for ls in report.leadsets)
+    if any(ls.action_failures for ls in report.leadsets):
+        steps.append(
+            "a cancel or delete was not confirmed, so someone may still be called: run apply "
+            "again now (it searches and acts again)"
+        )
+    if rejected:
+        steps.append(
+            f"Engage rejected {rejected} lead(s): fix them in the files (the messages above "
+            "name each one), then apply again; the others are recorded"
+        )
+    if any(ls.in_doubt for ls in report.leadsets):
+        steps.append("leads in doubt are looked up by the next apply before anything is posted")
+    if not steps or any(ls.failed for ls in report.leadsets):
+        steps.append("run apply again to finish what is still missing")
+    return "; ".join(steps) + "."
 
 
 def _mismatch(outcome: ApplyOutcome, reviewed: str | None, done: str) -> str:
