@@ -258,6 +258,7 @@ class Drift:
     extern_id: str
     kind: DriftKind
     lead_state: str | None = None
+    fields: tuple[str, ...] = ()  # changed: the fields Engage shows otherwise (names only)
 
 
 @dataclass(frozen=True, slots=True)

@@ -101,8 +101,10 @@ EXPLAIN = {
     DriftKind.MISSING: "recorded as loaded, no record in Engage (not re-created; "
     "`engage-sync state rm` it to load it again)",
     DriftKind.STOPPED: "no record is dialable any more",
-    DriftKind.DUPLICATE: "more than one dialable record (apply --refresh keeps the newest)",
-    DriftKind.CHANGED: "the dialable record has another phone (apply --refresh replaces it)",
+    DriftKind.DUPLICATE: "more than one dialable record (apply --refresh keeps one: the "
+    "declared phone and content first, then the newest)",
+    DriftKind.CHANGED: "the dialable record differs from the file (apply --refresh loads the "
+    "declared lead again)",
     DriftKind.REAPPEARED: "removed, but dialable again (apply --refresh cancels it)",
 }
 # the ones to act on first; stopped is the normal end of a lead's life in a dialer
@@ -145,7 +147,8 @@ def drift_lines(plan: Plan, limit: int = 20) -> list[str]:
         ordered = sorted(ls.drift, key=lambda d: (_DRIFT_ORDER[d.kind], d.extern_id))
         for d in ordered[:limit]:
             state = f" ({d.lead_state})" if d.lead_state else ""
-            lines.append(f"  ! {d.extern_id}  {d.kind.value}{state}: {EXPLAIN[d.kind]}")
+            named = f" [{', '.join(d.fields)}]" if d.fields else ""
+            lines.append(f"  ! {d.extern_id}  {d.kind.value}{named}{state}: {EXPLAIN[d.kind]}")
         if len(ordered) > limit:
             lines.append(f"  ... and {len(ordered) - limit} more (--format json lists them all)")
     lines.append(drift_summary(plan))
@@ -227,6 +230,7 @@ def _drift_document(plan: Plan) -> dict[str, object]:
                 "externId": d.extern_id,
                 "kind": d.kind.value,
                 "leadState": d.lead_state,
+                **({"fields": list(d.fields)} if d.fields else {}),
             }
             for ls in plan.leadsets
             for d in sorted(ls.drift, key=lambda d: (_DRIFT_ORDER[d.kind], d.extern_id))

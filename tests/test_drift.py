@@ -60,3 +60,38 @@ def test_the_record_kept_of_duplicates_has_the_declared_phone_then_is_newest() -
     other = rec(2, "a", phone="2125550100", loaded="2026-03-01")
     assert newest([old, other], "4155550100") is old
     assert newest([old, other]) is other
+
+
+def shown(lead_id: int, eid: str, **content: str) -> LeadRecord:
+    return LeadRecord(lead_id, eid, 7, "4155550100", "READY", False, "", tuple(content.items()))
+
+
+def test_a_record_differs_where_its_row_shows_another_value() -> None:
+    declared = (("firstName", "Ada"), ("leadPhone", "4155550100"), ("zip", "02134"))
+    assert shown(1, "a", firstName="ada ", zip="02134").differs_from(declared) == ()
+    assert shown(1, "a", firstName="Eve").differs_from(declared) == ("firstName",)
+    assert shown(1, "a", email="x@example.com").differs_from(declared) == ("email",)
+    assert shown(1, "a").differs_from(declared) == ()  # a row that shows nothing proves nothing
+
+
+def test_the_kept_duplicate_shows_the_declared_content_before_it_is_the_newest() -> None:
+    matching, newer = shown(1, "a", firstName="Ada"), shown(2, "a", firstName="Zed")
+    assert newest([matching, newer], "4155550100", (("firstName", "Ada"),)) is matching
+    assert newest([matching, newer], "4155550100") is newer
+
+
+def test_changed_content_is_drift_with_the_field_names() -> None:
+    from engage_sync.model import Lead
+    from engage_sync.reconcile.drift import CampaignDrift, changed_content
+
+    ada = Lead.from_mapping(
+        {"externId": "a", "leadPhone": "4155550100", "firstName": "Ada"}, "f", 1
+    )
+    bob = Lead.from_mapping(
+        {"externId": "b", "leadPhone": "4155550100", "firstName": "Bob"}, "f", 2
+    )
+    records = [shown(1, "a", firstName="Eve"), shown(2, "b", firstName="Bob")]
+    found = changed_content(7, CampaignDrift(7), records, iter([ada, bob]))
+    assert [(d.extern_id, d.kind, d.fields) for d in found.items] == [
+        ("a", DriftKind.CHANGED, ("firstName",))
+    ]

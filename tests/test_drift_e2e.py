@@ -240,3 +240,36 @@ def test_a_scrubbed_lead_is_not_recorded_and_every_other_lead_is(repo: Path, emu
     assert "R-1001" in r.err
     state = load_json(repo / "engage-sync.state.json")
     assert sorted(state["campaigns"][str(CAMPAIGN)]["leads"]) == IDS[1:]
+
+
+def test_refresh_names_the_fields_a_record_shows_otherwise_and_keeps_the_matching_duplicate(
+    repo: Path, emu: Served
+) -> None:
+    leadset(repo, IDS[:3], handling="RETAIN_ALL")
+    assert apply(repo, emu).code == 0
+    # R-1001 edited in Engage by hand: its record cancelled, one with another name loaded
+    admin(emu, "CANCEL_LEADS", [lead_id(emu, "R-1001")])
+    by_hand(
+        emu, CAMPAIGN, {"externId": "R-1001", "leadPhone": PHONES["R-1001"], "firstName": "Eve"}
+    )
+    # R-1002 loaded again by hand with another name: two dialable records, the newer one wrong
+    by_hand(
+        emu, CAMPAIGN, {"externId": "R-1002", "leadPhone": PHONES["R-1002"], "firstName": "Zed"}
+    )
+    seen = plan(repo, emu, "--refresh-only")
+    assert seen.code == 0, seen.err
+    assert "  ! R-1001  changed [firstName] (READY): the dialable record differs" in seen.out
+    assert "  ! R-1002  duplicate" in seen.out
+    assert "Eve" not in seen.out and "Zed" not in seen.out  # names of fields, never values
+    doc = json.loads(plan(repo, emu, "--refresh-only", "--format", "json").out)
+    assert {"externId": "R-1001", "kind": "changed", "fields": ["firstName"]}.items() <= next(
+        d for d in doc["drift"] if d["externId"] == "R-1001"
+    ).items()
+    fixed = apply(repo, emu, "--refresh")
+    assert fixed.code == 0, fixed.err
+    now = records(emu)
+    for eid in IDS[:3]:  # one dialable record each, with the declared content
+        assert [r["lead"].get("firstName") for r in dialable(now[eid])] == ["Ada"], eid
+    kept = dialable(now["R-1002"])[0]
+    assert kept["leadId"] < max(r["leadId"] for r in now["R-1002"])  # the older, matching one
+    assert plan(repo, emu, "--refresh-only", "--detailed-exitcode").code == 0

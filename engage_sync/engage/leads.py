@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import enum
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -24,6 +25,32 @@ NOT_DIALABLE = frozenset(
         "MAX-DIAL-LIMIT",
         "DISCONNECTED",
         "INTERCEPT",
+    }
+)
+
+
+# the CampaignLead fields a search row may show besides ids, phones and states: compared with the
+# declared lead to tell one record from another (NOTES.md: contact fields at the top level)
+CONTENT_FIELDS = frozenset(
+    {
+        "title",
+        "firstName",
+        "midName",
+        "lastName",
+        "suffix",
+        "address1",
+        "address2",
+        "city",
+        "state",
+        "zip",
+        "email",
+        "gateKeeper",
+        "auxData1",
+        "auxData2",
+        "auxData3",
+        "auxData4",
+        "auxData5",
+        "auxPhone",
     }
 )
 
@@ -65,6 +92,9 @@ class LeadRecord:
     state: str
     suppressed: bool
     loaded: str = ""
+    # the lead's other fields as the search row shows them (name -> text; custom fields as
+    # extendedLeadData.NAME): compared with the declared lead, never logged or reported
+    content: tuple[tuple[str, str], ...] = ()
 
     @property
     def dialable(self) -> bool:
@@ -87,6 +117,15 @@ class LeadRecord:
             return None
         phone = row.get("leadPhone") or nested.get("leadPhone") or nested.get("leadPhoneE164")
         suppressed = row.get("suppressed", nested.get("suppressed", False))
+        content: dict[str, str] = {}
+        for source in (nested, row):  # top-level contact fields win over the nested copy
+            for name, value in source.items():
+                if name in CONTENT_FIELDS:
+                    content[name] = "" if value is None else str(value)
+        extended = nested.get("extendedLeadData") or row.get("extendedLeadData")
+        if isinstance(extended, dict):
+            for name, value in extended.items():
+                content[f"extendedLeadData.{name}"] = "" if value is None else str(value)
         return cls(
             lead_id=lead_id,
             extern_id=str(extern_id),
@@ -95,4 +134,20 @@ class LeadRecord:
             state=normalise_state(row.get("leadState", nested.get("leadState"))),
             suppressed=suppressed is True or str(suppressed).lower() == "true",
             loaded=str(row.get("loadedDts") or row.get("uploadDate") or ""),
+            content=tuple(sorted(content.items())),
         )
+
+    def differs_from(self, fields: Iterable[tuple[str, object]]) -> tuple[str, ...]:
+        """The declared fields this record shows with another value (phones aside; a field the
+        row does not show is not compared; text compared trimmed and case-blind), and fields
+        the record has a value for that the declaration leaves out."""
+        shown = dict(self.content)
+        declared = {n: str(v) for n, v in fields if n not in ("leadPhone", "leadPhoneE164")}
+        names = []
+        for name in sorted(shown.keys() | declared.keys()):
+            if name not in shown:
+                continue
+            have, want = shown[name].strip().casefold(), declared.get(name, "").strip().casefold()
+            if have != want:
+                names.append(name)
+        return tuple(names)

@@ -414,11 +414,16 @@ def leads_file_source(path: Path, campaign: int) -> Source:
 
 def declared_phones(sources: Sequence[Source], wanted: set[str]) -> dict[str, str]:
     """The declared phone of each wanted lead (the files are streamed; only these are kept)."""
-    found: dict[str, str] = {}
+    return {eid: lead.phone for eid, lead in declared_leads(sources, wanted).items()}
+
+
+def declared_leads(sources: Sequence[Source], wanted: set[str]) -> dict[str, Lead]:
+    """The wanted leads as declared (the files are streamed; only these are kept)."""
+    found: dict[str, Lead] = {}
     if not wanted:
         return found
     for source in sources:
         for lead in stream(source):
             if lead.extern_id in wanted:
-                found[lead.extern_id] = lead.phone
+                found[lead.extern_id] = lead
     return found

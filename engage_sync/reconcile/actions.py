@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from ..engage import EngageClient
 from ..engage.leads import LeadAction, LeadRecord, phone_key
 from ..errors import ApiError
-from ..leadsets import Source, declared_phones
+from ..leadsets import Source, declared_leads
 from ..model import (
     ChangeKind,
     DriftKind,
@@ -56,6 +56,7 @@ class Want:
     extern_id: str
     intent: Intent
     phone: str = ""  # the declared phone, for replacements and updates
+    fields: tuple[tuple[str, object], ...] | None = None  # the declared lead (duplicates)
 
 
 def decide(
@@ -69,7 +70,7 @@ def decide(
     declared = phone_key(want.phone)
     records = list(records)
     live = [r for r in records if r.extern_id == want.extern_id and r.dialable]
-    keep = newest(live, want.phone).lead_id if live else None
+    keep = newest(live, want.phone, want.fields).lead_id if live else None
     for r in records:
         if r.extern_id != want.extern_id:
             continue
@@ -138,12 +139,15 @@ class Reconciler:
                 wants.setdefault(d.extern_id, Want(d.extern_id, Intent.REMOVE))
             else:
                 changed.setdefault(d.extern_id, Intent.REPLACE)
-        wanted_phones = set(changed) | dedupe
-        phones = declared_phones(sources, wanted_phones) if wanted_phones else {}
-        for eid in dedupe:
-            wants.setdefault(eid, Want(eid, Intent.DEDUPE, phones.get(eid, "")))
+        wanted = set(changed) | dedupe
+        declared = declared_leads(sources, wanted) if wanted else {}
+        for eid in dedupe:  # the record kept: the declared phone, then the declared content
+            lead = declared.get(eid)
+            fields = lead.fields if lead is not None else None
+            wants.setdefault(eid, Want(eid, Intent.DEDUPE, lead.phone if lead else "", fields))
         for eid, intent in changed.items():
-            wants[eid] = Want(eid, intent, phones.get(eid, ""))
+            lead = declared.get(eid)
+            wants[eid] = Want(eid, intent, lead.phone if lead is not None else "")
         if not wants:
             return set()
         try:

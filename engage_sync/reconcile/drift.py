@@ -18,7 +18,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 from ..engage.leads import LeadRecord, phone_key
-from ..model import Drift, DriftKind
+from ..model import Drift, DriftKind, Lead
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,12 +28,51 @@ class CampaignDrift:
     unmanaged: int = 0
 
 
-def newest(records: Iterable[LeadRecord], phone: str = "") -> LeadRecord:
-    """The record to keep of several: the newest with the declared phone, else the newest."""
+def newest(
+    records: Iterable[LeadRecord],
+    phone: str = "",
+    fields: Iterable[tuple[str, object]] | None = None,
+) -> LeadRecord:
+    """The record to keep of several: of those with the declared phone, the ones showing the
+    declared content (where the search rows show it), the newest; else the newest."""
     records = list(records)
     key = phone_key(phone)
-    matching = [r for r in records if key and r.phone == key]
-    return max(matching or records, key=lambda r: (r.loaded, r.lead_id))
+    pool = [r for r in records if key and r.phone == key] or records
+    if fields is not None:
+        wanted = tuple(fields)
+        pool = [r for r in pool if not r.differs_from(wanted)] or pool
+    return max(pool, key=lambda r: (r.loaded, r.lead_id))
+
+
+def changed_content(
+    campaign_id: int,
+    drift: CampaignDrift,
+    records: Iterable[LeadRecord],
+    leads: Iterable[Lead],
+) -> CampaignDrift:
+    """Add `changed` drift for owned leads whose one dialable record shows other content than
+    the file declares (the field names only). `leads` streams: memory stays with the records."""
+    seen = {d.extern_id for d in drift.items}
+    live: dict[str, list[LeadRecord]] = {}
+    for r in records:
+        if r.campaign_id == campaign_id and r.dialable:
+            live.setdefault(r.extern_id, []).append(r)
+    found = []
+    for lead in leads:
+        mine = live.get(lead.extern_id)
+        if lead.extern_id in seen or not mine or len(mine) != 1:
+            continue
+        if mine[0].phone != phone_key(lead.phone):
+            continue  # a phone change is drift already, or a planned replacement
+        names = mine[0].differs_from(lead.fields)
+        if names:
+            found.append(
+                Drift(campaign_id, lead.extern_id, DriftKind.CHANGED, mine[0].state, names)
+            )
+    if not found:
+        return drift
+    items = sorted((*drift.items, *found), key=lambda d: (d.kind.value, d.extern_id))
+    return CampaignDrift(campaign_id, tuple(items), drift.unmanaged)
 
 
 def classify(
@@ -64,7 +103,7 @@ def classify(
             keep = newest(live, declared_phones.get(eid, ""))
             items.append(Drift(campaign_id, eid, DriftKind.DUPLICATE, keep.state))
         elif eid in declared_phones and live[0].phone != phone_key(declared_phones[eid]):
-            items.append(Drift(campaign_id, eid, DriftKind.CHANGED, live[0].state))
+            items.append(Drift(campaign_id, eid, DriftKind.CHANGED, live[0].state, ("leadPhone",)))
     for eid in sorted(removed_set):
         live = [r for r in by_id.get(eid, []) if r.dialable]
         if live:

@@ -15,10 +15,10 @@ from collections.abc import Sequence
 from dataclasses import replace
 
 from ..engage import EngageClient
-from ..leadsets import Source, declared_phones
+from ..leadsets import Source, declared_phones, stream
 from ..model import CORRECTED_DRIFT, LeadSetPlan, Plan
 from ..state import State
-from .drift import classify
+from .drift import changed_content, classify
 
 
 def refresh(
@@ -65,4 +65,9 @@ def _refresh_one(
     mine = [s for s in sources if s.meta.campaign.id == cid]
     phones = declared_phones(mine, owned - settled)
     found = classify(cid, records, owned, removed - {c.extern_id for c in ls.removals}, phones)
+    # content that differs where the rows show it (a record loaded by hand, an edit in Engage);
+    # a planned update is expected to differ, and is not drift
+    compared = owned - settled - {c.extern_id for c in ls.updates}
+    streamed = (lead for s in mine for lead in stream(s) if lead.extern_id in compared)
+    found = changed_content(cid, found, records, streamed)
     return replace(ls, drift=found.items, unmanaged=found.unmanaged, refresh_complete=complete)
