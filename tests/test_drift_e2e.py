@@ -212,6 +212,39 @@ def test_a_lost_answer_then_a_rerun_leaves_one_record_per_lead_under_retain_all(
     assert report.code == 0
 
 
+@pytest.mark.parametrize("handling", ["RETAIN_ALL", "REMOVE_FROM_LIST", "REMOVE_ALL_EXISTING"])
+def test_a_lead_in_doubt_whose_file_changed_before_the_rerun_ends_with_the_new_content_once(
+    repo: Path, emu: Served, handling: str
+) -> None:
+    leadset(repo, IDS, handling=handling)
+    emu.post("/_emulator/faults", {"kind": "lost"})  # stored, then the connection drops
+    for _ in range(8):  # and the lookup cannot answer either: the leads stay in doubt
+        emu.post("/_emulator/faults", {"kind": "500", "endpoint": "search"})
+    first = apply(repo, emu, "--max-retries", "1")
+    assert first.code in (1, 4) and "not confirmed" in first.err
+    httpx.delete(f"{emu.origin}/_emulator/faults")
+    leadset(repo, IDS, handling=handling, first="Bea")  # edited before anyone ran it again
+    again = apply(repo, emu)
+    assert again.code == 0, again.err
+    now = records(emu)
+    for eid in IDS:  # the record that landed shows Ada: not taken as this lead's, replaced
+        assert [r["lead"]["firstName"] for r in dialable(now[eid])] == ["Bea"], eid
+    assert engage_sync("plan", "--detailed-exitcode", cwd=repo).code == 0
+
+
+def test_a_lost_answer_that_did_not_land_beside_a_stale_record_leaves_one_record(
+    repo: Path, emu: Served
+) -> None:
+    leadset(repo, IDS[:1], handling="RETAIN_ALL")
+    # a record with the lead's externId and phone, loaded by hand with another name
+    by_hand(emu, CAMPAIGN, {"externId": IDS[0], "leadPhone": PHONES[IDS[0]], "firstName": "Old"})
+    emu.post("/_emulator/faults", {"kind": "drop"})  # the call is cut: nothing was loaded
+    r = apply(repo, emu)
+    assert r.code == 0, r.err
+    # the lookup found the key but not the content: not taken as the load, cleared, posted
+    assert [x["lead"]["firstName"] for x in dialable(records(emu)[IDS[0]])] == ["Ada"]
+
+
 def test_a_lost_answer_is_looked_up_in_the_same_run(repo: Path, emu: Served) -> None:
     leadset(repo, IDS, handling="RETAIN_ALL")
     emu.post("/_emulator/faults", {"kind": "lost"})

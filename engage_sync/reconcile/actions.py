@@ -148,19 +148,53 @@ class Reconciler:
         for eid, intent in changed.items():
             lead = declared.get(eid)
             wants[eid] = Want(eid, intent, lead.phone if lead is not None else "")
+        return self._carry_out(account, cid, handling, ls.prune_action, wants, set(changed), rep)
+
+    def clear_stale(
+        self,
+        account: str,
+        campaign: int,
+        handling: DuplicateHandling | None,
+        leads: Iterable[Lead],
+        rep: LeadSetReport,
+    ) -> set[str]:
+        """Records that carry a lead's externId and phone but other content (a load that did not
+        land, found after a crash or a lost answer): dealt with as for an update before the lead
+        is posted again (cancelled under RETAIN_ALL, deleted under REMOVE_FROM_LIST; the loader
+        replaces them under REMOVE_ALL_EXISTING), so posting it again never leaves two dialable
+        records. Returns the externIds that must not be posted."""
+        wants = {x.extern_id: Want(x.extern_id, Intent.UPDATE, x.phone) for x in leads}
+        if not wants or handling is DuplicateHandling.REMOVE_ALL_EXISTING:
+            return set()
+        return self._carry_out(
+            account, campaign, handling, PruneAction.CANCEL, wants, set(wants), rep
+        )
+
+    def _carry_out(
+        self,
+        account: str,
+        cid: int,
+        handling: DuplicateHandling | None,
+        prune_action: PruneAction,
+        wants: dict[str, Want],
+        changed: set[str],
+        rep: LeadSetReport,
+    ) -> set[str]:
+        """Search the wanted externIds, cancel or delete as decided, check, journal; returns the
+        changed externIds that must not be loaded (their records could not be dealt with)."""
         if not wants:
             return set()
         try:
             records = self.client.leads.search(account, cid, wants)
         except ApiError as e:
-            return self._failed(rep, set(changed), f"lead search failed: {e}")
+            return self._failed(rep, changed, f"lead search failed: {e}")
         by_id: dict[str, list[LeadRecord]] = {}
         for r in records:
             by_id.setdefault(r.extern_id, []).append(r)
         todo: dict[LeadAction, list[tuple[int, str]]] = {a: [] for a in LeadAction}
         for eid, want in wants.items():
             mine = by_id.get(eid, [])
-            for action, ids in decide(want, mine, handling, ls.prune_action).items():
+            for action, ids in decide(want, mine, handling, prune_action).items():
                 todo[action].extend((i, eid) for i in ids)
         failed: set[str] = set()
         acted: dict[int, LeadAction] = {}
@@ -175,7 +209,7 @@ class Reconciler:
                 touched = {eid for items in todo.values() for _, eid in items}
                 after = self.client.leads.search(account, cid, touched)
             except ApiError as e:
-                return self._failed(rep, set(changed), f"checking search failed: {e}")
+                return self._failed(rep, changed, f"checking search failed: {e}")
             left = still_dialable(acted, after) + dialable_left(removing - failed, after)
             for r in {r.lead_id: r for r in left}.values():
                 failed.add(r.extern_id)
@@ -231,6 +265,21 @@ class Reconciler:
         return changed
 
 
+def stale(leads: Iterable[Lead], records: Iterable[LeadRecord]) -> list[Lead]:
+    """Leads whose externId and phone Engage holds, but with other content where the search
+    rows show it: that record is not this lead's load (it landed earlier, or never did)."""
+    by_key: dict[tuple[str, str], list[LeadRecord]] = {}
+    for r in records:
+        if r.dialable:
+            by_key.setdefault((r.extern_id, r.phone), []).append(r)
+    found = []
+    for lead in leads:
+        mine = by_key.get((lead.extern_id, phone_key(lead.phone)), [])
+        if mine and all(r.differs_from(lead.fields) for r in mine):
+            found.append(lead)
+    return found
+
+
 def loaded(
     leads: Iterable[Lead], records: Iterable[LeadRecord], post_again: frozenset[str] = frozenset()
 ) -> set[Lead]:
@@ -240,10 +289,13 @@ def loaded(
     the table above), so a dialable one with that phone is the load's own, except for externIds
     in `post_again` (updates under REMOVE_ALL_EXISTING: the old record has the same phone, and
     posting again is harmless there because the loader replaces by phone)."""
+    records = list(records)
     have = {(r.extern_id, r.phone) for r in records if r.dialable}
+    leads = list(leads)
+    other = {x.extern_id for x in stale(leads, records)}  # the key matches, the content not
     found = set()
     for lead in leads:
-        if lead.extern_id in post_again:
+        if lead.extern_id in post_again or lead.extern_id in other:
             continue
         if (lead.extern_id, phone_key(lead.phone)) in have:
             found.add(lead)

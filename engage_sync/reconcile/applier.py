@@ -13,7 +13,7 @@ from .. import leadsets
 from ..engage import EngageClient
 from ..errors import ApiError
 from ..leadsets import Source
-from ..model import DriftKind, DuplicateHandling, LeadSetPlan, Plan
+from ..model import DriftKind, DuplicateHandling, Lead, LeadSetPlan, Plan
 from ..state import Journal
 from .actions import Reconciler
 from .loader import BatchLoader, batches, look
@@ -154,6 +154,10 @@ class Applier:
             self.max_in_flight,
             ls.options.body(),
         )
+        reconciler = Reconciler(self.client, self.journal)
+        loader.clear = lambda leads: reconciler.clear_stale(
+            account, ls.campaign.id, handling, leads, rep
+        )
         loader.run(
             (source.meta.path, source.meta.options.body(), batch)
             for source in sources
@@ -231,7 +235,8 @@ class Applier:
                 for c in ls.updates
                 if ls.options.duplicate_handling is REPLACED_BY_PHONE
             )
-            found = look(self.client, account, cid, leads, wait, post_again)
+            other: list[Lead] = []
+            found = look(self.client, account, cid, leads, wait, post_again, other)
             if found is None:
                 rep.errors.append(
                     f"{len(leads)} lead(s) could not be looked up before posting: not posted "
@@ -249,4 +254,9 @@ class Applier:
                 rep.resolved_in_doubt += len(found)
                 self.progress(len(found))
                 settled |= {x.extern_id for x in found}
+            if other:  # the key is there, not the content: clear it, then post the lead
+                blocked = Reconciler(self.client, self.journal).clear_stale(
+                    account, cid, ls.options.duplicate_handling, other, rep
+                )
+                settled |= blocked
         return settled

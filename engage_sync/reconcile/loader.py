@@ -31,7 +31,7 @@ from ..engage.leads import phone_key
 from ..errors import AnswerLost, ApiError, ServerGone, TransientApiError
 from ..model import PHONE_FIELDS, Lead
 from ..state import Journal
-from .actions import loaded
+from .actions import loaded, stale
 from .report import LeadSetReport, scrub
 
 FAILURE_STATUSES = frozenset(
@@ -81,6 +81,9 @@ class BatchLoader:
     _flights: dict[Future[dict[str, Any]], _Flight] = field(default_factory=dict)
     _failed: bool = False
     _gone: bool = False  # the server stopped answering: nothing more is sent
+    # deals with records that carry a lead's key but not its content before it is posted
+    # again (actions.Reconciler.clear_stale); returns the externIds that must not be posted
+    clear: Callable[[list[Lead]], set[str]] | None = None
 
     def _recorded(self, flight: _Flight) -> dict[str, Any]:
         return flight.options if self.recorded_options is None else self.recorded_options
@@ -164,7 +167,8 @@ class BatchLoader:
 
     def _lost(self, flight: _Flight, e: AnswerLost) -> bool:
         """Sent, no answer to trust: look, record what Engage holds, post the rest again."""
-        found = self._look(flight.leads, after_lost=True)
+        other: list[Lead] = []  # the key is there, the content is not: this load did not land
+        found = self._look(flight.leads, after_lost=True, stale_out=other)
         if found is None:  # cannot look either: leave them in doubt for the next run
             self.rep.errors.append(scrub(f"batch of {len(flight.leads)} not confirmed: {e}"))
             self.rep.failed += len(flight.leads)
@@ -181,6 +185,12 @@ class BatchLoader:
         else:
             self.journal.fail(flight.number, self.campaign)
         pending = [lead for lead in flight.leads if lead not in found]
+        if other and self.clear is not None:  # never two dialable records once posted again
+            blocked = self.clear(other)
+            if blocked:
+                self.rep.failed += sum(1 for x in pending if x.extern_id in blocked)
+                self.progress(sum(1 for x in pending if x.extern_id in blocked))
+                pending = [x for x in pending if x.extern_id not in blocked]
         if not pending:
             return True
         if flight.attempt >= self.lost_rounds:
@@ -250,7 +260,9 @@ class BatchLoader:
         rep.recorded += len(accepted)
         return not rejected
 
-    def _look(self, leads: list[Lead], *, after_lost: bool) -> set[Lead] | None:
+    def _look(
+        self, leads: list[Lead], *, after_lost: bool, stale_out: list[Lead] | None = None
+    ) -> set[Lead] | None:
         return look(
             self.client,
             self.account,
@@ -258,6 +270,7 @@ class BatchLoader:
             leads,
             self.lookup_delay,
             self.post_again if after_lost else frozenset(),
+            stale_out,
         )
 
 
@@ -268,15 +281,20 @@ def look(
     leads: list[Lead],
     delay: float,
     post_again: frozenset[str] = frozenset(),
+    stale_out: list[Lead] | None = None,
 ) -> set[Lead] | None:
-    """The leads Engage holds (a dialable record with that externId and phone), or None when the
-    lookup itself failed. Freshly loaded leads may take a moment to be searchable."""
+    """The leads Engage holds (a dialable record with that externId and phone, showing the
+    lead's content where the search rows show it), or None when the lookup itself failed;
+    `stale_out` gets the leads whose externId and phone Engage holds with other content.
+    Freshly loaded leads may take a moment to be searchable."""
     if delay:
         client.sleep(delay)
     try:
         records = client.leads.search(account, campaign, [x.extern_id for x in leads])
     except ApiError:
         return None
+    if stale_out is not None:
+        stale_out.extend(stale(leads, records))
     return loaded(leads, records, post_again)
 
 
