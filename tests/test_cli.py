@@ -9,7 +9,7 @@ from typing import Any
 
 import click
 import pytest
-from conftest import Served, write
+from conftest import Served, engage_sync, write
 
 from engage_sync import cli, errors, workspace
 
@@ -305,9 +305,9 @@ def test_show_pii_shows_a_changed_phone_too(workspace: Path, run: Any) -> None:
     assert "4155550199" not in run("plan").out
 
 
-def test_validate_of_a_csv_file_says_how_csv_files_are_read(workspace: Path, run: Any) -> None:
+def test_validate_of_a_csv_file_says_how_csv_files_are_read(workspace: Path) -> None:
     write(workspace / "leadsets" / "more.csv", "externId,leadPhone\nX1,4155550100\n")
-    r = run("validate", "leadsets/more.csv")
+    r = engage_sync("validate", "leadsets/more.csv", cwd=workspace)  # the installed command
     assert r.code == 1
     assert r.err == (
         "error: leadsets/more.csv: a CSV file holds leads only; it is read through a lead set "
@@ -317,6 +317,7 @@ def test_validate_of_a_csv_file_says_how_csv_files_are_read(workspace: Path, run
 
 
 def test_a_corrupt_state_entry_is_a_clear_error_at_its_line(workspace: Path, run: Any) -> None:
+    """The installed command, as a user meets it."""
     spring = workspace / "leadsets" / "spring-renewals.yaml"
     assert run("import", "--campaign", "136785", str(spring)).code == 0
     state = workspace / "engage-sync.state.json"
@@ -324,7 +325,7 @@ def test_a_corrupt_state_entry_is_a_clear_error_at_its_line(workspace: Path, run
     at = next(i for i, text in enumerate(lines) if text.startswith('"R-1001":'))
     lines[at] = '"R-1001":"!!vA5s.. 0 xyz",'
     state.write_text("\n".join(lines) + "\n")
-    r = run("plan")
+    r = engage_sync("plan", cwd=workspace)
     assert r.code == 1
     assert r.err == (
         f"error: engage-sync.state.json:{at + 1}: the state entry of lead 'R-1001' is malformed "
