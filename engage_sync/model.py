@@ -64,6 +64,28 @@ class PruneAction(enum.Enum):
 # lead again would leave the old number dialable beside the new one (issue #10).
 PHONE_FIELDS = frozenset({"leadPhone", "leadPhoneE164"})
 PHONE_ORDER = ("leadPhone", "leadPhoneE164")  # which one is the lead's phone when both are set
+# the CampaignLead fields a lead search row shows at its top level besides ids, phones and
+# states (NOTES.md: contact fields); they tell one record of a lead from another
+CONTACT_FIELDS = (
+    "title",
+    "firstName",
+    "midName",
+    "lastName",
+    "suffix",
+    "address1",
+    "address2",
+    "city",
+    "state",
+    "zip",
+    "email",
+    "gateKeeper",
+    "auxData1",
+    "auxData2",
+    "auxData3",
+    "auxData4",
+    "auxData5",
+    "auxPhone",
+)
 
 
 class DuplicateHandling(enum.Enum):

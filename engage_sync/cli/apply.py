@@ -32,6 +32,7 @@ from .common import (
     Context,
     echo,
     global_options,
+    lock_timeout_option,
     pass_ctx,
     show_problems,
     write_output,
@@ -81,13 +82,7 @@ class _Progress:
 @click.option(
     "--report-json", metavar="FILE", help="Write the apply report as JSON (also on failure)."
 )
-@click.option(
-    "--lock-timeout",
-    type=float,
-    default=0.0,
-    show_default=True,
-    help="Seconds to wait for another run's lock.",
-)
+@lock_timeout_option
 @click.option(
     "--checksum",
     metavar="SHA",

@@ -155,6 +155,17 @@ _LINE_COLOURS: tuple[tuple[str, dict[str, Any]], ...] = (
 )
 
 
+def lock_timeout_option(f: F) -> F:
+    """`--lock-timeout`, the same on every command that takes the state lock."""
+    return click.option(
+        "--lock-timeout",
+        type=float,
+        default=0.0,
+        show_default=True,
+        help="Seconds to wait for another run's lock.",
+    )(f)
+
+
 def colourise(text: str) -> str:
     """Style each line of plain output by its leading symbol; the text itself is unchanged."""
     out = []

@@ -12,7 +12,7 @@ from .. import leadsets, workspace
 from ..errors import EngageSyncError, ExitCode, ValidationFailed
 from ..model import Lead
 from ..state import StateLock, load_state, save_state
-from .common import Context, global_options, pass_ctx, show_problems
+from .common import Context, global_options, lock_timeout_option, pass_ctx, show_problems
 from .connect import account_for, make_client
 
 
@@ -101,13 +101,7 @@ def state_show(ctx: Context, campaign: int, extern_id: str) -> int:
 @state.command("rm")
 @click.argument("campaign", type=int)
 @click.argument("extern_ids", nargs=-1, required=True)
-@click.option(
-    "--lock-timeout",
-    type=float,
-    default=0.0,
-    show_default=True,
-    help="Seconds to wait for another run's lock.",
-)
+@lock_timeout_option
 @global_options()
 @pass_ctx
 def state_rm(ctx: Context, campaign: int, extern_ids: tuple[str, ...], lock_timeout: float) -> int:
@@ -142,13 +136,7 @@ def state_rm(ctx: Context, campaign: int, extern_ids: tuple[str, ...], lock_time
 )
 @click.option("--account", help="Engage account id, with --from-engage [env ENGAGE_ACCOUNT_ID].")
 @click.option("--base-url", help="Voice API base URL, with --from-engage [env ENGAGE_BASE_URL].")
-@click.option(
-    "--lock-timeout",
-    type=float,
-    default=0.0,
-    show_default=True,
-    help="Seconds to wait for another run's lock.",
-)
+@lock_timeout_option
 @global_options(debug=True)
 @pass_ctx
 def import_leads(

@@ -8,6 +8,8 @@ import threading
 from collections.abc import Iterable
 from typing import Any
 
+from ..model import CONTACT_FIELDS
+
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS lists (
@@ -244,28 +246,6 @@ def _phone(lead: dict[str, Any]) -> str | None:
     return str(phone) if phone else None
 
 
-_CONTACT = (
-    "title",
-    "firstName",
-    "midName",
-    "lastName",
-    "suffix",
-    "address1",
-    "address2",
-    "city",
-    "state",
-    "zip",
-    "email",
-    "gateKeeper",
-    "auxData1",
-    "auxData2",
-    "auxData3",
-    "auxData4",
-    "auxData5",
-    "auxPhone",
-)
-
-
 def _search_row(
     lead_id: int,
     campaign: int,
@@ -305,6 +285,6 @@ def _search_row(
         "leadPasses": passes,
         "maxPasses": body.get("maxPasses"),
         "extraData": {},
-        **{k: body[k] for k in _CONTACT if k in body},
+        **{k: body[k] for k in CONTACT_FIELDS if k in body},
         "campaignLead": nested,
     }

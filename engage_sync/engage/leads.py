@@ -14,6 +14,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
+from ..model import CONTACT_FIELDS
+
 # Everything else, including states nobody documented, is treated as dialable: the safe side for a
 # tool whose promise is "never more dialable records than the files declare".
 NOT_DIALABLE = frozenset(
@@ -29,30 +31,7 @@ NOT_DIALABLE = frozenset(
 )
 
 
-# the CampaignLead fields a search row may show besides ids, phones and states: compared with the
-# declared lead to tell one record from another (NOTES.md: contact fields at the top level)
-CONTENT_FIELDS = frozenset(
-    {
-        "title",
-        "firstName",
-        "midName",
-        "lastName",
-        "suffix",
-        "address1",
-        "address2",
-        "city",
-        "state",
-        "zip",
-        "email",
-        "gateKeeper",
-        "auxData1",
-        "auxData2",
-        "auxData3",
-        "auxData4",
-        "auxData5",
-        "auxPhone",
-    }
-)
+CONTENT_FIELDS = frozenset(CONTACT_FIELDS)
 
 
 class LeadAction(enum.Enum):
