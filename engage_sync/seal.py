@@ -25,10 +25,18 @@ from pathlib import Path
 from typing import Any
 
 from . import __version__
-from .model import CampaignRef, Desired, LeadSetPlan, LoadOptions, PruneAction
+from .model import (
+    CampaignRef,
+    Desired,
+    LeadSetPlan,
+    LoadOptions,
+    Problem,
+    PruneAction,
+    Severity,
+)
 from .state import CampaignState
 
-SEAL_VERSION = 1
+SEAL_VERSION = 2  # 2: the warnings a read finds (shared phones) travel with the seal
 _CHUNK = 1 << 20
 
 
@@ -68,6 +76,10 @@ class Seal:
     options: LoadOptions
     prune: bool
     prune_action: PruneAction
+    # the warnings a full read finds at the campaign's files (file, line, field, message), and
+    # how many leads share a phone: a plan that skips the campaign shows them all the same
+    warnings: tuple[tuple[str, int, str, str], ...] = ()
+    shared_phones: int = 0
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -81,6 +93,8 @@ class Seal:
             "options": [[k, list(v) if isinstance(v, tuple) else v] for k, v in self.options.items],
             "prune": self.prune,
             "pruneAction": self.prune_action.value,
+            "warnings": [list(w) for w in self.warnings],
+            "sharedPhones": self.shared_phones,
         }
 
     @classmethod
@@ -103,6 +117,10 @@ class Seal:
                 ),
                 prune=bool(raw["prune"]),
                 prune_action=PruneAction(raw["pruneAction"]),
+                warnings=tuple(
+                    (str(f), int(n), str(field), str(m)) for f, n, field, m in raw["warnings"]
+                ),
+                shared_phones=int(raw["sharedPhones"]),
             )
         except (KeyError, TypeError, ValueError):
             return None
@@ -142,14 +160,21 @@ def trusted(
 
 
 def seal_for(
-    ls: LeadSetPlan, inputs: Iterable[tuple[str, str | None]], key: str, problem_files: set[str]
+    ls: LeadSetPlan,
+    inputs: Iterable[tuple[str, str | None]],
+    key: str,
+    problems: Iterable[Problem],
+    shared_phones: int = 0,
 ) -> Seal | None:
-    """The seal a campaign gets if apply carries out all of this plan, or None when the plan is
-    not clean enough for the state to equal the files afterwards."""
+    """The seal a campaign gets if apply carries out all of this plan, or None when the state
+    will not equal the files afterwards (an error at its files, an orphan, a lead in doubt,
+    drift). Warnings do not prevent it: they are kept, to be shown as a full read shows them."""
     pairs = tuple(inputs)
-    if ls.warnings or ls.orphans or ls.in_doubt or ls.drift:
+    if ls.orphans or ls.in_doubt or ls.drift or any(d is None for _, d in pairs):
         return None
-    if any(d is None for _, d in pairs) or problem_files & {p for p, _ in pairs}:
+    mine = {p for p, _ in pairs}
+    at_files = [p for p in problems if p.file in mine]
+    if any(p.severity is Severity.ERROR for p in at_files):
         return None
     return Seal(
         key=key,
@@ -161,4 +186,6 @@ def seal_for(
         options=ls.options,
         prune=ls.prune,
         prune_action=ls.prune_action,
+        warnings=tuple((p.file, p.line, p.field, p.message) for p in at_files),
+        shared_phones=shared_phones,
     )

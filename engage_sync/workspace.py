@@ -87,6 +87,11 @@ def read_inputs(paths: Sequence[str], config: Config, state: State | None = None
     # a new or changed file that declares a sealed campaign: read that campaign whole
     for cid in {s.meta.campaign.id for s in sources} & skipped.keys():
         sources += load([shown[name] for name in skipped.pop(cid).files])
+    for cid, seal in skipped.items():  # what reading them would find, found without reading
+        for file, line, name, message in seal.warnings:
+            sink.add(file, line, name, message, warn=True)
+        if seal.shared_phones:
+            sink.shared_phones[cid] = seal.shared_phones
     order = {f: i for i, f in enumerate(files)}
     sources.sort(key=lambda s: order[s.path])
     for source in sources:
@@ -206,7 +211,6 @@ def build_plan(
 
 def _seals(result: Plan, found: Inputs, sources: Sequence[Source]) -> dict[int, Seal]:
     """For each campaign read, the seal it gets if apply carries out all of its plan."""
-    problem_files = {p.file for p in found.sink.problems}
     inputs: dict[int, list[tuple[str, str | None]]] = {}
     for s in sources:
         pairs = inputs.setdefault(s.meta.campaign.id, [])
@@ -216,9 +220,10 @@ def _seals(result: Plan, found: Inputs, sources: Sequence[Source]) -> dict[int, 
     made: dict[int, Seal] = {}
     for ls in result.leadsets:
         cid = ls.campaign.id
-        if cid in found.skipped or cid not in inputs or cid in found.sink.shared_phones:
+        if cid in found.skipped or cid not in inputs:
             continue
-        seal = seals.seal_for(ls, inputs[cid], found.key, problem_files)
+        shared = found.sink.shared_phones.get(cid, 0)
+        seal = seals.seal_for(ls, inputs[cid], found.key, found.sink.problems, shared)
         if seal is not None:
             made[cid] = seal
     return made

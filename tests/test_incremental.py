@@ -24,7 +24,7 @@ from hypothesis import strategies as st
 from engage_sync import leadsets, workspace
 from engage_sync.config import load_config
 from engage_sync.errors import ValidationFailed
-from engage_sync.render import plan_document, render_text
+from engage_sync.render import plan_document, render_markdown, render_text
 
 A, B = 136785, 136790  # campaigns of the emulator's demo account
 STATE = "engage-sync.state.json"
@@ -42,6 +42,7 @@ class Files:
     prune_default: bool = False
     spacing: int = 0  # a reformatting: other bytes, the same leads
     next_id: int = 0
+    handling: str = "REMOVE_ALL_EXISTING"
 
     def new_id(self) -> str:
         self.next_id += 1
@@ -56,7 +57,7 @@ class Files:
             head = [
                 f"campaign: {campaign}",
                 "options:",
-                "  duplicateHandling: REMOVE_ALL_EXISTING",
+                f"  duplicateHandling: {self.handling}",
                 "  timeZoneOption: NPA_NXX",
                 f"  dialPriority: {self.priority.get(name, 'NORMAL')}",
             ] + [""] * self.spacing
@@ -103,7 +104,14 @@ def plans(root: Path) -> tuple[Any, Any, frozenset[int]]:
             out.append(("invalid", [str(p) for p in e.problems]))
             continue
         doc = plan_document(planned.plan, planned.rails)
-        out.append((doc, render_text(planned.plan, limit=1000, rails=planned.rails)))
+        out.append(
+            (
+                doc,
+                render_text(planned.plan, limit=1000, rails=planned.rails),
+                render_markdown(planned.plan, planned.rails),
+                sorted(str(p) for p in planned.sink.problems),  # the warnings, at their lines
+            )
+        )
         skipped = planned.skipped if incremental else skipped
     return out[0], out[1], skipped
 
@@ -141,6 +149,11 @@ def step(world: World, op: str, rnd: random.Random) -> None:
     elif op == "add":
         eid = files.new_id()
         leads[eid] = (phone(files.next_id), "Grace")
+    elif op == "share" and ids:  # a household's number: a warning, and still sealed
+        mates = [e for n, (c, ls) in files.leads.items() if c == campaign for e in ls]
+        eid, mate = rnd.choice(ids), rnd.choice(mates)
+        others = {**leads, **{e: v for n, (c, ls) in files.leads.items() for e, v in ls.items()}}
+        leads[eid] = (others[mate][0], leads[eid][1])
     elif op == "drop" and ids:
         del leads[rnd.choice(ids)]
     elif op == "tombstone" and ids:
@@ -152,6 +165,8 @@ def step(world: World, op: str, rnd: random.Random) -> None:
         if others:
             eid = rnd.choice(ids)
             files.leads[rnd.choice(others)][1][eid] = leads.pop(eid)
+    elif op == "mode":  # under RETAIN_ALL a shared phone keeps both records: sealed, warnings too
+        files.handling = "RETAIN_ALL" if files.handling != "RETAIN_ALL" else "REMOVE_ALL_EXISTING"
     elif op == "priority":
         files.priority[name] = "IMMEDIATE" if files.priority.get(name) != "IMMEDIATE" else "NORMAL"
     elif op == "reformat":
@@ -181,6 +196,8 @@ def step(world: World, op: str, rnd: random.Random) -> None:
 OPS = (
     "edit",
     "add",
+    "share",
+    "mode",
     "drop",
     "tombstone",
     "move",
@@ -272,6 +289,24 @@ def test_an_applied_campaign_is_not_read_again_until_a_file_changes(
     write(tmp_path / "leadsets" / "d.yaml", (tmp_path / "leadsets" / "c.yaml").read_text())
     full, incremental, skipped = plans(tmp_path)
     assert incremental == full and skipped == frozenset()
+
+
+def test_a_campaign_with_shared_phones_is_sealed_and_skipped_with_its_warnings(
+    world: World, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    world.files = start(tmp_path)
+    world.files.handling = "RETAIN_ALL"  # both records kept: the state equals the files
+    _, leads = world.files.leads["c.yaml"]  # campaign B: a household shares one number
+    first, second = sorted(leads)[:2]
+    leads[second] = (leads[first][0], leads[second][1])
+    world.files.write()
+    world.apply()
+    full, incremental, skipped = plans(tmp_path)
+    assert skipped == {A, B} and incremental == full  # the plan, its markdown, its warnings
+    assert any("same phone as the lead at leadsets/c.yaml" in p for p in full[3])
+    assert any(f"campaign {B}: 1 lead(s) share a phone" in w for w in full[0]["warnings"])
+    world.skipped_seen += 1
 
 
 def test_a_seal_is_not_trusted_when_the_state_was_edited_by_hand(
