@@ -137,7 +137,7 @@ def test_checksum_gate(workspace: Path, engage: Served, run: Any) -> None:
     assert wrong.code == 5 and f"the plan's checksum is {reviewed}" in wrong.err
     assert engage.loader_posts() == []
     assert run("apply", "--auto-approve", "--checksum", reviewed).code == 0
-    # the state moved on (serial) since that review: the same checksum no longer applies
+    # the files changed since that review (a fourth lead): the same checksum no longer applies
     write(workspace / "leadsets" / "a.yaml", "campaign: 136785\n" + HEAD + leads_yaml(4))
     assert run("apply", "--auto-approve", "--checksum", reviewed).code == 5
 
