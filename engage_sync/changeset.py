@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -233,19 +233,27 @@ def cover(plan: Plan, reviewed: Iterable[ChangeSet]) -> Coverage:
 
 def describe(line: str, reviewed: Iterable[ChangeSet] = ()) -> str:
     """`campaign 136785: update R-1001 (no reviewed plan shows it)`, never a lead value."""
-    cid, action = line.split("\t", 2)[:2]
-    eid = extern_id(line)
-    others = [
-        cs.source
-        for cs in reviewed
-        if any(extern_id(i) == eid and campaign_id(i) == int(cid) for i in cs.items)
-    ]
-    why = (
-        f"{', '.join(others)} reviewed other content for it"
-        if others
-        else "no reviewed plan shows it"
-    )
-    return f"campaign {cid}: {action} {eid} ({why})"
+    return describe_all([line], reviewed)[0]
+
+
+def describe_all(lines: Sequence[str], reviewed: Iterable[ChangeSet] = ()) -> list[str]:
+    """`describe` for several lines, reading each reviewed change set once (not once a line:
+    a change set may hold a million items)."""
+    keys = [(campaign_id(line), extern_id(line)) for line in lines]
+    wanted = set(keys)
+    sources: dict[tuple[int, str], list[str]] = {}
+    for changeset in reviewed if wanted else ():
+        for i in changeset.items:
+            key = (campaign_id(i), extern_id(i))
+            if key in wanted and changeset.source not in sources.setdefault(key, []):
+                sources[key].append(changeset.source)
+    out = []
+    for line, (cid, eid) in zip(lines, keys, strict=True):
+        action = line.split("\t", 2)[1]
+        others = sources.get((cid, eid))
+        why = f"{', '.join(others)} reviewed other content for it" if others else None
+        out.append(f"campaign {cid}: {action} {eid} ({why or 'no reviewed plan shows it'})")
+    return out
 
 
 def only(plan: Plan, keep: set[str]) -> Plan:

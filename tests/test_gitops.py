@@ -400,3 +400,19 @@ def test_the_drift_check_passes_without_drift_and_fails_visibly_with_it(
     assert drifted.returncode == 2
     assert "! R-1001  duplicate" in drifted.stdout and "::error::" in drifted.stdout
     assert "4155550100" not in (repo / "drift-output" / "drift.json").read_text()
+
+
+def test_ci_plan_says_what_it_wrote_without_reading_the_json_plan_back(
+    team_repo: tuple[Path, Served],
+) -> None:
+    repo, served = team_repo
+    assert engage_sync("apply", "--auto-approve", env=served.env("api-token"), cwd=repo).code == 0
+    path = repo / "leadsets" / "spring-renewals.yaml"
+    lines = path.read_text().splitlines(keepends=True)
+    at = next(i for i, text in enumerate(lines) if '"R-1001"' in text)
+    end = next(i for i in range(at + 1, len(lines)) if "externId" in lines[i])
+    path.write_text("".join(lines[:at] + lines[end:]))  # R-1001 dropped: an orphan
+    plan = script(repo, "ci-plan.sh", {})
+    assert plan.returncode == 0, plan.stderr
+    checksum = json.loads((repo / "plan-output" / "plan.json").read_text())["checksum"]
+    assert f"Plan: 0 change(s) to carry out, 1 orphaned; checksum {checksum};" in plan.stdout

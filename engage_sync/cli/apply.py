@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from ..changeset import ChangeSet, describe
+from ..changeset import ChangeSet, describe_all
 from ..config import DEFAULT_BASE_URL
 from ..errors import (
     ApplyFailed,
@@ -301,10 +301,9 @@ def _mismatch(outcome: ApplyOutcome, reviewed: str | None, done: str) -> str:
 def _say_coverage(outcome: ApplyOutcome, reviewed: list[ChangeSet]) -> None:
     coverage = outcome.coverage
     assert coverage is not None
-    for line in outcome.unreviewed_tombstones:
+    for said in describe_all(outcome.unreviewed_tombstones, reviewed):
         click.echo(
-            f"  {describe(line, reviewed)}: carried out all the same (stopping a call never "
-            "waits for a review)",
+            f"  {said}: carried out all the same (stopping a call never waits for a review)",
             err=True,
         )
     sources = ", ".join(cs.source for cs in reviewed) or "none"
@@ -325,7 +324,7 @@ SHOWN = 50  # unreviewed changes named in the error; the count says how many mor
 
 
 def _held_back(lines: list[str], reviewed: list[ChangeSet]) -> str:
-    named = "\n".join(f"  {describe(line, reviewed)}" for line in lines[:SHOWN])
+    named = "\n".join(f"  {said}" for said in describe_all(lines[:SHOWN], reviewed))
     more = f"\n  ... and {len(lines) - SHOWN} more" if len(lines) > SHOWN else ""
     return (
         f"{len(lines)} change(s) on this commit were not in any reviewed plan and were not "

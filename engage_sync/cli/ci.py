@@ -3,8 +3,8 @@ pinning a newer engage-sync upgrades them. Each runs outside GitHub too (the tes
 
 from __future__ import annotations
 
-import json
 import os
+import re
 from pathlib import Path
 
 import click
@@ -60,14 +60,16 @@ def ci_plan(ctx: Context, out_dir: str) -> int:
     click.get_current_context().invoke(
         plan_command, outs=(str(md), str(doc)), changes_out=str(changes)
     )
-    markdown = md.read_text(encoding="utf-8")
-    plan_doc = json.loads(doc.read_text(encoding="utf-8"))
-    checksum = str(plan_doc["checksum"])
-    count = sum(1 for line in changes.read_text(encoding="utf-8").splitlines()[1:] if line)
-    summary = plan_doc.get("summary", {})
+    markdown = md.read_text(encoding="utf-8")  # bounded: a comment holds 65,536 characters
+    # the change set's header names the checksum; its lines are counted, never held (a first
+    # plan of a million leads is a million lines, and the JSON plan is larger still)
+    with changes.open(encoding="utf-8") as f:
+        checksum = f.readline().rsplit(" ", 1)[-1].strip()
+        count = sum(1 for line in f if line.strip())
+    orphaned = re.search(r"(\d+) orphaned, \d+ unchanged\.", markdown)
     click.echo(
-        f"Plan: {count} change(s) to carry out, {summary.get('orphan', 0)} orphaned; "
-        f"checksum {checksum}; written to {out}/"
+        f"Plan: {count} change(s) to carry out, {orphaned.group(1) if orphaned else 0} "
+        f"orphaned; checksum {checksum}; written to {out}/"
     )
     _summary(markdown)
     _github_output(
