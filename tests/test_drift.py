@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from engage_sync.engage.leads import LeadRecord
-from engage_sync.model import DriftKind
+from engage_sync.model import Drift, DriftKind
 from engage_sync.reconcile.drift import classify, newest
 
 
@@ -82,7 +82,7 @@ def test_the_kept_duplicate_shows_the_declared_content_before_it_is_the_newest()
 
 def test_changed_content_is_drift_with_the_field_names() -> None:
     from engage_sync.model import Lead
-    from engage_sync.reconcile.drift import CampaignDrift, changed_content
+    from engage_sync.reconcile.drift import CampaignDrift, content_drift, with_content
 
     ada = Lead.from_mapping(
         {"externId": "a", "leadPhone": "4155550100", "firstName": "Ada"}, "f", 1
@@ -91,7 +91,10 @@ def test_changed_content_is_drift_with_the_field_names() -> None:
         {"externId": "b", "leadPhone": "4155550100", "firstName": "Bob"}, "f", 2
     )
     records = [shown(1, "a", firstName="Eve"), shown(2, "b", firstName="Bob")]
-    found = changed_content(7, CampaignDrift(7), records, iter([ada, bob]))
+    content = content_drift(7, records, iter([ada, bob]))
+    found = with_content(CampaignDrift(7), content)
     assert [(d.extern_id, d.kind, d.fields) for d in found.items] == [
         ("a", DriftKind.CHANGED, ("firstName",))
     ]
+    other = Drift(7, "a", DriftKind.STOPPED)  # a lead with other drift keeps that one only
+    assert with_content(CampaignDrift(7, (other,)), content).items == (other,)

@@ -52,7 +52,7 @@ def ci_plan(ctx: Context, out_dir: str) -> int:
     pull-request comment updated in place (GITHUB_TOKEN, GITHUB_REPOSITORY, PR_NUMBER).
     Invalid lead sets fail it. Needs no Engage credentials."""
     from ..gitops.github import GitHub
-    from ..gitops.reviews import comment_body
+    from ..gitops.reviews import MARKER, comment_body
 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -80,9 +80,7 @@ def ci_plan(ctx: Context, out_dir: str) -> int:
     if github is not None and pr:
         with github:
             try:
-                said = github.upsert_comment(
-                    int(pr), "<!-- engage-sync-plan -->", comment_body(markdown, _run_id())
-                )
+                said = github.upsert_comment(int(pr), MARKER, comment_body(markdown, _run_id()))
                 click.echo(said)
             except GitHubError as e:  # a fork's read-only token cannot comment
                 click.echo(f"::warning::could not post the plan comment ({e}); see the job summary")

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import subprocess
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -208,7 +208,3 @@ def restore_hint(branch: str, remote: str = "origin", main: str = "main") -> str
         f"both sides' leads if it conflicts), `git push {remote} HEAD:{main}`, then "
         f"`git push {remote} --delete {branch}`"
     )
-
-
-def lines(items: Sequence[str]) -> str:
-    return "".join(f"  {i}\n" for i in items)

@@ -412,11 +412,6 @@ def leads_file_source(path: Path, campaign: int) -> Source:
     return Source(meta, path, None, path, LeadContext(None))
 
 
-def declared_phones(sources: Sequence[Source], wanted: set[str]) -> dict[str, str]:
-    """The declared phone of each wanted lead (the files are streamed; only these are kept)."""
-    return {eid: lead.phone for eid, lead in declared_leads(sources, wanted).items()}
-
-
 def declared_leads(sources: Sequence[Source], wanted: set[str]) -> dict[str, Lead]:
     """The wanted leads as declared (the files are streamed; only these are kept)."""
     found: dict[str, Lead] = {}

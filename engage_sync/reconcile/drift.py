@@ -44,15 +44,11 @@ def newest(
     return max(pool, key=lambda r: (r.loaded, r.lead_id))
 
 
-def changed_content(
-    campaign_id: int,
-    drift: CampaignDrift,
-    records: Iterable[LeadRecord],
-    leads: Iterable[Lead],
-) -> CampaignDrift:
-    """Add `changed` drift for owned leads whose one dialable record shows other content than
-    the file declares (the field names only). `leads` streams: memory stays with the records."""
-    seen = {d.extern_id for d in drift.items}
+def content_drift(
+    campaign_id: int, records: Iterable[LeadRecord], leads: Iterable[Lead]
+) -> list[Drift]:
+    """`changed` drift for leads whose one dialable record has their phone but shows other
+    content than the file declares (the field names only). `leads` streams."""
     live: dict[str, list[LeadRecord]] = {}
     for r in records:
         if r.campaign_id == campaign_id and r.dialable:
@@ -60,19 +56,24 @@ def changed_content(
     found = []
     for lead in leads:
         mine = live.get(lead.extern_id)
-        if lead.extern_id in seen or not mine or len(mine) != 1:
-            continue
-        if mine[0].phone != phone_key(lead.phone):
-            continue  # a phone change is drift already, or a planned replacement
+        if not mine or len(mine) != 1 or mine[0].phone != phone_key(lead.phone):
+            continue  # none, duplicates, or another phone: other kinds of drift
         names = mine[0].differs_from(lead.fields)
         if names:
             found.append(
                 Drift(campaign_id, lead.extern_id, DriftKind.CHANGED, mine[0].state, names)
             )
-    if not found:
+    return found
+
+
+def with_content(drift: CampaignDrift, content: Iterable[Drift]) -> CampaignDrift:
+    """The drift with the content drift of leads that have no other drift."""
+    seen = {d.extern_id for d in drift.items}
+    extra = [d for d in content if d.extern_id not in seen]
+    if not extra:
         return drift
-    items = sorted((*drift.items, *found), key=lambda d: (d.kind.value, d.extern_id))
-    return CampaignDrift(campaign_id, tuple(items), drift.unmanaged)
+    items = sorted((*drift.items, *extra), key=lambda d: (d.kind.value, d.extern_id))
+    return CampaignDrift(drift.campaign_id, tuple(items), drift.unmanaged)
 
 
 def classify(

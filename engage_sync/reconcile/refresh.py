@@ -11,14 +11,14 @@ searches), and `unmanaged` is a lower bound.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import replace
 
 from ..engage import EngageClient
-from ..leadsets import Source, declared_phones, stream
-from ..model import CORRECTED_DRIFT, LeadSetPlan, Plan
+from ..leadsets import Source, stream
+from ..model import CORRECTED_DRIFT, Lead, LeadSetPlan, Plan
 from ..state import State
-from .drift import changed_content, classify
+from .drift import classify, content_drift, with_content
 
 
 def refresh(
@@ -63,11 +63,21 @@ def _refresh_one(
     # a phone the plan already changes (a replacement) or removes is not drift
     settled = {c.extern_id for c in (*ls.replaces, *ls.removals, *ls.creates)}
     mine = [s for s in sources if s.meta.campaign.id == cid]
-    phones = declared_phones(mine, owned - settled)
-    found = classify(cid, records, owned, removed - {c.extern_id for c in ls.removals}, phones)
+    wanted = owned - settled
     # content that differs where the rows show it (a record loaded by hand, an edit in Engage);
     # a planned update is expected to differ, and is not drift
-    compared = owned - settled - {c.extern_id for c in ls.updates}
-    streamed = (lead for s in mine for lead in stream(s) if lead.extern_id in compared)
-    found = changed_content(cid, found, records, streamed)
+    compared = wanted - {c.extern_id for c in ls.updates}
+    phones: dict[str, str] = {}
+
+    def declared() -> Iterator[Lead]:  # one read of the files: the phones, and the content
+        for source in mine:
+            for lead in stream(source):
+                if lead.extern_id in wanted:
+                    phones[lead.extern_id] = lead.phone
+                    if lead.extern_id in compared:
+                        yield lead
+
+    content = content_drift(cid, records, declared())  # reads them all: `phones` is complete
+    found = classify(cid, records, owned, removed - {c.extern_id for c in ls.removals}, phones)
+    found = with_content(found, content)
     return replace(ls, drift=found.items, unmanaged=found.unmanaged, refresh_complete=complete)
