@@ -78,21 +78,26 @@ def test_a_state_commit_of_an_older_engage_sync_applied_its_parent() -> None:
     assert not Commit("x", ("p",), "Merge #3").is_state
 
 
+def state_committed(bare: Path, dev: Path, work: Path) -> tuple[Git, str, str]:
+    """An apply job's checkout with its state commit made: (git, the commit applied, it)."""
+    commit(dev, "state.json", "{}\n", "first")
+    sh(dev, "push", "-q", "origin", "main")
+    git = clone(bare, work)
+    (work / "state.json").write_text('{"serial": 1}\n')
+    head = git.head()
+    return git, head, git.commit_state(Path("state.json"), head)
+
+
 def test_the_state_commit_is_rebased_onto_a_main_that_moved(
     origin: tuple[Path, Path], tmp_path: Path
 ) -> None:
     bare, dev = origin
-    commit(dev, "state.json", "{}\n", "first")
-    sh(dev, "push", "-q", "origin", "main")
-    git = clone(bare, tmp_path / "ci")
-    (tmp_path / "ci" / "state.json").write_text('{"serial": 1}\n')
-    head = git.head()
-    made = git.commit_state(Path("state.json"), head)
+    git, head, made = state_committed(bare, dev, tmp_path / "ci")
     merged = commit(dev, "a.yaml", "x", "merge #2")  # lands while the apply runs
     sh(dev, "push", "-q", "origin", "main")
     assert git.push(attempts=3, backoff=0) == (True, "")
-    log = sh(dev, "fetch", "-q") or sh(dev, "log", "--format=%H %P", "-2", "origin/main")
-    top, below = log.splitlines()
+    sh(dev, "fetch", "-q")
+    top, below = sh(dev, "log", "--format=%H %P", "-2", "origin/main").splitlines()
     assert top.split()[1] == merged and below.split()[0] == merged
     assert top.split()[0] != made  # rebased, not forced
     trailer = sh(dev, "log", "-1", "--format=%b", "origin/main").strip()
@@ -103,11 +108,7 @@ def test_a_state_commit_that_conflicts_is_not_pushed_and_can_be_rescued(
     origin: tuple[Path, Path], tmp_path: Path
 ) -> None:
     bare, dev = origin
-    commit(dev, "state.json", "{}\n", "first")
-    sh(dev, "push", "-q", "origin", "main")
-    git = clone(bare, tmp_path / "ci")
-    (tmp_path / "ci" / "state.json").write_text('{"serial": 1}\n')
-    git.commit_state(Path("state.json"), git.head())
+    git, _, _ = state_committed(bare, dev, tmp_path / "ci")
     commit(dev, "state.json", '{"serial": 99}\n', "a hand edit of the state")
     sh(dev, "push", "-q", "origin", "main")
     pushed, why = git.push(attempts=3, backoff=0)

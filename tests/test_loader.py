@@ -12,7 +12,7 @@ from typing import Any
 
 import httpx
 import pytest
-from test_client import BODY, JWT, FakeClock
+from test_client import BODY, FakeClock, make
 
 from engage_sync.emulator import Emulator, Settings, default_seed
 from engage_sync.engage.client import EngageClient
@@ -50,14 +50,7 @@ def load(
     in_flight: int | None = None,
     **options: str,
 ) -> tuple[LeadSetReport, Any]:
-    clock = FakeClock()
-    client = EngageClient(
-        "http://127.0.0.1/voice",
-        JWT,
-        transport=httpx.WSGITransport(app=emu),
-        sleep=clock.sleep,
-        clock=clock,
-    )
+    client = make(emu, FakeClock())  # the emulator in-process, as test_client makes it
     state = load_state(tmp_path / "s.json")
     rep = LeadSetReport(CAMPAIGN, None, len(leads))
     with client, Journal(state) as journal, ThreadPoolExecutor(8) as pool:

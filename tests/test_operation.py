@@ -6,15 +6,13 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-import httpx
 import pytest
 from conftest import write
-from test_client import JWT, FakeClock
+from test_client import FakeClock, make
 
 from engage_sync.changeset import ChangeSet, plan_items
 from engage_sync.config import load_config
 from engage_sync.emulator import Emulator, Settings, default_seed
-from engage_sync.engage.client import EngageClient
 from engage_sync.model import Plan, Problem
 from engage_sync.reconcile.operation import ApplyOutcome, ApplyRequest, apply
 from engage_sync.state import load_state
@@ -84,14 +82,7 @@ def leads(*numbers: int, removed: tuple[int, ...] = ()) -> str:
 
 
 def run(emu: Emulator, hooks: Hooks, **request: object) -> ApplyOutcome:
-    clock = FakeClock()
-    client = EngageClient(
-        "http://127.0.0.1/voice",
-        JWT,
-        transport=httpx.WSGITransport(app=emu),
-        sleep=clock.sleep,
-        clock=clock,
-    )
+    client = make(emu, FakeClock())  # the emulator in-process, as test_client makes it
     req = ApplyRequest(default_account=ACCOUNT, lookup_delay=0.0, **request)  # type: ignore[arg-type]
     return apply(req, load_config(None), Path("engage-sync.state.json"), client, hooks)
 

@@ -379,7 +379,9 @@ done
 """
 
 
-def test_a_state_that_cannot_be_pushed_is_kept_and_restored_by_the_next_apply(team: Team) -> None:
+def five_more_merged_with_a_refusing_origin(team: Team) -> dict[int, str]:
+    """Bootstrapped, an origin that refuses pushes once told to, and a reviewed PR adding five
+    leads merged: returns the leads the first PR declared."""
     leads = bootstrap(team)
     hook = team.origin / "hooks" / "pre-receive"
     hook.write_text(REFUSE_MAIN)
@@ -387,6 +389,11 @@ def test_a_state_that_cannot_be_pushed_is_kept_and_restored_by_the_next_apply(te
     team.open_pr(2, team.write({**leads, **{i: "Cy" for i in range(41, 46)}}))
     team.plan(2)
     team.merge(2)
+    return leads
+
+
+def test_a_state_that_cannot_be_pushed_is_kept_and_restored_by_the_next_apply(team: Team) -> None:
+    leads = five_more_merged_with_a_refusing_origin(team)
     (team.origin / "refuse-main").touch()
     lost = team.apply()
     assert lost.returncode == 1, lost.stdout + lost.stderr
@@ -408,13 +415,7 @@ def test_a_state_that_cannot_be_pushed_is_kept_and_restored_by_the_next_apply(te
 def test_a_state_lost_with_no_rescue_branch_is_resolved_by_looking_not_loading(
     team: Team,
 ) -> None:
-    leads = bootstrap(team)
-    hook = team.origin / "hooks" / "pre-receive"
-    hook.write_text(REFUSE_MAIN)
-    hook.chmod(0o755)
-    team.open_pr(2, team.write({**leads, **{i: "Cy" for i in range(41, 46)}}))
-    team.plan(2)
-    team.merge(2)
+    leads = five_more_merged_with_a_refusing_origin(team)
     (team.origin / "refuse-all").touch()  # GitHub down: no state commit, no rescue branch
     lost = team.apply()
     assert lost.returncode == 1 and "Recorded 5 lead(s)" in lost.stdout
