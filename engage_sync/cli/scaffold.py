@@ -93,7 +93,7 @@ def workflow(name: str) -> bytes:
 @click.option(
     "--upgrade",
     is_flag=True,
-    help="Rewrite the workflows and the schema an older engage-sync scaffolded (local edits to "
+    help="Rewrite the workflows and the schemas an older engage-sync scaffolded (local edits to "
     "them are replaced) and remove its CI scripts; settings and lead sets are never touched.",
 )
 def init(directory: Path, account: str, upgrade: bool) -> ExitCode:
