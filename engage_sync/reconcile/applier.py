@@ -25,6 +25,15 @@ Progress = Callable[[int], None]
 REPLACED_BY_PHONE = DuplicateHandling.REMOVE_ALL_EXISTING
 
 
+def _posted_again(ls: LeadSetPlan) -> frozenset[str]:
+    """Updates whose lookup proves nothing (the earlier record has the same externId and phone):
+    under REMOVE_ALL_EXISTING they are posted again, the loader replacing by phone; under the
+    other modes the reconciler cancelled or deleted the earlier record before the load."""
+    if ls.options.duplicate_handling is not REPLACED_BY_PHONE:
+        return frozenset()
+    return frozenset(c.extern_id for c in ls.updates)
+
+
 @dataclass
 class Applier:
     client: EngageClient
@@ -150,7 +159,7 @@ class Applier:
             self.fail_fast,
             self.lookup_delay,
             self.lost_rounds,
-            frozenset(c.extern_id for c in ls.updates if handling is REPLACED_BY_PHONE),
+            _posted_again(ls),
             self.max_in_flight,
             ls.options.body(),
         )
@@ -227,16 +236,8 @@ class Applier:
                 continue
             cid = ls.campaign.id
             wait = self.lookup_delay if delay is None else delay
-            # an update's earlier record has the same externId and phone: finding it proves
-            # nothing. Under REMOVE_ALL_EXISTING it is posted again (the loader replaces by
-            # phone); under the other modes the reconciler cancelled or deleted it already
-            post_again = frozenset(
-                c.extern_id
-                for c in ls.updates
-                if ls.options.duplicate_handling is REPLACED_BY_PHONE
-            )
             other: list[Lead] = []
-            found = look(self.client, account, cid, leads, wait, post_again, other)
+            found = look(self.client, account, cid, leads, wait, _posted_again(ls), other)
             if found is None:
                 rep.errors.append(
                     f"{len(leads)} lead(s) could not be looked up before posting: not posted "
