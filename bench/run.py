@@ -612,6 +612,76 @@ def bench_accounts(root: Path, n: int, scale: float, latency: float) -> dict[str
     }
 
 
+def bench_ledger(root: Path, n: int) -> dict[str, Any]:
+    """The evidence ledger (issue #22): bytes per opt-out on disk and once git packed it, and
+    what appending a day's removals to a ledger of `n` costs (it reads the ledger to append
+    each removal once). Entries as apply writes them: one cancel of one or two records."""
+    from datetime import date, datetime, timedelta, timezone
+
+    from engage_sync.optouts import DateSource, Deadline, OptOutRules, Requested, ledger
+
+    rules = OptOutRules()
+    rng = random.Random(22)
+    where = root / "ledger"
+    shutil.rmtree(where, ignore_errors=True)
+    where.mkdir(parents=True)
+    path = where / "engage-sync.evidence.jsonl"
+    git = ["git", "-C", str(where), "-c", "user.name=b", "-c", "user.email=b@b"]
+    subprocess.run([*git, "init", "-q"], check=True)
+    start = date(2022, 1, 3)
+    per_day = max(1, n // 1_250)  # about five years of business days
+    day = 0
+
+    def one(i: int, when: date) -> dict[str, Any]:
+        asked = when - timedelta(days=rng.randint(0, 9))
+        source = DateSource.LEAD_SET if rng.random() < 0.7 else DateSource.GIT
+        d = Deadline(Requested(asked, source, f"{rng.getrandbits(160):040x}"), when, rules)
+        ids = [600_000_000 + i] + ([600_000_000 + n + i] if rng.random() < 0.2 else [])
+        at = datetime(when.year, when.month, when.day, 14, rng.randint(0, 59), tzinfo=timezone.utc)
+        act = {"action": "CANCEL_LEADS", "leadIds": ids, "at": at.strftime("%Y-%m-%dT%H:%M:%SZ")}
+        act["answered"] = True
+        return ledger.entry(rng.randint(100_000, 100_040), f"C-{i:08d}", d, [act], at)
+
+    i = 0
+    commits = 0
+    while i < n:
+        when = start + timedelta(days=day)
+        day += 1
+        if when.weekday() >= 5:
+            continue
+        batch = [one(i + k, when) for k in range(min(per_day, n - i))]
+        ledger.append(path, batch)
+        i += len(batch)
+        if day % 30 == 0 or i >= n:  # a commit a month, as a team's applies would add up
+            subprocess.run([*git, "add", path.name], check=True)
+            subprocess.run([*git, "commit", "-qm", f"d{day}"], check=True)
+            commits += 1
+    size = path.stat().st_size
+    subprocess.run([*git, "gc", "-q", "--aggressive"], check=True)
+    packed = sum(p.stat().st_size for p in (where / ".git" / "objects" / "pack").glob("*.pack"))
+    extra = [one(n + k, start + timedelta(days=day)) for k in range(per_day)]
+    t0 = time.perf_counter()
+    ledger.append(path, extra)
+    append_s = time.perf_counter() - t0
+    out = {
+        "removals": n,
+        "bytes": size,
+        "bytes_per_removal": round(size / n, 1),
+        "git_packed_bytes": packed,
+        "git_packed_bytes_per_removal": round(packed / n, 1),
+        "commits": commits,
+        "append_day_s": round(append_s, 3),
+        "removals_per_day": per_day,
+    }
+    print(
+        f"  evidence ledger: {n:,} removals, {out['bytes_per_removal']} bytes each "
+        f"({out['git_packed_bytes_per_removal']} once git packed {commits} commits); appending "
+        f"a day's {per_day} to it: {out['append_day_s']} s",
+        flush=True,
+    )
+    return out
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="small sizes (seconds)")
@@ -673,6 +743,7 @@ def main() -> None:
     first = bench_first_plans(args.data, [5_000, 20_000] if args.quick else [1_000_000, 3_000_000])
     incremental = bench_incremental(args.data, 5_000 if args.quick else 1_000_000, repeat)
     accounts = bench_accounts(args.data, 4_000 if args.quick else 40_000, 10.0, 0.05)
+    evidence = bench_ledger(args.data, 2_000 if args.quick else 250_000)
     doc = {
         "machine": {
             "arch": platform.machine(),
@@ -689,6 +760,7 @@ def main() -> None:
         "issue13": first,
         "incremental": incremental,
         "accounts": accounts,
+        "evidence_ledger": evidence,
     }
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(doc, indent=2) + "\n")

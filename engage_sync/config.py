@@ -5,8 +5,10 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import date
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
 from yaml.nodes import MappingNode
@@ -14,6 +16,7 @@ from yaml.nodes import MappingNode
 from .errors import ConfigError, InputError
 from .leadsets.documents import Converter, read_text
 from .leadsets.schema import config_validator
+from .optouts.calendar import OptOutRules, check_country
 
 CONFIG_FILE = "engage-sync.yaml"
 DEFAULT_BASE_URL = "https://ringcx.ringcentral.com/voice"  # NOTES.md, Hosts: the current name
@@ -69,6 +72,7 @@ class Config:
     prune: bool = False  # the default for lead sets that do not say: opt in
     prune_action: str = "cancel"
     lookup_delay: float | None = None  # seconds before looking up leads whose answer was lost
+    opt_outs: OptOutRules = field(default_factory=OptOutRules)
 
 
 def load_config(explicit: str | None = None, cwd: Path | None = None) -> Config:
@@ -95,13 +99,48 @@ def load_config(explicit: str | None = None, cwd: Path | None = None) -> Config:
         name = ".".join(map(str, where)) or "(top level)"
         line = lines.get(where) or lines.get(where[:1], 1)
         problems.append((line, f"{shown}:{line}: {name}: {message}"))
+    problems += _opt_out_problems(data.get("optOuts"), lines, shown)
     if problems:
         raise ConfigError("\n".join(text for _, text in sorted(problems)))
     settings = {_SETTINGS[k]: v for k, v in data.items() if k in _SETTINGS}
     if settings.get("account") is not None:
         settings["account"] = str(settings["account"])
     rails = Rails(**{_RAILS[k]: v for k, v in (data.get("rails") or {}).items()})
-    return Config(path=path, rails=rails, **settings)
+    return Config(path=path, rails=rails, opt_outs=OptOutRules.of(data.get("optOuts")), **settings)
+
+
+def _opt_out_problems(
+    raw: object, lines: Mapping[tuple[object, ...], int], shown: str
+) -> list[tuple[int, str]]:
+    """What the schema cannot check of `optOuts:`: a known country, time zone and real dates."""
+    if not isinstance(raw, dict):
+        return []
+    found: list[tuple[int, str]] = []
+
+    def add(where: tuple[object, ...], message: str) -> None:
+        line = lines.get(where) or lines.get(("optOuts",), 1)
+        found.append((line, f"{shown}:{line}: {'.'.join(map(str, where))}: {message}"))
+
+    country, subdivision = raw.get("country", "US"), raw.get("subdivision")
+    if isinstance(country, str) and (subdivision is None or isinstance(subdivision, str)):
+        why = check_country(country, subdivision)
+        if why:
+            add(("optOuts", "subdivision" if "subdivision" in why else "country"), why)
+    zone = raw.get("timezone")
+    if isinstance(zone, str):
+        try:
+            ZoneInfo(zone)
+        except (ZoneInfoNotFoundError, ValueError):
+            add(
+                ("optOuts", "timezone"),
+                f"{zone!r} is not an IANA time zone (e.g. America/New_York)",
+            )
+    for i, day in enumerate(raw.get("closed") or []):
+        try:
+            date.fromisoformat(str(day))
+        except ValueError:
+            add(("optOuts", "closed", i), f"{day!r} is not a date (YYYY-MM-DD)")
+    return found
 
 
 def _read(path: Path, shown: str) -> tuple[dict[str, Any] | None, dict[tuple[object, ...], int]]:
@@ -121,13 +160,22 @@ def _read(path: Path, shown: str) -> tuple[dict[str, Any] | None, dict[tuple[obj
         return None, {}
     if not isinstance(root, MappingNode):
         raise ConfigError(f"{shown}:{root.start_mark.line + 1}: the top level must be a mapping")
-    conv = Converter(shown, lambda where: where == ("account",))
+    conv = Converter(shown, _wants_text)
     try:
         data = conv.convert(root)
     except InputError as e:
         raise ConfigError(str(e)) from e
     assert isinstance(data, dict)
     return data, conv.lines
+
+
+def _wants_text(where: tuple[object, ...]) -> bool:
+    """Where a plain scalar keeps what was written: `account: 00123`, `country: NO` (Norway,
+    not false), dates."""
+    return where == ("account",) or (
+        where[:1] == ("optOuts",)
+        and where[1:2] in (("country",), ("subdivision",), ("timezone",), ("closed",))
+    )
 
 
 def pick(flag: Any, env_var: str | None, configured: Any, default: Any) -> Any:

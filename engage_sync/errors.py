@@ -16,6 +16,7 @@ class ExitCode(enum.IntEnum):
     RAIL = 3  # apply refused by a safety rail
     PARTIAL = 4  # apply recorded some leads, others failed
     NOT_REVIEWED = 5  # the plan is not the reviewed one, or holds changes no review showed
+    OVERDUE = 6  # plan --detailed-exitcode, ci drift: an opt-out is past its deadline
     USAGE = 64  # an unknown flag or command, a bad value
     INTERNAL = 70  # a bug: the traceback is printed
     INTERRUPTED = 130  # Ctrl-C

@@ -7,8 +7,12 @@ import enum
 import hashlib
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from datetime import date
 from itertools import chain, islice
-from typing import NamedTuple, TypeAlias, TypeVar, overload
+from typing import TYPE_CHECKING, NamedTuple, TypeAlias, TypeVar, overload
+
+if TYPE_CHECKING:
+    from .optouts.deadlines import Deadline
 
 FieldValue: TypeAlias = "str | int"
 
@@ -292,11 +296,13 @@ class CampaignRef:
 @dataclass(frozen=True, slots=True)
 class Tombstone:
     """`removed: [{externId: ...}]`: this person must not be called in this campaign any more.
-    The reason stays in git; it is never read into the plan."""
+    The reason stays in git; it is never read into the plan. `requested` is when the person
+    asked (`requested: 2026-11-20`), when the file says (optouts/ dates the others)."""
 
     extern_id: str
     file: str
     line: int
+    requested: date | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -366,6 +372,9 @@ class LeadSetPlan:
     removals: tuple[Change, ...] = ()
     prune: bool = False
     prune_action: PruneAction = PruneAction.CANCEL
+    # the tombstones still to carry out: when each was asked for and its deadline (optouts/),
+    # by externId; never part of the checksum (a day passing changes no reviewed plan)
+    deadlines: Mapping[str, Deadline] = field(default_factory=dict)
     # from `--refresh` only: what changed in Engage outside engage-sync (see drift.py)
     drift: tuple[Drift, ...] = ()
     unmanaged: int | None = None

@@ -10,6 +10,7 @@ from typing import TextIO
 from urllib.parse import quote
 
 from .model import Change, ChangeKind, DriftKind, Joined, Lead, LeadSetPlan, Plan, RemoveReason
+from .optouts import Deadline, Status
 
 MARKER = "<!-- engage-sync-plan -->"
 MARKDOWN_BUDGET = 60_000
@@ -40,6 +41,84 @@ def counts_line(ls: LeadSetPlan) -> str:
     )
 
 
+def opt_out_counts(plan: Plan) -> dict[str, int]:
+    deadlines = [d for ls in plan.leadsets for d in ls.deadlines.values()]
+    return {
+        "pending": len(deadlines),
+        "dueSoon": sum(1 for d in deadlines if d.status is Status.SOON),
+        "overdue": sum(1 for d in deadlines if d.status is Status.OVERDUE),
+    }
+
+
+def due_soon(ls: LeadSetPlan) -> list[str]:
+    """The warning of a lead set whose opt-outs are close to their deadline."""
+    soon = sorted((d.due, eid) for eid, d in ls.deadlines.items() if d.status is Status.SOON)
+    if not soon:
+        return []
+    within = next(iter(ls.deadlines.values())).rules.warn_within
+    named = ", ".join(f"{eid} (due {due})" for due, eid in soon[:20])
+    more = f" and {len(soon) - 20} more" if len(soon) > 20 else ""
+    return [
+        f"{len(soon)} opt-out(s) due within {within} business day(s): {named}{more}; apply "
+        "carries them out first"
+    ]
+
+
+def overdue(plan: Plan, limit: int = 20) -> list[str]:
+    """One error line per opt-out past its deadline (the first `limit`, then a count)."""
+    late = sorted(
+        (d.due, ls.campaign.id, eid, d)
+        for ls in plan.leadsets
+        for eid, d in ls.deadlines.items()
+        if d.status is Status.OVERDUE
+    )
+    lines = [
+        f"opt-out past its deadline: campaign {cid} {eid}: {d.describe()}; apply now"
+        for _, cid, eid, d in late[:limit]
+    ]
+    if len(late) > limit:
+        lines.append(f"... and {len(late) - limit} more opt-out(s) past their deadline")
+    return lines
+
+
+def opt_out_lines(plan: Plan, limit: int = 20) -> list[str]:
+    """The opt-outs still to carry out, the most urgent first (the drift report's section)."""
+    pending = sorted(
+        (d.due, ls.campaign.id, eid, d) for ls in plan.leadsets for eid, d in ls.deadlines.items()
+    )
+    if not pending:
+        return []
+    lines = ["Opt-outs not carried out yet:"]
+    for _, cid, eid, d in pending[:limit]:
+        mark = (
+            "error" if d.status is Status.OVERDUE else "warning" if d.status is Status.SOON else ""
+        )
+        lines.append(f"  {mark + ': ' if mark else ''}campaign {cid} {eid}: {d.describe()}")
+    if len(pending) > limit:
+        lines.append(f"  ... and {len(pending) - limit} more (--format json lists them all)")
+    return lines
+
+
+def opt_out_document(plan: Plan) -> list[dict[str, object]]:
+    return [
+        {"campaignId": ls.campaign.id, "externId": eid, **_deadline_fields(d)}
+        for ls in plan.leadsets
+        for eid, d in sorted(ls.deadlines.items(), key=lambda kv: (kv[1].due, kv[0]))
+    ]
+
+
+def _deadline_fields(d: Deadline) -> dict[str, object]:
+    return {
+        "requested": d.requested.day.isoformat(),
+        "requestedFrom": d.requested.source.value,
+        "commit": d.requested.commit,
+        "due": d.due.isoformat(),
+        "businessDaysElapsed": d.elapsed,
+        "businessDaysLeft": d.left,
+        "deadline": d.status.value,
+    }
+
+
 def _title(ls: LeadSetPlan) -> str:
     name = f' "{ls.campaign.name}"' if ls.campaign.name else ""
     return f"campaign {ls.campaign.id}{name}"
@@ -53,11 +132,11 @@ def _where(change: Change) -> str:
     return "(not declared)"
 
 
-def _note(change: Change) -> str:
+def _note(change: Change, deadline: Deadline | None = None) -> str:
     if change.fields:
         return f"  ({', '.join(change.fields)})"
     if change.kind is ChangeKind.REMOVE and change.reason is RemoveReason.REMOVED:
-        return "  (removed)"
+        return f"  (removed; {deadline.describe()})" if deadline else "  (removed)"
     if change.kind is ChangeKind.ORPHAN:
         return "  (stays in Engage)"
     return ""
@@ -78,15 +157,17 @@ def render_text(
         changes = ls.changes()
         for change in changes[:limit]:
             symbol, where = _SYMBOL[change.kind], _where(change)
-            lines.append(f"  {symbol} {change.extern_id}  {where}{_note(change)}")
+            note = _note(change, ls.deadlines.get(change.extern_id))
+            lines.append(f"  {symbol} {change.extern_id}  {where}{note}")
             lead = pii.get((change.campaign_id, change.extern_id)) if pii else None
             if lead is not None:
                 lines.extend(f"      {k} = {v}" for k, v in lead.fields)
         if len(changes) > limit:
             lines.append(f"  ... and {len(changes) - limit} more (--format json lists them all)")
-        lines.extend(f"  warning: {w}" for w in ls.warnings)
+        lines.extend(f"  warning: {w}" for w in (*ls.warnings, *due_soon(ls)))
         lines.append("")
     lines.extend(drift_lines(plan, limit))
+    lines.extend(f"error: {e}" for e in overdue(plan, limit))
     lines.extend(f"warning: {w}" for w in plan.warnings)
     lines.extend(f"refused unless --force: {r}" for r in rails)
     if not plan.leadsets:
@@ -164,6 +245,7 @@ def render_drift_text(plan: Plan, limit: int = 20) -> str:
 def _change_items(plan: Plan) -> Iterator[dict[str, object]]:
     for ls in plan.leadsets:
         for c in ls.changes():
+            d = ls.deadlines.get(c.extern_id) if c.reason is RemoveReason.REMOVED else None
             item: dict[str, object] = {
                 "action": c.kind.value,
                 "campaignId": c.campaign_id,
@@ -175,6 +257,8 @@ def _change_items(plan: Plan) -> Iterator[dict[str, object]]:
                 item["fields"] = list(c.fields)
             if c.reason is not None:
                 item["reason"] = c.reason.value
+            if d is not None:
+                item["optOut"] = _deadline_fields(d)
             yield item
 
 
@@ -192,6 +276,7 @@ def plan_document(
             "remove": plan.count(ChangeKind.REMOVE),
             "unchanged": plan.unchanged,
             "orphaned": plan.count(ChangeKind.ORPHAN),
+            "optOuts": opt_out_counts(plan),
             **({"drift": drift_counts(plan)} if plan.refreshed else {}),
         },
         "leadsets": [
@@ -249,16 +334,16 @@ def write_json(plan: Plan, out: TextIO, rails: Sequence[str] = ()) -> None:
     head, marker, tail = skeleton.partition('  "changes": [],\n')
     assert marker, "the plan document lost its changes key"
     out.write(head)
-    changes = (c for ls in plan.leadsets for c in ls.changes())
+    changes = ((c, ls.deadlines) for ls in plan.leadsets for c in ls.changes())
     first = next(changes, None)
     if first is None:
         out.write(marker)
     else:
         out.write('  "changes": [\n')
-        out.write(_change_text(first))
-        for change in changes:
+        out.write(_change_text(*first))
+        for change, deadlines in changes:
             out.write(",\n")
-            out.write(_change_text(change))
+            out.write(_change_text(change, deadlines))
         out.write("\n  ],\n")
     out.write(tail)
     out.write("\n")
@@ -268,7 +353,7 @@ def write_json(plan: Plan, out: TextIO, rails: Sequence[str] = ()) -> None:
 _text = json.encoder.encode_basestring_ascii
 
 
-def _change_text(c: Change) -> str:
+def _change_text(c: Change, deadlines: Mapping[str, Deadline]) -> str:
     """One change as `json.dumps(item, indent=2, sort_keys=True)` indents it at depth 2, made
     directly: a million changes would spend most of their time in json.dumps's own set-up."""
     if c.kind is ChangeKind.CREATE and c.line is not None and c.file is not None:  # most of them
@@ -291,7 +376,13 @@ def _change_text(c: Change) -> str:
             lines.append('      "fields": [],')
     lines.append(f'      "file": {_text(c.file) if c.file is not None else "null"},')
     line = str(c.line) if c.line is not None else "null"
-    if c.reason is not None:
+    d = deadlines.get(c.extern_id) if c.reason is RemoveReason.REMOVED else None
+    if d is not None:
+        lines.append(f'      "line": {line},')
+        fields = json.dumps(_deadline_fields(d), indent=2, sort_keys=True)
+        lines.append('      "optOut": ' + fields.replace("\n", "\n      ") + ",")
+        lines.append(f'      "reason": "{RemoveReason.REMOVED.value}"')
+    elif c.reason is not None:
         lines.append(f'      "line": {line},')
         lines.append(f'      "reason": "{c.reason.value}"')
     else:
@@ -352,6 +443,12 @@ def render_markdown(
         for ls in plan.leadsets
         for w in ls.warnings
     ]
+    warnings += [
+        f"- :warning: campaign {ls.campaign.id}: {_md_cell(w)}"
+        for ls in plan.leadsets
+        for w in due_soon(ls)
+    ]
+    warnings = [f"- :x: {_md_cell(e)}" for e in overdue(plan, limit=20)] + warnings
     warnings += [f"- :warning: {_md_cell(w)}" for w in plan.warnings]
     warnings += [f"- :no_entry: apply will refuse unless `--force`: {_md_cell(r)}" for r in rails]
     if warnings:
@@ -392,6 +489,9 @@ def render_markdown(
         body += opening
         for i, c in enumerate(changes):
             detail = ", ".join(c.fields) or (c.reason.value if c.reason else "")
+            d = ls.deadlines.get(c.extern_id) if c.reason is RemoveReason.REMOVED else None
+            if d is not None:
+                detail += f"; {d.describe()}"
             row = (
                 f"| {c.kind.value} | {_md_cell(c.extern_id)} | {_md_where(c, source_url)} | "
                 f"{_md_cell(detail)} |"

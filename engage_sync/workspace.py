@@ -5,8 +5,9 @@ from __future__ import annotations
 import contextlib
 import functools
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
+from datetime import date
 from pathlib import Path
 
 from . import leadsets
@@ -14,7 +15,9 @@ from . import seal as seals
 from .config import DEFAULT_LEADSETS, DEFAULT_STATE, Config, pick
 from .errors import InputError, StateError, ValidationFailed
 from .leadsets import DUPLICATE_EFFECT, Sink, Source
-from .model import Desired, Lead, Plan
+from .model import Desired, Lead, Plan, RemoveReason
+from .optouts import Deadline, OptOutRules, Pending, requested_dates
+from .optouts.history import blame
 from .planner import plan as make_plan
 from .rails import tripped
 from .seal import Seal
@@ -198,6 +201,7 @@ def build_plan(
         for cid, n in sorted(sink.shared_phones.items())
     )
     result = replace(result, warnings=result.warnings + shared)
+    result = with_deadlines(result, desired, state, config.opt_outs)
     return Planned(
         result,
         state,
@@ -207,6 +211,37 @@ def build_plan(
         frozenset(found.skipped),
         _seals(result, found, sources) if incremental else {},
     )
+
+
+def with_deadlines(
+    result: Plan, desired: Sequence[Desired], state: State, rules: OptOutRules
+) -> Plan:
+    """Each tombstone still to carry out gets when it was asked for and its deadline (optouts/).
+    Not part of the checksum: the plan a reviewer approved stays that plan the next day."""
+    marks = {d.campaign.id: {t.extern_id: t for t in d.tombstones} for d in desired}
+    today: date | None = None
+    leadsets = []
+
+    def dated(file: str, lines: Iterable[int]) -> dict[int, tuple[str, date]]:
+        return blame(Path(file), lines, rules.zone)
+
+    for ls in result.leadsets:
+        mine = marks.get(ls.campaign.id, {})
+        pending = [
+            Pending(c.extern_id, c.file, c.line, mine[c.extern_id].requested)
+            for c in ls.removals
+            if c.reason is RemoveReason.REMOVED and c.extern_id in mine and c.file and c.line
+        ]
+        if not pending:
+            leadsets.append(ls)
+            continue
+        today = today or rules.today()
+        camp = state.campaigns.get(ls.campaign.id)
+        recorded = camp.requested if camp is not None else {}
+        dates = requested_dates(pending, recorded, dated, today)
+        deadlines = {eid: Deadline(r, today, rules) for eid, r in dates.items()}
+        leadsets.append(replace(ls, deadlines=deadlines))
+    return replace(result, leadsets=tuple(leadsets)) if today is not None else result
 
 
 def _seals(result: Plan, found: Inputs, sources: Sequence[Source]) -> dict[int, Seal]:

@@ -7,6 +7,7 @@ import json
 import signal
 import time
 from collections.abc import Iterator
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -121,7 +122,11 @@ def test_a_tombstone_cancels_every_dialable_record_of_that_person_and_nothing_el
     by_hand(emu, OTHER, {"externId": "R-1003", "leadPhone": "6175550199"})
     path = leadset(repo, ["R-1001", "R-1002"], removed=["R-1003"])
     plan = engage_sync("plan", cwd=repo)
-    assert f"  - R-1003  {path.relative_to(repo)}:10  (removed)" in plan.out
+    today = date.today()  # no `requested:`, no git, no earlier apply: first seen today
+    assert (
+        f"  - R-1003  {path.relative_to(repo)}:10  (removed; requested {today} (first seen), "
+        "today; due "
+    ) in plan.out
     assert "Plan: 0 to create, 0 to update, 0 to replace, 1 to remove, 0 orphaned" in plan.out
     assert "consent revoked" not in plan.out  # the reason stays in git
     r = apply(repo, emu)

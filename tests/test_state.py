@@ -254,7 +254,7 @@ def test_removals_round_trip_one_per_line_and_replay_from_the_journal(tmp_path: 
         camp.record(Lead.from_mapping({"externId": eid, "leadPhone": "4155550100"}, "f", 1))
     save_state(state)
     with Journal(state) as journal:
-        n = journal.act(5, "CANCEL_LEADS", [11, 12], ["b", "c"])
+        n = journal.act(5, "CANCEL_LEADS", [(11, "b"), (12, "c")])
         journal.acted(n, True, 2)
         journal.forget(5, ["c", "b"])
     # a crash before the fold: the journal alone brings the removal back

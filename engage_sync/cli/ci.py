@@ -219,8 +219,9 @@ def ci_apply(
 @global_options(debug=True)
 @pass_ctx
 def ci_drift(ctx: Context, out_dir: str) -> int:
-    """The daily check: what changed in Engage outside engage-sync. Exit 0 without drift, 2
-    with (the job fails visibly), 1 on error. The report never holds lead values."""
+    """The daily check: what changed in Engage outside engage-sync, and the opt-outs still to
+    carry out. Exit 0 without drift, 2 with (the job fails visibly), 6 when an opt-out is past
+    its deadline, 1 on error. The report never holds lead values."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     text, doc = out / "drift.txt", out / "drift.json"
@@ -234,5 +235,10 @@ def ci_drift(ctx: Context, out_dir: str) -> int:
         click.echo(
             "::error::Engage drifted from the lead sets: see above; `engage-sync apply "
             "--refresh` corrects duplicates, changed phones and reappeared leads"
+        )
+    elif code == ExitCode.OVERDUE:
+        click.echo(
+            "::error::an opt-out is past its deadline: see above; run the apply workflow now "
+            "(it carries out tombstones before anything else)"
         )
     return ExitCode(code)

@@ -14,7 +14,7 @@ import click
 from .. import __version__
 from ..errors import EngageSyncError, ExitCode, ValidationFailed
 from ..model import Severity
-from . import apply, ci, emulator, plan, scaffold, state
+from . import apply, ci, emulator, evidence, plan, scaffold, state
 from .common import (
     PROBLEMS_SHOWN,
     Context,
@@ -47,6 +47,7 @@ for command in (
     apply.force_unlock,
     state.state,
     state.import_leads,
+    evidence.evidence,
     scaffold.init,
     emulator.emulator,
     ci.ci,

@@ -64,7 +64,8 @@ def validate(ctx: Context, paths: tuple[str, ...]) -> int:
 @click.option(
     "--detailed-exitcode",
     is_flag=True,
-    help="Exit 0 when there is nothing to do, 2 when there are changes, 1 on error.",
+    help="Exit 0 when there is nothing to do, 2 when there are changes, 6 when an opt-out is "
+    "past its deadline, 1 on error.",
 )
 @click.option(
     "--show-pii",
@@ -109,7 +110,7 @@ def plan(
 
     Offline (no credentials) unless --refresh or --refresh-only look at Engage.
     """
-    from ..render import render_drift_text, render_markdown, render_text
+    from ..render import opt_out_counts, render_drift_text, render_markdown, render_text
 
     targets = _targets(fmt, outs)
     if show_pii and os.environ.get("CI", "").lower() == "true":
@@ -132,10 +133,13 @@ def plan(
 
         with client:
             result = look(result, planned.state, planned.sources, client, account_for(account, ctx))
+    late = bool(opt_out_counts(result)["overdue"])
     if refresh_only:
         for form, out in targets:
             write_output(_drift_only(result, form, limit, render_drift_text), out)
         alarming = any(d.kind in ALARMING_DRIFT for ls in result.leadsets for d in ls.drift)
+        if detailed_exitcode and late:
+            return ExitCode.OVERDUE
         return ExitCode.CHANGES if detailed_exitcode and alarming else ExitCode.OK
     for form, out in targets:  # one plan, every format asked for: one pass over the lead sets
         if form == OutputFormat.JSON.value:
@@ -160,6 +164,8 @@ def plan(
 
         write_changeset(planned.plan, Path(changes_out))  # offline: drift is no change set
     drifted = any(d.kind in ALARMING_DRIFT for ls in result.leadsets for d in ls.drift)
+    if detailed_exitcode and late:
+        return ExitCode.OVERDUE
     if detailed_exitcode and (result.has_changes or drifted):
         return ExitCode.CHANGES
     return ExitCode.OK
@@ -206,17 +212,22 @@ def _stream_json(result: Plan, rails: list[str], out: str | None) -> None:
 
 
 def _drift_only(result: Plan, fmt: str, limit: int, text: Callable[[Plan, int], str]) -> str:
-    from ..render import plan_document
+    """The drift, and the opt-outs still to carry out (the daily check fails on a late one)."""
+    from ..render import opt_out_document, opt_out_lines, plan_document
 
     if fmt == OutputFormat.JSON.value:
         doc = plan_document(result, with_changes=False)  # only the drift is kept
         keep = ("format_version", "refreshed", "drift", "unmanaged", "lineage", "serial")
         slim = {k: doc[k] for k in keep if k in doc}
-        slim["summary"] = {"drift": doc["summary"]["drift"]}  # type: ignore[index]
+        summary = doc["summary"]
+        assert isinstance(summary, dict)
+        slim["summary"] = {"drift": summary["drift"], "optOuts": summary["optOuts"]}
+        slim["optOuts"] = opt_out_document(result)
         return json.dumps(slim, indent=2, sort_keys=True) + "\n"
+    shown = text(result, limit) + "".join(f"{line}\n" for line in opt_out_lines(result, limit))
     if fmt == OutputFormat.MARKDOWN.value:
-        return "## engage-sync drift\n\n```\n" + text(result, limit) + "```\n"
-    return text(result, limit)
+        return "## engage-sync drift\n\n```\n" + shown + "```\n"
+    return shown
 
 
 def github_source_url(env: Mapping[str, str]) -> str | None:

@@ -130,8 +130,8 @@ class Git:
                 return None, [c for c in reversed(log) if not c.is_state]
             depth *= 2
 
-    def changed(self, path: Path) -> bool:
-        return bool(self.out("status", "--porcelain", "--", str(path)))
+    def changed(self, *paths: Path) -> bool:
+        return bool(self.out("status", "--porcelain", "--", *map(str, paths)))
 
     def _identity(self) -> None:
         """Commits, rebases and cherry-picks need a committer; a CI checkout has none."""
@@ -140,12 +140,13 @@ class Git:
         if self.run("config", "user.email", check=False).returncode != 0:
             self.run("config", "user.email", BOT_EMAIL)
 
-    def commit_state(self, path: Path, applied: str) -> str:
-        """Commit the state file alone; returns the new commit."""
+    def commit_state(self, path: Path, applied: str, *more: Path) -> str:
+        """Commit the state file (and `more`: the evidence ledger) alone; returns the commit."""
         self._identity()
-        self.run("add", "--", str(path))
+        paths = [str(p) for p in (path, *more) if (self.cwd / p).exists()]
+        self.run("add", "--", *paths)
         message = f"{SUBJECT}\n\n{TRAILER} {applied}\n"
-        self.run("commit", "--quiet", "-m", message, "--", str(path))
+        self.run("commit", "--quiet", "-m", message, "--", *paths)
         return self.head()
 
     def push(self, attempts: int = 5, backoff: float = 2.0) -> tuple[bool, str]:

@@ -12,6 +12,7 @@ from pathlib import Path
 
 from ..changeset import ChangeSet
 from ..errors import ConfigError, StateNotSaved
+from ..optouts import ledger_path
 from .git import RESCUE, Git, restore_hint
 from .github import GitHub
 from .reviews import find_reviews
@@ -92,9 +93,10 @@ def save_state(
     rebased onto whatever reached the branch meanwhile. When it cannot be pushed, keep it (a
     rescue branch the next apply restores, and the report folder the workflow uploads) and
     raise StateNotSaved saying how to restore it."""
-    if not state.exists() or not git.changed(state):
+    ledger = ledger_path(state)  # the evidence of opt-outs carried out goes with the state
+    if not state.exists() or not git.changed(state, ledger):
         return Saved()
-    git.commit_state(state, applied)
+    git.commit_state(state, applied, ledger)
     if not git.has_remote():
         return Saved(True, False, f"Committed {state} (no remote to push to).")
     pushed, why = git.push(attempts, backoff)
@@ -102,6 +104,8 @@ def save_state(
         return Saved(True, True, f"Committed {state} to {git.branch}.")
     kept = report / state.name
     shutil.copyfile(state, kept)
+    if ledger.exists():
+        shutil.copyfile(ledger, report / ledger.name)
     name = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime()) + "-" + (run_id or git.head()[:12])
     on_branch = git.push_rescue(name)
     where = [f"the report folder ({kept}, uploaded as the run's artifact)"]
@@ -110,7 +114,8 @@ def save_state(
     how = (
         restore_hint(f"{RESCUE}{name}", git.remote, git.branch)
         if on_branch
-        else f"copy {state.name} from the artifact over yours, commit it and push it"
+        else f"copy {state.name} (and {ledger.name}, when there) from the artifact over "
+        "yours, commit them and push"
     )
     raise StateNotSaved(
         f"the state could not be pushed to {git.branch} ({why}). What Engage accepted is kept "

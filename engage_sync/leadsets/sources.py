@@ -3,8 +3,10 @@ problem with file:line. Leads are streamed: a million-row leadsFile is never hel
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -20,12 +22,14 @@ from ..model import (
     PruneAction,
     Tombstone,
 )
+from ..optouts.calendar import latest_request_day
 from . import documents, readers
 from .fields import US_COUNTRIES, LeadContext, suggest
 from .problems import DuplicateCheck, ExactCheck, Replay, Sink
 from .schema import document_validator
 
 SUFFIXES = (".yaml", ".yml", ".json")
+_ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")  # the schema reports other shapes
 REQUIRED_OPTIONS = ("dialPriority", "duplicateHandling", "timeZoneOption")
 DEFAULT_OPTIONS: Mapping[str, object] = {"listState": "ACTIVE"}
 _TEXT_TOP = {("account",), ("leadsFile",), ("campaign", "name"), ("$schema",)}
@@ -90,7 +94,9 @@ def _wants_text(path: tuple[object, ...]) -> bool:
         return True
     if len(path) >= 2 and path[0] == "options":
         return path[1] in _TEXT_OPTIONS or path[1] == "dncTags"
-    return len(path) == 3 and path[0] == "removed" and path[2] in ("externId", "reason")
+    return (
+        len(path) == 3 and path[0] == "removed" and path[2] in ("externId", "reason", "requested")
+    )
 
 
 @dataclass
@@ -173,7 +179,7 @@ def load_source(
         account=doc["account"] if isinstance(doc.get("account"), str) else None,
         options=LoadOptions.of(options),
         leads_file=shown_path(leads_path) if leads_path else None,
-        tombstones=_tombstones(doc.get("removed"), shown, conv.lines),
+        tombstones=_tombstones(doc.get("removed"), shown, conv.lines, sink),
         prune=doc["prune"] if isinstance(doc.get("prune"), bool) else prune,
         prune_action=PruneAction(
             doc["pruneAction"] if doc.get("pruneAction") in ("cancel", "delete") else prune_action
@@ -184,16 +190,32 @@ def load_source(
 
 
 def _tombstones(
-    raw: object, shown: str, lines: Mapping[tuple[object, ...], int]
+    raw: object, shown: str, lines: Mapping[tuple[object, ...], int], sink: Sink
 ) -> tuple[Tombstone, ...]:
-    """The well-formed entries of `removed:` (the schema reports the others), once each."""
+    """The well-formed entries of `removed:` (the schema reports the others), once each, with
+    the date the person asked when one is given (a date that is no day, or a day that has not
+    come yet, is an error here)."""
     if not isinstance(raw, list):
         return ()
     found: dict[str, Tombstone] = {}
+    latest = latest_request_day()
     for i, item in enumerate(raw):
         eid = item.get("externId") if isinstance(item, dict) else None
-        if isinstance(eid, str) and eid and eid not in found:
-            found[eid] = Tombstone(eid, shown, lines.get(("removed", i), 1))
+        if not (isinstance(eid, str) and eid) or eid in found:
+            continue
+        text = item.get("requested")
+        day = None
+        if isinstance(text, str) and _ISO_DATE.fullmatch(text):
+            where = lines.get(("removed", i, "requested"), lines.get(("removed", i), 1))
+            try:
+                day = date.fromisoformat(text)
+            except ValueError:
+                sink.add(shown, where, "requested", f"{text!r} is not a date (YYYY-MM-DD)")
+            else:
+                if day > latest:
+                    sink.add(shown, where, "requested", f"{text} has not come yet")
+                    day = None
+        found[eid] = Tombstone(eid, shown, lines.get(("removed", i), 1), day)
     return tuple(found.values())
 
 

@@ -24,6 +24,7 @@ from __future__ import annotations
 import enum
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime, timezone
 
 from ..engage import EngageClient
 from ..engage.leads import LeadAction, LeadRecord, phone_key
@@ -38,6 +39,8 @@ from ..model import (
     PruneAction,
     RemoveReason,
 )
+from ..optouts import DateSource, Deadline
+from ..optouts.ledger import entry as evidence_entry
 from ..state import Journal
 from .drift import newest
 from .report import LeadSetReport, scrub
@@ -120,6 +123,16 @@ class Reconciler:
         that must not be loaded because their earlier records could not be dealt with."""
         cid = ls.campaign.id
         handling = ls.options.duplicate_handling
+        # when the pending opt-outs were asked for, kept until each is done (a date git or
+        # today gave may not be known to the next run)
+        self.journal.requested(
+            cid,
+            {
+                eid: d.requested.day.isoformat()
+                for eid, d in ls.deadlines.items()
+                if d.requested.source is not DateSource.LEAD_SET
+            },
+        )
         wants: dict[str, Want] = {}
         for c in ls.removals:
             intent = Intent.REMOVE if c.reason is RemoveReason.REMOVED else Intent.PRUNE
@@ -148,7 +161,9 @@ class Reconciler:
         for eid, intent in changed.items():
             lead = declared.get(eid)
             wants[eid] = Want(eid, intent, lead.phone if lead is not None else "")
-        return self._carry_out(account, cid, handling, ls.prune_action, wants, set(changed), rep)
+        return self._carry_out(
+            account, cid, handling, ls.prune_action, wants, set(changed), rep, ls.deadlines
+        )
 
     def clear_stale(
         self,
@@ -179,15 +194,18 @@ class Reconciler:
         wants: dict[str, Want],
         changed: set[str],
         rep: LeadSetReport,
+        deadlines: Mapping[str, Deadline] | None = None,
     ) -> set[str]:
-        """Search the wanted externIds, cancel or delete as decided, check, journal; returns the
-        changed externIds that must not be loaded (their records could not be dealt with)."""
+        """Search the wanted externIds, cancel or delete as decided, check, journal (with the
+        evidence of each opt-out done); returns the changed externIds that must not be loaded
+        (their records could not be dealt with)."""
         if not wants:
             return set()
         try:
             records = self.client.leads.search(account, cid, wants)
         except ApiError as e:
             return self._failed(rep, changed, f"lead search failed: {e}")
+        searched = checked = datetime.now(timezone.utc)
         by_id: dict[str, list[LeadRecord]] = {}
         for r in records:
             by_id.setdefault(r.extern_id, []).append(r)
@@ -204,19 +222,32 @@ class Reconciler:
                 chunk = items[start : start + self.action_batch]
                 self._act(account, cid, action, chunk, rep, failed, acted)
         removing = {e for e, w in wants.items() if w.intent in (Intent.REMOVE, Intent.PRUNE)}
+        touched = {eid for items in todo.values() for _, eid in items}
         if acted:
             try:
-                touched = {eid for items in todo.values() for _, eid in items}
                 after = self.client.leads.search(account, cid, touched)
             except ApiError as e:
                 return self._failed(rep, changed, f"checking search failed: {e}")
+            checked = datetime.now(timezone.utc)
             left = still_dialable(acted, after) + dialable_left(removing - failed, after)
             for r in {r.lead_id: r for r in left}.values():
                 failed.add(r.extern_id)
                 rep.action_failures += 1
                 rep.errors.append(f"{r.extern_id}: a record is still dialable after {r.state}")
         done = sorted(removing - failed)
-        self.journal.forget(cid, done)
+        camp = self.journal.state.campaign(cid)
+        evidence = [
+            evidence_entry(
+                cid,
+                eid,
+                deadlines[eid],
+                camp.acts.get(eid, []),
+                checked if eid in touched else searched,
+            )
+            for eid in done
+            if deadlines and eid in deadlines and wants[eid].intent is Intent.REMOVE
+        ]
+        self.journal.forget(cid, done, evidence)
         deduped = {e for e, w in wants.items() if w.intent is Intent.DEDUPE} - failed
         rep.removed += len(done) + len(deduped)
         blocked = failed & set(changed)
@@ -240,7 +271,7 @@ class Reconciler:
     ) -> None:
         lead_ids = [i for i, _ in chunk]
         eids = [e for _, e in chunk]
-        number = self.journal.act(campaign, action.value, lead_ids, eids)
+        number = self.journal.act(campaign, action.value, chunk)
         try:
             result = self.client.leads.act(account, campaign, action, lead_ids)
         except ApiError as e:

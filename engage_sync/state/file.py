@@ -24,6 +24,8 @@ from typing import Any
 
 from ..errors import StateError
 from ..model import PHONE_FIELDS, Lead, field_code, field_hash, short_hash
+from ..optouts import ledger
+from ..optouts.ledger import ledger_path
 
 
 class MalformedEntry(StateError):
@@ -56,6 +58,11 @@ class CampaignState:
     # externIds removed by a tombstone or by prune: not owned any more, remembered so the plan
     # has nothing left to do for a tombstone, and so drift can tell one that reappeared
     removed: set[str] = field(default_factory=set)
+    # tombstones not carried out yet: the date the person asked, as first known (optouts/), and
+    # the cancels and deletes already sent for them (a run cut short): kept until the removal
+    # is recorded, then they go to the evidence ledger
+    requested: dict[str, str] = field(default_factory=dict)
+    acts: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     # set by apply when the campaign's files and this state agree exactly (see seal.py):
     # the bytes' fingerprint, the lead count and what a plan shows of the campaign. Any change
     # to the campaign's leads drops it.
@@ -120,6 +127,8 @@ class CampaignState:
             self.leads.pop(eid, None)
             self.in_doubt.discard(eid)
             self.removed.add(eid)
+            self.requested.pop(eid, None)
+            self.acts.pop(eid, None)
         self.seal = None
 
     def drop(self, extern_ids: Iterable[str]) -> None:
@@ -128,6 +137,17 @@ class CampaignState:
             self.leads.pop(eid, None)
             self.in_doubt.discard(eid)
         self.seal = None
+
+    def note_requested(self, dates: Mapping[str, str]) -> None:
+        """When these pending opt-outs were asked for, as first known (an earlier date wins)."""
+        for eid, day in dates.items():
+            if eid not in self.requested or day < self.requested[eid]:
+                self.requested[eid] = day
+
+    def acted(self, acts: Mapping[str, Mapping[str, Any]]) -> None:
+        """A cancel or delete sent for these externIds (answered or not): evidence to keep."""
+        for eid, act in acts.items():
+            self.acts.setdefault(eid, []).append(dict(act))
 
     def hash_of(self, extern_id: str) -> str | None:
         entry = self.leads.get(extern_id)
@@ -190,6 +210,8 @@ class State:
     campaigns: dict[int, CampaignState] = field(default_factory=dict)
     exists: bool = False
     version: int = FORMAT_VERSION  # of the file read; the next save writes FORMAT_VERSION
+    # removals recorded since the last save, for the evidence ledger (appended on save)
+    evidence: list[dict[str, Any]] = field(default_factory=list)
 
     def campaign(self, campaign_id: int) -> CampaignState:
         return self.campaigns.setdefault(campaign_id, CampaignState())
@@ -234,6 +256,8 @@ def read_state(path: Path) -> State:
                 options=raw.get("options"),
                 removed=set(raw.get("removed", [])),
                 seal=sealed if isinstance(sealed, dict) else None,
+                requested=dict(raw.get("requested", {})),
+                acts={str(k): list(v) for k, v in raw.get("acts", {}).items()},
             )
             if version == 1:
                 leads = camp.adopt_v1(leads, raw.get("fieldsets", {}))
@@ -259,7 +283,7 @@ def render_state(state: State) -> str:
     campaign_blocks = []
     for cid in sorted(state.campaigns):
         c = state.campaigns[cid]
-        if not c.leads and not c.in_doubt and not c.removed:
+        if not c.leads and not c.in_doubt and not c.removed and not c.requested:
             continue
         used = {entry.split(" ", 2)[1] for entry in c.leads.values()}
         fieldsets = {k: list(v) for k, v in sorted(c.fieldsets.items()) if k in used}
@@ -272,6 +296,10 @@ def render_state(state: State) -> str:
         ]
         if c.seal is not None:
             lines.append(f'      "synced": {dumps(c.seal, sort_keys=True)},')
+        if c.requested:
+            lines.append(f'      "requested": {dumps(c.requested, sort_keys=True)},')
+        if c.acts:
+            lines.append(f'      "acts": {dumps(c.acts, sort_keys=True)},')
         if c.removed:  # one per line, so a git diff shows each removal
             removed = ",\n".join(f"        {dumps(k)}" for k in sorted(c.removed))
             lines.append(f'      "removed": [\n{removed}\n      ],')
@@ -291,10 +319,15 @@ def render_state(state: State) -> str:
 
 
 def save_state(state: State) -> None:
-    """Write a new serial atomically: readers see the old file or the new one, never half."""
+    """Write a new serial atomically: readers see the old file or the new one, never half.
+    Removals recorded since the last save go to the evidence ledger first (ledger.py says why
+    that order never loses nor doubles a line)."""
     state.ensure_lineage()
+    if state.evidence:
+        ledger.append(ledger_path(state.path), state.evidence)
     state.serial += 1
     write_atomic(state.path, render_state(state).encode())
+    state.evidence.clear()
     state.exists = True
 
 

@@ -15,7 +15,8 @@ import functools
 import json
 import os
 import threading
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import IO, Any, TypeVar
 
@@ -24,6 +25,11 @@ from ..model import Lead
 from .file import State, save_state, v1_fieldset_id
 
 VERSION = 2  # version 1 (engage-sync before state format 2) is still replayed
+
+
+def now() -> str:
+    """A moment as the journal and the ledger write it: UTC, to the second."""
+    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def journal_path(state: State) -> Path:
@@ -59,6 +65,7 @@ def replay(state: State) -> bool:
         return False  # already folded into this state by an earlier run
     state.lineage = head["lineage"]
     pending: dict[int, tuple[int, list[str]]] = {}
+    acting: dict[int, dict[str, Any]] = {}
     for rec in records[1:]:
         batch = int(rec.get("batch", -1))
         if "begin" in rec:
@@ -76,11 +83,33 @@ def replay(state: State) -> bool:
             pending.pop(batch, None)
         elif "forget" in rec:
             state.campaign(int(rec["campaign"])).forget(rec["ids"])
-        # `act`/`acted` change nothing here: a removal counts only once `forget` is written, so
-        # an action cut short by a crash is simply done again (cancelling twice is harmless)
+            state.evidence.extend(rec.get("evidence", []))
+        elif "requested" in rec:
+            state.campaign(int(rec["campaign"])).note_requested(rec["dates"])
+        elif "act" in rec and "byExternId" in rec:
+            acting[batch] = rec
+        elif "acted" in rec and batch in acting:
+            sent = acting.pop(batch)
+            if rec.get("ok"):  # a failed action did nothing
+                _note_act(state, sent, rec.get("at"), answered=True)
+        # a removal counts only once `forget` is written, so an action cut short by a crash is
+        # simply done again (cancelling twice is harmless); what was sent is kept as evidence
+    for rec in acting.values():  # sent, never answered: it may have been carried out
+        _note_act(state, rec, None, answered=False)
     for campaign, ids in pending.values():
         state.campaign(campaign).doubt(ids)
     return True
+
+
+def _note_act(state: State, act: dict[str, Any], at: str | None, answered: bool) -> None:
+    """An `act` line (and the time of its answer, if any) as evidence for each externId."""
+    when = at or act.get("at")
+    state.campaign(int(act["campaign"])).acted(
+        {
+            eid: {"action": act["leadAction"], "leadIds": ids, "at": when, "answered": answered}
+            for eid, ids in act["byExternId"].items()
+        }
+    )
 
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -105,6 +134,7 @@ class Journal:
         self.path = journal_path(state)
         self._batch = 0
         self._open: dict[int, list[str]] = {}  # batches posted and not answered yet
+        self._acting: dict[int, dict[str, Any]] = {}  # lead actions sent, not answered yet
         self._file: IO[bytes] | None = None
         # lead sets of different accounts are applied together: one writer at a time, and the
         # in-memory state changes with its journal line
@@ -181,36 +211,65 @@ class Journal:
         self.state.campaign(campaign).settle(self._open.pop(batch, ()))
 
     @_locked
-    def act(
-        self, campaign: int, lead_action: str, lead_ids: Sequence[int], extern_ids: Sequence[str]
-    ) -> int:
-        """Before a lead action is sent: what it is meant to do, to which records."""
+    def act(self, campaign: int, lead_action: str, records: Sequence[tuple[int, str]]) -> int:
+        """Before a lead action is sent: what it is meant to do, to which records (lead id,
+        externId)."""
         self._batch += 1
-        self._write(
-            {
-                "act": True,
-                "batch": self._batch,
-                "campaign": campaign,
-                "leadAction": lead_action,
-                "leadIds": list(lead_ids),
-                "externIds": sorted(set(extern_ids)),
-            }
-        )
+        by_extern: dict[str, list[int]] = {}
+        for lead_id, eid in records:
+            by_extern.setdefault(eid, []).append(lead_id)
+        record = {
+            "act": True,
+            "batch": self._batch,
+            "campaign": campaign,
+            "leadAction": lead_action,
+            "leadIds": [lead_id for lead_id, _ in records],
+            "externIds": sorted(by_extern),
+            "byExternId": by_extern,
+            "at": now(),
+        }
+        self._write(record)
+        self._acting[self._batch] = record
         return self._batch
 
     @_locked
     def acted(self, batch: int, ok: bool, count: int | None = None) -> None:
         """After its answer: done (with Engage's count), or not."""
-        self._write({"acted": True, "batch": batch, "ok": ok, "count": count})
+        at = now()
+        self._write({"acted": True, "batch": batch, "ok": ok, "count": count, "at": at})
+        sent = self._acting.pop(batch, None)
+        if sent is not None and ok:
+            _note_act(self.state, sent, at, answered=True)
 
     @_locked
-    def forget(self, campaign: int, extern_ids: Iterable[str]) -> None:
-        """Removed leads, confirmed not dialable: durable in the journal, then in the state."""
+    def requested(self, campaign: int, dates: Mapping[str, str]) -> None:
+        """When pending opt-outs were asked for, as first known (kept until they are done)."""
+        camp = self.state.campaign(campaign)
+        new = {e: d for e, d in dates.items() if camp.requested.get(e, "9999") > d}
+        if not new:
+            return
+        self._write({"requested": True, "campaign": campaign, "dates": new})
+        camp.note_requested(new)
+        self._recorded = True
+
+    @_locked
+    def forget(
+        self,
+        campaign: int,
+        extern_ids: Iterable[str],
+        evidence: Sequence[Mapping[str, Any]] = (),
+    ) -> None:
+        """Removed leads, confirmed not dialable: durable in the journal, then in the state;
+        the evidence of the opt-outs among them goes to the ledger when the state is saved."""
         ids = sorted(set(extern_ids))
         if not ids:
             return
-        self._write({"forget": True, "campaign": campaign, "ids": ids})
+        record: dict[str, Any] = {"forget": True, "campaign": campaign, "ids": ids}
+        if evidence:
+            record["evidence"] = [dict(e) for e in evidence]
+        self._write(record)
         self.state.campaign(campaign).forget(ids)
+        self.state.evidence.extend(record.get("evidence", []))
         self._recorded = True
 
     @property

@@ -1,0 +1,179 @@
+"""`engage-sync evidence`: when each opt-out was carried out, and how engage-sync knows, from the
+evidence ledger beside the state. No credentials, no lead values."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import date, datetime
+from typing import Any
+
+import click
+
+from ..errors import EngageSyncError, ExitCode
+from ..optouts import OptOutRules, ledger_path
+from ..optouts import ledger as ledgers
+from .common import Context, global_options, pass_ctx, write_output
+
+CSV_COLUMNS = (
+    "campaignId",
+    "externId",
+    "requested",
+    "requestedFrom",
+    "commit",
+    "due",
+    "confirmed",
+    "businessDays",
+    "met",
+    "actions",
+    "leadIds",
+    "actedAt",
+)
+
+
+@click.command()
+@click.option(
+    "--extern-id",
+    "extern_ids",
+    multiple=True,
+    metavar="ID",
+    help="Only this person (repeat for several): when did we stop calling them?",
+)
+@click.option("--campaign", type=int, help="Only this campaign id.")
+@click.option(
+    "--since",
+    type=click.DateTime(formats=["%Y-%m-%d"]),
+    help="Only removals confirmed on or after this day (YYYY-MM-DD, in optOuts.timezone).",
+)
+@click.option(
+    "--until",
+    type=click.DateTime(formats=["%Y-%m-%d"]),
+    help="Only removals confirmed on or before this day.",
+)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["text", "csv", "json"]),
+    default="text",
+    show_default=True,
+    help="csv and json are for an auditor's spreadsheet or tool.",
+)
+@click.option("--out", metavar="FILE", help="Write to FILE instead of standard output.")
+@global_options()
+@pass_ctx
+def evidence(
+    ctx: Context,
+    extern_ids: tuple[str, ...],
+    campaign: int | None,
+    since: datetime | None,
+    until: datetime | None,
+    fmt: str,
+    out: str | None,
+) -> int:
+    """When each opt-out (tombstone) was carried out, and the evidence: the Engage lead ids
+    cancelled or deleted, when the search that found nothing dialable ran, the business days it
+    took and whether it met its deadline. Read from the ledger beside the state file."""
+    rules = ctx.config.opt_outs
+    path = ledger_path(ctx.state_path)
+    first, last = (since.date() if since else None), (until.date() if until else None)
+    if first and last and last < first:
+        raise click.UsageError("--until is before --since")
+    wanted = set(extern_ids)
+    found = [
+        e
+        for e in ledgers.read(path)
+        if (not wanted or e.get("externId") in wanted)
+        and (campaign is None or e.get("campaign") == campaign)
+        and _within(_confirmed_day(e, rules), first, last)
+    ]
+    if fmt == "json":
+        doc = {"ledger": str(path), "removals": found}
+        write_output(json.dumps(doc, indent=2, sort_keys=True) + "\n", out)
+    elif fmt == "csv":
+        write_output(to_csv(found), out)
+    else:
+        write_output(to_text(found, rules, str(path)), out)
+    missing = sorted(wanted - {str(e.get("externId")) for e in found})
+    if missing:
+        raise EngageSyncError(
+            f"no removal of {', '.join(missing)} is recorded in {path}"
+            + (" in that range" if first or last or campaign else "")
+            + ": a tombstone not carried out yet shows in `engage-sync plan` with its deadline"
+        )
+    return ExitCode.OK
+
+
+def _confirmed_day(entry: Mapping[str, Any], rules: OptOutRules) -> date | None:
+    try:
+        moment = datetime.strptime(str(entry.get("confirmed")), "%Y-%m-%dT%H:%M:%SZ")
+    except ValueError:
+        return None
+    return rules.date_of(moment)
+
+
+def _within(day: date | None, first: date | None, last: date | None) -> bool:
+    if day is None:
+        return first is None and last is None
+    return (first is None or day >= first) and (last is None or day <= last)
+
+
+def _acts(entry: Mapping[str, Any]) -> list[Mapping[str, Any]]:
+    acts = entry.get("acts")
+    return [a for a in acts if isinstance(a, dict)] if isinstance(acts, list) else []
+
+
+def to_csv(entries: Iterable[Mapping[str, Any]]) -> str:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(CSV_COLUMNS)
+    for e in entries:
+        acts = _acts(e)
+        writer.writerow(
+            [
+                e.get("campaign"),
+                e.get("externId"),
+                e.get("requested"),
+                e.get("requestedFrom"),
+                e.get("commit") or "",
+                e.get("due"),
+                e.get("confirmed"),
+                e.get("businessDays"),
+                "yes" if e.get("met") else "no",
+                " ".join(str(a.get("action")) for a in acts),
+                " ".join(str(i) for a in acts for i in a.get("leadIds", [])),
+                min((str(a.get("at")) for a in acts if a.get("at")), default=""),
+            ]
+        )
+    return buffer.getvalue()
+
+
+def to_text(entries: Sequence[Mapping[str, Any]], rules: OptOutRules, where: str) -> str:
+    lines: list[str] = []
+    for e in entries:
+        met = "met" if e.get("met") else "MISSED"
+        lines.append(
+            f"campaign {e.get('campaign')} {e.get('externId')}: stopped "
+            f"{_confirmed_day(e, rules)}, {e.get('businessDays')} business day(s) after the "
+            f"request (due {e.get('due')}: {met})"
+        )
+        commit = e.get("commit")
+        lines.append(
+            f"  requested {e.get('requested')} ({e.get('requestedFrom')})"
+            + (f"; tombstoned in commit {commit}" if commit else "")
+        )
+        acts = _acts(e)
+        for a in acts:
+            ids = ", ".join(str(i) for i in a.get("leadIds", []))
+            answer = (
+                f"answered {a.get('at')}"
+                if a.get("answered")
+                else f"sent {a.get('at')}, no answer (it may have been carried out)"
+            )
+            lines.append(f"  {a.get('action')} of Engage lead id(s) {ids}: {answer}")
+        if not acts:
+            lines.append("  no dialable record was found, so none had to be cancelled")
+        lines.append(f"  a search at {e.get('confirmed')} found no dialable record")
+    lines.append(f"{len(entries)} removal(s) from {where}.")
+    return "\n".join(lines) + "\n"
