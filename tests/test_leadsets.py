@@ -460,3 +460,38 @@ def test_a_byte_that_is_not_utf8_is_named_at_its_line(tmp_path: Path) -> None:
         f"a.csv:51: not valid UTF-8: byte {offset} (column 18) is 0xe9; save the file as UTF-8 "
         "(Excel: CSV UTF-8)"
     )
+
+
+def test_a_request_date_must_be_a_day_that_has_come(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("ENGAGE_SYNC_TODAY", "2026-12-02")
+    path = write(
+        tmp_path / "a.yaml",
+        "campaign: 1\noptions: {dialPriority: NORMAL, duplicateHandling: RETAIN_ALL, "
+        "timeZoneOption: NPA_NXX}\nleads: []\nremoved:\n"
+        '  - {externId: "A", requested: 2026-11-20}\n'
+        '  - {externId: "B", requested: 2026-02-30}\n'
+        "  - externId: C\n    requested: 2026-12-04\n"
+        '  - {externId: "D", requested: 2026-12-03}\n'  # a time zone ahead of this machine
+        '  - {externId: "E", requested: "20 Nov"}\n',
+    )
+    source, sink = None, Sink()
+    source = leadsets.load_source(path, {}, sink)
+    assert source is not None
+    assert [
+        (t.extern_id, t.requested and t.requested.isoformat()) for t in source.meta.tombstones
+    ] == [
+        ("A", "2026-11-20"),
+        ("B", None),
+        ("C", None),
+        ("D", "2026-12-03"),
+        ("E", None),
+    ]
+    shown = str(path)
+    assert messages(sink) == [
+        f"{shown}:10: removed.4.requested: '20 Nov' is not a date (YYYY-MM-DD, for example "
+        "2026-11-20)",
+        f"{shown}:6: removed.1.requested: '2026-02-30' is not a date (YYYY-MM-DD)",
+        f"{shown}:8: removed.2.requested: 2026-12-04 has not come yet",
+    ]

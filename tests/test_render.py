@@ -164,7 +164,20 @@ def test_the_streamed_json_is_byte_for_byte_the_whole_document() -> None:
             for ls in result.leadsets
         ),
     )
+    from datetime import date
+
+    from engage_sync.optouts import DateSource, Deadline, OptOutRules, Requested
+
+    asked = Requested(date(2026, 11, 20), DateSource.GIT, "a" * 40)
+    dated = replace(
+        result,
+        leadsets=tuple(
+            replace(ls, deadlines={"T-1": Deadline(asked, date(2026, 12, 9), OptOutRules())})
+            for ls in result.leadsets
+        ),
+    )
+    assert '"deadline": "overdue"' in render_json(dated)
     empty = plan([], State(Path("s.json")))
-    for p in (result, drifted, empty):
+    for p in (result, drifted, dated, empty):
         whole = json.dumps(plan_document(p, ["a rail"]), indent=2, sort_keys=True) + "\n"
         assert render_json(p, ["a rail"]) == whole

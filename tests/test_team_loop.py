@@ -22,6 +22,7 @@ pytestmark = pytest.mark.e2e
 CAMPAIGN = 136785
 HEAD = f"campaign: {CAMPAIGN}\noptions:\n  duplicateHandling: RETAIN_ALL\n"
 LEADSET = "leadsets/team.yaml"
+LEDGER = "engage-sync.evidence.jsonl"
 
 
 def lead(i: int, name: str = "Ada") -> str:
@@ -163,13 +164,16 @@ class Team:
     # -- what is true afterwards ---------------------------------------------------------------
 
     def origin_state(self) -> dict[str, Any]:
+        return dict(json.loads(self.origin_file("engage-sync.state.json")))
+
+    def origin_file(self, name: str) -> str:
         shown = subprocess.run(
-            ["git", "--git-dir", str(self.origin), "show", "main:engage-sync.state.json"],
+            ["git", "--git-dir", str(self.origin), "show", f"main:{name}"],
             capture_output=True,
             text=True,
             check=True,
         )
-        return dict(json.loads(shown.stdout))
+        return shown.stdout
 
     def main_log(self) -> list[str]:
         git(self.dev, "fetch", "-q", "origin")
@@ -347,6 +351,12 @@ def test_a_commit_pushed_after_the_plan_comment_is_not_applied(team: Team) -> No
     # what was carried out is in the shared state
     state = team.origin_state()["campaigns"][str(CAMPAIGN)]
     assert "T-0041" in state["leads"] and "T-0007" in state["removed"]
+    # and so is its evidence, in the same commit
+    (evidence,) = [json.loads(line) for line in team.origin_file(LEDGER).splitlines()]
+    assert evidence["externId"] == "T-0007" and evidence["acts"][0]["leadIds"]
+    assert evidence["requestedFrom"] == "git"  # the late commit added the tombstone's line
+    changed = git(team.origin, "show", "--name-only", "--format=", "main").split()
+    assert sorted(changed) == [LEDGER, "engage-sync.state.json"]
     # the next merge's apply still refuses the unreviewed rest; the way forward applies it
     assert team.apply().returncode == 5
     checksum = team.plan(None)

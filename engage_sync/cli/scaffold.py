@@ -42,6 +42,10 @@ rails:                        # apply refuses (exit 3) past these unless --force
   minAppliedForUpdateRail: 10
   maxCreates: 100000
   maxImmediateLeads: 1000
+optOuts:                      # a tombstone's deadline, in business days (docs/optouts.md)
+  deadlineBusinessDays: 10
+  country: US                 # whose public holidays are not business days
+  timezone: America/New_York  # whose date "today" is
 """
 
 EXAMPLE = """\
@@ -59,7 +63,8 @@ leads:
 """
 
 GITIGNORE = """\
-# engage-sync: the lock and journal are per run; the state file itself is committed
+# engage-sync: the lock and journal are per run; the state file and the evidence ledger
+# (engage-sync.evidence.jsonl) are committed
 engage-sync.state.json.lock
 engage-sync.state.json.journal
 plan-output/

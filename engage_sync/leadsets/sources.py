@@ -210,10 +210,12 @@ def _tombstones(
             try:
                 day = date.fromisoformat(text)
             except ValueError:
-                sink.add(shown, where, "requested", f"{text!r} is not a date (YYYY-MM-DD)")
+                sink.add(
+                    shown, where, f"removed.{i}.requested", f"{text!r} is not a date (YYYY-MM-DD)"
+                )
             else:
                 if day > latest:
-                    sink.add(shown, where, "requested", f"{text} has not come yet")
+                    sink.add(shown, where, f"removed.{i}.requested", f"{text} has not come yet")
                     day = None
         found[eid] = Tombstone(eid, shown, lines.get(("removed", i), 1), day)
     return tuple(found.values())
@@ -244,6 +246,8 @@ def _schema_message(error: Any) -> str:
         return f"unknown field(s): {', '.join(map(str, extras))}{hints}"
     if error.validator == "oneOf" and error.absolute_path and error.absolute_path[-1] == "campaign":
         return "must be a campaign id (a positive whole number) or {id: ..., name: ...}"
+    if error.validator == "pattern" and list(error.absolute_path)[-1:] == ["requested"]:
+        return f"{error.instance!r} is not a date (YYYY-MM-DD, for example 2026-11-20)"
     if error.validator == "anyOf" and not error.absolute_path:
         return "a lead set needs `leads` or `leadsFile`"
     return str(error.message)
