@@ -352,6 +352,64 @@ def bench_apply(root: Path, n: int, batch: int, scale: float, latency: float) ->
     }
 
 
+def bench_burst(root: Path, calls: int, latency: float, scale: float) -> dict[str, Any]:
+    """A short apply of `calls` loader calls at `latency` seconds of server latency, with the
+    documented limits (30 per 10 s, 120 per 60 s), run `scale` times faster (windows and latency
+    scaled alike): the time from the first call's sending to the last answer, against the least
+    the limits allow (the greedy schedule plus one latency) (issue #23, item 3)."""
+    import httpx
+
+    batch = 10
+    work = root / f"burst-{calls}-{latency:g}"
+    if work.exists():
+        shutil.rmtree(work)
+    (work / "leadsets").mkdir(parents=True)
+    write_csv(work / "leadsets" / "leads.csv", calls * batch, 13, 0.0)
+    (work / "leadsets" / "bench.yaml").write_text(
+        f"campaign: {CAMPAIGN}\naccount: '99990001'\n{OPTIONS}leadsFile: leads.csv\n"
+    )
+    (work / "engage-sync.yaml").write_text("rails: {maxCreates: 10000000}\n")
+    scaled_latency = latency / scale
+    args = ("--rate-scale", str(scale), "--latency", str(scaled_latency), "--max-leads", str(batch))
+    with emulator(*args) as (origin, env):
+        subprocess.run(
+            [ES, "apply", "--auto-approve", "--batch-size", str(batch), "--rate-scale", str(scale)],
+            cwd=work,
+            env=env,
+            check=True,
+            capture_output=True,
+        )
+        log = [
+            r
+            for r in httpx.get(f"{origin}/_emulator/requests").json()
+            if r["path"].endswith("/direct")
+        ]
+        stats = httpx.get(f"{origin}/_emulator/stats").json()
+    ok = [r for r in log if r["status"] == 200]
+    posted = [lead["externId"] for r in ok for lead in r["body"]["uploadLeads"]]
+    took = (ok[-1]["t"] - ok[0]["t"] + scaled_latency) * scale  # in real seconds
+    allowed = ideal_seconds(len(ok), [(30, 10.0), (120, 60.0)]) + latency
+    out = {
+        "calls": len(ok),
+        "latency_s": latency,
+        "rate_scale": scale,
+        "seconds": round(took, 2),
+        "allowed_s": round(allowed, 2),
+        "of_allowed": round(allowed / took, 3),
+        "http_429": stats["loader429"],
+        "leads": calls * batch,
+        "posted": len(posted),
+        "posted_once": len(posted) == len(set(posted)) == calls * batch,
+    }
+    print(
+        f"  burst: {out['calls']} calls at {latency:g} s latency: {out['seconds']} s against "
+        f"{out['allowed_s']} s the limits allow ({out['of_allowed']:.0%}), {out['http_429']} x "
+        f"429, every lead posted once: {out['posted_once']}",
+        flush=True,
+    )
+    return out
+
+
 def bench_refresh(root: Path, n: int, scale: float) -> dict[str, Any]:
     """`plan --refresh-only` of n owned leads against the emulator, with the documented search
     limits (15 per 10 s, 60 per 30 s) scaled; the floor is the least time that many searches
@@ -743,6 +801,11 @@ def main() -> None:
     first = bench_first_plans(args.data, [5_000, 20_000] if args.quick else [1_000_000, 3_000_000])
     incremental = bench_incremental(args.data, 5_000 if args.quick else 1_000_000, repeat)
     accounts = bench_accounts(args.data, 4_000 if args.quick else 40_000, 10.0, 0.05)
+    bursts = [
+        bench_burst(args.data, calls, latency, 10.0 if args.quick else 2.0)
+        for calls in ((60,) if args.quick else (60, 240))
+        for latency in (1.0, 3.0)
+    ]
     evidence = bench_ledger(args.data, 2_000 if args.quick else 250_000)
     doc = {
         "machine": {
@@ -761,6 +824,7 @@ def main() -> None:
         "incremental": incremental,
         "accounts": accounts,
         "evidence_ledger": evidence,
+        "burst": bursts,
     }
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(doc, indent=2) + "\n")

@@ -64,6 +64,11 @@ def test_quick_benchmark_runs_and_writes_every_measurement(tmp_path: Path) -> No
     for key in ("incremental_steady_s", "full_steady_s", "one_changed_s", "steady_floor_s"):
         assert inc[key] > 0
     assert "incremental steady 5,000" in result.stdout
+    for burst in doc["burst"]:  # every lead posted once; the time is for reading
+        assert burst["calls"] == 60 and burst["posted_once"] and burst["of_allowed"] > 0
+    assert [b["latency_s"] for b in doc["burst"]] == [1.0, 3.0]
+    ledger = doc["evidence_ledger"]
+    assert ledger["removals"] == 2_000 and 100 < ledger["bytes_per_removal"] < 1_000
     accounts = doc["accounts"]
     for run in (accounts["one_account"], accounts["two_accounts"]):
         # every lead loaded once; a 429 is a measurement (a loaded machine's scheduling can

@@ -333,3 +333,15 @@ def test_a_corrupt_state_entry_is_a_clear_error_at_its_line(workspace: Path, run
         "engage-sync.state.json`), or drop the lead with `engage-sync state rm 136785 R-1001` "
         "so the next apply loads it again\n"
     )
+
+
+def test_the_loader_calls_in_flight_can_be_capped(monkeypatch: pytest.MonkeyPatch) -> None:
+    from engage_sync.cli.apply import _in_flight
+
+    assert _in_flight() is None  # unset: as many as the shortest window admits
+    monkeypatch.setenv("ENGAGE_SYNC_MAX_IN_FLIGHT", "4")
+    assert _in_flight() == 4
+    for bad, said in (("-1", "must be 1 or more"), ("many", "must be a number")):
+        monkeypatch.setenv("ENGAGE_SYNC_MAX_IN_FLIGHT", bad)
+        with pytest.raises(errors.ConfigError, match=said):
+            _in_flight()

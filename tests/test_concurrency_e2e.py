@@ -176,12 +176,14 @@ def test_a_persistent_500_on_one_batch_while_others_succeed(tmp_path: Path, slow
 def test_fail_fast_sends_nothing_new_and_waits_for_what_is_in_flight(
     tmp_path: Path, slow: Served
 ) -> None:
-    leadset(tmp_path, rows(20))
+    # 40 calls: the first 30 fly at once (the short window's burst); the rest would wait ten
+    # seconds for that window, and the failure comes back long before
+    leadset(tmp_path, rows(40))
     httpx.post(f"{slow.origin}/_emulator/faults", json={"kind": "failed", "externId": "L001"})
     r = apply(tmp_path, slow, "--fail-fast")
     assert r.code == 4
     log = loader_log(slow)
-    assert len(log) < 20  # stopped sending
+    assert len(log) < 40  # stopped sending
     state = load_json(tmp_path / "engage-sync.state.json")
     recorded = set(state["campaigns"][str(CAMPAIGN)]["leads"])
     # every call answered OK was recorded, including those still in flight at the failure

@@ -48,9 +48,10 @@ def load(
     leads: list[Lead],
     size: int,
     in_flight: int | None = None,
+    clock: FakeClock | None = None,
     **options: str,
 ) -> tuple[LeadSetReport, Any]:
-    client = make(emu, FakeClock())  # the emulator in-process, as test_client makes it
+    client = make(emu, clock or FakeClock())  # the emulator in-process, as test_client makes it
     state = load_state(tmp_path / "s.json")
     rep = LeadSetReport(CAMPAIGN, None, len(leads))
     with client, Journal(state) as journal, ThreadPoolExecutor(8) as pool:
@@ -129,3 +130,54 @@ def test_batches_sharing_a_phone_are_never_in_flight_together(
         if r["lead"]["leadPhone"] == "4155550199"
     ]
     assert on_phone == ["B-6"]
+
+
+def test_a_short_apply_uses_the_burst_the_limits_allow(
+    emu: Emulator, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """30 calls a 10 s window and 120 a minute: 30 calls fly together (the pool's threads all
+    busy at once), not the two or three the long window's average of two a second allowed."""
+    flying = most = 0
+    lock = threading.Lock()
+    real = EngageClient.load_leads
+
+    def watched(self: EngageClient, account: str, campaign: int, body: dict[str, Any]) -> Any:
+        nonlocal flying, most
+        with lock:
+            flying += 1
+            most = max(most, flying)
+        time.sleep(0.05)  # a real server's latency: the others are sent meanwhile
+        try:
+            return real(self, account, campaign, body)
+        finally:
+            with lock:
+                flying -= 1
+
+    monkeypatch.setattr(EngageClient, "load_leads", watched)
+    rep, camp = load(emu, tmp_path, [lead(i) for i in range(30)], size=1)
+    assert rep.recorded == 30 and rep.errors == [] and len(camp.leads) == 30
+    assert most == 8  # every thread of the pool (the burst is 30)
+
+
+def test_a_batch_waits_for_the_windows_before_it_is_journaled(tmp_path: Path) -> None:
+    """Only calls on their way are ever in doubt: a batch waiting for a window is neither
+    journaled nor submitted until the windows admit it."""
+    clock = FakeClock()
+    emu = Emulator(default_seed(), Settings(), clock=clock)
+    client = make(emu, clock)
+    pacer = client.pacer("loader", ACCOUNT)
+    for _ in range(pacer.burst):  # the short window is full
+        pacer.try_acquire()
+    state = load_state(tmp_path / "s.json")
+    rep = LeadSetReport(CAMPAIGN, None, 1)
+    try:
+        with client, Journal(state) as journal, ThreadPoolExecutor(2) as pool:
+            loader = BatchLoader(client, journal, ACCOUNT, CAMPAIGN, rep, pool, lookup_delay=0.0)
+            loader._until_admitted()
+            assert '"begin"' not in journal.path.read_text()  # nothing journaled meanwhile
+            assert 10.0 <= sum(clock.slept) <= 11.0  # waited for the short window, once
+            loader.run([("f.yaml", dict(BODY), [lead(1)])])
+            journal.fold()
+    finally:
+        emu.store.close()
+    assert rep.recorded == 1 and rep.errors == []

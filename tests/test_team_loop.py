@@ -232,7 +232,9 @@ def test_a_merge_that_lands_while_apply_runs_does_not_lose_the_state(
     tmp_path: Path,
     github: FakeGitHub,
 ) -> None:
-    served = start_emulator("--latency", "1.0")
+    # a loader of two calls a second answering in a second: the apply's ten calls take seconds
+    # (with the documented limits all ten would fly at once and be done before a merge lands)
+    served = start_emulator("--latency", "1.0", "--loader-limits", "2/1")
     try:
         team = Team(tmp_path, served, github)
         leads = bootstrap(team, 10)
@@ -244,7 +246,7 @@ def test_a_merge_that_lands_while_apply_runs_does_not_lose_the_state(
         team.merge(2)
         repo = team.clone("apply")
         posts = len(served.loader_posts())
-        env = {"GITHUB_ACTIONS": "true", **team.apply_env()}
+        env = {"GITHUB_ACTIONS": "true", "ENGAGE_SYNC_LOADER_LIMITS": "2/1", **team.apply_env()}
         running = start_step(repo, "apply", env, "--batch-size", "3")
         try:
             deadline = time.monotonic() + 60

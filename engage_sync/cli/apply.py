@@ -214,6 +214,7 @@ def run_apply(
         lookup_delay=number(
             float, None, "ENGAGE_SYNC_LOOKUP_DELAY", ctx.config.lookup_delay or 2.0
         ),
+        max_in_flight=_in_flight(),
     )
     hooks = _Terminal(auto_approve, reviewed)
     outcome: ApplyOutcome | None = None
@@ -405,3 +406,11 @@ def force_unlock(ctx: Context, lock_id: str) -> int:
     holder = unlock(ctx.state_path, lock_id)
     click.echo(f"Removed lock {holder.describe()}.")
     return ExitCode.OK
+
+
+def _in_flight() -> int | None:
+    """ENGAGE_SYNC_MAX_IN_FLIGHT: loader calls in flight at once (unset: what the limits admit)."""
+    value = number(int, None, "ENGAGE_SYNC_MAX_IN_FLIGHT", 0)
+    if value < 0:
+        raise ConfigError(f"ENGAGE_SYNC_MAX_IN_FLIGHT must be 1 or more, not {value}")
+    return value or None

@@ -49,7 +49,7 @@ class Applier:
     # and all of them once one is found; "all"; "off"
     look_first: str = "off"
     _campaigns: dict[str, dict[int, dict[str, Any]]] = field(default_factory=dict)
-    max_in_flight: int | None = None  # None: as many as the limits and the latency allow
+    max_in_flight: int | None = None  # None: as many as the shortest window admits
     _executors: dict[str, ThreadPoolExecutor] = field(default_factory=dict)
     report: Report = field(default_factory=Report)
     _lock: threading.Lock = field(default_factory=threading.Lock)

@@ -2,9 +2,11 @@
 
 The real loader answers only when it has processed the whole list, so a call may take seconds; a
 client that waits for each answer reaches 1/latency calls a second, far under the documented
-ceiling. Here as many calls are in flight as the limits can use given the latency seen so far
-(never more than the shortest window allows), each paced by the client's sliding windows, which
-count a call in flight in every window until its answer (no 429 by construction).
+ceiling. Here each call is sent as soon as every window admits it (a short apply uses the burst
+the limits allow before the long window's average holds it back; never more in flight than the
+shortest window allows), paced by the client's sliding windows, which count a call in flight in
+every window until it arrives (no 429 by construction). A batch waiting for a window is not
+journaled yet, so a crash leaves only the calls on their way in doubt.
 
 What concurrency must not change:
 - Two leads of a campaign with the same phone are never in different batches in flight at the
@@ -18,7 +20,6 @@ What concurrency must not change:
 
 from __future__ import annotations
 
-import math
 import time
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
@@ -95,6 +96,7 @@ class BatchLoader:
             phones = _phones(leads)
             while self._flights and (len(self._flights) >= self._target() or self._clashes(phones)):
                 self._land_one()
+            self._until_admitted()
             if (self._failed and self.fail_fast) or self._gone:
                 break
             self._send(file, options, leads, phones, attempt=0)
@@ -104,14 +106,28 @@ class BatchLoader:
 
     # -- how many in flight ------------------------------------------------------------------
     def _target(self) -> int:
-        pacer = self.client.pacer("loader", self.account)
-        burst = pacer.burst
+        """As many in flight as the shortest window admits (or --max-in-flight): a short apply
+        uses the burst the limits allow before the long window's average holds them back."""
+        burst = self.client.pacer("loader", self.account).burst
         if self.max_in_flight is not None:
             return max(1, min(self.max_in_flight, burst))
-        rate = min(count / period for count, period in pacer.limits)  # calls a second
-        latency = self.client.latency if self.client.latency is not None else 1.0 / rate
-        # enough to cover the latency at the ceiling, and one to spare for the pacing
-        return max(1, min(burst, math.ceil(rate * latency) + 1))
+        return burst
+
+    def _until_admitted(self) -> None:
+        """Hold the next batch (not journaled, not sent) until every window admits a call,
+        landing answers meanwhile: only calls on their way are ever in doubt, never ones
+        waiting for a window."""
+        pacer = self.client.pacer("loader", self.account)
+        while not self._gone:
+            wait_s = pacer.wait_time()
+            if wait_s <= 0:
+                return
+            if self._flights:
+                self._land_one(timeout=None if wait_s == float("inf") else wait_s)
+            elif wait_s == float("inf"):
+                return  # another thread's call holds the windows: acquire waits for it
+            else:
+                self.client.sleep(wait_s)
 
     def _clashes(self, phones: frozenset[str]) -> bool:
         return any(f.phones & phones for f in self._flights.values())
@@ -134,8 +150,8 @@ class BatchLoader:
             file, options, leads, number, phones, attempt, time.monotonic()
         )
 
-    def _land_one(self) -> None:
-        done, _ = wait(list(self._flights), return_when=FIRST_COMPLETED)
+    def _land_one(self, timeout: float | None = None) -> None:
+        done, _ = wait(list(self._flights), timeout=timeout, return_when=FIRST_COMPLETED)
         # land in the order they were sent among those answered: deterministic reports
         for future in sorted(done, key=lambda f: self._flights[f].number):
             flight = self._flights.pop(future)

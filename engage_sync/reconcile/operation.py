@@ -47,6 +47,8 @@ class ApplyRequest:
     # one is found), "all", or "off"
     look_first: str = "off"
     lookup_delay: float = 2.0
+    # loader calls in flight at once; None: as many as the shortest window admits (30)
+    max_in_flight: int | None = None
 
 
 class ApplyHooks(Protocol):
@@ -145,6 +147,7 @@ def apply(
                 hooks.progress(to_post),
                 lookup_delay=request.lookup_delay,
                 look_first=request.look_first,
+                max_in_flight=request.max_in_flight,
             )
             sealed = 0
             try:
