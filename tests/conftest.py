@@ -254,3 +254,20 @@ def wait_until(predicate: Any, timeout: float = 10.0) -> None:
             return
         time.sleep(0.05)
     raise AssertionError("condition not met in time")
+
+
+def dated_git(where: Path, *args: str, when: str = "2026-12-01T12:00:00+00:00") -> str:
+    """git in `where` as one author, its commits dated `when` (for what git blame dates)."""
+    env = {
+        "GIT_AUTHOR_DATE": when,
+        "GIT_COMMITTER_DATE": when,
+        "GIT_AUTHOR_NAME": "Ops",
+        "GIT_AUTHOR_EMAIL": "ops@example.com",
+        "GIT_COMMITTER_NAME": "Ops",
+        "GIT_COMMITTER_EMAIL": "ops@example.com",
+        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+        "HOME": str(where),
+    }
+    done = subprocess.run(["git", *args], cwd=where, env=env, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    return done.stdout.strip()

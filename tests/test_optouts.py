@@ -4,12 +4,12 @@ request date comes from, what git knows of a line, the ledger, and the journal's
 from __future__ import annotations
 
 import json
-import subprocess
 from datetime import date, datetime, timezone
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
+from conftest import dated_git
 
 from engage_sync.config import load_config
 from engage_sync.errors import ConfigError
@@ -103,11 +103,11 @@ def test_the_file_wins_then_the_earlier_of_state_and_git_then_today() -> None:
     recorded = {"state-earlier": "2026-11-01", "git-earlier": "2026-11-20", "bad-state": "x"}
     asked: list[tuple[str, list[int]]] = []
 
-    def git(file: str, lines: object) -> dict[int, tuple[str, date]]:
+    def known(file: str, lines: object) -> dict[int, tuple[str, date]]:
         asked.append((file, list(lines)))  # type: ignore[call-overload]
         return {n: ("c" * 40, D("2026-11-10")) for n in (3, 4, 5, 7)}
 
-    found = requested_dates(pending, recorded, git, D("2026-12-02"))
+    found = requested_dates(pending, recorded, known, D("2026-12-02"))
     assert asked == [("a.yaml", [3, 4, 5, 6, 7])]  # one look at git a file
     assert found["in-file"] == Requested(D("2026-11-02"), DateSource.LEAD_SET, "c" * 40)
     assert found["state-earlier"] == Requested(D("2026-11-01"), DateSource.STATE, "c" * 40)
@@ -117,33 +117,17 @@ def test_the_file_wins_then_the_earlier_of_state_and_git_then_today() -> None:
 
 
 # -- what git knows of a line ---------------------------------------------------------------------
-def git(where: Path, *args: str, date_: str = "2026-11-10T12:00:00+00:00") -> str:
-    env = {
-        "GIT_AUTHOR_DATE": date_,
-        "GIT_COMMITTER_DATE": date_,
-        "GIT_AUTHOR_NAME": "t",
-        "GIT_AUTHOR_EMAIL": "t@t",
-        "GIT_COMMITTER_NAME": "t",
-        "GIT_COMMITTER_EMAIL": "t@t",
-        "PATH": "/usr/bin:/bin",
-        "HOME": str(where),
-    }
-    done = subprocess.run(["git", *args], cwd=where, env=env, capture_output=True, text=True)
-    assert done.returncode == 0, done.stderr
-    return done.stdout.strip()
-
-
 def test_blame_dates_committed_lines_by_their_author_date(tmp_path: Path) -> None:
     repo = tmp_path / "repo"
     repo.mkdir()
-    git(repo, "init", "-q", "-b", "main")
+    dated_git(repo, "init", "-q", "-b", "main")
     f = repo / "a.yaml"
     f.write_text("one\n")
-    git(repo, "add", "a.yaml")
-    git(repo, "commit", "-qm", "1", date_="2026-11-02T23:30:00-05:00")  # 3 Nov in UTC
+    dated_git(repo, "add", "a.yaml")
+    dated_git(repo, "commit", "-qm", "1", when="2026-11-02T23:30:00-05:00")  # 3 Nov in UTC
     f.write_text("one\ntwo\n")
-    git(repo, "commit", "-qam", "2", date_="2026-11-20T12:00:00+00:00")
-    second = git(repo, "rev-parse", "HEAD")
+    dated_git(repo, "commit", "-qam", "2", when="2026-11-20T12:00:00+00:00")
+    second = dated_git(repo, "rev-parse", "HEAD")
     f.write_text("one\ntwo\nthree\n")  # not committed: git knows nothing of it
     utc = blame(f, [1, 2, 3], ZoneInfo("UTC"))
     assert utc[2] == (second, D("2026-11-20")) and utc[1][1] == D("2026-11-03")
@@ -159,14 +143,14 @@ def test_blame_dates_committed_lines_by_their_author_date(tmp_path: Path) -> Non
 def test_a_shallow_clone_does_not_date_lines_older_than_its_history(tmp_path: Path) -> None:
     origin = tmp_path / "origin"
     origin.mkdir()
-    git(origin, "init", "-q", "-b", "main")
+    dated_git(origin, "init", "-q", "-b", "main")
     f = origin / "a.yaml"
     for i, day in enumerate(("2026-10-01", "2026-11-01", "2026-11-20"), start=1):
         f.write_text("".join(f"line{n}\n" for n in range(1, i + 1)))
-        git(origin, "add", "a.yaml")
-        git(origin, "commit", "-qm", str(i), date_=f"{day}T12:00:00+00:00")
+        dated_git(origin, "add", "a.yaml")
+        dated_git(origin, "commit", "-qm", str(i), when=f"{day}T12:00:00+00:00")
     clone = tmp_path / "clone"
-    git(tmp_path, "clone", "-q", "--depth", "2", f"file://{origin}", str(clone))
+    dated_git(tmp_path, "clone", "-q", "--depth", "2", f"file://{origin}", str(clone))
     found = blame(clone / "a.yaml", [1, 2, 3], ZoneInfo("UTC"))
     # line 1 (October) and line 2 are attributed to the cut-off commit: not to be trusted
     assert {n: d for n, (_, d) in found.items()} == {3: D("2026-11-20")}

@@ -7,7 +7,6 @@ import csv
 import io
 import json
 import signal
-import subprocess
 import time
 from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
@@ -17,6 +16,7 @@ from typing import Any
 import pytest
 from conftest import (
     Served,
+    dated_git,
     engage_sync,
     load_json,
     spawn_engage_sync,
@@ -39,20 +39,6 @@ PEOPLE = {  # every value here is lead data that must never reach the state or t
     for i in range(1001, 1007)
 }
 SETTINGS = f'account: "{ACCOUNT}"\noptOuts:\n  closed: [2026-12-24]  # the office is shut\n'
-
-
-def git(repo: Path, *args: str, when: str = "2026-12-01T12:00:00+00:00") -> None:
-    env = {
-        "GIT_AUTHOR_DATE": when,
-        "GIT_COMMITTER_DATE": when,
-        "GIT_AUTHOR_NAME": "Ops",
-        "GIT_AUTHOR_EMAIL": "ops@example.com",
-        "GIT_COMMITTER_NAME": "Ops",
-        "GIT_COMMITTER_EMAIL": "ops@example.com",
-        "PATH": "/usr/bin:/bin",
-        "HOME": str(repo),
-    }
-    subprocess.run(["git", *args], cwd=repo, env=env, check=True, capture_output=True)
 
 
 def leadset(repo: Path, ids: list[str], removed: dict[str, str | None] | None = None) -> Path:
@@ -79,7 +65,7 @@ def leadset(repo: Path, ids: list[str], removed: dict[str, str | None] | None = 
 @pytest.fixture
 def repo(tmp_path: Path) -> Path:
     write(tmp_path / "engage-sync.yaml", SETTINGS)
-    git(tmp_path, "init", "-q", "-b", "main")
+    dated_git(tmp_path, "init", "-q", "-b", "main")
     return tmp_path
 
 
@@ -109,11 +95,11 @@ def apply(repo: Path, emu: Served, *args: str) -> Any:
 def test_the_plan_counts_business_days_across_a_weekend_and_a_holiday(repo: Path) -> None:
     ids = list(PEOPLE)
     leadset(repo, ids)
-    git(repo, "add", "-A")
-    git(repo, "commit", "-qm", "leads")
+    dated_git(repo, "add", "-A")
+    dated_git(repo, "commit", "-qm", "leads")
     leadset(repo, ids[:3], {"R-1004": "2026-12-18", "R-1005": None})
-    git(repo, "add", "-A")
-    git(repo, "commit", "-qm", "opt-outs", when="2026-12-22T15:00:00+00:00")
+    dated_git(repo, "add", "-A")
+    dated_git(repo, "commit", "-qm", "opt-outs", when="2026-12-22T15:00:00+00:00")
     leadset(repo, ids[:3], {"R-1004": "2026-12-18", "R-1005": None, "R-1006": None})
     # Monday 28 December. Since Friday the 18th: 21, 22, 23 (the 24th is closed, the 25th is
     # Christmas Day, then a weekend) and the 28th: 4 business days; the 10th is 6 January
@@ -205,8 +191,8 @@ def test_evidence_names_the_records_cancelled_and_the_search_that_confirmed_it(
     assert apply(repo, emu).code == 0
     asked = (datetime.now(timezone.utc) - timedelta(days=3)).date().isoformat()
     leadset(repo, ids[:2], {"R-1003": asked})
-    git(repo, "add", "-A")
-    git(repo, "commit", "-qm", "R-1003 opted out")
+    dated_git(repo, "add", "-A")
+    dated_git(repo, "commit", "-qm", "R-1003 opted out")
     r = apply(repo, emu)
     assert r.code == 0, r.err
     cancelled = lead_ids(emu, "R-1003")
@@ -228,9 +214,7 @@ def test_evidence_names_the_records_cancelled_and_the_search_that_confirmed_it(
         x["t"] for x in requests if x["path"].endswith("/leadSearch") and x["t"] > cancel_at
     ]
     assert any(abs(utc(entry["confirmed"]) - int(t)) <= 1 for t in searches)
-    head = subprocess.run(
-        ["git", "rev-parse", "HEAD"], cwd=repo, capture_output=True, text=True, check=True
-    ).stdout.strip()
+    head = dated_git(repo, "rev-parse", "HEAD")
     assert entry["commit"] == head and f"tombstoned in commit {head}" in shown.out
     missing = engage_sync("evidence", "--extern-id", "R-1001", cwd=repo)
     assert missing.code == 1

@@ -102,9 +102,6 @@ class EngageClient:
         self.on_wait: Callable[[str], None] = lambda message: None
         self.tokens.on_wait = lambda message: self.on_wait(message)
         self.stats = {"requests": 0, "retries": 0, "throttled": 0, "waited": 0.0}
-        self.latency: float | None = (
-            None  # seconds per answer, smoothed: how many to keep in flight
-        )
         log.info("Engage Voice API at %s (auth at %s)", self.base_url, self.tokens.auth_origin)
 
     def pacer(self, kind: str, account: str) -> SlidingWindows:
@@ -257,7 +254,6 @@ class EngageClient:
         self._refused_in_a_row = 0  # answered: the server is there
         path = httpx.URL(url).path
         took = time.monotonic() - started
-        self.latency = took if self.latency is None else 0.7 * self.latency + 0.3 * took
         log.info("%s %s -> %d (%.2fs)", method, path, r.status_code, took)
         if 200 <= r.status_code < 300:  # real clients accept any 2xx (the spec lists 201, 204)
             if not r.content.strip():

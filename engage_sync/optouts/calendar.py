@@ -19,15 +19,21 @@ if TYPE_CHECKING:
 TODAY_VAR = "ENGAGE_SYNC_TODAY"  # YYYY-MM-DD: the day deadlines are counted to (tests, re-runs)
 
 
+def forced_today() -> date | None:
+    """ENGAGE_SYNC_TODAY, when set (a ConfigError when it is not a date)."""
+    forced = os.environ.get(TODAY_VAR)
+    if not forced:
+        return None
+    try:
+        return date.fromisoformat(forced)
+    except ValueError as e:
+        raise ConfigError(f"{TODAY_VAR}={forced!r} is not a date (YYYY-MM-DD)") from e
+
+
 def latest_request_day() -> date:
     """The latest `requested:` date a lead set may give: today (ENGAGE_SYNC_TODAY when set),
     plus a day for the time zones ahead of this machine."""
-    forced = os.environ.get(TODAY_VAR)
-    try:
-        today = date.fromisoformat(forced) if forced else date.today()
-    except ValueError:
-        today = date.today()  # OptOutRules.today() says what is wrong with it
-    return today + timedelta(days=1)
+    return (forced_today() or date.today()) + timedelta(days=1)
 
 
 @functools.lru_cache(maxsize=8)
@@ -127,13 +133,7 @@ class OptOutRules:
 
     def today(self) -> date:
         """The date in the configured time zone, or ENGAGE_SYNC_TODAY when set."""
-        forced = os.environ.get(TODAY_VAR)
-        if forced:
-            try:
-                return date.fromisoformat(forced)
-            except ValueError as e:
-                raise ConfigError(f"{TODAY_VAR}={forced!r} is not a date (YYYY-MM-DD)") from e
-        return datetime.now(self.zone).date()
+        return forced_today() or datetime.now(self.zone).date()
 
     def date_of(self, moment: datetime) -> date:
         """The date of a moment in the configured time zone."""

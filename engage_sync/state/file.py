@@ -138,11 +138,13 @@ class CampaignState:
             self.in_doubt.discard(eid)
         self.seal = None
 
+    def earlier_requests(self, dates: Mapping[str, str]) -> dict[str, str]:
+        """Of these request dates, those this state does not know or knows as later."""
+        return {e: d for e, d in dates.items() if e not in self.requested or d < self.requested[e]}
+
     def note_requested(self, dates: Mapping[str, str]) -> None:
         """When these pending opt-outs were asked for, as first known (an earlier date wins)."""
-        for eid, day in dates.items():
-            if eid not in self.requested or day < self.requested[eid]:
-                self.requested[eid] = day
+        self.requested.update(self.earlier_requests(dates))
 
     def acted(self, acts: Mapping[str, Mapping[str, Any]]) -> None:
         """A cancel or delete sent for these externIds (answered or not): evidence to keep."""

@@ -245,7 +245,7 @@ class Journal:
     def requested(self, campaign: int, dates: Mapping[str, str]) -> None:
         """When pending opt-outs were asked for, as first known (kept until they are done)."""
         camp = self.state.campaign(campaign)
-        new = {e: d for e, d in dates.items() if camp.requested.get(e, "9999") > d}
+        new = camp.earlier_requests(dates)
         if not new:
             return
         self._write({"requested": True, "campaign": campaign, "dates": new})
