@@ -21,10 +21,11 @@ def peak_rss_mb() -> float:
 
 
 def floor_yaml(path: str) -> None:
+    """libyaml composing the file's node tree (what engage-sync did before it streamed)."""
     import yaml
 
     with open(path, encoding="utf-8") as f:
-        yaml.load(f, Loader=yaml.CSafeLoader)
+        yaml.compose(f, Loader=yaml.CSafeLoader)
 
 
 def floor_csv(path: str) -> None:

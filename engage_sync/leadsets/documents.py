@@ -8,11 +8,23 @@ the user wrote.
 
 from __future__ import annotations
 
+import codecs
+import contextlib
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any, BinaryIO
 
 import yaml
+from yaml.composer import Composer, ComposerError
+from yaml.events import (
+    MappingEndEvent,
+    MappingStartEvent,
+    ScalarEvent,
+    SequenceEndEvent,
+    SequenceStartEvent,
+    StreamEndEvent,
+)
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from ..errors import InputError
@@ -26,7 +38,11 @@ NULL_TAG = "tag:yaml.org,2002:null"
 STR_TAG = "tag:yaml.org,2002:str"
 INT_TAG = "tag:yaml.org,2002:int"
 BOOL_TAG = "tag:yaml.org,2002:bool"
+SEQ_TAG = "tag:yaml.org,2002:seq"
+MAP_TAG = "tag:yaml.org,2002:map"
+_BLOCK = 1 << 16
 _constructor = yaml.SafeLoader("")  # used only to construct single non-string scalars
+_resolver = yaml.resolver.Resolver()  # used only to type single scalars
 
 Path_ = tuple[object, ...]
 
@@ -50,23 +66,96 @@ def read_text(path: Path, shown: str) -> str:
         raise InputError(f"{shown}:{line}: file is not valid UTF-8 (byte {e.start})") from e
 
 
-def compose(path: Path, shown: str) -> MappingNode:
-    """Parse one lead-set file into a node tree whose top level is a mapping."""
-    text = read_text(path, shown)
-    if path.suffix.lower() == ".json":
+class _Events(_Loader, Composer):  # type: ignore[misc]
+    """libyaml's event stream, with PyYAML's composer for the small parts of a file."""
+
+    def __init__(self, stream: object) -> None:
+        _Loader.__init__(self, stream)  # type: ignore[misc]
+        self.anchors: dict[str, Node] = {}
+
+
+# Events and marks are typed loosely here: the C parser's marks are not yaml.error.Mark, and
+# which attributes an event has depends on its kind (checked at run time by type()).
+Events = Any
+
+
+class _Utf8Chunks:
+    """A binary file read as text a block at a time (the parser asks for blocks), so a file of
+    any size is parsed in flat memory; a byte that is not UTF-8 is an error naming its line."""
+
+    def __init__(self, f: BinaryIO, shown: str) -> None:
+        self._f, self.name = f, shown
+        self._decode = codecs.getincrementaldecoder("utf-8-sig")().decode
+        self._offset = 0  # bytes read before this block
+        self._lines = 0  # newlines in them
+
+    def read(self, size: int = _BLOCK) -> str:
+        data = self._f.read(max(size, _BLOCK))
         try:
-            json.loads(text)
-        except json.JSONDecodeError as e:
-            raise InputError(f"{shown}:{e.lineno}: invalid JSON: {e.msg}") from e
+            text = self._decode(data, final=not data)
+        except UnicodeDecodeError as e:
+            held = len(e.object) - len(data)  # bytes of a character begun in the last block
+            line = self._lines + e.object.count(b"\n", 0, e.start) + 1
+            at = self._offset - held + e.start
+            raise InputError(f"{self.name}:{line}: file is not valid UTF-8 (byte {at})") from e
+        self._offset += len(data)
+        self._lines += data.count(b"\n")
+        return text
+
+
+@contextlib.contextmanager
+def events(path: Path, shown: str) -> Iterator[Events]:
+    """The file's YAML event stream; syntax errors become InputError at their line."""
     try:
-        root = yaml.compose(text, Loader=_Loader)
-    except yaml.MarkedYAMLError as e:
-        mark = e.problem_mark or e.context_mark
-        line = mark.line + 1 if mark is not None else 0
-        what = e.problem or str(e)
-        raise InputError(f"{shown}:{line}: invalid YAML: {what}") from e
-    except yaml.YAMLError as e:
-        raise InputError(f"{shown}: invalid YAML: {e}") from e
+        f = path.open("rb")
+    except FileNotFoundError as e:
+        raise InputError(f"{shown}: file not found") from e
+    except OSError as e:
+        raise InputError(f"{shown}: cannot read: {e.strerror}") from e
+    with f:
+        if path.suffix.lower() == ".json":  # JSON's own messages for JSON files
+            text = read_text(path, shown)
+            try:
+                json.loads(text)
+            except json.JSONDecodeError as e:
+                raise InputError(f"{shown}:{e.lineno}: invalid JSON: {e.msg}") from e
+            stream: object = text
+        else:
+            stream = _Utf8Chunks(f, shown)
+        try:
+            yield _Events(stream)
+        except yaml.MarkedYAMLError as e:
+            mark = e.problem_mark or e.context_mark
+            line = mark.line + 1 if mark is not None else 0
+            raise InputError(f"{shown}:{line}: invalid YAML: {e.problem or e}") from e
+        except yaml.YAMLError as e:
+            raise InputError(f"{shown}: invalid YAML: {e}") from e
+
+
+def compose(path: Path, shown: str) -> MappingNode:
+    """Parse one lead-set file into a node tree whose top level is a mapping.
+
+    The items of a top-level `leads:` list are parsed (so a syntax error in them is found here)
+    but not composed: that node has no items, and readers.inline_leads streams them from the
+    file's events. Composing every lead would hold the whole file as nodes (about 9 KB a lead)."""
+    with events(path, shown) as ev:
+        ev.get_event()  # the stream's start
+        if ev.check_event(StreamEndEvent):
+            root: Any = None
+        else:
+            ev.get_event()  # the document's start
+            root = (
+                _compose_root(ev)
+                if ev.check_event(MappingStartEvent)
+                else ev.compose_node(None, None)
+            )
+            ev.get_event()  # the document's end
+            if not ev.check_event(StreamEndEvent):
+                line = ev.peek_event().start_mark.line + 1
+                raise InputError(
+                    f"{shown}:{line}: invalid YAML: a lead set is one YAML document, and another "
+                    "one starts here"
+                )
     if root is None or (isinstance(root, ScalarNode) and root.tag == NULL_TAG):
         raise InputError(
             f"{shown}:1: file is empty: a lead set needs at least `campaign` and `leads`"
@@ -79,6 +168,99 @@ def compose(path: Path, shown: str) -> MappingNode:
             f"not {kind}"
         )
     return root
+
+
+def _compose_root(ev: Events) -> MappingNode:
+    start = ev.get_event()
+    pairs: list[tuple[Node, Node]] = []
+    while not ev.check_event(MappingEndEvent):
+        key = ev.compose_node(None, None)
+        if _is_leads(key) and ev.check_event(SequenceStartEvent):
+            first = ev.get_event()
+            last = skip(ev, first)
+            pairs.append((key, SequenceNode(SEQ_TAG, [], first.start_mark, last.end_mark)))
+        else:
+            pairs.append((key, ev.compose_node(None, None)))
+    end = ev.get_event()
+    return MappingNode(MAP_TAG, pairs, start.start_mark, end.end_mark)
+
+
+def _is_leads(key: Node) -> bool:
+    return isinstance(key, ScalarNode) and key.value == "leads" and key.tag == STR_TAG
+
+
+class Unread(MappingNode):
+    """An anchored list or mapping inside the leads (not composed): an alias of it elsewhere is
+    refused like any alias of a collection."""
+
+
+def skip(ev: Events, start: Any) -> Any:
+    """Consume the rest of the node `start` began; its last event. Anchors in it are kept (a
+    scalar's value, or an Unread for a collection) for aliases after it."""
+    get, anchors = ev.get_event, ev.anchors
+    event, kind = start, type(start)
+    depth = 0
+    while True:
+        if kind is ScalarEvent or kind is MappingStartEvent or kind is SequenceStartEvent:
+            if event.anchor is not None:
+                keep_anchor(anchors, event, node_of(event))
+            if kind is not ScalarEvent:
+                depth += 1
+        elif kind is MappingEndEvent or kind is SequenceEndEvent:
+            depth -= 1
+        if not depth:
+            return event
+        event = get()
+        kind = type(event)
+
+
+def keep_anchor(anchors: dict[str, Node], event: Any, node: Node) -> None:
+    """Note an anchor's node for the aliases after it; one name defined twice is refused, as
+    PyYAML's composer refuses it."""
+    first = anchors.get(event.anchor)
+    if first is not None:
+        raise ComposerError(
+            None,
+            None,
+            f"anchor &{event.anchor} is defined twice (first on line {line_of(first)})",
+            event.start_mark,
+        )
+    anchors[event.anchor] = node
+
+
+def node_of(event: Any) -> Node:
+    """The node an anchored event stands for: a scalar's, or an Unread list or mapping."""
+    if type(event) is ScalarEvent:
+        return scalar_node(event)
+    return Unread(MAP_TAG, [], event.start_mark, event.start_mark)
+
+
+def scalar_node(event: Any) -> ScalarNode:
+    """A scalar event as the composer makes it a node (its tag resolved as YAML 1.1 would)."""
+    tag = event.tag
+    if tag is None or tag == "!":
+        tag = _resolver.resolve(ScalarNode, event.value, event.implicit)  # type: ignore[no-untyped-call]
+    return ScalarNode(tag, event.value, event.start_mark, event.end_mark, event.style)
+
+
+@contextlib.contextmanager
+def lead_events(path: Path, shown: str) -> Iterator[Events]:
+    """The event stream of a lead-set file, just inside its top-level `leads:` list."""
+    with events(path, shown) as ev:
+        for _ in range(3):  # the stream's, the document's and the top mapping's starts
+            ev.get_event()
+        while not ev.check_event(MappingEndEvent):
+            key = skip(ev, ev.get_event())
+            value = ev.get_event()
+            if (
+                isinstance(key, ScalarEvent)
+                and key.value == "leads"
+                and isinstance(value, SequenceStartEvent)
+            ):
+                yield ev
+                return
+            skip(ev, value)
+        raise InputError(f"{shown}: the leads: list is gone (the file changed while read)")
 
 
 class Converter:
@@ -117,7 +299,7 @@ class Converter:
 
 
 def check_alias(node: Node, seen: set[int], shown: str) -> None:
-    if id(node) in seen:
+    if id(node) in seen or isinstance(node, Unread):
         raise InputError(
             f"{shown}:{line_of(node)}: YAML anchors/aliases are not supported in lead sets "
             "(they can expand without bound); write the values out"

@@ -154,7 +154,8 @@ def check_lead(raw: dict[str, object], ctx: LeadContext) -> tuple[dict[str, obje
         elif rule.kind == "integer":
             number = _integer(value)
             if number is None:
-                issues.append((name, f"must be a whole number, not {value!r}"))
+                shown = repr(value) if isinstance(value, str) else _type_name(value)
+                issues.append((name, f"must be a whole number, not {shown}"))
             elif rule.minimum is not None and number < rule.minimum:
                 issues.append((name, f"must be at least {rule.minimum}"))
             else:

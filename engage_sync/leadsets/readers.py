@@ -11,11 +11,19 @@ from __future__ import annotations
 import csv
 import functools
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
-from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
+from yaml.error import Mark
+from yaml.events import (
+    AliasEvent,
+    MappingEndEvent,
+    MappingStartEvent,
+    ScalarEvent,
+    SequenceEndEvent,
+)
+from yaml.nodes import Node, ScalarNode
 
 from ..errors import InputError
 from ..model import EXTENDED, Lead
@@ -23,8 +31,9 @@ from . import documents
 from .fields import INTEGER_FIELDS, KNOWN_FIELDS, HeaderPlan, LeadContext, check_lead, suggest
 from .problems import Sink, Tracker
 
-# (raw lead mapping, file, line, YAML node or None) -> the Lead, or None after reporting problems
-SlowPath = Callable[[dict[str, object], str, int, "Node | None"], "Lead | None"]
+# (raw lead mapping, file, line, where its keys are in a YAML file or None) -> the Lead, or None
+# after reporting problems
+SlowPath = Callable[[dict[str, object], str, int, "Mapping[str, Mark] | None"], "Lead | None"]
 
 
 # Lead._make without its Python-level call: the readers make one per row
@@ -32,10 +41,13 @@ _make_lead = functools.partial(tuple.__new__, Lead)
 
 
 def slow_path(ctx: LeadContext, sink: Sink, track: Tracker) -> SlowPath:
-    def lead_from(raw: dict[str, object], file: str, line: int, node: Node | None) -> Lead | None:
+    def lead_from(
+        raw: dict[str, object], file: str, line: int, keys: Mapping[str, Mark] | None
+    ) -> Lead | None:
         data, issues = check_lead(raw, ctx)
         for name, message in issues:
-            sink.add(file, _field_line(node, name, line), name, message)
+            mark = keys.get(name.split(".", 1)[0]) if keys else None
+            sink.add(file, line if mark is None else mark.line + 1, name, message)
         extern_id = data.get("externId")
         if not isinstance(extern_id, str):
             return None
@@ -47,45 +59,167 @@ def slow_path(ctx: LeadContext, sink: Sink, track: Tracker) -> SlowPath:
     return lead_from
 
 
-def _field_line(node: Node | None, name: str, default: int) -> int:
-    if isinstance(node, MappingNode):
-        top = name.split(".", 1)[0]
-        for key, _value in node.value:
-            if isinstance(key, ScalarNode) and key.value == top:
-                return documents.line_of(key)
-    return default
+_NULLS = frozenset(("", "~", "null", "Null", "NULL"))  # what YAML reads as no value
+_LEADS = "leads"
 
 
-def inline_leads(leads: SequenceNode, shown: str, sink: Sink, slow: SlowPath) -> Iterator[Lead]:
-    seen: set[int] = set()
-    scalar = documents.scalar
-    for node in leads.value:
-        line = node.start_mark.line + 1
-        if not isinstance(node, MappingNode):
-            sink.add(shown, line, "leads", "each lead must be a mapping of field names to values")
-            continue
-        documents.check_alias(node, seen, shown)
-        raw: dict[str, object] = {}
-        for key, value in node.value:
-            name = documents.mapping_key(key, shown)
-            if name in raw:
-                sink.add(shown, documents.line_of(key), name, "duplicate key in this lead")
+def inline_leads(
+    path: Path, shown: str, sink: Sink, ctx: LeadContext, track: Tracker, slow: SlowPath
+) -> Iterator[Lead]:
+    """The leads of a lead set's `leads:` list, from libyaml's events: one lead is built at a
+    time (a composed tree costs about 9 KB a lead). A lead of plain or quoted text values takes
+    the fast path of JSON Lines (one compiled plan per key layout); any other the general check.
+    String fields keep the exact text written (`zip: 02134`); an empty, `~` or `null` value is
+    no value, as YAML reads it."""
+    layouts: dict[tuple[object, ...], tuple[HeaderPlan, int, int] | None] = {}
+    make = _make_lead
+    with documents.lead_events(path, shown) as ev:
+        get, anchors = ev.get_event, ev.anchors
+        while True:
+            start = get()
+            kind = type(start)
+            if kind is SequenceEndEvent:
+                return
+            line = start.start_mark.line + 1
+            if kind is not MappingStartEvent:
+                if kind is AliasEvent:
+                    _alias(start, anchors, shown)
+                documents.skip(ev, start)
+                sink.add(
+                    shown, line, _LEADS, "each lead must be a mapping of field names to values"
+                )
                 continue
-            if isinstance(value, ScalarNode):
-                raw[name] = scalar(value, text=name not in INTEGER_FIELDS)
-            elif isinstance(value, MappingNode):
-                documents.check_alias(value, seen, shown)
-                raw[name] = {
-                    documents.mapping_key(k, shown): (
-                        scalar(v, text=True) if isinstance(v, ScalarNode) else [v]
-                    )
-                    for k, v in value.value
-                }
+            if start.anchor is not None:
+                documents.keep_anchor(anchors, start, documents.node_of(start))
+            raw: dict[str, object] = {}
+            keys: dict[str, Mark] = {}
+            while True:
+                key = get()
+                kind = type(key)
+                if kind is MappingEndEvent:
+                    break
+                if kind is ScalarEvent and key.tag is None and key.anchor is None:
+                    name = key.value
+                    if name == "<<" and key.implicit[0]:
+                        raise InputError(
+                            f"{shown}:{line_of(key)}: YAML merge keys (<<) are not supported"
+                        )
+                else:
+                    name = _name(ev, key, shown)
+                value = get()
+                kind = type(value)
+                if kind is ScalarEvent:
+                    text = value.value
+                    if (
+                        value.tag is not None
+                        or value.anchor is not None
+                        or (value.implicit[0] and text in _NULLS)
+                        or name in INTEGER_FIELDS
+                    ):
+                        text = _scalar(value, anchors, text=name not in INTEGER_FIELDS)
+                elif kind is MappingStartEvent:
+                    text = _mapping(ev, value, shown)
+                else:
+                    text = _other(ev, value, anchors, shown, text=name not in INTEGER_FIELDS)
+                if name in raw:
+                    sink.add(shown, key.start_mark.line + 1, name, "duplicate key in this lead")
+                    continue
+                raw[name] = text
+                keys[name] = key.start_mark
+            extended = raw.get("extendedLeadData")
+            ext = extended if type(extended) is dict else None
+            shape = (False, *raw) if ext is None else (True, *raw, *ext)
+            if shape in layouts:
+                layout = layouts[shape]
             else:
-                raw[name] = [value]
-        lead = slow(raw, shown, line, node)
-        if lead is not None:
-            yield lead
+                layout = layouts[shape] = _jsonl_layout(raw, ext, ctx)
+            if layout is not None:
+                compiled, phone_at, ext_at = layout
+                row: list[Any] = list(raw.values())
+                if ext is not None:
+                    del row[ext_at]
+                    row.extend(ext.values())
+                hit = compiled.fast(row)
+                if hit is not None:
+                    if track(hit[0], row[phone_at], line):
+                        yield make((hit[0], compiled.names, hit[1], shown, line, hit[2]))
+                    continue
+            lead = slow(raw, shown, line, keys)
+            if lead is not None:
+                yield lead
+
+
+def line_of(event: Any) -> int:
+    return int(event.start_mark.line) + 1
+
+
+def _alias(event: Any, anchors: Mapping[str, Node], shown: str) -> ScalarNode:
+    """The value an alias stands for: a scalar's; an alias of a list or mapping is refused (it
+    can expand without bound)."""
+    node = anchors.get(event.anchor)
+    if node is None:
+        raise InputError(
+            f"{shown}:{line_of(event)}: invalid YAML: found undefined alias {event.anchor!r}"
+        )
+    if not isinstance(node, ScalarNode):
+        raise InputError(
+            f"{shown}:{line_of(event)}: YAML anchors/aliases are not supported in lead sets "
+            "(they can expand without bound); write the values out"
+        )
+    return node
+
+
+def _scalar(event: Any, anchors: dict[str, Node], text: bool) -> object:
+    """A scalar event's value, as documents.scalar gives a composed one (noting its anchor)."""
+    node = documents.scalar_node(event)
+    if event.anchor is not None:
+        documents.keep_anchor(anchors, event, node)
+    return documents.scalar(node, text=text)
+
+
+def _name(ev: Any, event: Any, shown: str) -> str:
+    """A key that is not plain text: an alias of text, a tagged scalar; a list or mapping as a
+    key is refused."""
+    if isinstance(event, AliasEvent):
+        node = _alias(event, ev.anchors, shown)
+    elif isinstance(event, ScalarEvent):
+        node = documents.scalar_node(event)
+        if event.anchor is not None:
+            documents.keep_anchor(ev.anchors, event, node)
+    else:
+        raise InputError(f"{shown}:{line_of(event)}: a mapping key must be a plain name")
+    return documents.mapping_key(node, shown)
+
+
+def _mapping(ev: Any, start: Any, shown: str) -> dict[str, object]:
+    """A mapping value (extendedLeadData): its text values kept exactly; a list or mapping in it
+    stands as a list (the check says it must be text)."""
+    if start.anchor is not None:
+        documents.keep_anchor(ev.anchors, start, documents.node_of(start))
+    out: dict[str, object] = {}
+    while True:
+        key = ev.get_event()
+        if type(key) is MappingEndEvent:
+            return out
+        name = _name(ev, key, shown)
+        value = ev.get_event()
+        if type(value) is ScalarEvent:
+            out[name] = _scalar(value, ev.anchors, text=True)
+        else:
+            item = _other(ev, value, ev.anchors, shown, text=True)
+            out[name] = item if type(value) is AliasEvent else [item]
+
+
+def _other(ev: Any, event: Any, anchors: dict[str, Node], shown: str, text: bool) -> object:
+    """A value that is neither text nor a mapping: an alias (of text), or a list (skipped; the
+    check says it must be text)."""
+    if isinstance(event, AliasEvent):
+        return documents.scalar(_alias(event, anchors, shown), text=text)
+    if isinstance(event, MappingStartEvent):
+        documents.skip(ev, event)
+        return {}
+    documents.skip(ev, event)
+    return []
 
 
 def _header(row: list[str], shown: str, sink: Sink) -> tuple[list[str], list[int] | None]:

@@ -105,7 +105,7 @@ class Source:
 
     meta: LeadSetFile
     path: Path
-    leads_node: SequenceNode | None
+    inline: bool  # the file has a `leads:` list, streamed from its events (readers.inline_leads)
     leads_path: Path | None
     ctx: LeadContext
 
@@ -125,14 +125,14 @@ def load_source(
     root = documents.compose(path, shown)
     conv = documents.Converter(shown, _wants_text)
     doc: dict[str, Any] = {}
-    leads_node: SequenceNode | None = None
+    inline = False
     for key_node, value_node in root.value:
         key = documents.mapping_key(key_node, shown)
         if key in doc:
             raise InputError(f"{shown}:{documents.line_of(key_node)}: {key}: duplicate key")
         conv.lines[(key,)] = documents.line_of(key_node)
         if key == "leads" and isinstance(value_node, SequenceNode):
-            leads_node = value_node
+            inline = True
             doc[key] = []
         else:
             doc[key] = conv.convert(value_node, (key,))
@@ -186,7 +186,7 @@ def load_source(
         ),
     )
     ctx = LeadContext(options.get("timeZoneOption"), us_phones=country in US_COUNTRIES)
-    return Source(meta, path, leads_node, leads_path, ctx)
+    return Source(meta, path, inline, leads_path, ctx)
 
 
 def _tombstones(
@@ -257,10 +257,12 @@ def iter_leads(source: Source, sink: Sink) -> Iterator[Lead]:
     """Every valid lead of the file: inline leads, then the leadsFile. Problems go to the sink."""
     campaign = source.meta.campaign.id
     handling = source.meta.options.get("duplicateHandling")
-    if source.leads_node is not None:
+    if source.inline:
         track = sink.tracker(campaign, handling, source.meta.path)
         slow = readers.slow_path(source.ctx, sink, track)
-        yield from readers.inline_leads(source.leads_node, source.meta.path, sink, slow)
+        yield from readers.inline_leads(
+            source.path, source.meta.path, sink, source.ctx, track, slow
+        )
     if source.leads_path is not None:
         shown = shown_path(source.leads_path)
         track = sink.tracker(campaign, handling, shown)
@@ -435,7 +437,7 @@ def leads_file_source(path: Path, campaign: int) -> Source:
     meta = LeadSetFile(
         shown_path(path), CampaignRef(campaign), None, LoadOptions(), shown_path(path)
     )
-    return Source(meta, path, None, path, LeadContext(None))
+    return Source(meta, path, False, path, LeadContext(None))
 
 
 def declared_leads(sources: Sequence[Source], wanted: set[str]) -> dict[str, Lead]:
