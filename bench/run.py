@@ -54,8 +54,17 @@ LAST = ["Lovelace", "Hopper", "Turing", "Liskov", "Dijkstra", "Knuth", "Allen", 
 CITIES = [("Springfield", "IL"), ("Toronto", "ON"), ("Boston", "MA"), ("Austin", "TX")]
 
 
-def rows(n: int, seed: int, changed: float = 0.0) -> Any:
-    """Deterministic leads; with `changed`, that share of them has a new first name."""
+SHARED_EVERY = 10_000  # in a set with shared phones, one lead in this many has an earlier's
+
+
+def phone(i: int) -> str:
+    return f"{200 + i // 10_000_000}{i % 10_000_000:07d}"
+
+
+def rows(n: int, seed: int, changed: float = 0.0, shared: bool = False) -> Any:
+    """Deterministic leads; with `changed`, that share of them has a new first name; with
+    `shared`, one lead in SHARED_EVERY has the phone of a lead half that many rows before it (a
+    household: real lists have them, and each is a warning)."""
     rnd = random.Random(seed)
     pick = random.Random(seed + 1)
     for i in range(n):
@@ -63,9 +72,10 @@ def rows(n: int, seed: int, changed: float = 0.0) -> Any:
         first = FIRST[rnd.randrange(len(FIRST))]
         if changed and pick.random() < changed:
             first = first + "-Marie"
+        household = shared and i % SHARED_EVERY == SHARED_EVERY - 1
         yield [
             f"E{i:08d}",
-            f"{200 + i // 10_000_000}{i % 10_000_000:07d}",
+            phone(i - SHARED_EVERY // 2 if household else i),
             first,
             LAST[rnd.randrange(len(LAST))],
             f"user{i}@example.com",
@@ -76,11 +86,11 @@ def rows(n: int, seed: int, changed: float = 0.0) -> Any:
         ]
 
 
-def write_csv(path: Path, n: int, seed: int, changed: float) -> None:
+def write_csv(path: Path, n: int, seed: int, changed: float, shared: bool = False) -> None:
     with path.open("w", encoding="utf-8", newline="") as f:
         w = csv.writer(f)
         w.writerow(COLUMNS)
-        w.writerows(rows(n, seed, changed))
+        w.writerows(rows(n, seed, changed, shared))
 
 
 def lead_dict(row: list[str]) -> dict[str, Any]:
@@ -106,9 +116,9 @@ def write_yaml(path: Path, n: int, seed: int, changed: float) -> None:
             f.write(f"    extendedLeadData: {{plan: {row[-1]}}}\n")
 
 
-def make_set(root: Path, fmt: str, n: int, changed: float) -> Path:
-    """A lead-set file (and its leadsFile) for one format and size."""
-    tag = "v2" if changed else "v1"
+def make_set(root: Path, fmt: str, n: int, changed: float, shared: bool = False) -> Path:
+    """A lead-set file (and its leadsFile) for one format and size; `shared`: CSV only."""
+    tag = ("v2" if changed else "v1") + ("-shared" if shared else "")
     folder = root / f"{fmt}-{n}-{tag}"
     folder.mkdir(parents=True, exist_ok=True)
     leadset = folder / "leadset.yaml"
@@ -118,7 +128,10 @@ def make_set(root: Path, fmt: str, n: int, changed: float) -> Path:
         write_yaml(leadset, n, 7, changed)
         return leadset
     data = folder / f"leads.{fmt}"
-    (write_csv if fmt == "csv" else write_jsonl)(data, n, 7, changed)
+    if fmt == "csv":
+        write_csv(data, n, 7, changed, shared)
+    else:
+        write_jsonl(data, n, 7, changed)
     leadset.write_text(
         f"campaign: {CAMPAIGN}\naccount: '99990001'\n{OPTIONS}leadsFile: leads.{fmt}\n"
     )
@@ -549,9 +562,10 @@ def sealed_state(leadset: Path, state: Path) -> None:
 
 
 def one_changed_set(root: Path, n: int) -> Path:
-    """The CSV set of `n` leads with the first name of one lead in the middle changed."""
-    base = make_set(root, "csv", n, 0.0)
-    folder = root / f"csv-{n}-one"
+    """The CSV set of `n` leads (shared phones) with the first name of one lead in the middle
+    changed."""
+    base = make_set(root, "csv", n, 0.0, shared=True)
+    folder = root / f"csv-{n}-one-shared"
     folder.mkdir(parents=True, exist_ok=True)
     leadset = folder / "leadset.yaml"
     if not leadset.exists():
@@ -565,10 +579,11 @@ def one_changed_set(root: Path, n: int) -> Path:
 
 
 def bench_incremental(root: Path, n: int, repeat: int) -> dict[str, Any]:
-    """Issue #13: an unchanged plan against a sealed state (the files are not read) and against
-    a state without a seal (read in full), next to the floor of hashing the files and parsing
-    the state; one lead changed, next to the read+hash floor; reading the state; its size."""
-    leadset = make_set(root, "csv", n, 0.0)
+    """Issues #13 and #23, on the CSV set with shared phones (one lead in SHARED_EVERY, each a
+    warning): an unchanged plan against a sealed state (the files are not read) and against a
+    state without a seal (read in full), next to the floor of hashing the files and parsing the
+    state; one lead changed, next to the read+hash floor; reading the state; its size."""
+    leadset = make_set(root, "csv", n, 0.0, shared=True)
     sealed = leadset.parent / "sealed2.json"
     plain = leadset.parent / "state2.json"
     sealed_state(leadset, sealed)
@@ -582,6 +597,7 @@ def bench_incremental(root: Path, n: int, repeat: int) -> dict[str, Any]:
     read = best_of(repeat, "read-state", str(plain))
     result = {
         "leads": n,
+        "shared_phones": n // SHARED_EVERY,
         "steady_floor_s": round(steady_floor["seconds"], 3),
         "incremental_steady_s": round(incremental["seconds"], 3),
         "incremental_steady_rss_mb": round(incremental["peak_rss_mb"]),
@@ -596,7 +612,8 @@ def bench_incremental(root: Path, n: int, repeat: int) -> dict[str, Any]:
     }
     r = result
     print(
-        f"  incremental steady {n:,}: {r['incremental_steady_s']} s "
+        f"  incremental steady {n:,} ({r['shared_phones']} shared phones): "
+        f"{r['incremental_steady_s']} s "
         f"({r['incremental_steady_rss_mb']} MB) vs floor {r['steady_floor_s']} s "
         f"= x{r['incremental_over_floor']}; read in full {r['full_steady_s']} s\n"
         f"  one lead changed {n:,}: {r['one_changed_s']} s vs read+hash floor "
