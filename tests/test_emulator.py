@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import json
+import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import httpx
 import jsonschema
@@ -13,6 +15,8 @@ import pytest
 from conftest import DATA, Served, start_emulator, stop_emulator, write
 
 from engage_sync.emulator import Emulator, Settings, default_seed
+from engage_sync.emulator.http import HttpError
+from engage_sync.emulator.server import serve
 
 JWT_GRANT = "urn:ietf:params:oauth:grant-type:jwt-bearer"
 ACCOUNT = "99990001"
@@ -538,3 +542,48 @@ def test_in_process_transport_reaches_the_same_app() -> None:
         )
     emu.store.close()
     assert r.status_code == 200 and len(r.json()) == 2
+
+
+def test_a_call_counts_against_the_limits_when_it_arrived() -> None:
+    """A busy emulator handles a call later than it arrived; the real server counts it on
+    arrival, and so does the emulator (else a client pacing by when it sent would meet 429s
+    no server would send)."""
+    emu = Emulator(default_seed(), Settings())
+    emu.shared.clock = lambda: 20.0  # handled at 20 s
+    limits = ((1, 10.0),)
+    emu.shared.limit("1", "loader", limits, arrived=0.0)
+    with pytest.raises(HttpError):  # arrived 5 s after the first: within its 10 s
+        emu.shared.limit("1", "loader", limits, arrived=5.0)
+    emu.shared.limit("1", "loader", limits)  # no arrival known: now, 20 s after the first
+    assert emu.shared.stats["loader429"] == 1
+    emu.store.close()
+
+
+def test_the_server_says_when_each_connection_was_accepted() -> None:
+    seen: list[Any] = []
+
+    class Echo:
+        clock = staticmethod(lambda: 42.0)
+
+        def __call__(self, environ: dict[str, Any], start_response: Any) -> list[bytes]:
+            seen.append(environ.get("emulator.arrived"))
+            start_response("200 OK", [("Content-Type", "text/plain")])
+            return [b"ok"]
+
+    server = serve(cast(Any, Echo()), "127.0.0.1", 0)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05})
+    thread.start()
+    try:
+        host, port = server.server_address[:2]
+        # more connections at once than the standard library's backlog of 5
+        with ThreadPoolExecutor(40) as pool:
+            codes = list(
+                pool.map(lambda _: httpx.get(f"http://{host}:{port}/x").status_code, range(40))
+            )
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join()
+    assert codes == [200] * 40
+    assert seen == [42.0] * 40
+    assert server.request_queue_size >= 30  # a loader burst waits in the kernel, not dropped

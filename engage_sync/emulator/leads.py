@@ -31,7 +31,12 @@ class Leads:
     def search(
         self, req: Request, environ: dict[str, Any], account_id: str, account: dict[str, Any]
     ) -> tuple[int, Any]:
-        self.shared.limit(account_id, "leadSearch", self.shared.settings.search_limits)
+        self.shared.limit(
+            account_id,
+            "leadSearch",
+            self.shared.settings.search_limits,
+            environ.get("emulator.arrived"),
+        )
         self.shared.fault("search", environ)
         criteria = req.json() or {}
         if not isinstance(criteria, dict):
@@ -50,7 +55,12 @@ class Leads:
     def actions(
         self, req: Request, environ: dict[str, Any], account_id: str, account: dict[str, Any]
     ) -> tuple[int, Any]:
-        self.shared.limit(account_id, "actions", self.shared.settings.action_limits)
+        self.shared.limit(
+            account_id,
+            "actions",
+            self.shared.settings.action_limits,
+            environ.get("emulator.arrived"),
+        )
         action = req.query.get("leadAction", "")
         if action not in ACTIONS:
             raise HttpError(400, "BAD_REQUEST", f"leadAction must be one of {', '.join(ACTIONS)}")

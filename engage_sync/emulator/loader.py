@@ -38,7 +38,12 @@ class Loader:
         )
         if campaign is None:
             raise HttpError(404, "CAMPAIGN_NOT_FOUND", f"campaign {campaign_id} not found")
-        self.shared.limit(account_id, "loader", self.shared.settings.loader_limits)
+        self.shared.limit(
+            account_id,
+            "loader",
+            self.shared.settings.loader_limits,
+            environ.get("emulator.arrived"),
+        )
         body = req.json()
         carried = frozenset(
             str(x.get("externId"))

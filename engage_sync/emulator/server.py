@@ -16,6 +16,27 @@ from .app import Emulator
 class _Server(ThreadingMixIn, WSGIServer):
     daemon_threads = True
     allow_reuse_address = True
+    # Connections waiting to be accepted. The standard library's 5 is far under the 30 loader
+    # calls a client may send at once (each on its own connection: this server speaks HTTP/1.0);
+    # past it the kernel drops the handshake and the client's retry comes a second later, so
+    # answers stalled by seconds that no real server would add.
+    request_queue_size = 128
+    clock: Any = None  # the emulator's clock: when each connection was accepted
+
+    def get_request(self) -> tuple[socket.socket, Any]:
+        """Accept a connection, noting when: a call counts against the rate limits when it
+        arrives, not when a busy machine gets round to handling it (the client counts it from
+        when its request was sent, later than this)."""
+        sock, address = super().get_request()
+        stamped = _Address(address)
+        stamped.arrived = self.clock() if self.clock is not None else None
+        return sock, stamped
+
+
+class _Address(tuple):  # type: ignore[type-arg]
+    """A client address that also says when its connection was accepted."""
+
+    arrived: float | None = None
 
 
 class _Handler(WSGIRequestHandler):
@@ -31,12 +52,14 @@ class _Handler(WSGIRequestHandler):
             self.connection.close()
 
         environ["emulator.drop"] = drop
+        environ["emulator.arrived"] = getattr(self.client_address, "arrived", None)
         return environ
 
 
 def serve(emulator: Emulator, host: str, port: int) -> _Server:
     """Bind (port 0 picks a free one); call serve_forever() on the result."""
     server = make_server(host, port, emulator, server_class=_Server, handler_class=_Handler)
+    server.clock = emulator.clock
     return server
 
 

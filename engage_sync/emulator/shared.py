@@ -92,15 +92,22 @@ class Shared:
                 self.faults.remove(fault)
             return fault
 
-    def limit(self, account_id: str, endpoint: str, limits: tuple[Limit, ...]) -> None:
-        """Count a call against the account's windows for this endpoint, or answer 429."""
+    def limit(
+        self,
+        account_id: str,
+        endpoint: str,
+        limits: tuple[Limit, ...],
+        arrived: float | None = None,
+    ) -> None:
+        """Count a call against the account's windows for this endpoint, or answer 429.
+        `arrived`: when its connection was accepted (else now)."""
         with self.lock:
             self.stats[f"{endpoint}Calls"] = self.stats.get(f"{endpoint}Calls", 0) + 1
             limiter = self.windows.setdefault(
                 (account_id, endpoint),
                 SlidingWindows(limits, self.settings.rate_scale, self.clock),
             )
-        if not limiter.try_acquire():
+        if not limiter.try_acquire(arrived):
             with self.lock:
                 self.stats[f"{endpoint}429"] = self.stats.get(f"{endpoint}429", 0) + 1
             raise too_many(endpoint, limiter.wait_time())
