@@ -495,3 +495,29 @@ def test_a_request_date_must_be_a_day_that_has_come(
         f"{shown}:6: removed.1.requested: '2026-02-30' is not a date (YYYY-MM-DD)",
         f"{shown}:8: removed.2.requested: 2026-12-04 has not come yet",
     ]
+
+
+def test_the_exact_recheck_finds_every_repeat_among_rows_it_skips(tmp_path: Path) -> None:
+    """A campaign whose hashes repeated is read again, and that second read skips the rows that
+    cannot be a repeat: it still finds each repeat, written any way, at its line."""
+    rows = [f"E{i},415555{i:04d},Ada" for i in range(2000)]
+    rows[100] = "E100,(415) 555-0007,Ada"  # the phone of line 9, formatted: normalised first
+    rows[1500] = "E1500,4155550007,Bo"  # the same phone again, as the first pass hashed it
+    rows[1800] = "E7,4155559999,Cy"  # an externId again
+    write(tmp_path / "l.csv", "externId,leadPhone,firstName\n" + "\n".join(rows) + "\n")
+    path = write(tmp_path / "a.yaml", HEADER + "leadsFile: l.csv\n")
+    leads, sink = read(path)
+    assert [(p.line, p.field, p.message.split(";")[0]) for p in sink.problems] == [
+        (102, "leadPhone", "same phone as the lead at l.csv:9".replace("l.csv", shown(tmp_path))),
+        (1502, "leadPhone", "same phone as the lead at l.csv:9".replace("l.csv", shown(tmp_path))),
+        (
+            1802,
+            "externId",
+            f"duplicate externId 'E7' in campaign 136785: first declared at {shown(tmp_path)}:9",
+        ),
+    ]
+    assert len(leads) == 2000
+
+
+def shown(folder: Path) -> str:
+    return leadsets.shown_path(folder / "l.csv")

@@ -233,6 +233,11 @@ class Sink:
         return self.collected.warnings
 
     @property
+    def replay(self) -> Replay | None:
+        """The repeated hashes an exact re-check looks for (None on a first pass)."""
+        return self.check.replay if isinstance(self.check, ExactCheck) else None
+
+    @property
     def shared_phones(self) -> dict[int, int]:
         return self.check.shared_phones if isinstance(self.check, DuplicateCheck) else {}
 

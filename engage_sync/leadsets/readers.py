@@ -312,6 +312,7 @@ def csv_leads(
             make = _make_lead
             line = reader.line_num + 1
             header_width = len(first)
+            skip = _not_wanted(sink, names)
             for row in reader:
                 if keep is not None:  # unknown columns left out, the rest still checked
                     if len(row) != header_width:
@@ -319,6 +320,9 @@ def csv_leads(
                         line = reader.line_num + 1
                         continue
                     row = [row[i] for i in keep]
+                if skip is not None and skip(row):
+                    line = reader.line_num + 1
+                    continue
                 hit = fast(row)
                 if hit is not None:
                     if track(hit[0], row[phone_at], line):
@@ -334,6 +338,32 @@ def csv_leads(
             raise not_utf8(path, shown) from e
         except csv.Error as e:
             raise InputError(f"{shown}:{reader.line_num}: malformed CSV: {e}") from e
+
+
+def _not_wanted(sink: Sink, names: list[str]) -> Callable[[list[str]], bool] | None:
+    """On an exact re-check of a campaign whose hashes repeated (problems.ExactCheck: a few
+    shared phones are normal), the rows that cannot be one of the repeats, skipped before any
+    check or hash of their content: an externId whose hash did not repeat, and a phone already
+    in the form the first pass hashed (10 digits) whose hash did not repeat either. Other rows
+    go the usual way, so what the re-check sees is what the first pass saw."""
+    replay = sink.replay
+    if replay is None or "leadPhone" not in names:
+        return None
+    ids, phones = replay
+    eid_at, phone_at, width = names.index("externId"), names.index("leadPhone"), len(names)
+
+    def skip(row: list[str]) -> bool:
+        if len(row) != width:
+            return False
+        phone = row[phone_at]
+        return (
+            hash(row[eid_at]) not in ids
+            and len(phone) == 10
+            and phone.isdigit()
+            and hash(phone) not in phones
+        )
+
+    return skip
 
 
 def jsonl_leads(
