@@ -70,14 +70,18 @@ class SlidingWindows:
             self._calls.popleft()
 
     def _wait(self, now: float) -> float:
-        """Seconds until one more call fits (inf: only an answer in flight can free a slot)."""
+        """Seconds until one more call fits (inf: only an answer in flight can free a slot).
+
+        `now` may be in the past (the emulator counts a call when it arrived, and a busy
+        emulator may get round to an earlier arrival after later ones): calls counted after it
+        are not in its window, as a server counting in arrival order would not have seen them."""
         self._prune(now)
         wait = 0.0
         for count, period in self.limits:
             times = sorted(
                 float("inf") if c.pending else c.time
                 for c in self._calls
-                if c.pending or c.time > now - period
+                if c.pending or now - period < c.time <= now
             )
             if len(times) >= count:
                 wait = max(wait, times[len(times) - count] + period - now)

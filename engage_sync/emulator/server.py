@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import signal
 import socket
+import struct
 import threading
 from socketserver import ThreadingMixIn
 from typing import Any
@@ -28,12 +29,29 @@ class _Server(ThreadingMixIn, WSGIServer):
         arrives, not when a busy machine gets round to handling it (the client counts it from
         when its request was sent, later than this)."""
         sock, address = super().get_request()
-        stamped = _Address(address)
+        stamped = Address(address)
         stamped.arrived = self.clock() if self.clock is not None else None
         return sock, stamped
 
 
-class _Address(tuple):  # type: ignore[type-arg]
+def received(connection: socket.socket, address: Any, clock: Any) -> float | None:
+    """When the request's last bytes reached this machine: the kernel's own record (Linux
+    TCP_INFO's tcpi_last_data_recv, in milliseconds ago), else when the connection was
+    accepted. A busy emulator holding the GIL may accept and handle a call long after it came;
+    a real server counts it when it came."""
+    accepted: float | None = getattr(address, "arrived", None)
+    if accepted is None or clock is None or not hasattr(socket, "TCP_INFO"):
+        return accepted
+    try:
+        info = connection.getsockopt(socket.IPPROTO_TCP, socket.TCP_INFO, 104)
+        (ago_ms,) = struct.unpack_from("I", info, 52)  # tcpi_last_data_recv
+    except (OSError, struct.error):  # pragma: no cover - a kernel without it
+        return accepted
+    came = float(clock()) - ago_ms / 1000
+    return min(accepted, came) if ago_ms < 60_000 else accepted
+
+
+class Address(tuple):  # type: ignore[type-arg]
     """A client address that also says when its connection was accepted."""
 
     arrived: float | None = None
@@ -52,7 +70,9 @@ class _Handler(WSGIRequestHandler):
             self.connection.close()
 
         environ["emulator.drop"] = drop
-        environ["emulator.arrived"] = getattr(self.client_address, "arrived", None)
+        environ["emulator.arrived"] = received(
+            self.connection, self.client_address, getattr(self.server, "clock", None)
+        )
         return environ
 
 
