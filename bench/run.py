@@ -823,7 +823,7 @@ def main() -> None:
         for calls in ((60,) if args.quick else (60, 240))
         for latency in (1.0, 3.0)
     ]
-    evidence = bench_ledger(args.data, 2_000 if args.quick else 250_000)
+    evidence = bench_ledger(args.data, 2_000 if args.quick else 100_000)
     doc = {
         "machine": {
             "arch": platform.machine(),
