@@ -47,8 +47,13 @@ _resolver = yaml.resolver.Resolver()  # used only to type single scalars
 Path_ = tuple[object, ...]
 
 
-def line_of(node: Node) -> int:
+def line_of(node: Node | Any) -> int:
+    """The line a node (or a parser event) starts on, from 1."""
     return int(node.start_mark.line) + 1
+
+
+def not_utf8(shown: str, line: int, at: int) -> InputError:
+    return InputError(f"{shown}:{line}: file is not valid UTF-8 (byte {at})")
 
 
 def read_text(path: Path, shown: str) -> str:
@@ -62,8 +67,7 @@ def read_text(path: Path, shown: str) -> str:
     try:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError as e:
-        line = data.count(b"\n", 0, e.start) + 1
-        raise InputError(f"{shown}:{line}: file is not valid UTF-8 (byte {e.start})") from e
+        raise not_utf8(shown, data.count(b"\n", 0, e.start) + 1, e.start) from e
 
 
 class _Events(_Loader, Composer):  # type: ignore[misc]
@@ -97,7 +101,7 @@ class _Utf8Chunks:
             held = len(e.object) - len(data)  # bytes of a character begun in the last block
             line = self._lines + e.object.count(b"\n", 0, e.start) + 1
             at = self._offset - held + e.start
-            raise InputError(f"{self.name}:{line}: file is not valid UTF-8 (byte {at})") from e
+            raise not_utf8(self.name, line, at) from e
         self._offset += len(data)
         self._lines += data.count(b"\n")
         return text
@@ -300,11 +304,15 @@ class Converter:
 
 def check_alias(node: Node, seen: set[int], shown: str) -> None:
     if id(node) in seen or isinstance(node, Unread):
-        raise InputError(
-            f"{shown}:{line_of(node)}: YAML anchors/aliases are not supported in lead sets "
-            "(they can expand without bound); write the values out"
-        )
+        raise alias_refused(shown, line_of(node))
     seen.add(id(node))
+
+
+def alias_refused(shown: str, line: int) -> InputError:
+    return InputError(
+        f"{shown}:{line}: YAML anchors/aliases are not supported in lead sets "
+        "(they can expand without bound); write the values out"
+    )
 
 
 def mapping_key(node: Node, shown: str) -> str:

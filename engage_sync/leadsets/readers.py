@@ -71,8 +71,7 @@ def inline_leads(
     the fast path of JSON Lines (one compiled plan per key layout); any other the general check.
     String fields keep the exact text written (`zip: 02134`); an empty, `~` or `null` value is
     no value, as YAML reads it."""
-    layouts: dict[tuple[object, ...], tuple[HeaderPlan, int, int] | None] = {}
-    make = _make_lead
+    lead_of = _mapped(shown, ctx, track, slow)
     with documents.lead_events(path, shown) as ev:
         get, anchors = ev.get_event, ev.anchors
         while True:
@@ -98,12 +97,13 @@ def inline_leads(
                 kind = type(key)
                 if kind is MappingEndEvent:
                     break
-                if kind is ScalarEvent and key.tag is None and key.anchor is None:
+                if (
+                    kind is ScalarEvent
+                    and key.tag is None
+                    and key.anchor is None
+                    and key.value != "<<"  # a merge key, if plain: mapping_key refuses it
+                ):
                     name = key.value
-                    if name == "<<" and key.implicit[0]:
-                        raise InputError(
-                            f"{shown}:{line_of(key)}: YAML merge keys (<<) are not supported"
-                        )
                 else:
                     name = _name(ev, key, shown)
                 value = get()
@@ -126,31 +126,9 @@ def inline_leads(
                     continue
                 raw[name] = text
                 keys[name] = key.start_mark
-            extended = raw.get("extendedLeadData")
-            ext = extended if type(extended) is dict else None
-            shape = (False, *raw) if ext is None else (True, *raw, *ext)
-            if shape in layouts:
-                layout = layouts[shape]
-            else:
-                layout = layouts[shape] = _jsonl_layout(raw, ext, ctx)
-            if layout is not None:
-                compiled, phone_at, ext_at = layout
-                row: list[Any] = list(raw.values())
-                if ext is not None:
-                    del row[ext_at]
-                    row.extend(ext.values())
-                hit = compiled.fast(row)
-                if hit is not None:
-                    if track(hit[0], row[phone_at], line):
-                        yield make((hit[0], compiled.names, hit[1], shown, line, hit[2]))
-                    continue
-            lead = slow(raw, shown, line, keys)
+            lead = lead_of(raw, line, keys)
             if lead is not None:
                 yield lead
-
-
-def line_of(event: Any) -> int:
-    return int(event.start_mark.line) + 1
 
 
 def _alias(event: Any, anchors: Mapping[str, Node], shown: str) -> ScalarNode:
@@ -159,13 +137,11 @@ def _alias(event: Any, anchors: Mapping[str, Node], shown: str) -> ScalarNode:
     node = anchors.get(event.anchor)
     if node is None:
         raise InputError(
-            f"{shown}:{line_of(event)}: invalid YAML: found undefined alias {event.anchor!r}"
+            f"{shown}:{documents.line_of(event)}: invalid YAML: found undefined alias "
+            f"{event.anchor!r}"
         )
     if not isinstance(node, ScalarNode):
-        raise InputError(
-            f"{shown}:{line_of(event)}: YAML anchors/aliases are not supported in lead sets "
-            "(they can expand without bound); write the values out"
-        )
+        raise documents.alias_refused(shown, documents.line_of(event))
     return node
 
 
@@ -187,7 +163,7 @@ def _name(ev: Any, event: Any, shown: str) -> str:
         if event.anchor is not None:
             documents.keep_anchor(ev.anchors, event, node)
     else:
-        raise InputError(f"{shown}:{line_of(event)}: a mapping key must be a plain name")
+        raise InputError(f"{shown}:{documents.line_of(event)}: a mapping key must be a plain name")
     return documents.mapping_key(node, shown)
 
 
@@ -373,8 +349,7 @@ def jsonl_leads(
         f = path.open(encoding="utf-8")
     except OSError as e:
         raise InputError(f"{shown}: cannot read: {e.strerror}") from e
-    layouts: dict[tuple[object, ...], tuple[HeaderPlan, int, int] | None] = {}
-    make = _make_lead
+    lead_of = _mapped(shown, ctx, track, slow)
     with f:
         number = 0
         try:
@@ -390,29 +365,44 @@ def jsonl_leads(
                 if not isinstance(raw, dict):
                     sink.add(shown, number, "(line)", "each line must be a JSON object (one lead)")
                     continue
-                extended = raw.get("extendedLeadData")
-                nested = type(extended) is dict
-                key = (True, *raw, *extended) if nested else (False, *raw)  # type: ignore[misc]
-                if key in layouts:
-                    layout = layouts[key]
-                else:
-                    layout = layouts[key] = _jsonl_layout(raw, extended if nested else None, ctx)
-                if layout is not None:
-                    compiled, phone_at, ext_at = layout
-                    row: list[Any] = list(raw.values())
-                    if nested:
-                        del row[ext_at]
-                        row.extend(extended.values())  # type: ignore[union-attr]
-                    hit = compiled.fast(row)
-                    if hit is not None:
-                        if track(hit[0], row[phone_at], number):
-                            yield make((hit[0], compiled.names, hit[1], shown, number, hit[2]))
-                        continue
-                lead = slow(raw, shown, number, None)
+                lead = lead_of(raw, number, None)
                 if lead is not None:
                     yield lead
         except UnicodeDecodeError as e:
             raise not_utf8(path, shown) from e
+
+
+def _mapped(
+    shown: str, ctx: LeadContext, track: Tracker, slow: SlowPath
+) -> Callable[[dict[str, object], int, Mapping[str, Mark] | None], Lead | None]:
+    """A lead from one mapping of field names to values (a JSON Lines object, an inline YAML
+    lead): the compiled fast path for its key layout (one per layout, compiled once) when it is
+    clean text, the general check otherwise. None when it has problems (reported)."""
+    layouts: dict[tuple[object, ...], tuple[HeaderPlan, int, int] | None] = {}
+    make = _make_lead
+
+    def lead_of(raw: dict[str, object], line: int, keys: Mapping[str, Mark] | None) -> Lead | None:
+        extended = raw.get("extendedLeadData")
+        ext = extended if type(extended) is dict else None
+        shape = (False, *raw) if ext is None else (True, *raw, *ext)
+        if shape in layouts:
+            layout = layouts[shape]
+        else:
+            layout = layouts[shape] = _jsonl_layout(raw, ext, ctx)
+        if layout is not None:
+            compiled, phone_at, ext_at = layout
+            row: list[Any] = list(raw.values())
+            if ext is not None:
+                del row[ext_at]
+                row.extend(ext.values())
+            hit = compiled.fast(row)
+            if hit is not None:
+                if not track(hit[0], row[phone_at], line):
+                    return None
+                return make((hit[0], compiled.names, hit[1], shown, line, hit[2]))
+        return slow(raw, shown, line, keys)
+
+    return lead_of
 
 
 def _jsonl_layout(
