@@ -561,21 +561,32 @@ def sealed_state(leadset: Path, state: Path) -> None:
     subprocess.run([PYTHON, "-c", code, str(leadset), str(state)], check=True)
 
 
-def one_changed_set(root: Path, n: int) -> Path:
-    """The CSV set of `n` leads (shared phones) with the first name of one lead in the middle
-    changed."""
+def one_changed_set(root: Path, n: int) -> tuple[Path, Path]:
+    """The CSV set of `n` leads (shared phones) as apply sealed it (the state), then with the
+    first name of one lead in the middle changed (the files)."""
     base = make_set(root, "csv", n, 0.0, shared=True)
     folder = root / f"csv-{n}-one-shared"
     folder.mkdir(parents=True, exist_ok=True)
-    leadset = folder / "leadset.yaml"
-    if not leadset.exists():
-        rows = (base.parent / "leads.csv").read_text(encoding="utf-8").split("\n")
+    leadset, state = folder / "leadset.yaml", folder / "sealed3.json"
+    if not state.exists():
+        text = (base.parent / "leads.csv").read_text(encoding="utf-8")
+        (folder / "leads.csv").write_text(text, encoding="utf-8")
+        leadset.write_text(base.read_text())
+        sealed_state(leadset, state)
+        rows = text.split("\n")
         middle = len(rows) // 2
         first = rows[middle].split(",")[2]
         rows[middle] = rows[middle].replace(f",{first},", f",{first}-Marie,", 1)
         (folder / "leads.csv").write_text("\n".join(rows), encoding="utf-8")
-        leadset.write_text(base.read_text())
-    return leadset
+    code = (
+        "import sys; from pathlib import Path\n"
+        "from engage_sync import workspace\n"
+        "from engage_sync.config import load_config\n"
+        "planned = workspace.build_plan([sys.argv[1]], load_config(), Path(sys.argv[2]))\n"
+        "assert planned.partial, 'the changed campaign is read whole'\n"
+    )
+    subprocess.run([PYTHON, "-c", code, str(leadset), str(state)], check=True)
+    return leadset, state
 
 
 def bench_incremental(root: Path, n: int, repeat: int) -> dict[str, Any]:
@@ -584,16 +595,16 @@ def bench_incremental(root: Path, n: int, repeat: int) -> dict[str, Any]:
     state without a seal (read in full), next to the floor of hashing the files and parsing the
     state; one lead changed, next to the read+hash floor; reading the state; its size."""
     leadset = make_set(root, "csv", n, 0.0, shared=True)
-    sealed = leadset.parent / "sealed2.json"
+    sealed = leadset.parent / "sealed3.json"
     plain = leadset.parent / "state2.json"
     sealed_state(leadset, sealed)
     steady_state(leadset, plain)
-    changed = one_changed_set(root, n)
+    changed, changed_state = one_changed_set(root, n)
     steady_floor = best_of(repeat, "floor-steady", str(leadset), str(sealed))
     read_floor = best_of(repeat, "floor-csv", str(leadset.parent / "leads.csv"))
     incremental = best_of(repeat, "plan", str(leadset), str(sealed))
     full = best_of(repeat, "plan", str(leadset), str(plain))
-    one = best_of(repeat, "plan", str(changed), str(plain))
+    one = best_of(repeat, "plan", str(changed), str(changed_state))
     read = best_of(repeat, "read-state", str(plain))
     result = {
         "leads": n,

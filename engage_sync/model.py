@@ -331,8 +331,8 @@ class Desired:
     tombstones: tuple[Tombstone, ...] = ()
     prune: bool = False
     prune_action: PruneAction = PruneAction.CANCEL
-    # not read: its files are what the last apply sealed (seal.py); every owned lead is
-    # declared and unchanged
+    # not read: its files are what the last apply sealed (incremental/seal.py); every owned lead is
+    # declared and unchanged, but for the `leads` given (the chunks re-read: incremental/partial.py)
     unread: bool = False
 
 

@@ -92,8 +92,6 @@ def plan(
         head = f"{cid}\tcreate\t"
         tail = f"\t{key}\n"
         get = applied.get
-        if want.unread:
-            unchanged = len(applied)
         for lead in want.leads:  # the hot loop: a million leads, keep it lean
             eid = lead.extern_id
             entry = get(eid)
@@ -120,6 +118,10 @@ def plan(
             )
             (replaces if action is ChangeKind.REPLACE else updates).append(change)
             digest.add(cid, action, item(change, key))
+        if (
+            want.unread
+        ):  # its leads are the state's, but for the few re-read (incremental/partial.py)
+            unchanged = len(applied) - len(updates) - len(replaces)
         removals = _tombstoned(want, applied, camp.removed if camp is not None else set())
         tombstoned = {t.extern_id for t in want.tombstones}
         # nothing owned, or a sealed campaign (every owned lead is declared): nothing dropped

@@ -5,22 +5,25 @@ from __future__ import annotations
 import contextlib
 import functools
 import json
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date
 from pathlib import Path
 
 from . import leadsets
-from . import seal as seals
 from .config import DEFAULT_LEADSETS, DEFAULT_STATE, Config, pick
 from .errors import InputError, StateError, ValidationFailed
-from .leadsets import DUPLICATE_EFFECT, Sink, Source
-from .model import Desired, Lead, Plan, RemoveReason
+from .incremental import partial as partials
+from .incremental import seal as seals
+from .incremental.partial import Partial
+from .incremental.seal import Chunk, Group, Seal
+from .leadsets import DUPLICATE_EFFECT, Sink, Source, chunks
+from .leadsets.chunks import Cut
+from .model import Desired, Lead, LeadSetPlan, Plan, RemoveReason
 from .optouts import Deadline, OptOutRules, Pending, requested_dates
 from .optouts.history import blame
 from .planner import plan as make_plan
 from .rails import tripped
-from .seal import Seal
 from .state import State, load_state
 from .state.file import MalformedEntry
 
@@ -44,9 +47,10 @@ class Planned:
     sink: Sink
     rails: list[str]
     # campaigns not read (their files are what the last apply recorded), and the seal each
-    # read campaign gets if apply carries all of its plan out (see seal.py)
+    # read campaign gets if apply carries all of its plan out (see incremental/seal.py)
     skipped: frozenset[int] = frozenset()
     seals: dict[int, Seal] = field(default_factory=dict)
+    partial: frozenset[int] = frozenset()  # campaigns of which only changed chunks were read
 
 
 @dataclass
@@ -57,6 +61,10 @@ class Inputs:
     skipped: dict[int, Seal] = field(default_factory=dict)
     digests: dict[str, str | None] = field(default_factory=dict)  # shown path -> sha256
     key: str = ""
+    # campaigns whose leads all come from one leadsFile: its chunks (sealed with them), and
+    # those of them read in part (incremental/partial.py)
+    chunked: dict[int, Cut] = field(default_factory=dict)
+    partials: dict[int, Partial] = field(default_factory=dict)
 
 
 def read_sources(paths: Sequence[str], config: Config) -> tuple[list[Source], Sink, bool]:
@@ -64,8 +72,11 @@ def read_sources(paths: Sequence[str], config: Config) -> tuple[list[Source], Si
     return found.sources, found.sink, found.whole
 
 
-def read_inputs(paths: Sequence[str], config: Config, state: State | None = None) -> Inputs:
-    """Parse the lead-set files; with a state, not those of campaigns it holds in sync.
+def read_inputs(
+    paths: Sequence[str], config: Config, state: State | None = None, partial: bool = True
+) -> Inputs:
+    """Parse the lead-set files; with a state, not those of campaigns it holds in sync, and of a
+    sealed campaign whose leadsFile changed only the chunks that changed (`partial`).
 
     Every file is hashed before it is parsed: a file edited while it is read is recorded with
     its older bytes, so the next plan reads it again rather than trusting it.
@@ -97,11 +108,54 @@ def read_inputs(paths: Sequence[str], config: Config, state: State | None = None
             sink.shared_phones[cid] = seal.shared_phones
     order = {f: i for i, f in enumerate(files)}
     sources.sort(key=lambda s: order[s.path])
+    found = Inputs(sources, sink, whole, skipped, digests, key)
+    _chunk(found, state, partial)
     for source in sources:
         if source.leads_path is not None and source.meta.leads_file not in digests:
             assert source.meta.leads_file is not None
             digests[source.meta.leads_file] = seals.file_digest(source.leads_path)
-    return Inputs(sources, sink, whole, skipped, digests, key)
+    return found
+
+
+def _chunk(found: Inputs, state: State, partial: bool) -> None:
+    """Cut the leadsFile of each campaign read whose leads all come from it into chunks (its
+    seal records them); of a sealed campaign whose other files are as sealed, read only the
+    chunks that changed (incremental/partial.py)."""
+    by_campaign: dict[int, list[Source]] = {}
+    for s in found.sources:
+        by_campaign.setdefault(s.meta.campaign.id, []).append(s)
+    for cid, group in by_campaign.items():
+        source = group[0]
+        if len(group) > 1 or source.inline or source.leads_path is None:
+            continue
+        assert source.meta.leads_file is not None
+        csv_file = source.leads_path.suffix.lower() == ".csv"
+        cut = chunks.cut(source.leads_path, csv_file)
+        if cut is None:
+            continue
+        found.digests[source.meta.leads_file] = cut.digest
+        found.chunked[cid] = cut
+        camp = state.campaigns.get(cid)
+        if not partial or camp is None or camp.seal is None or camp.in_doubt:
+            continue
+        seal = Seal.from_json(camp.seal)
+        if (
+            seal is None
+            or seal.key != found.key
+            or seal.leads != len(camp.leads)
+            or seal.files != (source.meta.path,)
+            or seal.leads_file != source.meta.leads_file
+            or any(
+                found.digests.get(shown) != sha
+                for shown, sha in seal.inputs
+                if shown != seal.leads_file
+            )
+        ):
+            continue
+        matched = partials.match(seal, cut, csv_file, camp.leads)
+        if matched is not None:
+            source.ranges = matched.ranges()
+            found.partials[cid] = matched
 
 
 class Unchecked:
@@ -111,6 +165,11 @@ class Unchecked:
 
     def __init__(self, plan: Plan, sink: Sink) -> None:
         self._plan, self._sink = plan, sink
+
+    @property
+    def plan_unchecked(self) -> Plan:
+        """The plan before its reading is known to be clean: only to check a partial read."""
+        return self._plan
 
     def checked(self) -> Plan:
         if self._sink.errors:
@@ -180,20 +239,60 @@ def build_plan(
 ) -> Planned:
     """Validate, then plan against the state. Any error raises ValidationFailed with all of them.
 
-    `incremental`: campaigns the state holds in sync are not read (see seal.py); off when
-    every lead must be streamed (`--refresh` looks up declared phones).
+    `incremental`: campaigns the state holds in sync are not read (incremental/seal.py), and of
+    a sealed campaign whose leadsFile changed only the chunks that changed (incremental/
+    partial.py; read whole when that does not hold); off when every lead must be streamed
+    (`--refresh` looks up declared phones).
     """
     state = load_state(state_file)
-    found = read_inputs(paths, config, state if incremental else None)
+    planned = _build(paths, config, state, state_file, incremental, partial=incremental)
+    if planned is None:  # a partial read did not hold: read those campaigns whole
+        planned = _build(paths, config, state, state_file, incremental, partial=False)
+        assert planned is not None
+    return planned
+
+
+def _build(
+    paths: Sequence[str],
+    config: Config,
+    state: State,
+    state_file: Path,
+    incremental: bool,
+    partial: bool,
+) -> Planned | None:
+    found = read_inputs(paths, config, state if incremental else None, partial)
     sources, sink = found.sources, found.sink
     desired = leadsets.group(sources, sink)
+    tallies: dict[int, partials.Tally] = {}
+    for i, d in enumerate(desired):
+        cid = d.campaign.id
+        if cid in found.chunked:
+            bit = found.partials.get(cid)
+            tally = bit.tally if bit is not None else partials.Tally(found.chunked[cid].spans)
+            tallies[cid] = tally
+            desired[i] = replace(d, leads=tally.wrap(d.leads), unread=bit is not None)
     desired += [seal.desired(cid) for cid, seal in found.skipped.items()]
     desired.sort(key=lambda d: d.campaign.id)  # the checksum follows this order
     try:
         unchecked = plan_reading(desired, state, sink, include_undeclared=found.whole)
     except MalformedEntry as e:
         raise StateError(_where_in_state(state_file, e)) from e
+    made: dict[int, tuple[Chunk, ...]] = {}
+    if found.partials:
+        if sink.errors:
+            return None  # a full read finds every problem, exactly
+        by_id = {ls.campaign.id: ls for ls in unchecked.plan_unchecked.leadsets}
+        for cid, bit in found.partials.items():
+            chunked = _settle(bit, by_id[cid], sources, sink)
+            if chunked is None:
+                return None
+            made[cid] = chunked
     result = unchecked.checked()  # raises ValidationFailed, with every problem, on an error
+    for cid, cut in found.chunked.items():
+        if cid not in made and cid in tallies:
+            leads_file = next(s.meta.leads_file for s in sources if s.meta.campaign.id == cid)
+            slow = [line for file, line in sink.slow if file == leads_file]
+            made[cid] = tallies[cid].chunks(cut, slow)
     handling = {d.campaign.id: str(d.options.get("duplicateHandling")) for d in desired}
     shared = tuple(
         f"campaign {cid}: {n} lead(s) share a phone with an earlier lead; with "
@@ -209,8 +308,27 @@ def build_plan(
         sink,
         tripped(result, config.rails),
         frozenset(found.skipped),
-        _seals(result, found, sources) if incremental else {},
+        _seals(result, found, sources, made) if incremental else {},
+        frozenset(found.partials),
     )
+
+
+def _settle(
+    bit: partials.Partial, ls: LeadSetPlan, sources: Sequence[Source], sink: Sink
+) -> tuple[Chunk, ...] | None:
+    """partial.settle, given the phones of the leads created or changed (read again: a few)."""
+    changed = {c.extern_id for c in (*ls.updates, *ls.replaces)}
+    for c in ls.creates:
+        changed.add(c.extern_id)
+        if len(changed) > partials.CHANGED_AT_MOST:
+            return None
+    phones: dict[str, set[str]] = {}
+    if changed:
+        source = next(s for s in sources if s.meta.campaign.id == ls.campaign.id)
+        for lead in leadsets.stream(source):
+            if lead.extern_id in changed:
+                phones.setdefault(lead.extern_id, set()).update(partials.phones_of(lead))
+    return partials.settle(bit, ls, sink, phones)
 
 
 def with_deadlines(
@@ -244,7 +362,12 @@ def with_deadlines(
     return replace(result, leadsets=tuple(leadsets)) if today is not None else result
 
 
-def _seals(result: Plan, found: Inputs, sources: Sequence[Source]) -> dict[int, Seal]:
+def _seals(
+    result: Plan,
+    found: Inputs,
+    sources: Sequence[Source],
+    chunked: Mapping[int, tuple[Chunk, ...]],
+) -> dict[int, Seal]:
     """For each campaign read, the seal it gets if apply carries out all of its plan."""
     inputs: dict[int, list[tuple[str, str | None]]] = {}
     for s in sources:
@@ -258,10 +381,21 @@ def _seals(result: Plan, found: Inputs, sources: Sequence[Source]) -> dict[int, 
         if cid in found.skipped or cid not in inputs:
             continue
         shared = found.sink.shared_phones.get(cid, 0)
-        seal = seals.seal_for(ls, inputs[cid], found.key, found.sink.problems, shared)
+        parts = None
+        if cid in chunked:
+            leads_file = next(s.meta.leads_file for s in sources if s.meta.campaign.id == cid)
+            assert leads_file is not None
+            groups = found.sink.shared_groups.get(cid, [])
+            ordered = sorted((tuple(sorted(g, key=lambda m: m[1])) for g in groups), key=_first)
+            parts = (leads_file, chunked[cid], tuple(ordered))
+        seal = seals.seal_for(ls, inputs[cid], found.key, found.sink.problems, shared, parts)
         if seal is not None:
             made[cid] = seal
     return made
+
+
+def _first(group: Group) -> int:
+    return group[0][1]
 
 
 def record_seals(planned: Planned, done: Callable[[int], bool]) -> int:

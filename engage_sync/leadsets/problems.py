@@ -104,6 +104,9 @@ class DuplicateCheck:
     declared too. Memory stays flat however many leads stream past."""
 
     shared_phones: dict[int, int] = field(default_factory=dict)  # campaign -> leads (warnings)
+    # campaign -> the leads that share a phone, as (externId, line) groups in the order read
+    # (no phone: the state holds these for incremental plans, see incremental/partial.py)
+    shared_groups: dict[int, list[list[tuple[str, int]]]] = field(default_factory=dict)
     _ids: dict[int, Hashes] = field(default_factory=dict)
     _phones: dict[int, Hashes] = field(default_factory=dict)
     _watch: dict[int, tuple[frozenset[str], set[str]]] = field(default_factory=dict)
@@ -162,6 +165,7 @@ class ExactCheck:
     replay: Replay
     found: list[tuple[str, object, str, int, str]] = field(default_factory=list)
     first: dict[object, str] = field(default_factory=dict)  # key -> where first declared
+    members: dict[int, list[tuple[str, int]]] = field(default_factory=dict)  # phone key -> leads
     _seen_ids: set[str] = field(default_factory=set)
     _seen_phones: set[int] = field(default_factory=set)
 
@@ -169,6 +173,7 @@ class ExactCheck:
         handling = str(duplicate_handling)
         id_hashes, phone_hashes = self.replay
         ids, phones, found, first = self._seen_ids, self._seen_phones, self.found, self.first
+        members = self.members
 
         def track(extern_id: str, phone: object, line: int) -> bool:
             if hash(extern_id) in id_hashes:
@@ -179,6 +184,7 @@ class ExactCheck:
                 first[extern_id] = f"{file}:{line}"
             key = hash(phone) if phone else None
             if key is not None and key in phone_hashes:
+                members.setdefault(key, []).append((extern_id, line))
                 if key in phones:
                     found.append(("leadPhone", key, file, line, handling))
                 else:
@@ -188,9 +194,13 @@ class ExactCheck:
 
         return track
 
-    def report(self, campaign: int, problems: Problems, shared_phones: dict[int, int]) -> None:
+    def report(self, campaign: int, problems: Problems, check: DuplicateCheck) -> None:
         """The duplicates found, in the order the leads came, each naming where the value was
-        first declared."""
+        first declared; the groups of leads that share a phone go to `check`."""
+        shared_phones = check.shared_phones
+        groups = [m for m in self.members.values() if len(m) > 1]
+        if groups:
+            check.shared_groups.setdefault(campaign, []).extend(groups)
         for kind, key, file, line, handling in self.found:
             first = self.first.get(key, "an earlier lead")
             if kind == "externId":
@@ -202,14 +212,15 @@ class ExactCheck:
                 )
             else:
                 shared_phones[campaign] = shared_phones.get(campaign, 0) + 1
-                problems.add(
-                    file,
-                    line,
-                    "leadPhone",
-                    f"same phone as the lead at {first}; with "
-                    f"duplicateHandling {handling} {DUPLICATE_EFFECT.get(handling, '')}",
-                    warn=True,
-                )
+                problems.add(file, line, "leadPhone", shared_phone(first, handling), warn=True)
+
+
+def shared_phone(first: str, handling: str) -> str:
+    """The warning at a lead whose phone an earlier lead (at `first`, file:line) has."""
+    return (
+        f"same phone as the lead at {first}; with "
+        f"duplicateHandling {handling} {DUPLICATE_EFFECT.get(handling, '')}"
+    )
 
 
 class Sink:
@@ -219,6 +230,9 @@ class Sink:
     def __init__(self, check: DuplicateCheck | ExactCheck | None = None) -> None:
         self.collected = Problems()
         self.check = check if check is not None else DuplicateCheck()
+        # (file, line) of each lead that took the general check, not a compiled fast path:
+        # its phone may be written otherwise than it is compared (incremental/partial.py)
+        self.slow: list[tuple[str, int]] = []
 
     @property
     def problems(self) -> list[Problem]:
@@ -240,6 +254,10 @@ class Sink:
     @property
     def shared_phones(self) -> dict[int, int]:
         return self.check.shared_phones if isinstance(self.check, DuplicateCheck) else {}
+
+    @property
+    def shared_groups(self) -> dict[int, list[list[tuple[str, int]]]]:
+        return self.check.shared_groups if isinstance(self.check, DuplicateCheck) else {}
 
     def add(self, file: str, line: int, name: str, message: str, warn: bool = False) -> None:
         self.collected.add(file, line, name, message, warn)

@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import csv
 import functools
+import io
 import json
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +29,7 @@ from yaml.nodes import Node, ScalarNode
 from ..errors import InputError
 from ..model import EXTENDED, Lead
 from . import documents
+from .chunks import Span
 from .fields import INTEGER_FIELDS, KNOWN_FIELDS, HeaderPlan, LeadContext, check_lead, suggest
 from .problems import Sink, Tracker
 
@@ -41,9 +43,12 @@ _make_lead = functools.partial(tuple.__new__, Lead)
 
 
 def slow_path(ctx: LeadContext, sink: Sink, track: Tracker) -> SlowPath:
+    slow_lines = sink.slow
+
     def lead_from(
         raw: dict[str, object], file: str, line: int, keys: Mapping[str, Mark] | None
     ) -> Lead | None:
+        slow_lines.append((file, line))
         data, issues = check_lead(raw, ctx)
         for name, message in issues:
             mark = keys.get(name.split(".", 1)[0]) if keys else None
@@ -269,51 +274,95 @@ def _width_problem(sink: Sink, shown: str, line: int, row: list[str], columns: i
 
 
 def csv_leads(
-    path: Path, shown: str, sink: Sink, ctx: LeadContext, track: Tracker, slow: SlowPath
+    path: Path,
+    shown: str,
+    sink: Sink,
+    ctx: LeadContext,
+    track: Tracker,
+    slow: SlowPath,
+    ranges: Sequence[Span] | None = None,
 ) -> Iterator[Lead]:
+    """The rows of a CSV file, or with `ranges` only the rows in those chunks (chunks.py; the
+    header is read from the file's first line), each at its line in the file."""
     try:
         f = path.open(encoding="utf-8-sig", newline="")
     except OSError as e:
         raise InputError(f"{shown}: cannot read: {e.strerror}") from e
     with f:
         reader = csv.reader(f)
+        base = 0  # the line before the rows the reader reads
         try:
             first = next(reader, None)
             if first is None:
                 raise InputError(f"{shown}:1: bad header: the file is empty")
             names, keep = _header(first, shown, sink)
             compiled = HeaderPlan(names, ctx)
-            fast, lead_names, width = compiled.fast, compiled.names, compiled.width
-            phone_at = _phone_index(names)
-            make = _make_lead
-            line = reader.line_num + 1
-            header_width = len(first)
-            skip = _not_wanted(sink, names)
-            for row in reader:
-                if keep is not None:  # unknown columns left out, the rest still checked
-                    if len(row) != header_width:
-                        _width_problem(sink, shown, line, row, header_width)
-                        line = reader.line_num + 1
-                        continue
-                    row = [row[i] for i in keep]
-                if skip is not None and skip(row):
-                    line = reader.line_num + 1
-                    continue
-                hit = fast(row)
-                if hit is not None:
-                    if track(hit[0], row[phone_at], line):
-                        yield make((hit[0], lead_names, hit[1], shown, line, hit[2]))
-                elif len(row) != width:
-                    _width_problem(sink, shown, line, row, header_width)
-                else:
-                    lead = slow(_raw(names, row), shown, line, None)
-                    if lead is not None:
-                        yield lead
-                line = reader.line_num + 1
+            rows = functools.partial(
+                _csv_rows, shown, sink, track, slow, compiled, names, keep, len(first)
+            )
+            if ranges is None:
+                yield from rows(reader, 0)
+                return
+            for text, base in _pieces(path, shown, ranges):
+                reader = csv.reader(io.StringIO(text, newline=""))
+                yield from rows(reader, base)
         except UnicodeDecodeError as e:
             raise not_utf8(path, shown) from e
         except csv.Error as e:
-            raise InputError(f"{shown}:{reader.line_num}: malformed CSV: {e}") from e
+            raise InputError(f"{shown}:{base + reader.line_num}: malformed CSV: {e}") from e
+
+
+def _pieces(path: Path, shown: str, ranges: Sequence[Span]) -> Iterator[tuple[str, int]]:
+    """The text of each chunk, and the line before its first."""
+    try:
+        f = path.open("rb")
+    except OSError as e:
+        raise InputError(f"{shown}: cannot read: {e.strerror}") from e
+    with f:
+        for span in ranges:
+            f.seek(span.start)
+            yield f.read(span.end - span.start).decode("utf-8"), span.line - 1
+
+
+def _csv_rows(
+    shown: str,
+    sink: Sink,
+    track: Tracker,
+    slow: SlowPath,
+    compiled: HeaderPlan,
+    names: list[str],
+    keep: list[int] | None,
+    header_width: int,
+    reader: Any,
+    base: int,
+) -> Iterator[Lead]:
+    """The leads of the rows `reader` reads, the first at line `base + 1` of the file."""
+    fast, lead_names, width = compiled.fast, compiled.names, compiled.width
+    phone_at = _phone_index(names)
+    make = _make_lead
+    line = base + reader.line_num + 1
+    skip = _not_wanted(sink, names)
+    for row in reader:
+        if keep is not None:  # unknown columns left out, the rest still checked
+            if len(row) != header_width:
+                _width_problem(sink, shown, line, row, header_width)
+                line = base + reader.line_num + 1
+                continue
+            row = [row[i] for i in keep]
+        if skip is not None and skip(row):
+            line = base + reader.line_num + 1
+            continue
+        hit = fast(row)
+        if hit is not None:
+            if track(hit[0], row[phone_at], line):
+                yield make((hit[0], lead_names, hit[1], shown, line, hit[2]))
+        elif len(row) != width:
+            _width_problem(sink, shown, line, row, header_width)
+        else:
+            lead = slow(_raw(names, row), shown, line, None)
+            if lead is not None:
+                yield lead
+        line = base + reader.line_num + 1
 
 
 def _not_wanted(sink: Sink, names: list[str]) -> Callable[[list[str]], bool] | None:
@@ -343,33 +392,53 @@ def _not_wanted(sink: Sink, names: list[str]) -> Callable[[list[str]], bool] | N
 
 
 def jsonl_leads(
-    path: Path, shown: str, sink: Sink, ctx: LeadContext, track: Tracker, slow: SlowPath
+    path: Path,
+    shown: str,
+    sink: Sink,
+    ctx: LeadContext,
+    track: Tracker,
+    slow: SlowPath,
+    ranges: Sequence[Span] | None = None,
 ) -> Iterator[Lead]:
+    """The objects of a JSON Lines file, or with `ranges` only those in these chunks."""
     try:
         f = path.open(encoding="utf-8")
     except OSError as e:
         raise InputError(f"{shown}: cannot read: {e.strerror}") from e
     lead_of = _mapped(shown, ctx, track, slow)
     with f:
-        number = 0
         try:
-            for number, text in enumerate(f, 1):
-                if not text.strip():
-                    continue
-                try:
-                    # numbers keep their exact text: a zip of 02134 must not become 2134
-                    raw = json.loads(text, parse_int=str, parse_float=str)
-                except json.JSONDecodeError as e:
-                    sink.add(shown, number, "(line)", f"invalid JSON: {e.msg}")
-                    continue
-                if not isinstance(raw, dict):
-                    sink.add(shown, number, "(line)", "each line must be a JSON object (one lead)")
-                    continue
-                lead = lead_of(raw, number, None)
-                if lead is not None:
-                    yield lead
+            if ranges is None:
+                yield from _jsonl_lines(f, 0, shown, sink, lead_of)
+                return
+            for text, base in _pieces(path, shown, ranges):
+                yield from _jsonl_lines(io.StringIO(text), base, shown, sink, lead_of)
         except UnicodeDecodeError as e:
             raise not_utf8(path, shown) from e
+
+
+def _jsonl_lines(
+    lines: Iterable[str],
+    base: int,
+    shown: str,
+    sink: Sink,
+    lead_of: Callable[[dict[str, object], int, Mapping[str, Mark] | None], Lead | None],
+) -> Iterator[Lead]:
+    for number, text in enumerate(lines, base + 1):
+        if not text.strip():
+            continue
+        try:
+            # numbers keep their exact text: a zip of 02134 must not become 2134
+            raw = json.loads(text, parse_int=str, parse_float=str)
+        except json.JSONDecodeError as e:
+            sink.add(shown, number, "(line)", f"invalid JSON: {e.msg}")
+            continue
+        if not isinstance(raw, dict):
+            sink.add(shown, number, "(line)", "each line must be a JSON object (one lead)")
+            continue
+        lead = lead_of(raw, number, None)
+        if lead is not None:
+            yield lead
 
 
 def _mapped(

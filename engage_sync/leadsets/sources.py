@@ -24,6 +24,7 @@ from ..model import (
 )
 from ..optouts.calendar import latest_request_day
 from . import documents, readers
+from .chunks import Span
 from .fields import US_COUNTRIES, LeadContext, suggest
 from .problems import DuplicateCheck, ExactCheck, Replay, Sink
 from .schema import document_validator
@@ -108,6 +109,8 @@ class Source:
     inline: bool  # the file has a `leads:` list, streamed from its events (readers.inline_leads)
     leads_path: Path | None
     ctx: LeadContext
+    # only these chunks of the leadsFile are read (incremental/partial.py), else all of it
+    ranges: tuple[Span, ...] | None = None
 
 
 def load_source(
@@ -269,7 +272,7 @@ def iter_leads(source: Source, sink: Sink) -> Iterator[Lead]:
         slow = readers.slow_path(source.ctx, sink, track)
         csv_file = source.leads_path.suffix.lower() == ".csv"
         read = readers.csv_leads if csv_file else readers.jsonl_leads
-        yield from read(source.leads_path, shown, sink, source.ctx, track, slow)
+        yield from read(source.leads_path, shown, sink, source.ctx, track, slow, source.ranges)
 
 
 def load_sources(
@@ -313,7 +316,7 @@ def campaign_leads(campaign: int, sources: Sequence[Source], sink: Sink) -> Iter
         yield from _guarded(source, sink)
     repeated = check.repeated(campaign)
     if repeated is not None:
-        _replay(campaign, sources, repeated).report(campaign, sink.collected, check.shared_phones)
+        _replay(campaign, sources, repeated).report(campaign, sink.collected, check)
     declared = check.watched(campaign)
     clashes = [t for t in tombstones if t.extern_id in declared]
     if clashes:

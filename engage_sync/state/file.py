@@ -63,7 +63,7 @@ class CampaignState:
     # is recorded, then they go to the evidence ledger
     requested: dict[str, str] = field(default_factory=dict)
     acts: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
-    # set by apply when the campaign's files and this state agree exactly (see seal.py):
+    # set by apply when the campaign's files and this state agree exactly (see incremental/seal.py):
     # the bytes' fingerprint, the lead count and what a plan shows of the campaign. Any change
     # to the campaign's leads drops it.
     seal: dict[str, Any] | None = None

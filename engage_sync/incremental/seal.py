@@ -24,8 +24,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from . import __version__
-from .model import (
+from .. import __version__
+from ..model import (
     CampaignRef,
     Desired,
     LeadSetPlan,
@@ -34,9 +34,10 @@ from .model import (
     PruneAction,
     Severity,
 )
-from .state import CampaignState
+from ..state import CampaignState
 
-SEAL_VERSION = 2  # 2: the warnings a read finds (shared phones) travel with the seal
+# 2: the warnings a read finds (shared phones) travel with the seal; 3: a leadsFile's chunks
+SEAL_VERSION = 3
 _CHUNK = 1 << 20
 
 
@@ -63,6 +64,38 @@ def settings_key(defaults: Mapping[str, Any], prune: bool, prune_action: str) ->
     return hashlib.sha256(text.encode()).hexdigest()
 
 
+@dataclass(frozen=True, slots=True)
+class Chunk:
+    """A chunk of a sealed leadsFile (leadsets/chunks.py) and its leads: how many, and the XOR
+    and the sum (mod 2**64) of their content hashes read as 64-bit numbers (the state holds
+    each hash, so a plan can tell which leads a vanished chunk held); `plain` when each of its
+    leads' phones is written as it is compared (a fast-path lead, no JSON escape)."""
+
+    start: int
+    end: int
+    line: int
+    lines: int
+    sha: str
+    leads: int
+    xor: int
+    total: int
+    plain: bool
+
+    def to_json(self) -> list[object]:
+        return [*(getattr(self, f) for f in self.__slots__[:-1]), int(self.plain)]
+
+    @classmethod
+    def from_json(cls, raw: list[Any]) -> Chunk:
+        start, end, line, lines, sha, leads, xor, total, plain = raw
+        return cls(
+            int(start), int(end), int(line), int(lines), str(sha), int(leads), int(xor),
+            int(total), bool(plain),
+        )  # fmt: skip
+
+
+Group = tuple[tuple[str, int], ...]  # leads that share a phone: (externId, line), first first
+
+
 @dataclass(frozen=True)
 class Seal:
     """What a plan needs of a campaign it does not read, and how to tell it is still true."""
@@ -80,6 +113,11 @@ class Seal:
     # how many leads share a phone: a plan that skips the campaign shows them all the same
     warnings: tuple[tuple[str, int, str, str], ...] = ()
     shared_phones: int = 0
+    # a campaign whose leads all come from one leadsFile: its chunks and the groups of its
+    # leads that share a phone, so one changed row re-reads a chunk (partial.py)
+    leads_file: str | None = None
+    chunks: tuple[Chunk, ...] = ()
+    groups: tuple[Group, ...] = ()
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -95,6 +133,9 @@ class Seal:
             "pruneAction": self.prune_action.value,
             "warnings": [list(w) for w in self.warnings],
             "sharedPhones": self.shared_phones,
+            "leadsFile": self.leads_file,
+            "chunks": [c.to_json() for c in self.chunks],
+            "groups": [[list(m) for m in g] for g in self.groups],
         }
 
     @classmethod
@@ -121,6 +162,9 @@ class Seal:
                     (str(f), int(n), str(field), str(m)) for f, n, field, m in raw["warnings"]
                 ),
                 shared_phones=int(raw["sharedPhones"]),
+                leads_file=None if raw["leadsFile"] is None else str(raw["leadsFile"]),
+                chunks=tuple(Chunk.from_json(c) for c in raw["chunks"]),
+                groups=tuple(tuple((str(e), int(n)) for e, n in g) for g in raw["groups"]),
             )
         except (KeyError, TypeError, ValueError):
             return None
@@ -165,6 +209,7 @@ def seal_for(
     key: str,
     problems: Iterable[Problem],
     shared_phones: int = 0,
+    chunked: tuple[str, tuple[Chunk, ...], tuple[Group, ...]] | None = None,
 ) -> Seal | None:
     """The seal a campaign gets if apply carries out all of this plan, or None when the state
     will not equal the files afterwards (an error at its files, an orphan, a lead in doubt,
@@ -186,6 +231,9 @@ def seal_for(
         options=ls.options,
         prune=ls.prune,
         prune_action=ls.prune_action,
-        warnings=tuple((p.file, p.line, p.field, p.message) for p in at_files),
+        warnings=tuple(sorted((p.file, p.line, p.field, p.message) for p in at_files)),
         shared_phones=shared_phones,
+        leads_file=chunked[0] if chunked else None,
+        chunks=chunked[1] if chunked else (),
+        groups=chunked[2] if chunked else (),
     )

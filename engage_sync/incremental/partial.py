@@ -1,0 +1,287 @@
+"""Incremental below the campaign (issue #23): after an edit to a sealed campaign's leadsFile, a
+plan re-reads only the chunks whose bytes changed (leadsets/chunks.py), and plans the rest as
+the state holds it. It must come out exactly as a full read would, or not at all.
+
+A seal of a campaign whose leads all come from one CSV or JSON Lines file records the file's
+chunks: where each is, its sha256, how many leads it held, and the XOR and sum of their content
+hashes (`Tally`); and the groups of leads that share a phone, by externId and line (no phone:
+the state never holds one). A plan then cuts the file again and `match`es its chunks to the
+sealed ones, in order. The chunks whose bytes are new are read (the header of a CSV file must
+be unchanged); the sealed chunks that are gone held leads that must all turn up among them.
+
+What is read is planned as usual; the rest counts as unchanged. `settle` then checks what a full
+read would have seen differently, and returns None (the plan reads the campaign whole) when:
+- there is an error anywhere: a full read reports every problem exactly;
+- the leads read that the state holds are not exactly the leads of the chunks gone (their count,
+  and the XOR and sum of the state's hashes of them): a lead was dropped or moved in from a chunk
+  not read (a duplicate), and the plan would miss an orphan or a duplicate;
+- a lead created or changed has a phone that occurs in a chunk not read (a new shared phone the
+  read cannot see), or was in a group that shared a phone (the group may have split), or more
+  than `CHANGED_AT_MOST` are;
+- a lead that shared a phone with leads in other chunks is not found.
+Otherwise the groups of shared phones are rebuilt (moved by the lines the chunks moved, merged
+with what the read found) and the warnings at the file are those a full read gives.
+"""
+
+from __future__ import annotations
+
+import mmap
+import sys
+from array import array
+from bisect import bisect_right
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from functools import reduce
+from operator import xor
+from pathlib import Path
+
+from ..leadsets import Sink
+from ..leadsets.chunks import Cut, Span
+from ..leadsets.problems import shared_phone
+from ..model import PHONE_FIELDS, Lead, LeadSetPlan, Severity
+from .seal import Chunk, Group, Seal
+
+CHANGED_AT_MOST = 64  # more created or changed leads than this: the campaign is read whole
+_U64 = (1 << 64) - 1
+
+
+def _fold(digests: list[str]) -> tuple[int, int, int]:
+    """How many content hashes, and their XOR and sum (mod 2**64), each hash's 8 characters of
+    base64 read as a 64-bit number (in bulk: an array, not a Python step per lead). A hash of
+    another length gives a count no chunk has: the plan reads the campaign whole."""
+    raw = "".join(digests).encode("ascii")
+    if len(raw) != 8 * len(digests):
+        return (-1, 0, 0)
+    numbers = array("Q", raw)
+    if sys.byteorder != "little":
+        numbers.byteswap()
+    return len(numbers), reduce(xor, numbers, 0), sum(numbers) & _U64
+
+
+class Tally:
+    """Per chunk, as the leads stream to the planner: how many, and the XOR and sum of their
+    content hashes. With `applied` (the state's leads), the same of the state's hashes of the
+    leads it holds; with `watch`, where these externIds were found."""
+
+    def __init__(
+        self,
+        spans: Sequence[Span],
+        applied: Mapping[str, str] | None = None,
+        watch: frozenset[str] = frozenset(),
+    ) -> None:
+        self.firsts = [s.line for s in spans]
+        size = len(spans)
+        self.leads, self.xor, self.total = [0] * size, [0] * size, [0] * size
+        self.applied, self.watch = applied, watch
+        self.known = (0, 0, 0)  # leads the state holds: count, XOR, sum of its hashes
+        self.lines: dict[str, int] = {}
+
+    def wrap(self, leads: Iterable[Lead]) -> Iterator[Lead]:
+        if self.applied is not None:
+            leads = self._looking(leads, self.applied)
+        firsts, last = self.firsts, len(self.firsts) - 1
+        at, lo, hi = -1, 0, 0  # the chunk being counted and its lines [lo, hi)
+        digests: list[str] = []
+        keep = digests.append
+        for lead in leads:  # a million leads on a full read: keep it lean
+            line = lead.line
+            if not lo <= line < hi:
+                self._add(at, digests)
+                digests.clear()
+                at = bisect_right(firsts, line) - 1
+                lo, hi = firsts[at], firsts[at + 1] if at < last else 1 << 62
+            keep(lead.digest)
+            yield lead
+        self._add(at, digests)
+
+    def _looking(self, leads: Iterable[Lead], applied: Mapping[str, str]) -> Iterator[Lead]:
+        """The leads, noting the state's hashes of those it holds, and where watched ones are."""
+        get, watch, lines = applied.get, self.watch, self.lines
+        held: list[str] = []
+        for lead in leads:
+            entry = get(lead.extern_id)
+            if entry is not None:
+                held.append(entry[:8])
+            if lead.extern_id in watch:
+                lines[lead.extern_id] = lead.line
+            yield lead
+        self.known = _fold(held)
+
+    def _add(self, at: int, digests: list[str]) -> None:
+        if at >= 0 and digests:
+            n, x, t = _fold(digests)
+            self.leads[at] += n
+            self.xor[at] ^= x
+            self.total[at] = (self.total[at] + t) & _U64
+
+    def chunks(
+        self, cut: Cut, slow: Iterable[int], kept: Mapping[int, Chunk] | None = None
+    ) -> tuple[Chunk, ...]:
+        """The chunks to seal: those read as counted here (`plain` unless a lead took the
+        general check or a JSON escape is in it), those `kept` as sealed before, moved."""
+        slow_at = {bisect_right(self.firsts, line) - 1 for line in slow}
+        made = []
+        for i, s in enumerate(cut.spans):
+            old = kept.get(i) if kept is not None else None
+            if old is not None:
+                leads, xor, total, plain = old.leads, old.xor, old.total, old.plain
+            else:
+                leads, xor, total = self.leads[i], self.xor[i], self.total[i]
+                plain = i not in slow_at and not s.escaped
+            made.append(Chunk(s.start, s.end, s.line, s.lines, s.sha, leads, xor, total, plain))
+        return tuple(made)
+
+
+@dataclass
+class Partial:
+    """A sealed campaign whose leadsFile is read in part: which of the file's chunks now are the
+    sealed ones (`kept`: new index -> sealed index), which are read, and which sealed ones are
+    gone."""
+
+    seal: Seal
+    cut: Cut
+    kept: dict[int, int]
+    read: tuple[int, ...]
+    vanished: tuple[int, ...]
+    tally: Tally = field(init=False)
+
+    def ranges(self) -> tuple[Span, ...]:
+        return tuple(self.cut.spans[i] for i in self.read)
+
+
+def match(seal: Seal, cut: Cut, csv_file: bool, applied: Mapping[str, str]) -> Partial | None:
+    """The file's chunks matched to the sealed ones, in order; None when the file is better read
+    whole (a CSV header changed, or nothing is kept)."""
+    if not seal.chunks:
+        return None
+    where: dict[str, list[int]] = {}
+    for i, c in enumerate(seal.chunks):
+        where.setdefault(c.sha, []).append(i)
+    kept: dict[int, int] = {}
+    read: list[int] = []
+    last = -1
+    for j, span in enumerate(cut.spans):
+        # the first sealed chunk with these bytes after the last one kept: the order holds
+        found = next((i for i in where.get(span.sha, ()) if i > last), None)
+        if found is None:
+            read.append(j)
+        else:
+            kept[j] = last = found
+    if csv_file and kept.get(0) != 0:
+        return None  # the header changed: every row reads otherwise
+    if not kept:
+        return None
+    taken = set(kept.values())
+    vanished = tuple(i for i in range(len(seal.chunks)) if i not in taken)
+    partial = Partial(seal, cut, kept, tuple(read), vanished)
+    firsts = [c.line for c in seal.chunks]
+    gone = set(vanished)
+    watch = frozenset(
+        eid for g in seal.groups for eid, line in g if bisect_right(firsts, line) - 1 in gone
+    )
+    partial.tally = Tally(cut.spans, applied, watch)
+    return partial
+
+
+def settle(
+    partial: Partial, ls: LeadSetPlan, sink: Sink, changed_phones: Mapping[str, set[str]]
+) -> tuple[Chunk, ...] | None:
+    """Check the plan made from the chunks read (see the module's docstring); when it holds,
+    put the warnings a full read gives at the file into `sink` and return the chunks to seal,
+    else None. `changed_phones`: the phones of the leads created or changed, by externId."""
+    seal, tally, cid = partial.seal, partial.tally, ls.campaign.id
+    gone = [seal.chunks[i] for i in partial.vanished]
+    expect = (sum(c.leads for c in gone), 0, sum(c.total for c in gone) & _U64)
+    for c in gone:
+        expect = (expect[0], expect[1] ^ c.xor, expect[2])
+    if tally.known != expect:
+        return None
+    members = {eid for g in seal.groups for eid, _ in g}
+    if len(changed_phones) > CHANGED_AT_MOST or members & changed_phones.keys():
+        return None
+    assert seal.leads_file is not None
+    path = Path(seal.leads_file)
+    if changed_phones and not _absent(path, partial, changed_phones):
+        return None
+    groups = _groups(partial, sink.shared_groups.get(cid, []))
+    if groups is None:
+        return None
+    _warnings(sink, cid, seal.leads_file, groups, str(ls.options.get("duplicateHandling")))
+    kept = {j: seal.chunks[i] for j, i in partial.kept.items()}
+    slow = [line for file, line in sink.slow if file == seal.leads_file]
+    made = tally.chunks(partial.cut, slow, kept)
+    sink.shared_groups[cid] = [list(g) for g in groups]
+    return made
+
+
+def _absent(path: Path, partial: Partial, phones: Mapping[str, set[str]]) -> bool:
+    """No chunk kept holds any of these phones (as text: a kept chunk's phones are written as
+    they are compared, or this is not known and the answer is no)."""
+    kept = sorted(partial.kept)
+    if not all(partial.seal.chunks[partial.kept[j]].plain for j in kept):
+        return False
+    needles = {p.encode() for each in phones.values() for p in each if p}
+    runs: list[list[int]] = []  # kept chunks next to each other, searched as one
+    for j in kept:
+        span = partial.cut.spans[j]
+        if runs and runs[-1][1] == span.start:
+            runs[-1][1] = span.end
+        else:
+            runs.append([span.start, span.end])
+    try:
+        with path.open("rb") as f, mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as m:
+            return not any(m.find(n, a, b) >= 0 for n in needles for a, b in runs)
+    except (OSError, ValueError):
+        return False
+
+
+def _groups(partial: Partial, found: Sequence[Sequence[tuple[str, int]]]) -> list[Group] | None:
+    """The groups of leads sharing a phone in the file as it is now: the sealed groups within
+    kept chunks, moved with them; those with leads in chunks gone and kept, merged with where
+    the read found the former; and the groups the read found among the chunks read."""
+    seal, cut, tally = partial.seal, partial.cut, partial.tally
+    firsts = [c.line for c in seal.chunks]
+    now = {i: cut.spans[j].line - seal.chunks[i].line for j, i in partial.kept.items()}
+    result: list[Group] = []
+    merged: set[str] = set()
+    for group in seal.groups:
+        moved: list[tuple[str, int]] = []
+        outside = 0
+        for eid, line in group:
+            shift = now.get(bisect_right(firsts, line) - 1)
+            if shift is not None:
+                moved.append((eid, line + shift))
+            else:
+                outside += 1
+                if eid not in tally.lines:
+                    return None
+                moved.append((eid, tally.lines[eid]))
+        if outside == len(group):
+            continue  # all of it read again: the read found it
+        if outside:
+            merged.update(eid for eid, _ in group)
+        result.append(tuple(sorted(moved, key=lambda m: m[1])))
+    for more in found:
+        if not merged.intersection(eid for eid, _ in more):
+            result.append(tuple(sorted(more, key=lambda m: m[1])))
+    return sorted(result, key=lambda g: g[0][1])
+
+
+def _warnings(sink: Sink, cid: int, file: str, groups: Sequence[Group], handling: str) -> None:
+    """The warnings at the file: one at each lead whose phone an earlier lead has."""
+    items = sink.collected.items
+    items[:] = [p for p in items if not (p.file == file and p.severity is Severity.WARNING)]
+    for group in groups:
+        first = f"{file}:{group[0][1]}"
+        for _eid, line in group[1:]:
+            sink.add(file, line, "leadPhone", shared_phone(first, handling), warn=True)
+    shared = sum(len(g) - 1 for g in groups)
+    if shared:
+        sink.shared_phones[cid] = shared
+    else:
+        sink.shared_phones.pop(cid, None)
+
+
+def phones_of(lead: Lead) -> set[str]:
+    """The phone values a lead's duplicate check may compare."""
+    return {str(v) for n, v in zip(lead.names, lead.values, strict=True) if n in PHONE_FIELDS and v}

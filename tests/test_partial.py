@@ -1,0 +1,268 @@
+"""Incremental below the campaign (issue #23): after an edit to a sealed campaign's leadsFile, a
+plan reads only the chunks that changed, and comes out as a full read does: the plan in every
+format, the problems at their lines, and the seal apply then records. A property test runs random
+edits (in place, inserts, deletes, moves, shared and duplicated phones, duplicated externIds,
+errors, a changed header) on CSV and JSON Lines files cut into chunks of a few lines."""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import io
+import json
+import random
+from pathlib import Path
+from typing import Any
+
+import pytest
+from deepdiff import DeepDiff
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from engage_sync import leadsets, workspace
+from engage_sync.config import load_config
+from engage_sync.errors import ValidationFailed
+from engage_sync.incremental import partial
+from engage_sync.leadsets import chunks
+from engage_sync.render import plan_document, render_markdown, render_text
+from engage_sync.state import State, load_state, save_state
+
+CAMPAIGN = 136785
+STATE = "state.json"
+
+
+def leadset(root: Path, kind: str, handling: str = "RETAIN_ALL") -> None:
+    (root / "leadsets").mkdir(exist_ok=True)
+    (root / "leadsets" / "a.yaml").write_text(
+        f"campaign: {CAMPAIGN}\nleadsFile: a.{kind}\noptions:\n  dialPriority: NORMAL\n"
+        f"  duplicateHandling: {handling}\n  timeZoneOption: NPA_NXX\n"
+    )
+    (root / "engage-sync.yaml").write_text("account: '99990001'\nleadsets: leadsets\n")
+
+
+def write_rows(root: Path, kind: str, rows: list[tuple[str, str, str] | None], header: str) -> None:
+    """Leads as (externId, phone, first name); None is a blank line."""
+    path = root / "leadsets" / f"a.{kind}"
+    lines = [header] if kind == "csv" else []
+    for row in rows:
+        if row is None:
+            lines.append("")
+        elif kind == "csv":
+            out = io.StringIO()
+            csv.writer(out, lineterminator="").writerow(row)  # a line break in a value is quoted
+            lines.append(out.getvalue())
+        else:
+            eid, phone, first = row
+            lines.append(json.dumps({"externId": eid, "leadPhone": phone, "firstName": first}))
+    path.write_text("\n".join(lines) + "\n")
+
+
+def seal(root: Path) -> None:
+    """The state apply leaves: every declared lead recorded, the campaign sealed."""
+    config = load_config(cwd=root)
+    state = State(root / STATE)
+    camp = state.campaign(CAMPAIGN)
+    sink = leadsets.Sink()
+    src = leadsets.load_source(root / "leadsets" / "a.yaml", {}, sink)
+    assert src is not None
+    for lead in leadsets.iter_leads(src, sink):
+        camp.record(lead)
+    save_state(state)
+    planned = workspace.build_plan([], config, root / STATE)
+    assert workspace.record_seals(planned, lambda cid: True) == 1
+    save_state(planned.state)
+
+
+def outcome(root: Path, use_partial: bool) -> tuple[Any, frozenset[int]]:
+    config = load_config(cwd=root)
+    state = load_state(root / STATE)
+    try:
+        planned = workspace._build([], config, state, root / STATE, True, partial=use_partial)
+    except ValidationFailed as e:
+        return ("invalid", sorted(str(p) for p in e.problems)), frozenset()
+    if planned is None:
+        return "fell back", frozenset()
+    return (
+        plan_document(planned.plan, planned.rails),
+        render_text(planned.plan, limit=1000, rails=planned.rails),
+        render_markdown(planned.plan, planned.rails),
+        sorted(str(p) for p in planned.sink.problems),
+        {cid: s.to_json() for cid, s in planned.seals.items()},
+    ), planned.partial
+
+
+def agree(root: Path) -> bool:
+    """The plan as build_plan makes it equals a full read; True when it read in part."""
+    full, _ = outcome(root, use_partial=False)
+    got, read_in_part = outcome(root, use_partial=True)
+    if got == "fell back":
+        return False
+    assert got == full, DeepDiff(full, got)
+    return bool(read_in_part)
+
+
+def edit(rows: list[Any], rnd: random.Random, fresh: list[int]) -> str:
+    """One random edit to the rows; returns its name."""
+    leads = [i for i, r in enumerate(rows) if r is not None]
+    op = rnd.choice(
+        [
+            "name",
+            "name",
+            "phone-new",
+            "phone-shared",
+            "insert",
+            "insert-shared",
+            "delete",
+            "move",
+            "duplicate-id",
+            "blank",
+            "bad-phone",
+            "block-swap",
+            "line-break",
+            "format-phone",
+        ]
+    )
+    i = rnd.choice(leads) if leads else 0
+    fresh[0] += 1
+    if op == "name" and leads:
+        eid, phone, first = rows[i]
+        rows[i] = (eid, phone, f"{first}x")
+    elif op == "phone-new" and leads:
+        rows[i] = (rows[i][0], f"415{fresh[0]:07d}", rows[i][2])
+    elif op == "phone-shared" and len(leads) > 1:
+        j = rnd.choice(leads)
+        rows[i] = (rows[i][0], rows[j][1], rows[i][2])
+    elif op == "insert":
+        rows.insert(rnd.randrange(len(rows) + 1), (f"N{fresh[0]}", f"212{fresh[0]:07d}", "New"))
+    elif op == "insert-shared" and leads:
+        rows.insert(rnd.randrange(len(rows) + 1), (f"N{fresh[0]}", rows[i][1], "Kin"))
+    elif op == "delete" and leads:
+        del rows[i]
+    elif op == "move" and leads:
+        row = rows.pop(i)
+        rows.insert(rnd.randrange(len(rows) + 1), row)
+    elif op == "duplicate-id" and leads:
+        rows.insert(rnd.randrange(len(rows) + 1), (rows[i][0], f"646{fresh[0]:07d}", "Twin"))
+    elif op == "blank":
+        rows.insert(rnd.randrange(len(rows) + 1), None)
+    elif op == "bad-phone" and leads:
+        rows[i] = (rows[i][0], "12", rows[i][2])
+    elif op == "line-break" and leads:  # a quoted line break in CSV, an escape in JSON
+        rows[i] = (rows[i][0], rows[i][1], f"{rows[i][2]}\nand more")
+    elif op == "format-phone" and leads:  # the same number written otherwise: the same lead
+        digits = rows[i][1]
+        if digits.isdigit() and len(digits) == 10:
+            rows[i] = (rows[i][0], f"({digits[:3]}) {digits[3:6]}-{digits[6:]}", rows[i][2])
+    elif op == "block-swap" and len(rows) > 8:
+        a = rnd.randrange(len(rows) - 8)
+        rows[a : a + 8] = rows[a + 4 : a + 8] + rows[a : a + 4]
+    return op
+
+
+def start_rows(n: int) -> list[Any]:
+    rows: list[Any] = []
+    for i in range(n):
+        # a household in every 15 leads, some across chunks, some within one
+        phone = f"415555{i - 7 if i % 15 == 14 else i:04d}"
+        rows.append((f"E{i:04d}", phone, f"Ada{i}"))
+    return rows
+
+
+@pytest.fixture
+def small_chunks(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(chunks, "_MASK", 3)  # a chunk ends after about one line in four
+
+
+HEADER = "externId,leadPhone,firstName"
+
+seen = {"partial": 0, "whole": 0}
+
+
+@settings(
+    max_examples=80, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    kind=st.sampled_from(["csv", "jsonl"]),
+    seed=st.integers(0, 2**32),
+    steps=st.integers(1, 6),
+    reseal=st.booleans(),
+)
+def test_a_plan_that_reads_in_part_equals_a_full_read(
+    small_chunks: None,
+    tmp_path_factory: pytest.TempPathFactory,
+    kind: str,
+    seed: int,
+    steps: int,
+    reseal: bool,
+) -> None:
+    root = tmp_path_factory.mktemp("partial")
+    with contextlib.chdir(root):
+        run_edits(root, kind, seed, steps, reseal)
+
+
+def run_edits(root: Path, kind: str, seed: int, steps: int, reseal: bool) -> None:
+    rnd = random.Random(seed)
+    rows = start_rows(60)
+    leadset(root, kind)
+    write_rows(root, kind, rows, HEADER)
+    seal(root)
+    fresh = [0]
+    done = []
+    for _ in range(steps):
+        done.append(edit(rows, rnd, fresh))
+        write_rows(root, kind, rows, HEADER)
+        seen["partial" if agree(root) else "whole"] += 1
+        if reseal and rnd.random() < 0.3:
+            with contextlib.suppress(ValidationFailed, AssertionError):
+                seal(root)  # an invalid file is not sealed: the old seal stays
+
+
+def test_the_property_test_read_in_part() -> None:
+    """The property test above must have taken the partial path, and fallen back to a full
+    read, or it tested nothing."""
+    assert seen["partial"] > 20 and seen["whole"] > 20, seen
+
+
+def test_one_changed_row_reads_one_chunk(
+    small_chunks: None, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    rows = start_rows(200)
+    leadset(tmp_path, "csv")
+    write_rows(tmp_path, "csv", rows, HEADER)
+    seal(tmp_path)
+    rows[100] = (rows[100][0], rows[100][1], "Changed")
+    write_rows(tmp_path, "csv", rows, HEADER)
+    read: list[int] = []
+    real = partial.Tally.wrap
+
+    def counting(self: partial.Tally, leads: Any) -> Any:
+        for lead in real(self, leads):
+            read.append(lead.line)
+            yield lead
+
+    config = load_config(cwd=tmp_path)
+    planned = workspace.build_plan([], config, tmp_path / STATE)
+    assert planned.partial == {CAMPAIGN}
+    ls = planned.plan.leadsets[0]
+    assert [c.extern_id for c in ls.updates] == ["E0100"] and ls.unchanged == 199
+    assert agree(tmp_path)
+    import unittest.mock
+
+    with unittest.mock.patch.object(partial.Tally, "wrap", counting):
+        workspace.build_plan([], config, tmp_path / STATE)
+    assert 102 in read and len(read) < 30  # the chunk around line 102, not 200 rows
+
+
+def test_a_changed_header_reads_the_file_whole(
+    small_chunks: None, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    rows = start_rows(40)
+    leadset(tmp_path, "csv")
+    write_rows(tmp_path, "csv", rows, HEADER)
+    seal(tmp_path)
+    write_rows(tmp_path, "csv", rows, "externId,leadPhone,lastName")
+    planned = workspace.build_plan([], load_config(cwd=tmp_path), tmp_path / STATE)
+    assert planned.partial == frozenset()
+    assert len(planned.plan.leadsets[0].updates) == 40

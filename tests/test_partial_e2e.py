@@ -1,0 +1,95 @@
+"""End to end (issue #23): the installed command against the emulator on a socket. After an
+apply, one edited row of a 3,000-row CSV is planned from the chunk around it, the plan is the one
+a full read makes, apply posts that lead alone and seals the campaign again."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import shutil
+from collections import Counter
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from conftest import REPO, Served, engage_sync, start_emulator, stop_emulator
+
+from engage_sync import workspace
+from engage_sync.config import load_config
+
+pytestmark = pytest.mark.e2e
+CAMPAIGN = 136790
+ROWS = 3000
+
+
+@pytest.fixture
+def emu() -> Iterator[Served]:
+    served = start_emulator()
+    try:
+        yield served
+    finally:
+        stop_emulator(served)
+
+
+def posted(served: Served) -> Counter[str]:
+    counts: Counter[str] = Counter()
+    for request in served.loader_posts():
+        if request["status"] == 200:
+            counts.update(lead["externId"] for lead in request["body"]["uploadLeads"])
+    return counts
+
+
+def rows(changed: int | None = None) -> str:
+    lines = ["externId,leadPhone,firstName,lastName"]
+    for i in range(ROWS):
+        # a household in every 500 rows: its warnings must survive a partial plan
+        phone = f"415{(i - 250 if i % 500 == 499 else i):07d}"
+        first = "Changed" if i == changed else f"Ada{i}"
+        lines.append(f"H-{i:05d},{phone},{first},Lovelace")
+    return "\n".join(lines) + "\n"
+
+
+def test_one_edited_row_is_planned_from_its_chunk_and_posted_alone(
+    tmp_path: Path, emu: Served
+) -> None:
+    shutil.copy(REPO / "engage-sync.yaml", tmp_path / "engage-sync.yaml")
+    (tmp_path / "leadsets").mkdir()
+    (tmp_path / "leadsets" / "households.yaml").write_text(
+        f"campaign: {CAMPAIGN}\nleadsFile: households.csv\noptions:\n  dialPriority: NORMAL\n"
+        "  duplicateHandling: RETAIN_ALL\n  timeZoneOption: NPA_NXX\n"
+    )
+    csv_file = tmp_path / "leadsets" / "households.csv"
+    csv_file.write_text(rows())
+    env = {**emu.env(), "ENGAGE_SYNC_LOOKUP_DELAY": "0.05"}
+    first = engage_sync("apply", "--auto-approve", "--rate-scale", "100", env=env, cwd=tmp_path)
+    assert first.code == 0, first.err
+    state_file = tmp_path / "engage-sync.state.json"
+    sealed = json.loads(state_file.read_text())["campaigns"][str(CAMPAIGN)]["synced"]
+    assert len(sealed["chunks"]) > 5 and len(sealed["groups"]) == ROWS // 500
+
+    csv_file.write_text(rows(changed=1500))
+    plan = engage_sync("plan", "--format", "json", cwd=tmp_path)
+    assert plan.code == 0, plan.err
+    # the same plan from a full read: the state without its seal
+    unsealed = json.loads(state_file.read_text())
+    del unsealed["campaigns"][str(CAMPAIGN)]["synced"]
+    (tmp_path / "full.json").write_text(json.dumps(unsealed))
+    full = engage_sync("plan", "--format", "json", "--state", "full.json", cwd=tmp_path)
+    assert full.code == 0, full.err
+    assert json.loads(plan.out) == json.loads(full.out)
+    assert plan.err == full.err  # the shared-phone warnings, each at its line
+    assert plan.err.count("same phone as the lead at") == ROWS // 500
+    summary = json.loads(plan.out)["summary"]
+    assert (summary["update"], summary["unchanged"]) == (1, ROWS - 1)
+    with contextlib.chdir(tmp_path):  # and it was read in part (the library says)
+        planned = workspace.build_plan([], load_config(), state_file)
+    assert planned.partial == {CAMPAIGN}
+
+    second = engage_sync("apply", "--auto-approve", "--rate-scale", "100", env=env, cwd=tmp_path)
+    assert second.code == 0, second.err
+    counts = posted(emu)
+    assert counts["H-01500"] == 2 and sum(counts.values()) == ROWS + 1
+    listed = engage_sync("state", "list", "--format", "json", cwd=tmp_path)
+    assert [c["synced"] for c in json.loads(listed.out)["campaigns"]] == [True]
+    again = engage_sync("plan", "--detailed-exitcode", cwd=tmp_path)
+    assert again.code == 0, again.out
