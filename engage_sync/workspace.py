@@ -323,12 +323,13 @@ def _settle(
         if len(changed) > partials.CHANGED_AT_MOST:
             return None
     phones: dict[str, set[str]] = {}
+    source = next(s for s in sources if s.meta.campaign.id == ls.campaign.id)
+    assert source.leads_path is not None
     if changed:
-        source = next(s for s in sources if s.meta.campaign.id == ls.campaign.id)
         for lead in leadsets.stream(source):
             if lead.extern_id in changed:
                 phones.setdefault(lead.extern_id, set()).update(partials.phones_of(lead))
-    return partials.settle(bit, ls, sink, phones)
+    return partials.settle(bit, ls, sink, source.leads_path, phones)
 
 
 def with_deadlines(

@@ -116,3 +116,28 @@ def test_an_edit_changes_only_the_chunks_around_it(
 
 def _blocks(data: bytes, size: int) -> list[bytes]:
     return [data[i : i + size] for i in range(0, len(data), size)]
+
+
+def test_a_chunk_changed_since_it_was_cut_is_an_error_not_a_misread(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from engage_sync.errors import InputError
+    from engage_sync.leadsets import Sink, readers
+    from engage_sync.leadsets.fields import LeadContext
+
+    path = tmp_path / "a.csv"
+    monkeypatch.setattr(chunks, "_MASK", 15)
+    path.write_text("externId,leadPhone\n" + "\n".join(r.rsplit(",", 1)[0] for r in rows(900)))
+    cut = chunks.cut(path, csv_file=True)
+    assert cut is not None and len(cut.spans) > 2
+    sink, ctx = Sink(), LeadContext(None)
+    track = sink.tracker(1, None, "a.csv")
+    slow = readers.slow_path(ctx, sink, track)
+    span = cut.spans[2]
+    read = list(readers.csv_leads(path, "a.csv", sink, ctx, track, slow, (span,)))
+    assert [lead.line for lead in read] == list(range(span.line, span.line + span.lines))
+    data = bytearray(path.read_bytes())
+    data[span.start] = ord("X")  # the same length, other bytes
+    path.write_bytes(bytes(data))
+    with pytest.raises(InputError, match=r"a\.csv: changed while it was read"):
+        list(readers.csv_leads(path, "a.csv", sink, ctx, track, slow, (span,)))

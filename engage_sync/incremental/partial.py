@@ -184,11 +184,16 @@ def match(seal: Seal, cut: Cut, csv_file: bool, applied: Mapping[str, str]) -> P
 
 
 def settle(
-    partial: Partial, ls: LeadSetPlan, sink: Sink, changed_phones: Mapping[str, set[str]]
+    partial: Partial,
+    ls: LeadSetPlan,
+    sink: Sink,
+    path: Path,
+    changed_phones: Mapping[str, set[str]],
 ) -> tuple[Chunk, ...] | None:
     """Check the plan made from the chunks read (see the module's docstring); when it holds,
     put the warnings a full read gives at the file into `sink` and return the chunks to seal,
-    else None. `changed_phones`: the phones of the leads created or changed, by externId."""
+    else None. `path`: the leadsFile; `changed_phones`: the phones of the leads created or
+    changed, by externId."""
     seal, tally, cid = partial.seal, partial.tally, ls.campaign.id
     gone = [seal.chunks[i] for i in partial.vanished]
     expect = (sum(c.leads for c in gone), 0, sum(c.total for c in gone) & _U64)
@@ -200,7 +205,6 @@ def settle(
     if len(changed_phones) > CHANGED_AT_MOST or members & changed_phones.keys():
         return None
     assert seal.leads_file is not None
-    path = Path(seal.leads_file)
     if changed_phones and not _absent(path, partial, changed_phones):
         return None
     groups = _groups(partial, sink.shared_groups.get(cid, []))

@@ -1,11 +1,12 @@
 """Content-defined chunks of a leadsFile (issue #23): so a plan after a one-row edit re-reads the
 few hundred rows around it, not the million-row file.
 
-A chunk ends after a line whose CRC-32 has its low `BITS` bits clear (about one line in 256), at
-a row end (an even count of `"` so far in a CSV file, where a quoted value may hold a line
-break). The cut points move with the content, not with byte offsets: an inserted or deleted row
-changes one chunk, and every other chunk keeps its bytes and its sha256 (only its place and first
-line move). A CSV file's header is a chunk of its own: rows are read against it.
+A chunk ends after a line whose CRC-32 (from `_SEED`) has its low `BITS` bits clear (about
+one line in 256), at a row end (an even count of `"` so far in a CSV file, where a quoted value
+may hold a line break). The cut points move with the content, not with byte offsets: an
+inserted or deleted row changes one chunk, and every other chunk keeps its bytes and its sha256
+(only its place and first line move). A CSV file's header is a chunk of its own: rows are read
+against it.
 
 `cut` returns None for a file it will not chunk (a lone carriage return, which the CSV and text
 readers count as a line break, or a header with a quoted line break): such a file is read whole.
@@ -17,12 +18,13 @@ import hashlib
 import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
-from itertools import compress, count
+from itertools import compress, count, repeat
 from operator import not_
 from pathlib import Path
 
 BITS = 8  # a chunk ends after about one line in 2**BITS
 _MASK = (1 << BITS) - 1
+_SEED = 0x5EED  # where each line's CRC-32 starts: a blank line does not end a chunk
 _BLOCK = 1 << 20
 
 
@@ -77,7 +79,8 @@ def _cut(blocks: Iterator[bytes], csv_file: bool) -> Cut | None:
         rows = done.split(b"\n")
         rows.pop()  # `done` ends with a line break
         # the rows whose CRC-32 ends in BITS zero bits, without a Python-level step per row
-        picks = list(compress(count(), map(not_, map(_MASK.__and__, map(zlib.crc32, rows)))))
+        crcs = map(zlib.crc32, rows, repeat(_SEED))
+        picks = list(compress(count(), map(not_, map(_MASK.__and__, crcs))))
         if header:  # a CSV header is a chunk of its own
             picks = [0, *(i for i in picks if i)]
             header = False

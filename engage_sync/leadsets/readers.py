@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import csv
 import functools
+import hashlib
 import io
 import json
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
@@ -313,7 +314,8 @@ def csv_leads(
 
 
 def _pieces(path: Path, shown: str, ranges: Sequence[Span]) -> Iterator[tuple[str, int]]:
-    """The text of each chunk, and the line before its first."""
+    """The text of each chunk, and the line before its first; a chunk whose bytes are not those
+    cut (the file changed since) is an error, not a misread."""
     try:
         f = path.open("rb")
     except OSError as e:
@@ -321,7 +323,10 @@ def _pieces(path: Path, shown: str, ranges: Sequence[Span]) -> Iterator[tuple[st
     with f:
         for span in ranges:
             f.seek(span.start)
-            yield f.read(span.end - span.start).decode("utf-8"), span.line - 1
+            data = f.read(span.end - span.start)
+            if hashlib.sha256(data).hexdigest()[:32] != span.sha:
+                raise InputError(f"{shown}: changed while it was read; plan again")
+            yield data.decode("utf-8"), span.line - 1
 
 
 def _csv_rows(
