@@ -24,7 +24,7 @@ from .optouts import Deadline, OptOutRules, Pending, requested_dates
 from .optouts.history import blame
 from .planner import plan as make_plan
 from .rails import tripped
-from .state import State, load_state
+from .state import CampaignState, State, load_state
 from .state.file import MalformedEntry
 
 
@@ -73,10 +73,15 @@ def read_sources(paths: Sequence[str], config: Config) -> tuple[list[Source], Si
 
 
 def read_inputs(
-    paths: Sequence[str], config: Config, state: State | None = None, partial: bool = True
+    paths: Sequence[str],
+    config: Config,
+    state: State | None = None,
+    partial: bool = True,
+    sealing: bool = False,
 ) -> Inputs:
     """Parse the lead-set files; with a state, not those of campaigns it holds in sync, and of a
-    sealed campaign whose leadsFile changed only the chunks that changed (`partial`).
+    sealed campaign whose leadsFile changed only the chunks that changed (`partial`). `sealing`:
+    cut every leadsFile that may be sealed into chunks (what apply records).
 
     Every file is hashed before it is parsed: a file edited while it is read is recorded with
     its older bytes, so the next plan reads it again rather than trusting it.
@@ -109,7 +114,7 @@ def read_inputs(
     order = {f: i for i, f in enumerate(files)}
     sources.sort(key=lambda s: order[s.path])
     found = Inputs(sources, sink, whole, skipped, digests, key)
-    _chunk(found, state, partial)
+    _chunk(found, state, partial, sealing)
     for source in sources:
         if source.leads_path is not None and source.meta.leads_file not in digests:
             assert source.meta.leads_file is not None
@@ -117,16 +122,19 @@ def read_inputs(
     return found
 
 
-def _chunk(found: Inputs, state: State, partial: bool) -> None:
-    """Cut the leadsFile of each campaign read whose leads all come from it into chunks (its
-    seal records them); of a sealed campaign whose other files are as sealed, read only the
-    chunks that changed (incremental/partial.py)."""
+def _chunk(found: Inputs, state: State, partial: bool, sealing: bool) -> None:
+    """Of a sealed campaign whose leadsFile is its only lead source and whose other files are as
+    sealed, read only the chunks that changed (incremental/partial.py); when `sealing`, cut the
+    leadsFile of every such campaign read into chunks (its seal records them)."""
     by_campaign: dict[int, list[Source]] = {}
     for s in found.sources:
         by_campaign.setdefault(s.meta.campaign.id, []).append(s)
     for cid, group in by_campaign.items():
         source = group[0]
         if len(group) > 1 or source.inline or source.leads_path is None:
+            continue
+        seal = _chunked_seal(found, state.campaigns.get(cid), source) if partial else None
+        if seal is None and not sealing:
             continue
         assert source.meta.leads_file is not None
         csv_file = source.leads_path.suffix.lower() == ".csv"
@@ -135,27 +143,28 @@ def _chunk(found: Inputs, state: State, partial: bool) -> None:
             continue
         found.digests[source.meta.leads_file] = cut.digest
         found.chunked[cid] = cut
-        camp = state.campaigns.get(cid)
-        if not partial or camp is None or camp.seal is None or camp.in_doubt:
-            continue
-        seal = Seal.from_json(camp.seal)
-        if (
-            seal is None
-            or seal.key != found.key
-            or seal.leads != len(camp.leads)
-            or seal.files != (source.meta.path,)
-            or seal.leads_file != source.meta.leads_file
-            or any(
-                found.digests.get(shown) != sha
-                for shown, sha in seal.inputs
-                if shown != seal.leads_file
-            )
-        ):
-            continue
-        matched = partials.match(seal, cut, csv_file, camp.leads)
+        matched = partials.match(seal, cut, csv_file, state.campaigns[cid].leads) if seal else None
         if matched is not None:
             source.ranges = matched.ranges()
             found.partials[cid] = matched
+
+
+def _chunked_seal(found: Inputs, camp: CampaignState | None, source: Source) -> Seal | None:
+    """The campaign's seal, when it has chunks and holds but for the bytes of the leadsFile."""
+    if camp is None or camp.seal is None or camp.in_doubt:
+        return None
+    seal = Seal.from_json(camp.seal)
+    if (
+        seal is None
+        or not seal.chunks
+        or seal.key != found.key
+        or seal.leads != len(camp.leads)
+        or seal.files != (source.meta.path,)
+        or seal.leads_file != source.meta.leads_file
+        or any(found.digests.get(p) != sha for p, sha in seal.inputs if p != seal.leads_file)
+    ):
+        return None
+    return seal
 
 
 class Unchecked:
@@ -235,19 +244,26 @@ def validate(paths: Sequence[str], config: Config) -> tuple[Sink, int, int]:
 
 
 def build_plan(
-    paths: Sequence[str], config: Config, state_file: Path, incremental: bool = True
+    paths: Sequence[str],
+    config: Config,
+    state_file: Path,
+    incremental: bool = True,
+    sealing: bool = False,
 ) -> Planned:
     """Validate, then plan against the state. Any error raises ValidationFailed with all of them.
 
     `incremental`: campaigns the state holds in sync are not read (incremental/seal.py), and of
     a sealed campaign whose leadsFile changed only the chunks that changed (incremental/
     partial.py; read whole when that does not hold); off when every lead must be streamed
-    (`--refresh` looks up declared phones).
+    (`--refresh` looks up declared phones). `sealing`: also make the seals apply records
+    (`Planned.seals`, with each leadsFile's chunks: about a second a million leads; a plan
+    leaves them out).
     """
     state = load_state(state_file)
-    planned = _build(paths, config, state, state_file, incremental, partial=incremental)
+    build = functools.partial(_build, paths, config, state, state_file, incremental)
+    planned = build(partial=incremental, sealing=sealing)
     if planned is None:  # a partial read did not hold: read those campaigns whole
-        planned = _build(paths, config, state, state_file, incremental, partial=False)
+        planned = build(partial=False, sealing=sealing)
         assert planned is not None
     return planned
 
@@ -259,18 +275,21 @@ def _build(
     state_file: Path,
     incremental: bool,
     partial: bool,
+    sealing: bool = False,
 ) -> Planned | None:
-    found = read_inputs(paths, config, state if incremental else None, partial)
+    found = read_inputs(paths, config, state if incremental else None, partial, sealing)
     sources, sink = found.sources, found.sink
     desired = leadsets.group(sources, sink)
     tallies: dict[int, partials.Tally] = {}
     for i, d in enumerate(desired):
-        cid = d.campaign.id
-        if cid in found.chunked:
-            bit = found.partials.get(cid)
-            tally = bit.tally if bit is not None else partials.Tally(found.chunked[cid].spans)
-            tallies[cid] = tally
-            desired[i] = replace(d, leads=tally.wrap(d.leads), unread=bit is not None)
+        cid, bit = d.campaign.id, found.partials.get(d.campaign.id)
+        if bit is not None:
+            tallies[cid] = bit.tally
+        elif sealing and cid in found.chunked:
+            tallies[cid] = partials.Tally(found.chunked[cid].spans)
+        else:
+            continue
+        desired[i] = replace(d, leads=tallies[cid].wrap(d.leads), unread=bit is not None)
     desired += [seal.desired(cid) for cid, seal in found.skipped.items()]
     desired.sort(key=lambda d: d.campaign.id)  # the checksum follows this order
     try:
@@ -288,7 +307,7 @@ def _build(
                 return None
             made[cid] = chunked
     result = unchecked.checked()  # raises ValidationFailed, with every problem, on an error
-    for cid, cut in found.chunked.items():
+    for cid, cut in found.chunked.items() if sealing else ():
         if cid not in made and cid in tallies:
             leads_file = next(s.meta.leads_file for s in sources if s.meta.campaign.id == cid)
             slow = [line for file, line in sink.slow if file == leads_file]
@@ -308,7 +327,7 @@ def _build(
         sink,
         tripped(result, config.rails),
         frozenset(found.skipped),
-        _seals(result, found, sources, made) if incremental else {},
+        _seals(result, found, sources, made) if incremental and sealing else {},
         frozenset(found.partials),
     )
 

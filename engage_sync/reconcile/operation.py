@@ -100,7 +100,7 @@ def apply(
     (invalid lead sets, a held lock, a campaign with no account)."""
     with client, StateLock(state_path, "apply", request.lock_timeout):
         planned = workspace.build_plan(
-            request.paths, config, state_path, incremental=not request.refresh
+            request.paths, config, state_path, incremental=not request.refresh, sealing=True
         )
         _check_accounts(planned.plan, request.default_account)
         offline = plan = planned.plan
