@@ -310,8 +310,8 @@ def _build(
     for cid, cut in found.chunked.items() if sealing else ():
         if cid not in made and cid in tallies:
             leads_file = next(s.meta.leads_file for s in sources if s.meta.campaign.id == cid)
-            slow = [line for file, line in sink.slow if file == leads_file]
-            made[cid] = tallies[cid].chunks(cut, slow)
+            assert leads_file is not None
+            made[cid] = tallies[cid].chunks(cut, sink.slow_lines(leads_file))
     handling = {d.campaign.id: str(d.options.get("duplicateHandling")) for d in desired}
     shared = tuple(
         f"campaign {cid}: {n} lead(s) share a phone with an earlier lead; with "

@@ -170,6 +170,16 @@ def start_rows(n: int) -> list[Any]:
     return rows
 
 
+def sealed_set(root: Path, monkeypatch: pytest.MonkeyPatch, n: int) -> list[Any]:
+    """A CSV lead set of `n` leads in `root` (the working directory now), applied and sealed."""
+    monkeypatch.chdir(root)
+    rows = start_rows(n)
+    leadset(root, "csv")
+    write_rows(root, "csv", rows, HEADER)
+    seal(root)
+    return rows
+
+
 @pytest.fixture
 def small_chunks(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(chunks, "_MASK", 3)  # a chunk ends after about one line in four
@@ -228,11 +238,7 @@ def test_the_property_test_read_in_part() -> None:
 def test_one_changed_row_reads_one_chunk(
     small_chunks: None, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.chdir(tmp_path)
-    rows = start_rows(200)
-    leadset(tmp_path, "csv")
-    write_rows(tmp_path, "csv", rows, HEADER)
-    seal(tmp_path)
+    rows = sealed_set(tmp_path, monkeypatch, 200)
     rows[100] = (rows[100][0], rows[100][1], "Changed")
     write_rows(tmp_path, "csv", rows, HEADER)
     read: list[int] = []
@@ -249,21 +255,15 @@ def test_one_changed_row_reads_one_chunk(
     ls = planned.plan.leadsets[0]
     assert [c.extern_id for c in ls.updates] == ["E0100"] and ls.unchanged == 199
     assert agree(tmp_path)
-    import unittest.mock
-
-    with unittest.mock.patch.object(partial.Tally, "wrap", counting):
-        workspace.build_plan([], config, tmp_path / STATE)
+    monkeypatch.setattr(partial.Tally, "wrap", counting)
+    workspace.build_plan([], config, tmp_path / STATE)
     assert 102 in read and len(read) < 30  # the chunk around line 102, not 200 rows
 
 
 def test_a_changed_header_reads_the_file_whole(
     small_chunks: None, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.chdir(tmp_path)
-    rows = start_rows(40)
-    leadset(tmp_path, "csv")
-    write_rows(tmp_path, "csv", rows, HEADER)
-    seal(tmp_path)
+    rows = sealed_set(tmp_path, monkeypatch, 40)
     write_rows(tmp_path, "csv", rows, "externId,leadPhone,lastName")
     planned = workspace.build_plan([], load_config(cwd=tmp_path), tmp_path / STATE)
     assert planned.partial == frozenset()

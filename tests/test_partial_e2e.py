@@ -8,11 +8,10 @@ import contextlib
 import json
 import shutil
 from collections import Counter
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from conftest import REPO, Served, engage_sync, start_emulator, stop_emulator
+from conftest import REPO, Served, engage_sync
 
 from engage_sync import workspace
 from engage_sync.config import load_config
@@ -20,15 +19,6 @@ from engage_sync.config import load_config
 pytestmark = pytest.mark.e2e
 CAMPAIGN = 136790
 ROWS = 3000
-
-
-@pytest.fixture
-def emu() -> Iterator[Served]:
-    served = start_emulator()
-    try:
-        yield served
-    finally:
-        stop_emulator(served)
 
 
 def posted(served: Served) -> Counter[str]:
@@ -50,8 +40,9 @@ def rows(changed: int | None = None) -> str:
 
 
 def test_one_edited_row_is_planned_from_its_chunk_and_posted_alone(
-    tmp_path: Path, emu: Served
+    tmp_path: Path, emulator_process: Served
 ) -> None:
+    emu = emulator_process
     shutil.copy(REPO / "engage-sync.yaml", tmp_path / "engage-sync.yaml")
     (tmp_path / "leadsets").mkdir()
     (tmp_path / "leadsets" / "households.yaml").write_text(

@@ -196,10 +196,8 @@ def settle(
     changed, by externId."""
     seal, tally, cid = partial.seal, partial.tally, ls.campaign.id
     gone = [seal.chunks[i] for i in partial.vanished]
-    expect = (sum(c.leads for c in gone), 0, sum(c.total for c in gone) & _U64)
-    for c in gone:
-        expect = (expect[0], expect[1] ^ c.xor, expect[2])
-    if tally.known != expect:
+    xors = reduce(xor, (c.xor for c in gone), 0)
+    if tally.known != (sum(c.leads for c in gone), xors, sum(c.total for c in gone) & _U64):
         return None
     members = {eid for g in seal.groups for eid, _ in g}
     if len(changed_phones) > CHANGED_AT_MOST or members & changed_phones.keys():
@@ -212,8 +210,7 @@ def settle(
         return None
     _warnings(sink, cid, seal.leads_file, groups, str(ls.options.get("duplicateHandling")))
     kept = {j: seal.chunks[i] for j, i in partial.kept.items()}
-    slow = [line for file, line in sink.slow if file == seal.leads_file]
-    made = tally.chunks(partial.cut, slow, kept)
+    made = tally.chunks(partial.cut, sink.slow_lines(seal.leads_file), kept)
     sink.shared_groups[cid] = [list(g) for g in groups]
     return made
 

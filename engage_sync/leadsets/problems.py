@@ -230,9 +230,10 @@ class Sink:
     def __init__(self, check: DuplicateCheck | ExactCheck | None = None) -> None:
         self.collected = Problems()
         self.check = check if check is not None else DuplicateCheck()
-        # (file, line) of each lead that took the general check, not a compiled fast path:
-        # its phone may be written otherwise than it is compared (incremental/partial.py)
-        self.slow: list[tuple[str, int]] = []
+        # per file, the line of each lead that took the general check, not a compiled fast
+        # path: its phone may be written otherwise than it is compared (incremental/partial.py);
+        # 8 bytes a line, should a million rows all take it
+        self.slow: dict[str, array[int]] = {}
 
     @property
     def problems(self) -> list[Problem]:
@@ -258,6 +259,10 @@ class Sink:
     @property
     def shared_groups(self) -> dict[int, list[list[tuple[str, int]]]]:
         return self.check.shared_groups if isinstance(self.check, DuplicateCheck) else {}
+
+    def slow_lines(self, file: str) -> array[int]:
+        """The lines of `file` whose leads took the general check (see `slow`)."""
+        return self.slow.setdefault(file, array("q"))
 
     def add(self, file: str, line: int, name: str, message: str, warn: bool = False) -> None:
         self.collected.add(file, line, name, message, warn)

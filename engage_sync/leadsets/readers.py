@@ -44,12 +44,10 @@ _make_lead = functools.partial(tuple.__new__, Lead)
 
 
 def slow_path(ctx: LeadContext, sink: Sink, track: Tracker) -> SlowPath:
-    slow_lines = sink.slow
-
     def lead_from(
         raw: dict[str, object], file: str, line: int, keys: Mapping[str, Mark] | None
     ) -> Lead | None:
-        slow_lines.append((file, line))
+        sink.slow_lines(file).append(line)
         data, issues = check_lead(raw, ctx)
         for name, message in issues:
             mark = keys.get(name.split(".", 1)[0]) if keys else None
