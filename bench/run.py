@@ -563,11 +563,15 @@ def sealed_state(leadset: Path, state: Path) -> None:
     subprocess.run([PYTHON, "-c", code, str(leadset), str(state)], check=True)
 
 
-def one_changed_set(root: Path, n: int) -> tuple[Path, Path]:
-    """The CSV set of `n` leads (shared phones) as apply sealed it (the state), then with the
-    first name of one lead in the middle changed (the files)."""
+APPENDED = 1_000  # leads appended to the end of the file: a day's new leads
+
+
+def edited_set(root: Path, n: int, edit: str) -> tuple[Path, Path]:
+    """The CSV set of `n` leads (shared phones) as apply sealed it (the state), then edited
+    (the files): "one", the first name of one lead in the middle changed; "append", APPENDED
+    new leads (phones of their own) at the end."""
     base = make_set(root, "csv", n, 0.0, shared=True)
-    folder = root / f"csv-{n}-one-shared"
+    folder = root / f"csv-{n}-{edit}-shared"
     folder.mkdir(parents=True, exist_ok=True)
     leadset, state = folder / "leadset.yaml", folder / "sealed3.json"
     if not state.exists():
@@ -575,17 +579,21 @@ def one_changed_set(root: Path, n: int) -> tuple[Path, Path]:
         (folder / "leads.csv").write_text(text, encoding="utf-8")
         leadset.write_text(base.read_text())
         sealed_state(leadset, state)
-        rows = text.split("\n")
-        middle = len(rows) // 2
-        first = rows[middle].split(",")[2]
-        rows[middle] = rows[middle].replace(f",{first},", f",{first}-Marie,", 1)
-        (folder / "leads.csv").write_text("\n".join(rows), encoding="utf-8")
+        if edit == "one":
+            lines = text.split("\n")
+            middle = len(lines) // 2
+            first = lines[middle].split(",")[2]
+            lines[middle] = lines[middle].replace(f",{first},", f",{first}-Marie,", 1)
+            (folder / "leads.csv").write_text("\n".join(lines), encoding="utf-8")
+        else:
+            with (folder / "leads.csv").open("a", encoding="utf-8", newline="") as f:
+                csv.writer(f).writerows(itertools.islice(rows(n + APPENDED, 7), n, None))
     code = (
         "import sys; from pathlib import Path\n"
         "from engage_sync import workspace\n"
         "from engage_sync.config import load_config\n"
         "planned = workspace.build_plan([sys.argv[1]], load_config(), Path(sys.argv[2]))\n"
-        "assert planned.partial, 'the changed campaign is read whole'\n"
+        "assert planned.partial, 'the edited campaign is read whole'\n"
     )
     subprocess.run([PYTHON, "-c", code, str(leadset), str(state)], check=True)
     return leadset, state
@@ -595,18 +603,21 @@ def bench_incremental(root: Path, n: int, repeat: int) -> dict[str, Any]:
     """Issues #13 and #23, on the CSV set with shared phones (one lead in SHARED_EVERY, each a
     warning): an unchanged plan against a sealed state (the files are not read) and against a
     state without a seal (read in full), next to the floor of hashing the files and parsing the
-    state; one lead changed, next to the read+hash floor; reading the state; its size."""
+    state; one lead changed, and APPENDED leads appended, next to the read+hash floor; reading
+    the state; its size."""
     leadset = make_set(root, "csv", n, 0.0, shared=True)
     sealed = leadset.parent / "sealed3.json"
     plain = leadset.parent / "state2.json"
     sealed_state(leadset, sealed)
     steady_state(leadset, plain)
-    changed, changed_state = one_changed_set(root, n)
+    changed, changed_state = edited_set(root, n, "one")
+    appended, appended_state = edited_set(root, n, "append")
     steady_floor = best_of(repeat, "floor-steady", str(leadset), str(sealed))
     read_floor = best_of(repeat, "floor-csv", str(leadset.parent / "leads.csv"))
     incremental = best_of(repeat, "plan", str(leadset), str(sealed))
     full = best_of(repeat, "plan", str(leadset), str(plain))
     one = best_of(repeat, "plan", str(changed), str(changed_state))
+    append = best_of(repeat, "plan", str(appended), str(appended_state))
     read = best_of(repeat, "read-state", str(plain))
     result = {
         "leads": n,
@@ -620,6 +631,9 @@ def bench_incremental(root: Path, n: int, repeat: int) -> dict[str, Any]:
         "one_changed_s": round(one["seconds"], 3),
         "one_changed_rss_mb": round(one["peak_rss_mb"]),
         "one_changed_over_floor": round(one["seconds"] / read_floor["seconds"], 2),
+        "appended": APPENDED,
+        "appended_s": round(append["seconds"], 3),
+        "appended_over_floor": round(append["seconds"] / read_floor["seconds"], 2),
         "read_state_s": round(read["seconds"], 3),
         "state_bytes_per_lead": round(plain.stat().st_size / n, 1),
     }
@@ -630,7 +644,8 @@ def bench_incremental(root: Path, n: int, repeat: int) -> dict[str, Any]:
         f"({r['incremental_steady_rss_mb']} MB) vs floor {r['steady_floor_s']} s "
         f"= x{r['incremental_over_floor']}; read in full {r['full_steady_s']} s\n"
         f"  one lead changed {n:,}: {r['one_changed_s']} s vs read+hash floor "
-        f"{r['read_hash_floor_s']} s = x{r['one_changed_over_floor']}; reading the state "
+        f"{r['read_hash_floor_s']} s = x{r['one_changed_over_floor']}; {APPENDED:,} appended "
+        f"{r['appended_s']} s = x{r['appended_over_floor']}; reading the state "
         f"{r['read_state_s']} s; {r['state_bytes_per_lead']} bytes per lead",
         flush=True,
     )

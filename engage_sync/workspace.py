@@ -335,12 +335,8 @@ def _build(
 def _settle(
     bit: partials.Partial, ls: LeadSetPlan, sources: Sequence[Source], sink: Sink
 ) -> tuple[Chunk, ...] | None:
-    """partial.settle, given the phones of the leads created or changed (read again: a few)."""
-    changed = {c.extern_id for c in (*ls.updates, *ls.replaces)}
-    for c in ls.creates:
-        changed.add(c.extern_id)
-        if len(changed) > partials.CHANGED_AT_MOST:
-            return None
+    """partial.settle, given the phones of the leads created or changed (from the chunks read)."""
+    changed = {c.extern_id for c in (*ls.updates, *ls.replaces, *ls.creates)}
     phones: dict[str, set[str]] = {}
     source = next(s for s in sources if s.meta.campaign.id == ls.campaign.id)
     assert source.leads_path is not None

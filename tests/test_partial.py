@@ -198,6 +198,7 @@ seen = {"partial": 0, "whole": 0}
     seed=st.integers(0, 2**32),
     steps=st.integers(1, 6),
     reseal=st.booleans(),
+    scan=st.booleans(),
 )
 def test_a_plan_that_reads_in_part_equals_a_full_read(
     small_chunks: None,
@@ -206,9 +207,13 @@ def test_a_plan_that_reads_in_part_equals_a_full_read(
     seed: int,
     steps: int,
     reseal: bool,
+    scan: bool,
 ) -> None:
+    """`scan`: the phones of the leads created or changed are looked for in the chunks not read
+    in one pass (as past 32 of them), not one by one."""
     root = tmp_path_factory.mktemp("partial")
-    with contextlib.chdir(root):
+    with contextlib.chdir(root), pytest.MonkeyPatch.context() as mp:
+        mp.setattr(partial, "FIND_EACH_AT_MOST", -1 if scan else partial.FIND_EACH_AT_MOST)
         run_edits(root, kind, seed, steps, reseal)
 
 
@@ -296,3 +301,61 @@ def test_a_plan_cuts_a_file_only_to_read_it_in_part(
     write_rows(tmp_path, "csv", rows, HEADER)
     planned = workspace.build_plan([], config, tmp_path / STATE)
     assert len(cuts) == 2 and planned.partial == {CAMPAIGN}
+
+
+def test_an_appended_day_of_leads_reads_only_the_end(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The daily case: 300 new leads appended to 3,000 (chunks of about 256 lines): only the
+    end is read, their phones are looked for in the rest in one pass, and the plan equals a full
+    read. One new lead whose phone an old lead has: the campaign is read whole, and warned of."""
+    rows = sealed_set(tmp_path, monkeypatch, 3000)
+    rows += [(f"D{i:04d}", f"212555{i:04d}", "New") for i in range(300)]
+    write_rows(tmp_path, "csv", rows, HEADER)
+    read: list[int] = []
+    real = partial.Tally.wrap
+
+    def counting(self: partial.Tally, leads: Any) -> Any:
+        for lead in real(self, leads):
+            read.append(lead.line)
+            yield lead
+
+    monkeypatch.setattr(partial.Tally, "wrap", counting)
+    config = load_config(cwd=tmp_path)
+    planned = workspace.build_plan([], config, tmp_path / STATE)
+    assert planned.partial == {CAMPAIGN}
+    assert len(planned.plan.leadsets[0].creates) == 300
+    assert 3301 in read and len(read) < 300 + 600  # the new rows and the last chunk or two
+    assert agree(tmp_path)
+    rows[-1] = ("D0299", rows[10][1], "Kin")  # an old household's phone
+    write_rows(tmp_path, "csv", rows, HEADER)
+    planned = workspace.build_plan([], config, tmp_path / STATE)
+    assert planned.partial == frozenset()
+    assert any(
+        p.line == 3301 and "same phone as the lead at leadsets/a.csv:12" in str(p)
+        for p in planned.sink.problems
+    ), [str(p) for p in planned.sink.problems if p.line == 3301]
+
+
+line_text = st.text(alphabet="0123456789+ ,x", max_size=30)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    lines=st.lists(line_text, min_size=1, max_size=30),
+    needles=st.sets(st.from_regex(r"\A\+?[0-9]{1,6}\Z"), min_size=1, max_size=8),
+    data=st.data(),
+)
+def test_the_scan_finds_what_a_search_for_each_phone_finds(
+    lines: list[str], needles: set[str], data: st.DataObject
+) -> None:
+    """The one-pass scan answers as a search for each needle in turn, over runs of whole lines."""
+    text = "".join(line + "\n" for line in lines).encode()
+    ends = [0]
+    for line in lines:
+        ends.append(ends[-1] + len(line) + 1)
+    picked = data.draw(st.lists(st.sampled_from(range(len(lines))), unique=True))
+    spans = [(ends[i], ends[i + 1]) for i in sorted(picked)]
+    wanted = {n.encode() for n in needles}
+    searched = any(text.find(n, a, b) >= 0 for n in wanted for a, b in spans)
+    assert partial._scan(text, spans, wanted) is searched

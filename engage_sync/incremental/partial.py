@@ -16,8 +16,7 @@ read would have seen differently, and returns None (the plan reads the campaign 
   and the XOR and sum of the state's hashes of them): a lead was dropped or moved in from a chunk
   not read (a duplicate), and the plan would miss an orphan or a duplicate;
 - a lead created or changed has a phone that occurs in a chunk not read (a new shared phone the
-  read cannot see), or was in a group that shared a phone (the group may have split), or more
-  than `CHANGED_AT_MOST` are;
+  read cannot see), or was in a group that shared a phone (the group may have split);
 - a lead that shared a phone with leads in other chunks is not found.
 Otherwise the groups of shared phones are rebuilt (moved by the lines the chunks moved, merged
 with what the read found) and the warnings at the file are those a full read gives.
@@ -26,6 +25,7 @@ with what the read found) and the warnings at the file are those a full read giv
 from __future__ import annotations
 
 import mmap
+import re
 import sys
 from array import array
 from bisect import bisect_right
@@ -41,7 +41,10 @@ from ..leadsets.problems import shared_phone
 from ..model import PHONE_FIELDS, Lead, LeadSetPlan, Severity
 from .seal import Chunk, Group, Seal
 
-CHANGED_AT_MOST = 64  # more created or changed leads than this: the campaign is read whole
+# The phones of the leads created or changed are searched for one by one in the chunks kept up
+# to this many (about 40 ms each in 80 MB), and past it found in one pass (about 1.4 s).
+FIND_EACH_AT_MOST = 32
+SCAN_WINDOWS_AT_MOST = 4_000_000  # a scan finding more long numbers to look into: read whole
 _U64 = (1 << 64) - 1
 
 
@@ -200,7 +203,7 @@ def settle(
     if tally.known != (sum(c.leads for c in gone), xors, sum(c.total for c in gone) & _U64):
         return None
     members = {eid for g in seal.groups for eid, _ in g}
-    if len(changed_phones) > CHANGED_AT_MOST or members & changed_phones.keys():
+    if members & changed_phones.keys():
         return None
     assert seal.leads_file is not None
     if changed_phones and not _absent(path, partial, changed_phones):
@@ -222,18 +225,51 @@ def _absent(path: Path, partial: Partial, phones: Mapping[str, set[str]]) -> boo
     if not all(partial.seal.chunks[partial.kept[j]].plain for j in kept):
         return False
     needles = {p.encode() for each in phones.values() for p in each if p}
-    runs: list[list[int]] = []  # kept chunks next to each other, searched as one
-    for j in kept:
-        span = partial.cut.spans[j]
-        if runs and runs[-1][1] == span.start:
-            runs[-1][1] = span.end
-        else:
-            runs.append([span.start, span.end])
+    spans = [(partial.cut.spans[j].start, partial.cut.spans[j].end) for j in kept]
     try:
         with path.open("rb") as f, mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as m:
+            if len(needles) > FIND_EACH_AT_MOST:
+                return _scan(m, spans, needles) is False
+            runs: list[list[int]] = []  # kept chunks next to each other, searched as one
+            for a, b in spans:
+                if runs and runs[-1][1] == a:
+                    runs[-1][1] = b
+                else:
+                    runs.append([a, b])
             return not any(m.find(n, a, b) >= 0 for n in needles for a, b in runs)
     except (OSError, ValueError):
         return False
+
+
+_PHONE_TEXT = re.compile(rb"\+?[0-9]+")
+
+
+def _scan(
+    text: bytes | mmap.mmap, spans: Sequence[tuple[int, int]], needles: set[bytes]
+) -> bool | None:
+    """Whether any needle occurs in these byte ranges of `text` (each a run of whole lines), in
+    one pass for any number of needles; None when it is not known (a needle not written as
+    digits, or too many long numbers to look into). A needle of digits (and a leading +) lies
+    within a longest run of digits and + signs: each such run at least as long as the shortest
+    needle is found, looked up in the set of needles, and if longer, looked into window by
+    window. A run never spans two lines, so the ranges are searched one by one (flat memory)."""
+    if not all(_PHONE_TEXT.fullmatch(n) for n in needles):
+        return None
+    lengths = sorted({len(n) for n in needles})
+    numbers = re.compile(rb"[0-9+]{%d,}" % lengths[0])
+    budget = SCAN_WINDOWS_AT_MOST
+    for a, b in spans:
+        found = numbers.findall(text, a, b)
+        if not needles.isdisjoint(found):
+            return True
+        for t in found:
+            if len(t) > lengths[0]:
+                budget -= len(t) * len(lengths)
+                if budget < 0:
+                    return None
+                if any(t[i : i + n] in needles for n in lengths for i in range(len(t) - n + 1)):
+                    return True
+    return False
 
 
 def _groups(partial: Partial, found: Sequence[Sequence[tuple[str, int]]]) -> list[Group] | None:
