@@ -335,15 +335,15 @@ def _build(
 def _settle(
     bit: partials.Partial, ls: LeadSetPlan, sources: Sequence[Source], sink: Sink
 ) -> tuple[Chunk, ...] | None:
-    """partial.settle, given the phones of the leads created or changed (from the chunks read)."""
+    """partial.settle, given the phones of the leads created or changed (noted as they were
+    read: the planner tells them by the same hashes)."""
     changed = {c.extern_id for c in (*ls.updates, *ls.replaces, *ls.creates)}
-    phones: dict[str, set[str]] = {}
+    noted = bit.tally.phones
+    if not changed <= noted.keys():
+        return None  # not as the planner told them: read whole rather than guess
     source = next(s for s in sources if s.meta.campaign.id == ls.campaign.id)
     assert source.leads_path is not None
-    if changed:
-        for lead in leadsets.stream(source):
-            if lead.extern_id in changed:
-                phones.setdefault(lead.extern_id, set()).update(partials.phones_of(lead))
+    phones = {eid: noted[eid] for eid in changed}
     return partials.settle(bit, ls, sink, source.leads_path, phones)
 
 

@@ -240,12 +240,8 @@ def test_the_property_test_read_in_part() -> None:
     assert seen["partial"] > 20 and seen["whole"] > 20, seen
 
 
-def test_one_changed_row_reads_one_chunk(
-    small_chunks: None, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    rows = sealed_set(tmp_path, monkeypatch, 200)
-    rows[100] = (rows[100][0], rows[100][1], "Changed")
-    write_rows(tmp_path, "csv", rows, HEADER)
+def lines_read(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """The lines of the leads read from here on (as they reach the planner)."""
     read: list[int] = []
     real = partial.Tally.wrap
 
@@ -254,13 +250,23 @@ def test_one_changed_row_reads_one_chunk(
             read.append(lead.line)
             yield lead
 
+    monkeypatch.setattr(partial.Tally, "wrap", counting)
+    return read
+
+
+def test_one_changed_row_reads_one_chunk(
+    small_chunks: None, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    rows = sealed_set(tmp_path, monkeypatch, 200)
+    rows[100] = (rows[100][0], rows[100][1], "Changed")
+    write_rows(tmp_path, "csv", rows, HEADER)
     config = load_config(cwd=tmp_path)
     planned = workspace.build_plan([], config, tmp_path / STATE)
     assert planned.partial == {CAMPAIGN}
     ls = planned.plan.leadsets[0]
     assert [c.extern_id for c in ls.updates] == ["E0100"] and ls.unchanged == 199
     assert agree(tmp_path)
-    monkeypatch.setattr(partial.Tally, "wrap", counting)
+    read = lines_read(monkeypatch)
     workspace.build_plan([], config, tmp_path / STATE)
     assert 102 in read and len(read) < 30  # the chunk around line 102, not 200 rows
 
@@ -312,15 +318,7 @@ def test_an_appended_day_of_leads_reads_only_the_end(
     rows = sealed_set(tmp_path, monkeypatch, 3000)
     rows += [(f"D{i:04d}", f"212555{i:04d}", "New") for i in range(300)]
     write_rows(tmp_path, "csv", rows, HEADER)
-    read: list[int] = []
-    real = partial.Tally.wrap
-
-    def counting(self: partial.Tally, leads: Any) -> Any:
-        for lead in real(self, leads):
-            read.append(lead.line)
-            yield lead
-
-    monkeypatch.setattr(partial.Tally, "wrap", counting)
+    read = lines_read(monkeypatch)
     config = load_config(cwd=tmp_path)
     planned = workspace.build_plan([], config, tmp_path / STATE)
     assert planned.partial == {CAMPAIGN}

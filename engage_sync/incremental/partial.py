@@ -64,7 +64,8 @@ def _fold(digests: list[str]) -> tuple[int, int, int]:
 class Tally:
     """Per chunk, as the leads stream to the planner: how many, and the XOR and sum of their
     content hashes. With `applied` (the state's leads), the same of the state's hashes of the
-    leads it holds; with `watch`, where these externIds were found."""
+    leads it holds, and the phones of the leads created or changed (`phones`, by externId);
+    with `watch`, where these externIds were found."""
 
     def __init__(
         self,
@@ -78,6 +79,7 @@ class Tally:
         self.applied, self.watch = applied, watch
         self.known = (0, 0, 0)  # leads the state holds: count, XOR, sum of its hashes
         self.lines: dict[str, int] = {}
+        self.phones: dict[str, set[str]] = {}
 
     def wrap(self, leads: Iterable[Lead]) -> Iterator[Lead]:
         if self.applied is not None:
@@ -98,13 +100,16 @@ class Tally:
         self._add(at, digests)
 
     def _looking(self, leads: Iterable[Lead], applied: Mapping[str, str]) -> Iterator[Lead]:
-        """The leads, noting the state's hashes of those it holds, and where watched ones are."""
-        get, watch, lines = applied.get, self.watch, self.lines
+        """The leads, noting the state's hashes of those it holds, the phones of those new or
+        changed (as the planner tells them), and where watched ones are."""
+        get, watch, lines, phones = applied.get, self.watch, self.lines, self.phones
         held: list[str] = []
         for lead in leads:
             entry = get(lead.extern_id)
             if entry is not None:
                 held.append(entry[:8])
+            if entry is None or not entry.startswith(lead.digest):
+                phones.setdefault(lead.extern_id, set()).update(phones_of(lead))
             if lead.extern_id in watch:
                 lines[lead.extern_id] = lead.line
             yield lead
