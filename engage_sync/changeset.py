@@ -35,12 +35,17 @@ from .model import (
     Plan,
     PruneAction,
     RemoveReason,
+    SettingsChange,
     short_hash,
 )
 
 HEADER = "# engage-sync change set 1 checksum "
 # the order a plan lists a campaign's changes in (LeadSetPlan.changes), orphans aside
 KINDS = (ChangeKind.REMOVE, ChangeKind.REPLACE, ChangeKind.UPDATE, ChangeKind.CREATE)
+# engage-sync.yaml changed since the last apply: one item, campaign 0, before everything else
+# (`0  settings  engage-sync.yaml  <digest before>  <digest after>  `)
+SETTINGS = "settings"
+_ORDER = {SETTINGS: -1, **{k.value: i for i, k in enumerate(KINDS)}}
 
 
 def load_key(account: str | None, options: LoadOptions) -> str:
@@ -67,6 +72,14 @@ def escape(extern_id: str) -> str:
     if "\\" in extern_id or "\t" in extern_id or "\n" in extern_id:
         return extern_id.replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n")
     return extern_id
+
+
+def settings_item(change: SettingsChange) -> str:
+    return f"0\t{SETTINGS}\tengage-sync.yaml\t{change.digest_before}\t{change.digest_after}\t"
+
+
+def is_settings(line: str) -> bool:
+    return line.startswith(f"0\t{SETTINGS}\t")
 
 
 def is_tombstone(line: str) -> bool:
@@ -104,22 +117,25 @@ class Checksum:
     def __init__(self) -> None:
         self._parts: dict[tuple[int, str], hashlib._Hash] = {}
 
-    def part(self, cid: int, kind: ChangeKind) -> hashlib._Hash:
+    def part(self, cid: int, kind: ChangeKind | str) -> hashlib._Hash:
         """The running hash of one campaign's items of one kind: feed it `line + "\\n"`."""
-        found = self._parts.get((cid, kind.value))
+        name = kind.value if isinstance(kind, ChangeKind) else kind
+        found = self._parts.get((cid, name))
         if found is None:
-            found = self._parts[(cid, kind.value)] = hashlib.sha256()
+            found = self._parts[(cid, name)] = hashlib.sha256()
         return found
 
-    def add(self, cid: int, kind: ChangeKind, line: str) -> None:
+    def add(self, cid: int, kind: ChangeKind | str, line: str) -> None:
         self.part(cid, kind).update(line.encode() + b"\n")
 
     def add_line(self, line: str) -> None:
         cid, kind = line.split("\t", 2)[:2]
-        self.add(int(cid), ChangeKind(kind), line)
+        if kind not in _ORDER or (kind == SETTINGS) != (cid == "0"):
+            raise ValueError(line)
+        self.add(int(cid), kind, line)
 
     def hexdigest(self) -> str:
-        order = {k.value: i for i, k in enumerate(KINDS)}
+        order = _ORDER
         total = hashlib.sha256(b"engage-sync change set 1\n")
         for cid, kind in sorted(self._parts, key=lambda p: (p[0], order[p[1]])):
             part = self._parts[(cid, kind)].hexdigest()
@@ -143,6 +159,8 @@ def leadset_items(ls: LeadSetPlan) -> Iterator[str]:
 
 
 def plan_items(plan: Plan) -> Iterator[str]:
+    if plan.settings is not None:
+        yield settings_item(plan.settings)
     for ls in plan.leadsets:
         yield from leadset_items(ls)
 
@@ -172,16 +190,23 @@ class ChangeSet:
 
 def parse_changeset(text: str, source: str) -> ChangeSet:
     """Read a change set and check its items give the checksum its header names."""
-    lines = text.split("\n")
-    if not lines or not lines[0].startswith(HEADER):
+    return parse_changeset_lines(iter(text.split("\n")), source)
+
+
+def parse_changeset_lines(lines: Iterator[str], source: str) -> ChangeSet:
+    """`parse_changeset` of lines as they are read (an artifact's file, streamed)."""
+    first = next(lines, "")
+    if not first.startswith(HEADER):
         raise ChangeSetError(f"{source}: not an engage-sync change set (no header line)")
-    claimed = lines[0][len(HEADER) :].strip()
+    claimed = first[len(HEADER) :].strip()
     digest = Checksum()
     items = []
-    for number, line in enumerate(lines[1:], start=2):
+    for number, line in enumerate(lines, start=2):
         if not line:
             continue
         try:
+            if line.count("\t") != 5:
+                raise ValueError(line)
             digest.add_line(line)
         except ValueError:
             raise ChangeSetError(f"{source}:{number}: not a change-set item") from None
@@ -250,6 +275,10 @@ def describe_all(lines: Sequence[str], reviewed: Iterable[ChangeSet] = ()) -> li
     out = []
     for line, (cid, eid) in zip(lines, keys, strict=True):
         action = line.split("\t", 2)[1]
+        if is_settings(line):
+            why = "a reviewed plan shows other settings" if sources.get((cid, eid)) else None
+            out.append(f"settings: {eid} changed ({why or 'no reviewed plan shows it'})")
+            continue
         others = sources.get((cid, eid))
         why = f"{', '.join(others)} reviewed other content for it" if others else None
         out.append(f"campaign {cid}: {action} {eid} ({why or 'no reviewed plan shows it'})")
@@ -258,7 +287,11 @@ def describe_all(lines: Sequence[str], reviewed: Iterable[ChangeSet] = ()) -> li
 
 def only(plan: Plan, keep: set[str]) -> Plan:
     """The part of a plan whose items are in `keep`, and every tombstone (stopping a call is
-    never held back for want of a review); orphans stay as they are (apply does nothing)."""
+    never held back for want of a review); orphans stay as they are (apply does nothing).
+    Settings nobody reviewed hold everything back but the tombstones: every other change
+    would be carried out under them."""
+    if plan.settings is not None and settings_item(plan.settings) not in keep:
+        return replace(plan.tombstones_only(), settings=None)
     kept = []
     for ls in plan.leadsets:
         key = load_key(ls.account, ls.options)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -73,6 +74,8 @@ class Config:
     prune_action: str = "cancel"
     lookup_delay: float | None = None  # seconds before looking up leads whose answer was lost
     opt_outs: OptOutRules = field(default_factory=OptOutRules)
+    # the file as read (absent: {}), for the plan to show a change to it (None: not tracked)
+    settings: Mapping[str, Any] | None = None
 
 
 def load_config(explicit: str | None = None, cwd: Path | None = None) -> Config:
@@ -82,11 +85,11 @@ def load_config(explicit: str | None = None, cwd: Path | None = None) -> Config:
     if not path.exists():
         if explicit:
             raise ConfigError(f"{explicit}: config file not found")
-        return Config()
+        return Config(settings={})
     shown = str(path) if explicit else CONFIG_FILE
     data, lines = _read(path, shown)
     if data is None:
-        return Config(path=path)
+        return Config(path=path, settings={})
     problems = []
     for error in config_validator().iter_errors(data):
         where = tuple(error.absolute_path)
@@ -106,7 +109,13 @@ def load_config(explicit: str | None = None, cwd: Path | None = None) -> Config:
     if settings.get("account") is not None:
         settings["account"] = str(settings["account"])
     rails = Rails(**{_RAILS[k]: v for k, v in (data.get("rails") or {}).items()})
-    return Config(path=path, rails=rails, opt_outs=OptOutRules.of(data.get("optOuts")), **settings)
+    return Config(
+        path=path,
+        rails=rails,
+        opt_outs=OptOutRules.of(data.get("optOuts")),
+        settings=json.loads(json.dumps(data, default=str)),  # plain JSON, as the state keeps it
+        **settings,
+    )
 
 
 def _opt_out_problems(

@@ -5,11 +5,12 @@ from __future__ import annotations
 import binascii
 import enum
 import hashlib
+import json
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date
 from itertools import chain, islice
-from typing import TYPE_CHECKING, NamedTuple, TypeAlias, TypeVar, overload
+from typing import TYPE_CHECKING, Any, NamedTuple, TypeAlias, TypeVar, overload
 
 if TYPE_CHECKING:
     from .optouts.deadlines import Deadline
@@ -352,6 +353,49 @@ class Change:
 
 
 @dataclass(frozen=True, slots=True)
+class SettingsChange:
+    """engage-sync.yaml differs from what the last apply carried out: apply goes where these
+    settings say (the base URL, the account, the rails), so a reviewer must see the change.
+    Values are settings, never lead data; `before` is None when none was ever recorded."""
+
+    before: Mapping[str, Any] | None
+    after: Mapping[str, Any]
+
+    @property
+    def digest_before(self) -> str:
+        return settings_digest(self.before) if self.before is not None else ""
+
+    @property
+    def digest_after(self) -> str:
+        return settings_digest(self.after)
+
+    def changed(self) -> list[tuple[str, object, object]]:
+        """(dotted key, before, after) for each leaf setting that differs, sorted."""
+        old, new = _leaves(self.before or {}), _leaves(self.after)
+        return [
+            (k, old.get(k), new.get(k))
+            for k in sorted(old.keys() | new.keys())
+            if old.get(k) != new.get(k)
+        ]
+
+
+def settings_digest(settings: Mapping[str, Any]) -> str:
+    text = json.dumps(settings, sort_keys=True, default=str, separators=(",", ":"))
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def _leaves(value: Mapping[str, Any], prefix: str = "") -> dict[str, object]:
+    found: dict[str, object] = {}
+    for key, v in value.items():
+        name = f"{prefix}{key}"
+        if isinstance(v, Mapping) and v:
+            found.update(_leaves(v, f"{name}."))
+        else:
+            found[name] = v
+    return found
+
+
+@dataclass(frozen=True, slots=True)
 class LeadSetPlan:
     """The plan for one campaign: every file that targets it, taken together."""
 
@@ -420,6 +464,7 @@ class Plan:
     checksum: str
     warnings: tuple[str, ...] = field(default=())
     refreshed: bool = False  # looked at Engage (plan --refresh): the lead sets carry drift
+    settings: SettingsChange | None = None  # engage-sync.yaml changed since the last apply
 
     def count(self, kind: ChangeKind) -> int:
         return sum(len(getattr(ls, _ATTR[kind])) for ls in self.leadsets)
@@ -430,7 +475,7 @@ class Plan:
 
     @property
     def has_changes(self) -> bool:
-        return any(ls.has_work or ls.orphans for ls in self.leadsets)
+        return self.settings is not None or any(ls.has_work or ls.orphans for ls in self.leadsets)
 
     def tombstones_only(self) -> Plan:
         """The part of this plan no safety rail may hold back: the tombstones (issue #10)."""
@@ -440,7 +485,7 @@ class Plan:
             kept.append(
                 replace(ls, creates=(), updates=(), replaces=(), orphans=(), removals=removals)
             )
-        return replace(self, leadsets=tuple(kept))
+        return replace(self, leadsets=tuple(kept), settings=None)
 
 
 CORRECTED_DRIFT = frozenset({DriftKind.DUPLICATE, DriftKind.CHANGED, DriftKind.REAPPEARED})

@@ -6,11 +6,11 @@ import json
 from collections.abc import Callable, Iterable, Mapping
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 from deepdiff import DeepDiff
 
-from .changeset import Checksum, escape, item, load_key, removal_key
+from .changeset import SETTINGS, Checksum, escape, item, load_key, removal_key, settings_item
 from .model import (
     PHONE_FIELDS,
     CampaignRef,
@@ -22,6 +22,7 @@ from .model import (
     LoadOptions,
     Plan,
     RemoveReason,
+    SettingsChange,
 )
 from .spool import Spool
 from .state.file import MalformedEntry
@@ -52,6 +53,8 @@ class StateView(Protocol):
     def serial(self) -> int: ...
     @property
     def campaigns(self) -> Mapping[int, CampaignView]: ...
+    @property
+    def settings(self) -> Mapping[str, object] | None: ...
 
 
 def plan(
@@ -59,6 +62,7 @@ def plan(
     state: StateView,
     include_undeclared: bool = False,
     creates_for: Callable[[int], Spool] = Spool,
+    settings: Mapping[str, Any] | None = None,
 ) -> Plan:
     """Compare declared leads with the state by (campaign id, externId) and content hash.
 
@@ -70,6 +74,11 @@ def plan(
     leadsets: list[LeadSetPlan] = []
     digest = Checksum()
     declared_campaigns: set[int] = set()
+    # `settings` (engage-sync.yaml as read now; None: not tracked) against the last apply's
+    changed = None
+    if settings is not None and settings != state.settings:
+        changed = SettingsChange(state.settings, settings)
+        digest.add(0, SETTINGS, settings_item(changed))
     for want in desired:
         cid = want.campaign.id
         declared_campaigns.add(cid)
@@ -179,7 +188,7 @@ def plan(
                 )
             )
     leadsets.sort(key=lambda ls: ls.campaign.id)
-    return Plan(tuple(leadsets), state.lineage, state.serial, digest.hexdigest())
+    return Plan(tuple(leadsets), state.lineage, state.serial, digest.hexdigest(), settings=changed)
 
 
 def _tombstoned(

@@ -33,6 +33,30 @@ def summary_line(plan: Plan) -> str:
     )
 
 
+def settings_lines(plan: Plan, limit: int = 20) -> list[str]:
+    """engage-sync.yaml changed since the last apply: what changed (values are settings, never
+    lead data; JSON-quoted, so no control character gets through)."""
+    change = plan.settings
+    if change is None:
+        return []
+    head = (
+        "settings: engage-sync.yaml is not recorded yet (the first apply records it)"
+        if change.before is None
+        else "settings: engage-sync.yaml changed since the last apply"
+    )
+    lines = [head + " (apply carries out every change under these settings):"]
+    changed = change.changed()
+    for key, old, new in changed[:limit]:
+        lines.append(f"  {key}: {_setting(old)} -> {_setting(new)}")
+    if len(changed) > limit:
+        lines.append(f"  ... and {len(changed) - limit} more")
+    return lines
+
+
+def _setting(value: object) -> str:
+    return "(unset)" if value is None else json.dumps(value, sort_keys=True)[:200]
+
+
 def counts_line(ls: LeadSetPlan) -> str:
     return (
         f"{len(ls.creates)} to create, {len(ls.updates)} to update, {len(ls.replaces)} to "
@@ -166,6 +190,7 @@ def render_text(
             lines.append(f"  ... and {len(changes) - limit} more (--format json lists them all)")
         lines.extend(f"  warning: {w}" for w in (*ls.warnings, *due_soon(ls)))
         lines.append("")
+    lines.extend(settings_lines(plan, limit))
     lines.extend(drift_lines(plan, limit))
     lines.extend(f"error: {e}" for e in overdue(plan, limit))
     lines.extend(f"warning: {w}" for w in plan.warnings)
@@ -296,6 +321,7 @@ def plan_document(
             }
             for ls in plan.leadsets
         ],
+        "settings": _settings_document(plan),
         "refreshed": plan.refreshed,
         **(_drift_document(plan) if plan.refreshed else {}),
         "rails": list(rails),
@@ -304,6 +330,20 @@ def plan_document(
         "lineage": plan.lineage,
         "serial": plan.serial,
         "checksum": plan.checksum,
+    }
+
+
+def _settings_document(plan: Plan) -> dict[str, object] | None:
+    change = plan.settings
+    if change is None:
+        return None
+    return {
+        "recorded": change.before is not None,
+        "changed": [
+            {"setting": k, "before": old, "after": new} for k, old, new in change.changed()
+        ],
+        "before": change.digest_before,
+        "after": change.digest_after,
     }
 
 
@@ -453,6 +493,11 @@ def render_markdown(
     warnings += [f"- :no_entry: apply will refuse unless `--force`: {_md_cell(r)}" for r in rails]
     if warnings:
         head += ["### Warnings", "", *warnings, ""]
+    shown = settings_lines(plan)
+    if shown:
+        head += ["### Settings", "", _md_cell(shown[0]), ""]
+        head += [f"- `{_md_cell(line.strip()).replace('`', chr(39))}`" for line in shown[1:]]
+        head.append("")
     if plan.refreshed:
         head += ["### Changed outside engage-sync since the last apply", ""]
         head += [f"- {_md_cell(line.strip())}" for line in drift_lines(plan, limit=10)[1:-1]]

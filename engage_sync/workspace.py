@@ -9,6 +9,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 from . import leadsets
 from .config import DEFAULT_LEADSETS, DEFAULT_STATE, Config, pick
@@ -187,10 +188,19 @@ class Unchecked:
 
 
 def plan_reading(
-    desired: Sequence[Desired], state: State, sink: Sink, include_undeclared: bool
+    desired: Sequence[Desired],
+    state: State,
+    sink: Sink,
+    include_undeclared: bool,
+    settings: Mapping[str, Any] | None = None,
 ) -> Unchecked:
     """Plan the lead sets while they are read and checked (their problems land in `sink`)."""
-    plan = make_plan(desired, state, include_undeclared=include_undeclared and not sink.errors)
+    plan = make_plan(
+        desired,
+        state,
+        include_undeclared=include_undeclared and not sink.errors,
+        settings=settings,
+    )
     return Unchecked(plan, sink)
 
 
@@ -293,7 +303,9 @@ def _build(
     desired += [seal.desired(cid) for cid, seal in found.skipped.items()]
     desired.sort(key=lambda d: d.campaign.id)  # the checksum follows this order
     try:
-        unchecked = plan_reading(desired, state, sink, include_undeclared=found.whole)
+        unchecked = plan_reading(
+            desired, state, sink, include_undeclared=found.whole, settings=config.settings
+        )
     except MalformedEntry as e:
         raise StateError(_where_in_state(state_file, e)) from e
     made: dict[int, tuple[Chunk, ...]] = {}

@@ -123,7 +123,12 @@ class Served:
         return [r for r in self.get("/_emulator/requests") if r["path"].endswith("/direct")]
 
     def env(self, kind: str = "jwt") -> dict[str, str]:
-        env = {"ENGAGE_BASE_URL": self.base_url, "ENGAGE_ACCOUNT_ID": "99990001"}
+        env = {
+            "ENGAGE_BASE_URL": self.base_url,
+            "ENGAGE_ACCOUNT_ID": "99990001",
+            # the suite runs with CI=true: a loopback host must be named (engage/hosts.py)
+            "ENGAGE_SYNC_ALLOWED_HOSTS": self.origin.split("://", 1)[1],
+        }
         if kind == "jwt":
             env.update(
                 RINGCENTRAL_SERVER_URL=self.origin,

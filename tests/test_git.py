@@ -116,6 +116,8 @@ def test_a_state_commit_that_conflicts_is_not_pushed_and_can_be_rescued(
     assert git.push_rescue("20261202T000000Z-1")
     assert git.rescues() == ["engage-sync/rescue/20261202T000000Z-1"]
     fresh = clone(bare, tmp_path / "next")
+    kept = fresh.fetch_branch("engage-sync/rescue/20261202T000000Z-1")
+    assert kept.is_state and fresh.changed_paths(kept) == ["state.json"]
     with pytest.raises(GitError, match="restore it by hand"):
-        fresh.restore("engage-sync/rescue/20261202T000000Z-1")
+        fresh.restore(kept, "engage-sync/rescue/20261202T000000Z-1")
     assert sh(tmp_path / "next", "status", "--porcelain") == ""  # the pick was aborted

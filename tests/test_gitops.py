@@ -69,6 +69,33 @@ def test_workflows_pass_actionlint(scaffolded: Path) -> None:
     assert result.returncode == 0, result.stdout + result.stderr
 
 
+def zizmor(*files: Path) -> subprocess.CompletedProcess[str]:
+    tool = Path(sys.executable).parent / "zizmor"
+    return subprocess.run(
+        [str(tool), "--offline", "--no-progress", *map(str, files)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def test_workflows_pass_the_zizmor_security_audit(scaffolded: Path) -> None:
+    result = zizmor(*OWN, *(scaffolded / n for n in SCAFFOLDED))
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "No findings to report" in result.stdout + result.stderr
+
+
+def test_zizmor_catches_a_checkout_that_keeps_its_token(tmp_path: Path) -> None:
+    leaky = tmp_path / "leaky.yml"
+    leaky.write_text(
+        "on: push\npermissions: {}\njobs:\n  x:\n    runs-on: ubuntu-latest\n"
+        "    permissions: {contents: write}\n    steps:\n"
+        "      - uses: actions/checkout@11bd71901bbe5b1630ceea73d27597364c9af683 # v4.2.2\n"
+    )
+    result = zizmor(leaky)
+    assert result.returncode != 0 and "artipacked" in result.stdout + result.stderr
+
+
 def test_actionlint_catches_a_broken_workflow(tmp_path: Path) -> None:
     bad = tmp_path / "bad.yml"
     bad.write_text(
@@ -141,11 +168,11 @@ def test_apply_workflow_runs_one_at_a_time_in_a_protected_environment() -> None:
     assert doc[True]["workflow_dispatch"]["inputs"]["checksum"]["required"] is False
 
 
-def test_drift_workflow_is_daily_read_only_and_uses_the_protected_environment() -> None:
+def test_drift_workflow_is_daily_read_only_and_uses_its_own_environment() -> None:
     doc = load("drift.yml")
     assert doc[True]["schedule"] == [{"cron": "17 6 * * *"}]
     job = doc["jobs"]["drift"]
-    assert job["environment"] == "engage-production"
+    assert job["environment"] == "engage-drift"
     assert job["permissions"] == {"contents": "read"}
     env = next(s for s in job["steps"] if s.get("run") == "engage-sync ci drift")["env"]
     assert env["RINGCENTRAL_JWT"] == "${{ secrets.RINGCENTRAL_JWT }}"
@@ -223,20 +250,25 @@ def test_the_whole_loop_pull_request_plan_merge_apply_commit(
     assert summary.read_text() == (repo / "plan-output" / "plan.md").read_text()
     checksum = json.loads((repo / "plan-output" / "plan.json").read_text())["checksum"]
     assert f"Plan checksum: `{checksum}`" in comment["body"]
-    assert comment["body"].rstrip().endswith("<!-- engage-sync-run 41 -->")
+    assert (
+        comment["body"].rstrip().endswith(f"<!-- engage-sync-review checksum={checksum} run=41 -->")
+    )
     assert outputs.read_text() == (f"has-changes=true\nchecksum={checksum}\nplan-dir=plan-output\n")
     changes = (repo / "plan-output" / "changes.tsv").read_text()
     assert changes.startswith(f"# engage-sync change set 1 checksum {checksum}\n")
-    assert len(changes.splitlines()) == 13 and "Jackson" not in changes
+    assert len(changes.splitlines()) == 14 and "Jackson" not in changes  # 12 leads, settings
     again = script(repo, "ci-plan.sh", {**gh, **run, "PR_NUMBER": "7"})
     assert again.returncode == 0 and len(github.comments[7]) == 1  # updated in place
     assert ("PATCH", f"/repos/o/r/issues/comments/{comment['id']}") in github.calls
     github.upload(41, "engage-sync-plan", repo / "plan-output")
+    head = git(repo, "rev-parse", "HEAD")
+    github.plan_run(41, 7, head)
     # merge, then the apply job on main
     git(repo, "checkout", "-q", "main")
     git(repo, "merge", "-q", "--no-ff", "add-lead", "-m", "Merge pull request #7")
     sha = git(repo, "rev-parse", "HEAD")
     github.pulls_by_sha[sha] = [7]
+    github.merged(7, head)
     shutil.rmtree(repo / "plan-output")
     apply = script(
         repo,
@@ -246,7 +278,7 @@ def test_the_whole_loop_pull_request_plan_merge_apply_commit(
     assert apply.returncode == 0, apply.stdout + apply.stderr
     assert "their pull requests: #7." in apply.stdout
     assert (
-        "Reviewed plans: #7. Of this plan's changes 12 were reviewed, 0 were not." in apply.stdout
+        "Reviewed plans: #7. Of this plan's changes 13 were reviewed, 0 were not." in apply.stdout
     )
     assert "Recorded 12 lead(s)" in apply.stdout
     assert git(repo, "log", "-1", "--format=%s") == "engage-sync: record applied leads [skip ci]"
@@ -288,12 +320,16 @@ def test_an_artifact_that_does_not_match_its_comment_is_not_used(
     changes = repo / "plan-output" / "changes.tsv"
     changes.write_text(changes.read_text().replace("R-1001", "R-1999"))  # altered after review
     github.upload(9, "engage-sync-plan", repo / "plan-output")
-    github.pulls_by_sha[git(repo, "rev-parse", "HEAD")] = [3]
+    head = git(repo, "rev-parse", "HEAD")
+    github.plan_run(9, 3, head)
+    github.merged(3, head)
+    github.pulls_by_sha[head] = [3]
     env = {**gh, **served.env("api-token"), "GITHUB_ACTIONS": "true"}
     apply = script(repo, "ci-apply.sh", env)
     assert apply.returncode == 5, apply.stdout + apply.stderr
     assert "note: #3: its changes do not give the checksum" in apply.stdout
-    assert "11 change(s) on this commit were not in any reviewed plan" in apply.stderr
+    assert "12 change(s) on this commit were not in any reviewed plan" in apply.stderr
+    assert "settings: engage-sync.yaml changed (no reviewed plan shows it)" in apply.stderr
     assert served.loader_posts() == []
 
 

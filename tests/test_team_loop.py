@@ -126,6 +126,7 @@ class Team:
         git(self.dev, "push", "-q", "origin", "main")
         sha = git(self.dev, "rev-parse", "HEAD")
         self.gh.pulls_by_sha[sha] = [number]
+        self.gh.merged(number, git(self.dev, "rev-parse", f"origin/pr-{number}"))
         return sha
 
     # -- the workflows -----------------------------------------------------------------------
@@ -136,12 +137,15 @@ class Team:
         repo = self.clone("plan", shallow=False)
         self._identity(repo)
         env = {**self.gh_env(), "GITHUB_RUN_ID": str(self.runs)}
+        head = git(repo, "rev-parse", "HEAD")
         if number is not None:
             git(repo, "fetch", "-q", "origin", f"pr-{number}")
+            head = git(repo, "rev-parse", "FETCH_HEAD")
             git(repo, "merge", "-q", "--no-ff", "FETCH_HEAD", "-m", "test merge")
             env["PR_NUMBER"] = str(number)
         done = self.script(repo, "ci-plan.sh", env)
         assert done.returncode == 0, done.stdout + done.stderr
+        self.gh.plan_run(self.runs, number, head)
         self.gh.upload(self.runs, "engage-sync-plan", repo / "plan-output")
         self.runs += 1
         return str(json.loads((repo / "plan-output" / "plan.json").read_text())["checksum"])
@@ -157,9 +161,15 @@ class Team:
         }
 
     def apply(self, *args: str, **extra: str) -> subprocess.CompletedProcess[str]:
+        """The apply workflow: its step, then its report kept as the run's artifact."""
         repo = self.clone("apply")
+        run, env = self.runs, self.apply_env(**extra)
         self.runs += 1
-        return self.script(repo, "ci-apply.sh", self.apply_env(**extra), *args)
+        done = self.script(repo, "ci-apply.sh", env, *args)
+        self.gh.apply_run(run, git(repo, "rev-parse", "HEAD"))
+        if (repo / "apply-output").is_dir():
+            self.gh.upload(run, "engage-sync-apply-report", repo / "apply-output")
+        return done
 
     # -- what is true afterwards ---------------------------------------------------------------
 
@@ -343,16 +353,18 @@ def test_a_commit_pushed_after_the_plan_comment_is_not_applied(team: Team) -> No
     team.merge(2)
     stopped = team.apply()
     assert stopped.returncode == 5, stopped.stdout + stopped.stderr
-    for named in ("update T-0001", "create T-0042"):
+    # the plan reviewed an earlier head: none of the pull request counts as reviewed
+    assert "a later push was never planned: its changes count as not reviewed" in stopped.stdout
+    for named in ("update T-0001", "create T-0042", "create T-0041"):
         assert f"campaign 136785: {named} (no reviewed plan shows it)" in stopped.stderr
     assert "Mallory" not in stopped.stdout + stopped.stderr
     rows = {r["externId"]: r for r in team.served.leads(CAMPAIGN)}
-    assert "T-0041" in rows and "T-0042" not in rows  # the reviewed part, not the rest
+    assert "T-0041" not in rows and "T-0042" not in rows
     assert rows["T-0001"]["lead"]["firstName"] == "Ada"
     assert rows["T-0007"]["leadState"] == "CANCELLED"  # a tombstone never waits for a review
     # what was carried out is in the shared state
     state = team.origin_state()["campaigns"][str(CAMPAIGN)]
-    assert "T-0041" in state["leads"] and "T-0007" in state["removed"]
+    assert "T-0041" not in state["leads"] and "T-0007" in state["removed"]
     # and so is its evidence, in the same commit
     (evidence,) = [json.loads(line) for line in team.origin_file(LEDGER).splitlines()]
     assert evidence["externId"] == "T-0007" and evidence["acts"][0]["leadIds"]

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import click
 
-from ..errors import EngageSyncError, ExitCode, GitHubError, StateNotSaved
+from ..errors import ConfigError, EngageSyncError, ExitCode, GitHubError, StateNotSaved
 from .apply import run_apply
 from .common import Context, global_options, pass_ctx
 from .plan import plan as plan_command
@@ -52,7 +52,7 @@ def ci_plan(ctx: Context, out_dir: str) -> int:
     pull-request comment updated in place (GITHUB_TOKEN, GITHUB_REPOSITORY, PR_NUMBER).
     Invalid lead sets fail it. Needs no Engage credentials."""
     from ..gitops.github import GitHub
-    from ..gitops.reviews import MARKER, comment_body
+    from ..gitops.reviews import comment_body, upsert_comment
 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -80,7 +80,8 @@ def ci_plan(ctx: Context, out_dir: str) -> int:
     if github is not None and pr:
         with github:
             try:
-                said = github.upsert_comment(int(pr), MARKER, comment_body(markdown, _run_id()))
+                body = comment_body(markdown, checksum, _run_id())
+                said = upsert_comment(github, int(pr), body, _bot())
                 click.echo(said)
             except GitHubError as e:  # a fork's read-only token cannot comment
                 click.echo(f"::warning::could not post the plan comment ({e}); see the job summary")
@@ -95,6 +96,13 @@ def ci_plan(ctx: Context, out_dir: str) -> int:
 
 def _run_id() -> str | None:
     return os.environ.get("GITHUB_RUN_ID")
+
+
+def _bot() -> str:
+    """Who writes the plan comments: GITHUB_TOKEN's bot, or a GitHub App's."""
+    from ..gitops.github import BOT_LOGIN
+
+    return os.environ.get("ENGAGE_SYNC_BOT_LOGIN") or BOT_LOGIN
 
 
 @ci.command("apply")
@@ -123,10 +131,26 @@ def _run_id() -> str | None:
 )
 @click.option(
     "--branch",
-    envvar="GITHUB_REF_NAME",
+    envvar="ENGAGE_SYNC_BRANCH",
     default="main",
     show_default=True,
-    help="The branch the state is committed to [env GITHUB_REF_NAME].",
+    help="The branch applied and the state committed to; in GitHub Actions the run must be on "
+    "it [env ENGAGE_SYNC_BRANCH].",
+)
+@click.option(
+    "--plan-workflow",
+    envvar="ENGAGE_SYNC_PLAN_WORKFLOW",
+    default=".github/workflows/plan.yml",
+    show_default=True,
+    help="The workflow whose runs' plans count as reviews [env ENGAGE_SYNC_PLAN_WORKFLOW].",
+)
+@click.option(
+    "--apply-workflow",
+    envvar="ENGAGE_SYNC_APPLY_WORKFLOW",
+    default=".github/workflows/apply.yml",
+    show_default=True,
+    help="The workflow whose apply reports vouch for a rescue branch "
+    "[env ENGAGE_SYNC_APPLY_WORKFLOW].",
 )
 @click.option(
     "--push-attempts",
@@ -154,6 +178,8 @@ def ci_apply(
     report_dir: str,
     look_first: str,
     branch: str,
+    plan_workflow: str,
+    apply_workflow: str,
     push_attempts: int,
     push_backoff: float,
     batch_size: int | None,
@@ -163,18 +189,34 @@ def ci_apply(
     (tombstones always), name any change nobody reviewed (exit 5), and commit the state to the
     branch, rebased onto whatever landed meanwhile. Nothing posted, nothing committed."""
     from ..gitops.git import Git
+    from ..gitops.github import GitHub
     from ..gitops.loop import restore_rescued, reviewed_since_last_apply, save_state
+    from ..gitops.reviews import Rules
 
-    git = Git(Path.cwd(), branch=branch)
-    for rescued in restore_rescued(git, push_attempts, push_backoff):
-        click.echo(f"Restored the state an earlier apply kept on {rescued}.")
-    reviewed = None
-    if not checksum:
-        found = reviewed_since_last_apply(git, os.environ)
-        click.echo(found.summary)
-        for note in found.notes:
-            click.echo(f"  note: {note}")
-        reviewed = found.changesets
+    _check_ref(branch)
+    token, server = os.environ.get("GITHUB_TOKEN"), os.environ.get("GITHUB_SERVER_URL")
+    auth = Git.token_auth(server, token) if token and server else None
+    git = Git(Path.cwd(), branch=branch, auth=auth)
+    github = GitHub.from_env(os.environ)
+    try:
+        restored = restore_rescued(
+            git, github, ctx.state_path, push_attempts, push_backoff, apply_workflow
+        )
+        for rescued in restored.restored:
+            click.echo(f"Restored the state an earlier apply kept on {rescued}.")
+        for why in restored.refused:
+            click.echo(f"::warning::{why}")
+        reviewed = None
+        if not checksum:
+            rules = Rules(_bot(), plan_workflow, branch)
+            found = reviewed_since_last_apply(git, github, os.environ, rules)
+            click.echo(found.summary)
+            for note in found.notes:
+                click.echo(f"  note: {note}")
+            reviewed = found.changesets
+    finally:
+        if github is not None:
+            github.close()
     report = Path(report_dir)
     report.mkdir(parents=True, exist_ok=True)
     head = git.head()
@@ -208,6 +250,19 @@ def ci_apply(
     return code
 
 
+def _check_ref(branch: str) -> None:
+    """In GitHub Actions, apply runs on the branch it applies, never on a ref a contributor
+    chose (a workflow_dispatch on their branch runs their copy of the workflow)."""
+    if os.environ.get("GITHUB_ACTIONS") != "true":
+        return
+    ref = os.environ.get("GITHUB_REF", "")
+    if ref and ref != f"refs/heads/{branch}":
+        raise ConfigError(
+            f"ci apply runs on {branch} only, and this run is on {ref}: nothing posted "
+            "(restrict the engage-production environment to that branch: docs/gitops.md)"
+        )
+
+
 @ci.command("drift")
 @click.option(
     "--out-dir",
@@ -222,6 +277,7 @@ def ci_drift(ctx: Context, out_dir: str) -> int:
     """The daily check: what changed in Engage outside engage-sync, and the opt-outs still to
     carry out. Exit 0 without drift, 2 with (the job fails visibly), 6 when an opt-out is past
     its deadline, 1 on error. The report never holds lead values."""
+    _check_drift_target(ctx)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     text, doc = out / "drift.txt", out / "drift.json"
@@ -242,3 +298,20 @@ def ci_drift(ctx: Context, out_dir: str) -> int:
             "(it carries out tombstones before anything else)"
         )
     return ExitCode(code)
+
+
+def _check_drift_target(ctx: Context) -> None:
+    """Drift looks where the last apply loaded, and nowhere else: a base URL changed since (a
+    merge no apply has carried out yet) would send the credentials to a host no apply used."""
+    from ..config import DEFAULT_BASE_URL, pick
+    from ..engage.hosts import engage_target
+    from ..state import read_state
+
+    recorded = read_state(ctx.state_path).base_url
+    url = str(pick(None, "ENGAGE_BASE_URL", ctx.config.base_url, DEFAULT_BASE_URL))
+    if recorded is not None and engage_target(url) != recorded:
+        raise ConfigError(
+            f"the state was applied to {recorded}, and this drift check would look at "
+            f"{engage_target(url)}: nothing sent (run the apply workflow first: it carries out "
+            "a reviewed change of baseUrl and records it)"
+        )

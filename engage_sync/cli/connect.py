@@ -25,10 +25,16 @@ def make_client(
     timeout: float | None = None,
 ) -> Any:
     from ..engage import LOADER_LIMITS, EngageClient, RedactingFilter, credentials_from_env
+    from ..engage.auth import AuthMode
+    from ..engage.hosts import ENGAGE_HOSTS, RINGCENTRAL_HOSTS, check_host
     from ..ratelimit import ACTION_LIMITS, SEARCH_LIMITS
 
     creds = credentials_from_env()
     url = pick(base_url, "ENGAGE_BASE_URL", ctx.config.base_url, DEFAULT_BASE_URL)
+    # before any secret is sent anywhere: the hosts that may receive one (engage/hosts.py)
+    check_host(str(url), "Engage base URL", ENGAGE_HOSTS)
+    if creds.mode is AuthMode.JWT:
+        check_host(creds.rc_server, "RINGCENTRAL_SERVER_URL", RINGCENTRAL_HOSTS)
     limits = {
         name: limits_for(ctx, name, env_var, default)
         for name, env_var, default in (

@@ -86,6 +86,8 @@ def emulator(
     click.echo(f"export RINGCENTRAL_CLIENT_ID={creds['clientId']}")
     click.echo(f"export RINGCENTRAL_CLIENT_SECRET={creds['clientSecret']}")
     click.echo(f"export RINGCENTRAL_JWT={creds['jwt']}")
+    # a loopback host in CI must be named (engage/hosts.py): this one is the emulator
+    click.echo(f"export ENGAGE_SYNC_ALLOWED_HOSTS={origin.split('://', 1)[1]}")
     click.echo("# or a legacy API token:")
     tokens = creds.get("apiTokens") or [""]
     click.echo(f"#   export ENGAGE_API_TOKEN={tokens[0]}")

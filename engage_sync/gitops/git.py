@@ -13,9 +13,11 @@ landed and whichever run got to them. A shallow checkout is deepened until that 
 
 from __future__ import annotations
 
+import base64
+import os
 import subprocess
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -54,13 +56,28 @@ class Git:
         remote: str = "origin",
         branch: str = "main",
         sleep: Callable[[float], None] = time.sleep,
+        auth: Mapping[str, str] | None = None,
     ) -> None:
         self.cwd = cwd
         self.remote = remote
         self.branch = branch
         self.sleep = sleep
+        self._auth = dict(auth or {})
+
+    @staticmethod
+    def token_auth(server: str, token: str) -> dict[str, str]:
+        """Git's configuration, as environment variables, that gives `token` to `server` (the
+        checkout keeps no credentials: `persist-credentials: false`). Only the commands that
+        talk to the remote get it; it is in no file and on no command line."""
+        basic = base64.b64encode(f"x-access-token:{token}".encode()).decode()
+        return {
+            "GIT_CONFIG_COUNT": "1",
+            "GIT_CONFIG_KEY_0": f"http.{server.rstrip('/')}/.extraheader",
+            "GIT_CONFIG_VALUE_0": f"AUTHORIZATION: basic {basic}",
+        }
 
     def run(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+        remote = bool(self._auth) and args[0] in ("fetch", "push", "ls-remote")
         try:
             done = subprocess.run(
                 ["git", *args],
@@ -69,6 +86,7 @@ class Git:
                 text=True,
                 timeout=600,
                 stdin=subprocess.DEVNULL,
+                env={**os.environ, **self._auth} if remote else None,
             )
         except (OSError, subprocess.TimeoutExpired) as e:
             raise GitError(f"git {' '.join(args)}: {e}") from e
@@ -186,11 +204,47 @@ class Git:
         listed = self.out("ls-remote", "--heads", self.remote, f"{RESCUE}*")
         return sorted(line.split("refs/heads/", 1)[1] for line in listed.splitlines() if line)
 
-    def restore(self, branch: str) -> None:
+    def fetch_branch(self, branch: str) -> Commit:
+        """Fetch a branch's tip and return it (what was fetched is what is checked and picked,
+        however the branch moves meanwhile)."""
+        self.run("fetch", "--quiet", "--no-tags", self.remote, f"refs/heads/{branch}")
+        sha = self.out("rev-parse", "FETCH_HEAD^{commit}")
+        raw = self.out("log", "-1", "--format=%H%x1f%P%x1f%B", sha)
+        sha, parents, message = raw.split("\x1f", 2)
+        return Commit(sha, tuple(parents.split()), message.strip())
+
+    def changed_paths(self, commit: Commit) -> list[str]:
+        """The paths a commit changes against its first parent (a root commit: all of them)."""
+        base = commit.parents[0] if commit.parents else "--root"
+        listed = self.out(
+            "diff-tree", "--no-commit-id", "--name-only", "-r", "-z", base, commit.sha
+        )
+        return [p for p in listed.split("\0") if p]
+
+    def blob_id(self, commit: str, path: str) -> str | None:
+        done = self.run("rev-parse", "--verify", "--quiet", f"{commit}:{path}", check=False)
+        return done.stdout.strip() or None
+
+    def first_parent_after(self, sha: str) -> list[Commit] | None:
+        """The commits of main's first-parent history after `sha`, newest first; None when
+        `sha` is not on it (deepening a shallow clone as far as it must)."""
+        depth = 50
+        while True:
+            log = self.first_parent_log()
+            for i, c in enumerate(log):
+                if c.sha == sha:
+                    return log[:i]
+            if not self._deepen(depth):
+                return None
+            depth *= 2
+
+    def top(self) -> Path:
+        return Path(self.out("rev-parse", "--show-toplevel"))
+
+    def restore(self, commit: Commit, branch: str) -> None:
         """Put a rescued state commit on top of HEAD (raises GitError when it conflicts)."""
         self._identity()
-        self.run("fetch", "--quiet", self.remote, f"refs/heads/{branch}")
-        picked = self.run("cherry-pick", "FETCH_HEAD", check=False)
+        picked = self.run("cherry-pick", commit.sha, check=False)
         if picked.returncode != 0:
             self.run("cherry-pick", "--abort", check=False)
             raise GitError(
@@ -198,8 +252,12 @@ class Git:
                 f"changed since): {restore_hint(branch, self.remote, self.branch)}"
             )
 
-    def delete_remote_branch(self, branch: str) -> bool:
-        done = self.run("push", "--quiet", self.remote, f":refs/heads/{branch}", check=False)
+    def delete_remote_branch(self, branch: str, expect: str | None = None) -> bool:
+        """Delete a branch on the remote; with `expect`, only while it still points there."""
+        lease = [f"--force-with-lease=refs/heads/{branch}:{expect}"] if expect else []
+        done = self.run(
+            "push", "--quiet", *lease, self.remote, f":refs/heads/{branch}", check=False
+        )
         return done.returncode == 0
 
 

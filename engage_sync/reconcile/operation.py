@@ -11,15 +11,16 @@ tested without a terminal and `ci apply` shares it instead of copying it.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 from .. import workspace
 from ..changeset import ChangeSet, Coverage, cover, is_tombstone, only
 from ..config import Config
 from ..engage import EngageClient
+from ..engage.hosts import engage_target
 from ..errors import ConfigError
 from ..model import Plan, Problem
 from ..state import Journal, StateLock, journal_path, save_state
@@ -129,8 +130,13 @@ def apply(
         to_post = sum(ls.to_load for ls in plan.leadsets)
         to_remove = sum(ls.to_stop for ls in plan.leadsets)
         outcome.nothing_to_do = to_post == 0 and to_remove == 0
+        # engage-sync.yaml as carried out: recorded once the plan that shows it is applied
+        settings = config.settings if plan.settings is not None else None
         hooks.decided(outcome)
         if outcome.nothing_to_do:
+            if settings is not None:
+                planned.state.base_url = engage_target(client.base_url)
+                _record_settings(planned, settings)
             if outcome.carried_out_all:
                 _seal_unchanged(planned)
             return outcome
@@ -163,7 +169,12 @@ def apply(
                 outcome.report.server_gone = client.gone
             finally:
                 hooks.done()
-                journal.fold(seals=sealed > 0)
+                if settings is not None:
+                    planned.state.settings = dict(settings)
+                target = engage_target(client.base_url)
+                moved = planned.state.base_url != target
+                planned.state.base_url = target
+                journal.fold(seals=sealed > 0 or settings is not None or moved)
     return outcome
 
 
@@ -195,6 +206,14 @@ def _carried_out(report: Report) -> Callable[[int], bool]:
         )
 
     return done
+
+
+def _record_settings(planned: workspace.Planned, settings: Mapping[str, Any]) -> None:
+    """A plan whose only change is engage-sync.yaml: record it (folding any journal an earlier
+    run left, which loading the state replayed)."""
+    planned.state.settings = dict(settings)
+    save_state(planned.state)
+    journal_path(planned.state).unlink(missing_ok=True)
 
 
 def _seal_unchanged(planned: workspace.Planned) -> None:

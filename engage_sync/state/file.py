@@ -214,6 +214,11 @@ class State:
     version: int = FORMAT_VERSION  # of the file read; the next save writes FORMAT_VERSION
     # removals recorded since the last save, for the evidence ledger (appended on save)
     evidence: list[dict[str, Any]] = field(default_factory=list)
+    # engage-sync.yaml as the last apply carried it out (planner: a change to it is a change
+    # a reviewer must see; None: never recorded)
+    settings: dict[str, Any] | None = None
+    # the Engage service the last apply sent to (hosts.engage_target): drift looks there only
+    base_url: str | None = None
 
     def campaign(self, campaign_id: int) -> CampaignState:
         return self.campaigns.setdefault(campaign_id, CampaignState())
@@ -247,6 +252,14 @@ def read_state(path: Path) -> State:
         )
     try:
         state = State(path, str(data["lineage"]), int(data["serial"]), exists=True, version=version)
+        settings = data.get("settings")
+        if settings is not None and not isinstance(settings, dict):
+            raise ValueError("settings: not an object")
+        state.settings = settings
+        base_url = data.get("baseUrl")
+        if base_url is not None and not isinstance(base_url, str):
+            raise ValueError("baseUrl: not a string")
+        state.base_url = base_url
         for key, raw in data["campaigns"].items():
             leads = raw["leads"]
             if not isinstance(leads, dict) or not set(map(type, leads.values())) <= {str}:
@@ -280,6 +293,12 @@ def render_state(state: State) -> str:
         f'  "format_version": {FORMAT_VERSION},',
         f'  "lineage": {dumps(state.lineage)},',
         f'  "serial": {state.serial},',
+    ]
+    if state.base_url is not None:
+        out.append(f'  "baseUrl": {dumps(state.base_url)},')
+    if state.settings is not None:
+        out.append(f'  "settings": {dumps(state.settings, sort_keys=True)},')
+    out += [
         '  "campaigns": {',
     ]
     campaign_blocks = []
