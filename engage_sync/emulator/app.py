@@ -147,6 +147,8 @@ class Emulator:
             payload = (
                 e.text
                 if e.text is not None
+                else e.body
+                if e.body is not None
                 else {
                     "errorCode": e.code,
                     "generalMessage": e.message,

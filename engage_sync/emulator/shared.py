@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..ratelimit import Limit, SlidingWindows
-from .http import DropConnection, HttpError, too_many
+from .http import DropConnection, HttpError, Request, echo, too_many
 from .store import Store
 
 FAULT_KINDS = (
@@ -26,6 +26,7 @@ FAULT_KINDS = (
     "lost",  # the leads are stored, then the connection drops: the answer is lost
     "scrub",  # the first `rows` leads are accepted but not inserted (do-not-call)
     "unsupplied",  # 200 with leadsSupplied 0 and nothing stored (missing.required.param)
+    "echo",  # a 500 whose body copies the request: its headers (tokens) and body (lead values)
 )
 FAULT_ENDPOINTS = ("loader", "search", "actions")
 
@@ -113,13 +114,19 @@ class Shared:
             raise too_many(endpoint, limiter.wait_time())
 
     def fault(
-        self, endpoint: str, environ: dict[str, Any], extern_ids: frozenset[str] = frozenset()
+        self,
+        endpoint: str,
+        environ: dict[str, Any],
+        req: Request,
+        extern_ids: frozenset[str] = frozenset(),
     ) -> Fault | None:
-        """The next injected fault for this endpoint: status faults, hang and drop strike here
-        (a dropped call did nothing); the others are returned for the endpoint to act out."""
+        """The next injected fault for this endpoint: status faults, echo, hang and drop strike
+        here (a dropped call did nothing); the others are returned for the endpoint to act out."""
         fault = self.next_fault(endpoint, extern_ids)
         if fault is None:
             return None
+        if fault.kind == "echo":
+            raise echo(req)
         if fault.kind in ("500", "503", "429"):
             raise HttpError(int(fault.kind), "INJECTED_FAULT", f"injected fault {fault.kind}")
         if fault.kind == "hang":
