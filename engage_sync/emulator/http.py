@@ -89,6 +89,13 @@ def echo(req: Request) -> HttpError:
     )
 
 
+ADMIN = "/_emulator"  # the inspection and fault controls: not part of the Engage API
+
+
+def is_admin(path: str) -> bool:
+    return path.startswith(ADMIN)
+
+
 def paging(req: Request, default_rows: int) -> tuple[int, int]:
     try:
         page = int(req.query.get("page", 0))
@@ -119,6 +126,8 @@ REASONS = {
     401: "Unauthorized",
     403: "Forbidden",
     404: "Not Found",
+    415: "Unsupported Media Type",
+    421: "Misdirected Request",
     429: "Too Many Requests",
     500: "Internal Server Error",
     503: "Service Unavailable",

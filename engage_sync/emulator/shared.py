@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -55,7 +56,8 @@ class Shared:
     clock: Callable[[], float]
     tokens: dict[str, Token] = field(default_factory=dict)
     faults: list[Fault] = field(default_factory=list)
-    requests: list[dict[str, Any]] = field(default_factory=list)
+    # the last `settings.request_log` requests (a ring: the oldest go first), for inspection
+    requests: deque[dict[str, Any]] = field(init=False)
     stats: dict[str, int] = field(
         default_factory=lambda: {
             "loaderCalls": 0,
@@ -71,6 +73,7 @@ class Shared:
     creds: dict[str, Any] = field(init=False)
 
     def __post_init__(self) -> None:
+        self.requests = deque(maxlen=max(0, int(self.settings.request_log)))
         self.accounts = {str(a["accountId"]): a for a in self.seed["accounts"]}
         self.creds = self.seed["credentials"]
 
