@@ -785,6 +785,15 @@ def test_a_loaders_messages_and_rejected_rows_carry_no_lead_value() -> None:
     assert rows[1]["rowData"] == [] and rows[2] == {}
 
 
+def test_rejected_rows_that_are_not_a_list_are_one_row_not_tied_to_a_lead() -> None:
+    def handler(request: httpx.Request) -> httpx.Response:
+        echoed = request.content.decode()
+        return httpx.Response(200, json={"processingResult": "OK", "rejectedRows": echoed})
+
+    with mocked(handler, FakeClock()) as client:
+        assert client.load_leads("1", 2, ECHO_BODY)["rejectedRows"] == [{}]
+
+
 def test_an_unsuccessful_actions_message_is_redacted(emu: Emulator, clock: FakeClock) -> None:
     from engage_sync.engage.leads import LeadAction
 

@@ -87,6 +87,11 @@ def test_the_values_the_request_carried_are_removed_from_what_the_server_says() 
     assert said == f"{REDACTED}, Alabama and ALGOL: bad phone {REDACTED}"
 
 
+def test_values_whose_case_folds_longer_are_found_too() -> None:
+    said = Redactor().server_text("STRASSE and Straße ok", {"leads": [{"street": "Straße"}]})
+    assert said == f"{REDACTED} and {REDACTED} ok"
+
+
 def test_identifiers_and_the_request_options_stay_in_what_the_server_says() -> None:
     said = Redactor().server_text(
         "R-1001 rejected: duplicateHandling REMOVE_ALL_EXISTING (Spring renewals)", LOADER_BODY

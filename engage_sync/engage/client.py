@@ -16,7 +16,7 @@ from ..errors import AnswerLost, ApiError, AuthError, ServerGone, TransientApiEr
 from ..ratelimit import ACTION_LIMITS, LOADER_LIMITS, SEARCH_LIMITS, Limit, SlidingWindows
 from .auth import Credentials, TokenSource, check_url, normalise_base_url, retry_after
 from .campaign_leads import CampaignLeads, admin
-from .redaction import WINDOW, RedactingFilter, Redactor
+from .redaction import WINDOW, RedactingFilter, Redactor, Sent
 
 __all__ = ["EngageClient", "RedactingFilter", "backoff"]
 
@@ -264,9 +264,10 @@ class EngageClient:
             except ValueError as e:
                 raise ApiError(f"{path}: the answer is not JSON", r.status_code) from e
         said, code = _error_message(r)
-        message = self.server_text(said, body)
+        sent = Sent.of(body)
+        message = self.server_text(said, sent)
         if code is not None:  # the server's short code, checked as any of its words
-            message = f"{message} ({self.server_text(code, body)})"
+            message = f"{message} ({self.server_text(code, sent)})"
         if r.status_code == 401:
             raise AuthError(
                 message if "expired" in message.lower() else f"{path}: unauthorized: {message}",
@@ -368,8 +369,10 @@ class EngageClient:
             for lead in body.get("uploadLeads") or []
             if isinstance(lead, dict) and lead.get("externId") is not None
         }
+        carried = Sent.of(body)  # indexed once for every row's message
         rows = result.get("rejectedRows")
-        kept: Any = rows
+        # rows that are not a list are something rejected that cannot be tied to a lead
+        kept: Any = rows if rows is None or isinstance(rows, list) else [{}]
         if isinstance(rows, list):
             kept = []
             for row in rows:
@@ -380,11 +383,11 @@ class EngageClient:
                 values = data if isinstance(data, list) else []
                 clean: dict[str, Any] = {"rowData": [str(v) for v in values if str(v) in sent]}
                 if row.get("message") is not None:
-                    clean["message"] = self.server_text(row["message"], body)
+                    clean["message"] = self.server_text(row["message"], carried)
                 kept.append(clean)
         clean_result = {**result, "rejectedRows": kept} if "rejectedRows" in result else result
         if clean_result.get("message") is not None:
-            clean_result = {**clean_result, "message": self.server_text(result["message"], body)}
+            clean_result = {**clean_result, "message": self.server_text(result["message"], carried)}
         return clean_result
 
 

@@ -24,6 +24,7 @@ EXCERPT = 200  # characters of a server's message kept
 WINDOW = 4096  # characters of a server's text looked at: redacted whole, then cut
 SHORTEST_SECRET = 3  # shorter "secrets" would blot out every message they occur in
 SHORTEST_VALUE = 2  # request values shorter than this are not looked for
+KEY = 8  # characters of a request value it is indexed by
 
 # the shapes of credentials, whoever's: an auth scheme and its value, a JWT, a key named like a
 # credential and its value (JSON, form or header syntax)
@@ -72,11 +73,12 @@ class Redactor:
 
     def server_text(self, text: object, sent: Any = None) -> str:
         """A server's message as it may be shown: its first `WINDOW` characters with secrets,
-        token-like runs, phone- and email-like text and the values of the request `sent` (a
-        JSON body) replaced, then cut to `EXCERPT` printable characters."""
+        token-like runs, phone- and email-like text and the values of the request `sent` (its
+        JSON body, or `Sent` made of it once for many messages) replaced, then cut to `EXCERPT`
+        printable characters."""
         window = ("" if text is None else str(text))[:WINDOW]
         window = self.secrets(window)
-        window = without_values(window, values_sent(sent))
+        window = (sent if isinstance(sent, Sent) else Sent.of(sent)).remove(window)
         window = _OPAQUE.sub(_opaque, window)
         window = _PII.sub(REDACTED, window)
         return excerpt(window)
@@ -118,19 +120,50 @@ def values_sent(body: Any) -> frozenset[str]:
     return frozenset(found)
 
 
-def without_values(text: str, values: Iterable[str]) -> str:
-    """`text` with each of `values` replaced where it stands as a whole (not inside a longer
-    word), whatever its case, and in its JSON-escaped spelling too."""
-    folded = text.casefold()
-    present = []
-    for value in values:
-        for form in {value, json.dumps(value)[1:-1]}:
-            if form.casefold() in folded:
-                present.append(form)
-    for form in sorted(present, key=len, reverse=True):
-        pattern = rf"(?<![^\W_]){re.escape(form)}(?![^\W_])"
-        text = re.sub(pattern, REDACTED, text, flags=re.IGNORECASE)
-    return text
+class Sent:
+    """The values a request carried, as they may come back: as they are and JSON-escaped,
+    indexed by their first `KEY` characters so that many messages (a rejected row each) are
+    searched in time that grows with each message, not with the number of values."""
+
+    def __init__(self, values: Iterable[str] = ()) -> None:
+        self._index: dict[str, list[tuple[str, str]]] = {}
+        for value in values:
+            for form in {value, json.dumps(value)[1:-1]}:
+                folded = form.casefold()
+                self._index.setdefault(folded[:KEY], []).append((form, folded))
+
+    @classmethod
+    def of(cls, body: Any) -> Sent:
+        return cls(values_sent(body))
+
+    def remove(self, text: str) -> str:
+        """`text` with each value it holds replaced where it stands as a whole (not inside a
+        longer word), whatever its case."""
+        if not self._index:
+            return text
+        folded = text.casefold()
+        found: list[tuple[int, int, str]] = []
+        for i in range(len(folded)):
+            for length in range(SHORTEST_VALUE, KEY + 1):
+                for form, folded_form in self._index.get(folded[i : i + length], ()):
+                    if folded.startswith(folded_form, i):
+                        found.append((i, i + len(folded_form), form))
+        if len(folded) != len(text):  # casefolding moved the places (ß, ligatures): by pattern
+            spellings = {f for _, _, f in found} | {f.casefold() for _, _, f in found}
+            for form in sorted(spellings, key=len, reverse=True):
+                pattern = rf"(?<![^\W_]){re.escape(form)}(?![^\W_])"
+                text = re.sub(pattern, REDACTED, text, flags=re.IGNORECASE)
+            return text
+        kept, last = [], 0
+        for start, end, _ in sorted(found, key=lambda f: (f[0], -f[1])):  # longest first
+            inside_a_word = (start > 0 and text[start - 1].isalnum()) or (
+                end < len(text) and text[end].isalnum()
+            )
+            if start < last or inside_a_word:
+                continue
+            kept += [text[last:start], REDACTED]
+            last = end
+        return "".join([*kept, text[last:]])
 
 
 def excerpt(text: str, limit: int = EXCERPT) -> str:
