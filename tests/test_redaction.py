@@ -130,6 +130,11 @@ def test_a_server_message_is_cut_to_a_short_excerpt_and_only_its_start_is_read()
     # a secret far past the window is not looked for, and cannot be shown either
     far = "x " * WINDOW + TOKEN
     assert TOKEN not in Redactor([TOKEN]).server_text(far)
+    # nor the start of one the window cuts, brought into view by what was redacted before it
+    value = "v" * (WINDOW - 20)
+    cut = f"{value} {TOKEN}"
+    said = Redactor([TOKEN]).server_text(cut, {"leads": [value]})
+    assert said == REDACTED
 
 
 def test_secrets_shorter_than_three_characters_are_not_blotted_out_everywhere() -> None:

@@ -39,6 +39,7 @@ _KEYED = re.compile(
 # and anything shaped like an email address or a phone number
 _OPAQUE = re.compile(r"[A-Za-z0-9_~+=.-]{24,}")
 _PII = re.compile(r"[^\s@\"'<>(),;]+@[^\s@\"'<>(),;]+|\+?\(?\d[\d() .-]{5,}\d")
+_CUT_WORD = re.compile(r"\S+\Z")
 # identifiers engage-sync shows anyway (plans name leads by externId): kept in server text
 SHOWN = frozenset({"externId", "externIds", "leadIds", "campaignIds", "listIds"})
 
@@ -76,7 +77,10 @@ class Redactor:
         token-like runs, phone- and email-like text and the values of the request `sent` (its
         JSON body, or `Sent` made of it once for many messages) replaced, then cut to `EXCERPT`
         printable characters."""
-        window = ("" if text is None else str(text))[:WINDOW]
+        whole = "" if text is None else str(text)
+        window = whole[:WINDOW]
+        if len(whole) > WINDOW:  # a token or a value cut in two is no longer recognised: drop it
+            window = _CUT_WORD.sub("", window)
         window = self.secrets(window)
         window = (sent if isinstance(sent, Sent) else Sent.of(sent)).remove(window)
         window = _OPAQUE.sub(_opaque, window)
