@@ -723,7 +723,15 @@ def test_the_admin_token_guards_every_admin_endpoint_and_only_those() -> None:
 
 @pytest.mark.parametrize(
     "host",
-    ["evil.example:{port}", "127.0.0.1:1", "127.0.0.1", "localhost.evil.example:{port}", "::"],
+    [
+        "evil.example:{port}",
+        "127.0.0.1:1",
+        "127.0.0.1",
+        "localhost.evil.example:{port}",
+        "::",
+        "evil.example@127.0.0.1:{port}",
+        "127.0.0.1:{port}/x",
+    ],
 )
 def test_a_host_header_that_names_another_server_is_refused(served: Served, host: str) -> None:
     port = served.origin.rsplit(":", 1)[1]
@@ -744,7 +752,9 @@ def rc_token_with(origin: str, headers: dict[str, str]) -> httpx.Response:
     )
 
 
-@pytest.mark.parametrize("host", ["127.0.0.1:{port}", "localhost:{port}", "LOCALHOST:{port}"])
+@pytest.mark.parametrize(
+    "host", ["127.0.0.1:{port}", "localhost:{port}", "LOCALHOST:{port}", "127.0.0.2:{port}"]
+)
 def test_loopback_names_with_the_port_are_answered(served: Served, host: str) -> None:
     port = served.origin.rsplit(":", 1)[1]
     r = httpx.get(f"{served.origin}/_emulator/stats", headers={"Host": host.format(port=port)})

@@ -14,6 +14,7 @@ from __future__ import annotations
 import hmac
 import ipaddress
 import json
+import re
 from collections.abc import Callable, Iterable
 from typing import Any
 from urllib.parse import urlsplit
@@ -22,6 +23,7 @@ from .http import REASONS, HttpError, is_admin
 
 App = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 SAME_SITE = ("same-origin", "none")  # Sec-Fetch-Site values of a request no other site made
+_HOST = re.compile(r"[A-Za-z0-9.-]+(:[0-9]+)?|\[[0-9A-Fa-f:.]+\](:[0-9]+)?")
 
 
 def is_loopback(host: str) -> bool:
@@ -92,6 +94,8 @@ class Guard:
             name, port = parts.hostname or "", parts.port
         except ValueError:
             name, port = "", None
+        if not _HOST.fullmatch(header):  # no user@, path or stray characters: a name and a port
+            name = ""
         listening = int(environ.get("SERVER_PORT") or 0)
         known = is_loopback(name) or name in self.allowed_hosts
         if not header or not known or (port if port is not None else 80) != listening:
