@@ -100,6 +100,7 @@ def test_an_error_that_echoes_the_request_leaks_no_token_and_no_lead(
     for where, text in (("stdout", done.out), ("stderr", done.err), ("report", report)):
         assert leaked(text, secrets, values) == [], where
     assert "HTTP 500" in done.err  # the error is still said, without what it echoed
+    assert "::add-mask::" not in done.out  # outside GitHub Actions nothing is announced
 
 
 def test_a_lead_search_that_echoes_leaks_nothing_either(repo: Path, served: Served) -> None:
