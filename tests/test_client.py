@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Iterator
 from typing import Any
@@ -362,7 +363,8 @@ def test_tokens_minted_during_the_run_are_handed_to_the_redactor(
     with make(emu, clock) as client:
         client.tokens.on_secret = seen.append
         client.request("GET", "/api/v1/admin/accounts")
-    assert len(seen) == 3  # the RingCentral token, the Engage access and refresh tokens
+    # the RingCentral access and refresh tokens, the Engage access and refresh tokens
+    assert len(seen) == 4
     assert all(token in emu.tokens for token in seen)
 
 
@@ -679,3 +681,149 @@ def test_the_pacing_margin_is_3_percent_of_a_window_and_never_under_50_ms() -> N
     assert _with_margin(10.0) == pytest.approx(10.3)
     assert _with_margin(60.0) == pytest.approx(61.8)
     assert _with_margin(1.0) == pytest.approx(1.05)
+
+
+# -- what the server says, redacted where it enters (issue #29, finding 6) -------------------------
+ECHO_LEAD = {"externId": "E-1", "leadPhone": "4155550100", "firstName": "Zoë", "lastName": "Núñez"}
+ECHO_BODY = {**BODY, "uploadLeads": [ECHO_LEAD]}
+
+
+def echoing(status: int, as_text: bool = False, **headers: str) -> Any:
+    """A server that answers `status` copying the request (headers, then body) into its error."""
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        copy = f"{dict(request.headers)} {request.content.decode()}"
+        if as_text:
+            return httpx.Response(status, text=copy, headers=headers)
+        body = {"errorCode": "ECHO", "generalMessage": copy, "request": copy}
+        return httpx.Response(status, json=body, headers=headers)
+
+    return handler
+
+
+def assert_clean(text: str, *secrets: str, longest: int = 400) -> None:
+    for leaked in (*secrets, "Zoë", "Zo\\u00eb", "N\\u00fa", "Núñez", "4155550100"):
+        assert leaked not in text, (leaked, text)
+    assert text.isprintable() and len(text) < longest
+
+
+@pytest.mark.parametrize("status", [400, 401, 403, 404, 500])
+@pytest.mark.parametrize("as_text", [False, True], ids=["json", "text"])
+def test_an_error_that_echoes_the_request_reaches_no_exception(status: int, as_text: bool) -> None:
+    secret = "api-token-that-must-not-leak"
+    client = EngageClient(
+        "https://engage.example/voice",
+        Credentials(AuthMode.API_TOKEN, secret),
+        transport=httpx.MockTransport(echoing(status, as_text)),
+        sleep=lambda s: None,
+        max_retries=0,
+    )
+    with client, pytest.raises(ApiError) as e:
+        client.request("POST", "/x", json=ECHO_BODY)
+    assert_clean(str(e.value), secret)
+    assert f"{status}" in str(e.value) or status in (401, 403)
+    assert str(e.value).endswith("(ECHO)") or as_text  # the server's code is kept
+
+
+def test_a_wait_message_holds_nothing_the_server_echoed() -> None:
+    secret = "api-token-that-must-not-leak"
+    waits: list[str] = []
+    client = EngageClient(
+        "https://engage.example/voice",
+        Credentials(AuthMode.API_TOKEN, secret),
+        transport=httpx.MockTransport(echoing(503, **{"Retry-After": "5"})),
+        sleep=lambda s: None,
+        max_retries=2,
+    )
+    client.on_wait = waits.append
+    with client, pytest.raises(TransientApiError):
+        client.request("POST", "/x", json=ECHO_BODY)
+    assert len(waits) == 2
+    for said in waits:
+        assert_clean(said, secret)
+        assert "waiting 5s as the server asked" in said
+
+
+def test_the_log_holds_no_token_the_server_echoed(
+    emu: Emulator, clock: FakeClock, caplog: pytest.LogCaptureFixture
+) -> None:
+    from engage_sync.emulator.shared import Fault
+
+    with make(emu, clock) as client:
+        client.load_leads(ACCOUNT, 136785, {**BODY, "uploadLeads": [lead(1)]})
+        emu.faults.append(Fault("echo", 1, endpoint="search"))
+        with caplog.at_level(logging.INFO, logger="engage_sync"):
+            client.leads.search(ACCOUNT, 136785, ["L1"])
+    assert "HTTP 500" in caplog.text
+    for token in emu.tokens:
+        assert token not in caplog.text
+
+
+def test_a_loaders_messages_and_rejected_rows_carry_no_lead_value() -> None:
+    def handler(request: httpx.Request) -> httpx.Response:
+        sent = request.content.decode()
+        return httpx.Response(
+            200,
+            json={
+                "processingResult": "OK",
+                "message": f"loaded {sent}",
+                "rejectedRows": [
+                    {"message": "bad phone 4155550100 for Zoë Núñez", "rowData": ["E-1", "Zoë"]},
+                    {"message": f"{sent}", "rowData": "not a list"},
+                    "not a row",
+                ],
+            },
+        )
+
+    with mocked(handler, FakeClock()) as client:
+        result = client.load_leads("1", 2, ECHO_BODY)
+    assert_clean(json.dumps(result, ensure_ascii=False), longest=1000)
+    assert_clean(json.dumps(result), longest=1000)
+    rows = result["rejectedRows"]
+    assert rows[0]["rowData"] == ["E-1"]  # what a rejected row is matched by, and nothing else
+    assert rows[0]["message"] == "bad phone [redacted] for [redacted] [redacted]"
+    assert rows[1]["rowData"] == [] and rows[2] == {}
+
+
+def test_rejected_rows_that_are_not_a_list_are_one_row_not_tied_to_a_lead() -> None:
+    def handler(request: httpx.Request) -> httpx.Response:
+        echoed = request.content.decode()
+        return httpx.Response(200, json={"processingResult": "OK", "rejectedRows": echoed})
+
+    with mocked(handler, FakeClock()) as client:
+        assert client.load_leads("1", 2, ECHO_BODY)["rejectedRows"] == [{}]
+
+
+def test_an_unsuccessful_actions_message_is_redacted(emu: Emulator, clock: FakeClock) -> None:
+    from engage_sync.engage.leads import LeadAction
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        said = "cannot cancel for leaked-api-token\n::error::forged"
+        return httpx.Response(200, json={"success": False, "errorMessage": said})
+
+    with mocked(handler, clock) as client:
+        client.redactor.add("leaked-api-token")
+        with pytest.raises(ApiError) as e:
+            client.leads.act("1", 2, LeadAction.CANCEL, [3])
+    assert str(e.value).endswith("cannot cancel for [redacted] ::error::forged")
+
+
+@pytest.mark.parametrize("bad", ["engage-ok\n::error::forged", "with space", "", 42, "é" * 3])
+def test_a_minted_token_that_is_not_one_is_refused_and_never_announced(bad: object) -> None:
+    announced: list[str] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        if request.url.path == "/restapi/oauth/token":
+            return httpx.Response(200, json={"access_token": "rc-token-ok"})
+        return httpx.Response(200, json={"accessToken": bad, "refreshToken": "r\nx"})
+
+    client = EngageClient(
+        "https://engage.example/voice",
+        Credentials(AuthMode.JWT, "jwt", "id", "secret", "https://rc.example"),
+        transport=httpx.MockTransport(handler),
+        sleep=lambda s: None,
+    )
+    client.on_secret = announced.append
+    with client, pytest.raises(AuthError, match="accessToken"):
+        client.authenticate()
+    assert announced == ["rc-token-ok"]

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 import socket
+import subprocess
 import threading
 import time
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, cast
@@ -611,3 +615,218 @@ def test_a_call_counts_from_when_its_bytes_came_not_when_it_was_accepted() -> No
         listener.close()
     assert got is not None and got < late.arrived - 0.3
     assert got <= came + 0.05  # the kernel had it before sendall returned
+
+
+# -- who may talk to the emulator on a socket (issue #29, finding 7) -------------------------------
+ADMIN_TOKEN = "admin-token-0123456789abcdef"
+
+
+@contextlib.contextmanager
+def guarded(settings: Settings | None = None, **options: Any) -> Iterator[tuple[Served, int]]:
+    """The emulator on a loopback socket with these guard options: (served, port)."""
+    emu = Emulator(default_seed(), settings or Settings())
+    server = serve(emu, "127.0.0.1", 0, **options)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05})
+    thread.start()
+    port = int(server.server_address[1])
+    try:
+        yield Served(f"http://127.0.0.1:{port}", emulator=emu), port
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join()
+        emu.store.close()
+
+
+def refused(*args: str) -> str:
+    """`engage-sync emulator ARGS`: it must refuse before listening; its error line."""
+    from conftest import ENGAGE_SYNC
+
+    with subprocess.Popen(
+        [ENGAGE_SYNC, "emulator", "--port", "0", *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={k: v for k, v in os.environ.items() if not k.startswith("ENGAGE_SYNC_")},
+    ) as proc:
+        assert proc.stdout is not None and proc.stderr is not None
+        try:
+            first = proc.stdout.readline()  # empty: it exited without listening
+            assert "listening" not in first, f"it listens: {first}"
+            assert proc.wait(timeout=30) == 1
+            return proc.stderr.read()
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+
+
+@pytest.mark.parametrize(
+    ("args", "said"),
+    [
+        (("--host", "0.0.0.0"), "reachable from other machines"),
+        (("--host", "::"), "reachable from other machines"),
+        (("--host", "0.0.0.0", "--allow-remote"), "needs --admin-token"),
+        (("--host", "0.0.0.0", "--allow-remote", "--admin-token", "short"), "at least 16"),
+        (("--host", "0.0.0.0", "--allow-remote", "--admin-token", ADMIN_TOKEN), "--allowed-host"),
+        (("--allowed-host", "emulator.test"), "needs --allow-remote"),
+    ],
+)
+def test_an_address_others_can_reach_needs_allow_remote_and_an_admin_token(
+    args: tuple[str, ...], said: str
+) -> None:
+    assert said in refused(*args)
+
+
+def test_what_a_remote_emulator_answers_to() -> None:
+    from engage_sync.cli.emulator import _reachable_as
+
+    assert _reachable_as("0.0.0.0", True, ADMIN_TOKEN, ("emu.test",), False) == ["emu.test"]
+    assert _reachable_as("10.1.2.3", True, ADMIN_TOKEN, (), False) == ["10.1.2.3"]
+    assert _reachable_as("::1", False, None, (), True) == []
+
+
+@pytest.mark.e2e
+def test_a_remote_emulator_asks_for_its_admin_token_and_answers_its_named_host() -> None:
+    served = start_emulator(
+        "--allow-remote", "--admin-token", ADMIN_TOKEN, "--allowed-host", "emulator.test"
+    )
+    try:
+        port = served.origin.rsplit(":", 1)[1]
+        assert served.origin == f"http://emulator.test:{port}"  # the banner names that host
+        local = f"http://127.0.0.1:{port}"
+        named = {"Host": f"emulator.test:{port}"}
+        assert httpx.get(f"{local}/_emulator/stats", headers=named).status_code == 401
+        wrong = {**named, "Authorization": "Bearer " + "x" * len(ADMIN_TOKEN)}
+        assert httpx.get(f"{local}/_emulator/stats", headers=wrong).status_code == 401
+        right = {**named, "Authorization": f"Bearer {ADMIN_TOKEN}"}
+        assert httpx.get(f"{local}/_emulator/stats", headers=right).status_code == 200
+        fault = httpx.post(f"{local}/_emulator/faults", json={"kind": "500"}, headers=right)
+        assert fault.status_code == 200
+        # the Engage API needs its own credentials, not the admin token
+        assert rc_token(local).status_code == 200
+        other = {"Host": f"evil.test:{port}", "Authorization": f"Bearer {ADMIN_TOKEN}"}
+        assert httpx.get(f"{local}/_emulator/stats", headers=other).status_code == 421
+    finally:
+        assert stop_emulator(served) == 0
+
+
+def test_the_admin_token_guards_every_admin_endpoint_and_only_those() -> None:
+    with guarded(admin_token=ADMIN_TOKEN) as (served, _):
+        for method, path in (("GET", "leads"), ("GET", "requests"), ("DELETE", "faults")):
+            r = httpx.request(method, f"{served.origin}/_emulator/{path}")
+            assert r.status_code == 401 and r.json()["errorCode"] == "ADMIN_TOKEN_REQUIRED"
+        r = httpx.post(f"{served.origin}/_emulator/faults", json={"kind": "500"})
+        assert r.status_code == 401
+        assert served.emulator is not None and served.emulator.faults == []
+        assert login(served.origin)["accessToken"]  # the API itself is not behind it
+
+
+@pytest.mark.parametrize(
+    "host",
+    [
+        "evil.example:{port}",
+        "127.0.0.1:1",
+        "127.0.0.1",
+        "localhost.evil.example:{port}",
+        "::",
+        "evil.example@127.0.0.1:{port}",
+        "127.0.0.1:{port}/x",
+    ],
+)
+def test_a_host_header_that_names_another_server_is_refused(served: Served, host: str) -> None:
+    port = served.origin.rsplit(":", 1)[1]
+    header = {"Host": host.format(port=port)}
+    for r in (
+        httpx.get(f"{served.origin}/_emulator/leads", headers=header),
+        rc_token_with(served.origin, header),
+    ):
+        assert r.status_code == 421 and r.json()["errorCode"] == "HOST_NOT_ALLOWED"
+
+
+def rc_token_with(origin: str, headers: dict[str, str]) -> httpx.Response:
+    return httpx.post(
+        f"{origin}/restapi/oauth/token",
+        auth=("emulator-client-id", "emulator-client-secret"),
+        data={"grant_type": JWT_GRANT, "assertion": "emulator-jwt-assertion"},
+        headers=headers,
+    )
+
+
+@pytest.mark.parametrize(
+    "host", ["127.0.0.1:{port}", "localhost:{port}", "LOCALHOST:{port}", "127.0.0.2:{port}"]
+)
+def test_loopback_names_with_the_port_are_answered(served: Served, host: str) -> None:
+    port = served.origin.rsplit(":", 1)[1]
+    r = httpx.get(f"{served.origin}/_emulator/stats", headers={"Host": host.format(port=port)})
+    assert r.status_code == 200
+
+
+def test_a_request_without_a_host_header_is_refused(served: Served) -> None:
+    host, port = served.origin.removeprefix("http://").rsplit(":", 1)
+    with socket.create_connection((host, int(port))) as conn:
+        conn.sendall(b"GET /_emulator/stats HTTP/1.0\r\n\r\n")
+        answer = b""
+        while chunk := conn.recv(4096):
+            answer += chunk
+    assert answer.startswith(b"HTTP/1.0 421 ")
+
+
+@pytest.mark.parametrize(
+    "content",
+    [
+        {"content": b'{"kind": "500"}', "headers": {"Content-Type": "text/plain"}},
+        {"data": {"kind": "500"}},  # a form, as a page's <form> posts it
+        {"content": b'{"kind": "500"}'},  # no Content-Type at all
+        {"content": b'{"kind": "500"}', "headers": {"Content-Type": "application/jsonx"}},
+    ],
+    ids=["text/plain", "form", "none", "jsonx"],
+)
+def test_an_admin_post_that_is_not_json_is_refused(served: Served, content: Any) -> None:
+    r = httpx.post(f"{served.origin}/_emulator/faults", **content)
+    assert r.status_code == 415 and r.json()["errorCode"] == "JSON_REQUIRED"
+    assert served.get("/_emulator/faults") == []
+    typed = {"Content-Type": "Application/JSON; charset=utf-8"}
+    ok = httpx.post(f"{served.origin}/_emulator/faults", content=b'{"kind": "500"}', headers=typed)
+    assert ok.status_code == 200 and len(served.get("/_emulator/faults")) == 1
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {"Origin": "http://evil.example"},
+        {"Origin": "null"},
+        {"Origin": "http://127.0.0.1:1"},
+        {"Sec-Fetch-Site": "cross-site"},
+        {"Sec-Fetch-Site": "same-site"},
+    ],
+)
+def test_a_request_from_another_origin_is_refused(served: Served, headers: dict[str, str]) -> None:
+    r = httpx.post(f"{served.origin}/_emulator/faults", json={"kind": "500"}, headers=headers)
+    assert r.status_code == 403 and r.json()["errorCode"] == "CROSS_ORIGIN"
+    assert httpx.get(f"{served.origin}/_emulator/requests", headers=headers).status_code == 403
+    assert served.get("/_emulator/faults") == []
+    same = {"Origin": served.origin, "Sec-Fetch-Site": "same-origin"}
+    ok = httpx.post(f"{served.origin}/_emulator/faults", json={"kind": "500"}, headers=same)
+    assert ok.status_code == 200
+
+
+def test_the_request_log_keeps_the_last_n_requests() -> None:
+    with guarded(Settings(request_log=3)) as (served, _):
+        for n in range(5):
+            httpx.get(f"{served.base_url}/api/v1/admin/accounts/{n}/dialGroups")
+        kept = served.get("/_emulator/requests")
+        assert [r["path"].split("/")[-2] for r in kept] == ["2", "3", "4"]
+        assert served.get("/_emulator/stats")["requestsDropped"] == 2
+
+
+def test_the_request_log_size_comes_from_the_seed_or_the_command_line() -> None:
+    assert Settings.from_seed({"requestLog": 7}).request_log == 7
+    assert Settings().request_log == 10_000
+    served = start_emulator("--request-log", "1")
+    try:
+        for _ in range(3):
+            rc_token(served.origin)
+        assert len(served.get("/_emulator/requests")) == 1
+        assert served.get("/_emulator/stats")["requestsDropped"] == 2
+    finally:
+        stop_emulator(served)

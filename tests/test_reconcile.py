@@ -81,3 +81,12 @@ def test_records_from_search_rows_read_the_nested_lead_too() -> None:
     assert r == LeadRecord(7, "E", 9, "4155550100", "PENDING-CALLBACK", False, "")
     assert LeadRecord.from_row({"externId": "E"}) is None and LeadRecord.from_row([]) is None
     assert dialable_left({"E"}, [r]) == [r]
+
+
+@pytest.mark.parametrize(
+    "state", ["Bearer engage-abc123", "READY\n::error::x", "\x1b]8;;http://e\x07", "A" * 41]
+)
+def test_a_lead_state_that_is_not_a_word_is_unreadable_and_dialable(state: str) -> None:
+    row = {"leadId": 1, "campaignId": 2, "externId": "E", "leadPhone": "1", "leadState": state}
+    record = LeadRecord.from_row(row)
+    assert record is not None and record.state == "UNREADABLE" and record.dialable

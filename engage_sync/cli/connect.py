@@ -4,6 +4,7 @@ all checked before anything is read or sent (no network needed for that)."""
 from __future__ import annotations
 
 import logging
+import os
 import sys
 from typing import TYPE_CHECKING, Any
 
@@ -24,7 +25,13 @@ def make_client(
     max_retries: int | None = None,
     timeout: float | None = None,
 ) -> Any:
-    from ..engage import LOADER_LIMITS, EngageClient, RedactingFilter, credentials_from_env
+    from ..engage import (
+        LOADER_LIMITS,
+        EngageClient,
+        RedactingFilter,
+        Redactor,
+        credentials_from_env,
+    )
     from ..engage.auth import AuthMode
     from ..engage.hosts import ENGAGE_HOSTS, RINGCENTRAL_HOSTS, check_host
     from ..ratelimit import ACTION_LIMITS, SEARCH_LIMITS
@@ -44,9 +51,10 @@ def make_client(
         )
     }
     scale = number(float, rate_scale, "ENGAGE_SYNC_RATE_SCALE", 1.0)
-    redact = RedactingFilter(creds.secrets)
+    # one redactor for the log and for every message taken from the server's answers
+    redactor = Redactor(creds.secrets)
     handler = logging.StreamHandler(sys.stderr)
-    handler.addFilter(redact)
+    handler.addFilter(RedactingFilter(redactor))
     handler.setFormatter(logging.Formatter("debug: %(message)s"))
     logger = logging.getLogger("engage_sync")
     logger.handlers[:] = [handler]
@@ -62,10 +70,20 @@ def make_client(
         # connections refused in a row before the server is taken to be gone
         give_up_after=number(int, None, "ENGAGE_SYNC_GIVE_UP_AFTER", 4),
         timeout=number(float, timeout, "ENGAGE_SYNC_TIMEOUT", 60.0),
+        redactor=redactor,  # tokens minted during the run are redacted too
     )
-    client.tokens.on_secret = redact.add  # tokens minted during the run are redacted too
+    if os.environ.get("GITHUB_ACTIONS") == "true":
+        client.on_secret = _add_mask
     client.on_wait = _say_wait  # a long wait is announced, never silent
     return client
+
+
+def _add_mask(secret: str) -> None:
+    """GitHub Actions masks the secrets it was given, not tokens minted during the run: each is
+    announced on standard output as it is minted, before anything could print it (the client
+    refuses a token with spaces or control characters, so this is one line, one word)."""
+    click.echo(f"::add-mask::{secret}")
+    sys.stdout.flush()
 
 
 def _say_wait(message: str) -> None:

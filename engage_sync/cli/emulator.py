@@ -11,7 +11,12 @@ from ..errors import ConfigError, ExitCode
 
 
 @click.command()
-@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option(
+    "--host",
+    default="127.0.0.1",
+    show_default=True,
+    help="Listen on this address; one that is not loopback needs --allow-remote.",
+)
 @click.option("--port", type=int, default=8089, show_default=True, help="0 picks a free port.")
 @click.option("--data", metavar="FILE", help="Keep everything in this SQLite file across restarts.")
 @click.option("--seed", "seed_file", metavar="FILE", help="YAML seed replacing the demo account.")
@@ -31,6 +36,30 @@ from ..errors import ConfigError, ExitCode
     type=click.IntRange(1),
     help="Clamp lead search pages to this many rows, as a server may [1000].",
 )
+@click.option(
+    "--request-log",
+    type=click.IntRange(0),
+    help="Keep the last N requests for /_emulator/requests [10000].",
+)
+@click.option(
+    "--allow-remote",
+    is_flag=True,
+    help="Listen on an address other machines can reach (needs --admin-token).",
+)
+@click.option(
+    "--admin-token",
+    envvar="ENGAGE_SYNC_EMULATOR_ADMIN_TOKEN",
+    metavar="TOKEN",
+    help="Require Authorization: Bearer TOKEN on /_emulator/* (at least 16 characters) "
+    "[env ENGAGE_SYNC_EMULATOR_ADMIN_TOKEN].",
+)
+@click.option(
+    "--allowed-host",
+    "allowed_hosts",
+    multiple=True,
+    metavar="NAME",
+    help="Also answer requests whose Host is NAME (the name clients use), with --allow-remote.",
+)
 def emulator(
     host: str,
     port: int,
@@ -44,11 +73,18 @@ def emulator(
     hang_seconds: float | None,
     search_max_rows: int | None,
     loader_status: int | None,
+    request_log: int | None,
+    allow_remote: bool,
+    admin_token: str | None,
+    allowed_hosts: tuple[str, ...],
 ) -> int:
     """Run a local Engage-compatible server for trying engage-sync and for tests."""
     from ..emulator import Emulator, Settings, default_seed, load_seed
+    from ..emulator.guard import is_loopback
     from ..emulator.server import SignalStop, run_until_signal, serve
     from ..engage import parse_limits
+
+    hosts = _reachable_as(host, allow_remote, admin_token, allowed_hosts, is_loopback(host))
 
     seed = load_seed(Path(seed_file)) if seed_file else default_seed()
     settings = Settings.from_seed(seed.get("settings", {}))
@@ -60,6 +96,7 @@ def emulator(
         (hang_seconds, "hang_seconds"),
         (search_max_rows, "search_max_rows"),
         (loader_status, "loader_status"),
+        (request_log, "request_log"),
     ):
         if value is not None:
             setattr(settings, attr, value)
@@ -70,12 +107,13 @@ def emulator(
             raise ConfigError(str(e)) from e
     emu = Emulator(seed, settings, data or ":memory:")
     try:
-        server = serve(emu, host, port)
+        server = serve(emu, host, port, hosts, admin_token)
     except OSError as e:
         raise ConfigError(f"cannot listen on {host}:{port}: {e.strerror}") from e
     stop = SignalStop()  # before the banner: whoever reads it may signal us at once
     bound_host, bound_port = server.server_address[:2]
-    origin = f"http://{bound_host!s}:{bound_port}"
+    named = hosts[0] if hosts else str(bound_host)
+    origin = f"http://{f'[{named}]' if ':' in named else named}:{bound_port}"
     creds = emu.creds
     first_account = next(iter(emu.accounts), "")
     click.echo(f"engage-sync emulator listening on {origin} (Voice API base URL {origin}/voice)")
@@ -94,11 +132,60 @@ def emulator(
     click.echo(f"# or a ready access token (valid {settings.token_ttl:g} s):")
     click.echo(f"#   export ENGAGE_ACCESS_TOKEN={emu.mint_access_token()}")
     click.echo(
-        "Inspect: GET /_emulator/leads, /_emulator/requests, /_emulator/faults. Ctrl-C stops.",
+        "Inspect: GET /_emulator/leads, /_emulator/requests, /_emulator/faults"
+        + (" (with Authorization: Bearer <admin token>)" if admin_token else "")
+        + ". Ctrl-C stops.",
         nl=True,
     )
+    if allow_remote:
+        click.echo(
+            f"warning: reachable from other machines as {', '.join(hosts)}; the credentials "
+            "above are the seed's (give your own with --seed), and anyone who can reach it "
+            "can use them",
+            err=True,
+        )
     sys.stdout.flush()
     run_until_signal(server, stop)
     emu.store.close()
     click.echo("emulator stopped")
     return ExitCode.OK
+
+
+MIN_ADMIN_TOKEN = 16
+
+
+def _reachable_as(
+    host: str,
+    allow_remote: bool,
+    admin_token: str | None,
+    allowed_hosts: tuple[str, ...],
+    loopback: bool,
+) -> list[str]:
+    """The host names, besides loopback ones, the emulator answers to; or a clear refusal.
+
+    A web page, or another machine, must not drive an emulator the user started for a test: an
+    address others can reach needs --allow-remote and an admin token (issue #29, finding 7)."""
+    if admin_token is not None and len(admin_token) < MIN_ADMIN_TOKEN:
+        raise ConfigError(f"--admin-token must be at least {MIN_ADMIN_TOKEN} characters")
+    if loopback and not allow_remote:
+        if allowed_hosts:
+            raise ConfigError("--allowed-host needs --allow-remote")
+        return []
+    if not allow_remote:
+        raise ConfigError(
+            f"--host {host} is reachable from other machines: the emulator's demo credentials "
+            "and admin endpoints would be too. Listen on 127.0.0.1, or pass --allow-remote "
+            "with --admin-token (or ENGAGE_SYNC_EMULATOR_ADMIN_TOKEN) to mean it"
+        )
+    if admin_token is None:
+        raise ConfigError(
+            "--allow-remote needs --admin-token (or ENGAGE_SYNC_EMULATOR_ADMIN_TOKEN): the "
+            "admin endpoints then ask for it"
+        )
+    wildcard = host in ("", "0.0.0.0", "::")
+    if wildcard and not allowed_hosts:
+        raise ConfigError(
+            f"--host {host!r} listens on every address: name the host clients use with "
+            "--allowed-host NAME (requests naming any other host are refused)"
+        )
+    return [*allowed_hosts, *([] if wildcard or loopback else [host])]

@@ -3,7 +3,8 @@
 API facts: shared/engage-api/NOTES.md and the official OpenAPI specs. Not part of the Engage API:
 the inspection and fault controls under /_emulator/. The endpoints live beside this module, each a
 class handed the `Shared` context (shared.py): auth.py (tokens), loader.py (the direct loader),
-leads.py (search and actions); http.py holds requests and errors. `route` dispatches through two
+leads.py (search and actions); http.py holds requests and errors; on a socket, guard.py decides
+who may call at all (server.py puts it in front). `route` dispatches through two
 tables: the token endpoints by path, the account's endpoints by pattern.
 """
 
@@ -23,7 +24,7 @@ import jsonschema
 
 from ..ratelimit import EXCHANGE_LIMITS, LOADER_LIMITS, Limit
 from .auth import Auth
-from .http import REASONS, HttpError, Request, now, page_of
+from .http import REASONS, HttpError, Request, is_admin, now, page_of
 from .leads import ACTION_LIMITS, SEARCH_LIMITS, Leads
 from .loader import Loader
 from .shared import FAULT_ENDPOINTS, FAULT_KINDS, Fault, Shared
@@ -48,6 +49,7 @@ class Settings:
     loader_status: int = 200  # the spec lists 201 for the loader; real clients accept any 2xx
     expired_json: bool = False  # answer an expired token with a JSON body in capitals
     ignore_extern_ids: bool = False  # answer a search as if its externIds filter were absent
+    request_log: int = 10_000  # requests kept for /_emulator/requests, the oldest dropped first
 
     @classmethod
     def from_seed(cls, raw: dict[str, Any]) -> Settings:
@@ -62,6 +64,7 @@ class Settings:
             ("ignoreExternIds", "ignore_extern_ids"),
             ("loaderStatus", "loader_status"),
             ("expiredJson", "expired_json"),
+            ("requestLog", "request_log"),
         ):
             if key in raw:
                 setattr(s, attr, type(getattr(s, attr))(raw[key]))
@@ -147,6 +150,8 @@ class Emulator:
             payload = (
                 e.text
                 if e.text is not None
+                else e.body
+                if e.body is not None
                 else {
                     "errorCode": e.code,
                     "generalMessage": e.message,
@@ -155,11 +160,11 @@ class Emulator:
                     "timestamp": now(),
                 }
             )
-        if self.settings.latency and not req.path.startswith("/_emulator"):
+        if self.settings.latency and not is_admin(req.path):
             # the time a real server takes to answer: the call was counted (rate limits) when it
             # arrived, and the loader answers only once the list is processed
             time.sleep(self.settings.latency)
-        if not req.path.startswith("/_emulator"):
+        if not is_admin(req.path):
             self._log(req, status)
         if isinstance(payload, str):
             data, ctype = payload.encode(), "text/plain"
@@ -182,6 +187,8 @@ class Emulator:
                 if k not in req.query
             }
         with self._lock:
+            if self.requests.maxlen is not None and len(self.requests) >= self.requests.maxlen:
+                self.stats["requestsDropped"] = self.stats.get("requestsDropped", 0) + 1
             self.requests.append(
                 {
                     "method": req.method,
@@ -201,7 +208,7 @@ class Emulator:
         p, m = req.path.rstrip("/"), req.method
         if p.startswith("/api/") and not p.startswith("/api/auth/"):
             p = "/voice" + p  # a legacy tenant's base URL has no /voice (NOTES.md, Hosts)
-        if p.startswith("/_emulator"):
+        if is_admin(p):
             return self.inspect(req, p)
         token_endpoint = self._tokens_routes.get((m, p))
         if token_endpoint is not None:

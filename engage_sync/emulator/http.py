@@ -23,10 +23,12 @@ class HttpError(Exception):
         message: str,
         text: str | None = None,
         retry_after: float | None = None,
+        body: dict[str, Any] | None = None,
     ) -> None:
         super().__init__(message)
         self.status, self.code, self.message, self.text = status, code, message, text
         self.retry_after = retry_after
+        self.body = body  # a JSON answer in place of the usual error body
 
 
 def too_many(what: str, wait: float) -> HttpError:
@@ -56,6 +58,42 @@ class Request:
                 {k: v[0] for k, v in parse_qs(self.body.decode("utf-8", "replace")).items()}
             )
         return values
+
+
+def echo(req: Request) -> HttpError:
+    """A 500 that copies the request into its answer, as a careless server or proxy may: its
+    credential first, then its body (lists, the leads, first; JSON-escaped, as a server that
+    quotes JSON would), then every header. What a client keeps of it must hold none of them."""
+    text = req.body.decode("utf-8", "replace")
+    try:
+        parsed: Any = json.loads(text) if text else None
+    except ValueError:
+        parsed = text
+    if isinstance(parsed, dict):
+        parsed = dict(sorted(parsed.items(), key=lambda item: not isinstance(item[1], list)))
+    credential = req.headers.get("authorization") or req.headers.get("x-auth-token") or ""
+    copy = f"{credential} {json.dumps(parsed)} failed: {req.method} {req.path} {req.headers}"
+    return HttpError(
+        500,
+        copy,
+        copy,
+        body={
+            "errorCode": copy,
+            "generalMessage": copy,
+            "details": copy,
+            "message": copy,
+            "request": {"headers": req.headers, "body": text},
+            "requestUri": req.path,
+            "timestamp": now(),
+        },
+    )
+
+
+ADMIN = "/_emulator"  # the inspection and fault controls: not part of the Engage API
+
+
+def is_admin(path: str) -> bool:
+    return path.startswith(ADMIN)
 
 
 def paging(req: Request, default_rows: int) -> tuple[int, int]:
@@ -88,6 +126,8 @@ REASONS = {
     401: "Unauthorized",
     403: "Forbidden",
     404: "Not Found",
+    415: "Unsupported Media Type",
+    421: "Misdirected Request",
     429: "Too Many Requests",
     500: "Internal Server Error",
     503: "Service Unavailable",

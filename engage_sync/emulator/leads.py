@@ -37,7 +37,7 @@ class Leads:
             self.shared.settings.search_limits,
             environ.get("emulator.arrived"),
         )
-        self.shared.fault("search", environ)
+        self.shared.fault("search", environ, req)
         criteria = req.json() or {}
         if not isinstance(criteria, dict):
             raise HttpError(400, "BAD_REQUEST", "search criteria must be an object")
@@ -64,7 +64,7 @@ class Leads:
         action = req.query.get("leadAction", "")
         if action not in ACTIONS:
             raise HttpError(400, "BAD_REQUEST", f"leadAction must be one of {', '.join(ACTIONS)}")
-        fault = self.shared.fault("actions", environ)
+        fault = self.shared.fault("actions", environ, req)
         body = req.json() or {}
         criteria = body.get("campaignLeadSearchCriteria") if isinstance(body, dict) else None
         if not isinstance(criteria, dict) or not any(criteria.values()):

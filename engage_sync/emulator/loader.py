@@ -50,7 +50,7 @@ class Loader:
             for x in (body.get("uploadLeads") or [] if isinstance(body, dict) else [])
             if isinstance(x, dict)
         )
-        fault = self.shared.fault("loader", environ, carried)
+        fault = self.shared.fault("loader", environ, req, carried)
         errors = sorted(self.validator.iter_errors(body), key=lambda e: list(e.absolute_path))
         if errors:
             first = errors[0]

@@ -7,11 +7,13 @@ import signal
 import socket
 import struct
 import threading
+from collections.abc import Iterable
 from socketserver import ThreadingMixIn
 from typing import Any
 from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
 from .app import Emulator
+from .guard import Guard
 
 
 class _Server(ThreadingMixIn, WSGIServer):
@@ -76,9 +78,18 @@ class _Handler(WSGIRequestHandler):
         return environ
 
 
-def serve(emulator: Emulator, host: str, port: int) -> _Server:
-    """Bind (port 0 picks a free one); call serve_forever() on the result."""
-    server = make_server(host, port, emulator, server_class=_Server, handler_class=_Handler)
+def serve(
+    emulator: Emulator,
+    host: str,
+    port: int,
+    allowed_hosts: Iterable[str] = (),
+    admin_token: str | None = None,
+) -> _Server:
+    """Bind (port 0 picks a free one); call serve_forever() on the result. Requests pass the
+    guard first (guard.py): loopback Host headers or `allowed_hosts`, no other origin, JSON
+    admin posts, and `admin_token` on the admin endpoints when one is given."""
+    guarded = Guard(emulator, allowed_hosts, admin_token)
+    server = make_server(host, port, guarded, server_class=_Server, handler_class=_Handler)
     server.clock = emulator.clock
     return server
 

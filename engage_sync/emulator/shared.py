@@ -6,12 +6,13 @@ from __future__ import annotations
 
 import threading
 import time
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from ..ratelimit import Limit, SlidingWindows
-from .http import DropConnection, HttpError, too_many
+from .http import DropConnection, HttpError, Request, echo, too_many
 from .store import Store
 
 FAULT_KINDS = (
@@ -26,6 +27,7 @@ FAULT_KINDS = (
     "lost",  # the leads are stored, then the connection drops: the answer is lost
     "scrub",  # the first `rows` leads are accepted but not inserted (do-not-call)
     "unsupplied",  # 200 with leadsSupplied 0 and nothing stored (missing.required.param)
+    "echo",  # a 500 whose body copies the request: its headers (tokens) and body (lead values)
 )
 FAULT_ENDPOINTS = ("loader", "search", "actions")
 
@@ -54,7 +56,8 @@ class Shared:
     clock: Callable[[], float]
     tokens: dict[str, Token] = field(default_factory=dict)
     faults: list[Fault] = field(default_factory=list)
-    requests: list[dict[str, Any]] = field(default_factory=list)
+    # the last `settings.request_log` requests (a ring: the oldest go first), for inspection
+    requests: deque[dict[str, Any]] = field(init=False)
     stats: dict[str, int] = field(
         default_factory=lambda: {
             "loaderCalls": 0,
@@ -70,6 +73,7 @@ class Shared:
     creds: dict[str, Any] = field(init=False)
 
     def __post_init__(self) -> None:
+        self.requests = deque(maxlen=max(0, int(self.settings.request_log)))
         self.accounts = {str(a["accountId"]): a for a in self.seed["accounts"]}
         self.creds = self.seed["credentials"]
 
@@ -113,13 +117,19 @@ class Shared:
             raise too_many(endpoint, limiter.wait_time())
 
     def fault(
-        self, endpoint: str, environ: dict[str, Any], extern_ids: frozenset[str] = frozenset()
+        self,
+        endpoint: str,
+        environ: dict[str, Any],
+        req: Request,
+        extern_ids: frozenset[str] = frozenset(),
     ) -> Fault | None:
-        """The next injected fault for this endpoint: status faults, hang and drop strike here
-        (a dropped call did nothing); the others are returned for the endpoint to act out."""
+        """The next injected fault for this endpoint: status faults, echo, hang and drop strike
+        here (a dropped call did nothing); the others are returned for the endpoint to act out."""
         fault = self.next_fault(endpoint, extern_ids)
         if fault is None:
             return None
+        if fault.kind == "echo":
+            raise echo(req)
         if fault.kind in ("500", "503", "429"):
             raise HttpError(int(fault.kind), "INJECTED_FAULT", f"injected fault {fault.kind}")
         if fault.kind == "hang":

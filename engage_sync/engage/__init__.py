@@ -2,6 +2,7 @@
 
 auth.py       three kinds of credentials, tokens cached and renewed
 client.py     httpx client: pacing, retries, status -> error, the endpoints engage-sync uses
+redaction.py  secrets out of the log; server messages redacted and cut before they go further
 ratelimit.py  sliding windows, used to pace (client) and to refuse (emulator)
 """
 
@@ -9,8 +10,9 @@ from __future__ import annotations
 
 from ..ratelimit import LOADER_LIMITS, Limit, SlidingWindows, parse_limits
 from .auth import AuthMode, Credentials, credentials_from_env
-from .client import EngageClient, RedactingFilter
+from .client import EngageClient
 from .leads import LeadAction, LeadRecord, is_dialable
+from .redaction import RedactingFilter, Redactor
 
 __all__ = [
     "LOADER_LIMITS",
@@ -21,6 +23,7 @@ __all__ = [
     "LeadRecord",
     "Limit",
     "RedactingFilter",
+    "Redactor",
     "SlidingWindows",
     "credentials_from_env",
     "is_dialable",

@@ -13,6 +13,7 @@ import enum
 import ipaddress
 import json
 import os
+import re
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -213,10 +214,11 @@ class TokenSource:
             },
             auth=(self.creds.client_id, self.creds.client_secret),
         )
-        rc_token = rc.get("access_token")
-        if not isinstance(rc_token, str):
-            raise AuthError("RingCentral's token answer has no access_token")
+        rc_token = _token(rc.get("access_token"), "RingCentral's token answer", "access_token")
         self.on_secret(rc_token)
+        rc_refresh = rc.get("refresh_token")  # never used, yet a secret this run now holds
+        if isinstance(rc_refresh, str) and _TOKEN.fullmatch(rc_refresh):
+            self.on_secret(rc_refresh)
         wait = self.exchange_limiter.wait_time()
         if wait >= 1:
             self.on_wait(f"waiting {wait:.0f}s to log in: Engage allows 5 token exchanges a minute")
@@ -232,14 +234,14 @@ class TokenSource:
         self.logins += 1
 
     def _store(self, data: dict[str, object]) -> None:
-        access, refresh = data.get("accessToken"), data.get("refreshToken")
-        if not isinstance(access, str):
-            raise AuthError("Engage's login answer has no accessToken")
+        access = _token(data.get("accessToken"), "Engage's login answer", "accessToken")
+        raw = data.get("refreshToken")  # one that is not a token is never used, nor shown
+        refresh = raw if isinstance(raw, str) and _TOKEN.fullmatch(raw) else None
         self.on_secret(access)
-        if isinstance(refresh, str):
+        if refresh is not None:
             self.on_secret(refresh)
         self._access = access
-        self._refresh = refresh if isinstance(refresh, str) else None
+        self._refresh = refresh
         lifetime = ENGAGE_TOKEN_LIFETIME
         exp = jwt_expiry(access)
         if exp is not None:  # the token says when it ends: believe it when it is sooner
@@ -283,6 +285,19 @@ class TokenSource:
         if not isinstance(data, dict):
             raise ApiError(f"{urlsplit(url).path}: unexpected answer")
         return data
+
+
+# a token as it can be sent in a header and masked in a CI log: printable ASCII, no spaces (a
+# line break in one would forge a workflow command where `::add-mask::` announces it)
+_TOKEN = re.compile(r"[!-~]{1,8192}")
+
+
+def _token(value: object, answer: str, key: str) -> str:
+    if value is None:
+        raise AuthError(f"{answer} has no {key}")
+    if not isinstance(value, str) or not _TOKEN.fullmatch(value):
+        raise AuthError(f"{answer} has a {key} that is not a token (not printable ASCII)")
+    return value
 
 
 def retry_after(value: str | None) -> float | None:

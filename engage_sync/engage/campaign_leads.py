@@ -12,7 +12,8 @@ from .leads import LeadAction, LeadRecord
 
 
 class Api(Protocol):
-    """What lead search and actions need of the client: paced, retried requests."""
+    """What lead search and actions need of the client: paced, retried requests, and the
+    redaction of what a server says."""
 
     def request(
         self,
@@ -25,6 +26,8 @@ class Api(Protocol):
     ) -> Any: ...
 
     def pacer(self, kind: str, account: str) -> SlidingWindows: ...
+
+    def server_text(self, text: object, sent: Any = None) -> str: ...
 
 
 def admin(account: str) -> str:
@@ -131,7 +134,6 @@ class CampaignLeads:
         if not isinstance(result, dict):
             raise ApiError(f"{action.value}: expected a LeadActionResult")
         if result.get("success") is False:
-            raise ApiError(
-                f"{action.value} answered success: false: {result.get('errorMessage') or ''}"
-            )
+            said = self.api.server_text(result.get("errorMessage") or "", body)
+            raise ApiError(f"{action.value} answered success: false: {said}")
         return result

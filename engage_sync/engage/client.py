@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import random
+import re
 import threading
 import time
 from collections.abc import Callable
@@ -15,6 +16,9 @@ from ..errors import AnswerLost, ApiError, AuthError, ServerGone, TransientApiEr
 from ..ratelimit import ACTION_LIMITS, LOADER_LIMITS, SEARCH_LIMITS, Limit, SlidingWindows
 from .auth import Credentials, TokenSource, check_url, normalise_base_url, retry_after
 from .campaign_leads import CampaignLeads, admin
+from .redaction import WINDOW, RedactingFilter, Redactor, Sent
+
+__all__ = ["EngageClient", "RedactingFilter", "backoff"]
 
 log = logging.getLogger("engage_sync.http")
 
@@ -28,25 +32,6 @@ MIN_MARGIN_S = 0.05
 
 def _with_margin(period: float) -> float:
     return period + max(period * PACING_MARGIN, MIN_MARGIN_S)
-
-
-class RedactingFilter(logging.Filter):
-    """Replaces every known secret in log records, whatever code logged them."""
-
-    def __init__(self, secrets: tuple[str, ...]) -> None:
-        super().__init__()
-        self.secrets = tuple(s for s in secrets if s)
-
-    def add(self, secret: str | None) -> None:
-        if secret:
-            self.secrets = (*self.secrets, secret)
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        message = record.getMessage()
-        for secret in self.secrets:
-            message = message.replace(secret, "[redacted]")
-        record.msg, record.args = message, ()
-        return True
 
 
 class EngageClient:
@@ -70,8 +55,12 @@ class EngageClient:
         rate_scale: float = 1.0,
         sleep: Callable[[float], None] = time.sleep,
         clock: Callable[[], float] = time.monotonic,
+        redactor: Redactor | None = None,
     ) -> None:
         check_url(base_url, "ENGAGE_BASE_URL")
+        # what the server says passes through this before it reaches an error, a wait message,
+        # the log or a report; every token minted is added to it before it is used
+        self.redactor = redactor if redactor is not None else Redactor(creds.secrets)
         self.base_url = normalise_base_url(base_url)
         self.http = httpx.Client(
             transport=transport, timeout=timeout, headers={"User-Agent": "engage-sync"}
@@ -101,8 +90,20 @@ class EngageClient:
         # waits a user should hear about (throttling, retries), said without --debug
         self.on_wait: Callable[[str], None] = lambda message: None
         self.tokens.on_wait = lambda message: self.on_wait(message)
+        # each token as it is minted, before it is used or could be printed (CI masks it)
+        self.on_secret: Callable[[str], None] = lambda secret: None
+        self.tokens.on_secret = self._minted
         self.stats = {"requests": 0, "retries": 0, "throttled": 0, "waited": 0.0}
         log.info("Engage Voice API at %s (auth at %s)", self.base_url, self.tokens.auth_origin)
+
+    def _minted(self, secret: str) -> None:
+        self.on_secret(secret)
+        self.redactor.add(secret)
+
+    def server_text(self, text: object, sent: Any = None) -> str:
+        """A message from the server, as it may be shown (redaction.py): no secret, no token,
+        no value of the request `sent`, a short printable excerpt."""
+        return self.redactor.server_text(text, sent)
 
     def pacer(self, kind: str, account: str) -> SlidingWindows:
         """The windows of one endpoint (`loader`, `search`, `actions`) for one sub-account."""
@@ -262,7 +263,11 @@ class EngageClient:
                 return r.json()
             except ValueError as e:
                 raise ApiError(f"{path}: the answer is not JSON", r.status_code) from e
-        message = _error_message(r)
+        said, code = _error_message(r)
+        sent = Sent.of(body)
+        message = self.server_text(said, sent)
+        if code is not None:  # the server's short code, checked as any of its words
+            message = f"{message} ({self.server_text(code, sent)})"
         if r.status_code == 401:
             raise AuthError(
                 message if "expired" in message.lower() else f"{path}: unauthorized: {message}",
@@ -353,7 +358,37 @@ class EngageClient:
         if not isinstance(result, dict):
             # sent and answered, but with nothing to read: the leads may or may not be loaded
             raise AnswerLost("leadLoader/direct: the answer has no result body")
-        return result
+        return self._without_lead_values(result, body)
+
+    def _without_lead_values(self, result: dict[str, Any], body: dict[str, Any]) -> dict[str, Any]:
+        """The loader's answer with its messages redacted and each rejected row's `rowData`
+        (the lead's values, as the server read them) cut to the externIds sent, which is all
+        a rejected row is matched by: no lead value goes further than here."""
+        sent = {
+            str(lead.get("externId"))
+            for lead in body.get("uploadLeads") or []
+            if isinstance(lead, dict) and lead.get("externId") is not None
+        }
+        carried = Sent.of(body)  # indexed once for every row's message
+        rows = result.get("rejectedRows")
+        # rows that are not a list are something rejected that cannot be tied to a lead
+        kept: Any = rows if rows is None or isinstance(rows, list) else [{}]
+        if isinstance(rows, list):
+            kept = []
+            for row in rows:
+                if not isinstance(row, dict):
+                    kept.append({})
+                    continue
+                data = row.get("rowData")
+                values = data if isinstance(data, list) else []
+                clean: dict[str, Any] = {"rowData": [str(v) for v in values if str(v) in sent]}
+                if row.get("message") is not None:
+                    clean["message"] = self.server_text(row["message"], carried)
+                kept.append(clean)
+        clean_result = {**result, "rejectedRows": kept} if "rejectedRows" in result else result
+        if clean_result.get("message") is not None:
+            clean_result = {**clean_result, "message": self.server_text(result["message"], carried)}
+        return clean_result
 
 
 WAIT_SAID = 1.0  # seconds: a wait at least this long is said on stderr, not only with --debug
@@ -364,17 +399,27 @@ def backoff(attempt: int, base: float = 0.5, cap: float = 30.0) -> float:
     return float(random.uniform(0, min(cap, base * 2 ** (attempt - 1))))
 
 
-def _error_message(r: httpx.Response) -> str:
+def _error_message(r: httpx.Response) -> tuple[str, str | None]:
+    """The server's own words for an error, raw (the caller redacts them), and its short error
+    code: of a JSON body only these, never the rest (which may copy the request)."""
     try:
         data = r.json()
     except ValueError:
-        return r.text.strip()[:200] or r.reason_phrase
-    if isinstance(data, dict):
-        return str(
-            data.get("generalMessage")
-            or data.get("details")
-            or data.get("message")
-            or data.get("error_description")
-            or r.reason_phrase
-        )
-    return r.reason_phrase
+        return r.text.strip()[:WINDOW] or r.reason_phrase, None
+    if not isinstance(data, dict):
+        return r.reason_phrase, None
+    said = next(
+        (
+            str(data[key])
+            for key in ("generalMessage", "details", "message", "error_description")
+            if isinstance(data.get(key), str) and data[key].strip()
+        ),
+        r.reason_phrase,
+    )
+    code = data.get("errorCode")
+    if isinstance(code, str) and _CODE.fullmatch(code) and code not in said:
+        return said, code
+    return said, None
+
+
+_CODE = re.compile(r"[A-Za-z0-9_.-]{1,64}")

@@ -41,8 +41,15 @@ class LeadAction(enum.Enum):
     DELETE = "DELETE_LEADS"
 
 
+# a state is a short word; anything else (a server echoing text, a token) is shown as this, and
+# like any state nobody documented it counts as dialable
+UNREADABLE = "UNREADABLE"
+_STATE = re.compile(r"[A-Z][A-Z0-9-]{0,39}")
+
+
 def normalise_state(state: object) -> str:
-    return str(state or "").strip().upper().replace("_", "-")
+    text = str(state or "").strip().upper().replace("_", "-")
+    return text if not text or _STATE.fullmatch(text) else UNREADABLE
 
 
 def is_dialable(state: object, suppressed: object) -> bool:
