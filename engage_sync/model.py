@@ -318,6 +318,11 @@ class LeadSetFile:
     tombstones: tuple[Tombstone, ...] = ()
     prune: bool = False
     prune_action: PruneAction = PruneAction.CANCEL
+    key_lines: tuple[tuple[str, int], ...] = ()  # the line of each top-level key written
+
+    def line(self, key: str) -> int:
+        """Where `key` is written in the file (1: not written, the file's defaults)."""
+        return next((n for k, n in self.key_lines if k == key), 1)
 
 
 @dataclass(frozen=True, slots=True)
@@ -335,6 +340,9 @@ class Desired:
     # not read: its files are what the last apply sealed (incremental/seal.py); every owned lead is
     # declared and unchanged, but for the `leads` given (the chunks re-read: incremental/partial.py)
     unread: bool = False
+    # read from the paths a command was given, not the whole folder: other files may declare
+    # more of the campaign, so nothing undeclared is pruned or reported as orphaned
+    targeted: bool = False
 
 
 @dataclass(frozen=True, slots=True)

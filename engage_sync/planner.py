@@ -91,7 +91,7 @@ def plan(
         # owned leads no file declares any more (orphans, prune): start from every owned
         # externId and strike out each one found; no copy of the declared ones is kept
         remaining: set[str] | None = None
-        if applied and not want.unread:
+        if applied and not want.unread and not want.targeted:
             remaining = set(applied)
         strike = remaining.discard if remaining is not None else None
         in_doubt = camp.in_doubt if camp is not None else set()

@@ -35,9 +35,17 @@ def state_path(flag: str | None, config: Config) -> Path:
 
 def leadset_paths(paths: Sequence[str], config: Config) -> tuple[list[str], bool]:
     """The paths to read, and whether they are the whole configured folder (not a subset)."""
-    if paths:
+    folder = str(pick(None, None, config.leadsets, DEFAULT_LEADSETS))
+    if paths and not any(_same(p, folder) for p in paths):
         return list(paths), False
-    return [str(pick(None, None, config.leadsets, DEFAULT_LEADSETS))], True
+    return [folder], True
+
+
+def _same(a: str, b: str) -> bool:
+    try:
+        return Path(a).resolve() == Path(b).resolve()
+    except OSError:
+        return False
 
 
 @dataclass
@@ -290,6 +298,10 @@ def _build(
     found = read_inputs(paths, config, state if incremental else None, partial, sealing)
     sources, sink = found.sources, found.sink
     desired = leadsets.group(sources, sink)
+    pruning = []
+    if not found.whole:  # like Terraform's -target: what was not read is never removed
+        pruning = [d.campaign.id for d in desired if d.prune]
+        desired = [replace(d, prune=False, targeted=True) for d in desired]
     tallies: dict[int, partials.Tally] = {}
     for i, d in enumerate(desired):
         cid, bit = d.campaign.id, found.partials.get(d.campaign.id)
@@ -330,7 +342,17 @@ def _build(
         f"duplicateHandling {handling[cid]} {DUPLICATE_EFFECT.get(handling[cid], '')}"
         for cid, n in sorted(sink.shared_phones.items())
     )
-    result = replace(result, warnings=result.warnings + shared)
+    limited = (
+        (
+            "this plan reads only the paths given: leads that other files declare are not "
+            "looked at, so nothing is pruned or reported as orphaned"
+            + (f" (prune is on for campaign(s) {', '.join(map(str, pruning))})" if pruning else "")
+            + "; plan the whole folder for that",
+        )
+        if not found.whole
+        else ()
+    )
+    result = replace(result, warnings=result.warnings + shared + limited)
     result = with_deadlines(result, desired, state, config.opt_outs)
     return Planned(
         result,

@@ -38,7 +38,7 @@ class Files:
     # file -> (campaign, {externId: (phone, first name)}); b.yaml reads its leads from b.csv
     leads: dict[str, tuple[int, dict[str, tuple[str, str]]]] = field(default_factory=dict)
     removed: dict[str, list[str]] = field(default_factory=dict)
-    priority: dict[str, str] = field(default_factory=dict)
+    priority: dict[int, str] = field(default_factory=dict)  # per campaign: its files agree
     prune_default: bool = False
     spacing: int = 0  # a reformatting: other bytes, the same leads
     next_id: int = 0
@@ -59,7 +59,7 @@ class Files:
                 "options:",
                 f"  duplicateHandling: {self.handling}",
                 "  timeZoneOption: NPA_NXX",
-                f"  dialPriority: {self.priority.get(name, 'NORMAL')}",
+                f"  dialPriority: {self.priority.get(campaign, 'NORMAL')}",
             ] + [""] * self.spacing
             if self.removed.get(name):
                 head.append("removed:")
@@ -168,7 +168,9 @@ def step(world: World, op: str, rnd: random.Random) -> None:
     elif op == "mode":  # under RETAIN_ALL a shared phone keeps both records: sealed, warnings too
         files.handling = "RETAIN_ALL" if files.handling != "RETAIN_ALL" else "REMOVE_ALL_EXISTING"
     elif op == "priority":
-        files.priority[name] = "IMMEDIATE" if files.priority.get(name) != "IMMEDIATE" else "NORMAL"
+        files.priority[campaign] = (
+            "IMMEDIATE" if files.priority.get(campaign) != "IMMEDIATE" else "NORMAL"
+        )
     elif op == "reformat":
         files.spacing = (files.spacing + 1) % 3
     elif op == "prune-setting":

@@ -366,7 +366,30 @@ def test_files_of_one_campaign_must_agree_on_account(tmp_path: Path) -> None:
     sink = Sink()
     sources = leadsets.load_sources(leadsets.discover([str(tmp_path)]), {}, sink)
     leadsets.group(sources, sink)
-    assert [p.field for p in sink.errors] == ["account"]
+    # an error at both places, each naming the other
+    assert [(p.field, p.file) for p in sink.errors] == [
+        ("account", f"{tmp_path}/b.yaml"),
+        ("account", f"{tmp_path}/a.yaml"),
+    ]
+    assert "also declared in" in sink.errors[0].message
+
+
+def test_files_of_one_campaign_must_agree_on_options_but_the_list_name(tmp_path: Path) -> None:
+    for name, priority, described in (("a", "NORMAL", "A"), ("b", "IMMEDIATE", "B")):
+        write(
+            tmp_path / f"{name}.yaml",
+            f"campaign: 136785\noptions:\n  description: {described}\n"
+            f"  dialPriority: {priority}\n  duplicateHandling: RETAIN_ALL\n"
+            "  timeZoneOption: NPA_NXX\nleads:\n"
+            f"  - {{externId: {name}, leadPhone: '415555010{len(name)}'}}\n",
+        )
+    sink = Sink()
+    sources = leadsets.load_sources(leadsets.discover([str(tmp_path)]), {}, sink)
+    leadsets.group(sources, sink)
+    found = [(p.file.rsplit("/", 1)[1], p.line, p.field) for p in sink.errors]
+    assert found == [("b.yaml", 2, "options"), ("a.yaml", 2, "options")]
+    assert 'with options dialPriority: "NORMAL"' in sink.errors[0].message
+    assert "description" not in sink.errors[0].message  # each file's leads get a list of their own
 
 
 def test_the_same_leads_hash_the_same_in_yaml_csv_and_json_lines(tmp_path: Path) -> None:

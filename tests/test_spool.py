@@ -62,7 +62,7 @@ def write_set(root: Path, n: int) -> None:
         csv.writer(f).writerows(rows)
     write(
         root / "leadsets" / "big.yaml",
-        "campaign: 136785\noptions: {duplicateHandling: RETAIN_ALL, timeZoneOption: NPA_NXX, "
+        "campaign: 246810\noptions: {duplicateHandling: RETAIN_ALL, timeZoneOption: NPA_NXX, "
         "dialPriority: NORMAL}\nremoved:\n  - externId: gone\nleadsFile: leads.csv\n",
     )
 
@@ -103,7 +103,7 @@ def test_spilled_duplicate_checks_report_the_same_problems(
     spilled = run("validate")
     assert held.code == spilled.code == 1
     assert spilled.out + spilled.err == held.out + held.err
-    assert "duplicate externId 'L00029' in campaign 136785: first declared at" in held.err
+    assert "duplicate externId 'L00029' in campaign 246810: first declared at" in held.err
     assert "'gone' is removed here but declared at leadsets/leads.csv:302" in held.err
 
 

@@ -3,8 +3,9 @@ problem with file:line. Leads are streamed: a million-row leadsFile is never hel
 
 from __future__ import annotations
 
+import json
 import re
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -186,6 +187,9 @@ def load_source(
         prune=doc["prune"] if isinstance(doc.get("prune"), bool) else prune,
         prune_action=PruneAction(
             doc["pruneAction"] if doc.get("pruneAction") in ("cancel", "delete") else prune_action
+        ),
+        key_lines=tuple(
+            (str(k[0]), n) for k, n in conv.lines.items() if len(k) == 1 and isinstance(k[0], str)
         ),
     )
     ctx = LeadContext(options.get("timeZoneOption"), us_phones=country in US_COUNTRIES)
@@ -381,34 +385,7 @@ def group(sources: Sequence[Source], sink: Sink) -> list[Desired]:
         group_sources = by_campaign[cid]
         first = group_sources[0].meta
         for other in group_sources[1:]:
-            if other.meta.account != first.account:
-                sink.add(
-                    other.meta.path,
-                    1,
-                    "account",
-                    f"campaign {cid} is also declared in {first.path} with account "
-                    f"{first.account!r}; files of one campaign must agree",
-                )
-            if (
-                other.meta.campaign.name
-                and first.campaign.name
-                and (other.meta.campaign.name != first.campaign.name)
-            ):
-                sink.add(
-                    other.meta.path,
-                    1,
-                    "campaign.name",
-                    f"campaign {cid} is named {first.campaign.name!r} in {first.path}",
-                )
-            if (other.meta.prune, other.meta.prune_action) != (first.prune, first.prune_action):
-                sink.add(
-                    other.meta.path,
-                    1,
-                    "prune",
-                    f"campaign {cid} is declared in {first.path} with prune "
-                    f"{_prune_text(first)}, here with {_prune_text(other.meta)}; files of one "
-                    "campaign must agree",
-                )
+            _agree(cid, first, other.meta, sink)
         name = next((s.meta.campaign.name for s in group_sources if s.meta.campaign.name), None)
         result.append(
             Desired(
@@ -423,6 +400,51 @@ def group(sources: Sequence[Source], sink: Sink) -> list[Desired]:
             )
         )
     return result
+
+
+LIST_NAME = "description"  # the option that names the lead list a load makes
+
+
+def _agree(cid: int, first: LeadSetFile, other: LeadSetFile, sink: Sink) -> None:
+    """Files of one campaign declare one campaign: the same account, options and prune, each
+    disagreement an error at both places (a campaign has one set of options in Engage, and
+    the rails, the warnings and the state would otherwise judge some leads by another file's)."""
+
+    def both(key: str, name: str, detail: Callable[[LeadSetFile], str]) -> None:
+        for here, there in ((other, first), (first, other)):
+            sink.add(
+                here.path,
+                here.line(key),
+                name,
+                f"campaign {cid} is also declared in {there.path}:{there.line(key)} with "
+                f"{detail(there)}; files of one campaign must agree",
+            )
+
+    if other.account != first.account:
+        both("account", "account", lambda m: f"account {m.account!r}")
+    mine, theirs = other.options.body(), first.options.body()
+    # the list name may differ: each file's leads go to a list of their own
+    differ = sorted(
+        k for k in mine.keys() | theirs.keys() if mine.get(k) != theirs.get(k) and k != LIST_NAME
+    )
+    if differ:
+
+        def options(m: LeadSetFile) -> str:
+            body = m.options.body()
+            return "options " + ", ".join(
+                f"{k}: {json.dumps(body.get(k)) if k in body else '(unset)'}" for k in differ[:5]
+            )
+
+        both("options", "options", options)
+    if other.campaign.name and first.campaign.name and other.campaign.name != first.campaign.name:
+        sink.add(
+            other.path,
+            other.line("campaign"),
+            "campaign.name",
+            f"campaign {cid} is named {first.campaign.name!r} in {first.path}",
+        )
+    if (other.prune, other.prune_action) != (first.prune, first.prune_action):
+        both("prune", "prune", lambda m: f"prune {_prune_text(m)}")
 
 
 def _prune_text(meta: LeadSetFile) -> str:
