@@ -11,7 +11,7 @@ import click
 
 from ..errors import EngageSyncError, ExitCode, GitHubError, StateNotSaved
 from .apply import run_apply
-from .common import Context, global_options, pass_ctx
+from .common import Context, annotate, global_options, pass_ctx
 from .plan import plan as plan_command
 
 
@@ -83,7 +83,7 @@ def ci_plan(ctx: Context, out_dir: str) -> int:
                 said = github.upsert_comment(int(pr), MARKER, comment_body(markdown, _run_id()))
                 click.echo(said)
             except GitHubError as e:  # a fork's read-only token cannot comment
-                click.echo(f"::warning::could not post the plan comment ({e}); see the job summary")
+                annotate("warning", f"could not post the plan comment ({e}); see the job summary")
     elif not pr:
         click.echo(
             f"Not a pull request: review this plan, then apply it with its checksum "
@@ -199,7 +199,7 @@ def ci_apply(
         )
     except StateNotSaved as e:
         message = str(e) + (f" The apply itself also failed: {failure}" if failure else "")
-        click.echo(f"::error::{message}")
+        annotate("error", message)
         raise StateNotSaved(message) from e
     if saved.message:
         click.echo(saved.message)
