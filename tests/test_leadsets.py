@@ -709,3 +709,27 @@ def test_control_characters_in_externids_and_campaign_names_are_refused(
         "it would be printed in plans, logs and pull-request comments",
     ]
     assert got[3].startswith("8: removed.0.externId: ")
+
+
+def test_a_csv_header_is_never_echoed_but_in_short_field_like_names(tmp_path: Path) -> None:
+    """A header is whatever the first line holds: a secret's text, cut or escaped, would escape
+    a CI log's masking. Unknown columns are named by number; a short field-like name is shown
+    whole (a typo is the common case)."""
+    write(
+        tmp_path / "a.csv",
+        'externId,leadPhone,frstName,TOKEN=ghp_s3cret,"a,b\\\\c",'
+        + "x" * 70
+        + "\nA1,4155550100,,,,\n",
+    )
+    _, sink = read(write(tmp_path / "a.yaml", CSV_SET))
+    (problem,) = messages(sink)
+    assert problem.endswith(
+        "a.csv:1: (header): unknown column(s) 3 'frstName', 4, 5, 6 (did you mean 'firstName'?); "
+        "columns are lead field names, custom fields as extendedLeadData.NAME (the other columns "
+        "are still checked)"
+    )
+    (tmp_path / "a.csv").write_bytes(b"HOME=/root\x00TOKEN=s3cret\x00PATH=/bin\x00")
+    _, sink = read(tmp_path / "a.yaml")
+    (problem,) = messages(sink)
+    assert problem.endswith("a.csv:1: bad header: the file holds NUL bytes: not a CSV file")
+    assert "s3cret" not in problem

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import click
 
+from ..display import printable
 from ..errors import EngageSyncError, ExitCode, GitHubError, StateNotSaved
 from .apply import run_apply
 from .common import Context, annotate, global_options, pass_ctx
@@ -171,9 +172,9 @@ def ci_apply(
     reviewed = None
     if not checksum:
         found = reviewed_since_last_apply(git, os.environ)
-        click.echo(found.summary)
-        for note in found.notes:
-            click.echo(f"  note: {note}")
+        click.echo(printable(found.summary))
+        for note in found.notes:  # what GitHub answered, pull requests' names: escaped
+            click.echo(f"  note: {printable(note)}")
         reviewed = found.changesets
     report = Path(report_dir)
     report.mkdir(parents=True, exist_ok=True)

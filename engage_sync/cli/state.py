@@ -66,11 +66,11 @@ def state_list(ctx: Context, fmt: str) -> int:
     if not current.exists:
         click.echo(f"{ctx.state_path}: no state yet (nothing applied)")
         return ExitCode.OK
-    click.echo(f"{ctx.state_path}: serial {current.serial}, lineage {current.lineage}")
+    click.echo(f"{ctx.state_path}: serial {current.serial}, lineage {printable(current.lineage)}")
     for c in campaigns:
         doubt = f", {c['inDoubt']} in doubt" if c["inDoubt"] else ""
         removed = f", {c['removed']} removed" if c["removed"] else ""
-        files = ", ".join(c["files"]) or "no file recorded"
+        files = printable(", ".join(c["files"])) or "no file recorded"  # the state is a file
         synced = ", in sync (unchanged files are not read)" if c["synced"] else ""
         click.echo(
             f"  campaign {c['campaignId']}: {c['leads']} lead(s){doubt}{removed} ({files}){synced}"
