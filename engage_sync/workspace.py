@@ -42,7 +42,8 @@ def state_path(flag: str | None, config: Config) -> Path:
         path = Path(chosen)
     else:
         path, inside = Path(config.state or DEFAULT_STATE), boundary.root()
-        if not boundary.lexically_inside(path, inside):
+        # a setting that names a place outside (a link inside that leads out: check_file says)
+        if not (boundary.lexically_inside(path, inside) or path.resolve().is_relative_to(inside)):
             raise ConfigError(
                 f"state: {printable(path)}: outside the repository; a state kept elsewhere is "
                 "named by --state or ENGAGE_SYNC_STATE"
@@ -59,10 +60,7 @@ def leadset_paths(paths: Sequence[str], config: Config) -> tuple[list[str], bool
         return list(paths), False
     folder = str(pick(None, None, config.leadsets, DEFAULT_LEADSETS))
     inside = boundary.root()
-    if not (
-        boundary.lexically_inside(Path(folder), inside)
-        and Path(folder).resolve().is_relative_to(inside)
-    ):
+    if not Path(folder).resolve().is_relative_to(inside):
         raise InputError(
             f"leadsets: {printable(folder)}: outside the repository (symbolic links followed); "
             "lead sets elsewhere are read when named on the command line"
