@@ -26,6 +26,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+from .display import printable
 from .errors import ChangeSetError, EngageSyncError
 from .model import (
     Change,
@@ -281,7 +282,8 @@ def describe_all(lines: Sequence[str], reviewed: Iterable[ChangeSet] = ()) -> li
             continue
         others = sources.get((cid, eid))
         why = f"{', '.join(others)} reviewed other content for it" if others else None
-        out.append(f"campaign {cid}: {action} {eid} ({why or 'no reviewed plan shows it'})")
+        said = why or "no reviewed plan shows it"
+        out.append(f"campaign {cid}: {printable(action)} {printable(eid)} ({printable(said)})")
     return out
 
 

@@ -14,8 +14,10 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import yaml
 from yaml.nodes import MappingNode
 
+from .display import printable
 from .errors import ConfigError, InputError
-from .leadsets.documents import Converter, read_text
+from .leadsets.boundary import check_file
+from .leadsets.documents import Converter, compose_text
 from .leadsets.schema import config_validator
 from .optouts.calendar import OptOutRules, check_country
 
@@ -82,6 +84,11 @@ def load_config(explicit: str | None = None, cwd: Path | None = None) -> Config:
     """Read engage-sync.yaml (or the file named by --config); absent means all defaults. Every
     problem is reported at once, each as FILE:LINE: setting: what is wrong (schemas/config)."""
     path = Path(explicit) if explicit else (cwd or Path.cwd()) / CONFIG_FILE
+    if not explicit and path.is_symlink():  # the repository's own: not a way out of it
+        try:
+            check_file(path, CONFIG_FILE, path.parent.resolve())
+        except InputError as e:
+            raise ConfigError(str(e)) from e
     if not path.exists():
         if explicit:
             raise ConfigError(f"{explicit}: config file not found")
@@ -99,9 +106,9 @@ def load_config(explicit: str | None = None, cwd: Path | None = None) -> Config:
             message = f"unknown setting; known: {', '.join(sorted(error.schema['properties']))}"
         else:
             message = error.message
-        name = ".".join(map(str, where)) or "(top level)"
+        name = printable(".".join(map(str, where))) or "(top level)"  # a key is the file's
         line = lines.get(where) or lines.get(where[:1], 1)
-        problems.append((line, f"{shown}:{line}: {name}: {message}"))
+        problems.append((line, f"{shown}:{line}: {name}: {printable(message)}"))
     problems += _opt_out_problems(data.get("optOuts"), lines, shown)
     if problems:
         raise ConfigError("\n".join(text for _, text in sorted(problems)))
@@ -156,7 +163,7 @@ def _read(path: Path, shown: str) -> tuple[dict[str, Any] | None, dict[tuple[obj
     """The settings as data, and the line of each (keys and values keep what was written:
     `account: 00123` stays text)."""
     try:
-        root = yaml.compose(read_text(path, shown))
+        root = compose_text(path, shown)
     except yaml.MarkedYAMLError as e:
         mark = e.problem_mark or e.context_mark
         line = f":{mark.line + 1}" if mark is not None else ""

@@ -12,6 +12,8 @@ from datetime import date
 from itertools import chain, islice
 from typing import TYPE_CHECKING, Any, NamedTuple, TypeAlias, TypeVar, overload
 
+from .display import printable
+
 if TYPE_CHECKING:
     from .optouts.deadlines import Deadline
 
@@ -37,11 +39,13 @@ class Problem:
     severity: Severity = Severity.ERROR
 
     def __str__(self) -> str:
+        """One line, whatever the file held: a value quoted in a message is escaped
+        (display.printable), so it can neither end the line nor start a workflow command."""
         if not self.field:  # a whole-file problem whose message already says where
-            return self.file
+            return printable(self.file)
         prefix = "warning: " if self.severity is Severity.WARNING else ""
         where = f"{self.file}:{self.line}" if self.line else self.file
-        return f"{where}: {self.field}: {prefix}{self.message}"
+        return f"{printable(where)}: {printable(self.field)}: {prefix}{printable(self.message)}"
 
 
 class ChangeKind(enum.Enum):

@@ -1,4 +1,7 @@
-"""Plan -> text, JSON or markdown. Never lead values: only externIds, file:line and field names."""
+"""Plan -> text, JSON or markdown. Never lead values: only externIds, file:line and field names.
+
+Every value from the files, the state or Engage goes through display.py: escaped in text, a
+code span in markdown (nothing in it renders); JSON escapes by itself."""
 
 from __future__ import annotations
 
@@ -9,6 +12,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from typing import TextIO
 from urllib.parse import quote
 
+from .display import md_code, md_text, printable
 from .model import Change, ChangeKind, DriftKind, Joined, Lead, LeadSetPlan, Plan, RemoveReason
 from .optouts import Deadline, Status
 
@@ -80,7 +84,7 @@ def due_soon(ls: LeadSetPlan) -> list[str]:
     if not soon:
         return []
     within = next(iter(ls.deadlines.values())).rules.warn_within
-    named = ", ".join(f"{eid} (due {due})" for due, eid in soon[:20])
+    named = ", ".join(f"{printable(eid)} (due {due})" for due, eid in soon[:20])
     more = f" and {len(soon) - 20} more" if len(soon) > 20 else ""
     return [
         f"{len(soon)} opt-out(s) due within {within} business day(s): {named}{more}; apply "
@@ -97,7 +101,7 @@ def overdue(plan: Plan, limit: int = 20) -> list[str]:
         if d.status is Status.OVERDUE
     )
     lines = [
-        f"opt-out past its deadline: campaign {cid} {eid}: {d.describe()}; apply now"
+        f"opt-out past its deadline: campaign {cid} {printable(eid)}: {d.describe()}; apply now"
         for _, cid, eid, d in late[:limit]
     ]
     if len(late) > limit:
@@ -117,7 +121,9 @@ def opt_out_lines(plan: Plan, limit: int = 20) -> list[str]:
         mark = (
             "error" if d.status is Status.OVERDUE else "warning" if d.status is Status.SOON else ""
         )
-        lines.append(f"  {mark + ': ' if mark else ''}campaign {cid} {eid}: {d.describe()}")
+        lines.append(
+            f"  {mark + ': ' if mark else ''}campaign {cid} {printable(eid)}: {d.describe()}"
+        )
     if len(pending) > limit:
         lines.append(f"  ... and {len(pending) - limit} more (--format json lists them all)")
     return lines
@@ -144,13 +150,13 @@ def _deadline_fields(d: Deadline) -> dict[str, object]:
 
 
 def _title(ls: LeadSetPlan) -> str:
-    name = f' "{ls.campaign.name}"' if ls.campaign.name else ""
+    name = f' "{printable(ls.campaign.name)}"' if ls.campaign.name else ""
     return f"campaign {ls.campaign.id}{name}"
 
 
 def _where(change: Change) -> str:
     if change.file:
-        return f"{change.file}:{change.line}"
+        return printable(f"{change.file}:{change.line}")
     if change.reason is RemoveReason.PRUNE:
         return "(no longer declared; prune)"
     return "(not declared)"
@@ -158,7 +164,7 @@ def _where(change: Change) -> str:
 
 def _note(change: Change, deadline: Deadline | None = None) -> str:
     if change.fields:
-        return f"  ({', '.join(change.fields)})"
+        return f"  ({printable(', '.join(change.fields))})"
     if change.kind is ChangeKind.REMOVE and change.reason is RemoveReason.REMOVED:
         return f"  (removed; {deadline.describe()})" if deadline else "  (removed)"
     if change.kind is ChangeKind.ORPHAN:
@@ -174,7 +180,7 @@ def render_text(
 ) -> str:
     lines: list[str] = []
     for ls in plan.leadsets:
-        lines.append(f"{_title(ls)} ({', '.join(ls.files) or 'no file'})")
+        lines.append(f"{_title(ls)} ({printable(', '.join(ls.files)) or 'no file'})")
         lines.append(f"  {counts_line(ls)}")
         if ls.prune:
             lines.append(f"  prune: on ({ls.prune_action.value} what no file declares)")
@@ -182,19 +188,19 @@ def render_text(
         for change in changes[:limit]:
             symbol, where = _SYMBOL[change.kind], _where(change)
             note = _note(change, ls.deadlines.get(change.extern_id))
-            lines.append(f"  {symbol} {change.extern_id}  {where}{note}")
+            lines.append(f"  {symbol} {printable(change.extern_id)}  {where}{note}")
             lead = pii.get((change.campaign_id, change.extern_id)) if pii else None
             if lead is not None:
-                lines.extend(f"      {k} = {v}" for k, v in lead.fields)
+                lines.extend(f"      {printable(k)} = {printable(v)}" for k, v in lead.fields)
         if len(changes) > limit:
             lines.append(f"  ... and {len(changes) - limit} more (--format json lists them all)")
-        lines.extend(f"  warning: {w}" for w in (*ls.warnings, *due_soon(ls)))
+        lines.extend(f"  warning: {printable(w)}" for w in (*ls.warnings, *due_soon(ls)))
         lines.append("")
     lines.extend(settings_lines(plan, limit))
     lines.extend(drift_lines(plan, limit))
     lines.extend(f"error: {e}" for e in overdue(plan, limit))
-    lines.extend(f"warning: {w}" for w in plan.warnings)
-    lines.extend(f"refused unless --force: {r}" for r in rails)
+    lines.extend(f"warning: {printable(w)}" for w in plan.warnings)
+    lines.extend(f"refused unless --force: {printable(r)}" for r in rails)
     if not plan.leadsets:
         lines.append("No lead sets.")
     lines.append(summary_line(plan))
@@ -252,9 +258,10 @@ def drift_lines(plan: Plan, limit: int = 20) -> list[str]:
         lines.append(f"  {_title(ls)}: {counts}; {ls.unmanaged} unmanaged record(s){partial}")
         ordered = sorted(ls.drift, key=lambda d: (_DRIFT_ORDER[d.kind], d.extern_id))
         for d in ordered[:limit]:
-            state = f" ({d.lead_state})" if d.lead_state else ""
-            named = f" [{', '.join(d.fields)}]" if d.fields else ""
-            lines.append(f"  ! {d.extern_id}  {d.kind.value}{named}{state}: {EXPLAIN[d.kind]}")
+            state = f" ({printable(d.lead_state)})" if d.lead_state else ""
+            named = f" [{printable(', '.join(d.fields))}]" if d.fields else ""
+            eid = printable(d.extern_id)
+            lines.append(f"  ! {eid}  {d.kind.value}{named}{state}: {EXPLAIN[d.kind]}")
         if len(ordered) > limit:
             lines.append(f"  ... and {len(ordered) - limit} more (--format json lists them all)")
     lines.append(drift_summary(plan))
@@ -442,12 +449,8 @@ def render_json(plan: Plan, rails: Sequence[str] = ()) -> str:
     return buffer.getvalue()
 
 
-def _md_cell(text: str) -> str:
-    return text.replace("|", "\\|").replace("<", "&lt;").replace(">", "&gt;").replace("\n", " ")
-
-
 def _md_where(change: Change, source_url: str | None) -> str:
-    text = _md_cell(_where(change))
+    text = md_code(_where(change))
     if not (source_url and change.file and change.line):
         return text
     target = quote(change.file.replace("\\", "/")) + f"#L{change.line}"
@@ -472,35 +475,37 @@ def render_markdown(
             "| ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: |",
         ]
         head += [
-            f"| {ls.campaign.id} | {_md_cell(ls.campaign.name or '')} | {len(ls.removals)} | "
+            f"| {ls.campaign.id} | {md_code(ls.campaign.name or '')} | {len(ls.removals)} | "
             f"{len(ls.replaces)} | {len(ls.updates)} | {len(ls.creates)} | {len(ls.orphans)} | "
             f"{ls.unchanged} |"
             for ls in plan.leadsets
         ]
         head.append("")
+    # values from the files or the state in these lines (externIds, option values) are shown
+    # as code when they could render as anything but themselves (display.md_text)
     warnings = [
-        f"- :warning: campaign {ls.campaign.id}: {_md_cell(w)}"
+        f"- :warning: campaign {ls.campaign.id}: {md_text(w)}"
         for ls in plan.leadsets
         for w in ls.warnings
     ]
     warnings += [
-        f"- :warning: campaign {ls.campaign.id}: {_md_cell(w)}"
+        f"- :warning: campaign {ls.campaign.id}: {md_text(w)}"
         for ls in plan.leadsets
         for w in due_soon(ls)
     ]
-    warnings = [f"- :x: {_md_cell(e)}" for e in overdue(plan, limit=20)] + warnings
-    warnings += [f"- :warning: {_md_cell(w)}" for w in plan.warnings]
-    warnings += [f"- :no_entry: apply will refuse unless `--force`: {_md_cell(r)}" for r in rails]
+    warnings = [f"- :x: {md_text(e)}" for e in overdue(plan, limit=20)] + warnings
+    warnings += [f"- :warning: {md_text(w)}" for w in plan.warnings]
+    warnings += [f"- :no_entry: apply will refuse unless `--force`: {md_text(r)}" for r in rails]
     if warnings:
         head += ["### Warnings", "", *warnings, ""]
     shown = settings_lines(plan)
     if shown:
-        head += ["### Settings", "", _md_cell(shown[0]), ""]
-        head += [f"- `{_md_cell(line.strip()).replace('`', chr(39))}`" for line in shown[1:]]
+        head += ["### Settings", "", md_text(shown[0]), ""]
+        head += [f"- {md_code(line.strip(), table=False)}" for line in shown[1:]]
         head.append("")
     if plan.refreshed:
         head += ["### Changed outside engage-sync since the last apply", ""]
-        head += [f"- {_md_cell(line.strip())}" for line in drift_lines(plan, limit=10)[1:-1]]
+        head += [f"- {md_text(line.strip())}" for line in drift_lines(plan, limit=10)[1:-1]]
         head.append("")
     tail = [
         "",
@@ -538,8 +543,8 @@ def render_markdown(
             if d is not None:
                 detail += f"; {d.describe()}"
             row = (
-                f"| {c.kind.value} | {_md_cell(c.extern_id)} | {_md_where(c, source_url)} | "
-                f"{_md_cell(detail)} |"
+                f"| {c.kind.value} | {md_code(c.extern_id)} | {_md_where(c, source_url)} | "
+                f"{md_text(detail, table=True)} |"
             )
             if used + len(row) + 1 > budget:
                 hidden += len(changes) - i

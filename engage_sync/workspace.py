@@ -13,31 +13,59 @@ from typing import Any
 
 from . import leadsets
 from .config import DEFAULT_LEADSETS, DEFAULT_STATE, Config, pick
-from .errors import InputError, StateError, ValidationFailed
+from .display import printable
+from .errors import ConfigError, InputError, StateError
 from .incremental import partial as partials
 from .incremental import seal as seals
 from .incremental.partial import Partial
 from .incremental.seal import Chunk, Group, Seal
-from .leadsets import DUPLICATE_EFFECT, Sink, Source, chunks
+from .leadsets import DUPLICATE_EFFECT, Sink, Source, boundary, chunks
 from .leadsets.chunks import Cut
 from .model import Desired, Lead, LeadSetPlan, Plan, RemoveReason
-from .optouts import Deadline, OptOutRules, Pending, requested_dates
+from .optouts import Deadline, OptOutRules, Pending, ledger_path, requested_dates
 from .optouts.history import blame
 from .planner import plan as make_plan
 from .rails import tripped
 from .state import CampaignState, State, load_state
 from .state.file import MalformedEntry
+from .state.lock import lock_path
 
 
 def state_path(flag: str | None, config: Config) -> Path:
-    return Path(pick(flag, "ENGAGE_SYNC_STATE", config.state, DEFAULT_STATE))
+    """The state file: --state or ENGAGE_SYNC_STATE anywhere (the user chose it); else the
+    `state:` setting or the default, which must resolve inside the repository (a repository
+    setting or a symbolic link committed there must not send the state, its journal, lock or
+    evidence ledger elsewhere). Whichever it is, none of them may be other than a regular file.
+    """
+    chosen = pick(flag, "ENGAGE_SYNC_STATE", None, None)
+    inside = None
+    if chosen is not None:
+        path = Path(chosen)
+    else:
+        path, inside = Path(config.state or DEFAULT_STATE), boundary.root()
+        # a setting that names a place outside (a link inside that leads out: check_file says)
+        if not (boundary.lexically_inside(path, inside) or path.resolve().is_relative_to(inside)):
+            raise ConfigError(
+                f"state: {printable(path)}: outside the repository; a state kept elsewhere is "
+                "named by --state or ENGAGE_SYNC_STATE"
+            )
+    for each in (path, path.with_name(path.name + ".journal"), lock_path(path), ledger_path(path)):
+        boundary.check_file(each, str(each), inside, missing_ok=True)
+    return path
 
 
 def leadset_paths(paths: Sequence[str], config: Config) -> tuple[list[str], bool]:
-    """The paths to read, and whether they are the whole configured folder (not a subset)."""
+    """The paths to read, and whether they are the whole configured folder (not a subset). The
+    configured folder must lie inside the repository; paths given may be anywhere."""
     folder = str(pick(None, None, config.leadsets, DEFAULT_LEADSETS))
     if paths and not any(_same(p, folder) for p in paths):
         return list(paths), False
+    inside = boundary.root()
+    if not Path(folder).resolve().is_relative_to(inside):
+        raise InputError(
+            f"leadsets: {printable(folder)}: outside the repository (symbolic links followed); "
+            "lead sets elsewhere are read when named on the command line"
+        )
     return [folder], True
 
 
@@ -97,13 +125,15 @@ def read_inputs(
     """
     chosen, whole = leadset_paths(paths, config)
     sink = Sink()
-    files = leadsets.discover(chosen)
+    root = boundary.root()
+    files = leadsets.discover(chosen, root)
     load = functools.partial(
         leadsets.load_sources,
         defaults=config.options,
         sink=sink,
         prune=config.prune,
         prune_action=config.prune_action,
+        root=root,
     )
     if state is None:
         return Inputs(load(files), sink, whole)
@@ -191,7 +221,7 @@ class Unchecked:
 
     def checked(self) -> Plan:
         if self._sink.errors:
-            raise ValidationFailed(list(self._sink.problems))
+            raise self._sink.failure()
         return self._plan
 
 
@@ -242,9 +272,9 @@ def _trusted(
 
 def in_sync(state: State, config: Config) -> set[int]:
     """Campaigns a plan would not read (their files are as the last apply sealed them)."""
-    chosen, _ = leadset_paths((), config)
     try:
-        files = leadsets.discover(chosen)
+        chosen, _ = leadset_paths((), config)
+        files = leadsets.discover(chosen, boundary.root())
     except InputError:
         return set()
     shown = {leadsets.shown_path(f): f for f in files}
@@ -418,7 +448,10 @@ def _seals(
     sources: Sequence[Source],
     chunked: Mapping[int, tuple[Chunk, ...]],
 ) -> dict[int, Seal]:
-    """For each campaign read, the seal it gets if apply carries out all of its plan."""
+    """For each campaign read, the seal it gets if apply carries out all of its plan (none when
+    more warnings were found than kept: a seal replays them all)."""
+    if found.sink.unkept:
+        return {}
     inputs: dict[int, list[tuple[str, str | None]]] = {}
     for s in sources:
         pairs = inputs.setdefault(s.meta.campaign.id, [])

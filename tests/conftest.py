@@ -79,6 +79,17 @@ def workspace(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 
 @pytest.fixture
+def on_a_terminal(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Standard output taken for a terminal and no CI variable set: where lead values may be
+    shown (`plan --show-pii`). The terminal is the process's boundary, patched as one."""
+    from engage_sync.cli import common
+
+    monkeypatch.setattr(common, "stdout_is_terminal", lambda: True)
+    for var in common.CI_VARIABLES:
+        monkeypatch.delenv(var, raising=False)
+
+
+@pytest.fixture
 def repo(tmp_path: Path) -> Path:
     """A copy of this repository's example lead sets and settings, outside the working directory
     (for the installed command run in it as a subprocess)."""

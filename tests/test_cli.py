@@ -137,7 +137,9 @@ def test_plan_out_writes_a_file(workspace: Path, run: Any) -> None:
     assert (workspace / "plan.md").read_text().startswith("<!-- engage-sync-plan -->")
 
 
-def test_plan_never_shows_lead_values_unless_asked(workspace: Path, run: Any) -> None:
+def test_plan_never_shows_lead_values_unless_asked(
+    workspace: Path, run: Any, on_a_terminal: None
+) -> None:
     for fmt in ("text", "json", "markdown"):
         out = run("plan", "--format", fmt).out
         for value in ("Lovelace", "ada@example.com", "94105", "4155550171", "gold", "Toronto"):
@@ -146,12 +148,46 @@ def test_plan_never_shows_lead_values_unless_asked(workspace: Path, run: Any) ->
     assert "      lastName = Lovelace" in shown
 
 
+@pytest.mark.parametrize(
+    ("var", "value"),
+    [
+        ("CI", "true"),
+        ("CI", "1"),  # not only "true" (issue #29)
+        ("GITHUB_ACTIONS", "true"),  # without CI
+        ("GITLAB_CI", "yes"),
+        ("BUILDKITE", "true"),
+        ("JENKINS_URL", "https://ci.example/"),
+        ("TF_BUILD", "True"),
+        ("CIRCLECI", "true"),
+    ],
+)
 def test_show_pii_is_refused_on_ci(
-    workspace: Path, run: Any, monkeypatch: pytest.MonkeyPatch
+    workspace: Path,
+    run: Any,
+    monkeypatch: pytest.MonkeyPatch,
+    on_a_terminal: None,
+    var: str,
+    value: str,
 ) -> None:
-    monkeypatch.setenv("CI", "true")
+    monkeypatch.setenv(var, value)
     r = run("plan", "--show-pii")
-    assert r.code == 1 and "refused when CI=true" in r.err and "Lovelace" not in r.out
+    assert r.code == 1 and f"refused in CI ({var} is set)" in r.err and "Lovelace" not in r.out
+    assert value not in r.err or value == "true"  # the variable is named, its value is not
+
+
+def test_show_pii_is_refused_when_output_is_no_terminal(workspace: Path, run: Any) -> None:
+    """Redirected to a file or a pipe (here: captured), the values would be kept somewhere."""
+    r = run("plan", "--show-pii")
+    assert r.code == 1 and "standard output is not a terminal" in r.err
+    assert "Lovelace" not in r.out
+
+
+@pytest.mark.parametrize("value", ["", "false", "0", "False"])
+def test_a_ci_variable_set_to_false_is_no_ci(
+    workspace: Path, run: Any, monkeypatch: pytest.MonkeyPatch, on_a_terminal: None, value: str
+) -> None:
+    monkeypatch.setenv("CI", value)
+    assert "      lastName = Lovelace" in run("plan", "--show-pii").out
 
 
 def test_show_pii_only_on_the_terminal_text(workspace: Path, run: Any) -> None:
@@ -296,7 +332,7 @@ def test_one_pass_fails_on_invalid_lead_sets_without_writing(workspace: Path, ru
     assert not (workspace / "p.md").exists() and not (workspace / "p.json").exists()
 
 
-def test_show_pii_shows_a_changed_phone_too(workspace: Path, run: Any) -> None:
+def test_show_pii_shows_a_changed_phone_too(workspace: Path, run: Any, on_a_terminal: None) -> None:
     spring = workspace / "leadsets" / "spring-renewals.yaml"
     assert run("import", "--campaign", "136785", str(spring)).code == 0
     spring.write_text(spring.read_text().replace('"(415) 555-0100"', '"(415) 555-0199"', 1))
@@ -345,3 +381,35 @@ def test_the_loader_calls_in_flight_can_be_capped(monkeypatch: pytest.MonkeyPatc
         monkeypatch.setenv("ENGAGE_SYNC_MAX_IN_FLIGHT", bad)
         with pytest.raises(errors.ConfigError, match=said):
             _in_flight()
+
+
+def test_no_value_from_a_file_starts_a_line_of_output(workspace: Path, run: Any) -> None:
+    """A line break in a campaign name or an externId printed `::error::...` on a line of its
+    own: a workflow command in a GitHub Actions log (issue #29)."""
+    write(
+        workspace / "leadsets" / "x.yaml",
+        'campaign: {id: 136785, name: "Spring\\n::error::forged by a name"}\n'
+        "leads:\n"
+        '  - {externId: "x\\n::error::forged by an id", leadPhone: "4155550100"}\n'
+        '  - {externId: "y\\r\\e]8;;https://evil.example\\a", leadPhone: "4155550101"}\n',
+    )
+    write(workspace / "engage-sync.yaml", '"k\\n::warning::forged by a setting": 1\n')
+    for args in (("validate",), ("plan",)):
+        r = run(*args)
+        assert r.code == 1
+        for line in (r.out + r.err).splitlines():
+            assert not line.lstrip().startswith("::"), line
+            assert "\x1b" not in line and "\r" not in line
+    write(workspace / "engage-sync.yaml", "")
+    r = run("validate")
+    assert "leadsets/x.yaml:3: externId: holds a control character" in r.err
+    assert "leadsets/x.yaml:1: campaign.name: holds a control character" in r.err
+
+
+def test_annotations_escape_what_they_quote(capsys: pytest.CaptureFixture[str]) -> None:
+    from engage_sync.cli.common import annotate
+
+    annotate("error", "state not saved: 100% of x\n::warning::forged\r")
+    assert capsys.readouterr().out == (
+        "::error::state not saved: 100%25 of x\\x0a::warning::forged\\x0d\n"
+    )

@@ -173,14 +173,14 @@ def test_markdown_plan_links_in_a_pull_request_and_stays_plain_elsewhere(
 ) -> None:
     assert run("plan", "--format", "markdown", "--out", "plain.md").code == 0
     plain = (workspace / "plain.md").read_text()
-    assert "| create | R-1001 | leadsets/spring-renewals.yaml:10 |" in plain
+    assert "| create | `R-1001` | `leadsets/spring-renewals.yaml:10` |" in plain
     monkeypatch.setenv("GITHUB_SERVER_URL", "https://github.com")
     monkeypatch.setenv("GITHUB_REPOSITORY", "acme/leads")
     monkeypatch.setenv("GITHUB_SHA", "0123abc")
     assert run("plan", "--format", "markdown", "--out", "linked.md").code == 0
     linked = (workspace / "linked.md").read_text()
     assert (
-        "| create | R-1001 | [leadsets/spring-renewals.yaml:10]"
+        "| create | `R-1001` | [`leadsets/spring-renewals.yaml:10`]"
         "(https://github.com/acme/leads/blob/0123abc/leadsets/spring-renewals.yaml#L10) |"
     ) in linked
     assert os.environ["GITHUB_SHA"] == "0123abc"

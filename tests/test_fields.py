@@ -90,9 +90,14 @@ def test_bad_phone_messages_do_not_show_the_whole_number() -> None:
 from hypothesis import given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 
-from engage_sync.leadsets.fields import HeaderPlan  # noqa: E402
+from engage_sync.leadsets.fields import HeaderPlan, personal_id  # noqa: E402
 from engage_sync.leadsets.readers import _raw  # noqa: E402
 from engage_sync.model import Lead  # noqa: E402
+
+
+def _phoneish(extern_id: str) -> bool:
+    return personal_id(extern_id, {"leadPhone": "4155550100"}) is not None
+
 
 HEADERS = [
     ["externId", "leadPhone", "firstName", "zip", "extendedLeadData.plan"],
@@ -112,8 +117,13 @@ VALUE = st.one_of(
             "ON",
             "Ada",
             "x" * 300,
+            "x" * 5000,  # past a field's length: the general check says so
             "5",
             "a|b",
+            "R-1\x1b[2J",  # a control character: an externId may not hold one
+            "ada@example.com",  # an externId like this is warned of (personal_id)
+            "+1 415 555 0100",
+            "415.555.0100",
         ]
     ),
     st.text(max_size=12),
@@ -136,6 +146,8 @@ def test_fast_path_agrees_with_the_general_check(
     if hit is None:
         return  # the caller takes the general path: nothing to compare
     assert issues == []
+    # a row the general check would warn of never takes the fast path (which does not warn)
+    assert personal_id(hit[0], normalised) is None
     slow = Lead.from_mapping(normalised, "f", 1)
     plan = HeaderPlan(header, ctx)
     assert (hit[0], plan.names, hit[1], hit[2]) == (
@@ -161,7 +173,11 @@ def test_fast_path_takes_clean_rows() -> None:
         min_size=3,
         max_size=3,
     ),
-    eid=st.text(min_size=1, max_size=40),
+    eid=st.text(min_size=1, max_size=40).filter(
+        # a clean externId: printable, and not what may be a phone or an email (those take the
+        # general check, which warns: test_fast_path_agrees_with_the_general_check)
+        lambda e: e.isprintable() and "@" not in e and "4155550100" not in e and not _phoneish(e)
+    ),
 )
 def test_clean_rows_take_the_fast_path_and_match(text: list[str], eid: str) -> None:
     header = ["externId", "leadPhone", "firstName", "city", "extendedLeadData.note"]

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 from conftest import DATA, write
@@ -111,7 +113,7 @@ def test_top_level_schema_problems_point_at_their_lines() -> None:
         ("malformed.yaml", "malformed.yaml:4: invalid YAML"),
         ("malformed.json", "malformed.json:1: invalid JSON"),
         ("not-utf8.yaml", "not-utf8.yaml:3: file is not valid UTF-8"),
-        ("bomb.yaml", "bomb.yaml:2: YAML anchors/aliases are not supported"),
+        ("bomb.yaml", "bomb.yaml:3: YAML anchors/aliases are not supported"),  # the first *a
         (
             "missing-csv.yaml",
             "missing-csv.yaml:3: leadsFile: tests/data/invalid/nowhere.csv: file not found",
@@ -452,7 +454,7 @@ def test_unknown_csv_columns_are_reported_with_the_other_problems_in_one_run(
     _, sink = read(path)
     found = [str(p).split("a.csv:", 1)[1] for p in sink.errors]
     assert found == [
-        "1: (header): unknown column(s) 'frstName' (did you mean 'firstName'?); columns are lead "
+        "1: (header): unknown column(s) 3 'frstName' (did you mean 'firstName'?); columns are lead "
         "field names, custom fields as extendedLeadData.NAME (the other columns are still checked)",
         "3: leadPhone: '123' is not a valid phone number (10 digits with area code)",
         "4: (row): has 2 values but the header has 3 columns",
@@ -544,3 +546,213 @@ def test_the_exact_recheck_finds_every_repeat_among_rows_it_skips(tmp_path: Path
 
 def shown(folder: Path) -> str:
     return leadsets.shown_path(folder / "l.csv")
+
+
+# -- hostile inputs: sizes, nesting, counts (issue #29) -------------------------------------------
+CSV_SET = (
+    "campaign: 1\noptions: {dialPriority: NORMAL, duplicateHandling: RETAIN_ALL, "
+    "timeZoneOption: NPA_NXX}\nleadsFile: a.csv\n"
+)
+
+
+def test_a_field_longer_than_its_cap_is_an_error_at_its_line(tmp_path: Path) -> None:
+    write(
+        tmp_path / "a.csv",
+        "externId,leadPhone,firstName,extendedLeadData.note\n"
+        f"A1,4155550100,Ada,{'n' * 4096}\n"  # at the cap: fine
+        f"A2,4155550101,{'x' * 4097},ok\n"
+        f"A3,4155550102,Bo,{'n' * 4097}\n",
+    )
+    leads, sink = read(write(tmp_path / "a.yaml", CSV_SET))
+    assert [lead.extern_id for lead in leads] == ["A1"]
+    assert messages(sink) == [
+        f"{tmp_path}/a.csv:3: firstName: longer than 4096 characters",
+        f"{tmp_path}/a.csv:4: extendedLeadData.note: longer than 4096 characters",
+    ]
+
+
+def test_a_lead_larger_than_its_cap_is_an_error_at_its_line(tmp_path: Path) -> None:
+    fields = ["firstName", "lastName", "address1", "address2", "city", "auxData1", "auxData2"]
+    fields += ["auxData3", "auxData4", "auxData5", "email", "gateKeeper", "title", "suffix"]
+    fields += ["midName", "state", "zip"]
+    lead = {"externId": "BIG", "leadPhone": "4155550100", **{f: "v" * 4000 for f in fields}}
+    write(tmp_path / "a.jsonl", json.dumps(lead) + "\n")
+    leads, sink = read(write(tmp_path / "a.yaml", CSV_SET.replace("a.csv", "a.jsonl")))
+    assert leads == []
+    (problem,) = messages(sink)
+    assert problem.startswith(f"{tmp_path}/a.jsonl:1: (lead): is 68,")
+    assert problem.endswith("characters long, more than 65,536")
+
+
+def test_extended_lead_data_is_capped_in_fields_names_and_values(tmp_path: Path) -> None:
+    """A 1 MB lead set was a 210 MB loader request: extendedLeadData had no bound."""
+    many = ", ".join(f"f{i}: v" for i in range(101))
+    path = write(
+        tmp_path / "a.yaml",
+        HEADER
+        + "leads:\n"
+        + f"  - {{externId: A, leadPhone: '4155550100', extendedLeadData: {{{many}}}}}\n"
+        + f"  - {{externId: B, leadPhone: '4155550101', extendedLeadData: {{{'k' * 65}: v}}}}\n"
+        + "  - externId: C\n    leadPhone: '4155550102'\n"
+        + f"    extendedLeadData: {{ok: {'v' * 5000}}}\n",
+    )
+    leads, sink = read(path)
+    assert leads == []
+    got = [m.split("a.yaml:", 1)[1] for m in messages(sink)]
+    assert got == [
+        "4: extendedLeadData: has 101 custom fields, more than 100",
+        f"5: extendedLeadData.{'k' * 64}…: is not a valid custom field name",
+        "8: extendedLeadData.ok: longer than 4096 characters",
+    ]
+
+
+def test_problems_past_ten_thousand_are_counted_not_kept(tmp_path: Path) -> None:
+    """A 4 MB CSV of bad rows kept two million problems in 630 MB."""
+    rows = "".join(f"B{i},12\n" for i in range(25_000))
+    write(tmp_path / "a.csv", "externId,leadPhone\n" + rows)
+    leads, sink = read(write(tmp_path / "a.yaml", CSV_SET))
+    assert leads == []
+    assert len(sink.problems) == 10_000 and sink.unkept == 15_000
+    assert sink.count(Severity.ERROR) == 25_000
+    failure = sink.failure()
+    assert (len(failure.problems), failure.more_errors) == (10_000, 15_000)
+
+
+def test_problems_past_the_cap_are_counted_on_the_command_line(workspace: Path, run: Any) -> None:
+    rows = "".join(f"B{i},12\n" for i in range(10_005))
+    write(workspace / "leadsets" / "a.csv", "externId,leadPhone\n" + rows)
+    write(workspace / "leadsets" / "a.yaml", CSV_SET)
+    r = run("validate")
+    assert r.code == 1
+    assert "... and 5 more problem(s): only the first 10,000 of each kind are kept" in r.err
+    assert r.err.rstrip().endswith("10,005 error(s), 0 warning(s).")
+    r = run("plan")
+    assert "... and 9,985 more problem(s)" in r.err and "10,005 error(s): nothing planned." in r.err
+
+
+@pytest.mark.parametrize(
+    ("name", "text", "expected"),
+    [
+        ("a.jsonl", "[" * 100_000 + "\n", "a.jsonl:1: (line): invalid JSON: nested too deeply"),
+        (
+            "a.jsonl",
+            '{"externId": "x", "leadPhone": "' + "1" * 1_100_000 + '"}\n',
+            "a.jsonl:1: (line): longer than 1,048,576 characters",
+        ),
+    ],
+)
+def test_a_json_lines_line_too_deep_or_too_long_is_a_problem_at_its_line(
+    tmp_path: Path, name: str, text: str, expected: str
+) -> None:
+    write(tmp_path / name, text)
+    _, sink = read(write(tmp_path / "a.yaml", CSV_SET.replace("a.csv", name)))
+    assert [m.split("/")[-1] for m in messages(sink)] == [expected]
+
+
+@pytest.mark.parametrize(
+    ("name", "text"),
+    [
+        ("a.json", '{"campaign": 1, "options": ' + "[" * 500 + "]" * 500 + "}"),
+        ("b.json", '{"campaign": 1, "options": ' + "[" * 100_000 + "]" * 100_000 + "}"),
+        ("a.yaml", "campaign: 1\noptions: " + "[" * 500 + "]" * 500 + "\n"),
+        ("b.yaml", "campaign: 1\nremoved:\n" + "".join("  " * i + "- \n" for i in range(200))),
+    ],
+)
+def test_deep_nesting_is_an_error_at_its_line_not_a_crash(
+    tmp_path: Path, name: str, text: str
+) -> None:
+    """PyYAML's composer recursed out of Python's stack, and json.loads too: an internal error."""
+    _, sink = read(write(tmp_path / name, text))
+    (problem,) = messages(sink)
+    line = {"a.json": 1, "b.json": 1, "a.yaml": 2, "b.yaml": 67}[name]
+    # past 1,000 levels libyaml stops by itself, with its own message
+    said = "exceeded maximum nesting depth" if name == "b.json" else "nested more than 64 levels"
+    assert problem.startswith(f"{tmp_path}/{name}:{line}: ") and said in problem, problem
+
+
+def test_deep_nesting_in_the_settings_is_an_error(tmp_path: Path) -> None:
+    from engage_sync.errors import ConfigError
+
+    write(tmp_path / "engage-sync.yaml", "options: " + "[" * 500 + "]" * 500 + "\n")
+    with pytest.raises(ConfigError, match="nested more than 64 levels deep"):
+        load_config(cwd=tmp_path)
+    write(tmp_path / "engage-sync.yaml", "account: &a '1'\nstate: *a\n")
+    with pytest.raises(ConfigError, match=r"engage-sync\.yaml:2: YAML anchors/aliases"):
+        load_config(cwd=tmp_path)
+
+
+def test_externids_like_phones_or_emails_are_warned_of_once_a_file(tmp_path: Path) -> None:
+    write(
+        tmp_path / "a.csv",
+        "externId,leadPhone\nC-1,4155550100\nada@example.com,4155550101\n"
+        "4155550102,4155550102\n(415) 555-0199,4155550103\n+14155550104,4155550104\n"
+        "1000000007,4155550105\n",  # ten digits, not its phone: a customer number
+    )
+    leads, sink = read(write(tmp_path / "a.yaml", CSV_SET))
+    assert len(leads) == 6 and sink.errors == []
+    (warning,) = sink.warnings
+    assert str(warning) == (
+        f"{tmp_path}/a.csv:3: externId: warning: 4 externId(s) look like a phone number or an "
+        "email address, the first here: plans, reports, the state and pull-request comments "
+        "show externIds, so they would hold personal data; use an id that is not"
+    )
+    inline = write(
+        tmp_path / "b.yaml",
+        HEADER + "leads:\n  - {externId: bo@example.org, leadPhone: '4155550100'}\n",
+    )
+    _, sink = read(inline)
+    assert [(w.line, w.field) for w in sink.warnings] == [(4, "externId")]
+    assert "bo@example.org" not in str(sink.warnings[0])
+
+
+def test_control_characters_in_externids_and_campaign_names_are_refused(
+    tmp_path: Path,
+) -> None:
+    path = write(
+        tmp_path / "a.yaml",
+        'campaign: {id: 1, name: "Renewals\\n::error::x"}\n'
+        "options: {dialPriority: NORMAL, duplicateHandling: RETAIN_ALL, timeZoneOption: NPA_NXX}\n"
+        "leads:\n"
+        '  - {externId: "x\\n::error::forged", leadPhone: "4155550100"}\n'
+        '  - {externId: "\\e[2Jy", leadPhone: "4155550101"}\n'
+        '  - {externId: "R\\u00a0100", leadPhone: "4155550102"}\n'  # a no-break space: fine
+        "removed:\n"
+        '  - {externId: "z\\rw"}\n',
+    )
+    leads, sink = read(path)
+    assert [lead.extern_id for lead in leads] == ["R\u00a0100"]
+    got = [m.split("a.yaml:", 1)[1] for m in messages(sink)]
+    assert got[0] == (
+        "1: campaign.name: holds a control character (a line break, tab, escape or bidi control)"
+    )
+    assert got[1:3] == [
+        "4: externId: holds a control character (a line break, tab, escape or bidi control): "
+        "it would be printed in plans, logs and pull-request comments",
+        "5: externId: holds a control character (a line break, tab, escape or bidi control): "
+        "it would be printed in plans, logs and pull-request comments",
+    ]
+    assert got[3].startswith("8: removed.0.externId: ")
+
+
+def test_a_csv_header_is_never_echoed_but_in_short_field_like_names(tmp_path: Path) -> None:
+    """A header is whatever the first line holds: a secret's text, cut or escaped, would escape
+    a CI log's masking. Unknown columns are named by number; a short field-like name is shown
+    whole (a typo is the common case)."""
+    write(
+        tmp_path / "a.csv",
+        'externId,leadPhone,frstName,TOKEN=ghp_s3cret,"a,b\\\\c",'
+        + "x" * 70
+        + "\nA1,4155550100,,,,\n",
+    )
+    _, sink = read(write(tmp_path / "a.yaml", CSV_SET))
+    (problem,) = messages(sink)
+    assert problem.endswith(
+        "a.csv:1: (header): unknown column(s) 3 'frstName', 4, 5, 6 (did you mean 'firstName'?); "
+        "columns are lead field names, custom fields as extendedLeadData.NAME (the other columns "
+        "are still checked)"
+    )
+    (tmp_path / "a.csv").write_bytes(b"HOME=/root\x00TOKEN=s3cret\x00PATH=/bin\x00")
+    _, sink = read(tmp_path / "a.yaml")
+    (problem,) = messages(sink)
+    assert problem.endswith("a.csv:1: bad header: the file holds NUL bytes: not a CSV file")
+    assert "s3cret" not in problem

@@ -123,7 +123,7 @@ def test_the_plan_counts_business_days_across_a_weekend_and_a_holiday(repo: Path
     assert both.code == 0, both.err
     md = (out / "plan.md").read_text()
     assert (
-        "| remove | R-1004 | leadsets/a.yaml:8 | removed; requested 2026-12-18 (lead set), 8 "
+        "| remove | `R-1004` | `leadsets/a.yaml:8` | removed; requested 2026-12-18 (lead set), 8 "
         "business days ago; due 2027-01-06, 2 business days left |"
     ) in md
     assert "- :warning: campaign 136785: 1 opt-out(s) due within 3 business day(s): R-1004 " in md

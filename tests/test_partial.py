@@ -357,3 +357,23 @@ def test_the_scan_finds_what_a_search_for_each_phone_finds(
     wanted = {n.encode() for n in needles}
     searched = any(text.find(n, a, b) >= 0 for n in wanted for a, b in spans)
     assert partial._scan(text, spans, wanted) is searched
+
+
+@pytest.mark.parametrize("where", [5, 30])  # in a chunk kept, in the chunk changed
+def test_an_externid_like_an_email_has_the_file_read_whole(
+    small_chunks: None, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, where: int
+) -> None:
+    """Its warning counts every such externId of the file: a read in part cannot count them."""
+    monkeypatch.chdir(tmp_path)
+    leadset(tmp_path, "csv")
+    rows = start_rows(40)
+    rows[where] = ("ada@example.com", rows[where][1], rows[where][2])
+    write_rows(tmp_path, "csv", rows, HEADER)
+    seal(tmp_path)
+    rows[31] = (rows[31][0], rows[31][1], "Changed")
+    write_rows(tmp_path, "csv", rows, HEADER)
+    planned = workspace.build_plan([], load_config(cwd=tmp_path), tmp_path / STATE)
+    assert planned.partial == frozenset()
+    (warning,) = [p for p in planned.sink.warnings if p.field == "externId"]
+    assert warning.line == where + 2 and warning.message.startswith("1 externId(s) look like")
+    assert outcome(tmp_path, use_partial=True)[0] == "fell back"  # then read whole, as here

@@ -57,7 +57,7 @@ def test_markdown_of_a_100k_plan_stays_under_budget_and_shows_no_pii() -> None:
     assert f"Plan checksum: `{result.checksum}`" in md
     for value in (*PII.values(), "s3cr3t-value", "Paris"):
         assert value not in md
-    assert "| update | E000000 | leadsets/big.csv:2 | city, extendedLeadData.secret |" in md
+    assert "| update | `E000000` | `leadsets/big.csv:2` | city, extendedLeadData.secret |" in md
     assert render_markdown(plan([big_plan(100_000)[1]], big_plan(100_000)[0])) == md
 
 
@@ -124,11 +124,11 @@ def test_markdown_where_cells_link_to_the_line_at_the_reviewed_commit() -> None:
     url = "https://github.example/acme/leads/blob/0123abc/"
     md = render_markdown(plan([want], state), source_url=url)
     assert (
-        "| update | E000000 | [leadsets/big.csv:2]"
+        "| update | `E000000` | [`leadsets/big.csv:2`]"
         "(https://github.example/acme/leads/blob/0123abc/leadsets/big.csv#L2) |" in md
     )
     plain = render_markdown(plan([want], state))
-    assert "| update | E000000 | leadsets/big.csv:2 |" in plain and "](" not in plain
+    assert "| update | `E000000` | `leadsets/big.csv:2` |" in plain and "](" not in plain
 
 
 def test_the_streamed_json_is_byte_for_byte_the_whole_document() -> None:
@@ -181,3 +181,56 @@ def test_the_streamed_json_is_byte_for_byte_the_whole_document() -> None:
     for p in (result, drifted, dated, empty):
         whole = json.dumps(plan_document(p, ["a rail"]), indent=2, sort_keys=True) + "\n"
         assert render_json(p, ["a rail"]) == whole
+
+
+# -- values from outside, shown (issue #29) --------------------------------------------------------
+HOSTILE_IDS = [
+    "x\n::error::forged by an externId",
+    "y\r\x1b]8;;https://evil.example\x07click\x1b]8;;\x07",
+    "[click](https://evil.example)",
+    "![img](https://evil.example/p.png)",
+    "@octocat",
+    "<img src=x onerror=alert(1)>",
+    "a | b",
+    "rtl\u202egnp.exe",
+]
+
+
+def hostile_plan() -> tuple[str, str]:
+    """A plan whose state holds hostile externIds (orphans, in doubt: the state is a file in the
+    repository) and whose campaign is named with a line break: its text and markdown."""
+    from engage_sync.model import CampaignRef
+
+    state = State(Path("s.json"), lineage="L", serial=2)
+    for i, eid in enumerate(HOSTILE_IDS):
+        state.campaign(1).record(Lead.from_mapping({"externId": eid, **PII}, "f", i + 1))
+    state.campaign(1).in_doubt.update(HOSTILE_IDS[:3])
+    name = "Renewals\n::warning::forged @octocat <b>x</b>"
+    want = Desired(CampaignRef(1, name), None, ("leadsets/a.yaml",), OPTIONS, [])
+    result = plan([want], state)
+    return render_text(result), render_markdown(result)
+
+
+def test_text_plans_show_values_from_outside_escaped() -> None:
+    text, _ = hostile_plan()
+    assert "\x1b" not in text and "\r" not in text and "\u202e" not in text
+    for line in text.splitlines():
+        assert not line.lstrip().startswith("::"), line
+    assert "  ? x\\x0a::error::forged by an externId  (not declared)  (stays in Engage)" in text
+    assert 'campaign 1 "Renewals\\x0a::warning::forged @octocat <b>x</b>"' in text
+
+
+def test_markdown_plans_render_values_from_outside_as_code() -> None:
+    from markdown_it import MarkdownIt
+
+    _, md = hostile_plan()
+    html = MarkdownIt("commonmark").enable("table").render(md)
+    assert "<a " not in html and "<img" not in html and "<b>" not in html
+    assert "\x1b" not in md and "\r" not in md and "\u202e" not in md
+    for line in md.splitlines():
+        assert not line.lstrip().startswith("::"), line
+    tokens = MarkdownIt("commonmark").enable("table").parse(md)
+    outside = [c.content for t in tokens for c in t.children or [] if c.type == "text"]
+    for text in outside:  # outside code spans: nothing GitHub would link or mention
+        assert "@" not in text and "://" not in text, text
+    assert "| orphan | `a \\| b` |" in md  # its pipe does not split the row

@@ -158,7 +158,7 @@ def test_whatever_follows_the_leads_is_read(tmp_path: Path) -> None:
         HEADER
         + """leads:
   - {externId: a, leadPhone: "4155550100", lastName: &family Lovelace}
-  - {externId: b, leadPhone: "4155550101", lastName: *family}
+  - {externId: b, leadPhone: "4155550101", lastName: Lovelace}
 removed:
   - externId: gone
     reason: asked
@@ -182,7 +182,17 @@ removed:
         (  # an anchor inside the leads, used after them
             "  - {externId: a, leadPhone: '4155550100', extendedLeadData: &x {p: 1}}\n"
             "removed:\n  - *x\n",
-            "a.yaml:4: YAML anchors/aliases are not supported",  # where the anchor is
+            "a.yaml:6: YAML anchors/aliases are not supported",  # where the alias is
+        ),
+        (  # an alias of a scalar: a long value named many times is many times the request
+            "  - {externId: a, leadPhone: '4155550100', firstName: &n Ada}\n"
+            "  - {externId: b, leadPhone: '4155550101', firstName: *n}\n",
+            "a.yaml:5: YAML anchors/aliases are not supported",
+        ),
+        (  # ... as a key too
+            "  - {externId: a, leadPhone: '4155550100', &k firstName: Ada}\n"
+            "  - {externId: b, leadPhone: '4155550101', *k : Bo}\n",
+            "a.yaml:5: YAML anchors/aliases are not supported",
         ),
         ("  - {externId: a, leadPhone: *nowhere}\n", "a.yaml:4: invalid YAML"),
         ("  - {externId: a, leadPhone: '4155550100'\n  - b\n", "a.yaml:5: invalid YAML"),

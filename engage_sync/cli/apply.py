@@ -15,6 +15,7 @@ import click
 
 from ..changeset import ChangeSet, describe_all
 from ..config import DEFAULT_BASE_URL
+from ..display import printable
 from ..errors import (
     ApplyFailed,
     ChecksumMismatch,
@@ -355,12 +356,14 @@ def _show_report(report: Report, ctx: Context) -> None:
                 f"deleted {rep.deleted}"
             )
         click.echo(line)
+        # externIds, and Engage's own words: escaped (display.printable)
         for r in rep.rejected[:50]:
-            click.echo(f"  rejected {r['externId']}: {r['message']}", err=True)
+            said = f"{printable(r['externId'])}: {printable(r['message'])}"
+            click.echo(f"  rejected {said}", err=True)
         for e in rep.errors:
-            echo(f"  error: {e}", err=True)
+            echo(f"  error: {printable(e)}", err=True)
         for note in rep.notes:
-            click.echo(f"  note: {note}", err=True)
+            click.echo(f"  note: {printable(note)}", err=True)
     click.echo(f"Recorded {report.recorded} lead(s) in {ctx.state_path}.")
 
 
@@ -386,12 +389,13 @@ def campaigns(ctx: Context, account: str | None, base_url: str | None, fmt: str)
         return ExitCode.OK
     for g in groups:
         click.echo(
-            f"dial group {g['dialGroupId']} {g.get('dialGroupName', '')}"
+            f"dial group {printable(g['dialGroupId'])} {printable(g.get('dialGroupName', ''))}"
             f"{'' if g.get('isActive', True) else ' (inactive)'}"
         )
         for c in g["campaigns"]:
             active = "active" if c.get("isActive") in (1, True) else "inactive"
-            click.echo(f"  {c['campaignId']:>8}  {c.get('campaignName', '')}  ({active})")
+            cid, name = printable(c["campaignId"]), printable(c.get("campaignName", ""))
+            click.echo(f"  {cid:>8}  {name}  ({active})")
     return ExitCode.OK
 
 

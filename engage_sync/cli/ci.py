@@ -9,9 +9,10 @@ from pathlib import Path
 
 import click
 
+from ..display import printable
 from ..errors import ConfigError, EngageSyncError, ExitCode, GitHubError, StateNotSaved
 from .apply import run_apply
-from .common import Context, global_options, pass_ctx
+from .common import Context, annotate, global_options, pass_ctx
 from .plan import plan as plan_command
 
 
@@ -84,7 +85,7 @@ def ci_plan(ctx: Context, out_dir: str) -> int:
                 said = upsert_comment(github, int(pr), body, _bot())
                 click.echo(said)
             except GitHubError as e:  # a fork's read-only token cannot comment
-                click.echo(f"::warning::could not post the plan comment ({e}); see the job summary")
+                annotate("warning", f"could not post the plan comment ({e}); see the job summary")
     elif not pr:
         click.echo(
             f"Not a pull request: review this plan, then apply it with its checksum "
@@ -203,16 +204,16 @@ def ci_apply(
             git, github, ctx.state_path, push_attempts, push_backoff, apply_workflow
         )
         for rescued in restored.restored:
-            click.echo(f"Restored the state an earlier apply kept on {rescued}.")
-        for why in restored.refused:
-            click.echo(f"::warning::{why}")
+            click.echo(f"Restored the state an earlier apply kept on {printable(rescued)}.")
+        for why in restored.refused:  # a branch anyone could name: escaped
+            annotate("warning", why)
         reviewed = None
         if not checksum:
             rules = Rules(_bot(), plan_workflow, branch)
             found = reviewed_since_last_apply(git, github, os.environ, rules)
-            click.echo(found.summary)
-            for note in found.notes:
-                click.echo(f"  note: {note}")
+            click.echo(printable(found.summary))
+            for note in found.notes:  # what GitHub answered, pull requests' names: escaped
+                click.echo(f"  note: {printable(note)}")
             reviewed = found.changesets
     finally:
         if github is not None:
@@ -241,7 +242,7 @@ def ci_apply(
         )
     except StateNotSaved as e:
         message = str(e) + (f" The apply itself also failed: {failure}" if failure else "")
-        click.echo(f"::error::{message}")
+        annotate("error", message)
         raise StateNotSaved(message) from e
     if saved.message:
         click.echo(saved.message)

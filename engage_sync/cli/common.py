@@ -4,6 +4,7 @@ stand before or after the command name, and the one place output is coloured."""
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
@@ -12,7 +13,9 @@ import click
 
 from .. import workspace
 from ..config import Config, load_config
+from ..display import printable
 from ..errors import EngageSyncError, ExitCode
+from ..leadsets.problems import KEPT
 from ..model import Problem
 
 PROBLEMS_SHOWN = 20  # plan and apply summarise; validate lists every problem
@@ -193,20 +196,81 @@ def echo(text: str, *, err: bool = False, nl: bool = True) -> None:
     click.echo(colourise(text), err=err, nl=nl, color=color_setting())
 
 
-def show_problems(problems: Sequence[Problem], limit: int | None = None) -> None:
-    """Each problem on its own line, by file and line; past `limit`, a count instead."""
+def show_problems(problems: Sequence[Problem], limit: int | None = None, more: int = 0) -> None:
+    """Each problem on its own line, by file and line; past `limit`, a count instead. `more`:
+    problems found but not kept (leadsets/problems.py keeps the first 10,000 of each kind)."""
     ordered = sorted(problems, key=lambda p: (p.file, p.line))
     for p in ordered[:limit]:
-        text = str(p)
+        text = str(p)  # escaped: a problem is one line (model.Problem)
         if p.field:
             style = "yellow" if p.severity.value == "warning" else "red"
             where, _, rest = text.partition(": ")
             text = f"{where}: " + click.style(rest, fg=style)
         click.echo(text, err=True, color=color_setting())
-    if limit is not None and len(ordered) > limit:
+    hidden = len(ordered[limit:]) if limit is not None else 0
+    if more:
         click.echo(
-            f"... and {len(ordered) - limit} more (`engage-sync validate` lists them all)", err=True
+            f"... and {hidden + more:,} more problem(s): only the first {KEPT:,} of each kind "
+            "are kept; fix these and validate again",
+            err=True,
         )
+    elif hidden:
+        click.echo(f"... and {hidden} more (`engage-sync validate` lists them all)", err=True)
+
+
+# Variables CI services set (any value but empty, false or 0 counts): lead values never go to
+# a CI log, whatever the terminal looks like there
+CI_VARIABLES = (
+    "CI",
+    "CONTINUOUS_INTEGRATION",
+    "GITHUB_ACTIONS",
+    "GITLAB_CI",
+    "BUILDKITE",
+    "JENKINS_URL",
+    "HUDSON_URL",
+    "TF_BUILD",
+    "CIRCLECI",
+    "TRAVIS",
+    "BITBUCKET_BUILD_NUMBER",
+    "TEAMCITY_VERSION",
+    "DRONE",
+    "CODEBUILD_BUILD_ID",
+    "APPVEYOR",
+    "SEMAPHORE",
+    "CF_BUILD_ID",
+    "BUILD_BUILDID",
+)
+
+
+_UNSET = ("", "false", "0")
+
+
+def stdout_is_terminal() -> bool:
+    return sys.stdout.isatty()
+
+
+def refuse_pii_off_terminal(flag: str) -> None:
+    """Lead values (PII) are shown on the user's own terminal only: refused when standard output
+    is not a terminal (a file, a pipe, a log) or a CI service's variable is set."""
+    ci = [
+        v for v in CI_VARIABLES if os.environ.get(v, "").strip().lower() not in ("", "false", "0")
+    ]
+    if ci:
+        raise EngageSyncError(
+            f"{flag} is refused in CI ({ci[0]} is set): lead values must not reach CI logs"
+        )
+    if not stdout_is_terminal():
+        raise EngageSyncError(
+            f"{flag} shows lead values on your terminal only: standard output is not a "
+            "terminal (a file, a pipe or a log)"
+        )
+
+
+def annotate(kind: str, message: str) -> None:
+    """A GitHub Actions annotation (`::error::...`): the message escaped as the runner wants
+    (%, CR and LF) and printable, so no value in it can end the command or start another."""
+    text = printable(message).replace("%", "%25")
+    click.echo(f"::{kind}::{text}")
 
 
 def write_output(text: str, out: str | None) -> None:

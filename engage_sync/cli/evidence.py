@@ -12,6 +12,7 @@ from typing import Any
 
 import click
 
+from ..display import printable
 from ..errors import EngageSyncError, ExitCode
 from ..optouts import OptOutRules, ledger_path
 from ..optouts import ledger as ledgers
@@ -176,4 +177,5 @@ def to_text(entries: Sequence[Mapping[str, Any]], rules: OptOutRules, where: str
             lines.append("  no dialable record was found, so none had to be cancelled")
         lines.append(f"  a search at {e.get('confirmed')} found no dialable record")
     lines.append(f"{len(entries)} removal(s) from {where}.")
-    return "\n".join(lines) + "\n"
+    # the ledger is a file in the repository: what it says is shown escaped
+    return "\n".join(map(printable, lines)) + "\n"

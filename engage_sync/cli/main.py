@@ -12,6 +12,7 @@ from typing import Any
 import click
 
 from .. import __version__
+from ..display import printable
 from ..errors import EngageSyncError, ExitCode, ValidationFailed
 from ..model import Severity
 from . import apply, ci, emulator, evidence, plan, scaffold, state
@@ -57,11 +58,14 @@ for command in (
 
 def _report_error(e: EngageSyncError) -> None:
     if isinstance(e, ValidationFailed):
-        show_problems(e.problems, limit=PROBLEMS_SHOWN)
-        errors = sum(1 for p in e.problems if p.severity is Severity.ERROR)
-        click.echo(f"{errors} error(s): nothing planned.", err=True)
+        more = e.more_errors + e.more_warnings
+        show_problems(e.problems, limit=PROBLEMS_SHOWN, more=more)
+        errors = sum(1 for p in e.problems if p.severity is Severity.ERROR) + e.more_errors
+        click.echo(f"{errors:,} error(s): nothing planned.", err=True)
     else:
-        click.echo(click.style("error: ", fg="red", bold=True) + str(e), err=True, color=_color())
+        # line by line: a message may name values from a file or a server (display.printable)
+        text = "\n".join(printable(line) for line in str(e).split("\n"))
+        click.echo(click.style("error: ", fg="red", bold=True) + text, err=True, color=_color())
 
 
 def _color() -> bool | None:

@@ -13,12 +13,13 @@ import click
 
 from .. import workspace
 from ..errors import EngageSyncError, ExitCode
-from ..model import ALARMING_DRIFT, OutputFormat, Plan
+from ..model import ALARMING_DRIFT, OutputFormat, Plan, Severity
 from .common import (
     PROBLEMS_SHOWN,
     Context,
     global_options,
     pass_ctx,
+    refuse_pii_off_terminal,
     show_problems,
     write_output,
 )
@@ -32,10 +33,10 @@ from .connect import account_for, make_client
 def validate(ctx: Context, paths: tuple[str, ...]) -> int:
     """Check lead sets against the schema and the API's rules (every problem, as FILE:LINE)."""
     sink, files, leads = workspace.validate(paths, ctx.config)
-    show_problems(sink.problems)
-    errors, warnings = len(sink.errors), len(sink.warnings)
+    show_problems(sink.problems, more=sink.unkept)
+    errors, warnings = sink.count(Severity.ERROR), sink.count(Severity.WARNING)
     if errors:
-        click.echo(f"{errors} error(s), {warnings} warning(s).", err=True)
+        click.echo(f"{errors:,} error(s), {warnings:,} warning(s).", err=True)
         return ExitCode.ERROR
     click.echo(
         f"{files} lead-set file(s), {leads} lead(s): valid"
@@ -70,7 +71,7 @@ def validate(ctx: Context, paths: tuple[str, ...]) -> int:
 @click.option(
     "--show-pii",
     is_flag=True,
-    help="Show the values of changed leads (text only; refused when CI=true).",
+    help="Show the values of changed leads (text only, on a terminal; refused in CI).",
 )
 @click.option("--limit", default=20, show_default=True, help="Changes listed per lead set (text).")
 @click.option(
@@ -113,10 +114,8 @@ def plan(
     from ..render import opt_out_counts, render_drift_text, render_markdown, render_text
 
     targets = _targets(fmt, outs)
-    if show_pii and os.environ.get("CI", "").lower() == "true":
-        raise EngageSyncError(
-            "--show-pii is refused when CI=true: lead values must not reach CI logs"
-        )
+    if show_pii:
+        refuse_pii_off_terminal("--show-pii")
     if show_pii and (targets != [(OutputFormat.TEXT.value, None)]):
         raise EngageSyncError(
             "--show-pii shows values on your terminal only: use it with "
@@ -126,7 +125,7 @@ def plan(
     # --refresh compares declared phones with Engage's: it reads every lead set
     looking = client is not None
     planned = workspace.build_plan(paths, ctx.config, ctx.state_path, incremental=not looking)
-    show_problems(planned.sink.warnings, limit=PROBLEMS_SHOWN)
+    show_problems(planned.sink.warnings, limit=PROBLEMS_SHOWN, more=planned.sink.unkept)
     result = planned.plan
     if client is not None:
         from ..reconcile import refresh as look

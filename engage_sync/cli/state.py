@@ -9,7 +9,9 @@ from typing import Any
 import click
 
 from .. import leadsets, workspace
-from ..errors import EngageSyncError, ExitCode, ValidationFailed
+from ..display import printable
+from ..errors import EngageSyncError, ExitCode
+from ..leadsets import boundary
 from ..model import Lead
 from ..state import StateLock, load_state, save_state
 from .common import Context, global_options, lock_timeout_option, pass_ctx, show_problems
@@ -64,11 +66,11 @@ def state_list(ctx: Context, fmt: str) -> int:
     if not current.exists:
         click.echo(f"{ctx.state_path}: no state yet (nothing applied)")
         return ExitCode.OK
-    click.echo(f"{ctx.state_path}: serial {current.serial}, lineage {current.lineage}")
+    click.echo(f"{ctx.state_path}: serial {current.serial}, lineage {printable(current.lineage)}")
     for c in campaigns:
         doubt = f", {c['inDoubt']} in doubt" if c["inDoubt"] else ""
         removed = f", {c['removed']} removed" if c["removed"] else ""
-        files = ", ".join(c["files"]) or "no file recorded"
+        files = printable(", ".join(c["files"])) or "no file recorded"  # the state is a file
         synced = ", in sync (unchanged files are not read)" if c["synced"] else ""
         click.echo(
             f"  campaign {c['campaignId']}: {c['leads']} lead(s){doubt}{removed} ({files}){synced}"
@@ -88,11 +90,11 @@ def state_show(ctx: Context, campaign: int, extern_id: str) -> int:
     camp = current.campaigns.get(campaign)
     if camp is None or (extern_id not in camp.leads and extern_id not in camp.in_doubt):
         raise EngageSyncError(f"campaign {campaign}: no lead {extern_id!r} in {ctx.state_path}")
-    click.echo(f"campaign {campaign}, externId {extern_id}")
+    click.echo(f"campaign {campaign}, externId {printable(extern_id)}")
     if extern_id in camp.leads:
-        click.echo(f"  content hash: {camp.hash_of(extern_id)}")
+        click.echo(f"  content hash: {printable(camp.hash_of(extern_id))}")
         for name, digest in camp.field_hashes(extern_id).items():
-            click.echo(f"  {name}: field hash {digest}")
+            click.echo(f"  {printable(name)}: field hash {printable(digest)}")
     if extern_id in camp.in_doubt:
         click.echo("  in doubt: an apply stopped while this lead was being posted")
     return ExitCode.OK
@@ -161,7 +163,7 @@ def import_leads(
     assert file is not None
     sink = leadsets.Sink()
     if file.suffix.lower() in leadsets.SUFFIXES:
-        source = leadsets.load_source(file, ctx.config.options, sink)
+        source = leadsets.load_source(file, ctx.config.options, sink, root=boundary.root())
         if source is not None and source.meta.campaign.id != campaign:
             raise EngageSyncError(
                 f"{file}: declares campaign {source.meta.campaign.id}, "
@@ -171,7 +173,7 @@ def import_leads(
         source = leadsets.leads_file_source(file, campaign)
     leads = list(leadsets.campaign_leads(campaign, [source], sink)) if source is not None else []
     if sink.errors:
-        raise ValidationFailed(sink.problems)
+        raise sink.failure()
     show_problems(sink.warnings)
     serial = _record(ctx, campaign, leads, [leadsets.shown_path(file)], lock_timeout)
     click.echo(
@@ -205,7 +207,7 @@ def _adopt(
         raise EngageSyncError(f"no lead set declares campaign {campaign}; nothing imported")
     leads = list(leadsets.campaign_leads(campaign, mine, sink))
     if sink.errors:
-        raise ValidationFailed(sink.problems)
+        raise sink.failure()
     acct = mine[0].meta.account or account_for(account, ctx)
     if not acct:
         raise EngageSyncError(
@@ -222,5 +224,5 @@ def _adopt(
         f"Engage into {ctx.state_path} (serial {serial}) without posting them."
     )
     for line in rest:
-        click.echo(line)
+        click.echo(printable(line))  # externIds, and Engage's lead states
     return ExitCode.OK

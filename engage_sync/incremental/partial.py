@@ -203,6 +203,8 @@ def settle(
     else None. `path`: the leadsFile; `changed_phones`: the phones of the leads created or
     changed, by externId."""
     seal, tally, cid = partial.seal, partial.tally, ls.campaign.id
+    if sink.unkept or _other_warnings(sink, seal):
+        return None  # what a full read finds at the file is not known from the chunks read
     gone = [seal.chunks[i] for i in partial.vanished]
     xors = reduce(xor, (c.xor for c in gone), 0)
     if tally.known != (sum(c.leads for c in gone), xors, sum(c.total for c in gone) & _U64):
@@ -309,10 +311,20 @@ def _groups(partial: Partial, found: Sequence[Sequence[tuple[str, int]]]) -> lis
     return sorted(result, key=lambda g: g[0][1])
 
 
+def _other_warnings(sink: Sink, seal: Seal) -> bool:
+    """Whether the file has warnings other than shared phones (externIds that look like personal
+    data: fields.personal_id), in the chunks read or when it was sealed: only a full read
+    counts them all."""
+    file = seal.leads_file
+    return any(f == file and field != "leadPhone" for f, _, field, _ in seal.warnings) or any(
+        p.file == file and p.severity is Severity.WARNING and p.field != "leadPhone"
+        for p in sink.problems
+    )
+
+
 def _warnings(sink: Sink, cid: int, file: str, groups: Sequence[Group], handling: str) -> None:
     """The warnings at the file: one at each lead whose phone an earlier lead has."""
-    items = sink.collected.items
-    items[:] = [p for p in items if not (p.file == file and p.severity is Severity.WARNING)]
+    sink.collected.drop(lambda p: p.file == file and p.severity is Severity.WARNING)
     for group in groups:
         first = f"{file}:{group[0][1]}"
         for _eid, line in group[1:]:

@@ -1,6 +1,7 @@
 """Lead-set files in: find, parse, validate and stream them, every problem with file:line.
 
 sources.py    lead-set files: discover, parse, group by campaign, stream leads
+boundary.py   which files may be read: regular files inside the repository
 documents.py  YAML/JSON composed by libyaml, with line numbers and exact scalar text
 readers.py    inline leads, CSV and JSON Lines leadsFiles, streamed
 fields.py     per-field rules of the API, phone normalisation, the compiled CSV fast path

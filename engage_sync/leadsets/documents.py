@@ -18,6 +18,7 @@ from typing import Any, BinaryIO
 import yaml
 from yaml.composer import Composer, ComposerError
 from yaml.events import (
+    AliasEvent,
     MappingEndEvent,
     MappingStartEvent,
     ScalarEvent,
@@ -70,12 +71,36 @@ def read_text(path: Path, shown: str) -> str:
         raise not_utf8(shown, data.count(b"\n", 0, e.start) + 1, e.start) from e
 
 
-class _Events(_Loader, Composer):  # type: ignore[misc]
-    """libyaml's event stream, with PyYAML's composer for the small parts of a file."""
+MAX_DEPTH = 64  # lists and mappings within each other: a lead set needs four
 
-    def __init__(self, stream: object) -> None:
+
+class _Events(_Loader, Composer):  # type: ignore[misc]
+    """libyaml's event stream, with PyYAML's composer for the small parts of a file: it refuses
+    every alias (of a scalar too: a 1 KB value named a thousand times is a 1 MB request) and
+    nesting past MAX_DEPTH (PyYAML's composer recurses: a RecursionError is no message)."""
+
+    def __init__(self, stream: object, shown: str = "") -> None:
         _Loader.__init__(self, stream)  # type: ignore[misc]
         self.anchors: dict[str, Node] = {}
+        self.shown = shown
+        self._depth = 0
+
+    def compose_node(self, parent: Node | None, index: int) -> Node | None:
+        event = self.peek_event()
+        if isinstance(event, AliasEvent) and event.anchor in self.anchors:
+            raise alias_refused(self.shown, line_of(event))  # an unknown one: PyYAML says so
+        if self._depth >= MAX_DEPTH:
+            raise too_deep(self.shown, line_of(event))
+        self._depth += 1
+        try:
+            node: Node | None = Composer.compose_node(self, parent, index)
+        finally:
+            self._depth -= 1
+        return node
+
+
+def too_deep(shown: str, line: int) -> InputError:
+    return InputError(f"{shown}:{line}: nested more than {MAX_DEPTH} levels deep")
 
 
 # Events and marks are typed loosely here: the C parser's marks are not yaml.error.Mark, and
@@ -123,11 +148,13 @@ def events(path: Path, shown: str) -> Iterator[Events]:
                 json.loads(text)
             except json.JSONDecodeError as e:
                 raise InputError(f"{shown}:{e.lineno}: invalid JSON: {e.msg}") from e
+            except RecursionError:
+                pass  # nested past what json can: the composer below says where
             stream: object = text
         else:
             stream = _Utf8Chunks(f, shown)
         try:
-            yield _Events(stream)
+            yield _Events(stream, shown)
         except yaml.MarkedYAMLError as e:
             mark = e.problem_mark or e.context_mark
             line = mark.line + 1 if mark is not None else 0
@@ -310,9 +337,20 @@ def check_alias(node: Node, seen: set[int], shown: str) -> None:
 
 def alias_refused(shown: str, line: int) -> InputError:
     return InputError(
-        f"{shown}:{line}: YAML anchors/aliases are not supported in lead sets "
-        "(they can expand without bound); write the values out"
+        f"{shown}:{line}: YAML anchors/aliases are not supported (they can expand without "
+        "bound); write the values out"
     )
+
+
+def compose_text(path: Path, shown: str) -> Node | None:
+    """A small YAML file (engage-sync.yaml) as nodes, aliases refused and nesting bounded as in
+    lead sets; None when it is empty. Syntax errors raise yaml.MarkedYAMLError."""
+    ev = _Events(read_text(path, shown), shown)
+    try:
+        node: Node | None = Composer.get_single_node(ev)
+    finally:
+        ev.dispose()
+    return node
 
 
 def mapping_key(node: Node, shown: str) -> str:

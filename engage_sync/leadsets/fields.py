@@ -62,6 +62,14 @@ def _compile() -> tuple[dict[str, FieldRule], tuple[str, ...], re.Pattern[str]]:
 
 
 RULES, REQUIRED, EXTENDED_NAME = _compile()
+_EXTENDED = definition("lead")["properties"]["extendedLeadData"]
+MAX_EXTENDED: int = _EXTENDED["maxProperties"]  # custom fields in a lead
+MAX_EXTENDED_NAME: int = _EXTENDED["propertyNames"]["maxLength"]
+MAX_EXTENDED_VALUE: int = _EXTENDED["additionalProperties"]["maxLength"]
+MAX_TEXT = RULES["firstName"].max_length or 0  # every text field's (the schema's `text`)
+# a whole lead, names and values: what the schema cannot say (no JSON Schema keyword bounds a
+# sum); 16 times the largest field, so a lead of long addresses and notes is still one
+MAX_LEAD = 1 << 16
 INTEGER_FIELDS = frozenset(n for n, r in RULES.items() if r.kind == "integer")
 STRING_FIELDS = frozenset(n for n, r in RULES.items() if r.kind == "string")
 KNOWN_FIELDS = frozenset(RULES)
@@ -117,7 +125,7 @@ def check_lead(raw: dict[str, object], ctx: LeadContext) -> tuple[dict[str, obje
             continue
         rule = RULES.get(name)
         if rule is None:
-            issues.append((name, f"unknown field{suggest(name)}"))
+            issues.append((_cut(name), f"unknown field{suggest(name)}"))
             continue
         if rule.kind == "string":
             if not isinstance(value, str):
@@ -148,13 +156,15 @@ def check_lead(raw: dict[str, object], ctx: LeadContext) -> tuple[dict[str, obje
                 issues.append((name, f"longer than {rule.max_length} characters"))
                 continue
             if rule.pattern is not None and not rule.pattern.search(value):
-                issues.append((name, f"does not match {rule.pattern.pattern}"))
+                issues.append(
+                    (name, _PATTERN_SAYS.get(name, f"does not match {rule.pattern.pattern}"))
+                )
                 continue
             out[name] = value
         elif rule.kind == "integer":
             number = _integer(value)
             if number is None:
-                shown = repr(value) if isinstance(value, str) else _type_name(value)
+                shown = repr(_cut(value)) if isinstance(value, str) else _type_name(value)
                 issues.append((name, f"must be a whole number, not {shown}"))
             elif rule.minimum is not None and number < rule.minimum:
                 issues.append((name, f"must be at least {rule.minimum}"))
@@ -164,16 +174,27 @@ def check_lead(raw: dict[str, object], ctx: LeadContext) -> tuple[dict[str, obje
             if not isinstance(value, dict):
                 issues.append((name, "must be a mapping of custom field names to text"))
                 continue
+            if len(value) > MAX_EXTENDED:
+                issues.append((name, f"has {len(value)} custom fields, more than {MAX_EXTENDED}"))
+                continue
             custom: dict[str, str] = {}
             for key, item in value.items():
-                if not EXTENDED_NAME.match(key):
-                    issues.append((f"{name}.{key}", "is not a valid custom field name"))
+                where = f"{name}.{_cut(str(key))}"
+                if not EXTENDED_NAME.match(key) or len(key) > MAX_EXTENDED_NAME:
+                    issues.append((where, "is not a valid custom field name"))
                 elif isinstance(item, (dict, list)):
-                    issues.append((f"{name}.{key}", "must be text, not a nested value"))
+                    issues.append((where, "must be text, not a nested value"))
                 elif item is not None and item != "":
-                    custom[key] = str(item)
+                    text = str(item)
+                    if len(text) > MAX_EXTENDED_VALUE:
+                        issues.append((where, f"longer than {MAX_EXTENDED_VALUE} characters"))
+                    else:
+                        custom[key] = text
             if custom:
                 out[name] = custom
+    size = _size(out)
+    if size > MAX_LEAD:
+        issues.append(("(lead)", f"is {size:,} characters long, more than {MAX_LEAD:,}"))
     if "externId" not in out and not any(f == "externId" for f, _ in issues):
         issues.append(("externId", "required: every lead needs an externId"))
     phone_issue = any(f in ("leadPhone", "leadPhoneE164") for f, _ in issues)
@@ -184,6 +205,55 @@ def check_lead(raw: dict[str, object], ctx: LeadContext) -> tuple[dict[str, obje
     elif ctx.time_zone_option == "ZIPCODE" and "zip" not in out:
         issues.append(("zip", "required because options.timeZoneOption is ZIPCODE"))
     return out, issues
+
+
+_PATTERN_SAYS = {
+    "externId": "holds a control character (a line break, tab, escape or bidi control): it "
+    "would be printed in plans, logs and pull-request comments",
+}
+
+
+def _cut(text: str, most: int = 64) -> str:
+    """At most `most` characters of a name or value from the file, for a problem's text."""
+    return text if len(text) <= most else text[:most] + "…"
+
+
+def _size(lead: dict[str, object]) -> int:
+    """A lead's names and values, in characters (what its JSON in a loader request grows by)."""
+    size = 0
+    for name, value in lead.items():
+        size += len(name)
+        if isinstance(value, dict):
+            size += sum(len(k) + len(v) for k, v in value.items())
+        else:
+            size += len(str(value))
+    return size
+
+
+_EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
+# a phone number as written: North American (`(415) 555-0100`, `+1 415.555.0100`) or E.164 with
+# its plus; a number of digits alone is a phone only when it is the lead's own (customer
+# numbers are often ten digits)
+_PHONE_SHAPED = re.compile(
+    r"(?:\+?1[ .-]?)?(?:\([0-9]{3}\) ?|[0-9]{3}[ .-]?)[0-9]{3}[ .-]?[0-9]{4}"
+    r"|\+[0-9](?:[ .-]?[0-9]){6,14}"
+)
+_PHONE_START = frozenset("+(0123456789")
+
+
+def personal_id(extern_id: str, lead: dict[str, object]) -> str | None:
+    """What personal data an externId looks like ("an email address", "a phone number"), or
+    None. The fast path (HeaderPlan) sends every row this may say yes to to the general check."""
+    if "@" in extern_id and _EMAIL.fullmatch(extern_id):
+        return "an email address"
+    if not extern_id.isdigit():
+        return "a phone number" if _PHONE_SHAPED.fullmatch(extern_id) else None
+    phones = str(lead.get("leadPhone") or "").split("|")
+    own = {p for p in phones if p} | {"1" + p for p in phones if p}
+    e164 = lead.get("leadPhoneE164")
+    if isinstance(e164, str):
+        own.add(e164[1:])
+    return "a phone number" if extern_id in own else None
 
 
 def _integer(value: object) -> int | None:
@@ -230,7 +300,8 @@ class HeaderPlan:
         self._needed_missing = needed is not None and needed not in names
         bad_names = [n for n in names if n not in STRING_FIELDS and not _extended_ok(n)]
         self.usable = (
-            not INTEGER_FIELDS & set(names)
+            sum(1 for n in names if n.startswith(EXTENDED)) <= MAX_EXTENDED
+            and not INTEGER_FIELDS & set(names)
             and not bad_names
             and not self._needed_missing
             and ctx.us_phones
@@ -244,6 +315,10 @@ class HeaderPlan:
         width, eid_at, phone_at, e164_at = self.width, self.eid, self._phone, self._e164
         e164_ok, get, prefix, sha256 = self._e164_match, self._get, self._prefix, hashlib.sha256
         b2a = binascii.b2a_base64  # model.short_hash, inlined: this runs per row
+        # the text of a row's values past which one of them may be too long (or the lead):
+        # such a rare row takes the general check, which says which
+        budget = len(prefix) + 2 * self.width + MAX_TEXT
+        starts, shaped = _PHONE_START, _PHONE_SHAPED.fullmatch
         if not self.usable:
             return lambda row: None
 
@@ -253,13 +328,21 @@ class HeaderPlan:
             eid = row[eid_at]
             if type(eid) is not str or not eid or len(eid) > 255:
                 return None
+            # a control character, or what may be an email or phone (personal_id says): the
+            # general check refuses the one and warns of the other
+            if not eid.isprintable() or "@" in eid:
+                return None
+            if eid[0] in starts and not eid.isdigit() and shaped(eid):
+                return None
             if phone_at is not None:
                 phone = row[phone_at]
                 if type(phone) is not str or len(phone) != 10 or not phone.isdigit():
                     return None
+                if phone in eid:
+                    return None
             if e164_at is not None:
                 e164 = row[e164_at]
-                if type(e164) is not str or not e164_ok(e164):
+                if type(e164) is not str or not e164_ok(e164) or e164[1:] in eid:
                     return None
             values = get(row)
             if "" in values:
@@ -267,6 +350,8 @@ class HeaderPlan:
             try:
                 text = eid + prefix + "\x1fs".join(values)
             except TypeError:  # JSON Lines: a number, true/false or null somewhere
+                return None
+            if len(text) - len(eid) > budget:
                 return None
             return eid, values, b2a(sha256(text.encode()).digest()[:6], newline=False).decode()
 
@@ -283,4 +368,5 @@ def _getter(order: list[int]) -> Callable[[list[Any]], tuple[str, ...]]:
 
 
 def _extended_ok(name: str) -> bool:
-    return name.startswith(EXTENDED) and bool(EXTENDED_NAME.match(name[len(EXTENDED) :]))
+    key = name[len(EXTENDED) :]
+    return name.startswith(EXTENDED) and bool(EXTENDED_NAME.match(key)) and len(key) <= 64

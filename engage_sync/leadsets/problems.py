@@ -13,7 +13,7 @@ from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
-from ..errors import ScratchError
+from ..errors import ScratchError, ValidationFailed
 from ..model import DuplicateHandling, Problem, Severity
 
 DUPLICATE_EFFECT = {h.value: h.effect for h in DuplicateHandling}
@@ -74,11 +74,23 @@ class Hashes:
             self._dir = None
 
 
+KEPT = 10_000  # problems kept of each severity; past it they are counted (issue #29)
+_LONGEST = 1_000  # characters of a message kept (a value in it may be a whole file's line)
+
+
 @dataclass
 class Problems:
-    """Every problem found while reading, in the order found."""
+    """The problems found while reading, in the order found: the first `KEPT` errors and the
+    first `KEPT` warnings, and how many more of each there were (a million bad rows must not
+    hold a million messages: memory stays flat; the first ones say what to fix)."""
 
     items: list[Problem] = field(default_factory=list)
+    more: dict[Severity, int] = field(
+        default_factory=lambda: {Severity.ERROR: 0, Severity.WARNING: 0}
+    )
+    _kept: dict[Severity, int] = field(
+        default_factory=lambda: {Severity.ERROR: 0, Severity.WARNING: 0}
+    )
 
     @property
     def errors(self) -> list[Problem]:
@@ -88,13 +100,33 @@ class Problems:
     def warnings(self) -> list[Problem]:
         return [p for p in self.items if p.severity is Severity.WARNING]
 
+    def count(self, severity: Severity) -> int:
+        """How many of this severity were found, kept or not."""
+        return self._kept[severity] + self.more[severity]
+
     def add(self, file: str, line: int, name: str, message: str, warn: bool = False) -> None:
         severity = Severity.WARNING if warn else Severity.ERROR
-        self.items.append(Problem(file, line, name, message, severity))
+        if self._kept[severity] >= KEPT:
+            self.more[severity] += 1
+            return
+        self._kept[severity] += 1
+        if len(message) > _LONGEST:
+            message = message[:_LONGEST] + "…"
+        self.items.append(Problem(file, line, name[:200], message, severity))
 
     def add_fatal(self, message: str) -> None:
         """A whole-file error whose message already says where (InputError)."""
-        self.items.append(Problem(message, 0, "", ""))
+        if self._kept[Severity.ERROR] >= KEPT:
+            self.more[Severity.ERROR] += 1
+            return
+        self._kept[Severity.ERROR] += 1
+        self.items.append(Problem(message[:_LONGEST], 0, "", ""))
+
+    def drop(self, unwanted: Callable[[Problem], bool]) -> None:
+        """Forget the problems kept that are `unwanted` (a partial read's, replaced)."""
+        self.items[:] = [p for p in self.items if not unwanted(p)]
+        for severity in self._kept:
+            self._kept[severity] = sum(1 for p in self.items if p.severity is severity)
 
 
 @dataclass
@@ -234,6 +266,7 @@ class Sink:
         # path: its phone may be written otherwise than it is compared (incremental/partial.py);
         # 8 bytes a line, should a million rows all take it
         self.slow: dict[str, array[int]] = {}
+        self._personal: dict[str, tuple[int, int]] = {}  # file -> (how many, first line)
 
     @property
     def problems(self) -> list[Problem]:
@@ -263,6 +296,40 @@ class Sink:
     def slow_lines(self, file: str) -> array[int]:
         """The lines of `file` whose leads took the general check (see `slow`)."""
         return self.slow.setdefault(file, array("q"))
+
+    @property
+    def unkept(self) -> int:
+        """Problems found past those kept (Problems.KEPT of each severity)."""
+        return sum(self.collected.more.values())
+
+    def count(self, severity: Severity) -> int:
+        return self.collected.count(severity)
+
+    def failure(self) -> ValidationFailed:
+        """The error that stops a plan: the problems kept, and how many more there were."""
+        more = self.collected.more
+        return ValidationFailed(list(self.problems), more[Severity.ERROR], more[Severity.WARNING])
+
+    def personal(self, file: str, line: int) -> None:
+        """An externId that looks like a phone or an email (fields.personal_id), at this line."""
+        count, first = self._personal.get(file, (0, line))
+        self._personal[file] = (count + 1, first)
+
+    def warn_personal(self, file: str) -> None:
+        """After a file is read: one warning for its externIds that look like personal data, at
+        the first of them, with how many (never the values)."""
+        found = self._personal.pop(file, None)
+        if found is not None:
+            count, first = found
+            self.add(
+                file,
+                first,
+                "externId",
+                f"{count:,} externId(s) look like a phone number or an email address, the first "
+                "here: plans, reports, the state and pull-request comments show externIds, so "
+                "they would hold personal data; use an id that is not",
+                warn=True,
+            )
 
     def add(self, file: str, line: int, name: str, message: str, warn: bool = False) -> None:
         self.collected.add(file, line, name, message, warn)

@@ -13,9 +13,10 @@ import functools
 import hashlib
 import io
 import json
+import re
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 from yaml.error import Mark
 from yaml.events import (
@@ -25,19 +26,29 @@ from yaml.events import (
     ScalarEvent,
     SequenceEndEvent,
 )
-from yaml.nodes import Node, ScalarNode
+from yaml.nodes import Node
 
 from ..errors import InputError
 from ..model import EXTENDED, Lead
 from . import documents
 from .chunks import Span
-from .fields import INTEGER_FIELDS, KNOWN_FIELDS, HeaderPlan, LeadContext, check_lead, suggest
+from .fields import (
+    INTEGER_FIELDS,
+    KNOWN_FIELDS,
+    HeaderPlan,
+    LeadContext,
+    check_lead,
+    personal_id,
+    suggest,
+)
 from .problems import Sink, Tracker
 
 # (raw lead mapping, file, line, where its keys are in a YAML file or None) -> the Lead, or None
 # after reporting problems
 SlowPath = Callable[[dict[str, object], str, int, "Mapping[str, Mark] | None"], "Lead | None"]
 
+
+MAX_LINE = 1 << 20  # a JSON Lines line: 16 times the largest lead (fields.MAX_LEAD)
 
 # Lead._make without its Python-level call: the readers make one per row
 _make_lead = functools.partial(tuple.__new__, Lead)
@@ -57,6 +68,8 @@ def slow_path(ctx: LeadContext, sink: Sink, track: Tracker) -> SlowPath:
             return None
         phone = data.get("leadPhone") or data.get("leadPhoneE164")
         if track(extern_id, phone, line) and not issues:
+            if personal_id(extern_id, data):
+                sink.personal(file, line)
             return Lead.from_mapping(data, file, line)
         return None
 
@@ -135,18 +148,15 @@ def inline_leads(
                 yield lead
 
 
-def _alias(event: Any, anchors: Mapping[str, Node], shown: str) -> ScalarNode:
-    """The value an alias stands for: a scalar's; an alias of a list or mapping is refused (it
-    can expand without bound)."""
-    node = anchors.get(event.anchor)
-    if node is None:
+def _alias(event: Any, anchors: Mapping[str, Node], shown: str) -> NoReturn:
+    """An alias is refused, of a scalar too: a long value named a thousand times would be a
+    thousand times the request (issue #29)."""
+    if event.anchor not in anchors:
         raise InputError(
             f"{shown}:{documents.line_of(event)}: invalid YAML: found undefined alias "
             f"{event.anchor!r}"
         )
-    if not isinstance(node, ScalarNode):
-        raise documents.alias_refused(shown, documents.line_of(event))
-    return node
+    raise documents.alias_refused(shown, documents.line_of(event))
 
 
 def _scalar(event: Any, anchors: dict[str, Node], text: bool) -> object:
@@ -158,11 +168,11 @@ def _scalar(event: Any, anchors: dict[str, Node], text: bool) -> object:
 
 
 def _name(ev: Any, event: Any, shown: str) -> str:
-    """A key that is not plain text: an alias of text, a tagged scalar; a list or mapping as a
-    key is refused."""
+    """A key that is not plain text: a tagged or anchored scalar; an alias, a list or mapping as
+    a key is refused."""
     if isinstance(event, AliasEvent):
-        node = _alias(event, ev.anchors, shown)
-    elif isinstance(event, ScalarEvent):
+        _alias(event, ev.anchors, shown)
+    if isinstance(event, ScalarEvent):
         node = documents.scalar_node(event)
         if event.anchor is not None:
             documents.keep_anchor(ev.anchors, event, node)
@@ -186,15 +196,14 @@ def _mapping(ev: Any, start: Any, shown: str) -> dict[str, object]:
         if type(value) is ScalarEvent:
             out[name] = _scalar(value, ev.anchors, text=True)
         else:
-            item = _other(ev, value, ev.anchors, shown, text=True)
-            out[name] = item if type(value) is AliasEvent else [item]
+            out[name] = [_other(ev, value, ev.anchors, shown, text=True)]
 
 
 def _other(ev: Any, event: Any, anchors: dict[str, Node], shown: str, text: bool) -> object:
-    """A value that is neither text nor a mapping: an alias (of text), or a list (skipped; the
-    check says it must be text)."""
+    """A value that is neither text nor a mapping: a list (skipped; the check says it must be
+    text); an alias is refused."""
     if isinstance(event, AliasEvent):
-        return documents.scalar(_alias(event, anchors, shown), text=text)
+        _alias(event, anchors, shown)
     if isinstance(event, MappingStartEvent):
         documents.skip(ev, event)
         return {}
@@ -202,22 +211,38 @@ def _other(ev: Any, event: Any, anchors: dict[str, Node], shown: str, text: bool
     return []
 
 
+_COLUMN_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_. -]{0,63}")  # a name shown as it is
+
+
 def _header(row: list[str], shown: str, sink: Sink) -> tuple[list[str], list[int] | None]:
     """The header's names, and which columns to read when some are unknown: those are reported
-    (an error) and left out, so the rows' other problems are found in the same run."""
+    (an error) and left out, so the rows' other problems are found in the same run.
+
+    An unknown column is named by its number, and by its name only when that is short and
+    reads like a field name: a header is whatever the file's first line holds, and the file may
+    be no CSV at all (a secret's text, in part or escaped, would escape the log's masking)."""
+    if any("\x00" in c for c in row):
+        raise InputError(f"{shown}:1: bad header: the file holds NUL bytes: not a CSV file")
     names = [c.strip() for c in row]
-    bad = [n for n in names if n not in KNOWN_FIELDS and not n.startswith(EXTENDED)]
+    bad = [i for i, n in enumerate(names) if n not in KNOWN_FIELDS and not n.startswith(EXTENDED)]
     keep: list[int] | None = None
     if bad:
+        named = [
+            f"{i + 1} '{names[i]}'" if _COLUMN_NAME.fullmatch(names[i]) else f"{i + 1}"
+            for i in bad[:10]
+        ]
+        more = f" and {len(bad) - 10} more" if len(bad) > 10 else ""
+        first = names[bad[0]]
+        hint = suggest(first) if _COLUMN_NAME.fullmatch(first) else ""
         sink.add(
             shown,
             1,
             "(header)",
-            f"unknown column(s) {', '.join(repr(b) for b in bad)}{suggest(bad[0])}; columns "
-            "are lead field names, custom fields as extendedLeadData.NAME (the other columns "
-            "are still checked)",
+            f"unknown column(s) {', '.join(named)}{more}{hint}; columns are lead field names, "
+            "custom fields as extendedLeadData.NAME (the other columns are still checked)",
         )
-        keep = [i for i, n in enumerate(names) if n not in bad]
+        unknown = set(bad)
+        keep = [i for i in range(len(names)) if i not in unknown]
         names = [names[i] for i in keep]
     dupes = sorted({n for n in names if names.count(n) > 1})
     if dupes:
@@ -430,11 +455,17 @@ def _jsonl_lines(
     for number, text in enumerate(lines, base + 1):
         if not text.strip():
             continue
+        if len(text) > MAX_LINE:  # far past any lead's size: not parsed at all
+            sink.add(shown, number, "(line)", f"longer than {MAX_LINE:,} characters")
+            continue
         try:
             # numbers keep their exact text: a zip of 02134 must not become 2134
             raw = json.loads(text, parse_int=str, parse_float=str)
         except json.JSONDecodeError as e:
             sink.add(shown, number, "(line)", f"invalid JSON: {e.msg}")
+            continue
+        except RecursionError:
+            sink.add(shown, number, "(line)", "invalid JSON: nested too deeply")
             continue
         if not isinstance(raw, dict):
             sink.add(shown, number, "(line)", "each line must be a JSON object (one lead)")

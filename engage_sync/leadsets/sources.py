@@ -13,6 +13,7 @@ from typing import Any
 
 from yaml.nodes import SequenceNode
 
+from ..display import UNSAFE, printable
 from ..errors import InputError
 from ..model import (
     CampaignRef,
@@ -24,7 +25,7 @@ from ..model import (
     Tombstone,
 )
 from ..optouts.calendar import latest_request_day
-from . import documents, readers
+from . import boundary, documents, readers
 from .chunks import Span
 from .fields import US_COUNTRIES, LeadContext, suggest
 from .problems import DuplicateCheck, ExactCheck, Replay, Sink
@@ -58,36 +59,42 @@ def shown_path(path: Path) -> str:
 LEADS_SUFFIXES = (".csv", ".jsonl", ".ndjson")  # leadsFiles: leads without campaign or options
 
 
-def discover(paths: Sequence[str]) -> list[Path]:
-    """Lead-set files under the given files and folders, in a stable order."""
+def discover(paths: Sequence[str], root: Path | None = None) -> list[Path]:
+    """Lead-set files under the given files and folders, in a stable order.
+
+    Each must be a regular file that resolves (symbolic links followed) inside `root` when the
+    path given lies in it as written, else inside the folder given (or the file's own folder):
+    boundary.py. One that does not is an InputError, never read."""
     found: list[Path] = []
     for raw in paths:
         p = Path(raw)
+        limit = boundary.limit_for(p, root)
         if p.is_dir():
-            found.extend(
-                sorted(
-                    f
-                    for f in p.rglob("*")
-                    if f.suffix.lower() in SUFFIXES
+            for f in sorted(p.rglob("*")):
+                if (
+                    f.suffix.lower() in SUFFIXES
                     and f.is_file()
                     and not any(part.startswith(".") for part in f.relative_to(p).parts)
                     and f.name != "engage-sync.yaml"
-                )
-            )
+                ):
+                    boundary.check_file(f, shown_path(f), limit)
+                    found.append(f)
         elif p.is_file() and p.suffix.lower() in LEADS_SUFFIXES:
             raise InputError(
-                f"{raw}: a {p.suffix.lstrip('.').upper()} file holds leads only; it is read "
-                "through a lead set that names it (`leadsFile: "
-                f"{p.name}` beside `campaign:` and `options:`): validate that lead set, or the "
-                "folder"
+                f"{printable(raw)}: a {p.suffix.lstrip('.').upper()} file holds leads only; it "
+                "is read through a lead set that names it (`leadsFile: "
+                f"{printable(p.name)}` beside `campaign:` and `options:`): validate that lead "
+                "set, or the folder"
             )
-        elif p.is_file():
+        elif p.exists() or p.is_symlink():
+            boundary.check_file(p, raw, limit)
             found.append(p)
         else:
-            raise InputError(f"{raw}: no such file or folder")
+            raise InputError(f"{printable(raw)}: no such file or folder")
     unique = list(dict.fromkeys(found))
     if not unique:
-        raise InputError(f"no lead-set files (*.yaml, *.yml, *.json) under {', '.join(paths)}")
+        shown = ", ".join(map(printable, paths))
+        raise InputError(f"no lead-set files (*.yaml, *.yml, *.json) under {shown}")
     return unique
 
 
@@ -120,17 +127,21 @@ def load_source(
     sink: Sink,
     prune: bool = False,
     prune_action: str = "cancel",
+    root: Path | None = None,
 ) -> Source | None:
     """Parse one lead-set file. Unreadable files raise InputError; other problems go to the sink.
 
     `prune` and `prune_action` are the defaults from engage-sync.yaml for a file that does not say.
+    Its leadsFile must resolve inside `root` when the file lies in it, else beside the file
+    (boundary.limit_for); a leadsFile the schema refuses is not opened.
     """
     shown = shown_path(path)
-    root = documents.compose(path, shown)
+    boundary.check_file(path, shown, None)  # a FIFO given on the command line must not block
+    top = documents.compose(path, shown)
     conv = documents.Converter(shown, _wants_text)
     doc: dict[str, Any] = {}
     inline = False
-    for key_node, value_node in root.value:
+    for key_node, value_node in top.value:
         key = documents.mapping_key(key_node, shown)
         if key in doc:
             raise InputError(f"{shown}:{documents.line_of(key_node)}: {key}: duplicate key")
@@ -141,8 +152,10 @@ def load_source(
         else:
             doc[key] = conv.convert(value_node, (key,))
             conv.lines[(key,)] = documents.line_of(key_node)
-    for error in document_validator().iter_errors(doc):
+    refused: set[object] = set()  # top-level keys the schema refused
+    for error in _schema_errors(doc):
         where = tuple(error.absolute_path)
+        refused.update(where[:1])
         if error.validator == "additionalProperties":
             extras = [e for e in error.instance if e not in error.schema.get("properties", {})]
             where = (*where, extras[0]) if extras else where
@@ -166,15 +179,13 @@ def load_source(
     if campaign is None:
         return None
     leads_path: Path | None = None
-    if isinstance(doc.get("leadsFile"), str) and doc["leadsFile"]:
-        leads_path = path.parent / str(doc["leadsFile"])
-        if not leads_path.is_file():
-            sink.add(
-                shown,
-                conv.lines[("leadsFile",)],
-                "leadsFile",
-                f"{shown_path(leads_path)}: file not found",
-            )
+    named = doc.get("leadsFile")
+    if isinstance(named, str) and named and "leadsFile" not in refused:  # else not opened
+        leads_path = path.parent / named
+        try:
+            boundary.check_file(leads_path, shown_path(leads_path), boundary.limit_for(path, root))
+        except InputError as e:
+            sink.add(shown, conv.lines[("leadsFile",)], "leadsFile", str(e))
             return None
     country = str(options.get("numberOriginCountry", "")).upper()
     meta = LeadSetFile(
@@ -246,7 +257,24 @@ def _campaign_ref(cid: object, name: str | None) -> CampaignRef | None:
     return None
 
 
+def _schema_errors(doc: dict[str, Any]) -> Iterator[Any]:
+    """The schema's errors; of `campaign: {id, name}` the problems inside it (`oneOf` would say
+    only that it is neither an id nor such a mapping)."""
+    for error in document_validator().iter_errors(doc):
+        inner = [e for e in error.context or () if e.relative_path]
+        if error.validator == "oneOf" and isinstance(error.instance, dict) and inner:
+            yield from inner
+        else:
+            yield error
+
+
 def _schema_message(error: Any) -> str:
+    if (
+        error.validator == "pattern"
+        and isinstance(error.instance, str)
+        and UNSAFE.search(error.instance)
+    ):
+        return "holds a control character (a line break, tab, escape or bidi control)"
     if error.validator == "additionalProperties":
         extras = [e for e in error.instance if e not in error.schema.get("properties", {})]
         hints = "".join(suggest(e) for e in extras[:1])
@@ -270,6 +298,7 @@ def iter_leads(source: Source, sink: Sink) -> Iterator[Lead]:
         yield from readers.inline_leads(
             source.path, source.meta.path, sink, source.ctx, track, slow
         )
+        sink.warn_personal(source.meta.path)
     if source.leads_path is not None:
         shown = shown_path(source.leads_path)
         track = sink.tracker(campaign, handling, shown)
@@ -277,6 +306,7 @@ def iter_leads(source: Source, sink: Sink) -> Iterator[Lead]:
         csv_file = source.leads_path.suffix.lower() == ".csv"
         read = readers.csv_leads if csv_file else readers.jsonl_leads
         yield from read(source.leads_path, shown, sink, source.ctx, track, slow, source.ranges)
+        sink.warn_personal(shown)
 
 
 def load_sources(
@@ -285,12 +315,13 @@ def load_sources(
     sink: Sink,
     prune: bool = False,
     prune_action: str = "cancel",
+    root: Path | None = None,
 ) -> list[Source]:
     """Parse every file; a file that cannot be read at all is one problem, the others go on."""
     sources = []
     for path in files:
         try:
-            source = load_source(path, defaults, sink, prune, prune_action)
+            source = load_source(path, defaults, sink, prune, prune_action, root)
         except InputError as e:
             sink.add_fatal(str(e))
             continue
@@ -452,12 +483,13 @@ def _prune_text(meta: LeadSetFile) -> str:
 
 
 def leads_file_source(path: Path, campaign: int) -> Source:
-    """A bare CSV or JSON Lines file as a lead set of one campaign (for `engage-sync import`)."""
-    if not path.is_file():
-        raise InputError(f"{shown_path(path)}: file not found")
+    """A bare CSV or JSON Lines file as a lead set of one campaign (for `engage-sync import`):
+    the user named it, so it may be anywhere, but it must be a regular file."""
+    boundary.check_file(path, shown_path(path), None)
     if path.suffix.lower() not in (".csv", ".jsonl", ".ndjson"):
         raise InputError(
-            f"{shown_path(path)}: expected a lead set (.yaml/.json) or leads (.csv/.jsonl)"
+            f"{printable(shown_path(path))}: expected a lead set (.yaml/.json) or leads "
+            "(.csv/.jsonl)"
         )
     meta = LeadSetFile(
         shown_path(path), CampaignRef(campaign), None, LoadOptions(), shown_path(path)
