@@ -207,7 +207,14 @@ def test_files_of_one_campaign_must_agree_on_prune(repo: Path) -> None:
     leadset(repo, ["R-1001"], prune=True)
     leadset(repo, ["R-1002"], name="b.yaml")
     r = engage_sync("validate", cwd=repo)
-    assert r.code == 1 and "leadsets/b.yaml:1: prune: campaign 136785 is declared in" in r.err
+    assert r.code == 1
+    # at both places, each naming the other (b.yaml does not write prune: its line 1)
+    assert (
+        "leadsets/b.yaml:1: prune: campaign 136785 is also declared in leadsets/a.yaml:6" in r.err
+    )
+    assert (
+        "leadsets/a.yaml:6: prune: campaign 136785 is also declared in leadsets/b.yaml:1" in r.err
+    )
 
 
 def test_the_prune_rail_refuses_then_force(repo: Path, emu: Served) -> None:
