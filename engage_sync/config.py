@@ -13,6 +13,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import yaml
 from yaml.nodes import MappingNode
 
+from .donotcall.phones import known_region
 from .errors import ConfigError, InputError
 from .leadsets.documents import Converter, read_text
 from .leadsets.schema import config_validator
@@ -135,6 +136,9 @@ def _opt_out_problems(
                 ("optOuts", "timezone"),
                 f"{zone!r} is not an IANA time zone (e.g. America/New_York)",
             )
+    region = raw.get("phoneRegion")
+    if isinstance(region, str) and len(region) == 2 and not known_region(region):
+        add(("optOuts", "phoneRegion"), f"{region!r} is not a region phone numbers are known for")
     for i, day in enumerate(raw.get("closed") or []):
         try:
             date.fromisoformat(str(day))
@@ -174,7 +178,8 @@ def _wants_text(where: tuple[object, ...]) -> bool:
     not false), dates."""
     return where == ("account",) or (
         where[:1] == ("optOuts",)
-        and where[1:2] in (("country",), ("subdivision",), ("timezone",), ("closed",))
+        and where[1:2]
+        in (("country",), ("subdivision",), ("timezone",), ("closed",), ("phoneRegion",))
     )
 
 

@@ -303,6 +303,11 @@ class Tombstone:
     file: str
     line: int
     requested: date | None = None
+    # do not call (issue #30): the lead's phones when the tombstone keeps them (E.164), and
+    # whether it is an opt-out (the default: its phones join the do-not-call set) or a business
+    # removal (`optOut: false`)
+    phones: tuple[str, ...] = ()
+    opt_out: bool = True
 
 
 @dataclass(frozen=True, slots=True)

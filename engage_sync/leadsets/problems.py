@@ -12,6 +12,7 @@ from array import array
 from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from typing import Any
 
 from ..errors import ScratchError
 from ..model import DuplicateHandling, Problem, Severity
@@ -234,6 +235,9 @@ class Sink:
         # path: its phone may be written otherwise than it is compared (incremental/partial.py);
         # 8 bytes a line, should a million rows all take it
         self.slow: dict[str, array[int]] = {}
+        # the do-not-call list files found among the lead sets (dnclists.DncList): read apart
+        # from the campaigns, by whoever checks leads against them
+        self.do_not_call: list[Any] = []
 
     @property
     def problems(self) -> list[Problem]:

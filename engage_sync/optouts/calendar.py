@@ -105,6 +105,11 @@ class OptOutRules:
     warn_within: int = 3
     calendar: BusinessCalendar = field(default_factory=BusinessCalendar)
     timezone: str = "UTC"
+    # do not call (issue #30): the region whose numbers a phone without a country code is, and
+    # where a do-not-call phone is stopped: every campaign of the account, or the campaigns
+    # the lead sets declare
+    phone_region: str = "US"
+    scope: str = "account"
 
     @classmethod
     def of(cls, settings: Mapping[str, object] | None) -> OptOutRules:
@@ -122,6 +127,8 @@ class OptOutRules:
                 closed,
             ),
             timezone=str(raw.get("timezone", "UTC")),
+            phone_region=str(raw.get("phoneRegion") or "US").upper(),
+            scope=str(raw.get("scope") or "account"),
         )
 
     @property
