@@ -52,6 +52,9 @@ class ChangeKind(enum.Enum):
     REPLACE = "replace"  # the phone changed: cancel the old number's records, load the new one
     REMOVE = "remove"  # a tombstone, or prune: cancel (or delete) every dialable record
     ORPHAN = "orphan"  # not an action: nothing is sent
+    # declared, but its phone is on the do-not-call set (issue #30): never loaded; an owned
+    # record of it is stopped with the phone
+    BLOCKED = "blocked"
 
 
 class RemoveReason(enum.Enum):
@@ -354,6 +357,7 @@ class Change:
     # (update, replace, removal of an owned lead): what a reviewer approved (changeset.py)
     digest: str | None = None
     before: str | None = None
+    note: str | None = None  # blocked: where the do-not-call set names its phone (file:line)
 
 
 @dataclass(frozen=True, slots=True)
@@ -384,6 +388,8 @@ class LeadSetPlan:
     drift: tuple[Drift, ...] = ()
     unmanaged: int | None = None
     refresh_complete: bool = True
+    # declared leads whose phone is on the do-not-call set: never loaded (issue #30)
+    blocked: tuple[Change, ...] = ()
 
     @property
     def declared(self) -> int:
@@ -414,7 +420,8 @@ class LeadSetPlan:
     def changes(self) -> Sequence[Change]:
         """Removals first (they stop calls), then what touches leads already in Engage (a view:
         a first plan's million creates are not copied)."""
-        return Joined((self.removals, self.replaces, self.updates, self.creates, self.orphans))
+        parts = (self.removals, self.blocked, self.replaces, self.updates, self.creates)
+        return Joined((*parts, self.orphans))
 
 
 @dataclass(frozen=True, slots=True)
@@ -444,7 +451,7 @@ class Plan:
             removals = tuple(c for c in ls.removals if c.reason is RemoveReason.REMOVED)
             kept.append(
                 replace(ls, creates=(), updates=(), replaces=(), orphans=(), removals=removals)
-            )
+            )  # blocked leads stay: they are never loaded either way
         return replace(self, leadsets=tuple(kept))
 
 
@@ -458,6 +465,7 @@ _ATTR = {
     ChangeKind.REPLACE: "replaces",
     ChangeKind.REMOVE: "removals",
     ChangeKind.ORPHAN: "orphans",
+    ChangeKind.BLOCKED: "blocked",
 }
 
 

@@ -21,23 +21,27 @@ _SYMBOL = {
     ChangeKind.REPLACE: "-/+",
     ChangeKind.REMOVE: "-",
     ChangeKind.ORPHAN: "?",  # not a removal: nothing is done, it stays dialable
+    ChangeKind.BLOCKED: "x",  # on the do-not-call set: never loaded
 }
 
 
 def summary_line(plan: Plan) -> str:
     n = plan.count
+    blocked = n(ChangeKind.BLOCKED)
     return (
         f"Plan: {n(ChangeKind.CREATE)} to create, {n(ChangeKind.UPDATE)} to update, "
         f"{n(ChangeKind.REPLACE)} to replace, {n(ChangeKind.REMOVE)} to remove, "
-        f"{n(ChangeKind.ORPHAN)} orphaned, {plan.unchanged} unchanged."
+        + (f"{blocked} blocked (do not call), " if blocked else "")
+        + f"{n(ChangeKind.ORPHAN)} orphaned, {plan.unchanged} unchanged."
     )
 
 
 def counts_line(ls: LeadSetPlan) -> str:
     return (
         f"{len(ls.creates)} to create, {len(ls.updates)} to update, {len(ls.replaces)} to "
-        f"replace, {len(ls.removals)} to remove, {len(ls.orphans)} orphaned, "
-        f"{ls.unchanged} unchanged"
+        f"replace, {len(ls.removals)} to remove, "
+        + (f"{len(ls.blocked)} blocked (do not call), " if ls.blocked else "")
+        + f"{len(ls.orphans)} orphaned, {ls.unchanged} unchanged"
     )
 
 
@@ -139,6 +143,8 @@ def _note(change: Change, deadline: Deadline | None = None) -> str:
         return f"  (removed; {deadline.describe()})" if deadline else "  (removed)"
     if change.kind is ChangeKind.ORPHAN:
         return "  (stays in Engage)"
+    if change.kind is ChangeKind.BLOCKED:
+        return f"  (do not call: {change.note}; never loaded)"
     return ""
 
 
@@ -257,6 +263,8 @@ def _change_items(plan: Plan) -> Iterator[dict[str, object]]:
                 item["fields"] = list(c.fields)
             if c.reason is not None:
                 item["reason"] = c.reason.value
+            if c.kind is ChangeKind.BLOCKED:
+                item["doNotCall"] = c.note
             if d is not None:
                 item["optOut"] = _deadline_fields(d)
             yield item
@@ -276,6 +284,7 @@ def plan_document(
             "remove": plan.count(ChangeKind.REMOVE),
             "unchanged": plan.unchanged,
             "orphaned": plan.count(ChangeKind.ORPHAN),
+            "blocked": plan.count(ChangeKind.BLOCKED),
             "optOuts": opt_out_counts(plan),
             **({"drift": drift_counts(plan)} if plan.refreshed else {}),
         },
@@ -290,6 +299,7 @@ def plan_document(
                 "remove": len(ls.removals),
                 "prune": ls.prune_action.value if ls.prune else False,
                 "orphaned": len(ls.orphans),
+                "blocked": len(ls.blocked),
                 "unchanged": ls.unchanged,
                 "inDoubt": list(ls.in_doubt),
                 "warnings": list(ls.warnings),
@@ -366,8 +376,10 @@ def _change_text(c: Change, deadlines: Mapping[str, Deadline]) -> str:
         "    {",
         f'      "action": "{c.kind.value}",',
         f'      "campaignId": {c.campaign_id},',
-        f'      "externId": {_text(c.extern_id)},',
     ]
+    if c.kind is ChangeKind.BLOCKED:
+        lines.append(f'      "doNotCall": {_text(c.note or "")},')
+    lines.append(f'      "externId": {_text(c.extern_id)},')
     if c.kind in (ChangeKind.UPDATE, ChangeKind.REPLACE):
         if c.fields:
             names = ",\n".join(f"        {_text(f)}" for f in c.fields)
@@ -448,6 +460,12 @@ def render_markdown(
         for ls in plan.leadsets
         for w in due_soon(ls)
     ]
+    warnings += [
+        f"- :no_entry_sign: campaign {ls.campaign.id}: {len(ls.blocked)} lead(s) blocked: their "
+        "phone is on the do-not-call set, so apply never loads them"
+        for ls in plan.leadsets
+        if ls.blocked
+    ]
     warnings = [f"- :x: {_md_cell(e)}" for e in overdue(plan, limit=20)] + warnings
     warnings += [f"- :warning: {_md_cell(w)}" for w in plan.warnings]
     warnings += [f"- :no_entry: apply will refuse unless `--force`: {_md_cell(r)}" for r in rails]
@@ -471,7 +489,7 @@ def render_markdown(
     for ls in plan.leadsets:
         # removals stop calls and replacements and updates touch what is already in Engage: list
         # them before the creates, so they are the ones shown when a large plan goes past budget
-        changes = Joined((ls.removals, ls.replaces, ls.updates, ls.orphans, ls.creates))
+        changes = Joined((ls.removals, ls.blocked, ls.replaces, ls.updates, ls.orphans, ls.creates))
         if not changes:
             continue
         opening = [
@@ -489,6 +507,8 @@ def render_markdown(
         body += opening
         for i, c in enumerate(changes):
             detail = ", ".join(c.fields) or (c.reason.value if c.reason else "")
+            if c.kind is ChangeKind.BLOCKED:
+                detail = f"do not call: {c.note}; never loaded"
             d = ls.deadlines.get(c.extern_id) if c.reason is RemoveReason.REMOVED else None
             if d is not None:
                 detail += f"; {d.describe()}"

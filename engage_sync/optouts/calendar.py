@@ -110,6 +110,7 @@ class OptOutRules:
     # the lead sets declare
     phone_region: str = "US"
     scope: str = "account"
+    engage_states: tuple[str, ...] = ("DO-NOT-CALL",)  # records Engage holds as an opt-out
 
     @classmethod
     def of(cls, settings: Mapping[str, object] | None) -> OptOutRules:
@@ -129,6 +130,12 @@ class OptOutRules:
             timezone=str(raw.get("timezone", "UTC")),
             phone_region=str(raw.get("phoneRegion") or "US").upper(),
             scope=str(raw.get("scope") or "account"),
+            engage_states=tuple(
+                dict.fromkeys(
+                    ["DO-NOT-CALL"]
+                    + [str(x).upper().replace("_", "-") for x in raw.get("engageStates") or []]  # type: ignore[attr-defined]
+                )
+            ),
         )
 
     @property

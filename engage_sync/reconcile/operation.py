@@ -17,13 +17,16 @@ from pathlib import Path
 from typing import Protocol
 
 from .. import workspace
-from ..changeset import ChangeSet, Coverage, cover, is_tombstone, only
+from ..changeset import ChangeSet, Coverage, cover, is_blocked, is_tombstone, only
 from ..config import Config
+from ..donotcall.keys import resolve as resolve_key
 from ..engage import EngageClient
 from ..errors import ConfigError
 from ..model import Plan, Problem
+from ..optouts import DateSource
 from ..state import Journal, StateLock, journal_path, save_state
 from .applier import Applier
+from .donotcall import Stop, Sweeper
 from .refresh import refresh as look
 from .report import Report
 
@@ -104,7 +107,8 @@ def apply(
         )
         _check_accounts(planned.plan, request.default_account)
         offline = plan = planned.plan
-        if request.refresh or any(ls.has_work for ls in plan.leadsets):
+        stops = _stops(planned, config)
+        if request.refresh or stops or any(ls.has_work for ls in plan.leadsets):
             client.authenticate()  # wrong credentials: the first and only thing said
         if request.refresh:
             plan = look(plan, planned.state, planned.sources, client, request.default_account)
@@ -118,7 +122,8 @@ def apply(
         if request.reviewed is not None:
             outcome.coverage = cover(offline, request.reviewed)
             unreviewed = outcome.coverage.unreviewed
-            outcome.held_back = [i for i in unreviewed if not is_tombstone(i)]
+            # a blocked lead is never posted: nothing to hold back (issue #30)
+            outcome.held_back = [i for i in unreviewed if not is_tombstone(i) and not is_blocked(i)]
             outcome.unreviewed_tombstones = [i for i in unreviewed if is_tombstone(i)]
             if unreviewed:
                 plan = only(plan, outcome.coverage.reviewed)
@@ -127,7 +132,7 @@ def apply(
             plan = plan.tombstones_only()
         outcome.plan = plan
         to_post = sum(ls.to_load for ls in plan.leadsets)
-        to_remove = sum(ls.to_stop for ls in plan.leadsets)
+        to_remove = sum(ls.to_stop for ls in plan.leadsets) + len(stops)
         outcome.nothing_to_do = to_post == 0 and to_remove == 0
         hooks.decided(outcome)
         if outcome.nothing_to_do:
@@ -148,6 +153,15 @@ def apply(
                 lookup_delay=request.lookup_delay,
                 look_first=request.look_first,
                 max_in_flight=request.max_in_flight,
+                sweeper=Sweeper(
+                    client,
+                    journal,
+                    config.opt_outs,
+                    planned.registry.key,
+                    campaigns=_campaigns(plan, request.default_account),
+                    states=config.opt_outs.engage_states,
+                ),
+                stops=stops,
             )
             sealed = 0
             try:
@@ -165,6 +179,34 @@ def apply(
                 hooks.done()
                 journal.fold(seals=sealed > 0)
     return outcome
+
+
+def _stops(planned: workspace.Planned, config: Config) -> list[Stop]:
+    """The phones the repository names that no apply has stopped yet (issue #30), and a clear
+    error when the key of the state's phone hashes cannot be had (nothing is sent then: a
+    phone hashed with another key would never block anything)."""
+    registry = planned.registry
+    if planned.state.do_not_call.key is not None and registry.key is None:
+        _, why = resolve_key(planned.state.do_not_call.key)
+        raise ConfigError(f"{why}: nothing posted (set it as the CI environment's secret too)")
+    today = config.opt_outs.today()
+    stops = []
+    for p in registry.pending():
+        day, source = p.origin.requested, DateSource.LEAD_SET
+        if day is None:
+            day, source = today, DateSource.FIRST_SEEN
+        stops.append(Stop(p.phone, day, source, p.origin.source))
+    return stops
+
+
+def _campaigns(plan: Plan, default: str | None) -> dict[str, set[int]]:
+    """The campaigns each account's lead sets declare (`optOuts.scope: campaign`)."""
+    found: dict[str, set[int]] = {}
+    for ls in plan.leadsets:
+        account = ls.account or default
+        if account:
+            found.setdefault(account, set()).add(ls.campaign.id)
+    return found
 
 
 def _check_accounts(plan: Plan, default: str | None) -> None:

@@ -26,6 +26,8 @@ from ..errors import StateError
 from ..model import PHONE_FIELDS, Lead, field_code, field_hash, short_hash
 from ..optouts import ledger
 from ..optouts.ledger import ledger_path
+from . import donotcall as dnc
+from .donotcall import DoNotCallState
 
 
 class MalformedEntry(StateError):
@@ -214,6 +216,8 @@ class State:
     version: int = FORMAT_VERSION  # of the file read; the next save writes FORMAT_VERSION
     # removals recorded since the last save, for the evidence ledger (appended on save)
     evidence: list[dict[str, Any]] = field(default_factory=list)
+    # the phones stopped by do not call, by keyed hash (donotcall.py; issue #30)
+    do_not_call: DoNotCallState = field(default_factory=DoNotCallState)
 
     def campaign(self, campaign_id: int) -> CampaignState:
         return self.campaigns.setdefault(campaign_id, CampaignState())
@@ -247,6 +251,7 @@ def read_state(path: Path) -> State:
         )
     try:
         state = State(path, str(data["lineage"]), int(data["serial"]), exists=True, version=version)
+        state.do_not_call = dnc.read(data.get("do_not_call"))
         for key, raw in data["campaigns"].items():
             leads = raw["leads"]
             if not isinstance(leads, dict) or not set(map(type, leads.values())) <= {str}:
@@ -280,6 +285,10 @@ def render_state(state: State) -> str:
         f'  "format_version": {FORMAT_VERSION},',
         f'  "lineage": {dumps(state.lineage)},',
         f'  "serial": {state.serial},',
+    ]
+    if state.do_not_call:
+        out.extend(dnc.render(state.do_not_call))
+    out += [
         '  "campaigns": {',
     ]
     campaign_blocks = []
