@@ -425,6 +425,18 @@ class LeadSetPlan:
 
 
 @dataclass(frozen=True, slots=True)
+class PhoneStop:
+    """A phone the repository names that no apply has stopped yet (issue #30): where it is
+    named (never the number), how the person asked, and its deadline. Apply stops it first,
+    in every campaign the scope says; like a deadline, not part of the checksum."""
+
+    file: str
+    line: int
+    source: str | None
+    deadline: Deadline
+
+
+@dataclass(frozen=True, slots=True)
 class Plan:
     leadsets: tuple[LeadSetPlan, ...]
     lineage: str | None
@@ -432,6 +444,10 @@ class Plan:
     checksum: str
     warnings: tuple[str, ...] = field(default=())
     refreshed: bool = False  # looked at Engage (plan --refresh): the lead sets carry drift
+    stops: tuple[PhoneStop, ...] = ()  # do not call: phones apply stops first
+    # plan --refresh: phones Engage holds as do-not-call that the repository does not name
+    # (how many; `engage-sync optouts pull` writes them into a list)
+    engage_opt_outs: int | None = None
 
     def count(self, kind: ChangeKind) -> int:
         return sum(len(getattr(ls, _ATTR[kind])) for ls in self.leadsets)
@@ -442,7 +458,7 @@ class Plan:
 
     @property
     def has_changes(self) -> bool:
-        return any(ls.has_work or ls.orphans for ls in self.leadsets)
+        return bool(self.stops) or any(ls.has_work or ls.orphans for ls in self.leadsets)
 
     def tombstones_only(self) -> Plan:
         """The part of this plan no safety rail may hold back: the tombstones (issue #10)."""

@@ -47,6 +47,7 @@ def counts_line(ls: LeadSetPlan) -> str:
 
 def opt_out_counts(plan: Plan) -> dict[str, int]:
     deadlines = [d for ls in plan.leadsets for d in ls.deadlines.values()]
+    deadlines += [s.deadline for s in plan.stops]  # do not call: a phone's deadline counts too
     return {
         "pending": len(deadlines),
         "dueSoon": sum(1 for d in deadlines if d.status is Status.SOON),
@@ -80,8 +81,15 @@ def overdue(plan: Plan, limit: int = 20) -> list[str]:
         f"opt-out past its deadline: campaign {cid} {eid}: {d.describe()}; apply now"
         for _, cid, eid, d in late[:limit]
     ]
-    if len(late) > limit:
-        lines.append(f"... and {len(late) - limit} more opt-out(s) past their deadline")
+    late_phones = [s for s in plan.stops if s.deadline.status is Status.OVERDUE]
+    lines += [
+        f"do-not-call phone past its deadline: {s.file}:{s.line}: {s.deadline.describe()}; "
+        "apply now"
+        for s in late_phones[: max(0, limit - len(lines))]
+    ]
+    total = len(late) + len(late_phones)
+    if total > len(lines):
+        lines.append(f"... and {total - len(lines)} more opt-out(s) past their deadline")
     return lines
 
 
@@ -101,6 +109,29 @@ def opt_out_lines(plan: Plan, limit: int = 20) -> list[str]:
     if len(pending) > limit:
         lines.append(f"  ... and {len(pending) - limit} more (--format json lists them all)")
     return lines
+
+
+def stop_lines(plan: Plan, limit: int = 20) -> list[str]:
+    """The do-not-call phones apply stops first (never the number: where the list names it)."""
+    if not plan.stops:
+        return []
+    lines = [
+        f"Do not call: {len(plan.stops)} phone(s) to stop first, everywhere the scope says "
+        "(never held back):"
+    ]
+    for s in plan.stops[:limit]:
+        how = f"{s.source}; " if s.source else ""
+        lines.append(f"  - phone at {s.file}:{s.line}  ({how}{s.deadline.describe()})")
+    if len(plan.stops) > limit:
+        lines.append(f"  ... and {len(plan.stops) - limit} more (--format json lists them all)")
+    return lines
+
+
+def stop_document(plan: Plan) -> list[dict[str, object]]:
+    return [
+        {"file": s.file, "line": s.line, "source": s.source, **_deadline_fields(s.deadline)}
+        for s in plan.stops
+    ]
 
 
 def opt_out_document(plan: Plan) -> list[dict[str, object]]:
@@ -172,6 +203,7 @@ def render_text(
             lines.append(f"  ... and {len(changes) - limit} more (--format json lists them all)")
         lines.extend(f"  warning: {w}" for w in (*ls.warnings, *due_soon(ls)))
         lines.append("")
+    lines.extend(stop_lines(plan, limit))
     lines.extend(drift_lines(plan, limit))
     lines.extend(f"error: {e}" for e in overdue(plan, limit))
     lines.extend(f"warning: {w}" for w in plan.warnings)
@@ -285,6 +317,7 @@ def plan_document(
             "unchanged": plan.unchanged,
             "orphaned": plan.count(ChangeKind.ORPHAN),
             "blocked": plan.count(ChangeKind.BLOCKED),
+            "doNotCall": len(plan.stops),
             "optOuts": opt_out_counts(plan),
             **({"drift": drift_counts(plan)} if plan.refreshed else {}),
         },
@@ -307,6 +340,7 @@ def plan_document(
             for ls in plan.leadsets
         ],
         "refreshed": plan.refreshed,
+        "doNotCall": stop_document(plan),
         **(_drift_document(plan) if plan.refreshed else {}),
         "rails": list(rails),
         "warnings": list(plan.warnings),
@@ -471,6 +505,10 @@ def render_markdown(
     warnings += [f"- :no_entry: apply will refuse unless `--force`: {_md_cell(r)}" for r in rails]
     if warnings:
         head += ["### Warnings", "", *warnings, ""]
+    if plan.stops:
+        head += ["### Do not call", ""]
+        head += [f"- {_md_cell(line.strip())}" for line in stop_lines(plan, limit=20)]
+        head.append("")
     if plan.refreshed:
         head += ["### Changed outside engage-sync since the last apply", ""]
         head += [f"- {_md_cell(line.strip())}" for line in drift_lines(plan, limit=10)[1:-1]]

@@ -21,8 +21,8 @@ from .incremental.partial import Partial
 from .incremental.seal import Chunk, Group, Seal
 from .leadsets import DUPLICATE_EFFECT, Sink, Source, chunks, dnclists
 from .leadsets.chunks import Cut
-from .model import Desired, Lead, LeadSetPlan, Plan, RemoveReason
-from .optouts import Deadline, OptOutRules, Pending, requested_dates
+from .model import Desired, Lead, LeadSetPlan, PhoneStop, Plan, RemoveReason
+from .optouts import DateSource, Deadline, OptOutRules, Pending, Requested, requested_dates
 from .optouts.history import blame
 from .planner import plan as make_plan
 from .rails import tripped
@@ -360,6 +360,7 @@ def _build(
     )
     result = replace(result, warnings=result.warnings + shared)
     result = with_deadlines(result, desired, state, config.opt_outs)
+    result = with_stops(result, found.registry, config.opt_outs)
     return Planned(
         result,
         state,
@@ -417,6 +418,25 @@ def with_deadlines(
         deadlines = {eid: Deadline(r, today, rules) for eid, r in dates.items()}
         leadsets.append(replace(ls, deadlines=deadlines))
     return replace(result, leadsets=tuple(leadsets)) if today is not None else result
+
+
+def with_stops(result: Plan, registry: Registry, rules: OptOutRules) -> Plan:
+    """The phones apply stops first (issue #30), each with its deadline; not in the checksum."""
+    pending = registry.pending()
+    if not pending:
+        return result
+    today = rules.today()
+    stops = []
+    for p in pending:
+        day = p.origin.requested
+        requested = Requested(day or today, DateSource.LEAD_SET if day else DateSource.FIRST_SEEN)
+        stops.append(
+            PhoneStop(
+                p.origin.file, p.origin.line, p.origin.source, Deadline(requested, today, rules)
+            )
+        )
+    stops.sort(key=lambda s: (s.deadline.due, s.file, s.line))
+    return replace(result, stops=tuple(stops))
 
 
 def _seals(

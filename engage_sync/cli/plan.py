@@ -213,7 +213,7 @@ def _stream_json(result: Plan, rails: list[str], out: str | None) -> None:
 
 def _drift_only(result: Plan, fmt: str, limit: int, text: Callable[[Plan, int], str]) -> str:
     """The drift, and the opt-outs still to carry out (the daily check fails on a late one)."""
-    from ..render import opt_out_document, opt_out_lines, plan_document
+    from ..render import opt_out_document, opt_out_lines, plan_document, stop_document, stop_lines
 
     if fmt == OutputFormat.JSON.value:
         doc = plan_document(result, with_changes=False)  # only the drift is kept
@@ -223,8 +223,10 @@ def _drift_only(result: Plan, fmt: str, limit: int, text: Callable[[Plan, int], 
         assert isinstance(summary, dict)
         slim["summary"] = {"drift": summary["drift"], "optOuts": summary["optOuts"]}
         slim["optOuts"] = opt_out_document(result)
+        slim["doNotCall"] = stop_document(result)
         return json.dumps(slim, indent=2, sort_keys=True) + "\n"
-    shown = text(result, limit) + "".join(f"{line}\n" for line in opt_out_lines(result, limit))
+    lines = opt_out_lines(result, limit) + stop_lines(result, limit)
+    shown = text(result, limit) + "".join(f"{line}\n" for line in lines)
     if fmt == OutputFormat.MARKDOWN.value:
         return "## engage-sync drift\n\n```\n" + shown + "```\n"
     return shown

@@ -88,6 +88,7 @@ class Applier:
         by_account: dict[str, list[tuple[LeadSetPlan, LeadSetReport]]] = {}
         if self.sweeper is not None:
             report.do_not_call = self.sweeper.report
+            self.sweeper.report.to_stop = len(self.stops)
             if self.stops:  # every account the lead sets name stops them, work or not
                 for ls in plan.leadsets:
                     by_account.setdefault(ls.account or self.default_account or "", [])

@@ -29,6 +29,7 @@ from ..state import Journal
 from .report import scrub
 
 ACTION_BATCH = 500
+LEARNED = frozenset({"tombstone", "engage"})  # phones learned in Engage, not listed
 DNC_STATES = ("DO-NOT-CALL",)  # what Engage holds as an opt-out (optOuts.engageStates adds)
 
 
@@ -229,6 +230,7 @@ class Sweeper:
             self.done.add(phone)
         self.journal.dnc_done(done, evidence, forget)
         self.report.stopped += len(done)
+        self.report.learned += sum(1 for s in wanted.values() if s.source in LEARNED)
 
     def _failed(self, wanted: dict[str, Stop], message: str) -> set[str]:
         self.report.errors.append(scrub(message))
