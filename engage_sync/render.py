@@ -270,9 +270,18 @@ def drift_lines(plan: Plan, limit: int = 20) -> list[str]:
             lines.append(f"  ! {d.extern_id}  {d.kind.value}{named}{state}: {EXPLAIN[d.kind]}")
         if len(ordered) > limit:
             lines.append(f"  ... and {len(ordered) - limit} more (--format json lists them all)")
+    if plan.engage_opt_outs:
+        lines.append(engage_line(plan.engage_opt_outs))
     lines.append(drift_summary(plan))
     lines.append("")
     return lines
+
+
+def engage_line(count: int) -> str:
+    return (
+        f"  ! Engage holds {count} phone(s) as do-not-call that no do-not-call list names: "
+        "`engage-sync optouts pull` writes them into one, for a pull request"
+    )
 
 
 def render_drift_text(plan: Plan, limit: int = 20) -> str:
@@ -353,6 +362,7 @@ def plan_document(
 
 def _drift_document(plan: Plan) -> dict[str, object]:
     return {
+        "engageOptOuts": plan.engage_opt_outs,
         "drift": [
             {
                 "campaignId": d.campaign_id,

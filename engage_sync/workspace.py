@@ -319,6 +319,8 @@ def _build(
 ) -> Planned | None:
     found = read_inputs(paths, config, state if incremental else None, partial, sealing)
     sources, sink = found.sources, found.sink
+    if not incremental:  # the state's stopped phones block all the same (issue #30)
+        found.registry = do_not_call(Sink(), sources, state, config, sink)
     desired = leadsets.group(sources, sink)
     tallies: dict[int, partials.Tally] = {}
     for i, d in enumerate(desired):

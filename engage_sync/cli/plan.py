@@ -132,12 +132,21 @@ def plan(
         from ..reconcile import refresh as look
 
         with client:
-            result = look(result, planned.state, planned.sources, client, account_for(account, ctx))
+            result = look(
+                result,
+                planned.state,
+                planned.sources,
+                client,
+                account_for(account, ctx),
+                planned.registry,
+                ctx.config.opt_outs,
+            )
     late = bool(opt_out_counts(result)["overdue"])
     if refresh_only:
         for form, out in targets:
             write_output(_drift_only(result, form, limit, render_drift_text), out)
         alarming = any(d.kind in ALARMING_DRIFT for ls in result.leadsets for d in ls.drift)
+        alarming = alarming or bool(result.engage_opt_outs)  # opt-outs to bring home
         if detailed_exitcode and late:
             return ExitCode.OVERDUE
         return ExitCode.CHANGES if detailed_exitcode and alarming else ExitCode.OK
@@ -164,6 +173,7 @@ def plan(
 
         write_changeset(planned.plan, Path(changes_out))  # offline: drift is no change set
     drifted = any(d.kind in ALARMING_DRIFT for ls in result.leadsets for d in ls.drift)
+    drifted = drifted or bool(result.engage_opt_outs)
     if detailed_exitcode and late:
         return ExitCode.OVERDUE
     if detailed_exitcode and (result.has_changes or drifted):
@@ -218,6 +228,7 @@ def _drift_only(result: Plan, fmt: str, limit: int, text: Callable[[Plan, int], 
     if fmt == OutputFormat.JSON.value:
         doc = plan_document(result, with_changes=False)  # only the drift is kept
         keep = ("format_version", "refreshed", "drift", "unmanaged", "lineage", "serial")
+        keep += ("engageOptOuts",)  # type: ignore[assignment]
         slim = {k: doc[k] for k in keep if k in doc}
         summary = doc["summary"]
         assert isinstance(summary, dict)

@@ -96,6 +96,10 @@ class Registry:
                 self._extra = self.hashes - known
         return self._extra
 
+    def listed(self, phone: str) -> bool:
+        """Whether a do-not-call list of the repository names this phone."""
+        return phone in self._listed
+
     def digest(self, phone: str) -> str | None:
         return self.key.digest(phone) if self.key is not None else None
 

@@ -82,6 +82,16 @@ class CampaignLeads:
                 found[record.lead_id] = record
         return sorted(found.values(), key=lambda r: r.lead_id)
 
+    def search_states(
+        self, account: str, states: Sequence[str], campaigns: Sequence[int] | None = None
+    ) -> list[LeadRecord]:
+        """Every record in these lead states, in any campaign of the account (or of
+        `campaigns`): Engage's own opt-outs (issue #30)."""
+        criteria: dict[str, Any] = {"leadStates": list(states)}
+        if campaigns is not None:
+            criteria["campaignIds"] = list(campaigns)
+        return self._search(account, None, criteria)[0]
+
     def scan(self, account: str, campaign: int) -> tuple[list[LeadRecord], bool]:
         """Every record of one campaign, and whether the scan saw them all (False: a page that
         was not empty brought nothing new, so the server ignores paging and hides the rest)."""

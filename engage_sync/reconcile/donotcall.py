@@ -21,6 +21,7 @@ from typing import Any
 
 from ..donotcall.keys import PhoneKey, key_from_env
 from ..donotcall.phones import record_phones, search_forms
+from ..donotcall.registry import Registry
 from ..engage import EngageClient
 from ..engage.leads import LeadAction, LeadRecord, normalise_state
 from ..errors import ApiError
@@ -262,3 +263,30 @@ class Sweeper:
 
 def _sorted(scope: set[int] | None) -> list[int] | None:
     return sorted(scope) if scope is not None else None
+
+
+def engage_opt_outs(
+    client: EngageClient,
+    account: str,
+    registry: Registry,
+    states: Sequence[str] = DNC_STATES,
+    campaigns: Sequence[int] | None = None,
+) -> set[str]:
+    """The phones (E.164) of the records Engage holds in a do-not-call state in the account (or
+    these campaigns) that no do-not-call list of the repository names (a phone the state holds
+    as a keyed hash is blocked already, but nobody can read it there): Engage's opt-outs to
+    bring home
+    (`plan --refresh` counts them, `engage-sync optouts pull` writes them into a list)."""
+    spellings = sorted({x for state in states for x in (state, state.replace("-", "_"))})
+    criteria_campaigns = sorted(campaigns) if campaigns is not None else None
+    found: set[str] = set()
+    for r in client.leads.search_states(account, spellings, criteria_campaigns):
+        if normalise_state(r.state) not in states:
+            continue
+        if campaigns is not None and r.campaign_id not in campaigns:
+            continue
+        for raw in r.phones:
+            for phone in record_phones(raw, registry.region):
+                if not registry.listed(phone):
+                    found.add(phone)
+    return found

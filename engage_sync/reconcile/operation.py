@@ -111,7 +111,15 @@ def apply(
         if request.refresh or stops or any(ls.has_work for ls in plan.leadsets):
             client.authenticate()  # wrong credentials: the first and only thing said
         if request.refresh:
-            plan = look(plan, planned.state, planned.sources, client, request.default_account)
+            plan = look(
+                plan,
+                planned.state,
+                planned.sources,
+                client,
+                request.default_account,
+                planned.registry,
+                config.opt_outs,
+            )
         hooks.planned(plan, planned.rails, planned.sink.warnings)
         outcome = ApplyOutcome(plan)
         # a plan reviewed offline still matches: drift corrections only ever reduce calling
