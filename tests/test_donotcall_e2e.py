@@ -164,7 +164,8 @@ def test_a_listed_phone_is_stopped_in_every_campaign_and_nothing_else_is_touched
     )
     # records loaded by hand, in three campaigns, written three ways; and others
     by_hand(emu, CAMPAIGN, {"externId": "H-1", "leadPhone": "303-555-0142"})
-    by_hand(emu, OTHER, {"externId": "H-2", "leadPhone": PHONE}, {"externId": "H-3", "leadPhone": "3035550199"})  # fmt: skip
+    by_hand(emu, OTHER, {"externId": "H-2", "leadPhone": PHONE})
+    by_hand(emu, OTHER, {"externId": "H-3", "leadPhone": "3035550199"})
     by_hand(emu, THIRD, {"externId": "H-4", "leadPhoneE164": "+13035550142"})
     (repo / "out").mkdir()
     plan = engage_sync("plan", "--out", "out/p.txt", "--out", "out/p.json", "--out", "out/p.md",

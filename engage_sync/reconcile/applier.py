@@ -27,6 +27,10 @@ Progress = Callable[[int], None]
 LOOK_AHEAD = 16  # batches whose do-not-call look-up runs ahead of the loads
 
 
+def _nothing_held(account: str, phones: Sequence[str]) -> set[str]:
+    return set()
+
+
 def posted_phones(lead: Lead) -> list[str]:
     """A lead's phones as the loader posts them (each part of a `|`-joined leadPhone)."""
     return [
@@ -230,14 +234,15 @@ class Applier:
         look-ups run ahead of the loads in a thread of their own (their rate limits are not
         the loader's), so they add little to an apply's time (bench/: `dnc_lookups`)."""
         sweeper = self.sweeper
-        if sweeper is None or not sweeper.states:
+        if sweeper is None:
             yield from loads
             return
         ahead: deque[tuple[Batch, Future[set[str]]]] = deque()
         with ThreadPoolExecutor(1, thread_name_prefix=f"engage-dnc-{account}") as pool:
             for batch in loads:
                 phones = [p for lead in batch[2] for p in posted_phones(lead)]
-                ahead.append((batch, pool.submit(sweeper.held, account, phones)))
+                look = sweeper.held if sweeper.states else _nothing_held
+                ahead.append((batch, pool.submit(look, account, phones)))
                 if len(ahead) >= LOOK_AHEAD:
                     yield from self._without_held(account, rep, *ahead.popleft())
             while ahead:
@@ -257,8 +262,19 @@ class Applier:
             rep.failed += len(leads)
             self.progress(len(leads))
             return
+        region = self.sweeper.rules.phone_region
+        # a phone this run stopped (a tombstone's, found in Engage, listed) since the plan was
+        # made: never loaded again, in any campaign
+        done = self.sweeper.done
+        stopped = [x for x in leads if done and done & set(record_phones(x.phone, region))]
+        if stopped:
+            rep.notes.append(
+                f"{len(stopped)} lead(s) not loaded: this apply stopped their phone (do not "
+                "call) in every campaign: " + ", ".join(x.extern_id for x in stopped[:20])
+            )
+            self.progress(len(stopped))
+            leads = [x for x in leads if x not in stopped]
         if held:
-            region = self.sweeper.rules.phone_region
             skip = [x for x in leads if held & set(record_phones(x.phone, region))]
             today = self.sweeper.rules.today()
             stops = [Stop(p, today, DateSource.FIRST_SEEN, "engage") for p in sorted(held)]

@@ -26,7 +26,7 @@ from ..model import Plan, Problem
 from ..optouts import DateSource
 from ..state import Journal, StateLock, journal_path, save_state
 from .applier import Applier
-from .donotcall import Stop, Sweeper
+from .donotcall import Stop, Sweeper, engage_opt_outs
 from .refresh import refresh as look
 from .report import Report
 
@@ -120,6 +120,7 @@ def apply(
                 planned.registry,
                 config.opt_outs,
             )
+            stops += _engage_stops(plan, planned, config, client, request.default_account)
         hooks.planned(plan, planned.rails, planned.sink.warnings)
         outcome = ApplyOutcome(plan)
         # a plan reviewed offline still matches: drift corrections only ever reduce calling
@@ -205,6 +206,30 @@ def _stops(planned: workspace.Planned, config: Config) -> list[Stop]:
             day, source = today, DateSource.FIRST_SEEN
         stops.append(Stop(p.phone, day, source, p.origin.source))
     return stops
+
+
+def _engage_stops(
+    plan: Plan,
+    planned: workspace.Planned,
+    config: Config,
+    client: EngageClient,
+    default: str | None,
+) -> list[Stop]:
+    """`apply --refresh`: the phones Engage holds as do-not-call that no list names are stopped
+    too, everywhere the scope says (found today; `optouts pull` brings them into git)."""
+    if not plan.engage_opt_outs:
+        return []
+    rules = config.opt_outs
+    found: set[str] = set()
+    for account, campaigns in sorted(_campaigns(plan, default).items()):
+        scope = sorted(campaigns) if rules.scope == "campaign" else None
+        found |= engage_opt_outs(client, account, planned.registry, rules.engage_states, scope)
+    today = rules.today()
+    return [
+        Stop(p, today, DateSource.FIRST_SEEN, "engage")
+        for p in sorted(found)
+        if not planned.registry.done(p)
+    ]
 
 
 def _campaigns(plan: Plan, default: str | None) -> dict[str, set[int]]:
