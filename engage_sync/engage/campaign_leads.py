@@ -63,6 +63,7 @@ class CampaignLeads:
         numbers: Sequence[str],
         campaigns: Sequence[int] | None = None,
         states: Sequence[str] | None = None,
+        chunk: int | None = None,
     ) -> list[LeadRecord]:
         """Every record, in any campaign of the account (or of `campaigns`), whose phone is one
         of `numbers` as the server matches them (send every form a phone may have been loaded
@@ -70,10 +71,9 @@ class CampaignLeads:
         limits: do not call (issue #30)."""
         wanted = sorted(set(numbers))
         found: dict[int, LeadRecord] = {}
-        for start in range(0, len(wanted), self.search_chunk):
-            criteria: dict[str, Any] = {
-                "leadPhoneNumbers": wanted[start : start + self.search_chunk]
-            }
+        size = chunk or self.search_chunk
+        for start in range(0, len(wanted), size):
+            criteria: dict[str, Any] = {"leadPhoneNumbers": wanted[start : start + size]}
             if campaigns is not None:
                 criteria["campaignIds"] = sorted(campaigns)
             if states:

@@ -30,6 +30,7 @@ from ..state import Journal
 from .report import scrub
 
 ACTION_BATCH = 500
+LOOKUP_CHUNK = 1000  # phones a look-up for Engage's opt-outs sends in one search
 LEARNED = frozenset({"tombstone", "engage"})  # phones learned in Engage, not listed
 DNC_STATES = ("DO-NOT-CALL",)  # what Engage holds as an opt-out (optOuts.engageStates adds)
 
@@ -245,10 +246,10 @@ class Sweeper:
         scope = self.scope(account)
         wanted = sorted(set(phones))
         found: set[str] = set()
-        for start in range(0, len(wanted), 500):
-            chunk = wanted[start : start + 500]
+        for start in range(0, len(wanted), LOOKUP_CHUNK):
+            chunk = wanted[start : start + LOOKUP_CHUNK]
             records = self.client.leads.search_phones(
-                account, chunk, _sorted(scope), states=self._both_spellings()
+                account, chunk, _sorted(scope), states=self._both_spellings(), chunk=LOOKUP_CHUNK
             )
             for r in records:
                 if normalise_state(r.state) in self.states and (
