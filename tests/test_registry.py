@@ -116,3 +116,43 @@ def test_a_hash_in_the_state_blocks_with_its_key_and_only_with_it() -> None:
     recorded.add("+13035550142", Origin("dnc.yaml", 2, None, None))
     assert listed.fingerprint() == recorded.fingerprint() != ""
     assert Registry().fingerprint() == ""
+
+
+def test_a_sealed_campaign_is_read_again_when_the_do_not_call_set_changes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from test_operation import Hooks, run
+
+    from engage_sync import workspace
+    from engage_sync.config import load_config
+    from engage_sync.emulator import Emulator, Settings, default_seed
+    from engage_sync.state import load_state
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("ENGAGE_SYNC_PHONE_KEY", raising=False)
+    write(tmp_path / "engage-sync.yaml", 'account: "99990001"\nleadsets: leadsets\n')
+    write(tmp_path / "leadsets" / "a.yaml", LEADS)
+    emu = Emulator(default_seed(), Settings(rate_scale=1000.0))
+    try:
+        assert run(emu, Hooks()).report.ok
+        state = tmp_path / "engage-sync.state.json"
+        assert load_state(state).campaigns[136785].seal is not None
+        planned = workspace.build_plan((), load_config(None), state)
+        assert planned.skipped == {136785}  # sealed: not read
+        write(
+            tmp_path / "leadsets" / "dnc.yaml",
+            "doNotCall:\n  - {phone: '303 555 0143', requested: 2026-11-20}\n",
+        )
+        planned = workspace.build_plan((), load_config(None), state)
+        assert planned.skipped == frozenset()  # another do-not-call set: read again
+        (ls,) = planned.plan.leadsets
+        assert [c.extern_id for c in ls.blocked] == ["A-2"]
+        outcome = run(emu, Hooks())
+        assert outcome.report.ok and outcome.report.do_not_call.stopped == 1
+        live = [r for r in emu.store.all_leads(None) if r["leadState"] == "READY"]
+        assert sorted(r["externId"] for r in live) == ["A-1", "A-3"]
+        # the phone is now recorded: the set's fingerprint is what the new seal holds
+        again = workspace.build_plan((), load_config(None), state)
+        assert [c.extern_id for c in again.plan.leadsets[0].blocked] == ["A-2"]
+    finally:
+        emu.store.close()
