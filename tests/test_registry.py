@@ -156,3 +156,31 @@ def test_a_sealed_campaign_is_read_again_when_the_do_not_call_set_changes(
         assert [c.extern_id for c in again.plan.leadsets[0].blocked] == ["A-2"]
     finally:
         emu.store.close()
+
+
+def test_a_list_alone_is_stopped_in_the_default_account(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from test_operation import Hooks, run
+
+    from engage_sync.emulator import Emulator, Settings, default_seed
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("ENGAGE_SYNC_PHONE_KEY", raising=False)
+    write(tmp_path / "engage-sync.yaml", "leadsets: leadsets\n")
+    write(
+        tmp_path / "leadsets" / "dnc.yaml",
+        "doNotCall:\n  - {phone: '303 555 0143', requested: 2026-11-20}\n",
+    )
+    emu = Emulator(default_seed(), Settings(rate_scale=1000.0))
+    try:
+        with emu.store.transaction() as store:
+            listed = store.new_list("99990001", 136790, "by hand", "2026-12-01T00:00:00Z", {})
+            store.insert_leads(
+                "99990001", 136790, listed, [{"externId": "X", "leadPhone": "3035550143"}]
+            )
+        outcome = run(emu, Hooks())  # the default account: run() passes it
+        assert outcome.report.ok and outcome.report.do_not_call.stopped == 1
+        assert [r["leadState"] for r in emu.store.all_leads(None)] == ["CANCELLED"]
+    finally:
+        emu.store.close()

@@ -101,6 +101,8 @@ class Applier:
             if self.stops:  # every account the lead sets name stops them, work or not
                 for ls in plan.leadsets:
                     by_account.setdefault(ls.account or self.default_account or "", [])
+                if self.default_account:
+                    by_account.setdefault(self.default_account, [])
                 by_account.pop("", None)
         for ls in plan.leadsets:
             if not ls.has_work:

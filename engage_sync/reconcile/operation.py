@@ -108,6 +108,11 @@ def apply(
         _check_accounts(planned.plan, request.default_account)
         offline = plan = planned.plan
         stops = _stops(planned, config)
+        if stops and not request.default_account and not any(ls.account for ls in plan.leadsets):
+            raise ConfigError(
+                "no account to stop the do-not-call phones in: pass --account, set "
+                "ENGAGE_ACCOUNT_ID or `account:` in engage-sync.yaml; nothing posted"
+            )
         if request.refresh or stops or any(ls.has_work for ls in plan.leadsets):
             client.authenticate()  # wrong credentials: the first and only thing said
         if request.refresh:
