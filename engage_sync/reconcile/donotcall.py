@@ -202,9 +202,10 @@ class Sweeper:
                 continue
             digest = key.digest(phone)
             mine = [r for r, p in hits if p == phone]
-            for r in mine:
+            for r in mine:  # the owned records this sweep cancelled (a tombstone's own were
+                # cancelled, and are recorded, by its removal)
                 camp = state.campaigns.get(r.campaign_id)
-                if camp is not None and r.extern_id in camp.leads:
+                if r.dialable and camp is not None and r.extern_id in camp.leads:
                     forget.setdefault(r.campaign_id, set()).add(r.extern_id)
             deadline = Deadline(Requested(stop.requested, stop.requested_from), today, self.rules)
             moment = confirmed.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
