@@ -365,6 +365,84 @@ def bench_apply(root: Path, n: int, batch: int, scale: float, latency: float) ->
     }
 
 
+# `apply` with the do-not-call look-ups replaced by answers of "none held": the loader calls
+# alone, for comparison (a bench-only harness: engage-sync has no switch to turn them off)
+NO_LOOKUPS = (
+    "import sys\n"
+    "from engage_sync.reconcile.donotcall import Sweeper\n"
+    "Sweeper.held = lambda self, account, phones: set()\n"
+    "from engage_sync.cli import main\n"
+    "main(sys.argv[1:])\n"
+)
+
+
+def _dnc_apply(
+    root: Path, n: int, batch: int, scale: float, latency: float, lookups: bool
+) -> dict[str, Any]:
+    work = root / f"dnc-{n}-{'with' if lookups else 'without'}"
+    if work.exists():
+        shutil.rmtree(work)
+    (work / "leadsets").mkdir(parents=True)
+    write_csv(work / "leadsets" / "leads.csv", n, 13, 0.0)
+    (work / "leadsets" / "bench.yaml").write_text(
+        f"campaign: {CAMPAIGN}\naccount: '99990001'\n{OPTIONS}leadsFile: leads.csv\n"
+    )
+    (work / "engage-sync.yaml").write_text("rails: {maxCreates: 10000000}\n")
+    scaled = ("--rate-scale", str(scale), "--latency", str(latency), "--max-leads", str(batch))
+    command = [ES] if lookups else [PYTHON, "-c", NO_LOOKUPS]
+    flags = ["apply", "--auto-approve", "--batch-size", str(batch), "--rate-scale", str(scale)]
+    with emulator(*scaled) as (origin, env):
+        import httpx
+
+        started = time.perf_counter()
+        done = subprocess.run(
+            [*command, *flags],
+            cwd=work,
+            env=env,
+            capture_output=True,
+            text=True,
+        )
+        seconds = time.perf_counter() - started
+        if done.returncode:
+            raise SystemExit(done.stderr)
+        log = httpx.get(f"{origin}/_emulator/requests").json()
+        stats = httpx.get(f"{origin}/_emulator/stats").json()
+    loads = [r for r in log if r["path"].endswith("/direct") and r["status"] == 200]
+    looks = [
+        r for r in log if r["path"].endswith("/leadSearch") and (r["body"] or {}).get("leadStates")
+    ]
+    return {
+        "apply_s": round(seconds, 2),
+        "loader_calls": len(loads),
+        "lookups": len(looks),
+        "loader_span_s": round(loads[-1]["t"] - loads[0]["t"], 3) if len(loads) > 1 else 0.0,
+        "http_429": stats.get("loader429", 0) + stats.get("leadSearch429", 0),
+    }
+
+
+def bench_dnc_lookups(
+    root: Path, n: int, batch: int, scale: float, latency: float
+) -> dict[str, Any]:
+    """What do not call's look-ups add to an apply of `n` new leads: before each batch is
+    posted, its phones are searched for records Engage holds as DO-NOT-CALL (one search a
+    batch, run ahead of the loads in a thread of their own). The same apply with the look-ups
+    answered "none" at once is the loader calls alone; the target is at most 25% more time.
+    The documented limits and `latency` are run `scale` times faster."""
+    alone = _dnc_apply(root, n, batch, scale, latency, lookups=False)
+    looked = _dnc_apply(root, n, batch, scale, latency, lookups=True)
+    ideal = ideal_seconds(looked["loader_calls"], [(30, 10.0 / scale), (120, 60.0 / scale)])
+    return {
+        "leads": n,
+        "batch_size": batch,
+        "rate_scale": scale,
+        "latency_s": latency,
+        "loader_ideal_s": round(ideal, 3),
+        "without_lookups": alone,
+        "with_lookups": looked,
+        "added": round(looked["apply_s"] / alone["apply_s"] - 1, 3) if alone["apply_s"] else None,
+    }
+
+
 def bench_burst(root: Path, calls: int, latency: float, scale: float) -> dict[str, Any]:
     """A short apply of `calls` loader calls at `latency` seconds of server latency, with the
     documented limits (30 per 10 s, 120 per 60 s), run `scale` times faster (windows and latency
@@ -852,6 +930,20 @@ def main() -> None:
         for latency in (1.0, 3.0)
     ]
     evidence = bench_ledger(args.data, 2_000 if args.quick else 100_000)
+    dnc = [
+        bench_dnc_lookups(args.data, size, 500, 10.0, 0.5 / 10.0)
+        for size in ((1_000, 5_000) if args.quick else (1_000, 100_000))
+    ]
+    for d in dnc:
+        w, wo = d["with_lookups"], d["without_lookups"]
+        print(
+            f"  do-not-call look-ups in an apply of {d['leads']:,} new leads: {w['lookups']} "
+            f"searches beside {w['loader_calls']} loader calls; apply {w['apply_s']} s against "
+            f"{wo['apply_s']} s for the loader calls alone ({d['added']:+.0%}), loader span "
+            f"{w['loader_span_s']} s vs {wo['loader_span_s']} s, "
+            f"{w['http_429'] + wo['http_429']} x 429",
+            flush=True,
+        )
     doc = {
         "machine": {
             "arch": platform.machine(),
@@ -869,6 +961,7 @@ def main() -> None:
         "incremental": incremental,
         "accounts": accounts,
         "evidence_ledger": evidence,
+        "dnc_lookups": dnc,
         "burst": bursts,
     }
     args.out.parent.mkdir(parents=True, exist_ok=True)

@@ -42,7 +42,14 @@ from .model import (
 
 HEADER = "# engage-sync change set 1 checksum "
 # the order a plan lists a campaign's changes in (LeadSetPlan.changes), orphans aside
-KINDS = (ChangeKind.REMOVE, ChangeKind.REPLACE, ChangeKind.UPDATE, ChangeKind.CREATE)
+KINDS = (
+    ChangeKind.REMOVE,
+    ChangeKind.BLOCKED,
+    ChangeKind.REPLACE,
+    ChangeKind.UPDATE,
+    ChangeKind.CREATE,
+)
+BLOCKED = "do-not-call"  # a blocked lead's `after`: never posted (issue #30)
 # engage-sync.yaml changed since the last apply: one item, campaign 0, before everything else
 # (`0  settings  engage-sync.yaml  <digest before>  <digest after>  `)
 SETTINGS = "settings"
@@ -60,6 +67,8 @@ def item(change: Change, key: str) -> str:
     if change.kind is ChangeKind.REMOVE:
         assert change.reason is not None
         after = change.reason.value
+    elif change.kind is ChangeKind.BLOCKED:
+        after = BLOCKED
     else:
         after = change.digest or ""
     eid = escape(change.extern_id)
@@ -87,6 +96,11 @@ def is_tombstone(line: str) -> bool:
     """A tombstone's removal: carried out whether or not a review showed it."""
     parts = line.split("\t")
     return parts[1] == ChangeKind.REMOVE.value and parts[4] == RemoveReason.REMOVED.value
+
+
+def is_blocked(line: str) -> bool:
+    """A declared lead the do-not-call set blocks: nothing is sent for it, reviewed or not."""
+    return line.split("\t")[1] == ChangeKind.BLOCKED.value
 
 
 def campaign_id(line: str) -> int:

@@ -15,6 +15,7 @@ import yaml
 from yaml.nodes import MappingNode
 
 from .display import printable
+from .donotcall.phones import known_region
 from .errors import ConfigError, InputError
 from .leadsets.boundary import check_file
 from .leadsets.documents import Converter, compose_text
@@ -151,6 +152,9 @@ def _opt_out_problems(
                 ("optOuts", "timezone"),
                 f"{zone!r} is not an IANA time zone (e.g. America/New_York)",
             )
+    region = raw.get("phoneRegion")
+    if isinstance(region, str) and len(region) == 2 and not known_region(region):
+        add(("optOuts", "phoneRegion"), f"{region!r} is not a region phone numbers are known for")
     for i, day in enumerate(raw.get("closed") or []):
         try:
             date.fromisoformat(str(day))
@@ -190,7 +194,8 @@ def _wants_text(where: tuple[object, ...]) -> bool:
     not false), dates."""
     return where == ("account",) or (
         where[:1] == ("optOuts",)
-        and where[1:2] in (("country",), ("subdivision",), ("timezone",), ("closed",))
+        and where[1:2]
+        in (("country",), ("subdivision",), ("timezone",), ("closed",), ("phoneRegion",))
     )
 
 

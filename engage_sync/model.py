@@ -57,6 +57,9 @@ class ChangeKind(enum.Enum):
     REPLACE = "replace"  # the phone changed: cancel the old number's records, load the new one
     REMOVE = "remove"  # a tombstone, or prune: cancel (or delete) every dialable record
     ORPHAN = "orphan"  # not an action: nothing is sent
+    # declared, but its phone is on the do-not-call set (issue #30): never loaded; an owned
+    # record of it is stopped with the phone
+    BLOCKED = "blocked"
 
 
 class RemoveReason(enum.Enum):
@@ -308,6 +311,11 @@ class Tombstone:
     file: str
     line: int
     requested: date | None = None
+    # do not call (issue #30): the lead's phones when the tombstone keeps them (E.164), and
+    # whether it is an opt-out (the default: its phones join the do-not-call set) or a business
+    # removal (`optOut: false`)
+    phones: tuple[str, ...] = ()
+    opt_out: bool = True
 
 
 @dataclass(frozen=True, slots=True)
@@ -362,6 +370,7 @@ class Change:
     # (update, replace, removal of an owned lead): what a reviewer approved (changeset.py)
     digest: str | None = None
     before: str | None = None
+    note: str | None = None  # blocked: where the do-not-call set names its phone (file:line)
 
 
 @dataclass(frozen=True, slots=True)
@@ -435,6 +444,8 @@ class LeadSetPlan:
     drift: tuple[Drift, ...] = ()
     unmanaged: int | None = None
     refresh_complete: bool = True
+    # declared leads whose phone is on the do-not-call set: never loaded (issue #30)
+    blocked: tuple[Change, ...] = ()
 
     @property
     def declared(self) -> int:
@@ -465,7 +476,20 @@ class LeadSetPlan:
     def changes(self) -> Sequence[Change]:
         """Removals first (they stop calls), then what touches leads already in Engage (a view:
         a first plan's million creates are not copied)."""
-        return Joined((self.removals, self.replaces, self.updates, self.creates, self.orphans))
+        parts = (self.removals, self.blocked, self.replaces, self.updates, self.creates)
+        return Joined((*parts, self.orphans))
+
+
+@dataclass(frozen=True, slots=True)
+class PhoneStop:
+    """A phone the repository names that no apply has stopped yet (issue #30): where it is
+    named (never the number), how the person asked, and its deadline. Apply stops it first,
+    in every campaign the scope says; like a deadline, not part of the checksum."""
+
+    file: str
+    line: int
+    source: str | None
+    deadline: Deadline
 
 
 @dataclass(frozen=True, slots=True)
@@ -477,6 +501,10 @@ class Plan:
     warnings: tuple[str, ...] = field(default=())
     refreshed: bool = False  # looked at Engage (plan --refresh): the lead sets carry drift
     settings: SettingsChange | None = None  # engage-sync.yaml changed since the last apply
+    stops: tuple[PhoneStop, ...] = ()  # do not call: phones apply stops first
+    # plan --refresh: phones Engage holds as do-not-call that the repository does not name
+    # (how many; `engage-sync optouts pull` writes them into a list)
+    engage_opt_outs: int | None = None
 
     def count(self, kind: ChangeKind) -> int:
         return sum(len(getattr(ls, _ATTR[kind])) for ls in self.leadsets)
@@ -487,7 +515,11 @@ class Plan:
 
     @property
     def has_changes(self) -> bool:
-        return self.settings is not None or any(ls.has_work or ls.orphans for ls in self.leadsets)
+        return (
+            self.settings is not None
+            or bool(self.stops)
+            or any(ls.has_work or ls.orphans for ls in self.leadsets)
+        )
 
     def tombstones_only(self) -> Plan:
         """The part of this plan no safety rail may hold back: the tombstones (issue #10)."""
@@ -496,7 +528,7 @@ class Plan:
             removals = tuple(c for c in ls.removals if c.reason is RemoveReason.REMOVED)
             kept.append(
                 replace(ls, creates=(), updates=(), replaces=(), orphans=(), removals=removals)
-            )
+            )  # blocked leads stay: they are never loaded either way
         return replace(self, leadsets=tuple(kept), settings=None)
 
 
@@ -510,6 +542,7 @@ _ATTR = {
     ChangeKind.REPLACE: "replaces",
     ChangeKind.REMOVE: "removals",
     ChangeKind.ORPHAN: "orphans",
+    ChangeKind.BLOCKED: "blocked",
 }
 
 

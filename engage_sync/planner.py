@@ -11,6 +11,7 @@ from typing import Any, Protocol
 from deepdiff import DeepDiff
 
 from .changeset import SETTINGS, Checksum, escape, item, load_key, removal_key, settings_item
+from .donotcall.registry import Origin
 from .model import (
     PHONE_FIELDS,
     CampaignRef,
@@ -63,6 +64,7 @@ def plan(
     include_undeclared: bool = False,
     creates_for: Callable[[int], Spool] = Spool,
     settings: Mapping[str, Any] | None = None,
+    do_not_call: Callable[[Lead], Origin | None] | None = None,
 ) -> Plan:
     """Compare declared leads with the state by (campaign id, externId) and content hash.
 
@@ -87,6 +89,7 @@ def plan(
         creates = creates_for(cid)
         updates: list[Change] = []
         replaces: list[Change] = []
+        blocked: list[Change] = []
         unchanged = 0
         # owned leads no file declares any more (orphans, prune): start from every owned
         # externId and strike out each one found; no copy of the declared ones is kept
@@ -106,6 +109,18 @@ def plan(
             entry = get(eid)
             if in_doubt and eid in in_doubt:
                 doubt.append(eid)
+            if do_not_call is not None:
+                origin = do_not_call(lead)
+                if origin is not None:
+                    if strike is not None and entry is not None:
+                        strike(eid)
+                    stop = Change(
+                        ChangeKind.BLOCKED, cid, eid, lead.file, lead.line, (), None,
+                        lead.digest, entry[:8] if entry is not None else None, origin.where(),
+                    )  # fmt: skip
+                    blocked.append(stop)
+                    digest.add(cid, ChangeKind.BLOCKED, item(stop, key))
+                    continue
             if entry is None:
                 creates.add(eid, lead.file, lead.line, lead.digest)
                 created(f"{head}{escape(eid)}\t\t{lead.digest}{tail}".encode())
@@ -130,7 +145,8 @@ def plan(
         if (
             want.unread
         ):  # its leads are the state's, but for the few re-read (incremental/partial.py)
-            unchanged = len(applied) - len(updates) - len(replaces)
+            owned_blocked = sum(1 for c in blocked if c.before is not None)
+            unchanged = len(applied) - len(updates) - len(replaces) - owned_blocked
         removals = _tombstoned(want, applied, camp.removed if camp is not None else set())
         tombstoned = {t.extern_id for t in want.tombstones}
         # nothing owned, or a sealed campaign (every owned lead is declared): nothing dropped
@@ -158,7 +174,7 @@ def plan(
         leadsets.append(
             _leadset(
                 want,
-                Changes(creates, updates, replaces, removals, orphans),
+                Changes(creates, updates, replaces, removals, orphans, blocked),
                 unchanged,
                 len(applied),
                 doubt,
@@ -208,8 +224,12 @@ def _tombstoned(
                 t.line,
                 reason=RemoveReason.REMOVED,
                 before=entry[:8] if entry is not None else None,
+                note=None if t.opt_out else NOT_AN_OPT_OUT,
             )
     return [found[k] for k in sorted(found)]
+
+
+NOT_AN_OPT_OUT = "not an opt-out"  # `optOut: false`: its phones stay off the do-not-call set
 
 
 @dataclass(frozen=True, slots=True)
@@ -219,6 +239,7 @@ class Changes:
     replaces: list[Change]
     removals: list[Change]
     orphans: tuple[Change, ...]
+    blocked: list[Change]
 
 
 def _leadset(
@@ -260,6 +281,7 @@ def _leadset(
         orphans=orphans,
         replaces=tuple(changes.replaces),
         removals=tuple(changes.removals),
+        blocked=tuple(changes.blocked),
         prune=want.prune,
         prune_action=want.prune_action,
         unchanged=unchanged,

@@ -33,7 +33,8 @@ def tripped(plan: Plan, rails: Rails) -> list[str]:
                     f"(rails.maxPruneFraction: {rails.max_prune_fraction:g})"
                 )
         tombstoned = sum(1 for c in ls.removals if c.reason is RemoveReason.REMOVED)
-        if applied > tombstoned and ls.declared == 0:
+        # a lead blocked by do not call is declared all the same: its file was not emptied
+        if applied > tombstoned and ls.declared + len(ls.blocked) == 0:
             found.append(
                 f"campaign {cid}: declares no leads but {applied} were applied before "
                 "(an emptied file or a broken export?)"

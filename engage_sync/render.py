@@ -25,15 +25,18 @@ _SYMBOL = {
     ChangeKind.REPLACE: "-/+",
     ChangeKind.REMOVE: "-",
     ChangeKind.ORPHAN: "?",  # not a removal: nothing is done, it stays dialable
+    ChangeKind.BLOCKED: "x",  # on the do-not-call set: never loaded
 }
 
 
 def summary_line(plan: Plan) -> str:
     n = plan.count
+    blocked = n(ChangeKind.BLOCKED)
     return (
         f"Plan: {n(ChangeKind.CREATE)} to create, {n(ChangeKind.UPDATE)} to update, "
         f"{n(ChangeKind.REPLACE)} to replace, {n(ChangeKind.REMOVE)} to remove, "
-        f"{n(ChangeKind.ORPHAN)} orphaned, {plan.unchanged} unchanged."
+        + (f"{blocked} blocked (do not call), " if blocked else "")
+        + f"{n(ChangeKind.ORPHAN)} orphaned, {plan.unchanged} unchanged."
     )
 
 
@@ -64,13 +67,15 @@ def _setting(value: object) -> str:
 def counts_line(ls: LeadSetPlan) -> str:
     return (
         f"{len(ls.creates)} to create, {len(ls.updates)} to update, {len(ls.replaces)} to "
-        f"replace, {len(ls.removals)} to remove, {len(ls.orphans)} orphaned, "
-        f"{ls.unchanged} unchanged"
+        f"replace, {len(ls.removals)} to remove, "
+        + (f"{len(ls.blocked)} blocked (do not call), " if ls.blocked else "")
+        + f"{len(ls.orphans)} orphaned, {ls.unchanged} unchanged"
     )
 
 
 def opt_out_counts(plan: Plan) -> dict[str, int]:
     deadlines = [d for ls in plan.leadsets for d in ls.deadlines.values()]
+    deadlines += [s.deadline for s in plan.stops]  # do not call: a phone's deadline counts too
     return {
         "pending": len(deadlines),
         "dueSoon": sum(1 for d in deadlines if d.status is Status.SOON),
@@ -104,8 +109,15 @@ def overdue(plan: Plan, limit: int = 20) -> list[str]:
         f"opt-out past its deadline: campaign {cid} {printable(eid)}: {d.describe()}; apply now"
         for _, cid, eid, d in late[:limit]
     ]
-    if len(late) > limit:
-        lines.append(f"... and {len(late) - limit} more opt-out(s) past their deadline")
+    late_phones = [s for s in plan.stops if s.deadline.status is Status.OVERDUE]
+    lines += [
+        f"do-not-call phone past its deadline: {s.file}:{s.line}: {s.deadline.describe()}; "
+        "apply now"
+        for s in late_phones[: max(0, limit - len(lines))]
+    ]
+    total = len(late) + len(late_phones)
+    if total > len(lines):
+        lines.append(f"... and {total - len(lines)} more opt-out(s) past their deadline")
     return lines
 
 
@@ -127,6 +139,29 @@ def opt_out_lines(plan: Plan, limit: int = 20) -> list[str]:
     if len(pending) > limit:
         lines.append(f"  ... and {len(pending) - limit} more (--format json lists them all)")
     return lines
+
+
+def stop_lines(plan: Plan, limit: int = 20) -> list[str]:
+    """The do-not-call phones apply stops first (never the number: where the list names it)."""
+    if not plan.stops:
+        return []
+    lines = [
+        f"Do not call: {len(plan.stops)} phone(s) to stop first, everywhere the scope says "
+        "(never held back):"
+    ]
+    for s in plan.stops[:limit]:
+        how = f"{s.source}; " if s.source else ""
+        lines.append(f"  - phone at {s.file}:{s.line}  ({how}{s.deadline.describe()})")
+    if len(plan.stops) > limit:
+        lines.append(f"  ... and {len(plan.stops) - limit} more (--format json lists them all)")
+    return lines
+
+
+def stop_document(plan: Plan) -> list[dict[str, object]]:
+    return [
+        {"file": s.file, "line": s.line, "source": s.source, **_deadline_fields(s.deadline)}
+        for s in plan.stops
+    ]
 
 
 def opt_out_document(plan: Plan) -> list[dict[str, object]]:
@@ -169,6 +204,8 @@ def _note(change: Change, deadline: Deadline | None = None) -> str:
         return f"  (removed; {deadline.describe()})" if deadline else "  (removed)"
     if change.kind is ChangeKind.ORPHAN:
         return "  (stays in Engage)"
+    if change.kind is ChangeKind.BLOCKED:
+        return f"  (do not call: {change.note}; never loaded)"
     return ""
 
 
@@ -197,6 +234,7 @@ def render_text(
         lines.extend(f"  warning: {printable(w)}" for w in (*ls.warnings, *due_soon(ls)))
         lines.append("")
     lines.extend(settings_lines(plan, limit))
+    lines.extend(stop_lines(plan, limit))
     lines.extend(drift_lines(plan, limit))
     lines.extend(f"error: {e}" for e in overdue(plan, limit))
     lines.extend(f"warning: {printable(w)}" for w in plan.warnings)
@@ -264,9 +302,18 @@ def drift_lines(plan: Plan, limit: int = 20) -> list[str]:
             lines.append(f"  ! {eid}  {d.kind.value}{named}{state}: {EXPLAIN[d.kind]}")
         if len(ordered) > limit:
             lines.append(f"  ... and {len(ordered) - limit} more (--format json lists them all)")
+    if plan.engage_opt_outs:
+        lines.append(engage_line(plan.engage_opt_outs))
     lines.append(drift_summary(plan))
     lines.append("")
     return lines
+
+
+def engage_line(count: int) -> str:
+    return (
+        f"  ! Engage holds {count} phone(s) as do-not-call that no do-not-call list names: "
+        "`engage-sync optouts pull` writes them into one, for a pull request"
+    )
 
 
 def render_drift_text(plan: Plan, limit: int = 20) -> str:
@@ -289,6 +336,8 @@ def _change_items(plan: Plan) -> Iterator[dict[str, object]]:
                 item["fields"] = list(c.fields)
             if c.reason is not None:
                 item["reason"] = c.reason.value
+            if c.kind is ChangeKind.BLOCKED:
+                item["doNotCall"] = c.note
             if d is not None:
                 item["optOut"] = _deadline_fields(d)
             yield item
@@ -308,6 +357,8 @@ def plan_document(
             "remove": plan.count(ChangeKind.REMOVE),
             "unchanged": plan.unchanged,
             "orphaned": plan.count(ChangeKind.ORPHAN),
+            "blocked": plan.count(ChangeKind.BLOCKED),
+            "doNotCall": len(plan.stops),
             "optOuts": opt_out_counts(plan),
             **({"drift": drift_counts(plan)} if plan.refreshed else {}),
         },
@@ -322,6 +373,7 @@ def plan_document(
                 "remove": len(ls.removals),
                 "prune": ls.prune_action.value if ls.prune else False,
                 "orphaned": len(ls.orphans),
+                "blocked": len(ls.blocked),
                 "unchanged": ls.unchanged,
                 "inDoubt": list(ls.in_doubt),
                 "warnings": list(ls.warnings),
@@ -330,6 +382,7 @@ def plan_document(
         ],
         "settings": _settings_document(plan),
         "refreshed": plan.refreshed,
+        "doNotCall": stop_document(plan),
         **(_drift_document(plan) if plan.refreshed else {}),
         "rails": list(rails),
         "warnings": list(plan.warnings),
@@ -356,6 +409,7 @@ def _settings_document(plan: Plan) -> dict[str, object] | None:
 
 def _drift_document(plan: Plan) -> dict[str, object]:
     return {
+        "engageOptOuts": plan.engage_opt_outs,
         "drift": [
             {
                 "campaignId": d.campaign_id,
@@ -413,8 +467,10 @@ def _change_text(c: Change, deadlines: Mapping[str, Deadline]) -> str:
         "    {",
         f'      "action": "{c.kind.value}",',
         f'      "campaignId": {c.campaign_id},',
-        f'      "externId": {_text(c.extern_id)},',
     ]
+    if c.kind is ChangeKind.BLOCKED:
+        lines.append(f'      "doNotCall": {_text(c.note or "")},')
+    lines.append(f'      "externId": {_text(c.extern_id)},')
     if c.kind in (ChangeKind.UPDATE, ChangeKind.REPLACE):
         if c.fields:
             names = ",\n".join(f"        {_text(f)}" for f in c.fields)
@@ -493,6 +549,12 @@ def render_markdown(
         for ls in plan.leadsets
         for w in due_soon(ls)
     ]
+    warnings += [
+        f"- :no_entry_sign: campaign {ls.campaign.id}: {len(ls.blocked)} lead(s) blocked: their "
+        "phone is on the do-not-call set, so apply never loads them"
+        for ls in plan.leadsets
+        if ls.blocked
+    ]
     warnings = [f"- :x: {md_text(e)}" for e in overdue(plan, limit=20)] + warnings
     warnings += [f"- :warning: {md_text(w)}" for w in plan.warnings]
     warnings += [f"- :no_entry: apply will refuse unless `--force`: {md_text(r)}" for r in rails]
@@ -502,6 +564,9 @@ def render_markdown(
     if shown:
         head += ["### Settings", "", md_text(shown[0]), ""]
         head += [f"- {md_code(line.strip(), table=False)}" for line in shown[1:]]
+    if plan.stops:
+        head += ["### Do not call", ""]
+        head += [f"- {md_text(line.strip())}" for line in stop_lines(plan, limit=20)]
         head.append("")
     if plan.refreshed:
         head += ["### Changed outside engage-sync since the last apply", ""]
@@ -521,7 +586,7 @@ def render_markdown(
     for ls in plan.leadsets:
         # removals stop calls and replacements and updates touch what is already in Engage: list
         # them before the creates, so they are the ones shown when a large plan goes past budget
-        changes = Joined((ls.removals, ls.replaces, ls.updates, ls.orphans, ls.creates))
+        changes = Joined((ls.removals, ls.blocked, ls.replaces, ls.updates, ls.orphans, ls.creates))
         if not changes:
             continue
         opening = [
@@ -539,6 +604,8 @@ def render_markdown(
         body += opening
         for i, c in enumerate(changes):
             detail = ", ".join(c.fields) or (c.reason.value if c.reason else "")
+            if c.kind is ChangeKind.BLOCKED:
+                detail = f"do not call: {c.note}; never loaded"
             d = ls.deadlines.get(c.extern_id) if c.reason is RemoveReason.REMOVED else None
             if d is not None:
                 detail += f"; {d.describe()}"

@@ -14,15 +14,25 @@ from typing import Any
 from . import leadsets
 from .config import DEFAULT_LEADSETS, DEFAULT_STATE, Config, pick
 from .display import printable
+from .donotcall.keys import resolve as resolve_key
+from .donotcall.registry import Origin, Registry
 from .errors import ConfigError, InputError, StateError
 from .incremental import partial as partials
 from .incremental import seal as seals
 from .incremental.partial import Partial
 from .incremental.seal import Chunk, Group, Seal
-from .leadsets import DUPLICATE_EFFECT, Sink, Source, boundary, chunks
+from .leadsets import DUPLICATE_EFFECT, Sink, Source, boundary, chunks, dnclists
 from .leadsets.chunks import Cut
-from .model import Desired, Lead, LeadSetPlan, Plan, RemoveReason
-from .optouts import Deadline, OptOutRules, Pending, ledger_path, requested_dates
+from .model import Desired, Lead, LeadSetPlan, PhoneStop, Plan, RemoveReason
+from .optouts import (
+    DateSource,
+    Deadline,
+    OptOutRules,
+    Pending,
+    Requested,
+    ledger_path,
+    requested_dates,
+)
 from .optouts.history import blame
 from .planner import plan as make_plan
 from .rails import tripped
@@ -88,6 +98,7 @@ class Planned:
     skipped: frozenset[int] = frozenset()
     seals: dict[int, Seal] = field(default_factory=dict)
     partial: frozenset[int] = frozenset()  # campaigns of which only changed chunks were read
+    registry: Registry = field(default_factory=Registry)  # the do-not-call set (issue #30)
 
 
 @dataclass
@@ -102,6 +113,8 @@ class Inputs:
     # those of them read in part (incremental/partial.py)
     chunked: dict[int, Cut] = field(default_factory=dict)
     partials: dict[int, Partial] = field(default_factory=dict)
+    # the do-not-call set the leads are checked against (issue #30)
+    registry: Registry = field(default_factory=Registry)
 
 
 def read_sources(paths: Sequence[str], config: Config) -> tuple[list[Source], Sink, bool]:
@@ -136,15 +149,24 @@ def read_inputs(
         root=root,
     )
     if state is None:
-        return Inputs(load(files), sink, whole)
+        sources = load(files)
+        return Inputs(sources, sink, whole, registry=do_not_call(sink, sources, None, config))
     shown = {leadsets.shown_path(f): f for f in files}
     digests: dict[str, str | None] = {}
     skipped, key = _trusted(state, config, shown, digests)
     sealed_files = {f for seal in skipped.values() for f in seal.files}
     sources = load([f for name, f in shown.items() if name not in sealed_files])
-    # a new or changed file that declares a sealed campaign: read that campaign whole
-    for cid in {s.meta.campaign.id for s in sources} & skipped.keys():
-        sources += load([shown[name] for name in skipped.pop(cid).files])
+    # do-not-call lists are never sealed: read now, they decide which seals still hold
+    registry = do_not_call(sink, sources, state, config)
+    fingerprint = registry.fingerprint()
+    # a new or changed file that declares a sealed campaign, or another do-not-call set: read
+    # that campaign whole
+    changed = {s.meta.campaign.id for s in sources}
+    changed |= {cid for cid, seal in skipped.items() if seal.dnc != fingerprint}
+    for cid in sorted(changed & skipped.keys()):
+        more = load([shown[name] for name in skipped.pop(cid).files])
+        _tombstone_phones(registry, more)
+        sources += more
     for cid, seal in skipped.items():  # what reading them would find, found without reading
         for file, line, name, message in seal.warnings:
             sink.add(file, line, name, message, warn=True)
@@ -152,7 +174,7 @@ def read_inputs(
             sink.shared_phones[cid] = seal.shared_phones
     order = {f: i for i, f in enumerate(files)}
     sources.sort(key=lambda s: order[s.path])
-    found = Inputs(sources, sink, whole, skipped, digests, key)
+    found = Inputs(sources, sink, whole, skipped, digests, key, registry=registry)
     _chunk(found, state, partial, sealing)
     for source in sources:
         if source.leads_path is not None and source.meta.leads_file not in digests:
@@ -197,6 +219,7 @@ def _chunked_seal(found: Inputs, camp: CampaignState | None, source: Source) -> 
         seal is None
         or not seal.chunks
         or seal.key != found.key
+        or seal.dnc != found.registry.fingerprint()
         or seal.leads != len(camp.leads)
         or seal.files != (source.meta.path,)
         or seal.leads_file != source.meta.leads_file
@@ -230,6 +253,7 @@ def plan_reading(
     state: State,
     sink: Sink,
     include_undeclared: bool,
+    registry: Registry | None = None,
     settings: Mapping[str, Any] | None = None,
 ) -> Unchecked:
     """Plan the lead sets while they are read and checked (their problems land in `sink`)."""
@@ -237,6 +261,7 @@ def plan_reading(
         desired,
         state,
         include_undeclared=include_undeclared and not sink.errors,
+        do_not_call=registry.blocked_by if registry else None,
         settings=settings,
     )
     return Unchecked(plan, sink)
@@ -283,11 +308,27 @@ def in_sync(state: State, config: Config) -> set[int]:
 
 def validate(paths: Sequence[str], config: Config) -> tuple[Sink, int, int]:
     """Read everything and report every problem; returns (sink, files, leads)."""
-    sources, sink, _ = read_sources(paths, config)
+    found = read_inputs(paths, config)
+    sources, sink = found.sources, found.sink
+    registry = found.registry
+    state_file = state_path(None, config)
+    if state_file.exists():  # the phones stopped before block too (issue #30)
+        with contextlib.suppress(StateError):  # validate checks lead sets; plan, the state
+            registry = do_not_call(Sink(), sources, load_state(state_file), config, sink)
     count = 0
     for desired in leadsets.group(sources, sink):
-        for _lead in desired.leads:
+        for lead in desired.leads:
             count += 1
+            origin = registry.blocked_by(lead) if registry else None
+            if origin is not None:
+                sink.add(
+                    lead.file,
+                    lead.line,
+                    "leadPhone",
+                    f"on the do-not-call set ({origin.where()}): plan blocks it, apply never "
+                    "loads it",
+                    warn=True,
+                )
     return sink, len(sources), count
 
 
@@ -327,6 +368,8 @@ def _build(
 ) -> Planned | None:
     found = read_inputs(paths, config, state if incremental else None, partial, sealing)
     sources, sink = found.sources, found.sink
+    if not incremental:  # the state's stopped phones block all the same (issue #30)
+        found.registry = do_not_call(Sink(), sources, state, config, sink)
     desired = leadsets.group(sources, sink)
     pruning = []
     if not found.whole:  # like Terraform's -target: what was not read is never removed
@@ -346,13 +389,13 @@ def _build(
     desired.sort(key=lambda d: d.campaign.id)  # the checksum follows this order
     try:
         unchecked = plan_reading(
-            desired, state, sink, include_undeclared=found.whole, settings=config.settings
+            desired, state, sink, found.whole, found.registry, settings=config.settings
         )
     except MalformedEntry as e:
         raise StateError(_where_in_state(state_file, e)) from e
     made: dict[int, tuple[Chunk, ...]] = {}
     if found.partials:
-        if sink.errors:
+        if sink.errors or any(ls.blocked for ls in unchecked.plan_unchecked.leadsets):
             return None  # a full read finds every problem, exactly
         by_id = {ls.campaign.id: ls for ls in unchecked.plan_unchecked.leadsets}
         for cid, bit in found.partials.items():
@@ -384,6 +427,7 @@ def _build(
     )
     result = replace(result, warnings=result.warnings + shared + limited)
     result = with_deadlines(result, desired, state, config.opt_outs)
+    result = with_stops(result, found.registry, config.opt_outs)
     return Planned(
         result,
         state,
@@ -393,6 +437,7 @@ def _build(
         frozenset(found.skipped),
         _seals(result, found, sources, made) if incremental and sealing else {},
         frozenset(found.partials),
+        found.registry,
     )
 
 
@@ -442,6 +487,25 @@ def with_deadlines(
     return replace(result, leadsets=tuple(leadsets)) if today is not None else result
 
 
+def with_stops(result: Plan, registry: Registry, rules: OptOutRules) -> Plan:
+    """The phones apply stops first (issue #30), each with its deadline; not in the checksum."""
+    pending = registry.pending()
+    if not pending:
+        return result
+    today = rules.today()
+    stops = []
+    for p in pending:
+        day = p.origin.requested
+        requested = Requested(day or today, DateSource.LEAD_SET if day else DateSource.FIRST_SEEN)
+        stops.append(
+            PhoneStop(
+                p.origin.file, p.origin.line, p.origin.source, Deadline(requested, today, rules)
+            )
+        )
+    stops.sort(key=lambda s: (s.deadline.due, s.file, s.line))
+    return replace(result, stops=tuple(stops))
+
+
 def _seals(
     result: Plan,
     found: Inputs,
@@ -471,7 +535,15 @@ def _seals(
             groups = found.sink.shared_groups.get(cid, [])
             ordered = sorted((tuple(sorted(g, key=lambda m: m[1])) for g in groups), key=_first)
             parts = (leads_file, chunked[cid], tuple(ordered))
-        seal = seals.seal_for(ls, inputs[cid], found.key, found.sink.problems, shared, parts)
+        seal = seals.seal_for(
+            ls,
+            inputs[cid],
+            found.key,
+            found.sink.problems,
+            shared,
+            parts,
+            found.registry.fingerprint(),
+        )
         if seal is not None:
             made[cid] = seal
     return made
@@ -507,3 +579,40 @@ def leads_by_key(
             if (cid, lead.extern_id) in wanted:
                 found[(cid, lead.extern_id)] = lead
     return found
+
+
+def do_not_call(
+    sink: Sink,
+    sources: Sequence[Source],
+    state: State | None,
+    config: Config,
+    lists_from: Sink | None = None,
+) -> Registry:
+    """The do-not-call set (issue #30): the phones of the lists found among the lead sets
+    (`lists_from`, else `sink`: problems go to `sink`), of the tombstones that keep them, and
+    the hashes of the phones the state records as stopped, with the key they were made with
+    (a key that cannot be had leaves them unusable here: a warning says so)."""
+    recorded = state.do_not_call if state is not None else None
+    key, why = resolve_key(recorded.key if recorded is not None else None)
+    if why:
+        sink.add("engage-sync.yaml", 0, "doNotCall", why, warn=True)
+    hashes = recorded.hashes if recorded is not None else frozenset()
+    registry = Registry(config.opt_outs.phone_region, key, hashes)
+    for found in (lists_from or sink).do_not_call:
+        try:
+            for entry in dnclists.entries(found, sink, registry.region):
+                origin = Origin(entry.file, entry.line, entry.requested, entry.source)
+                registry.add(entry.phone, origin)
+        except InputError as e:
+            sink.add_fatal(str(e))
+    _tombstone_phones(registry, sources)
+    return registry
+
+
+def _tombstone_phones(registry: Registry, sources: Sequence[Source]) -> None:
+    """Every opt-out tombstone's own phones join the set (not `optOut: false`)."""
+    for source in sources:
+        for t in source.meta.tombstones:
+            if t.opt_out:
+                for phone in t.phones:
+                    registry.add(phone, Origin(t.file, t.line, t.requested, "tombstone"), False)

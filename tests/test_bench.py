@@ -53,6 +53,14 @@ def test_quick_benchmark_runs_and_writes_every_measurement(tmp_path: Path) -> No
     assert refresh["searches"] >= 3 and refresh["http_429"] == 0
     assert "plan/floor" in result.stdout and "calls/s of a" in result.stdout
     assert "refresh of 2,000 owned leads" in result.stdout
+    dnc = doc["dnc_lookups"]
+    assert [d["leads"] for d in dnc] == [1_000, 5_000]
+    for d in dnc:  # one look-up for two batches with them, none without; as many loader calls
+        calls = d["with_lookups"]["loader_calls"]
+        assert d["with_lookups"]["lookups"] == (calls + 1) // 2 > 0
+        assert d["without_lookups"]["lookups"] == 0
+        assert d["without_lookups"]["loader_calls"] == d["with_lookups"]["loader_calls"]
+    assert "do-not-call look-ups in an apply of 5,000 new leads" in result.stdout
     first = doc["issue13"]
     assert {(r["leads"], r["format"]) for r in first["first_plans"]} == {
         (n, f) for n in (5_000, 20_000) for f in ("text", "markdown", "json")

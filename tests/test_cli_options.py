@@ -31,8 +31,8 @@ def commands() -> list[tuple[str, ...]]:
 
 
 CI = {"ci plan", "ci apply", "ci drift"}  # each runs plan or apply, with their options
-USES_STATE = {"plan", "apply", "force-unlock", "import", "state", "evidence", *CI}
-USES_DEBUG = {"apply", "campaigns", "plan", "import", *CI}
+USES_STATE = {"plan", "apply", "force-unlock", "import", "state", "evidence", "optouts", *CI}
+USES_DEBUG = {"apply", "campaigns", "plan", "import", "optouts", *CI}
 
 
 @pytest.mark.parametrize("command", commands(), ids=" ".join)

@@ -209,3 +209,32 @@ def test_the_planner_reads_a_view_of_the_state_and_puts_creates_where_it_is_told
     frozen = State(Path("s.json"), lineage="L", serial=4)
     frozen.campaigns = MappingProxyType({1: camp})  # type: ignore[assignment]
     assert plan([desired(1, lead("a"))], frozen).unchanged == 1
+
+
+def test_a_lead_whose_phone_is_on_the_do_not_call_set_is_blocked_not_loaded() -> None:
+    from engage_sync.changeset import plan_items
+    from engage_sync.donotcall.registry import Origin, Registry
+
+    registry = Registry()
+    registry.add("+14155550100", Origin("leadsets/dnc.yaml", 3, None, "IVR"))
+    other = Lead.from_mapping({"externId": "ok", "leadPhone": "4155550199"}, "f.yaml", 4)
+    state = applied((1, lead("owned")))
+    want = desired(1, lead("owned", 2), lead("new", 3), other)
+    result = plan([want], state, do_not_call=registry.blocked_by)
+    (ls,) = result.leadsets
+    assert [(c.extern_id, c.line, c.before is not None, c.note) for c in ls.blocked] == [
+        ("owned", 2, True, "leadsets/dnc.yaml:3"),
+        ("new", 3, False, "leadsets/dnc.yaml:3"),
+    ]
+    assert [c.extern_id for c in ls.creates] == ["ok"]
+    assert not ls.updates and not ls.orphans and ls.unchanged == 0
+    assert result.count(ChangeKind.BLOCKED) == 2
+    # the change set and its checksum carry them, as blocked
+    items = list(plan_items(result))
+    assert [i.split("\t")[1:3] + i.split("\t")[4:5] for i in items[:2]] == [
+        ["blocked", "owned", "do-not-call"],
+        ["blocked", "new", "do-not-call"],
+    ]
+    unblocked = plan([desired(1, lead("owned", 2), lead("new", 3), other)], state)
+    assert unblocked.checksum != result.checksum
+    assert "4155550100" not in "".join(items)

@@ -119,7 +119,9 @@ def test_a_tombstone_cancels_every_dialable_record_of_that_person_and_nothing_el
     # the same person loaded twice more by hand in this campaign, and once in another campaign
     by_hand(emu, CAMPAIGN, {"externId": "R-1003", "leadPhone": "6175550199"})
     by_hand(emu, CAMPAIGN, {"externId": "R-1003", "leadPhone": "6175550100"})
-    by_hand(emu, OTHER, {"externId": "R-1003", "leadPhone": "6175550199"})
+    by_hand(emu, OTHER, {"externId": "R-1003", "leadPhone": "6175550123"})
+    # and someone else in another campaign with one of the phones it cancels (do not call)
+    by_hand(emu, OTHER, {"externId": "Q-1", "leadPhone": "6175550199"})
     path = leadset(repo, ["R-1001", "R-1002"], removed=["R-1003"])
     plan = engage_sync("plan", cwd=repo)
     today = date.today()  # no `requested:`, no git, no earlier apply: first seen today
@@ -135,14 +137,17 @@ def test_a_tombstone_cancels_every_dialable_record_of_that_person_and_nothing_el
     now = records(emu)
     assert dialable(now["R-1003"]) == [] and len(now["R-1003"]) == 3
     assert len(dialable(now["R-1001"])) == 1 and len(dialable(now["R-1002"])) == 1
-    assert len(dialable(records(emu, OTHER)["R-1003"])) == 1  # another campaign: untouched
+    # another campaign: that externId's record with another phone untouched; the record with a
+    # phone the tombstone cancelled is stopped too (every tombstone stops its phones)
+    assert len(dialable(records(emu, OTHER)["R-1003"])) == 1
+    assert dialable(records(emu, OTHER)["Q-1"]) == []
     state = load_json(repo / "engage-sync.state.json")["campaigns"][str(CAMPAIGN)]
     assert "R-1003" not in state["leads"] and state["removed"] == ["R-1003"]
     again = engage_sync("plan", "--detailed-exitcode", cwd=repo)
     assert again.code == 0 and "0 to remove" in again.out
     for req in action_requests(emu):  # one campaign and lead ids, every time
         criteria = req["body"]["campaignLeadSearchCriteria"]
-        assert criteria["campaignIds"] == [CAMPAIGN] and criteria["leadIds"]
+        assert criteria["campaignIds"] in ([CAMPAIGN], [OTHER]) and criteria["leadIds"]
         assert set(criteria) == {"campaignIds", "leadIds"}
 
 

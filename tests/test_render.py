@@ -87,6 +87,8 @@ def test_json_contract() -> None:
         "remove": 0,
         "unchanged": 0,
         "orphaned": 0,
+        "blocked": 0,
+        "doNotCall": 0,
         "optOuts": {"pending": 0, "dueSoon": 0, "overdue": 0},
     }
     assert doc["changes"][2] == {

@@ -376,3 +376,34 @@ def test_the_live_journal_and_its_replay_leave_the_same_state(tmp_path: Path) ->
     assert sorted(camp.leads) == ["a"] and camp.removed == {"old"}
     assert camp.in_doubt == {"d"} and camp.seal is None  # b was answered (not accepted)
     assert camp.options == {"listState": "ACTIVE"} and camp.files == {"f.yaml"}
+
+
+def test_phones_stopped_by_do_not_call_survive_a_crash_as_keyed_hashes(tmp_path: Path) -> None:
+    from engage_sync.donotcall.keys import PhoneKey
+    from engage_sync.optouts.ledger import ledger_path
+
+    path = tmp_path / "engage-sync.state.json"
+    state = State(path)
+    key = PhoneKey.new_salt()
+    digest = key.digest("+13035550142")
+    with Journal(state) as journal:
+        journal.dnc_key(key.to_json())
+        sent = journal.dnc_act(136785, "CANCEL_LEADS", [(500001, digest)])
+        journal.acted(sent, True, 1)
+        unanswered = journal.dnc_act(136792, "CANCEL_LEADS", [(500002, digest)])
+        assert unanswered
+        journal.dnc_done(
+            {digest: ["2026-11-20", "lead set", "2026-12-01T10:00:00Z"]},
+            [{"phone": digest, "requested": "2026-11-20", "acts": []}],
+        )
+        # killed here: the journal is all there is
+    replayed = load_state(path)
+    assert replayed.do_not_call.key == key.to_json()
+    assert replayed.do_not_call.hashes == {digest}
+    assert replayed.evidence == [{"phone": digest, "requested": "2026-11-20", "acts": []}]
+    save_state(replayed)
+    again = load_state(path)
+    assert again.do_not_call.done[digest][0] == "2026-11-20"
+    text = path.read_text() + ledger_path(path).read_text()
+    assert "3035550142" not in text and digest in text
+    assert render_state(again) == path.read_text()

@@ -265,6 +265,8 @@ def _render(outcome: ApplyOutcome, request: Any, ctx: Context) -> ExitCode:
     if report.ok:
         return ExitCode.OK
     click.echo(f"Apply did not complete: {_what_to_do(report)}", err=True)
+    if report.do_not_call is not None and not report.do_not_call.ok:
+        raise PartialFailure("a do-not-call phone was not confirmed stopped; see above", report)
     if any(ls.action_failures for ls in report.leadsets):  # someone may still be called
         raise PartialFailure("a removal was not confirmed; see above", report)
     if sum(ls.recorded for ls in report.leadsets):
@@ -345,6 +347,15 @@ RAILS_MESSAGE = (
 
 
 def _show_report(report: Report, ctx: Context) -> None:
+    dnc = report.do_not_call
+    if dnc is not None and (dnc.to_stop or dnc.stopped or dnc.cancelled or dnc.errors):
+        click.echo(
+            f"do not call: {dnc.stopped} phone(s) stopped ({dnc.to_stop} listed, "
+            f"{dnc.learned} found by tombstones or in Engage), records cancelled "
+            f"{dnc.cancelled}, leads not loaded {dnc.skipped}"
+        )
+        for e in dnc.errors:
+            echo(f"  error: {e}", err=True)
     for rep in report.leadsets:
         line = (
             f"campaign {rep.campaign_id}: posted {rep.posted}, accepted {rep.accepted}, "

@@ -42,6 +42,15 @@ CSV_COLUMNS = (
     metavar="ID",
     help="Only this person (repeat for several): when did we stop calling them?",
 )
+@click.option(
+    "--phone",
+    "phones",
+    multiple=True,
+    metavar="NUMBER",
+    help="Only this phone, in any formatting (repeat for several): when did we stop calling "
+    "this number, which records, which campaigns? The ledger holds a keyed hash, never the "
+    "number.",
+)
 @click.option("--campaign", type=int, help="Only this campaign id.")
 @click.option(
     "--since",
@@ -67,6 +76,7 @@ CSV_COLUMNS = (
 def evidence(
     ctx: Context,
     extern_ids: tuple[str, ...],
+    phones: tuple[str, ...],
     campaign: int | None,
     since: datetime | None,
     until: datetime | None,
@@ -82,11 +92,12 @@ def evidence(
     if first and last and last < first:
         raise click.UsageError("--until is before --since")
     wanted = set(extern_ids)
+    hashes = _phone_hashes(ctx, phones)  # number -> its keyed hash
     found = [
         e
         for e in ledgers.read(path)
-        if (not wanted or e.get("externId") in wanted)
-        and (campaign is None or e.get("campaign") == campaign)
+        if (not (wanted or hashes) or e.get("externId") in wanted or _phone_of(e, hashes))
+        and (campaign is None or e.get("campaign") == campaign or campaign in _campaigns(e))
         and _within(_confirmed_day(e, rules), first, last)
     ]
     if fmt == "json":
@@ -97,6 +108,8 @@ def evidence(
     else:
         write_output(to_text(found, rules, str(path)), out)
     missing = sorted(wanted - {str(e.get("externId")) for e in found})
+    stopped = {str(e.get("phone")) for e in found}
+    missing += [number for number, digest in hashes.items() if digest not in stopped]
     if missing:
         raise EngageSyncError(
             f"no removal of {', '.join(missing)} is recorded in {path}"
@@ -104,6 +117,41 @@ def evidence(
             + ": a tombstone not carried out yet shows in `engage-sync plan` with its deadline"
         )
     return ExitCode.OK
+
+
+def _phone_hashes(ctx: Context, numbers: Sequence[str]) -> dict[str, str]:
+    """Each number, as typed, to the keyed hash the ledger holds for it (any formatting: it is
+    read in E.164 first, with optOuts.phoneRegion for one without a country code)."""
+    if not numbers:
+        return {}
+    from ..donotcall.keys import resolve
+    from ..donotcall.phones import e164
+    from ..state import read_state
+
+    recorded = read_state(ctx.state_path).do_not_call.key
+    if recorded is None:
+        raise EngageSyncError(
+            f"{ctx.state_path} records no phone stopped by do not call yet: nothing to look up"
+        )
+    key, why = resolve(recorded)
+    if key is None:
+        raise EngageSyncError(f"cannot look a phone up: {why}")
+    found = {}
+    for number in numbers:
+        phone = e164(number, ctx.config.opt_outs.phone_region)
+        if phone is None:
+            raise click.UsageError(f"--phone {number!r} is not a phone number")
+        found[number] = key.digest(phone)
+    return found
+
+
+def _phone_of(entry: Mapping[str, Any], hashes: Mapping[str, str]) -> bool:
+    return "phone" in entry and entry["phone"] in hashes.values()
+
+
+def _campaigns(entry: Mapping[str, Any]) -> list[Any]:
+    found = entry.get("campaigns")
+    return found if isinstance(found, list) else []
 
 
 def _confirmed_day(entry: Mapping[str, Any], rules: OptOutRules) -> date | None:
@@ -133,8 +181,8 @@ def to_csv(entries: Iterable[Mapping[str, Any]]) -> str:
         acts = _acts(e)
         writer.writerow(
             [
-                e.get("campaign"),
-                e.get("externId"),
+                e.get("campaign") if "phone" not in e else " ".join(map(str, _campaigns(e))),
+                e.get("externId") if "phone" not in e else f"phone #{e.get('phone')}",
                 e.get("requested"),
                 e.get("requestedFrom"),
                 e.get("commit") or "",
@@ -150,9 +198,43 @@ def to_csv(entries: Iterable[Mapping[str, Any]]) -> str:
     return buffer.getvalue()
 
 
+def _phone_text(e: Mapping[str, Any], rules: OptOutRules) -> list[str]:
+    """A phone stopped by do not call: its hash (never the number), the records, the campaigns."""
+    met = "met" if e.get("met") else "MISSED"
+    scope = e.get("scope")
+    where = "every campaign of the account" if scope == "account" else f"campaigns {scope}"
+    lines = [
+        f"phone #{str(e.get('phone'))[:12]}: stopped {_confirmed_day(e, rules)}, "
+        f"{e.get('businessDays')} business day(s) after the request (due {e.get('due')}: {met})",
+        f"  requested {e.get('requested')} ({e.get('requestedFrom')}"
+        + (f", {e.get('source')}" if e.get("source") else "")
+        + ")",
+    ]
+    for a in _acts(e):
+        ids = ", ".join(str(i) for i in a.get("leadIds", []))
+        answer = (
+            f"answered {a.get('at')}"
+            if a.get("answered")
+            else f"sent {a.get('at')}, no answer (it may have been carried out)"
+        )
+        lines.append(
+            f"  {a.get('action')} of Engage lead id(s) {ids} in campaign {a.get('campaign')}: "
+            f"{answer}"
+        )
+    if not _acts(e):
+        lines.append("  no dialable record with it was found, so none had to be cancelled")
+    lines.append(
+        f"  a search by phone at {e.get('confirmed')} found no dialable record with it in {where}"
+    )
+    return lines
+
+
 def to_text(entries: Sequence[Mapping[str, Any]], rules: OptOutRules, where: str) -> str:
     lines: list[str] = []
     for e in entries:
+        if "phone" in e:
+            lines.extend(_phone_text(e, rules))
+            continue
         met = "met" if e.get("met") else "MISSED"
         lines.append(
             f"campaign {e.get('campaign')} {e.get('externId')}: stopped "

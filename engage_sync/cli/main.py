@@ -15,7 +15,7 @@ from .. import __version__
 from ..display import printable
 from ..errors import EngageSyncError, ExitCode, ValidationFailed
 from ..model import Severity
-from . import apply, ci, emulator, evidence, plan, scaffold, state
+from . import apply, ci, emulator, evidence, optouts, plan, scaffold, state
 from .common import (
     PROBLEMS_SHOWN,
     Context,
@@ -49,6 +49,7 @@ for command in (
     state.state,
     state.import_leads,
     evidence.evidence,
+    optouts.optouts,
     scaffold.init,
     emulator.emulator,
     ci.ci,

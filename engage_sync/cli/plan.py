@@ -131,12 +131,21 @@ def plan(
         from ..reconcile import refresh as look
 
         with client:
-            result = look(result, planned.state, planned.sources, client, account_for(account, ctx))
+            result = look(
+                result,
+                planned.state,
+                planned.sources,
+                client,
+                account_for(account, ctx),
+                planned.registry,
+                ctx.config.opt_outs,
+            )
     late = bool(opt_out_counts(result)["overdue"])
     if refresh_only:
         for form, out in targets:
             write_output(_drift_only(result, form, limit, render_drift_text), out)
         alarming = any(d.kind in ALARMING_DRIFT for ls in result.leadsets for d in ls.drift)
+        alarming = alarming or bool(result.engage_opt_outs)  # opt-outs to bring home
         if detailed_exitcode and late:
             return ExitCode.OVERDUE
         return ExitCode.CHANGES if detailed_exitcode and alarming else ExitCode.OK
@@ -163,6 +172,7 @@ def plan(
 
         write_changeset(planned.plan, Path(changes_out))  # offline: drift is no change set
     drifted = any(d.kind in ALARMING_DRIFT for ls in result.leadsets for d in ls.drift)
+    drifted = drifted or bool(result.engage_opt_outs)
     if detailed_exitcode and late:
         return ExitCode.OVERDUE
     if detailed_exitcode and (result.has_changes or drifted):
@@ -212,18 +222,21 @@ def _stream_json(result: Plan, rails: list[str], out: str | None) -> None:
 
 def _drift_only(result: Plan, fmt: str, limit: int, text: Callable[[Plan, int], str]) -> str:
     """The drift, and the opt-outs still to carry out (the daily check fails on a late one)."""
-    from ..render import opt_out_document, opt_out_lines, plan_document
+    from ..render import opt_out_document, opt_out_lines, plan_document, stop_document, stop_lines
 
     if fmt == OutputFormat.JSON.value:
         doc = plan_document(result, with_changes=False)  # only the drift is kept
         keep = ("format_version", "refreshed", "drift", "unmanaged", "lineage", "serial")
+        keep += ("engageOptOuts",)  # type: ignore[assignment]
         slim = {k: doc[k] for k in keep if k in doc}
         summary = doc["summary"]
         assert isinstance(summary, dict)
         slim["summary"] = {"drift": summary["drift"], "optOuts": summary["optOuts"]}
         slim["optOuts"] = opt_out_document(result)
+        slim["doNotCall"] = stop_document(result)
         return json.dumps(slim, indent=2, sort_keys=True) + "\n"
-    shown = text(result, limit) + "".join(f"{line}\n" for line in opt_out_lines(result, limit))
+    lines = opt_out_lines(result, limit) + stop_lines(result, limit)
+    shown = text(result, limit) + "".join(f"{line}\n" for line in lines)
     if fmt == OutputFormat.MARKDOWN.value:
         return "## engage-sync drift\n\n```\n" + shown + "```\n"
     return shown

@@ -288,8 +288,13 @@ class Emulator:
             return 200, self._insert(req.json() or {})
         if path == "/_emulator/leads/state":
             spec = req.json() or {}
+            if not isinstance(spec, dict):
+                raise HttpError(400, "BAD_REQUEST", "a JSON object is expected")
             ids = [int(i) for i in spec.get("leadIds", [])]
             with self.store.transaction() as store:
+                if spec.get("phone"):  # an agent's disposition: every record with that phone
+                    campaign = spec.get("campaignId")
+                    ids += store.by_phone(str(spec["phone"]), int(campaign) if campaign else None)
                 changed = store.set_state(ids, spec.get("leadState"), spec.get("suppressed"))
             return 200, {"changed": changed}
         if path == "/_emulator/leads":

@@ -37,10 +37,13 @@ class Leads:
             self.shared.settings.search_limits,
             environ.get("emulator.arrived"),
         )
-        self.shared.fault("search", environ, req)
         criteria = req.json() or {}
         if not isinstance(criteria, dict):
             raise HttpError(400, "BAD_REQUEST", "search criteria must be an object")
+        # a fault with an externId strikes only the searches that ask for it
+        asked = criteria.get("externIds")
+        ids = frozenset(map(str, asked)) if isinstance(asked, list) else frozenset()
+        self.shared.fault("search", environ, req, ids)
         page, rows = paging(req, default_rows=self.shared.settings.search_max_rows)
         rows = min(rows, self.shared.settings.search_max_rows)  # the server's clamp
         if self.shared.settings.ignore_extern_ids:  # as one real client reports it

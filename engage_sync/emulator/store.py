@@ -28,7 +28,18 @@ _LEAD_COLUMNS = (
     ("lead_state", "TEXT NOT NULL DEFAULT 'READY'"),
     ("suppressed", "INTEGER NOT NULL DEFAULT 0"),
     ("passes", "INTEGER NOT NULL DEFAULT 0"),
+    # the phone's digits (an 11-digit one less its leading 1): a search by phone matches
+    # them, however the phone was written when loaded or asked for
+    ("phone_digits", "TEXT"),
 )
+
+
+def digits(phone: object) -> str:
+    """`(303) 555-0142`, `+1 303 555 0142` and `3035550142` alike: `3035550142`."""
+    text = "".join(c for c in str(phone or "").split("|")[0] if c.isdigit())
+    return text[1:] if len(text) == 11 and text.startswith("1") else text
+
+
 # what each lead action does (NOTES.md, from the guide); DELETE_LEADS removes the row
 _ACTIONS = {
     "CANCEL_LEADS": "lead_state = 'CANCELLED'",
@@ -51,6 +62,11 @@ class Store:
         for name, ddl in _LEAD_COLUMNS:  # a --data file from an older emulator gains them
             if name not in columns:
                 self.db.execute(f"ALTER TABLE leads ADD COLUMN {name} {ddl}")
+        self.db.create_function("digits", 1, digits, deterministic=True)
+        self.db.execute("UPDATE leads SET phone_digits = digits(phone) WHERE phone_digits IS NULL")
+        self.db.execute(
+            "CREATE INDEX IF NOT EXISTS leads_phone_digits ON leads (account, phone_digits)"
+        )
         self.db.execute(
             "PRAGMA journal_mode=WAL" if path != ":memory:" else "PRAGMA journal_mode=MEMORY"
         )
@@ -101,12 +117,13 @@ class Store:
                 str(lead.get("externId")),
                 _phone(lead),
                 json.dumps(lead, sort_keys=True),
+                digits(_phone(lead)),
             )
             for lead in leads
         ]
         self.db.executemany(
-            "INSERT INTO leads (account, campaign, list_id, extern_id, phone, data) "
-            "VALUES (?,?,?,?,?,?)",
+            "INSERT INTO leads (account, campaign, list_id, extern_id, phone, data, phone_digits) "
+            "VALUES (?,?,?,?,?,?,?)",
             rows,
         )
         return len(rows)
@@ -121,10 +138,12 @@ class Store:
             ("campaignIds", "l.campaign"),
             ("externIds", "l.extern_id"),
             ("leadIds", "l.lead_id"),
-            ("leadPhoneNumbers", "l.phone"),
+            ("leadPhoneNumbers", "l.phone_digits"),
             ("listIds", "l.list_id"),
         ):
             values = criteria.get(key)
+            if values and key == "leadPhoneNumbers":
+                values = [digits(v) for v in values]
             if values:
                 where.append(f"{column} IN ({','.join('?' * len(values))})")
                 args.extend(values)
@@ -164,6 +183,14 @@ class Store:
         change = _ACTIONS[action]
         cur = self.db.execute(f"UPDATE leads SET {change} WHERE {match}", args)
         return int(cur.rowcount), 0
+
+    def by_phone(self, phone: str, campaign: int | None = None) -> list[int]:
+        """The lead ids of the records with this phone (any formatting), for the admin side."""
+        sql, args = "SELECT lead_id FROM leads WHERE phone_digits = ?", [digits(phone)]
+        if campaign is not None:
+            sql += " AND campaign = ?"
+            args.append(str(campaign))
+        return [int(r[0]) for r in self.db.execute(sql, args).fetchall()]
 
     def set_state(self, lead_ids: list[int], state: str | None, suppressed: bool | None) -> int:
         """What dialling (or an admin) does to records, for tests: /_emulator/leads/state."""

@@ -60,16 +60,52 @@ class CampaignLeads:
                     found[record.lead_id] = record
         return sorted(found.values(), key=lambda r: r.lead_id)
 
+    def search_phones(
+        self,
+        account: str,
+        numbers: Sequence[str],
+        campaigns: Sequence[int] | None = None,
+        states: Sequence[str] | None = None,
+        chunk: int | None = None,
+    ) -> list[LeadRecord]:
+        """Every record, in any campaign of the account (or of `campaigns`), whose phone is one
+        of `numbers` as the server matches them (send every form a phone may have been loaded
+        in; compare on the client). A few hundred numbers a search, paced within the search
+        limits: do not call (issue #30)."""
+        wanted = sorted(set(numbers))
+        found: dict[int, LeadRecord] = {}
+        size = chunk or self.search_chunk
+        for start in range(0, len(wanted), size):
+            criteria: dict[str, Any] = {"leadPhoneNumbers": wanted[start : start + size]}
+            if campaigns is not None:
+                criteria["campaignIds"] = sorted(campaigns)
+            if states:
+                criteria["leadStates"] = list(states)
+            for record in self._search(account, None, criteria)[0]:
+                found[record.lead_id] = record
+        return sorted(found.values(), key=lambda r: r.lead_id)
+
+    def search_states(
+        self, account: str, states: Sequence[str], campaigns: Sequence[int] | None = None
+    ) -> list[LeadRecord]:
+        """Every record in these lead states, in any campaign of the account (or of
+        `campaigns`): Engage's own opt-outs (issue #30)."""
+        criteria: dict[str, Any] = {"leadStates": list(states)}
+        if campaigns is not None:
+            criteria["campaignIds"] = list(campaigns)
+        return self._search(account, None, criteria)[0]
+
     def scan(self, account: str, campaign: int) -> tuple[list[LeadRecord], bool]:
         """Every record of one campaign, and whether the scan saw them all (False: a page that
         was not empty brought nothing new, so the server ignores paging and hides the rest)."""
         return self._search(account, campaign, {"campaignIds": [campaign]})
 
     def _search(
-        self, account: str, campaign: int, criteria: dict[str, Any]
+        self, account: str, campaign: int | None, criteria: dict[str, Any]
     ) -> tuple[list[LeadRecord], bool]:
         """Page until a page comes back empty: a server may clamp `maxRows`, so a short page
-        proves nothing. A page with nothing new ends it too (a server that ignores `page`)."""
+        proves nothing. A page with nothing new ends it too (a server that ignores `page`).
+        `campaign` None: rows of any campaign are kept (a search across the account)."""
         path = f"{admin(account)}/campaignLeads/leadSearch"
         found: dict[int, LeadRecord] = {}
         page = 0
@@ -92,7 +128,7 @@ class CampaignLeads:
                 if record is None or record.lead_id in found:
                     continue
                 new += 1
-                if record.campaign_id == campaign:
+                if campaign is None or record.campaign_id == campaign:
                     found[record.lead_id] = record
             if not rows:
                 return sorted(found.values(), key=lambda r: r.lead_id), True

@@ -11,7 +11,7 @@ from __future__ import annotations
 import enum
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from ..model import CONTACT_FIELDS
@@ -81,6 +81,9 @@ class LeadRecord:
     # the lead's other fields as the search row shows them (name -> text; custom fields as
     # extendedLeadData.NAME): compared with the declared lead, never logged or reported
     content: tuple[tuple[str, str], ...] = ()
+    # every phone field the row shows, as written (leadPhone, possibly `|`-joined, and
+    # leadPhoneE164): do not call compares each in E.164 (issue #30)
+    phones: tuple[str, ...] = field(default=(), compare=False)
 
     @property
     def dialable(self) -> bool:
@@ -112,7 +115,18 @@ class LeadRecord:
         if isinstance(extended, dict):
             for name, value in extended.items():
                 content[f"extendedLeadData.{name}"] = "" if value is None else str(value)
+        raw_phones = tuple(
+            str(v)
+            for v in (
+                row.get("leadPhone"),
+                nested.get("leadPhone"),
+                row.get("leadPhoneE164"),
+                nested.get("leadPhoneE164"),
+            )
+            if v
+        )
         return cls(
+            phones=tuple(dict.fromkeys(raw_phones)),
             lead_id=lead_id,
             extern_id=str(extern_id),
             campaign_id=campaign,

@@ -118,6 +118,9 @@ class Seal:
     leads_file: str | None = None
     chunks: tuple[Chunk, ...] = ()
     groups: tuple[Group, ...] = ()
+    # the do-not-call set it was checked against (donotcall/registry.py: its fingerprint, ""
+    # for none): another set may block some of its leads, so the campaign is read again
+    dnc: str = ""
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -136,6 +139,7 @@ class Seal:
             "leadsFile": self.leads_file,
             "chunks": [c.to_json() for c in self.chunks],
             "groups": [[list(m) for m in g] for g in self.groups],
+            **({"doNotCall": self.dnc} if self.dnc else {}),
         }
 
     @classmethod
@@ -165,6 +169,7 @@ class Seal:
                 leads_file=None if raw["leadsFile"] is None else str(raw["leadsFile"]),
                 chunks=tuple(Chunk.from_json(c) for c in raw["chunks"]),
                 groups=tuple(tuple((str(e), int(n)) for e, n in g) for g in raw["groups"]),
+                dnc=str(raw.get("doNotCall", "")),
             )
         except (KeyError, TypeError, ValueError):
             return None
@@ -210,13 +215,14 @@ def seal_for(
     problems: Iterable[Problem],
     shared_phones: int = 0,
     chunked: tuple[str, tuple[Chunk, ...], tuple[Group, ...]] | None = None,
+    dnc: str = "",
 ) -> Seal | None:
     """The seal a campaign gets if apply carries out all of this plan, or None when the state
     will not equal the files afterwards (an error at its files, an orphan, a lead in doubt,
     drift). Warnings do not prevent it: they are kept, to be shown as a full read shows them."""
     pairs = tuple(inputs)
-    if ls.orphans or ls.in_doubt or ls.drift or any(d is None for _, d in pairs):
-        return None
+    if ls.orphans or ls.in_doubt or ls.drift or ls.blocked or any(d is None for _, d in pairs):
+        return None  # a blocked lead: the state will not hold every declared lead
     mine = {p for p, _ in pairs}
     at_files = [p for p in problems if p.file in mine]
     if any(p.severity is Severity.ERROR for p in at_files):
@@ -236,4 +242,5 @@ def seal_for(
         leads_file=chunked[0] if chunked else None,
         chunks=chunked[1] if chunked else (),
         groups=chunked[2] if chunked else (),
+        dnc=dnc,
     )

@@ -216,8 +216,11 @@ def _compose_root(ev: Events) -> MappingNode:
     return MappingNode(MAP_TAG, pairs, start.start_mark, end.end_mark)
 
 
+STREAMED = frozenset({"leads", "doNotCall"})  # top-level lists read item by item, not composed
+
+
 def _is_leads(key: Node) -> bool:
-    return isinstance(key, ScalarNode) and key.value == "leads" and key.tag == STR_TAG
+    return isinstance(key, ScalarNode) and key.value in STREAMED and key.tag == STR_TAG
 
 
 class Unread(MappingNode):
@@ -275,8 +278,9 @@ def scalar_node(event: Any) -> ScalarNode:
 
 
 @contextlib.contextmanager
-def lead_events(path: Path, shown: str) -> Iterator[Events]:
-    """The event stream of a lead-set file, just inside its top-level `leads:` list."""
+def lead_events(path: Path, shown: str, name: str = "leads") -> Iterator[Events]:
+    """The event stream of a lead-set file, just inside its top-level `leads:` list (or another
+    streamed list: `doNotCall:`)."""
     with events(path, shown) as ev:
         for _ in range(3):  # the stream's, the document's and the top mapping's starts
             ev.get_event()
@@ -285,13 +289,13 @@ def lead_events(path: Path, shown: str) -> Iterator[Events]:
             value = ev.get_event()
             if (
                 isinstance(key, ScalarEvent)
-                and key.value == "leads"
+                and key.value == name
                 and isinstance(value, SequenceStartEvent)
             ):
                 yield ev
                 return
             skip(ev, value)
-        raise InputError(f"{shown}: the leads: list is gone (the file changed while read)")
+        raise InputError(f"{shown}: the {name}: list is gone (the file changed while read)")
 
 
 class Converter:

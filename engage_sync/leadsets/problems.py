@@ -12,6 +12,7 @@ from array import array
 from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from typing import Any
 
 from ..errors import ScratchError, ValidationFailed
 from ..model import DuplicateHandling, Problem, Severity
@@ -267,6 +268,9 @@ class Sink:
         # 8 bytes a line, should a million rows all take it
         self.slow: dict[str, array[int]] = {}
         self._personal: dict[str, tuple[int, int]] = {}  # file -> (how many, first line)
+        # the do-not-call list files found among the lead sets (dnclists.DncList): read apart
+        # from the campaigns, by whoever checks leads against them
+        self.do_not_call: list[Any] = []
 
     @property
     def problems(self) -> list[Problem]:

@@ -12,6 +12,7 @@ import jsonschema
 
 SCHEMA_NAME = "leadset.schema.json"
 CONFIG_SCHEMA_NAME = "config.schema.json"
+DNC_SCHEMA_NAME = "donotcall.schema.json"
 
 
 def schema_path(name: str = SCHEMA_NAME) -> Path:
@@ -45,3 +46,19 @@ def document_validator() -> jsonschema.Draft202012Validator:
 def definition(name: str) -> dict[str, Any]:
     result: dict[str, Any] = leadset_schema()["$defs"][name]
     return result
+
+
+@lru_cache(maxsize=1)
+def do_not_call_validator() -> jsonschema.Draft202012Validator:
+    """Validates a do-not-call list document (its entries are checked one by one as they
+    stream: donotcall_entry)."""
+    with schema_path(DNC_SCHEMA_NAME).open(encoding="utf-8") as f:
+        return jsonschema.Draft202012Validator(json.load(f))
+
+
+@lru_cache(maxsize=1)
+def do_not_call_entry() -> dict[str, Any]:
+    schema = do_not_call_validator().schema
+    assert isinstance(schema, dict)
+    entry: dict[str, Any] = schema["$defs"]["entry"]
+    return entry

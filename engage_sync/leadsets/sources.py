@@ -14,6 +14,7 @@ from typing import Any
 from yaml.nodes import SequenceNode
 
 from ..display import UNSAFE, printable
+from ..donotcall.phones import e164
 from ..errors import InputError
 from ..model import (
     CampaignRef,
@@ -25,7 +26,7 @@ from ..model import (
     Tombstone,
 )
 from ..optouts.calendar import latest_request_day
-from . import boundary, documents, readers
+from . import boundary, dnclists, documents, readers
 from .chunks import Span
 from .fields import US_COUNTRIES, LeadContext, suggest
 from .problems import DuplicateCheck, ExactCheck, Replay, Sink
@@ -104,7 +105,9 @@ def _wants_text(path: tuple[object, ...]) -> bool:
     if len(path) >= 2 and path[0] == "options":
         return path[1] in _TEXT_OPTIONS or path[1] == "dncTags"
     return (
-        len(path) == 3 and path[0] == "removed" and path[2] in ("externId", "reason", "requested")
+        len(path) == 3
+        and path[0] == "removed"
+        and path[2] in ("externId", "reason", "requested", "leadPhone", "leadPhoneE164")
     )
 
 
@@ -138,6 +141,11 @@ def load_source(
     shown = shown_path(path)
     boundary.check_file(path, shown, None)  # a FIFO given on the command line must not block
     top = documents.compose(path, shown)
+    if dnclists.is_list(top):  # not a lead set: phones never to call (read apart, by plans)
+        found = dnclists.load_list(path, shown, top, sink, boundary.limit_for(path, root))
+        if found is not None:
+            sink.do_not_call.append(found)
+        return None
     conv = documents.Converter(shown, _wants_text)
     doc: dict[str, Any] = {}
     inline = False
@@ -235,8 +243,30 @@ def _tombstones(
                 if day > latest:
                     sink.add(shown, where, f"removed.{i}.requested", f"{text} has not come yet")
                     day = None
-        found[eid] = Tombstone(eid, shown, lines.get(("removed", i), 1), day)
+        line = lines.get(("removed", i), 1)
+        opt_out = item.get("optOut") is not False
+        found[eid] = Tombstone(eid, shown, line, day, _phones(item, i, shown, line, sink), opt_out)
     return tuple(found.values())
+
+
+def _phones(item: dict[str, Any], i: int, shown: str, line: int, sink: Sink) -> tuple[str, ...]:
+    """A tombstone's own phones (the lead's `leadPhone`/`leadPhoneE164`, kept when it was moved
+    from `leads:` to `removed:`), in E.164: they join the do-not-call set."""
+    found: list[str] = []
+    for name in ("leadPhone", "leadPhoneE164"):
+        text = item.get(name)
+        if not isinstance(text, str):
+            continue
+        phones = [e164(part, _REGION) for part in text.split("|")]
+        if None in phones:
+            sink.add(shown, line, f"removed.{i}.{name}", "is not a phone number")
+        found.extend(p for p in phones if p is not None)
+    return tuple(dict.fromkeys(found))
+
+
+# a tombstone's 10-digit leadPhone is a North American number, as the loader reads it; one
+# with a country code says so itself
+_REGION = "US"
 
 
 def _mapping(value: object) -> dict[str, Any]:

@@ -105,6 +105,12 @@ class OptOutRules:
     warn_within: int = 3
     calendar: BusinessCalendar = field(default_factory=BusinessCalendar)
     timezone: str = "UTC"
+    # do not call (issue #30): the region whose numbers a phone without a country code is, and
+    # where a do-not-call phone is stopped: every campaign of the account, or the campaigns
+    # the lead sets declare
+    phone_region: str = "US"
+    scope: str = "account"
+    engage_states: tuple[str, ...] = ("DO-NOT-CALL",)  # records Engage holds as an opt-out
 
     @classmethod
     def of(cls, settings: Mapping[str, object] | None) -> OptOutRules:
@@ -122,6 +128,14 @@ class OptOutRules:
                 closed,
             ),
             timezone=str(raw.get("timezone", "UTC")),
+            phone_region=str(raw.get("phoneRegion") or "US").upper(),
+            scope=str(raw.get("scope") or "account"),
+            engage_states=tuple(
+                dict.fromkeys(
+                    ["DO-NOT-CALL"]
+                    + [str(x).upper().replace("_", "-") for x in raw.get("engageStates") or []]  # type: ignore[attr-defined]
+                )
+            ),
         )
 
     @property

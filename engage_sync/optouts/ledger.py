@@ -65,7 +65,10 @@ def entry(
 
 
 def key(entry: Entry) -> tuple[object, ...]:
-    """One removal: the same person asking on another day is another removal."""
+    """One removal: the same person asking on another day is another removal. A phone stopped
+    by do not call (issue #30) is its keyed hash (`phone`), in no one campaign."""
+    if "phone" in entry:
+        return (None, None, entry.get("phone"), entry.get("requested"))
     return (entry.get("campaign"), entry.get("externId"), entry.get("requested"))
 
 
@@ -85,7 +88,7 @@ def read(path: Path) -> Iterator[dict[str, Any]]:
                 entry = json.loads(raw)
             except (json.JSONDecodeError, UnicodeDecodeError):
                 continue
-            if not isinstance(entry, dict) or "externId" not in entry:
+            if not isinstance(entry, dict) or ("externId" not in entry and "phone" not in entry):
                 continue
             k = key(entry)
             if k not in seen:

@@ -22,12 +22,13 @@ fewer dialable records, never more. PATCH (150 a minute, re-checks unknown) is n
 from __future__ import annotations
 
 import enum
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import date, datetime, timezone
 
+from ..donotcall.phones import record_phones
 from ..engage import EngageClient
-from ..engage.leads import LeadAction, LeadRecord, phone_key
+from ..engage.leads import LeadAction, LeadRecord, normalise_state, phone_key
 from ..errors import ApiError
 from ..leadsets import Source, declared_leads
 from ..model import (
@@ -41,7 +42,9 @@ from ..model import (
 )
 from ..optouts import DateSource, Deadline
 from ..optouts.ledger import entry as evidence_entry
+from ..planner import NOT_AN_OPT_OUT
 from ..state import Journal
+from .donotcall import Stop
 from .drift import newest
 from .report import LeadSetReport, scrub
 
@@ -115,6 +118,13 @@ class Reconciler:
     client: EngageClient
     journal: Journal
     action_batch: int = 500
+    # do not call (issue #30): stops phones everywhere the scope says (donotcall.Sweeper.sweep
+    # for this account; returns the phones not confirmed), the states Engage holds as an
+    # opt-out, and the region phones without a country code are of
+    stop_phones: Callable[[list[Stop]], set[str]] | None = None
+    dnc_states: tuple[str, ...] = ()
+    region: str = "US"
+    today: date | None = None  # the day Engage's opt-outs are dated (optOuts.timezone)
 
     def run(
         self, account: str, ls: LeadSetPlan, sources: Sequence[Source], rep: LeadSetReport
@@ -154,6 +164,9 @@ class Reconciler:
                 changed.setdefault(d.extern_id, Intent.REPLACE)
         wanted = set(changed) | dedupe
         declared = declared_leads(sources, wanted) if wanted else {}
+        self._opt_outs = {c.extern_id for c in ls.removals if c.reason is RemoveReason.REMOVED}
+        self._opt_outs -= {c.extern_id for c in ls.removals if c.note == NOT_AN_OPT_OUT}
+        self._declared = declared
         for eid in dedupe:  # the record kept: the declared phone, then the declared content
             lead = declared.get(eid)
             fields = lead.fields if lead is not None else None
@@ -209,6 +222,11 @@ class Reconciler:
         by_id: dict[str, list[LeadRecord]] = {}
         for r in records:
             by_id.setdefault(r.extern_id, []).append(r)
+        # Engage's opt-outs win: an update or replacement whose earlier record Engage holds as
+        # DO-NOT-CALL is not touched (a delete or a load would undo it) nor loaded; its phone
+        # joins the do-not-call set
+        held = self._held_by_engage(changed, by_id, rep)
+        wants = {e: w for e, w in wants.items() if e not in held}
         todo: dict[LeadAction, list[tuple[int, str]]] = {a: [] for a in LeadAction}
         for eid, want in wants.items():
             mine = by_id.get(eid, [])
@@ -234,6 +252,7 @@ class Reconciler:
                 failed.add(r.extern_id)
                 rep.action_failures += 1
                 rep.errors.append(f"{r.extern_id}: a record is still dialable after {r.state}")
+        failed |= self._stop_tombstone_phones(removing - failed, by_id, deadlines)
         done = sorted(removing - failed)
         camp = self.journal.state.campaign(cid)
         evidence = [
@@ -251,13 +270,72 @@ class Reconciler:
         deduped = {e for e, w in wants.items() if w.intent is Intent.DEDUPE} - failed
         rep.removed += len(done) + len(deduped)
         blocked = failed & set(changed)
-        if blocked:
-            rep.failed += len(blocked)
+        failed_loads = set(blocked)
+        blocked |= held
+        if failed_loads:
+            rep.failed += len(failed_loads)
             rep.errors.append(
-                f"{len(blocked)} lead(s) not loaded: their earlier records could not be "
+                f"{len(failed_loads)} lead(s) not loaded: their earlier records could not be "
                 "cancelled or deleted, and loading them would leave two dialable records"
             )
         return blocked
+
+    def _held_by_engage(
+        self, changed: set[str], by_id: Mapping[str, list[LeadRecord]], rep: LeadSetReport
+    ) -> set[str]:
+        """Changed leads a record of which Engage holds in a do-not-call state: not loaded, their
+        phones (the record's and the declared one) stopped everywhere the scope says."""
+        if not self.dnc_states or self.stop_phones is None:
+            return set()
+        held = {
+            eid
+            for eid in changed
+            if any(normalise_state(r.state) in self.dnc_states for r in by_id.get(eid, []))
+        }
+        if not held:
+            return set()
+        phones: set[str] = set()
+        for eid in held:
+            for r in by_id.get(eid, []):
+                phones.update(record_phones("|".join(r.phones), self.region))
+            lead = getattr(self, "_declared", {}).get(eid)
+            if lead is not None:
+                phones.update(record_phones(lead.phone, self.region))
+        today = self.today or date.today()
+        self.stop_phones([Stop(p, today, DateSource.FIRST_SEEN, "engage") for p in sorted(phones)])
+        rep.notes.append(
+            f"{len(held)} lead(s) not loaded: Engage holds their record as do-not-call; their "
+            f"phone joins the do-not-call set (`engage-sync optouts pull` writes it into a "
+            f"list): {', '.join(sorted(held)[:20])}"
+        )
+        return held
+
+    def _stop_tombstone_phones(
+        self,
+        removing: set[str],
+        by_id: Mapping[str, list[LeadRecord]],
+        deadlines: Mapping[str, Deadline] | None,
+    ) -> set[str]:
+        """Every opt-out tombstone stops its phone too (the phones of its records in Engage),
+        before the removal is recorded; returns the tombstones whose phones were not stopped
+        (recorded next time: the removal stays to do)."""
+        if self.stop_phones is None:
+            return set()
+        stops: dict[str, Stop] = {}
+        owners: dict[str, set[str]] = {}
+        for eid in sorted(removing & getattr(self, "_opt_outs", set())):
+            d = deadlines.get(eid) if deadlines else None
+            day = d.requested.day if d is not None else (self.today or date.today())
+            source = d.requested.source if d is not None else DateSource.FIRST_SEEN
+            for r in by_id.get(eid, []):
+                for phone in record_phones("|".join(r.phones), self.region):
+                    if phone not in stops or day < stops[phone].requested:
+                        stops[phone] = Stop(phone, day, source, "tombstone")
+                    owners.setdefault(phone, set()).add(eid)
+        if not stops:
+            return set()
+        failed = self.stop_phones(list(stops.values()))
+        return {eid for phone in failed for eid in owners.get(phone, ())}
 
     def _act(
         self,

@@ -4,22 +4,48 @@ doubt looked up, then the loads (loader.py), every answer recorded in the journa
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from collections import deque
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
 from .. import leadsets
+from ..donotcall.phones import record_phones
 from ..engage import EngageClient
 from ..errors import ApiError
 from ..leadsets import Source
-from ..model import DriftKind, DuplicateHandling, Lead, LeadSetPlan, Plan
+from ..model import PHONE_FIELDS, DriftKind, DuplicateHandling, Lead, LeadSetPlan, Plan
+from ..optouts import DateSource
 from ..state import Journal
 from .actions import Reconciler
-from .loader import BatchLoader, batches, look
-from .report import LeadSetReport, Report
+from .donotcall import Stop, Sweeper
+from .loader import Batch, BatchLoader, batches, look
+from .report import LeadSetReport, Report, scrub
 
 Progress = Callable[[int], None]
+LOOK_AHEAD = 16  # batches whose do-not-call look-up runs ahead of the loads
+LOOKERS = 4  # look-ups in flight at once (the search pacer keeps them within the limits)
+# phones a do-not-call look-up asks for at once: 1,000 (two batches of 500) keeps the searches
+# (15 per 10 s, 60 per 30 s) within the loader's time (30 per 10 s, 120 per 60 s); how many
+# `leadPhoneNumbers` the real server takes in one search is not documented
+LOOKUP_PHONES = 1000
+
+
+def _nothing_held(account: str, phones: Sequence[str]) -> set[str]:
+    return set()
+
+
+def posted_phones(lead: Lead) -> list[str]:
+    """A lead's phones as the loader posts them (each part of a `|`-joined leadPhone)."""
+    return [
+        part
+        for name, value in zip(lead.names, lead.values, strict=True)
+        if name in PHONE_FIELDS
+        for part in str(value).split("|")
+    ]
+
+
 # updates posted again rather than looked up after a lost answer: under this mode the loader
 # replaces the record with the same phone
 REPLACED_BY_PHONE = DuplicateHandling.REMOVE_ALL_EXISTING
@@ -53,6 +79,10 @@ class Applier:
     _executors: dict[str, ThreadPoolExecutor] = field(default_factory=dict)
     report: Report = field(default_factory=Report)
     _lock: threading.Lock = field(default_factory=threading.Lock)
+    # do not call (issue #30): stops phones in Engage, and the phones to stop first, in every
+    # account the lead sets name
+    sweeper: Sweeper | None = None
+    stops: Sequence[Stop] = ()
 
     def run(self, plan: Plan, sources: Sequence[Source]) -> Report:
         try:
@@ -65,6 +95,15 @@ class Applier:
         own, within that account's limits; within an account, campaign after campaign."""
         report = self.report  # kept on the applier: a run cut short still has its report
         by_account: dict[str, list[tuple[LeadSetPlan, LeadSetReport]]] = {}
+        if self.sweeper is not None:
+            report.do_not_call = self.sweeper.report
+            self.sweeper.report.to_stop = len(self.stops)
+            if self.stops:  # every account the lead sets name stops them, work or not
+                for ls in plan.leadsets:
+                    by_account.setdefault(ls.account or self.default_account or "", [])
+                if self.default_account:
+                    by_account.setdefault(self.default_account, [])
+                by_account.pop("", None)
         for ls in plan.leadsets:
             if not ls.has_work:
                 continue
@@ -74,7 +113,11 @@ class Applier:
             account = ls.account or self.default_account or ""
             by_account.setdefault(account, []).append((ls, rep))
 
-        def one_account(work: list[tuple[LeadSetPlan, LeadSetReport]]) -> bool:
+        def one_account(account: str) -> bool:
+            work = by_account[account]
+            if self.sweeper is not None and self.stops and account:
+                # first in the run, never held back: no dialable record with these phones
+                self.sweeper.sweep(account, self.stops)
             for ls, rep in work:
                 if self.client.gone:  # nothing more is sent once the server went away
                     rep.failed = rep.to_post
@@ -86,10 +129,10 @@ class Applier:
             return False
 
         if len(by_account) <= 1:
-            stopped = [one_account(w) for w in by_account.values()]
+            stopped = [one_account(a) for a in by_account]
         else:
             with ThreadPoolExecutor(len(by_account), thread_name_prefix="engage-account") as run:
-                stopped = list(run.map(one_account, by_account.values()))
+                stopped = list(run.map(one_account, list(by_account)))
         report.stopped_early = any(stopped)
         report.server_gone = self.client.gone
         return report
@@ -137,7 +180,15 @@ class Applier:
             rep.failed = rep.to_post
             return
         # cancels and deletes first: a run cut short leaves fewer dialable records, never more
-        blocked = Reconciler(self.client, self.journal).run(account, ls, sources, rep)
+        sweeper = self.sweeper
+        blocked = Reconciler(
+            self.client,
+            self.journal,
+            stop_phones=(lambda stops: sweeper.sweep(account, stops)) if sweeper else None,
+            dnc_states=sweeper.states if sweeper else (),
+            region=sweeper.rules.phone_region if sweeper else "US",
+            today=sweeper.rules.today() if sweeper else None,
+        ).run(account, ls, sources, rep)
         if blocked and self.fail_fast:
             return
         changed = {d.extern_id for d in ls.corrections if d.kind is DriftKind.CHANGED}
@@ -168,13 +219,97 @@ class Applier:
             account, ls.campaign.id, handling, leads, rep
         )
         loader.run(
-            (source.meta.path, source.meta.options.body(), batch)
-            for source in sources
-            for batch in batches(
-                (x for x in leadsets.stream(source) if x.extern_id in wanted),
-                self.batch_size,
+            self._not_held(
+                account,
+                rep,
+                (
+                    (source.meta.path, source.meta.options.body(), batch)
+                    for source in sources
+                    for batch in batches(
+                        (x for x in leadsets.stream(source) if x.extern_id in wanted),
+                        self.batch_size,
+                    )
+                ),
             )
         )
+
+    def _not_held(
+        self, account: str, rep: LeadSetReport, loads: Iterator[Batch]
+    ) -> Iterator[Batch]:
+        """The batches, less the leads whose phone Engage holds as do-not-call (issue #30):
+        those are skipped, said, and their phones stopped everywhere the scope says. The
+        look-ups run ahead of the loads in a thread of their own (their rate limits are not
+        the loader's), so they add little to an apply's time (bench/: `dnc_lookups`)."""
+        sweeper = self.sweeper
+        if sweeper is None:
+            yield from loads
+            return
+        ahead: deque[tuple[list[Batch], Future[set[str]]]] = deque()
+        look = sweeper.held if sweeper.states else _nothing_held
+        group: list[Batch] = []
+        phones: list[str] = []
+        with ThreadPoolExecutor(LOOKERS, thread_name_prefix=f"engage-dnc-{account}") as pool:
+            for batch in loads:
+                group.append(batch)
+                phones += [p for lead in batch[2] for p in posted_phones(lead)]
+                if len(phones) < LOOKUP_PHONES:
+                    continue  # one search for several batches: the search limits are tighter
+                ahead.append((group, pool.submit(look, account, phones)))
+                group, phones = [], []
+                if len(ahead) >= LOOK_AHEAD:
+                    yield from self._without_held(account, rep, *ahead.popleft())
+            if group:
+                ahead.append((group, pool.submit(look, account, phones)))
+            while ahead:
+                yield from self._without_held(account, rep, *ahead.popleft())
+
+    def _without_held(
+        self, account: str, rep: LeadSetReport, group: list[Batch], looked: Future[set[str]]
+    ) -> Iterator[Batch]:
+        for batch in group:
+            yield from self._batch_without_held(account, rep, batch, looked)
+
+    def _batch_without_held(
+        self, account: str, rep: LeadSetReport, batch: Batch, looked: Future[set[str]]
+    ) -> Iterator[Batch]:
+        assert self.sweeper is not None
+        file, options, leads = batch
+        try:
+            held = looked.result()
+        except ApiError as e:
+            rep.errors.append(
+                scrub(f"{len(leads)} lead(s) not posted: the do-not-call look-up failed: {e}")
+            )
+            rep.failed += len(leads)
+            self.progress(len(leads))
+            return
+        region = self.sweeper.rules.phone_region
+        # a phone this run stopped (a tombstone's, found in Engage, listed) since the plan was
+        # made: never loaded again, in any campaign
+        done = self.sweeper.done
+        stopped = [x for x in leads if done and done & set(record_phones(x.phone, region))]
+        if stopped:
+            rep.notes.append(
+                f"{len(stopped)} lead(s) not loaded: this apply stopped their phone (do not "
+                "call) in every campaign: " + ", ".join(x.extern_id for x in stopped[:20])
+            )
+            self.progress(len(stopped))
+            leads = [x for x in leads if x not in stopped]
+        if held:
+            skip = [x for x in leads if held & set(record_phones(x.phone, region))]
+            today = self.sweeper.rules.today()
+            stops = [Stop(p, today, DateSource.FIRST_SEEN, "engage") for p in sorted(held)]
+            self.sweeper.sweep(account, stops)
+            self.sweeper.report.skipped += len(skip)
+            rep.notes.append(
+                f"{len(skip)} lead(s) not loaded: Engage holds their phone as do-not-call; it "
+                "joins the do-not-call set (`engage-sync optouts pull` writes it into a list): "
+                + ", ".join(x.extern_id for x in skip[:20])
+            )
+            self.progress(len(skip))
+            leads = [x for x in leads if x not in skip]
+        if leads:
+            yield file, options, leads
 
     def _pool(self, account: str) -> ThreadPoolExecutor:
         with self._lock:

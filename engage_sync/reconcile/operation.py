@@ -17,14 +17,17 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from .. import workspace
-from ..changeset import ChangeSet, Coverage, cover, is_tombstone, only
+from ..changeset import ChangeSet, Coverage, cover, is_blocked, is_tombstone, only
 from ..config import Config
+from ..donotcall.keys import resolve as resolve_key
 from ..engage import EngageClient
 from ..engage.hosts import engage_target
 from ..errors import ConfigError
 from ..model import Plan, Problem
+from ..optouts import DateSource
 from ..state import Journal, StateLock, journal_path, save_state
 from .applier import Applier
+from .donotcall import Stop, Sweeper, engage_opt_outs
 from .refresh import refresh as look
 from .report import Report
 
@@ -105,10 +108,25 @@ def apply(
         )
         _check_accounts(planned.plan, request.default_account)
         offline = plan = planned.plan
-        if request.refresh or any(ls.has_work for ls in plan.leadsets):
+        stops = _stops(planned, config)
+        if stops and not request.default_account and not any(ls.account for ls in plan.leadsets):
+            raise ConfigError(
+                "no account to stop the do-not-call phones in: pass --account, set "
+                "ENGAGE_ACCOUNT_ID or `account:` in engage-sync.yaml; nothing posted"
+            )
+        if request.refresh or stops or any(ls.has_work for ls in plan.leadsets):
             client.authenticate()  # wrong credentials: the first and only thing said
         if request.refresh:
-            plan = look(plan, planned.state, planned.sources, client, request.default_account)
+            plan = look(
+                plan,
+                planned.state,
+                planned.sources,
+                client,
+                request.default_account,
+                planned.registry,
+                config.opt_outs,
+            )
+            stops += _engage_stops(plan, planned, config, client, request.default_account)
         hooks.planned(plan, planned.rails, planned.sink.warnings)
         outcome = ApplyOutcome(plan)
         # a plan reviewed offline still matches: drift corrections only ever reduce calling
@@ -119,7 +137,8 @@ def apply(
         if request.reviewed is not None:
             outcome.coverage = cover(offline, request.reviewed)
             unreviewed = outcome.coverage.unreviewed
-            outcome.held_back = [i for i in unreviewed if not is_tombstone(i)]
+            # a blocked lead is never posted: nothing to hold back (issue #30)
+            outcome.held_back = [i for i in unreviewed if not is_tombstone(i) and not is_blocked(i)]
             outcome.unreviewed_tombstones = [i for i in unreviewed if is_tombstone(i)]
             if unreviewed:
                 plan = only(plan, outcome.coverage.reviewed)
@@ -128,7 +147,7 @@ def apply(
             plan = plan.tombstones_only()
         outcome.plan = plan
         to_post = sum(ls.to_load for ls in plan.leadsets)
-        to_remove = sum(ls.to_stop for ls in plan.leadsets)
+        to_remove = sum(ls.to_stop for ls in plan.leadsets) + len(stops)
         outcome.nothing_to_do = to_post == 0 and to_remove == 0
         # engage-sync.yaml as carried out: recorded once the plan that shows it is applied
         settings = config.settings if plan.settings is not None else None
@@ -154,6 +173,15 @@ def apply(
                 lookup_delay=request.lookup_delay,
                 look_first=request.look_first,
                 max_in_flight=request.max_in_flight,
+                sweeper=Sweeper(
+                    client,
+                    journal,
+                    config.opt_outs,
+                    planned.registry.key,
+                    campaigns=_campaigns(plan, request.default_account),
+                    states=config.opt_outs.engage_states,
+                ),
+                stops=stops,
             )
             sealed = 0
             try:
@@ -176,6 +204,58 @@ def apply(
                 planned.state.base_url = target
                 journal.fold(seals=sealed > 0 or settings is not None or moved)
     return outcome
+
+
+def _stops(planned: workspace.Planned, config: Config) -> list[Stop]:
+    """The phones the repository names that no apply has stopped yet (issue #30), and a clear
+    error when the key of the state's phone hashes cannot be had (nothing is sent then: a
+    phone hashed with another key would never block anything)."""
+    registry = planned.registry
+    if planned.state.do_not_call.key is not None and registry.key is None:
+        _, why = resolve_key(planned.state.do_not_call.key)
+        raise ConfigError(f"{why}: nothing posted (set it as the CI environment's secret too)")
+    today = config.opt_outs.today()
+    stops = []
+    for p in registry.pending():
+        day, source = p.origin.requested, DateSource.LEAD_SET
+        if day is None:
+            day, source = today, DateSource.FIRST_SEEN
+        stops.append(Stop(p.phone, day, source, p.origin.source))
+    return stops
+
+
+def _engage_stops(
+    plan: Plan,
+    planned: workspace.Planned,
+    config: Config,
+    client: EngageClient,
+    default: str | None,
+) -> list[Stop]:
+    """`apply --refresh`: the phones Engage holds as do-not-call that no list names are stopped
+    too, everywhere the scope says (found today; `optouts pull` brings them into git)."""
+    if not plan.engage_opt_outs:
+        return []
+    rules = config.opt_outs
+    found: set[str] = set()
+    for account, campaigns in sorted(_campaigns(plan, default).items()):
+        scope = sorted(campaigns) if rules.scope == "campaign" else None
+        found |= engage_opt_outs(client, account, planned.registry, rules.engage_states, scope)
+    today = rules.today()
+    return [
+        Stop(p, today, DateSource.FIRST_SEEN, "engage")
+        for p in sorted(found)
+        if not planned.registry.done(p)
+    ]
+
+
+def _campaigns(plan: Plan, default: str | None) -> dict[str, set[int]]:
+    """The campaigns each account's lead sets declare (`optOuts.scope: campaign`)."""
+    found: dict[str, set[int]] = {}
+    for ls in plan.leadsets:
+        account = ls.account or default
+        if account:
+            found.setdefault(account, set()).add(ls.campaign.id)
+    return found
 
 
 def _check_accounts(plan: Plan, default: str | None) -> None:

@@ -14,10 +14,13 @@ import hashlib
 from collections.abc import Iterator, Sequence
 from dataclasses import replace
 
+from ..donotcall.registry import Registry
 from ..engage import EngageClient
 from ..leadsets import Source, stream
 from ..model import CORRECTED_DRIFT, Lead, LeadSetPlan, Plan
+from ..optouts import OptOutRules
 from ..state import State
+from .donotcall import engage_opt_outs
 from .drift import classify, content_drift, with_content
 
 
@@ -27,8 +30,12 @@ def refresh(
     sources: Sequence[Source],
     client: EngageClient,
     default_account: str | None,
+    registry: Registry | None = None,
+    rules: OptOutRules | None = None,
 ) -> Plan:
-    """The plan with each declared campaign's drift; the checksum covers what apply corrects."""
+    """The plan with each declared campaign's drift; the checksum covers what apply corrects.
+    With the do-not-call set (`registry`), also how many phones Engage holds as do-not-call
+    that it does not (issue #30)."""
     leadsets_out = []
     for ls in plan.leadsets:
         account = ls.account or default_account
@@ -41,7 +48,28 @@ def refresh(
         for d in ls.drift:
             if d.kind in CORRECTED_DRIFT:
                 digest.update(f"!{d.campaign_id}\x1f{d.extern_id}\x1f{d.kind.value}\x1e".encode())
-    return replace(plan, leadsets=tuple(leadsets_out), refreshed=True, checksum=digest.hexdigest())
+    opt_outs = None
+    if registry is not None:
+        rules = rules or OptOutRules()
+        accounts = {ls.account or default_account for ls in plan.leadsets} - {None}
+        by_account: dict[str, set[int]] = {}
+        for ls in plan.leadsets:
+            if ls.account or default_account:
+                by_account.setdefault(str(ls.account or default_account), set()).add(ls.campaign.id)
+        phones: set[str] = set()
+        for account in sorted(a for a in accounts if a):
+            scope = by_account.get(account) if rules.scope == "campaign" else None
+            phones |= engage_opt_outs(
+                client, account, registry, rules.engage_states, sorted(scope) if scope else None
+            )
+        opt_outs = len(phones)
+    return replace(
+        plan,
+        leadsets=tuple(leadsets_out),
+        refreshed=True,
+        checksum=digest.hexdigest(),
+        engage_opt_outs=opt_outs,
+    )
 
 
 def _refresh_one(

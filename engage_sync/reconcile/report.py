@@ -64,6 +64,8 @@ class LeadSetReport:
 @dataclass
 class Report:
     leadsets: list[LeadSetReport] = field(default_factory=list)
+    # do not call (issue #30): reconcile/donotcall.DoNotCallReport, when the apply had any
+    do_not_call: Any = None
     stopped_early: bool = False
     server_gone: str | None = None  # why the run stopped sending: the server went away
     interrupted: bool = False  # Ctrl-C: the calls in flight were let finish, no new one sent
@@ -72,6 +74,7 @@ class Report:
     def ok(self) -> bool:
         return (
             all(ls.ok for ls in self.leadsets)
+            and (self.do_not_call is None or self.do_not_call.ok)
             and not self.stopped_early
             and not self.server_gone
             and not self.interrupted
@@ -89,6 +92,7 @@ class Report:
             "serverGone": self.server_gone,
             "interrupted": self.interrupted,
             "leadsets": [ls.as_dict() for ls in self.leadsets],
+            **({"doNotCall": self.do_not_call.as_dict()} if self.do_not_call else {}),
         }
 
 

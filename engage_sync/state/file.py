@@ -26,6 +26,8 @@ from ..errors import StateError
 from ..model import PHONE_FIELDS, Lead, field_code, field_hash, short_hash
 from ..optouts import ledger
 from ..optouts.ledger import ledger_path
+from . import donotcall as dnc
+from .donotcall import DoNotCallState
 
 
 class MalformedEntry(StateError):
@@ -219,6 +221,8 @@ class State:
     settings: dict[str, Any] | None = None
     # the Engage service the last apply sent to (hosts.engage_target): drift looks there only
     base_url: str | None = None
+    # the phones stopped by do not call, by keyed hash (donotcall.py; issue #30)
+    do_not_call: DoNotCallState = field(default_factory=DoNotCallState)
 
     def campaign(self, campaign_id: int) -> CampaignState:
         return self.campaigns.setdefault(campaign_id, CampaignState())
@@ -260,6 +264,7 @@ def read_state(path: Path) -> State:
         if base_url is not None and not isinstance(base_url, str):
             raise ValueError("baseUrl: not a string")
         state.base_url = base_url
+        state.do_not_call = dnc.read(data.get("do_not_call"))
         for key, raw in data["campaigns"].items():
             leads = raw["leads"]
             if not isinstance(leads, dict) or not set(map(type, leads.values())) <= {str}:
@@ -298,6 +303,8 @@ def render_state(state: State) -> str:
         out.append(f'  "baseUrl": {dumps(state.base_url)},')
     if state.settings is not None:
         out.append(f'  "settings": {dumps(state.settings, sort_keys=True)},')
+    if state.do_not_call:
+        out.extend(dnc.render(state.do_not_call))
     out += [
         '  "campaigns": {',
     ]

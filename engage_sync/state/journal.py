@@ -66,6 +66,7 @@ def replay(state: State) -> bool:
     state.lineage = head["lineage"]
     pending: dict[int, tuple[int, list[str]]] = {}
     acting: dict[int, dict[str, Any]] = {}
+    dnc_acting: dict[int, dict[str, Any]] = {}
     for rec in records[1:]:
         batch = int(rec.get("batch", -1))
         if "begin" in rec:
@@ -92,10 +93,23 @@ def replay(state: State) -> bool:
             sent = acting.pop(batch)
             if rec.get("ok"):  # a failed action did nothing
                 _note_act(state, sent, rec.get("at"), answered=True)
+        # do not call (issue #30): the key, cancels by phone, phones confirmed stopped
+        elif "dncKey" in rec:
+            state.do_not_call.keyed(rec["dncKey"])
+        elif "dncAct" in rec:
+            dnc_acting[batch] = rec
+        elif "acted" in rec and batch in dnc_acting:
+            sent = dnc_acting.pop(batch)
+            if rec.get("ok"):
+                _note_dnc_act(state, sent, rec.get("at"), answered=True)
+        elif "dncDone" in rec:
+            _dnc_done(state, rec)
         # a removal counts only once `forget` is written, so an action cut short by a crash is
         # simply done again (cancelling twice is harmless); what was sent is kept as evidence
     for rec in acting.values():  # sent, never answered: it may have been carried out
         _note_act(state, rec, None, answered=False)
+    for rec in dnc_acting.values():
+        _note_dnc_act(state, rec, None, answered=False)
     for campaign, ids in pending.values():
         state.campaign(campaign).doubt(ids)
     return True
@@ -110,6 +124,31 @@ def _note_act(state: State, act: dict[str, Any], at: str | None, answered: bool)
             for eid, ids in act["byExternId"].items()
         }
     )
+
+
+def _note_dnc_act(state: State, act: dict[str, Any], at: str | None, answered: bool) -> None:
+    """A `dncAct` line (and the time of its answer) as evidence for each phone's hash."""
+    state.do_not_call.acted(
+        {
+            digest: {
+                "action": act["leadAction"],
+                "campaign": act["campaign"],
+                "leadIds": ids,
+                "at": at or act.get("at"),
+                "answered": answered,
+            }
+            for digest, ids in act["byPhone"].items()
+        }
+    )
+
+
+def _dnc_done(state: State, rec: dict[str, Any]) -> None:
+    """Phones confirmed stopped: blocked for good; the owned records cancelled with them are
+    forgotten (not owned any more); their evidence goes to the ledger."""
+    state.do_not_call.stopped(rec["dncDone"])
+    for cid, ids in rec.get("forget", {}).items():
+        state.campaign(int(cid)).forget(ids)
+    state.evidence.extend(rec.get("evidence", []))
 
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -135,6 +174,7 @@ class Journal:
         self._batch = 0
         self._open: dict[int, list[str]] = {}  # batches posted and not answered yet
         self._acting: dict[int, dict[str, Any]] = {}  # lead actions sent, not answered yet
+        self._dnc_acting: dict[int, dict[str, Any]] = {}  # cancels by phone, not answered
         self._file: IO[bytes] | None = None
         # lead sets of different accounts are applied together: one writer at a time, and the
         # in-memory state changes with its journal line
@@ -240,6 +280,9 @@ class Journal:
         sent = self._acting.pop(batch, None)
         if sent is not None and ok:
             _note_act(self.state, sent, at, answered=True)
+        dnc = self._dnc_acting.pop(batch, None)
+        if dnc is not None and ok:
+            _note_dnc_act(self.state, dnc, at, answered=True)
 
     @_locked
     def requested(self, campaign: int, dates: Mapping[str, str]) -> None:
@@ -270,6 +313,57 @@ class Journal:
         self._write(record)
         self.state.campaign(campaign).forget(ids)
         self.state.evidence.extend(record.get("evidence", []))
+        self._recorded = True
+
+    # -- do not call (issue #30) ---------------------------------------------------------------
+    @_locked
+    def dnc_key(self, key: Mapping[str, Any]) -> None:
+        """The key phone hashes are made with, before the first of them is written."""
+        if self.state.do_not_call.key is not None:
+            return
+        self._write({"dncKey": dict(key)})
+        self.state.do_not_call.keyed(key)
+        self._recorded = True
+
+    @_locked
+    def dnc_act(self, campaign: int, lead_action: str, records: Sequence[tuple[int, str]]) -> int:
+        """Before a cancel by phone is sent: the records (lead id, the phone's keyed hash)."""
+        self._batch += 1
+        by_phone: dict[str, list[int]] = {}
+        for lead_id, digest in records:
+            by_phone.setdefault(digest, []).append(lead_id)
+        record = {
+            "dncAct": True,
+            "batch": self._batch,
+            "campaign": campaign,
+            "leadAction": lead_action,
+            "leadIds": [lead_id for lead_id, _ in records],
+            "byPhone": by_phone,
+            "at": now(),
+        }
+        self._write(record)
+        self._dnc_acting[self._batch] = record
+        return self._batch
+
+    @_locked
+    def dnc_done(
+        self,
+        confirmed: Mapping[str, list[Any]],
+        evidence: Sequence[Mapping[str, Any]] = (),
+        forget: Mapping[int, Iterable[str]] | None = None,
+    ) -> None:
+        """Phones confirmed stopped (hash -> [requested, from, confirmed]), with their ledger
+        lines and the owned externIds whose records were cancelled with them."""
+        if not confirmed:
+            return
+        record: dict[str, Any] = {"dncDone": {k: list(v) for k, v in confirmed.items()}}
+        gone = {str(cid): sorted(set(ids)) for cid, ids in (forget or {}).items() if ids}
+        if gone:
+            record["forget"] = gone
+        if evidence:
+            record["evidence"] = [dict(e) for e in evidence]
+        self._write(record)
+        _dnc_done(self.state, record)
         self._recorded = True
 
     @property

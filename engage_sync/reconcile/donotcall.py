@@ -1,0 +1,294 @@
+"""Do not call in Engage (issue #30): every dialable record with a do-not-call phone is cancelled,
+in every campaign of the account (`optOuts.scope: account`) or of the lead sets
+(`campaign`), owned by engage-sync or not; and a lead whose phone Engage holds as DO-NOT-CALL
+is never loaded.
+
+A sweep searches by phone across the campaigns (every form the phone may have been loaded in;
+phones compared in E.164 on this side), cancels by campaign and lead ids (never by phone
+criteria alone: those could match more than meant), journals each cancel before it is sent and
+after its answer, searches again, and only then records the phone as stopped, by its keyed hash,
+with one evidence-ledger line. A run cut short leaves the phone unrecorded: the next apply does
+it again (cancelling twice is harmless), and the lead ids already sent reach the ledger. No
+phone is written anywhere: the journal, the state and the ledger hold keyed hashes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime, timezone
+from typing import Any
+
+from ..donotcall.keys import PhoneKey, key_from_env
+from ..donotcall.phones import record_phones, search_forms
+from ..donotcall.registry import Registry
+from ..engage import EngageClient
+from ..engage.leads import LeadAction, LeadRecord, normalise_state
+from ..errors import ApiError
+from ..optouts import DateSource, Deadline, OptOutRules, Requested
+from ..state import Journal
+from .report import scrub
+
+ACTION_BATCH = 500
+LOOKUP_CHUNK = 1000  # phones a look-up for Engage's opt-outs sends in one search
+LEARNED = frozenset({"tombstone", "engage"})  # phones learned in Engage, not listed
+DNC_STATES = ("DO-NOT-CALL",)  # what Engage holds as an opt-out (optOuts.engageStates adds)
+
+
+@dataclass(frozen=True, slots=True)
+class Stop:
+    """One phone to stop: E.164, when the person asked, how that is known, and how they asked."""
+
+    phone: str
+    requested: date
+    requested_from: DateSource = DateSource.LEAD_SET
+    source: str | None = None
+
+
+@dataclass
+class DoNotCallReport:
+    """What the do-not-call sweeps of an apply did (no phone: counts and messages only)."""
+
+    to_stop: int = 0
+    stopped: int = 0  # phones confirmed not dialable anywhere the scope says, recorded
+    cancelled: int = 0  # records
+    learned: int = 0  # phones found by tombstones or as DO-NOT-CALL in Engage, added
+    skipped: int = 0  # leads not loaded: Engage holds their phone as DO-NOT-CALL
+    errors: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.errors
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "toStop": self.to_stop,
+            "stopped": self.stopped,
+            "cancelled": self.cancelled,
+            "learned": self.learned,
+            "skipped": self.skipped,
+            "errors": self.errors,
+        }
+
+
+@dataclass
+class Sweeper:
+    """Stops phones in Engage for one apply (one journal, several accounts' threads)."""
+
+    client: EngageClient
+    journal: Journal
+    rules: OptOutRules
+    key: PhoneKey | None
+    report: DoNotCallReport = field(default_factory=DoNotCallReport)
+    # campaigns per account that `scope: campaign` limits a sweep to
+    campaigns: dict[str, set[int]] = field(default_factory=dict)
+    states: tuple[str, ...] = DNC_STATES
+    done: set[str] = field(default_factory=set)  # phones stopped by this run
+
+    def hash_key(self) -> PhoneKey:
+        """The key phones are hashed with: the state's, else ENGAGE_SYNC_PHONE_KEY, else a new
+        salt; recorded in the journal before the first hash made with it."""
+        if self.key is None:
+            self.key = key_from_env() or PhoneKey.new_salt()
+        self.journal.dnc_key(self.key.to_json())
+        return self.key
+
+    def scope(self, account: str) -> set[int] | None:
+        return self.campaigns.get(account, set()) if self.rules.scope == "campaign" else None
+
+    def sweep(self, account: str, stops: Sequence[Stop]) -> set[str]:
+        """Cancel every dialable record with one of these phones where the scope says, check,
+        record each phone confirmed; returns the phones not confirmed (failed)."""
+        wanted = {s.phone: s for s in stops if s.phone not in self.done}
+        if not wanted:
+            return set()
+        key = self.hash_key()
+        scope = self.scope(account)
+        forms = [f for phone in wanted for f in search_forms(phone)]
+        try:
+            records = self.client.leads.search_phones(account, forms, _sorted(scope))
+        except ApiError as e:
+            return self._failed(wanted, f"do-not-call search failed: {e}")
+        searched = datetime.now(timezone.utc)
+        hits = self._hits(records, wanted, scope)
+        acts: dict[str, list[dict[str, Any]]] = {}
+        failed: set[str] = set()
+        by_campaign: dict[int, list[tuple[int, str]]] = {}
+        for record, phone in hits:
+            if record.dialable:
+                by_campaign.setdefault(record.campaign_id, []).append((record.lead_id, phone))
+        for cid, items in sorted(by_campaign.items()):
+            for start in range(0, len(items), ACTION_BATCH):
+                chunk = items[start : start + ACTION_BATCH]
+                if not self._cancel(account, cid, chunk, key, acts):
+                    failed.update(phone for _, phone in chunk)
+        checked = searched
+        if by_campaign:
+            try:
+                after = self.client.leads.search_phones(account, forms, _sorted(scope))
+            except ApiError as e:
+                return self._failed(wanted, f"do-not-call checking search failed: {e}")
+            checked = datetime.now(timezone.utc)
+            for record, phone in self._hits(after, wanted, scope):
+                if record.dialable:
+                    failed.add(phone)
+                    self.report.errors.append(
+                        f"a record in campaign {record.campaign_id} with a do-not-call phone "
+                        f"is still dialable after the cancel ({record.state})"
+                    )
+        self._record(wanted, hits, failed, key, checked, scope)
+        return failed
+
+    def _hits(
+        self, records: Iterable[LeadRecord], wanted: dict[str, Stop], scope: set[int] | None
+    ) -> list[tuple[LeadRecord, str]]:
+        """The records with one of the wanted phones (in scope), each with that phone."""
+        found = []
+        for r in records:
+            if scope is not None and r.campaign_id not in scope:
+                continue
+            for raw in r.phones:
+                phone = next(
+                    (p for p in record_phones(raw, self.rules.phone_region) if p in wanted), None
+                )
+                if phone is not None:
+                    found.append((r, phone))
+                    break
+        return found
+
+    def _cancel(
+        self,
+        account: str,
+        cid: int,
+        chunk: list[tuple[int, str]],
+        key: PhoneKey,
+        acts: dict[str, list[dict[str, Any]]],
+    ) -> bool:
+        lead_ids = [i for i, _ in chunk]
+        number = self.journal.dnc_act(
+            cid, LeadAction.CANCEL.value, [(i, key.digest(p)) for i, p in chunk]
+        )
+        try:
+            result = self.client.leads.act(account, cid, LeadAction.CANCEL, lead_ids)
+        except ApiError as e:
+            self.journal.acted(number, False)
+            self.report.errors.append(
+                scrub(f"cancel of {len(lead_ids)} do-not-call record(s) failed: {e}")
+            )
+            return False
+        count = result.get("leadUpdateCount")
+        self.journal.acted(number, True, count if isinstance(count, int) else None)
+        self.report.cancelled += len(lead_ids)
+        return True
+
+    def _record(
+        self,
+        wanted: dict[str, Stop],
+        hits: list[tuple[LeadRecord, str]],
+        failed: set[str],
+        key: PhoneKey,
+        confirmed: datetime,
+        scope: set[int] | None,
+    ) -> None:
+        """Each phone confirmed: its hash in the state, its line in the ledger, and the owned
+        records cancelled with it forgotten (not owned any more)."""
+        today = self.rules.today()
+        state = self.journal.state
+        done: dict[str, list[Any]] = {}
+        evidence = []
+        forget: dict[int, set[str]] = {}
+        for phone, stop in sorted(wanted.items()):
+            if phone in failed:
+                continue
+            digest = key.digest(phone)
+            mine = [r for r, p in hits if p == phone]
+            for r in mine:  # the owned records this sweep cancelled (a tombstone's own were
+                # cancelled, and are recorded, by its removal)
+                camp = state.campaigns.get(r.campaign_id)
+                if r.dialable and camp is not None and r.extern_id in camp.leads:
+                    forget.setdefault(r.campaign_id, set()).add(r.extern_id)
+            deadline = Deadline(Requested(stop.requested, stop.requested_from), today, self.rules)
+            moment = confirmed.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+            done[digest] = [stop.requested.isoformat(), stop.requested_from.value, moment]
+            day = self.rules.date_of(confirmed)
+            evidence.append(
+                {
+                    "phone": digest,
+                    "keyId": key.ident,
+                    "requested": stop.requested.isoformat(),
+                    "requestedFrom": stop.requested_from.value,
+                    "source": stop.source,
+                    "due": deadline.due.isoformat(),
+                    "scope": "account" if scope is None else sorted(scope),
+                    "campaigns": sorted({r.campaign_id for r in mine}),
+                    "leadIds": sorted({r.lead_id for r in mine if r.dialable}),
+                    "acts": list(state.do_not_call.acts.get(digest, [])),
+                    "confirmed": moment,
+                    "search": "leadSearch by phone (E.164, digits, national number): nothing "
+                    "dialable",
+                    "businessDays": max(0, deadline.taken(day)),
+                    "met": day <= deadline.due,
+                }
+            )
+            self.done.add(phone)
+        self.journal.dnc_done(done, evidence, forget)
+        self.report.stopped += len(done)
+        self.report.learned += sum(1 for s in wanted.values() if s.source in LEARNED)
+
+    def _failed(self, wanted: dict[str, Stop], message: str) -> set[str]:
+        self.report.errors.append(scrub(message))
+        return set(wanted)
+
+    # -- Engage's own opt-outs ---------------------------------------------------------------
+    def held(self, account: str, phones: Sequence[str]) -> set[str]:
+        """Of these phones (as loaded: the lead's own text), those a record in the scope holds
+        in a do-not-call state (Engage's opt-outs win). One search per 500 phones, asking for
+        records in those states only, so the answer is usually one empty page."""
+        scope = self.scope(account)
+        wanted = sorted(set(phones))
+        found: set[str] = set()
+        for start in range(0, len(wanted), LOOKUP_CHUNK):
+            chunk = wanted[start : start + LOOKUP_CHUNK]
+            records = self.client.leads.search_phones(
+                account, chunk, _sorted(scope), states=self._both_spellings(), chunk=LOOKUP_CHUNK
+            )
+            for r in records:
+                if normalise_state(r.state) in self.states and (
+                    scope is None or r.campaign_id in scope
+                ):
+                    found.update(record_phones("|".join(r.phones), self.rules.phone_region))
+        return found
+
+    def _both_spellings(self) -> list[str]:
+        return sorted({s for state in self.states for s in (state, state.replace("-", "_"))})
+
+
+def _sorted(scope: set[int] | None) -> list[int] | None:
+    return sorted(scope) if scope is not None else None
+
+
+def engage_opt_outs(
+    client: EngageClient,
+    account: str,
+    registry: Registry,
+    states: Sequence[str] = DNC_STATES,
+    campaigns: Sequence[int] | None = None,
+) -> set[str]:
+    """The phones (E.164) of the records Engage holds in a do-not-call state in the account (or
+    these campaigns) that no do-not-call list of the repository names (a phone the state holds
+    as a keyed hash is blocked already, but nobody can read it there): Engage's opt-outs to
+    bring home
+    (`plan --refresh` counts them, `engage-sync optouts pull` writes them into a list)."""
+    spellings = sorted({x for state in states for x in (state, state.replace("-", "_"))})
+    criteria_campaigns = sorted(campaigns) if campaigns is not None else None
+    found: set[str] = set()
+    for r in client.leads.search_states(account, spellings, criteria_campaigns):
+        if normalise_state(r.state) not in states:
+            continue
+        if campaigns is not None and r.campaign_id not in campaigns:
+            continue
+        for raw in r.phones:
+            for phone in record_phones(raw, registry.region):
+                if not registry.listed(phone):
+                    found.add(phone)
+    return found
