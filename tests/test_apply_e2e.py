@@ -443,7 +443,7 @@ def test_a_version_1_state_is_migrated_by_the_next_apply(repo: Path, emu: Served
     assert result.code == 0, result.err
     assert posted_ids(emu) == Counter({"R-1004": 1, "C-3001": 1, "C-3002": 1})
     state = load_json(repo / "engage-sync.state.json")
-    assert state["format_version"] == 2 and state["serial"] == 3
+    assert state["format_version"] == 3 and state["serial"] == 3
     assert not (repo / "engage-sync.state.json.journal").exists()
     again = engage_sync("plan", "--detailed-exitcode", cwd=repo)
     assert again.code == 0 and "11 unchanged." in again.out

@@ -304,9 +304,9 @@ def test_a_version_1_state_and_journal_are_read_as_version_2(tmp_path: Path) -> 
     assert set(camp.changed_fields(changed)) >= {"leadPhone", "firstName"}
     save_state(state)
     text = (tmp_path / "state.json").read_text()
-    assert json.loads(text)["format_version"] == 2
+    assert json.loads(text)["format_version"] == 3
     again = load_state(tmp_path / "state.json")
-    assert again.version == 2
+    assert again.version == 3
     assert {c: again.campaigns[c].leads for c in again.campaigns} == {
         c: state.campaigns[c].leads for c in state.campaigns
     }

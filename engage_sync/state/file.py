@@ -39,8 +39,10 @@ class MalformedEntry(StateError):
         self.campaign: int | None = None  # filled in by whoever knows it (the planner)
 
 
-FORMAT_VERSION = 2
-READABLE_VERSIONS = (1, 2)
+# 3: the same leads as 2, with what older versions would drop on their next save (the settings
+# applied, the Engage service, the do-not-call record): they refuse it instead
+FORMAT_VERSION = 3
+READABLE_VERSIONS = (1, 2, 3)
 _HASH_LEN = 8
 _B64 = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/")
 
