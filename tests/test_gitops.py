@@ -366,8 +366,8 @@ def test_init_output_validates_and_passes_actionlint(tmp_path: Path) -> None:
     hooks = yaml.safe_load((new / ".pre-commit-config.yaml").read_text())
     assert hooks["repos"][0]["hooks"][0]["entry"] == "engage-sync validate"
     again = engage_sync("init", str(new))
-    assert again.code == 0 and "  kept existing engage-sync.yaml" in again.out
-    assert "older engage-sync" not in again.out
+    assert again.code == 0
+    assert again.out == f"{new} is up to date with engage-sync {__version__}: nothing to do.\n"
 
 
 OLD_APPLY_SCRIPT = """#!/usr/bin/env bash
@@ -392,7 +392,9 @@ def test_init_names_what_an_older_scaffold_must_replace_and_upgrade_does_it(
     (repo / "engage-sync.yaml").write_text('account: "123"\n')
     told = engage_sync("init", str(repo))
     assert told.code == 0
-    assert "was scaffolded by an older engage-sync: replace .github/workflows/apply.yml" in told.out
+    assert f"is out of date for engage-sync {__version__}: replace .github/workflows/apply.yml" in (
+        told.out
+    )
     assert "remove scripts/ci-apply.sh (its logic is `engage-sync ci` now)" in told.out
     assert f"`engage-sync init --upgrade {repo}`" in told.out
     assert (repo / "scripts" / "ci-apply.sh").exists()  # nothing changed without --upgrade
@@ -404,7 +406,7 @@ def test_init_names_what_an_older_scaffold_must_replace_and_upgrade_does_it(
     assert not (repo / "scripts" / "ci-apply.sh").exists()
     assert (repo / "scripts" / "mine.sh").exists()  # not engage-sync's: kept
     assert (repo / "engage-sync.yaml").read_text() == 'account: "123"\n'  # settings untouched
-    assert "older engage-sync" not in engage_sync("init", str(repo)).out
+    assert "out of date" not in engage_sync("init", str(repo)).out
 
 
 def test_pre_commit_hook_definition() -> None:
