@@ -11,7 +11,8 @@ tested without a terminal and `ci apply` shares it instead of copying it.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+import contextlib
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -23,7 +24,15 @@ from ..engage import EngageClient
 from ..engage.hosts import engage_target
 from ..errors import ConfigError
 from ..model import Plan, Problem
-from ..state import Journal, StateLock, journal_path, save_state
+from ..state import (
+    Journal,
+    StateLock,
+    journal_path,
+    pacing_path,
+    read_pacing,
+    save_state,
+    write_pacing,
+)
 from .applier import Applier
 from .refresh import refresh as look
 from .report import Report
@@ -99,7 +108,7 @@ def apply(
 ) -> ApplyOutcome:
     """Plan, gate, ask, post, record. Raises for what stops it before anything is sent
     (invalid lead sets, a held lock, a campaign with no account)."""
-    with client, StateLock(state_path, "apply", request.lock_timeout):
+    with client, StateLock(state_path, "apply", request.lock_timeout), _paced(state_path, client):
         planned = workspace.build_plan(
             request.paths, config, state_path, incremental=not request.refresh, sealing=True
         )
@@ -176,6 +185,29 @@ def apply(
                 planned.state.base_url = target
                 journal.fold(seals=sealed > 0 or settings is not None or moved)
     return outcome
+
+
+@contextlib.contextmanager
+def _paced(state_path: Path, client: EngageClient) -> Iterator[None]:
+    """The windows start with the calls the last runs on this machine made to this service,
+    and this run's calls are kept for the next (state/pacing.py); under the state's lock."""
+    memory = pacing_path(state_path)
+    target = engage_target(client.base_url)
+    client.remember(
+        {
+            (kind, account): times
+            for (t, account, kind), times in read_pacing(memory).items()
+            if t == target
+        }
+    )
+    try:
+        yield
+    finally:
+        made = client.recent_calls()
+        if made:
+            write_pacing(
+                memory, {(target, account, kind): t for (kind, account), t in made.items()}
+            )
 
 
 def _check_accounts(plan: Plan, default: str | None) -> None:

@@ -30,6 +30,7 @@ class LeadSetReport:
     found_after_lost: int = 0  # leads whose answer was lost, found in Engage by a lookup
     not_inserted: list[str] = field(default_factory=list)  # accepted, yet not in Engage
     resolved_in_doubt: int = 0  # in doubt from an earlier run, found in Engage, not posted
+    throttled: int = 0  # loader calls answered 429: Engage did nothing, sent again
 
     @property
     def ok(self) -> bool:
@@ -58,6 +59,7 @@ class LeadSetReport:
             "foundAfterLostAnswer": self.found_after_lost,
             "notInserted": self.not_inserted,
             "resolvedInDoubt": self.resolved_in_doubt,
+            "throttled": self.throttled,
         }
 
 
