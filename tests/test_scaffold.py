@@ -12,7 +12,7 @@ import yaml
 from conftest import Served, engage_sync
 
 from engage_sync import __version__
-LOCAL_FILES = ("engage-sync.state.json.lock", "engage-sync.state.json.journal", "engage-sync.state.json.pacing")  # TEMP
+from engage_sync.cli.scaffold import LOCAL_FILES
 from engage_sync.config import _RAILS, Rails, load_config
 
 
