@@ -24,6 +24,7 @@ from .model import Desired, Lead, LeadSetPlan, Plan, RemoveReason
 from .optouts import Deadline, OptOutRules, Pending, requested_dates
 from .optouts.history import blame
 from .planner import plan as make_plan
+from .progress import Meter, count_lines, counted
 from .rails import tripped
 from .state import CampaignState, State, load_state
 from .state.file import MalformedEntry
@@ -243,14 +244,38 @@ def in_sync(state: State, config: Config) -> set[int]:
     return set(_trusted(state, config, shown, {})[0])
 
 
-def validate(paths: Sequence[str], config: Config) -> tuple[Sink, int, int]:
-    """Read everything and report every problem; returns (sink, files, leads)."""
+def validate(
+    paths: Sequence[str], config: Config, meter: Meter | None = None
+) -> tuple[Sink, int, int]:
+    """Read everything and report every problem; returns (sink, files, leads). `meter` counts
+    the leads as they are read."""
     sources, sink, _ = read_sources(paths, config)
     count = 0
-    for desired in leadsets.group(sources, sink):
+    for desired in metered(sources, leadsets.group(sources, sink), meter):
         for _lead in desired.leads:
             count += 1
     return sink, len(sources), count
+
+
+def metered(
+    sources: Sequence[Source], desired: list[Desired], meter: Meter | None
+) -> list[Desired]:
+    """Each campaign's leads counted by `meter` as they are read, knowing how many lines each
+    file read whole has (so it can say what remains)."""
+    if meter is None:
+        return desired
+    for source in sources:
+        if source.ranges is not None:  # read in part: how far into the file says little
+            continue
+        if source.leads_path is not None and source.meta.leads_file is not None:
+            path, name = source.leads_path, source.meta.leads_file
+        elif source.inline:
+            path, name = source.path, source.meta.path
+        else:
+            continue
+        with contextlib.suppress(OSError):
+            meter.expect(name, count_lines(path))
+    return [replace(d, leads=counted(d.leads, meter)) for d in desired]
 
 
 def build_plan(
@@ -259,6 +284,7 @@ def build_plan(
     state_file: Path,
     incremental: bool = True,
     sealing: bool = False,
+    meter: Meter | None = None,
 ) -> Planned:
     """Validate, then plan against the state. Any error raises ValidationFailed with all of them.
 
@@ -267,10 +293,10 @@ def build_plan(
     partial.py; read whole when that does not hold); off when every lead must be streamed
     (`--refresh` looks up declared phones). `sealing`: also make the seals apply records
     (`Planned.seals`, with each leadsFile's chunks: about a second a million leads; a plan
-    leaves them out).
+    leaves them out). `meter` counts the leads as they are read.
     """
     state = load_state(state_file)
-    build = functools.partial(_build, paths, config, state, state_file, incremental)
+    build = functools.partial(_build, paths, config, state, state_file, incremental, meter=meter)
     planned = build(partial=incremental, sealing=sealing)
     if planned is None:  # a partial read did not hold: read those campaigns whole
         planned = build(partial=False, sealing=sealing)
@@ -286,10 +312,11 @@ def _build(
     incremental: bool,
     partial: bool,
     sealing: bool = False,
+    meter: Meter | None = None,
 ) -> Planned | None:
     found = read_inputs(paths, config, state if incremental else None, partial, sealing)
     sources, sink = found.sources, found.sink
-    desired = leadsets.group(sources, sink)
+    desired = metered(sources, leadsets.group(sources, sink), meter)
     tallies: dict[int, partials.Tally] = {}
     for i, d in enumerate(desired):
         cid, bit = d.campaign.id, found.partials.get(d.campaign.id)

@@ -173,6 +173,20 @@ def test_a_deadline_passed_fails_the_plan_and_the_daily_drift_check(
     report = load_json(repo / "drift-output" / "drift.json")
     assert report["summary"]["optOuts"]["overdue"] == 1
     assert report["optOuts"][0]["externId"] == "R-1003"
+    # apply shows the plan it carries out: the late opt-out is being cancelled, not an error
+    done = engage_sync(
+        "apply",
+        "--auto-approve",
+        env={**emu.env("api-token"), "ENGAGE_SYNC_TODAY": "2027-01-07"},
+        cwd=repo,
+    )
+    assert done.code == 0, done.err
+    assert (
+        "overdue: opt-out past its deadline: campaign 136785 R-1003: requested 2026-12-18 (lead "
+        "set), 11 business days ago; due 2027-01-06: PAST ITS DEADLINE by 1 business day; "
+        "cancelling it now, first"
+    ) in done.out
+    assert "error" not in done.out + done.err
 
 
 def lead_ids(emu: Served, eid: str) -> list[int]:

@@ -27,6 +27,7 @@ from ..errors import (
     SafetyRailTripped,
 )
 from ..model import Plan, Problem
+from ..progress import Meter
 from .common import (
     PROBLEMS_SHOWN,
     Context,
@@ -34,6 +35,7 @@ from .common import (
     global_options,
     lock_timeout_option,
     pass_ctx,
+    progress_meter,
     show_problems,
     write_output,
 )
@@ -45,11 +47,13 @@ if TYPE_CHECKING:  # the HTTP stack is imported only when apply runs
 
 
 class _Progress:
-    """Leads answered of the total, with click's progress bar, on a terminal only."""
+    """Leads answered of the total: click's progress bar on a terminal, a line every few
+    seconds in a log (common.progress_meter)."""
 
     def __init__(self, total: int) -> None:
         self.bar: Any = None
         self.lock = threading.Lock()  # accounts are applied in threads of their own
+        self.meter = progress_meter("apply", "lead(s) answered", total) if total > 0 else None
         if sys.stderr.isatty() and total > 0:
             self.bar = click.progressbar(
                 length=total, label="Posting leads", file=sys.stderr, show_pos=True, show_eta=True
@@ -60,6 +64,8 @@ class _Progress:
         if self.bar is not None:
             with self.lock:
                 self.bar.update(n)
+        elif self.meter is not None:
+            self.meter.add(n)
 
     def close(self) -> None:
         if self.bar is not None:
@@ -132,8 +138,11 @@ class _Terminal:
     """The apply operation's hooks on the command line: the plan on standard output, notes on
     standard error, the question on a terminal, click's progress bar."""
 
-    def __init__(self, auto_approve: bool, reviewed: list[ChangeSet] | None) -> None:
+    def __init__(
+        self, auto_approve: bool, reviewed: list[ChangeSet] | None, force: bool = False
+    ) -> None:
         self.auto_approve = auto_approve
+        self.force = force
         self.reviewed = reviewed or []
         self.bar: _Progress | None = None
 
@@ -141,7 +150,7 @@ class _Terminal:
         from ..render import render_text
 
         show_problems(warnings, limit=PROBLEMS_SHOWN)
-        echo(render_text(plan, rails=rails), nl=False)
+        echo(render_text(plan, rails=rails, applying=True, force=self.force), nl=False)
 
     def decided(self, outcome: ApplyOutcome) -> None:
         if outcome.coverage is not None:
@@ -165,6 +174,9 @@ class _Terminal:
         if to_remove:
             question = f"Stop calling {to_remove} lead(s) and post {to_post} lead(s) to Engage?"
         return click.confirm(question, default=False)
+
+    def reading(self) -> Meter | None:
+        return progress_meter("apply: reading", "lead(s) read")
 
     def progress(self, total: int) -> Callable[[int], None]:
         self.bar = _Progress(total)
@@ -216,7 +228,7 @@ def run_apply(
         ),
         max_in_flight=_in_flight(),
     )
-    hooks = _Terminal(auto_approve, reviewed)
+    hooks = _Terminal(auto_approve, reviewed, force)
     outcome: ApplyOutcome | None = None
     try:
         outcome = operation.apply(request, ctx.config, ctx.state_path, client, hooks)

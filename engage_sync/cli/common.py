@@ -4,6 +4,7 @@ stand before or after the command name, and the one place output is coloured."""
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
@@ -14,8 +15,10 @@ from .. import workspace
 from ..config import Config, load_config
 from ..errors import EngageSyncError, ExitCode
 from ..model import Problem
+from ..progress import Meter
 
 PROBLEMS_SHOWN = 20  # plan and apply summarise; validate lists every problem
+PROGRESS_VAR = "ENGAGE_SYNC_PROGRESS_SECONDS"  # off a terminal: a progress line this often
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -150,7 +153,9 @@ _LINE_COLOURS: tuple[tuple[str, dict[str, Any]], ...] = (
     ("? ", {"fg": "yellow"}),
     ("warning:", {"fg": "yellow"}),
     ("error:", {"fg": "red", "bold": True}),
+    ("overdue:", {"fg": "yellow", "bold": True}),
     ("refused unless --force:", {"fg": "red", "bold": True}),
+    ("past a safety rail", {"fg": "yellow"}),
     ("Plan:", {"bold": True}),
 )
 
@@ -218,3 +223,20 @@ def write_output(text: str, out: str | None) -> None:
             raise EngageSyncError(f"{out}: cannot write: {e.strerror}") from e
     else:
         echo(text, nl=False)
+
+
+def progress_meter(label: str, unit: str, total: int | None = None) -> Meter | None:
+    """Off a terminal (a CI log), a progress line on standard error at most every
+    ENGAGE_SYNC_PROGRESS_SECONDS (5; 0 turns it off). On a terminal, None: nothing changes."""
+    if sys.stderr.isatty():
+        return None
+    raw = os.environ.get(PROGRESS_VAR, "").strip() or "5"
+    try:
+        interval = float(raw)
+    except ValueError:
+        raise EngageSyncError(f"{PROGRESS_VAR} must be a number of seconds, not {raw!r}") from None
+    if not interval > 0:  # 0, a negative number or nan: no progress lines
+        return None
+    meter = Meter(lambda line: click.echo(f"progress: {line}", err=True), interval)
+    meter.start(label, unit, total)
+    return meter

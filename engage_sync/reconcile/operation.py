@@ -24,6 +24,7 @@ from ..engage import EngageClient
 from ..engage.hosts import engage_target
 from ..errors import ConfigError
 from ..model import Plan, Problem
+from ..progress import Meter
 from ..state import (
     Journal,
     StateLock,
@@ -73,6 +74,9 @@ class ApplyHooks(Protocol):
     def confirm(self, to_post: int, to_remove: int) -> bool:
         """Whether to go on; False cancels with nothing sent."""
 
+    def reading(self) -> Meter | None:
+        """What counts the leads as the lead sets are read (None: nothing does)."""
+
     def progress(self, total: int) -> Callable[[int], None]:
         """A callback for leads answered of `total`; `done()` ends it."""
 
@@ -110,7 +114,12 @@ def apply(
     (invalid lead sets, a held lock, a campaign with no account)."""
     with client, StateLock(state_path, "apply", request.lock_timeout), _paced(state_path, client):
         planned = workspace.build_plan(
-            request.paths, config, state_path, incremental=not request.refresh, sealing=True
+            request.paths,
+            config,
+            state_path,
+            incremental=not request.refresh,
+            sealing=True,
+            meter=hooks.reading(),
         )
         _check_accounts(planned.plan, request.default_account)
         offline = plan = planned.plan
