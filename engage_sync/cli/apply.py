@@ -361,10 +361,18 @@ def _show_report(report: Report, ctx: Context) -> None:
             f"campaign {rep.campaign_id}: posted {rep.posted}, accepted {rep.accepted}, "
             f"inserted {rep.inserted}, rejected {len(rep.rejected)}, failed {rep.failed}"
         )
-        if rep.to_remove or rep.cancelled or rep.deleted:
-            line += (
-                f"; removed {rep.removed} of {rep.to_remove}, records cancelled {rep.cancelled}, "
-                f"deleted {rep.deleted}"
+        stopped = []
+        if rep.to_remove:
+            stopped.append(f"removed {rep.removed} of {rep.to_remove}")
+        if rep.to_correct:  # apply --refresh: drift corrected, not leads removed from the files
+            kinds = ", ".join(f"{n} {kind}" for kind, n in sorted(rep.corrected.items()))
+            stopped.append(
+                f"corrected {rep.corrections} of {rep.to_correct} drifted lead(s)"
+                + (f" ({kinds})" if kinds else "")
+            )
+        if stopped or rep.cancelled or rep.deleted:
+            line += "; " + ", ".join(
+                [*stopped, f"records cancelled {rep.cancelled}", f"deleted {rep.deleted}"]
             )
         click.echo(line)
         for r in rep.rejected[:50]:
@@ -373,7 +381,22 @@ def _show_report(report: Report, ctx: Context) -> None:
             echo(f"  error: {e}", err=True)
         for note in rep.notes:
             click.echo(f"  note: {note}", err=True)
-    click.echo(f"Recorded {report.recorded} lead(s) in {ctx.state_path}.")
+    click.echo(f"Recorded {recorded_what(report)} in {ctx.state_path}.")
+
+
+def recorded_what(report: Report) -> str:
+    """What the state now holds that it did not: leads loaded, removals, drift corrections."""
+    removed = sum(ls.removed for ls in report.leadsets)
+    corrected = sum(ls.corrections for ls in report.leadsets)
+    wanted = sum(ls.to_post for ls in report.leadsets)
+    parts = []
+    if report.recorded or wanted or not (removed or corrected):
+        parts.append(f"{report.recorded} lead(s)")
+    if removed:
+        parts.append(f"{removed} removal(s)")
+    if corrected:
+        parts.append(f"{corrected} drift correction(s)")
+    return " and ".join(parts)
 
 
 @click.command()

@@ -218,14 +218,16 @@ class EngageClient:
                     )
                 self.sleep(delay)
 
-    def authenticate(self) -> None:
-        """Log in now (JWT credentials), with the same retries as any call: so a command can
-        fail on wrong credentials before it shows anything else."""
+    def authenticate(self, accounts: Iterable[str] = ()) -> None:
+        """Log in now (JWT credentials), with the same retries as any call, then read each
+        account's dial groups once (apply reads them anyway, to check its campaigns): so a
+        command fails on wrong credentials of any kind (a legacy API token, an expired access
+        token) or an account they cannot use before it shows anything else."""
         attempt = 0
         while True:
             try:
                 self.tokens.headers()
-                return
+                break
             except TransientApiError as e:
                 attempt += 1
                 if attempt > self.max_retries:
@@ -234,6 +236,17 @@ class EngageClient:
                 if delay >= WAIT_SAID:
                     self.on_wait(f"logging in: {e}; waiting {delay:.0f}s")
                 self.sleep(delay)
+        for account in sorted(set(accounts)):
+            try:
+                self.request("GET", f"{admin(account)}/dialGroups")
+            except AuthError as e:
+                if e.status == 401 and "expired" not in str(e).lower():  # the token itself
+                    raise AuthError(f"credentials refused by Engage: {e}", 401) from e
+                raise self._account_hint(account, e) from e
+            except ApiError as e:
+                if isinstance(e, TransientApiError):
+                    raise
+                raise self._account_hint(account, e) from e
 
     def _attempt(self, method: str, url: str, body: Any, pacer: SlidingWindows | None) -> Any:
         if pacer is None:

@@ -209,8 +209,8 @@ class BatchLoader:
             self._posted(flight)
             return self._lost(flight, e)
         except ServerGone as e:  # never sent: said once, and nothing more is sent
-            if not self._gone:
-                self.rep.errors.append(scrub(str(e)))
+            if not self._gone:  # engage-sync's own words and the base URL: nothing to scrub
+                self.rep.errors.append(str(e))
             self._gone = True
             self.rep.failed += len(flight.leads)
             self.journal.fail(flight.number, self.campaign)

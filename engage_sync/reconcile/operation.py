@@ -123,8 +123,10 @@ def apply(
         )
         _check_accounts(planned.plan, request.default_account)
         offline = plan = planned.plan
-        if request.refresh or any(ls.has_work for ls in plan.leadsets):
-            client.authenticate()  # wrong credentials: the first and only thing said
+        working = [ls for ls in plan.leadsets if ls.has_work or request.refresh]
+        if working:  # wrong credentials or account: the first and only thing said
+            accounts = {ls.account or request.default_account for ls in working}
+            client.authenticate(a for a in accounts if a)
         if request.refresh:
             plan = look(plan, planned.state, planned.sources, client, request.default_account)
         hooks.planned(plan, planned.rails, planned.sink.warnings)
@@ -243,6 +245,7 @@ def _carried_out(report: Report) -> Callable[[int], bool]:
             rep.ok
             and rep.recorded >= rep.to_post
             and rep.removed >= rep.to_remove
+            and rep.corrections >= rep.to_correct
             and not (rep.not_inserted or rep.action_failures or rep.in_doubt)
         )
 

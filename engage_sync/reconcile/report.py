@@ -22,8 +22,10 @@ class LeadSetReport:
     in_doubt: int = 0
     errors: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
-    to_remove: int = 0
+    to_remove: int = 0  # tombstones and prunes
     removed: int = 0  # externIds whose records are confirmed not dialable, forgotten
+    to_correct: int = 0  # drift apply --refresh corrects by cancelling (duplicates, reappeared)
+    corrected: dict[str, int] = field(default_factory=dict)  # of those done, by drift kind
     cancelled: int = 0  # records
     deleted: int = 0  # records
     action_failures: int = 0  # searches or actions that failed, records still dialable after
@@ -35,6 +37,10 @@ class LeadSetReport:
     @property
     def ok(self) -> bool:
         return not (self.rejected or self.failed or self.errors)
+
+    @property
+    def corrections(self) -> int:
+        return sum(self.corrected.values())
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -53,6 +59,8 @@ class LeadSetReport:
             "notes": self.notes,
             "toRemove": self.to_remove,
             "removed": self.removed,
+            "toCorrect": self.to_correct,
+            "corrected": dict(sorted(self.corrected.items())),
             "cancelled": self.cancelled,
             "deleted": self.deleted,
             "actionFailures": self.action_failures,
