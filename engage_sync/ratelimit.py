@@ -9,7 +9,7 @@ from __future__ import annotations
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 
 Limit = tuple[int, float]  # (requests, per seconds)
 
@@ -39,6 +39,10 @@ class Ticket:
         self.time, self.pending = time, pending
 
 
+def _when(ticket: Ticket) -> float:
+    return ticket.time
+
+
 class SlidingWindows:
     """Several windows at once. A call counts in every window from when it is sent until the
     request has been fully written (the server counts it when it arrives), and from then on at
@@ -56,6 +60,7 @@ class SlidingWindows:
         self.limits = tuple((count, period / scale) for count, period in limits)
         self.clock = clock
         self._calls: deque[Ticket] = deque()
+        self._held_until = float("-inf")  # a 429's Retry-After: nothing fits before then
         self._lock = threading.Lock()
         self._answered = threading.Condition(self._lock)
 
@@ -76,7 +81,7 @@ class SlidingWindows:
         emulator may get round to an earlier arrival after later ones): calls counted after it
         are not in its window, as a server counting in arrival order would not have seen them."""
         self._prune(now)
-        wait = 0.0
+        wait = max(0.0, self._held_until - now)
         for count, period in self.limits:
             times = sorted(
                 float("inf") if c.pending else c.time
@@ -86,6 +91,32 @@ class SlidingWindows:
             if len(times) >= count:
                 wait = max(wait, times[len(times) - count] + period - now)
         return wait
+
+    def hold(self, seconds: float, now: float | None = None) -> None:
+        """The server answered 429 and asked for `seconds` (or the client chose a backoff): no
+        call fits before then, whichever thread sends it."""
+        now = self.clock() if now is None else now
+        with self._lock:
+            self._held_until = max(self._held_until, now + seconds)
+
+    def remember(self, times: Iterable[float]) -> None:
+        """Count calls made before this run (its clock's times), answered: the windows start
+        where the last run left them, not empty (state/pacing.py)."""
+        with self._lock:
+            earlier = [Ticket(t, False) for t in times]
+            self._calls = deque(sorted([*earlier, *self._calls], key=_when))
+
+    def recent(self, now: float | None = None) -> list[float]:
+        """The times of the calls still in the longest window (a call in flight counts as now),
+        for the next run to remember."""
+        now = self.clock() if now is None else now
+        longest = max(period for _, period in self.limits)
+        with self._lock:
+            return [
+                now if c.pending else c.time
+                for c in self._calls
+                if c.pending or c.time > now - longest
+            ]
 
     def wait_time(self, now: float | None = None) -> float:
         """Seconds until one more call fits every window (0 when it fits now)."""

@@ -17,6 +17,8 @@ from .model import Change, ChangeKind, DriftKind, Joined, Lead, LeadSetPlan, Pla
 from .optouts import Deadline, Status
 
 MARKER = "<!-- engage-sync-plan -->"
+MORE = "--format json lists them all"  # `plan` has --format; apply names the command that does
+MORE_APPLYING = "`engage-sync plan --format json` lists them all"
 MARKDOWN_BUDGET = 60_000
 FORMAT_VERSION = 2
 _SYMBOL = {
@@ -97,8 +99,9 @@ def due_soon(ls: LeadSetPlan) -> list[str]:
     ]
 
 
-def overdue(plan: Plan, limit: int = 20) -> list[str]:
-    """One error line per opt-out past its deadline (the first `limit`, then a count)."""
+def overdue(plan: Plan, limit: int = 20, then: str = "apply now") -> list[str]:
+    """One line per opt-out past its deadline (the first `limit`, then a count), ending with
+    what to do (`then`)."""
     late = sorted(
         (d.due, ls.campaign.id, eid, d)
         for ls in plan.leadsets
@@ -106,7 +109,7 @@ def overdue(plan: Plan, limit: int = 20) -> list[str]:
         if d.status is Status.OVERDUE
     )
     lines = [
-        f"opt-out past its deadline: campaign {cid} {printable(eid)}: {d.describe()}; apply now"
+        f"opt-out past its deadline: campaign {cid} {printable(eid)}: {d.describe()}; {then}"
         for _, cid, eid, d in late[:limit]
     ]
     late_phones = [s for s in plan.stops if s.deadline.status is Status.OVERDUE]
@@ -214,7 +217,13 @@ def render_text(
     limit: int = 20,
     rails: Sequence[str] = (),
     pii: Mapping[tuple[int, str], Lead] | None = None,
+    applying: bool = False,
+    force: bool = False,
 ) -> str:
+    """The plan as `plan` prints it; `applying`: as apply prints the plan it is carrying out
+    (an opt-out past its deadline is being cancelled, not an error; with `force` a rail that
+    trips is overridden, not refusing)."""
+    more = MORE_APPLYING if applying else MORE
     lines: list[str] = []
     for ls in plan.leadsets:
         lines.append(f"{_title(ls)} ({printable(', '.join(ls.files)) or 'no file'})")
@@ -230,15 +239,19 @@ def render_text(
             if lead is not None:
                 lines.extend(f"      {printable(k)} = {printable(v)}" for k, v in lead.fields)
         if len(changes) > limit:
-            lines.append(f"  ... and {len(changes) - limit} more (--format json lists them all)")
+            lines.append(f"  ... and {len(changes) - limit} more ({more})")
         lines.extend(f"  warning: {printable(w)}" for w in (*ls.warnings, *due_soon(ls)))
         lines.append("")
     lines.extend(settings_lines(plan, limit))
     lines.extend(stop_lines(plan, limit))
-    lines.extend(drift_lines(plan, limit))
-    lines.extend(f"error: {e}" for e in overdue(plan, limit))
+    lines.extend(drift_lines(plan, limit, more))
+    if applying:  # tombstones go first, whatever holds the rest back
+        lines.extend(f"overdue: {e}" for e in overdue(plan, limit, "cancelling it now, first"))
+    else:
+        lines.extend(f"error: {e}" for e in overdue(plan, limit))
     lines.extend(f"warning: {printable(w)}" for w in plan.warnings)
-    lines.extend(f"refused unless --force: {printable(r)}" for r in rails)
+    rail = "past a safety rail, applied as --force asks" if applying and force else None
+    lines.extend(f"{rail or 'refused unless --force'}: {printable(r)}" for r in rails)
     if not plan.leadsets:
         lines.append("No lead sets.")
     lines.append(summary_line(plan))
@@ -281,7 +294,7 @@ def drift_summary(plan: Plan) -> str:
     return f"Drift: {kinds}; {unmanaged} unmanaged record(s)."
 
 
-def drift_lines(plan: Plan, limit: int = 20) -> list[str]:
+def drift_lines(plan: Plan, limit: int = 20, more: str = MORE) -> list[str]:
     """The drift section of the text plan (empty when the plan was not refreshed)."""
     if not plan.refreshed:
         return []
@@ -301,7 +314,7 @@ def drift_lines(plan: Plan, limit: int = 20) -> list[str]:
             eid = printable(d.extern_id)
             lines.append(f"  ! {eid}  {d.kind.value}{named}{state}: {EXPLAIN[d.kind]}")
         if len(ordered) > limit:
-            lines.append(f"  ... and {len(ordered) - limit} more (--format json lists them all)")
+            lines.append(f"  ... and {len(ordered) - limit} more ({more})")
     if plan.engage_opt_outs:
         lines.append(engage_line(plan.engage_opt_outs))
     lines.append(drift_summary(plan))

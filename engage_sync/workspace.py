@@ -35,6 +35,7 @@ from .optouts import (
 )
 from .optouts.history import blame
 from .planner import plan as make_plan
+from .progress import Meter, count_lines, counted
 from .rails import tripped
 from .state import CampaignState, State, load_state
 from .state.file import MalformedEntry
@@ -306,8 +307,11 @@ def in_sync(state: State, config: Config) -> set[int]:
     return set(_trusted(state, config, shown, {})[0])
 
 
-def validate(paths: Sequence[str], config: Config) -> tuple[Sink, int, int]:
-    """Read everything and report every problem; returns (sink, files, leads)."""
+def validate(
+    paths: Sequence[str], config: Config, meter: Meter | None = None
+) -> tuple[Sink, int, int]:
+    """Read everything and report every problem; returns (sink, files, leads). `meter` counts
+    the leads as they are read."""
     found = read_inputs(paths, config)
     sources, sink = found.sources, found.sink
     registry = found.registry
@@ -316,7 +320,7 @@ def validate(paths: Sequence[str], config: Config) -> tuple[Sink, int, int]:
         with contextlib.suppress(StateError):  # validate checks lead sets; plan, the state
             registry = do_not_call(Sink(), sources, load_state(state_file), config, sink)
     count = 0
-    for desired in leadsets.group(sources, sink):
+    for desired in metered(sources, leadsets.group(sources, sink), meter):
         for lead in desired.leads:
             count += 1
             origin = registry.blocked_by(lead) if registry else None
@@ -332,12 +336,34 @@ def validate(paths: Sequence[str], config: Config) -> tuple[Sink, int, int]:
     return sink, len(sources), count
 
 
+def metered(
+    sources: Sequence[Source], desired: list[Desired], meter: Meter | None
+) -> list[Desired]:
+    """Each campaign's leads counted by `meter` as they are read, knowing how many lines each
+    file read whole has (so it can say what remains)."""
+    if meter is None:
+        return desired
+    for source in sources:
+        if source.ranges is not None:  # read in part: how far into the file says little
+            continue
+        if source.leads_path is not None and source.meta.leads_file is not None:
+            path, name = source.leads_path, source.meta.leads_file
+        elif source.inline:
+            path, name = source.path, source.meta.path
+        else:
+            continue
+        with contextlib.suppress(OSError):
+            meter.expect(name, count_lines(path))
+    return [replace(d, leads=counted(d.leads, meter)) for d in desired]
+
+
 def build_plan(
     paths: Sequence[str],
     config: Config,
     state_file: Path,
     incremental: bool = True,
     sealing: bool = False,
+    meter: Meter | None = None,
 ) -> Planned:
     """Validate, then plan against the state. Any error raises ValidationFailed with all of them.
 
@@ -346,10 +372,10 @@ def build_plan(
     partial.py; read whole when that does not hold); off when every lead must be streamed
     (`--refresh` looks up declared phones). `sealing`: also make the seals apply records
     (`Planned.seals`, with each leadsFile's chunks: about a second a million leads; a plan
-    leaves them out).
+    leaves them out). `meter` counts the leads as they are read.
     """
     state = load_state(state_file)
-    build = functools.partial(_build, paths, config, state, state_file, incremental)
+    build = functools.partial(_build, paths, config, state, state_file, incremental, meter=meter)
     planned = build(partial=incremental, sealing=sealing)
     if planned is None:  # a partial read did not hold: read those campaigns whole
         planned = build(partial=False, sealing=sealing)
@@ -365,12 +391,13 @@ def _build(
     incremental: bool,
     partial: bool,
     sealing: bool = False,
+    meter: Meter | None = None,
 ) -> Planned | None:
     found = read_inputs(paths, config, state if incremental else None, partial, sealing)
     sources, sink = found.sources, found.sink
     if not incremental:  # the state's stopped phones block all the same (issue #30)
         found.registry = do_not_call(Sink(), sources, state, config, sink)
-    desired = leadsets.group(sources, sink)
+    desired = metered(sources, leadsets.group(sources, sink), meter)
     pruning = []
     if not found.whole:  # like Terraform's -target: what was not read is never removed
         pruning = [d.campaign.id for d in desired if d.prune]

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -45,6 +46,19 @@ def test_every_command_lists_the_global_options_it_uses(command: tuple[str, ...]
     name = " ".join(command) if command[0] == "ci" else command[0]
     assert ("--state PATH" in r.out) == (name in USES_STATE)
     assert ("--debug" in r.out) == (name in USES_DEBUG)
+
+
+def test_the_commands_page_names_exactly_the_commands_that_take_debug() -> None:
+    """docs/commands.md once said `-v` was for apply and campaigns only (issue #31)."""
+    text = (Path(__file__).parent.parent / "docs" / "commands.md").read_text()
+    start = text.index("`--debug`/`-v` is taken before any command name and after")
+    sentence = text[start : text.index(";", start)]
+    named: set[str] = set()
+    for name in re.findall(r"`([a-z |]+)`", sentence.split(" after ", 1)[1]):
+        head, _, subs = name.rpartition(" ")
+        named |= {f"{head} {sub}".strip() for sub in subs.split("|")}
+    # a command's subcommand (`optouts pull`) takes its command's options
+    assert {n if n.startswith("ci ") else n.split()[0] for n in named} == USES_DEBUG
 
 
 def test_state_after_the_command_as_terraform_users_type_it(workspace: Path, run: Any) -> None:

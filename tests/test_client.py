@@ -147,15 +147,48 @@ def test_transient_failures_of_repeatable_calls_are_retried_with_backoff(
         assert client.stats["retries"] == 2
 
 
-def test_the_loader_is_retried_only_when_the_server_surely_did_nothing(
+def test_a_loader_call_answered_429_is_handed_back_and_holds_every_call(
+    emu: Emulator, clock: FakeClock
+) -> None:
+    """A 429 means the server did nothing: the loader gets it back at once (reconcile/loader.py
+    journals the batch as not sent and sends it again), and the endpoint's windows hold every
+    call for the wait the server asked."""
+    from engage_sync.emulator.app import Fault
+
+    emu.faults.append(Fault("429", 1))
+    with make(emu, clock) as client:
+        with pytest.raises(TransientApiError) as refused:
+            client.load_leads(ACCOUNT, 136785, {**BODY, "uploadLeads": [lead(1)]})
+        assert refused.value.status == 429 and not refused.value.may_have_acted
+        assert client.stats["throttled"] == 1 and client.stats["retries"] == 0
+        assert client.pacer("loader", ACCOUNT).wait_time() > 0  # held for the backoff
+        clock.sleep(client.pacer("loader", ACCOUNT).wait_time())
+        result = client.load_leads(ACCOUNT, 136785, {**BODY, "uploadLeads": [lead(1)]})
+        assert result["leadsInserted"] == 1
+
+
+def test_a_search_answered_429_is_retried_after_the_wait_the_server_asked(
     emu: Emulator, clock: FakeClock
 ) -> None:
     from engage_sync.emulator.app import Fault
 
-    emu.faults.append(Fault("429", 2))
+    emu.faults.append(Fault("429", 2, endpoint="search"))
     with make(emu, clock) as client:
-        result = client.load_leads(ACCOUNT, 136785, {**BODY, "uploadLeads": [lead(1)]})
-        assert result["leadsInserted"] == 1 and client.stats["retries"] == 2
+        assert client.leads.search(ACCOUNT, 136785, ["L1"]) == []
+        assert client.stats["throttled"] == 2 and client.stats["retries"] == 2
+
+
+def test_a_client_remembers_the_calls_of_an_earlier_run_in_wall_clock_time(
+    emu: Emulator, clock: FakeClock
+) -> None:
+    wall = FakeClock()
+    wall.now = 1_800_000_000.0  # a wall clock far from the monotonic one
+    with make(emu, clock, wall=wall, loader_limits=((2, 10.0),)) as client:
+        client.remember({("loader", ACCOUNT): [wall.now - 1.0, wall.now - 0.5]})
+        pacer = client.pacer("loader", ACCOUNT)
+        assert 8.5 < pacer.wait_time() <= 9.5  # the older call leaves the window in 9 s (+margin)
+        recent = client.recent_calls()[("loader", ACCOUNT)]
+        assert recent == pytest.approx([wall.now - 1.0, wall.now - 0.5])
 
 
 @pytest.mark.parametrize("kind", ["500", "503", "drop", "lost"])

@@ -70,3 +70,12 @@ def test_user_documentation_carries_no_development_history() -> None:
         text = page.read_text(encoding="utf-8")
         for history in (r"issue #\d+", r"\(#\d+\)", "this round", "the run before", "last stop"):
             assert not re.search(history, text, re.I), (page.name, history)
+
+
+def test_user_documentation_points_to_nothing_outside_the_repository() -> None:
+    """commands.md and emulator.md sent readers to a NOTES.md this repository does not hold:
+    the API facts a user may need are in docs/design.md ("Where each behaviour comes from")."""
+    for page in [REPO / "README.md", *(REPO / "docs").glob("*.md")]:
+        text = page.read_text(encoding="utf-8")
+        for outside in ("NOTES.md", "NOTES describes", "../shared", "shared/engage-api"):
+            assert outside not in text, (page.name, outside)

@@ -118,6 +118,13 @@ def test_each_kind_of_drift_is_seen_and_apply_refresh_corrects_towards_less_call
 
     fixed = engage_sync("apply", "--auto-approve", "--refresh", env=emu.env("api-token"), cwd=repo)
     assert fixed.code == 0, fixed.err
+    # drift corrected, said as such: not "removed", which is for leads taken out of the files
+    assert (
+        f"campaign {CAMPAIGN}: posted 1, accepted 1, inserted 1, rejected 0, failed 0; corrected "
+        "2 of 2 drifted lead(s) (1 duplicate, 1 reappeared), records cancelled "
+    ) in fixed.out
+    assert "removed 0 of" not in fixed.out and "removal" not in fixed.out
+    assert "Recorded 1 lead(s) and 2 drift correction(s) in engage-sync.state.json." in fixed.out
     now = records(emu)
     assert "R-1001" not in now  # missing: never re-created
     assert [r["leadState"] for r in now["R-1002"]] == ["COMPLETE"]  # stopped: never un-cancelled

@@ -15,7 +15,7 @@ import pytest
 import yaml
 from conftest import REPO, Served, engage_sync, start_emulator, stop_emulator
 from github_fake import FakeGitHub
-from workflow_steps import run_step
+from workflow_steps import job_runs, run_step
 
 from engage_sync import __version__
 from engage_sync.cli.scaffold import workflow
@@ -300,6 +300,66 @@ def test_the_whole_loop_pull_request_plan_merge_apply_commit(
     assert final.code == 0 and final.out.endswith("0 orphaned, 12 unchanged.\n")
 
 
+def test_a_new_repository_first_push_then_first_pull_request_apply_everything(
+    tmp_path: Path, github: FakeGitHub
+) -> None:
+    """docs/gitops.md, "Bootstrap a new repository", as a user does it: `init`, commit the
+    scaffold with the example and a lead set of their own, push it to a new GitHub repository
+    (the push that creates main), then a first pull request. The first push must not turn the
+    apply workflow red (it did: exit 5, every lead "not reviewed"); the first pull request's plan
+    shows every lead, and merging it applies them all."""
+    origin = tmp_path / "origin.git"
+    subprocess.run(["git", "init", "-q", "--bare", "-b", "main", str(origin)], check=True)
+    repo = tmp_path / "my-leads"
+    assert engage_sync("init", str(repo), "--account", "99990001").code == 0
+    shutil.copy(REPO / "leadsets" / "spring-renewals.yaml", repo / "leadsets")
+    git(repo, "init", "-q", "-b", "main")
+    git(repo, "config", "user.name", "Test")
+    git(repo, "config", "user.email", "test@example.com")
+    git(repo, "remote", "add", "origin", str(origin))
+    git(repo, "add", "-A")
+    git(repo, "commit", "-q", "-m", "scaffold")
+    git(repo, "push", "-q", "origin", "main")  # creates main
+    served = start_emulator()
+    try:
+        gh = {"GITHUB_TOKEN": "ghs_fake", "GITHUB_REPOSITORY": "o/r", "GITHUB_API_URL": github.url}
+        actions = {**gh, **served.env("jwt"), "GITHUB_ACTIONS": "true", "GITHUB_REF_NAME": "main"}
+        created = {"created": True, "ref": "refs/heads/main", "before": "0" * 40}
+        if job_runs(repo, "apply", "push", created):  # GitHub runs the job: it must not fail
+            first = script(repo, "ci-apply.sh", actions)
+            assert first.returncode == 0, first.stdout + first.stderr
+        assert served.loader_posts() == []  # nothing on it was reviewed
+        assert job_runs(repo, "apply", "push", {**created, "created": False})  # later pushes
+        assert job_runs(repo, "apply", "workflow_dispatch", {})
+        # the first pull request: the example goes, a lead is added
+        git(repo, "checkout", "-q", "-b", "first")
+        git(repo, "rm", "-q", "leadsets/example.yaml")
+        path = repo / "leadsets" / "spring-renewals.yaml"
+        path.write_text(path.read_text() + '  - {externId: "R-1005", leadPhone: "6175550177"}\n')
+        git(repo, "commit", "-q", "-am", "our first lead sets")
+        run = {"GITHUB_RUN_ID": "51"}
+        plan = script(repo, "ci-plan.sh", {**gh, **run, "PR_NUMBER": "1"})
+        assert plan.returncode == 0, plan.stderr
+        (comment,) = github.comments[1]
+        assert "Plan: 5 to create, 0 to update" in comment["body"]  # the first push's leads too
+        github.upload(51, "engage-sync-plan", repo / "plan-output")
+        head = git(repo, "rev-parse", "HEAD")
+        github.plan_run(51, 1, head)
+        git(repo, "checkout", "-q", "main")
+        git(repo, "merge", "-q", "--no-ff", "first", "-m", "Merge pull request #1")
+        github.pulls_by_sha[git(repo, "rev-parse", "HEAD")] = [1]
+        github.merged(1, head)
+        shutil.rmtree(repo / "plan-output")
+        assert job_runs(repo, "apply", "push", {"created": False, "ref": "refs/heads/main"})
+        applied = script(repo, "ci-apply.sh", actions)
+        assert applied.returncode == 0, applied.stdout + applied.stderr
+        assert "Of this plan's changes 6 were reviewed, 0 were not." in applied.stdout
+        loaded = {lead["externId"] for lead in served.leads(136785)}
+        assert "EX-1" not in loaded and "R-1005" in loaded
+    finally:
+        stop_emulator(served)
+
+
 def test_ci_apply_in_github_actions_without_a_token_is_a_clear_error(
     team_repo: tuple[Path, Served],
 ) -> None:
@@ -366,8 +426,8 @@ def test_init_output_validates_and_passes_actionlint(tmp_path: Path) -> None:
     hooks = yaml.safe_load((new / ".pre-commit-config.yaml").read_text())
     assert hooks["repos"][0]["hooks"][0]["entry"] == "engage-sync validate"
     again = engage_sync("init", str(new))
-    assert again.code == 0 and "  kept existing engage-sync.yaml" in again.out
-    assert "older engage-sync" not in again.out
+    assert again.code == 0
+    assert again.out == f"{new} is up to date with engage-sync {__version__}: nothing to do.\n"
 
 
 OLD_APPLY_SCRIPT = """#!/usr/bin/env bash
@@ -392,7 +452,9 @@ def test_init_names_what_an_older_scaffold_must_replace_and_upgrade_does_it(
     (repo / "engage-sync.yaml").write_text('account: "123"\n')
     told = engage_sync("init", str(repo))
     assert told.code == 0
-    assert "was scaffolded by an older engage-sync: replace .github/workflows/apply.yml" in told.out
+    assert f"is out of date for engage-sync {__version__}: replace .github/workflows/apply.yml" in (
+        told.out
+    )
     assert "remove scripts/ci-apply.sh (its logic is `engage-sync ci` now)" in told.out
     assert f"`engage-sync init --upgrade {repo}`" in told.out
     assert (repo / "scripts" / "ci-apply.sh").exists()  # nothing changed without --upgrade
@@ -404,7 +466,7 @@ def test_init_names_what_an_older_scaffold_must_replace_and_upgrade_does_it(
     assert not (repo / "scripts" / "ci-apply.sh").exists()
     assert (repo / "scripts" / "mine.sh").exists()  # not engage-sync's: kept
     assert (repo / "engage-sync.yaml").read_text() == 'account: "123"\n'  # settings untouched
-    assert "older engage-sync" not in engage_sync("init", str(repo)).out
+    assert "out of date" not in engage_sync("init", str(repo)).out
 
 
 def test_pre_commit_hook_definition() -> None:

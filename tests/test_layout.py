@@ -150,7 +150,8 @@ def test_the_layout_groups_modules_by_concern() -> None:
     top = sorted(p.name for p in PACKAGE.iterdir() if p.suffix == ".py" or p.is_dir())
     subpackages = {p for p in top if not p.endswith(".py") and p != "__pycache__"}
     assert {"cli", "leadsets", "engage", "state", "reconcile", "emulator"} <= subpackages
-    assert len([p for p in top if p.endswith(".py")]) <= 12
+    # a dozen modules of concern at most (the package's __init__ is none)
+    assert len([p for p in top if p.endswith(".py") and p != "__init__.py"]) <= 12
 
 
 def test_only_reconcile_and_the_cli_reach_the_engage_client() -> None:

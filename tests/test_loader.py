@@ -181,3 +181,57 @@ def test_a_batch_waits_for_the_windows_before_it_is_journaled(tmp_path: Path) ->
     finally:
         emu.store.close()
     assert rep.recorded == 1 and rep.errors == []
+
+
+def throttled_load(
+    tmp_path: Path, leads: list[Lead], answered_429: int, **client: Any
+) -> tuple[LeadSetReport, Any, list[set[str]]]:
+    """Load `leads` in one batch while the loader answers 429 `answered_429` times; returns the
+    report, the state's campaign and, for each wait the loader made, the leads in doubt then."""
+    clock = FakeClock()
+    emu = Emulator(default_seed(), Settings(), clock=clock)
+    fault(emu, "429", answered_429)
+    api = make(emu, clock, **client)
+    state = load_state(tmp_path / "s.json")
+    rep = LeadSetReport(CAMPAIGN, None, len(leads))
+    doubts: list[set[str]] = []
+    sleep = clock.sleep
+
+    def waiting(seconds: float) -> None:  # what a crash during the wait would leave
+        doubts.append(set(state.campaign(CAMPAIGN).in_doubt))
+        sleep(seconds)
+
+    api.sleep = waiting
+    try:
+        with api, Journal(state) as journal, ThreadPoolExecutor(2) as pool:
+            loader = BatchLoader(api, journal, ACCOUNT, CAMPAIGN, rep, pool, lookup_delay=0.0)
+            loader.run([("f.yaml", dict(BODY), leads)])
+            journal.fold()
+        return rep, load_state(tmp_path / "s.json").campaigns.get(CAMPAIGN), doubts
+    finally:
+        emu.store.close()
+
+
+def test_a_batch_answered_429_is_sent_again_never_in_doubt_and_posted_once(
+    tmp_path: Path,
+) -> None:
+    rep, camp, doubts = throttled_load(tmp_path, [lead(1), lead(2)], answered_429=2)
+    assert doubts and all(d == set() for d in doubts)  # waiting, none of it was in doubt
+    assert (rep.posted, rep.recorded, rep.throttled, rep.failed) == (2, 2, 2, 0)
+    assert rep.ok and sorted(camp.leads) == ["B-1", "B-2"] and not camp.in_doubt
+    assert rep.notes == [
+        "2 loader call(s) were answered 429 (too many requests): Engage did nothing with them, "
+        "and they were sent again once it allowed"
+    ]
+
+
+def test_a_batch_answered_429_past_the_retries_is_refused_not_posted_nor_in_doubt(
+    tmp_path: Path,
+) -> None:
+    rep, camp, _ = throttled_load(tmp_path, [lead(1), lead(2)], answered_429=10, max_retries=2)
+    assert (rep.posted, rep.recorded, rep.throttled, rep.failed) == (0, 0, 3, 2)
+    assert rep.errors == [
+        "batch of 2 refused: answered 429 (too many requests) 3 times; nothing loaded, run "
+        "apply again later"
+    ]
+    assert camp is None or not camp.in_doubt

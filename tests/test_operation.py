@@ -43,6 +43,9 @@ class Hooks:
         self.asked.append((to_post, to_remove))
         return self.answer
 
+    def reading(self) -> None:
+        return None
+
     def progress(self, total: int) -> Callable[[int], None]:
         def step(n: int) -> None:
             self.answered += n

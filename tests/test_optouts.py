@@ -61,6 +61,23 @@ def deadline(requested: str, today: str, **kw: object) -> Deadline:
     return Deadline(Requested(D(requested), DateSource.LEAD_SET), D(today), rules(**kw))
 
 
+@pytest.mark.parametrize(
+    ("requested", "today", "ago"),
+    [
+        ("2026-12-04", "2026-12-04", "today"),
+        ("2026-12-05", "2026-12-04", "today"),  # dated ahead by a time zone
+        ("2026-12-04", "2026-12-06", "2 days ago (no business day since)"),  # Friday, Sunday
+        ("2026-12-04", "2026-12-05", "1 day ago (no business day since)"),
+        ("2026-12-04", "2026-12-07", "1 business day ago"),  # Friday, Monday
+    ],
+)
+def test_a_request_of_friday_planned_on_sunday_is_not_today(
+    requested: str, today: str, ago: str
+) -> None:
+    said = deadline(requested, today).describe()
+    assert said.startswith(f"requested {requested} (lead set), {ago}; due 2026-12-18"), said
+
+
 def test_a_deadline_is_ok_then_soon_then_due_today_then_overdue() -> None:
     assert deadline("2026-11-20", "2026-11-30").status is Status.OK  # 5 left
     soon = deadline("2026-11-20", "2026-12-02")

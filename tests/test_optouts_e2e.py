@@ -173,6 +173,20 @@ def test_a_deadline_passed_fails_the_plan_and_the_daily_drift_check(
     report = load_json(repo / "drift-output" / "drift.json")
     assert report["summary"]["optOuts"]["overdue"] == 1
     assert report["optOuts"][0]["externId"] == "R-1003"
+    # apply shows the plan it carries out: the late opt-out is being cancelled, not an error
+    done = engage_sync(
+        "apply",
+        "--auto-approve",
+        env={**emu.env("api-token"), "ENGAGE_SYNC_TODAY": "2027-01-07"},
+        cwd=repo,
+    )
+    assert done.code == 0, done.err
+    assert (
+        "overdue: opt-out past its deadline: campaign 136785 R-1003: requested 2026-12-18 (lead "
+        "set), 11 business days ago; due 2027-01-06: PAST ITS DEADLINE by 1 business day; "
+        "cancelling it now, first"
+    ) in done.out
+    assert "error" not in done.out + done.err
 
 
 def lead_ids(emu: Served, eid: str) -> list[int]:
@@ -203,8 +217,16 @@ def test_evidence_names_the_records_cancelled_and_the_search_that_confirmed_it(
     )["removals"]
     (act,) = entry["acts"]
     assert act["action"] == "CANCEL_LEADS" and act["leadIds"] == cancelled and act["answered"]
-    assert f"CANCEL_LEADS of Engage lead id(s) {cancelled[0]}: answered {act['at']}" in shown.out
-    assert f"a search at {entry['confirmed']} found no dialable record" in shown.out
+    # the ledger's times are UTC and its days are dates in optOuts.timezone: each says which
+    answered = act["at"].replace("T", " ").replace("Z", " UTC")
+    assert f"CANCEL_LEADS of Engage lead id(s) {cancelled[0]}: answered {answered}" in shown.out
+    confirmed = entry["confirmed"].replace("T", " ").replace("Z", " UTC")
+    assert f"a search at {confirmed} found no dialable record" in shown.out
+    assert f"R-1003: stopped {entry['confirmed'][:10]} (UTC), " in shown.out
+    assert shown.out.endswith(
+        "1 removal(s) from engage-sync.evidence.jsonl. Days are dates in UTC "
+        "(optOuts.timezone); times are UTC.\n"
+    )
     assert entry["requested"] == asked and entry["requestedFrom"] == "lead set"
     assert entry["met"] is True and entry["businessDays"] <= 3
     # the confirming search is a real one: after the cancel, in the emulator's request log

@@ -55,6 +55,11 @@ def test_update_rail_trips_past_30_percent_and_force_overrides(
     assert len(engage.loader_posts()) == before
     forced = run("apply", "--auto-approve", "--force")
     assert forced.code == 0 and len(engage.loader_posts()) == before + 1
+    assert (
+        "past a safety rail, applied as --force asks: campaign 136785: 4 updates are 40% of its "
+        "10 applied leads (rails.maxUpdateFraction: 0.3)"
+    ) in forced.out
+    assert "refused unless --force" not in forced.out
 
 
 def test_update_rail_threshold_comes_from_engage_sync_yaml(

@@ -76,6 +76,61 @@ def test_wrong_credentials_are_the_first_and_only_thing_apply_says(
     assert fast_windows.loader_posts() == []
 
 
+def expired_access_token(served: Served) -> str:
+    assert served.emulator is not None
+    token = served.emulator.mint_access_token()
+    served.emulator.shared.tokens[token].expires = 0.0  # long past
+    return token
+
+
+@pytest.mark.parametrize(
+    ("case", "said"),
+    [
+        (
+            "api-token",
+            "error: credentials refused by Engage: /voice/api/v1/admin/accounts/99990001/"
+            "dialGroups: unauthorized: Invalid API token (UNAUTHORIZED)",
+        ),
+        (
+            "access-token",
+            "error: credentials refused by Engage: /voice/api/v1/admin/accounts/99990001/"
+            "dialGroups: unauthorized: Invalid access token (UNAUTHORIZED)",
+        ),
+        (
+            "expired",
+            "error: the Engage access token has expired (ENGAGE_ACCESS_TOKEN tokens last 5 "
+            "minutes); use RINGCENTRAL_* JWT credentials for long runs",
+        ),
+        (
+            "account",
+            "error: /voice/api/v1/admin/accounts/12345678/dialGroups: HTTP 404: account "
+            "[redacted] not found (ACCOUNT_NOT_FOUND); account 12345678 is not one these "
+            "credentials can use: use 99990001 (ENGAGE_ACCOUNT_ID, --account or `account:`)",
+        ),
+    ],
+)
+def test_wrong_credentials_of_any_kind_are_the_first_and_only_thing_apply_says(
+    repo: Path, served: Served, case: str, said: str
+) -> None:
+    """Issue #31: an API token, an access token or an account that Engage refuses printed the
+    whole plan, then failed every batch and ended "run apply again"."""
+    env = served.env("api-token")
+    if case == "api-token":
+        env["ENGAGE_API_TOKEN"] = "not-the-token"
+    elif case == "account":
+        env["ENGAGE_ACCOUNT_ID"] = "12345678"
+    else:
+        env.pop("ENGAGE_API_TOKEN")
+        env["ENGAGE_ACCESS_TOKEN"] = (
+            expired_access_token(served) if case == "expired" else "engage-not-a-token"
+        )
+    r = engage_sync("apply", "--auto-approve", env=env, cwd=repo)
+    assert r.code == 1
+    assert r.out == ""  # no plan printed, then a failure
+    assert r.err.splitlines() == [said], r.err
+    assert served.loader_posts() == []
+
+
 def leads_yaml(n: int) -> str:
     return (
         "campaign: 136785\noptions: {dialPriority: NORMAL, duplicateHandling: RETAIN_ALL, "
@@ -121,6 +176,9 @@ def test_a_server_that_goes_away_ends_the_apply_with_a_report_not_a_long_silence
         if running.poll() is None:
             running.kill()
     assert running.returncode == 4, out + err
+    # the host is the configured base URL, neither a secret nor lead data: said alike twice
+    assert "error: the server stopped answering: 4 connections in a row to http://127.0.0.1:" in err
+    assert "[redacted]" not in err
     assert "the server stopped answering: 4 connections in a row" in err
     assert "nothing more was sent" in err and "run apply again once Engage answers" in err
     report = json.loads((repo / "report.json").read_text())

@@ -78,7 +78,9 @@ def test_plan_shows_blocked_leads_as_their_own_kind_without_a_phone(repo: Path, 
         "line": 4,
     }
     md = (repo / "out" / "p.md").read_text()
-    row = "| blocked | `A-1` | `leadsets/a.yaml:4` | do not call: leadsets/dnc.yaml:2; never loaded |"
+    row = (
+        "| blocked | `A-1` | `leadsets/a.yaml:4` | do not call: leadsets/dnc.yaml:2; never loaded |"
+    )
     assert row in md
     assert "136785\tblocked\tA-3\t\tdo-not-call\t" in (repo / "out" / "c.tsv").read_text()
     text = outputs(repo) + r.out + r.err

@@ -134,6 +134,7 @@ def test_a_tombstone_cancels_every_dialable_record_of_that_person_and_nothing_el
     r = apply(repo, emu)
     assert r.code == 0, r.err
     assert "removed 1 of 1, records cancelled 3, deleted 0" in r.out
+    assert "Recorded 1 removal(s) in engage-sync.state.json." in r.out  # not "0 lead(s)"
     now = records(emu)
     assert dialable(now["R-1003"]) == [] and len(now["R-1003"]) == 3
     assert len(dialable(now["R-1001"])) == 1 and len(dialable(now["R-1002"])) == 1

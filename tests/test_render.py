@@ -121,6 +121,13 @@ def test_text_lists_the_first_changes_and_a_summary_line() -> None:
         assert value not in text
 
 
+def test_apply_shows_the_plan_naming_the_command_that_lists_it_all() -> None:
+    """apply has no --format: the line names the command that has."""
+    state, want = big_plan(50)
+    lines = render_text(plan([want], state), limit=5, applying=True).splitlines()
+    assert "  ... and 45 more (`engage-sync plan --format json` lists them all)" in lines
+
+
 def test_markdown_where_cells_link_to_the_line_at_the_reviewed_commit() -> None:
     state, want = big_plan(3)
     url = "https://github.example/acme/leads/blob/0123abc/"

@@ -6,6 +6,7 @@ install step."""
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -63,3 +64,83 @@ def start_step(repo: Path, command: str, env: dict[str, str], *args: str) -> sub
         text=True,
         stdin=subprocess.DEVNULL,
     )
+
+
+def job_runs(repo: Path, command: str, event_name: str, event: dict[str, Any]) -> bool:
+    """Whether GitHub would run the workflow's job for this event: its `if:` evaluated with
+    `github.event_name` and `github.event` (the expressions it uses: property access, string
+    and boolean literals, `==`, `!=`, `!`, `&&`, `||` and parentheses)."""
+    name, _ = STEPS[command]
+    workflow = yaml.safe_load((repo / ".github" / "workflows" / name).read_text())
+    (job,) = workflow["jobs"].values()
+    condition = str(job.get("if", "true")).strip()
+    if condition.startswith("${{") and condition.endswith("}}"):
+        condition = condition[3:-2]
+    context = {"github": {"event_name": event_name, "event": event}}
+    return bool(_Expression(condition, context).value())
+
+
+_TOKEN = re.compile(r"\s*(\|\||&&|==|!=|!|\(|\)|'(?:[^']|'')*'|[A-Za-z_][\w.-]*)")
+
+
+class _Expression:
+    """A small recursive-descent reading of GitHub's expression syntax (enough for `if:`)."""
+
+    def __init__(self, text: str, context: dict[str, Any]) -> None:
+        self.tokens: list[str] = []
+        at = 0
+        while at < len(text.rstrip()):
+            found = _TOKEN.match(text, at)
+            assert found, f"cannot read {text[at:]!r}"
+            self.tokens.append(found.group(1))
+            at = found.end()
+        self.context = context
+
+    def value(self) -> Any:
+        result = self._or()
+        assert not self.tokens, f"left over: {self.tokens}"
+        return result
+
+    def _next(self) -> str:
+        return self.tokens.pop(0)
+
+    def _or(self) -> Any:
+        left = self._and()
+        while self.tokens[:1] == ["||"]:
+            self._next()
+            right = self._and()
+            left = left or right
+        return left
+
+    def _and(self) -> Any:
+        left = self._compare()
+        while self.tokens[:1] == ["&&"]:
+            self._next()
+            right = self._compare()
+            left = left and right
+        return left
+
+    def _compare(self) -> Any:
+        left = self._unary()
+        while self.tokens[:1] in (["=="], ["!="]):
+            op = self._next()
+            right = self._unary()
+            left = (left == right) if op == "==" else (left != right)
+        return left
+
+    def _unary(self) -> Any:
+        token = self._next()
+        if token == "!":
+            return not self._unary()
+        if token == "(":
+            inner = self._or()
+            assert self._next() == ")"
+            return inner
+        if token.startswith("'"):
+            return token[1:-1].replace("''", "'")
+        if token in ("true", "false", "null"):
+            return {"true": True, "false": False, "null": None}[token]
+        found: Any = self.context
+        for part in token.split("."):
+            found = found.get(part) if isinstance(found, dict) else None
+        return found

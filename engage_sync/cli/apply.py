@@ -28,6 +28,7 @@ from ..errors import (
     SafetyRailTripped,
 )
 from ..model import Plan, Problem
+from ..progress import Meter
 from .common import (
     PROBLEMS_SHOWN,
     Context,
@@ -35,6 +36,7 @@ from .common import (
     global_options,
     lock_timeout_option,
     pass_ctx,
+    progress_meter,
     show_problems,
     write_output,
 )
@@ -46,11 +48,13 @@ if TYPE_CHECKING:  # the HTTP stack is imported only when apply runs
 
 
 class _Progress:
-    """Leads answered of the total, with click's progress bar, on a terminal only."""
+    """Leads answered of the total: click's progress bar on a terminal, a line every few
+    seconds in a log (common.progress_meter)."""
 
     def __init__(self, total: int) -> None:
         self.bar: Any = None
         self.lock = threading.Lock()  # accounts are applied in threads of their own
+        self.meter = progress_meter("apply", "lead(s) answered", total) if total > 0 else None
         if sys.stderr.isatty() and total > 0:
             self.bar = click.progressbar(
                 length=total, label="Posting leads", file=sys.stderr, show_pos=True, show_eta=True
@@ -61,6 +65,8 @@ class _Progress:
         if self.bar is not None:
             with self.lock:
                 self.bar.update(n)
+        elif self.meter is not None:
+            self.meter.add(n)
 
     def close(self) -> None:
         if self.bar is not None:
@@ -133,8 +139,11 @@ class _Terminal:
     """The apply operation's hooks on the command line: the plan on standard output, notes on
     standard error, the question on a terminal, click's progress bar."""
 
-    def __init__(self, auto_approve: bool, reviewed: list[ChangeSet] | None) -> None:
+    def __init__(
+        self, auto_approve: bool, reviewed: list[ChangeSet] | None, force: bool = False
+    ) -> None:
         self.auto_approve = auto_approve
+        self.force = force
         self.reviewed = reviewed or []
         self.bar: _Progress | None = None
 
@@ -142,7 +151,7 @@ class _Terminal:
         from ..render import render_text
 
         show_problems(warnings, limit=PROBLEMS_SHOWN)
-        echo(render_text(plan, rails=rails), nl=False)
+        echo(render_text(plan, rails=rails, applying=True, force=self.force), nl=False)
 
     def decided(self, outcome: ApplyOutcome) -> None:
         if outcome.coverage is not None:
@@ -166,6 +175,9 @@ class _Terminal:
         if to_remove:
             question = f"Stop calling {to_remove} lead(s) and post {to_post} lead(s) to Engage?"
         return click.confirm(question, default=False)
+
+    def reading(self) -> Meter | None:
+        return progress_meter("apply: reading", "lead(s) read")
 
     def progress(self, total: int) -> Callable[[int], None]:
         self.bar = _Progress(total)
@@ -217,7 +229,7 @@ def run_apply(
         ),
         max_in_flight=_in_flight(),
     )
-    hooks = _Terminal(auto_approve, reviewed)
+    hooks = _Terminal(auto_approve, reviewed, force)
     outcome: ApplyOutcome | None = None
     try:
         outcome = operation.apply(request, ctx.config, ctx.state_path, client, hooks)
@@ -361,10 +373,18 @@ def _show_report(report: Report, ctx: Context) -> None:
             f"campaign {rep.campaign_id}: posted {rep.posted}, accepted {rep.accepted}, "
             f"inserted {rep.inserted}, rejected {len(rep.rejected)}, failed {rep.failed}"
         )
-        if rep.to_remove or rep.cancelled or rep.deleted:
-            line += (
-                f"; removed {rep.removed} of {rep.to_remove}, records cancelled {rep.cancelled}, "
-                f"deleted {rep.deleted}"
+        stopped = []
+        if rep.to_remove:
+            stopped.append(f"removed {rep.removed} of {rep.to_remove}")
+        if rep.to_correct:  # apply --refresh: drift corrected, not leads removed from the files
+            kinds = ", ".join(f"{n} {kind}" for kind, n in sorted(rep.corrected.items()))
+            stopped.append(
+                f"corrected {rep.corrections} of {rep.to_correct} drifted lead(s)"
+                + (f" ({kinds})" if kinds else "")
+            )
+        if stopped or rep.cancelled or rep.deleted:
+            line += "; " + ", ".join(
+                [*stopped, f"records cancelled {rep.cancelled}", f"deleted {rep.deleted}"]
             )
         click.echo(line)
         # externIds, and Engage's own words: escaped (display.printable)
@@ -375,7 +395,22 @@ def _show_report(report: Report, ctx: Context) -> None:
             echo(f"  error: {printable(e)}", err=True)
         for note in rep.notes:
             click.echo(f"  note: {printable(note)}", err=True)
-    click.echo(f"Recorded {report.recorded} lead(s) in {ctx.state_path}.")
+    click.echo(f"Recorded {recorded_what(report)} in {ctx.state_path}.")
+
+
+def recorded_what(report: Report) -> str:
+    """What the state now holds that it did not: leads loaded, removals, drift corrections."""
+    removed = sum(ls.removed for ls in report.leadsets)
+    corrected = sum(ls.corrections for ls in report.leadsets)
+    wanted = sum(ls.to_post for ls in report.leadsets)
+    parts = []
+    if report.recorded or wanted or not (removed or corrected):
+        parts.append(f"{report.recorded} lead(s)")
+    if removed:
+        parts.append(f"{removed} removal(s)")
+    if corrected:
+        parts.append(f"{corrected} drift correction(s)")
+    return " and ".join(parts)
 
 
 @click.command()

@@ -17,8 +17,10 @@ from ..display import printable
 from ..errors import EngageSyncError, ExitCode
 from ..leadsets.problems import KEPT
 from ..model import Problem
+from ..progress import Meter
 
 PROBLEMS_SHOWN = 20  # plan and apply summarise; validate lists every problem
+PROGRESS_VAR = "ENGAGE_SYNC_PROGRESS_SECONDS"  # off a terminal: a progress line this often
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -153,7 +155,9 @@ _LINE_COLOURS: tuple[tuple[str, dict[str, Any]], ...] = (
     ("? ", {"fg": "yellow"}),
     ("warning:", {"fg": "yellow"}),
     ("error:", {"fg": "red", "bold": True}),
+    ("overdue:", {"fg": "yellow", "bold": True}),
     ("refused unless --force:", {"fg": "red", "bold": True}),
+    ("past a safety rail", {"fg": "yellow"}),
     ("Plan:", {"bold": True}),
 )
 
@@ -282,3 +286,20 @@ def write_output(text: str, out: str | None) -> None:
             raise EngageSyncError(f"{out}: cannot write: {e.strerror}") from e
     else:
         echo(text, nl=False)
+
+
+def progress_meter(label: str, unit: str, total: int | None = None) -> Meter | None:
+    """Off a terminal (a CI log), a progress line on standard error at most every
+    ENGAGE_SYNC_PROGRESS_SECONDS (5; 0 turns it off). On a terminal, None: nothing changes."""
+    if sys.stderr.isatty():
+        return None
+    raw = os.environ.get(PROGRESS_VAR, "").strip() or "5"
+    try:
+        interval = float(raw)
+    except ValueError:
+        raise EngageSyncError(f"{PROGRESS_VAR} must be a number of seconds, not {raw!r}") from None
+    if not interval > 0:  # 0, a negative number or nan: no progress lines
+        return None
+    meter = Meter(lambda line: click.echo(f"progress: {line}", err=True), interval)
+    meter.start(label, unit, total)
+    return meter

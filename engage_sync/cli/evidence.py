@@ -238,8 +238,8 @@ def to_text(entries: Sequence[Mapping[str, Any]], rules: OptOutRules, where: str
         met = "met" if e.get("met") else "MISSED"
         lines.append(
             f"campaign {e.get('campaign')} {e.get('externId')}: stopped "
-            f"{_confirmed_day(e, rules)}, {e.get('businessDays')} business day(s) after the "
-            f"request (due {e.get('due')}: {met})"
+            f"{_confirmed_day(e, rules)} ({rules.timezone}), {e.get('businessDays')} business "
+            f"day(s) after the request (due {e.get('due')}: {met})"
         )
         commit = e.get("commit")
         lines.append(
@@ -250,14 +250,26 @@ def to_text(entries: Sequence[Mapping[str, Any]], rules: OptOutRules, where: str
         for a in acts:
             ids = ", ".join(str(i) for i in a.get("leadIds", []))
             answer = (
-                f"answered {a.get('at')}"
+                f"answered {_utc(a.get('at'))}"
                 if a.get("answered")
-                else f"sent {a.get('at')}, no answer (it may have been carried out)"
+                else f"sent {_utc(a.get('at'))}, no answer (it may have been carried out)"
             )
             lines.append(f"  {a.get('action')} of Engage lead id(s) {ids}: {answer}")
         if not acts:
             lines.append("  no dialable record was found, so none had to be cancelled")
-        lines.append(f"  a search at {e.get('confirmed')} found no dialable record")
-    lines.append(f"{len(entries)} removal(s) from {where}.")
+        lines.append(f"  a search at {_utc(e.get('confirmed'))} found no dialable record")
+    lines.append(
+        f"{len(entries)} removal(s) from {where}. Days are dates in {rules.timezone} "
+        "(optOuts.timezone); times are UTC."
+    )
     # the ledger is a file in the repository: what it says is shown escaped
     return "\n".join(map(printable, lines)) + "\n"
+
+
+def _utc(stamp: object) -> str:
+    """A ledger time (`2026-12-03T22:00:00Z`) as a person reads it, its zone named."""
+    try:
+        moment = datetime.strptime(str(stamp), "%Y-%m-%dT%H:%M:%SZ")
+    except ValueError:
+        return str(stamp)
+    return moment.strftime("%Y-%m-%d %H:%M:%S UTC")

@@ -19,6 +19,7 @@ from .common import (
     Context,
     global_options,
     pass_ctx,
+    progress_meter,
     refuse_pii_off_terminal,
     show_problems,
     write_output,
@@ -32,7 +33,8 @@ from .connect import account_for, make_client
 @pass_ctx
 def validate(ctx: Context, paths: tuple[str, ...]) -> int:
     """Check lead sets against the schema and the API's rules (every problem, as FILE:LINE)."""
-    sink, files, leads = workspace.validate(paths, ctx.config)
+    meter = progress_meter("validate", "lead(s) read")
+    sink, files, leads = workspace.validate(paths, ctx.config, meter)
     show_problems(sink.problems, more=sink.unkept)
     errors, warnings = sink.count(Severity.ERROR), sink.count(Severity.WARNING)
     if errors:
@@ -124,7 +126,10 @@ def plan(
     client = make_client(ctx, base_url) if refresh or refresh_only else None  # credentials first
     # --refresh compares declared phones with Engage's: it reads every lead set
     looking = client is not None
-    planned = workspace.build_plan(paths, ctx.config, ctx.state_path, incremental=not looking)
+    meter = progress_meter("plan", "lead(s) read")
+    planned = workspace.build_plan(
+        paths, ctx.config, ctx.state_path, incremental=not looking, meter=meter
+    )
     show_problems(planned.sink.warnings, limit=PROBLEMS_SHOWN, more=planned.sink.unkept)
     result = planned.plan
     if client is not None:

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import subprocess
 from importlib import resources
 from pathlib import Path
 
@@ -24,6 +25,7 @@ OLD_SCRIPTS = (
     "scripts/pr-comment.py",
 )
 SCHEMAS = ("leadset.schema.json", "config.schema.json")  # copied to schemas/, for editors
+PLACEHOLDER_ACCOUNT = "00000000"
 
 CONFIG = """\
 # yaml-language-server: $schema=schemas/config.schema.json
@@ -42,6 +44,8 @@ rails:                        # apply refuses (exit 3) past these unless --force
   minAppliedForUpdateRail: 10
   maxCreates: 100000
   maxImmediateLeads: 1000
+  maxPruneFraction: 0.30
+  minAppliedForPruneRail: 10
 optOuts:                      # a tombstone's deadline, in business days (docs/optouts.md)
   deadlineBusinessDays: 10
   country: US                 # whose public holidays are not business days
@@ -62,11 +66,19 @@ leads:
     zip: "94105"
 """
 
+# engage-sync's files that belong to one machine (the lock and journal of a run, the recent
+# calls the next run's pacing counts): never committed
+LOCAL_FILES = (
+    "engage-sync.state.json.lock",
+    "engage-sync.state.json.journal",
+    "engage-sync.state.json.pacing",
+)
 GITIGNORE = """\
-# engage-sync: the lock and journal are per run; the state file and the evidence ledger
-# (engage-sync.evidence.jsonl) are committed
+# engage-sync: the lock, journal and pacing memory are one machine's; the state file and the
+# evidence ledger (engage-sync.evidence.jsonl) are committed
 engage-sync.state.json.lock
 engage-sync.state.json.journal
+engage-sync.state.json.pacing
 plan-output/
 apply-output/
 drift-output/
@@ -92,23 +104,70 @@ def workflow(name: str) -> bytes:
     return template.read_text(encoding="utf-8").replace("@VERSION@", __version__).encode()
 
 
+def existing_repository(directory: Path) -> str | None:
+    """Why `directory` is a repository already (None: a new one). An existing repository gets
+    no example lead set: the next plan would load it into the real campaign."""
+    if (directory / "engage-sync.yaml").exists():
+        return "it has an engage-sync.yaml"
+    if (directory / "leadsets").exists():
+        return "it has a leadsets folder"
+    if directory.is_dir() and _has_commits(directory):
+        return "it is a git repository with commits"
+    return None
+
+
+def _has_commits(directory: Path) -> bool:
+    try:
+        found = subprocess.run(
+            ["git", "-C", str(directory), "rev-parse", "--verify", "--quiet", "HEAD"],
+            capture_output=True,
+            stdin=subprocess.DEVNULL,
+            timeout=30,
+            check=False,
+        )
+    except (OSError, subprocess.SubprocessError):  # no git: nothing says it is a repository
+        return False
+    return found.returncode == 0
+
+
+def _missing_ignores(target: Path) -> list[str]:
+    """engage-sync's one-machine files an existing .gitignore does not name."""
+    try:
+        lines = {line.strip().lstrip("/") for line in target.read_text("utf-8").splitlines()}
+    except (OSError, UnicodeDecodeError):
+        return []
+    return [name for name in LOCAL_FILES if name not in lines]
+
+
 @click.command()
 @click.argument("directory", default=".", type=click.Path(file_okay=False, path_type=Path))
-@click.option("--account", default="00000000", show_default=True, help="Engage account id.")
+@click.option(
+    "--account",
+    default=None,
+    help="Engage account id [default: a placeholder, 00000000, to replace in engage-sync.yaml].",
+)
 @click.option(
     "--upgrade",
     is_flag=True,
     help="Rewrite the workflows and the schemas an older engage-sync scaffolded (local edits to "
-    "them are replaced) and remove its CI scripts; settings and lead sets are never touched.",
+    "them are replaced), remove its CI scripts and add its missing lines to .gitignore; "
+    "settings and lead sets are never touched.",
 )
-def init(directory: Path, account: str, upgrade: bool) -> ExitCode:
-    """Scaffold a lead-set repository: settings, an example lead set, workflows, hooks."""
+def init(directory: Path, account: str | None, upgrade: bool) -> ExitCode:
+    """Scaffold a lead-set repository: settings, an example lead set, workflows, hooks.
+
+    In an existing repository (one with engage-sync.yaml or a leadsets folder, or a git
+    repository with commits) no example lead set is added, and only what is missing or out of
+    date is reported."""
+    existing = existing_repository(directory)
+    first = not (directory / "engage-sync.yaml").exists()  # scaffolded now, not upgraded
     managed: dict[str, bytes] = {f".github/workflows/{n}": workflow(n) for n in WORKFLOWS}
     for name in SCHEMAS:  # for editors, offline
         managed[f"schemas/{name}"] = schema_path(name).read_bytes()
     files: dict[str, bytes] = dict(managed)
-    files["engage-sync.yaml"] = CONFIG.format(account=account).encode()
-    files["leadsets/example.yaml"] = EXAMPLE.encode()
+    files["engage-sync.yaml"] = CONFIG.format(account=account or PLACEHOLDER_ACCOUNT).encode()
+    if existing is None:
+        files["leadsets/example.yaml"] = EXAMPLE.encode()
     files[".gitignore"] = GITIGNORE.encode()
     files[".pre-commit-config.yaml"] = PRE_COMMIT.encode()
     said: list[str] = []
@@ -126,7 +185,15 @@ def init(directory: Path, account: str, upgrade: bool) -> ExitCode:
                     said.append(f"  upgraded {name}")
                 else:
                     outdated.append(f"replace {name} (this version's differs)")
-            else:
+            elif name == ".gitignore" and _missing_ignores(target):
+                missing = _missing_ignores(target)
+                if upgrade or first:
+                    with target.open("a", encoding="utf-8") as f:
+                        f.write(_appended(target, missing))
+                    said.append(f"  added {', '.join(missing)} to .gitignore")
+                else:
+                    outdated.append(f"add {', '.join(missing)} to .gitignore")
+            elif existing is None:
                 said.append(f"  kept existing {name}")
         for name in OLD_SCRIPTS:
             target = directory / name
@@ -142,16 +209,39 @@ def init(directory: Path, account: str, upgrade: bool) -> ExitCode:
         click.echo(line)
     if outdated:
         click.echo(
-            f"{directory} was scaffolded by an older engage-sync: "
+            f"{directory} is out of date for engage-sync {__version__}: "
             + "; ".join(outdated)
             + f". `engage-sync init --upgrade {directory}` does it (settings and lead sets "
             "are never touched)."
         )
         return ExitCode.OK
-    click.echo(
-        f"Scaffolded {directory}. Next: set `account` in engage-sync.yaml, replace "
-        "leadsets/example.yaml with your lead sets, `engage-sync validate`, then add the "
-        "RINGCENTRAL_CLIENT_ID, RINGCENTRAL_CLIENT_SECRET and RINGCENTRAL_JWT secrets to a "
-        "protected `engage-production` environment (docs/gitops.md)."
-    )
+    if first:
+        click.echo(_next_steps(directory, account, existing))
+    elif not said:
+        click.echo(f"{directory} is up to date with engage-sync {__version__}: nothing to do.")
     return ExitCode.OK
+
+
+def _appended(target: Path, lines: list[str]) -> str:
+    """The lines to append to a .gitignore, on a line of their own."""
+    ends = target.read_bytes().endswith(b"\n") or not target.stat().st_size
+    return ("" if ends else "\n") + "".join(f"{line}\n" for line in lines)
+
+
+def _next_steps(directory: Path, account: str | None, existing: str | None) -> str:
+    steps = [] if account else ["set `account` in engage-sync.yaml"]
+    if existing is None:
+        steps.append(
+            "replace leadsets/example.yaml with your lead sets (it is for trying the emulator: "
+            "delete it before your first commit)"
+        )
+    else:
+        steps.append(f"put your lead sets in leadsets/ (no example is added: {existing})")
+    steps.append("`engage-sync validate`")
+    return (
+        f"Scaffolded {directory}. Next: "
+        + ", ".join(steps)
+        + ", then add the RINGCENTRAL_CLIENT_ID, RINGCENTRAL_CLIENT_SECRET and RINGCENTRAL_JWT "
+        "secrets to a protected `engage-production` environment and push (docs/gitops.md, "
+        '"Bootstrap a new repository").'
+    )

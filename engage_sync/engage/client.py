@@ -7,7 +7,7 @@ import random
 import re
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 import httpx
@@ -56,6 +56,7 @@ class EngageClient:
         sleep: Callable[[float], None] = time.sleep,
         clock: Callable[[], float] = time.monotonic,
         redactor: Redactor | None = None,
+        wall: Callable[[], float] = time.time,
     ) -> None:
         check_url(base_url, "ENGAGE_BASE_URL")
         # what the server says passes through this before it reaches an error, a wait message,
@@ -79,7 +80,9 @@ class EngageClient:
         }
         self._rate_scale = rate_scale
         self._clock = clock
+        self._wall = wall  # the calls an earlier run made are kept in wall-clock time
         self._pacers: dict[tuple[str, str], SlidingWindows] = {}
+        self._remembered: dict[tuple[str, str], list[float]] = {}
         self._pacers_lock = threading.Lock()
         self.leads = CampaignLeads(self, search_page_size, search_chunk)
         # connections refused in a row: past `give_up_after` the server is taken to be gone
@@ -110,10 +113,32 @@ class EngageClient:
         with self._pacers_lock:
             key = (kind, account)
             if key not in self._pacers:
-                self._pacers[key] = SlidingWindows(
-                    self._limits[kind], self._rate_scale, self._clock
-                )
+                pacer = SlidingWindows(self._limits[kind], self._rate_scale, self._clock)
+                pacer.remember(self._remembered.pop(key, ()))
+                self._pacers[key] = pacer
             return self._pacers[key]
+
+    def remember(self, calls: Mapping[tuple[str, str], Iterable[float]]) -> None:
+        """Calls earlier runs made, by (endpoint, account), at wall-clock times: each endpoint's
+        windows start with them (state/pacing.py)."""
+        offset = self._clock() - self._wall()
+        with self._pacers_lock:
+            for (kind, account), times in calls.items():
+                if kind not in self._limits:
+                    continue
+                mine = [t + offset for t in times]
+                if (kind, account) in self._pacers:
+                    self._pacers[(kind, account)].remember(mine)
+                else:
+                    self._remembered.setdefault((kind, account), []).extend(mine)
+
+    def recent_calls(self) -> dict[tuple[str, str], list[float]]:
+        """The calls of this run still in their windows, by (endpoint, account), at wall-clock
+        times, for the next run to remember."""
+        offset = self._wall() - self._clock()
+        with self._pacers_lock:
+            pacers = dict(self._pacers)
+        return {key: [t + offset for t in pacer.recent()] for key, pacer in pacers.items()}
 
     def close(self) -> None:
         self.http.close()
@@ -132,13 +157,16 @@ class EngageClient:
         json: Any = None,
         pacer: SlidingWindows | None = None,
         repeatable: bool = True,
+        retry_throttled: bool = True,
     ) -> Any:
         """One API call with retries: 429, 5xx, timeouts and dropped connections are retried with
         exponential backoff and jitter (honouring Retry-After); other 4xx are not.
 
         A call that is not `repeatable` (the loader: under RETAIN_ALL a second post is a second
         record) is retried only when the server surely did nothing (no connection, 429); other
-        failures raise AnswerLost at once, for the caller to resolve by looking."""
+        failures raise AnswerLost at once, for the caller to resolve by looking. A 429 holds the
+        `pacer` for as long as the server asked; without `retry_throttled` it is raised (the
+        server did nothing) for the caller to send again once the windows admit it."""
         url = f"{self.base_url}{path}"
         refreshed = False
         attempt = 0
@@ -158,12 +186,21 @@ class EngageClient:
                     raise AnswerLost(str(e), e.status) from e
                 self._count_refused(e)
                 attempt += 1
+                delay = e.retry_after if e.retry_after is not None else backoff(attempt)
+                if e.status == 429:
+                    self.stats["throttled"] += 1
+                    if pacer is not None:  # every call to this endpoint waits, not this one
+                        pacer.hold(delay)
+                    if not retry_throttled:  # the caller sends it again (reconcile/loader.py)
+                        if delay >= WAIT_SAID:
+                            self.on_wait(
+                                f"{method} {path}: {e}; holding calls for {delay:.0f}s"
+                                + (" as the server asked" if e.retry_after is not None else "")
+                            )
+                        raise
                 if attempt > self.max_retries:
                     raise
                 self.stats["retries"] += 1
-                if e.status == 429:
-                    self.stats["throttled"] += 1
-                delay = e.retry_after if e.retry_after is not None else backoff(attempt)
                 log.info(
                     "%s %s: %s; retry %d/%d in %.2fs",
                     method,
@@ -181,14 +218,16 @@ class EngageClient:
                     )
                 self.sleep(delay)
 
-    def authenticate(self) -> None:
-        """Log in now (JWT credentials), with the same retries as any call: so a command can
-        fail on wrong credentials before it shows anything else."""
+    def authenticate(self, accounts: Iterable[str] = ()) -> None:
+        """Log in now (JWT credentials), with the same retries as any call, then read each
+        account's dial groups once (apply reads them anyway, to check its campaigns): so a
+        command fails on wrong credentials of any kind (a legacy API token, an expired access
+        token) or an account they cannot use before it shows anything else."""
         attempt = 0
         while True:
             try:
                 self.tokens.headers()
-                return
+                break
             except TransientApiError as e:
                 attempt += 1
                 if attempt > self.max_retries:
@@ -197,6 +236,17 @@ class EngageClient:
                 if delay >= WAIT_SAID:
                     self.on_wait(f"logging in: {e}; waiting {delay:.0f}s")
                 self.sleep(delay)
+        for account in sorted(set(accounts)):
+            try:
+                self.request("GET", f"{admin(account)}/dialGroups")
+            except AuthError as e:
+                if e.status == 401 and "expired" not in str(e).lower():  # the token itself
+                    raise AuthError(f"credentials refused by Engage: {e}", 401) from e
+                raise self._account_hint(account, e) from e
+            except ApiError as e:
+                if isinstance(e, TransientApiError):
+                    raise
+                raise self._account_hint(account, e) from e
 
     def _attempt(self, method: str, url: str, body: Any, pacer: SlidingWindows | None) -> Any:
         if pacer is None:
@@ -354,6 +404,7 @@ class EngageClient:
             json=body,
             pacer=self.pacer("loader", account),
             repeatable=False,
+            retry_throttled=False,
         )
         if not isinstance(result, dict):
             # sent and answered, but with nothing to read: the leads may or may not be loaded

@@ -76,13 +76,24 @@ class Deadline:
 
     def describe(self) -> str:
         """`requested 2026-11-20 (lead set), 8 business days ago; due 2026-12-04, 2 left`."""
-        ago = _days(self.elapsed) + " ago" if self.elapsed else "today"
+        ago = self._ago()
         head = f"requested {self.requested.day} ({self.requested.source.value}), {ago}"
         if self.status is Status.OVERDUE:
             late = self.calendar.count(self.due, self.today)
             return f"{head}; due {self.due}: PAST ITS DEADLINE by {_days(late)}"
         left = "due today" if self.left == 0 else f"{_days(self.left)} left"
         return f"{head}; due {self.due}, {left}"
+
+    def _ago(self) -> str:
+        """How long ago it was asked for: `today` only for today (a date a time zone ahead
+        counts as today), and a weekend or holiday since is said as such, not as today."""
+        day = self.requested.day
+        if day >= self.today:
+            return "today"
+        if self.elapsed > 0:
+            return _days(self.elapsed) + " ago"
+        days = (self.today - day).days
+        return f"{days} day{'' if days == 1 else 's'} ago (no business day since)"
 
 
 def _days(n: int) -> str:

@@ -155,10 +155,13 @@ class Reconciler:
             for c in (*ls.replaces, *ls.updates)
         }
         dedupe: set[str] = set()
+        reappeared: set[str] = set()  # removed, dialable again: cancelled as a correction
         for d in ls.corrections:  # apply --refresh: towards less calling only
             if d.kind is DriftKind.DUPLICATE:
                 dedupe.add(d.extern_id)
             elif d.kind is DriftKind.REAPPEARED:
+                if d.extern_id not in wants:
+                    reappeared.add(d.extern_id)
                 wants.setdefault(d.extern_id, Want(d.extern_id, Intent.REMOVE))
             else:
                 changed.setdefault(d.extern_id, Intent.REPLACE)
@@ -175,7 +178,15 @@ class Reconciler:
             lead = declared.get(eid)
             wants[eid] = Want(eid, intent, lead.phone if lead is not None else "")
         return self._carry_out(
-            account, cid, handling, ls.prune_action, wants, set(changed), rep, ls.deadlines
+            account,
+            cid,
+            handling,
+            ls.prune_action,
+            wants,
+            set(changed),
+            rep,
+            ls.deadlines,
+            frozenset(reappeared),
         )
 
     def clear_stale(
@@ -208,10 +219,12 @@ class Reconciler:
         changed: set[str],
         rep: LeadSetReport,
         deadlines: Mapping[str, Deadline] | None = None,
+        reappeared: frozenset[str] = frozenset(),
     ) -> set[str]:
         """Search the wanted externIds, cancel or delete as decided, check, journal (with the
         evidence of each opt-out done); returns the changed externIds that must not be loaded
-        (their records could not be dealt with)."""
+        (their records could not be dealt with). `reappeared`: removals that are drift
+        corrections, reported as such."""
         if not wants:
             return set()
         try:
@@ -268,7 +281,11 @@ class Reconciler:
         ]
         self.journal.forget(cid, done, evidence)
         deduped = {e for e, w in wants.items() if w.intent is Intent.DEDUPE} - failed
-        rep.removed += len(done) + len(deduped)
+        again = reappeared.intersection(done)
+        rep.removed += len(done) - len(again)
+        for kind, fixed in ((DriftKind.DUPLICATE, deduped), (DriftKind.REAPPEARED, again)):
+            if fixed:
+                rep.corrected[kind.value] = rep.corrected.get(kind.value, 0) + len(fixed)
         blocked = failed & set(changed)
         failed_loads = set(blocked)
         blocked |= held

@@ -108,7 +108,8 @@ class Applier:
             if not ls.has_work:
                 continue
             rep = LeadSetReport(ls.campaign.id, ls.campaign.name, ls.to_load)
-            rep.to_remove = ls.to_stop
+            rep.to_remove = len(ls.removals)
+            rep.to_correct = ls.to_stop - rep.to_remove  # duplicates and reappeared leads
             report.leadsets.append(rep)  # in plan order, whatever order they finish in
             account = ls.account or self.default_account or ""
             by_account.setdefault(account, []).append((ls, rep))

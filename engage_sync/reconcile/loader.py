@@ -58,6 +58,7 @@ class _Flight:
     phones: frozenset[str]
     attempt: int
     sent: float
+    throttled: int = 0  # times it was answered 429 (Engage did nothing): sent again, bounded
 
 
 @dataclass
@@ -80,6 +81,9 @@ class BatchLoader:
     # campaign posts its own options, but the state keeps one set, the one plans compare with
     recorded_options: dict[str, Any] | None = None
     _flights: dict[Future[dict[str, Any]], _Flight] = field(default_factory=dict)
+    # batches answered 429: not journaled (none of them is in doubt), their phones still
+    # reserved, sent again in order once the windows admit a call
+    _held: list[_Flight] = field(default_factory=list)
     _failed: bool = False
     _gone: bool = False  # the server stopped answering: nothing more is sent
     # deals with records that carry a lead's key but not its content before it is posted
@@ -94,15 +98,50 @@ class BatchLoader:
         the first failure, and the calls already in flight are waited for)."""
         for file, options, leads in batches:
             phones = _phones(leads)
-            while self._flights and (len(self._flights) >= self._target() or self._clashes(phones)):
-                self._land_one()
+            while self._busy() and (self._occupied() >= self._target() or self._clashes(phones)):
+                self._step()
             self._until_admitted()
-            if (self._failed and self.fail_fast) or self._gone:
+            if self._stopped():
                 break
             self._send(file, options, leads, phones, attempt=0)
-        while self._flights:
-            self._land_one()
+        while self._busy():
+            self._step()
+        if self.rep.throttled:
+            self.rep.notes.append(
+                f"{self.rep.throttled} loader call(s) were answered 429 (too many requests): "
+                "Engage did nothing with them, and they were sent again once it allowed"
+            )
         return not self._failed
+
+    def _stopped(self) -> bool:
+        return (self._failed and self.fail_fast) or self._gone
+
+    def _busy(self) -> bool:
+        return bool(self._flights or self._held)
+
+    def _occupied(self) -> int:
+        return len(self._flights) + len(self._held)
+
+    def _step(self) -> None:
+        """Land an answer, or send a batch that was answered 429 again once every window
+        admits a call (journaled only then: waiting, it is in no doubt)."""
+        if not self._held:
+            self._land_one()
+            return
+        if self._stopped():  # nothing new is sent: what waited is not loaded
+            for flight in self._held:
+                self.rep.failed += len(flight.leads)
+                self.progress(len(flight.leads))
+            self._held.clear()
+            return
+        wait_s = self.client.pacer("loader", self.account).wait_time()
+        if wait_s <= 0 or (wait_s == float("inf") and not self._flights):
+            f = self._held.pop(0)
+            self._send(f.file, f.options, f.leads, f.phones, f.attempt, f.throttled)
+        elif self._flights:
+            self._land_one(timeout=None if wait_s == float("inf") else wait_s)
+        else:
+            self.client.sleep(wait_s)
 
     # -- how many in flight ------------------------------------------------------------------
     def _target(self) -> int:
@@ -130,7 +169,7 @@ class BatchLoader:
                 self.client.sleep(wait_s)
 
     def _clashes(self, phones: frozenset[str]) -> bool:
-        return any(f.phones & phones for f in self._flights.values())
+        return any(f.phones & phones for f in (*self._flights.values(), *self._held))
 
     # -- sending and landing -----------------------------------------------------------------
     def _send(
@@ -140,15 +179,20 @@ class BatchLoader:
         leads: list[Lead],
         phones: frozenset[str],
         attempt: int,
+        throttled: int = 0,
     ) -> None:
         body = {**options, "uploadLeads": [lead.to_request() for lead in leads]}
         number = self.journal.begin(self.campaign, [lead.extern_id for lead in leads])
-        if attempt == 0:
-            self.rep.posted += len(leads)
         future = self.pool.submit(self.client.load_leads, self.account, self.campaign, body)
         self._flights[future] = _Flight(
-            file, options, leads, number, phones, attempt, time.monotonic()
+            file, options, leads, number, phones, attempt, time.monotonic(), throttled
         )
+
+    def _posted(self, flight: _Flight) -> None:
+        """Engage took the call (it answered, or may have acted): its leads count as posted,
+        once (a batch sent again after a lost answer holds leads counted already)."""
+        if flight.attempt == 0:
+            self.rep.posted += len(flight.leads)
 
     def _land_one(self, timeout: float | None = None) -> None:
         done, _ = wait(list(self._flights), timeout=timeout, return_when=FIRST_COMPLETED)
@@ -162,24 +206,48 @@ class BatchLoader:
         try:
             result = future.result()
         except AnswerLost as e:
+            self._posted(flight)
             return self._lost(flight, e)
         except ServerGone as e:  # never sent: said once, and nothing more is sent
-            if not self._gone:
-                self.rep.errors.append(scrub(str(e)))
+            if not self._gone:  # engage-sync's own words and the base URL: nothing to scrub
+                self.rep.errors.append(str(e))
             self._gone = True
             self.rep.failed += len(flight.leads)
             self.journal.fail(flight.number, self.campaign)
             self.progress(len(flight.leads))
             return False
         except ApiError as e:  # refused, or never reached Engage: nothing was loaded
+            if isinstance(e, TransientApiError) and e.status == 429 and not e.may_have_acted:
+                return self._throttled(flight)
             word = "refused" if not isinstance(e, TransientApiError) else "not sent"
+            if word == "refused":
+                self._posted(flight)
             self.rep.errors.append(scrub(f"batch of {len(flight.leads)} {word}: {e}"))
             self.rep.failed += len(flight.leads)
             self.journal.fail(flight.number, self.campaign)
             self.progress(len(flight.leads))
             return False
+        self._posted(flight)
         self.progress(len(flight.leads))
         return self._record(flight, result)
+
+    def _throttled(self, flight: _Flight) -> bool:
+        """Answered 429: Engage did nothing with it. Journaled as failed (none of it is in
+        doubt), not counted as posted, and held to be sent again once the windows admit a call
+        (the client holds them as long as the server asked), up to the client's retries."""
+        self.journal.fail(flight.number, self.campaign)
+        self.rep.throttled += 1
+        flight.throttled += 1
+        if flight.throttled > self.client.max_retries:
+            self.rep.errors.append(
+                f"batch of {len(flight.leads)} refused: answered 429 (too many requests) "
+                f"{flight.throttled} times; nothing loaded, run apply again later"
+            )
+            self.rep.failed += len(flight.leads)
+            self.progress(len(flight.leads))
+            return False
+        self._held.append(flight)
+        return True
 
     def _lost(self, flight: _Flight, e: AnswerLost) -> bool:
         """Sent, no answer to trust: look, record what Engage holds, post the rest again."""

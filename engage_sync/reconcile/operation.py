@@ -11,7 +11,8 @@ tested without a terminal and `ci apply` shares it instead of copying it.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+import contextlib
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -25,7 +26,16 @@ from ..engage.hosts import engage_target
 from ..errors import ConfigError
 from ..model import Plan, Problem
 from ..optouts import DateSource
-from ..state import Journal, StateLock, journal_path, save_state
+from ..progress import Meter
+from ..state import (
+    Journal,
+    StateLock,
+    journal_path,
+    pacing_path,
+    read_pacing,
+    save_state,
+    write_pacing,
+)
 from .applier import Applier
 from .donotcall import Stop, Sweeper, engage_opt_outs
 from .refresh import refresh as look
@@ -67,6 +77,9 @@ class ApplyHooks(Protocol):
     def confirm(self, to_post: int, to_remove: int) -> bool:
         """Whether to go on; False cancels with nothing sent."""
 
+    def reading(self) -> Meter | None:
+        """What counts the leads as the lead sets are read (None: nothing does)."""
+
     def progress(self, total: int) -> Callable[[int], None]:
         """A callback for leads answered of `total`; `done()` ends it."""
 
@@ -102,9 +115,14 @@ def apply(
 ) -> ApplyOutcome:
     """Plan, gate, ask, post, record. Raises for what stops it before anything is sent
     (invalid lead sets, a held lock, a campaign with no account)."""
-    with client, StateLock(state_path, "apply", request.lock_timeout):
+    with client, StateLock(state_path, "apply", request.lock_timeout), _paced(state_path, client):
         planned = workspace.build_plan(
-            request.paths, config, state_path, incremental=not request.refresh, sealing=True
+            request.paths,
+            config,
+            state_path,
+            incremental=not request.refresh,
+            sealing=True,
+            meter=hooks.reading(),
         )
         _check_accounts(planned.plan, request.default_account)
         offline = plan = planned.plan
@@ -114,8 +132,12 @@ def apply(
                 "no account to stop the do-not-call phones in: pass --account, set "
                 "ENGAGE_ACCOUNT_ID or `account:` in engage-sync.yaml; nothing posted"
             )
-        if request.refresh or stops or any(ls.has_work for ls in plan.leadsets):
-            client.authenticate()  # wrong credentials: the first and only thing said
+        working = [ls for ls in plan.leadsets if ls.has_work or request.refresh]
+        if working or stops:  # wrong credentials or account: the first and only thing said
+            accounts = {ls.account or request.default_account for ls in working}
+            if stops and request.default_account:
+                accounts.add(request.default_account)
+            client.authenticate(a for a in accounts if a)
         if request.refresh:
             plan = look(
                 plan,
@@ -258,6 +280,29 @@ def _campaigns(plan: Plan, default: str | None) -> dict[str, set[int]]:
     return found
 
 
+@contextlib.contextmanager
+def _paced(state_path: Path, client: EngageClient) -> Iterator[None]:
+    """The windows start with the calls the last runs on this machine made to this service,
+    and this run's calls are kept for the next (state/pacing.py); under the state's lock."""
+    memory = pacing_path(state_path)
+    target = engage_target(client.base_url)
+    client.remember(
+        {
+            (kind, account): times
+            for (t, account, kind), times in read_pacing(memory).items()
+            if t == target
+        }
+    )
+    try:
+        yield
+    finally:
+        made = client.recent_calls()
+        if made:
+            write_pacing(
+                memory, {(target, account, kind): t for (kind, account), t in made.items()}
+            )
+
+
 def _check_accounts(plan: Plan, default: str | None) -> None:
     """Every campaign with something to do needs an account, before anything is shown or sent."""
     missing = [
@@ -282,6 +327,7 @@ def _carried_out(report: Report) -> Callable[[int], bool]:
             rep.ok
             and rep.recorded >= rep.to_post
             and rep.removed >= rep.to_remove
+            and rep.corrections >= rep.to_correct
             and not (rep.not_inserted or rep.action_failures or rep.in_doubt)
         )
 

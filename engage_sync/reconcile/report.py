@@ -22,18 +22,25 @@ class LeadSetReport:
     in_doubt: int = 0
     errors: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
-    to_remove: int = 0
+    to_remove: int = 0  # tombstones and prunes
     removed: int = 0  # externIds whose records are confirmed not dialable, forgotten
+    to_correct: int = 0  # drift apply --refresh corrects by cancelling (duplicates, reappeared)
+    corrected: dict[str, int] = field(default_factory=dict)  # of those done, by drift kind
     cancelled: int = 0  # records
     deleted: int = 0  # records
     action_failures: int = 0  # searches or actions that failed, records still dialable after
     found_after_lost: int = 0  # leads whose answer was lost, found in Engage by a lookup
     not_inserted: list[str] = field(default_factory=list)  # accepted, yet not in Engage
     resolved_in_doubt: int = 0  # in doubt from an earlier run, found in Engage, not posted
+    throttled: int = 0  # loader calls answered 429: Engage did nothing, sent again
 
     @property
     def ok(self) -> bool:
         return not (self.rejected or self.failed or self.errors)
+
+    @property
+    def corrections(self) -> int:
+        return sum(self.corrected.values())
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -52,12 +59,15 @@ class LeadSetReport:
             "notes": self.notes,
             "toRemove": self.to_remove,
             "removed": self.removed,
+            "toCorrect": self.to_correct,
+            "corrected": dict(sorted(self.corrected.items())),
             "cancelled": self.cancelled,
             "deleted": self.deleted,
             "actionFailures": self.action_failures,
             "foundAfterLostAnswer": self.found_after_lost,
             "notInserted": self.not_inserted,
             "resolvedInDoubt": self.resolved_in_doubt,
+            "throttled": self.throttled,
         }
 
 

@@ -3,6 +3,7 @@
 file.py     the versioned state file: what Engage accepted, by (campaign, externId) and hash
 journal.py  append-only record of an apply in progress, replayed on load
 lock.py     one run at a time per state file
+pacing.py   the recent calls of the last runs on this machine, for the next run's pacing
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from pathlib import Path
 from .file import CampaignState, State, read_state, render_state, save_state, write_atomic
 from .journal import Journal, journal_path, replay
 from .lock import StateLock, force_unlock
+from .pacing import pacing_path, read_pacing, write_pacing
 
 __all__ = [
     "CampaignState",
@@ -21,10 +23,13 @@ __all__ = [
     "force_unlock",
     "journal_path",
     "load_state",
+    "pacing_path",
+    "read_pacing",
     "read_state",
     "render_state",
     "save_state",
     "write_atomic",
+    "write_pacing",
 ]
 
 
