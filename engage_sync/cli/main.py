@@ -15,7 +15,7 @@ from .. import __version__
 from ..display import printable
 from ..errors import EngageSyncError, ExitCode, ValidationFailed
 from ..model import Severity
-from . import apply, ci, emulator, evidence, plan, scaffold, state
+from . import apply, ci, emulator, evidence, lock, plan, scaffold, state
 from .common import (
     PROBLEMS_SHOWN,
     Context,
@@ -50,6 +50,7 @@ for command in (
     state.import_leads,
     evidence.evidence,
     scaffold.init,
+    lock.lock,
     emulator.emulator,
     ci.ci,
 ):
