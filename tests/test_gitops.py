@@ -129,16 +129,54 @@ def test_every_action_is_pinned_and_every_job_bounded(name: str) -> None:
                     assert (REPO / script).is_file(), script
 
 
+# the install step: the hashed lock `engage-sync lock` writes when there is one, else the release
+INSTALL = """\
+if [ -f .github/engage-sync.lock ]; then
+  python -m pip install --disable-pip-version-check --require-hashes --no-deps \\
+    -r .github/engage-sync.lock
+else
+  python -m pip install --disable-pip-version-check "$ENGAGE_SYNC_INSTALL"
+fi
+"""
+
+
 def test_scaffolded_workflows_install_this_release_and_call_the_ci_commands() -> None:
     for name, command in zip(SCAFFOLDED, ("plan", "apply", "drift"), strict=True):
         (job,) = load(name)["jobs"].values()
         runs = [s["run"] for s in job["steps"] if "run" in s]
-        assert runs == [
-            'python -m pip install --disable-pip-version-check "$ENGAGE_SYNC_INSTALL"',
-            f"engage-sync ci {command}",
-        ]  # no copy of the logic: it upgrades with the package
+        assert runs == [INSTALL, f"engage-sync ci {command}"]  # no copy of the logic
         install = next(s for s in job["steps"] if s.get("name") == "Install engage-sync")
         assert install["env"] == {"ENGAGE_SYNC_INSTALL": f"engage-sync=={__version__}"}
+
+
+@pytest.mark.parametrize("locked", [False, True])
+def test_the_install_step_installs_from_the_lock_when_the_repository_has_one(
+    tmp_path: Path, locked: bool
+) -> None:
+    """The step's shell as the runner runs it, with a `python` that says what it was asked."""
+    (job,) = load("apply.yml")["jobs"].values()
+    install = next(s for s in job["steps"] if s.get("name") == "Install engage-sync")
+    (tmp_path / "bin").mkdir()
+    fake = tmp_path / "bin" / "python"
+    fake.write_text('#!/bin/sh\necho "$@"\n')
+    fake.chmod(0o755)
+    if locked:
+        (tmp_path / ".github").mkdir()
+        (tmp_path / ".github" / "engage-sync.lock").write_text("")
+    done = subprocess.run(
+        ["bash", "-e", "-c", install["run"]],
+        cwd=tmp_path,
+        env={"PATH": f"{tmp_path / 'bin'}:/usr/bin:/bin", **install["env"]},
+        capture_output=True,
+        text=True,
+    )
+    assert done.returncode == 0, done.stderr
+    asked = "-m pip install --disable-pip-version-check"
+    assert done.stdout == (
+        f"{asked} --require-hashes --no-deps -r .github/engage-sync.lock\n"
+        if locked
+        else f"{asked} engage-sync=={__version__}\n"
+    )
 
 
 def test_plan_workflow_is_least_privilege_and_needs_no_credentials() -> None:
