@@ -445,6 +445,39 @@ def test_init_names_what_an_older_scaffold_must_replace_and_upgrade_does_it(
     assert "older engage-sync" not in engage_sync("init", str(repo)).out
 
 
+def test_init_says_to_lock_the_install_and_never_rewrites_the_users_lock(
+    tmp_path: Path, run: Any
+) -> None:
+    repo = tmp_path / "leads"
+    made = run("init", str(repo))
+    assert made.code == 0
+    assert (
+        f"Once engage-sync {__version__} is on the index the workflows install from, run "
+        f"`engage-sync lock` in {repo}: it pins that release and every package it needs by "
+        "hash, and the workflows then install from that lock." in " ".join(made.out.split())
+    )
+    lock = repo / ".github" / "engage-sync.lock"
+    lock.write_text(f"engage-sync=={__version__} \\\n    --hash=sha256:{'0' * 64}\n")
+    again = run("init", str(repo))
+    assert "  kept existing .github/engage-sync.lock" in again.out
+    assert "engage-sync lock`" not in again.out  # it pins this release: nothing to do
+    # an upgrade: the workflows are rewritten, the lock of the older release is kept and named
+    old = f"engage-sync==0.0.1 \\\n    --hash=sha256:{'1' * 64}\n"
+    lock.write_text(old)
+    apply = repo / ".github" / "workflows" / "apply.yml"
+    apply.write_text(apply.read_text().replace("timeout-minutes: 120", "timeout-minutes: 99"))
+    upgraded = run("init", "--upgrade", str(repo))
+    assert upgraded.code == 0
+    assert "  upgraded .github/workflows/apply.yml" in upgraded.out
+    assert "  kept existing .github/engage-sync.lock" in upgraded.out
+    assert (
+        "Next: .github/engage-sync.lock pins engage-sync 0.0.1, and the workflows install from "
+        f"it: once engage-sync {__version__} is on the index they install from, run "
+        f"`engage-sync lock` in {repo} to pin it." in upgraded.out
+    )
+    assert lock.read_text() == old
+
+
 def test_pre_commit_hook_definition() -> None:
     (hook,) = yaml.safe_load((REPO / ".pre-commit-hooks.yaml").read_text())
     assert hook["entry"] == "engage-sync validate" and hook["pass_filenames"] is False

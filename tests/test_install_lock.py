@@ -25,16 +25,8 @@ from packaging.utils import canonicalize_name
 
 from engage_sync import __version__
 from engage_sync.errors import PipError
-from engage_sync.gitops.install_lock import (
-    Lock,
-    Pin,
-    Sources,
-    Target,
-    lock,
-    needed,
-    pinned_version,
-    redact_urls,
-)
+from engage_sync.gitops.install_lock import Lock, Pin, lock, needed, pinned_version
+from engage_sync.gitops.pip import Sources, Target
 
 HASH = re.compile(r"    --hash=sha256:[0-9a-f]{64}")
 
@@ -96,74 +88,6 @@ def test_a_lock_is_a_requirements_file_of_pinned_packages_each_with_its_hashes(
     assert pinned_version(tmp_path / "none.lock") is None
 
 
-@pytest.mark.parametrize(
-    ("text", "shown"),
-    [
-        ("https://alice:s3cret@pypi.example/simple", "https://****@pypi.example/simple"),
-        ("https://tok3n@pypi.example/simple/", "https://****@pypi.example/simple/"),
-        ("https://a:p@ss@host:8443/x?y=z@w", "https://****@host:8443/x?y=z@w"),
-        ("see HTTP://u:p@h/simple and https://h2/ok", "see HTTP://****@h/simple and https://h2/ok"),
-        ("https://pypi.org/simple", "https://pypi.org/simple"),
-        ("file:///opt/wheels", "file:///opt/wheels"),
-        ("mailto-like user@example.com", "mailto-like user@example.com"),
-    ],
-)
-def test_urls_are_shown_without_their_user_and_password(text: str, shown: str) -> None:
-    assert redact_urls(text) == shown
-
-
-def test_where_pip_looked_is_described_without_credentials() -> None:
-    sources = Sources(
-        "https://ci-user:s3cr%40t-pass@pkgs.example/simple",
-        ("https://other:pw-extra-1@pkgs2.example/simple",),
-        ("./wheels",),
-    )
-    assert sources.describe() == (
-        "https://****@pkgs.example/simple, https://****@pkgs2.example/simple, ./wheels"
-    )
-    assert Sources().describe() == "pip's configured index"
-    said = sources.redactor().secrets("401 for ci-user with s3cr@t-pass (s3cr%40t-pass)")
-    assert "ci-user" not in said and "s3cr" not in said and said.count("[redacted]") == 3
-
-
-# -- the target
-
-
-def test_the_target_accepts_the_older_manylinux_wheels_its_glibc_runs() -> None:
-    tags = Target().pip_platforms()
-    assert tags[0] == "manylinux_2_39_x86_64"
-    for older in ("manylinux_2_28_x86_64", "manylinux2014_x86_64", "manylinux1_x86_64"):
-        assert older in tags
-    assert tags.index("manylinux_2_17_x86_64") + 1 == tags.index("manylinux2014_x86_64")
-    arm = Target(platform="manylinux_2_35_aarch64").pip_platforms()
-    assert arm[-2:] == ["manylinux_2_17_aarch64", "manylinux2014_aarch64"]
-    assert Target(platform="manylinux2014_x86_64").pip_platforms()[:2] == [
-        "manylinux_2_17_x86_64",
-        "manylinux2014_x86_64",
-    ]
-    assert Target(platform="musllinux_1_2_x86_64").pip_platforms() == [
-        "musllinux_1_2_x86_64",
-        "musllinux_1_1_x86_64",
-    ]
-    env = Target("3.12", "manylinux_2_35_aarch64").environment()
-    assert env["python_version"] == "3.12" and env["platform_machine"] == "aarch64"
-    assert env["sys_platform"] == "linux"
-
-
-@pytest.mark.parametrize(
-    ("python", "platform"),
-    [("3", None), ("3.11; rm -rf /", None), ("", None), (None, "win_amd64"), (None, "any")],
-)
-def test_a_target_that_is_not_cpython_3_on_linux_is_refused(
-    python: str | None, platform: str | None
-) -> None:
-    with pytest.raises(ValueError, match="give a"):
-        Target(
-            "3.11" if python is None else python,
-            "manylinux_2_39_x86_64" if platform is None else platform,
-        )
-
-
 # -- resolving for the target
 
 
@@ -211,27 +135,44 @@ def test_a_lock_made_on_another_python_holds_what_the_target_needs(tmp_path: Pat
         assert pin.hashes == (sha256(path),)
 
 
-def test_pip_failing_is_one_error_without_credentials(tmp_path: Path) -> None:
-    said = (
-        "print('Looking in indexes: https://ci-user:****@pkgs.example/simple');"
-        "import sys; sys.stderr.write('ERROR: 403 Client Error for url: "
-        "https://ci-user:hunter2-pass@pkgs.example/simple/x/\\nERROR: and ci-user again\\n');"
-        "sys.exit(1)"
+def saving(folder: Path) -> tuple[str, ...]:
+    """A stand-in for pip that saves every file of `folder` wherever it is asked to."""
+    script = (
+        "import shutil, sys; from pathlib import Path; "
+        "dest = sys.argv[sys.argv.index('--dest') + 1]; "
+        f"[shutil.copy(f, dest) for f in Path({str(folder)!r}).iterdir()]"
     )
-    sources = Sources("https://ci-user:hunter2-pass@pkgs.example/simple")
-    with pytest.raises(PipError) as failed:
-        lock("x==1", Target(), sources, pip=(sys.executable, "-c", said))
-    message = str(failed.value)
-    assert message.startswith(
-        "pip download failed: 403 Client Error for url: https://****@pkgs.example/simple/x/; "
-        "and [redacted] again. `engage-sync lock` needs network access to the package index "
-        "(looked in: https://****@pkgs.example/simple)"
-    )
-    assert "hunter2" not in message and "ci-user" not in message and "\n" not in message
-    with pytest.raises(PipError, match="pip is not installed for"):
-        lock("x==1", Target(), Sources(), pip=(sys.executable, "-m", "no_such_pip"))
-    with pytest.raises(PipError, match=r"cannot run pip \(.*nowhere\)"):
-        lock("x==1", Target(), Sources(), pip=(str(tmp_path / "nowhere"),))
+    return (sys.executable, "-c", script)
+
+
+@pytest.mark.parametrize(
+    ("files", "said"),
+    [
+        ({"notes.txt": b"x"}, "pip saved notes.txt, which is not a wheel"),
+        ({"demo_root-1.0-py3-none-any.whl": b"not a zip"}, "cannot read the wheel demo_root"),
+        ({"demo_root-1.0-py3-none-any.whl": None}, "no single .dist-info/METADATA"),
+        ({"demo_root-1.0-py3-none-any.whl": "Requires-Dist: ((("}, "Requires-Dist (((:"),
+        ({"demo_root-1.0-py3-none-any.whl": "Requires-Dist: demo-gone"}, "in 4 runs"),
+        ({"demo_root-1.0-py3-none-any.whl": "", "demo_root-2.0-py3-none-any.whl": ""}, "two"),
+    ],
+)
+def test_what_pip_saved_is_checked_before_it_is_locked(
+    tmp_path: Path, files: dict[str, Any], said: str
+) -> None:
+    folder = tmp_path / "saved"
+    folder.mkdir()
+    for name, content in files.items():
+        if isinstance(content, str):  # a wheel whose METADATA has these lines
+            _, version = name.split("-")[:2]
+            made = wheel(folder, "demo-root", version, *([content[15:]] if content else []))
+            assert made.name == name
+        elif content is None:  # a zip without METADATA
+            with zipfile.ZipFile(folder / name, "w") as archive:
+                archive.writestr("demo_root/__init__.py", "")
+        else:
+            (folder / name).write_bytes(content)
+    with pytest.raises(PipError, match=re.escape(said)):
+        lock("demo-root", Target(), Sources(), pip=saving(folder))
 
 
 # -- the command

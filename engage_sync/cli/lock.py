@@ -11,8 +11,8 @@ import click
 from .. import __version__
 from ..display import printable
 from ..errors import ExitCode
-from ..gitops import install_lock
-from ..gitops.install_lock import Sources, Target
+from ..gitops import install_lock, pip
+from ..gitops.pip import Sources, Target
 
 
 def _target(ctx: click.Context, _param: click.Parameter, value: Any) -> Any:
@@ -36,14 +36,14 @@ def _target(ctx: click.Context, _param: click.Parameter, value: Any) -> Any:
 )
 @click.option(
     "--python-version",
-    default=install_lock.DEFAULT_PYTHON,
+    default=pip.DEFAULT_PYTHON,
     show_default=True,
     callback=_target,
     help="The Python the workflows run (their setup-python step).",
 )
 @click.option(
     "--platform",
-    default=install_lock.DEFAULT_PLATFORM,
+    default=pip.DEFAULT_PLATFORM,
     show_default=True,
     callback=_target,
     help="The wheel platform of the runner (ubuntu-latest; older manylinux wheels count too).",
