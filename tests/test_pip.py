@@ -73,7 +73,7 @@ def test_where_pip_looked_is_described_without_credentials() -> None:
         "https://****@pkgs.example/simple, https://****@pkgs2.example/simple, ./wheels"
     )
     assert Sources().describe() == "pip's configured index"
-    said = sources.redactor().secrets("401 for ci-user with s3cr@t-pass (s3cr%40t-pass)")
+    said = sources.redact("401 for ci-user with s3cr@t-pass (s3cr%40t-pass)")
     assert "ci-user" not in said and "s3cr" not in said and said.count("[redacted]") == 3
 
 

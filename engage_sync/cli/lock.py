@@ -15,12 +15,10 @@ from ..gitops import install_lock, pip
 from ..gitops.pip import Sources, Target
 
 
-def _target(ctx: click.Context, _param: click.Parameter, value: Any) -> Any:
+def _target(_ctx: click.Context, param: click.Parameter, value: Any) -> Any:
+    """Refuses a --python-version or --platform no target can have (a usage error)."""
     try:
-        if _param.name == "python_version":
-            Target(python=value)
-        else:
-            Target(platform=value)
+        Target(**{"python" if param.name == "python_version" else "platform": value})
     except ValueError as e:
         raise click.BadParameter(str(e)) from e
     return value

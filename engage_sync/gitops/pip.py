@@ -14,11 +14,12 @@ from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
 from ..display import printable
-from ..engage.redaction import Redactor, excerpt
 from ..errors import PipError
 
 DEFAULT_PYTHON = "3.11"  # the workflows' actions/setup-python
 DEFAULT_PLATFORM = "manylinux_2_39_x86_64"  # ubuntu-latest (Ubuntu 24.04, glibc 2.39)
+REDACTED = "[redacted]"
+SHOWN = 600  # characters of pip's error messages shown
 
 _PYTHON = re.compile(r"3\.\d{1,2}")
 _PLATFORM = re.compile(
@@ -116,18 +117,21 @@ class Sources:
             args += ["--find-links", place]
         return [*args, "--no-index"] if self.no_index else args
 
-    def redactor(self) -> Redactor:
-        """Redacts the user names and passwords of these URLs wherever they appear."""
-        secrets: list[str] = []
+    def secrets(self) -> list[str]:
+        """The user names and passwords in these URLs, as written and decoded, longest first."""
+        found: set[str] = set()
         for url in (self.index_url or "", *self.extra_index_urls, *self.find_links):
             parts = urlsplit(url) if "://" in url else None
-            if parts and parts.username:
-                secrets.append(parts.username)
-                secrets.append(unquote(parts.username))
-            if parts and parts.password:
-                secrets.append(parts.password)
-                secrets.append(unquote(parts.password))
-        return Redactor(secrets)
+            for part in (parts.username, parts.password) if parts else ():
+                if part and len(part) >= 3:  # shorter ones would blot out every word
+                    found |= {part, unquote(part)}
+        return sorted(found, key=len, reverse=True)
+
+    def redact(self, text: str) -> str:
+        """`text` with no URL's user or password, nor these URLs' anywhere else in it."""
+        for secret in self.secrets():
+            text = text.replace(secret, REDACTED)
+        return redact_urls(text)
 
     def describe(self) -> str:
         """Where pip looked, as it may be shown: no URL's user or password."""
@@ -188,7 +192,9 @@ def _failure(output: str, sources: Sources, pip: Sequence[str]) -> str:
     lines = [line.strip() for line in output.splitlines() if line.strip()]
     errors = [line.removeprefix("ERROR:").strip() for line in lines if line.startswith("ERROR:")]
     said = "; ".join(errors or lines[-1:]) or "no message"
-    said = excerpt(redact_urls(sources.redactor().secrets(said)), 600)
+    said = " ".join(sources.redact(said).split())
+    if len(said) > SHOWN:
+        said = said[: SHOWN - 3] + "..."
     return (
         f"pip download failed: {said}. `engage-sync lock` needs network access to the package "
         f"index (looked in: {sources.describe()}), and the release it locks on that index "
