@@ -164,6 +164,11 @@ class GitHubError(EngageSyncError):
     """The GitHub API refused or could not be reached."""
 
 
+class PipError(EngageSyncError):
+    """pip could not download the packages `engage-sync lock` pins, or the lock cannot be
+    written."""
+
+
 class StateNotSaved(EngageSyncError):
     """Apply recorded leads, but the state could not be pushed: it was kept elsewhere."""
 

@@ -129,16 +129,54 @@ def test_every_action_is_pinned_and_every_job_bounded(name: str) -> None:
                     assert (REPO / script).is_file(), script
 
 
+# the install step: the hashed lock `engage-sync lock` writes when there is one, else the release
+INSTALL = """\
+if [ -f .github/engage-sync.lock ]; then
+  python -m pip install --disable-pip-version-check --require-hashes --no-deps \\
+    -r .github/engage-sync.lock
+else
+  python -m pip install --disable-pip-version-check "$ENGAGE_SYNC_INSTALL"
+fi
+"""
+
+
 def test_scaffolded_workflows_install_this_release_and_call_the_ci_commands() -> None:
     for name, command in zip(SCAFFOLDED, ("plan", "apply", "drift"), strict=True):
         (job,) = load(name)["jobs"].values()
         runs = [s["run"] for s in job["steps"] if "run" in s]
-        assert runs == [
-            'python -m pip install --disable-pip-version-check "$ENGAGE_SYNC_INSTALL"',
-            f"engage-sync ci {command}",
-        ]  # no copy of the logic: it upgrades with the package
+        assert runs == [INSTALL, f"engage-sync ci {command}"]  # no copy of the logic
         install = next(s for s in job["steps"] if s.get("name") == "Install engage-sync")
         assert install["env"] == {"ENGAGE_SYNC_INSTALL": f"engage-sync=={__version__}"}
+
+
+@pytest.mark.parametrize("locked", [False, True])
+def test_the_install_step_installs_from_the_lock_when_the_repository_has_one(
+    tmp_path: Path, locked: bool
+) -> None:
+    """The step's shell as the runner runs it, with a `python` that says what it was asked."""
+    (job,) = load("apply.yml")["jobs"].values()
+    install = next(s for s in job["steps"] if s.get("name") == "Install engage-sync")
+    (tmp_path / "bin").mkdir()
+    fake = tmp_path / "bin" / "python"
+    fake.write_text('#!/bin/sh\necho "$@"\n')
+    fake.chmod(0o755)
+    if locked:
+        (tmp_path / ".github").mkdir()
+        (tmp_path / ".github" / "engage-sync.lock").write_text("")
+    done = subprocess.run(
+        ["bash", "-e", "-c", install["run"]],
+        cwd=tmp_path,
+        env={"PATH": f"{tmp_path / 'bin'}:/usr/bin:/bin", **install["env"]},
+        capture_output=True,
+        text=True,
+    )
+    assert done.returncode == 0, done.stderr
+    asked = "-m pip install --disable-pip-version-check"
+    assert done.stdout == (
+        f"{asked} --require-hashes --no-deps -r .github/engage-sync.lock\n"
+        if locked
+        else f"{asked} engage-sync=={__version__}\n"
+    )
 
 
 def test_plan_workflow_is_least_privilege_and_needs_no_credentials() -> None:
@@ -467,6 +505,39 @@ def test_init_names_what_an_older_scaffold_must_replace_and_upgrade_does_it(
     assert (repo / "scripts" / "mine.sh").exists()  # not engage-sync's: kept
     assert (repo / "engage-sync.yaml").read_text() == 'account: "123"\n'  # settings untouched
     assert "out of date" not in engage_sync("init", str(repo)).out
+
+
+def test_init_says_to_lock_the_install_and_never_rewrites_the_users_lock(
+    tmp_path: Path, run: Any
+) -> None:
+    repo = tmp_path / "leads"
+    made = run("init", str(repo))
+    assert made.code == 0
+    assert (
+        f"Once engage-sync {__version__} is on the index the workflows install from, run "
+        f"`engage-sync lock` in {repo}: it pins that release and every package it needs by "
+        "hash, and the workflows then install from that lock." in " ".join(made.out.split())
+    )
+    lock = repo / ".github" / "engage-sync.lock"
+    lock.write_text(f"engage-sync=={__version__} \\\n    --hash=sha256:{'0' * 64}\n")
+    again = run("init", str(repo))
+    assert "  kept existing .github/engage-sync.lock" in again.out
+    assert "engage-sync lock`" not in again.out  # it pins this release: nothing to do
+    # an upgrade: the workflows are rewritten, the lock of the older release is kept and named
+    old = f"engage-sync==0.0.1 \\\n    --hash=sha256:{'1' * 64}\n"
+    lock.write_text(old)
+    apply = repo / ".github" / "workflows" / "apply.yml"
+    apply.write_text(apply.read_text().replace("timeout-minutes: 120", "timeout-minutes: 99"))
+    upgraded = run("init", "--upgrade", str(repo))
+    assert upgraded.code == 0
+    assert "  upgraded .github/workflows/apply.yml" in upgraded.out
+    assert "  kept existing .github/engage-sync.lock" in upgraded.out
+    assert (
+        "Next: .github/engage-sync.lock pins engage-sync 0.0.1, and the workflows install from "
+        f"it: once engage-sync {__version__} is on the index they install from, run "
+        f"`engage-sync lock` in {repo} to pin it." in upgraded.out
+    )
+    assert lock.read_text() == old
 
 
 def test_pre_commit_hook_definition() -> None:

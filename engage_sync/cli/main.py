@@ -15,7 +15,7 @@ from .. import __version__
 from ..display import printable
 from ..errors import EngageSyncError, ExitCode, ValidationFailed
 from ..model import Severity
-from . import apply, ci, emulator, evidence, optouts, plan, scaffold, state
+from . import apply, ci, emulator, evidence, lock, optouts, plan, scaffold, state
 from .common import (
     PROBLEMS_SHOWN,
     Context,
@@ -51,6 +51,7 @@ for command in (
     evidence.evidence,
     optouts.optouts,
     scaffold.init,
+    lock.lock,
     emulator.emulator,
     ci.ci,
 ):

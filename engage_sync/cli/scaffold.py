@@ -10,7 +10,9 @@ from pathlib import Path
 import click
 
 from .. import __version__
+from ..display import printable
 from ..errors import EngageSyncError, ExitCode
+from ..gitops import install_lock
 from ..leadsets.schema import schema_path
 
 # The workflows, rendered with the version that scaffolds them: they install that release and
@@ -205,6 +207,20 @@ def init(directory: Path, account: str | None, upgrade: bool) -> ExitCode:
                     outdated.append(f"remove {name} (its logic is `engage-sync ci` now)")
     except OSError as e:
         raise EngageSyncError(f"{directory}: cannot write: {e.strerror}") from e
+    # the hashed lock is the user's (`engage-sync lock` writes it, from the index): never
+    # written or rewritten here, but one that pins another release is said to be
+    lock = directory / install_lock.DEFAULT_PATH
+    stale = None
+    if lock.is_file():
+        said.append(f"  kept existing {install_lock.DEFAULT_PATH}")
+        pinned = install_lock.pinned_version(lock)
+        if pinned != __version__:
+            stale = (
+                f"{install_lock.DEFAULT_PATH} pins "
+                + (f"engage-sync {printable(pinned)}" if pinned else "no engage-sync")
+                + f", and the workflows install from it: once engage-sync {__version__} is on "
+                f"the index they install from, run `engage-sync lock` in {directory} to pin it"
+            )
     for line in said:
         click.echo(line)
     if outdated:
@@ -214,9 +230,14 @@ def init(directory: Path, account: str | None, upgrade: bool) -> ExitCode:
             + f". `engage-sync init --upgrade {directory}` does it (settings and lead sets "
             "are never touched)."
         )
+        if stale:
+            click.echo(f"Then: {stale}.")
+        return ExitCode.OK
+    if stale:
+        click.echo(f"Next: {stale}.")
         return ExitCode.OK
     if first:
-        click.echo(_next_steps(directory, account, existing))
+        click.echo(_next_steps(directory, account, existing, locked=lock.is_file()))
     elif not said:
         click.echo(f"{directory} is up to date with engage-sync {__version__}: nothing to do.")
     return ExitCode.OK
@@ -228,7 +249,9 @@ def _appended(target: Path, lines: list[str]) -> str:
     return ("" if ends else "\n") + "".join(f"{line}\n" for line in lines)
 
 
-def _next_steps(directory: Path, account: str | None, existing: str | None) -> str:
+def _next_steps(
+    directory: Path, account: str | None, existing: str | None, locked: bool = False
+) -> str:
     steps = [] if account else ["set `account` in engage-sync.yaml"]
     if existing is None:
         steps.append(
@@ -244,4 +267,11 @@ def _next_steps(directory: Path, account: str | None, existing: str | None) -> s
         + ", then add the RINGCENTRAL_CLIENT_ID, RINGCENTRAL_CLIENT_SECRET and RINGCENTRAL_JWT "
         "secrets to a protected `engage-production` environment and push (docs/gitops.md, "
         '"Bootstrap a new repository").'
+        + (
+            ""
+            if locked
+            else f" Once engage-sync {__version__} is on the index the workflows install "
+            f"from, run `engage-sync lock` in {directory}: it pins that release and every "
+            "package it needs by hash, and the workflows then install from that lock."
+        )
     )
