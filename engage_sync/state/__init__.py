@@ -10,11 +10,12 @@ from __future__ import annotations
 from pathlib import Path
 
 from .file import CampaignState, State, read_state, render_state, save_state, write_atomic
-from .journal import Journal, journal_path, replay
+from .journal import DamagedJournal, Journal, journal_path, replay, salvage
 from .lock import StateLock, force_unlock
 
 __all__ = [
     "CampaignState",
+    "DamagedJournal",
     "Journal",
     "State",
     "StateLock",
@@ -22,6 +23,7 @@ __all__ = [
     "journal_path",
     "load_state",
     "read_state",
+    "recover_state",
     "render_state",
     "save_state",
     "write_atomic",
@@ -33,3 +35,10 @@ def load_state(path: Path) -> State:
     state = read_state(path)
     replay(state)
     return state
+
+
+def recover_state(path: Path) -> tuple[State, tuple[int, ...]]:
+    """Read the state and every intact line of a damaged journal; returns the state and the
+    numbers of the journal's damaged lines (none: the journal read whole, or there is none)."""
+    state = read_state(path)
+    return state, tuple(d.number for d in salvage(state))
