@@ -7,4 +7,7 @@ scripts/setup.sh --with-actionlint
 .venv/bin/ruff format --check .
 .venv/bin/mypy
 rm -f .coverage .coverage.*
-.venv/bin/python -m pytest --cov --cov-report=term --cov-fail-under=90 "$@"
+# In parallel (pytest-xdist): most end-to-end tests wait on sockets and subprocesses, so more
+# workers than the two cores a CI machine has finish sooner (docs: README, Development).
+.venv/bin/python -m pytest -n "${ENGAGE_SYNC_TEST_WORKERS:-4}" --dist worksteal \
+  --cov --cov-report=term --cov-fail-under=90 "$@"

@@ -243,6 +243,37 @@ def spawn_engage_sync(*args: str, env: dict[str, str], cwd: Path) -> subprocess.
     )
 
 
+def finish(proc: subprocess.Popen[str], bound: float = 600) -> tuple[str, str]:
+    """Wait for a command started in the background to exit; its stdout and stderr. `bound` is
+    a bound, not a measurement (what a test checks never depends on it): past it the command is
+    killed and the test fails saying so."""
+    try:
+        return proc.communicate(timeout=bound)
+    except subprocess.TimeoutExpired:
+        reap(proc)
+        raise AssertionError(f"{proc.args!r} still running after {bound:.0f} s: killed") from None
+
+
+def reap(proc: subprocess.Popen[Any]) -> None:
+    """Kill a command started in the background if it still runs, and close its pipes: a test
+    that fails half way leaves no process, and no open file for a later test's ResourceWarning."""
+    if proc.poll() is None:
+        proc.kill()
+    for pipe in (proc.stdin, proc.stdout, proc.stderr):
+        if pipe is not None and not pipe.closed:
+            pipe.close()
+    proc.wait()
+
+
+def served_is_idle(served: Served, endpoint: str = "loader") -> bool:
+    """Every call to `endpoint` the emulator has received is answered (none still inside it).
+    Asked on a new connection, which the server accepts after those of a client just killed."""
+    stats = served.get("/_emulator/stats")
+    path = {"loader": "/direct", "search": "/search", "actions": "/actions"}[endpoint]
+    answered = sum(1 for r in served.get("/_emulator/requests") if r["path"].endswith(path))
+    return answered >= int(stats.get(f"{endpoint}Calls", 0))
+
+
 def load_json(path: Path) -> Any:
     return json.loads(path.read_text(encoding="utf-8"))
 

@@ -8,7 +8,6 @@ import json
 import re
 import signal
 import subprocess
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -18,6 +17,8 @@ from conftest import (
     ENGAGE_SYNC,
     Served,
     engage_sync,
+    finish,
+    reap,
     spawn_engage_sync,
     start_emulator,
     stop_emulator,
@@ -97,10 +98,7 @@ def start_apply(repo: Path, served: Served, *args: str) -> subprocess.Popen[str]
 
 
 def wait_for_posts(served: Served, count: int) -> None:
-    deadline = time.monotonic() + 60
-    while len(served.loader_posts()) < count and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert len(served.loader_posts()) >= count
+    wait_until(lambda: len(served.loader_posts()) >= count, 600)  # a bound, not a measure
 
 
 def test_a_server_that_goes_away_ends_the_apply_with_a_report_not_a_long_silence(
@@ -116,10 +114,9 @@ def test_a_server_that_goes_away_ends_the_apply_with_a_report_not_a_long_silence
         wait_for_posts(served, 3)
         stop_emulator(served)  # the server goes away mid-apply
         # a bound, not a measurement: before, the rest took a quarter of an hour of retries
-        out, err = running.communicate(timeout=120)
+        out, err = finish(running, 300)
     finally:
-        if running.poll() is None:
-            running.kill()
+        reap(running)
     assert running.returncode == 4, out + err
     assert "the server stopped answering: 4 connections in a row" in err
     assert "nothing more was sent" in err and "run apply again once Engage answers" in err
@@ -144,10 +141,9 @@ def test_ctrl_c_lets_the_calls_in_flight_finish_then_reports_and_can_be_resumed(
         try:
             wait_for_posts(served, 3)
             running.send_signal(signal.SIGINT)
-            out, err = running.communicate(timeout=60)
+            out, err = finish(running)  # the calls in flight are let finish: however long
         finally:
-            if running.poll() is None:
-                running.kill()
+            reap(running)
         assert running.returncode == 130, out + err
         assert "campaign 136785: posted" in out  # the summary
         assert "interrupted: " in err and "lead(s) recorded" in err
@@ -186,16 +182,15 @@ def test_kill_9_with_updates_in_flight_then_a_rerun_leaves_the_declared_content_
         env = served.env("api-token")
         assert engage_sync("apply", "--auto-approve", env=env, cwd=repo).code == 0
         leadset.write_text(addressed(20, "New Street", handling))  # every lead updated
-        before = len(served.loader_posts())
-        # tight limits: after 4 calls the next batches are journaled and wait for the pacer,
-        # in doubt though never sent, their earlier records untouched
+        calls = served.get("/_emulator/stats").get("loaderCalls", 0)
+        # tight limits: 4 calls, then the next batches wait for the pacer (not journaled, not
+        # sent), their earlier records untouched; killed once the fifth call is in the emulator
         paced = {**env, "ENGAGE_SYNC_LOADER_LIMITS": "4/3"}
         proc = spawn_engage_sync(
             "apply", "--auto-approve", "--force", "--batch-size", "1", env=paced, cwd=repo
         )
-        wait_until(lambda: len(served.loader_posts()) >= before + 4, timeout=60)
-        time.sleep(0.5)  # the next batches are begun and waiting
-        proc.send_signal(signal.SIGKILL)  # updates in flight, and others waiting
+        wait_until(lambda: served.get("/_emulator/stats")["loaderCalls"] >= calls + 5, 600)
+        proc.send_signal(signal.SIGKILL)  # an update in flight, and others waiting
         proc.wait(timeout=10)
         locked = engage_sync("apply", "--auto-approve", env=env, cwd=repo)
         lock_id = re.search(r"force-unlock (\w+)", locked.err)
