@@ -93,6 +93,24 @@ def write(path: Path, text: str) -> Path:
     return path
 
 
+class Clock:
+    """The in-process emulator's clock: real time, which a test can stop and move forward
+    rather than sleep (a token's expiry, a rate window's end)."""
+
+    def __init__(self) -> None:
+        self.ahead = 0.0
+        self.stopped: float | None = None
+
+    def __call__(self) -> float:
+        return (time.monotonic() if self.stopped is None else self.stopped) + self.ahead
+
+    def stop(self) -> None:
+        self.stopped = time.monotonic()
+
+    def advance(self, seconds: float) -> None:
+        self.ahead += seconds
+
+
 @dataclass
 class Served:
     """An emulator served on a real loopback socket."""
@@ -100,6 +118,7 @@ class Served:
     origin: str
     emulator: Emulator | None = None
     process: subprocess.Popen[str] | None = None
+    clock: Clock | None = None
 
     @property
     def base_url(self) -> str:
@@ -139,7 +158,8 @@ class Served:
 @pytest.fixture
 def served() -> Iterator[Served]:
     """The emulator app on a real socket in this process (fast; fault and clock control)."""
-    emu = Emulator(default_seed(), Settings(hang_seconds=3.0))
+    clock = Clock()
+    emu = Emulator(default_seed(), Settings(hang_seconds=3.0), clock=clock)
     server = serve(emu, "127.0.0.1", 0)
     thread = threading.Thread(
         target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
@@ -147,7 +167,7 @@ def served() -> Iterator[Served]:
     thread.start()
     host, port = server.server_address[:2]
     try:
-        yield Served(f"http://{host}:{port}", emulator=emu)
+        yield Served(f"http://{host}:{port}", emulator=emu, clock=clock)
     finally:
         server.shutdown()
         server.server_close()
@@ -211,12 +231,15 @@ def user_env(extra: dict[str, str] | None = None) -> dict[str, str]:
         for k, v in os.environ.items()
         if not k.startswith(("ENGAGE_", "RINGCENTRAL_", "GITHUB_"))
     }
+    # a file or socket the command leaves open is said on its stderr (Python hides it by
+    # default), and `engage_sync` fails the test on it, as pytest does in-process
+    env["PYTHONWARNINGS"] = "always::ResourceWarning"
     env.update(extra or {})
     return env
 
 
 def engage_sync(
-    *args: str, env: dict[str, str] | None = None, cwd: Path | None = None, timeout: float = 120
+    *args: str, env: dict[str, str] | None = None, cwd: Path | None = None, timeout: float = 600
 ) -> Result:
     """Run the installed engage-sync command in a subprocess, as a user would."""
     proc = subprocess.run(
@@ -228,6 +251,7 @@ def engage_sync(
         timeout=timeout,
         stdin=subprocess.DEVNULL,
     )
+    assert "ResourceWarning" not in proc.stderr, proc.stderr
     return Result(proc.returncode, proc.stdout, proc.stderr)
 
 

@@ -85,11 +85,13 @@ def leads_yaml(n: int) -> str:
     )
 
 
-def start_apply(repo: Path, served: Served, *args: str) -> subprocess.Popen[str]:
+def start_apply(
+    repo: Path, served: Served, *args: str, env: dict[str, str] | None = None
+) -> subprocess.Popen[str]:
     return subprocess.Popen(
         [ENGAGE_SYNC, "apply", "--auto-approve", "--batch-size", "1", *args],
         cwd=repo,
-        env=user_env(served.env("api-token")),
+        env=user_env({**served.env("api-token"), **(env or {})}),
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -137,9 +139,13 @@ def test_ctrl_c_lets_the_calls_in_flight_finish_then_reports_and_can_be_resumed(
             other.unlink()
     served = start_emulator("--latency", "0.3")
     try:
-        running = start_apply(repo, served, "--report-json", "report.json")
+        # 4 calls each 30 s: the apply is certainly still running, waiting for the window,
+        # when Ctrl-C comes (without, a fast apply could be done before it)
+        slow = {"ENGAGE_SYNC_LOADER_LIMITS": "4/30"}
+        running = start_apply(repo, served, "--report-json", "report.json", env=slow)
         try:
             wait_for_posts(served, 3)
+            assert running.poll() is None
             running.send_signal(signal.SIGINT)
             out, err = finish(running)  # the calls in flight are let finish: however long
         finally:
