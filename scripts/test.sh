@@ -9,5 +9,6 @@ scripts/setup.sh --with-actionlint
 rm -f .coverage .coverage.*
 # In parallel (pytest-xdist): most end-to-end tests wait on sockets and subprocesses, so more
 # workers than the two cores a CI machine has finish sooner (docs: README, Development).
-.venv/bin/python -m pytest -n "${ENGAGE_SYNC_TEST_WORKERS:-4}" --dist worksteal \
+# Tests go to the workers one at a time, the slow ones first (tests/conftest.py).
+.venv/bin/python -m pytest -n "${ENGAGE_SYNC_TEST_WORKERS:-4}" --dist load --maxschedchunk 1 \
   --cov --cov-report=term --cov-fail-under=90 "$@"

@@ -31,6 +31,16 @@ BIN = Path(sys.executable).parent
 ENGAGE_SYNC = shutil.which("engage-sync", path=str(BIN)) or "engage-sync"
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The slow tests first, one in every two places (in the order pytest-randomly drew): with
+    `-n N --dist load --maxschedchunk 1` (scripts/test.sh) each worker starts on one, and none
+    is left to start last while the others have finished."""
+    slow = [item for item in items if item.get_closest_marker("slow") is not None]
+    rest = [item for item in items if item.get_closest_marker("slow") is None]
+    paired = [item for pair in zip(slow, rest, strict=False) for item in pair]
+    items[:] = paired + slow[len(rest) :] + rest[len(slow) :]
+
+
 @dataclass
 class Result:
     code: int
