@@ -135,10 +135,10 @@ class Served:
         return f"{self.origin}/voice"
 
     def get(self, path: str) -> Any:
-        return httpx.get(f"{self.origin}{path}", timeout=10).json()
+        return httpx.get(f"{self.origin}{path}", timeout=120).json()  # bounds, not measures
 
     def post(self, path: str, body: Any) -> Any:
-        return httpx.post(f"{self.origin}{path}", json=body, timeout=10).json()
+        return httpx.post(f"{self.origin}{path}", json=body, timeout=120).json()
 
     def fault(self, kind: str, count: int = 1, rows: int = 1) -> None:
         self.post("/_emulator/faults", {"kind": kind, "count": count, "rows": rows})
@@ -213,7 +213,7 @@ def stop_emulator(served: Served) -> int:
     assert served.process is not None
     served.process.send_signal(signal.SIGTERM)
     try:
-        return served.process.wait(timeout=10)
+        return served.process.wait(timeout=120)
     except subprocess.TimeoutExpired:  # pragma: no cover - only when shutdown is broken
         served.process.kill()
         raise
@@ -312,7 +312,8 @@ def load_json(path: Path) -> Any:
     return json.loads(path.read_text(encoding="utf-8"))
 
 
-def wait_until(predicate: Any, timeout: float = 10.0) -> None:
+def wait_until(predicate: Any, timeout: float = 600.0) -> None:
+    """Poll for an event; `timeout` bounds a test that would otherwise hang, it measures nothing."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if predicate():

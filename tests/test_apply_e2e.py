@@ -213,7 +213,7 @@ def test_kill_9_mid_apply_then_rerun_reposts_no_acknowledged_lead(repo: Path) ->
         # 4 calls each 30 s: killed while waiting for the window, never after it finished
         slow = {**env, "ENGAGE_SYNC_LOADER_LIMITS": "4/30"}
         proc = spawn_engage_sync("apply", "--auto-approve", "--batch-size", "1", env=slow, cwd=repo)
-        wait_until(lambda: len(served.leads()) >= 4, timeout=600)  # a bound, not a measure
+        wait_until(lambda: len(served.leads()) >= 4)
         proc.send_signal(signal.SIGKILL)
         proc.wait(timeout=10)
         acknowledged = {x["externId"] for x in served.leads()}
@@ -423,7 +423,7 @@ def run_on_terminal(
             os.write(leader, answer)
             answered = True
     os.close(leader)
-    return proc.wait(timeout=30), output.decode("utf-8", "replace")
+    return proc.wait(timeout=300), output.decode("utf-8", "replace")
 
 
 def test_on_a_terminal_apply_asks_and_shows_progress(repo: Path, emu: Served) -> None:

@@ -235,7 +235,7 @@ def test_each_removal_is_listed_once_after_a_kill_9_during_the_actions_and_a_rer
     )
     try:
         # the hang fault struck: the cancel is in the emulator, sent and journaled, unanswered
-        wait_until(lambda: emu.get("/_emulator/faults") == [], 60)
+        wait_until(lambda: emu.get("/_emulator/faults") == [])
         assert journal.exists() and proc.poll() is None
         proc.send_signal(signal.SIGKILL)
     finally:

@@ -100,7 +100,7 @@ def start_apply(
 
 
 def wait_for_posts(served: Served, count: int) -> None:
-    wait_until(lambda: len(served.loader_posts()) >= count, 600)  # a bound, not a measure
+    wait_until(lambda: len(served.loader_posts()) >= count)
 
 
 def test_a_server_that_goes_away_ends_the_apply_with_a_report_not_a_long_silence(
@@ -195,7 +195,7 @@ def test_kill_9_with_updates_in_flight_then_a_rerun_leaves_the_declared_content_
         proc = spawn_engage_sync(
             "apply", "--auto-approve", "--force", "--batch-size", "1", env=paced, cwd=repo
         )
-        wait_until(lambda: served.get("/_emulator/stats")["loaderCalls"] >= calls + 5, 600)
+        wait_until(lambda: served.get("/_emulator/stats")["loaderCalls"] >= calls + 5)
         proc.send_signal(signal.SIGKILL)  # an update in flight, and others waiting
         proc.wait(timeout=10)
         locked = engage_sync("apply", "--auto-approve", env=env, cwd=repo)

@@ -299,7 +299,7 @@ def test_kill_9_during_the_actions_then_a_rerun_finishes_the_job(repo: Path, emu
     )
     try:
         # the hang fault struck: the cancel is in the emulator, sent and journaled, unanswered
-        wait_until(lambda: emu.get("/_emulator/faults") == [], 60)
+        wait_until(lambda: emu.get("/_emulator/faults") == [])
         assert journal.exists() and proc.poll() is None
         proc.send_signal(signal.SIGKILL)
     finally:

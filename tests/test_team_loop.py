@@ -248,7 +248,7 @@ def test_a_merge_that_lands_while_apply_runs_does_not_lose_the_state(
         env = {"GITHUB_ACTIONS": "true", "ENGAGE_SYNC_LOADER_LIMITS": "2/1", **team.apply_env()}
         running = start_step(repo, "apply", env, "--batch-size", "3")
         try:
-            wait_until(lambda: len(served.loader_posts()) > posts, 600)  # a bound, not a measure
+            wait_until(lambda: len(served.loader_posts()) > posts)
             assert running.poll() is None, "the apply ended before a merge could race it"
             team.merge(3)  # lands while the apply is posting
             out, err = finish(running)
