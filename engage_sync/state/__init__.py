@@ -1,7 +1,8 @@
 """The state file, the journal of an apply in progress, and the lock that keeps runs apart.
 
 file.py     the versioned state file: what Engage accepted, by (campaign, externId) and hash
-journal.py  append-only record of an apply in progress, replayed on load
+journal.py  append-only record of an apply in progress
+replay.py   reading it back on load (and what `state recover` keeps of a damaged one)
 lock.py     one run at a time per state file
 """
 
@@ -10,8 +11,9 @@ from __future__ import annotations
 from pathlib import Path
 
 from .file import CampaignState, State, read_state, render_state, save_state, write_atomic
-from .journal import DamagedJournal, Journal, journal_path, replay, salvage
+from .journal import Journal
 from .lock import StateLock, force_unlock
+from .replay import DamagedJournal, journal_path, replay, salvage
 
 __all__ = [
     "CampaignState",
