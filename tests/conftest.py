@@ -265,6 +265,15 @@ def engage_sync(
     return Result(proc.returncode, proc.stdout, proc.stderr)
 
 
+def interruptible(argv: list[str]) -> list[str]:
+    """`argv` with Ctrl-C's default restored first. A command started in the background by a
+    non-interactive shell (`.ci/run &`, a CI runner) ignores SIGINT, and so does every process
+    under it; Python then installs no KeyboardInterrupt handler, and an apply sent SIGINT by a
+    test would run to its end."""
+    restore = "import os, signal, sys; signal.signal(signal.SIGINT, signal.SIG_DFL); "
+    return [sys.executable, "-c", restore + "os.execv(sys.argv[1], sys.argv[1:])", *argv]
+
+
 def spawn_engage_sync(*args: str, env: dict[str, str], cwd: Path) -> subprocess.Popen[bytes]:
     """Start the installed engage-sync command in the background (the caller waits or kills it)."""
     return subprocess.Popen(
@@ -282,10 +291,12 @@ def finish(proc: subprocess.Popen[str], bound: float = 600) -> tuple[str, str]:
     a bound, not a measurement (what a test checks never depends on it): past it the command is
     killed and the test fails saying so."""
     try:
-        return proc.communicate(timeout=bound)
+        out, err = proc.communicate(timeout=bound)
     except subprocess.TimeoutExpired:
         reap(proc)
         raise AssertionError(f"{proc.args!r} still running after {bound:.0f} s: killed") from None
+    assert "ResourceWarning" not in err, err  # see user_env
+    return out, err
 
 
 def reap(proc: subprocess.Popen[Any]) -> None:

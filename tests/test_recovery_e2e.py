@@ -18,6 +18,7 @@ from conftest import (
     Served,
     engage_sync,
     finish,
+    interruptible,
     reap,
     spawn_engage_sync,
     start_emulator,
@@ -89,7 +90,7 @@ def start_apply(
     repo: Path, served: Served, *args: str, env: dict[str, str] | None = None
 ) -> subprocess.Popen[str]:
     return subprocess.Popen(
-        [ENGAGE_SYNC, "apply", "--auto-approve", "--batch-size", "1", *args],
+        interruptible([ENGAGE_SYNC, "apply", "--auto-approve", "--batch-size", "1", *args]),
         cwd=repo,
         env=user_env({**served.env("api-token"), **(env or {})}),
         stdout=subprocess.PIPE,
