@@ -7,4 +7,8 @@ scripts/setup.sh --with-actionlint
 .venv/bin/ruff format --check .
 .venv/bin/mypy
 rm -f .coverage .coverage.*
-.venv/bin/python -m pytest --cov --cov-report=term --cov-fail-under=90 "$@"
+# In parallel (pytest-xdist): most end-to-end tests wait on sockets and subprocesses, so more
+# workers than the two cores a CI machine has finish sooner (docs: README, Development).
+# Tests go to the workers one at a time, the slow ones first (tests/conftest.py).
+.venv/bin/python -m pytest -n "${ENGAGE_SYNC_TEST_WORKERS:-4}" --dist load --maxschedchunk 1 \
+  --cov --cov-report=term --cov-fail-under=90 "$@"

@@ -31,6 +31,16 @@ BIN = Path(sys.executable).parent
 ENGAGE_SYNC = shutil.which("engage-sync", path=str(BIN)) or "engage-sync"
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The slow tests first, one in every two places (in the order pytest-randomly drew): with
+    `-n N --dist load --maxschedchunk 1` (scripts/test.sh) each worker starts on one, and none
+    is left to start last while the others have finished."""
+    slow = [item for item in items if item.get_closest_marker("slow") is not None]
+    rest = [item for item in items if item.get_closest_marker("slow") is None]
+    paired = [item for pair in zip(slow, rest, strict=False) for item in pair]
+    items[:] = paired + slow[len(rest) :] + rest[len(slow) :]
+
+
 @dataclass
 class Result:
     code: int
@@ -104,6 +114,24 @@ def write(path: Path, text: str) -> Path:
     return path
 
 
+class Clock:
+    """The in-process emulator's clock: real time, which a test can stop and move forward
+    rather than sleep (a token's expiry, a rate window's end)."""
+
+    def __init__(self) -> None:
+        self.ahead = 0.0
+        self.stopped: float | None = None
+
+    def __call__(self) -> float:
+        return (time.monotonic() if self.stopped is None else self.stopped) + self.ahead
+
+    def stop(self) -> None:
+        self.stopped = time.monotonic()
+
+    def advance(self, seconds: float) -> None:
+        self.ahead += seconds
+
+
 @dataclass
 class Served:
     """An emulator served on a real loopback socket."""
@@ -111,16 +139,17 @@ class Served:
     origin: str
     emulator: Emulator | None = None
     process: subprocess.Popen[str] | None = None
+    clock: Clock | None = None
 
     @property
     def base_url(self) -> str:
         return f"{self.origin}/voice"
 
     def get(self, path: str) -> Any:
-        return httpx.get(f"{self.origin}{path}", timeout=10).json()
+        return httpx.get(f"{self.origin}{path}", timeout=120).json()  # bounds, not measures
 
     def post(self, path: str, body: Any) -> Any:
-        return httpx.post(f"{self.origin}{path}", json=body, timeout=10).json()
+        return httpx.post(f"{self.origin}{path}", json=body, timeout=120).json()
 
     def fault(self, kind: str, count: int = 1, rows: int = 1) -> None:
         self.post("/_emulator/faults", {"kind": kind, "count": count, "rows": rows})
@@ -155,7 +184,8 @@ class Served:
 @pytest.fixture
 def served() -> Iterator[Served]:
     """The emulator app on a real socket in this process (fast; fault and clock control)."""
-    emu = Emulator(default_seed(), Settings(hang_seconds=3.0))
+    clock = Clock()
+    emu = Emulator(default_seed(), Settings(hang_seconds=3.0), clock=clock)
     server = serve(emu, "127.0.0.1", 0)
     thread = threading.Thread(
         target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
@@ -163,7 +193,7 @@ def served() -> Iterator[Served]:
     thread.start()
     host, port = server.server_address[:2]
     try:
-        yield Served(f"http://{host}:{port}", emulator=emu)
+        yield Served(f"http://{host}:{port}", emulator=emu, clock=clock)
     finally:
         server.shutdown()
         server.server_close()
@@ -199,7 +229,7 @@ def stop_emulator(served: Served) -> int:
     assert served.process is not None
     served.process.send_signal(signal.SIGTERM)
     try:
-        return served.process.wait(timeout=10)
+        return served.process.wait(timeout=120)
     except subprocess.TimeoutExpired:  # pragma: no cover - only when shutdown is broken
         served.process.kill()
         raise
@@ -227,12 +257,15 @@ def user_env(extra: dict[str, str] | None = None) -> dict[str, str]:
         for k, v in os.environ.items()
         if not k.startswith(("ENGAGE_", "RINGCENTRAL_", "GITHUB_"))
     }
+    # a file or socket the command leaves open is said on its stderr (Python hides it by
+    # default), and `engage_sync` fails the test on it, as pytest does in-process
+    env["PYTHONWARNINGS"] = "always::ResourceWarning"
     env.update(extra or {})
     return env
 
 
 def engage_sync(
-    *args: str, env: dict[str, str] | None = None, cwd: Path | None = None, timeout: float = 120
+    *args: str, env: dict[str, str] | None = None, cwd: Path | None = None, timeout: float = 600
 ) -> Result:
     """Run the installed engage-sync command in a subprocess, as a user would."""
     proc = subprocess.run(
@@ -244,7 +277,17 @@ def engage_sync(
         timeout=timeout,
         stdin=subprocess.DEVNULL,
     )
+    assert "ResourceWarning" not in proc.stderr, proc.stderr
     return Result(proc.returncode, proc.stdout, proc.stderr)
+
+
+def interruptible(argv: list[str]) -> list[str]:
+    """`argv` with Ctrl-C's default restored first. A command started in the background by a
+    non-interactive shell (`.ci/run &`, a CI runner) ignores SIGINT, and so does every process
+    under it; Python then installs no KeyboardInterrupt handler, and an apply sent SIGINT by a
+    test would run to its end."""
+    restore = "import os, signal, sys; signal.signal(signal.SIGINT, signal.SIG_DFL); "
+    return [sys.executable, "-c", restore + "os.execv(sys.argv[1], sys.argv[1:])", *argv]
 
 
 def spawn_engage_sync(*args: str, env: dict[str, str], cwd: Path) -> subprocess.Popen[bytes]:
@@ -259,11 +302,45 @@ def spawn_engage_sync(*args: str, env: dict[str, str], cwd: Path) -> subprocess.
     )
 
 
+def finish(proc: subprocess.Popen[str], bound: float = 600) -> tuple[str, str]:
+    """Wait for a command started in the background to exit; its stdout and stderr. `bound` is
+    a bound, not a measurement (what a test checks never depends on it): past it the command is
+    killed and the test fails saying so."""
+    try:
+        out, err = proc.communicate(timeout=bound)
+    except subprocess.TimeoutExpired:
+        reap(proc)
+        raise AssertionError(f"{proc.args!r} still running after {bound:.0f} s: killed") from None
+    assert "ResourceWarning" not in err, err  # see user_env
+    return out, err
+
+
+def reap(proc: subprocess.Popen[Any]) -> None:
+    """Kill a command started in the background if it still runs, and close its pipes: a test
+    that fails half way leaves no process, and no open file for a later test's ResourceWarning."""
+    if proc.poll() is None:
+        proc.kill()
+    for pipe in (proc.stdin, proc.stdout, proc.stderr):
+        if pipe is not None and not pipe.closed:
+            pipe.close()
+    proc.wait()
+
+
+def served_is_idle(served: Served, endpoint: str = "loader") -> bool:
+    """Every call to `endpoint` the emulator has received is answered (none still inside it).
+    Asked on a new connection, which the server accepts after those of a client just killed."""
+    stats = served.get("/_emulator/stats")
+    path = {"loader": "/direct", "search": "/search", "actions": "/actions"}[endpoint]
+    answered = sum(1 for r in served.get("/_emulator/requests") if r["path"].endswith(path))
+    return answered >= int(stats.get(f"{endpoint}Calls", 0))
+
+
 def load_json(path: Path) -> Any:
     return json.loads(path.read_text(encoding="utf-8"))
 
 
-def wait_until(predicate: Any, timeout: float = 10.0) -> None:
+def wait_until(predicate: Any, timeout: float = 600.0) -> None:
+    """Poll for an event; `timeout` bounds a test that would otherwise hang, it measures nothing."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if predicate():

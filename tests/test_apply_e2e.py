@@ -10,7 +10,7 @@ import select
 import signal
 import subprocess
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -210,8 +210,10 @@ def test_kill_9_mid_apply_then_rerun_reposts_no_acknowledged_lead(repo: Path) ->
     served = start_emulator("--latency", "0.3")
     try:
         env = served.env("jwt")
-        proc = spawn_engage_sync("apply", "--auto-approve", "--batch-size", "1", env=env, cwd=repo)
-        wait_until(lambda: len(served.leads()) >= 4, timeout=30)
+        # 4 calls each 30 s: killed while waiting for the window, never after it finished
+        slow = {**env, "ENGAGE_SYNC_LOADER_LIMITS": "4/30"}
+        proc = spawn_engage_sync("apply", "--auto-approve", "--batch-size", "1", env=slow, cwd=repo)
+        wait_until(lambda: len(served.leads()) >= 4)
         proc.send_signal(signal.SIGKILL)
         proc.wait(timeout=10)
         acknowledged = {x["externId"] for x in served.leads()}
@@ -240,14 +242,19 @@ def test_kill_9_mid_apply_then_rerun_reposts_no_acknowledged_lead(repo: Path) ->
 def test_two_concurrent_applies_cannot_both_run(repo: Path) -> None:
     served = start_emulator("--latency", "0.3")
     try:
-        first = spawn_engage_sync(
-            "apply", "--auto-approve", "--batch-size", "1", env=served.env(), cwd=repo
+        tried: list[Any] = []
+
+        def second_apply() -> None:  # while the first holds the lock, asking its question
+            assert (repo / "engage-sync.state.json.lock").exists()
+            tried.append(apply(repo, served))
+
+        code, out = run_on_terminal(
+            ["apply", "--batch-size", "1"], served.env(), repo, b"y\n", second_apply
         )
-        wait_until(lambda: (repo / "engage-sync.state.json.lock").exists(), timeout=10)
-        second = apply(repo, served)
+        (second,) = tried
         assert second.code == 1
         assert "the state is locked by" in second.err and "pid" in second.err
-        assert first.wait(timeout=60) == 0
+        assert code == 0, out
         assert stored_ids(served) == Counter(ALL_IDS)
         waited = apply(repo, served, "--lock-timeout", "5")
         assert waited.code == 0
@@ -377,9 +384,14 @@ def test_lead_search_finds_what_apply_loaded(repo: Path, emu: Served) -> None:
 
 
 def run_on_terminal(
-    args: list[str], env: dict[str, str], cwd: Path, answer: bytes
+    args: list[str],
+    env: dict[str, str],
+    cwd: Path,
+    answer: bytes,
+    meanwhile: Callable[[], None] | None = None,
 ) -> tuple[int, str]:
-    """Run the installed command with a pseudo-terminal as its stdin/stdout/stderr."""
+    """Run the installed command with a pseudo-terminal as its stdin/stdout/stderr; `meanwhile`
+    runs while it waits for the answer to its question."""
     leader, follower = pty.openpty()
     proc = subprocess.Popen(
         [ENGAGE_SYNC, *args],
@@ -394,7 +406,7 @@ def run_on_terminal(
     output = b""
     answered = False
     while True:
-        ready, _, _ = select.select([leader], [], [], 30)
+        ready, _, _ = select.select([leader], [], [], 300)  # a bound, not a measurement
         if not ready:
             proc.kill()
             break
@@ -406,10 +418,12 @@ def run_on_terminal(
             break
         output += chunk
         if not answered and b"[y/N]" in output:
+            if meanwhile is not None:
+                meanwhile()
             os.write(leader, answer)
             answered = True
     os.close(leader)
-    return proc.wait(timeout=30), output.decode("utf-8", "replace")
+    return proc.wait(timeout=300), output.decode("utf-8", "replace")
 
 
 def test_on_a_terminal_apply_asks_and_shows_progress(repo: Path, emu: Served) -> None:

@@ -108,7 +108,7 @@ def test_expected_errors_have_no_traceback(workspace: Path, run: Any) -> None:
     (workspace / "engage-sync.state.json").write_text("{broken")
     r = run("plan")
     assert r.code == 1
-    assert r.err.startswith("error: engage-sync.state.json: state file is corrupt")
+    assert r.err.startswith("error: engage-sync.state.json:1:2: state file is corrupt")
     assert "Traceback" not in r.err
 
 

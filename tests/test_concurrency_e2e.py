@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import signal
-import time
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,6 +16,7 @@ from conftest import (
     Served,
     engage_sync,
     load_json,
+    served_is_idle,
     spawn_engage_sync,
     start_emulator,
     stop_emulator,
@@ -127,10 +127,10 @@ def test_kill_9_with_batches_in_flight_then_a_rerun_loads_everything(tmp_path: P
             answered = {r["batch"] for r in records if "ack" in r or "fail" in r}
             return len(begun - answered) if answered else 0
 
-        wait_until(lambda: in_flight() >= 2, timeout=30)
+        wait_until(lambda: in_flight() >= 2)
         proc.send_signal(signal.SIGKILL)
         proc.wait(timeout=10)
-        time.sleep(1.2)  # the calls in flight land in the emulator
+        wait_until(lambda: served_is_idle(served))  # the calls in flight land in it
         plan = engage_sync("plan", cwd=tmp_path)
         assert "in flight when an earlier apply stopped" in plan.out
         lock = tmp_path / "engage-sync.state.json.lock"

@@ -139,10 +139,11 @@ def test_refresh_rotates_both_tokens(served: Served) -> None:
 
 
 def test_expired_access_token_gets_plain_jwt_is_expired(served: Served) -> None:
-    assert served.emulator is not None
+    assert served.emulator is not None and served.clock is not None
     served.emulator.settings.token_ttl = 0.2
+    served.clock.stop()  # however long the login takes, the token is fresh until moved on
     token = login(served.origin)["accessToken"]
-    time.sleep(0.3)
+    served.clock.advance(0.3)
     r = httpx.get(f"{served.base_url}/api/v1/admin/accounts", headers=bearer(token))
     assert r.status_code == 401 and r.text == "Jwt is expired"
     assert r.headers["content-type"].startswith("text/plain")
@@ -328,11 +329,12 @@ def test_rate_limits_in_both_windows(
 
 
 def test_rate_scale_runs_the_same_pacing_faster(served: Served, token: str) -> None:
-    assert served.emulator is not None
+    assert served.emulator is not None and served.clock is not None
     served.emulator.settings.loader_limits = ((2, 10.0),)
     served.emulator.settings.rate_scale = 50.0  # 2 per 0.2 s
+    served.clock.stop()  # the three calls come at one moment, however slow the machine
     assert [post_leads(served, token, []).status_code for _ in range(3)] == [200, 200, 429]
-    time.sleep(0.25)
+    served.clock.advance(1.0)  # a tenth of the unscaled window: only the scaled one is over
     assert post_leads(served, token, []).status_code == 200
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from datetime import date, datetime, timezone
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -187,9 +188,11 @@ def test_the_ledger_appends_each_removal_once_and_never_glues_to_a_torn_line(
     assert ledger.append(path, [entry("a", "2027-01-04")]) == 1  # asked again: another one
     with path.open("ab") as f:
         f.write(b'{"campaign":5,"externId":"d","requ')  # a crash mid-write
+    assert [e["externId"] for e in ledger.read(path)] == ["a", "b", "c", "a"]  # torn: skipped
     assert ledger.append(path, [entry("e")]) == 1
     lines = path.read_bytes().split(b"\n")
     assert lines[-2].startswith(b'{"campaign":5,"externId":"e"')
+    assert b'"externId":"d"' not in path.read_bytes()  # the torn line is dropped, not kept
     assert [(e["externId"], e["requested"]) for e in ledger.read(path)] == [
         ("a", "2026-11-20"),
         ("b", "2026-11-20"),
@@ -198,6 +201,56 @@ def test_the_ledger_appends_each_removal_once_and_never_glues_to_a_torn_line(
         ("e", "2026-11-20"),
     ]
     assert list(ledger.read(tmp_path / "none.jsonl")) == []
+
+
+@pytest.mark.parametrize(
+    ("old", "new"),
+    [(b"2026-11-20", b"2026-11-21"), (b'"campaign":5', b'"campaign"5')],  # JSON, then not
+)
+def test_a_damaged_ledger_line_is_an_error_at_its_line_and_nothing_after_it_is_lost(
+    tmp_path: Path, old: bytes, new: bytes
+) -> None:
+    path = tmp_path / "x.evidence.jsonl"
+    ledger.append(path, [entry("a"), entry("b"), entry("c")])
+    good = path.read_bytes()
+    lines = good.split(b"\n")
+    lines[1] = lines[1].replace(old, new, 1)
+    path.write_bytes(b"\n".join(lines))
+    damaged = path.read_bytes()
+    for attempt in (lambda: list(ledger.read(path)), lambda: ledger.append(path, [entry("d")])):
+        with pytest.raises(ledger.DamagedLedger) as e:
+            attempt()
+        message = str(e.value)
+        assert message.startswith(f"{path}:2: damaged line (")
+        assert "the 1 intact line(s) after the damaged one are kept" in message
+        assert f"`git log -p -- {path}`" in message
+        assert path.read_bytes() == damaged  # nothing written
+    path.write_bytes(good)  # the line restored from git: everything reads again
+    assert [e["externId"] for e in ledger.read(path)] == ["a", "b", "c"]
+
+
+def test_evidence_on_a_damaged_ledger_says_where_with_no_traceback(
+    workspace: Path, run: Any
+) -> None:
+    path = workspace / "engage-sync.evidence.jsonl"
+    ledger.append(path, [entry("a"), entry("b")])
+    path.write_bytes(path.read_bytes().replace(b'"externId":"a"', b'"externId":"A"'))
+    r = run("evidence")
+    assert r.code == 1 and r.out == "" and "Traceback" not in r.err
+    assert r.err.startswith(
+        "error: engage-sync.evidence.jsonl:1: damaged line (its checksum does not match)\n"
+    )
+
+
+def test_a_ledger_written_before_checksums_still_reads(tmp_path: Path) -> None:
+    path = tmp_path / "x.evidence.jsonl"
+    old = [json.dumps(entry(eid), sort_keys=True, separators=(",", ":")) for eid in "abd"]
+    # an older engage-sync ended a torn line and appended after it; the line came whole later
+    path.write_text(f"{old[0]}\n{old[2][:30]}\n{old[1]}\n{old[2]}\n")
+    assert [e["externId"] for e in ledger.read(path)] == ["a", "b", "d"]
+    assert ledger.append(path, [entry("e")]) == 1
+    assert [e["externId"] for e in ledger.read(path)] == ["a", "b", "d", "e"]
+    assert "crc32" not in next(ledger.read(path)) and "crc32" in path.read_text()
 
 
 def test_the_ledger_sits_beside_the_state() -> None:

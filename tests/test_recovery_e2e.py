@@ -8,7 +8,6 @@ import json
 import re
 import signal
 import subprocess
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -18,6 +17,9 @@ from conftest import (
     ENGAGE_SYNC,
     Served,
     engage_sync,
+    finish,
+    interruptible,
+    reap,
     spawn_engage_sync,
     start_emulator,
     stop_emulator,
@@ -139,11 +141,13 @@ def leads_yaml(n: int) -> str:
     )
 
 
-def start_apply(repo: Path, served: Served, *args: str) -> subprocess.Popen[str]:
+def start_apply(
+    repo: Path, served: Served, *args: str, env: dict[str, str] | None = None
+) -> subprocess.Popen[str]:
     return subprocess.Popen(
-        [ENGAGE_SYNC, "apply", "--auto-approve", "--batch-size", "1", *args],
+        interruptible([ENGAGE_SYNC, "apply", "--auto-approve", "--batch-size", "1", *args]),
         cwd=repo,
-        env=user_env(served.env("api-token")),
+        env=user_env({**served.env("api-token"), **(env or {})}),
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -152,10 +156,7 @@ def start_apply(repo: Path, served: Served, *args: str) -> subprocess.Popen[str]
 
 
 def wait_for_posts(served: Served, count: int) -> None:
-    deadline = time.monotonic() + 60
-    while len(served.loader_posts()) < count and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert len(served.loader_posts()) >= count
+    wait_until(lambda: len(served.loader_posts()) >= count)
 
 
 def test_a_server_that_goes_away_ends_the_apply_with_a_report_not_a_long_silence(
@@ -171,10 +172,9 @@ def test_a_server_that_goes_away_ends_the_apply_with_a_report_not_a_long_silence
         wait_for_posts(served, 3)
         stop_emulator(served)  # the server goes away mid-apply
         # a bound, not a measurement: before, the rest took a quarter of an hour of retries
-        out, err = running.communicate(timeout=120)
+        out, err = finish(running, 300)
     finally:
-        if running.poll() is None:
-            running.kill()
+        reap(running)
     assert running.returncode == 4, out + err
     # the host is the configured base URL, neither a secret nor lead data: said alike twice
     assert "error: the server stopped answering: 4 connections in a row to http://127.0.0.1:" in err
@@ -198,14 +198,17 @@ def test_ctrl_c_lets_the_calls_in_flight_finish_then_reports_and_can_be_resumed(
             other.unlink()
     served = start_emulator("--latency", "0.3")
     try:
-        running = start_apply(repo, served, "--report-json", "report.json")
+        # 4 calls each 30 s: the apply is certainly still running, waiting for the window,
+        # when Ctrl-C comes (without, a fast apply could be done before it)
+        slow = {"ENGAGE_SYNC_LOADER_LIMITS": "4/30"}
+        running = start_apply(repo, served, "--report-json", "report.json", env=slow)
         try:
             wait_for_posts(served, 3)
+            assert running.poll() is None
             running.send_signal(signal.SIGINT)
-            out, err = running.communicate(timeout=60)
+            out, err = finish(running)  # the calls in flight are let finish: however long
         finally:
-            if running.poll() is None:
-                running.kill()
+            reap(running)
         assert running.returncode == 130, out + err
         assert "campaign 136785: posted" in out  # the summary
         assert "interrupted: " in err and "lead(s) recorded" in err
@@ -244,16 +247,15 @@ def test_kill_9_with_updates_in_flight_then_a_rerun_leaves_the_declared_content_
         env = served.env("api-token")
         assert engage_sync("apply", "--auto-approve", env=env, cwd=repo).code == 0
         leadset.write_text(addressed(20, "New Street", handling))  # every lead updated
-        before = len(served.loader_posts())
-        # tight limits: after 4 calls the next batches are journaled and wait for the pacer,
-        # in doubt though never sent, their earlier records untouched
+        calls = served.get("/_emulator/stats").get("loaderCalls", 0)
+        # tight limits: 4 calls, then the next batches wait for the pacer (not journaled, not
+        # sent), their earlier records untouched; killed once the fifth call is in the emulator
         paced = {**env, "ENGAGE_SYNC_LOADER_LIMITS": "4/3"}
         proc = spawn_engage_sync(
             "apply", "--auto-approve", "--force", "--batch-size", "1", env=paced, cwd=repo
         )
-        wait_until(lambda: len(served.loader_posts()) >= before + 4, timeout=60)
-        time.sleep(0.5)  # the next batches are begun and waiting
-        proc.send_signal(signal.SIGKILL)  # updates in flight, and others waiting
+        wait_until(lambda: served.get("/_emulator/stats")["loaderCalls"] >= calls + 5)
+        proc.send_signal(signal.SIGKILL)  # an update in flight, and others waiting
         proc.wait(timeout=10)
         locked = engage_sync("apply", "--auto-approve", env=env, cwd=repo)
         lock_id = re.search(r"force-unlock (\w+)", locked.err)

@@ -9,15 +9,26 @@ import socket
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
+from conftest import Served
 
 from engage_sync import leadsets
+from engage_sync.config import load_config
 from engage_sync.errors import LockError, StateError
 from engage_sync.model import Lead
-from engage_sync.state import State, load_state, render_state, save_state
+from engage_sync.state import (
+    DamagedJournal,
+    State,
+    load_state,
+    recover_state,
+    render_state,
+    save_state,
+)
 from engage_sync.state.journal import Journal, journal_path
 from engage_sync.state.lock import StateLock, force_unlock, lock_path, read_lock
+from engage_sync.workspace import read_sources
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -121,6 +132,33 @@ def test_bad_state_is_a_clear_error(tmp_path: Path, content: str, message: str) 
         load_state(path)
 
 
+def test_a_damaged_byte_in_the_state_is_an_error_at_its_line_and_column(tmp_path: Path) -> None:
+    path = tmp_path / "s.json"
+    state = State(path)
+    state.campaign(136785).record(ADA)
+    save_state(state)
+    good = path.read_bytes()
+
+    def where(at: int) -> str:
+        line, column = good[:at].count(b"\n") + 1, at - good.rfind(b"\n", 0, at)
+        return f"{path}:{line}:{column}"
+
+    for at, byte, why in (
+        (good.index(b'"serial"') + 8, b";", "Expecting ':' delimiter"),
+        (good.index(b'"1001"') + 10, b"\xff", "a byte that is not UTF-8"),
+        (good.index(b"{"), b"\0", "Expecting value"),
+    ):
+        path.write_bytes(good[:at] + byte + good[at + 1 :])
+        with pytest.raises(StateError) as e:
+            load_state(path)
+        assert str(e.value).startswith(f"{where(at)}: state file is corrupt ({why}"), str(e.value)
+        assert "git checkout -- " in str(e.value) and "--look-first all" in str(e.value)
+    for truncated in (b"", good[: len(good) // 2], b"\0" * len(good)):  # never taken as empty
+        path.write_bytes(truncated)
+        with pytest.raises(StateError, match="state file is corrupt"):
+            load_state(path)
+
+
 def test_failed_write_leaves_the_old_state(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     state = State(tmp_path / "s.json")
     state.campaign(1).record(ADA)
@@ -150,6 +188,148 @@ def test_journal_acks_survive_a_crash_and_begin_without_answer_is_in_doubt(tmp_p
     recovered = load_state(tmp_path / "s.json")
     assert sorted(recovered.campaigns[7].leads) == ["a", "b"]
     assert recovered.campaigns[7].in_doubt == {"c"}
+
+
+def crashed_journal(path: Path) -> Path:
+    """A journal an apply left: a batch accepted, one in flight (Engage took it, no answer was
+    written), another accepted, a removal; nothing folded."""
+    state = load_state(path)
+    journal = Journal(state).__enter__()
+    one = journal.begin(7, ["a"])  # line 2
+    journal.ack(one, 7, [lead("a", leadPhone="4155550100")], "f")  # line 3
+    journal.begin(7, ["c"])  # line 4
+    three = journal.begin(7, ["b"])  # line 5
+    journal.ack(three, 7, [lead("b", leadPhone="4155550101")], "f")  # line 6
+    journal.forget(7, ["old"])  # line 7
+    journal.__exit__()
+    return journal_path(state)
+
+
+@pytest.mark.parametrize(
+    ("old", "new"),
+    [
+        (b'"campaign":7', b'"campaign":8'),  # still JSON: only the checksum tells
+        (b'"entries":{', b'"entries"{'),  # not JSON any more
+    ],
+)
+def test_a_damaged_journal_line_stops_loading_naming_it_and_loses_nothing_after_it(
+    tmp_path: Path, old: bytes, new: bytes
+) -> None:
+    path = tmp_path / "s.json"
+    journal = crashed_journal(path)
+    lines = journal.read_bytes().split(b"\n")
+    lines[2] = lines[2].replace(old, new, 1)  # the ack of batch 1, in the middle
+    journal.write_bytes(b"\n".join(lines))
+    with pytest.raises(DamagedJournal) as e:
+        load_state(path)
+    message = str(e.value)
+    assert message.startswith(f"{journal}:3: damaged line (")
+    assert "could post those leads again" in message
+    assert "The 4 intact line(s) after it are kept" in message
+    assert "`engage-sync state recover`" in message
+    state, damaged = recover_state(path)  # what recover folds: every line that reads
+    assert damaged == (3,)
+    camp = state.campaigns[7]
+    assert sorted(camp.leads) == ["b"]  # acked after the damaged line: kept
+    assert camp.in_doubt == {"a", "c"}  # a's answer is lost, c's never came
+    assert camp.removed == {"old"} and 8 not in state.campaigns
+
+
+def test_a_journal_whose_first_line_is_damaged_is_recovered_from_the_rest(tmp_path: Path) -> None:
+    path = tmp_path / "s.json"
+    journal = crashed_journal(path)
+    journal.write_bytes(b"{" + journal.read_bytes()[2:])  # its head: whose, from which serial
+    with pytest.raises(DamagedJournal, match=r"journal:1: damaged line \("):
+        load_state(path)
+    state, damaged = recover_state(path)
+    assert damaged == (1,) and state.lineage  # a lineage of its own: there was no state
+    assert sorted(state.campaigns[7].leads) == ["a", "b"] and state.campaigns[7].in_doubt == {"c"}
+
+
+def test_a_journal_line_without_checksum_that_is_not_a_record_is_damage_too(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "s.json"
+    lines = [
+        {"journal": 2, "lineage": "x", "base_serial": 0},
+        {"begin": True, "batch": 1, "campaign": 7, "ids": ["a"]},
+        {"ack": True, "batch": 1, "campaign": 7},  # written before checksums, its entries lost
+        {"begin": True, "batch": 2, "campaign": 7, "ids": ["b"]},
+    ]
+    journal_path(State(path)).write_text("".join(json.dumps(r) + "\n" for r in lines))
+    with pytest.raises(DamagedJournal, match=r"journal:3: damaged line \(not a journal record"):
+        load_state(path)
+    state, damaged = recover_state(path)
+    assert damaged == (3,) and state.campaigns[7].in_doubt == {"a", "b"}
+
+
+def test_a_whole_last_journal_line_that_is_damaged_is_an_error_not_a_tear(tmp_path: Path) -> None:
+    path = tmp_path / "s.json"
+    state = load_state(path)
+    with Journal(state) as journal:
+        journal.begin(7, ["c"])  # sent; a crash after it leaves the line whole
+    data = journal_path(state).read_bytes()
+    journal_path(state).write_bytes(data.replace(b'"ids":["c"]', b'"ids":["d"]'))
+    with pytest.raises(DamagedJournal, match=r"s\.json\.journal:2: damaged line \(its checksum"):
+        load_state(path)
+    journal_path(state).write_bytes(data[:-9])  # cut short: never sent, nothing in doubt
+    assert load_state(path).campaigns == {}
+
+
+def test_a_damaged_journal_already_folded_is_ignored(tmp_path: Path) -> None:
+    path = tmp_path / "s.json"
+    saved = crashed_journal(path).read_bytes()
+    state = load_state(path)
+    save_state(state)  # folded; then a crash before the journal was removed, and a bad disk
+    journal_path(state).write_bytes(saved.replace(b'"campaign":7', b'"campaign":8', 2))
+    assert load_state(path).serial == 1
+
+
+def test_state_recover_folds_a_damaged_journal_and_the_next_apply_posts_nobody_twice(
+    workspace: Path, run: Any, served: Served, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for k, v in {**served.env("api-token"), "ENGAGE_SYNC_LOOKUP_DELAY": "0"}.items():
+        monkeypatch.setenv(k, v)
+    assert run("apply", "--auto-approve").code == 0  # Engage holds every declared lead
+    posted = len(served.loader_posts())
+    state_file = workspace / "engage-sync.state.json"
+    state_file.unlink()  # as if that apply had crashed before its fold: only its journal is left
+    (source,) = [
+        s
+        for s in read_sources((), load_config(cwd=workspace))[0]
+        if s.meta.path.endswith("spring-renewals.yaml")
+    ]
+    first, second, third = list(leadsets.stream(source))[:3]
+    state = load_state(state_file)
+    journal = Journal(state).__enter__()
+    cid, body = source.meta.campaign.id, source.meta.options.body()
+    for lead_ in (first, second, third):
+        number = journal.begin(cid, [lead_.extern_id])
+        if lead_ is not second:  # the second was in flight: Engage took it, no answer written
+            journal.ack(number, cid, [lead_], source.meta.path, body)
+    journal.__exit__()
+    lines = journal.path.read_bytes().split(b"\n")
+    assert json.loads(lines[3])["ids"] == [second.extern_id]
+    lines[3] = lines[3].replace(second.extern_id.encode(), b"R-9999")  # still JSON
+    journal.path.write_bytes(b"\n".join(lines))
+
+    r = run("plan")
+    assert r.code == 1 and r.out == ""
+    assert r.err.startswith(f"error: {journal.path.name}:4: damaged line (its checksum"), r.err
+    assert "`engage-sync state recover`" in r.err
+    r = run("state", "recover")
+    assert r.code == 0, r.err
+    assert "damaged line(s) 4 skipped" in r.out and f"{journal.path.name}.damaged" in r.out
+    assert not journal.path.exists()
+    recovered = load_state(state_file).campaigns[cid]
+    assert first.extern_id in recovered.leads and third.extern_id in recovered.leads
+    assert second.extern_id in recovered.in_doubt  # with every lead the sets would post
+    r = run("apply", "--auto-approve")
+    assert r.code == 0, r.err
+    assert len(served.loader_posts()) == posted  # found in Engage and recorded, none posted
+    r = run("plan")
+    assert r.out.splitlines()[-1].startswith("Plan: 0 to create, 0 to update, 0 to replace")
+    assert run("state", "recover").out.endswith("nothing to recover (no damaged journal line)\n")
 
 
 def test_fold_writes_state_and_removes_journal(tmp_path: Path) -> None:

@@ -7,13 +7,12 @@ from __future__ import annotations
 
 import json
 import subprocess
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import Served, engage_sync, start_emulator, stop_emulator
+from conftest import Served, engage_sync, finish, reap, start_emulator, stop_emulator, wait_until
 from github_fake import FakeGitHub
 from workflow_steps import run_step, start_step
 
@@ -259,15 +258,12 @@ def test_a_merge_that_lands_while_apply_runs_does_not_lose_the_state(
         env = {"GITHUB_ACTIONS": "true", "ENGAGE_SYNC_LOADER_LIMITS": "2/1", **team.apply_env()}
         running = start_step(repo, "apply", env, "--batch-size", "3")
         try:
-            deadline = time.monotonic() + 60
-            while len(served.loader_posts()) == posts and time.monotonic() < deadline:
-                time.sleep(0.05)
+            wait_until(lambda: len(served.loader_posts()) > posts)
             assert running.poll() is None, "the apply ended before a merge could race it"
             team.merge(3)  # lands while the apply is posting
-            out, err = running.communicate(timeout=120)
+            out, err = finish(running)
         finally:
-            if running.poll() is None:
-                running.kill()
+            reap(running)
         assert running.returncode == 0, out + err
         assert "Recorded 30 lead(s)" in out
         # the state commit went on top of the merge that landed meanwhile, not lost

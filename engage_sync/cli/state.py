@@ -13,7 +13,7 @@ from ..display import printable
 from ..errors import EngageSyncError, ExitCode
 from ..leadsets import boundary
 from ..model import Lead
-from ..state import StateLock, load_state, save_state
+from ..state import StateLock, journal_path, load_state, recover_state, save_state
 from .common import Context, global_options, lock_timeout_option, pass_ctx, show_problems
 from .connect import account_for, make_client
 
@@ -123,6 +123,51 @@ def state_rm(ctx: Context, campaign: int, extern_ids: tuple[str, ...], lock_time
     click.echo(
         f"Removed {len(extern_ids)} lead(s) of campaign {campaign} from {ctx.state_path} "
         f"(serial {current.serial}); the next apply creates them again."
+    )
+    return ExitCode.OK
+
+
+@state.command("recover")
+@lock_timeout_option
+@global_options()
+@pass_ctx
+def state_recover(ctx: Context, lock_timeout: float) -> int:
+    """Fold a damaged journal: keep every line that reads, and have the next apply look up in
+    Engage, before posting it, every lead the lead sets would post (nothing is posted now)."""
+    with StateLock(ctx.state_path, "state recover", lock_timeout):
+        current, damaged = recover_state(ctx.state_path)
+        if not damaged:
+            load_state(ctx.state_path)  # a journal that reads whole is folded by the next apply
+            click.echo(f"{ctx.state_path}: nothing to recover (no damaged journal line)")
+            return ExitCode.OK
+        sources, sink, _ = workspace.read_sources((), ctx.config)
+        if sink.errors:
+            raise sink.failure()
+        doubted = 0
+        for desired in leadsets.group(sources, sink):
+            camp = current.campaign(desired.campaign.id)
+            posted = [
+                lead.extern_id
+                for lead in desired.leads
+                if not camp.leads.get(lead.extern_id, "").startswith(lead.digest)
+            ]
+            camp.doubt(posted)
+            doubted += len(posted)
+        if sink.errors:
+            raise sink.failure()
+        save_state(current)
+        journal = journal_path(current)
+        kept = journal.with_name(journal.name + ".damaged")
+        try:
+            journal.replace(kept)
+        except OSError as e:
+            raise EngageSyncError(f"{journal}: cannot move it aside: {e.strerror}") from e
+    lines = ", ".join(map(str, damaged))
+    click.echo(
+        f"Folded the intact lines of {journal} into {ctx.state_path} (serial {current.serial}); "
+        f"damaged line(s) {lines} skipped, the journal kept as {kept}. {doubted} lead(s) the "
+        "lead sets would post are in doubt: the next apply looks each one up in Engage before "
+        "posting it."
     )
     return ExitCode.OK
 

@@ -11,19 +11,22 @@ that records the removal, and the ledger gets it when the journal is folded, bef
 file is replaced. A crash before the fold leaves the journal, which the next run folds; a crash
 between the ledger append and the state's replacement leaves the journal too, and the line is
 not appended twice: a line is only appended when the ledger has no line with the same
-campaign, externId and request date. A line torn by a crash mid-write is skipped on reading and
-never glued to (the next append starts on a new line).
+campaign, externId and request date. Each line carries its checksum (jsonl.py): a last line torn
+by a crash mid-write is skipped on reading and dropped by the next append (its entry is still in
+the journal, so that append writes it whole); any other line that does not read is damage, an
+error naming the file and the line that stops reading and appending alike until the line is
+restored from git (docs/optouts.md), for the evidence it held must not go missing unnoticed.
 """
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
+from .. import jsonl
 from ..errors import StateError
 from .deadlines import Deadline
 
@@ -72,43 +75,73 @@ def key(entry: Entry) -> tuple[object, ...]:
     return (entry.get("campaign"), entry.get("externId"), entry.get("requested"))
 
 
+class DamagedLedger(StateError):
+    """A line of the ledger, not its last, does not read: the evidence it held is unknown."""
+
+    def __init__(self, path: Path, lines: jsonl.Lines) -> None:
+        after = lines.after(lines.damaged[0])
+        super().__init__(
+            "\n".join(d.where(path) for d in lines.damaged)
+            + f"\nThe evidence ledger holds one line per opt-out carried out; the {after} "
+            "intact line(s) after the damaged one are kept, and nothing was written. It is "
+            f"committed with the state: `git diff -- {path}` shows what changed since the last "
+            f"commit and `git log -p -- {path}` each line as it was appended; restore the "
+            "damaged line from there (a line an older engage-sync left cut short by a crash "
+            "appears whole further down: delete it), then run again (docs/optouts.md)."
+        )
+        self.damaged = lines.damaged
+
+
 def read(path: Path) -> Iterator[dict[str, Any]]:
-    """The ledger's entries in order, each removal once (a line that is not an entry, such as
-    one torn by a crash, is skipped)."""
-    seen: set[tuple[object, ...]] = set()
+    """The ledger's entries in order, each removal once; DamagedLedger when a line is damaged
+    (a last line torn by a crash is skipped)."""
+    return iter(_entries(_read(path)))
+
+
+def _read(path: Path) -> jsonl.Lines:
     try:
-        f = path.open("rb")
+        lines = jsonl.read(path)
     except FileNotFoundError:
-        return
+        return jsonl.Lines((), (), False)
     except OSError as e:
         raise StateError(f"{path}: cannot read the evidence ledger: {e.strerror}") from e
-    with f:
-        for raw in f:
-            try:
-                entry = json.loads(raw)
-            except (json.JSONDecodeError, UnicodeDecodeError):
-                continue
-            if not isinstance(entry, dict) or ("externId" not in entry and "phone" not in entry):
-                continue
-            k = key(entry)
-            if k not in seen:
-                seen.add(k)
-                yield entry
+    foreign = [
+        jsonl.Damage(line.number, "not an evidence entry")
+        for line in lines.records
+        if "externId" not in line.record and "phone" not in line.record
+    ]
+    if lines.damaged or foreign:
+        damaged = sorted((*lines.damaged, *foreign), key=lambda d: d.number)
+        raise DamagedLedger(path, jsonl.Lines(lines.records, tuple(damaged), lines.torn))
+    return lines
+
+
+def _entries(lines: jsonl.Lines) -> list[dict[str, Any]]:
+    seen: set[tuple[object, ...]] = set()
+    out = []
+    for line in lines.records:
+        k = key(line.record)
+        if k not in seen:
+            seen.add(k)
+            out.append(line.record)
+    return out
 
 
 def append(path: Path, entries: Iterable[Entry]) -> int:
-    """Append the entries the ledger does not hold yet, fsynced; returns how many."""
+    """Append the entries the ledger does not hold yet, fsynced; returns how many. A last line
+    torn by a crash is dropped first (never glued to): its entry is among these."""
     entries = list(entries)
     if not entries:
         return 0
     wanted = {key(e) for e in entries}
-    have = {key(e) for e in read(path) if key(e) in wanted}
+    found = _read(path)
+    have = {key(line.record) for line in found.records if key(line.record) in wanted}
     lines = []
     for e in entries:
         k = key(e)
         if k not in have:
             have.add(k)
-            lines.append(json.dumps(e, sort_keys=True, separators=(",", ":")).encode() + b"\n")
+            lines.append(jsonl.dumps(dict(e)))
     if not lines:
         return 0
     try:
@@ -116,11 +149,22 @@ def append(path: Path, entries: Iterable[Entry]) -> int:
         with path.open("ab+") as f:
             if f.tell():
                 f.seek(-1, os.SEEK_END)
-                if f.read(1) != b"\n":  # a line torn by a crash: never glue onto it
-                    f.write(b"\n")
+                if f.read(1) != b"\n":  # a line torn by a crash, or a last line end lost
+                    _end_cleanly(f, found.torn)
             f.write(b"".join(lines))
             f.flush()
             os.fsync(f.fileno())
     except OSError as e:
         raise StateError(f"{path}: cannot append to the evidence ledger: {e.strerror}") from e
     return len(lines)
+
+
+def _end_cleanly(f: BinaryIO, torn: bool) -> None:
+    """Before appending: drop a torn last line, or end an intact one that lost its line end."""
+    if not torn:
+        f.write(b"\n")
+        return
+    f.seek(0)
+    data = f.read()
+    f.truncate(data.rfind(b"\n") + 1)
+    f.seek(0, os.SEEK_END)

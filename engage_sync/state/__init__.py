@@ -1,7 +1,8 @@
 """The state file, the journal of an apply in progress, and the lock that keeps runs apart.
 
 file.py     the versioned state file: what Engage accepted, by (campaign, externId) and hash
-journal.py  append-only record of an apply in progress, replayed on load
+journal.py  append-only record of an apply in progress
+replay.py   reading it back on load (and what `state recover` keeps of a damaged one)
 lock.py     one run at a time per state file
 pacing.py   the recent calls of the last runs on this machine, for the next run's pacing
 """
@@ -11,12 +12,14 @@ from __future__ import annotations
 from pathlib import Path
 
 from .file import CampaignState, State, read_state, render_state, save_state, write_atomic
-from .journal import Journal, journal_path, replay
+from .journal import Journal
 from .lock import StateLock, force_unlock
 from .pacing import pacing_path, read_pacing, write_pacing
+from .replay import DamagedJournal, journal_path, replay, salvage
 
 __all__ = [
     "CampaignState",
+    "DamagedJournal",
     "Journal",
     "State",
     "StateLock",
@@ -26,6 +29,7 @@ __all__ = [
     "pacing_path",
     "read_pacing",
     "read_state",
+    "recover_state",
     "render_state",
     "save_state",
     "write_atomic",
@@ -38,3 +42,10 @@ def load_state(path: Path) -> State:
     state = read_state(path)
     replay(state)
     return state
+
+
+def recover_state(path: Path) -> tuple[State, tuple[int, ...]]:
+    """Read the state and every intact line of a damaged journal; returns the state and the
+    numbers of the journal's damaged lines (none: the journal read whole, or there is none)."""
+    state = read_state(path)
+    return state, tuple(d.number for d in salvage(state))

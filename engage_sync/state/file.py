@@ -244,8 +244,10 @@ def read_state(path: Path) -> State:
         return State(path=path)
     try:
         data = json.loads(path.read_text(encoding="utf-8"))  # text: no second copy while parsing
-    except (json.JSONDecodeError, UnicodeDecodeError) as e:
-        raise StateError(f"{path}: state file is corrupt ({e}); restore it from git") from e
+    except json.JSONDecodeError as e:
+        raise Corrupt(path, f":{e.lineno}:{e.colno}", e.msg) from e
+    except UnicodeDecodeError as e:
+        raise Corrupt(path, _where(path, e.start), "a byte that is not UTF-8") from e
     except OSError as e:
         raise StateError(f"{path}: cannot read state: {e.strerror}") from e
     if not isinstance(data, dict) or "format_version" not in data:
@@ -288,8 +290,30 @@ def read_state(path: Path) -> State:
             camp.leads = leads
             state.campaigns[int(key)] = camp
     except (KeyError, TypeError, ValueError, AttributeError) as e:
-        raise StateError(f"{path}: state file is corrupt ({e}); restore it from git") from e
+        why = f"no {e}" if isinstance(e, KeyError) else str(e)
+        raise Corrupt(path, "", f"not what engage-sync writes: {why}") from e
     return state
+
+
+class Corrupt(StateError):
+    """The state file does not read (a damaged byte, a bad merge): never taken as empty."""
+
+    def __init__(self, path: Path, at: str, why: str) -> None:
+        super().__init__(
+            f"{path}{at}: state file is corrupt ({why}). Nothing was changed. It is committed to "
+            f"git: `git diff -- {path}` shows what changed, `git checkout -- {path}` restores the "
+            "last commit; if an apply ran since that commit, run the next apply with "
+            "`--look-first all`, so the leads it created are found in Engage and recorded "
+            "rather than loaded again (docs/state.md)."
+        )
+
+
+def _where(path: Path, offset: int) -> str:
+    """`:line:column` of a byte offset in the file (for a byte that is not UTF-8)."""
+    with path.open("rb") as f:
+        data = f.read(offset)
+    line, column = data.count(b"\n") + 1, offset - data.rfind(b"\n")
+    return f":{line}:{column}"
 
 
 def render_state(state: State) -> str:

@@ -7,148 +7,29 @@ its answer, both with the lead ids; `forget` once removed leads are confirmed no
 Loading the state replays the journal; a `begin` with no answer
 marks its leads as in doubt. At the end of an apply the journal is folded into a new state
 file and removed.
+
+Each line carries its checksum (jsonl.py); replay.py reads a journal back, damaged or not.
 """
 
 from __future__ import annotations
 
 import functools
-import json
 import os
 import threading
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime, timezone
-from pathlib import Path
 from typing import IO, Any, TypeVar
 
+from .. import jsonl
 from ..errors import StateError
 from ..model import Lead
-from .file import State, save_state, v1_fieldset_id
-
-VERSION = 2  # version 1 (engage-sync before state format 2) is still replayed
+from .file import State, save_state
+from .replay import VERSION, dnc_done, journal_path, note_act, note_dnc_act
 
 
 def now() -> str:
     """A moment as the journal and the ledger write it: UTC, to the second."""
     return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def journal_path(state: State) -> Path:
-    return state.path.with_name(state.path.name + ".journal")
-
-
-def replay(state: State) -> bool:
-    """Apply a journal left next to the state; True if there was one to fold."""
-    path = journal_path(state)
-    if not path.exists():
-        return False
-    try:
-        lines = path.read_bytes().split(b"\n")
-    except OSError as e:
-        raise StateError(f"{path}: cannot read journal: {e.strerror}") from e
-    records: list[dict[str, Any]] = []
-    for raw in lines:
-        if not raw.strip():
-            continue
-        try:
-            records.append(json.loads(raw))
-        except (json.JSONDecodeError, UnicodeDecodeError):
-            break  # a line torn by a crash mid-write: everything before it stands
-    if not records or "journal" not in records[0]:
-        return False
-    head = records[0]
-    version = head.get("journal")
-    if version not in (1, VERSION):
-        raise StateError(f"{path}: unknown journal version {head.get('journal')!r}")
-    if state.exists and head.get("lineage") != state.lineage:
-        raise StateError(f"{path}: journal belongs to another state (lineage differs)")
-    if state.exists and int(head.get("base_serial", -1)) < state.serial:
-        return False  # already folded into this state by an earlier run
-    state.lineage = head["lineage"]
-    pending: dict[int, tuple[int, list[str]]] = {}
-    acting: dict[int, dict[str, Any]] = {}
-    dnc_acting: dict[int, dict[str, Any]] = {}
-    for rec in records[1:]:
-        batch = int(rec.get("batch", -1))
-        if "begin" in rec:
-            pending[batch] = (int(rec["campaign"]), list(rec["ids"]))
-        elif "ack" in rec:
-            pending.pop(batch, None)
-            camp = state.campaign(int(rec["campaign"]))
-            entries = rec["entries"]
-            fieldsets = rec.get("fieldsets", {})
-            if version == 1:
-                known = {v1_fieldset_id(v): v for v in camp.fieldsets.values()}
-                entries, fieldsets = camp.adopt_v1(entries, {**known, **fieldsets}), None
-            camp.accept(entries, fieldsets, rec.get("file"), rec.get("options"))
-        elif "fail" in rec:
-            pending.pop(batch, None)
-        elif "forget" in rec:
-            state.campaign(int(rec["campaign"])).forget(rec["ids"])
-            state.evidence.extend(rec.get("evidence", []))
-        elif "requested" in rec:
-            state.campaign(int(rec["campaign"])).note_requested(rec["dates"])
-        elif "act" in rec and "byExternId" in rec:
-            acting[batch] = rec
-        elif "acted" in rec and batch in acting:
-            sent = acting.pop(batch)
-            if rec.get("ok"):  # a failed action did nothing
-                _note_act(state, sent, rec.get("at"), answered=True)
-        # do not call (issue #30): the key, cancels by phone, phones confirmed stopped
-        elif "dncKey" in rec:
-            state.do_not_call.keyed(rec["dncKey"])
-        elif "dncAct" in rec:
-            dnc_acting[batch] = rec
-        elif "acted" in rec and batch in dnc_acting:
-            sent = dnc_acting.pop(batch)
-            if rec.get("ok"):
-                _note_dnc_act(state, sent, rec.get("at"), answered=True)
-        elif "dncDone" in rec:
-            _dnc_done(state, rec)
-        # a removal counts only once `forget` is written, so an action cut short by a crash is
-        # simply done again (cancelling twice is harmless); what was sent is kept as evidence
-    for rec in acting.values():  # sent, never answered: it may have been carried out
-        _note_act(state, rec, None, answered=False)
-    for rec in dnc_acting.values():
-        _note_dnc_act(state, rec, None, answered=False)
-    for campaign, ids in pending.values():
-        state.campaign(campaign).doubt(ids)
-    return True
-
-
-def _note_act(state: State, act: dict[str, Any], at: str | None, answered: bool) -> None:
-    """An `act` line (and the time of its answer, if any) as evidence for each externId."""
-    when = at or act.get("at")
-    state.campaign(int(act["campaign"])).acted(
-        {
-            eid: {"action": act["leadAction"], "leadIds": ids, "at": when, "answered": answered}
-            for eid, ids in act["byExternId"].items()
-        }
-    )
-
-
-def _note_dnc_act(state: State, act: dict[str, Any], at: str | None, answered: bool) -> None:
-    """A `dncAct` line (and the time of its answer) as evidence for each phone's hash."""
-    state.do_not_call.acted(
-        {
-            digest: {
-                "action": act["leadAction"],
-                "campaign": act["campaign"],
-                "leadIds": ids,
-                "at": at or act.get("at"),
-                "answered": answered,
-            }
-            for digest, ids in act["byPhone"].items()
-        }
-    )
-
-
-def _dnc_done(state: State, rec: dict[str, Any]) -> None:
-    """Phones confirmed stopped: blocked for good; the owned records cancelled with them are
-    forgotten (not owned any more); their evidence goes to the ledger."""
-    state.do_not_call.stopped(rec["dncDone"])
-    for cid, ids in rec.get("forget", {}).items():
-        state.campaign(int(cid)).forget(ids)
-    state.evidence.extend(rec.get("evidence", []))
 
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -201,7 +82,7 @@ class Journal:
     def _write(self, record: dict[str, Any]) -> None:
         with self._lock:
             assert self._file is not None
-            self._file.write(json.dumps(record, sort_keys=True).encode() + b"\n")
+            self._file.write(jsonl.dumps(record))
             self._file.flush()
             os.fsync(self._file.fileno())
 
@@ -279,10 +160,10 @@ class Journal:
         self._write({"acted": True, "batch": batch, "ok": ok, "count": count, "at": at})
         sent = self._acting.pop(batch, None)
         if sent is not None and ok:
-            _note_act(self.state, sent, at, answered=True)
+            note_act(self.state, sent, at, answered=True)
         dnc = self._dnc_acting.pop(batch, None)
         if dnc is not None and ok:
-            _note_dnc_act(self.state, dnc, at, answered=True)
+            note_dnc_act(self.state, dnc, at, answered=True)
 
     @_locked
     def requested(self, campaign: int, dates: Mapping[str, str]) -> None:
@@ -363,7 +244,7 @@ class Journal:
         if evidence:
             record["evidence"] = [dict(e) for e in evidence]
         self._write(record)
-        _dnc_done(self.state, record)
+        dnc_done(self.state, record)
         self._recorded = True
 
     @property
