@@ -11,7 +11,8 @@ import pytest
 PACKAGE = Path(__file__).resolve().parent.parent / "engage_sync"
 CORE = (
     "model",
-    "planner",
+    "planner/__init__",
+    "planner/spool",
     "rails",
     "render",
     "config",

@@ -191,7 +191,7 @@ def test_prune_turns_orphans_into_removals_and_the_checksum_covers_them() -> Non
 def test_the_planner_reads_a_view_of_the_state_and_puts_creates_where_it_is_told() -> None:
     from types import MappingProxyType
 
-    from engage_sync.spool import Spool
+    from engage_sync.planner.spool import Spool
 
     state = applied((1, lead("a")))
     camp = state.campaign(1)

@@ -10,10 +10,10 @@ from typing import Any
 import pytest
 from conftest import write
 
-from engage_sync import spool
 from engage_sync.leadsets import problems
 from engage_sync.model import Change, ChangeKind
-from engage_sync.spool import Spool
+from engage_sync.planner import spool
+from engage_sync.planner.spool import Spool
 
 
 def test_a_spool_reads_back_what_was_added_in_order() -> None:

@@ -10,8 +10,8 @@ import weakref
 from collections.abc import Iterator
 from typing import IO
 
-from .errors import ScratchError
-from .model import Change, ChangeKind, StreamedChanges
+from ..errors import ScratchError
+from ..model import Change, ChangeKind, StreamedChanges
 
 KEEP = 10_000  # changes held in memory before the rest go to the temporary file
 _BATCH = 4096  # lines written to it at once

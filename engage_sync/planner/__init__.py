@@ -1,4 +1,6 @@
-"""Pure planning: plan(desired lead sets, state) -> Plan. No I/O: leads arrive as iterables."""
+"""Pure planning: plan(desired lead sets, state) -> Plan. No I/O: leads arrive as iterables, and
+each campaign's creates go to a spool (spool.py: the first thousands in memory, the rest in a
+temporary file)."""
 
 from __future__ import annotations
 
@@ -10,9 +12,9 @@ from typing import Any, Protocol
 
 from deepdiff import DeepDiff
 
-from .changeset import SETTINGS, Checksum, escape, item, load_key, removal_key, settings_item
-from .donotcall.registry import Origin
-from .model import (
+from ..changeset import SETTINGS, Checksum, escape, item, load_key, removal_key, settings_item
+from ..donotcall.registry import Origin
+from ..model import (
     PHONE_FIELDS,
     CampaignRef,
     Change,
@@ -25,8 +27,8 @@ from .model import (
     RemoveReason,
     SettingsChange,
 )
+from ..state.file import MalformedEntry
 from .spool import Spool
-from .state.file import MalformedEntry
 
 
 class CampaignView(Protocol):
