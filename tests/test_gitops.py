@@ -15,7 +15,7 @@ import pytest
 import yaml
 from conftest import REPO, Served, engage_sync, start_emulator, stop_emulator
 from github_fake import FakeGitHub
-from workflow_steps import job_runs, run_step
+from workflow_steps import STEPS, job_runs, run_named_step, run_step, steps_that_run
 
 from engage_sync import __version__
 from engage_sync.cli.scaffold import workflow
@@ -110,13 +110,13 @@ def load(name: str) -> Any:
     return yaml.safe_load(workflow(name))
 
 
-@pytest.mark.parametrize("name", [*SCAFFOLDED, *(p.name for p in OWN)])
-def test_every_action_is_pinned_and_every_job_bounded(name: str) -> None:
-    text = (
-        workflow(name)
-        if name in SCAFFOLDED
-        else (REPO / ".github" / "workflows" / name).read_bytes()
-    )
+@pytest.mark.parametrize(
+    ("scaffolded", "name"),
+    [*((True, n) for n in SCAFFOLDED), *((False, p.name) for p in OWN)],
+    ids=[*(f"scaffolded-{n}" for n in SCAFFOLDED), *(f"own-{p.name}" for p in OWN)],
+)
+def test_every_action_is_pinned_and_every_job_bounded(scaffolded: bool, name: str) -> None:
+    text = workflow(name) if scaffolded else (REPO / ".github" / "workflows" / name).read_bytes()
     doc = yaml.safe_load(text)
     assert doc["permissions"] in ({}, {"contents": "read"})
     for job in doc["jobs"].values():
@@ -124,7 +124,7 @@ def test_every_action_is_pinned_and_every_job_bounded(name: str) -> None:
         for step in job["steps"]:
             if "uses" in step:
                 assert PINNED.match(step["uses"]), step["uses"]
-            if "run" in step and name not in SCAFFOLDED:
+            if "run" in step and not scaffolded:
                 for script in re.findall(r"(scripts/[\w.-]+|\.ci/run)", step["run"]):
                     assert (REPO / script).is_file(), script
 
@@ -221,6 +221,164 @@ def test_ci_workflow_runs_the_ci_script() -> None:
         "steps"
     ]
     assert any(s.get("run") == "bash .ci/run" for s in steps)
+
+
+def test_ci_runs_the_fast_loop_on_every_python_the_package_claims() -> None:
+    pyproject = (REPO / "pyproject.toml").read_text()  # no tomllib: the suite runs on 3.10
+    claimed = re.findall(r'"Programming Language :: Python :: (3\.\d+)"', pyproject)
+    assert claimed and f'requires-python = ">={claimed[0]}"' in pyproject
+    jobs = yaml.safe_load((REPO / ".github" / "workflows" / "ci.yml").read_text())["jobs"]
+    fast = jobs["fast"]
+    assert fast["strategy"]["matrix"]["python-version"] == claimed
+    setup = next(s for s in fast["steps"] if s.get("uses", "").startswith("actions/setup-python"))
+    assert setup["with"]["python-version"] == "${{ matrix.python-version }}"
+    assert [s["run"] for s in fast["steps"] if "run" in s] == ["scripts/fast.sh"]
+    script = (REPO / "scripts" / "fast.sh").read_text()
+    for command in (
+        ".venv/bin/ruff check .",
+        ".venv/bin/ruff format --check .",
+        ".venv/bin/mypy",
+        '-m "not e2e and not slow"',
+    ):
+        assert command in script
+    python = next(
+        s for s in jobs["test"]["steps"] if s.get("uses", "").startswith("actions/setup-python")
+    )
+    assert python["with"]["python-version"] == "3.11"  # the whole suite, on the one developed on
+
+
+# -- this repository's own loop: plan.yml, apply.yml and drift.yml in .github/workflows -----------
+
+CI_STEPS = {command: STEPS[command][1] for command in ("plan", "apply", "drift")}
+CREDENTIALS = ("RINGCENTRAL_CLIENT_ID", "RINGCENTRAL_CLIENT_SECRET", "RINGCENTRAL_JWT")
+INSTALL_HERE = "python -m pip install --disable-pip-version-check ."
+
+
+def own(name: str) -> Any:
+    return yaml.safe_load((REPO / ".github" / "workflows" / name).read_text())
+
+
+def without_if(step: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in step.items() if k != "if"}
+
+
+@pytest.mark.parametrize("command", ["plan", "apply", "drift"])
+def test_own_loop_runs_the_scaffolded_workflows_ci_step(command: str) -> None:
+    """The logic stays in the package: this repository's workflows run the very step the
+    scaffolded ones run (`engage-sync ci <command>`, the same environment), in a job with the
+    same permissions, environment and concurrency, and keep the same artifact."""
+    name, title = STEPS[command]
+    mine, theirs = own(name), load(name)
+    (job,), (scaffolded,) = mine["jobs"].values(), theirs["jobs"].values()
+    for key in ("permissions", "environment", "timeout-minutes", "runs-on"):
+        assert job.get(key) == scaffolded.get(key), key
+    assert mine["concurrency"] == theirs["concurrency"]
+    assert mine["permissions"] == theirs["permissions"] == {}
+    for pick in (
+        lambda s: s.get("name") == title,
+        lambda s: s.get("uses", "").startswith("actions/upload-artifact@"),
+    ):
+        ours = next(s for s in job["steps"] if pick(s))
+        assert without_if(ours) == without_if(next(s for s in scaffolded["steps"] if pick(s)))
+    if command != "plan":  # the plan runs on every pull request here (its code is planned too)
+        assert mine[True] == theirs[True]
+
+
+def test_own_plan_runs_the_pull_requests_code_with_no_secret() -> None:
+    doc = own("plan.yml")
+    assert set(doc[True]) == {"pull_request", "workflow_dispatch"}  # never pull_request_target
+    assert doc[True]["pull_request"] is None  # every pull request: the code is planned too
+    job = doc["jobs"]["plan"]
+    assert "environment" not in job
+    assert job["permissions"] == {"contents": "read", "pull-requests": "write"}
+    text = (REPO / ".github" / "workflows" / "plan.yml").read_text()
+    assert set(re.findall(r"secrets\.(\w+)", text)) == {"GITHUB_TOKEN"}
+    (checkout,) = (s for s in job["steps"] if s.get("uses", "").startswith("actions/checkout@"))
+    assert checkout["with"] == {"persist-credentials": False}  # the pull request's commit
+    runs = [s["run"] for s in job["steps"] if "run" in s]
+    assert runs == [INSTALL_HERE, "engage-sync ci plan"]
+
+
+@pytest.mark.parametrize("command", ["apply", "drift"])
+def test_own_apply_and_drift_install_mains_code_never_a_pull_requests(command: str) -> None:
+    """Only main's code ever runs with the Engage credentials: no pull request starts these
+    workflows, their job runs on main only (a workflow_dispatch on a branch runs that branch's
+    copy of the file: skipped), and engage-sync is installed from a checkout of main, made by
+    the one checkout step, in the job's own folder, before the step that holds the secrets."""
+    name, title = STEPS[command]
+    doc = own(name)
+    assert not {"pull_request", "pull_request_target", "workflow_run"} & set(doc[True])
+    assert job_runs(REPO, command, "workflow_dispatch", {})
+    assert not job_runs(REPO, command, "workflow_dispatch", {}, ref="refs/heads/my-branch")
+    assert not job_runs(REPO, command, "pull_request", {}, ref="refs/pull/7/merge")
+    if command == "apply":
+        assert doc[True]["push"]["branches"] == ["main"]
+        assert job_runs(REPO, command, "push", {"created": False})
+        assert not job_runs(REPO, command, "push", {"created": True})  # Bootstrap
+    else:
+        assert job_runs(REPO, command, "schedule", {})
+    job = doc["jobs"][command]
+    assert "defaults" not in job and "container" not in job
+    steps = job["steps"]
+    titles = [s["uses"].split("@")[0] if "uses" in s else s["name"] for s in steps]
+    assert titles == [
+        "Look for Engage credentials",
+        "actions/checkout",
+        "actions/setup-python",
+        "Install engage-sync from main's checkout",
+        title,
+        "actions/upload-artifact",
+    ]
+    assert steps[1]["with"] == {"ref": "main", "persist-credentials": False}
+    install = steps[3]
+    assert install == {
+        "name": "Install engage-sync from main's checkout",
+        "if": "steps.credentials.outputs.configured == 'true'",
+        "run": INSTALL_HERE,  # no env: nothing secret while pip and the build run
+    }
+    holding = [s.get("name") or s["uses"] for s in steps if "secrets." in yaml.safe_dump(s)]
+    assert holding == ["Look for Engage credentials", title]
+
+
+def check_credentials(name: str, secrets: dict[str, str], tmp_path: Path) -> tuple[Any, str]:
+    """The credentials step as GitHub runs it, each secret the environment lacks an empty
+    string; what it printed and the outputs it gave."""
+    outputs = tmp_path / "outputs"
+    outputs.write_text("")
+    given = {k: "" for k in (*CREDENTIALS, "ENGAGE_API_TOKEN")} | secrets
+    env = {**given, "GITHUB_OUTPUT": str(outputs)}
+    ran = run_named_step(REPO, name, "Look for Engage credentials", env)
+    assert ran.returncode == 0, ran.stderr
+    assert ran.stderr == ""
+    return ran, outputs.read_text()
+
+
+@pytest.mark.parametrize("command", ["apply", "drift"])
+def test_own_apply_and_drift_skip_with_a_notice_without_credentials(
+    command: str, tmp_path: Path
+) -> None:
+    """A fork (or this repository without secrets) runs the job green: a notice says why
+    nothing was done, and no later step runs (no checkout, no install, no engage-sync)."""
+    name, title = STEPS[command]
+    ran, outputs = check_credentials(name, {}, tmp_path)
+    notice = f"::notice title=engage-sync {command} skipped::No Engage credentials in the "
+    assert ran.stdout.startswith(notice) and ran.stdout.count("\n") == 1
+    assert outputs == "configured=false\n"
+    configured = dict(line.split("=", 1) for line in outputs.splitlines())
+    assert steps_that_run(REPO, name, {"credentials": configured}) == [
+        "Look for Engage credentials"
+    ]
+    # with credentials, every step runs, and the step prints nothing of them
+    for secrets in (
+        dict.fromkeys(CREDENTIALS, "s3cret-value"),
+        {"ENGAGE_API_TOKEN": "s3cret-value"},
+        {"RINGCENTRAL_JWT": "s3cret-value"},  # a partial set: engage-sync names what is missing
+    ):
+        ran, outputs = check_credentials(name, secrets, tmp_path)
+        assert ran.stdout == "" and outputs == "configured=true\n"
+        configured = dict(line.split("=", 1) for line in outputs.splitlines())
+        assert len(steps_that_run(REPO, name, {"credentials": configured})) == 6
+    assert title in steps_that_run(REPO, name, {"credentials": {"configured": "true"}})
 
 
 def git(repo: Path, *args: str) -> str:
@@ -585,3 +743,59 @@ def test_ci_plan_says_what_it_wrote_without_reading_the_json_plan_back(
     assert plan.returncode == 0, plan.stderr
     checksum = json.loads((repo / "plan-output" / "plan.json").read_text())["checksum"]
     assert f"Plan: 0 change(s) to carry out, 1 orphaned; checksum {checksum};" in plan.stdout
+
+
+@pytest.mark.e2e
+def test_this_repositorys_own_loop_plans_and_applies_its_lead_sets(
+    tmp_path: Path, github: FakeGitHub
+) -> None:
+    """This repository as a lead-set repository: its engage-sync.yaml, leadsets/ and its own
+    workflows, pushed to an origin; a pull request planned by its plan.yml, merged, applied by
+    its apply.yml (after its credentials step found them), then checked by its drift.yml."""
+    origin = tmp_path / "origin.git"
+    subprocess.run(["git", "init", "-q", "--bare", "-b", "main", str(origin)], check=True)
+    repo = tmp_path / "repo"
+    (repo / ".github").mkdir(parents=True)
+    shutil.copytree(REPO / "leadsets", repo / "leadsets")
+    shutil.copytree(REPO / ".github" / "workflows", repo / ".github" / "workflows")
+    for name in ("engage-sync.yaml", ".gitignore"):
+        shutil.copy(REPO / name, repo / name)
+    git(repo, "init", "-q", "-b", "main")
+    git(repo, "config", "user.name", "Test")
+    git(repo, "config", "user.email", "test@example.com")
+    git(repo, "remote", "add", "origin", str(origin))
+    git(repo, "add", "-A")
+    git(repo, "commit", "-q", "-m", "lead sets")
+    git(repo, "push", "-q", "origin", "main")
+    gh = {"GITHUB_TOKEN": "ghs_fake", "GITHUB_REPOSITORY": "o/r", "GITHUB_API_URL": github.url}
+    git(repo, "checkout", "-q", "-b", "add-lead")
+    path = repo / "leadsets" / "spring-renewals.yaml"
+    path.write_text(path.read_text() + '  - {externId: "R-1005", leadPhone: "6175550177"}\n')
+    git(repo, "commit", "-q", "-am", "add R-1005")
+    plan = run_step(repo, "plan", {**gh, "GITHUB_RUN_ID": "61", "PR_NUMBER": "4"})
+    assert plan.returncode == 0, plan.stderr
+    (comment,) = github.comments[4]
+    assert "Plan: 12 to create, 0 to update, 0 to replace, 0 to remove" in comment["body"]
+    github.upload(61, "engage-sync-plan", repo / "plan-output")
+    head = git(repo, "rev-parse", "HEAD")
+    github.plan_run(61, 4, head)
+    git(repo, "checkout", "-q", "main")
+    git(repo, "merge", "-q", "--no-ff", "add-lead", "-m", "Merge pull request #4")
+    github.pulls_by_sha[git(repo, "rev-parse", "HEAD")] = [4]
+    github.merged(4, head)
+    served = start_emulator()
+    try:
+        secrets = served.env("jwt")
+        _, found = check_credentials("apply.yml", secrets, tmp_path)
+        assert found == "configured=true\n"
+        env = {**gh, **secrets, "GITHUB_ACTIONS": "true", "GITHUB_REF": "refs/heads/main"}
+        apply = run_step(repo, "apply", env)
+        assert apply.returncode == 0, apply.stdout + apply.stderr
+        assert "Of this plan's changes 13 were reviewed, 0 were not." in apply.stdout
+        assert "Recorded 12 lead(s)" in apply.stdout
+        assert git(repo, "status", "--porcelain") == ""  # plan-output, apply-output: ignored
+        drift = run_step(repo, "drift", {**secrets, "GITHUB_ACTIONS": "true"})
+        assert drift.returncode == 0, drift.stdout + drift.stderr
+        assert "Drift: 0 missing" in drift.stdout
+    finally:
+        stop_emulator(served)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -754,5 +755,11 @@ def test_a_csv_header_is_never_echoed_but_in_short_field_like_names(tmp_path: Pa
     (tmp_path / "a.csv").write_bytes(b"HOME=/root\x00TOKEN=s3cret\x00PATH=/bin\x00")
     _, sink = read(tmp_path / "a.yaml")
     (problem,) = messages(sink)
-    assert problem.endswith("a.csv:1: bad header: the file holds NUL bytes: not a CSV file")
+    # Python 3.10's csv module refuses a NUL byte itself; 3.11's reads it into the header
+    nul = (
+        "malformed CSV: line contains NUL"
+        if sys.version_info < (3, 11)
+        else ("bad header: the file holds NUL bytes: not a CSV file")
+    )
+    assert problem.endswith(f"a.csv:1: {nul}")
     assert "s3cret" not in problem
