@@ -18,7 +18,7 @@ from .display import printable
 from .donotcall.phones import known_region
 from .errors import ConfigError, InputError
 from .leadsets.boundary import check_file
-from .leadsets.documents import Converter, compose_text
+from .leadsets.documents import Converter, TabIndented, compose_text, tab_lines
 from .leadsets.schema import config_validator
 from .optouts.calendar import OptOutRules, check_country
 
@@ -170,6 +170,9 @@ def _read(path: Path, shown: str) -> tuple[dict[str, Any] | None, dict[tuple[obj
         root = compose_text(path, shown)
     except yaml.MarkedYAMLError as e:
         mark = e.problem_mark or e.context_mark
+        tabs = tab_lines(path, mark.line + 1) if mark is not None else ()
+        if tabs:
+            raise ConfigError(str(TabIndented(shown, tabs))) from e
         line = f":{mark.line + 1}" if mark is not None else ""
         raise ConfigError(f"{shown}{line}: invalid YAML: {e.problem or e}") from e
     except yaml.YAMLError as e:

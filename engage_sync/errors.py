@@ -40,11 +40,18 @@ class ValidationFailed(EngageSyncError):
     """One or more problems in the lead sets; `problems` holds those kept (leadsets/problems.py:
     the first 10,000 of each severity), `more_errors` and `more_warnings` count the rest."""
 
-    def __init__(self, problems: list[Any], more_errors: int = 0, more_warnings: int = 0) -> None:
+    def __init__(
+        self,
+        problems: list[Any],
+        more_errors: int = 0,
+        more_warnings: int = 0,
+        totals: dict[Any, int] | None = None,
+    ) -> None:
         super().__init__(f"{len(problems) + more_errors + more_warnings} problem(s) found")
         self.problems = problems
         self.more_errors = more_errors
         self.more_warnings = more_warnings
+        self.totals = totals or {}  # how many times each was found (problems.group)
 
 
 class ScratchError(EngageSyncError):

@@ -41,11 +41,18 @@ class Problem:
     def __str__(self) -> str:
         """One line, whatever the file held: a value quoted in a message is escaped
         (display.printable), so it can neither end the line nor start a workflow command."""
-        if not self.field:  # a whole-file problem whose message already says where
+        if not self.message:  # a whole-file problem whose message already says where
             return printable(self.file)
-        prefix = "warning: " if self.severity is Severity.WARNING else ""
         where = f"{self.file}:{self.line}" if self.line else self.file
-        return f"{printable(where)}: {printable(self.field)}: {prefix}{printable(self.message)}"
+        return f"{printable(where)}: {self.body}"
+
+    @property
+    def body(self) -> str:
+        """What is wrong, after the place: `field: message` (a problem of a whole line, such as
+        a tab that indents it, has no field)."""
+        prefix = "warning: " if self.severity is Severity.WARNING else ""
+        field = f"{printable(self.field)}: " if self.field else ""
+        return f"{field}{prefix}{printable(self.message)}"
 
 
 class ChangeKind(enum.Enum):

@@ -222,7 +222,8 @@ def test_version(run: Any) -> None:
 def test_plan_summarises_many_warnings_and_validate_lists_them_all(
     workspace: Path, run: Any
 ) -> None:
-    rows = "\n".join(f"D{i},4155550100" for i in range(30))
+    # 29 pairs of leads, each pair a phone of its own: 29 warnings, each its own
+    rows = "\n".join(f"D{i},41555501{i // 2:02d}" for i in range(58))
     write(workspace / "leadsets" / "dups.csv", "externId,leadPhone\n" + rows + "\n")
     write(
         workspace / "leadsets" / "dups.yaml",
@@ -242,6 +243,16 @@ def test_plan_summarises_many_warnings_and_validate_lists_them_all(
     assert "4155550100" not in markdown
     validate = run("validate")
     assert validate.code == 0 and len(validate.err.splitlines()) == 29
+    # 29 leads with the phone of the first: the same warning 29 times, one line
+    rows = "\n".join(f"D{i},4155550100" for i in range(30))
+    write(workspace / "leadsets" / "dups.csv", "externId,leadPhone\n" + rows + "\n")
+    for r in (run("plan"), run("validate")):
+        assert r.code == 0
+        assert r.err.splitlines() == [
+            "leadsets/dups.csv:3,4,5 and 26 more lines: leadPhone: warning: same phone as the "
+            "lead at leadsets/dups.csv:2; with duplicateHandling RETAIN_ALL Engage keeps both "
+            "as separate dial records"
+        ]
 
 
 @pytest.mark.parametrize(
@@ -402,7 +413,7 @@ def test_no_value_from_a_file_starts_a_line_of_output(workspace: Path, run: Any)
             assert "\x1b" not in line and "\r" not in line
     write(workspace / "engage-sync.yaml", "")
     r = run("validate")
-    assert "leadsets/x.yaml:3: externId: holds a control character" in r.err
+    assert "leadsets/x.yaml:3,4: externId: holds a control character" in r.err  # one line
     assert "leadsets/x.yaml:1: campaign.name: holds a control character" in r.err
 
 

@@ -89,6 +89,28 @@ def test_every_problem_is_reported_at_its_line(tmp_path: Path) -> None:
     assert "3035550142" not in "".join(str(p) for p in sink.problems)  # never a whole number
 
 
+def test_an_excel_export_separated_by_semicolons_or_tabs_is_read_as_such(tmp_path: Path) -> None:
+    """Excel writes `;` where the decimal mark is a comma, tabs for "Text (Tab delimited)"; a
+    shortened number (scientific notation) lost its digits: said so, never read."""
+    write(tmp_path / "leadsets" / "dnc.yaml", "doNotCallFile: dnc.csv\n")
+    (tmp_path / "leadsets" / "dnc.csv").write_bytes(
+        b'\xef\xbb\xbfphone;requested;source\r\n\'303-555-0142;2026-11-20;"IVR; by phone"\r\n'
+        b"3,03555E+09;2026-11-21;\r\n"
+    )
+    found, sink = read(tmp_path)
+    assert [(e.phone, e.line, e.source) for e in found] == [("+13035550142", 2, "IVR; by phone")]
+    assert [str(p) for p in sink.problems] == [
+        "leadsets/dnc.csv:3: phone: '…E+09' is a number Excel shortened (scientific notation): "
+        "digits were lost; format the column as text and export again"
+    ]
+    write(tmp_path / "leadsets" / "dnc.csv", "phone\trequested\n3035550142\t2026-11-20\n")
+    found, sink = read(tmp_path)
+    assert sink.problems == [] and [e.phone for e in found] == ["+13035550142"]
+    write(tmp_path / "leadsets" / "dnc.csv", "number;when\n3035550142;2026-11-20\n")
+    with pytest.raises(InputError, match=r"not column\(s\) 1, 2\); read as separated by ';'"):
+        read(tmp_path)
+
+
 def test_a_csv_with_another_header_is_refused(tmp_path: Path) -> None:
     write(tmp_path / "leadsets" / "dnc.yaml", "doNotCallFile: dnc.csv\n")
     write(tmp_path / "leadsets" / "dnc.csv", "number,when\n3035550142,2026-11-20\n")

@@ -56,6 +56,11 @@ def test_schema_file_is_the_checkout_copy_when_not_installed_as_wheel() -> None:
         ("24155550100", None),
         ("", None),
         ("415-555-O100", None),
+        ("'4155550100", "4155550100"),  # Excel's mark for text: not part of the number
+        ("'+1 (415) 555-0100", "4155550100"),  # a CSV-injection guard's, before a +
+        ("''4155550100", None),  # one mark only
+        ("4155'550100", None),
+        ("4.15556E+09", None),
     ],
 )
 def test_us_phone_normalisation(raw: str, expected: str | None) -> None:
@@ -83,6 +88,46 @@ def test_bad_phone_messages_do_not_show_the_whole_number() -> None:
         ("leadPhone", "'…5010' is not a valid phone number (10 digits with area code)")
     ]
     assert "415555010" not in issues[0][1]
+
+
+@pytest.mark.parametrize(
+    ("raw", "issue"),
+    [
+        ({**BASE, "leadPhone": "'4155550100|'(415) 555-0101"}, None),
+        ({"externId": "x", "leadPhoneE164": "'+14155550100"}, None),
+        (
+            {**BASE, "leadPhone": "4.15556E+09"},
+            (
+                "leadPhone",
+                "'…E+09' is a number Excel shortened (scientific notation): digits "
+                "were lost; format the column as text and export again",
+            ),
+        ),
+        (
+            {"externId": "x", "leadPhoneE164": "1,41556E+10"},
+            (
+                "leadPhoneE164",
+                "'…E+10' is a number Excel shortened (scientific notation): "
+                "digits were lost; format the column as text and export again",
+            ),
+        ),
+        (
+            {"externId": "x", "leadPhoneE164": "14155550100"},
+            ("leadPhoneE164", "must be E.164, e.g. +14155550100"),
+        ),
+    ],
+)
+def test_excel_marks_and_shortened_numbers_in_phones(
+    raw: dict[str, object], issue: tuple[str, str] | None
+) -> None:
+    """A leading apostrophe is Excel's mark for text: removed. A number in scientific notation
+    lost its digits: said so, never read; the message shows no more than the last four
+    characters, as every phone message."""
+    lead, issues = check_lead(raw, CTX)
+    assert issues == ([issue] if issue else [])
+    if issue is None:
+        assert lead.get("leadPhone", "4155550100|4155550101") == "4155550100|4155550101"
+        assert lead.get("leadPhoneE164", "+14155550100") == "+14155550100"
 
 
 # -- the compiled fast path gives exactly the lead the general check gives ------------------------
@@ -124,6 +169,8 @@ VALUE = st.one_of(
             "ada@example.com",  # an externId like this is warned of (personal_id)
             "+1 415 555 0100",
             "415.555.0100",
+            "'4155550100",  # Excel's mark for text: the general check removes it
+            "4.15556E+09",
         ]
     ),
     st.text(max_size=12),

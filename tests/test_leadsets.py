@@ -620,7 +620,8 @@ def test_problems_past_ten_thousand_are_counted_not_kept(tmp_path: Path) -> None
 
 
 def test_problems_past_the_cap_are_counted_on_the_command_line(workspace: Path, run: Any) -> None:
-    rows = "".join(f"B{i},12\n" for i in range(10_005))
+    # 10,000 problems, each its own (the phone's last four digits differ), then 5 of another
+    rows = "".join(f"B{i},x{i:04d}\n" for i in range(10_000)) + "B,1,2\n" * 5
     write(workspace / "leadsets" / "a.csv", "externId,leadPhone\n" + rows)
     write(workspace / "leadsets" / "a.yaml", CSV_SET)
     r = run("validate")
@@ -629,6 +630,24 @@ def test_problems_past_the_cap_are_counted_on_the_command_line(workspace: Path, 
     assert r.err.rstrip().endswith("10,005 error(s), 0 warning(s).")
     r = run("plan")
     assert "... and 9,985 more problem(s)" in r.err and "10,005 error(s): nothing planned." in r.err
+
+
+def test_one_problem_at_many_lines_is_one_line_counting_those_past_the_cap(
+    workspace: Path, run: Any
+) -> None:
+    """The same problem at every row is one line, its count exact though only the first
+    10,000 are kept; the error count and exit code are those of every problem."""
+    rows = "".join(f"B{i},12\n" for i in range(10_005))
+    write(workspace / "leadsets" / "a.csv", "externId,leadPhone\n" + rows)
+    write(workspace / "leadsets" / "a.yaml", CSV_SET)
+    expected = (
+        "leadsets/a.csv:2,3,4 and 10,002 more lines: leadPhone: '12' is not a valid phone "
+        "number (10 digits with area code)"
+    )
+    r = run("validate")
+    assert (r.code, r.err.splitlines()) == (1, [expected, "10,005 error(s), 0 warning(s)."])
+    r = run("plan")
+    assert (r.code, r.err.splitlines()) == (1, [expected, "10,005 error(s): nothing planned."])
 
 
 @pytest.mark.parametrize(
@@ -763,3 +782,139 @@ def test_a_csv_header_is_never_echoed_but_in_short_field_like_names(tmp_path: Pa
     )
     assert problem.endswith(f"a.csv:1: {nul}")
     assert "s3cret" not in problem
+
+
+# -- Excel's habits (issue #31, item 8) -----------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("sep", "bom", "end"),
+    [
+        (",", True, "\r\n"),
+        (";", False, "\n"),
+        (";", True, "\r\n"),
+        ("\t", True, "\r\n"),
+        ("|", False, "\n"),
+    ],
+)
+def test_an_excel_export_is_read_with_the_separator_its_header_uses(
+    tmp_path: Path, sep: str, bom: bool, end: str
+) -> None:
+    """`;` where the decimal mark is a comma, a tab from "Text (Tab delimited)", with or without
+    a byte-order mark and CRLF line ends: the same leads at the same lines as a comma file."""
+    rows = [
+        ["externId", "leadPhone", "firstName", "address1", "extendedLeadData.note"],
+        ["A1", "4155550100", "Ada", '"1 Main St, Suite 2; back door"', "gold"],
+        ["A2", "4155550101", "Bo", f'"two{end}lines"', '"said ""hi"""'],
+        ["A3", "'4155550102", "Cy", "", ""],
+    ]
+    text = "".join(sep.join(r) + end for r in rows)
+    (tmp_path / "a.csv").write_bytes(("\ufeff" if bom else "").encode() + text.encode())
+    leads, sink = read(write(tmp_path / "a.yaml", CSV_SET))
+    assert sink.problems == []
+    assert [(lead.extern_id, lead.line) for lead in leads] == [("A1", 2), ("A2", 3), ("A3", 5)]
+    assert dict(leads[0].fields)["address1"] == "1 Main St, Suite 2; back door"
+    assert dict(leads[1].fields)["address1"] == f"two{end}lines"
+    assert dict(leads[1].fields)["extendedLeadData.note"] == 'said "hi"'
+    assert dict(leads[2].fields)["leadPhone"] == "4155550102"  # Excel's text mark removed
+    comma = tmp_path / "comma"
+    comma.mkdir()
+    (comma / "a.csv").write_bytes("".join(",".join(r) + end for r in rows).encode())
+    same, _ = read(write(comma / "a.yaml", CSV_SET))
+    assert [lead.digest for lead in leads] == [lead.digest for lead in same]
+
+
+def test_chunks_of_a_semicolon_file_are_read_with_its_separator(tmp_path: Path) -> None:
+    """An incremental plan reads some chunks of a leadsFile (chunks.py): against the header's
+    separator, as the whole file is."""
+    from engage_sync.leadsets import chunks
+
+    rows = "".join(f"E{i};41555{i:05d};Ann\n" for i in range(3000))
+    write(tmp_path / "a.csv", "externId;leadPhone;firstName\n" + rows)
+    whole, sink = read(write(tmp_path / "a.yaml", CSV_SET))
+    cut = chunks.cut(tmp_path / "a.csv", csv_file=True)
+    assert cut is not None and len(cut.spans) > 3 and cut.spans[0].lines == 1  # the header
+    sink = Sink()
+    (source,) = leadsets.load_sources([tmp_path / "a.yaml"], {}, sink)
+    source.ranges = cut.spans[1:]
+    parts = list(leadsets.stream(source))
+    assert sink.problems == [] and len(whole) == 3000
+    assert [(p.extern_id, p.line, p.digest) for p in parts] == [
+        (w.extern_id, w.line, w.digest) for w in whole
+    ]
+
+
+@pytest.mark.parametrize(
+    ("header", "problems"),
+    [
+        (
+            "externID;leadPhone;frstName",
+            [
+                "1: (header): unknown column(s) 1 'externID', 3 'frstName' (did you mean "
+                "'externId'?) (its columns read as separated by ';'); columns are lead field "
+                "names, custom fields as extendedLeadData.NAME (the other columns are still "
+                "checked)",
+                "1: bad header: needs an externId and a leadPhone or leadPhoneE164 column (its "
+                "columns read as separated by ';')",
+            ],
+        ),
+        (
+            "externId\tleadPhone\tleadPhone",
+            [
+                "1: bad header: column(s) repeated: leadPhone (its columns read as separated "
+                "by a tab)"
+            ],
+        ),
+    ],
+)
+def test_the_header_of_another_separator_is_checked_column_by_column(
+    tmp_path: Path, header: str, problems: list[str]
+) -> None:
+    write(tmp_path / "a.csv", header + "\nA1;4155550100;Ada\n")
+    _, sink = read(write(tmp_path / "a.yaml", CSV_SET))
+    assert [m.split("a.csv:", 1)[1] for m in messages(sink)] == problems
+
+
+TABBED = """campaign: 136785
+options:
+\tdialPriority: NORMAL
+\tduplicateHandling: REMOVE_ALL_EXISTING
+\ttimeZoneOption: NPA_NXX
+leads:
+  - externId: a
+    leadPhone: "4155550100"
+    firstName: |
+      text may hold	a tab
+  -\texternId: b
+  \tleadPhone: "4155550101"
+"""
+
+
+def test_every_line_a_tab_indents_is_named(tmp_path: Path) -> None:
+    """libyaml stops at the first tab with words of its own; each line is named, in one run."""
+    _, sink = read(write(tmp_path / "a.yaml", TABBED))
+    tab = "a tab character indents this line; YAML indents with spaces"
+    assert [(p.line, p.field, p.message) for p in sink.errors] == [
+        (n, "", tab) for n in (3, 4, 5, 11, 12)
+    ]
+    assert str(sink.errors[0]).endswith("a.yaml:3: " + tab)
+
+
+def test_a_tab_elsewhere_leaves_the_parsers_message(tmp_path: Path) -> None:
+    """Only a file that fails at a tab is searched for them: a tab in a block of text is text,
+    and an error elsewhere keeps the parser's words."""
+    text = HEADER + "description: |\n  a\n  \tb\nleads:\n  - {externId: a, leadPhone: [}\n"
+    _, sink = read(write(tmp_path / "a.yaml", text))
+    (problem,) = sink.errors
+    assert ": invalid YAML: " in str(problem) and "a tab character" not in str(problem)
+
+
+def test_tabs_in_the_settings_file_are_named_too(tmp_path: Path) -> None:
+    from engage_sync.errors import ConfigError
+
+    write(tmp_path / "engage-sync.yaml", "rails:\n\tmaxCreates: 5\n\tmaxImmediateLeads: 5\n")
+    with pytest.raises(ConfigError) as caught:
+        load_config(str(tmp_path / "engage-sync.yaml"))
+    assert str(caught.value).endswith(
+        "engage-sync.yaml:2,3: a tab character indents this line; YAML indents with spaces"
+    )

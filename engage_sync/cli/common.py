@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -15,7 +15,7 @@ from .. import workspace
 from ..config import Config, load_config
 from ..display import printable
 from ..errors import EngageSyncError, ExitCode
-from ..leadsets.problems import KEPT
+from ..leadsets.problems import KEPT, Key, group
 from ..model import Problem
 from ..progress import Meter
 
@@ -200,26 +200,34 @@ def echo(text: str, *, err: bool = False, nl: bool = True) -> None:
     click.echo(colourise(text), err=err, nl=nl, color=color_setting())
 
 
-def show_problems(problems: Sequence[Problem], limit: int | None = None, more: int = 0) -> None:
-    """Each problem on its own line, by file and line; past `limit`, a count instead. `more`:
-    problems found but not kept (leadsets/problems.py keeps the first 10,000 of each kind)."""
-    ordered = sorted(problems, key=lambda p: (p.file, p.line))
-    for p in ordered[:limit]:
-        text = str(p)  # escaped: a problem is one line (model.Problem)
-        if p.field:
-            style = "yellow" if p.severity.value == "warning" else "red"
-            where, _, rest = text.partition(": ")
-            text = f"{where}: " + click.style(rest, fg=style)
+def show_problems(
+    problems: Sequence[Problem],
+    limit: int | None = None,
+    more: int = 0,
+    totals: Mapping[Key, int] | None = None,
+) -> None:
+    """Each problem on its own line, by file and line, the same problem at many lines once (at
+    its first lines, with how many: leadsets/problems.py group); past `limit` lines, a count
+    instead. `more`: problems found but not kept (the first 10,000 of each kind are kept);
+    `totals`: how many times each kept one was found (Problems.totals)."""
+    groups = group(problems, totals)
+    for g in groups[:limit]:
+        text = str(g)  # escaped: a problem is one line (model.Problem)
+        if g.problem.message:
+            style = "yellow" if g.problem.severity.value == "warning" else "red"
+            text = f"{printable(g.where)}: " + click.style(g.problem.body, fg=style)
         click.echo(text, err=True, color=color_setting())
-    hidden = len(ordered[limit:]) if limit is not None else 0
-    if more:
+    hidden = sum(g.count for g in groups[limit:]) if limit is not None else 0
+    # those not kept that no group shown or hidden counts
+    rest = max(0, more - sum(g.count - g.kept for g in groups))
+    if rest:
         click.echo(
-            f"... and {hidden + more:,} more problem(s): only the first {KEPT:,} of each kind "
+            f"... and {hidden + rest:,} more problem(s): only the first {KEPT:,} of each kind "
             "are kept; fix these and validate again",
             err=True,
         )
     elif hidden:
-        click.echo(f"... and {hidden} more (`engage-sync validate` lists them all)", err=True)
+        click.echo(f"... and {hidden:,} more (`engage-sync validate` lists them all)", err=True)
 
 
 # Variables CI services set (any value but empty, false or 0 counts): lead values never go to

@@ -61,7 +61,7 @@ for command in (
 def _report_error(e: EngageSyncError) -> None:
     if isinstance(e, ValidationFailed):
         more = e.more_errors + e.more_warnings
-        show_problems(e.problems, limit=PROBLEMS_SHOWN, more=more)
+        show_problems(e.problems, limit=PROBLEMS_SHOWN, more=more, totals=e.totals)
         errors = sum(1 for p in e.problems if p.severity is Severity.ERROR) + e.more_errors
         click.echo(f"{errors:,} error(s): nothing planned.", err=True)
     else:

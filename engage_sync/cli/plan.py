@@ -35,7 +35,7 @@ def validate(ctx: Context, paths: tuple[str, ...]) -> int:
     """Check lead sets against the schema and the API's rules (every problem, as FILE:LINE)."""
     meter = progress_meter("validate", "lead(s) read")
     sink, files, leads = workspace.validate(paths, ctx.config, meter)
-    show_problems(sink.problems, more=sink.unkept)
+    show_problems(sink.problems, more=sink.unkept, totals=sink.totals)
     errors, warnings = sink.count(Severity.ERROR), sink.count(Severity.WARNING)
     if errors:
         click.echo(f"{errors:,} error(s), {warnings:,} warning(s).", err=True)
@@ -130,7 +130,12 @@ def plan(
     planned = workspace.build_plan(
         paths, ctx.config, ctx.state_path, incremental=not looking, meter=meter
     )
-    show_problems(planned.sink.warnings, limit=PROBLEMS_SHOWN, more=planned.sink.unkept)
+    show_problems(
+        planned.sink.warnings,
+        limit=PROBLEMS_SHOWN,
+        more=planned.sink.unkept,
+        totals=planned.sink.totals,
+    )
     result = planned.plan
     if client is not None:
         from ..reconcile import refresh as look

@@ -219,7 +219,7 @@ def import_leads(
     leads = list(leadsets.campaign_leads(campaign, [source], sink)) if source is not None else []
     if sink.errors:
         raise sink.failure()
-    show_problems(sink.warnings)
+    show_problems(sink.warnings, totals=sink.totals)
     serial = _record(ctx, campaign, leads, [leadsets.shown_path(file)], lock_timeout)
     click.echo(
         f"Recorded {len(leads)} lead(s) of campaign {campaign} in {ctx.state_path} "

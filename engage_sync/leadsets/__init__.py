@@ -5,6 +5,7 @@ boundary.py   which files may be read: regular files inside the repository
 documents.py  YAML/JSON composed by libyaml, with line numbers and exact scalar text
 readers.py    inline leads, CSV and JSON Lines leadsFiles, streamed
 fields.py     per-field rules of the API, phone normalisation, the compiled CSV fast path
+exports.py    what spreadsheet exports do: the CSV separator, numbers Excel shortened
 problems.py   the problems found, the hashed duplicate check and its exact re-check
 schema.py     the lead-set JSON Schema
 """

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import csv
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Collection, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -23,7 +23,7 @@ from ..display import printable
 from ..donotcall.phones import e164
 from ..errors import InputError
 from ..optouts.calendar import latest_request_day
-from . import boundary, documents, readers
+from . import boundary, documents, exports, readers
 from .problems import Sink
 from .schema import do_not_call_entry, do_not_call_validator
 
@@ -143,13 +143,12 @@ def check(
     else:
         phone = e164(phone_text, region)
         if phone is None:
-            sink.add(
-                file,
-                line,
-                f"{where}phone",
-                f"'{_mask(phone_text)}' is not a phone number (of region {region} when it has no "
-                "+country code)",
+            says = (
+                exports.SHORTENED
+                if exports.shortened(phone_text)
+                else f"is not a phone number (of region {region} when it has no +country code)"
             )
+            sink.add(file, line, f"{where}phone", f"'{_mask(phone_text)}' {says}")
             ok = False
     day = _day(raw.get("requested"), file, line, sink, f"{where}requested")
     source = raw.get("source")
@@ -218,6 +217,10 @@ def _inline(found: DncList, sink: Sink, region: str) -> Iterator[Entry]:
                 yield entry
 
 
+def _needed(names: Collection[str]) -> bool:
+    return "phone" in names and "requested" in names
+
+
 def _csv(path: Path, shown: str, sink: Sink, region: str) -> Iterator[Entry]:
     """The rows of a `doNotCallFile:`, each at its line."""
     try:
@@ -225,8 +228,11 @@ def _csv(path: Path, shown: str, sink: Sink, region: str) -> Iterator[Entry]:
     except OSError as e:
         raise InputError(f"{shown}: cannot read: {e.strerror}") from e
     with f:
-        reader = csv.reader(f)
         try:
+            # an Excel export may be `;` or tab-separated: read as its header line says
+            sep = exports.separator(f.readline(readers.MAX_LINE), COLUMNS.__contains__, _needed)
+            f.seek(0)
+            reader = csv.reader(f, delimiter=sep)
             header = next(reader, None)
             if header is None:
                 raise InputError(f"{shown}:1: bad header: the file is empty")
@@ -239,7 +245,9 @@ def _csv(path: Path, shown: str, sink: Sink, region: str) -> Iterator[Entry]:
             if unknown or "phone" not in names or "requested" not in names:
                 raise InputError(
                     f"{shown}:1: bad header: the columns are phone,requested and optionally "
-                    "source" + (f" (not column(s) {', '.join(unknown[:10])})" if unknown else "")
+                    "source"
+                    + (f" (not column(s) {', '.join(unknown[:10])})" if unknown else "")
+                    + ("" if sep == "," else f"; read as separated by {exports.named(sep)}")
                 )
             line = reader.line_num + 1
             for row in reader:

@@ -11,7 +11,9 @@ from __future__ import annotations
 import codecs
 import contextlib
 import json
-from collections.abc import Callable, Iterator
+import re
+from array import array
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -158,9 +160,42 @@ def events(path: Path, shown: str) -> Iterator[Events]:
         except yaml.MarkedYAMLError as e:
             mark = e.problem_mark or e.context_mark
             line = mark.line + 1 if mark is not None else 0
+            tabs = tab_lines(path, line) if isinstance(stream, _Utf8Chunks) else ()
+            if tabs:
+                raise TabIndented(shown, tabs) from e
             raise InputError(f"{shown}:{line}: invalid YAML: {e.problem or e}") from e
         except yaml.YAMLError as e:
             raise InputError(f"{shown}: invalid YAML: {e}") from e
+
+
+TAB_INDENTS = "a tab character indents this line; YAML indents with spaces"
+_TAB_INDENT = re.compile(rb"[ ]*(?:-[ ]*)*\t")  # a tab before a line's text or after its `-`
+
+
+class TabIndented(InputError):
+    """A YAML file that tabs indent: the parser stops at the first with words of its own; this
+    names every line a tab indents (readers report each: sources.load_sources)."""
+
+    def __init__(self, shown: str, lines: Sequence[int]) -> None:
+        rest = len(lines) - 3
+        more = f" and {rest:,} more line{'' if rest == 1 else 's'}" if rest > 0 else ""
+        super().__init__(f"{shown}:{','.join(map(str, lines[:3]))}{more}: {TAB_INDENTS}")
+        self.shown, self.lines = shown, lines
+
+
+def tab_lines(path: Path, line: int) -> Sequence[int]:
+    """The lines of a YAML file a tab indents, when the parser's error is at one of them (else
+    none: the error has another cause). A tab may stand inside a block of text (`|`), where it
+    is text: only a file that fails to parse at a tab is searched."""
+    found = array("q")
+    try:
+        with path.open("rb") as f:
+            for number, text in enumerate(f, 1):
+                if _TAB_INDENT.match(text):
+                    found.append(number)
+    except OSError:
+        return []
+    return found if line in found else []
 
 
 def compose(path: Path, shown: str) -> MappingNode:

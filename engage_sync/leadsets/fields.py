@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..model import EXTENDED
+from .exports import SHORTENED, TEXT_MARK, shortened
 from .schema import definition
 
 _FORMATTING = re.compile(r"[\s().\-/]")
@@ -84,10 +85,11 @@ def suggest(name: str) -> str:
 
 
 def normalise_us_phone(value: str, any_length: bool = False) -> str | None:
-    """`(415) 555-0100` -> `4155550100`; a leading 1 on 11 digits dropped; None when ambiguous."""
+    """`(415) 555-0100` -> `4155550100`; a leading 1 on 11 digits dropped; None when ambiguous.
+    A leading apostrophe (Excel's mark for text: exports.py) is formatting too."""
     if value.isdigit() and len(value) == 10:  # the common case, fast
         return value
-    digits = _FORMATTING.sub("", value)
+    digits = _FORMATTING.sub("", value.removeprefix(TEXT_MARK))
     if digits.startswith("+"):
         digits = digits[1:]
     if not _DIGITS.match(digits):
@@ -100,7 +102,7 @@ def normalise_us_phone(value: str, any_length: bool = False) -> str | None:
 
 
 def normalise_e164(value: str) -> str | None:
-    compact = _E164_CHARS.sub("", value)
+    compact = _E164_CHARS.sub("", value.strip().removeprefix(TEXT_MARK))
     rule = RULES["leadPhoneE164"].pattern
     return compact if rule is not None and rule.match(compact) else None
 
@@ -137,9 +139,12 @@ def check_lead(raw: dict[str, object], ctx: LeadContext) -> tuple[dict[str, obje
                     phone = normalise_us_phone(part.strip(), any_length=not ctx.us_phones)
                     if phone is None:
                         expected = "10 digits with area code" if ctx.us_phones else "4 to 15 digits"
-                        issues.append(
-                            (name, f"'{_mask(part)}' is not a valid phone number ({expected})")
+                        says = (
+                            SHORTENED
+                            if shortened(part)
+                            else f"is not a valid phone number ({expected})"
                         )
+                        issues.append((name, f"'{_mask(part)}' {says}"))
                         break
                     phones.append(phone)
                 else:
@@ -148,7 +153,8 @@ def check_lead(raw: dict[str, object], ctx: LeadContext) -> tuple[dict[str, obje
             if name == "leadPhoneE164":
                 e164 = normalise_e164(value)
                 if e164 is None:
-                    issues.append((name, "must be E.164, e.g. +14155550100"))
+                    says = f"'{_mask(value)}' {SHORTENED}" if shortened(value) else _NOT_E164
+                    issues.append((name, says))
                 else:
                     out[name] = e164
                 continue
@@ -207,6 +213,7 @@ def check_lead(raw: dict[str, object], ctx: LeadContext) -> tuple[dict[str, obje
     return out, issues
 
 
+_NOT_E164 = "must be E.164, e.g. +14155550100"
 _PATTERN_SAYS = {
     "externId": "holds a control character (a line break, tab, escape or bidi control): it "
     "would be printed in plans, logs and pull-request comments",

@@ -1,6 +1,8 @@
 """Problems found while reading lead sets, and the duplicate checks that find some of them:
 `Problems` collects them; `DuplicateCheck` is the first, hashed pass over a campaign and
-`ExactCheck` the second, exact one for the hashes that repeated; `Sink` hands both to readers."""
+`ExactCheck` the second, exact one for the hashes that repeated; `Sink` hands both to readers.
+`group` makes of the same problem at many lines one line to show (issue #31: a header with one
+column too many was 300 identical lines, one a row)."""
 
 from __future__ import annotations
 
@@ -10,10 +12,11 @@ import tempfile
 import weakref
 from array import array
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..display import printable
 from ..errors import ScratchError, ValidationFailed
 from ..model import DuplicateHandling, Problem, Severity
 
@@ -77,18 +80,29 @@ class Hashes:
 
 KEPT = 10_000  # problems kept of each severity; past it they are counted (issue #29)
 _LONGEST = 1_000  # characters of a message kept (a value in it may be a whole file's line)
+FIRST_LINES = 3  # the lines a problem found at many is shown at; the others are counted
+
+# what makes two problems the same but for their line: file, field, message, severity
+Key = tuple[str, str, str, Severity]
+
+
+def key_of(problem: Problem) -> Key:
+    return (problem.file, problem.field, problem.message, problem.severity)
 
 
 @dataclass
 class Problems:
     """The problems found while reading, in the order found: the first `KEPT` errors and the
     first `KEPT` warnings, and how many more of each there were (a million bad rows must not
-    hold a million messages: memory stays flat; the first ones say what to fix)."""
+    hold a million messages: memory stays flat; the first ones say what to fix). `totals`
+    counts, for each problem kept, how many times it was found at any line, kept or not (so
+    `group` says "and 999,997 more lines"): at most one entry per problem kept."""
 
     items: list[Problem] = field(default_factory=list)
     more: dict[Severity, int] = field(
         default_factory=lambda: {Severity.ERROR: 0, Severity.WARNING: 0}
     )
+    totals: dict[Key, int] = field(default_factory=dict)
     _kept: dict[Severity, int] = field(
         default_factory=lambda: {Severity.ERROR: 0, Severity.WARNING: 0}
     )
@@ -107,13 +121,18 @@ class Problems:
 
     def add(self, file: str, line: int, name: str, message: str, warn: bool = False) -> None:
         severity = Severity.WARNING if warn else Severity.ERROR
-        if self._kept[severity] >= KEPT:
-            self.more[severity] += 1
-            return
-        self._kept[severity] += 1
         if len(message) > _LONGEST:
             message = message[:_LONGEST] + "…"
-        self.items.append(Problem(file, line, name[:200], message, severity))
+        name = name[:200]
+        key = (file, name, message, severity)  # key_of the problem, before it is made
+        if self._kept[severity] >= KEPT:  # counted, not kept: a million must cost little
+            self.more[severity] += 1
+            if key in self.totals:
+                self.totals[key] += 1
+            return
+        self._kept[severity] += 1
+        self.totals[key] = self.totals.get(key, 0) + 1
+        self.items.append(Problem(file, line, name, message, severity))
 
     def add_fatal(self, message: str) -> None:
         """A whole-file error whose message already says where (InputError)."""
@@ -121,13 +140,67 @@ class Problems:
             self.more[Severity.ERROR] += 1
             return
         self._kept[Severity.ERROR] += 1
-        self.items.append(Problem(message[:_LONGEST], 0, "", ""))
+        self.items.append(Problem(message[:_LONGEST], 0, "", ""))  # stands alone: never grouped
 
     def drop(self, unwanted: Callable[[Problem], bool]) -> None:
         """Forget the problems kept that are `unwanted` (a partial read's, replaced)."""
+        before = Counter(map(key_of, self.items))
         self.items[:] = [p for p in self.items if not unwanted(p)]
         for severity in self._kept:
             self._kept[severity] = sum(1 for p in self.items if p.severity is severity)
+        after = Counter(map(key_of, self.items))
+        # a problem's count past those kept stays with it while one of it is kept
+        self.totals = {k: n - before[k] + after[k] for k, n in self.totals.items() if after[k]}
+
+
+@dataclass(frozen=True, slots=True)
+class ProblemGroup:
+    """One problem as shown: found at one line, or at many (the same file, field, message and
+    severity), then shown once at its first lines with how many more there are."""
+
+    problem: Problem  # the first found
+    lines: tuple[int, ...]  # the first FIRST_LINES lines it is at
+    count: int  # how many times it was found in all, kept or not
+    kept: int  # how many of them are kept (Problems.items)
+
+    @property
+    def where(self) -> str:
+        """`file:2,3,4 and 297 more lines`, or the one problem's `file:line`."""
+        p = self.problem
+        if self.count == 1:
+            return f"{p.file}:{p.line}" if p.line else p.file
+        rest = self.count - len(self.lines)
+        more = f" and {rest:,} more line{'' if rest == 1 else 's'}" if rest else ""
+        return f"{p.file}:{','.join(map(str, self.lines))}{more}"
+
+    def __str__(self) -> str:
+        if not self.problem.message:  # a whole-file problem whose text already says where
+            return str(self.problem)
+        return f"{printable(self.where)}: {self.problem.body}"
+
+
+def group(
+    problems: Iterable[Problem], totals: Mapping[Key, int] | None = None
+) -> list[ProblemGroup]:
+    """The problems as they are shown: by file and line, a problem found at several lines once,
+    at the first; with `totals` (Problems.totals), counting those found past the ones kept too.
+    A problem of no line (a whole file's) stands alone."""
+    found: dict[object, list[Any]] = {}  # key -> [first problem, first lines, how many kept]
+    for p in sorted(problems, key=lambda p: (p.file, p.line)):
+        key: object = key_of(p) if p.line else id(p)
+        entry = found.get(key)
+        if entry is None:
+            found[key] = [p, [p.line], 1]
+            continue
+        entry[2] += 1
+        lines = entry[1]
+        if len(lines) < FIRST_LINES and lines[-1] != p.line:
+            lines.append(p.line)
+    totals = totals or {}
+    return [
+        ProblemGroup(p, tuple(lines), max(kept, totals.get(key_of(p), 0)) if p.line else kept, kept)
+        for p, lines, kept in found.values()
+    ]
 
 
 @dataclass
@@ -312,7 +385,14 @@ class Sink:
     def failure(self) -> ValidationFailed:
         """The error that stops a plan: the problems kept, and how many more there were."""
         more = self.collected.more
-        return ValidationFailed(list(self.problems), more[Severity.ERROR], more[Severity.WARNING])
+        return ValidationFailed(
+            list(self.problems), more[Severity.ERROR], more[Severity.WARNING], self.totals
+        )
+
+    @property
+    def totals(self) -> dict[Key, int]:
+        """How many times each problem kept was found (Problems.totals), for `group`."""
+        return self.collected.totals
 
     def personal(self, file: str, line: int) -> None:
         """An externId that looks like a phone or an email (fields.personal_id), at this line."""

@@ -14,7 +14,7 @@ import hashlib
 import io
 import json
 import re
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -30,7 +30,7 @@ from yaml.nodes import Node
 
 from ..errors import InputError
 from ..model import EXTENDED, Lead
-from . import documents
+from . import documents, exports
 from .chunks import Span
 from .fields import (
     INTEGER_FIELDS,
@@ -214,13 +214,16 @@ def _other(ev: Any, event: Any, anchors: dict[str, Node], shown: str, text: bool
 _COLUMN_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_. -]{0,63}")  # a name shown as it is
 
 
-def _header(row: list[str], shown: str, sink: Sink) -> tuple[list[str], list[int] | None]:
+def _header(
+    row: list[str], shown: str, sink: Sink, sep: str = ","
+) -> tuple[list[str], list[int] | None]:
     """The header's names, and which columns to read when some are unknown: those are reported
     (an error) and left out, so the rows' other problems are found in the same run.
 
     An unknown column is named by its number, and by its name only when that is short and
     reads like a field name: a header is whatever the file's first line holds, and the file may
     be no CSV at all (a secret's text, in part or escaped, would escape the log's masking)."""
+    split = "" if sep == "," else f" (its columns read as separated by {exports.named(sep)})"
     if any("\x00" in c for c in row):
         raise InputError(f"{shown}:1: bad header: the file holds NUL bytes: not a CSV file")
     names = [c.strip() for c in row]
@@ -238,20 +241,37 @@ def _header(row: list[str], shown: str, sink: Sink) -> tuple[list[str], list[int
             shown,
             1,
             "(header)",
-            f"unknown column(s) {', '.join(named)}{more}{hint}; columns are lead field names, "
-            "custom fields as extendedLeadData.NAME (the other columns are still checked)",
+            f"unknown column(s) {', '.join(named)}{more}{hint}{split}; columns are lead field "
+            "names, custom fields as extendedLeadData.NAME (the other columns are still checked)",
         )
         unknown = set(bad)
         keep = [i for i in range(len(names)) if i not in unknown]
         names = [names[i] for i in keep]
     dupes = sorted({n for n in names if names.count(n) > 1})
     if dupes:
-        raise InputError(f"{shown}:1: bad header: column(s) repeated: {', '.join(dupes)}")
-    if "externId" not in names or not {"leadPhone", "leadPhoneE164"} & set(names):
+        raise InputError(f"{shown}:1: bad header: column(s) repeated: {', '.join(dupes)}{split}")
+    if not _lead_header(names):
         raise InputError(
             f"{shown}:1: bad header: needs an externId and a leadPhone or leadPhoneE164 column"
+            + split
         )
     return names, keep
+
+
+def _lead_header(names: Collection[str]) -> bool:
+    return "externId" in names and ("leadPhone" in names or "leadPhoneE164" in names)
+
+
+def _known_column(name: str) -> bool:
+    return name in KNOWN_FIELDS or name.startswith(EXTENDED)
+
+
+def _separator(f: Any) -> str:
+    """The separator of the CSV file open in `f`, from its first line (exports.separator: a
+    `;` or tab-separated Excel export is read as such); `f` is then at its start again."""
+    head = f.readline(MAX_LINE)
+    f.seek(0)
+    return exports.separator(head, _known_column, _lead_header)
 
 
 def _raw(names: list[str], row: list[str] | tuple[object, ...]) -> dict[str, object]:
@@ -313,13 +333,14 @@ def csv_leads(
     except OSError as e:
         raise InputError(f"{shown}: cannot read: {e.strerror}") from e
     with f:
-        reader = csv.reader(f)
         base = 0  # the line before the rows the reader reads
         try:
+            sep = _separator(f)
+            reader = csv.reader(f, delimiter=sep)
             first = next(reader, None)
             if first is None:
                 raise InputError(f"{shown}:1: bad header: the file is empty")
-            names, keep = _header(first, shown, sink)
+            names, keep = _header(first, shown, sink, sep)
             compiled = HeaderPlan(names, ctx)
             rows = functools.partial(
                 _csv_rows, shown, sink, track, slow, compiled, names, keep, len(first)
@@ -328,7 +349,7 @@ def csv_leads(
                 yield from rows(reader, 0)
                 return
             for text, base in _pieces(path, shown, ranges):
-                reader = csv.reader(io.StringIO(text, newline=""))
+                reader = csv.reader(io.StringIO(text, newline=""), delimiter=sep)
                 yield from rows(reader, base)
         except UnicodeDecodeError as e:
             raise not_utf8(path, shown) from e

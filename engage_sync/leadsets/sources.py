@@ -352,6 +352,10 @@ def load_sources(
     for path in files:
         try:
             source = load_source(path, defaults, sink, prune, prune_action, root)
+        except documents.TabIndented as e:  # each line a tab indents (grouped when shown)
+            for line in e.lines:
+                sink.add(e.shown, line, "", documents.TAB_INDENTS)
+            continue
         except InputError as e:
             sink.add_fatal(str(e))
             continue
