@@ -229,6 +229,8 @@ def test_accounts_load_in_parallel_each_within_its_own_limits(tmp_path: Path) ->
             "ENGAGE_BASE_URL": served.base_url,
             "ENGAGE_API_TOKEN": "two-accounts-token",
             "ENGAGE_SYNC_LOADER_LIMITS": "3/1,6/3",
+            # the suite runs with CI=true: a loopback host must be named (engage/hosts.py)
+            "ENGAGE_SYNC_ALLOWED_HOSTS": served.origin.split("://", 1)[1],
         }
         r = engage_sync("apply", "--auto-approve", "--batch-size", "1", env=env, cwd=tmp_path)
         assert r.code == 0, r.err
