@@ -173,3 +173,29 @@ def test_the_command_line_holds_no_apply_policy() -> None:
     source = (PACKAGE / "cli" / "apply.py").read_text(encoding="utf-8")
     for policy in ("Journal", "record_seals", "tombstones_only", "cover(", "StateLock", "Applier("):
         assert policy not in source, policy
+
+
+def test_reconcile_talks_to_the_engage_protocol_and_reads_no_answer() -> None:
+    """reconcile/ takes an `EngageApi` (engage/api.py) and typed answers (issue #33): it never
+    imports the concrete client, and never reads a key Engage names in its answers."""
+    graph = import_graph()
+    keys = (  # the answers' own names (reports and the state write campaignId their own way)
+        "leadUpdateCount",
+        "leadDeleteCount",
+        "processingStatus",
+        "processingResult",
+        "leadsSupplied",
+        "leadsAccepted",
+        "leadsInserted",
+        "rejectedRows",
+        "rowData",
+        "dialGroupId",
+        "errorMessage",
+        '"success"',
+    )
+    for path in sorted((PACKAGE / "reconcile").glob("*.py")):
+        name = module_name(path)
+        assert "engage_sync.engage.client" not in graph[name], name
+        source = path.read_text(encoding="utf-8")
+        assert "EngageClient" not in source, name
+        assert [k for k in keys if k in source] == [], name

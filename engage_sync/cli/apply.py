@@ -431,17 +431,14 @@ def campaigns(ctx: Context, account: str | None, base_url: str | None, fmt: str)
     with make_client(ctx, base_url) as client:
         groups = client.dial_groups_with_campaigns(acct)
     if fmt == "json":
-        click.echo(json.dumps(groups, indent=2, sort_keys=True))
+        click.echo(json.dumps([g.as_json() for g in groups], indent=2, sort_keys=True))
         return ExitCode.OK
     for g in groups:
-        click.echo(
-            f"dial group {printable(g['dialGroupId'])} {printable(g.get('dialGroupName', ''))}"
-            f"{'' if g.get('isActive', True) else ' (inactive)'}"
-        )
-        for c in g["campaigns"]:
-            active = "active" if c.get("isActive") in (1, True) else "inactive"
-            cid, name = printable(c["campaignId"]), printable(c.get("campaignName", ""))
-            click.echo(f"  {cid:>8}  {name}  ({active})")
+        inactive = " (inactive)" if g.active is False else ""
+        click.echo(f"dial group {g.group_id} {printable(g.name)}{inactive}")
+        for c in g.campaigns:
+            active = "active" if c.active else "inactive"
+            click.echo(f"  {c.campaign_id:>8}  {printable(c.name)}  ({active})")
     return ExitCode.OK
 
 

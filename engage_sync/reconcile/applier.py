@@ -8,11 +8,10 @@ from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any
 
 from .. import leadsets
 from ..donotcall.phones import record_phones
-from ..engage import EngageClient
+from ..engage import Campaign, EngageApi
 from ..errors import ApiError
 from ..leadsets import Source
 from ..model import PHONE_FIELDS, DriftKind, DuplicateHandling, Lead, LeadSetPlan, Plan
@@ -62,7 +61,7 @@ def _posted_again(ls: LeadSetPlan) -> frozenset[str]:
 
 @dataclass
 class Applier:
-    client: EngageClient
+    client: EngageApi
     journal: Journal
     default_account: str | None
     batch_size: int = 500
@@ -74,7 +73,7 @@ class Applier:
     # must never load them twice): "probe" looks up the first batch of a campaign's creates
     # and all of them once one is found; "all"; "off"
     look_first: str = "off"
-    _campaigns: dict[str, dict[int, dict[str, Any]]] = field(default_factory=dict)
+    _campaigns: dict[str, dict[int, Campaign]] = field(default_factory=dict)
     max_in_flight: int | None = None  # None: as many as the shortest window admits
     _executors: dict[str, ThreadPoolExecutor] = field(default_factory=dict)
     report: Report = field(default_factory=Report)
@@ -142,20 +141,18 @@ class Applier:
         """Why this lead set must not be posted, or None when its campaign is as declared."""
         if account not in self._campaigns:
             groups = self.client.dial_groups_with_campaigns(account)
-            self._campaigns[account] = {
-                int(c["campaignId"]): c for g in groups for c in g.get("campaigns", [])
-            }
+            self._campaigns[account] = {c.campaign_id: c for g in groups for c in g.campaigns}
         campaigns = self._campaigns[account]
         cid = ls.campaign.id
         if cid not in campaigns:
             return f"campaign {cid} does not exist in account {account}: nothing posted"
-        name = str(campaigns[cid].get("campaignName", ""))
+        name = campaigns[cid].name
         if ls.campaign.name is not None and name != ls.campaign.name:
             return (
                 f"campaign {cid} is named {name!r} in Engage, not "
                 f"{ls.campaign.name!r}: nothing posted"
             )
-        if campaigns[cid].get("isActive") in (0, False):  # 0/1 in the API, not a boolean
+        if campaigns[cid].active is False:
             rep.notes.append(
                 f"campaign {cid} is inactive in Engage: its leads are loaded but not dialled "
                 "until it is activated"

@@ -21,7 +21,7 @@ from .. import workspace
 from ..changeset import ChangeSet, Coverage, cover, is_blocked, is_tombstone, only
 from ..config import Config
 from ..donotcall.keys import resolve as resolve_key
-from ..engage import EngageClient
+from ..engage import EngageApi
 from ..engage.hosts import engage_target
 from ..errors import ConfigError
 from ..model import Plan, Problem
@@ -110,7 +110,7 @@ def apply(
     request: ApplyRequest,
     config: Config,
     state_path: Path,
-    client: EngageClient,
+    client: EngageApi,
     hooks: ApplyHooks,
 ) -> ApplyOutcome:
     """Plan, gate, ask, post, record. Raises for what stops it before anything is sent
@@ -250,7 +250,7 @@ def _engage_stops(
     plan: Plan,
     planned: workspace.Planned,
     config: Config,
-    client: EngageClient,
+    client: EngageApi,
     default: str | None,
 ) -> list[Stop]:
     """`apply --refresh`: the phones Engage holds as do-not-call that no list names are stopped
@@ -281,7 +281,7 @@ def _campaigns(plan: Plan, default: str | None) -> dict[str, set[int]]:
 
 
 @contextlib.contextmanager
-def _paced(state_path: Path, client: EngageClient) -> Iterator[None]:
+def _paced(state_path: Path, client: EngageApi) -> Iterator[None]:
     """The windows start with the calls the last runs on this machine made to this service,
     and this run's calls are kept for the next (state/pacing.py); under the state's lock."""
     memory = pacing_path(state_path)
