@@ -59,13 +59,21 @@ def test_one_edited_row_is_planned_from_its_chunk_and_posted_alone(
     assert len(sealed["chunks"]) > 5 and len(sealed["groups"]) == ROWS // 500
 
     csv_file.write_text(rows(changed=1500))
-    plan = engage_sync("plan", "--format", "json", cwd=tmp_path)
+    plan = engage_sync("plan", "--format", "json", cwd=tmp_path, env=emulator_process.where())
     assert plan.code == 0, plan.err
     # the same plan from a full read: the state without its seal
     unsealed = json.loads(state_file.read_text())
     del unsealed["campaigns"][str(CAMPAIGN)]["synced"]
     (tmp_path / "full.json").write_text(json.dumps(unsealed))
-    full = engage_sync("plan", "--format", "json", "--state", "full.json", cwd=tmp_path)
+    full = engage_sync(
+        "plan",
+        "--format",
+        "json",
+        "--state",
+        "full.json",
+        cwd=tmp_path,
+        env=emulator_process.where(),
+    )
     assert full.code == 0, full.err
     assert json.loads(plan.out) == json.loads(full.out)
     assert plan.err == full.err  # the shared-phone warnings, each at its line
@@ -82,5 +90,5 @@ def test_one_edited_row_is_planned_from_its_chunk_and_posted_alone(
     assert counts["H-01500"] == 2 and sum(counts.values()) == ROWS + 1
     listed = engage_sync("state", "list", "--format", "json", cwd=tmp_path)
     assert [c["synced"] for c in json.loads(listed.out)["campaigns"]] == [True]
-    again = engage_sync("plan", "--detailed-exitcode", cwd=tmp_path)
+    again = engage_sync("plan", "--detailed-exitcode", cwd=tmp_path, env=emulator_process.where())
     assert again.code == 0, again.out
