@@ -14,7 +14,7 @@ import pytest
 from conftest import REPO, Served, engage_sync
 
 from engage_sync import workspace
-from engage_sync.config import load_config
+from engage_sync.config import aimed, load_config
 
 pytestmark = pytest.mark.e2e
 CAMPAIGN = 136790
@@ -81,7 +81,7 @@ def test_one_edited_row_is_planned_from_its_chunk_and_posted_alone(
     summary = json.loads(plan.out)["summary"]
     assert (summary["update"], summary["unchanged"]) == (1, ROWS - 1)
     with contextlib.chdir(tmp_path):  # and it was read in part (the library says)
-        planned = workspace.build_plan([], load_config(), state_file)
+        planned = workspace.build_plan([], aimed(load_config(), env=emu.where()), state_file)
     assert planned.partial == {CAMPAIGN}
 
     second = engage_sync("apply", "--auto-approve", "--rate-scale", "100", env=env, cwd=tmp_path)
