@@ -493,7 +493,7 @@ def test_the_whole_loop_pull_request_plan_merge_apply_commit(
     # the token went to the API only, never to the artifact storage it redirects to
     assert github.auth == {"Bearer ghs_fake"} and github.storage_auth == [""]
     # the next plan has nothing to do
-    final = engage_sync("plan", "--detailed-exitcode", cwd=repo)
+    final = engage_sync("plan", "--detailed-exitcode", cwd=repo, env=served.where())
     assert final.code == 0 and final.out.endswith("0 orphaned, 12 unchanged.\n")
 
 

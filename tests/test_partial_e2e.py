@@ -88,7 +88,7 @@ def test_one_edited_row_is_planned_from_its_chunk_and_posted_alone(
     assert second.code == 0, second.err
     counts = posted(emu)
     assert counts["H-01500"] == 2 and sum(counts.values()) == ROWS + 1
-    listed = engage_sync("state", "list", "--format", "json", cwd=tmp_path)
+    listed = engage_sync("state", "list", "--format", "json", cwd=tmp_path, env=emu.where())
     assert [c["synced"] for c in json.loads(listed.out)["campaigns"]] == [True]
     again = engage_sync("plan", "--detailed-exitcode", cwd=tmp_path, env=emulator_process.where())
     assert again.code == 0, again.out
