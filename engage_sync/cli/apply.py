@@ -122,11 +122,12 @@ class _Progress:
 )
 @click.option(
     "--look-first",
-    type=click.Choice(["off", "probe", "all"]),
-    default="off",
+    type=click.Choice(["auto", "off", "probe", "all"]),
+    default="auto",
     show_default=True,
     help="Look creates up in Engage before posting them: the first batch of each campaign "
-    "(all of them once one is found), or all.",
+    "(all of them once one is found), or all; auto probes where a second load would keep two "
+    "records (RETAIN_ALL) or git tracks the state file (another clone may have applied).",
 )
 @global_options(debug=True)
 @pass_ctx
@@ -205,12 +206,13 @@ def run_apply(
     rate_scale: float | None = None,
     max_retries: int | None = None,
     timeout: float | None = None,
-    look_first: str = "off",
+    look_first: str = "auto",
     reviewed: list[ChangeSet] | None = None,
 ) -> ExitCode:
     """`apply` and `ci apply`: the flags to a request, the operation, its outcome rendered."""
     from ..reconcile import operation
 
+    ctx.aim(account, base_url)  # the plan's target is where this apply sends
     # credentials and base URL first (no network): a misconfigured apply fails on its first line
     client = make_client(ctx, base_url, rate_scale, max_retries, timeout)
     request = operation.ApplyRequest(

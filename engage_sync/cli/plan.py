@@ -115,6 +115,7 @@ def plan(
     """
     from ..render import opt_out_counts, render_drift_text, render_markdown, render_text
 
+    ctx.aim(account, base_url)  # where the plan's leads would go (the state says where they went)
     targets = _targets(fmt, outs)
     if show_pii:
         refuse_pii_off_terminal("--show-pii")

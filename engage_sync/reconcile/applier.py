@@ -71,8 +71,10 @@ class Applier:
     lost_rounds: int = 3  # lookups, then posts of what was not found, for one batch
     # look creates up before posting them (`ci apply`: a state lost with an earlier runner
     # must never load them twice): "probe" looks up the first batch of a campaign's creates
-    # and all of them once one is found; "all"; "off"
+    # and all of them once one is found; "all"; "off"; "auto": "probe" where a second load
+    # would keep two records (RETAIN_ALL) or the state is shared (`shared_state`), else "off"
     look_first: str = "off"
+    shared_state: bool = False
     _campaigns: dict[str, dict[int, Campaign]] = field(default_factory=dict)
     max_in_flight: int | None = None  # None: as many as the shortest window admits
     _executors: dict[str, ThreadPoolExecutor] = field(default_factory=dict)
@@ -195,7 +197,7 @@ class Applier:
         handling = ls.options.duplicate_handling
         if ls.in_doubt:
             wanted -= self._settle_in_doubt(account, ls, sources, set(ls.in_doubt) & wanted, rep)
-        if self.look_first != "off" and ls.creates:
+        if self._look_mode(ls) != "off" and ls.creates:
             wanted -= self._look_before_create(account, ls, sources, wanted, rep)
         loader = BatchLoader(
             self.client,
@@ -335,11 +337,12 @@ class Applier:
         """Creates found in Engage already (a state that did not reach git, say) are recorded,
         not posted again. Returns what is settled (found, or not posted for want of a look)."""
         creates = [c.extern_id for c in ls.creates if c.extern_id in wanted]
-        first = set(creates[: self.batch_size]) if self.look_first == "probe" else set(creates)
+        mode = self._look_mode(ls)
+        first = set(creates[: self.batch_size]) if mode == "probe" else set(creates)
         before = rep.resolved_in_doubt
         settled = self._settle_in_doubt(account, ls, sources, first, rep, delay=0.0)
         found = rep.resolved_in_doubt - before
-        if found and self.look_first == "probe":
+        if found and mode == "probe":
             settled |= self._settle_in_doubt(
                 account, ls, sources, set(creates) - first, rep, delay=0.0
             )
@@ -350,6 +353,13 @@ class Applier:
                 "apply whose state was not saved?): recorded, not posted again"
             )
         return settled
+
+    def _look_mode(self, ls: LeadSetPlan) -> str:
+        """How this campaign's creates are looked up before they are posted."""
+        if self.look_first != "auto":
+            return self.look_first
+        keeps_both = ls.options.duplicate_handling is DuplicateHandling.RETAIN_ALL
+        return "probe" if keeps_both or self.shared_state else "off"
 
     def _settle_in_doubt(
         self,

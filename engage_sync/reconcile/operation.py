@@ -12,6 +12,7 @@ tested without a terminal and `ci apply` shares it instead of copying it.
 from __future__ import annotations
 
 import contextlib
+import subprocess
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -58,7 +59,8 @@ class ApplyRequest:
     # show it (tombstones always); None: no such gate
     reviewed: list[ChangeSet] | None = None
     # look creates up before posting them: "probe" (a campaign's first batch; all of them once
-    # one is found), "all", or "off"
+    # one is found), "all", "off", or "auto" (probe where a second load would keep two records,
+    # RETAIN_ALL, or the state file is tracked by git, so another clone may have applied)
     look_first: str = "off"
     lookup_delay: float = 2.0
     # loader calls in flight at once; None: as many as the shortest window admits (30)
@@ -185,6 +187,9 @@ def apply(
             outcome.cancelled = True
             return outcome
         with Journal(planned.state) as journal:
+            for ls in plan.leadsets:  # where the leads go, before the first is posted
+                if ls.target is not None and ls.has_work:
+                    journal.retarget(ls.campaign.id, ls.target)
             applier = Applier(
                 client,
                 journal,
@@ -194,6 +199,7 @@ def apply(
                 hooks.progress(to_post),
                 lookup_delay=request.lookup_delay,
                 look_first=request.look_first,
+                shared_state=request.look_first == "auto" and tracked(state_path),
                 max_in_flight=request.max_in_flight,
                 sweeper=Sweeper(
                     client,
@@ -226,6 +232,22 @@ def apply(
                 planned.state.base_url = target
                 journal.fold(seals=sealed > 0 or settings is not None or moved)
     return outcome
+
+
+def tracked(path: Path) -> bool:
+    """Whether git tracks the state file: then other clones hold copies of it, and an apply
+    from one of them may have loaded leads this copy does not know (no git: False)."""
+    try:
+        done = subprocess.run(
+            ["git", "ls-files", "--error-unmatch", "--", path.name],
+            cwd=path.parent if str(path.parent) else ".",
+            capture_output=True,
+            timeout=30,
+            check=False,
+        )
+    except (OSError, subprocess.SubprocessError):
+        return False
+    return done.returncode == 0
 
 
 def _stops(planned: workspace.Planned, config: Config) -> list[Stop]:

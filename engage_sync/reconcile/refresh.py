@@ -81,6 +81,8 @@ def _refresh_one(
 ) -> LeadSetPlan:
     cid = ls.campaign.id
     camp = state.campaigns.get(cid)
+    if ls.moved_from is not None:  # the state's leads are in another account: none here
+        camp = None
     owned = set(camp.leads) if camp is not None else set()
     removed = set(camp.removed) if camp is not None else set()
     records, complete = client.leads.scan(account, cid)
