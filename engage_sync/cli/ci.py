@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
@@ -15,6 +16,11 @@ from .apply import run_apply
 from .common import Context, annotate, global_options, pass_ctx
 from .connect import account_for
 from .plan import exit_for, run_plan, write_drift, write_plan
+
+if TYPE_CHECKING:  # the GitOps loop (and the HTTP stack under it) is imported when it runs
+    from ..changeset import ChangeSet
+    from ..gitops.git import Git
+    from ..gitops.reviews import Rules
 
 
 @click.group()
@@ -193,34 +199,20 @@ def ci_apply(
     (tombstones always), name any change nobody reviewed (exit 5), and commit the state to the
     branch, rebased onto whatever landed meanwhile. Nothing posted, nothing committed."""
     from ..gitops.git import Git
-    from ..gitops.github import GitHub
-    from ..gitops.loop import restore_rescued, reviewed_since_last_apply, save_state
     from ..gitops.reviews import Rules
 
     _check_ref(branch)
     token, server = os.environ.get("GITHUB_TOKEN"), os.environ.get("GITHUB_SERVER_URL")
     auth = Git.token_auth(server, token) if token and server else None
     git = Git(Path.cwd(), branch=branch, auth=auth)
-    github = GitHub.from_env(os.environ)
-    try:
-        restored = restore_rescued(
-            git, github, ctx.state_path, push_attempts, push_backoff, apply_workflow
-        )
-        for rescued in restored.restored:
-            click.echo(f"Restored the state an earlier apply kept on {printable(rescued)}.")
-        for why in restored.refused:  # a branch anyone could name: escaped
-            annotate("warning", why)
-        reviewed = None
-        if not checksum:
-            rules = Rules(_bot(), plan_workflow, branch)
-            found = reviewed_since_last_apply(git, github, os.environ, rules)
-            click.echo(printable(found.summary))
-            for note in found.notes:  # what GitHub answered, pull requests' names: escaped
-                click.echo(f"  note: {printable(note)}")
-            reviewed = found.changesets
-    finally:
-        if github is not None:
-            github.close()
+    reviewed = _restore_and_review(
+        ctx,
+        git,
+        None if checksum else Rules(_bot(), plan_workflow, branch),
+        apply_workflow,
+        push_attempts,
+        push_backoff,
+    )
     report = Path(report_dir)
     report.mkdir(parents=True, exist_ok=True)
     head = git.head()
@@ -239,6 +231,25 @@ def ci_apply(
         )
     except EngageSyncError as e:  # the state records what did succeed: commit it all the same
         failure = e
+    _commit_state(ctx, git, head, report, push_attempts, push_backoff, failure)
+    if failure is not None:
+        raise failure
+    return code
+
+
+def _commit_state(
+    ctx: Context,
+    git: Git,
+    head: str,
+    report: Path,
+    push_attempts: int,
+    push_backoff: float,
+    failure: EngageSyncError | None,
+) -> None:
+    """Commit the state (and the report's evidence) to the branch, whether or not the apply
+    failed: the state records what did succeed."""
+    from ..gitops.loop import save_state
+
     try:
         saved = save_state(
             git, ctx.state_path, head, report, _run_id(), push_attempts, push_backoff
@@ -249,9 +260,41 @@ def ci_apply(
         raise StateNotSaved(message) from e
     if saved.message:
         click.echo(saved.message)
-    if failure is not None:
-        raise failure
-    return code
+
+
+def _restore_and_review(
+    ctx: Context,
+    git: Git,
+    rules: Rules | None,
+    apply_workflow: str,
+    push_attempts: int,
+    push_backoff: float,
+) -> list[ChangeSet] | None:
+    """Bring back the state an earlier apply could only keep on a rescue branch, then find the
+    change sets reviewed on the pull requests merged since the last apply (None without
+    `rules`: apply is gated by a checksum instead)."""
+    from ..gitops.github import GitHub
+    from ..gitops.loop import restore_rescued, reviewed_since_last_apply
+
+    github = GitHub.from_env(os.environ)
+    try:
+        restored = restore_rescued(
+            git, github, ctx.state_path, push_attempts, push_backoff, apply_workflow
+        )
+        for rescued in restored.restored:
+            click.echo(f"Restored the state an earlier apply kept on {printable(rescued)}.")
+        for why in restored.refused:  # a branch anyone could name: escaped
+            annotate("warning", why)
+        if rules is None:
+            return None
+        found = reviewed_since_last_apply(git, github, os.environ, rules)
+        click.echo(printable(found.summary))
+        for note in found.notes:  # what GitHub answered, pull requests' names: escaped
+            click.echo(f"  note: {printable(note)}")
+        return found.changesets
+    finally:
+        if github is not None:
+            github.close()
 
 
 def _check_ref(branch: str) -> None:
