@@ -235,14 +235,6 @@ def parse_changeset_lines(lines: Iterator[str], source: str) -> ChangeSet:
     return ChangeSet(claimed, frozenset(items), source)
 
 
-def read_changeset(path: Path) -> ChangeSet:
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as e:
-        raise ChangeSetError(f"{path}: cannot read the change set: {e}") from e
-    return parse_changeset(text, str(path))
-
-
 @dataclass
 class Coverage:
     """Main's plan against the reviewed change sets: what was reviewed, what was not."""

@@ -223,10 +223,6 @@ class Lead(NamedTuple):
                 return str(self.values[self.names.index(name)])
         return ""
 
-    def content_hash(self) -> str:
-        """A hash of the normalised content: equal for equal leads however the file spells them."""
-        return self.digest
-
     def field_hashes(self) -> dict[str, str]:
         return {name: field_hash(name, value) for name, value in self.fields}
 

@@ -20,7 +20,6 @@ What concurrency must not change:
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
@@ -46,7 +45,6 @@ class _Flight:
     number: int  # the journal's batch number
     phones: frozenset[str]
     attempt: int
-    sent: float
     throttled: int = 0  # times it was answered 429 (Engage did nothing): sent again, bounded
 
 
@@ -173,9 +171,7 @@ class BatchLoader:
         body = {**options, "uploadLeads": [lead.to_request() for lead in leads]}
         number = self.journal.begin(self.campaign, [lead.extern_id for lead in leads])
         future = self.pool.submit(self.client.load_leads, self.account, self.campaign, body)
-        self._flights[future] = _Flight(
-            file, options, leads, number, phones, attempt, time.monotonic(), throttled
-        )
+        self._flights[future] = _Flight(file, options, leads, number, phones, attempt, throttled)
 
     def _posted(self, flight: _Flight) -> None:
         """Engage took the call (it answered, or may have acted): its leads count as posted,
