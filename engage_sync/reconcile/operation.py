@@ -137,7 +137,8 @@ def apply(
             accounts = {ls.account or request.default_account for ls in working}
             if stops and request.default_account:
                 accounts.add(request.default_account)
-            client.authenticate(a for a in accounts if a)
+            # each account's campaigns in the same call: the campaign check needs them
+            client.authenticate((a for a in accounts if a), campaigns=bool(working))
         if request.refresh:
             plan = look(
                 plan,
