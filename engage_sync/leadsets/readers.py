@@ -188,16 +188,27 @@ def _mapping(ev: Any, start: Any, shown: str) -> dict[str, object]:
     if start.anchor is not None:
         documents.keep_anchor(ev.anchors, start, documents.node_of(start))
     out: dict[str, object] = {}
+    get = ev.get_event
     while True:
-        key = ev.get_event()
-        if type(key) is MappingEndEvent:
+        key = get()
+        kind = type(key)
+        if kind is MappingEndEvent:
             return out
-        name = _name(ev, key, shown)
-        value = ev.get_event()
-        if type(value) is ScalarEvent:
-            out[name] = _scalar(value, ev.anchors, text=True)
+        if kind is ScalarEvent and key.tag is None and key.anchor is None and key.value != "<<":
+            name = key.value  # a plain name, as inline_leads reads one
         else:
+            name = _name(ev, key, shown)
+        value = get()
+        if type(value) is not ScalarEvent:
             out[name] = [_other(ev, value, ev.anchors, shown, text=True)]
+        elif (
+            value.tag is None
+            and value.anchor is None
+            and not (value.implicit[0] and value.value in _NULLS)
+        ):
+            out[name] = value.value  # text, kept exactly: what _scalar gives, without a node
+        else:
+            out[name] = _scalar(value, ev.anchors, text=True)
 
 
 def _other(ev: Any, event: Any, anchors: dict[str, Node], shown: str, text: bool) -> object:
