@@ -443,7 +443,7 @@ def _build(
         if cid not in made and cid in tallies:
             leads_file = next(s.meta.leads_file for s in sources if s.meta.campaign.id == cid)
             assert leads_file is not None
-            made[cid] = tallies[cid].chunks(cut, sink.slow_lines(leads_file))
+            made[cid] = tallies[cid].chunks(cut, sink.shapes(leads_file))
     handling = {d.campaign.id: str(d.options.get("duplicateHandling")) for d in desired}
     shared = tuple(
         f"campaign {cid}: {n} lead(s) share a phone with an earlier lead; with "

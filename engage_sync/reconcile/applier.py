@@ -14,12 +14,13 @@ from ..donotcall.phones import record_phones
 from ..engage import Campaign, EngageApi
 from ..errors import ApiError
 from ..leadsets import Source
-from ..model import PHONE_FIELDS, DriftKind, DuplicateHandling, Lead, LeadSetPlan, Plan
+from ..model import DriftKind, DuplicateHandling, Lead, LeadSetPlan, Plan
 from ..optouts import DateSource
 from ..state import Journal
 from .actions import Reconciler
 from .donotcall import Stop, Sweeper
 from .loader import Batch, BatchLoader, batches, look
+from .lookahead import posted_phones
 from .report import LeadSetReport, Report, scrub
 
 Progress = Callable[[int], None]
@@ -33,16 +34,6 @@ LOOKUP_PHONES = 1000
 
 def _nothing_held(account: str, phones: Sequence[str]) -> set[str]:
     return set()
-
-
-def posted_phones(lead: Lead) -> list[str]:
-    """A lead's phones as the loader posts them (each part of a `|`-joined leadPhone)."""
-    return [
-        part
-        for name, value in zip(lead.names, lead.values, strict=True)
-        if name in PHONE_FIELDS
-        for part in str(value).split("|")
-    ]
 
 
 # updates posted again rather than looked up after a lost answer: under this mode the loader

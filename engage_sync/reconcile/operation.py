@@ -37,8 +37,9 @@ from ..state import (
     save_state,
     write_pacing,
 )
-from .applier import Applier
+from .applier import LOOKUP_PHONES, Applier
 from .donotcall import Stop, Sweeper, engage_opt_outs
+from .lookahead import look_ahead
 from .refresh import refresh as look
 from .report import Report
 
@@ -117,7 +118,8 @@ def apply(
 ) -> ApplyOutcome:
     """Plan, gate, ask, post, record. Raises for what stops it before anything is sent
     (invalid lead sets, a held lock, a campaign with no account)."""
-    with client, StateLock(state_path, "apply", request.lock_timeout), _paced(state_path, client):
+    lock = StateLock(state_path, "apply", request.lock_timeout)
+    with client, lock, _paced(state_path, client), contextlib.ExitStack() as ended:
         planned = workspace.build_plan(
             request.paths,
             config,
@@ -135,11 +137,21 @@ def apply(
                 "ENGAGE_ACCOUNT_ID or `account:` in engage-sync.yaml; nothing posted"
             )
         working = [ls for ls in plan.leadsets if ls.has_work or request.refresh]
+        # the first leads' do-not-call look-up, made while the campaigns are read
+        ahead = None
+        if not request.refresh:
+            default, batch = request.default_account, request.batch_size
+            ahead = look_ahead(
+                plan, planned.sources, config.opt_outs, client, default, batch, LOOKUP_PHONES
+            )
+        if ahead is not None:
+            ended.callback(ahead.close)  # before the client closes
         if working or stops:  # wrong credentials or account: the first and only thing said
             accounts = {ls.account or request.default_account for ls in working}
             if stops and request.default_account:
                 accounts.add(request.default_account)
-            client.authenticate(a for a in accounts if a)
+            # each account's campaigns in the same call: the campaign check needs them
+            client.authenticate((a for a in accounts if a), campaigns=bool(working))
         if request.refresh:
             plan = look(
                 plan,
@@ -208,6 +220,7 @@ def apply(
                     planned.registry.key,
                     campaigns=_campaigns(plan, request.default_account),
                     states=config.opt_outs.engage_states,
+                    ahead=ahead,
                 ),
                 stops=stops,
             )

@@ -1,6 +1,6 @@
 """Append-only journal of an apply in progress, so a crash never loses an acknowledged lead.
 
-Rewriting a large state file after every batch would be slow, so apply appends one fsynced line per
+Rewriting a large state file after every batch would be slow, so apply appends one synced line per
 event instead: `begin` before a batch is posted, `ack` with the state entries once Engage accepted
 it, `fail` when it did not; `act` before a lead action (cancel, delete) is sent and `acted` after
 its answer, both with the lead ids; `forget` once removed leads are confirmed not dialable.
@@ -33,6 +33,11 @@ def now() -> str:
 
 
 F = TypeVar("F", bound=Callable[..., Any])
+
+# An appended line is durable once its bytes and the file's size are: fdatasync says so without
+# writing the file's times too (a third of fsync's cost on Linux, once per batch sent and once
+# per answer); where there is none (macOS), fsync.
+_sync: Callable[[int], None] = getattr(os, "fdatasync", os.fsync)
 
 
 def _locked(method: F) -> F:
@@ -84,7 +89,7 @@ class Journal:
             assert self._file is not None
             self._file.write(jsonl.dumps(record))
             self._file.flush()
-            os.fsync(self._file.fileno())
+            _sync(self._file.fileno())
 
     @_locked
     def begin(self, campaign: int, extern_ids: Iterable[str]) -> int:
