@@ -16,6 +16,7 @@ from .problems import DUPLICATE_EFFECT, Sink
 from .sources import (
     SUFFIXES,
     Source,
+    by_campaign,
     campaign_leads,
     declared_leads,
     discover,
@@ -33,6 +34,7 @@ __all__ = [
     "SUFFIXES",
     "Sink",
     "Source",
+    "by_campaign",
     "campaign_leads",
     "declared_leads",
     "discover",

@@ -33,6 +33,9 @@ def now() -> str:
 
 
 F = TypeVar("F", bound=Callable[..., Any])
+# leads recorded in a campaign before their state entries go to disk (spill.py): the in-memory
+# state of a first apply of a million leads stays at a few megabytes
+SPILL_AT = 50_000
 
 
 def _locked(method: F) -> F:
@@ -61,6 +64,7 @@ class Journal:
         # in-memory state changes with its journal line
         self._lock = threading.RLock()
         self._recorded = False  # an ack or a forget: the state holds something new
+        self._fresh: dict[int, list[str]] = {}  # recorded by this run, still in memory
 
     def __enter__(self) -> Journal:
         if self.path.exists():  # an earlier run's journal, replayed on load: fold it first
@@ -124,6 +128,11 @@ class Journal:
         camp.accept(entries, None, file, options)
         camp.settle(self._open.pop(batch, ()))
         self._recorded = True
+        fresh = self._fresh.setdefault(campaign, [])
+        fresh.extend(entries)
+        if len(fresh) >= SPILL_AT:
+            camp.spill(fresh)
+            fresh.clear()
 
     @_locked
     def fail(self, batch: int, campaign: int) -> None:
