@@ -535,15 +535,3 @@ def leads_file_source(path: Path, campaign: int) -> Source:
         shown_path(path), CampaignRef(campaign), None, LoadOptions(), shown_path(path)
     )
     return Source(meta, path, False, path, LeadContext(None))
-
-
-def declared_leads(sources: Sequence[Source], wanted: set[str]) -> dict[str, Lead]:
-    """The wanted leads as declared (the files are streamed; only these are kept)."""
-    found: dict[str, Lead] = {}
-    if not wanted:
-        return found
-    for source in sources:
-        for lead in stream(source):
-            if lead.extern_id in wanted:
-                found[lead.extern_id] = lead
-    return found

@@ -35,7 +35,7 @@ def now() -> str:
 F = TypeVar("F", bound=Callable[..., Any])
 # leads recorded in a campaign before their state entries go to disk (spill.py): the in-memory
 # state of a first apply of a million leads stays at a few megabytes
-SPILL_AT = 50_000
+SPILL_AT = 20_000
 
 
 def _locked(method: F) -> F:

@@ -23,7 +23,7 @@ from typing import IO
 
 from ..errors import ScratchError
 
-_BLOCK = 1 << 16
+_BLOCK = 1 << 15
 
 
 class Spill:
