@@ -185,11 +185,15 @@ def steady_state(leadset: Path, state: Path) -> None:
     subprocess.run([PYTHON, "-c", code, str(leadset), str(state)], check=True)
 
 
-def measure(*args: str) -> dict[str, float]:
+def measure(*args: str, env: dict[str, str] | None = None) -> dict[str, Any]:
     out = subprocess.run(
-        [PYTHON, str(HERE / "measure.py"), *args], check=True, capture_output=True, text=True
+        [PYTHON, str(HERE / "measure.py"), *args],
+        check=True,
+        capture_output=True,
+        text=True,
+        env=env,
     ).stdout
-    result: dict[str, float] = json.loads(out.strip().splitlines()[-1])
+    result: dict[str, Any] = json.loads(out.strip().splitlines()[-1])
     return result
 
 
@@ -397,6 +401,58 @@ def bench_apply(root: Path, n: int, batch: int, scale: float, latency: float) ->
         "posted": posted,
         "posted_per_changed": round(posted / changed, 3) if changed else None,
     }
+
+
+def bench_lean_apply(root: Path, n: int, batch: int, scale: float) -> dict[str, Any]:
+    """Issue #34, item 2: a first apply of `n` new leads (`--look-first probe`, as `ci apply`
+    runs it) against the plan of the same files, each in a fresh process: peak RSS, and how
+    often each file was parsed (the readers) and opened (a parse, a hash, chunking); then an
+    apply with 1% of the leads changed (their updates' earlier records looked up in the same
+    pass); then what writing the state of `n` leads allocates at its peak."""
+    work = root / f"lean-{n}"
+    if work.exists():
+        shutil.rmtree(work)
+    (work / "leadsets").mkdir(parents=True)
+    data = work / "leadsets" / "leads.csv"
+    write_csv(data, n, 17, 0.0)
+    leadset = work / "leadsets" / "bench.yaml"
+    leadset.write_text(
+        f"campaign: {CAMPAIGN}\naccount: '99990001'\n{OPTIONS}leadsFile: leads.csv\n"
+    )
+    (work / "engage-sync.yaml").write_text("rails: {maxCreates: 10000000}\n")
+    plan = measure("plan", str(leadset), str(root / "no-state.json"))
+    flags = ("--batch-size", str(batch), "--rate-scale", str(scale))
+    scaled = ("--rate-scale", str(scale), "--max-leads", str(batch), "--request-log", "0")
+    with emulator(*scaled) as (_, env):
+        first = measure("apply", str(work), *flags, "--look-first", "probe", env=env)
+        write_csv(data, n, 17, 0.01)
+        steady = measure("apply", str(work), *flags, env=env)
+    state = work / "engage-sync.state.json"
+    written = measure("save-state", str(state))
+    out = {
+        "leads": n,
+        "plan_rss_mb": round(plan["peak_rss_mb"]),
+        "apply_rss_mb": round(first["peak_rss_mb"]),
+        "apply_over_plan_rss": round(first["peak_rss_mb"] / plan["peak_rss_mb"], 2),
+        "apply_s": round(first["seconds"], 2),
+        "first_parsed": first["parsed"].get("leads.csv", 0),
+        "first_opened": first["opened"].get("leads.csv", 0),
+        "steady_rss_mb": round(steady["peak_rss_mb"]),
+        "steady_parsed": steady["parsed"].get("leads.csv", 0),
+        "steady_opened": steady["opened"].get("leads.csv", 0),
+        "state_mb": written["state_mb"],
+        "state_write_peak_mb": written["write_peak_mb"],
+    }
+    print(
+        f"  lean apply of {n:,} new leads: peak {out['apply_rss_mb']} MB against plan's "
+        f"{out['plan_rss_mb']} MB (x{out['apply_over_plan_rss']}); leads.csv parsed "
+        f"{out['first_parsed']}x, opened {out['first_opened']}x; 1% changed: parsed "
+        f"{out['steady_parsed']}x, opened {out['steady_opened']}x, peak {out['steady_rss_mb']} "
+        f"MB; writing the {out['state_mb']} MB state allocates {out['state_write_peak_mb']} MB "
+        "at its peak",
+        flush=True,
+    )
+    return out
 
 
 # `apply` with the do-not-call look-ups replaced by answers of "none held": the loader calls
@@ -876,10 +932,20 @@ def bench_accounts(root: Path, n: int, scale: float, latency: float) -> dict[str
     }
 
 
+def bytes_read() -> int | None:
+    """Bytes this process has read so far (Linux), or None."""
+    try:
+        text = Path("/proc/self/io").read_text()
+    except OSError:
+        return None
+    return int(text.split("rchar:", 1)[1].split()[0])
+
+
 def bench_ledger(root: Path, n: int) -> dict[str, Any]:
     """The evidence ledger (issue #22): bytes per opt-out on disk and once git packed it, and
-    what appending a day's removals to a ledger of `n` costs (it reads the ledger to append
-    each removal once). Entries as apply writes them: one cancel of one or two records."""
+    what appending a day's removals to a ledger of `n` costs, and that cost at a tenth of `n`
+    (an append reads the ledger's last lines only: flat, issue #34). Entries as apply writes
+    them: one cancel of one or two records."""
     from datetime import date, datetime, timedelta, timezone
 
     from engage_sync.optouts import DateSource, Deadline, OptOutRules, Requested, ledger
@@ -908,13 +974,20 @@ def bench_ledger(root: Path, n: int) -> dict[str, Any]:
 
     i = 0
     commits = 0
+    costs: dict[int, float] = {}  # the append of a day's removals, at a tenth of n and at n
+    read: dict[int, int | None] = {}  # and the bytes it read (Linux: /proc/self/io)
     while i < n:
         when = start + timedelta(days=day)
         day += 1
         if when.weekday() >= 5:
             continue
         batch = [one(i + k, when) for k in range(min(per_day, n - i))]
+        t0, r0 = time.perf_counter(), bytes_read()
         ledger.append(path, batch)
+        if i < n // 10 <= i + len(batch) or i + len(batch) >= n:
+            costs[i + len(batch)] = time.perf_counter() - t0
+            after = bytes_read()
+            read[i + len(batch)] = after - r0 if after is not None and r0 is not None else None
         i += len(batch)
         if day % 30 == 0 or i >= n:  # a commit a month, as a team's applies would add up
             subprocess.run([*git, "add", path.name], check=True)
@@ -927,8 +1000,14 @@ def bench_ledger(root: Path, n: int) -> dict[str, Any]:
     t0 = time.perf_counter()
     ledger.append(path, extra)
     append_s = time.perf_counter() - t0
+    small, large = sorted(costs)[0], sorted(costs)[-1]
     out = {
         "removals": n,
+        "append_at_tenth_s": round(costs[small], 4),
+        "append_at_full_s": round(costs[large], 4),
+        "append_full_over_tenth": round(costs[large] / costs[small], 2) if costs[small] else None,
+        "append_read_bytes_at_tenth": read[small],
+        "append_read_bytes_at_full": read[large],
         "bytes": size,
         "bytes_per_removal": round(size / n, 1),
         "git_packed_bytes": packed,
@@ -940,7 +1019,9 @@ def bench_ledger(root: Path, n: int) -> dict[str, Any]:
     print(
         f"  evidence ledger: {n:,} removals, {out['bytes_per_removal']} bytes each "
         f"({out['git_packed_bytes_per_removal']} once git packed {commits} commits); appending "
-        f"a day's {per_day} to it: {out['append_day_s']} s",
+        f"a day's {per_day} to it: {out['append_day_s']} s; a day's append at {large:,} entries "
+        f"against at {small:,}: x{out['append_full_over_tenth']}, reading {read[large]} and "
+        f"{read[small]} bytes",
         flush=True,
     )
     return out
@@ -1061,6 +1142,11 @@ def main() -> None:
         for latency in (1.0, 3.0)
     ]
     evidence = bench_ledger(args.data, 2_000 if args.quick else 100_000)
+    lean = (
+        bench_lean_apply(args.data, 5_000, 50, 40.0)
+        if args.quick
+        else bench_lean_apply(args.data, 1_000_000, 500, 1000.0)
+    )
     dnc = [
         bench_dnc_lookups(args.data, size, 500, 10.0, 0.5 / 10.0)
         for size in ((1_000, 5_000) if args.quick else (1_000, 100_000))
@@ -1087,6 +1173,7 @@ def main() -> None:
         "incremental": incremental,
         "accounts": accounts,
         "evidence_ledger": evidence,
+        "lean_apply": lean,
         "dnc_lookups": dnc,
         "burst": bursts,
     }

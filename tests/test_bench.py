@@ -84,6 +84,12 @@ def test_quick_benchmark_runs_and_writes_every_measurement(tmp_path: Path) -> No
     assert [b["latency_s"] for b in doc["burst"]] == [1.0, 3.0]
     ledger = doc["evidence_ledger"]
     assert ledger["removals"] == 2_000 and 100 < ledger["bytes_per_removal"] < 1_000
+    assert ledger["append_at_full_s"] > 0 and ledger["append_at_tenth_s"] > 0
+    lean = doc["lean_apply"]  # issue #34: the figures are for reading; the reads are counts
+    assert lean["leads"] == 5_000 and lean["apply_over_plan_rss"] > 0
+    assert lean["first_parsed"] == lean["steady_parsed"] == 2  # the plan, then the apply
+    assert lean["state_write_peak_mb"] > 0
+    assert "lean apply of 5,000 new leads" in result.stdout
     accounts = doc["accounts"]
     for run in (accounts["one_account"], accounts["two_accounts"]):
         # every lead loaded once; a 429 is a measurement (a loaded machine's scheduling can

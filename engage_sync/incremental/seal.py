@@ -196,19 +196,28 @@ class Seal:
         )
 
 
-def trusted(
-    camp: CampaignState, key: str, discovered: Mapping[str, Path], digests: dict[str, str | None]
+def holds(
+    camp: CampaignState | None,
+    key: str,
+    digests: dict[str, str | None],
+    dnc: str | None = None,
+    but: str | None = None,
 ) -> Seal | None:
-    """The campaign's seal, when it still holds for the files found now. `digests` has every
-    discovered lead-set file; leadsFiles are hashed here (once) and added to it."""
-    if camp.seal is None or camp.in_doubt:
+    """The campaign's seal when it still holds: the one rule. The state agrees with it (the
+    sealed count of leads, none in doubt), it was made by this engage-sync with these settings
+    (`key`) and, given `dnc`, against this do-not-call set, and every input's bytes are as
+    sealed, but for `but` (a leadsFile a partial read compares chunk by chunk). `digests` has
+    every discovered lead-set file; other inputs are hashed here (once) and added to it."""
+    if camp is None or camp.seal is None or camp.in_doubt:
         return None
     seal = Seal.from_json(camp.seal)
-    if seal is None or seal.key != key or seal.leads != len(camp.leads):
+    if seal is None or seal.key != key or seal.leads != camp.count():
         return None
-    if not set(seal.files) <= discovered.keys():
+    if dnc is not None and seal.dnc != dnc:
         return None
     for shown, recorded in seal.inputs:
+        if shown == but:
+            continue
         if shown not in digests:
             digests[shown] = file_digest(Path(shown))
         if digests[shown] != recorded:

@@ -205,7 +205,7 @@ class Sweeper:
             for r in mine:  # the owned records this sweep cancelled (a tombstone's own were
                 # cancelled, and are recorded, by its removal)
                 camp = state.campaigns.get(r.campaign_id)
-                if r.dialable and camp is not None and r.extern_id in camp.leads:
+                if r.dialable and camp is not None and camp.owns(r.extern_id):
                     forget.setdefault(r.campaign_id, set()).add(r.extern_id)
             deadline = Deadline(Requested(stop.requested, stop.requested_from), today, self.rules)
             moment = confirmed.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")

@@ -226,7 +226,7 @@ def apply(
             )
             sealed = 0
             try:
-                outcome.report = applier.run(plan, planned.sources)
+                outcome.report = applier.run(plan, planned.inputs)
                 if outcome.carried_out_all:
                     sealed = workspace.record_seals(planned, _carried_out(outcome.report))
             except KeyboardInterrupt:

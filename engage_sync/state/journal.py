@@ -33,6 +33,9 @@ def now() -> str:
 
 
 F = TypeVar("F", bound=Callable[..., Any])
+# leads recorded in a campaign before their state entries go to disk (spill.py): the in-memory
+# state of a first apply of a million leads stays at a few megabytes
+SPILL_AT = 20_000
 
 # An appended line is durable once its bytes and the file's size are: fdatasync says so without
 # writing the file's times too (a third of fsync's cost on Linux, once per batch sent and once
@@ -66,6 +69,7 @@ class Journal:
         # in-memory state changes with its journal line
         self._lock = threading.RLock()
         self._recorded = False  # an ack or a forget: the state holds something new
+        self._fresh: dict[int, list[str]] = {}  # recorded by this run, still in memory
 
     def __enter__(self) -> Journal:
         if self.path.exists():  # an earlier run's journal, replayed on load: fold it first
@@ -129,6 +133,11 @@ class Journal:
         camp.accept(entries, None, file, options)
         camp.settle(self._open.pop(batch, ()))
         self._recorded = True
+        fresh = self._fresh.setdefault(campaign, [])
+        fresh.extend(entries)
+        if len(fresh) >= SPILL_AT:
+            camp.spill(fresh)
+            fresh.clear()
 
     @_locked
     def fail(self, batch: int, campaign: int) -> None:
