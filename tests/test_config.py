@@ -69,6 +69,13 @@ def test_bad_yaml_in_the_settings_is_refused_at_its_line(tmp_path: Path) -> None
         load_config(cwd=tmp_path)
 
 
+def test_an_explicit_tag_its_value_does_not_fit_is_a_clear_problem(tmp_path: Path) -> None:
+    settings(tmp_path, "account: '1'\nbatchSize: !!int ten\n")
+    with pytest.raises(ConfigError) as e:
+        load_config(cwd=tmp_path)
+    assert str(e.value) == "engage-sync.yaml:2: batchSize: 'ten' is not of type 'integer'"
+
+
 def test_problems_are_named_with_the_path_given_on_the_command_line(tmp_path: Path) -> None:
     path = settings(tmp_path, "batchSize: 0\n")
     with pytest.raises(ConfigError) as e:

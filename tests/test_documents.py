@@ -83,6 +83,18 @@ def test_scalars_keep_their_text_where_text_is_wanted_and_are_typed_elsewhere(
     }
 
 
+@pytest.mark.parametrize(
+    "value", ["!!int twelve", "!!float x", "!!bool maybe", "!!timestamp yesterday"]
+)
+def test_an_explicit_tag_that_does_not_fit_its_value_keeps_the_text(
+    tmp_path: Path, value: str
+) -> None:
+    """Before the fix a tag its text did not fit raised a ValueError (or a KeyError...): a
+    traceback, not the schema's clear problem at the line."""
+    (data,) = convert(compose(tmp_path, f"n: {value}\n")).values()
+    assert data == value.split(" ", 1)[1]
+
+
 def test_the_converter_records_the_line_of_every_key_and_item(tmp_path: Path) -> None:
     node = compose(tmp_path, "campaign: 7\noptions:\n  a: 1\n  b:\n    - x\n    - y\n")
     conv = documents.Converter("a.yaml", lambda path: False)
