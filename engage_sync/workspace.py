@@ -11,8 +11,8 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from . import leadsets
-from .config import DEFAULT_LEADSETS, DEFAULT_STATE, Config, pick
+from . import leadsets, settings
+from .config import DEFAULT_STATE, Config
 from .display import printable
 from .donotcall.keys import resolve as resolve_key
 from .donotcall.registry import Origin, Registry
@@ -37,6 +37,7 @@ from .optouts.history import blame
 from .planner import plan as make_plan
 from .progress import Meter, count_lines, counted
 from .rails import tripped
+from .settings import table
 from .state import CampaignState, State, load_state
 from .state.file import MalformedEntry
 from .state.lock import lock_path
@@ -48,7 +49,7 @@ def state_path(flag: str | None, config: Config) -> Path:
     setting or a symbolic link committed there must not send the state, its journal, lock or
     evidence ledger elsewhere). Whichever it is, none of them may be other than a regular file.
     """
-    chosen = pick(flag, "ENGAGE_SYNC_STATE", None, None)
+    chosen = settings.chosen(table.STATE, flag)  # not the file's: that one is checked below
     inside = None
     if chosen is not None:
         path = Path(chosen)
@@ -68,7 +69,7 @@ def state_path(flag: str | None, config: Config) -> Path:
 def leadset_paths(paths: Sequence[str], config: Config) -> tuple[list[str], bool]:
     """The paths to read, and whether they are the whole configured folder (not a subset). The
     configured folder must lie inside the repository; paths given may be anywhere."""
-    folder = str(pick(None, None, config.leadsets, DEFAULT_LEADSETS))
+    folder = str(settings.resolve(table.LEADSETS, None, config.leadsets))
     if paths and not any(_same(p, folder) for p in paths):
         return list(paths), False
     inside = boundary.root()

@@ -1,0 +1,7 @@
+"""Settings: each one's flag, environment variable, engage-sync.yaml key and default in one table
+(table.py), read in one order (setting.py: flag > environment > engage-sync.yaml > default)."""
+
+from .setting import Kind, Setting, chosen, resolve
+from .table import SETTINGS, markdown
+
+__all__ = ["SETTINGS", "Kind", "Setting", "chosen", "markdown", "resolve"]
