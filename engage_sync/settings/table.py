@@ -4,10 +4,12 @@ default, declared here once. Commands declare their options from these rows (cli
 Settings table is rendered from them (tests/test_settings.py checks --help, the config schema and
 the docs against this table).
 
-Not here: the credentials (engage/auth.py: exactly one kind of them, from the environment only),
-the variables a CI service or GitHub Actions sets (CI, GITHUB_*, PR_NUMBER), NO_COLOR, the
-blocks of `rails:` and `optOuts:` (their defaults are their classes': config.Rails,
-optouts.calendar.OptOutRules), and flags that only say what one run does (--force, --out, ...).
+Every environment variable engage-sync reads is a row here, the credentials too (engage/auth.py
+takes exactly one kind of them, from the environment only). The variables a CI service, GitHub
+Actions or the terminal sets are not settings: PLATFORM lists them, for docs/settings.md. Not
+here either: the settings inside `rails:` and `optOuts:` (their defaults are their classes':
+config.Rails, optouts.calendar.OptOutRules), and flags that only say what one run does (--force,
+--out, ...).
 """
 
 from __future__ import annotations
@@ -19,6 +21,31 @@ ENGAGE = ("apply", "campaigns", "plan", "import", "optouts pull")  # the command
 EVERY = ("",)  # a global option: before the command name, or after it where the command reads it
 
 # name, flag, environment variable, engage-sync.yaml key, default, kind, help
+# the credentials: exactly one kind (engage/auth.py), from the environment only, never shown
+CLIENT_ID = Setting(
+    "client_id", None, "RINGCENTRAL_CLIENT_ID", None, None, Kind.TEXT,
+    "The RingCentral JWT app's client id (with RINGCENTRAL_CLIENT_SECRET and RINGCENTRAL_JWT)",
+)  # fmt: skip
+CLIENT_SECRET = Setting(
+    "client_secret", None, "RINGCENTRAL_CLIENT_SECRET", None, None, Kind.SECRET,
+    "The RingCentral JWT app's client secret",
+)  # fmt: skip
+JWT = Setting(
+    "jwt", None, "RINGCENTRAL_JWT", None, None, Kind.SECRET,
+    "A RingCentral JWT credential, exchanged for an Engage token (the recommended kind)",
+)  # fmt: skip
+RC_SERVER = Setting(
+    "rc_server", None, "RINGCENTRAL_SERVER_URL", None, "https://platform.ringcentral.com",
+    Kind.TEXT, "The RingCentral platform the JWT is exchanged at",
+)  # fmt: skip
+ACCESS_TOKEN = Setting(
+    "access_token", None, "ENGAGE_ACCESS_TOKEN", None, None, Kind.SECRET,
+    "A ready Engage access token (instead of the JWT)",
+)  # fmt: skip
+API_TOKEN = Setting(
+    "api_token", None, "ENGAGE_API_TOKEN", None, None, Kind.SECRET,
+    "A legacy permanent Engage API token, sent as X-Auth-Token (instead of the JWT)",
+)  # fmt: skip
 CONFIG = Setting(
     "config", "--config", "ENGAGE_SYNC_CONFIG", None, "engage-sync.yaml", Kind.PATH,
     "Settings file", commands=EVERY,
@@ -203,7 +230,8 @@ OPT_OUTS = Setting(
 )  # fmt: skip
 
 SETTINGS: tuple[Setting, ...] = (
-    CONFIG, STATE, LEADSETS, ACCOUNT, BASE_URL, BATCH_SIZE, LOOKUP_DELAY, LOADER_RATE,
+    CONFIG, STATE, LEADSETS, ACCOUNT, BASE_URL, CLIENT_ID, CLIENT_SECRET, JWT, RC_SERVER,
+    ACCESS_TOKEN, API_TOKEN, BATCH_SIZE, LOOKUP_DELAY, LOADER_RATE,
     SEARCH_RATE, ACTION_RATE, RATE_SCALE, MAX_RETRIES, TIMEOUT, GIVE_UP_AFTER, MAX_IN_FLIGHT,
     LOOK_FIRST, PROGRESS_SECONDS, ALLOWED_HOSTS, PHONE_KEY, TODAY, OPTIONS, PRUNE, PRUNE_ACTION,
     RAILS, OPT_OUTS, PLAN_DIR, REVIEWED_CHECKSUM, REPORT_DIR, CI_LOOK_FIRST, BRANCH,
