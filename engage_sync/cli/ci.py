@@ -112,7 +112,7 @@ def _bot() -> str:
 @ci.command("apply")
 @setting_option(settings.REVIEWED_CHECKSUM, metavar="SHA")
 @setting_option(settings.REPORT_DIR)
-@setting_option(settings.CI_LOOK_FIRST)
+@setting_option(settings.LOOK_FIRST)
 @setting_option(settings.BRANCH)
 @setting_option(settings.PLAN_WORKFLOW)
 @setting_option(settings.APPLY_WORKFLOW)
@@ -165,7 +165,8 @@ def ci_apply(
             report_json=str(report / "apply-report.json"),
             checksum=checksum,
             reviewed=reviewed,
-            look_first=look_first,
+            # the state is shared through git: auto always probes here
+            look_first="probe" if look_first == "auto" else look_first,
             batch_size=batch_size,
             rate_scale=rate_scale,
         )

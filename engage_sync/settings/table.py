@@ -108,19 +108,13 @@ MAX_IN_FLIGHT = Setting(
     "max_in_flight", None, "ENGAGE_SYNC_MAX_IN_FLIGHT", None, None, Kind.INT,
     "Loader calls in flight at once", low=1, shown="as many as the limits admit",
 )  # fmt: skip
-# --look-first is two settings: plain apply may decide by the lead set and the repository
-# (auto), the CI apply always probes (a state that never reached git must not load twice)
 LOOK_FIRST = Setting(
     "look_first", "--look-first", None, None, "auto", Kind.CHOICE,
     "Look creates up in Engage before posting them: the first batch of each campaign (all of "
     "them once one is found), or all; auto probes where a second load would keep two records "
-    "(RETAIN_ALL) or git tracks the state file (another clone may have applied)",
-    commands=("apply",), choices=("auto", "off", "probe", "all"),
-)  # fmt: skip
-CI_LOOK_FIRST = Setting(
-    "ci_look_first", "--look-first", None, None, "probe", Kind.CHOICE,
-    "Look creates up in Engage before posting them, so a state that never reached git does "
-    "not load them twice", commands=("ci apply",), choices=("off", "probe", "all"),
+    "(RETAIN_ALL) or the state is shared (git tracks it: another clone may have applied; ci "
+    "apply always, as a state that never reached git must not load twice)",
+    commands=("apply", "ci apply"), choices=("auto", "off", "probe", "all"),
 )  # fmt: skip
 PROGRESS_SECONDS = Setting(
     "progress_seconds", None, "ENGAGE_SYNC_PROGRESS_SECONDS", None, 5.0, Kind.SECONDS,
@@ -234,7 +228,7 @@ SETTINGS: tuple[Setting, ...] = (
     ACCESS_TOKEN, API_TOKEN, BATCH_SIZE, LOOKUP_DELAY, LOADER_RATE,
     SEARCH_RATE, ACTION_RATE, RATE_SCALE, MAX_RETRIES, TIMEOUT, GIVE_UP_AFTER, MAX_IN_FLIGHT,
     LOOK_FIRST, PROGRESS_SECONDS, ALLOWED_HOSTS, PHONE_KEY, TODAY, OPTIONS, PRUNE, PRUNE_ACTION,
-    RAILS, OPT_OUTS, PLAN_DIR, REVIEWED_CHECKSUM, REPORT_DIR, CI_LOOK_FIRST, BRANCH,
+    RAILS, OPT_OUTS, PLAN_DIR, REVIEWED_CHECKSUM, REPORT_DIR, BRANCH,
     PLAN_WORKFLOW, APPLY_WORKFLOW, PUSH_ATTEMPTS, PUSH_BACKOFF, BOT_LOGIN, MAX_ARTIFACT_BYTES,
     MAX_CHANGESET_BYTES, SOURCE_SHA, DRIFT_DIR, EMULATOR_ADMIN_TOKEN,
 )  # fmt: skip
