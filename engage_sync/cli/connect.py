@@ -36,7 +36,7 @@ def make_client(
     # before any secret is sent anywhere: the hosts that may receive one (engage/hosts.py)
     check_host(str(url), "Engage base URL", ENGAGE_HOSTS)
     if creds.mode is AuthMode.JWT:
-        check_host(creds.rc_server, "RINGCENTRAL_SERVER_URL", RINGCENTRAL_HOSTS)
+        check_host(creds.rc_server, str(settings.RC_SERVER.env), RINGCENTRAL_HOSTS)
     limits = {
         name: resolve(setting, None, ctx.config.rate_limits.get(name))
         for name, setting in (

@@ -1,8 +1,8 @@
 """The settings table: every setting's flag, environment variable, engage-sync.yaml key and
 default, declared here once. Commands declare their options from these rows (cli/common.py
-`setting_option`), the rest of the code reads a value through `resolve`, and docs/commands.md's
-Settings table is rendered from them (tests/test_settings.py checks --help, the config schema and
-the docs against this table).
+`setting_option`), the rest of the code reads a value through `resolve` or `chosen`, and
+docs/settings.md's tables are rendered from them (doc.py; tests/test_settings.py checks --help,
+the config schema and the page against this table).
 
 Every environment variable engage-sync reads is a row here, the credentials too (engage/auth.py
 takes exactly one kind of them, from the environment only). The variables a CI service, GitHub
@@ -234,22 +234,27 @@ SETTINGS: tuple[Setting, ...] = (
 )  # fmt: skip
 
 
-def markdown() -> str:
-    """The table as docs/commands.md shows it (tests/test_settings.py keeps the two equal)."""
-    lines = [
-        "| Setting | Flag | Environment | `engage-sync.yaml` | Default |",
-        "| --- | --- | --- | --- | --- |",
-    ]
-    for s in SETTINGS:
-        flag = f"`{s.flag}`" if s.flag else ""
-        if s.flag and s.commands != EVERY:
-            flag += " (" + ", ".join(f"`{c}`" for c in s.commands) + ")"
-        cells = (
-            s.help,
-            flag,
-            f"`{s.env}`" if s.env else "",
-            f"`{s.key}`" if s.key else "",
-            f"`{s.default_text}`" if s.default_text and s.shown is None else s.default_text,
-        )
-        lines.append("| " + " | ".join(cells) + " |")
-    return "\n".join(lines) + "\n"
+# read but not engage-sync's to set: what CI, GitHub Actions, the scaffolded workflows or the
+# terminal say about where a command runs (name(s), what engage-sync does with them)
+PLATFORM: tuple[tuple[str, str], ...] = (
+    (
+        "CI, GITHUB_ACTIONS, GITLAB_CI, BUILDKITE, CIRCLECI, JENKINS_URL, TF_BUILD, ...",
+        "A CI service runs the command (any value but empty, false or 0): lead values never go "
+        "to its log, and a loopback Engage host must be named in ENGAGE_SYNC_ALLOWED_HOSTS",
+    ),
+    ("NO_COLOR", "No colour (--color still forces it)"),
+    (
+        "GITHUB_ACTIONS",
+        "true: tokens minted during the run are masked in the log, and ci apply runs only on "
+        "its --branch and needs GITHUB_TOKEN",
+    ),
+    ("GITHUB_REF", "The branch ci apply runs on (it must be --branch)"),
+    (
+        "GITHUB_TOKEN, GITHUB_REPOSITORY, GITHUB_SERVER_URL, GITHUB_API_URL",
+        "The repository ci plan comments on, and ci apply reads reviews from and pushes to",
+    ),
+    ("PR_NUMBER", "The pull request ci plan comments on (plan.yml sets it)"),
+    ("GITHUB_RUN_ID", "The run whose artifact holds the change set (the comment's trailer)"),
+    ("GITHUB_SHA, GITHUB_EVENT_PATH", "The commit a plan comment's file links point at"),
+    ("GITHUB_OUTPUT, GITHUB_STEP_SUMMARY", "Where ci commands write step outputs and summaries"),
+)
