@@ -49,7 +49,7 @@ class Setting:
     key: str | None  # in engage-sync.yaml, dotted where nested (rateLimits.loader)
     default: Any  # None: unset (`shown` says what that means)
     kind: Kind
-    help: str  # what it is, as --help and docs/commands.md say it
+    help: str  # what it is, as --help and docs/settings.md say it
     commands: tuple[str, ...] = ()  # the commands that take `flag` ("" is every command)
     low: float | None = None  # the least value accepted, from any source
     high: float | None = None
