@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from engage_sync.config import Config, Rails, aimed, load_config, pick
+from engage_sync.config import Config, Rails, aimed, load_config
 from engage_sync.errors import ConfigError
 
 
@@ -101,16 +101,6 @@ def test_a_settings_file_linked_from_outside_the_repository_is_not_read(tmp_path
     with pytest.raises(ConfigError, match="outside the repository through a symbolic link"):
         load_config(cwd=repo)
     assert load_config(str(repo / "engage-sync.yaml")).account == "1"  # named: the user's choice
-
-
-def test_pick_takes_the_flag_then_the_environment_then_the_file_then_the_default() -> None:
-    env = {"X": "env"}
-    assert pick("flag", "X", "file", "default", env) == "flag"
-    assert pick(None, "X", "file", "default", env) == "env"
-    assert pick(None, "X", "file", "default", {"X": ""}) == "file"  # set but empty: not set
-    assert pick(None, None, "file", "default", env) == "file"
-    assert pick(None, "X", None, "default", {}) == "default"
-    assert pick(0, "X", "file", "default", env) == 0  # a flag of 0 is a flag
 
 
 def test_aimed_gives_the_account_and_service_a_command_works_with() -> None:

@@ -246,6 +246,7 @@ TESTED_AS = {
     "engage_sync.reconcile.loader": "test_loader",  # in process against the emulator
     "engage_sync.emulator.loader": "test_emulator",  # the emulator's endpoints, one by one
     "engage_sync.cli.emulator": "test_emulator",  # the command, on a port of its own
+    "engage_sync.settings.table": "test_settings",  # the table against help, schema and docs
 }
 # modules of 150+ lines with no unit test module yet (issue #33, item 7 left them): their
 # behaviour is tested through the modules named, end to end or through their callers. Take a
