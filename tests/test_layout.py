@@ -259,7 +259,6 @@ NOT_YET = {
     "engage_sync.engage.campaign_leads": "test_client, test_engage_answers",
     "engage_sync.engage.leads": "test_reconcile, test_engage_answers",
     "engage_sync.gitops.loop": "test_team_loop, test_review_gate",
-    "engage_sync.incremental.inputs": "test_incremental, test_partial",
     "engage_sync.workspace": "test_registry, test_incremental, test_plan",
 }
 
