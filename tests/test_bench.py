@@ -107,3 +107,19 @@ def test_ideal_schedule_respects_both_windows() -> None:
     assert ideal_seconds(30, [(30, 10.0), (120, 60.0)]) == 0.0
     assert ideal_seconds(31, [(30, 10.0), (120, 60.0)]) == 10.0
     assert ideal_seconds(121, [(30, 10.0), (120, 60.0)]) == 60.0
+
+
+@pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="Linux's VmHWM")
+def test_a_measured_process_reports_its_own_peak_not_its_parents() -> None:
+    """Linux keeps getrusage's ru_maxrss across exec: a measurement spawned by a parent holding
+    200 MB said 200 MB however little it used (every apply and plan of a run read 408 MB)."""
+    held = bytearray(200 * 2**20)
+    held[::4096] = b"\1" * len(held[::4096])  # resident, not only reserved
+    out = subprocess.run(
+        [sys.executable, str(REPO / "bench" / "measure.py"), "floor-csv", os.devnull],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=120,  # a bound, not a measurement
+    ).stdout
+    assert len(held) and json.loads(out.splitlines()[-1])["peak_rss_mb"] < 100
