@@ -30,7 +30,6 @@ from .optouts import (
     OptOutRules,
     Pending,
     Requested,
-    ledger_path,
     requested_dates,
 )
 from .optouts.history import blame
@@ -39,7 +38,16 @@ from .progress import Meter, count_lines, counted
 from .rails import tripped
 from .state import CampaignState, State, load_state
 from .state.file import MalformedEntry
-from .state.lock import lock_path
+from .store import FileStore, Item, Store, as_store, open_s3
+from .store.files import beside
+
+
+def state_store(flag: str | None, config: Config) -> Store:
+    """Where the state is kept: the file --state or ENGAGE_SYNC_STATE names (the user chose
+    it), else the object store `state: {backend: s3}` names, else the file (`state_path`)."""
+    if config.state_s3 is not None and pick(flag, "ENGAGE_SYNC_STATE", None, None) is None:
+        return open_s3(config.state_s3)
+    return FileStore.beside(state_path(flag, config))
 
 
 def state_path(flag: str | None, config: Config) -> Path:
@@ -60,8 +68,9 @@ def state_path(flag: str | None, config: Config) -> Path:
                 f"state: {printable(path)}: outside the repository; a state kept elsewhere is "
                 "named by --state or ENGAGE_SYNC_STATE"
             )
-    for each in (path, path.with_name(path.name + ".journal"), lock_path(path), ledger_path(path)):
-        boundary.check_file(each, str(each), inside, missing_ok=True)
+    kept = beside(path)
+    for item in (Item.STATE, Item.JOURNAL, Item.LOCK, Item.LEDGER):
+        boundary.check_file(kept[item], str(kept[item]), inside, missing_ok=True)
     return path
 
 
@@ -268,15 +277,18 @@ def plan_reading(
     return Unchecked(plan, sink)
 
 
-def _where_in_state(path: Path, e: MalformedEntry) -> str:
-    """The malformed entry's line in the state file, and what to do about it."""
-    needle = json.dumps(e.extern_id) + ":"
+def _where_in_state(store: Store, e: MalformedEntry) -> str:
+    """The malformed entry's line in the state, and what to do about it."""
+    needle = (json.dumps(e.extern_id) + ":").encode()
     line = 0
-    with contextlib.suppress(OSError, UnicodeDecodeError), path.open(encoding="utf-8") as f:
-        line = next((n for n, text in enumerate(f, 1) if text.startswith(needle)), 0)
-    where = f"{path}:{line}" if line else str(path)
+    with contextlib.suppress(StateError):
+        blob = store.read(Item.STATE)
+        lines = blob.data.split(b"\n") if blob is not None else []
+        line = next((n for n, text in enumerate(lines, 1) if text.startswith(needle)), 0)
+    name = store.where(Item.STATE)
+    where = f"{name}:{line}" if line else name
     return (
-        f"{where}: {e}: restore the file from git (`git checkout -- {path}`), or drop the lead "
+        f"{where}: {e}: {store.restore(Item.STATE)}, or drop the lead "
         f"with `engage-sync state rm {e.campaign or 'CAMPAIGN'} {e.extern_id}` so the next "
         "apply loads it again"
     )
@@ -315,10 +327,10 @@ def validate(
     found = read_inputs(paths, config)
     sources, sink = found.sources, found.sink
     registry = found.registry
-    state_file = state_path(None, config)
-    if state_file.exists():  # the phones stopped before block too (issue #30)
-        with contextlib.suppress(StateError):  # validate checks lead sets; plan, the state
-            registry = do_not_call(Sink(), sources, load_state(state_file), config, sink)
+    with contextlib.suppress(StateError):  # validate checks lead sets; plan, the state
+        store = state_store(None, config)
+        if store.exists(Item.STATE):  # the phones stopped before block too (issue #30)
+            registry = do_not_call(Sink(), sources, load_state(store), config, sink)
     count = 0
     for desired in metered(sources, leadsets.group(sources, sink), meter):
         for lead in desired.leads:
@@ -360,7 +372,7 @@ def metered(
 def build_plan(
     paths: Sequence[str],
     config: Config,
-    state_file: Path,
+    where: Store | Path,
     incremental: bool = True,
     sealing: bool = False,
     meter: Meter | None = None,
@@ -374,8 +386,8 @@ def build_plan(
     (`Planned.seals`, with each leadsFile's chunks: about a second a million leads; a plan
     leaves them out). `meter` counts the leads as they are read.
     """
-    state = load_state(state_file)
-    build = functools.partial(_build, paths, config, state, state_file, incremental, meter=meter)
+    state = load_state(as_store(where))
+    build = functools.partial(_build, paths, config, state, incremental, meter=meter)
     planned = build(partial=incremental, sealing=sealing)
     if planned is None:  # a partial read did not hold: read those campaigns whole
         planned = build(partial=False, sealing=sealing)
@@ -387,7 +399,6 @@ def _build(
     paths: Sequence[str],
     config: Config,
     state: State,
-    state_file: Path,
     incremental: bool,
     partial: bool,
     sealing: bool = False,
@@ -419,7 +430,7 @@ def _build(
             desired, state, sink, found.whole, found.registry, settings=config.settings
         )
     except MalformedEntry as e:
-        raise StateError(_where_in_state(state_file, e)) from e
+        raise StateError(_where_in_state(state.store, e)) from e
     made: dict[int, tuple[Chunk, ...]] = {}
     if found.partials:
         if sink.errors or any(ls.blocked for ls in unchecked.plan_unchecked.leadsets):

@@ -188,10 +188,11 @@ def ci_apply(
 ) -> int:
     """On merge: carry out the plans reviewed on the pull requests merged since the last apply
     (tombstones always), name any change nobody reviewed (exit 5), and commit the state to the
-    branch, rebased onto whatever landed meanwhile. Nothing posted, nothing committed."""
+    branch, rebased onto whatever landed meanwhile (a state kept in an object store is written
+    there by the apply itself: nothing is committed). Nothing posted, nothing committed."""
     from ..gitops.git import Git
     from ..gitops.github import GitHub
-    from ..gitops.loop import restore_rescued, reviewed_since_last_apply, save_state
+    from ..gitops.loop import Restored, restore_rescued, reviewed_since_last_apply, save_state
     from ..gitops.reviews import Rules
 
     _check_ref(branch)
@@ -199,10 +200,13 @@ def ci_apply(
     auth = Git.token_auth(server, token) if token and server else None
     git = Git(Path.cwd(), branch=branch, auth=auth)
     github = GitHub.from_env(os.environ)
+    state_file = ctx.store.local_file()  # None: the state is not kept in the work tree
     try:
-        restored = restore_rescued(
-            git, github, ctx.state_path, push_attempts, push_backoff, apply_workflow
-        )
+        restored = Restored()
+        if state_file is not None:
+            restored = restore_rescued(
+                git, github, state_file, push_attempts, push_backoff, apply_workflow
+            )
         for rescued in restored.restored:
             click.echo(f"Restored the state an earlier apply kept on {printable(rescued)}.")
         for why in restored.refused:  # a branch anyone could name: escaped
@@ -236,10 +240,13 @@ def ci_apply(
         )
     except EngageSyncError as e:  # the state records what did succeed: commit it all the same
         failure = e
+    if state_file is None:
+        click.echo(f"The state is kept in {ctx.state_name}: nothing to commit.")
+        if failure is not None:
+            raise failure
+        return code
     try:
-        saved = save_state(
-            git, ctx.state_path, head, report, _run_id(), push_attempts, push_backoff
-        )
+        saved = save_state(git, state_file, head, report, _run_id(), push_attempts, push_backoff)
     except StateNotSaved as e:
         message = str(e) + (f" The apply itself also failed: {failure}" if failure else "")
         annotate("error", message)
@@ -308,7 +315,7 @@ def _check_drift_target(ctx: Context) -> None:
     from ..engage.hosts import engage_target
     from ..state import read_state
 
-    recorded = read_state(ctx.state_path).base_url
+    recorded = read_state(ctx.store).base_url
     url = str(pick(None, "ENGAGE_BASE_URL", ctx.config.base_url, DEFAULT_BASE_URL))
     if recorded is not None and engage_target(url) != recorded:
         raise ConfigError(

@@ -18,6 +18,7 @@ from ..errors import EngageSyncError, ExitCode
 from ..leadsets.problems import KEPT, Key, group
 from ..model import Problem
 from ..progress import Meter
+from ..store import Item, Store
 
 PROBLEMS_SHOWN = 20  # plan and apply summarise; validate lists every problem
 PROGRESS_VAR = "ENGAGE_SYNC_PROGRESS_SECONDS"  # off a terminal: a progress line this often
@@ -49,6 +50,7 @@ class Context:
         self.debug = False
         self.color: bool | None = None  # None: colour on a terminal only (click decides)
         self._config: Config | None = None
+        self._store: Store | None = None
 
     @property
     def config(self) -> Config:
@@ -57,8 +59,16 @@ class Context:
         return self._config
 
     @property
-    def state_path(self) -> Path:
-        return workspace.state_path(self.state_flag, self.config)
+    def store(self) -> Store:
+        """Where the state is kept (workspace.state_store)."""
+        if self._store is None:
+            self._store = workspace.state_store(self.state_flag, self.config)
+        return self._store
+
+    @property
+    def state_name(self) -> str:
+        """The state as messages name it (its path, its s3:// URL)."""
+        return self.store.where(Item.STATE)
 
 
 pass_ctx = click.make_pass_decorator(Context, ensure=True)
@@ -70,6 +80,8 @@ def _setter(attr: str) -> Callable[[click.Context, click.Parameter, Any], None]:
             return  # not given here: what stood before the command name (or the default) holds
         ctx = click_ctx.ensure_object(Context)
         setattr(ctx, attr, value)
+        if attr in ("config_file", "state_flag"):
+            ctx._store = None
         if attr == "config_file":
             ctx._config = None
         if attr == "color":

@@ -128,7 +128,7 @@ def plan(
     looking = client is not None
     meter = progress_meter("plan", "lead(s) read")
     planned = workspace.build_plan(
-        paths, ctx.config, ctx.state_path, incremental=not looking, meter=meter
+        paths, ctx.config, ctx.store, incremental=not looking, meter=meter
     )
     show_problems(
         planned.sink.warnings,

@@ -1,0 +1,43 @@
+"""Where the state, its journal, its lock, the pacing memory and the evidence ledger are kept.
+
+base.py   the interface (`Store`): read, compare-and-swap, create-if-absent, append, delete
+files.py  the default: files beside the lead sets, the state committed to git by `ci apply`
+s3.py     an S3-compatible object store with conditional writes (boto3, an optional extra)
+
+The rest of engage-sync sees a `Store`, never a path or a bucket.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from .base import Appender, Blob, Conflict, Item, Store, StoreError
+from .files import FileStore, ledger_path, write_atomic
+from .s3 import S3Settings
+
+__all__ = [
+    "Appender",
+    "Blob",
+    "Conflict",
+    "FileStore",
+    "Item",
+    "S3Settings",
+    "Store",
+    "StoreError",
+    "as_store",
+    "ledger_path",
+    "open_s3",
+    "write_atomic",
+]
+
+
+def as_store(where: Store | Path) -> Store:
+    """A store as it is, a path as the file store of the state file it names."""
+    return FileStore.beside(where) if isinstance(where, Path) else where
+
+
+def open_s3(settings: S3Settings) -> Store:
+    """The object store `state: {backend: s3, ...}` names (connected when first used)."""
+    from .s3 import S3Store
+
+    return S3Store(settings)
