@@ -21,7 +21,6 @@ from .leadsets.boundary import check_file
 from .leadsets.documents import Converter, TabIndented, compose_text, tab_lines
 from .leadsets.schema import config_validator
 from .optouts.calendar import OptOutRules, check_country
-from .store import S3Settings
 
 CONFIG_FILE = "engage-sync.yaml"
 # a pull request can change engage-sync.yaml, and a plan run on it reads the state: the host the
@@ -76,7 +75,8 @@ class Config:
     base_url: str | None = None
     options: Mapping[str, Any] = field(default_factory=dict)
     state: str | None = None  # the state file (backend file)
-    state_s3: S3Settings | None = None  # the state in an object store (backend s3)
+    # `state: {backend: ...}` of a store other than files, as the schema checked it (store/)
+    state_store: Mapping[str, Any] | None = None
     leadsets: str | None = None
     rails: Rails = field(default_factory=Rails)
     batch_size: int | None = None
@@ -129,10 +129,10 @@ def load_config(explicit: str | None = None, cwd: Path | None = None) -> Config:
         settings["account"] = str(settings["account"])
     if isinstance(settings.get("state"), dict):
         where = settings.pop("state")
-        if where["backend"] == "s3":
-            settings["state_s3"] = S3Settings(where["bucket"], where["key"], where.get("region"))
-        else:
+        if where["backend"] == "file":
             settings["state"] = where.get("path")
+        else:
+            settings["state_store"] = where
     rails = Rails(**{_RAILS[k]: v for k, v in (data.get("rails") or {}).items()})
     return Config(
         path=path,

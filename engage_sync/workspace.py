@@ -38,15 +38,15 @@ from .progress import Meter, count_lines, counted
 from .rails import tripped
 from .state import CampaignState, State, load_state
 from .state.file import MalformedEntry
-from .store import FileStore, Item, Store, as_store, open_s3
+from .store import FileStore, Item, Store, as_store, open_store
 from .store.files import beside
 
 
 def state_store(flag: str | None, config: Config) -> Store:
     """Where the state is kept: the file --state or ENGAGE_SYNC_STATE names (the user chose
-    it), else the object store `state: {backend: s3}` names, else the file (`state_path`)."""
-    if config.state_s3 is not None and pick(flag, "ENGAGE_SYNC_STATE", None, None) is None:
-        return open_s3(config.state_s3)
+    it), else the store `state: {backend: ...}` names, else the file (`state_path`)."""
+    if config.state_store is not None and pick(flag, "ENGAGE_SYNC_STATE", None, None) is None:
+        return open_store(config.state_store)
     return FileStore.beside(state_path(flag, config))
 
 

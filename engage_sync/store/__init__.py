@@ -9,8 +9,11 @@ The rest of engage-sync sees a `Store`, never a path or a bucket.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
+from ..errors import ConfigError
 from .base import Appender, Blob, Conflict, Item, Store, StoreError
 from .files import FileStore, ledger_path, write_atomic
 from .s3 import S3Settings
@@ -26,7 +29,7 @@ __all__ = [
     "StoreError",
     "as_store",
     "ledger_path",
-    "open_s3",
+    "open_store",
     "write_atomic",
 ]
 
@@ -36,8 +39,12 @@ def as_store(where: Store | Path) -> Store:
     return FileStore.beside(where) if isinstance(where, Path) else where
 
 
-def open_s3(settings: S3Settings) -> Store:
-    """The object store `state: {backend: s3, ...}` names (connected when first used)."""
-    from .s3 import S3Store
+def open_store(settings: Mapping[str, Any]) -> Store:
+    """The store `state: {backend: ...}` in engage-sync.yaml names, as the schema checked it
+    (schemas/config.schema.json), other than files (workspace.state_store: those are checked to
+    lie inside the repository); a backend is a module here and a line below."""
+    if settings["backend"] == "s3":
+        from .s3 import S3Store
 
-    return S3Store(settings)
+        return S3Store(S3Settings(settings["bucket"], settings["key"], settings.get("region")))
+    raise ConfigError(f"state: backend {settings['backend']!r} is not one engage-sync has")
