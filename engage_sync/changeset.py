@@ -57,7 +57,8 @@ _ORDER = {SETTINGS: -1, **{k.value: i for i, k in enumerate(KINDS)}}
 
 
 def load_key(account: str | None, options: LoadOptions) -> str:
-    """What besides its content decides how a lead is posted: the account and the options."""
+    """What besides its content decides how a lead is posted: where (the target, account@service,
+    or the account alone when a plan has no target) and the options."""
     text = json.dumps([account, options.body()], sort_keys=True, default=str)
     return short_hash(hashlib.sha256(text.encode()).digest())
 
@@ -165,7 +166,7 @@ def removal_key(prune_action: PruneAction) -> str:
 
 def leadset_items(ls: LeadSetPlan) -> Iterator[str]:
     """A campaign's items in plan order (removals, replacements, updates, creates)."""
-    key = load_key(ls.account, ls.options)
+    key = load_key(ls.target if ls.target is not None else ls.account, ls.options)
     gone = removal_key(ls.prune_action)
     for change in ls.changes():
         if change.kind is ChangeKind.ORPHAN:
@@ -232,14 +233,6 @@ def parse_changeset_lines(lines: Iterator[str], source: str) -> ChangeSet:
             "(the file was altered or cut short)"
         )
     return ChangeSet(claimed, frozenset(items), source)
-
-
-def read_changeset(path: Path) -> ChangeSet:
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as e:
-        raise ChangeSetError(f"{path}: cannot read the change set: {e}") from e
-    return parse_changeset(text, str(path))
 
 
 @dataclass
@@ -310,7 +303,7 @@ def only(plan: Plan, keep: set[str]) -> Plan:
         return replace(plan.tombstones_only(), settings=None)
     kept = []
     for ls in plan.leadsets:
-        key = load_key(ls.account, ls.options)
+        key = load_key(ls.target if ls.target is not None else ls.account, ls.options)
         gone = removal_key(ls.prune_action)
 
         def wanted(change: Change, key: str = key) -> bool:

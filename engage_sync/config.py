@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -20,6 +20,7 @@ from .errors import ConfigError, InputError
 from .leadsets.boundary import check_file
 from .leadsets.documents import Converter, TabIndented, compose_text, tab_lines
 from .leadsets.schema import config_validator
+from .model import engage_service, target_of
 from .optouts.calendar import OptOutRules, check_country
 
 CONFIG_FILE = "engage-sync.yaml"
@@ -87,6 +88,28 @@ class Config:
     opt_outs: OptOutRules = field(default_factory=OptOutRules)
     # the file as read (absent: {}), for the plan to show a change to it (None: not tracked)
     settings: Mapping[str, Any] | None = None
+
+    def target(self, account: str | None = None) -> str:
+        """Where a campaign's leads go: its lead set's account (else this one) at the Engage
+        service of the base URL (model.target_of); the state records it per campaign."""
+        service = engage_service(self.base_url or DEFAULT_BASE_URL)
+        return target_of(account or self.account, service)
+
+
+def aimed(
+    config: Config,
+    account: str | None = None,
+    base_url: str | None = None,
+    env: Mapping[str, str] | None = None,
+) -> Config:
+    """The account and base URL a command works with: flag > environment > engage-sync.yaml (the
+    same order `connect` uses to reach Engage, so a plan and an apply agree on the target)."""
+    env = os.environ if env is None else env
+    return replace(
+        config,
+        account=str(pick(account, "ENGAGE_ACCOUNT_ID", config.account, None, env) or "") or None,
+        base_url=pick(base_url, "ENGAGE_BASE_URL", config.base_url, None, env),
+    )
 
 
 def load_config(explicit: str | None = None, cwd: Path | None = None) -> Config:
@@ -233,12 +256,19 @@ def _wants_text(where: tuple[object, ...]) -> bool:
     )
 
 
-def pick(flag: Any, env_var: str | None, configured: Any, default: Any) -> Any:
+def pick(
+    flag: Any,
+    env_var: str | None,
+    configured: Any,
+    default: Any,
+    env: Mapping[str, str] | None = None,
+) -> Any:
     """Flag > environment > config file > default."""
+    env = os.environ if env is None else env
     if flag is not None:
         return flag
-    if env_var and os.environ.get(env_var):
-        return os.environ[env_var]
+    if env_var and env.get(env_var):
+        return env[env_var]
     if configured is not None:
         return configured
     return default

@@ -265,6 +265,7 @@ def plan_reading(
     include_undeclared: bool,
     registry: Registry | None = None,
     settings: Mapping[str, Any] | None = None,
+    target_of: Callable[[str | None], str] | None = None,
 ) -> Unchecked:
     """Plan the lead sets while they are read and checked (their problems land in `sink`)."""
     plan = make_plan(
@@ -273,6 +274,7 @@ def plan_reading(
         include_undeclared=include_undeclared and not sink.errors,
         do_not_call=registry.blocked_by if registry else None,
         settings=settings,
+        target_of=target_of,
     )
     return Unchecked(plan, sink)
 
@@ -298,7 +300,7 @@ def _trusted(
     state: State, config: Config, shown: dict[str, Path], digests: dict[str, str | None]
 ) -> tuple[dict[int, Seal], str]:
     """The campaigns whose seals still hold for the files found now, and the settings key."""
-    key = seals.settings_key(config.options, config.prune, config.prune_action)
+    key = seals.settings_key(config.options, config.prune, config.prune_action, config.target())
     digests.update({name: seals.file_digest(f) for name, f in shown.items()})
     found: dict[int, Seal] = {}
     for cid, camp in state.campaigns.items():
@@ -427,7 +429,13 @@ def _build(
     desired.sort(key=lambda d: d.campaign.id)  # the checksum follows this order
     try:
         unchecked = plan_reading(
-            desired, state, sink, found.whole, found.registry, settings=config.settings
+            desired,
+            state,
+            sink,
+            found.whole,
+            found.registry,
+            settings=config.settings,
+            target_of=config.target,
         )
     except MalformedEntry as e:
         raise StateError(_where_in_state(state.store, e)) from e

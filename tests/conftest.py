@@ -164,6 +164,12 @@ class Served:
     def loader_posts(self) -> list[dict[str, Any]]:
         return [r for r in self.get("/_emulator/requests") if r["path"].endswith("/direct")]
 
+    def where(self) -> dict[str, str]:
+        """Where this emulator is, without credentials: what an offline `plan` needs to plan for
+        it (the state records the account and service each campaign was applied to)."""
+        env = self.env("none")
+        return {k: env[k] for k in ("ENGAGE_BASE_URL", "ENGAGE_ACCOUNT_ID")}
+
     def env(self, kind: str = "jwt") -> dict[str, str]:
         env = {
             "ENGAGE_BASE_URL": self.base_url,

@@ -173,3 +173,66 @@ def test_the_command_line_holds_no_apply_policy() -> None:
     source = (PACKAGE / "cli" / "apply.py").read_text(encoding="utf-8")
     for policy in ("Journal", "record_seals", "tombstones_only", "cover(", "StateLock", "Applier("):
         assert policy not in source, policy
+
+
+def test_reconcile_talks_to_the_engage_protocol_and_reads_no_answer() -> None:
+    """reconcile/ takes an `EngageApi` (engage/api.py) and typed answers (issue #33): it never
+    imports the concrete client, and never reads a key Engage names in its answers."""
+    graph = import_graph()
+    keys = (  # the answers' own names (reports and the state write campaignId their own way)
+        "leadUpdateCount",
+        "leadDeleteCount",
+        "processingStatus",
+        "processingResult",
+        "leadsSupplied",
+        "leadsAccepted",
+        "leadsInserted",
+        "rejectedRows",
+        "rowData",
+        "dialGroupId",
+        "errorMessage",
+        '"success"',
+    )
+    for path in sorted((PACKAGE / "reconcile").glob("*.py")):
+        name = module_name(path)
+        assert "engage_sync.engage.client" not in graph[name], name
+        source = path.read_text(encoding="utf-8")
+        assert "EngageClient" not in source, name
+        assert [k for k in keys if k in source] == [], name
+
+
+LONGEST_COMMAND_FUNCTION = 60  # lines from `def` to the end (the options above it are declarations)
+
+
+def long_functions(source: str, limit: int) -> list[tuple[str, int]]:
+    """(name, lines) of every function in `source`, nested ones too, longer than `limit`."""
+    return [
+        (node.name, node.end_lineno - node.lineno + 1)
+        for node in ast.walk(ast.parse(source))
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef))
+        and node.end_lineno is not None
+        and node.end_lineno - node.lineno + 1 > limit
+    ]
+
+
+def test_no_function_on_the_command_line_is_longer_than_sixty_lines() -> None:
+    """The commands parse, call an operation and render (issue #33): policy that grows a
+    command past a screenful belongs in an operation or a function of its own."""
+    found = {
+        f"{path.relative_to(PACKAGE.parent)}:{name}": lines
+        for path in sorted((PACKAGE / "cli").glob("*.py"))
+        for name, lines in long_functions(
+            path.read_text(encoding="utf-8"), LONGEST_COMMAND_FUNCTION
+        )
+    }
+    assert found == {}
+
+
+def test_the_length_check_counts_from_def_to_the_last_line() -> None:
+    body = "".join(f"    x{i} = {i}\n" for i in range(60))
+    source = (
+        f"@decorated\ndef long(\n    a: int,\n) -> None:\n{body}\n\n"
+        "def short() -> None:\n    pass\n"
+    )
+    assert long_functions(source, 60) == [("long", 63)]
+    assert long_functions(source, 63) == []

@@ -268,7 +268,7 @@ def test_kill_9_with_updates_in_flight_then_a_rerun_leaves_the_declared_content_
             if row["leadState"] not in ("CANCELLED", "COMPLETE", "PAUSED"):
                 live.setdefault(row["externId"], []).append(row["lead"]["address1"])
         assert live == {f"D{i}": [f"{i} New Street"] for i in range(20)}
-        final = engage_sync("plan", "--detailed-exitcode", cwd=repo)
+        final = engage_sync("plan", "--detailed-exitcode", cwd=repo, env=served.where())
         assert final.code == 0, final.out
     finally:
         stop_emulator(served)

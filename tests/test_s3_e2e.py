@@ -71,7 +71,8 @@ def test_apply_keeps_the_state_in_the_bucket_and_the_second_apply_posts_nothing(
         second = engage_sync("apply", "--auto-approve", env=env(emu, s3_server), cwd=s3_repo)
         assert second.code == 0 and "Nothing to post." in second.out
         assert posted_ids(emu) == Counter(ALL_IDS)
-        plan = engage_sync("plan", "--detailed-exitcode", env=s3_server.env(), cwd=s3_repo)
+        where = {**emu.where(), **s3_server.env()}  # plan where the apply sent
+        plan = engage_sync("plan", "--detailed-exitcode", env=where, cwd=s3_repo)
         assert plan.code == 0, plan.err
         assert plan.out.endswith(
             "Plan: 0 to create, 0 to update, 0 to replace, 0 to remove, 0 orphaned, 11 unchanged.\n"

@@ -122,11 +122,12 @@ class _Progress:
 )
 @click.option(
     "--look-first",
-    type=click.Choice(["off", "probe", "all"]),
-    default="off",
+    type=click.Choice(["auto", "off", "probe", "all"]),
+    default="auto",
     show_default=True,
     help="Look creates up in Engage before posting them: the first batch of each campaign "
-    "(all of them once one is found), or all.",
+    "(all of them once one is found), or all; auto probes where a second load would keep two "
+    "records (RETAIN_ALL) or git tracks the state file (another clone may have applied).",
 )
 @global_options(debug=True)
 @pass_ctx
@@ -205,12 +206,13 @@ def run_apply(
     rate_scale: float | None = None,
     max_retries: int | None = None,
     timeout: float | None = None,
-    look_first: str = "off",
+    look_first: str = "auto",
     reviewed: list[ChangeSet] | None = None,
 ) -> ExitCode:
     """`apply` and `ci apply`: the flags to a request, the operation, its outcome rendered."""
     from ..reconcile import operation
 
+    ctx.aim(account, base_url)  # the plan's target is where this apply sends
     # credentials and base URL first (no network): a misconfigured apply fails on its first line
     client = make_client(ctx, base_url, rate_scale, max_retries, timeout)
     request = operation.ApplyRequest(
@@ -431,17 +433,14 @@ def campaigns(ctx: Context, account: str | None, base_url: str | None, fmt: str)
     with make_client(ctx, base_url) as client:
         groups = client.dial_groups_with_campaigns(acct)
     if fmt == "json":
-        click.echo(json.dumps(groups, indent=2, sort_keys=True))
+        click.echo(json.dumps([g.as_json() for g in groups], indent=2, sort_keys=True))
         return ExitCode.OK
     for g in groups:
-        click.echo(
-            f"dial group {printable(g['dialGroupId'])} {printable(g.get('dialGroupName', ''))}"
-            f"{'' if g.get('isActive', True) else ' (inactive)'}"
-        )
-        for c in g["campaigns"]:
-            active = "active" if c.get("isActive") in (1, True) else "inactive"
-            cid, name = printable(c["campaignId"]), printable(c.get("campaignName", ""))
-            click.echo(f"  {cid:>8}  {name}  ({active})")
+        inactive = " (inactive)" if g.active is False else ""
+        click.echo(f"dial group {g.group_id} {printable(g.name)}{inactive}")
+        for c in g.campaigns:
+            active = "active" if c.active else "inactive"
+            click.echo(f"  {c.campaign_id:>8}  {printable(c.name)}  ({active})")
     return ExitCode.OK
 
 

@@ -4,16 +4,23 @@ pinning a newer engage-sync upgrades them. Each runs outside GitHub too (the tes
 from __future__ import annotations
 
 import os
-import re
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from ..display import printable
 from ..errors import ConfigError, EngageSyncError, ExitCode, GitHubError, StateNotSaved
+from ..model import OutputFormat
 from .apply import run_apply
 from .common import Context, annotate, global_options, pass_ctx
-from .plan import plan as plan_command
+from .connect import account_for
+from .plan import exit_for, run_plan, write_drift, write_plan
+
+if TYPE_CHECKING:  # the GitOps loop (and the HTTP stack under it) is imported when it runs
+    from ..changeset import ChangeSet
+    from ..gitops.git import Git
+    from ..gitops.reviews import Rules
 
 
 @click.group()
@@ -52,30 +59,33 @@ def ci_plan(ctx: Context, out_dir: str) -> int:
     """Plan for review: markdown, JSON and the change set in one pass; the job summary; one
     pull-request comment updated in place (GITHUB_TOKEN, GITHUB_REPOSITORY, PR_NUMBER).
     Invalid lead sets fail it. Needs no Engage credentials."""
-    from ..gitops.github import GitHub
-    from ..gitops.reviews import comment_body, upsert_comment
+    from ..reconcile.planning import PlanRequest
 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     md, doc, changes = out / "plan.md", out / "plan.json", out / "changes.tsv"
-    click.get_current_context().invoke(
-        plan_command, outs=(str(md), str(doc)), changes_out=str(changes)
-    )
-    markdown = md.read_text(encoding="utf-8")  # bounded: a comment holds 65,536 characters
-    # the change set's header names the checksum; its lines are counted, never held (a first
-    # plan of a million leads is a million lines, and the JSON plan is larger still)
-    with changes.open(encoding="utf-8") as f:
-        checksum = f.readline().rsplit(" ", 1)[-1].strip()
-        count = sum(1 for line in f if line.strip())
-    orphaned = re.search(r"(\d+) orphaned, \d+ unchanged\.", markdown)
+    outcome = run_plan(ctx, PlanRequest(changes_to=changes))
+    targets = [(OutputFormat.MARKDOWN.value, str(md)), (OutputFormat.JSON.value, str(doc))]
+    markdown = write_plan(outcome, targets)[OutputFormat.MARKDOWN.value]
+    count, checksum = outcome.counts.to_carry_out, outcome.checksum
     click.echo(
-        f"Plan: {count} change(s) to carry out, {orphaned.group(1) if orphaned else 0} "
-        f"orphaned; checksum {checksum}; written to {out}/"
+        f"Plan: {count} change(s) to carry out, {outcome.counts.orphaned} orphaned; "
+        f"checksum {checksum}; written to {out}/"
     )
     _summary(markdown)
     _github_output(
         **{"has-changes": str(count > 0).lower(), "checksum": checksum, "plan-dir": out_dir}
     )
+    _post_plan(markdown, checksum)
+    return ExitCode.OK
+
+
+def _post_plan(markdown: str, checksum: str) -> None:
+    """The plan as the pull request's one plan comment, updated in place, its trailer naming
+    the checksum and this run (PR_NUMBER, GITHUB_TOKEN, GITHUB_REPOSITORY)."""
+    from ..gitops.github import GitHub
+    from ..gitops.reviews import comment_body, upsert_comment
+
     pr = os.environ.get("PR_NUMBER")
     github = GitHub.from_env(os.environ)
     if github is not None and pr:
@@ -92,7 +102,6 @@ def ci_plan(ctx: Context, out_dir: str) -> int:
             f"(`engage-sync ci apply --checksum {checksum}`, or the apply workflow's "
             "workflow_dispatch)."
         )
-    return ExitCode.OK
 
 
 def _run_id() -> str | None:
@@ -191,37 +200,20 @@ def ci_apply(
     branch, rebased onto whatever landed meanwhile (a state kept in an object store is written
     there by the apply itself: nothing is committed). Nothing posted, nothing committed."""
     from ..gitops.git import Git
-    from ..gitops.github import GitHub
-    from ..gitops.loop import Restored, restore_rescued, reviewed_since_last_apply, save_state
     from ..gitops.reviews import Rules
 
     _check_ref(branch)
     token, server = os.environ.get("GITHUB_TOKEN"), os.environ.get("GITHUB_SERVER_URL")
     auth = Git.token_auth(server, token) if token and server else None
     git = Git(Path.cwd(), branch=branch, auth=auth)
-    github = GitHub.from_env(os.environ)
-    state_file = ctx.store.local_file()  # None: the state is not kept in the work tree
-    try:
-        restored = Restored()
-        if state_file is not None:
-            restored = restore_rescued(
-                git, github, state_file, push_attempts, push_backoff, apply_workflow
-            )
-        for rescued in restored.restored:
-            click.echo(f"Restored the state an earlier apply kept on {printable(rescued)}.")
-        for why in restored.refused:  # a branch anyone could name: escaped
-            annotate("warning", why)
-        reviewed = None
-        if not checksum:
-            rules = Rules(_bot(), plan_workflow, branch)
-            found = reviewed_since_last_apply(git, github, os.environ, rules)
-            click.echo(printable(found.summary))
-            for note in found.notes:  # what GitHub answered, pull requests' names: escaped
-                click.echo(f"  note: {printable(note)}")
-            reviewed = found.changesets
-    finally:
-        if github is not None:
-            github.close()
+    reviewed = _restore_and_review(
+        ctx,
+        git,
+        None if checksum else Rules(_bot(), plan_workflow, branch),
+        apply_workflow,
+        push_attempts,
+        push_backoff,
+    )
     report = Path(report_dir)
     report.mkdir(parents=True, exist_ok=True)
     head = git.head()
@@ -240,11 +232,30 @@ def ci_apply(
         )
     except EngageSyncError as e:  # the state records what did succeed: commit it all the same
         failure = e
+    _commit_state(ctx, git, head, report, push_attempts, push_backoff, failure)
+    if failure is not None:
+        raise failure
+    return code
+
+
+def _commit_state(
+    ctx: Context,
+    git: Git,
+    head: str,
+    report: Path,
+    push_attempts: int,
+    push_backoff: float,
+    failure: EngageSyncError | None,
+) -> None:
+    """Commit the state (and the report's evidence) to the branch, whether or not the apply
+    failed: the state records what did succeed. A state kept outside the work tree (an object
+    store) was written there by the apply itself: nothing to commit."""
+    from ..gitops.loop import save_state
+
+    state_file = ctx.store.local_file()
     if state_file is None:
         click.echo(f"The state is kept in {ctx.state_name}: nothing to commit.")
-        if failure is not None:
-            raise failure
-        return code
+        return
     try:
         saved = save_state(git, state_file, head, report, _run_id(), push_attempts, push_backoff)
     except StateNotSaved as e:
@@ -253,9 +264,44 @@ def ci_apply(
         raise StateNotSaved(message) from e
     if saved.message:
         click.echo(saved.message)
-    if failure is not None:
-        raise failure
-    return code
+
+
+def _restore_and_review(
+    ctx: Context,
+    git: Git,
+    rules: Rules | None,
+    apply_workflow: str,
+    push_attempts: int,
+    push_backoff: float,
+) -> list[ChangeSet] | None:
+    """Bring back the state an earlier apply could only keep on a rescue branch, then find the
+    change sets reviewed on the pull requests merged since the last apply (None without
+    `rules`: apply is gated by a checksum instead)."""
+    from ..gitops.github import GitHub
+    from ..gitops.loop import Restored, restore_rescued, reviewed_since_last_apply
+
+    github = GitHub.from_env(os.environ)
+    state_file = ctx.store.local_file()  # None: the state is not kept in the work tree
+    try:
+        restored = Restored()
+        if state_file is not None:
+            restored = restore_rescued(
+                git, github, state_file, push_attempts, push_backoff, apply_workflow
+            )
+        for rescued in restored.restored:
+            click.echo(f"Restored the state an earlier apply kept on {printable(rescued)}.")
+        for why in restored.refused:  # a branch anyone could name: escaped
+            annotate("warning", why)
+        if rules is None:
+            return None
+        found = reviewed_since_last_apply(git, github, os.environ, rules)
+        click.echo(printable(found.summary))
+        for note in found.notes:  # what GitHub answered, pull requests' names: escaped
+            click.echo(f"  note: {printable(note)}")
+        return found.changesets
+    finally:
+        if github is not None:
+            github.close()
 
 
 def _check_ref(branch: str) -> None:
@@ -285,16 +331,19 @@ def ci_drift(ctx: Context, out_dir: str) -> int:
     """The daily check: what changed in Engage outside engage-sync, and the opt-outs still to
     carry out. Exit 0 without drift, 2 with (the job fails visibly), 6 when an opt-out is past
     its deadline, 1 on error. The report never holds lead values."""
+    from ..reconcile.planning import PlanRequest
+
     _check_drift_target(ctx)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     text, doc = out / "drift.txt", out / "drift.json"
-    code = click.get_current_context().invoke(
-        plan_command, refresh_only=True, detailed_exitcode=True, outs=(str(doc), str(text))
-    )
-    shown = text.read_text(encoding="utf-8")
+    request = PlanRequest(drift_only=True, default_account=account_for(None, ctx))
+    outcome = run_plan(ctx, request, look=True)
+    targets = [(OutputFormat.JSON.value, str(doc)), (OutputFormat.TEXT.value, str(text))]
+    shown = write_drift(outcome, targets)[OutputFormat.TEXT.value]
     click.echo(shown, nl=False)
     _summary(f"## engage-sync drift\n\n```\n{shown}```\n")
+    code = exit_for(outcome)
     if code == ExitCode.CHANGES:
         click.echo(
             "::error::Engage drifted from the lead sets: see above; `engage-sync apply "
@@ -305,7 +354,7 @@ def ci_drift(ctx: Context, out_dir: str) -> int:
             "::error::an opt-out is past its deadline: see above; run the apply workflow now "
             "(it carries out tombstones before anything else)"
         )
-    return ExitCode(code)
+    return code
 
 
 def _check_drift_target(ctx: Context) -> None:

@@ -12,7 +12,7 @@ from typing import Any, TypeVar
 import click
 
 from .. import workspace
-from ..config import Config, load_config
+from ..config import Config, aimed, load_config
 from ..display import printable
 from ..errors import EngageSyncError, ExitCode
 from ..leadsets.problems import KEPT, Key, group
@@ -54,9 +54,13 @@ class Context:
 
     @property
     def config(self) -> Config:
-        if self._config is None:
-            self._config = load_config(self.config_file)
+        if self._config is None:  # the account and base URL as the environment sets them
+            self._config = aimed(load_config(self.config_file))
         return self._config
+
+    def aim(self, account: str | None, base_url: str | None) -> None:
+        """A command's --account and --base-url, over the environment and the file."""
+        self._config = aimed(self.config, account, base_url)
 
     @property
     def store(self) -> Store:

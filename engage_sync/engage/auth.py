@@ -13,7 +13,6 @@ import enum
 import ipaddress
 import json
 import os
-import re
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -24,6 +23,7 @@ import httpx
 
 from ..errors import ApiError, AuthError, ConfigError, TransientApiError
 from ..ratelimit import EXCHANGE_LIMITS, SlidingWindows
+from .answers import Tokens
 
 DEFAULT_RC_SERVER = "https://platform.ringcentral.com"
 JWT_VARS = ("RINGCENTRAL_CLIENT_ID", "RINGCENTRAL_CLIENT_SECRET", "RINGCENTRAL_JWT")
@@ -193,12 +193,11 @@ class TokenSource:
     def renew(self) -> None:
         if self._refresh is not None:
             try:
-                self._store(
-                    self._post(
-                        f"{self.auth_origin}/api/auth/token/refresh",
-                        {"refresh_token": self._refresh, "rcTokenType": "Bearer"},
-                    )
+                answer = self._post(
+                    f"{self.auth_origin}/api/auth/token/refresh",
+                    {"refresh_token": self._refresh, "rcTokenType": "Bearer"},
                 )
+                self._store(Tokens.from_engage(answer, "Engage's refresh answer"))
                 self.refreshes += 1
                 return
             except AuthError:
@@ -206,7 +205,7 @@ class TokenSource:
         self.login()
 
     def login(self) -> None:
-        rc = self._post(
+        rc_answer = self._post(
             f"{self.creds.rc_server}/restapi/oauth/token",
             {
                 "grant_type": "urn:ietf:params:oauth:grant-type:jwt-bearer",
@@ -214,11 +213,10 @@ class TokenSource:
             },
             auth=(self.creds.client_id, self.creds.client_secret),
         )
-        rc_token = _token(rc.get("access_token"), "RingCentral's token answer", "access_token")
-        self.on_secret(rc_token)
-        rc_refresh = rc.get("refresh_token")  # never used, yet a secret this run now holds
-        if isinstance(rc_refresh, str) and _TOKEN.fullmatch(rc_refresh):
-            self.on_secret(rc_refresh)
+        rc = Tokens.from_ringcentral(rc_answer)
+        self.on_secret(rc.access)
+        if rc.refresh is not None:  # never used, yet a secret this run now holds
+            self.on_secret(rc.refresh)
         wait = self.exchange_limiter.wait_time()
         if wait >= 1:
             self.on_wait(f"waiting {wait:.0f}s to log in: Engage allows 5 token exchanges a minute")
@@ -226,39 +224,32 @@ class TokenSource:
         try:
             answer = self._post(
                 f"{self.auth_origin}/api/auth/login/rc/accesstoken?includeRefresh=true",
-                {"rcAccessToken": rc_token, "rcTokenType": "Bearer"},
+                {"rcAccessToken": rc.access, "rcTokenType": "Bearer"},
             )
         finally:
             self.exchange_limiter.completed(ticket)
-        self._store(answer)
+        self._store(Tokens.from_engage(answer))
         self.logins += 1
 
-    def _store(self, data: dict[str, object]) -> None:
-        access = _token(data.get("accessToken"), "Engage's login answer", "accessToken")
-        raw = data.get("refreshToken")  # one that is not a token is never used, nor shown
-        refresh = raw if isinstance(raw, str) and _TOKEN.fullmatch(raw) else None
-        self.on_secret(access)
-        if refresh is not None:
-            self.on_secret(refresh)
-        self._access = access
-        self._refresh = refresh
+    def _store(self, tokens: Tokens) -> None:
+        self.on_secret(tokens.access)
+        if tokens.refresh is not None:
+            self.on_secret(tokens.refresh)
+        self._access = tokens.access
+        self._refresh = tokens.refresh
         lifetime = ENGAGE_TOKEN_LIFETIME
-        exp = jwt_expiry(access)
+        exp = jwt_expiry(tokens.access)
         if exp is not None:  # the token says when it ends: believe it when it is sooner
             lifetime = max(0.0, min(lifetime, exp - time.time()))
         self._expires = self.clock() + lifetime
         # which accounts these credentials can use (never the tokens): for wrong-account errors
-        details = data.get("agentDetails")
-        if isinstance(details, list):
-            self.account_ids = sorted(
-                {str(d["accountId"]) for d in details if isinstance(d, dict) and "accountId" in d}
-            )
-        if data.get("mainAccountId") is not None:
-            self.main_account = str(data["mainAccountId"])
+        if tokens.account_ids:
+            self.account_ids = list(tokens.account_ids)
+        if tokens.main_account is not None:
+            self.main_account = tokens.main_account
 
-    def _post(
-        self, url: str, form: dict[str, str], auth: tuple[str, str] | None = None
-    ) -> dict[str, object]:
+    def _post(self, url: str, form: dict[str, str], auth: tuple[str, str] | None = None) -> object:
+        """The JSON of a 200 (answers.Tokens reads it), or the error for its status."""
         try:
             basic = httpx.BasicAuth(*auth) if auth is not None else httpx.USE_CLIENT_DEFAULT
             r = self.http.post(url, data=form, auth=basic)
@@ -279,25 +270,9 @@ class TokenSource:
         if r.status_code != 200:
             raise ApiError(f"{urlsplit(url).path}: HTTP {r.status_code}", r.status_code)
         try:
-            data = r.json()
+            return r.json()
         except ValueError as e:
             raise ApiError(f"{urlsplit(url).path}: answer is not JSON") from e
-        if not isinstance(data, dict):
-            raise ApiError(f"{urlsplit(url).path}: unexpected answer")
-        return data
-
-
-# a token as it can be sent in a header and masked in a CI log: printable ASCII, no spaces (a
-# line break in one would forge a workflow command where `::add-mask::` announces it)
-_TOKEN = re.compile(r"[!-~]{1,8192}")
-
-
-def _token(value: object, answer: str, key: str) -> str:
-    if value is None:
-        raise AuthError(f"{answer} has no {key}")
-    if not isinstance(value, str) or not _TOKEN.fullmatch(value):
-        raise AuthError(f"{answer} has a {key} that is not a token (not printable ASCII)")
-    return value
 
 
 def retry_after(value: str | None) -> float | None:

@@ -8,12 +8,14 @@ import re
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
+from dataclasses import replace
 from typing import Any
 
 import httpx
 
 from ..errors import AnswerLost, ApiError, AuthError, ServerGone, TransientApiError
 from ..ratelimit import ACTION_LIMITS, LOADER_LIMITS, SEARCH_LIMITS, Limit, SlidingWindows
+from .answers import DialGroup, LoadResult, account_ids, read_campaigns, read_groups
 from .auth import Credentials, TokenSource, check_url, normalise_base_url, retry_after
 from .campaign_leads import CampaignLeads, admin
 from .redaction import WINDOW, RedactingFilter, Redactor, Sent
@@ -336,7 +338,7 @@ class EngageClient:
         raise ApiError(f"{path}: HTTP {r.status_code}: {message}", r.status_code)
 
     # -- endpoints --------------------------------------------------------------------------------
-    def dial_groups_with_campaigns(self, account: str) -> list[dict[str, Any]]:
+    def dial_groups_with_campaigns(self, account: str) -> list[DialGroup]:
         """Dial groups, each with its campaigns: one call to dialGroups/withChildren, or, where a
         tenant does not serve it, dialGroups and then each group's campaigns."""
         try:
@@ -344,27 +346,30 @@ class EngageClient:
         except ApiError as e:
             raise self._account_hint(account, e) from e
 
-    def _campaigns(self, account: str) -> list[dict[str, Any]]:
+    def _campaigns(self, account: str) -> list[DialGroup]:
         try:
-            groups = self.request("GET", f"{admin(account)}/dialGroups/withChildren")
+            groups = read_groups(
+                self.request("GET", f"{admin(account)}/dialGroups/withChildren"),
+                "dialGroups/withChildren",
+            )
         except ApiError as e:
             # real clients use dialGroups then each group's campaigns (no public use of
-            # withChildren was found): any failure here falls back to that
+            # withChildren was found): any failure here, or an answer of another shape, falls
+            # back to that
             log.info("dialGroups/withChildren: %s; asking group by group", e)
-            groups = None
-        if not isinstance(groups, list):
-            groups = self.request("GET", f"{admin(account)}/dialGroups")
-            if not isinstance(groups, list):
-                raise ApiError("dialGroups: expected a list")
-            groups = [{k: v for k, v in g.items() if k != "campaigns"} for g in groups]
-        result = []
-        for group in groups:
-            campaigns = group.get("campaigns")
-            if not isinstance(campaigns, list):  # a group answered without its campaigns
-                campaigns = self.request(
-                    "GET", f"{admin(account)}/dialGroups/{group['dialGroupId']}/campaigns"
+            groups = [
+                (group, False)
+                for group, _ in read_groups(
+                    self.request("GET", f"{admin(account)}/dialGroups"), "dialGroups"
                 )
-            result.append({**group, "campaigns": campaigns if isinstance(campaigns, list) else []})
+            ]
+        result = []
+        for group, listed in groups:
+            if not listed:  # a group answered without its campaigns
+                where = f"dialGroups/{group.group_id}/campaigns"
+                campaigns = self.request("GET", f"{admin(account)}/{where}")
+                group = replace(group, campaigns=read_campaigns(campaigns, where))
+            result.append(group)
         return result
 
     def usable_accounts(self) -> list[str]:
@@ -373,14 +378,9 @@ class EngageClient:
         if self.tokens.account_ids:
             return list(self.tokens.account_ids)
         try:
-            found = self.request("GET", "/api/v1/admin/accounts")
-        except ApiError:
+            return list(account_ids(self.request("GET", "/api/v1/admin/accounts"), "accounts"))
+        except ApiError:  # a hint for an error message: no hint rather than another error
             return []
-        if not isinstance(found, list):
-            return []
-        return sorted(
-            {str(a["accountId"]) for a in found if isinstance(a, dict) and "accountId" in a}
-        )
 
     def _account_hint(self, account: str, e: ApiError) -> ApiError:
         """Most calls take the sub-account id; the main account gets 403/404. Say which to use."""
@@ -397,7 +397,9 @@ class EngageClient:
             e.status,
         )
 
-    def load_leads(self, account: str, campaign: int, body: dict[str, Any]) -> dict[str, Any]:
+    def load_leads(self, account: str, campaign: int, body: dict[str, Any]) -> LoadResult:
+        """Post one batch to the direct lead loader. An answer that cannot be read (none, or of
+        a shape the loader's is not) is a lost answer: the leads may or may not be loaded."""
         result = self.request(
             "POST",
             f"{admin(account)}/campaigns/{campaign}/leadLoader/direct",
@@ -406,40 +408,20 @@ class EngageClient:
             repeatable=False,
             retry_throttled=False,
         )
-        if not isinstance(result, dict):
-            # sent and answered, but with nothing to read: the leads may or may not be loaded
+        if result is None:
             raise AnswerLost("leadLoader/direct: the answer has no result body")
-        return self._without_lead_values(result, body)
-
-    def _without_lead_values(self, result: dict[str, Any], body: dict[str, Any]) -> dict[str, Any]:
-        """The loader's answer with its messages redacted and each rejected row's `rowData`
-        (the lead's values, as the server read them) cut to the externIds sent, which is all
-        a rejected row is matched by: no lead value goes further than here."""
-        sent = {
-            str(lead.get("externId"))
-            for lead in body.get("uploadLeads") or []
-            if isinstance(lead, dict) and lead.get("externId") is not None
-        }
+        leads = [lead for lead in body.get("uploadLeads") or [] if isinstance(lead, dict)]
+        # a rejected row keeps only the externIds sent (the rest of rowData is the lead's
+        # values), and every message is redacted of what the call carried: no lead value goes
+        # further than here
+        sent = {str(x["externId"]) for x in leads if x.get("externId") is not None}
         carried = Sent.of(body)  # indexed once for every row's message
-        rows = result.get("rejectedRows")
-        # rows that are not a list are something rejected that cannot be tied to a lead
-        kept: Any = rows if rows is None or isinstance(rows, list) else [{}]
-        if isinstance(rows, list):
-            kept = []
-            for row in rows:
-                if not isinstance(row, dict):
-                    kept.append({})
-                    continue
-                data = row.get("rowData")
-                values = data if isinstance(data, list) else []
-                clean: dict[str, Any] = {"rowData": [str(v) for v in values if str(v) in sent]}
-                if row.get("message") is not None:
-                    clean["message"] = self.server_text(row["message"], carried)
-                kept.append(clean)
-        clean_result = {**result, "rejectedRows": kept} if "rejectedRows" in result else result
-        if clean_result.get("message") is not None:
-            clean_result = {**clean_result, "message": self.server_text(result["message"], carried)}
-        return clean_result
+        try:
+            return LoadResult.parse(
+                result, sent, len(leads), lambda text: self.server_text(text, carried)
+            )
+        except ApiError as e:
+            raise AnswerLost(f"{e}: the leads may or may not be loaded") from e
 
 
 WAIT_SAID = 1.0  # seconds: a wait at least this long is said on stderr, not only with --debug

@@ -16,6 +16,7 @@ from collections.abc import Mapping
 from urllib.parse import urlsplit
 
 from ..errors import ConfigError
+from ..model import engage_service
 
 ALLOWED_VAR = "ENGAGE_SYNC_ALLOWED_HOSTS"
 # the Voice API, under its current and its old name, and the legacy tenants' portals
@@ -24,8 +25,6 @@ ENGAGE_HOSTS = frozenset(
 )
 # the RingCentral platform a JWT is exchanged at (production, and the developer sandbox)
 RINGCENTRAL_HOSTS = frozenset({"platform.ringcentral.com", "platform.devtest.ringcentral.com"})
-# one service under two names: a state applied to one is applied to the other
-_ALIASES = {"engage.ringcentral.com": "ringcx.ringcentral.com"}
 # CI systems set one of these (a value of "false" or "0" does not count)
 CI_VARS = (
     "CI",
@@ -84,17 +83,8 @@ def check_host(
 
 
 def engage_target(base_url: str) -> str:
-    """The Engage service a base URL reaches, as the state records it: scheme, host (the old
-    name as the new), port when not the default, and path."""
-    parts = urlsplit(base_url.strip().rstrip("/"))
-    host = (parts.hostname or "").lower()
-    host = _ALIASES.get(host, host)
-    port = (
-        f":{parts.port}" if parts.port not in (None, 443 if parts.scheme == "https" else 80) else ""
-    )
-    path = parts.path.rstrip("/")
-    path = path[: -len("/api")] if path.endswith("/api") else path
-    return f"{parts.scheme}://{host}{port}{path}"
+    """The Engage service a base URL reaches, as the state records it (model.engage_service)."""
+    return engage_service(base_url)
 
 
 def _loopback(host: str) -> bool:

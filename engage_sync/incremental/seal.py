@@ -53,11 +53,14 @@ def file_digest(path: Path) -> str | None:
     return digest.hexdigest()
 
 
-def settings_key(defaults: Mapping[str, Any], prune: bool, prune_action: str) -> str:
+def settings_key(
+    defaults: Mapping[str, Any], prune: bool, prune_action: str, target: str | None = None
+) -> str:
     """What besides the bytes changes how files are read: engage-sync.yaml's option defaults and
-    prune settings, and engage-sync itself (its rules and hashes)."""
+    prune settings, engage-sync itself (its rules and hashes), and where the leads go (the
+    default account at the Engage service: a plan for elsewhere reads and creates every lead)."""
     text = json.dumps(
-        [SEAL_VERSION, __version__, dict(defaults), prune, prune_action],
+        [SEAL_VERSION, __version__, dict(defaults), prune, prune_action, target],
         sort_keys=True,
         default=str,
     )

@@ -39,8 +39,6 @@ except AttributeError:  # pragma: no cover - depends on how PyYAML was built
 
 NULL_TAG = "tag:yaml.org,2002:null"
 STR_TAG = "tag:yaml.org,2002:str"
-INT_TAG = "tag:yaml.org,2002:int"
-BOOL_TAG = "tag:yaml.org,2002:bool"
 SEQ_TAG = "tag:yaml.org,2002:seq"
 MAP_TAG = "tag:yaml.org,2002:map"
 _BLOCK = 1 << 16

@@ -38,13 +38,12 @@ def _resolve(spec: dict[str, Any]) -> dict[str, Any]:
 class FieldRule:
     name: str
     kind: str  # "string" | "integer" | "object"
-    min_length: int
     max_length: int | None
     pattern: re.Pattern[str] | None
     minimum: int | None
 
 
-def _compile() -> tuple[dict[str, FieldRule], tuple[str, ...], re.Pattern[str]]:
+def _compile() -> tuple[dict[str, FieldRule], re.Pattern[str]]:
     lead = definition("lead")
     rules: dict[str, FieldRule] = {}
     for name, raw in lead["properties"].items():
@@ -53,16 +52,15 @@ def _compile() -> tuple[dict[str, FieldRule], tuple[str, ...], re.Pattern[str]]:
         rules[name] = FieldRule(
             name=name,
             kind=spec.get("type", "string"),
-            min_length=spec.get("minLength", 0),
             max_length=spec.get("maxLength"),
             pattern=re.compile(pattern) if pattern else None,
             minimum=spec.get("minimum"),
         )
     name_pattern = re.compile(lead["properties"]["extendedLeadData"]["propertyNames"]["pattern"])
-    return rules, tuple(lead["required"]), name_pattern
+    return rules, name_pattern
 
 
-RULES, REQUIRED, EXTENDED_NAME = _compile()
+RULES, EXTENDED_NAME = _compile()
 _EXTENDED = definition("lead")["properties"]["extendedLeadData"]
 MAX_EXTENDED: int = _EXTENDED["maxProperties"]  # custom fields in a lead
 MAX_EXTENDED_NAME: int = _EXTENDED["propertyNames"]["maxLength"]

@@ -69,13 +69,6 @@ class BusinessCalendar:
             return False
         return self.country is None or day not in _public(self.country, self.subdivision)
 
-    def holiday_name(self, day: date) -> str | None:
-        if day in self.closed:
-            return "closed (optOuts.closed)"
-        if self.country is None:
-            return None
-        return _public(self.country, self.subdivision).get(day)
-
     def count(self, start: date, end: date) -> int:
         """Business days after `start` up to and including `end`; negative when `end` is
         earlier (the business days from `end` up to `start`, less one way round)."""

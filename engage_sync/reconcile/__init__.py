@@ -2,6 +2,8 @@
 
 operation.py  the apply operation: plan, gates (checksum, reviews, rails), ask, post, record;
               the commands only render its outcome
+planning.py   the plan operation: read, plan, look at Engage when asked, write the change set;
+              `plan`, `ci plan` and `ci drift` render its outcome
 adopt.py    `import --from-engage`: what Engage holds, adopted by drift's rules
 applier.py  walks a Plan through the client: removals first, then loads, every answer
             journaled; lost answers resolved by looking

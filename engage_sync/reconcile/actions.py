@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timezone
 
 from ..donotcall.phones import record_phones
-from ..engage import EngageClient
+from ..engage import EngageApi
 from ..engage.leads import LeadAction, LeadRecord, normalise_state, phone_key
 from ..errors import ApiError
 from ..leadsets import Source, declared_leads
@@ -115,7 +115,7 @@ def dialable_left(extern_ids: set[str], records: Iterable[LeadRecord]) -> list[L
 class Reconciler:
     """Before a campaign's loads: search its affected records, cancel or delete, check, journal."""
 
-    client: EngageClient
+    client: EngageApi
     journal: Journal
     action_batch: int = 500
     # do not call (issue #30): stops phones everywhere the scope says (donotcall.Sweeper.sweep
@@ -375,9 +375,7 @@ class Reconciler:
             rep.action_failures += 1
             rep.errors.append(scrub(f"{action.value} of {len(lead_ids)} record(s) failed: {e}"))
             return
-        key = "leadDeleteCount" if action is LeadAction.DELETE else "leadUpdateCount"
-        count = result.get(key)
-        self.journal.acted(number, True, count if isinstance(count, int) else None)
+        self.journal.acted(number, True, result.count)
         acted.update(dict.fromkeys(lead_ids, action))
         if action is LeadAction.DELETE:
             rep.deleted += len(lead_ids)

@@ -8,11 +8,10 @@ from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any
 
 from .. import leadsets
 from ..donotcall.phones import record_phones
-from ..engage import EngageClient
+from ..engage import Campaign, EngageApi
 from ..errors import ApiError
 from ..leadsets import Source
 from ..model import PHONE_FIELDS, DriftKind, DuplicateHandling, Lead, LeadSetPlan, Plan
@@ -62,7 +61,7 @@ def _posted_again(ls: LeadSetPlan) -> frozenset[str]:
 
 @dataclass
 class Applier:
-    client: EngageClient
+    client: EngageApi
     journal: Journal
     default_account: str | None
     batch_size: int = 500
@@ -72,9 +71,11 @@ class Applier:
     lost_rounds: int = 3  # lookups, then posts of what was not found, for one batch
     # look creates up before posting them (`ci apply`: a state lost with an earlier runner
     # must never load them twice): "probe" looks up the first batch of a campaign's creates
-    # and all of them once one is found; "all"; "off"
+    # and all of them once one is found; "all"; "off"; "auto": "probe" where a second load
+    # would keep two records (RETAIN_ALL) or the state is shared (`shared_state`), else "off"
     look_first: str = "off"
-    _campaigns: dict[str, dict[int, dict[str, Any]]] = field(default_factory=dict)
+    shared_state: bool = False
+    _campaigns: dict[str, dict[int, Campaign]] = field(default_factory=dict)
     max_in_flight: int | None = None  # None: as many as the shortest window admits
     _executors: dict[str, ThreadPoolExecutor] = field(default_factory=dict)
     report: Report = field(default_factory=Report)
@@ -142,20 +143,18 @@ class Applier:
         """Why this lead set must not be posted, or None when its campaign is as declared."""
         if account not in self._campaigns:
             groups = self.client.dial_groups_with_campaigns(account)
-            self._campaigns[account] = {
-                int(c["campaignId"]): c for g in groups for c in g.get("campaigns", [])
-            }
+            self._campaigns[account] = {c.campaign_id: c for g in groups for c in g.campaigns}
         campaigns = self._campaigns[account]
         cid = ls.campaign.id
         if cid not in campaigns:
             return f"campaign {cid} does not exist in account {account}: nothing posted"
-        name = str(campaigns[cid].get("campaignName", ""))
+        name = campaigns[cid].name
         if ls.campaign.name is not None and name != ls.campaign.name:
             return (
                 f"campaign {cid} is named {name!r} in Engage, not "
                 f"{ls.campaign.name!r}: nothing posted"
             )
-        if campaigns[cid].get("isActive") in (0, False):  # 0/1 in the API, not a boolean
+        if campaigns[cid].active is False:
             rep.notes.append(
                 f"campaign {cid} is inactive in Engage: its leads are loaded but not dialled "
                 "until it is activated"
@@ -198,7 +197,7 @@ class Applier:
         handling = ls.options.duplicate_handling
         if ls.in_doubt:
             wanted -= self._settle_in_doubt(account, ls, sources, set(ls.in_doubt) & wanted, rep)
-        if self.look_first != "off" and ls.creates:
+        if self._look_mode(ls) != "off" and ls.creates:
             wanted -= self._look_before_create(account, ls, sources, wanted, rep)
         loader = BatchLoader(
             self.client,
@@ -338,11 +337,12 @@ class Applier:
         """Creates found in Engage already (a state that did not reach git, say) are recorded,
         not posted again. Returns what is settled (found, or not posted for want of a look)."""
         creates = [c.extern_id for c in ls.creates if c.extern_id in wanted]
-        first = set(creates[: self.batch_size]) if self.look_first == "probe" else set(creates)
+        mode = self._look_mode(ls)
+        first = set(creates[: self.batch_size]) if mode == "probe" else set(creates)
         before = rep.resolved_in_doubt
         settled = self._settle_in_doubt(account, ls, sources, first, rep, delay=0.0)
         found = rep.resolved_in_doubt - before
-        if found and self.look_first == "probe":
+        if found and mode == "probe":
             settled |= self._settle_in_doubt(
                 account, ls, sources, set(creates) - first, rep, delay=0.0
             )
@@ -353,6 +353,13 @@ class Applier:
                 "apply whose state was not saved?): recorded, not posted again"
             )
         return settled
+
+    def _look_mode(self, ls: LeadSetPlan) -> str:
+        """How this campaign's creates are looked up before they are posted."""
+        if self.look_first != "auto":
+            return self.look_first
+        keeps_both = ls.options.duplicate_handling is DuplicateHandling.RETAIN_ALL
+        return "probe" if keeps_both or self.shared_state else "off"
 
     def _settle_in_doubt(
         self,

@@ -22,7 +22,7 @@ from typing import Any
 from ..donotcall.keys import PhoneKey, key_from_env
 from ..donotcall.phones import record_phones, search_forms
 from ..donotcall.registry import Registry
-from ..engage import EngageClient
+from ..engage import EngageApi
 from ..engage.leads import LeadAction, LeadRecord, normalise_state
 from ..errors import ApiError
 from ..optouts import DateSource, Deadline, OptOutRules, Requested
@@ -75,7 +75,7 @@ class DoNotCallReport:
 class Sweeper:
     """Stops phones in Engage for one apply (one journal, several accounts' threads)."""
 
-    client: EngageClient
+    client: EngageApi
     journal: Journal
     rules: OptOutRules
     key: PhoneKey | None
@@ -176,8 +176,7 @@ class Sweeper:
                 scrub(f"cancel of {len(lead_ids)} do-not-call record(s) failed: {e}")
             )
             return False
-        count = result.get("leadUpdateCount")
-        self.journal.acted(number, True, count if isinstance(count, int) else None)
+        self.journal.acted(number, True, result.count)
         self.report.cancelled += len(lead_ids)
         return True
 
@@ -268,7 +267,7 @@ def _sorted(scope: set[int] | None) -> list[int] | None:
 
 
 def engage_opt_outs(
-    client: EngageClient,
+    client: EngageApi,
     account: str,
     registry: Registry,
     states: Sequence[str] = DNC_STATES,

@@ -12,6 +12,7 @@ tested without a terminal and `ci apply` shares it instead of copying it.
 from __future__ import annotations
 
 import contextlib
+import subprocess
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,7 +22,7 @@ from .. import workspace
 from ..changeset import ChangeSet, Coverage, cover, is_blocked, is_tombstone, only
 from ..config import Config
 from ..donotcall.keys import resolve as resolve_key
-from ..engage import EngageClient
+from ..engage import EngageApi
 from ..engage.hosts import engage_target
 from ..errors import ConfigError
 from ..model import Plan, Problem
@@ -51,7 +52,8 @@ class ApplyRequest:
     # show it (tombstones always); None: no such gate
     reviewed: list[ChangeSet] | None = None
     # look creates up before posting them: "probe" (a campaign's first batch; all of them once
-    # one is found), "all", or "off"
+    # one is found), "all", "off", or "auto" (probe where a second load would keep two records,
+    # RETAIN_ALL, or the state file is tracked by git, so another clone may have applied)
     look_first: str = "off"
     lookup_delay: float = 2.0
     # loader calls in flight at once; None: as many as the shortest window admits (30)
@@ -103,7 +105,7 @@ def apply(
     request: ApplyRequest,
     config: Config,
     where: Store | Path,
-    client: EngageClient,
+    client: EngageApi,
     hooks: ApplyHooks,
 ) -> ApplyOutcome:
     """Plan, gate, ask, post, record. Raises for what stops it before anything is sent
@@ -180,6 +182,9 @@ def apply(
             outcome.cancelled = True
             return outcome
         with Journal(planned.state) as journal:
+            for ls in plan.leadsets:  # where the leads go, before the first is posted
+                if ls.target is not None and ls.has_work:
+                    journal.retarget(ls.campaign.id, ls.target)
             applier = Applier(
                 client,
                 journal,
@@ -189,6 +194,7 @@ def apply(
                 hooks.progress(to_post),
                 lookup_delay=request.lookup_delay,
                 look_first=request.look_first,
+                shared_state=request.look_first == "auto" and _shared(store),
                 max_in_flight=request.max_in_flight,
                 sweeper=Sweeper(
                     client,
@@ -223,6 +229,29 @@ def apply(
     return outcome
 
 
+def _shared(store: Store) -> bool:
+    """Whether other copies of the state may exist: a state file git tracks. A state in an
+    object store is one copy that every apply reads and swaps under its lock: not shared."""
+    path = store.local_file()
+    return path is not None and tracked(path)
+
+
+def tracked(path: Path) -> bool:
+    """Whether git tracks the state file: then other clones hold copies of it, and an apply
+    from one of them may have loaded leads this copy does not know (no git: False)."""
+    try:
+        done = subprocess.run(
+            ["git", "ls-files", "--error-unmatch", "--", path.name],
+            cwd=path.parent if str(path.parent) else ".",
+            capture_output=True,
+            timeout=30,
+            check=False,
+        )
+    except (OSError, subprocess.SubprocessError):
+        return False
+    return done.returncode == 0
+
+
 def _stops(planned: workspace.Planned, config: Config) -> list[Stop]:
     """The phones the repository names that no apply has stopped yet (issue #30), and a clear
     error when the key of the state's phone hashes cannot be had (nothing is sent then: a
@@ -245,7 +274,7 @@ def _engage_stops(
     plan: Plan,
     planned: workspace.Planned,
     config: Config,
-    client: EngageClient,
+    client: EngageApi,
     default: str | None,
 ) -> list[Stop]:
     """`apply --refresh`: the phones Engage holds as do-not-call that no list names are stopped
@@ -276,7 +305,7 @@ def _campaigns(plan: Plan, default: str | None) -> dict[str, set[int]]:
 
 
 @contextlib.contextmanager
-def _paced(memory: Store, client: EngageClient) -> Iterator[None]:
+def _paced(memory: Store, client: EngageApi) -> Iterator[None]:
     """The windows start with the calls the last runs on this machine made to this service,
     and this run's calls are kept for the next (state/pacing.py); under the state's lock."""
     target = engage_target(client.base_url)

@@ -15,7 +15,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import replace
 
 from ..donotcall.registry import Registry
-from ..engage import EngageClient
+from ..engage import EngageApi
 from ..leadsets import Source, stream
 from ..model import CORRECTED_DRIFT, Lead, LeadSetPlan, Plan
 from ..optouts import OptOutRules
@@ -28,7 +28,7 @@ def refresh(
     plan: Plan,
     state: State,
     sources: Sequence[Source],
-    client: EngageClient,
+    client: EngageApi,
     default_account: str | None,
     registry: Registry | None = None,
     rules: OptOutRules | None = None,
@@ -76,11 +76,13 @@ def _refresh_one(
     ls: LeadSetPlan,
     state: State,
     sources: Sequence[Source],
-    client: EngageClient,
+    client: EngageApi,
     account: str,
 ) -> LeadSetPlan:
     cid = ls.campaign.id
     camp = state.campaigns.get(cid)
+    if ls.moved_from is not None:  # the state's leads are in another account: none here
+        camp = None
     owned = set(camp.leads) if camp is not None else set()
     removed = set(camp.removed) if camp is not None else set()
     records, complete = client.leads.scan(account, cid)

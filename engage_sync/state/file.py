@@ -70,6 +70,9 @@ class CampaignState:
     # the bytes' fingerprint, the lead count and what a plan shows of the campaign. Any change
     # to the campaign's leads drops it.
     seal: dict[str, Any] | None = None
+    # where the leads above are: `account@service` (model.target_of); None in a state from before
+    # it was recorded (then the first apply records it)
+    target: str | None = None
     _ids: dict[tuple[str, ...], str] = field(default_factory=dict, repr=False, compare=False)
 
     def fieldset_id(self, names: tuple[str, ...]) -> str:
@@ -109,6 +112,21 @@ class CampaignState:
             self.files.add(file)
         if options is not None:
             self.options = options
+        self.seal = None
+
+    def retarget(self, target: str) -> None:
+        """The campaign is applied to another account or service from now on: what the state
+        held was loaded elsewhere, so none of it is owned here (the opt-outs asked for and the
+        cancels sent for them stay: they are the people's, and evidence)."""
+        if self.target is not None and self.target != target:
+            self.leads.clear()
+            self.fieldsets.clear()
+            self._ids.clear()
+            self.in_doubt.clear()
+            self.files.clear()
+            self.removed.clear()
+            self.options = None
+        self.target = target
         self.seal = None
 
     def record(self, lead: Lead) -> None:
@@ -298,6 +316,7 @@ def read_state(where: Store | Path) -> State:
                 seal=sealed if isinstance(sealed, dict) else None,
                 requested=dict(raw.get("requested", {})),
                 acts={str(k): list(v) for k, v in raw.get("acts", {}).items()},
+                target=_text(raw.get("target"), f"campaign {key}: target"),
             )
             if version == 1:
                 leads = camp.adopt_v1(leads, raw.get("fieldsets", {}))
@@ -309,6 +328,12 @@ def read_state(where: Store | Path) -> State:
         why = f"no {e}" if isinstance(e, KeyError) else str(e)
         raise Corrupt(store, "", f"not what engage-sync writes: {why}") from e
     return state
+
+
+def _text(value: object, what: str) -> str | None:
+    if value is not None and not isinstance(value, str):
+        raise ValueError(f"{what}: not a string")
+    return value
 
 
 class Corrupt(StateError):
@@ -362,6 +387,8 @@ def render_state(state: State) -> str:
             f'      "in_doubt": {dumps(sorted(c.in_doubt))},',
             f'      "options": {dumps(c.options, sort_keys=True)},',
         ]
+        if c.target is not None:
+            lines.append(f'      "target": {dumps(c.target)},')
         if c.seal is not None:
             lines.append(f'      "synced": {dumps(c.seal, sort_keys=True)},')
         if c.requested:

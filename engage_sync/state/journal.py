@@ -171,6 +171,16 @@ class Journal:
         self._recorded = True
 
     @_locked
+    def retarget(self, campaign: int, target: str) -> None:
+        """Before the first lead is posted to a campaign's new account or service: from here on
+        the state holds what that one holds (CampaignState.retarget)."""
+        if self.state.campaign(campaign).target == target:
+            return
+        self._write({"retarget": target, "campaign": campaign})
+        self.state.campaign(campaign).retarget(target)
+        self._recorded = True
+
+    @_locked
     def forget(
         self,
         campaign: int,

@@ -142,6 +142,8 @@ def _apply(
         camp.accept(entries, fieldsets, rec.get("file"), rec.get("options"))
     elif "fail" in rec:
         pending.pop(batch, None)
+    elif "retarget" in rec:
+        state.campaign(int(rec["campaign"])).retarget(str(rec["retarget"]))
     elif "forget" in rec:
         state.campaign(int(rec["campaign"])).forget([str(e) for e in rec["ids"]])
         state.evidence.extend(dict(e) for e in rec.get("evidence", []))
