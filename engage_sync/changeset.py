@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -37,6 +37,7 @@ from .model import (
     PruneAction,
     RemoveReason,
     SettingsChange,
+    StreamedChanges,
     short_hash,
 )
 
@@ -294,6 +295,23 @@ def describe_all(lines: Sequence[str], reviewed: Iterable[ChangeSet] = ()) -> li
     return out
 
 
+class Kept(StreamedChanges):
+    """The changes of a sequence a review kept, read from it as they are walked: a first
+    plan's million creates are not copied (its Spool streams them from disk)."""
+
+    def __init__(self, changes: Sequence[Change], wanted: Callable[[Change], bool]) -> None:
+        self._changes, self._wanted = changes, wanted
+        self._len: int | None = None
+
+    def __iter__(self) -> Iterator[Change]:
+        return (c for c in self._changes if self._wanted(c))
+
+    def __len__(self) -> int:
+        if self._len is None:
+            self._len = sum(1 for _ in self)
+        return self._len
+
+
 def only(plan: Plan, keep: set[str]) -> Plan:
     """The part of a plan whose items are in `keep`, and every tombstone (stopping a call is
     never held back for want of a review); orphans stay as they are (apply does nothing).
@@ -312,7 +330,7 @@ def only(plan: Plan, keep: set[str]) -> Plan:
         kept.append(
             replace(
                 ls,
-                creates=tuple(c for c in ls.creates if wanted(c)),
+                creates=Kept(ls.creates, wanted),
                 updates=tuple(c for c in ls.updates if wanted(c)),
                 replaces=tuple(c for c in ls.replaces if wanted(c)),
                 removals=tuple(

@@ -240,6 +240,7 @@ def stop_emulator(served: Served) -> int:
         return served.process.wait(timeout=120)
     except subprocess.TimeoutExpired:  # pragma: no cover - only when shutdown is broken
         served.process.kill()
+        served.process.wait()  # reaped: a process left running fails a later test's teardown
         raise
     finally:
         for pipe in (served.process.stdout, served.process.stderr):

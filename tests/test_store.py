@@ -65,6 +65,15 @@ def test_a_retried_swap_that_meets_its_own_write_is_not_a_conflict(store: Store)
     assert blob is not None and blob.data == b"two\n" and again == blob.revision
 
 
+def test_a_state_written_piece_by_piece_is_whole_and_its_retry_recognised(store: Store) -> None:
+    first = store.swap(Item.STATE, iter([b"one", b" piece\n"]), None)
+    second = store.swap(Item.STATE, iter([b"two", b" pieces\n"]), first)
+    again = store.swap(Item.STATE, iter([b"two", b" pieces\n"]), first)  # answer lost
+    blob = store.read(Item.STATE)
+    assert blob is not None and blob.data == b"two pieces\n"
+    assert again == second == blob.revision
+
+
 def test_create_writes_only_where_there_is_none(store: Store) -> None:
     assert store.create(Item.LOCK, b'{"id": "a"}')
     assert not store.create(Item.LOCK, b'{"id": "b"}')
@@ -111,6 +120,36 @@ def test_appending_drops_a_torn_tail_or_ends_a_whole_last_line(store: Store) -> 
     assert blob is not None
     store.append(Item.LEDGER, b"d\n", blob.revision, torn=False)
     assert store.read(Item.LEDGER).data == b"a\nwhole\nd\n"  # type: ignore[union-attr]
+
+
+def test_the_tail_is_the_last_lines_and_where_they_start(store: Store) -> None:
+    assert store.tail(Item.LEDGER, 2) is None
+    store.replace(Item.LEDGER, b"".join(b"line %d\n" % n for n in range(5000)) + b"half")
+    tail = store.tail(Item.LEDGER, 2)
+    assert tail is not None and tail.data == b"line 4998\nline 4999\nhalf"
+    whole = store.read(Item.LEDGER)
+    assert whole is not None and whole.data[tail.start :] == tail.data
+    assert tail.revision == whole.revision
+    store.replace(Item.LEDGER, b"a\nb\n")
+    assert store.tail(Item.LEDGER, 5) == type(tail)(b"a\nb\n", 0, store.read(Item.LEDGER).revision)  # type: ignore[union-attr]
+
+
+def test_the_ledger_in_a_bucket_appends_once_and_names_damage_by_its_line(
+    s3_server: S3Served,
+) -> None:
+    from engage_sync.optouts import ledger
+
+    store = S3Store(S3Settings(s3_server.bucket, "engage-sync.state.json"))
+    n = ledger.RECENT + 5
+    entries = [{"campaign": 1, "externId": f"e{i}", "requested": "2026-01-05"} for i in range(n)]
+    assert ledger.append(store, entries) == n
+    assert ledger.append(store, [entries[-1], {**entries[0], "externId": "new"}]) == 1
+    assert [e["externId"] for e in ledger.read(store)][-2:] == [f"e{n - 1}", "new"]
+    lines = s3_server.read("engage-sync.evidence.jsonl").split(b"\n")
+    lines[n - 1] = b"damaged"  # among the last lines an append reads, not at their start
+    store.replace(Item.LEDGER, b"\n".join(lines))
+    with pytest.raises(ledger.DamagedLedger, match=rf"evidence\.jsonl:{n}: "):
+        ledger.append(store, [{**entries[0], "externId": "later"}])
 
 
 def test_an_append_over_a_ledger_changed_meanwhile_writes_nothing(s3_server: S3Served) -> None:

@@ -244,7 +244,7 @@ def _adopt(
     """import --from-engage: teams that loaded leads by hand start without re-posting anyone."""
     client = make_client(ctx, base_url)  # credentials first
     sources, sink, _ = workspace.read_sources((), ctx.config)
-    mine = [s for s in sources if s.meta.campaign.id == campaign]
+    mine = leadsets.by_campaign(sources).get(campaign, [])
     if not mine:
         raise EngageSyncError(f"no lead set declares campaign {campaign}; nothing imported")
     leads = list(leadsets.campaign_leads(campaign, mine, sink))

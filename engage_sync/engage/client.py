@@ -30,6 +30,9 @@ log = logging.getLogger("engage_sync.http")
 # machine's scheduling do not shrink with a window (limits run faster against the emulator).
 PACING_MARGIN = 0.03
 MIN_MARGIN_S = 0.05
+# the campaigns authenticate read for apply are used for its campaign check up to this long
+# after (a user may take minutes to answer apply's question: then they are read again)
+KEEP_GROUPS_S = 30.0
 
 
 def _with_margin(period: float) -> float:
@@ -99,6 +102,8 @@ class EngageClient:
         self.on_secret: Callable[[str], None] = lambda secret: None
         self.tokens.on_secret = self._minted
         self.stats = {"requests": 0, "retries": 0, "throttled": 0, "waited": 0.0}
+        # each account's dial groups and campaigns as authenticate read them, and when
+        self._kept_groups: dict[str, tuple[float, list[DialGroup]]] = {}
         log.info("Engage Voice API at %s (auth at %s)", self.base_url, self.tokens.auth_origin)
 
     def _minted(self, secret: str) -> None:
@@ -220,11 +225,13 @@ class EngageClient:
                     )
                 self.sleep(delay)
 
-    def authenticate(self, accounts: Iterable[str] = ()) -> None:
+    def authenticate(self, accounts: Iterable[str] = (), campaigns: bool = False) -> None:
         """Log in now (JWT credentials), with the same retries as any call, then read each
-        account's dial groups once (apply reads them anyway, to check its campaigns): so a
-        command fails on wrong credentials of any kind (a legacy API token, an expired access
-        token) or an account they cannot use before it shows anything else."""
+        account's dial groups once: so a command fails on wrong credentials of any kind (a
+        legacy API token, an expired access token) or an account they cannot use before it
+        shows anything else. With `campaigns` (apply, which checks its campaigns), each group's
+        campaigns are read in the same call and kept (`dial_groups_with_campaigns`): one round
+        trip to the server before the first load, not two."""
         attempt = 0
         while True:
             try:
@@ -240,7 +247,10 @@ class EngageClient:
                 self.sleep(delay)
         for account in sorted(set(accounts)):
             try:
-                self.request("GET", f"{admin(account)}/dialGroups")
+                if campaigns:
+                    self._kept_groups[account] = (self._clock(), self._campaigns(account))
+                else:
+                    self.request("GET", f"{admin(account)}/dialGroups")
             except AuthError as e:
                 if e.status == 401 and "expired" not in str(e).lower():  # the token itself
                     raise AuthError(f"credentials refused by Engage: {e}", 401) from e
@@ -340,7 +350,11 @@ class EngageClient:
     # -- endpoints --------------------------------------------------------------------------------
     def dial_groups_with_campaigns(self, account: str) -> list[DialGroup]:
         """Dial groups, each with its campaigns: one call to dialGroups/withChildren, or, where a
-        tenant does not serve it, dialGroups and then each group's campaigns."""
+        tenant does not serve it, dialGroups and then each group's campaigns. What
+        `authenticate(..., campaigns=True)` read is used once, if still fresh (KEEP_GROUPS_S)."""
+        kept = self._kept_groups.pop(account, None)
+        if kept is not None and self._clock() - kept[0] <= KEEP_GROUPS_S:
+            return kept[1]
         try:
             return self._campaigns(account)
         except ApiError as e:

@@ -27,7 +27,7 @@ from typing import Any
 
 from .. import jsonl
 from ..errors import StateError
-from ..store import FileStore, Item, Store, ledger_path
+from ..store import FileStore, Item, Store, Tail, ledger_path
 from .deadlines import Deadline
 
 Entry = Mapping[str, Any]
@@ -124,15 +124,25 @@ def _entries(lines: jsonl.Lines) -> list[dict[str, Any]]:
     return out
 
 
+# lines at the ledger's end an append reads besides as many as it appends: their damage stops
+# it, and an entry among them is not appended again (a crash between the ledger's append and
+# the state's replacement leaves the journal, whose fold appends the same entries: they are
+# the last lines). Damage further up is for `read` (the `evidence` command) to find.
+RECENT = 1_000
+
+
 def append(where: Store | Path, entries: Iterable[Entry]) -> int:
     """Append the entries the ledger does not hold yet, durably; returns how many. A last line
-    torn by a crash is dropped first (never glued to): its entry is among these."""
+    torn by a crash is dropped first (never glued to): its entry is among these. It reads the
+    ledger's last lines only (RECENT and as many as it appends), so an append to a file costs
+    what it appends, not what the ledger holds."""
     entries = list(entries)
     if not entries:
         return 0
     store = _store(where)
+    tail = store.tail(Item.LEDGER, len(entries) + RECENT)
+    found = _checked(store, tail)
     wanted = {key(e) for e in entries}
-    found, revision = _read(store)
     have = {key(line.record) for line in found.records if key(line.record) in wanted}
     lines = []
     for e in entries:
@@ -142,5 +152,29 @@ def append(where: Store | Path, entries: Iterable[Entry]) -> int:
             lines.append(jsonl.dumps(dict(e)))
     if not lines:
         return 0
+    revision = tail.revision if tail is not None else None
     store.append(Item.LEDGER, b"".join(lines), revision, found.torn)
     return len(lines)
+
+
+def _checked(store: Store, tail: Tail | None) -> jsonl.Lines:
+    """The ledger's last lines, or DamagedLedger naming the damaged ones by their line in the
+    ledger (counted only then)."""
+    if tail is None:
+        return jsonl.Lines((), (), False)
+    lines = jsonl.parse(tail.data)
+    foreign = [
+        jsonl.Damage(line.number, "not an evidence entry")
+        for line in lines.records
+        if "externId" not in line.record and "phone" not in line.record
+    ]
+    if not (lines.damaged or foreign):
+        return lines
+    before = 0
+    if tail.start:
+        whole = store.read(Item.LEDGER)
+        before = whole.data[: tail.start].count(b"\n") if whole is not None else 0
+    damaged = sorted((*lines.damaged, *foreign), key=lambda d: d.number)
+    moved = tuple(jsonl.Damage(d.number + before, d.why) for d in damaged)
+    records = tuple(jsonl.Line(r.number + before, r.record) for r in lines.records)
+    raise DamagedLedger(store, jsonl.Lines(records, moved, lines.torn))

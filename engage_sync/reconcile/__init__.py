@@ -7,6 +7,8 @@ planning.py   the plan operation: read, plan, look at Engage when asked, write t
 adopt.py    `import --from-engage`: what Engage holds, adopted by drift's rules
 applier.py  walks a Plan through the client: removals first, then loads, every answer
             journaled; lost answers resolved by looking
+feed.py     the apply's one pass over a campaign's files for the loader, settling on the way
+            what must be first (updates' earlier records, leads in doubt, --look-first)
 actions.py  which records to cancel or delete so no campaign holds more dialable records
             than declared (a pure decision per duplicateHandling mode), and doing it
 refresh.py  `--refresh`: what is really in Engage for the declared campaigns

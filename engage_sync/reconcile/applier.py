@@ -5,21 +5,22 @@ from __future__ import annotations
 
 import threading
 from collections import deque
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 
-from .. import leadsets
 from ..donotcall.phones import record_phones
 from ..engage import Campaign, EngageApi
 from ..errors import ApiError
-from ..leadsets import Source
-from ..model import PHONE_FIELDS, DriftKind, DuplicateHandling, Lead, LeadSetPlan, Plan
+from ..incremental.inputs import CampaignInputs
+from ..model import DuplicateHandling, Lead, LeadSetPlan, Plan
 from ..optouts import DateSource
 from ..state import Journal
 from .actions import Reconciler
 from .donotcall import Stop, Sweeper
-from .loader import Batch, BatchLoader, batches, look
+from .feed import Feed
+from .loader import Batch, BatchLoader
+from .lookahead import posted_phones
 from .report import LeadSetReport, Report, scrub
 
 Progress = Callable[[int], None]
@@ -33,16 +34,6 @@ LOOKUP_PHONES = 1000
 
 def _nothing_held(account: str, phones: Sequence[str]) -> set[str]:
     return set()
-
-
-def posted_phones(lead: Lead) -> list[str]:
-    """A lead's phones as the loader posts them (each part of a `|`-joined leadPhone)."""
-    return [
-        part
-        for name, value in zip(lead.names, lead.values, strict=True)
-        if name in PHONE_FIELDS
-        for part in str(value).split("|")
-    ]
 
 
 # updates posted again rather than looked up after a lost answer: under this mode the loader
@@ -85,13 +76,14 @@ class Applier:
     sweeper: Sweeper | None = None
     stops: Sequence[Stop] = ()
 
-    def run(self, plan: Plan, sources: Sequence[Source]) -> Report:
+    def run(self, plan: Plan, inputs: Mapping[int, CampaignInputs]) -> Report:
+        """Carry the plan out; `inputs`: each campaign's files, read once more for its loads."""
         try:
-            return self._run(plan, sources)
+            return self._run(plan, inputs)
         finally:
             self.close()
 
-    def _run(self, plan: Plan, sources: Sequence[Source]) -> Report:
+    def _run(self, plan: Plan, inputs: Mapping[int, CampaignInputs]) -> Report:
         """Rate limits are per sub-account: each account's lead sets run in a thread of their
         own, within that account's limits; within an account, campaign after campaign."""
         report = self.report  # kept on the applier: a run cut short still has its report
@@ -124,8 +116,8 @@ class Applier:
                 if self.client.gone:  # nothing more is sent once the server went away
                     rep.failed = rep.to_post
                     continue
-                mine = [s for s in sources if s.meta.campaign.id == ls.campaign.id]
-                self._apply_leadset(ls, mine, rep)
+                cid = ls.campaign.id
+                self._apply_leadset(ls, inputs.get(cid) or CampaignInputs(cid), rep)
                 if self.fail_fast and not rep.ok:
                     return True
             return False
@@ -161,9 +153,7 @@ class Applier:
             )
         return None
 
-    def _apply_leadset(
-        self, ls: LeadSetPlan, sources: Sequence[Source], rep: LeadSetReport
-    ) -> None:
+    def _apply_leadset(self, ls: LeadSetPlan, inputs: CampaignInputs, rep: LeadSetReport) -> None:
         account = ls.account or self.default_account
         if not account:
             rep.errors.append(
@@ -181,24 +171,39 @@ class Applier:
             return
         # cancels and deletes first: a run cut short leaves fewer dialable records, never more
         sweeper = self.sweeper
-        blocked = Reconciler(
+        reconciler = Reconciler(
             self.client,
             self.journal,
             stop_phones=(lambda stops: sweeper.sweep(account, stops)) if sweeper else None,
             dnc_states=sweeper.states if sweeper else (),
             region=sweeper.rules.phone_region if sweeper else "US",
             today=sweeper.rules.today() if sweeper else None,
-        ).run(account, ls, sources, rep)
-        if blocked and self.fail_fast:
-            return
-        changed = {d.extern_id for d in ls.corrections if d.kind is DriftKind.CHANGED}
-        loads = (*ls.creates, *ls.updates, *ls.replaces)
-        wanted = ({c.extern_id for c in loads} | changed) - blocked
+        )
+        reconciler.remove(account, ls, rep)
         handling = ls.options.duplicate_handling
-        if ls.in_doubt:
-            wanted -= self._settle_in_doubt(account, ls, sources, set(ls.in_doubt) & wanted, rep)
-        if self._look_mode(ls) != "off" and ls.creates:
-            wanted -= self._look_before_create(account, ls, sources, wanted, rep)
+        plain = Reconciler(self.client, self.journal)
+
+        def clear(leads: list[Lead]) -> set[str]:
+            return plain.clear_stale(account, ls.campaign.id, handling, leads, rep)
+
+        # one more pass over the files (the plan's was the first): what must be settled before
+        # a lead is posted is found on the way (feed.py)
+        feed = Feed(
+            self.client,
+            self.journal,
+            account,
+            ls,
+            inputs,
+            rep,
+            reconciler,
+            clear,
+            self.batch_size,
+            self._look_mode(ls),
+            self.lookup_delay,
+            _posted_again(ls),
+            self.progress,
+            self.fail_fast,
+        )
         loader = BatchLoader(
             self.client,
             self.journal,
@@ -214,24 +219,8 @@ class Applier:
             self.max_in_flight,
             ls.options.body(),
         )
-        reconciler = Reconciler(self.client, self.journal)
-        loader.clear = lambda leads: reconciler.clear_stale(
-            account, ls.campaign.id, handling, leads, rep
-        )
-        loader.run(
-            self._not_held(
-                account,
-                rep,
-                (
-                    (source.meta.path, source.meta.options.body(), batch)
-                    for source in sources
-                    for batch in batches(
-                        (x for x in leadsets.stream(source) if x.extern_id in wanted),
-                        self.batch_size,
-                    )
-                ),
-            )
-        )
+        loader.clear = clear
+        loader.run(self._not_held(account, rep, feed.batches()))
 
     def _not_held(
         self, account: str, rep: LeadSetReport, loads: Iterator[Batch]
@@ -326,81 +315,9 @@ class Applier:
         for executor in executors:
             executor.shutdown(wait=True)
 
-    def _look_before_create(
-        self,
-        account: str,
-        ls: LeadSetPlan,
-        sources: Sequence[Source],
-        wanted: set[str],
-        rep: LeadSetReport,
-    ) -> set[str]:
-        """Creates found in Engage already (a state that did not reach git, say) are recorded,
-        not posted again. Returns what is settled (found, or not posted for want of a look)."""
-        creates = [c.extern_id for c in ls.creates if c.extern_id in wanted]
-        mode = self._look_mode(ls)
-        first = set(creates[: self.batch_size]) if mode == "probe" else set(creates)
-        before = rep.resolved_in_doubt
-        settled = self._settle_in_doubt(account, ls, sources, first, rep, delay=0.0)
-        found = rep.resolved_in_doubt - before
-        if found and mode == "probe":
-            settled |= self._settle_in_doubt(
-                account, ls, sources, set(creates) - first, rep, delay=0.0
-            )
-            found = rep.resolved_in_doubt - before
-        if found:
-            rep.notes.append(
-                f"{found} lead(s) the state did not hold were already in Engage (an earlier "
-                "apply whose state was not saved?): recorded, not posted again"
-            )
-        return settled
-
     def _look_mode(self, ls: LeadSetPlan) -> str:
         """How this campaign's creates are looked up before they are posted."""
         if self.look_first != "auto":
             return self.look_first
         keeps_both = ls.options.duplicate_handling is DuplicateHandling.RETAIN_ALL
         return "probe" if keeps_both or self.shared_state else "off"
-
-    def _settle_in_doubt(
-        self,
-        account: str,
-        ls: LeadSetPlan,
-        sources: Sequence[Source],
-        doubt: set[str],
-        rep: LeadSetReport,
-        delay: float | None = None,
-    ) -> set[str]:
-        """Leads an earlier run sent without a trustworthy answer: look before posting again.
-        Returns those found in Engage (recorded now, not posted) and those that must wait."""
-        settled: set[str] = set()  # found and recorded, or not looked up: not posted now
-        for source in sources if doubt else ():
-            leads = [x for x in leadsets.stream(source) if x.extern_id in doubt]
-            if not leads:
-                continue
-            cid = ls.campaign.id
-            wait = self.lookup_delay if delay is None else delay
-            other: list[Lead] = []
-            found = look(self.client, account, cid, leads, wait, _posted_again(ls), other)
-            if found is None:
-                rep.errors.append(
-                    f"{len(leads)} lead(s) could not be looked up before posting: not posted "
-                    "(that could load them twice); run apply again"
-                )
-                rep.failed += len(leads)
-                rep.in_doubt += len(leads)
-                settled |= {x.extern_id for x in leads}
-                continue
-            if found:
-                options = ls.options.body()
-                number = self.journal.begin(cid, [x.extern_id for x in found])
-                self.journal.ack(number, cid, found, source.meta.path, options)
-                rep.recorded += len(found)
-                rep.resolved_in_doubt += len(found)
-                self.progress(len(found))
-                settled |= {x.extern_id for x in found}
-            if other:  # the key is there, not the content: clear it, then post the lead
-                blocked = Reconciler(self.client, self.journal).clear_stale(
-                    account, cid, ls.options.duplicate_handling, other, rep
-                )
-                settled |= blocked
-        return settled

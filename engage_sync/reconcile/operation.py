@@ -30,8 +30,9 @@ from ..optouts import DateSource
 from ..progress import Meter
 from ..state import Journal, StateLock, read_pacing, save_state, write_pacing
 from ..store import Item, Store, as_store
-from .applier import Applier
+from .applier import LOOKUP_PHONES, Applier
 from .donotcall import Stop, Sweeper, engage_opt_outs
+from .lookahead import look_ahead
 from .refresh import refresh as look
 from .report import Report
 
@@ -112,7 +113,8 @@ def apply(
     (invalid lead sets, a held lock, a campaign with no account). `where`: the state's store
     (a path: the state file's)."""
     store = as_store(where)
-    with client, StateLock(store, "apply", request.lock_timeout), _paced(store, client):
+    lock = StateLock(store, "apply", request.lock_timeout)
+    with client, lock, _paced(store, client), contextlib.ExitStack() as ended:
         planned = workspace.build_plan(
             request.paths,
             config,
@@ -130,11 +132,21 @@ def apply(
                 "ENGAGE_ACCOUNT_ID or `account:` in engage-sync.yaml; nothing posted"
             )
         working = [ls for ls in plan.leadsets if ls.has_work or request.refresh]
+        # the first leads' do-not-call look-up, made while the campaigns are read
+        ahead = None
+        if not request.refresh:
+            default, batch = request.default_account, request.batch_size
+            ahead = look_ahead(
+                plan, planned.sources, config.opt_outs, client, default, batch, LOOKUP_PHONES
+            )
+        if ahead is not None:
+            ended.callback(ahead.close)  # before the client closes
         if working or stops:  # wrong credentials or account: the first and only thing said
             accounts = {ls.account or request.default_account for ls in working}
             if stops and request.default_account:
                 accounts.add(request.default_account)
-            client.authenticate(a for a in accounts if a)
+            # each account's campaigns in the same call: the campaign check needs them
+            client.authenticate((a for a in accounts if a), campaigns=bool(working))
         if request.refresh:
             plan = look(
                 plan,
@@ -203,12 +215,13 @@ def apply(
                     planned.registry.key,
                     campaigns=_campaigns(plan, request.default_account),
                     states=config.opt_outs.engage_states,
+                    ahead=ahead,
                 ),
                 stops=stops,
             )
             sealed = 0
             try:
-                outcome.report = applier.run(plan, planned.sources)
+                outcome.report = applier.run(plan, planned.inputs)
                 if outcome.carried_out_all:
                     sealed = workspace.record_seals(planned, _carried_out(outcome.report))
             except KeyboardInterrupt:

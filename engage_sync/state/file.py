@@ -14,9 +14,10 @@ first (see journal.py); `engage_sync.state.load_state` reads both.
 from __future__ import annotations
 
 import hashlib
+import heapq
 import json
 import uuid
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -27,6 +28,7 @@ from ..optouts import ledger
 from ..store import Item, Store, as_store
 from . import donotcall as dnc
 from .donotcall import DoNotCallState
+from .spill import Spill
 
 
 class MalformedEntry(StateError):
@@ -74,6 +76,9 @@ class CampaignState:
     # it was recorded (then the first apply records it)
     target: str | None = None
     _ids: dict[tuple[str, ...], str] = field(default_factory=dict, repr=False, compare=False)
+    # leads an apply recorded, moved out of `leads` to disk (spill.py): `owns`, `count` and
+    # `entries` see them, a plan (which reads `leads`) never runs on such a state
+    _spill: Spill | None = field(default=None, repr=False, compare=False)
 
     def fieldset_id(self, names: tuple[str, ...]) -> str:
         fsid = self._ids.get(names)
@@ -120,6 +125,7 @@ class CampaignState:
         cancels sent for them stay: they are the people's, and evidence)."""
         if self.target is not None and self.target != target:
             self.leads.clear()
+            self._spill = None
             self.fieldsets.clear()
             self._ids.clear()
             self.in_doubt.clear()
@@ -150,6 +156,8 @@ class CampaignState:
             self.removed.add(eid)
             self.requested.pop(eid, None)
             self.acts.pop(eid, None)
+            if self._spill is not None:
+                self._spill.gone.add(eid)
         self.seal = None
 
     def drop(self, extern_ids: Iterable[str]) -> None:
@@ -157,6 +165,8 @@ class CampaignState:
         for eid in extern_ids:
             self.leads.pop(eid, None)
             self.in_doubt.discard(eid)
+            if self._spill is not None:
+                self._spill.gone.add(eid)
         self.seal = None
 
     def earlier_requests(self, dates: Mapping[str, str]) -> dict[str, str]:
@@ -171,6 +181,33 @@ class CampaignState:
         """A cancel or delete sent for these externIds (answered or not): evidence to keep."""
         for eid, act in acts.items():
             self.acts.setdefault(eid, []).append(dict(act))
+
+    def spill(self, extern_ids: Iterable[str]) -> None:
+        """Move these leads' entries out of memory, to disk until the state is saved."""
+        moved = {eid: self.leads.pop(eid) for eid in extern_ids if eid in self.leads}
+        if moved:
+            if self._spill is None:
+                self._spill = Spill()
+            self._spill.add(moved)
+
+    def owns(self, extern_id: str) -> bool:
+        return extern_id in self.leads or (self._spill is not None and extern_id in self._spill)
+
+    def count(self) -> int:
+        """How many leads the campaign owns."""
+        if not self._spill:
+            return len(self.leads)
+        leads = self.leads
+        return len(leads) + sum(1 for eid, _ in self._spill.items() if eid not in leads)
+
+    def entries(self) -> Iterator[tuple[str, str]]:
+        """(externId, entry) of every lead owned, in externId order (as the file lists them)."""
+        leads = self.leads
+        ordered = ((eid, leads[eid]) for eid in sorted(leads))
+        if not self._spill:
+            return ordered
+        spilled = ((eid, e) for eid, e in self._spill.items() if eid not in leads)
+        return heapq.merge(ordered, spilled)
 
     def hash_of(self, extern_id: str) -> str | None:
         entry = self.leads.get(extern_id)
@@ -262,7 +299,7 @@ class State:
         return self.lineage
 
     def lead_count(self) -> int:
-        return sum(len(c.leads) for c in self.campaigns.values())
+        return sum(c.count() for c in self.campaigns.values())
 
 
 def read_state(where: Store | Path) -> State:
@@ -357,6 +394,14 @@ def _where(data: bytes, offset: int) -> str:
 
 def render_state(state: State) -> str:
     """Sorted, stable JSON with one unindented lead per line."""
+    return "".join(state_text(state))
+
+
+_LINES = 8192  # lead lines rendered at once: the text is written as it is made, never whole
+
+
+def state_text(state: State) -> Iterator[str]:
+    """The state file's text, piece by piece (`render_state` joined)."""
     dumps = json.dumps
     out = [
         "{",
@@ -370,47 +415,61 @@ def render_state(state: State) -> str:
         out.append(f'  "settings": {dumps(state.settings, sort_keys=True)},')
     if state.do_not_call:
         out.extend(dnc.render(state.do_not_call))
-    out += [
-        '  "campaigns": {',
-    ]
-    campaign_blocks = []
+    out.append('  "campaigns": {')
+    yield "\n".join(out) + "\n"
+    first = True
     for cid in sorted(state.campaigns):
         c = state.campaigns[cid]
-        if not c.leads and not c.in_doubt and not c.removed and not c.requested:
+        if not (c.leads or c._spill) and not c.in_doubt and not c.removed and not c.requested:
             continue
+        if not first:
+            yield ",\n"
+        first = False
+        yield from _campaign_text(cid, c)
+    yield "  }\n}\n" if first else "\n  }\n}\n"
+
+
+def _campaign_text(cid: int, c: CampaignState) -> Iterator[str]:
+    dumps = json.dumps
+    if c._spill:
+        used = {entry.split(" ", 2)[1] for _, entry in c.entries()}
+    else:
         used = {entry.split(" ", 2)[1] for entry in c.leads.values()}
-        fieldsets = {k: list(v) for k, v in sorted(c.fieldsets.items()) if k in used}
-        lines = [
-            f'    "{cid}": {{',
-            f'      "fieldsets": {dumps(fieldsets, sort_keys=True)},',
-            f'      "files": {dumps(sorted(c.files))},',
-            f'      "in_doubt": {dumps(sorted(c.in_doubt))},',
-            f'      "options": {dumps(c.options, sort_keys=True)},',
-        ]
-        if c.target is not None:
-            lines.append(f'      "target": {dumps(c.target)},')
-        if c.seal is not None:
-            lines.append(f'      "synced": {dumps(c.seal, sort_keys=True)},')
-        if c.requested:
-            lines.append(f'      "requested": {dumps(c.requested, sort_keys=True)},')
-        if c.acts:
-            lines.append(f'      "acts": {dumps(c.acts, sort_keys=True)},')
-        if c.removed:  # one per line, so a git diff shows each removal
-            removed = ",\n".join(f"        {dumps(k)}" for k in sorted(c.removed))
-            lines.append(f'      "removed": [\n{removed}\n      ],')
-        if c.leads:
-            lines.append('      "leads": {')
-            leads = c.leads
-            lines.append(",\n".join(f"{dumps(k)}:{dumps(leads[k])}" for k in sorted(leads)))
-            lines.append("      }")
-        else:
-            lines.append('      "leads": {}')
-        lines.append("    }")
-        campaign_blocks.append("\n".join(lines))
-    if campaign_blocks:
-        out.append(",\n".join(campaign_blocks))
-    out.extend(["  }", "}", ""])
-    return "\n".join(out)
+    fieldsets = {k: list(v) for k, v in sorted(c.fieldsets.items()) if k in used}
+    lines = [
+        f'    "{cid}": {{',
+        f'      "fieldsets": {dumps(fieldsets, sort_keys=True)},',
+        f'      "files": {dumps(sorted(c.files))},',
+        f'      "in_doubt": {dumps(sorted(c.in_doubt))},',
+        f'      "options": {dumps(c.options, sort_keys=True)},',
+    ]
+    if c.target is not None:
+        lines.append(f'      "target": {dumps(c.target)},')
+    if c.seal is not None:
+        lines.append(f'      "synced": {dumps(c.seal, sort_keys=True)},')
+    if c.requested:
+        lines.append(f'      "requested": {dumps(c.requested, sort_keys=True)},')
+    if c.acts:
+        lines.append(f'      "acts": {dumps(c.acts, sort_keys=True)},')
+    if c.removed:  # one per line, so a git diff shows each removal
+        removed = ",\n".join(f"        {dumps(k)}" for k in sorted(c.removed))
+        lines.append(f'      "removed": [\n{removed}\n      ],')
+    entries = c.entries()
+    ahead = next(entries, None)
+    if ahead is None:
+        lines += ['      "leads": {}', "    }"]
+        yield "\n".join(lines)
+        return
+    lines.append('      "leads": {')
+    yield "\n".join(lines) + "\n"
+    chunk = [f"{dumps(ahead[0])}:{dumps(ahead[1])}"]
+    glue = ""
+    for eid, entry in entries:
+        if len(chunk) >= _LINES:
+            yield glue + ",\n".join(chunk)
+            chunk, glue = [], ",\n"
+        chunk.append(f"{dumps(eid)}:{dumps(entry)}")
+    yield glue + ",\n".join(chunk) + "\n      }\n    }"
 
 
 def save_state(state: State) -> None:
@@ -423,6 +482,7 @@ def save_state(state: State) -> None:
         ledger.append(state.store, state.evidence)
     state.serial += 1
     over = state.revision if state.exists else None
-    state.revision = state.store.swap(Item.STATE, render_state(state).encode(), over)
+    pieces = (text.encode() for text in state_text(state))  # never the whole text at once
+    state.revision = state.store.swap(Item.STATE, pieces, over)
     state.evidence.clear()
     state.exists = True

@@ -1,6 +1,6 @@
 """Append-only journal of an apply in progress, so a crash never loses an acknowledged lead.
 
-Rewriting a large state file after every batch would be slow, so apply appends one fsynced line per
+Rewriting a large state file after every batch would be slow, so apply appends one synced line per
 event instead: `begin` before a batch is posted, `ack` with the state entries once Engage accepted
 it, `fail` when it did not; `act` before a lead action (cancel, delete) is sent and `acted` after
 its answer, both with the lead ids; `forget` once removed leads are confirmed not dialable.
@@ -32,6 +32,9 @@ def now() -> str:
 
 
 F = TypeVar("F", bound=Callable[..., Any])
+# leads recorded in a campaign before their state entries go to disk (spill.py): the in-memory
+# state of a first apply of a million leads stays at a few megabytes
+SPILL_AT = 20_000
 
 
 def _locked(method: F) -> F:
@@ -60,6 +63,7 @@ class Journal:
         # in-memory state changes with its journal line
         self._lock = threading.RLock()
         self._recorded = False  # an ack or a forget: the state holds something new
+        self._fresh: dict[int, list[str]] = {}  # recorded by this run, still in memory
 
     def __enter__(self) -> Journal:
         if self.store.exists(Item.JOURNAL):  # an earlier run's, replayed on load: fold it first
@@ -118,6 +122,11 @@ class Journal:
         camp.accept(entries, None, file, options)
         camp.settle(self._open.pop(batch, ()))
         self._recorded = True
+        fresh = self._fresh.setdefault(campaign, [])
+        fresh.extend(entries)
+        if len(fresh) >= SPILL_AT:
+            camp.spill(fresh)
+            fresh.clear()
 
     @_locked
     def fail(self, batch: int, campaign: int) -> None:

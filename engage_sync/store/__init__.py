@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import ConfigError
-from .base import Appender, Blob, Conflict, Item, Store, StoreError
+from .base import Appender, Blob, Conflict, Item, Store, StoreError, Tail
 from .files import FileStore, ledger_path, write_atomic
 from .s3 import S3Settings
 
@@ -27,6 +27,7 @@ __all__ = [
     "S3Settings",
     "Store",
     "StoreError",
+    "Tail",
     "as_store",
     "ledger_path",
     "open_store",

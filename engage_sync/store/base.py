@@ -11,6 +11,7 @@ copy of it (`restore`), so no caller ever builds a path.
 from __future__ import annotations
 
 import enum
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
@@ -31,6 +32,16 @@ class Blob:
     """An item's bytes and the store's revision of them (an ETag; "" where none is kept)."""
 
     data: bytes
+    revision: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Tail:
+    """An item's last lines (and any cut-short last one), the offset they start at, and the
+    store's revision of the whole item."""
+
+    data: bytes
+    start: int
     revision: str = ""
 
 
@@ -65,11 +76,17 @@ class Store(Protocol):
 
     def exists(self, item: Item) -> bool: ...
 
-    def swap(self, item: Item, data: bytes, over: str | None) -> str:
-        """Replace the item whole, only over the revision `over` that was read (None: only
-        where there is none); returns the new revision. Conflict when it changed meanwhile."""
+    def tail(self, item: Item, lines: int) -> Tail | None:
+        """The item's last `lines` whole lines and what follows them; None when it is absent.
+        A file is read from its end: what it costs follows `lines`, not the item's size."""
 
-    def replace(self, item: Item, data: bytes) -> None:
+    def swap(self, item: Item, data: bytes | Iterable[bytes], over: str | None) -> str:
+        """Replace the item whole, only over the revision `over` that was read (None: only
+        where there is none); returns the new revision. Conflict when it changed meanwhile.
+        `data` may come piece by piece (a state of millions of leads is never whole in memory
+        on its way to a file)."""
+
+    def replace(self, item: Item, data: bytes | Iterable[bytes]) -> None:
         """Replace the item whole, whatever is there (last writer wins)."""
 
     def create(self, item: Item, data: bytes) -> bool:

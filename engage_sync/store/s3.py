@@ -15,16 +15,21 @@ own first attempt (412) is recognised by reading the object back and comparing i
 
 from __future__ import annotations
 
+import contextlib
 import functools
+import hashlib
+import io
 import os
 import posixpath
+import tempfile
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from ..errors import ConfigError
-from .base import Blob, Conflict, Item, StoreError
-from .files import ledger_path
+from .base import Blob, Conflict, Item, StoreError, Tail
+from .files import last_lines, ledger_path
 
 JOURNAL_DIGITS = 9
 _NOUNS = {
@@ -126,30 +131,40 @@ class S3Store:
             raise self._error(item, "cannot read", e) from e
         return True
 
-    def swap(self, item: Item, data: bytes, over: str | None) -> str:
+    def tail(self, item: Item, lines: int) -> Tail | None:
+        # an object is replaced whole to append to it: its whole is read anyway
+        blob = self._get(item, self.keys[item])
+        if blob is None:
+            return None
+        start, data = last_lines(io.BytesIO(blob.data), lines)
+        return Tail(data, start, blob.revision)
+
+    def swap(self, item: Item, data: bytes | Iterable[bytes], over: str | None) -> str:
         condition = {"IfMatch": over} if over is not None else {"IfNoneMatch": "*"}
-        try:
-            answer = self.s3.put_object(
-                Bucket=self.settings.bucket, Key=self.keys[item], Body=data, **condition
-            )
-        except _errors() as e:
-            if _code(e) not in ("PreconditionFailed", "412", "NoSuchKey", "404"):
-                raise self._error(item, "cannot write", e) from e
-            now = self._get(item, self.keys[item])
-            if now is not None and now.data == data:  # our own retried PUT
-                return now.revision
-            raise Conflict(
-                f"{self.where(item)}: the {_NOUNS[item]} changed since this run read it (another "
-                "run wrote it, or the lock was removed while a run held it): nothing was "
-                "overwritten"
-            ) from e
+        with _spooled(data) as (body, digest):
+            try:
+                answer = self.s3.put_object(
+                    Bucket=self.settings.bucket, Key=self.keys[item], Body=body, **condition
+                )
+            except _errors() as e:
+                if _code(e) not in ("PreconditionFailed", "412", "NoSuchKey", "404"):
+                    raise self._error(item, "cannot write", e) from e
+                now = self._get(item, self.keys[item])
+                if now is not None and hashlib.sha256(now.data).digest() == digest:
+                    return now.revision  # our own retried PUT
+                raise Conflict(
+                    f"{self.where(item)}: the {_NOUNS[item]} changed since this run read it "
+                    "(another run wrote it, or the lock was removed while a run held it): "
+                    "nothing was overwritten"
+                ) from e
         return str(answer["ETag"])
 
-    def replace(self, item: Item, data: bytes) -> None:
-        try:
-            self.s3.put_object(Bucket=self.settings.bucket, Key=self.keys[item], Body=data)
-        except _errors() as e:
-            raise self._error(item, "cannot write", e) from e
+    def replace(self, item: Item, data: bytes | Iterable[bytes]) -> None:
+        with _spooled(data) as (body, _):
+            try:
+                self.s3.put_object(Bucket=self.settings.bucket, Key=self.keys[item], Body=body)
+            except _errors() as e:
+                raise self._error(item, "cannot write", e) from e
 
     def create(self, item: Item, data: bytes) -> bool:
         return self._create(item, self.keys[item], data)
@@ -268,6 +283,22 @@ class _RecordAppender:
 
     def close(self) -> None:
         pass
+
+
+@contextlib.contextmanager
+def _spooled(data: bytes | Iterable[bytes]) -> Iterator[tuple[IO[bytes], bytes]]:
+    """What is to be written, as one seekable body and its SHA-256: pieces go to a temporary
+    file as they come (on disk past 8 MB), so a large state is never whole in memory here."""
+    if isinstance(data, bytes):
+        yield io.BytesIO(data), hashlib.sha256(data).digest()
+        return
+    digest = hashlib.sha256()
+    with tempfile.SpooledTemporaryFile(max_size=8 << 20) as body:
+        for piece in data:
+            digest.update(piece)
+            body.write(piece)
+        body.seek(0)
+        yield body, digest.digest()
 
 
 @functools.cache
