@@ -102,14 +102,20 @@ def counting_reads() -> dict[str, dict[str, int]]:
     from engage_sync.leadsets import readers
 
     parsed: dict[str, int] = {}
+    prefix: dict[str, int] = {}  # passes stopped early: the do-not-call look-ahead's first rows
     opened: dict[str, int] = {}
     for name in ("csv_leads", "jsonl_leads", "inline_leads"):
         original = getattr(readers, name)
 
         def wrapped(path, *args, _original=original, **kwargs):  # type: ignore[no-untyped-def]
             key = os.path.basename(str(path))
-            parsed[key] = parsed.get(key, 0) + 1
-            return _original(path, *args, **kwargs)
+            whole = False
+            try:
+                yield from _original(path, *args, **kwargs)
+                whole = True
+            finally:
+                counts = parsed if whole else prefix
+                counts[key] = counts.get(key, 0) + 1
 
         setattr(readers, name, wrapped)
     real_open = io.open
@@ -121,7 +127,7 @@ def counting_reads() -> dict[str, dict[str, int]]:
         return real_open(file, *args, **kwargs)
 
     io.open = builtins.open = counted_open  # type: ignore[assignment]
-    return {"parsed": parsed, "opened": opened}
+    return {"parsed": parsed, "prefix": prefix, "opened": opened}
 
 
 def apply(folder: str, *options: str) -> dict[str, dict[str, int]]:

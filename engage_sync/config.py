@@ -1,9 +1,9 @@
-"""Settings: command-line flag > environment variable > engage-sync.yaml > built-in default."""
+"""engage-sync.yaml, read and checked; each setting's flag, environment variable, key and default
+are in the settings table (settings/table.py), read in its one order (settings.resolve)."""
 
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import date
@@ -22,17 +22,20 @@ from .leadsets.documents import Converter, TabIndented, compose_text, tab_lines
 from .leadsets.schema import config_validator
 from .model import engage_service, target_of
 from .optouts.calendar import OptOutRules, check_country
+from .settings import chosen
+from .settings import table as settings
 
-CONFIG_FILE = "engage-sync.yaml"
 # a pull request can change engage-sync.yaml, and a plan run on it reads the state: the host the
 # state is read from and written to is the environment's to name, as Engage's is (engage/hosts.py)
 ENDPOINT_IN_FILE = (
     "not read from engage-sync.yaml: an S3-compatible endpoint is named by AWS_ENDPOINT_URL_S3 "
     "in the environment (a pull request could otherwise send the state elsewhere; docs/state.md)"
 )
-DEFAULT_BASE_URL = "https://ringcx.ringcentral.com/voice"  # NOTES.md, Hosts: the current name
-DEFAULT_STATE = "engage-sync.state.json"
-DEFAULT_LEADSETS = "leadsets"
+# the defaults by the names the rest of the code knows them (declared in the settings table)
+CONFIG_FILE: str = settings.CONFIG.default
+DEFAULT_BASE_URL: str = settings.BASE_URL.default
+DEFAULT_STATE: str = settings.STATE.default
+DEFAULT_LEADSETS: str = settings.LEADSETS.default
 
 # engage-sync.yaml's names for the fields of Rails and Config (the defaults live in the classes)
 _RAILS = {
@@ -82,8 +85,8 @@ class Config:
     rails: Rails = field(default_factory=Rails)
     batch_size: int | None = None
     rate_limits: Mapping[str, Any] = field(default_factory=dict)
-    prune: bool = False  # the default for lead sets that do not say: opt in
-    prune_action: str = "cancel"
+    prune: bool = settings.PRUNE.default  # the default for lead sets that do not say: opt in
+    prune_action: str = settings.PRUNE_ACTION.default
     lookup_delay: float | None = None  # seconds before looking up leads whose answer was lost
     opt_outs: OptOutRules = field(default_factory=OptOutRules)
     # the file as read (absent: {}), for the plan to show a change to it (None: not tracked)
@@ -104,11 +107,10 @@ def aimed(
 ) -> Config:
     """The account and base URL a command works with: flag > environment > engage-sync.yaml (the
     same order `connect` uses to reach Engage, so a plan and an apply agree on the target)."""
-    env = os.environ if env is None else env
     return replace(
         config,
-        account=str(pick(account, "ENGAGE_ACCOUNT_ID", config.account, None, env) or "") or None,
-        base_url=pick(base_url, "ENGAGE_BASE_URL", config.base_url, None, env),
+        account=str(chosen(settings.ACCOUNT, account, config.account, env) or "") or None,
+        base_url=chosen(settings.BASE_URL, base_url, config.base_url, env),
     )
 
 
@@ -254,21 +256,3 @@ def _wants_text(where: tuple[object, ...]) -> bool:
         and where[1:2]
         in (("country",), ("subdivision",), ("timezone",), ("closed",), ("phoneRegion",))
     )
-
-
-def pick(
-    flag: Any,
-    env_var: str | None,
-    configured: Any,
-    default: Any,
-    env: Mapping[str, str] | None = None,
-) -> Any:
-    """Flag > environment > config file > default."""
-    env = os.environ if env is None else env
-    if flag is not None:
-        return flag
-    if env_var and env.get(env_var):
-        return env[env_var]
-    if configured is not None:
-        return configured
-    return default

@@ -13,8 +13,8 @@ from itertools import chain
 from pathlib import Path
 from typing import Any
 
-from . import leadsets
-from .config import DEFAULT_STATE, Config, pick
+from . import leadsets, settings
+from .config import DEFAULT_STATE, Config
 from .display import printable
 from .donotcall.registry import Registry
 from .errors import ConfigError, StateError
@@ -45,6 +45,7 @@ from .optouts.history import blame
 from .planner import plan as make_plan
 from .progress import Meter, count_lines, counted
 from .rails import tripped
+from .settings import table
 from .state import State, load_state
 from .state.file import MalformedEntry
 from .store import FileStore, Item, Store, as_store, open_store
@@ -70,7 +71,7 @@ __all__ = [
 def state_store(flag: str | None, config: Config) -> Store:
     """Where the state is kept: the file --state or ENGAGE_SYNC_STATE names (the user chose
     it), else the store `state: {backend: ...}` names, else the file (`state_path`)."""
-    if config.state_store is not None and pick(flag, "ENGAGE_SYNC_STATE", None, None) is None:
+    if config.state_store is not None and settings.chosen(table.STATE, flag) is None:
         return open_store(config.state_store)
     return FileStore.beside(state_path(flag, config))
 
@@ -81,7 +82,7 @@ def state_path(flag: str | None, config: Config) -> Path:
     setting or a symbolic link committed there must not send the state, its journal, lock or
     evidence ledger elsewhere). Whichever it is, none of them may be other than a regular file.
     """
-    chosen = pick(flag, "ENGAGE_SYNC_STATE", None, None)
+    chosen = settings.chosen(table.STATE, flag)  # not the file's: that one is checked below
     inside = None
     if chosen is not None:
         path = Path(chosen)

@@ -88,6 +88,8 @@ def test_quick_benchmark_runs_and_writes_every_measurement(tmp_path: Path) -> No
     lean = doc["lean_apply"]  # issue #34: the figures are for reading; the reads are counts
     assert lean["leads"] == 5_000 and lean["apply_over_plan_rss"] > 0
     assert lean["first_parsed"] == lean["steady_parsed"] == 2  # the plan, then the apply
+    # and the first rows once more, by the do-not-call look-ahead (lookahead.ROWS_AT_MOST)
+    assert lean["first_prefix"] <= 1 and lean["steady_prefix"] <= 1
     assert lean["state_write_peak_mb"] > 0
     assert "lean apply of 5,000 new leads" in result.stdout
     accounts = doc["accounts"]

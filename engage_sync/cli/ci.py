@@ -12,8 +12,10 @@ import click
 from ..display import printable
 from ..errors import ConfigError, EngageSyncError, ExitCode, GitHubError, StateNotSaved
 from ..model import OutputFormat
+from ..settings import resolve
+from ..settings import table as settings
 from .apply import run_apply
-from .common import Context, annotate, global_options, pass_ctx
+from .common import Context, annotate, global_options, pass_ctx, setting_option
 from .connect import account_for
 from .plan import exit_for, run_plan, write_drift, write_plan
 
@@ -45,14 +47,7 @@ def _summary(text: str) -> None:
 
 
 @ci.command("plan")
-@click.option(
-    "--out-dir",
-    envvar="ENGAGE_SYNC_PLAN_DIR",
-    default="plan-output",
-    show_default=True,
-    help="Where plan.md, plan.json and changes.tsv go (keep it as the run's artifact) "
-    "[env ENGAGE_SYNC_PLAN_DIR].",
-)
+@setting_option(settings.PLAN_DIR)
 @global_options(debug=True)
 @pass_ctx
 def ci_plan(ctx: Context, out_dir: str) -> int:
@@ -110,76 +105,21 @@ def _run_id() -> str | None:
 
 def _bot() -> str:
     """Who writes the plan comments: GITHUB_TOKEN's bot, or a GitHub App's."""
-    from ..gitops.github import BOT_LOGIN
-
-    return os.environ.get("ENGAGE_SYNC_BOT_LOGIN") or BOT_LOGIN
+    bot: str = resolve(settings.BOT_LOGIN)
+    return bot
 
 
 @ci.command("apply")
-@click.option(
-    "--checksum",
-    envvar="ENGAGE_SYNC_REVIEWED_CHECKSUM",
-    metavar="SHA",
-    help="Apply main's plan only if it has this checksum (a plan reviewed on main) instead of "
-    "the plans reviewed on the merged pull requests [env ENGAGE_SYNC_REVIEWED_CHECKSUM].",
-)
-@click.option(
-    "--report-dir",
-    envvar="ENGAGE_SYNC_REPORT_DIR",
-    default="apply-output",
-    show_default=True,
-    help="Where the apply report goes (keep it as the run's artifact) "
-    "[env ENGAGE_SYNC_REPORT_DIR].",
-)
-@click.option(
-    "--look-first",
-    type=click.Choice(["off", "probe", "all"]),
-    default="probe",
-    show_default=True,
-    help="Look creates up in Engage before posting them, so a state that never reached git "
-    "does not load them twice.",
-)
-@click.option(
-    "--branch",
-    envvar="ENGAGE_SYNC_BRANCH",
-    default="main",
-    show_default=True,
-    help="The branch applied and the state committed to; in GitHub Actions the run must be on "
-    "it [env ENGAGE_SYNC_BRANCH].",
-)
-@click.option(
-    "--plan-workflow",
-    envvar="ENGAGE_SYNC_PLAN_WORKFLOW",
-    default=".github/workflows/plan.yml",
-    show_default=True,
-    help="The workflow whose runs' plans count as reviews [env ENGAGE_SYNC_PLAN_WORKFLOW].",
-)
-@click.option(
-    "--apply-workflow",
-    envvar="ENGAGE_SYNC_APPLY_WORKFLOW",
-    default=".github/workflows/apply.yml",
-    show_default=True,
-    help="The workflow whose apply reports vouch for a rescue branch "
-    "[env ENGAGE_SYNC_APPLY_WORKFLOW].",
-)
-@click.option(
-    "--push-attempts",
-    envvar="ENGAGE_SYNC_PUSH_ATTEMPTS",
-    type=click.IntRange(1, 20),
-    default=5,
-    show_default=True,
-    help="Pushes of the state commit, rebased onto main between them.",
-)
-@click.option(
-    "--push-backoff",
-    envvar="ENGAGE_SYNC_PUSH_BACKOFF",
-    type=click.FloatRange(0),
-    default=2.0,
-    show_default=True,
-    help="Seconds before the second push, doubling each time.",
-)
-@click.option("--batch-size", type=click.IntRange(1, 10_000), default=None, hidden=True)
-@click.option("--rate-scale", type=float, default=None, hidden=True)
+@setting_option(settings.REVIEWED_CHECKSUM, metavar="SHA")
+@setting_option(settings.REPORT_DIR)
+@setting_option(settings.LOOK_FIRST)
+@setting_option(settings.BRANCH)
+@setting_option(settings.PLAN_WORKFLOW)
+@setting_option(settings.APPLY_WORKFLOW)
+@setting_option(settings.PUSH_ATTEMPTS)
+@setting_option(settings.PUSH_BACKOFF)
+@setting_option(settings.BATCH_SIZE, hidden=True)
+@setting_option(settings.RATE_SCALE, hidden=True)
 @global_options(debug=True)
 @pass_ctx
 def ci_apply(
@@ -226,7 +166,8 @@ def ci_apply(
             report_json=str(report / "apply-report.json"),
             checksum=checksum,
             reviewed=reviewed,
-            look_first=look_first,
+            # the state is shared through git: auto always probes here
+            look_first="probe" if look_first == "auto" else look_first,
             batch_size=batch_size,
             rate_scale=rate_scale,
         )
@@ -318,13 +259,7 @@ def _check_ref(branch: str) -> None:
 
 
 @ci.command("drift")
-@click.option(
-    "--out-dir",
-    envvar="ENGAGE_SYNC_DRIFT_DIR",
-    default="drift-output",
-    show_default=True,
-    help="Where drift.json and drift.txt go [env ENGAGE_SYNC_DRIFT_DIR].",
-)
+@setting_option(settings.DRIFT_DIR)
 @global_options(debug=True)
 @pass_ctx
 def ci_drift(ctx: Context, out_dir: str) -> int:
@@ -360,12 +295,11 @@ def ci_drift(ctx: Context, out_dir: str) -> int:
 def _check_drift_target(ctx: Context) -> None:
     """Drift looks where the last apply loaded, and nowhere else: a base URL changed since (a
     merge no apply has carried out yet) would send the credentials to a host no apply used."""
-    from ..config import DEFAULT_BASE_URL, pick
     from ..engage.hosts import engage_target
     from ..state import read_state
 
     recorded = read_state(ctx.store).base_url
-    url = str(pick(None, "ENGAGE_BASE_URL", ctx.config.base_url, DEFAULT_BASE_URL))
+    url = str(resolve(settings.BASE_URL, None, ctx.config.base_url))
     if recorded is not None and engage_target(url) != recorded:
         raise ConfigError(
             f"the state was applied to {recorded}, and this drift check would look at "

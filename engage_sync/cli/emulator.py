@@ -9,6 +9,8 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from ..errors import ConfigError, ExitCode
+from ..settings import table as settings
+from .common import setting_option
 
 if TYPE_CHECKING:  # the emulator's server is imported when it is run
     from ..emulator import Emulator, Settings
@@ -50,13 +52,7 @@ if TYPE_CHECKING:  # the emulator's server is imported when it is run
     is_flag=True,
     help="Listen on an address other machines can reach (needs --admin-token).",
 )
-@click.option(
-    "--admin-token",
-    envvar="ENGAGE_SYNC_EMULATOR_ADMIN_TOKEN",
-    metavar="TOKEN",
-    help="Require Authorization: Bearer TOKEN on /_emulator/* (at least 16 characters) "
-    "[env ENGAGE_SYNC_EMULATOR_ADMIN_TOKEN].",
-)
+@setting_option(settings.EMULATOR_ADMIN_TOKEN, metavar="TOKEN")
 @click.option(
     "--allowed-host",
     "allowed_hosts",

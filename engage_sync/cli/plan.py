@@ -15,6 +15,8 @@ from .. import workspace
 from ..errors import EngageSyncError, ExitCode
 from ..model import OutputFormat, Plan, Severity
 from ..progress import Meter
+from ..settings import chosen
+from ..settings import table as settings
 from .common import (
     PROBLEMS_SHOWN,
     Context,
@@ -22,6 +24,7 @@ from .common import (
     pass_ctx,
     progress_meter,
     refuse_pii_off_terminal,
+    setting_option,
     show_problems,
     write_output,
 )
@@ -91,8 +94,8 @@ def validate(ctx: Context, paths: tuple[str, ...]) -> int:
     is_flag=True,
     help="Only what changed outside engage-sync; with --detailed-exitcode, 2 when any did.",
 )
-@click.option("--account", help="Engage account id, for --refresh [env ENGAGE_ACCOUNT_ID].")
-@click.option("--base-url", help="Voice API base URL, for --refresh [env ENGAGE_BASE_URL].")
+@setting_option(settings.ACCOUNT, ", for --refresh")
+@setting_option(settings.BASE_URL, ", for --refresh")
 @click.option(
     "--changes-out",
     metavar="FILE",
@@ -290,7 +293,7 @@ def github_source_url(env: Mapping[str, str]) -> str | None:
     event payload names the pull request's head commit, which is what the reviewer sees.
     """
     server, repo = env.get("GITHUB_SERVER_URL"), env.get("GITHUB_REPOSITORY")
-    sha = env.get("ENGAGE_SYNC_SOURCE_SHA") or _head_sha(env.get("GITHUB_EVENT_PATH"))
+    sha = chosen(settings.SOURCE_SHA, env=env) or _head_sha(env.get("GITHUB_EVENT_PATH"))
     sha = sha or env.get("GITHUB_SHA")
     if not (server and repo and sha):
         return None

@@ -13,9 +13,17 @@ from ..display import printable
 from ..errors import EngageSyncError, ExitCode
 from ..leadsets import boundary
 from ..model import Lead
+from ..settings import table as settings
 from ..state import StateLock, load_state, recover_state, save_state
 from ..store import Item
-from .common import Context, global_options, lock_timeout_option, pass_ctx, show_problems
+from .common import (
+    Context,
+    global_options,
+    lock_timeout_option,
+    pass_ctx,
+    setting_option,
+    show_problems,
+)
 from .connect import account_for, make_client
 
 
@@ -178,8 +186,8 @@ def state_recover(ctx: Context, lock_timeout: float) -> int:
     help="Adopt the declared leads Engage already holds once, with the declared phone "
     "(needs credentials; nothing is posted).",
 )
-@click.option("--account", help="Engage account id, with --from-engage [env ENGAGE_ACCOUNT_ID].")
-@click.option("--base-url", help="Voice API base URL, with --from-engage [env ENGAGE_BASE_URL].")
+@setting_option(settings.ACCOUNT, ", with --from-engage")
+@setting_option(settings.BASE_URL, ", with --from-engage")
 @lock_timeout_option
 @global_options(debug=True)
 @pass_ctx

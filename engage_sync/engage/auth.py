@@ -12,7 +12,6 @@ import binascii
 import enum
 import ipaddress
 import json
-import os
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -23,12 +22,15 @@ import httpx
 
 from ..errors import ApiError, AuthError, ConfigError, TransientApiError
 from ..ratelimit import EXCHANGE_LIMITS, SlidingWindows
+from ..settings import Setting, chosen, resolve
+from ..settings import table as settings
 from .answers import Tokens
 
-DEFAULT_RC_SERVER = "https://platform.ringcentral.com"
-JWT_VARS = ("RINGCENTRAL_CLIENT_ID", "RINGCENTRAL_CLIENT_SECRET", "RINGCENTRAL_JWT")
-TOKEN_VAR = "ENGAGE_ACCESS_TOKEN"
-API_TOKEN_VAR = "ENGAGE_API_TOKEN"
+DEFAULT_RC_SERVER: str = settings.RC_SERVER.default
+JWT_SETTINGS = (settings.CLIENT_ID, settings.CLIENT_SECRET, settings.JWT)
+JWT_VARS = tuple(str(s.env) for s in JWT_SETTINGS)
+TOKEN_VAR = str(settings.ACCESS_TOKEN.env)
+API_TOKEN_VAR = str(settings.API_TOKEN.env)
 ENGAGE_TOKEN_LIFETIME = 300.0  # not returned by the exchange; NOTES.md: tokens live 5 minutes
 REFRESH_MARGIN = 60.0  # renew after 4 minutes, as the SDKs do, well before the server's 5
 
@@ -57,38 +59,37 @@ class Credentials:
 
 def credentials_from_env(env: Mapping[str, str] | None = None) -> Credentials:
     """Exactly one kind of credentials from the environment, or one clear error naming them."""
-    env = os.environ if env is None else env
-    jwt_set = [v for v in JWT_VARS if env.get(v)]
+
+    def given(setting: Setting) -> str:
+        return str(chosen(setting, env=env) or "")
+
+    client_id, client_secret, jwt = (given(s) for s in JWT_SETTINGS)
+    token, api_token = given(settings.ACCESS_TOKEN), given(settings.API_TOKEN)
     kinds = []
-    if jwt_set:
-        kinds.append("RINGCENTRAL_CLIENT_ID/RINGCENTRAL_CLIENT_SECRET/RINGCENTRAL_JWT")
-    if env.get(TOKEN_VAR):
+    if client_id or client_secret or jwt:
+        kinds.append("/".join(JWT_VARS))
+    if token:
         kinds.append(TOKEN_VAR)
-    if env.get(API_TOKEN_VAR):
+    if api_token:
         kinds.append(API_TOKEN_VAR)
     if not kinds:
         raise ConfigError(
-            "no Engage credentials: set RINGCENTRAL_CLIENT_ID, RINGCENTRAL_CLIENT_SECRET and "
-            f"RINGCENTRAL_JWT (recommended), or {TOKEN_VAR}, or {API_TOKEN_VAR}"
+            f"no Engage credentials: set {', '.join(JWT_VARS[:2])} and {JWT_VARS[2]} "
+            f"(recommended), or {TOKEN_VAR}, or {API_TOKEN_VAR}"
         )
     if len(kinds) > 1:
         raise ConfigError(f"several kinds of credentials are set ({', '.join(kinds)}): set one")
-    if jwt_set:
-        missing = [v for v in JWT_VARS if not env.get(v)]
+    if kinds[0] not in (TOKEN_VAR, API_TOKEN_VAR):
+        parts = zip(JWT_VARS, (client_id, client_secret, jwt), strict=True)
+        missing = [var for var, value in parts if not value]
         if missing:
             raise ConfigError(f"JWT credentials are incomplete: {', '.join(missing)} not set")
-        server = env.get("RINGCENTRAL_SERVER_URL") or DEFAULT_RC_SERVER
-        check_url(server, "RINGCENTRAL_SERVER_URL")
-        return Credentials(
-            AuthMode.JWT,
-            env["RINGCENTRAL_JWT"],
-            env["RINGCENTRAL_CLIENT_ID"],
-            env["RINGCENTRAL_CLIENT_SECRET"],
-            server.rstrip("/"),
-        )
-    if env.get(TOKEN_VAR):
-        return Credentials(AuthMode.ACCESS_TOKEN, env[TOKEN_VAR])
-    return Credentials(AuthMode.API_TOKEN, env[API_TOKEN_VAR])
+        server = str(resolve(settings.RC_SERVER, env=env))
+        check_url(server, str(settings.RC_SERVER.env))
+        return Credentials(AuthMode.JWT, jwt, client_id, client_secret, server.rstrip("/"))
+    if token:
+        return Credentials(AuthMode.ACCESS_TOKEN, token)
+    return Credentials(AuthMode.API_TOKEN, api_token)
 
 
 def check_url(url: str, what: str) -> None:

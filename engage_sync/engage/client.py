@@ -15,6 +15,7 @@ import httpx
 
 from ..errors import AnswerLost, ApiError, AuthError, ServerGone, TransientApiError
 from ..ratelimit import ACTION_LIMITS, LOADER_LIMITS, SEARCH_LIMITS, Limit, SlidingWindows
+from ..settings import table as settings
 from .answers import DialGroup, LoadResult, account_ids, read_campaigns, read_groups
 from .auth import Credentials, TokenSource, check_url, normalise_base_url, retry_after
 from .campaign_leads import CampaignLeads, admin
@@ -63,7 +64,7 @@ class EngageClient:
         redactor: Redactor | None = None,
         wall: Callable[[], float] = time.time,
     ) -> None:
-        check_url(base_url, "ENGAGE_BASE_URL")
+        check_url(base_url, str(settings.BASE_URL.env))
         # what the server says passes through this before it reaches an error, a wait message,
         # the log or a report; every token minted is added to it before it is used
         self.redactor = redactor if redactor is not None else Redactor(creds.secrets)

@@ -17,8 +17,10 @@ from urllib.parse import urlsplit
 
 from ..errors import ConfigError
 from ..model import engage_service
+from ..settings import chosen
+from ..settings import table as settings
 
-ALLOWED_VAR = "ENGAGE_SYNC_ALLOWED_HOSTS"
+ALLOWED_VAR = str(settings.ALLOWED_HOSTS.env)
 # the Voice API, under its current and its old name, and the legacy tenants' portals
 ENGAGE_HOSTS = frozenset(
     {"ringcx.ringcentral.com", "engage.ringcentral.com", "portal.vacd.biz", "portal.virtualacd.biz"}
@@ -46,7 +48,7 @@ def in_ci(env: Mapping[str, str] | None = None) -> bool:
 
 def allowed(env: Mapping[str, str]) -> set[str]:
     """`host` or `host:port` entries of ENGAGE_SYNC_ALLOWED_HOSTS (commas or spaces)."""
-    raw = env.get(ALLOWED_VAR, "")
+    raw = str(chosen(settings.ALLOWED_HOSTS, env=env) or "")
     return {e.strip().lower() for e in raw.replace(",", " ").split() if e.strip()}
 
 

@@ -13,8 +13,8 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .. import leadsets
-from ..config import DEFAULT_LEADSETS, Config, pick
+from .. import leadsets, settings
+from ..config import Config
 from ..display import printable
 from ..donotcall.keys import resolve as resolve_key
 from ..donotcall.registry import Origin, Registry
@@ -22,6 +22,7 @@ from ..errors import InputError
 from ..leadsets import Sink, Source, boundary, chunks, dnclists
 from ..leadsets.chunks import Cut
 from ..model import Lead, Plan
+from ..settings import table
 from ..state import State
 from . import partial as partials
 from . import seal as seals
@@ -93,7 +94,7 @@ class Inputs:
 def leadset_paths(paths: Sequence[str], config: Config) -> tuple[list[str], bool]:
     """The paths to read, and whether they are the whole configured folder (not a subset). The
     configured folder must lie inside the repository; paths given may be anywhere."""
-    folder = str(pick(None, None, config.leadsets, DEFAULT_LEADSETS))
+    folder = str(settings.resolve(table.LEADSETS, None, config.leadsets))
     if paths and not any(_same(p, folder) for p in paths):
         return list(paths), False
     inside = boundary.root()

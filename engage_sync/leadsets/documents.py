@@ -467,5 +467,7 @@ def scalar(node: ScalarNode, text: bool) -> object:
         return node.value
     try:
         return _constructor.construct_object(node, deep=True)
-    except yaml.YAMLError:  # e.g. an explicit !!int tag on a non-number
+    except (yaml.YAMLError, ValueError, KeyError, AttributeError, TypeError):
+        # an explicit tag its text does not fit (`!!int twelve`, `!!bool maybe`): PyYAML's
+        # constructors raise what int(), a dict or a regex match raise, not a YAMLError
         return node.value

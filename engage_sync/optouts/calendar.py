@@ -4,7 +4,6 @@ closures a team lists itself. The settings are engage-sync.yaml's `optOuts:`."""
 from __future__ import annotations
 
 import functools
-import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
@@ -12,22 +11,18 @@ from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from ..errors import ConfigError
+from ..settings import chosen
+from ..settings import table as settings
 
 if TYPE_CHECKING:
     import holidays
 
-TODAY_VAR = "ENGAGE_SYNC_TODAY"  # YYYY-MM-DD: the day deadlines are counted to (tests, re-runs)
-
 
 def forced_today() -> date | None:
-    """ENGAGE_SYNC_TODAY, when set (a ConfigError when it is not a date)."""
-    forced = os.environ.get(TODAY_VAR)
-    if not forced:
-        return None
-    try:
-        return date.fromisoformat(forced)
-    except ValueError as e:
-        raise ConfigError(f"{TODAY_VAR}={forced!r} is not a date (YYYY-MM-DD)") from e
+    """ENGAGE_SYNC_TODAY, when set: the day deadlines are counted to (tests, re-runs); a
+    ConfigError when it is not a date."""
+    forced: date | None = chosen(settings.TODAY)
+    return forced
 
 
 def latest_request_day() -> date:

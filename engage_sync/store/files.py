@@ -101,7 +101,7 @@ class FileStore:
         try:
             with path.open("rb") as f:
                 start, data = last_lines(f, lines)
-        except FileNotFoundError:
+        except (FileNotFoundError, NotADirectoryError):  # absent: writing it says what stops it
             return None
         except OSError as e:
             raise StoreError(f"{path}: cannot read {_NOUNS[item]}: {e.strerror}") from e
