@@ -25,6 +25,12 @@ from .optouts.calendar import OptOutRules, check_country
 from .settings import chosen
 from .settings import table as settings
 
+# a pull request can change engage-sync.yaml, and a plan run on it reads the state: the host the
+# state is read from and written to is the environment's to name, as Engage's is (engage/hosts.py)
+ENDPOINT_IN_FILE = (
+    "not read from engage-sync.yaml: an S3-compatible endpoint is named by AWS_ENDPOINT_URL_S3 "
+    "in the environment (a pull request could otherwise send the state elsewhere; docs/state.md)"
+)
 # the defaults by the names the rest of the code knows them (declared in the settings table)
 CONFIG_FILE: str = settings.CONFIG.default
 DEFAULT_BASE_URL: str = settings.BASE_URL.default
@@ -72,7 +78,9 @@ class Config:
     account: str | None = None
     base_url: str | None = None
     options: Mapping[str, Any] = field(default_factory=dict)
-    state: str | None = None
+    state: str | None = None  # the state file (backend file)
+    # `state: {backend: ...}` of a store other than files, as the schema checked it (store/)
+    state_store: Mapping[str, Any] | None = None
     leadsets: str | None = None
     rails: Rails = field(default_factory=Rails)
     batch_size: int | None = None
@@ -130,17 +138,26 @@ def load_config(explicit: str | None = None, cwd: Path | None = None) -> Config:
             extras = [e for e in error.instance if e not in error.schema.get("properties", {})]
             where = (*where, extras[0]) if extras else where
             message = f"unknown setting; known: {', '.join(sorted(error.schema['properties']))}"
+            if where == ("state", "endpointUrl"):
+                message = ENDPOINT_IN_FILE
         else:
             message = error.message
         name = printable(".".join(map(str, where))) or "(top level)"  # a key is the file's
         line = lines.get(where) or lines.get(where[:1], 1)
         problems.append((line, f"{shown}:{line}: {name}: {printable(message)}"))
     problems += _opt_out_problems(data.get("optOuts"), lines, shown)
+    problems += _state_problems(data.get("state"), lines, shown)
     if problems:
         raise ConfigError("\n".join(text for _, text in sorted(problems)))
     settings = {_SETTINGS[k]: v for k, v in data.items() if k in _SETTINGS}
     if settings.get("account") is not None:
         settings["account"] = str(settings["account"])
+    if isinstance(settings.get("state"), dict):
+        where = settings.pop("state")
+        if where["backend"] == "file":
+            settings["state"] = where.get("path")
+        else:
+            settings["state_store"] = where
     rails = Rails(**{_RAILS[k]: v for k, v in (data.get("rails") or {}).items()})
     return Config(
         path=path,
@@ -149,6 +166,20 @@ def load_config(explicit: str | None = None, cwd: Path | None = None) -> Config:
         settings=json.loads(json.dumps(data, default=str)),  # plain JSON, as the state keeps it
         **settings,
     )
+
+
+def _state_problems(
+    raw: object, lines: Mapping[tuple[object, ...], int], shown: str
+) -> list[tuple[int, str]]:
+    """What the schema does not say well of `state:`: an s3 setting under backend file."""
+    if not isinstance(raw, dict) or raw.get("backend") != "file":
+        return []
+    return [
+        (line, f"{shown}:{line}: state.{name}: a setting of backend s3, not of backend file")
+        for name in ("bucket", "key", "region")
+        if name in raw
+        for line in [lines.get(("state", name)) or lines.get(("state",), 1)]
+    ]
 
 
 def _opt_out_problems(

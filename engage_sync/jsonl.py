@@ -44,7 +44,7 @@ class Damage:
     number: int
     why: str
 
-    def where(self, path: Path) -> str:
+    def where(self, path: Path | str) -> str:
         return f"{path}:{self.number}: damaged line ({self.why})"
 
 

@@ -39,7 +39,6 @@ from .optouts import (
     OptOutRules,
     Pending,
     Requested,
-    ledger_path,
     requested_dates,
 )
 from .optouts.history import blame
@@ -49,7 +48,8 @@ from .rails import tripped
 from .settings import table
 from .state import State, load_state
 from .state.file import MalformedEntry
-from .state.lock import lock_path
+from .store import FileStore, Item, Store, as_store, open_store
+from .store.files import beside
 
 __all__ = [
     "CampaignInputs",
@@ -63,8 +63,17 @@ __all__ = [
     "read_sources",
     "record_seals",
     "state_path",
+    "state_store",
     "validate",
 ]
+
+
+def state_store(flag: str | None, config: Config) -> Store:
+    """Where the state is kept: the file --state or ENGAGE_SYNC_STATE names (the user chose
+    it), else the store `state: {backend: ...}` names, else the file (`state_path`)."""
+    if config.state_store is not None and settings.chosen(table.STATE, flag) is None:
+        return open_store(config.state_store)
+    return FileStore.beside(state_path(flag, config))
 
 
 def state_path(flag: str | None, config: Config) -> Path:
@@ -85,8 +94,9 @@ def state_path(flag: str | None, config: Config) -> Path:
                 f"state: {printable(path)}: outside the repository; a state kept elsewhere is "
                 "named by --state or ENGAGE_SYNC_STATE"
             )
-    for each in (path, path.with_name(path.name + ".journal"), lock_path(path), ledger_path(path)):
-        boundary.check_file(each, str(each), inside, missing_ok=True)
+    kept = beside(path)
+    for item in (Item.STATE, Item.JOURNAL, Item.LOCK, Item.LEDGER):
+        boundary.check_file(kept[item], str(kept[item]), inside, missing_ok=True)
     return path
 
 
@@ -154,15 +164,18 @@ def plan_reading(
     return Unchecked(plan, sink)
 
 
-def _where_in_state(path: Path, e: MalformedEntry) -> str:
-    """The malformed entry's line in the state file, and what to do about it."""
-    needle = json.dumps(e.extern_id) + ":"
+def _where_in_state(store: Store, e: MalformedEntry) -> str:
+    """The malformed entry's line in the state, and what to do about it."""
+    needle = (json.dumps(e.extern_id) + ":").encode()
     line = 0
-    with contextlib.suppress(OSError, UnicodeDecodeError), path.open(encoding="utf-8") as f:
-        line = next((n for n, text in enumerate(f, 1) if text.startswith(needle)), 0)
-    where = f"{path}:{line}" if line else str(path)
+    with contextlib.suppress(StateError):
+        blob = store.read(Item.STATE)
+        lines = blob.data.split(b"\n") if blob is not None else []
+        line = next((n for n, text in enumerate(lines, 1) if text.startswith(needle)), 0)
+    name = store.where(Item.STATE)
+    where = f"{name}:{line}" if line else name
     return (
-        f"{where}: {e}: restore the file from git (`git checkout -- {path}`), or drop the lead "
+        f"{where}: {e}: {store.restore(Item.STATE)}, or drop the lead "
         f"with `engage-sync state rm {e.campaign or 'CAMPAIGN'} {e.extern_id}` so the next "
         "apply loads it again"
     )
@@ -176,10 +189,10 @@ def validate(
     found = read_inputs(paths, config)
     sources, sink = found.sources, found.sink
     registry = found.registry
-    state_file = state_path(None, config)
-    if state_file.exists():  # the phones stopped before block too (issue #30)
-        with contextlib.suppress(StateError):  # validate checks lead sets; plan, the state
-            registry = do_not_call(Sink(), sources, load_state(state_file), config, sink)
+    with contextlib.suppress(StateError):  # validate checks lead sets; plan, the state
+        store = state_store(None, config)
+        if store.exists(Item.STATE):  # the phones stopped before block too (issue #30)
+            registry = do_not_call(Sink(), sources, load_state(store), config, sink)
     count = 0
     for desired in metered(sources, leadsets.group(sources, sink), meter):
         for lead in desired.leads:
@@ -221,7 +234,7 @@ def metered(
 def build_plan(
     paths: Sequence[str],
     config: Config,
-    state_file: Path,
+    where: Store | Path,
     incremental: bool = True,
     sealing: bool = False,
     meter: Meter | None = None,
@@ -235,8 +248,8 @@ def build_plan(
     (`Planned.seals`, with each leadsFile's chunks: about a second a million leads; a plan
     leaves them out). `meter` counts the leads as they are read.
     """
-    state = load_state(state_file)
-    build = functools.partial(_build, paths, config, state, state_file, incremental, meter=meter)
+    state = load_state(as_store(where))
+    build = functools.partial(_build, paths, config, state, incremental, meter=meter)
     planned = build(partial=incremental, sealing=sealing)
     if planned is None:  # a partial read did not hold: read those campaigns whole
         planned = build(partial=False, sealing=sealing)
@@ -248,7 +261,6 @@ def _build(
     paths: Sequence[str],
     config: Config,
     state: State,
-    state_file: Path,
     incremental: bool,
     partial: bool,
     sealing: bool = False,
@@ -286,7 +298,7 @@ def _build(
             target_of=config.target,
         )
     except MalformedEntry as e:
-        raise StateError(_where_in_state(state_file, e)) from e
+        raise StateError(_where_in_state(state.store, e)) from e
     made: dict[int, tuple[Chunk, ...]] = {}
     if found.partials:
         if sink.errors or any(ls.blocked for ls in unchecked.plan_unchecked.leadsets):

@@ -5,13 +5,15 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import pty
+import select
 import shutil
 import signal
 import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -333,6 +335,49 @@ def reap(proc: subprocess.Popen[Any]) -> None:
     proc.wait()
 
 
+def run_on_terminal(
+    args: list[str],
+    env: dict[str, str],
+    cwd: Path,
+    answer: bytes,
+    meanwhile: Callable[[], None] | None = None,
+) -> tuple[int, str]:
+    """Run the installed command with a pseudo-terminal as its stdin/stdout/stderr; `meanwhile`
+    runs while it waits for the answer to its question."""
+    leader, follower = pty.openpty()
+    proc = subprocess.Popen(
+        [ENGAGE_SYNC, *args],
+        cwd=cwd,
+        env=user_env(env),
+        stdin=follower,
+        stdout=follower,
+        stderr=follower,
+        close_fds=True,
+    )
+    os.close(follower)
+    output = b""
+    answered = False
+    while True:
+        ready, _, _ = select.select([leader], [], [], 300)  # a bound, not a measurement
+        if not ready:
+            proc.kill()
+            break
+        try:
+            chunk = os.read(leader, 4096)
+        except OSError:  # the command exited and closed the terminal
+            break
+        if not chunk:
+            break
+        output += chunk
+        if not answered and b"[y/N]" in output:
+            if meanwhile is not None:
+                meanwhile()
+            os.write(leader, answer)
+            answered = True
+    os.close(leader)
+    return proc.wait(timeout=300), output.decode("utf-8", "replace")
+
+
 def served_is_idle(served: Served, endpoint: str = "loader") -> bool:
     """Every call to `endpoint` the emulator has received is answered (none still inside it).
     Asked on a new connection, which the server accepts after those of a client just killed."""
@@ -371,3 +416,79 @@ def dated_git(where: Path, *args: str, when: str = "2026-12-01T12:00:00+00:00") 
     done = subprocess.run(["git", *args], cwd=where, env=env, capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
     return done.stdout.strip()
+
+
+class _OneAtATime:
+    """moto's S3 checks a PUT's condition and then writes, in two steps; S3 does both at once.
+    Answering one request at a time gives the emulator S3's atomicity (without it two PUTs with
+    `If-None-Match: *` racing could both pass)."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+        self.lock = threading.Lock()
+
+    def __call__(self, environ: dict[str, Any], start_response: Any) -> list[bytes]:
+        with self.lock:
+            return list(self.app(environ, start_response))
+
+
+@dataclass
+class S3Served:
+    """moto's S3 server on a loopback socket, with one bucket."""
+
+    endpoint: str
+    bucket: str
+    client: Any
+
+    def env(self) -> dict[str, str]:
+        """The usual AWS environment, pointed at this server (and nowhere else: no profile
+        files, no instance metadata)."""
+        return {
+            "AWS_ACCESS_KEY_ID": "moto-access-key-id",
+            "AWS_SECRET_ACCESS_KEY": "moto-secret-access-key",
+            "AWS_REGION": "us-east-1",
+            "AWS_ENDPOINT_URL_S3": self.endpoint,
+            "AWS_EC2_METADATA_DISABLED": "true",
+            "AWS_CONFIG_FILE": os.devnull,
+            "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
+        }
+
+    def listed(self, prefix: str = "") -> list[str]:
+        answer = self.client.list_objects_v2(Bucket=self.bucket, Prefix=prefix)
+        return sorted(obj["Key"] for obj in answer.get("Contents", []))
+
+    def read(self, key: str) -> bytes:
+        body = self.client.get_object(Bucket=self.bucket, Key=key)["Body"]
+        try:
+            data: bytes = body.read()
+        finally:
+            body.close()
+        return data
+
+
+@pytest.fixture
+def s3_server(monkeypatch: pytest.MonkeyPatch) -> Iterator[S3Served]:
+    """moto's S3 application served on 127.0.0.1 in this process (its server mode), one bucket."""
+    import boto3
+    from moto.moto_server.threaded_moto_server import MotoRequestHandler
+    from moto.server import DomainDispatcherApplication, create_backend_app
+    from werkzeug.serving import make_server
+
+    app = _OneAtATime(DomainDispatcherApplication(create_backend_app))
+    server = make_server("127.0.0.1", 0, app, threaded=True, request_handler=MotoRequestHandler)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05})
+    thread.start()
+    endpoint = f"http://127.0.0.1:{server.port}"
+    httpx.post(f"{endpoint}/moto-api/reset", timeout=120)  # moto's backends are per process
+    served = S3Served(endpoint, "engage-state", None)
+    for name, value in served.env().items():  # this process's boto3 too
+        monkeypatch.setenv(name, value)
+    served.client = boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1")
+    served.client.create_bucket(Bucket=served.bucket)
+    try:
+        yield served
+    finally:
+        served.client.close()
+        server.shutdown()
+        server.server_close()
+        thread.join()

@@ -3,14 +3,10 @@
 from __future__ import annotations
 
 import json
-import os
-import pty
 import re
-import select
 import signal
-import subprocess
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -19,14 +15,13 @@ import jsonschema
 import pytest
 from conftest import (
     DATA,
-    ENGAGE_SYNC,
     Served,
     engage_sync,
     load_json,
+    run_on_terminal,
     spawn_engage_sync,
     start_emulator,
     stop_emulator,
-    user_env,
     wait_until,
 )
 
@@ -381,49 +376,6 @@ def test_lead_search_finds_what_apply_loaded(repo: Path, emu: Served) -> None:
     )
     (found,) = r.json()
     assert found["leadPhone"] == "2065550133" and found["campaignId"] == 136790
-
-
-def run_on_terminal(
-    args: list[str],
-    env: dict[str, str],
-    cwd: Path,
-    answer: bytes,
-    meanwhile: Callable[[], None] | None = None,
-) -> tuple[int, str]:
-    """Run the installed command with a pseudo-terminal as its stdin/stdout/stderr; `meanwhile`
-    runs while it waits for the answer to its question."""
-    leader, follower = pty.openpty()
-    proc = subprocess.Popen(
-        [ENGAGE_SYNC, *args],
-        cwd=cwd,
-        env=user_env(env),
-        stdin=follower,
-        stdout=follower,
-        stderr=follower,
-        close_fds=True,
-    )
-    os.close(follower)
-    output = b""
-    answered = False
-    while True:
-        ready, _, _ = select.select([leader], [], [], 300)  # a bound, not a measurement
-        if not ready:
-            proc.kill()
-            break
-        try:
-            chunk = os.read(leader, 4096)
-        except OSError:  # the command exited and closed the terminal
-            break
-        if not chunk:
-            break
-        output += chunk
-        if not answered and b"[y/N]" in output:
-            if meanwhile is not None:
-                meanwhile()
-            os.write(leader, answer)
-            answered = True
-    os.close(leader)
-    return proc.wait(timeout=300), output.decode("utf-8", "replace")
 
 
 def test_on_a_terminal_apply_asks_and_shows_progress(repo: Path, emu: Served) -> None:

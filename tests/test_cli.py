@@ -273,6 +273,44 @@ def test_bad_settings_are_one_clear_error(
     assert r.code == 1 and r.err.startswith(f"error: {message}"), r.err
 
 
+def test_every_problem_of_the_state_setting_is_at_its_line(workspace: Path, run: Any) -> None:
+    write(
+        workspace / "engage-sync.yaml",
+        "account: '1'\nstate:\n  backend: s3\n  bucket: B\n  endpointUrl: http://evil\n",
+    )
+    r = run("validate")
+    assert r.code == 1
+    assert r.err.splitlines() == [
+        "error: engage-sync.yaml:2: state: 'key' is a required property",
+        "engage-sync.yaml:4: state.bucket: 'B' does not match '^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$'",
+        "engage-sync.yaml:5: state.endpointUrl: not read from engage-sync.yaml: an S3-compatible "
+        "endpoint is named by AWS_ENDPOINT_URL_S3 in the environment (a pull request could "
+        "otherwise send the state elsewhere; docs/state.md)",
+    ]
+    write(workspace / "engage-sync.yaml", "state:\n  backend: file\n  region: eu-west-1\n")
+    r = run("validate")
+    assert r.err == (
+        "error: engage-sync.yaml:3: state.region: a setting of backend s3, not of backend file\n"
+    )
+
+
+def test_the_long_form_of_the_file_backend_names_the_state_file(workspace: Path, run: Any) -> None:
+    write(workspace / "engage-sync.yaml", "state: {backend: file, path: kept/state.json}\n")
+    r = run("state", "path")
+    assert r.code == 0 and r.out == "kept/state.json\n"
+
+
+def test_a_state_in_s3_is_named_by_its_url_and_a_flag_still_names_a_file(
+    workspace: Path, run: Any
+) -> None:
+    write(
+        workspace / "engage-sync.yaml",
+        "state: {backend: s3, bucket: acme-state, key: leads/engage-sync.state.json}\n",
+    )
+    assert run("state", "path").out == "s3://acme-state/leads/engage-sync.state.json\n"
+    assert run("state", "path", "--state", "copy.json").out == "copy.json\n"
+
+
 def test_every_settings_problem_is_reported_at_its_line_in_one_run(
     workspace: Path, run: Any
 ) -> None:

@@ -206,6 +206,24 @@ def test_lock_writes_the_default_path_and_says_what_it_pinned(
     assert "The workflows install from .github/engage-sync.lock, not x.lock." in elsewhere.out
 
 
+def test_with_the_state_in_s3_the_lock_holds_the_s3_extra(
+    run: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    folder = tmp_path / "wheels"
+    folder.mkdir()
+    wheel(folder, "engage-sync", __version__, 'boto3>=1.35; extra == "s3"')
+    wheel(folder, "boto3", "1.40.0")
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "engage-sync.yaml").write_text(
+        "state: {backend: s3, bucket: acme-state, key: engage-sync.state.json}\n"
+    )
+    result = run("lock", "--find-links", str(folder), "--no-index")
+    assert result.code == 0, result.err
+    assert "and 1 packages it needs" in result.out
+    text = (tmp_path / ".github" / "engage-sync.lock").read_text()
+    assert "boto3==1.40.0 \\\n" in text and f"engage-sync=={__version__} \\\n" in text
+
+
 def test_lock_that_cannot_reach_the_index_says_so_and_keeps_the_old_lock(
     run: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -42,14 +42,14 @@ def test_the_first_line_names_the_state_and_the_serial_it_starts_from(tmp_path: 
 
 def test_a_fold_with_nothing_recorded_leaves_the_state_file_as_it_was(tmp_path: Path) -> None:
     state = saved(tmp_path)
-    before = state.path.read_bytes()
+    before = (tmp_path / "s.json").read_bytes()
     with Journal(state) as journal:
         batch = journal.begin(7, ["b"])
         journal.fail(batch, 7)  # refused: nothing owned, nothing in doubt
         journal.forget(7, [])  # nothing to forget: no line
         assert not journal.changed
         journal.fold()
-    assert state.path.read_bytes() == before and not journal_path(state).exists()
+    assert (tmp_path / "s.json").read_bytes() == before and not journal_path(state).exists()
 
 
 def test_a_fold_writes_the_state_when_a_batch_is_left_in_doubt_or_seals_changed(
@@ -60,11 +60,11 @@ def test_a_fold_writes_the_state_when_a_batch_is_left_in_doubt_or_seals_changed(
         journal.begin(7, ["b"])  # no answer
         assert journal.changed
         journal.fold()
-    assert read_state(state.path).campaigns[7].in_doubt == {"b"}
-    state = load_state(state.path)
+    assert read_state(state.store).campaigns[7].in_doubt == {"b"}
+    state = load_state(state.store)
     with Journal(state) as journal:
         journal.fold(seals=True)
-    assert read_state(state.path).serial == 3
+    assert read_state(state.store).serial == 3
 
 
 def test_an_earlier_runs_journal_is_folded_before_a_new_one_starts(tmp_path: Path) -> None:
@@ -73,10 +73,10 @@ def test_an_earlier_runs_journal_is_folded_before_a_new_one_starts(tmp_path: Pat
         batch = journal.begin(7, ["b"])
         journal.ack(batch, 7, [lead("b")], "f.yaml")
     # the run died before its fold; the next loads the state (replaying it) and starts a journal
-    again = load_state(state.path)
+    again = load_state(state.store)
     with Journal(again):
         pass
-    on_disk = read_state(state.path)
+    on_disk = read_state(state.store)
     assert on_disk.serial == 2 and on_disk.campaigns[7].owns("b")
     assert [r.get("base_serial") for r in records(again)] == [2]  # a fresh journal, one line
 
@@ -139,6 +139,6 @@ def test_threads_writing_at_once_leave_whole_lines_and_distinct_batches(tmp_path
             t.join()
     begun = [r["batch"] for r in records(state) if "begin" in r]
     assert sorted(begun) == list(range(1, 151))
-    replayed = load_state(state.path)  # every line reads back, nothing in doubt
+    replayed = load_state(state.store)  # every line reads back, nothing in doubt
     assert {c: replayed.campaigns[c].count() for c in (1, 2, 3)} == {1: 50, 2: 50, 3: 50}
     assert all(not replayed.campaigns[c].in_doubt for c in (1, 2, 3))

@@ -247,6 +247,8 @@ TESTED_AS = {
     "engage_sync.emulator.loader": "test_emulator",  # the emulator's endpoints, one by one
     "engage_sync.cli.emulator": "test_emulator",  # the command, on a port of its own
     "engage_sync.settings.table": "test_settings",  # the table against help, schema and docs
+    "engage_sync.store.files": "test_store",  # the store's contract, held by both backends
+    "engage_sync.store.s3": "test_store",  # (test_s3_e2e: the commands with the state in S3)
 }
 # modules of 150+ lines with no unit test module yet (issue #33, item 7 left them): their
 # behaviour is tested through the modules named, end to end or through their callers. Take a

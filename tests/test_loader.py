@@ -19,7 +19,7 @@ from engage_sync.engage.client import EngageClient
 from engage_sync.model import Lead
 from engage_sync.reconcile.loader import BatchLoader, batches
 from engage_sync.reconcile.report import LeadSetReport
-from engage_sync.state import Journal, load_state
+from engage_sync.state import Journal, journal_path, load_state
 
 ACCOUNT, CAMPAIGN = "99990001", 136785
 
@@ -174,7 +174,7 @@ def test_a_batch_waits_for_the_windows_before_it_is_journaled(tmp_path: Path) ->
         with client, Journal(state) as journal, ThreadPoolExecutor(2) as pool:
             loader = BatchLoader(client, journal, ACCOUNT, CAMPAIGN, rep, pool, lookup_delay=0.0)
             loader._until_admitted()
-            assert '"begin"' not in journal.path.read_text()  # nothing journaled meanwhile
+            assert '"begin"' not in journal_path(state).read_text()  # nothing journaled meanwhile
             assert 10.0 <= sum(clock.slept) <= 11.0  # waited for the short window, once
             loader.run([("f.yaml", dict(BODY), [lead(1)])])
             journal.fold()

@@ -274,21 +274,21 @@ def test_a_removal_reaches_the_ledger_once_whatever_crashes_when(tmp_path: Path)
     for eid in ("a", "b"):
         state.campaign(5).record(lead(eid))
     save_state(state)
-    path = ledger_path(state.path)
+    path = ledger_path(state.store.local_file())
     with Journal(state) as journal:
         n = journal.act(5, "CANCEL_LEADS", [(11, "b"), (12, "b")])
         journal.acted(n, True, 2)
         acts = state.campaign(5).acts["b"]
         journal.forget(5, ["b"], [removal("b", acts)])
     assert not path.exists()  # a crash before the fold: the journal holds it
-    again = load_state(state.path)
+    again = load_state(state.store)
     assert again.evidence and again.campaign(5).removed == {"b"}
     # the fold appends to the ledger, then replaces the state: a crash between the two
     ledger.append(path, again.evidence)
-    third = load_state(state.path)  # the old state, and the journal replayed again
+    third = load_state(state.store)  # the old state, and the journal replayed again
     assert third.evidence == again.evidence
     save_state(third)
-    assert load_state(state.path).evidence == []  # folded: the journal is not replayed again
+    assert load_state(state.store).evidence == []  # folded: the journal is not replayed again
     entries = list(ledger.read(path))
     assert len(path.read_text().splitlines()) == 1
     (only,) = entries
@@ -303,15 +303,15 @@ def test_what_a_run_cut_short_sent_is_kept_for_the_evidence(tmp_path: Path) -> N
     with Journal(state) as journal:
         journal.requested(5, {"a": "2026-11-21"})
         journal.act(5, "CANCEL_LEADS", [(11, "a")])  # killed before the answer
-    again = load_state(state.path)
+    again = load_state(state.store)
     camp = again.campaign(5)
     assert camp.requested == {"a": "2026-11-21"}
     (sent,) = camp.acts["a"]
     assert sent["leadIds"] == [11] and sent["answered"] is False and sent["at"]
     save_state(again)  # kept in the state until the removal is done
-    saved = json.loads(state.path.read_text())["campaigns"]["5"]
+    saved = json.loads(state.store.local_file().read_text())["campaigns"]["5"]
     assert saved["requested"] == {"a": "2026-11-21"} and saved["acts"]["a"][0]["leadIds"] == [11]
-    kept = load_state(state.path).campaign(5)
+    kept = load_state(state.store).campaign(5)
     assert kept.acts == camp.acts and kept.requested == camp.requested
     kept.forget(["a"])
     assert kept.acts == {} and kept.requested == {}
@@ -325,7 +325,7 @@ def test_a_failed_action_is_no_evidence(tmp_path: Path) -> None:
         n = journal.act(5, "CANCEL_LEADS", [(11, "a")])
         journal.acted(n, False)
     assert "a" not in state.campaign(5).acts
-    assert "a" not in load_state(state.path).campaign(5).acts
+    assert "a" not in load_state(state.store).campaign(5).acts
 
 
 # -- settings -------------------------------------------------------------------------------------

@@ -88,9 +88,7 @@ def outcome(root: Path, use_partial: bool) -> tuple[Any, frozenset[int]]:
     config = load_config(cwd=root)
     state = load_state(root / STATE)
     try:
-        planned = workspace._build(
-            [], config, state, root / STATE, True, partial=use_partial, sealing=True
-        )
+        planned = workspace._build([], config, state, True, partial=use_partial, sealing=True)
     except ValidationFailed as e:
         return ("invalid", sorted(str(p) for p in e.problems)), frozenset()
     if planned is None:

@@ -26,7 +26,7 @@ from engage_sync.reconcile.donotcall import (
     Sweeper,
     engage_opt_outs,
 )
-from engage_sync.state import Journal, State
+from engage_sync.state import Journal, State, journal_path
 
 ACCOUNT = "99990001"
 PHONE = "+14155550100"  # E.164, as a Stop holds it
@@ -136,7 +136,7 @@ def test_a_sweep_cancels_the_phones_dialable_records_in_every_campaign_and_recor
     assert (line["campaigns"], line["leadIds"], line["scope"]) == ([7, 8], [1, 2], "account")
     assert line["source"] == "IVR" and line["due"] == "2026-03-16"  # ten business days
     assert line["met"] is (OptOutRules().today() <= date(2026, 3, 16))
-    assert PHONE not in journal.path.read_text(encoding="utf-8")  # keyed hashes only
+    assert PHONE not in journal_path(journal.state).read_text(encoding="utf-8")  # keyed hashes only
 
 
 def test_a_phone_with_no_dialable_record_is_recorded_after_one_search(journal: Journal) -> None:

@@ -59,7 +59,7 @@ def test_a_campaign_with_spilled_leads_saves_what_one_held_in_memory_saves(
     assert spilled.campaigns[7].count() == held.campaigns[7].count() == 3
     assert [spilled.campaigns[7].owns(e) for e in ("k1", "k2", "k3", "k4")] == [1, 0, 1, 1]
     save_state(spilled)
-    assert load_state(spilled.path).campaigns[7].leads == held.campaigns[7].leads
+    assert load_state(spilled.store).campaigns[7].leads == held.campaigns[7].leads
 
 
 def test_an_apply_keeps_at_most_spill_at_recorded_leads_in_memory(
@@ -75,7 +75,7 @@ def test_an_apply_keeps_at_most_spill_at_recorded_leads_in_memory(
             journal.ack(n, 3, batch, "f.yaml", {"listState": "ACTIVE"})
             assert len(state.campaigns[3].leads) < 10
         journal.fold()
-    again = load_state(state.path)
+    again = load_state(state.store)
     assert sorted(again.campaigns[3].leads) == [x.extern_id for x in leads]
     assert again.campaigns[3].leads["E042"] == again.campaigns[3].encode(leads[42])
 

@@ -21,12 +21,13 @@ from engage_sync.model import Lead
 from engage_sync.state import (
     DamagedJournal,
     State,
+    journal_path,
     load_state,
     recover_state,
     render_state,
     save_state,
 )
-from engage_sync.state.journal import Journal, journal_path
+from engage_sync.state.journal import Journal
 from engage_sync.state.lock import StateLock, force_unlock, lock_path, read_lock
 from engage_sync.workspace import read_sources
 
@@ -308,19 +309,20 @@ def test_state_recover_folds_a_damaged_journal_and_the_next_apply_posts_nobody_t
         if lead_ is not second:  # the second was in flight: Engage took it, no answer written
             journal.ack(number, cid, [lead_], source.meta.path, body)
     journal.__exit__()
-    lines = journal.path.read_bytes().split(b"\n")
+    kept = journal_path(state)
+    lines = kept.read_bytes().split(b"\n")
     assert json.loads(lines[3])["ids"] == [second.extern_id]
     lines[3] = lines[3].replace(second.extern_id.encode(), b"R-9999")  # still JSON
-    journal.path.write_bytes(b"\n".join(lines))
+    kept.write_bytes(b"\n".join(lines))
 
     r = run("plan")
     assert r.code == 1 and r.out == ""
-    assert r.err.startswith(f"error: {journal.path.name}:4: damaged line (its checksum"), r.err
+    assert r.err.startswith(f"error: {kept.name}:4: damaged line (its checksum"), r.err
     assert "`engage-sync state recover`" in r.err
     r = run("state", "recover")
     assert r.code == 0, r.err
-    assert "damaged line(s) 4 skipped" in r.out and f"{journal.path.name}.damaged" in r.out
-    assert not journal.path.exists()
+    assert "damaged line(s) 4 skipped" in r.out and f"{kept.name}.damaged" in r.out
+    assert not kept.exists()
     recovered = load_state(state_file).campaigns[cid]
     assert first.extern_id in recovered.leads and third.extern_id in recovered.leads
     assert second.extern_id in recovered.in_doubt  # with every lead the sets would post

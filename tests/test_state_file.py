@@ -19,8 +19,8 @@ from engage_sync.state.file import (
     read_state,
     render_state,
     save_state,
-    write_atomic,
 )
+from engage_sync.store import write_atomic
 
 
 def lead(eid: str, phone: str = "4155550100", **fields: str) -> Lead:

@@ -12,7 +12,16 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import Served, engage_sync, finish, reap, start_emulator, stop_emulator, wait_until
+from conftest import (
+    S3Served,
+    Served,
+    engage_sync,
+    finish,
+    reap,
+    start_emulator,
+    stop_emulator,
+    wait_until,
+)
 from github_fake import FakeGitHub
 from workflow_steps import run_step, start_step
 
@@ -455,3 +464,34 @@ def test_a_state_lost_with_no_rescue_branch_is_resolved_by_looking_not_loading(
     assert "5 lead(s) the state did not hold were already in Engage" in again.stderr
     assert len(team.served.loader_posts()) == posts  # looked up, recorded, not posted again
     team.check({**leads, **{i: "Cy" for i in range(41, 46)}})
+
+
+def test_with_the_state_in_s3_apply_commits_nothing_and_the_bucket_holds_it(
+    team: Team, s3_server: S3Served
+) -> None:
+    """`state: {backend: s3}`: the apply job writes the state to the bucket itself (the AWS
+    environment is this process's, which the steps inherit), and main gets no state commit."""
+    leads = {i: "Ada" for i in range(1, 11)}
+
+    def to_s3(repo: Path) -> None:
+        config = repo / "engage-sync.yaml"
+        s3 = "state:\n  backend: s3\n  bucket: engage-state\n  key: engage-sync.state.json\n"
+        config.write_text(config.read_text().replace("state: engage-sync.state.json\n", s3))
+        team.write(leads)(repo)
+
+    team.open_pr(1, to_s3)
+    team.plan(1)
+    team.merge(1)
+    before = team.main_log()
+    done = team.apply()
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "Recorded 10 lead(s) in s3://engage-state/engage-sync.state.json." in done.stdout
+    assert (
+        "The state is kept in s3://engage-state/engage-sync.state.json: nothing to commit."
+        in done.stdout
+    )
+    assert team.main_log() == before  # no state commit
+    state = json.loads(s3_server.read("engage-sync.state.json"))
+    assert set(state["campaigns"][str(CAMPAIGN)]["leads"]) == {f"T-{i:04d}" for i in leads}
+    again = team.apply()
+    assert again.returncode == 0 and "Nothing to post." in again.stdout

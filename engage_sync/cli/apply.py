@@ -206,7 +206,7 @@ def run_apply(
     hooks = _Terminal(auto_approve, reviewed, force)
     outcome: ApplyOutcome | None = None
     try:
-        outcome = operation.apply(request, ctx.config, ctx.state_path, client, hooks)
+        outcome = operation.apply(request, ctx.config, ctx.store, client, hooks)
     finally:
         if report_json and outcome is not None and not outcome.cancelled:
             text = json.dumps(outcome.report.as_dict(), indent=2, sort_keys=True) + "\n"
@@ -369,7 +369,7 @@ def _show_report(report: Report, ctx: Context) -> None:
             echo(f"  error: {printable(e)}", err=True)
         for note in rep.notes:
             click.echo(f"  note: {printable(note)}", err=True)
-    click.echo(f"Recorded {recorded_what(report)} in {ctx.state_path}.")
+    click.echo(f"Recorded {recorded_what(report)} in {ctx.state_name}.")
 
 
 def recorded_what(report: Report) -> str:
@@ -424,7 +424,7 @@ def force_unlock(ctx: Context, lock_id: str) -> int:
     """Remove a state lock left by a run that died (LOCK_ID from the lock error)."""
     from ..state import force_unlock as unlock
 
-    holder = unlock(ctx.state_path, lock_id)
+    holder = unlock(ctx.store, lock_id)
     click.echo(f"Removed lock {holder.describe()}.")
     return ExitCode.OK
 

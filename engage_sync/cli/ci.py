@@ -137,7 +137,8 @@ def ci_apply(
 ) -> int:
     """On merge: carry out the plans reviewed on the pull requests merged since the last apply
     (tombstones always), name any change nobody reviewed (exit 5), and commit the state to the
-    branch, rebased onto whatever landed meanwhile. Nothing posted, nothing committed."""
+    branch, rebased onto whatever landed meanwhile (a state kept in an object store is written
+    there by the apply itself: nothing is committed). Nothing posted, nothing committed."""
     from ..gitops.git import Git
     from ..gitops.reviews import Rules
 
@@ -188,13 +189,16 @@ def _commit_state(
     failure: EngageSyncError | None,
 ) -> None:
     """Commit the state (and the report's evidence) to the branch, whether or not the apply
-    failed: the state records what did succeed."""
+    failed: the state records what did succeed. A state kept outside the work tree (an object
+    store) was written there by the apply itself: nothing to commit."""
     from ..gitops.loop import save_state
 
+    state_file = ctx.store.local_file()
+    if state_file is None:
+        click.echo(f"The state is kept in {ctx.state_name}: nothing to commit.")
+        return
     try:
-        saved = save_state(
-            git, ctx.state_path, head, report, _run_id(), push_attempts, push_backoff
-        )
+        saved = save_state(git, state_file, head, report, _run_id(), push_attempts, push_backoff)
     except StateNotSaved as e:
         message = str(e) + (f" The apply itself also failed: {failure}" if failure else "")
         annotate("error", message)
@@ -215,13 +219,16 @@ def _restore_and_review(
     change sets reviewed on the pull requests merged since the last apply (None without
     `rules`: apply is gated by a checksum instead)."""
     from ..gitops.github import GitHub
-    from ..gitops.loop import restore_rescued, reviewed_since_last_apply
+    from ..gitops.loop import Restored, restore_rescued, reviewed_since_last_apply
 
     github = GitHub.from_env(os.environ)
+    state_file = ctx.store.local_file()  # None: the state is not kept in the work tree
     try:
-        restored = restore_rescued(
-            git, github, ctx.state_path, push_attempts, push_backoff, apply_workflow
-        )
+        restored = Restored()
+        if state_file is not None:
+            restored = restore_rescued(
+                git, github, state_file, push_attempts, push_backoff, apply_workflow
+            )
         for rescued in restored.restored:
             click.echo(f"Restored the state an earlier apply kept on {printable(rescued)}.")
         for why in restored.refused:  # a branch anyone could name: escaped
@@ -291,7 +298,7 @@ def _check_drift_target(ctx: Context) -> None:
     from ..engage.hosts import engage_target
     from ..state import read_state
 
-    recorded = read_state(ctx.state_path).base_url
+    recorded = read_state(ctx.store).base_url
     url = str(resolve(settings.BASE_URL, None, ctx.config.base_url))
     if recorded is not None and engage_target(url) != recorded:
         raise ConfigError(

@@ -20,6 +20,7 @@ from ..model import Problem
 from ..progress import Meter
 from ..settings import Kind, Setting, resolve
 from ..settings import table as settings
+from ..store import Item, Store
 
 PROBLEMS_SHOWN = 20  # plan and apply summarise; validate lists every problem
 
@@ -50,6 +51,7 @@ class Context:
         self.debug = False
         self.color: bool | None = None  # None: colour on a terminal only (click decides)
         self._config: Config | None = None
+        self._store: Store | None = None
 
     @property
     def config(self) -> Config:
@@ -62,8 +64,16 @@ class Context:
         self._config = aimed(self.config, account, base_url)
 
     @property
-    def state_path(self) -> Path:
-        return workspace.state_path(self.state_flag, self.config)
+    def store(self) -> Store:
+        """Where the state is kept (workspace.state_store)."""
+        if self._store is None:
+            self._store = workspace.state_store(self.state_flag, self.config)
+        return self._store
+
+    @property
+    def state_name(self) -> str:
+        """The state as messages name it (its path, its s3:// URL)."""
+        return self.store.where(Item.STATE)
 
 
 pass_ctx = click.make_pass_decorator(Context, ensure=True)
@@ -75,6 +85,8 @@ def _setter(attr: str) -> Callable[[click.Context, click.Parameter, Any], None]:
             return  # not given here: what stood before the command name (or the default) holds
         ctx = click_ctx.ensure_object(Context)
         setattr(ctx, attr, value)
+        if attr in ("config_file", "state_flag"):
+            ctx._store = None
         if attr == "config_file":
             ctx._config = None
         if attr == "color":

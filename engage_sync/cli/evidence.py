@@ -14,8 +14,9 @@ import click
 
 from ..display import printable
 from ..errors import EngageSyncError, ExitCode
-from ..optouts import OptOutRules, ledger_path
+from ..optouts import OptOutRules
 from ..optouts import ledger as ledgers
+from ..store import Item
 from .common import Context, global_options, pass_ctx, write_output
 
 CSV_COLUMNS = (
@@ -87,7 +88,7 @@ def evidence(
     cancelled or deleted, when the search that found nothing dialable ran, the business days it
     took and whether it met its deadline. Read from the ledger beside the state file."""
     rules = ctx.config.opt_outs
-    path = ledger_path(ctx.state_path)
+    path = ctx.store.where(Item.LEDGER)
     first, last = (since.date() if since else None), (until.date() if until else None)
     if first and last and last < first:
         raise click.UsageError("--until is before --since")
@@ -95,18 +96,18 @@ def evidence(
     hashes = _phone_hashes(ctx, phones)  # number -> its keyed hash
     found = [
         e
-        for e in ledgers.read(path)
+        for e in ledgers.read(ctx.store)
         if (not (wanted or hashes) or e.get("externId") in wanted or _phone_of(e, hashes))
         and (campaign is None or e.get("campaign") == campaign or campaign in _campaigns(e))
         and _within(_confirmed_day(e, rules), first, last)
     ]
     if fmt == "json":
-        doc = {"ledger": str(path), "removals": found}
+        doc = {"ledger": path, "removals": found}
         write_output(json.dumps(doc, indent=2, sort_keys=True) + "\n", out)
     elif fmt == "csv":
         write_output(to_csv(found), out)
     else:
-        write_output(to_text(found, rules, str(path)), out)
+        write_output(to_text(found, rules, path), out)
     missing = sorted(wanted - {str(e.get("externId")) for e in found})
     stopped = {str(e.get("phone")) for e in found}
     missing += [number for number, digest in hashes.items() if digest not in stopped]
@@ -128,10 +129,10 @@ def _phone_hashes(ctx: Context, numbers: Sequence[str]) -> dict[str, str]:
     from ..donotcall.phones import e164
     from ..state import read_state
 
-    recorded = read_state(ctx.state_path).do_not_call.key
+    recorded = read_state(ctx.store).do_not_call.key
     if recorded is None:
         raise EngageSyncError(
-            f"{ctx.state_path} records no phone stopped by do not call yet: nothing to look up"
+            f"{ctx.state_name} records no phone stopped by do not call yet: nothing to look up"
         )
     key, why = resolve(recorded)
     if key is None:

@@ -9,6 +9,7 @@ from typing import Any
 import click
 
 from .. import __version__
+from ..config import load_config
 from ..display import printable
 from ..errors import ExitCode
 from ..gitops import install_lock, pip
@@ -67,11 +68,14 @@ def lock(
     version and each dependency) that the scaffolded workflows install with
     `pip install --require-hashes --no-deps` when it exists. Needs network access to the
     package index (pip downloads every wheel to hash it) and this release on that index, or its
-    wheel in --find-links. pip's own configuration (pip.conf, PIP_INDEX_URL) applies.
+    wheel in --find-links. pip's own configuration (pip.conf, PIP_INDEX_URL) applies. With the
+    state in S3 (`state: {backend: s3}` in ./engage-sync.yaml) the extra `[s3]` is locked too.
     """
     target = Target(python=python_version, platform=platform)
     sources = Sources(index_url, extra_index_url, find_links, no_index)
-    made = install_lock.lock(f"engage-sync=={__version__}", target, sources)
+    store = load_config().state_store
+    extra = f"[{store['backend']}]" if store is not None else ""  # the backend's own extra
+    made = install_lock.lock(f"engage-sync{extra}=={__version__}", target, sources)
     install_lock.write(made, out)
     click.echo(
         f"Locked engage-sync {__version__} and {len(made.pins) - 1} packages it needs, for "

@@ -45,7 +45,7 @@ def pull(ctx: Context, account: str | None, base_url: str | None, out: str | Non
     from ..reconcile.donotcall import engage_opt_outs
 
     client = make_client(ctx, base_url)
-    planned = workspace.build_plan((), ctx.config, ctx.state_path)
+    planned = workspace.build_plan((), ctx.config, ctx.store)
     rules = ctx.config.opt_outs
     default = account_for(account, ctx)
     accounts: dict[str, set[int]] = {}

@@ -181,7 +181,7 @@ def run_plan(
     from ..reconcile import planning
 
     client = make_client(ctx, base_url) if look else None
-    return planning.plan(request, ctx.config, ctx.state_path, client, _Shown())
+    return planning.plan(request, ctx.config, ctx.store, client, _Shown())
 
 
 def write_plan(

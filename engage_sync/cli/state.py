@@ -14,7 +14,8 @@ from ..errors import EngageSyncError, ExitCode
 from ..leadsets import boundary
 from ..model import Lead
 from ..settings import table as settings
-from ..state import StateLock, journal_path, load_state, recover_state, save_state
+from ..state import StateLock, load_state, recover_state, save_state
+from ..store import Item
 from .common import (
     Context,
     global_options,
@@ -36,7 +37,7 @@ def state() -> None:
 @pass_ctx
 def state_path(ctx: Context) -> int:
     """Print the state file's path (flag > ENGAGE_SYNC_STATE > engage-sync.yaml > default)."""
-    click.echo(str(ctx.state_path))
+    click.echo(ctx.state_name)
     return ExitCode.OK
 
 
@@ -48,7 +49,7 @@ def state_path(ctx: Context) -> int:
 @pass_ctx
 def state_list(ctx: Context, fmt: str) -> int:
     """Campaigns, their lead sets and lead counts, with the state's serial and lineage."""
-    current = load_state(ctx.state_path)
+    current = load_state(ctx.store)
     sealed = workspace.in_sync(current, ctx.config)
     campaigns: list[dict[str, Any]] = [
         {
@@ -64,7 +65,7 @@ def state_list(ctx: Context, fmt: str) -> int:
     ]
     if fmt == "json":
         doc = {
-            "path": str(ctx.state_path),
+            "path": ctx.state_name,
             "lineage": current.lineage,
             "serial": current.serial,
             "campaigns": campaigns,
@@ -72,9 +73,9 @@ def state_list(ctx: Context, fmt: str) -> int:
         click.echo(json.dumps(doc, indent=2, sort_keys=True))
         return ExitCode.OK
     if not current.exists:
-        click.echo(f"{ctx.state_path}: no state yet (nothing applied)")
+        click.echo(f"{ctx.state_name}: no state yet (nothing applied)")
         return ExitCode.OK
-    click.echo(f"{ctx.state_path}: serial {current.serial}, lineage {printable(current.lineage)}")
+    click.echo(f"{ctx.state_name}: serial {current.serial}, lineage {printable(current.lineage)}")
     for c in campaigns:
         doubt = f", {c['inDoubt']} in doubt" if c["inDoubt"] else ""
         removed = f", {c['removed']} removed" if c["removed"] else ""
@@ -94,10 +95,10 @@ def state_list(ctx: Context, fmt: str) -> int:
 @pass_ctx
 def state_show(ctx: Context, campaign: int, extern_id: str) -> int:
     """What the state records about one lead: its hashes and field names (never values)."""
-    current = load_state(ctx.state_path)
+    current = load_state(ctx.store)
     camp = current.campaigns.get(campaign)
     if camp is None or (extern_id not in camp.leads and extern_id not in camp.in_doubt):
-        raise EngageSyncError(f"campaign {campaign}: no lead {extern_id!r} in {ctx.state_path}")
+        raise EngageSyncError(f"campaign {campaign}: no lead {extern_id!r} in {ctx.state_name}")
     click.echo(f"campaign {campaign}, externId {printable(extern_id)}")
     if extern_id in camp.leads:
         click.echo(f"  content hash: {printable(camp.hash_of(extern_id))}")
@@ -116,8 +117,8 @@ def state_show(ctx: Context, campaign: int, extern_id: str) -> int:
 @pass_ctx
 def state_rm(ctx: Context, campaign: int, extern_ids: tuple[str, ...], lock_timeout: float) -> int:
     """Forget leads, so the next apply creates them again (nothing is deleted in Engage)."""
-    with StateLock(ctx.state_path, "state rm", lock_timeout):
-        current = load_state(ctx.state_path)
+    with StateLock(ctx.store, "state rm", lock_timeout):
+        current = load_state(ctx.store)
         camp = current.campaigns.get(campaign)
         known = set(camp.leads) | camp.in_doubt if camp is not None else set()
         missing = [e for e in extern_ids if e not in known]
@@ -129,7 +130,7 @@ def state_rm(ctx: Context, campaign: int, extern_ids: tuple[str, ...], lock_time
         camp.drop(extern_ids)
         save_state(current)
     click.echo(
-        f"Removed {len(extern_ids)} lead(s) of campaign {campaign} from {ctx.state_path} "
+        f"Removed {len(extern_ids)} lead(s) of campaign {campaign} from {ctx.state_name} "
         f"(serial {current.serial}); the next apply creates them again."
     )
     return ExitCode.OK
@@ -142,11 +143,11 @@ def state_rm(ctx: Context, campaign: int, extern_ids: tuple[str, ...], lock_time
 def state_recover(ctx: Context, lock_timeout: float) -> int:
     """Fold a damaged journal: keep every line that reads, and have the next apply look up in
     Engage, before posting it, every lead the lead sets would post (nothing is posted now)."""
-    with StateLock(ctx.state_path, "state recover", lock_timeout):
-        current, damaged = recover_state(ctx.state_path)
+    with StateLock(ctx.store, "state recover", lock_timeout):
+        current, damaged = recover_state(ctx.store)
         if not damaged:
-            load_state(ctx.state_path)  # a journal that reads whole is folded by the next apply
-            click.echo(f"{ctx.state_path}: nothing to recover (no damaged journal line)")
+            load_state(ctx.store)  # a journal that reads whole is folded by the next apply
+            click.echo(f"{ctx.state_name}: nothing to recover (no damaged journal line)")
             return ExitCode.OK
         sources, sink, _ = workspace.read_sources((), ctx.config)
         if sink.errors:
@@ -164,15 +165,11 @@ def state_recover(ctx: Context, lock_timeout: float) -> int:
         if sink.errors:
             raise sink.failure()
         save_state(current)
-        journal = journal_path(current)
-        kept = journal.with_name(journal.name + ".damaged")
-        try:
-            journal.replace(kept)
-        except OSError as e:
-            raise EngageSyncError(f"{journal}: cannot move it aside: {e.strerror}") from e
+        journal = ctx.store.where(Item.JOURNAL)
+        kept = ctx.store.set_aside(Item.JOURNAL, ".damaged")
     lines = ", ".join(map(str, damaged))
     click.echo(
-        f"Folded the intact lines of {journal} into {ctx.state_path} (serial {current.serial}); "
+        f"Folded the intact lines of {journal} into {ctx.state_name} (serial {current.serial}); "
         f"damaged line(s) {lines} skipped, the journal kept as {kept}. {doubted} lead(s) the "
         "lead sets would post are in doubt: the next apply looks each one up in Engage before "
         "posting it."
@@ -230,7 +227,7 @@ def import_leads(
     show_problems(sink.warnings, totals=sink.totals)
     serial = _record(ctx, campaign, leads, [leadsets.shown_path(file)], lock_timeout)
     click.echo(
-        f"Recorded {len(leads)} lead(s) of campaign {campaign} in {ctx.state_path} "
+        f"Recorded {len(leads)} lead(s) of campaign {campaign} in {ctx.state_name} "
         f"(serial {serial}) without posting them."
     )
     return ExitCode.OK
@@ -239,8 +236,8 @@ def import_leads(
 def _record(
     ctx: Context, campaign: int, leads: list[Lead], files: list[str], lock_timeout: float
 ) -> int:
-    with StateLock(ctx.state_path, "import", lock_timeout):
-        current = load_state(ctx.state_path)
+    with StateLock(ctx.store, "import", lock_timeout):
+        current = load_state(ctx.store)
         camp = current.campaign(campaign)
         for lead in leads:
             camp.record(lead)
@@ -274,7 +271,7 @@ def _adopt(
     serial = _record(ctx, campaign, adopted, [s.meta.path for s in mine], lock_timeout)
     click.echo(
         f"Adopted {len(adopted)} of {len(leads)} declared lead(s) of campaign {campaign} from "
-        f"Engage into {ctx.state_path} (serial {serial}) without posting them."
+        f"Engage into {ctx.state_name} (serial {serial}) without posting them."
     )
     for line in rest:
         click.echo(printable(line))  # externIds, and Engage's lead states

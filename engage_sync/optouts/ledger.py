@@ -1,10 +1,10 @@
 """The evidence ledger: one line per opt-out carried out, appended once and never rewritten.
 
-It sits beside the state (`engage-sync.state.json` -> `engage-sync.evidence.jsonl`) and is
-committed with it. A line holds no lead values: the campaign, the externId, when the person
-asked (and how that is known), the commit that tombstoned it, the deadline, each cancel or
-delete sent (its Engage lead ids and when it was answered), when the search that found nothing
-dialable ran, and the business days it took.
+It sits beside the state (`engage-sync.state.json` -> `engage-sync.evidence.jsonl`, in the
+state's store: engage_sync/store/) and is committed with it. A line holds no lead values: the
+campaign, the externId, when the person asked (and how that is known), the commit that
+tombstoned it, the deadline, each cancel or delete sent (its Engage lead ids and when it was
+answered), when the search that found nothing dialable ran, and the business days it took.
 
 How it survives: apply writes a removal's evidence into its journal (fsynced) in the same line
 that records the removal, and the ledger gets it when the journal is folded, before the state
@@ -20,27 +20,18 @@ restored from git (docs/optouts.md), for the evidence it held must not go missin
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any
 
 from .. import jsonl
 from ..errors import StateError
+from ..store import FileStore, Item, Store, Tail, ledger_path
 from .deadlines import Deadline
 
 Entry = Mapping[str, Any]
-
-
-def ledger_path(state_path: Path) -> Path:
-    """`engage-sync.state.json` -> `engage-sync.evidence.jsonl` (`x.json` -> `x.evidence.jsonl`)."""
-    name = state_path.name
-    for suffix in (".state.json", ".json"):
-        if name.endswith(suffix):
-            name = name[: -len(suffix)]
-            break
-    return state_path.with_name(f"{name}.evidence.jsonl")
+__all__ = ["DamagedLedger", "append", "entry", "key", "ledger_path", "read"]
 
 
 def entry(
@@ -78,33 +69,39 @@ def key(entry: Entry) -> tuple[object, ...]:
 class DamagedLedger(StateError):
     """A line of the ledger, not its last, does not read: the evidence it held is unknown."""
 
-    def __init__(self, path: Path, lines: jsonl.Lines) -> None:
+    def __init__(self, store: Store, lines: jsonl.Lines) -> None:
         after = lines.after(lines.damaged[0])
         super().__init__(
-            "\n".join(d.where(path) for d in lines.damaged)
+            "\n".join(d.where(store.where(Item.LEDGER)) for d in lines.damaged)
             + f"\nThe evidence ledger holds one line per opt-out carried out; the {after} "
-            "intact line(s) after the damaged one are kept, and nothing was written. It is "
-            f"committed with the state: `git diff -- {path}` shows what changed since the last "
-            f"commit and `git log -p -- {path}` each line as it was appended; restore the "
-            "damaged line from there (a line an older engage-sync left cut short by a crash "
-            "appears whole further down: delete it), then run again (docs/optouts.md)."
+            "intact line(s) after the damaged one are kept, and nothing was written. "
+            f"{_sentence(store.restore(Item.LEDGER))} (a line an older engage-sync left cut "
+            "short by a crash appears whole further down: delete it), then run again "
+            "(docs/optouts.md)."
         )
         self.damaged = lines.damaged
 
 
-def read(path: Path) -> Iterator[dict[str, Any]]:
+def _sentence(clause: str) -> str:
+    return clause[:1].upper() + clause[1:]
+
+
+def read(where: Store | Path) -> Iterator[dict[str, Any]]:
     """The ledger's entries in order, each removal once; DamagedLedger when a line is damaged
-    (a last line torn by a crash is skipped)."""
-    return iter(_entries(_read(path)))
+    (a last line torn by a crash is skipped). `where`: the state's store, or the ledger file."""
+    return iter(_entries(_read(_store(where))[0]))
 
 
-def _read(path: Path) -> jsonl.Lines:
-    try:
-        lines = jsonl.read(path)
-    except FileNotFoundError:
-        return jsonl.Lines((), (), False)
-    except OSError as e:
-        raise StateError(f"{path}: cannot read the evidence ledger: {e.strerror}") from e
+def _store(where: Store | Path) -> Store:
+    return FileStore({Item.LEDGER: where}) if isinstance(where, Path) else where
+
+
+def _read(store: Store) -> tuple[jsonl.Lines, str | None]:
+    """The ledger's lines and the store's revision of them (None: no ledger yet)."""
+    blob = store.read(Item.LEDGER)
+    if blob is None:
+        return jsonl.Lines((), (), False), None
+    lines = jsonl.parse(blob.data)
     foreign = [
         jsonl.Damage(line.number, "not an evidence entry")
         for line in lines.records
@@ -112,8 +109,8 @@ def _read(path: Path) -> jsonl.Lines:
     ]
     if lines.damaged or foreign:
         damaged = sorted((*lines.damaged, *foreign), key=lambda d: d.number)
-        raise DamagedLedger(path, jsonl.Lines(lines.records, tuple(damaged), lines.torn))
-    return lines
+        raise DamagedLedger(store, jsonl.Lines(lines.records, tuple(damaged), lines.torn))
+    return lines, blob.revision
 
 
 def _entries(lines: jsonl.Lines) -> list[dict[str, Any]]:
@@ -132,67 +129,40 @@ def _entries(lines: jsonl.Lines) -> list[dict[str, Any]]:
 # the state's replacement leaves the journal, whose fold appends the same entries: they are
 # the last lines). Damage further up is for `read` (the `evidence` command) to find.
 RECENT = 1_000
-_BLOCK = 1 << 16
 
 
-def append(path: Path, entries: Iterable[Entry]) -> int:
-    """Append the entries the ledger does not hold yet, fsynced; returns how many. A last line
+def append(where: Store | Path, entries: Iterable[Entry]) -> int:
+    """Append the entries the ledger does not hold yet, durably; returns how many. A last line
     torn by a crash is dropped first (never glued to): its entry is among these. It reads the
-    ledger's last lines only (RECENT and as many as it appends), so an append costs what it
-    appends, not what the ledger holds."""
+    ledger's last lines only (RECENT and as many as it appends), so an append to a file costs
+    what it appends, not what the ledger holds."""
     entries = list(entries)
     if not entries:
         return 0
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with path.open("ab+") as f:
-            start, tail = _tail(f, len(entries) + RECENT)
-            found = _checked(path, f, start, jsonl.parse(tail))
-            wanted = {key(e) for e in entries}
-            have = {key(line.record) for line in found.records if key(line.record) in wanted}
-            lines = []
-            for e in entries:
-                k = key(e)
-                if k not in have:
-                    have.add(k)
-                    lines.append(jsonl.dumps(dict(e)))
-            if not lines:
-                return 0
-            if tail and not tail.endswith(b"\n"):  # a line torn by a crash, or its end lost
-                if found.torn:
-                    f.truncate(start + tail.rfind(b"\n") + 1)
-                else:
-                    f.seek(0, os.SEEK_END)
-                    f.write(b"\n")
-            f.seek(0, os.SEEK_END)
-            f.write(b"".join(lines))
-            f.flush()
-            os.fsync(f.fileno())
-    except OSError as e:
-        raise StateError(f"{path}: cannot append to the evidence ledger: {e.strerror}") from e
+    store = _store(where)
+    tail = store.tail(Item.LEDGER, len(entries) + RECENT)
+    found = _checked(store, tail)
+    wanted = {key(e) for e in entries}
+    have = {key(line.record) for line in found.records if key(line.record) in wanted}
+    lines = []
+    for e in entries:
+        k = key(e)
+        if k not in have:
+            have.add(k)
+            lines.append(jsonl.dumps(dict(e)))
+    if not lines:
+        return 0
+    revision = tail.revision if tail is not None else None
+    store.append(Item.LEDGER, b"".join(lines), revision, found.torn)
     return len(lines)
 
 
-def _tail(f: BinaryIO, lines: int) -> tuple[int, bytes]:
-    """The file's last `lines` whole lines (and any cut-short last one), and where they start:
-    read backwards a block at a time."""
-    end = f.seek(0, os.SEEK_END)
-    start, data = end, b""
-    while start > 0 and data.count(b"\n") <= lines:
-        step = min(_BLOCK, start)
-        start -= step
-        f.seek(start)
-        data = f.read(step) + data
-    parts = data.split(b"\n")  # whole lines, then what follows the last line end
-    if len(parts) - 1 > lines or start > 0:  # the last `lines`: the first one read may be cut
-        data = b"\n".join(parts[-(lines + 1) :])
-        start = end - len(data)
-    return start, data
-
-
-def _checked(path: Path, f: BinaryIO, start: int, lines: jsonl.Lines) -> jsonl.Lines:
+def _checked(store: Store, tail: Tail | None) -> jsonl.Lines:
     """The ledger's last lines, or DamagedLedger naming the damaged ones by their line in the
-    file (counted only then)."""
+    ledger (counted only then)."""
+    if tail is None:
+        return jsonl.Lines((), (), False)
+    lines = jsonl.parse(tail.data)
     foreign = [
         jsonl.Damage(line.number, "not an evidence entry")
         for line in lines.records
@@ -201,10 +171,10 @@ def _checked(path: Path, f: BinaryIO, start: int, lines: jsonl.Lines) -> jsonl.L
     if not (lines.damaged or foreign):
         return lines
     before = 0
-    f.seek(0)
-    while f.tell() < start:
-        before += f.read(min(_BLOCK, start - f.tell())).count(b"\n")
+    if tail.start:
+        whole = store.read(Item.LEDGER)
+        before = whole.data[: tail.start].count(b"\n") if whole is not None else 0
     damaged = sorted((*lines.damaged, *foreign), key=lambda d: d.number)
     moved = tuple(jsonl.Damage(d.number + before, d.why) for d in damaged)
     records = tuple(jsonl.Line(r.number + before, r.record) for r in lines.records)
-    raise DamagedLedger(path, jsonl.Lines(records, moved, lines.torn))
+    raise DamagedLedger(store, jsonl.Lines(records, moved, lines.torn))

@@ -28,15 +28,8 @@ from ..errors import ConfigError
 from ..model import Plan, Problem
 from ..optouts import DateSource
 from ..progress import Meter
-from ..state import (
-    Journal,
-    StateLock,
-    journal_path,
-    pacing_path,
-    read_pacing,
-    save_state,
-    write_pacing,
-)
+from ..state import Journal, StateLock, read_pacing, save_state, write_pacing
+from ..store import Item, Store, as_store
 from .applier import LOOKUP_PHONES, Applier
 from .donotcall import Stop, Sweeper, engage_opt_outs
 from .lookahead import look_ahead
@@ -112,18 +105,20 @@ class ApplyOutcome:
 def apply(
     request: ApplyRequest,
     config: Config,
-    state_path: Path,
+    where: Store | Path,
     client: EngageApi,
     hooks: ApplyHooks,
 ) -> ApplyOutcome:
     """Plan, gate, ask, post, record. Raises for what stops it before anything is sent
-    (invalid lead sets, a held lock, a campaign with no account)."""
-    lock = StateLock(state_path, "apply", request.lock_timeout)
-    with client, lock, _paced(state_path, client), contextlib.ExitStack() as ended:
+    (invalid lead sets, a held lock, a campaign with no account). `where`: the state's store
+    (a path: the state file's)."""
+    store = as_store(where)
+    lock = StateLock(store, "apply", request.lock_timeout)
+    with client, lock, _paced(store, client), contextlib.ExitStack() as ended:
         planned = workspace.build_plan(
             request.paths,
             config,
-            state_path,
+            store,
             incremental=not request.refresh,
             sealing=True,
             meter=hooks.reading(),
@@ -211,7 +206,7 @@ def apply(
                 hooks.progress(to_post),
                 lookup_delay=request.lookup_delay,
                 look_first=request.look_first,
-                shared_state=request.look_first == "auto" and tracked(state_path),
+                shared_state=request.look_first == "auto" and _shared(store),
                 max_in_flight=request.max_in_flight,
                 sweeper=Sweeper(
                     client,
@@ -245,6 +240,13 @@ def apply(
                 planned.state.base_url = target
                 journal.fold(seals=sealed > 0 or settings is not None or moved)
     return outcome
+
+
+def _shared(store: Store) -> bool:
+    """Whether other copies of the state may exist: a state file git tracks. A state in an
+    object store is one copy that every apply reads and swaps under its lock: not shared."""
+    path = store.local_file()
+    return path is not None and tracked(path)
 
 
 def tracked(path: Path) -> bool:
@@ -316,10 +318,9 @@ def _campaigns(plan: Plan, default: str | None) -> dict[str, set[int]]:
 
 
 @contextlib.contextmanager
-def _paced(state_path: Path, client: EngageApi) -> Iterator[None]:
+def _paced(memory: Store, client: EngageApi) -> Iterator[None]:
     """The windows start with the calls the last runs on this machine made to this service,
     and this run's calls are kept for the next (state/pacing.py); under the state's lock."""
-    memory = pacing_path(state_path)
     target = engage_target(client.base_url)
     client.remember(
         {
@@ -374,13 +375,13 @@ def _record_settings(planned: workspace.Planned, settings: Mapping[str, Any]) ->
     run left, which loading the state replayed)."""
     planned.state.settings = dict(settings)
     save_state(planned.state)
-    journal_path(planned.state).unlink(missing_ok=True)
+    planned.state.store.delete(Item.JOURNAL)
 
 
 def _seal_unchanged(planned: workspace.Planned) -> None:
     """Nothing to post, yet campaigns read in full whose state agrees: record that, so later
     plans skip their files (once, after an upgrade or an apply that was cut short)."""
-    if journal_path(planned.state).exists():
+    if planned.state.store.exists(Item.JOURNAL):
         return  # the next apply folds that journal first; it seals then
     if workspace.record_seals(planned, lambda cid: True):
         save_state(planned.state)

@@ -26,6 +26,7 @@ from ..leadsets.sources import Source
 from ..model import ALARMING_DRIFT, ChangeKind, Lead, Plan
 from ..progress import Meter
 from ..render import opt_out_counts
+from ..store import Store
 from .refresh import refresh as look
 
 
@@ -135,17 +136,18 @@ class PlanOutcome:
 def plan(
     request: PlanRequest,
     config: Config,
-    state_path: Path,
+    where: Store | Path,
     client: EngageApi | None,
     hooks: PlanHooks,
 ) -> PlanOutcome:
     """Read, plan, look at Engage when given a client, write the change set when asked.
-    Raises for invalid lead sets (all their problems at once) and what Engage refuses."""
+    Raises for invalid lead sets (all their problems at once) and what Engage refuses.
+    `where`: the state's store (a path: the state file's)."""
     # a look compares the declared phones with Engage's: it reads every lead set
     planned = workspace.build_plan(
         request.paths,
         config,
-        state_path,
+        where,
         incremental=client is None,
         meter=hooks.reading(),
     )

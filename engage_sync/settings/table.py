@@ -52,7 +52,8 @@ CONFIG = Setting(
 )  # fmt: skip
 STATE = Setting(
     "state", "--state", "ENGAGE_SYNC_STATE", "state", "engage-sync.state.json", Kind.PATH,
-    "State file (the file's setting must stay in the repository)", commands=EVERY,
+    "State file (the file's setting must stay in the repository); engage-sync.yaml may name an "
+    "S3 store instead, `state: {backend: s3, bucket, key}` (docs/state.md)", commands=EVERY,
 )  # fmt: skip
 LEADSETS = Setting(
     "leadsets", None, None, "leadsets", "leadsets", Kind.PATH,

@@ -1,4 +1,5 @@
-"""The state file, the journal of an apply in progress, and the lock that keeps runs apart.
+"""The state, the journal of an apply in progress, and the lock that keeps runs apart, each an
+item of the state's store (engage_sync/store/: files beside the lead sets, or an object store).
 
 file.py     the versioned state file: what Engage accepted, by (campaign, externId) and hash
 journal.py  append-only record of an apply in progress
@@ -11,7 +12,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .file import CampaignState, State, read_state, render_state, save_state, write_atomic
+from ..store import Store, write_atomic
+from .file import CampaignState, State, read_state, render_state, save_state
 from .journal import Journal
 from .lock import StateLock, force_unlock
 from .pacing import pacing_path, read_pacing, write_pacing
@@ -37,15 +39,15 @@ __all__ = [
 ]
 
 
-def load_state(path: Path) -> State:
-    """Read the state file (absent is an empty state) and replay any journal an apply left."""
-    state = read_state(path)
+def load_state(where: Store | Path) -> State:
+    """Read the state (absent is an empty state) and replay any journal an apply left."""
+    state = read_state(where)
     replay(state)
     return state
 
 
-def recover_state(path: Path) -> tuple[State, tuple[int, ...]]:
+def recover_state(where: Store | Path) -> tuple[State, tuple[int, ...]]:
     """Read the state and every intact line of a damaged journal; returns the state and the
     numbers of the journal's damaged lines (none: the journal read whole, or there is none)."""
-    state = read_state(path)
+    state = read_state(where)
     return state, tuple(d.number for d in salvage(state))

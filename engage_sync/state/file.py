@@ -6,8 +6,9 @@ characters of content hash (48 bits), the campaign's number for the lead's field
 base64 character per field (two for a phone). About 36 bytes a lead, so three million leads stay
 near 100 MB and a git diff shows one line per changed lead. Version 1 files (16 hex characters
 of hash, 4 per field) are read and converted; the next save writes version 2. Saves are atomic
-(write a temporary file, fsync, rename); apply's progress goes to an append-only journal first
-(see journal.py); `engage_sync.state.load_state` reads both.
+(write a temporary file, fsync, rename) or a compare-and-swap of the object that was read, by
+the `Store` it is kept in (engage_sync/store/); apply's progress goes to an append-only journal
+first (see journal.py); `engage_sync.state.load_state` reads both.
 """
 
 from __future__ import annotations
@@ -15,8 +16,6 @@ from __future__ import annotations
 import hashlib
 import heapq
 import json
-import os
-import tempfile
 import uuid
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -26,7 +25,7 @@ from typing import Any
 from ..errors import StateError
 from ..model import PHONE_FIELDS, Lead, field_code, field_hash, short_hash
 from ..optouts import ledger
-from ..optouts.ledger import ledger_path
+from ..store import Item, Store, as_store
 from . import donotcall as dnc
 from .donotcall import DoNotCallState
 from .spill import Spill
@@ -265,7 +264,7 @@ class CampaignState:
 
 @dataclass
 class State:
-    path: Path
+    store: Store  # a Path is taken as the file store of that state file
     lineage: str | None = None
     serial: int = 0
     campaigns: dict[int, CampaignState] = field(default_factory=dict)
@@ -280,6 +279,16 @@ class State:
     base_url: str | None = None
     # the phones stopped by do not call, by keyed hash (donotcall.py; issue #30)
     do_not_call: DoNotCallState = field(default_factory=DoNotCallState)
+    # the store's revision of what was read (an ETag): the next save replaces only that
+    revision: str | None = None
+
+    def __post_init__(self) -> None:
+        self.store = as_store(self.store)
+
+    @property
+    def name(self) -> str:
+        """How messages name the state (its path, its s3:// URL)."""
+        return self.store.where(Item.STATE)
 
     def campaign(self, campaign_id: int) -> CampaignState:
         return self.campaigns.setdefault(campaign_id, CampaignState())
@@ -293,28 +302,35 @@ class State:
         return sum(c.count() for c in self.campaigns.values())
 
 
-def read_state(path: Path) -> State:
-    """Read the state file alone (absent is an empty state); `load_state` also replays a journal."""
-    if not path.exists():
-        return State(path=path)
+def read_state(where: Store | Path) -> State:
+    """Read the state alone (absent is an empty state); `load_state` also replays a journal."""
+    store = as_store(where)
+    blob = store.read(Item.STATE)
+    if blob is None:
+        return State(store)
+    name = store.where(Item.STATE)
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))  # text: no second copy while parsing
-    except json.JSONDecodeError as e:
-        raise Corrupt(path, f":{e.lineno}:{e.colno}", e.msg) from e
+        text = blob.data.decode("utf-8")
     except UnicodeDecodeError as e:
-        raise Corrupt(path, _where(path, e.start), "a byte that is not UTF-8") from e
-    except OSError as e:
-        raise StateError(f"{path}: cannot read state: {e.strerror}") from e
+        raise Corrupt(store, _where(blob.data, e.start), "a byte that is not UTF-8") from e
+    revision = blob.revision
+    del blob  # no second copy while parsing (a state of millions of leads is 100 MB)
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as e:
+        raise Corrupt(store, f":{e.lineno}:{e.colno}", e.msg) from e
+    del text
     if not isinstance(data, dict) or "format_version" not in data:
-        raise StateError(f"{path}: not an engage-sync state file (no format_version)")
+        raise StateError(f"{name}: not an engage-sync state file (no format_version)")
     version = data["format_version"]
     if version not in READABLE_VERSIONS:
         raise StateError(
-            f"{path}: state format_version {version!r} is not supported by this engage-sync "
+            f"{name}: state format_version {version!r} is not supported by this engage-sync "
             f"(it reads versions {', '.join(map(str, READABLE_VERSIONS))}); upgrade engage-sync"
         )
     try:
-        state = State(path, str(data["lineage"]), int(data["serial"]), exists=True, version=version)
+        state = State(store, str(data["lineage"]), int(data["serial"]), exists=True)
+        state.version, state.revision = version, revision
         settings = data.get("settings")
         if settings is not None and not isinstance(settings, dict):
             raise ValueError("settings: not an object")
@@ -347,7 +363,7 @@ def read_state(path: Path) -> State:
             state.campaigns[int(key)] = camp
     except (KeyError, TypeError, ValueError, AttributeError) as e:
         why = f"no {e}" if isinstance(e, KeyError) else str(e)
-        raise Corrupt(path, "", f"not what engage-sync writes: {why}") from e
+        raise Corrupt(store, "", f"not what engage-sync writes: {why}") from e
     return state
 
 
@@ -358,22 +374,20 @@ def _text(value: object, what: str) -> str | None:
 
 
 class Corrupt(StateError):
-    """The state file does not read (a damaged byte, a bad merge): never taken as empty."""
+    """The state does not read (a damaged byte, a bad merge): never taken as empty."""
 
-    def __init__(self, path: Path, at: str, why: str) -> None:
+    def __init__(self, store: Store, at: str, why: str) -> None:
         super().__init__(
-            f"{path}{at}: state file is corrupt ({why}). Nothing was changed. It is committed to "
-            f"git: `git diff -- {path}` shows what changed, `git checkout -- {path}` restores the "
-            "last commit; if an apply ran since that commit, run the next apply with "
-            "`--look-first all`, so the leads it created are found in Engage and recorded "
-            "rather than loaded again (docs/state.md)."
+            f"{store.where(Item.STATE)}{at}: state file is corrupt ({why}). Nothing was changed: "
+            f"{store.restore(Item.STATE)}; if an apply ran since the copy restored, run the next "
+            "apply with `--look-first all`, so the leads it created are found in Engage and "
+            "recorded rather than loaded again (docs/state.md)."
         )
 
 
-def _where(path: Path, offset: int) -> str:
-    """`:line:column` of a byte offset in the file (for a byte that is not UTF-8)."""
-    with path.open("rb") as f:
-        data = f.read(offset)
+def _where(data: bytes, offset: int) -> str:
+    """`:line:column` of a byte offset (for a byte that is not UTF-8)."""
+    data = data[:offset]
     line, column = data.count(b"\n") + 1, offset - data.rfind(b"\n")
     return f":{line}:{column}"
 
@@ -459,39 +473,16 @@ def _campaign_text(cid: int, c: CampaignState) -> Iterator[str]:
 
 
 def save_state(state: State) -> None:
-    """Write a new serial atomically: readers see the old file or the new one, never half.
-    Removals recorded since the last save go to the evidence ledger first (ledger.py says why
-    that order never loses nor doubles a line)."""
+    """Write a new serial whole: readers see the old state or the new one, never half, and a
+    store that keeps revisions replaces only the one read (a compare-and-swap). Removals
+    recorded since the last save go to the evidence ledger first (ledger.py says why that order
+    never loses nor doubles a line)."""
     state.ensure_lineage()
     if state.evidence:
-        ledger.append(ledger_path(state.path), state.evidence)
+        ledger.append(state.store, state.evidence)
     state.serial += 1
-    write_atomic(state.path, (text.encode() for text in state_text(state)))
+    over = state.revision if state.exists else None
+    pieces = (text.encode() for text in state_text(state))  # never the whole text at once
+    state.revision = state.store.swap(Item.STATE, pieces, over)
     state.evidence.clear()
     state.exists = True
-
-
-def write_atomic(path: Path, data: bytes | Iterable[bytes]) -> None:
-    """Write a file whole or not at all: readers see the old one or the new one, never half.
-    `data` may come piece by piece (written as it comes, to the temporary file)."""
-    directory = path.parent if str(path.parent) else Path(".")
-    try:
-        directory.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=directory)
-        try:
-            with os.fdopen(fd, "wb") as f:
-                for piece in (data,) if isinstance(data, bytes) else data:
-                    f.write(piece)
-                f.flush()
-                os.fsync(f.fileno())
-            os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
-        dir_fd = os.open(directory, os.O_RDONLY)
-        try:
-            os.fsync(dir_fd)
-        finally:
-            os.close(dir_fd)
-    except OSError as e:
-        raise StateError(f"{path}: cannot write state: {e.strerror}") from e

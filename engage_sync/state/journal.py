@@ -14,17 +14,16 @@ Each line carries its checksum (jsonl.py); replay.py reads a journal back, damag
 from __future__ import annotations
 
 import functools
-import os
 import threading
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime, timezone
-from typing import IO, Any, TypeVar
+from typing import Any, TypeVar
 
 from .. import jsonl
-from ..errors import StateError
 from ..model import Lead
+from ..store import Appender, Item
 from .file import State, save_state
-from .replay import VERSION, dnc_done, journal_path, note_act, note_dnc_act
+from .replay import VERSION, dnc_done, note_act, note_dnc_act
 
 
 def now() -> str:
@@ -36,11 +35,6 @@ F = TypeVar("F", bound=Callable[..., Any])
 # leads recorded in a campaign before their state entries go to disk (spill.py): the in-memory
 # state of a first apply of a million leads stays at a few megabytes
 SPILL_AT = 20_000
-
-# An appended line is durable once its bytes and the file's size are: fdatasync says so without
-# writing the file's times too (a third of fsync's cost on Linux, once per batch sent and once
-# per answer); where there is none (macOS), fsync.
-_sync: Callable[[int], None] = getattr(os, "fdatasync", os.fsync)
 
 
 def _locked(method: F) -> F:
@@ -59,12 +53,12 @@ class Journal:
 
     def __init__(self, state: State) -> None:
         self.state = state
-        self.path = journal_path(state)
+        self.store = state.store
         self._batch = 0
         self._open: dict[int, list[str]] = {}  # batches posted and not answered yet
         self._acting: dict[int, dict[str, Any]] = {}  # lead actions sent, not answered yet
         self._dnc_acting: dict[int, dict[str, Any]] = {}  # cancels by phone, not answered
-        self._file: IO[bytes] | None = None
+        self._out: Appender | None = None
         # lead sets of different accounts are applied together: one writer at a time, and the
         # in-memory state changes with its journal line
         self._lock = threading.RLock()
@@ -72,28 +66,23 @@ class Journal:
         self._fresh: dict[int, list[str]] = {}  # recorded by this run, still in memory
 
     def __enter__(self) -> Journal:
-        if self.path.exists():  # an earlier run's journal, replayed on load: fold it first
+        if self.store.exists(Item.JOURNAL):  # an earlier run's, replayed on load: fold it first
             save_state(self.state)
-            self.path.unlink(missing_ok=True)
+            self.store.delete(Item.JOURNAL)
         lineage = self.state.ensure_lineage()
-        try:
-            self._file = self.path.open("ab")
-        except OSError as e:
-            raise StateError(f"{self.path}: cannot write journal: {e.strerror}") from e
+        self._out = self.store.appender(Item.JOURNAL)
         self._write({"journal": VERSION, "lineage": lineage, "base_serial": self.state.serial})
         return self
 
     def __exit__(self, *exc: object) -> None:
-        if self._file is not None:
-            self._file.close()
-            self._file = None
+        if self._out is not None:
+            self._out.close()
+            self._out = None
 
     def _write(self, record: dict[str, Any]) -> None:
         with self._lock:
-            assert self._file is not None
-            self._file.write(jsonl.dumps(record))
-            self._file.flush()
-            _sync(self._file.fileno())
+            assert self._out is not None
+            self._out.write(jsonl.dumps(record))
 
     @_locked
     def begin(self, campaign: int, extern_ids: Iterable[str]) -> int:
@@ -283,4 +272,4 @@ class Journal:
         if self.changed or seals:
             save_state(self.state)
         self.__exit__()
-        self.path.unlink(missing_ok=True)
+        self.store.delete(Item.JOURNAL)

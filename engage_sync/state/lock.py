@@ -1,8 +1,9 @@
-"""A lock beside the state file so two applies never run at once.
+"""A lock beside the state so two applies never run at once.
 
-The lock is a file created with O_EXCL holding who took it (id, host, pid, start time). A lock whose
-process is gone (same host, pid not running) is reported as stale; it is never taken over silently:
-`engage-sync force-unlock ID` removes it.
+The lock is an item of the state's store created only where there is none (a file opened with
+O_EXCL, an object written with `If-None-Match: *`) holding who took it (id, host, pid, start
+time). A lock whose process is gone (same host, pid not running) is reported as stale; it is
+never taken over silently: `engage-sync force-unlock ID` removes it.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from ..errors import LockError
+from ..store import FileStore, Item, Store, StoreError, as_store
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,9 +49,14 @@ def lock_path(state_path: Path) -> Path:
     return state_path.with_name(state_path.name + ".lock")
 
 
-def read_lock(path: Path) -> LockInfo | None:
+def read_lock(where: Store | Path) -> LockInfo | None:
+    """Who holds the lock (None: no one). `where`: the state's store, or the lock file."""
+    store = FileStore({Item.LOCK: where}) if isinstance(where, Path) else where
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        blob = store.read(Item.LOCK)
+        if blob is None:
+            return None
+        data = json.loads(blob.data.decode("utf-8"))
         return LockInfo(
             str(data["id"]),
             str(data["host"]),
@@ -57,15 +64,13 @@ def read_lock(path: Path) -> LockInfo | None:
             str(data["started"]),
             str(data.get("operation", "apply")),
         )
-    except FileNotFoundError:
-        return None
-    except (OSError, ValueError, KeyError, TypeError):
+    except (StoreError, ValueError, KeyError, TypeError):
         return LockInfo("unknown", "unknown", 0, "unknown", "unreadable lock file")
 
 
 class StateLock:
-    def __init__(self, state_path: Path, operation: str, timeout: float = 0.0) -> None:
-        self.path = lock_path(state_path)
+    def __init__(self, state: Store | Path, operation: str, timeout: float = 0.0) -> None:
+        self.store = as_store(state)
         self.operation = operation
         self.timeout = timeout
         self.info: LockInfo | None = None
@@ -81,10 +86,11 @@ class StateLock:
                 operation=self.operation,
             )
             try:
-                self.path.parent.mkdir(parents=True, exist_ok=True)
-                fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
-            except FileExistsError:
-                holder = read_lock(self.path)
+                taken = self.store.create(Item.LOCK, json.dumps(_asdict(info)).encode())
+            except StoreError as e:
+                raise LockError(str(e)) from e
+            if not taken:
+                holder = read_lock(self.store)
                 if holder is None:
                     continue  # released between our open and our read
                 if holder.is_stale():
@@ -100,20 +106,14 @@ class StateLock:
                     ) from None
                 time.sleep(min(0.2, max(0.0, deadline - time.monotonic())))
                 continue
-            except OSError as e:
-                raise LockError(f"{self.path}: cannot create lock: {e.strerror}") from e
-            with os.fdopen(fd, "w", encoding="utf-8") as f:
-                json.dump(_asdict(info), f)
-                f.flush()
-                os.fsync(f.fileno())
             self.info = info
             return self
 
     def __exit__(self, *exc: object) -> None:
         if self.info is not None:
-            current = read_lock(self.path)
+            current = read_lock(self.store)
             if current is not None and current.id == self.info.id:
-                self.path.unlink(missing_ok=True)
+                self.store.delete(Item.LOCK)
             self.info = None
 
 
@@ -127,12 +127,12 @@ def _asdict(info: LockInfo) -> dict[str, object]:
     }
 
 
-def force_unlock(state_path: Path, lock_id: str) -> LockInfo:
-    path = lock_path(state_path)
-    holder = read_lock(path)
+def force_unlock(state: Store | Path, lock_id: str) -> LockInfo:
+    store = as_store(state)
+    holder = read_lock(store)
     if holder is None:
-        raise LockError(f"{path}: the state is not locked")
+        raise LockError(f"{store.where(Item.LOCK)}: the state is not locked")
     if holder.id != lock_id:
         raise LockError(f"the lock's id is {holder.id}, not {lock_id}: nothing removed")
-    path.unlink(missing_ok=True)
+    store.delete(Item.LOCK)
     return holder

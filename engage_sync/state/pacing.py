@@ -3,10 +3,11 @@
 Engage's limits are sliding windows (30 loader calls per 10 s and 120 per 60 s), and a run that
 starts with empty windows a moment after another ended meets a wall of 429s (issue #31). So an
 apply reads, at its start, the times of the recent calls kept beside the state's lock
-(`engage-sync.state.json.pacing`), per Engage service (the base URL as the state records it),
-account and endpoint, and writes them back at its end, atomically. The file belongs to one
-machine (it is in the scaffolded `.gitignore`): times are wall-clock seconds, older ones are
-dropped, and a damaged file is ignored (with a debug note): it only ever saves a wait.
+(`engage-sync.state.json.pacing`, an item of the state's store), per Engage service (the base
+URL as the state records it), account and endpoint, and writes them back at its end, atomically.
+The file belongs to one machine (it is in the scaffolded `.gitignore`; in an object store it is
+shared by the runs that use it): times are wall-clock seconds, older ones are dropped, and a
+damaged file is ignored (with a debug note): it only ever saves a wait.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import StateError
-from .file import write_atomic
+from ..store import FileStore, Item, Store
 
 log = logging.getLogger("engage_sync.pacing")
 
@@ -36,19 +37,27 @@ def pacing_path(state_path: Path) -> Path:
     return state_path.with_name(state_path.name + ".pacing")
 
 
-def read_pacing(path: Path, now: float | None = None) -> Calls:
-    """The recent calls the file holds (none when it is absent or damaged)."""
+def _store(where: Store | Path) -> Store:
+    """The state's store, or the pacing file itself."""
+    return FileStore({Item.PACING: where}) if isinstance(where, Path) else where
+
+
+def read_pacing(where: Store | Path, now: float | None = None) -> Calls:
+    """The recent calls kept (none when absent or damaged)."""
     now = time.time() if now is None else now
+    store = _store(where)
+    shown = store.where(Item.PACING)
     try:
-        raw = json.loads(path.read_bytes())
-    except FileNotFoundError:
-        return {}
-    except (OSError, ValueError) as e:
-        log.info("%s: ignored, pacing starts from empty windows (%s)", path, e)
+        blob = store.read(Item.PACING)
+        if blob is None:
+            return {}
+        raw = json.loads(blob.data)
+    except (StateError, ValueError) as e:
+        log.info("%s: ignored, pacing starts from empty windows (%s)", shown, e)
         return {}
     calls = _parse(raw, now)
     if calls is None:
-        log.info("%s: ignored, pacing starts from empty windows (not a pacing file)", path)
+        log.info("%s: ignored, pacing starts from empty windows (not a pacing file)", shown)
         return {}
     return calls
 
@@ -82,12 +91,15 @@ def _parse(raw: Any, now: float) -> Calls | None:
 
 
 def write_pacing(
-    path: Path, calls: Mapping[tuple[str, str, str], Sequence[float]], now: float | None = None
+    where: Store | Path,
+    calls: Mapping[tuple[str, str, str], Sequence[float]],
+    now: float | None = None,
 ) -> None:
-    """Keep these calls, and the recent ones of other services and accounts the file holds,
-    replacing it atomically. A file that cannot be written is a debug note, not a failure."""
+    """Keep these calls, and the recent ones of other services and accounts kept, replacing
+    them whole. Memory that cannot be written is a debug note, not a failure."""
     now = time.time() if now is None else now
-    merged = {k: list(v) for k, v in read_pacing(path, now).items() if k not in calls}
+    store = _store(where)
+    merged = {k: list(v) for k, v in read_pacing(store, now).items() if k not in calls}
     merged.update({k: list(v) for k, v in calls.items()})
     doc: dict[str, dict[str, dict[str, list[float]]]] = {}
     for (target, account, kind), times in sorted(merged.items()):
@@ -95,10 +107,9 @@ def write_pacing(
         if recent:
             doc.setdefault(target, {}).setdefault(account, {})[kind] = recent[-MAX_CALLS:]
     try:
-        if not doc and not path.exists():
+        if not doc and not store.exists(Item.PACING):
             return
-        write_atomic(
-            path, (json.dumps({"version": VERSION, "calls": doc}, sort_keys=True) + "\n").encode()
-        )
+        data = json.dumps({"version": VERSION, "calls": doc}, sort_keys=True) + "\n"
+        store.replace(Item.PACING, data.encode())
     except StateError as e:
         log.info("pacing memory not kept: %s", e)

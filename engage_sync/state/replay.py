@@ -15,19 +15,22 @@ from typing import Any
 
 from .. import jsonl
 from ..errors import StateError
+from ..store import FileStore, Item
 from .file import State, v1_fieldset_id
 
 VERSION = 2  # version 1 (engage-sync before state format 2) is still replayed
 
 
 def journal_path(state: State) -> Path:
-    return state.path.with_name(state.path.name + ".journal")
+    """The journal's file, for a state kept in files (tools and tests that edit it)."""
+    assert isinstance(state.store, FileStore), state.store
+    return state.store.path(Item.JOURNAL)
 
 
 class DamagedJournal(StateError):
     """A line of the journal, not its last, does not read: what it recorded is unknown."""
 
-    def __init__(self, path: Path, lines: jsonl.Lines) -> None:
+    def __init__(self, path: str, lines: jsonl.Lines) -> None:
         first = lines.damaged[0]
         super().__init__(
             "\n".join(d.where(path) for d in lines.damaged)
@@ -56,19 +59,14 @@ def salvage(state: State) -> tuple[jsonl.Damage, ...]:
 
 
 def _read(state: State) -> jsonl.Lines | None:
-    path = journal_path(state)
-    try:
-        return jsonl.read(path)
-    except FileNotFoundError:
-        return None
-    except OSError as e:
-        raise StateError(f"{path}: cannot read journal: {e.strerror}") from e
+    blob = state.store.read(Item.JOURNAL)
+    return None if blob is None else jsonl.parse(blob.data)
 
 
 def _replay(state: State, lines: jsonl.Lines, salvage: bool) -> tuple[jsonl.Damage, ...] | None:
     """Replay `lines` into `state`: None when there was nothing to replay, else the damaged
     lines (raised as DamagedJournal unless `salvage`)."""
-    path = journal_path(state)
+    path = state.store.where(Item.JOURNAL)
     body = list(lines.records)
     damaged = list(lines.damaged)
     head = body[0].record if body and body[0].number == 1 else None
