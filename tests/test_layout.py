@@ -255,7 +255,6 @@ NOT_YET = {
     "engage_sync.cli.apply": "test_apply_e2e, test_cli_options",
     "engage_sync.cli.state": "test_state (recover), test_cli_options (path), test_cli",
     "engage_sync.cli.evidence": "test_optouts, test_optouts_e2e",
-    "engage_sync.emulator.app": "test_emulator, test_client",
 }
 
 
