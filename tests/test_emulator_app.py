@@ -279,3 +279,39 @@ def test_an_unknown_admin_path_is_a_404(emu: Emulator) -> None:
         r = c.get("/_emulator/nothing")
     assert r.status_code == 404
     assert r.json()["generalMessage"] == "no such emulator endpoint: /_emulator/nothing"
+
+
+@pytest.mark.parametrize(
+    ("path", "body", "message"),
+    [
+        ("/_emulator/leads/state", {"leadIds": ["x"]}, "leadIds must be a whole number, not 'x'"),
+        ("/_emulator/leads/state", {"leadIds": 7}, "leadIds must be a list"),
+        (
+            "/_emulator/leads/state",
+            {"phone": "4155550100", "campaignId": "one"},
+            "campaignId must be a whole number, not 'one'",
+        ),
+        ("/_emulator/faults", {"kind": "500", "count": "many"}, "count must be a whole number"),
+        ("/_emulator/faults", {"kind": "500", "rows": None}, "rows must be a whole number"),
+        ("/_emulator/faults", ["500"], "a JSON object is expected"),
+        ("/_emulator/leads", {"campaignId": "abc"}, "campaignId must be a whole number"),
+        ("/_emulator/leads", {"campaignId": 5, "leads": ["A"]}, "leads must be a list of JSON"),
+        ("/_emulator/leads", [1], "a JSON object is expected"),
+    ],
+)
+def test_an_admin_request_with_a_value_of_the_wrong_type_is_a_400_that_names_it(
+    emu: Emulator, path: str, body: Any, message: str
+) -> None:
+    """Not an exception out of the application (a 500 and a traceback in the server's log)."""
+    with client(emu) as c:
+        r = c.post(path, json=body)
+        assert c.get("/_emulator/faults").json() == [] and c.get("/_emulator/lists").json() == []
+    assert r.status_code == 400 and r.json()["errorCode"] == "BAD_REQUEST"
+    assert r.json()["generalMessage"].startswith(message)
+
+
+def test_a_campaign_filter_on_the_lead_listing_that_is_no_number_is_a_400(emu: Emulator) -> None:
+    with client(emu) as c:
+        r = c.get("/_emulator/leads", params={"campaignId": "all"})
+    assert r.status_code == 400
+    assert r.json()["generalMessage"] == "campaignId must be a whole number, not 'all'"
