@@ -4,6 +4,7 @@ changed for the call only."""
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -19,11 +20,19 @@ class Ran:
     err: str
 
 
-def invoke(*args: str, input: str | None = None, env: Mapping[str, str] | None = None) -> Ran:
-    """`engage-sync ARGS` as the console script runs it; never raises (main always exits)."""
+def invoke(
+    *args: str,
+    input: str | None = None,
+    env: Mapping[str, str] | None = None,
+    terminal: bool = False,
+) -> Ran:
+    """`engage-sync ARGS` as the console script runs it; never raises (main always exits).
+    `terminal`: standard input is taken for a terminal (where apply asks before posting)."""
     runner = CliRunner()
     code = 0
     with runner.isolation(input=input, env=dict(env or {})) as (out, err, _):
+        if terminal:
+            sys.stdin.isatty = lambda: True  # type: ignore[method-assign]
         try:
             main(list(args))
         except SystemExit as e:
