@@ -13,6 +13,7 @@ from typing import Any
 
 import httpx
 import pytest
+from conftest import Clock
 
 from engage_sync.emulator import Emulator, Settings, default_seed
 from engage_sync.emulator.shared import Token
@@ -171,7 +172,9 @@ def test_dial_groups_page_when_asked_and_refuse_a_bad_page(emu: Emulator) -> Non
 
 
 def test_a_429_says_when_to_come_back_in_whole_seconds_at_least_one() -> None:
-    emu = make(Settings(loader_limits=((1, 0.2),)))
+    clock = Clock()
+    clock.stop()  # the window is still open at the second call however slow the machine
+    emu = Emulator(default_seed(), Settings(loader_limits=((1, 0.2),)), clock=clock)
     try:
         post_leads(emu, {"externId": "A", "leadPhone": "4155550100"})
         r = post_leads(emu, {"externId": "B", "leadPhone": "4155550101"})
