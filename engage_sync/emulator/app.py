@@ -285,21 +285,21 @@ class Emulator:
     # -- inspection and faults ----------------------------------------------------------------
     def inspect(self, req: Request, path: str) -> tuple[int, Any]:
         if path == "/_emulator/leads" and req.method == "POST":
-            return 200, self._insert(req.json() or {})
+            return 200, self._insert(_object(req))
         if path == "/_emulator/leads/state":
-            spec = req.json() or {}
-            if not isinstance(spec, dict):
-                raise HttpError(400, "BAD_REQUEST", "a JSON object is expected")
-            ids = [int(i) for i in spec.get("leadIds", [])]
+            spec = _object(req)
+            ids = [_whole(i, "leadIds") for i in _list(spec, "leadIds")]
             with self.store.transaction() as store:
                 if spec.get("phone"):  # an agent's disposition: every record with that phone
                     campaign = spec.get("campaignId")
-                    ids += store.by_phone(str(spec["phone"]), int(campaign) if campaign else None)
+                    ids += store.by_phone(
+                        str(spec["phone"]), _whole(campaign, "campaignId") if campaign else None
+                    )
                 changed = store.set_state(ids, spec.get("leadState"), spec.get("suppressed"))
             return 200, {"changed": changed}
         if path == "/_emulator/leads":
             campaign = req.query.get("campaignId")
-            return 200, self.store.all_leads(int(campaign) if campaign else None)
+            return 200, self.store.all_leads(_whole(campaign, "campaignId") if campaign else None)
         if path == "/_emulator/lists":
             return 200, self.store.lists()
         if path == "/_emulator/requests":
@@ -312,7 +312,7 @@ class Emulator:
             return 200, dict(self.stats)
         if path == "/_emulator/faults":
             if req.method == "POST":
-                spec = req.json() or {}
+                spec = _object(req)
                 kind = str(spec.get("kind", ""))
                 if kind not in FAULT_KINDS:
                     raise HttpError(
@@ -327,8 +327,8 @@ class Emulator:
                     self.faults.append(
                         Fault(
                             kind,
-                            int(spec.get("count", 1)),
-                            int(spec.get("rows", 1)),
+                            _whole(spec.get("count", 1), "count"),
+                            _whole(spec.get("rows", 1), "rows"),
                             endpoint,
                             spec.get("externId"),
                         )
@@ -345,12 +345,40 @@ class Emulator:
 
     def _insert(self, spec: dict[str, Any]) -> dict[str, Any]:
         """Records engage-sync did not load (by hand, another tool): `unmanaged` for tests."""
-        account, campaign = str(spec.get("accountId", "")), int(spec.get("campaignId", 0))
-        leads = spec.get("leads") or []
+        account = str(spec.get("accountId", ""))
+        campaign = _whole(spec.get("campaignId", 0), "campaignId")
+        leads = _list(spec, "leads")
+        if not all(isinstance(lead, dict) for lead in leads):
+            raise HttpError(400, "BAD_REQUEST", "leads must be a list of JSON objects")
         with self.store.transaction() as store:
             list_id = store.new_list(account, campaign, "loaded by hand", now(), {})
             store.insert_leads(account, campaign, list_id, leads)
         return {"listId": list_id, "inserted": len(leads)}
+
+
+def _object(req: Request) -> dict[str, Any]:
+    """An admin request's JSON body, an object (no body: an empty one)."""
+    spec = req.json() or {}
+    if not isinstance(spec, dict):
+        raise HttpError(400, "BAD_REQUEST", "a JSON object is expected")
+    return spec
+
+
+def _list(spec: dict[str, Any], name: str) -> list[Any]:
+    values = spec.get(name) or []
+    if not isinstance(values, list):
+        raise HttpError(400, "BAD_REQUEST", f"{name} must be a list")
+    return values
+
+
+def _whole(value: object, name: str) -> int:
+    """An admin request's number: a 400 that names it, not a crash, when it is none."""
+    if isinstance(value, bool) or not isinstance(value, (int, str)):
+        raise HttpError(400, "BAD_REQUEST", f"{name} must be a whole number, not {value!r}")
+    try:
+        return int(value)
+    except ValueError as e:
+        raise HttpError(400, "BAD_REQUEST", f"{name} must be a whole number, not {value!r}") from e
 
 
 def _dial_group(g: dict[str, Any]) -> dict[str, Any]:
