@@ -331,6 +331,7 @@ class Emulator:
                             int(spec.get("rows", 1)),
                             endpoint,
                             spec.get("externId"),
+                            float(spec["seconds"]) if spec.get("seconds") is not None else None,
                         )
                     )
             elif req.method == "DELETE":
