@@ -283,3 +283,31 @@ def test_kill_9_during_the_do_not_call_cancels_then_a_rerun_stops_each_phone_onc
     assert_no_phone(written(repo).replace("3035550100", ""))
     for phone in phones:
         assert phone not in written(repo)
+
+
+@pytest.mark.parametrize("handling", MODES)
+def test_a_lead_whose_new_phone_is_on_the_list_is_never_loaded_and_its_old_record_stops(
+    repo: Path, emu: Served, handling: str
+) -> None:
+    """Convergence campaign, seed 2 (docs/chaos.md): a replacement whose new phone is listed
+    left the old phone's record dialable, and `apply --refresh` then took that record for
+    `changed` drift and loaded the lead with the listed phone."""
+    leadset(repo, {"R-1": "3035550100", "R-2": "3035550101"}, handling=handling)
+    assert apply(repo, emu).code == 0
+    leadset(repo, {"R-1": PHONE, "R-2": "3035550101"}, handling=handling)  # a new phone ...
+    write(
+        repo / "leadsets" / "dnc.yaml",
+        f'doNotCall:\n  - {{phone: "{PHONE}", requested: 2026-11-20}}\n',
+    )
+    r = apply(repo, emu)  # ... the person asked not to be called on
+    assert r.code == 0, r.err
+    assert dialable_with(emu, "3035550100") == []  # the old phone's record stopped too
+    assert dialable_with(emu) == []
+    refreshed = apply(repo, emu, "--refresh")
+    assert refreshed.code == 0, refreshed.err
+    assert dialable_with(emu) == []  # never loaded
+    assert [r["externId"] for r in emu.leads() if r["leadState"] not in UNDIALABLE] == ["R-2"]
+    final = engage_sync(
+        "plan", "--refresh", "--detailed-exitcode", env=emu.env("api-token"), cwd=repo
+    )
+    assert final.code == 0, final.out + final.err

@@ -55,6 +55,7 @@ class Intent(enum.Enum):
     REPLACE = "replace"
     UPDATE = "update"
     DEDUPE = "dedupe"  # drift: several dialable records of one owned lead; keep the newest
+    BLOCK = "block"  # declared, its phone on the do-not-call set: none may stay dialable
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,7 +81,7 @@ def decide(
     for r in records:
         if r.extern_id != want.extern_id:
             continue
-        if want.intent is Intent.REMOVE:
+        if want.intent in (Intent.REMOVE, Intent.BLOCK):
             if r.dialable:
                 out[LeadAction.CANCEL].append(r.lead_id)
         elif want.intent is Intent.DEDUPE:
@@ -154,9 +155,19 @@ class Reconciler:
             c.extern_id: Intent.REPLACE if c.kind is ChangeKind.REPLACE else Intent.UPDATE
             for c in (*ls.replaces, *ls.updates)
         }
+        # an owned lead now blocked (its new phone, or its phone, on the do-not-call set): a
+        # record with an earlier phone must stop too, and it is never loaded again (convergence
+        # campaign, docs/chaos.md: seed 2)
+        blocking = {c.extern_id for c in ls.owned_blocked} - set(wants)
+        for eid in blocking:
+            wants[eid] = Want(eid, Intent.BLOCK)
+        for eid in blocking & set(changed):
+            del changed[eid]
         dedupe: set[str] = set()
         reappeared: set[str] = set()  # removed, dialable again: cancelled as a correction
         for d in ls.corrections:  # apply --refresh: towards less calling only
+            if d.extern_id in blocking:
+                continue
             if d.kind is DriftKind.DUPLICATE:
                 dedupe.add(d.extern_id)
             elif d.kind is DriftKind.REAPPEARED:
@@ -252,7 +263,9 @@ class Reconciler:
             for start in range(0, len(items), self.action_batch):
                 chunk = items[start : start + self.action_batch]
                 self._act(account, cid, action, chunk, rep, failed, acted)
-        removing = {e for e, w in wants.items() if w.intent in (Intent.REMOVE, Intent.PRUNE)}
+        removing = {
+            e for e, w in wants.items() if w.intent in (Intent.REMOVE, Intent.PRUNE, Intent.BLOCK)
+        }
         touched = {eid for items in todo.values() for _, eid in items}
         if acted:
             try:
@@ -282,7 +295,13 @@ class Reconciler:
         self.journal.forget(cid, done, evidence)
         deduped = {e for e, w in wants.items() if w.intent is Intent.DEDUPE} - failed
         again = reappeared.intersection(done)
-        rep.removed += len(done) - len(again)
+        stopped = {e for e in done if wants[e].intent is Intent.BLOCK}
+        rep.removed += len(done) - len(again) - len(stopped)
+        if stopped:
+            rep.notes.append(
+                f"{len(stopped)} blocked lead(s) (do not call) had a record dialable: cancelled, "
+                "and no longer owned: " + ", ".join(sorted(stopped)[:20])
+            )
         for kind, fixed in ((DriftKind.DUPLICATE, deduped), (DriftKind.REAPPEARED, again)):
             if fixed:
                 rep.corrected[kind.value] = rep.corrected.get(kind.value, 0) + len(fixed)

@@ -194,7 +194,9 @@ class Applier:
             return
         changed = {d.extern_id for d in ls.corrections if d.kind is DriftKind.CHANGED}
         loads = (*ls.creates, *ls.updates, *ls.replaces)
+        # a blocked lead is never loaded, whatever drift a refresh found for it
         wanted = ({c.extern_id for c in loads} | changed) - blocked
+        wanted -= {c.extern_id for c in ls.blocked}
         handling = ls.options.duplicate_handling
         if ls.in_doubt:
             wanted -= self._settle_in_doubt(account, ls, sources, set(ls.in_doubt) & wanted, rep)
