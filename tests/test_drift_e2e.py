@@ -221,6 +221,31 @@ def test_a_lost_answer_then_a_rerun_leaves_one_record_per_lead_under_retain_all(
 
 
 @pytest.mark.parametrize("handling", ["RETAIN_ALL", "REMOVE_FROM_LIST", "REMOVE_ALL_EXISTING"])
+def test_a_lead_in_doubt_duplicated_by_hand_is_left_once_by_one_apply_refresh(
+    repo: Path, emu: Served, handling: str
+) -> None:
+    """Convergence campaign, seed 1008 (docs/chaos.md): a load whose answer was lost landed,
+    someone copied its record by hand, and `apply --refresh` took both for unmanaged, found
+    the lead by looking, recorded it, and left two dialable records."""
+    leadset(repo, IDS[:2], handling=handling)
+    emu.post("/_emulator/faults", {"kind": "lost"})  # stored, then the connection drops
+    for _ in range(8):  # and the lookup cannot answer either: the leads stay in doubt
+        emu.post("/_emulator/faults", {"kind": "500", "endpoint": "search", "externId": IDS[0]})
+    first = apply(repo, emu, "--max-retries", "1")
+    assert first.code in (1, 4) and "not confirmed" in first.err
+    httpx.delete(f"{emu.origin}/_emulator/faults")
+    (landed,) = records(emu)[IDS[0]]
+    by_hand(emu, CAMPAIGN, landed["lead"])  # a copy, made in Engage
+    again = apply(repo, emu, "--refresh")
+    assert again.code == 0, again.err
+    now = records(emu)
+    assert [len(dialable(now[eid])) for eid in IDS[:2]] == [1, 1]
+    assert sum(len(req["body"]["uploadLeads"]) for req in emu.loader_posts()) == 2
+    final = plan(repo, emu, "--refresh", "--detailed-exitcode")
+    assert final.code == 0, final.out
+
+
+@pytest.mark.parametrize("handling", ["RETAIN_ALL", "REMOVE_FROM_LIST", "REMOVE_ALL_EXISTING"])
 def test_a_lead_in_doubt_whose_file_changed_before_the_rerun_ends_with_the_new_content_once(
     repo: Path, emu: Served, handling: str
 ) -> None:
