@@ -676,16 +676,17 @@ def report(outcome: Outcome, verbose: bool = False) -> str:
     return "\n".join(lines)
 
 
-def summary(outcomes: list[Outcome], first: int) -> dict[str, Any]:
+def summary(outcomes: list[Outcome]) -> dict[str, Any]:
     total: dict[str, Counter[str]] = {
         k: Counter() for k in ("struck", "interrupts", "codes", "hand", "modes")
     }
     for o in outcomes:
         for k, counter in total.items():
             counter.update(getattr(o, k))
+    seeds = sorted(o.seed for o in outcomes)
     return {
         "schedules": len(outcomes),
-        "seeds": [first, first + len(outcomes) - 1] if outcomes else [],
+        "seeds": [seeds[0], seeds[-1]] if seeds else [],
         "failed": sorted(o.seed for o in outcomes if not o.ok),
         "seconds": round(sum(o.seconds for o in outcomes), 1),
         **{k: dict(sorted(v.items())) for k, v in total.items()},
@@ -712,11 +713,14 @@ def main(argv: list[str] | None = None) -> int:
         with lock:
             print(report(outcome, verbose), flush=True)
             outcomes.append(outcome)
+            if args.json:  # after each schedule: a campaign stopped early keeps its numbers
+                done = summary(sorted(outcomes, key=lambda o: o.seed))
+                args.json.write_text(json.dumps(done, indent=2) + "\n")
         return outcome
 
     with ThreadPoolExecutor(max_workers=max(1, args.jobs)) as pool:
         list(pool.map(one, range(first, first + count)))
-    result = summary(sorted(outcomes, key=lambda o: o.seed), first)
+    result = summary(sorted(outcomes, key=lambda o: o.seed))
     print(json.dumps(result, indent=2))
     if args.json:
         args.json.write_text(json.dumps(result, indent=2) + "\n")
