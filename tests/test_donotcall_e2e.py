@@ -302,6 +302,8 @@ def test_a_lead_whose_new_phone_is_on_the_list_is_never_loaded_and_its_old_recor
     r = apply(repo, emu)  # ... the person asked not to be called on
     assert r.code == 0, r.err
     assert dialable_with(emu, "3035550100") == []  # the old phone's record stopped too
+    said = "1 blocked lead(s) (do not call) had a record dialable: cancelled, and no longer owned"
+    assert said in r.out + r.err
     assert dialable_with(emu) == []
     refreshed = apply(repo, emu, "--refresh")
     assert refreshed.code == 0, refreshed.err

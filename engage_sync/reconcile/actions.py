@@ -297,10 +297,10 @@ class Reconciler:
         again = reappeared.intersection(done)
         stopped = {e for e in done if wants[e].intent is Intent.BLOCK}
         rep.removed += len(done) - len(again) - len(stopped)
-        if stopped:
+        if stopped & touched:
             rep.notes.append(
-                f"{len(stopped)} blocked lead(s) (do not call) had a record dialable: cancelled, "
-                "and no longer owned: " + ", ".join(sorted(stopped)[:20])
+                f"{len(stopped & touched)} blocked lead(s) (do not call) had a record dialable: "
+                "cancelled, and no longer owned: " + ", ".join(sorted(stopped & touched)[:20])
             )
         for kind, fixed in ((DriftKind.DUPLICATE, deduped), (DriftKind.REAPPEARED, again)):
             if fixed:
