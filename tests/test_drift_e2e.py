@@ -220,6 +220,29 @@ def test_a_lost_answer_then_a_rerun_leaves_one_record_per_lead_under_retain_all(
     assert report.code == 0
 
 
+@pytest.mark.parametrize("handling", ["RETAIN_ALL", "REMOVE_FROM_LIST", "REMOVE_ALL_EXISTING"])
+def test_a_lead_in_doubt_whose_phone_changed_before_the_rerun_is_left_once_with_the_new_phone(
+    repo: Path, emu: Served, handling: str
+) -> None:
+    """Convergence campaign, seed 1146 (docs/chaos.md): the lookup took a record of the lead's
+    earlier phone, landed while the answer was lost, for "not loaded" and posted the new phone
+    beside it: two dialable records."""
+    leadset(repo, IDS[:1], handling=handling)
+    emu.post("/_emulator/faults", {"kind": "lost"})  # stored, then the connection drops
+    for _ in range(8):  # and the lookup cannot answer either: the lead stays in doubt
+        emu.post("/_emulator/faults", {"kind": "500", "endpoint": "search", "externId": IDS[0]})
+    first = apply(repo, emu, "--max-retries", "1")
+    assert first.code in (1, 4) and "not confirmed" in first.err
+    httpx.delete(f"{emu.origin}/_emulator/faults")
+    leadset(repo, IDS[:1], handling=handling, phones={IDS[0]: "4155550199"})
+    again = apply(repo, emu)
+    assert again.code == 0, again.err
+    live = dialable(records(emu)[IDS[0]])
+    assert [r["lead"]["leadPhone"] for r in live] == ["4155550199"]
+    final = plan(repo, emu, "--refresh", "--detailed-exitcode")
+    assert final.code == 0, final.out
+
+
 @pytest.mark.xfail(
     strict=True,
     reason="open divergence, seed 5008 (docs/chaos.md, Open): the state still records the "

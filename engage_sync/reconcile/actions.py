@@ -209,12 +209,14 @@ class Reconciler:
         rep: LeadSetReport,
     ) -> set[str]:
         """Records that carry a lead's externId and phone but other content (a load that did not
-        land, found after a crash or a lost answer): dealt with as for an update before the lead
-        is posted again (cancelled under RETAIN_ALL, deleted under REMOVE_FROM_LIST; the loader
-        replaces them under REMOVE_ALL_EXISTING), so posting it again never leaves two dialable
-        records. Returns the externIds that must not be posted."""
+        land, found after a crash or a lost answer), or its externId and another phone (an
+        earlier version's load): dealt with as for an update before the lead is posted again
+        (cancelled under RETAIN_ALL, deleted under REMOVE_FROM_LIST; under REMOVE_ALL_EXISTING
+        the loader replaces those with the lead's phone, and another phone's are cancelled), so
+        posting it again never leaves two dialable records. Returns the externIds that must not
+        be posted."""
         wants = {x.extern_id: Want(x.extern_id, Intent.UPDATE, x.phone) for x in leads}
-        if not wants or handling is DuplicateHandling.REMOVE_ALL_EXISTING:
+        if not wants:
             return set()
         return self._carry_out(
             account, campaign, handling, PruneAction.CANCEL, wants, set(wants), rep
@@ -411,16 +413,23 @@ class Reconciler:
 
 
 def stale(leads: Iterable[Lead], records: Iterable[LeadRecord]) -> list[Lead]:
-    """Leads whose externId and phone Engage holds, but with other content where the search
-    rows show it: that record is not this lead's load (it landed earlier, or never did)."""
+    """Leads whose externId Engage holds in a dialable record that is not this lead's load:
+    with its phone but other content where the search rows show it (it landed earlier, or
+    never did), or with another phone (an earlier version's load, landed while its answer was
+    lost: docs/chaos.md, seed 1146). Each is cleared as for an update before it is posted."""
     by_key: dict[tuple[str, str], list[LeadRecord]] = {}
+    phones: dict[str, set[str]] = {}
     for r in records:
         if r.dialable:
             by_key.setdefault((r.extern_id, r.phone), []).append(r)
+            phones.setdefault(r.extern_id, set()).add(r.phone)
     found = []
     for lead in leads:
-        mine = by_key.get((lead.extern_id, phone_key(lead.phone)), [])
-        if mine and all(r.differs_from(lead.fields) for r in mine):
+        key = phone_key(lead.phone)
+        mine = by_key.get((lead.extern_id, key), [])
+        if (mine and all(r.differs_from(lead.fields) for r in mine)) or (
+            phones.get(lead.extern_id, set()) - {key}
+        ):
             found.append(lead)
     return found
 
