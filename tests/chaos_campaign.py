@@ -705,6 +705,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     first, count = (args.replay, 1) if args.replay is not None else (args.seed, args.schedules)
     verbose = args.verbose or args.replay is not None
+    if args.workdir is not None:  # a folder to keep them in need not exist yet
+        args.workdir.mkdir(parents=True, exist_ok=True)
     lock = threading.Lock()
     outcomes: list[Outcome] = []
 
