@@ -487,8 +487,10 @@ class LeadSetPlan:
 
     @property
     def owned_blocked(self) -> tuple[Change, ...]:
-        """Blocked leads the state owns: their records (an earlier phone's too) are cancelled."""
-        return tuple(c for c in self.blocked if c.before is not None)
+        """Blocked leads the state owns, or sent without a trustworthy answer (in doubt: a load
+        that landed is theirs): their records (an earlier phone's too) are cancelled."""
+        doubt = frozenset(self.in_doubt)
+        return tuple(c for c in self.blocked if c.before is not None or c.extern_id in doubt)
 
     def changes(self) -> Sequence[Change]:
         """Removals first (they stop calls), then what touches leads already in Engage (a view:
