@@ -3,9 +3,10 @@
     .venv/bin/python bench/run.py            # 10k, 100k, 1M leads (a few minutes, ~1 GB of files)
     .venv/bin/python bench/run.py --quick    # small sizes, seconds (the test suite runs this)
 
-Generates seeded lead sets (YAML up to 100k; CSV and JSON Lines at every size), then measures, each
-in a fresh process: `plan` with an empty state (all creates) and in steady state (1% of the leads
-changed), wall time and peak RSS, and the floor on the same file (YAML: CSafeLoader alone; CSV:
+Generates seeded lead sets (YAML up to 100k: the benchmark's, and one of 8 plain fields with phones
+written (415) 555-0100; CSV and JSON Lines at every size), then measures, each in a fresh
+process: `plan` with an empty state (all creates) and in steady state (1% of the leads changed),
+wall time and peak RSS, and the floor on the same file (YAML: libyaml's compose alone; CSV:
 csv.reader plus hashing each row; JSON Lines: parsing each line plus hashing); then `apply` against
 `engage-sync emulator` with its documented rate limits scaled and latency added. Prints a table and
 writes JSON (bench/out/results.json unless --out). No pass/fail: the numbers are for reading.
@@ -54,6 +55,8 @@ LAST = ["Lovelace", "Hopper", "Turing", "Liskov", "Dijkstra", "Knuth", "Allen", 
 CITIES = [("Springfield", "IL"), ("Toronto", "ON"), ("Boston", "MA"), ("Austin", "TX")]
 
 
+# yaml: the 9 fields above, quoted, a custom field; yaml8: 8 plain fields, formatted phones
+FORMATS = ("yaml", "yaml8", "csv", "jsonl")
 SHARED_EVERY = 10_000  # in a set with shared phones, one lead in this many has an earlier's
 
 
@@ -61,10 +64,19 @@ def phone(i: int) -> str:
     return f"{200 + i // 10_000_000}{i % 10_000_000:07d}"
 
 
-def rows(n: int, seed: int, changed: float = 0.0, shared: bool = False) -> Any:
+def written(digits: str) -> str:
+    """A phone as call centres' exports and the README write it: `(415) 555-0100`."""
+    return f"({digits[:3]}) {digits[3:6]}-{digits[6:]}"
+
+
+def rows(
+    n: int, seed: int, changed: float = 0.0, shared: bool = False, formatted: bool = False
+) -> Any:
     """Deterministic leads; with `changed`, that share of them has a new first name; with
     `shared`, one lead in SHARED_EVERY has the phone of a lead half that many rows before it (a
-    household: real lists have them, and each is a warning)."""
+    household: real lists have them, and each is a warning); with `formatted`, phones are
+    written `(415) 555-0100` (`written`), not as 10 digits."""
+    how = written if formatted else str
     rnd = random.Random(seed)
     pick = random.Random(seed + 1)
     for i in range(n):
@@ -75,7 +87,7 @@ def rows(n: int, seed: int, changed: float = 0.0, shared: bool = False) -> Any:
         household = shared and i % SHARED_EVERY == SHARED_EVERY - 1
         yield [
             f"E{i:08d}",
-            phone(i - SHARED_EVERY // 2 if household else i),
+            how(phone(i - SHARED_EVERY // 2 if household else i)),
             first,
             LAST[rnd.randrange(len(LAST))],
             f"user{i}@example.com",
@@ -86,11 +98,13 @@ def rows(n: int, seed: int, changed: float = 0.0, shared: bool = False) -> Any:
         ]
 
 
-def write_csv(path: Path, n: int, seed: int, changed: float, shared: bool = False) -> None:
+def write_csv(
+    path: Path, n: int, seed: int, changed: float, shared: bool = False, formatted: bool = False
+) -> None:
     with path.open("w", encoding="utf-8", newline="") as f:
         w = csv.writer(f)
         w.writerow(COLUMNS)
-        w.writerows(rows(n, seed, changed, shared))
+        w.writerows(rows(n, seed, changed, shared, formatted))
 
 
 def lead_dict(row: list[str]) -> dict[str, Any]:
@@ -116,20 +130,35 @@ def write_yaml(path: Path, n: int, seed: int, changed: float) -> None:
             f.write(f"    extendedLeadData: {{plan: {row[-1]}}}\n")
 
 
-def make_set(root: Path, fmt: str, n: int, changed: float, shared: bool = False) -> Path:
-    """A lead-set file (and its leadsFile) for one format and size; `shared`: CSV only."""
+def write_yaml8(path: Path, n: int, seed: int, changed: float) -> None:
+    """Inline leads of eight fields as people write them by hand: plain scalars, the phone
+    written `(415) 555-0100` (issue #34; no custom field)."""
+    with path.open("w", encoding="utf-8") as f:
+        f.write(f"campaign: {CAMPAIGN}\naccount: '99990001'\n{OPTIONS}leads:\n")
+        for row in rows(n, seed, changed, formatted=True):
+            f.write(f"  - externId: {row[0]}\n")
+            for key, value in zip(COLUMNS[1:8], row[1:8], strict=True):
+                f.write(f"    {key}: {value}\n")
+
+
+def make_set(
+    root: Path, fmt: str, n: int, changed: float, shared: bool = False, formatted: bool = False
+) -> Path:
+    """A lead-set file (and its leadsFile) for one format and size; `shared` and `formatted`
+    (phones written `(415) 555-0100`): CSV only."""
     tag = ("v2" if changed else "v1") + ("-shared" if shared else "")
+    tag += "-formatted" if formatted else ""
     folder = root / f"{fmt}-{n}-{tag}"
     folder.mkdir(parents=True, exist_ok=True)
     leadset = folder / "leadset.yaml"
     if leadset.exists():
         return leadset
-    if fmt == "yaml":
-        write_yaml(leadset, n, 7, changed)
+    if fmt in ("yaml", "yaml8"):
+        (write_yaml if fmt == "yaml" else write_yaml8)(leadset, n, 7, changed)
         return leadset
     data = folder / f"leads.{fmt}"
     if fmt == "csv":
-        write_csv(data, n, 7, changed, shared)
+        write_csv(data, n, 7, changed, shared, formatted)
     else:
         write_jsonl(data, n, 7, changed)
     leadset.write_text(
@@ -156,11 +185,15 @@ def steady_state(leadset: Path, state: Path) -> None:
     subprocess.run([PYTHON, "-c", code, str(leadset), str(state)], check=True)
 
 
-def measure(*args: str) -> dict[str, float]:
+def measure(*args: str, env: dict[str, str] | None = None) -> dict[str, Any]:
     out = subprocess.run(
-        [PYTHON, str(HERE / "measure.py"), *args], check=True, capture_output=True, text=True
+        [PYTHON, str(HERE / "measure.py"), *args],
+        check=True,
+        capture_output=True,
+        text=True,
+        env=env,
     ).stdout
-    result: dict[str, float] = json.loads(out.strip().splitlines()[-1])
+    result: dict[str, Any] = json.loads(out.strip().splitlines()[-1])
     return result
 
 
@@ -169,19 +202,22 @@ def best_of(repeat: int, *args: str) -> dict[str, float]:
     return min(runs, key=lambda r: r["seconds"])
 
 
-def bench_plan(root: Path, sizes: list[int], yaml_max: int, repeat: int) -> list[dict[str, Any]]:
+def bench_plan(
+    root: Path, sizes: list[int], yaml_max: int, repeat: int, formats: tuple[str, ...] = FORMATS
+) -> list[dict[str, Any]]:
     results = []
-    for fmt in ("yaml", "csv", "jsonl"):
+    for fmt in formats:
         for n in sizes:
-            if fmt == "yaml" and n > yaml_max:
+            if fmt.startswith("yaml") and n > yaml_max:
                 continue
             v1 = make_set(root, fmt, n, 0.0)
             v2 = make_set(root, fmt, n, 0.01)
             state = v1.parent / "state2.json"
             steady_state(v1, state)
             empty = root / "no-state.json"
-            data = v2 if fmt == "yaml" else v2.parent / f"leads.{fmt}"
-            floor = best_of(repeat, f"floor-{fmt}", str(data))
+            inline = fmt.startswith("yaml")
+            data = v2 if inline else v2.parent / f"leads.{fmt}"
+            floor = best_of(repeat, "floor-yaml" if inline else f"floor-{fmt}", str(data))
             for scenario, state_file in (("empty", empty), ("steady", state)):
                 plan = best_of(repeat, "plan", str(v2), str(state_file))
                 results.append(
@@ -212,7 +248,7 @@ def print_row(r: dict[str, Any]) -> None:
 def growth(results: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Time and memory growth between consecutive sizes; linear when time grows like size."""
     out = []
-    for fmt in ("yaml", "csv", "jsonl"):
+    for fmt in FORMATS:
         for scenario in ("empty", "steady"):
             series = sorted(
                 (r for r in results if r["format"] == fmt and r["scenario"] == scenario),
@@ -367,12 +403,70 @@ def bench_apply(root: Path, n: int, batch: int, scale: float, latency: float) ->
     }
 
 
+def bench_lean_apply(root: Path, n: int, batch: int, scale: float) -> dict[str, Any]:
+    """Issue #34, item 2: a first apply of `n` new leads (`--look-first probe`, as `ci apply`
+    runs it) against the plan of the same files, each in a fresh process: peak RSS, and how
+    often each file was parsed (the readers) and opened (a parse, a hash, chunking); then an
+    apply with 1% of the leads changed (their updates' earlier records looked up in the same
+    pass); then what writing the state of `n` leads allocates at its peak."""
+    work = root / f"lean-{n}"
+    if work.exists():
+        shutil.rmtree(work)
+    (work / "leadsets").mkdir(parents=True)
+    data = work / "leadsets" / "leads.csv"
+    write_csv(data, n, 17, 0.0)
+    leadset = work / "leadsets" / "bench.yaml"
+    leadset.write_text(
+        f"campaign: {CAMPAIGN}\naccount: '99990001'\n{OPTIONS}leadsFile: leads.csv\n"
+    )
+    (work / "engage-sync.yaml").write_text("rails: {maxCreates: 10000000}\n")
+    plan = measure("plan", str(leadset), str(root / "no-state.json"))
+    flags = ("--batch-size", str(batch), "--rate-scale", str(scale))
+    scaled = ("--rate-scale", str(scale), "--max-leads", str(batch), "--request-log", "0")
+    with emulator(*scaled) as (_, env):
+        first = measure("apply", str(work), *flags, "--look-first", "probe", env=env)
+        write_csv(data, n, 17, 0.01)
+        steady = measure("apply", str(work), *flags, env=env)
+    state = work / "engage-sync.state.json"
+    written = measure("save-state", str(state))
+    out = {
+        "leads": n,
+        "plan_rss_mb": round(plan["peak_rss_mb"]),
+        "apply_rss_mb": round(first["peak_rss_mb"]),
+        "apply_over_plan_rss": round(first["peak_rss_mb"] / plan["peak_rss_mb"], 2),
+        "apply_s": round(first["seconds"], 2),
+        "first_parsed": first["parsed"].get("leads.csv", 0),
+        "first_opened": first["opened"].get("leads.csv", 0),
+        # the do-not-call look-ahead's first rows (at most 20,000), read before the loader's pass
+        "first_prefix": first.get("prefix", {}).get("leads.csv", 0),
+        "steady_rss_mb": round(steady["peak_rss_mb"]),
+        "steady_parsed": steady["parsed"].get("leads.csv", 0),
+        "steady_opened": steady["opened"].get("leads.csv", 0),
+        "steady_prefix": steady.get("prefix", {}).get("leads.csv", 0),
+        "state_mb": written["state_mb"],
+        "state_write_peak_mb": written["write_peak_mb"],
+    }
+    print(
+        f"  lean apply of {n:,} new leads: peak {out['apply_rss_mb']} MB against plan's "
+        f"{out['plan_rss_mb']} MB (x{out['apply_over_plan_rss']}); leads.csv parsed "
+        f"{out['first_parsed']}x in full and its first rows {out['first_prefix']}x, opened "
+        f"{out['first_opened']}x; 1% changed: parsed "
+        f"{out['steady_parsed']}x, opened {out['steady_opened']}x, peak {out['steady_rss_mb']} "
+        f"MB; writing the {out['state_mb']} MB state allocates {out['state_write_peak_mb']} MB "
+        "at its peak",
+        flush=True,
+    )
+    return out
+
+
 # `apply` with the do-not-call look-ups replaced by answers of "none held": the loader calls
 # alone, for comparison (a bench-only harness: engage-sync has no switch to turn them off)
 NO_LOOKUPS = (
     "import sys\n"
+    "from engage_sync.reconcile import operation\n"
     "from engage_sync.reconcile.donotcall import Sweeper\n"
     "Sweeper.held = lambda self, account, phones: set()\n"
+    "operation.look_ahead = lambda *args: None\n"
     "from engage_sync.cli import main\n"
     "main(sys.argv[1:])\n"
 )
@@ -445,11 +539,31 @@ def bench_dnc_lookups(
     }
 
 
-def bench_burst(root: Path, calls: int, latency: float, scale: float) -> dict[str, Any]:
+def bench_burst(
+    root: Path, calls: int, latency: float, scale: float, repeat: int = 1
+) -> dict[str, Any]:
     """A short apply of `calls` loader calls at `latency` seconds of server latency, with the
     documented limits (30 per 10 s, 120 per 60 s), run `scale` times faster (windows and latency
     scaled alike): the time from the first call's sending to the last answer, against the least
-    the limits allow (the greedy schedule plus one latency) (issue #23, item 3)."""
+    the limits allow (the greedy schedule plus one latency) (issue #23, item 3); and the whole
+    apply against that plus a plan of the same files (issue #34, item 4). The best of `repeat`
+    runs (by the latter), each against a fresh emulator."""
+    runs = [_burst(root, calls, latency, scale) for _ in range(repeat)]
+    out = max(runs, key=lambda r: r["of_floor"])
+    out["of_floor_runs"] = [r["of_floor"] for r in runs]
+    print(
+        f"  burst: {out['calls']} calls at {latency:g} s latency: {out['seconds']} s against "
+        f"{out['allowed_s']} s the limits allow ({out['of_allowed']:.0%}), {out['http_429']} x "
+        f"429, every lead posted once: {out['posted_once']}; the whole apply {out['apply_s']} s "
+        f"against the windows plus a plan ({out['plan_s']} s) {out['floor_s']} s at scale "
+        f"{scale:g} ({out['of_floor']:.0%}; with one look-up's latency "
+        f"{out['of_floor_with_lookup']:.0%}; best of {out['of_floor_runs']})",
+        flush=True,
+    )
+    return out
+
+
+def _burst(root: Path, calls: int, latency: float, scale: float) -> dict[str, Any]:
     import httpx
 
     batch = 10
@@ -465,6 +579,11 @@ def bench_burst(root: Path, calls: int, latency: float, scale: float) -> dict[st
     scaled_latency = latency / scale
     args = ("--rate-scale", str(scale), "--latency", str(scaled_latency), "--max-leads", str(batch))
     with emulator(*args) as (origin, env):
+        # the plan apply makes first, alone: a process that reads the same files, no network
+        started = time.perf_counter()
+        subprocess.run([ES, "plan"], cwd=work, env=env, check=True, capture_output=True)
+        plan_s = time.perf_counter() - started
+        started = time.perf_counter()
         subprocess.run(
             [ES, "apply", "--auto-approve", "--batch-size", str(batch), "--rate-scale", str(scale)],
             cwd=work,
@@ -472,6 +591,7 @@ def bench_burst(root: Path, calls: int, latency: float, scale: float) -> dict[st
             check=True,
             capture_output=True,
         )
+        apply_s = time.perf_counter() - started
         log = [
             r
             for r in httpx.get(f"{origin}/_emulator/requests").json()
@@ -482,6 +602,12 @@ def bench_burst(root: Path, calls: int, latency: float, scale: float) -> dict[st
     posted = [lead["externId"] for r in ok for lead in r["body"]["uploadLeads"]]
     took = (ok[-1]["t"] - ok[0]["t"] + scaled_latency) * scale  # in real seconds
     allowed = ideal_seconds(len(ok), [(30, 10.0), (120, 60.0)]) + latency
+    # issue #34: the whole apply (start-up, plan, login, posting, the state saved), against the
+    # windows and one latency plus the plan alone, in the bench's (scaled) seconds
+    floor = allowed / scale + plan_s
+    # apply must look the phones up (do not call, issue #30) before the first load: one more
+    # round trip, which no apply that posts them can spare
+    with_lookup = floor + scaled_latency
     out = {
         "calls": len(ok),
         "latency_s": latency,
@@ -489,17 +615,16 @@ def bench_burst(root: Path, calls: int, latency: float, scale: float) -> dict[st
         "seconds": round(took, 2),
         "allowed_s": round(allowed, 2),
         "of_allowed": round(allowed / took, 3),
+        "apply_s": round(apply_s, 3),
+        "plan_s": round(plan_s, 3),
+        "floor_s": round(floor, 3),
+        "of_floor": round(floor / apply_s, 3),
+        "of_floor_with_lookup": round(with_lookup / apply_s, 3),
         "http_429": stats["loader429"],
         "leads": calls * batch,
         "posted": len(posted),
         "posted_once": len(posted) == len(set(posted)) == calls * batch,
     }
-    print(
-        f"  burst: {out['calls']} calls at {latency:g} s latency: {out['seconds']} s against "
-        f"{out['allowed_s']} s the limits allow ({out['of_allowed']:.0%}), {out['http_429']} x "
-        f"429, every lead posted once: {out['posted_once']}",
-        flush=True,
-    )
     return out
 
 
@@ -646,14 +771,14 @@ def sealed_state(leadset: Path, state: Path) -> None:
 APPENDED = 1_000  # leads appended to the end of the file: a day's new leads
 
 
-def edited_set(root: Path, n: int, edit: str) -> tuple[Path, Path]:
-    """The CSV set of `n` leads (shared phones) as apply sealed it (the state), then edited
-    (the files): "one", the first name of one lead in the middle changed; "append", APPENDED
-    new leads (phones of their own) at the end."""
-    base = make_set(root, "csv", n, 0.0, shared=True)
-    folder = root / f"csv-{n}-{edit}-shared"
+def edited_set(root: Path, n: int, edit: str, formatted: bool = False) -> tuple[Path, Path]:
+    """The CSV set of `n` leads (shared phones; `formatted`: written `(415) 555-0100`) as apply
+    sealed it (the state), then edited (the files): "one", the first name of one lead in the
+    middle changed; "append", APPENDED new leads (phones of their own) at the end."""
+    base = make_set(root, "csv", n, 0.0, shared=True, formatted=formatted)
+    folder = root / f"csv-{n}-{edit}-shared{'-formatted' if formatted else ''}"
     folder.mkdir(parents=True, exist_ok=True)
-    leadset, state = folder / "leadset.yaml", folder / "sealed3.json"
+    leadset, state = folder / "leadset.yaml", folder / "sealed4.json"
     if not state.exists():
         text = (base.parent / "leads.csv").read_text(encoding="utf-8")
         (folder / "leads.csv").write_text(text, encoding="utf-8")
@@ -667,7 +792,8 @@ def edited_set(root: Path, n: int, edit: str) -> tuple[Path, Path]:
             (folder / "leads.csv").write_text("\n".join(lines), encoding="utf-8")
         else:
             with (folder / "leads.csv").open("a", encoding="utf-8", newline="") as f:
-                csv.writer(f).writerows(itertools.islice(rows(n + APPENDED, 7), n, None))
+                more = rows(n + APPENDED, 7, formatted=formatted)
+                csv.writer(f).writerows(itertools.islice(more, n, None))
     code = (
         "import sys; from pathlib import Path\n"
         "from engage_sync import workspace\n"
@@ -683,20 +809,26 @@ def bench_incremental(root: Path, n: int, repeat: int) -> dict[str, Any]:
     """Issues #13 and #23, on the CSV set with shared phones (one lead in SHARED_EVERY, each a
     warning): an unchanged plan against a sealed state (the files are not read) and against a
     state without a seal (read in full), next to the floor of hashing the files and parsing the
-    state; one lead changed, and APPENDED leads appended, next to the read+hash floor; reading
-    the state; its size."""
+    state; one lead changed, and APPENDED leads appended, next to the read+hash floor; one lead
+    changed in the same set with its phones written `(415) 555-0100` (issue #34), next to that
+    file's read+hash floor; reading the state; its size."""
     leadset = make_set(root, "csv", n, 0.0, shared=True)
-    sealed = leadset.parent / "sealed3.json"
+    sealed = leadset.parent / "sealed4.json"
     plain = leadset.parent / "state2.json"
     sealed_state(leadset, sealed)
     steady_state(leadset, plain)
     changed, changed_state = edited_set(root, n, "one")
     appended, appended_state = edited_set(root, n, "append")
+    # issue #34: the same one-lead edit, the phones written `(415) 555-0100`
+    styled, styled_state = edited_set(root, n, "one", formatted=True)
+    styled_data = make_set(root, "csv", n, 0.0, shared=True, formatted=True).parent / "leads.csv"
     steady_floor = best_of(repeat, "floor-steady", str(leadset), str(sealed))
     read_floor = best_of(repeat, "floor-csv", str(leadset.parent / "leads.csv"))
+    styled_floor = best_of(repeat, "floor-csv", str(styled_data))
     incremental = best_of(repeat, "plan", str(leadset), str(sealed))
     full = best_of(repeat, "plan", str(leadset), str(plain))
     one = best_of(repeat, "plan", str(changed), str(changed_state))
+    one_styled = best_of(repeat, "plan", str(styled), str(styled_state))
     append = best_of(repeat, "plan", str(appended), str(appended_state))
     read = best_of(repeat, "read-state", str(plain))
     result = {
@@ -711,6 +843,12 @@ def bench_incremental(root: Path, n: int, repeat: int) -> dict[str, Any]:
         "one_changed_s": round(one["seconds"], 3),
         "one_changed_rss_mb": round(one["peak_rss_mb"]),
         "one_changed_over_floor": round(one["seconds"] / read_floor["seconds"], 2),
+        "formatted_read_hash_floor_s": round(styled_floor["seconds"], 3),
+        "one_changed_formatted_s": round(one_styled["seconds"], 3),
+        "one_changed_formatted_rss_mb": round(one_styled["peak_rss_mb"]),
+        "one_changed_formatted_over_floor": round(
+            one_styled["seconds"] / styled_floor["seconds"], 2
+        ),
         "appended": APPENDED,
         "appended_s": round(append["seconds"], 3),
         "appended_over_floor": round(append["seconds"] / read_floor["seconds"], 2),
@@ -724,7 +862,10 @@ def bench_incremental(root: Path, n: int, repeat: int) -> dict[str, Any]:
         f"({r['incremental_steady_rss_mb']} MB) vs floor {r['steady_floor_s']} s "
         f"= x{r['incremental_over_floor']}; read in full {r['full_steady_s']} s\n"
         f"  one lead changed {n:,}: {r['one_changed_s']} s vs read+hash floor "
-        f"{r['read_hash_floor_s']} s = x{r['one_changed_over_floor']}; {APPENDED:,} appended "
+        f"{r['read_hash_floor_s']} s = x{r['one_changed_over_floor']}; phones written "
+        f"(415) 555-0100: {r['one_changed_formatted_s']} s vs "
+        f"{r['formatted_read_hash_floor_s']} s = x{r['one_changed_formatted_over_floor']}; "
+        f"{APPENDED:,} appended "
         f"{r['appended_s']} s = x{r['appended_over_floor']}; reading the state "
         f"{r['read_state_s']} s; {r['state_bytes_per_lead']} bytes per lead",
         flush=True,
@@ -795,10 +936,20 @@ def bench_accounts(root: Path, n: int, scale: float, latency: float) -> dict[str
     }
 
 
+def bytes_read() -> int | None:
+    """Bytes this process has read so far (Linux), or None."""
+    try:
+        text = Path("/proc/self/io").read_text()
+    except OSError:
+        return None
+    return int(text.split("rchar:", 1)[1].split()[0])
+
+
 def bench_ledger(root: Path, n: int) -> dict[str, Any]:
     """The evidence ledger (issue #22): bytes per opt-out on disk and once git packed it, and
-    what appending a day's removals to a ledger of `n` costs (it reads the ledger to append
-    each removal once). Entries as apply writes them: one cancel of one or two records."""
+    what appending a day's removals to a ledger of `n` costs, and that cost at a tenth of `n`
+    (an append reads the ledger's last lines only: flat, issue #34). Entries as apply writes
+    them: one cancel of one or two records."""
     from datetime import date, datetime, timedelta, timezone
 
     from engage_sync.optouts import DateSource, Deadline, OptOutRules, Requested, ledger
@@ -827,13 +978,20 @@ def bench_ledger(root: Path, n: int) -> dict[str, Any]:
 
     i = 0
     commits = 0
+    costs: dict[int, float] = {}  # the append of a day's removals, at a tenth of n and at n
+    read: dict[int, int | None] = {}  # and the bytes it read (Linux: /proc/self/io)
     while i < n:
         when = start + timedelta(days=day)
         day += 1
         if when.weekday() >= 5:
             continue
         batch = [one(i + k, when) for k in range(min(per_day, n - i))]
+        t0, r0 = time.perf_counter(), bytes_read()
         ledger.append(path, batch)
+        if i < n // 10 <= i + len(batch) or i + len(batch) >= n:
+            costs[i + len(batch)] = time.perf_counter() - t0
+            after = bytes_read()
+            read[i + len(batch)] = after - r0 if after is not None and r0 is not None else None
         i += len(batch)
         if day % 30 == 0 or i >= n:  # a commit a month, as a team's applies would add up
             subprocess.run([*git, "add", path.name], check=True)
@@ -846,8 +1004,14 @@ def bench_ledger(root: Path, n: int) -> dict[str, Any]:
     t0 = time.perf_counter()
     ledger.append(path, extra)
     append_s = time.perf_counter() - t0
+    small, large = sorted(costs)[0], sorted(costs)[-1]
     out = {
         "removals": n,
+        "append_at_tenth_s": round(costs[small], 4),
+        "append_at_full_s": round(costs[large], 4),
+        "append_full_over_tenth": round(costs[large] / costs[small], 2) if costs[small] else None,
+        "append_read_bytes_at_tenth": read[small],
+        "append_read_bytes_at_full": read[large],
         "bytes": size,
         "bytes_per_removal": round(size / n, 1),
         "git_packed_bytes": packed,
@@ -859,10 +1023,59 @@ def bench_ledger(root: Path, n: int) -> dict[str, Any]:
     print(
         f"  evidence ledger: {n:,} removals, {out['bytes_per_removal']} bytes each "
         f"({out['git_packed_bytes_per_removal']} once git packed {commits} commits); appending "
-        f"a day's {per_day} to it: {out['append_day_s']} s",
+        f"a day's {per_day} to it: {out['append_day_s']} s; a day's append at {large:,} entries "
+        f"against at {small:,}: x{out['append_full_over_tenth']}, reading {read[large]} and "
+        f"{read[small]} bytes",
         flush=True,
     )
     return out
+
+
+def issue34(root: Path, n: int, yaml_max: int, repeat: int, scale: float, out: Path) -> None:
+    """Issue #34's targets, each against its floor, in one run: inline YAML at most 0.6x the
+    compose floor (the benchmark's set, and one of 8 plain fields with formatted phones); one
+    lead changed at most 2.0x the read+hash floor with phones written (415) 555-0100 as with
+    digits; a 60-call apply at 1 s and 3 s of latency at least 0.9 of the windows plus a plan;
+    a first apply's peak at most 1.5x its plan's, and the ledger append's cost."""
+    load = [round(x, 1) for x in os.getloadavg()]
+    print(f"  load average at the start: {load}", flush=True)
+    yaml = bench_plan(root, [yaml_max], yaml_max, repeat, formats=("yaml", "yaml8"))
+    incremental = bench_incremental(root, n, repeat)
+    bursts = [bench_burst(root, 60, latency, scale, repeat) for latency in (1.0, 3.0)]
+    # item 2: a first apply of n leads against plan's peak, the files' reads, the ledger append
+    lean = (
+        bench_lean_apply(root, n, 500, 1000.0)
+        if n >= 100_000
+        else bench_lean_apply(root, n, 50, 40.0)
+    )
+    ledger = bench_ledger(root, 100_000 if n >= 100_000 else 2_000)
+    doc = {"machine": machine(), "load_average_at_start": load, "issue34": True, "plan": yaml}
+    doc |= {"incremental": incremental, "burst": bursts, "lean_apply": lean}
+    doc |= {"evidence_ledger": ledger}
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(doc, indent=2) + "\n")
+    print(f"wrote {out}")
+
+
+def machine() -> dict[str, Any]:
+    return {
+        "arch": platform.machine(),
+        "cpus": os.cpu_count(),
+        "python": platform.python_version(),
+        "system": platform.platform(),
+        "load_average": [round(x, 1) for x in os.getloadavg()],
+    }
+
+
+def compile_bytecode() -> None:
+    """engage-sync's bytecode, as installing it compiles it: with PYTHONDONTWRITEBYTECODE set
+    (as on the machine this ran on) an editable checkout is compiled again by every process
+    measured, about a second of start-up that an installed engage-sync does not pay."""
+    import compileall
+
+    import engage_sync
+
+    compileall.compile_dir(Path(engage_sync.__file__).parent, quiet=1)
 
 
 def main() -> None:
@@ -876,11 +1089,21 @@ def main() -> None:
         help="where generated lead sets are kept (reused across runs)",
     )
     parser.add_argument("--repeat", type=int, default=None, help="runs per measurement (best)")
+    parser.add_argument(
+        "--issue34",
+        action="store_true",
+        help="only issue #34's measurements: inline YAML at its largest size, the one-changed "
+        "plans (digits and formatted phones), the 60-call bursts (minutes, not half an hour)",
+    )
     args = parser.parse_args()
     sizes = [1_000, 5_000] if args.quick else [10_000, 100_000, 1_000_000]
     yaml_max = 5_000 if args.quick else 100_000
     repeat = args.repeat or (1 if args.quick else 3)
     args.data.mkdir(parents=True, exist_ok=True)
+    compile_bytecode()
+    if args.issue34:
+        issue34(args.data, sizes[-1], yaml_max, repeat, 10.0 if args.quick else 2.0, args.out)
+        return
     print(
         f"engage-sync benchmark on {platform.machine()}, {os.cpu_count()} cores, "
         f"Python {platform.python_version()}{' (quick)' if args.quick else ''}",
@@ -927,11 +1150,16 @@ def main() -> None:
     incremental = bench_incremental(args.data, 5_000 if args.quick else 1_000_000, repeat)
     accounts = bench_accounts(args.data, 4_000 if args.quick else 40_000, 10.0, 0.05)
     bursts = [
-        bench_burst(args.data, calls, latency, 10.0 if args.quick else 2.0)
+        bench_burst(args.data, calls, latency, 10.0 if args.quick else 2.0, repeat)
         for calls in ((60,) if args.quick else (60, 240))
         for latency in (1.0, 3.0)
     ]
     evidence = bench_ledger(args.data, 2_000 if args.quick else 100_000)
+    lean = (
+        bench_lean_apply(args.data, 5_000, 50, 40.0)
+        if args.quick
+        else bench_lean_apply(args.data, 1_000_000, 500, 1000.0)
+    )
     dnc = [
         bench_dnc_lookups(args.data, size, 500, 10.0, 0.5 / 10.0)
         for size in ((1_000, 5_000) if args.quick else (1_000, 100_000))
@@ -947,12 +1175,7 @@ def main() -> None:
             flush=True,
         )
     doc = {
-        "machine": {
-            "arch": platform.machine(),
-            "cpus": os.cpu_count(),
-            "python": platform.python_version(),
-            "system": platform.platform(),
-        },
+        "machine": machine(),
         "quick": args.quick,
         "plan": plans,
         "growth": grow,
@@ -963,6 +1186,7 @@ def main() -> None:
         "incremental": incremental,
         "accounts": accounts,
         "evidence_ledger": evidence,
+        "lean_apply": lean,
         "dnc_lookups": dnc,
         "burst": bursts,
     }

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -37,6 +37,7 @@ from .model import (
     PruneAction,
     RemoveReason,
     SettingsChange,
+    StreamedChanges,
     short_hash,
 )
 
@@ -57,7 +58,8 @@ _ORDER = {SETTINGS: -1, **{k.value: i for i, k in enumerate(KINDS)}}
 
 
 def load_key(account: str | None, options: LoadOptions) -> str:
-    """What besides its content decides how a lead is posted: the account and the options."""
+    """What besides its content decides how a lead is posted: where (the target, account@service,
+    or the account alone when a plan has no target) and the options."""
     text = json.dumps([account, options.body()], sort_keys=True, default=str)
     return short_hash(hashlib.sha256(text.encode()).digest())
 
@@ -165,7 +167,7 @@ def removal_key(prune_action: PruneAction) -> str:
 
 def leadset_items(ls: LeadSetPlan) -> Iterator[str]:
     """A campaign's items in plan order (removals, replacements, updates, creates)."""
-    key = load_key(ls.account, ls.options)
+    key = load_key(ls.target if ls.target is not None else ls.account, ls.options)
     gone = removal_key(ls.prune_action)
     for change in ls.changes():
         if change.kind is ChangeKind.ORPHAN:
@@ -234,14 +236,6 @@ def parse_changeset_lines(lines: Iterator[str], source: str) -> ChangeSet:
     return ChangeSet(claimed, frozenset(items), source)
 
 
-def read_changeset(path: Path) -> ChangeSet:
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as e:
-        raise ChangeSetError(f"{path}: cannot read the change set: {e}") from e
-    return parse_changeset(text, str(path))
-
-
 @dataclass
 class Coverage:
     """Main's plan against the reviewed change sets: what was reviewed, what was not."""
@@ -301,6 +295,23 @@ def describe_all(lines: Sequence[str], reviewed: Iterable[ChangeSet] = ()) -> li
     return out
 
 
+class Kept(StreamedChanges):
+    """The changes of a sequence a review kept, read from it as they are walked: a first
+    plan's million creates are not copied (its Spool streams them from disk)."""
+
+    def __init__(self, changes: Sequence[Change], wanted: Callable[[Change], bool]) -> None:
+        self._changes, self._wanted = changes, wanted
+        self._len: int | None = None
+
+    def __iter__(self) -> Iterator[Change]:
+        return (c for c in self._changes if self._wanted(c))
+
+    def __len__(self) -> int:
+        if self._len is None:
+            self._len = sum(1 for _ in self)
+        return self._len
+
+
 def only(plan: Plan, keep: set[str]) -> Plan:
     """The part of a plan whose items are in `keep`, and every tombstone (stopping a call is
     never held back for want of a review); orphans stay as they are (apply does nothing).
@@ -310,7 +321,7 @@ def only(plan: Plan, keep: set[str]) -> Plan:
         return replace(plan.tombstones_only(), settings=None)
     kept = []
     for ls in plan.leadsets:
-        key = load_key(ls.account, ls.options)
+        key = load_key(ls.target if ls.target is not None else ls.account, ls.options)
         gone = removal_key(ls.prune_action)
 
         def wanted(change: Change, key: str = key) -> bool:
@@ -319,7 +330,7 @@ def only(plan: Plan, keep: set[str]) -> Plan:
         kept.append(
             replace(
                 ls,
-                creates=tuple(c for c in ls.creates if wanted(c)),
+                creates=Kept(ls.creates, wanted),
                 updates=tuple(c for c in ls.updates if wanted(c)),
                 replaces=tuple(c for c in ls.replaces if wanted(c)),
                 removals=tuple(

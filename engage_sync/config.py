@@ -1,11 +1,11 @@
-"""Settings: command-line flag > environment variable > engage-sync.yaml > built-in default."""
+"""engage-sync.yaml, read and checked; each setting's flag, environment variable, key and default
+are in the settings table (settings/table.py), read in its one order (settings.resolve)."""
 
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -20,12 +20,16 @@ from .errors import ConfigError, InputError
 from .leadsets.boundary import check_file
 from .leadsets.documents import Converter, TabIndented, compose_text, tab_lines
 from .leadsets.schema import config_validator
+from .model import engage_service, target_of
 from .optouts.calendar import OptOutRules, check_country
+from .settings import chosen
+from .settings import table as settings
 
-CONFIG_FILE = "engage-sync.yaml"
-DEFAULT_BASE_URL = "https://ringcx.ringcentral.com/voice"  # NOTES.md, Hosts: the current name
-DEFAULT_STATE = "engage-sync.state.json"
-DEFAULT_LEADSETS = "leadsets"
+# the defaults by the names the rest of the code knows them (declared in the settings table)
+CONFIG_FILE: str = settings.CONFIG.default
+DEFAULT_BASE_URL: str = settings.BASE_URL.default
+DEFAULT_STATE: str = settings.STATE.default
+DEFAULT_LEADSETS: str = settings.LEADSETS.default
 
 # engage-sync.yaml's names for the fields of Rails and Config (the defaults live in the classes)
 _RAILS = {
@@ -73,12 +77,33 @@ class Config:
     rails: Rails = field(default_factory=Rails)
     batch_size: int | None = None
     rate_limits: Mapping[str, Any] = field(default_factory=dict)
-    prune: bool = False  # the default for lead sets that do not say: opt in
-    prune_action: str = "cancel"
+    prune: bool = settings.PRUNE.default  # the default for lead sets that do not say: opt in
+    prune_action: str = settings.PRUNE_ACTION.default
     lookup_delay: float | None = None  # seconds before looking up leads whose answer was lost
     opt_outs: OptOutRules = field(default_factory=OptOutRules)
     # the file as read (absent: {}), for the plan to show a change to it (None: not tracked)
     settings: Mapping[str, Any] | None = None
+
+    def target(self, account: str | None = None) -> str:
+        """Where a campaign's leads go: its lead set's account (else this one) at the Engage
+        service of the base URL (model.target_of); the state records it per campaign."""
+        service = engage_service(self.base_url or DEFAULT_BASE_URL)
+        return target_of(account or self.account, service)
+
+
+def aimed(
+    config: Config,
+    account: str | None = None,
+    base_url: str | None = None,
+    env: Mapping[str, str] | None = None,
+) -> Config:
+    """The account and base URL a command works with: flag > environment > engage-sync.yaml (the
+    same order `connect` uses to reach Engage, so a plan and an apply agree on the target)."""
+    return replace(
+        config,
+        account=str(chosen(settings.ACCOUNT, account, config.account, env) or "") or None,
+        base_url=chosen(settings.BASE_URL, base_url, config.base_url, env),
+    )
 
 
 def load_config(explicit: str | None = None, cwd: Path | None = None) -> Config:
@@ -200,14 +225,3 @@ def _wants_text(where: tuple[object, ...]) -> bool:
         and where[1:2]
         in (("country",), ("subdivision",), ("timezone",), ("closed",), ("phoneRegion",))
     )
-
-
-def pick(flag: Any, env_var: str | None, configured: Any, default: Any) -> Any:
-    """Flag > environment > config file > default."""
-    if flag is not None:
-        return flag
-    if env_var and os.environ.get(env_var):
-        return os.environ[env_var]
-    if configured is not None:
-        return configured
-    return default

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field, replace
 from datetime import date
 from itertools import chain, islice
 from typing import TYPE_CHECKING, Any, NamedTuple, TypeAlias, TypeVar, overload
+from urllib.parse import urlsplit
 
 from .display import printable
 
@@ -221,10 +222,6 @@ class Lead(NamedTuple):
             if name in self.names:
                 return str(self.values[self.names.index(name)])
         return ""
-
-    def content_hash(self) -> str:
-        """A hash of the normalised content: equal for equal leads however the file spells them."""
-        return self.digest
 
     def field_hashes(self) -> dict[str, str]:
         return {name: field_hash(name, value) for name, value in self.fields}
@@ -453,6 +450,10 @@ class LeadSetPlan:
     refresh_complete: bool = True
     # declared leads whose phone is on the do-not-call set: never loaded (issue #30)
     blocked: tuple[Change, ...] = ()
+    # where these leads go (target_of: account@service), and where the state says the last
+    # apply loaded the campaign when that was somewhere else (then every lead is a create)
+    target: str | None = None
+    moved_from: str | None = None
 
     @property
     def declared(self) -> int:
@@ -604,3 +605,48 @@ class Joined(StreamedChanges):
 
     def __iter__(self) -> Iterator[Change]:
         return chain.from_iterable(self._parts)
+
+
+# -- where leads go: an account of an Engage service --------------------------------------------
+
+# one service under two names: a state applied to one is applied to the other (NOTES.md, Hosts)
+_SERVICE_ALIASES = {"engage.ringcentral.com": "ringcx.ringcentral.com"}
+
+
+def engage_service(base_url: str) -> str:
+    """The Engage service a base URL reaches, as the state records it: scheme, host (the old
+    name as the new), port when not the default, and path."""
+    parts = urlsplit(base_url.strip().rstrip("/"))
+    host = (parts.hostname or "").lower()
+    host = _SERVICE_ALIASES.get(host, host)
+    try:
+        port = parts.port
+    except ValueError:
+        port = None
+    default = 443 if parts.scheme == "https" else 80
+    shown = f":{port}" if port not in (None, default) else ""
+    path = parts.path.rstrip("/")
+    path = path[: -len("/api")] if path.endswith("/api") else path
+    return f"{parts.scheme}://{host}{shown}{path}"
+
+
+def target_of(account: str | None, service: str) -> str:
+    """A campaign's target as the state records it: `account@service` (no account: `@service`)."""
+    return f"{account or ''}@{service}"
+
+
+def same_target(recorded: str | None, wanted: str | None) -> bool:
+    """Whether leads recorded for `recorded` are in `wanted`: an unknown side (a state from
+    before targets were recorded, a plan with no account) is taken to agree."""
+    if recorded is None or wanted is None:
+        return True
+    old_account, _, old_service = recorded.partition("@")
+    new_account, _, new_service = wanted.partition("@")
+    if old_service != new_service:
+        return False
+    return not (old_account and new_account and old_account != new_account)
+
+
+def describe_target(target: str) -> str:
+    account, _, service = target.partition("@")
+    return f"account {account} at {service}" if account else service

@@ -6,7 +6,6 @@ code span in markdown (nothing in it renders); JSON escapes by itself."""
 from __future__ import annotations
 
 import functools
-import io
 import json
 from collections.abc import Iterator, Mapping, Sequence
 from typing import TextIO
@@ -510,12 +509,6 @@ def _change_text(c: Change, deadlines: Mapping[str, Deadline]) -> str:
 @functools.lru_cache(maxsize=256)
 def _file_text(file: str) -> str:
     return _text(file)
-
-
-def render_json(plan: Plan, rails: Sequence[str] = ()) -> str:
-    buffer = io.StringIO()
-    write_json(plan, buffer, rails)
-    return buffer.getvalue()
 
 
 def _md_where(change: Change, source_url: str | None) -> str:

@@ -1,4 +1,5 @@
-"""Loading what a command works on: settings, lead-set files, state, and the plan between them."""
+"""The plan between the lead sets and the state: validated, read incrementally where it can be
+(incremental/inputs.py reads the inputs, campaign by campaign), with its deadlines and stops."""
 
 from __future__ import annotations
 
@@ -8,21 +9,29 @@ import json
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date
+from itertools import chain
 from pathlib import Path
 from typing import Any
 
-from . import leadsets
-from .config import DEFAULT_LEADSETS, DEFAULT_STATE, Config, pick
+from . import leadsets, settings
+from .config import DEFAULT_STATE, Config
 from .display import printable
-from .donotcall.keys import resolve as resolve_key
-from .donotcall.registry import Origin, Registry
-from .errors import ConfigError, InputError, StateError
+from .donotcall.registry import Registry
+from .errors import ConfigError, StateError
 from .incremental import partial as partials
-from .incremental import seal as seals
-from .incremental.partial import Partial
-from .incremental.seal import Chunk, Group, Seal
-from .leadsets import DUPLICATE_EFFECT, Sink, Source, boundary, chunks, dnclists
-from .leadsets.chunks import Cut
+from .incremental.inputs import (
+    CampaignInputs,
+    Inputs,
+    do_not_call,
+    in_sync,
+    leadset_paths,
+    make_seals,
+    read_inputs,
+    read_sources,
+)
+from .incremental.inputs import record_seals as _record_seals
+from .incremental.seal import Chunk, Seal
+from .leadsets import DUPLICATE_EFFECT, Sink, Source, boundary
 from .model import Desired, Lead, LeadSetPlan, PhoneStop, Plan, RemoveReason
 from .optouts import (
     DateSource,
@@ -37,9 +46,25 @@ from .optouts.history import blame
 from .planner import plan as make_plan
 from .progress import Meter, count_lines, counted
 from .rails import tripped
-from .state import CampaignState, State, load_state
+from .settings import table
+from .state import State, load_state
 from .state.file import MalformedEntry
 from .state.lock import lock_path
+
+__all__ = [
+    "CampaignInputs",
+    "Inputs",
+    "Planned",
+    "build_plan",
+    "do_not_call",
+    "in_sync",
+    "leadset_paths",
+    "read_inputs",
+    "read_sources",
+    "record_seals",
+    "state_path",
+    "validate",
+]
 
 
 def state_path(flag: str | None, config: Config) -> Path:
@@ -48,7 +73,7 @@ def state_path(flag: str | None, config: Config) -> Path:
     setting or a symbolic link committed there must not send the state, its journal, lock or
     evidence ledger elsewhere). Whichever it is, none of them may be other than a regular file.
     """
-    chosen = pick(flag, "ENGAGE_SYNC_STATE", None, None)
+    chosen = settings.chosen(table.STATE, flag)  # not the file's: that one is checked below
     inside = None
     if chosen is not None:
         path = Path(chosen)
@@ -65,28 +90,6 @@ def state_path(flag: str | None, config: Config) -> Path:
     return path
 
 
-def leadset_paths(paths: Sequence[str], config: Config) -> tuple[list[str], bool]:
-    """The paths to read, and whether they are the whole configured folder (not a subset). The
-    configured folder must lie inside the repository; paths given may be anywhere."""
-    folder = str(pick(None, None, config.leadsets, DEFAULT_LEADSETS))
-    if paths and not any(_same(p, folder) for p in paths):
-        return list(paths), False
-    inside = boundary.root()
-    if not Path(folder).resolve().is_relative_to(inside):
-        raise InputError(
-            f"leadsets: {printable(folder)}: outside the repository (symbolic links followed); "
-            "lead sets elsewhere are read when named on the command line"
-        )
-    return [folder], True
-
-
-def _same(a: str, b: str) -> bool:
-    try:
-        return Path(a).resolve() == Path(b).resolve()
-    except OSError:
-        return False
-
-
 @dataclass
 class Planned:
     plan: Plan
@@ -100,134 +103,15 @@ class Planned:
     seals: dict[int, Seal] = field(default_factory=dict)
     partial: frozenset[int] = frozenset()  # campaigns of which only changed chunks were read
     registry: Registry = field(default_factory=Registry)  # the do-not-call set (issue #30)
+    # each campaign's inputs, read once (incremental/inputs.py): apply's pass over the leads
+    # takes them from here
+    inputs: dict[int, CampaignInputs] = field(default_factory=dict)
 
 
-@dataclass
-class Inputs:
-    sources: list[Source]
-    sink: Sink
-    whole: bool  # the whole configured folder, not a subset
-    skipped: dict[int, Seal] = field(default_factory=dict)
-    digests: dict[str, str | None] = field(default_factory=dict)  # shown path -> sha256
-    key: str = ""
-    # campaigns whose leads all come from one leadsFile: its chunks (sealed with them), and
-    # those of them read in part (incremental/partial.py)
-    chunked: dict[int, Cut] = field(default_factory=dict)
-    partials: dict[int, Partial] = field(default_factory=dict)
-    # the do-not-call set the leads are checked against (issue #30)
-    registry: Registry = field(default_factory=Registry)
-
-
-def read_sources(paths: Sequence[str], config: Config) -> tuple[list[Source], Sink, bool]:
-    found = read_inputs(paths, config)
-    return found.sources, found.sink, found.whole
-
-
-def read_inputs(
-    paths: Sequence[str],
-    config: Config,
-    state: State | None = None,
-    partial: bool = True,
-    sealing: bool = False,
-) -> Inputs:
-    """Parse the lead-set files; with a state, not those of campaigns it holds in sync, and of a
-    sealed campaign whose leadsFile changed only the chunks that changed (`partial`). `sealing`:
-    cut every leadsFile that may be sealed into chunks (what apply records).
-
-    Every file is hashed before it is parsed: a file edited while it is read is recorded with
-    its older bytes, so the next plan reads it again rather than trusting it.
-    """
-    chosen, whole = leadset_paths(paths, config)
-    sink = Sink()
-    root = boundary.root()
-    files = leadsets.discover(chosen, root)
-    load = functools.partial(
-        leadsets.load_sources,
-        defaults=config.options,
-        sink=sink,
-        prune=config.prune,
-        prune_action=config.prune_action,
-        root=root,
-    )
-    if state is None:
-        sources = load(files)
-        return Inputs(sources, sink, whole, registry=do_not_call(sink, sources, None, config))
-    shown = {leadsets.shown_path(f): f for f in files}
-    digests: dict[str, str | None] = {}
-    skipped, key = _trusted(state, config, shown, digests)
-    sealed_files = {f for seal in skipped.values() for f in seal.files}
-    sources = load([f for name, f in shown.items() if name not in sealed_files])
-    # do-not-call lists are never sealed: read now, they decide which seals still hold
-    registry = do_not_call(sink, sources, state, config)
-    fingerprint = registry.fingerprint()
-    # a new or changed file that declares a sealed campaign, or another do-not-call set: read
-    # that campaign whole
-    changed = {s.meta.campaign.id for s in sources}
-    changed |= {cid for cid, seal in skipped.items() if seal.dnc != fingerprint}
-    for cid in sorted(changed & skipped.keys()):
-        more = load([shown[name] for name in skipped.pop(cid).files])
-        _tombstone_phones(registry, more)
-        sources += more
-    for cid, seal in skipped.items():  # what reading them would find, found without reading
-        for file, line, name, message in seal.warnings:
-            sink.add(file, line, name, message, warn=True)
-        if seal.shared_phones:
-            sink.shared_phones[cid] = seal.shared_phones
-    order = {f: i for i, f in enumerate(files)}
-    sources.sort(key=lambda s: order[s.path])
-    found = Inputs(sources, sink, whole, skipped, digests, key, registry=registry)
-    _chunk(found, state, partial, sealing)
-    for source in sources:
-        if source.leads_path is not None and source.meta.leads_file not in digests:
-            assert source.meta.leads_file is not None
-            digests[source.meta.leads_file] = seals.file_digest(source.leads_path)
-    return found
-
-
-def _chunk(found: Inputs, state: State, partial: bool, sealing: bool) -> None:
-    """Of a sealed campaign whose leadsFile is its only lead source and whose other files are as
-    sealed, read only the chunks that changed (incremental/partial.py); when `sealing`, cut the
-    leadsFile of every such campaign read into chunks (its seal records them)."""
-    by_campaign: dict[int, list[Source]] = {}
-    for s in found.sources:
-        by_campaign.setdefault(s.meta.campaign.id, []).append(s)
-    for cid, group in by_campaign.items():
-        source = group[0]
-        if len(group) > 1 or source.inline or source.leads_path is None:
-            continue
-        seal = _chunked_seal(found, state.campaigns.get(cid), source) if partial else None
-        if seal is None and not sealing:
-            continue
-        assert source.meta.leads_file is not None
-        csv_file = source.leads_path.suffix.lower() == ".csv"
-        cut = chunks.cut(source.leads_path, csv_file)
-        if cut is None:
-            continue
-        found.digests[source.meta.leads_file] = cut.digest
-        found.chunked[cid] = cut
-        matched = partials.match(seal, cut, csv_file, state.campaigns[cid].leads) if seal else None
-        if matched is not None:
-            source.ranges = matched.ranges()
-            found.partials[cid] = matched
-
-
-def _chunked_seal(found: Inputs, camp: CampaignState | None, source: Source) -> Seal | None:
-    """The campaign's seal, when it has chunks and holds but for the bytes of the leadsFile."""
-    if camp is None or camp.seal is None or camp.in_doubt:
-        return None
-    seal = Seal.from_json(camp.seal)
-    if (
-        seal is None
-        or not seal.chunks
-        or seal.key != found.key
-        or seal.dnc != found.registry.fingerprint()
-        or seal.leads != len(camp.leads)
-        or seal.files != (source.meta.path,)
-        or seal.leads_file != source.meta.leads_file
-        or any(found.digests.get(p) != sha for p, sha in seal.inputs if p != seal.leads_file)
-    ):
-        return None
-    return seal
+def record_seals(planned: Planned, done: Callable[[int], bool]) -> int:
+    """After an apply: seal each campaign whose plan was clean and carried out (`done`), when
+    the state agrees (the declared count of leads, none in doubt). Returns how many changed."""
+    return _record_seals(planned.state, planned.seals, done)
 
 
 class Unchecked:
@@ -256,6 +140,7 @@ def plan_reading(
     include_undeclared: bool,
     registry: Registry | None = None,
     settings: Mapping[str, Any] | None = None,
+    target_of: Callable[[str | None], str] | None = None,
 ) -> Unchecked:
     """Plan the lead sets while they are read and checked (their problems land in `sink`)."""
     plan = make_plan(
@@ -264,6 +149,7 @@ def plan_reading(
         include_undeclared=include_undeclared and not sink.errors,
         do_not_call=registry.blocked_by if registry else None,
         settings=settings,
+        target_of=target_of,
     )
     return Unchecked(plan, sink)
 
@@ -280,31 +166,6 @@ def _where_in_state(path: Path, e: MalformedEntry) -> str:
         f"with `engage-sync state rm {e.campaign or 'CAMPAIGN'} {e.extern_id}` so the next "
         "apply loads it again"
     )
-
-
-def _trusted(
-    state: State, config: Config, shown: dict[str, Path], digests: dict[str, str | None]
-) -> tuple[dict[int, Seal], str]:
-    """The campaigns whose seals still hold for the files found now, and the settings key."""
-    key = seals.settings_key(config.options, config.prune, config.prune_action)
-    digests.update({name: seals.file_digest(f) for name, f in shown.items()})
-    found: dict[int, Seal] = {}
-    for cid, camp in state.campaigns.items():
-        seal = seals.trusted(camp, key, shown, digests)
-        if seal is not None:
-            found[cid] = seal
-    return found, key
-
-
-def in_sync(state: State, config: Config) -> set[int]:
-    """Campaigns a plan would not read (their files are as the last apply sealed them)."""
-    try:
-        chosen, _ = leadset_paths((), config)
-        files = leadsets.discover(chosen, boundary.root())
-    except InputError:
-        return set()
-    shown = {leadsets.shown_path(f): f for f in files}
-    return set(_trusted(state, config, shown, {})[0])
 
 
 def validate(
@@ -416,7 +277,13 @@ def _build(
     desired.sort(key=lambda d: d.campaign.id)  # the checksum follows this order
     try:
         unchecked = plan_reading(
-            desired, state, sink, found.whole, found.registry, settings=config.settings
+            desired,
+            state,
+            sink,
+            found.whole,
+            found.registry,
+            settings=config.settings,
+            target_of=config.target,
         )
     except MalformedEntry as e:
         raise StateError(_where_in_state(state_file, e)) from e
@@ -426,16 +293,16 @@ def _build(
             return None  # a full read finds every problem, exactly
         by_id = {ls.campaign.id: ls for ls in unchecked.plan_unchecked.leadsets}
         for cid, bit in found.partials.items():
-            chunked = _settle(bit, by_id[cid], sources, sink)
+            chunked = _settle(bit, by_id[cid], found.campaigns[cid], sink)
             if chunked is None:
                 return None
             made[cid] = chunked
     result = unchecked.checked()  # raises ValidationFailed, with every problem, on an error
     for cid, cut in found.chunked.items() if sealing else ():
         if cid not in made and cid in tallies:
-            leads_file = next(s.meta.leads_file for s in sources if s.meta.campaign.id == cid)
+            leads_file = found.campaigns[cid].sources[0].meta.leads_file
             assert leads_file is not None
-            made[cid] = tallies[cid].chunks(cut, sink.slow_lines(leads_file))
+            made[cid] = tallies[cid].chunks(cut, sink.shapes(leads_file))
     handling = {d.campaign.id: str(d.options.get("duplicateHandling")) for d in desired}
     shared = tuple(
         f"campaign {cid}: {n} lead(s) share a phone with an earlier lead; with "
@@ -462,23 +329,24 @@ def _build(
         sink,
         tripped(result, config.rails),
         frozenset(found.skipped),
-        _seals(result, found, sources, made) if incremental and sealing else {},
+        make_seals(result, found, made) if incremental and sealing else {},
         frozenset(found.partials),
         found.registry,
+        found.campaigns,
     )
 
 
 def _settle(
-    bit: partials.Partial, ls: LeadSetPlan, sources: Sequence[Source], sink: Sink
+    bit: partials.Partial, ls: LeadSetPlan, inputs: CampaignInputs, sink: Sink
 ) -> tuple[Chunk, ...] | None:
     """partial.settle, given the phones of the leads created or changed (noted as they were
     read: the planner tells them by the same hashes)."""
-    changed = {c.extern_id for c in (*ls.updates, *ls.replaces, *ls.creates)}
+    changed = {c.extern_id for c in chain(ls.updates, ls.replaces, ls.creates)}
     noted = bit.tally.phones
     if not changed <= noted.keys():
         return None  # not as the planner told them: read whole rather than guess
-    source = next(s for s in sources if s.meta.campaign.id == ls.campaign.id)
-    assert source.leads_path is not None
+    source = inputs.leads_file
+    assert source is not None and source.leads_path is not None
     phones = {eid: noted[eid] for eid in changed}
     return partials.settle(bit, ls, sink, source.leads_path, phones)
 
@@ -533,68 +401,6 @@ def with_stops(result: Plan, registry: Registry, rules: OptOutRules) -> Plan:
     return replace(result, stops=tuple(stops))
 
 
-def _seals(
-    result: Plan,
-    found: Inputs,
-    sources: Sequence[Source],
-    chunked: Mapping[int, tuple[Chunk, ...]],
-) -> dict[int, Seal]:
-    """For each campaign read, the seal it gets if apply carries out all of its plan (none when
-    more warnings were found than kept: a seal replays them all)."""
-    if found.sink.unkept:
-        return {}
-    inputs: dict[int, list[tuple[str, str | None]]] = {}
-    for s in sources:
-        pairs = inputs.setdefault(s.meta.campaign.id, [])
-        for name in (s.meta.path, s.meta.leads_file):
-            if name is not None:
-                pairs.append((name, found.digests.get(name)))
-    made: dict[int, Seal] = {}
-    for ls in result.leadsets:
-        cid = ls.campaign.id
-        if cid in found.skipped or cid not in inputs:
-            continue
-        shared = found.sink.shared_phones.get(cid, 0)
-        parts = None
-        if cid in chunked:
-            leads_file = next(s.meta.leads_file for s in sources if s.meta.campaign.id == cid)
-            assert leads_file is not None
-            groups = found.sink.shared_groups.get(cid, [])
-            ordered = sorted((tuple(sorted(g, key=lambda m: m[1])) for g in groups), key=_first)
-            parts = (leads_file, chunked[cid], tuple(ordered))
-        seal = seals.seal_for(
-            ls,
-            inputs[cid],
-            found.key,
-            found.sink.problems,
-            shared,
-            parts,
-            found.registry.fingerprint(),
-        )
-        if seal is not None:
-            made[cid] = seal
-    return made
-
-
-def _first(group: Group) -> int:
-    return group[0][1]
-
-
-def record_seals(planned: Planned, done: Callable[[int], bool]) -> int:
-    """After an apply: seal each campaign whose plan was clean and carried out (`done`), when
-    the state agrees (the declared count of leads, none in doubt). Returns how many changed."""
-    changed = 0
-    for cid, seal in planned.seals.items():
-        camp = planned.state.campaigns.get(cid)
-        if camp is None or camp.in_doubt or len(camp.leads) != seal.leads or not done(cid):
-            continue
-        raw = seal.to_json()
-        if camp.seal != raw:
-            camp.seal = raw
-            changed += 1
-    return changed
-
-
 def leads_by_key(
     sources: Sequence[Source], wanted: set[tuple[int, str]]
 ) -> dict[tuple[int, str], Lead]:
@@ -606,40 +412,3 @@ def leads_by_key(
             if (cid, lead.extern_id) in wanted:
                 found[(cid, lead.extern_id)] = lead
     return found
-
-
-def do_not_call(
-    sink: Sink,
-    sources: Sequence[Source],
-    state: State | None,
-    config: Config,
-    lists_from: Sink | None = None,
-) -> Registry:
-    """The do-not-call set (issue #30): the phones of the lists found among the lead sets
-    (`lists_from`, else `sink`: problems go to `sink`), of the tombstones that keep them, and
-    the hashes of the phones the state records as stopped, with the key they were made with
-    (a key that cannot be had leaves them unusable here: a warning says so)."""
-    recorded = state.do_not_call if state is not None else None
-    key, why = resolve_key(recorded.key if recorded is not None else None)
-    if why:
-        sink.add("engage-sync.yaml", 0, "doNotCall", why, warn=True)
-    hashes = recorded.hashes if recorded is not None else frozenset()
-    registry = Registry(config.opt_outs.phone_region, key, hashes)
-    for found in (lists_from or sink).do_not_call:
-        try:
-            for entry in dnclists.entries(found, sink, registry.region):
-                origin = Origin(entry.file, entry.line, entry.requested, entry.source)
-                registry.add(entry.phone, origin)
-        except InputError as e:
-            sink.add_fatal(str(e))
-    _tombstone_phones(registry, sources)
-    return registry
-
-
-def _tombstone_phones(registry: Registry, sources: Sequence[Source]) -> None:
-    """Every opt-out tombstone's own phones join the set (not `optOut: false`)."""
-    for source in sources:
-        for t in source.meta.tombstones:
-            if t.opt_out:
-                for phone in t.phones:
-                    registry.add(phone, Origin(t.file, t.line, t.requested, "tombstone"), False)

@@ -162,6 +162,12 @@ class Served:
     def loader_posts(self) -> list[dict[str, Any]]:
         return [r for r in self.get("/_emulator/requests") if r["path"].endswith("/direct")]
 
+    def where(self) -> dict[str, str]:
+        """Where this emulator is, without credentials: what an offline `plan` needs to plan for
+        it (the state records the account and service each campaign was applied to)."""
+        env = self.env("none")
+        return {k: env[k] for k in ("ENGAGE_BASE_URL", "ENGAGE_ACCOUNT_ID")}
+
     def env(self, kind: str = "jwt") -> dict[str, str]:
         env = {
             "ENGAGE_BASE_URL": self.base_url,
@@ -232,6 +238,7 @@ def stop_emulator(served: Served) -> int:
         return served.process.wait(timeout=120)
     except subprocess.TimeoutExpired:  # pragma: no cover - only when shutdown is broken
         served.process.kill()
+        served.process.wait()  # reaped: a process left running fails a later test's teardown
         raise
     finally:
         for pipe in (served.process.stdout, served.process.stderr):

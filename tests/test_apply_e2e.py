@@ -94,7 +94,7 @@ def test_first_apply_posts_everything_once_and_the_second_nothing(repo: Path, em
     second = apply(repo, emu)
     assert second.code == 0 and "Nothing to post." in second.out
     assert posted_ids(emu) == Counter(ALL_IDS)
-    plan = engage_sync("plan", "--detailed-exitcode", cwd=repo)
+    plan = engage_sync("plan", "--detailed-exitcode", cwd=repo, env=emu.where())
     assert plan.code == 0
     assert plan.out.endswith(
         "Plan: 0 to create, 0 to update, 0 to replace, 0 to remove, 0 orphaned, 11 unchanged.\n"
@@ -105,7 +105,7 @@ def test_an_edited_lead_is_reposted_alone(repo: Path, emu: Served) -> None:
     assert apply(repo, emu).code == 0
     path = repo / "leadsets" / "spring-renewals.yaml"
     path.write_text(path.read_text().replace("firstName: Grace", "firstName: Amazing Grace"))
-    plan = engage_sync("plan", cwd=repo)
+    plan = engage_sync("plan", cwd=repo, env=emu.where())
     assert "  ~ R-1002  leadsets/spring-renewals.yaml:19  (firstName)" in plan.out
     assert apply(repo, emu).code == 0
     counts = posted_ids(emu)
@@ -173,7 +173,7 @@ def test_persistent_failure_exits_4_and_the_rerun_posts_only_the_rest(
     assert stored_ids(emu) == Counter(ALL_IDS - {"R-1001", "R-1002", "R-1003", "R-1004"})
     searches = [x for x in emu.get("/_emulator/requests") if x["path"].endswith("/leadSearch")]
     assert len(searches) >= 4  # looked before posting again, every time
-    plan = engage_sync("plan", cwd=repo)
+    plan = engage_sync("plan", cwd=repo, env=emu.where())
     assert "4 to create" in plan.out
     assert "in flight" not in plan.out  # looked up: surely not in Engage, nothing in doubt
     again = apply(repo, emu)
@@ -304,7 +304,7 @@ def test_no_secret_in_any_output_with_debug(repo: Path, emu: Served) -> None:
         r.err,
         (repo / "report.json").read_text(),
         (repo / "engage-sync.state.json").read_text(),
-        engage_sync("plan", "--format", "json", cwd=repo).out,
+        engage_sync("plan", "--format", "json", cwd=repo, env=emu.where()).out,
     ]
     for text in texts:
         assert not TOKEN_PATTERN.search(text)
@@ -448,7 +448,7 @@ def test_a_version_1_state_is_migrated_by_the_next_apply(repo: Path, emu: Served
         (repo / name.replace("state.json", "engage-sync.state.json")).write_bytes(
             (DATA / "state-v1" / name).read_bytes()
         )
-    plan = engage_sync("plan", cwd=repo)
+    plan = engage_sync("plan", cwd=repo, env=emu.where())
     assert plan.code == 0, plan.err
     assert "Plan: 3 to create, 0 to update, 0 to replace, 0 to remove, 0 orphaned, 8 unchanged" in (
         plan.out
@@ -459,5 +459,5 @@ def test_a_version_1_state_is_migrated_by_the_next_apply(repo: Path, emu: Served
     state = load_json(repo / "engage-sync.state.json")
     assert state["format_version"] == 3 and state["serial"] == 3
     assert not (repo / "engage-sync.state.json.journal").exists()
-    again = engage_sync("plan", "--detailed-exitcode", cwd=repo)
+    again = engage_sync("plan", "--detailed-exitcode", cwd=repo, env=emu.where())
     assert again.code == 0 and "11 unchanged." in again.out

@@ -37,14 +37,14 @@ def test_quick_benchmark_runs_and_writes_every_measurement(tmp_path: Path) -> No
     cells = {(r["format"], r["leads"], r["scenario"]) for r in doc["plan"]}
     assert cells == {
         (f, n, s)
-        for f in ("yaml", "csv", "jsonl")
+        for f in ("yaml", "yaml8", "csv", "jsonl")
         for n in (1_000, 5_000)
         for s in ("empty", "steady")
     }
     for row in doc["plan"]:
         assert row["plan_s"] > 0 and row["floor_s"] > 0 and row["plan_rss_mb"] > 0
         assert row["ratio"] > 0
-    assert len(doc["growth"]) == 6
+    assert len(doc["growth"]) == 8
     apply = doc["apply"]
     assert apply["requests"] == 100 and apply["first_posted"] == 2_000
     assert apply["changed"] > 0 and apply["posted"] == apply["changed"]
@@ -75,12 +75,23 @@ def test_quick_benchmark_runs_and_writes_every_measurement(tmp_path: Path) -> No
     assert inc["leads"] == 5_000 and inc["state_bytes_per_lead"] <= 40  # a size, not a time
     for key in ("incremental_steady_s", "full_steady_s", "one_changed_s", "steady_floor_s"):
         assert inc[key] > 0
+    # issue #34: phones written (415) 555-0100, read in part too (the bench checks that)
+    assert inc["one_changed_formatted_s"] > 0 and inc["one_changed_formatted_over_floor"] > 0
     assert "incremental steady 5,000" in result.stdout
     for burst in doc["burst"]:  # every lead posted once; the time is for reading
         assert burst["calls"] == 60 and burst["posted_once"] and burst["of_allowed"] > 0
+        assert burst["apply_s"] > burst["plan_s"] > 0 and burst["of_floor"] > 0
     assert [b["latency_s"] for b in doc["burst"]] == [1.0, 3.0]
     ledger = doc["evidence_ledger"]
     assert ledger["removals"] == 2_000 and 100 < ledger["bytes_per_removal"] < 1_000
+    assert ledger["append_at_full_s"] > 0 and ledger["append_at_tenth_s"] > 0
+    lean = doc["lean_apply"]  # issue #34: the figures are for reading; the reads are counts
+    assert lean["leads"] == 5_000 and lean["apply_over_plan_rss"] > 0
+    assert lean["first_parsed"] == lean["steady_parsed"] == 2  # the plan, then the apply
+    # and the first rows once more, by the do-not-call look-ahead (lookahead.ROWS_AT_MOST)
+    assert lean["first_prefix"] <= 1 and lean["steady_prefix"] <= 1
+    assert lean["state_write_peak_mb"] > 0
+    assert "lean apply of 5,000 new leads" in result.stdout
     accounts = doc["accounts"]
     for run in (accounts["one_account"], accounts["two_accounts"]):
         # every lead loaded once; a 429 is a measurement (a loaded machine's scheduling can

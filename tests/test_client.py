@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Iterator
 from typing import Any
@@ -11,9 +10,10 @@ import httpx
 import pytest
 
 from engage_sync.emulator import Emulator, Settings, default_seed
+from engage_sync.engage.answers import ActionResult, Campaign, DialGroup, LoadResult
 from engage_sync.engage.auth import AuthMode, Credentials, check_url, credentials_from_env
 from engage_sync.engage.client import EngageClient, RedactingFilter, backoff
-from engage_sync.errors import ApiError, AuthError, ConfigError, TransientApiError
+from engage_sync.errors import AnswerLost, ApiError, AuthError, ConfigError, TransientApiError
 from engage_sync.ratelimit import SlidingWindows, parse_limits
 
 JWT = Credentials(
@@ -164,7 +164,7 @@ def test_a_loader_call_answered_429_is_handed_back_and_holds_every_call(
         assert client.pacer("loader", ACCOUNT).wait_time() > 0  # held for the backoff
         clock.sleep(client.pacer("loader", ACCOUNT).wait_time())
         result = client.load_leads(ACCOUNT, 136785, {**BODY, "uploadLeads": [lead(1)]})
-        assert result["leadsInserted"] == 1
+        assert result.inserted == 1
 
 
 def test_a_search_answered_429_is_retried_after_the_wait_the_server_asked(
@@ -414,13 +414,7 @@ def test_campaigns_come_from_one_call_or_fall_back_to_one_per_dial_group() -> No
 
     with mocked(handler, FakeClock()) as client:
         groups = client.dial_groups_with_campaigns("42")
-    assert groups == [
-        {
-            "dialGroupId": 7,
-            "dialGroupName": "G",
-            "campaigns": [{"campaignId": 1, "campaignName": "C", "isActive": 1}],
-        }
-    ]
+    assert groups == [DialGroup(7, "G", None, (Campaign(1, "C", True),))]
     assert [p.rsplit("/accounts/42", 1)[1] for p in calls] == [
         "/dialGroups/withChildren",
         "/dialGroups",
@@ -431,7 +425,7 @@ def test_campaigns_come_from_one_call_or_fall_back_to_one_per_dial_group() -> No
 def test_campaigns_in_one_call_when_served(emu: Emulator, clock: FakeClock) -> None:
     with make(emu, clock, Credentials(AuthMode.API_TOKEN, "emulator-legacy-api-token")) as client:
         groups = client.dial_groups_with_campaigns(ACCOUNT)
-    assert [c["campaignId"] for g in groups for c in g["campaigns"]] == [
+    assert [c.campaign_id for g in groups for c in g.campaigns] == [
         136785,
         136792,
         136790,
@@ -497,7 +491,7 @@ def test_search_filters_on_the_client_when_the_server_ignores_extern_ids(
 
 def test_search_stops_when_a_server_ignores_paging() -> None:
     clock = FakeClock()
-    row = {"leadId": 1, "externId": "A", "campaignId": 5, "leadState": "READY"}
+    row = {"leadId": 1, "externId": "A", "campaignId": 5, "leadPhone": "1", "leadState": "READY"}
     calls: list[str] = []
 
     def handler(request: httpx.Request) -> httpx.Response:
@@ -542,7 +536,7 @@ def test_an_action_answered_success_false_is_a_failure(emu: Emulator, clock: Fak
     with pytest.raises(ApiError, match="success: false"):
         client.leads.act(ACCOUNT, 136785, LeadAction.CANCEL, [record.lead_id])
     result = client.leads.act(ACCOUNT, 136785, LeadAction.CANCEL, [record.lead_id])
-    assert result["success"] is True and result["leadUpdateCount"] == 1
+    assert result.success is True and result.count == 1
     (after,) = client.leads.search(ACCOUNT, 136785, ["L1"])
     assert after.state == "CANCELLED" and not after.dialable
 
@@ -551,9 +545,11 @@ def test_any_2xx_is_an_answer() -> None:
     clock = FakeClock()
     result = {"leadsSupplied": 1, "leadsAccepted": 1, "processingResult": "OK"}
     created = mocked(lambda r: httpx.Response(201, json=result), clock)
-    assert created.load_leads("1", 5, {**BODY, "uploadLeads": [lead(1)]}) == result
+    assert created.load_leads("1", 5, {**BODY, "uploadLeads": [lead(1)]}) == LoadResult(
+        "OK", supplied=1, accepted=1
+    )
     empty = mocked(lambda r: httpx.Response(204), clock)
-    assert empty.leads.act("1", 5, LeadAction.CANCEL, [1]) == {}
+    assert empty.leads.act("1", 5, LeadAction.CANCEL, [1]) == ActionResult()
     with pytest.raises(TransientApiError, match="no result body"):
         empty.load_leads("1", 5, {**BODY, "uploadLeads": [lead(1)]})
 
@@ -664,7 +660,7 @@ def test_a_group_answered_without_campaigns_is_asked_for_them() -> None:
 
     with mocked(handler, FakeClock()) as client:
         groups = client.dial_groups_with_campaigns("42")
-    assert [[c["campaignId"] for c in g["campaigns"]] for g in groups] == [[1], [2]]
+    assert [[c.campaign_id for c in g.campaigns] for g in groups] == [[1], [2]]
     assert calls == ["/dialGroups/withChildren", "/dialGroups/8/campaigns"]
 
 
@@ -684,7 +680,7 @@ def test_any_failure_of_with_children_falls_back_to_one_call_per_group(status: i
         sleep=lambda s: None,
         max_retries=0,
     )
-    assert client.dial_groups_with_campaigns("42")[0]["campaigns"] == [{"campaignId": 1}]
+    assert client.dial_groups_with_campaigns("42")[0].campaigns == (Campaign(1),)
 
 
 def test_a_403_on_the_main_account_names_the_sub_accounts(emu: Emulator, clock: FakeClock) -> None:
@@ -802,29 +798,36 @@ def test_a_loaders_messages_and_rejected_rows_carry_no_lead_value() -> None:
                 "message": f"loaded {sent}",
                 "rejectedRows": [
                     {"message": "bad phone 4155550100 for Zoë Núñez", "rowData": ["E-1", "Zoë"]},
-                    {"message": f"{sent}", "rowData": "not a list"},
-                    "not a row",
+                    {"message": f"{sent}"},
                 ],
             },
         )
 
+    body = {**ECHO_BODY, "uploadLeads": [ECHO_LEAD, {**ECHO_LEAD, "externId": "E-2"}]}
     with mocked(handler, FakeClock()) as client:
-        result = client.load_leads("1", 2, ECHO_BODY)
-    assert_clean(json.dumps(result, ensure_ascii=False), longest=1000)
-    assert_clean(json.dumps(result), longest=1000)
-    rows = result["rejectedRows"]
-    assert rows[0]["rowData"] == ["E-1"]  # what a rejected row is matched by, and nothing else
-    assert rows[0]["message"] == "bad phone [redacted] for [redacted] [redacted]"
-    assert rows[1]["rowData"] == [] and rows[2] == {}
+        result = client.load_leads("1", 2, body)
+    assert_clean(repr(result), longest=1000)
+    first, second = result.rejected
+    assert first.extern_ids == ("E-1",)  # what a rejected row is matched by, and nothing else
+    assert first.message == "bad phone [redacted] for [redacted] [redacted]"
+    assert second.extern_ids == () and result.message.startswith("loaded ")
 
 
-def test_rejected_rows_that_are_not_a_list_are_one_row_not_tied_to_a_lead() -> None:
+@pytest.mark.parametrize(
+    "rows", ["not a list", ["not a row"], [{"rowData": "not a list"}], [{}, {}]], ids=repr
+)
+def test_rejected_rows_of_another_shape_are_a_lost_answer_that_echoes_nothing(rows: Any) -> None:
+    """The leads may be loaded: apply looks them up rather than take them as rejected."""
+
     def handler(request: httpx.Request) -> httpx.Response:
         echoed = request.content.decode()
-        return httpx.Response(200, json={"processingResult": "OK", "rejectedRows": echoed})
+        body = {"processingResult": "OK", "rejectedRows": echoed if rows == "not a list" else rows}
+        return httpx.Response(200, json=body)
 
-    with mocked(handler, FakeClock()) as client:
-        assert client.load_leads("1", 2, ECHO_BODY)["rejectedRows"] == [{}]
+    with mocked(handler, FakeClock()) as client, pytest.raises(AnswerLost) as e:
+        client.load_leads("1", 2, ECHO_BODY)
+    assert str(e.value).startswith("leadLoader/direct") and "rejectedRows" in str(e.value)
+    assert_clean(str(e.value))
 
 
 def test_an_unsuccessful_actions_message_is_redacted(emu: Emulator, clock: FakeClock) -> None:

@@ -131,7 +131,7 @@ def test_kill_9_with_batches_in_flight_then_a_rerun_loads_everything(tmp_path: P
         proc.send_signal(signal.SIGKILL)
         proc.wait(timeout=10)
         wait_until(lambda: served_is_idle(served))  # the calls in flight land in it
-        plan = engage_sync("plan", cwd=tmp_path)
+        plan = engage_sync("plan", cwd=tmp_path, env=served.where())
         assert "in flight when an earlier apply stopped" in plan.out
         lock = tmp_path / "engage-sync.state.json.lock"
         lock_id = json.loads(lock.read_text())["id"]
@@ -151,7 +151,9 @@ def test_kill_9_with_batches_in_flight_then_a_rerun_loads_everything(tmp_path: P
         assert max(posted.values()) <= 2
         stored = Counter(x["externId"] for x in served.leads(CAMPAIGN))
         assert stored == Counter(eid for eid, _ in rows(30))
-        assert engage_sync("plan", "--detailed-exitcode", cwd=tmp_path).code == 0
+        assert (
+            engage_sync("plan", "--detailed-exitcode", cwd=tmp_path, env=served.where()).code == 0
+        )
     finally:
         stop_emulator(served)
 

@@ -141,7 +141,9 @@ def test_a_tombstoned_phone_under_a_new_id_is_blocked_in_every_campaign_and_neve
         valid.err
     )
     (repo / "out").mkdir()
-    plan = engage_sync("plan", "--out", "out/plan.md", "--out", "out/plan.json", cwd=repo)
+    plan = engage_sync(
+        "plan", "--out", "out/plan.md", "--out", "out/plan.json", cwd=repo, env=emu.where()
+    )
     assert plan.code == 0, plan.err
     doc = json.loads((repo / "out" / "plan.json").read_text())
     blocked = sorted(c["externId"] for c in doc["changes"] if c["action"] == "blocked")
@@ -169,7 +171,7 @@ def test_a_listed_phone_is_stopped_in_every_campaign_and_nothing_else_is_touched
     by_hand(emu, THIRD, {"externId": "H-4", "leadPhoneE164": "+13035550142"})
     (repo / "out").mkdir()
     plan = engage_sync("plan", "--out", "out/p.txt", "--out", "out/p.json", "--out", "out/p.md",
-                       "--changes-out", "out/c.tsv", cwd=repo)  # fmt: skip
+                       "--changes-out", "out/c.tsv", cwd=repo, env=emu.where())  # fmt: skip
     assert plan.code == 0, plan.err
     assert (
         "  - phone at leadsets/dnc.yaml:2  (IVR; requested 2026-11-20 (lead set)"
@@ -195,7 +197,9 @@ def test_a_listed_phone_is_stopped_in_every_campaign_and_nothing_else_is_touched
         assert found.code == 0, found.err
         assert "found no dialable record with it in every campaign of the account" in found.out
     assert engage_sync("evidence", "--phone", "3035550143", cwd=repo).code == 1
-    again = engage_sync("plan", "--detailed-exitcode", "--out", "out/p2.json", cwd=repo)
+    again = engage_sync(
+        "plan", "--detailed-exitcode", "--out", "out/p2.json", cwd=repo, env=emu.where()
+    )
     assert again.code == 0, again.out
     assert_no_phone(written(repo))
 
@@ -218,7 +222,7 @@ def test_an_opt_out_made_in_engage_is_never_revived_and_comes_home(
         "DO-NOT-CALL"
     ]
     assert len([x for x in emu.leads(CAMPAIGN) if x["externId"] == "E-2"]) >= 1
-    plan = engage_sync("plan", cwd=repo)
+    plan = engage_sync("plan", cwd=repo, env=emu.where())
     assert "  x E-1  leadsets/a.yaml:4  (do not call: the state" in plan.out
     drift = engage_sync("ci", "drift", env=emu.env("api-token"), cwd=repo)
     assert drift.code == 2 and "Engage holds 1 phone(s) as do-not-call" in drift.out
@@ -229,7 +233,7 @@ def test_an_opt_out_made_in_engage_is_never_revived_and_comes_home(
     assert rows[1].endswith(",engage")
     assert PHONE not in pulled.out + pulled.err
     assert engage_sync("ci", "drift", env=emu.env("api-token"), cwd=repo).code == 0
-    blocked = engage_sync("plan", cwd=repo)
+    blocked = engage_sync("plan", cwd=repo, env=emu.where())
     assert "(do not call: leadsets/engage-opt-outs.csv:2; never loaded)" in blocked.out
     (repo / "leadsets" / "engage-opt-outs.csv").unlink()  # the user's file, not ours
     (repo / "leadsets" / "engage-opt-outs.yaml").unlink()
@@ -352,7 +356,8 @@ def test_a_lead_in_doubt_whose_new_phone_is_on_the_list_has_its_landed_record_st
     emu.post("/_emulator/faults", {"kind": "lost"})  # stored, then the connection drops
     for _ in range(8):  # and the lookup cannot answer either: the leads stay in doubt
         emu.post("/_emulator/faults", {"kind": "500", "endpoint": "search", "externId": "R-1"})
-    first = apply(repo, emu, "--max-retries", "1")
+    # no look first (RETAIN_ALL would look, and that lookup would fail too): posted, in doubt
+    first = apply(repo, emu, "--max-retries", "1", "--look-first", "off")
     assert first.code in (1, 4) and "not confirmed" in first.err
     httpx.delete(f"{emu.origin}/_emulator/faults")
     assert len(dialable_with(emu, "3035550100")) == 1  # it landed

@@ -112,7 +112,7 @@ def test_each_kind_of_drift_is_seen_and_apply_refresh_corrects_towards_less_call
     }
     summary = json.loads(doc.out)["summary"]["drift"]
     assert summary == {"missing": 1, "stopped": 1, "duplicate": 1, "changed": 1, "reappeared": 1}
-    offline = json.loads(engage_sync("plan", "--format", "json", cwd=repo).out)
+    offline = json.loads(engage_sync("plan", "--format", "json", cwd=repo, env=emu.where()).out)
     assert json.loads(doc.out)["checksum"] != offline["checksum"]  # covers what apply corrects
     assert plan(repo, emu, "--refresh-only", "--detailed-exitcode").code == 2
 
@@ -142,9 +142,9 @@ def test_each_kind_of_drift_is_seen_and_apply_refresh_corrects_towards_less_call
 
 def test_refresh_needs_credentials_and_plain_plan_stays_offline(repo: Path, emu: Served) -> None:
     leadset(repo, IDS[:2])
-    r = engage_sync("plan", "--refresh", cwd=repo)
+    r = engage_sync("plan", "--refresh", cwd=repo, env=emu.where())
     assert r.code == 1 and r.err.startswith("error: no Engage credentials") and r.out == ""
-    assert engage_sync("plan", cwd=repo).code == 0
+    assert engage_sync("plan", cwd=repo, env=emu.where()).code == 0
 
 
 def test_import_from_engage_adopts_what_is_there_once_with_the_declared_phone(
@@ -168,7 +168,7 @@ def test_import_from_engage_adopts_what_is_there_once_with_the_declared_phone(
     assert "  ! R-1004  2 dialable records: not adopted" in r.out
     assert "  -/+ R-1005  another phone in Engage: apply will replace it" in r.out
     assert "  + R-1006  no record: apply will create it" in r.out
-    p = engage_sync("plan", cwd=repo)
+    p = engage_sync("plan", cwd=repo, env=emu.where())
     assert (
         "Plan: 3 to create, 0 to update, 0 to replace, 0 to remove, 0 orphaned, 3 unchanged."
         in (p.out)
@@ -207,16 +207,21 @@ def test_a_lost_answer_then_a_rerun_leaves_one_record_per_lead_under_retain_all(
     for _ in range(8):  # and the lookup cannot answer either: the leads stay in doubt
         # (a search for these leads: not do not call's look-up by phone before the load)
         emu.post("/_emulator/faults", {"kind": "500", "endpoint": "search", "externId": IDS[0]})
-    first = apply(repo, emu, "--max-retries", "1")
+    first = apply(
+        repo, emu, "--max-retries", "1", "--look-first", "off"
+    )  # the search faults are for the look-up after the lost answer
     assert first.code in (1, 4)
     assert "not confirmed" in first.err
-    assert "in flight when an earlier apply stopped" in engage_sync("plan", cwd=repo).out
+    assert (
+        "in flight when an earlier apply stopped"
+        in engage_sync("plan", cwd=repo, env=emu.where()).out
+    )
     httpx.delete(f"{emu.origin}/_emulator/faults")
     again = apply(repo, emu)
     assert again.code == 0, again.err
     assert all(len(records(emu)[eid]) == 1 for eid in IDS)
     assert sum(len(req["body"]["uploadLeads"]) for req in emu.loader_posts()) == len(IDS)
-    report = engage_sync("plan", "--detailed-exitcode", cwd=repo)
+    report = engage_sync("plan", "--detailed-exitcode", cwd=repo, env=emu.where())
     assert report.code == 0
 
 
@@ -231,7 +236,8 @@ def test_a_lead_in_doubt_whose_phone_changed_before_the_rerun_is_left_once_with_
     emu.post("/_emulator/faults", {"kind": "lost"})  # stored, then the connection drops
     for _ in range(8):  # and the lookup cannot answer either: the lead stays in doubt
         emu.post("/_emulator/faults", {"kind": "500", "endpoint": "search", "externId": IDS[0]})
-    first = apply(repo, emu, "--max-retries", "1")
+    # no look first (RETAIN_ALL would look, and that lookup would fail too): posted, in doubt
+    first = apply(repo, emu, "--max-retries", "1", "--look-first", "off")
     assert first.code in (1, 4) and "not confirmed" in first.err
     httpx.delete(f"{emu.origin}/_emulator/faults")
     leadset(repo, IDS[:1], handling=handling, phones={IDS[0]: "4155550199"})
@@ -279,7 +285,8 @@ def test_a_lead_in_doubt_duplicated_by_hand_is_left_once_by_one_apply_refresh(
     emu.post("/_emulator/faults", {"kind": "lost"})  # stored, then the connection drops
     for _ in range(8):  # and the lookup cannot answer either: the leads stay in doubt
         emu.post("/_emulator/faults", {"kind": "500", "endpoint": "search", "externId": IDS[0]})
-    first = apply(repo, emu, "--max-retries", "1")
+    # no look first (RETAIN_ALL would look, and that lookup would fail too): posted, in doubt
+    first = apply(repo, emu, "--max-retries", "1", "--look-first", "off")
     assert first.code in (1, 4) and "not confirmed" in first.err
     httpx.delete(f"{emu.origin}/_emulator/faults")
     (landed,) = records(emu)[IDS[0]]
@@ -302,7 +309,9 @@ def test_a_lead_in_doubt_whose_file_changed_before_the_rerun_ends_with_the_new_c
     for _ in range(8):  # and the lookup cannot answer either: the leads stay in doubt
         # (a search for these leads: not do not call's look-up by phone before the load)
         emu.post("/_emulator/faults", {"kind": "500", "endpoint": "search", "externId": IDS[0]})
-    first = apply(repo, emu, "--max-retries", "1")
+    first = apply(
+        repo, emu, "--max-retries", "1", "--look-first", "off"
+    )  # the search faults are for the look-up after the lost answer
     assert first.code in (1, 4) and "not confirmed" in first.err
     httpx.delete(f"{emu.origin}/_emulator/faults")
     leadset(repo, IDS, handling=handling, first="Bea")  # edited before anyone ran it again
@@ -311,7 +320,7 @@ def test_a_lead_in_doubt_whose_file_changed_before_the_rerun_ends_with_the_new_c
     now = records(emu)
     for eid in IDS:  # the record that landed shows Ada: not taken as this lead's, replaced
         assert [r["lead"]["firstName"] for r in dialable(now[eid])] == ["Bea"], eid
-    assert engage_sync("plan", "--detailed-exitcode", cwd=repo).code == 0
+    assert engage_sync("plan", "--detailed-exitcode", cwd=repo, env=emu.where()).code == 0
 
 
 def test_a_lost_answer_that_did_not_land_beside_a_stale_record_leaves_one_record(

@@ -65,7 +65,7 @@ def test_a_phone_excel_marked_as_text_is_loaded_without_the_mark(
     root = repo(tmp_path, excel(",", rows))
     checked = engage_sync("validate", cwd=root)
     assert checked.code == 0, checked.err
-    planned = engage_sync("plan", cwd=root)
+    planned = engage_sync("plan", cwd=root, env=emulator_process.where())
     assert planned.code == 0 and "2 to create" in planned.out, planned.err
     applied = engage_sync(
         "apply", "--auto-approve", env=emulator_process.env("api-token"), cwd=root

@@ -208,7 +208,11 @@ def test_fast_path_agrees_with_the_general_check(
 def test_fast_path_takes_clean_rows() -> None:
     plan = HeaderPlan(HEADERS[0], LeadContext("NPA_NXX"))
     assert plan.fast(["E1", "4155550100", "Ada", "02134", "gold"]) is not None
-    assert plan.fast(["E1", "(415) 555-0100", "Ada", "02134", "gold"]) is None  # normalise first
+    row = ["E1", "(415) 555-0100", "Ada", "02134", "gold"]
+    hit = plan.fast(row)  # a phone written otherwise is normalised, and is not the row's
+    assert hit is not None and hit[1][plan.names.index("leadPhone")] == "4155550100"
+    assert plan.fast(["E1", "415555010", "Ada", "02134", "gold"]) is None  # the check says why
+    assert plan.fast(["E1", "4155550100|2125550100", "Ada", "02134", "gold"]) is None
     assert plan.fast(["E1", "4155550100", "", "02134", "gold"]) is None  # empty: general path
     assert HeaderPlan(HEADERS[3], LeadContext(None)).fast(["E1", "4155550100", "5"]) is None
 

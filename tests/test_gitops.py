@@ -435,7 +435,7 @@ def test_the_whole_loop_pull_request_plan_merge_apply_commit(
         "GITHUB_STEP_SUMMARY": str(summary),
         "GITHUB_OUTPUT": str(outputs),
     }
-    plan = script(repo, "ci-plan.sh", {**gh, **run, "PR_NUMBER": "7"})
+    plan = script(repo, "ci-plan.sh", {**gh, **run, **served.where(), "PR_NUMBER": "7"})
     assert plan.returncode == 0, plan.stderr
     (comment,) = github.comments[7]
     assert comment["body"].startswith("<!-- engage-sync-plan -->")
@@ -454,7 +454,7 @@ def test_the_whole_loop_pull_request_plan_merge_apply_commit(
     changes = (repo / "plan-output" / "changes.tsv").read_text()
     assert changes.startswith(f"# engage-sync change set 1 checksum {checksum}\n")
     assert len(changes.splitlines()) == 14 and "Jackson" not in changes  # 12 leads, settings
-    again = script(repo, "ci-plan.sh", {**gh, **run, "PR_NUMBER": "7"})
+    again = script(repo, "ci-plan.sh", {**gh, **run, **served.where(), "PR_NUMBER": "7"})
     assert again.returncode == 0 and len(github.comments[7]) == 1  # updated in place
     assert ("PATCH", f"/repos/o/r/issues/comments/{comment['id']}") in github.calls
     github.upload(41, "engage-sync-plan", repo / "plan-output")
@@ -493,7 +493,7 @@ def test_the_whole_loop_pull_request_plan_merge_apply_commit(
     # the token went to the API only, never to the artifact storage it redirects to
     assert github.auth == {"Bearer ghs_fake"} and github.storage_auth == [""]
     # the next plan has nothing to do
-    final = engage_sync("plan", "--detailed-exitcode", cwd=repo)
+    final = engage_sync("plan", "--detailed-exitcode", cwd=repo, env=served.where())
     assert final.code == 0 and final.out.endswith("0 orphaned, 12 unchanged.\n")
 
 
@@ -535,7 +535,7 @@ def test_a_new_repository_first_push_then_first_pull_request_apply_everything(
         path.write_text(path.read_text() + '  - {externId: "R-1005", leadPhone: "6175550177"}\n')
         git(repo, "commit", "-q", "-am", "our first lead sets")
         run = {"GITHUB_RUN_ID": "51"}
-        plan = script(repo, "ci-plan.sh", {**gh, **run, "PR_NUMBER": "1"})
+        plan = script(repo, "ci-plan.sh", {**gh, **run, **served.where(), "PR_NUMBER": "1"})
         assert plan.returncode == 0, plan.stderr
         (comment,) = github.comments[1]
         assert "Plan: 5 to create, 0 to update" in comment["body"]  # the first push's leads too
@@ -572,7 +572,9 @@ def test_an_artifact_that_does_not_match_its_comment_is_not_used(
 ) -> None:
     repo, served = team_repo
     gh = {"GITHUB_TOKEN": "t", "GITHUB_REPOSITORY": "o/r", "GITHUB_API_URL": github.url}
-    plan = script(repo, "ci-plan.sh", {**gh, "PR_NUMBER": "3", "GITHUB_RUN_ID": "9"})
+    plan = script(
+        repo, "ci-plan.sh", {**gh, **served.where(), "PR_NUMBER": "3", "GITHUB_RUN_ID": "9"}
+    )
     assert plan.returncode == 0, plan.stderr
     changes = repo / "plan-output" / "changes.tsv"
     changes.write_text(changes.read_text().replace("R-1001", "R-1999"))  # altered after review
@@ -740,7 +742,7 @@ def test_ci_plan_says_what_it_wrote_without_reading_the_json_plan_back(
     at = next(i for i, text in enumerate(lines) if '"R-1001"' in text)
     end = next(i for i in range(at + 1, len(lines)) if "externId" in lines[i])
     path.write_text("".join(lines[:at] + lines[end:]))  # R-1001 dropped: an orphan
-    plan = script(repo, "ci-plan.sh", {})
+    plan = script(repo, "ci-plan.sh", served.where())
     assert plan.returncode == 0, plan.stderr
     checksum = json.loads((repo / "plan-output" / "plan.json").read_text())["checksum"]
     assert f"Plan: 0 change(s) to carry out, 1 orphaned; checksum {checksum};" in plan.stdout
@@ -773,19 +775,21 @@ def test_this_repositorys_own_loop_plans_and_applies_its_lead_sets(
     path = repo / "leadsets" / "spring-renewals.yaml"
     path.write_text(path.read_text() + '  - {externId: "R-1005", leadPhone: "6175550177"}\n')
     git(repo, "commit", "-q", "-am", "add R-1005")
-    plan = run_step(repo, "plan", {**gh, "GITHUB_RUN_ID": "61", "PR_NUMBER": "4"})
-    assert plan.returncode == 0, plan.stderr
-    (comment,) = github.comments[4]
-    assert "Plan: 12 to create, 0 to update, 0 to replace, 0 to remove" in comment["body"]
-    github.upload(61, "engage-sync-plan", repo / "plan-output")
-    head = git(repo, "rev-parse", "HEAD")
-    github.plan_run(61, 4, head)
-    git(repo, "checkout", "-q", "main")
-    git(repo, "merge", "-q", "--no-ff", "add-lead", "-m", "Merge pull request #4")
-    github.pulls_by_sha[git(repo, "rev-parse", "HEAD")] = [4]
-    github.merged(4, head)
-    served = start_emulator()
+    served = start_emulator()  # the plan aims where the apply sends
     try:
+        plan = run_step(
+            repo, "plan", {**gh, **served.where(), "GITHUB_RUN_ID": "61", "PR_NUMBER": "4"}
+        )
+        assert plan.returncode == 0, plan.stderr
+        (comment,) = github.comments[4]
+        assert "Plan: 12 to create, 0 to update, 0 to replace, 0 to remove" in comment["body"]
+        github.upload(61, "engage-sync-plan", repo / "plan-output")
+        head = git(repo, "rev-parse", "HEAD")
+        github.plan_run(61, 4, head)
+        git(repo, "checkout", "-q", "main")
+        git(repo, "merge", "-q", "--no-ff", "add-lead", "-m", "Merge pull request #4")
+        github.pulls_by_sha[git(repo, "rev-parse", "HEAD")] = [4]
+        github.merged(4, head)
         secrets = served.env("jwt")
         _, found = check_credentials("apply.yml", secrets, tmp_path)
         assert found == "configured=true\n"

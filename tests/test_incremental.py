@@ -22,7 +22,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from engage_sync import leadsets, workspace
-from engage_sync.config import load_config
+from engage_sync.config import aimed, load_config
 from engage_sync.errors import ValidationFailed
 from engage_sync.render import plan_document, render_markdown, render_text
 
@@ -94,7 +94,7 @@ def start(root: Path) -> Files:
 
 def plans(root: Path) -> tuple[Any, Any, frozenset[int]]:
     """The plan read in full, and incrementally (with the campaigns it skipped)."""
-    config = load_config(cwd=root)
+    config = aimed(load_config(cwd=root))  # where the apply sends (the environment)
     out = []
     skipped: frozenset[int] = frozenset()
     for incremental in (False, True):

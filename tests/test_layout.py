@@ -173,3 +173,148 @@ def test_the_command_line_holds_no_apply_policy() -> None:
     source = (PACKAGE / "cli" / "apply.py").read_text(encoding="utf-8")
     for policy in ("Journal", "record_seals", "tombstones_only", "cover(", "StateLock", "Applier("):
         assert policy not in source, policy
+
+
+def test_reconcile_talks_to_the_engage_protocol_and_reads_no_answer() -> None:
+    """reconcile/ takes an `EngageApi` (engage/api.py) and typed answers (issue #33): it never
+    imports the concrete client, and never reads a key Engage names in its answers."""
+    graph = import_graph()
+    keys = (  # the answers' own names (reports and the state write campaignId their own way)
+        "leadUpdateCount",
+        "leadDeleteCount",
+        "processingStatus",
+        "processingResult",
+        "leadsSupplied",
+        "leadsAccepted",
+        "leadsInserted",
+        "rejectedRows",
+        "rowData",
+        "dialGroupId",
+        "errorMessage",
+        '"success"',
+    )
+    for path in sorted((PACKAGE / "reconcile").glob("*.py")):
+        name = module_name(path)
+        assert "engage_sync.engage.client" not in graph[name], name
+        source = path.read_text(encoding="utf-8")
+        assert "EngageClient" not in source, name
+        assert [k for k in keys if k in source] == [], name
+
+
+LONGEST_COMMAND_FUNCTION = 60  # lines from `def` to the end (the options above it are declarations)
+
+
+def long_functions(source: str, limit: int) -> list[tuple[str, int]]:
+    """(name, lines) of every function in `source`, nested ones too, longer than `limit`."""
+    return [
+        (node.name, node.end_lineno - node.lineno + 1)
+        for node in ast.walk(ast.parse(source))
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef))
+        and node.end_lineno is not None
+        and node.end_lineno - node.lineno + 1 > limit
+    ]
+
+
+def test_no_function_on_the_command_line_is_longer_than_sixty_lines() -> None:
+    """The commands parse, call an operation and render (issue #33): policy that grows a
+    command past a screenful belongs in an operation or a function of its own."""
+    found = {
+        f"{path.relative_to(PACKAGE.parent)}:{name}": lines
+        for path in sorted((PACKAGE / "cli").glob("*.py"))
+        for name, lines in long_functions(
+            path.read_text(encoding="utf-8"), LONGEST_COMMAND_FUNCTION
+        )
+    }
+    assert found == {}
+
+
+def test_the_length_check_counts_from_def_to_the_last_line() -> None:
+    body = "".join(f"    x{i} = {i}\n" for i in range(60))
+    source = (
+        f"@decorated\ndef long(\n    a: int,\n) -> None:\n{body}\n\n"
+        "def short() -> None:\n    pass\n"
+    )
+    assert long_functions(source, 60) == [("long", 63)]
+    assert long_functions(source, 63) == []
+
+
+# -- every module of some size has a unit test module of its name (issue #33, item 7) ------------
+TESTS = PACKAGE.parent / "tests"
+SIZEABLE = 150  # lines: a module this long has behaviour of its own worth a test module
+# modules whose unit tests live under another name, with where (the mapping rule's exceptions)
+TESTED_AS = {
+    "engage_sync.reconcile.loader": "test_loader",  # in process against the emulator
+    "engage_sync.emulator.loader": "test_emulator",  # the emulator's endpoints, one by one
+    "engage_sync.cli.emulator": "test_emulator",  # the command, on a port of its own
+    "engage_sync.emulator.shared": "test_emulator",  # the faults, through the endpoints they hit
+    "engage_sync.settings.table": "test_settings",  # the table against help, schema and docs
+}
+# modules of 150+ lines with no unit test module yet (issue #33, item 7 left them): their
+# behaviour is tested through the modules named, end to end or through their callers. Take a
+# name off this list when its test module is written; the test below fails while one is stale.
+NOT_YET = {
+    "engage_sync.cli.apply": "test_apply_e2e, test_cli_options",
+    "engage_sync.cli.state": "test_state (recover), test_cli_options (path), test_cli",
+    "engage_sync.cli.evidence": "test_optouts, test_optouts_e2e",
+    "engage_sync.emulator.app": "test_emulator, test_client",
+    "engage_sync.emulator.store": "test_emulator",
+    "engage_sync.engage.campaign_leads": "test_client, test_engage_answers",
+    "engage_sync.engage.leads": "test_reconcile, test_engage_answers",
+    "engage_sync.gitops.loop": "test_team_loop, test_review_gate",
+    "engage_sync.incremental.inputs": "test_incremental, test_partial",
+    "engage_sync.reconcile.applier": "test_operation, test_apply_e2e",
+    "engage_sync.reconcile.donotcall": "test_donotcall_property, test_donotcall_e2e",
+    "engage_sync.workspace": "test_registry, test_incremental, test_plan",
+}
+
+
+def unit_test_names(name: str, shared: set[str]) -> list[str]:
+    """The test modules that count as `name`'s own: `test_<package>_<module>` always (the
+    package being the one the module sits in: `state/file.py` -> `test_state_file`), and
+    `test_<module>` when no other module of engage_sync bears that name (`state/journal.py` ->
+    `test_journal`; `engage/auth.py` and `emulator/auth.py` are both `auth`, so neither is
+    `test_auth`). A package's `__init__` is the package: `planner/__init__.py` ->
+    `test_planner`."""
+    parts = name.split(".")[1:]
+    module = parts[-1]
+    package = parts[-2] if len(parts) > 1 else ""
+    names = [f"test_{package}_{module}"] if package else []
+    if module not in shared:
+        names.append(f"test_{module}")
+    return names
+
+
+def sizeable_modules() -> dict[str, Path]:
+    return {
+        name: path
+        for name, path in modules().items()
+        if len(path.read_text(encoding="utf-8").splitlines()) >= SIZEABLE
+    }
+
+
+def test_every_module_of_150_lines_or_more_has_a_unit_test_module() -> None:
+    mods = modules()
+    counts: dict[str, int] = {}
+    for name in mods:
+        short = name.rsplit(".", 1)[-1]
+        counts[short] = counts.get(short, 0) + 1
+    shared = {short for short, n in counts.items() if n > 1}
+    existing = {p.stem for p in TESTS.glob("test_*.py")}
+    missing, stale = [], []
+    for name in sorted(sizeable_modules()):
+        wanted = [TESTED_AS[name]] if name in TESTED_AS else unit_test_names(name, shared)
+        found = [t for t in wanted if t in existing]
+        if not found and name not in NOT_YET:
+            missing.append(f"{name}: none of {', '.join(t + '.py' for t in wanted)}")
+        elif found and name in NOT_YET:
+            stale.append(name)
+    assert missing == []
+    assert stale == []  # written since: take it off NOT_YET
+    assert set(NOT_YET) <= set(sizeable_modules())  # a module shrunk or gone: off the list
+
+
+def test_the_unit_test_name_rule() -> None:
+    assert unit_test_names("engage_sync.state.file", set()) == ["test_state_file", "test_file"]
+    assert unit_test_names("engage_sync.engage.auth", {"auth"}) == ["test_engage_auth"]
+    assert unit_test_names("engage_sync.planner", set()) == ["test_planner"]
+    assert unit_test_names("engage_sync.config", {"auth"}) == ["test_config"]

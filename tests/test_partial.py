@@ -133,6 +133,7 @@ def edit(rows: list[Any], rnd: random.Random, fresh: list[int]) -> str:
             "block-swap",
             "line-break",
             "format-phone",
+            "phone-shared-written-otherwise",
         ]
     )
     i = rnd.choice(leads) if leads else 0
@@ -166,27 +167,51 @@ def edit(rows: list[Any], rnd: random.Random, fresh: list[int]) -> str:
         digits = rows[i][1]
         if digits.isdigit() and len(digits) == 10:
             rows[i] = (rows[i][0], f"({digits[:3]}) {digits[3:6]}-{digits[6:]}", rows[i][2])
+    elif op == "phone-shared-written-otherwise" and len(leads) > 1:
+        j = rnd.choice(leads)
+        digits = "".join(c for c in rows[j][1] if c.isdigit())[-10:]
+        if len(digits) == 10:
+            way = rnd.choice(list(WRITTEN.values()))
+            rows[i] = (rows[i][0], way(digits), rows[i][2])
     elif op == "block-swap" and len(rows) > 8:
         a = rnd.randrange(len(rows) - 8)
         rows[a : a + 8] = rows[a + 4 : a + 8] + rows[a : a + 4]
     return op
 
 
-def start_rows(n: int) -> list[Any]:
+# how files write a phone (issue #34): each is compared as the 10 digits
+WRITTEN = {
+    "digits": lambda d: d,
+    "parens": lambda d: f"({d[:3]}) {d[3:6]}-{d[6:]}",
+    "plus-one": lambda d: f"+1 {d[:3]}-{d[3:6]}-{d[6:]}",
+    "dots": lambda d: f"{d[:3]}.{d[3:6]}.{d[6:]}",
+    "one": lambda d: f"1{d}",
+    "excel": lambda d: f"'{d}",
+}
+
+
+def start_rows(n: int, style: str = "digits") -> list[Any]:
+    """`style`: how the phones are written (WRITTEN), or "mixed": each row its own way (and the
+    two leads of a household often two ways)."""
     rows: list[Any] = []
+    ways = list(WRITTEN.values())
     for i in range(n):
         # a household in every 15 leads, some across chunks, some within one
         phone = f"415555{i - 7 if i % 15 == 14 else i:04d}"
-        rows.append((f"E{i:04d}", phone, f"Ada{i}"))
+        way = ways[i % len(ways)] if style == "mixed" else WRITTEN[style]
+        rows.append((f"E{i:04d}", way(phone), f"Ada{i}"))
     return rows
 
 
-def sealed_set(root: Path, monkeypatch: pytest.MonkeyPatch, n: int) -> list[Any]:
-    """A CSV lead set of `n` leads in `root` (the working directory now), applied and sealed."""
+def sealed_set(
+    root: Path, monkeypatch: pytest.MonkeyPatch, n: int, style: str = "digits", kind: str = "csv"
+) -> list[Any]:
+    """A lead set of `n` leads in `root` (the working directory now), its phones written in
+    `style` (start_rows), applied and sealed."""
     monkeypatch.chdir(root)
-    rows = start_rows(n)
-    leadset(root, "csv")
-    write_rows(root, "csv", rows, HEADER)
+    rows = start_rows(n, style)
+    leadset(root, kind)
+    write_rows(root, kind, rows, HEADER)
     seal(root)
     return rows
 
@@ -230,7 +255,7 @@ def test_a_plan_that_reads_in_part_equals_a_full_read(
 def run_edits(root: Path, kind: str, seed: int, steps: int, reseal: bool) -> Counter[str]:
     """Random edits, each planned in part and in full; how many were read in part, and whole."""
     rnd = random.Random(seed)
-    rows = start_rows(60)
+    rows = start_rows(60, rnd.choice(["digits", "parens", "plus-one", "mixed", "mixed"]))
     leadset(root, kind)
     write_rows(root, kind, rows, HEADER)
     seal(root)
@@ -287,6 +312,47 @@ def test_one_changed_row_reads_one_chunk(
     read = lines_read(monkeypatch)
     workspace.build_plan([], config, tmp_path / STATE)
     assert 102 in read and len(read) < 30  # the chunk around line 102, not 200 rows
+
+
+@pytest.mark.parametrize("kind", ["csv", "jsonl"])
+@pytest.mark.parametrize("style", [*WRITTEN, "mixed"])
+def test_phones_written_with_punctuation_still_read_one_chunk(
+    small_chunks: None, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, style: str, kind: str
+) -> None:
+    """Issue #34: a lead set whose phones are written `(415) 555-0100`, `+1 415-555-0100`...
+    (compared as their 10 digits) is read in part after a one-lead edit, as one of digits is:
+    the chunks not read are searched for the changed lead's phone as the file writes phones."""
+    rows = sealed_set(tmp_path, monkeypatch, 200, style, kind)
+    rows[100] = (rows[100][0], rows[100][1], "Changed")
+    write_rows(tmp_path, kind, rows, HEADER)
+    read = lines_read(monkeypatch)
+    planned = workspace.build_plan([], load_config(cwd=tmp_path), tmp_path / STATE)
+    assert planned.partial == {CAMPAIGN}
+    ls = planned.plan.leadsets[0]
+    assert [c.extern_id for c in ls.updates] == ["E0100"] and ls.unchanged == 199
+    line = 102 if kind == "csv" else 101
+    assert line in read and len(read) < 30  # the chunk around the edit, not 200 rows
+    assert agree(tmp_path)
+
+
+@pytest.mark.parametrize("way", ["parens", "plus-one", "one", "excel"])
+def test_a_changed_lead_whose_phone_a_kept_chunk_writes_otherwise_is_read_whole(
+    small_chunks: None, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, way: str
+) -> None:
+    """The changed lead now has the phone of a lead far from it, which the file writes another
+    way: the search finds it there, the campaign is read whole and the shared phone warned of."""
+    rows = sealed_set(tmp_path, monkeypatch, 200, "mixed")
+    rows[10] = (rows[10][0], WRITTEN[way]("2125550199"), rows[10][2])
+    write_rows(tmp_path, "csv", rows, HEADER)
+    seal(tmp_path)
+    rows[150] = (rows[150][0], "2125550199", "Kin")
+    write_rows(tmp_path, "csv", rows, HEADER)
+    planned = workspace.build_plan([], load_config(cwd=tmp_path), tmp_path / STATE)
+    assert planned.partial == frozenset()
+    assert any(
+        p.line == 152 and "same phone as the lead at leadsets/a.csv:12" in str(p)
+        for p in planned.sink.problems
+    )
 
 
 def test_a_changed_header_reads_the_file_whole(

@@ -14,7 +14,7 @@ import pytest
 from conftest import REPO, Served, engage_sync
 
 from engage_sync import workspace
-from engage_sync.config import load_config
+from engage_sync.config import aimed, load_config
 
 pytestmark = pytest.mark.e2e
 CAMPAIGN = 136790
@@ -59,13 +59,21 @@ def test_one_edited_row_is_planned_from_its_chunk_and_posted_alone(
     assert len(sealed["chunks"]) > 5 and len(sealed["groups"]) == ROWS // 500
 
     csv_file.write_text(rows(changed=1500))
-    plan = engage_sync("plan", "--format", "json", cwd=tmp_path)
+    plan = engage_sync("plan", "--format", "json", cwd=tmp_path, env=emulator_process.where())
     assert plan.code == 0, plan.err
     # the same plan from a full read: the state without its seal
     unsealed = json.loads(state_file.read_text())
     del unsealed["campaigns"][str(CAMPAIGN)]["synced"]
     (tmp_path / "full.json").write_text(json.dumps(unsealed))
-    full = engage_sync("plan", "--format", "json", "--state", "full.json", cwd=tmp_path)
+    full = engage_sync(
+        "plan",
+        "--format",
+        "json",
+        "--state",
+        "full.json",
+        cwd=tmp_path,
+        env=emulator_process.where(),
+    )
     assert full.code == 0, full.err
     assert json.loads(plan.out) == json.loads(full.out)
     assert plan.err == full.err  # the shared-phone warnings, each at its line
@@ -73,14 +81,14 @@ def test_one_edited_row_is_planned_from_its_chunk_and_posted_alone(
     summary = json.loads(plan.out)["summary"]
     assert (summary["update"], summary["unchanged"]) == (1, ROWS - 1)
     with contextlib.chdir(tmp_path):  # and it was read in part (the library says)
-        planned = workspace.build_plan([], load_config(), state_file)
+        planned = workspace.build_plan([], aimed(load_config(), env=emu.where()), state_file)
     assert planned.partial == {CAMPAIGN}
 
     second = engage_sync("apply", "--auto-approve", "--rate-scale", "100", env=env, cwd=tmp_path)
     assert second.code == 0, second.err
     counts = posted(emu)
     assert counts["H-01500"] == 2 and sum(counts.values()) == ROWS + 1
-    listed = engage_sync("state", "list", "--format", "json", cwd=tmp_path)
+    listed = engage_sync("state", "list", "--format", "json", cwd=tmp_path, env=emu.where())
     assert [c["synced"] for c in json.loads(listed.out)["campaigns"]] == [True]
-    again = engage_sync("plan", "--detailed-exitcode", cwd=tmp_path)
+    again = engage_sync("plan", "--detailed-exitcode", cwd=tmp_path, env=emulator_process.where())
     assert again.code == 0, again.out

@@ -118,7 +118,7 @@ def test_checksum_covers_the_changes_not_the_serial_nor_unchanged_leads() -> Non
 
 
 def test_checksum_is_the_one_a_change_set_file_gives(tmp_path: Path) -> None:
-    from engage_sync.changeset import read_changeset, write_changeset
+    from engage_sync.changeset import parse_changeset, write_changeset
     from engage_sync.model import Tombstone
 
     state = applied((1, lead("a")), (1, lead("gone")), (2, lead("x")))
@@ -134,11 +134,11 @@ def test_checksum_is_the_one_a_change_set_file_gives(tmp_path: Path) -> None:
     assert (result.count(ChangeKind.REPLACE), result.count(ChangeKind.REMOVE)) == (1, 1)
     path = tmp_path / "changes.tsv"
     assert write_changeset(result, path) == 5
-    changeset = read_changeset(path)
+    changeset = parse_changeset(path.read_text(), str(path))
     assert changeset.checksum == result.checksum and len(changeset.items) == 5
     path.write_text(path.read_text().replace("\tupdate\t", "\tcreate\t"))
     with pytest.raises(EngageSyncError, match="do not give the checksum"):
-        read_changeset(path)
+        parse_changeset(path.read_text(), str(path))
 
 
 def test_a_tombstone_is_a_removal_until_it_is_recorded() -> None:

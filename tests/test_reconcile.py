@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from engage_sync.engage.leads import LeadAction, LeadRecord, is_dialable, phone_key
+from engage_sync.errors import ApiError
 from engage_sync.model import DuplicateHandling, PruneAction
 from engage_sync.reconcile.actions import Intent, Want, decide, dialable_left
 
@@ -77,9 +78,11 @@ def test_records_from_search_rows_read_the_nested_lead_too() -> None:
         "leadState": "pending_callback",
         "suppressed": False,
     }
-    r = LeadRecord.from_row(row)
+    r = LeadRecord.parse(row)
     assert r == LeadRecord(7, "E", 9, "4155550100", "PENDING-CALLBACK", False, "")
-    assert LeadRecord.from_row({"externId": "E"}) is None and LeadRecord.from_row([]) is None
+    for unreadable in ({"externId": "E"}, []):
+        with pytest.raises(ApiError, match=r"^leadSearch: "):
+            LeadRecord.parse(unreadable)
     assert dialable_left({"E"}, [r]) == [r]
 
 
@@ -88,5 +91,5 @@ def test_records_from_search_rows_read_the_nested_lead_too() -> None:
 )
 def test_a_lead_state_that_is_not_a_word_is_unreadable_and_dialable(state: str) -> None:
     row = {"leadId": 1, "campaignId": 2, "externId": "E", "leadPhone": "1", "leadState": state}
-    record = LeadRecord.from_row(row)
-    assert record is not None and record.state == "UNREADABLE" and record.dialable
+    record = LeadRecord.parse(row)
+    assert record.state == "UNREADABLE" and record.dialable

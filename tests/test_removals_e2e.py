@@ -122,7 +122,7 @@ def test_a_tombstone_cancels_every_dialable_record_of_that_person_and_nothing_el
     # and someone else in another campaign with one of the phones it cancels (do not call)
     by_hand(emu, OTHER, {"externId": "Q-1", "leadPhone": "6175550199"})
     path = leadset(repo, ["R-1001", "R-1002"], removed=["R-1003"])
-    plan = engage_sync("plan", cwd=repo)
+    plan = engage_sync("plan", cwd=repo, env=emu.where())
     today = date.today()  # no `requested:`, no git, no earlier apply: first seen today
     assert (
         f"  - R-1003  {path.relative_to(repo)}:10  (removed; requested {today} (first seen), "
@@ -143,7 +143,7 @@ def test_a_tombstone_cancels_every_dialable_record_of_that_person_and_nothing_el
     assert dialable(records(emu, OTHER)["Q-1"]) == []
     state = load_json(repo / "engage-sync.state.json")["campaigns"][str(CAMPAIGN)]
     assert "R-1003" not in state["leads"] and state["removed"] == ["R-1003"]
-    again = engage_sync("plan", "--detailed-exitcode", cwd=repo)
+    again = engage_sync("plan", "--detailed-exitcode", cwd=repo, env=emu.where())
     assert again.code == 0 and "0 to remove" in again.out
     for req in action_requests(emu):  # one campaign and lead ids, every time
         criteria = req["body"]["campaignLeadSearchCriteria"]
@@ -163,7 +163,7 @@ def test_prune_off_leaves_dropped_leads_dialable(repo: Path, emu: Served) -> Non
     leadset(repo, ["R-1001", "R-1002"])
     assert apply(repo, emu).code == 0
     leadset(repo, ["R-1001"])
-    plan = engage_sync("plan", cwd=repo)
+    plan = engage_sync("plan", cwd=repo, env=emu.where())
     assert "  ? R-1002  (not declared)  (stays in Engage)" in plan.out
     assert "stay dialable in Engage" in plan.out
     assert apply(repo, emu).code == 0
@@ -177,10 +177,10 @@ def test_prune_cancels_exactly_the_dropped_leads(repo: Path, emu: Served) -> Non
     by_hand(emu, CAMPAIGN, {"externId": "X-9", "leadPhone": "3125550100"})  # unmanaged
     by_hand(emu, OTHER, {"externId": "R-1002", "leadPhone": "3125550101"})  # another campaign
     leadset(repo, ["R-1001", "R-1003"], prune=True)
-    plan = engage_sync("plan", cwd=repo)
+    plan = engage_sync("plan", cwd=repo, env=emu.where())
     assert "  - R-1002  (no longer declared; prune)" in plan.out
     assert "prune: on (cancel what no file declares)" in plan.out
-    doc = json.loads(engage_sync("plan", "--format", "json", cwd=repo).out)
+    doc = json.loads(engage_sync("plan", "--format", "json", cwd=repo, env=emu.where()).out)
     assert doc["format_version"] == 2 and doc["summary"]["remove"] == 1
     removal = next(c for c in doc["changes"] if c["action"] == "remove")
     assert removal == {
@@ -258,7 +258,7 @@ def test_a_phone_change_leaves_one_dialable_record_with_the_new_phone(
     leadset(repo, ["R-1001", "R-1002"], handling=handling)
     assert apply(repo, emu).code == 0
     path = leadset(repo, ["R-1001", "R-1002"], handling=handling, phones={"R-1002": "2125550142"})
-    plan = engage_sync("plan", cwd=repo)
+    plan = engage_sync("plan", cwd=repo, env=emu.where())
     assert f"  -/+ R-1002  {path.relative_to(repo)}:8  (leadPhone)" in plan.out
     assert "1 to replace" in plan.out
     r = apply(repo, emu)
@@ -291,7 +291,7 @@ def test_an_update_under_remove_all_existing_still_cancels_an_old_number(
     assert apply(repo, emu).code == 0
     by_hand(emu, CAMPAIGN, {"externId": "R-1001", "leadPhone": "2125550199"})
     leadset(repo, ["R-1001"], first="Grace")
-    assert "1 to update" in engage_sync("plan", cwd=repo).out
+    assert "1 to update" in engage_sync("plan", cwd=repo, env=emu.where()).out
     r = apply(repo, emu)
     assert r.code == 0, r.err
     live = dialable(records(emu)["R-1001"])
@@ -323,14 +323,14 @@ def test_kill_9_during_the_actions_then_a_rerun_finishes_the_job(repo: Path, emu
     if lock.exists():
         lock_id = json.loads(lock.read_text())["id"]
         assert engage_sync("force-unlock", lock_id, cwd=repo).code == 0
-    plan = engage_sync("plan", cwd=repo)
+    plan = engage_sync("plan", cwd=repo, env=emu.where())
     assert "4 to remove" in plan.out  # nothing was confirmed: all of it is still to do
     r = apply(repo, emu)
     assert r.code == 0, r.err
     now = records(emu)
     assert all(dialable(now[e]) == [] for e in ids[2:])
     assert all(len(dialable(now[e])) == 1 for e in ids[:2])
-    assert "0 to remove" in engage_sync("plan", cwd=repo).out
+    assert "0 to remove" in engage_sync("plan", cwd=repo, env=emu.where()).out
 
 
 def test_an_action_answered_success_false_is_exit_4_and_is_done_next_time(
@@ -344,7 +344,7 @@ def test_an_action_answered_success_false_is_exit_4_and_is_done_next_time(
     assert r.code == 4
     assert "CANCEL_LEADS of 1 record(s) failed" in r.err and "success: false" in r.err
     assert len(dialable(records(emu)["R-1002"])) == 1
-    assert "1 to remove" in engage_sync("plan", cwd=repo).out
+    assert "1 to remove" in engage_sync("plan", cwd=repo, env=emu.where()).out
     r = apply(repo, emu)
     assert r.code == 0 and dialable(records(emu)["R-1002"]) == []
 

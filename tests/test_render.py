@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+import io
 import json
+from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
 
 import pytest
 from test_planner import OPTIONS, desired
 
-from engage_sync.model import Desired, Lead
+from engage_sync.model import Desired, Lead, Plan
 from engage_sync.planner import plan
-from engage_sync.render import MARKER, render_json, render_markdown, render_text
+from engage_sync.render import MARKER, render_markdown, render_text, write_json
 from engage_sync.state import State
 
 PII = {
@@ -22,6 +24,13 @@ PII = {
     "address1": "12 Analytical Row",
     "city": "London",
 }
+
+
+def render_json(result: Plan, rails: Sequence[str] = ()) -> str:
+    """The JSON plan as `plan --format json` writes it (streamed), as one string."""
+    buffer = io.StringIO()
+    write_json(result, buffer, rails)
+    return buffer.getvalue()
 
 
 def big_plan(n: int) -> tuple[State, Desired]:

@@ -93,6 +93,11 @@ class FileTeam(Team):
         env.pop("ENGAGE_BASE_URL")  # from engage-sync.yaml, as in a scaffolded repository
         return env
 
+    def target_env(self) -> dict[str, str]:
+        env = super().target_env()
+        env.pop("ENGAGE_BASE_URL")
+        return env
+
 
 @pytest.fixture
 def team(tmp_path: Path, github: FakeGitHub) -> Iterator[FileTeam]:

@@ -58,7 +58,7 @@ def test_round_trip_keeps_hashes_and_bumps_serial(tmp_path: Path) -> None:
     save_state(state)
     again = load_state(tmp_path / "s.json")
     assert again.serial == 1 and again.lineage == state.lineage
-    assert again.campaigns[136785].hash_of("1001") == ADA.content_hash()
+    assert again.campaigns[136785].hash_of("1001") == ADA.digest
     assert again.campaigns[136785].changed_fields(ADA) == ()
     edited = lead(
         "1001",

@@ -135,7 +135,7 @@ class Team:
         itself (workflow_dispatch); then its artifact uploaded. Returns the checksum."""
         repo = self.clone("plan", shallow=False)
         self._identity(repo)
-        env = {**self.gh_env(), "GITHUB_RUN_ID": str(self.runs)}
+        env = {**self.gh_env(), **self.target_env(), "GITHUB_RUN_ID": str(self.runs)}
         head = git(repo, "rev-parse", "HEAD")
         if number is not None:
             git(repo, "fetch", "-q", "origin", f"pr-{number}")
@@ -148,6 +148,11 @@ class Team:
         self.gh.upload(self.runs, "engage-sync-plan", repo / "plan-output")
         self.runs += 1
         return str(json.loads((repo / "plan-output" / "plan.json").read_text())["checksum"])
+
+    def target_env(self) -> dict[str, str]:
+        """Where the apply job sends (the plan job aims at the same account and server: the
+        state records where each campaign was loaded)."""
+        return self.served.where()
 
     def apply_env(self, **extra: str) -> dict[str, str]:
         return {

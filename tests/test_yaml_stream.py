@@ -4,6 +4,7 @@ composed into a node tree, every lead through the general check (fields.check_le
 
 from __future__ import annotations
 
+import contextlib
 import tracemalloc
 from pathlib import Path
 
@@ -15,6 +16,7 @@ from hypothesis import strategies as st
 from yaml.nodes import MappingNode, ScalarNode
 
 from engage_sync import leadsets
+from engage_sync.errors import InputError
 from engage_sync.leadsets import Sink, documents
 from engage_sync.leadsets.fields import INTEGER_FIELDS, LeadContext, check_lead
 from engage_sync.model import Lead
@@ -203,6 +205,47 @@ def test_yaml_that_cannot_be_read_says_where(tmp_path: Path, body: str, expected
     path = write(tmp_path / "a.yaml", HEADER + "leads:\n" + body)
     _, problems = streamed_messages(path)
     assert any(expected in p for p in problems), problems
+
+
+@pytest.mark.parametrize(
+    ("leads", "last"),
+    [
+        ("leads:\n  - {externId: a}\n  - externId: b\n    firstName: Ada\n", True),
+        ("leads:\n- {externId: a}\n# a comment\n\n-\n  externId: b\n", True),
+        ("leads:\n  - {externId: a}\nremoved: []\n", False),  # a key after the list
+        ("leads:\n  - {externId: a}\n---\n", False),  # another document
+        ("leads:\n  - {externId: a, firstName: 'Ada\nLovelace'}\n", False),  # back to the margin
+        ("leads:\n  - {externId: a}\r  - {externId: b}\n", False),  # a lone \r breaks a line
+        ("leads:\n  - {externId: a, firstName: Ada\u0085Lovelace}\n", False),  # so does NEL
+        ("leads:\r\n  - {externId: a}\r\n\r\n  - {externId: b}\r\n", True),
+        ("x: 1\nleads:\n  - {externId: a}\n-bad: 2\n", False),  # a key that starts with -
+    ],
+)
+def test_a_list_nothing_follows_is_not_skipped_event_by_event(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, leads: str, last: bool
+) -> None:
+    """Issue #34: reading a lead set's other keys skipped the leads' events one by one, as much
+    work as streaming them. When no line after the `leads:` key can hold another top-level key,
+    the rest is only parsed (in C, for its syntax errors); else it is skipped as before."""
+    path = tmp_path / "a.yaml"
+    path.write_bytes((HEADER + leads).encode())
+    skipped: list[object] = []
+    real = documents.skip
+    monkeypatch.setattr(
+        documents, "skip", lambda ev, start: skipped.append(start) or real(ev, start)
+    )
+    with contextlib.suppress(InputError):  # some are not valid YAML: the way taken counts
+        documents.compose(path, "a.yaml")
+    assert (not skipped) is last
+
+
+def test_a_syntax_error_after_the_last_list_is_found_before_any_lead_is_read(
+    tmp_path: Path,
+) -> None:
+    rows = "".join(f"  - {{externId: E{i}, leadPhone: '415555{i:04d}'}}\n" for i in range(3000))
+    path = write(tmp_path / "a.yaml", HEADER + "leads:\n" + rows + "  - {externId: [x}\n")
+    with pytest.raises(InputError, match=r"a.yaml:3004: invalid YAML"):
+        documents.compose(path, "a.yaml")
 
 
 def streamed_messages(path: Path) -> tuple[int, list[str]]:

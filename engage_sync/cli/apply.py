@@ -14,7 +14,6 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from ..changeset import ChangeSet, describe_all
-from ..config import DEFAULT_BASE_URL
 from ..display import printable
 from ..errors import (
     ApplyFailed,
@@ -29,6 +28,8 @@ from ..errors import (
 )
 from ..model import Plan, Problem
 from ..progress import Meter
+from ..settings import resolve
+from ..settings import table as settings
 from .common import (
     PROBLEMS_SHOWN,
     Context,
@@ -37,10 +38,11 @@ from .common import (
     lock_timeout_option,
     pass_ctx,
     progress_meter,
+    setting_option,
     show_problems,
     write_output,
 )
-from .connect import account_for, make_client, number
+from .connect import account_for, make_client
 
 if TYPE_CHECKING:  # the HTTP stack is imported only when apply runs
     from ..reconcile import Report
@@ -77,14 +79,9 @@ class _Progress:
 @click.command()
 @click.argument("paths", nargs=-1, type=click.Path())
 @click.option("--auto-approve", is_flag=True, help="Do not ask for confirmation.")
-@click.option(
-    "--batch-size",
-    type=click.IntRange(1, 10_000),
-    default=None,
-    help="Leads per loader call [default: 500 or engage-sync.yaml batchSize].",
-)
-@click.option("--account", help="Engage account id [env ENGAGE_ACCOUNT_ID].")
-@click.option("--base-url", help=f"Voice API base URL [env ENGAGE_BASE_URL; {DEFAULT_BASE_URL}].")
+@setting_option(settings.BATCH_SIZE)
+@setting_option(settings.ACCOUNT)
+@setting_option(settings.BASE_URL)
 @click.option("--fail-fast", is_flag=True, help="Stop at the first failed batch.")
 @click.option(
     "--report-json", metavar="FILE", help="Write the apply report as JSON (also on failure)."
@@ -102,32 +99,10 @@ class _Progress:
     help="Look at Engage first and correct drift towards less calling (duplicates, "
     "reappeared, changed phones); never re-creates missing leads.",
 )
-@click.option(
-    "--rate-scale",
-    type=float,
-    default=None,
-    help="Run the rate-limit pacing this many times faster (emulator tests only).",
-)
-@click.option(
-    "--max-retries",
-    type=click.IntRange(0, 100),
-    default=None,
-    help="Retries of a failing call [env ENGAGE_SYNC_MAX_RETRIES; 6].",
-)
-@click.option(
-    "--timeout",
-    type=click.FloatRange(0.1),
-    default=None,
-    help="Seconds to wait for one answer [env ENGAGE_SYNC_TIMEOUT; 60].",
-)
-@click.option(
-    "--look-first",
-    type=click.Choice(["off", "probe", "all"]),
-    default="off",
-    show_default=True,
-    help="Look creates up in Engage before posting them: the first batch of each campaign "
-    "(all of them once one is found), or all.",
-)
+@setting_option(settings.RATE_SCALE)
+@setting_option(settings.MAX_RETRIES)
+@setting_option(settings.TIMEOUT)
+@setting_option(settings.LOOK_FIRST)
 @global_options(debug=True)
 @pass_ctx
 def apply(ctx: Context, /, **flags: Any) -> ExitCode:
@@ -205,18 +180,19 @@ def run_apply(
     rate_scale: float | None = None,
     max_retries: int | None = None,
     timeout: float | None = None,
-    look_first: str = "off",
+    look_first: str = settings.LOOK_FIRST.default,
     reviewed: list[ChangeSet] | None = None,
 ) -> ExitCode:
     """`apply` and `ci apply`: the flags to a request, the operation, its outcome rendered."""
     from ..reconcile import operation
 
+    ctx.aim(account, base_url)  # the plan's target is where this apply sends
     # credentials and base URL first (no network): a misconfigured apply fails on its first line
     client = make_client(ctx, base_url, rate_scale, max_retries, timeout)
     request = operation.ApplyRequest(
         paths=paths,
         default_account=account_for(account, ctx),
-        batch_size=batch_size or ctx.config.batch_size or 500,
+        batch_size=resolve(settings.BATCH_SIZE, batch_size, ctx.config.batch_size),
         fail_fast=fail_fast,
         lock_timeout=lock_timeout,
         checksum=checksum,
@@ -224,9 +200,7 @@ def run_apply(
         refresh=refresh,
         reviewed=reviewed,
         look_first=look_first,
-        lookup_delay=number(
-            float, None, "ENGAGE_SYNC_LOOKUP_DELAY", ctx.config.lookup_delay or 2.0
-        ),
+        lookup_delay=resolve(settings.LOOKUP_DELAY, None, ctx.config.lookup_delay),
         max_in_flight=_in_flight(),
     )
     hooks = _Terminal(auto_approve, reviewed, force)
@@ -414,8 +388,8 @@ def recorded_what(report: Report) -> str:
 
 
 @click.command()
-@click.option("--account", help="Engage account id [env ENGAGE_ACCOUNT_ID].")
-@click.option("--base-url", help="Voice API base URL [env ENGAGE_BASE_URL].")
+@setting_option(settings.ACCOUNT)
+@setting_option(settings.BASE_URL)
 @click.option(
     "--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True
 )
@@ -431,17 +405,14 @@ def campaigns(ctx: Context, account: str | None, base_url: str | None, fmt: str)
     with make_client(ctx, base_url) as client:
         groups = client.dial_groups_with_campaigns(acct)
     if fmt == "json":
-        click.echo(json.dumps(groups, indent=2, sort_keys=True))
+        click.echo(json.dumps([g.as_json() for g in groups], indent=2, sort_keys=True))
         return ExitCode.OK
     for g in groups:
-        click.echo(
-            f"dial group {printable(g['dialGroupId'])} {printable(g.get('dialGroupName', ''))}"
-            f"{'' if g.get('isActive', True) else ' (inactive)'}"
-        )
-        for c in g["campaigns"]:
-            active = "active" if c.get("isActive") in (1, True) else "inactive"
-            cid, name = printable(c["campaignId"]), printable(c.get("campaignName", ""))
-            click.echo(f"  {cid:>8}  {name}  ({active})")
+        inactive = " (inactive)" if g.active is False else ""
+        click.echo(f"dial group {g.group_id} {printable(g.name)}{inactive}")
+        for c in g.campaigns:
+            active = "active" if c.active else "inactive"
+            click.echo(f"  {c.campaign_id:>8}  {printable(c.name)}  ({active})")
     return ExitCode.OK
 
 
@@ -460,7 +431,5 @@ def force_unlock(ctx: Context, lock_id: str) -> int:
 
 def _in_flight() -> int | None:
     """ENGAGE_SYNC_MAX_IN_FLIGHT: loader calls in flight at once (unset: what the limits admit)."""
-    value = number(int, None, "ENGAGE_SYNC_MAX_IN_FLIGHT", 0)
-    if value < 0:
-        raise ConfigError(f"ENGAGE_SYNC_MAX_IN_FLIGHT must be 1 or more, not {value}")
-    return value or None
+    value: int | None = resolve(settings.MAX_IN_FLIGHT)
+    return value

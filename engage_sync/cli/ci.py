@@ -4,16 +4,25 @@ pinning a newer engage-sync upgrades them. Each runs outside GitHub too (the tes
 from __future__ import annotations
 
 import os
-import re
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from ..display import printable
 from ..errors import ConfigError, EngageSyncError, ExitCode, GitHubError, StateNotSaved
+from ..model import OutputFormat
+from ..settings import resolve
+from ..settings import table as settings
 from .apply import run_apply
-from .common import Context, annotate, global_options, pass_ctx
-from .plan import plan as plan_command
+from .common import Context, annotate, global_options, pass_ctx, setting_option
+from .connect import account_for
+from .plan import exit_for, run_plan, write_drift, write_plan
+
+if TYPE_CHECKING:  # the GitOps loop (and the HTTP stack under it) is imported when it runs
+    from ..changeset import ChangeSet
+    from ..gitops.git import Git
+    from ..gitops.reviews import Rules
 
 
 @click.group()
@@ -38,44 +47,40 @@ def _summary(text: str) -> None:
 
 
 @ci.command("plan")
-@click.option(
-    "--out-dir",
-    envvar="ENGAGE_SYNC_PLAN_DIR",
-    default="plan-output",
-    show_default=True,
-    help="Where plan.md, plan.json and changes.tsv go (keep it as the run's artifact) "
-    "[env ENGAGE_SYNC_PLAN_DIR].",
-)
+@setting_option(settings.PLAN_DIR)
 @global_options(debug=True)
 @pass_ctx
 def ci_plan(ctx: Context, out_dir: str) -> int:
     """Plan for review: markdown, JSON and the change set in one pass; the job summary; one
     pull-request comment updated in place (GITHUB_TOKEN, GITHUB_REPOSITORY, PR_NUMBER).
     Invalid lead sets fail it. Needs no Engage credentials."""
-    from ..gitops.github import GitHub
-    from ..gitops.reviews import comment_body, upsert_comment
+    from ..reconcile.planning import PlanRequest
 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     md, doc, changes = out / "plan.md", out / "plan.json", out / "changes.tsv"
-    click.get_current_context().invoke(
-        plan_command, outs=(str(md), str(doc)), changes_out=str(changes)
-    )
-    markdown = md.read_text(encoding="utf-8")  # bounded: a comment holds 65,536 characters
-    # the change set's header names the checksum; its lines are counted, never held (a first
-    # plan of a million leads is a million lines, and the JSON plan is larger still)
-    with changes.open(encoding="utf-8") as f:
-        checksum = f.readline().rsplit(" ", 1)[-1].strip()
-        count = sum(1 for line in f if line.strip())
-    orphaned = re.search(r"(\d+) orphaned, \d+ unchanged\.", markdown)
+    outcome = run_plan(ctx, PlanRequest(changes_to=changes))
+    targets = [(OutputFormat.MARKDOWN.value, str(md)), (OutputFormat.JSON.value, str(doc))]
+    markdown = write_plan(outcome, targets)[OutputFormat.MARKDOWN.value]
+    count, checksum = outcome.counts.to_carry_out, outcome.checksum
     click.echo(
-        f"Plan: {count} change(s) to carry out, {orphaned.group(1) if orphaned else 0} "
-        f"orphaned; checksum {checksum}; written to {out}/"
+        f"Plan: {count} change(s) to carry out, {outcome.counts.orphaned} orphaned; "
+        f"checksum {checksum}; written to {out}/"
     )
     _summary(markdown)
     _github_output(
         **{"has-changes": str(count > 0).lower(), "checksum": checksum, "plan-dir": out_dir}
     )
+    _post_plan(markdown, checksum)
+    return ExitCode.OK
+
+
+def _post_plan(markdown: str, checksum: str) -> None:
+    """The plan as the pull request's one plan comment, updated in place, its trailer naming
+    the checksum and this run (PR_NUMBER, GITHUB_TOKEN, GITHUB_REPOSITORY)."""
+    from ..gitops.github import GitHub
+    from ..gitops.reviews import comment_body, upsert_comment
+
     pr = os.environ.get("PR_NUMBER")
     github = GitHub.from_env(os.environ)
     if github is not None and pr:
@@ -92,7 +97,6 @@ def ci_plan(ctx: Context, out_dir: str) -> int:
             f"(`engage-sync ci apply --checksum {checksum}`, or the apply workflow's "
             "workflow_dispatch)."
         )
-    return ExitCode.OK
 
 
 def _run_id() -> str | None:
@@ -101,76 +105,21 @@ def _run_id() -> str | None:
 
 def _bot() -> str:
     """Who writes the plan comments: GITHUB_TOKEN's bot, or a GitHub App's."""
-    from ..gitops.github import BOT_LOGIN
-
-    return os.environ.get("ENGAGE_SYNC_BOT_LOGIN") or BOT_LOGIN
+    bot: str = resolve(settings.BOT_LOGIN)
+    return bot
 
 
 @ci.command("apply")
-@click.option(
-    "--checksum",
-    envvar="ENGAGE_SYNC_REVIEWED_CHECKSUM",
-    metavar="SHA",
-    help="Apply main's plan only if it has this checksum (a plan reviewed on main) instead of "
-    "the plans reviewed on the merged pull requests [env ENGAGE_SYNC_REVIEWED_CHECKSUM].",
-)
-@click.option(
-    "--report-dir",
-    envvar="ENGAGE_SYNC_REPORT_DIR",
-    default="apply-output",
-    show_default=True,
-    help="Where the apply report goes (keep it as the run's artifact) "
-    "[env ENGAGE_SYNC_REPORT_DIR].",
-)
-@click.option(
-    "--look-first",
-    type=click.Choice(["off", "probe", "all"]),
-    default="probe",
-    show_default=True,
-    help="Look creates up in Engage before posting them, so a state that never reached git "
-    "does not load them twice.",
-)
-@click.option(
-    "--branch",
-    envvar="ENGAGE_SYNC_BRANCH",
-    default="main",
-    show_default=True,
-    help="The branch applied and the state committed to; in GitHub Actions the run must be on "
-    "it [env ENGAGE_SYNC_BRANCH].",
-)
-@click.option(
-    "--plan-workflow",
-    envvar="ENGAGE_SYNC_PLAN_WORKFLOW",
-    default=".github/workflows/plan.yml",
-    show_default=True,
-    help="The workflow whose runs' plans count as reviews [env ENGAGE_SYNC_PLAN_WORKFLOW].",
-)
-@click.option(
-    "--apply-workflow",
-    envvar="ENGAGE_SYNC_APPLY_WORKFLOW",
-    default=".github/workflows/apply.yml",
-    show_default=True,
-    help="The workflow whose apply reports vouch for a rescue branch "
-    "[env ENGAGE_SYNC_APPLY_WORKFLOW].",
-)
-@click.option(
-    "--push-attempts",
-    envvar="ENGAGE_SYNC_PUSH_ATTEMPTS",
-    type=click.IntRange(1, 20),
-    default=5,
-    show_default=True,
-    help="Pushes of the state commit, rebased onto main between them.",
-)
-@click.option(
-    "--push-backoff",
-    envvar="ENGAGE_SYNC_PUSH_BACKOFF",
-    type=click.FloatRange(0),
-    default=2.0,
-    show_default=True,
-    help="Seconds before the second push, doubling each time.",
-)
-@click.option("--batch-size", type=click.IntRange(1, 10_000), default=None, hidden=True)
-@click.option("--rate-scale", type=float, default=None, hidden=True)
+@setting_option(settings.REVIEWED_CHECKSUM, metavar="SHA")
+@setting_option(settings.REPORT_DIR)
+@setting_option(settings.LOOK_FIRST)
+@setting_option(settings.BRANCH)
+@setting_option(settings.PLAN_WORKFLOW)
+@setting_option(settings.APPLY_WORKFLOW)
+@setting_option(settings.PUSH_ATTEMPTS)
+@setting_option(settings.PUSH_BACKOFF)
+@setting_option(settings.BATCH_SIZE, hidden=True)
+@setting_option(settings.RATE_SCALE, hidden=True)
 @global_options(debug=True)
 @pass_ctx
 def ci_apply(
@@ -190,34 +139,20 @@ def ci_apply(
     (tombstones always), name any change nobody reviewed (exit 5), and commit the state to the
     branch, rebased onto whatever landed meanwhile. Nothing posted, nothing committed."""
     from ..gitops.git import Git
-    from ..gitops.github import GitHub
-    from ..gitops.loop import restore_rescued, reviewed_since_last_apply, save_state
     from ..gitops.reviews import Rules
 
     _check_ref(branch)
     token, server = os.environ.get("GITHUB_TOKEN"), os.environ.get("GITHUB_SERVER_URL")
     auth = Git.token_auth(server, token) if token and server else None
     git = Git(Path.cwd(), branch=branch, auth=auth)
-    github = GitHub.from_env(os.environ)
-    try:
-        restored = restore_rescued(
-            git, github, ctx.state_path, push_attempts, push_backoff, apply_workflow
-        )
-        for rescued in restored.restored:
-            click.echo(f"Restored the state an earlier apply kept on {printable(rescued)}.")
-        for why in restored.refused:  # a branch anyone could name: escaped
-            annotate("warning", why)
-        reviewed = None
-        if not checksum:
-            rules = Rules(_bot(), plan_workflow, branch)
-            found = reviewed_since_last_apply(git, github, os.environ, rules)
-            click.echo(printable(found.summary))
-            for note in found.notes:  # what GitHub answered, pull requests' names: escaped
-                click.echo(f"  note: {printable(note)}")
-            reviewed = found.changesets
-    finally:
-        if github is not None:
-            github.close()
+    reviewed = _restore_and_review(
+        ctx,
+        git,
+        None if checksum else Rules(_bot(), plan_workflow, branch),
+        apply_workflow,
+        push_attempts,
+        push_backoff,
+    )
     report = Path(report_dir)
     report.mkdir(parents=True, exist_ok=True)
     head = git.head()
@@ -230,12 +165,32 @@ def ci_apply(
             report_json=str(report / "apply-report.json"),
             checksum=checksum,
             reviewed=reviewed,
-            look_first=look_first,
+            # the state is shared through git: auto always probes here
+            look_first="probe" if look_first == "auto" else look_first,
             batch_size=batch_size,
             rate_scale=rate_scale,
         )
     except EngageSyncError as e:  # the state records what did succeed: commit it all the same
         failure = e
+    _commit_state(ctx, git, head, report, push_attempts, push_backoff, failure)
+    if failure is not None:
+        raise failure
+    return code
+
+
+def _commit_state(
+    ctx: Context,
+    git: Git,
+    head: str,
+    report: Path,
+    push_attempts: int,
+    push_backoff: float,
+    failure: EngageSyncError | None,
+) -> None:
+    """Commit the state (and the report's evidence) to the branch, whether or not the apply
+    failed: the state records what did succeed."""
+    from ..gitops.loop import save_state
+
     try:
         saved = save_state(
             git, ctx.state_path, head, report, _run_id(), push_attempts, push_backoff
@@ -246,9 +201,41 @@ def ci_apply(
         raise StateNotSaved(message) from e
     if saved.message:
         click.echo(saved.message)
-    if failure is not None:
-        raise failure
-    return code
+
+
+def _restore_and_review(
+    ctx: Context,
+    git: Git,
+    rules: Rules | None,
+    apply_workflow: str,
+    push_attempts: int,
+    push_backoff: float,
+) -> list[ChangeSet] | None:
+    """Bring back the state an earlier apply could only keep on a rescue branch, then find the
+    change sets reviewed on the pull requests merged since the last apply (None without
+    `rules`: apply is gated by a checksum instead)."""
+    from ..gitops.github import GitHub
+    from ..gitops.loop import restore_rescued, reviewed_since_last_apply
+
+    github = GitHub.from_env(os.environ)
+    try:
+        restored = restore_rescued(
+            git, github, ctx.state_path, push_attempts, push_backoff, apply_workflow
+        )
+        for rescued in restored.restored:
+            click.echo(f"Restored the state an earlier apply kept on {printable(rescued)}.")
+        for why in restored.refused:  # a branch anyone could name: escaped
+            annotate("warning", why)
+        if rules is None:
+            return None
+        found = reviewed_since_last_apply(git, github, os.environ, rules)
+        click.echo(printable(found.summary))
+        for note in found.notes:  # what GitHub answered, pull requests' names: escaped
+            click.echo(f"  note: {printable(note)}")
+        return found.changesets
+    finally:
+        if github is not None:
+            github.close()
 
 
 def _check_ref(branch: str) -> None:
@@ -265,29 +252,26 @@ def _check_ref(branch: str) -> None:
 
 
 @ci.command("drift")
-@click.option(
-    "--out-dir",
-    envvar="ENGAGE_SYNC_DRIFT_DIR",
-    default="drift-output",
-    show_default=True,
-    help="Where drift.json and drift.txt go [env ENGAGE_SYNC_DRIFT_DIR].",
-)
+@setting_option(settings.DRIFT_DIR)
 @global_options(debug=True)
 @pass_ctx
 def ci_drift(ctx: Context, out_dir: str) -> int:
     """The daily check: what changed in Engage outside engage-sync, and the opt-outs still to
     carry out. Exit 0 without drift, 2 with (the job fails visibly), 6 when an opt-out is past
     its deadline, 1 on error. The report never holds lead values."""
+    from ..reconcile.planning import PlanRequest
+
     _check_drift_target(ctx)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     text, doc = out / "drift.txt", out / "drift.json"
-    code = click.get_current_context().invoke(
-        plan_command, refresh_only=True, detailed_exitcode=True, outs=(str(doc), str(text))
-    )
-    shown = text.read_text(encoding="utf-8")
+    request = PlanRequest(drift_only=True, default_account=account_for(None, ctx))
+    outcome = run_plan(ctx, request, look=True)
+    targets = [(OutputFormat.JSON.value, str(doc)), (OutputFormat.TEXT.value, str(text))]
+    shown = write_drift(outcome, targets)[OutputFormat.TEXT.value]
     click.echo(shown, nl=False)
     _summary(f"## engage-sync drift\n\n```\n{shown}```\n")
+    code = exit_for(outcome)
     if code == ExitCode.CHANGES:
         click.echo(
             "::error::Engage drifted from the lead sets: see above; `engage-sync apply "
@@ -298,18 +282,17 @@ def ci_drift(ctx: Context, out_dir: str) -> int:
             "::error::an opt-out is past its deadline: see above; run the apply workflow now "
             "(it carries out tombstones before anything else)"
         )
-    return ExitCode(code)
+    return code
 
 
 def _check_drift_target(ctx: Context) -> None:
     """Drift looks where the last apply loaded, and nowhere else: a base URL changed since (a
     merge no apply has carried out yet) would send the credentials to a host no apply used."""
-    from ..config import DEFAULT_BASE_URL, pick
     from ..engage.hosts import engage_target
     from ..state import read_state
 
     recorded = read_state(ctx.state_path).base_url
-    url = str(pick(None, "ENGAGE_BASE_URL", ctx.config.base_url, DEFAULT_BASE_URL))
+    url = str(resolve(settings.BASE_URL, None, ctx.config.base_url))
     if recorded is not None and engage_target(url) != recorded:
         raise ConfigError(
             f"the state was applied to {recorded}, and this drift check would look at "

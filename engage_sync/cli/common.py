@@ -12,15 +12,16 @@ from typing import Any, TypeVar
 import click
 
 from .. import workspace
-from ..config import Config, load_config
+from ..config import Config, aimed, load_config
 from ..display import printable
 from ..errors import EngageSyncError, ExitCode
 from ..leadsets.problems import KEPT, Key, group
 from ..model import Problem
 from ..progress import Meter
+from ..settings import Kind, Setting, resolve
+from ..settings import table as settings
 
 PROBLEMS_SHOWN = 20  # plan and apply summarise; validate lists every problem
-PROGRESS_VAR = "ENGAGE_SYNC_PROGRESS_SECONDS"  # off a terminal: a progress line this often
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -52,9 +53,13 @@ class Context:
 
     @property
     def config(self) -> Config:
-        if self._config is None:
-            self._config = load_config(self.config_file)
+        if self._config is None:  # the account and base URL as the environment sets them
+            self._config = aimed(load_config(self.config_file))
         return self._config
+
+    def aim(self, account: str | None, base_url: str | None) -> None:
+        """A command's --account and --base-url, over the environment and the file."""
+        self._config = aimed(self.config, account, base_url)
 
     @property
     def state_path(self) -> Path:
@@ -96,12 +101,8 @@ def global_options(*, state: bool = True, debug: bool = False) -> Callable[[F], 
 
     def decorate(f: F) -> F:
         opts = [
-            click.option(
-                "--config",
-                metavar="FILE",
-                expose_value=False,
-                callback=_setter("config_file"),
-                help="Settings file [env ENGAGE_SYNC_CONFIG; default: ./engage-sync.yaml].",
+            setting_option(
+                settings.CONFIG, metavar="FILE", expose_value=False, callback=_setter("config_file")
             ),
             click.option(
                 "--color/--no-color",
@@ -113,12 +114,11 @@ def global_options(*, state: bool = True, debug: bool = False) -> Callable[[F], 
         ]
         if state:
             opts.append(
-                click.option(
-                    "--state",
+                setting_option(
+                    settings.STATE,
                     metavar="PATH",
                     expose_value=False,
                     callback=_setter("state_flag"),
-                    help="State file [env ENGAGE_SYNC_STATE; default: engage-sync.state.json].",
                 )
             )
         if debug:
@@ -160,6 +160,31 @@ _LINE_COLOURS: tuple[tuple[str, dict[str, Any]], ...] = (
     ("past a safety rail", {"fg": "yellow"}),
     ("Plan:", {"bold": True}),
 )
+
+
+def setting_option(setting: Setting, note: str = "", **attrs: Any) -> Callable[[F], F]:
+    """A command's option for a row of the settings table: its flag, its help (the environment
+    variable, the engage-sync.yaml key and the default, from the row) and a type within the
+    row's bounds. A setting engage-sync.yaml cannot hold is resolved here (flag > environment >
+    default: the command gets the value to use); one it can is resolved by the command, which
+    reads the file (`settings.resolve` with the configured value)."""
+    assert setting.flag is not None, setting.name
+    if setting.key is None and "callback" not in attrs:
+        attrs["callback"] = lambda _ctx, _param, value: resolve(setting, value)
+    attrs.setdefault("type", _flag_type(setting))
+    return click.option(setting.flag, default=None, help=setting.help_text(note), **attrs)
+
+
+def _flag_type(setting: Setting) -> Any:
+    if setting.kind is Kind.CHOICE:
+        return click.Choice(setting.choices)
+    bounded = setting.low is not None or setting.high is not None
+    if setting.kind in (Kind.INT, Kind.BYTES):
+        low, high = (None if b is None else int(b) for b in (setting.low, setting.high))
+        return click.IntRange(low, high) if bounded else click.INT
+    if setting.kind in (Kind.NUMBER, Kind.SECONDS):
+        return click.FloatRange(setting.low, setting.high) if bounded else click.FLOAT
+    return None
 
 
 def lock_timeout_option(f: F) -> F:
@@ -301,11 +326,7 @@ def progress_meter(label: str, unit: str, total: int | None = None) -> Meter | N
     ENGAGE_SYNC_PROGRESS_SECONDS (5; 0 turns it off). On a terminal, None: nothing changes."""
     if sys.stderr.isatty():
         return None
-    raw = os.environ.get(PROGRESS_VAR, "").strip() or "5"
-    try:
-        interval = float(raw)
-    except ValueError:
-        raise EngageSyncError(f"{PROGRESS_VAR} must be a number of seconds, not {raw!r}") from None
+    interval = resolve(settings.PROGRESS_SECONDS)
     if not interval > 0:  # 0, a negative number or nan: no progress lines
         return None
     meter = Meter(lambda line: click.echo(f"progress: {line}", err=True), interval)

@@ -4,10 +4,16 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from ..errors import ConfigError, ExitCode
+from ..settings import table as settings
+from .common import setting_option
+
+if TYPE_CHECKING:  # the emulator's server is imported when it is run
+    from ..emulator import Emulator, Settings
 
 
 @click.command()
@@ -46,13 +52,7 @@ from ..errors import ConfigError, ExitCode
     is_flag=True,
     help="Listen on an address other machines can reach (needs --admin-token).",
 )
-@click.option(
-    "--admin-token",
-    envvar="ENGAGE_SYNC_EMULATOR_ADMIN_TOKEN",
-    metavar="TOKEN",
-    help="Require Authorization: Bearer TOKEN on /_emulator/* (at least 16 characters) "
-    "[env ENGAGE_SYNC_EMULATOR_ADMIN_TOKEN].",
-)
+@setting_option(settings.EMULATOR_ADMIN_TOKEN, metavar="TOKEN")
 @click.option(
     "--allowed-host",
     "allowed_hosts",
@@ -82,29 +82,21 @@ def emulator(
     from ..emulator import Emulator, Settings, default_seed, load_seed
     from ..emulator.guard import is_loopback
     from ..emulator.server import SignalStop, run_until_signal, serve
-    from ..engage import parse_limits
 
     hosts = _reachable_as(host, allow_remote, admin_token, allowed_hosts, is_loopback(host))
 
     seed = load_seed(Path(seed_file)) if seed_file else default_seed()
-    settings = Settings.from_seed(seed.get("settings", {}))
-    for value, attr in (
-        (token_ttl, "token_ttl"),
-        (rate_scale, "rate_scale"),
-        (max_leads, "max_leads_per_call"),
-        (latency, "latency"),
-        (hang_seconds, "hang_seconds"),
-        (search_max_rows, "search_max_rows"),
-        (loader_status, "loader_status"),
-        (request_log, "request_log"),
-    ):
-        if value is not None:
-            setattr(settings, attr, value)
-    if loader_limits:
-        try:
-            settings.loader_limits = parse_limits(loader_limits)
-        except ValueError as e:
-            raise ConfigError(str(e)) from e
+    overrides = {
+        "token_ttl": token_ttl,
+        "rate_scale": rate_scale,
+        "max_leads_per_call": max_leads,
+        "latency": latency,
+        "hang_seconds": hang_seconds,
+        "search_max_rows": search_max_rows,
+        "loader_status": loader_status,
+        "request_log": request_log,
+    }
+    settings = _settings(Settings.from_seed(seed.get("settings", {})), overrides, loader_limits)
     emu = Emulator(seed, settings, data or ":memory:")
     try:
         server = serve(emu, host, port, hosts, admin_token)
@@ -114,6 +106,38 @@ def emulator(
     bound_host, bound_port = server.server_address[:2]
     named = hosts[0] if hosts else str(bound_host)
     origin = f"http://{f'[{named}]' if ':' in named else named}:{bound_port}"
+    _banner(origin, emu, settings.token_ttl, admin_token)
+    if allow_remote:
+        click.echo(
+            f"warning: reachable from other machines as {', '.join(hosts)}; the credentials "
+            "above are the seed's (give your own with --seed), and anyone who can reach it "
+            "can use them",
+            err=True,
+        )
+    sys.stdout.flush()
+    run_until_signal(server, stop)
+    emu.store.close()
+    click.echo("emulator stopped")
+    return ExitCode.OK
+
+
+def _settings(settings: Settings, overrides: dict[str, Any], loader_limits: str | None) -> Settings:
+    """The seed's settings with the flags given on top."""
+    from ..engage import parse_limits
+
+    for attr, value in overrides.items():
+        if value is not None:
+            setattr(settings, attr, value)
+    if loader_limits:
+        try:
+            settings.loader_limits = parse_limits(loader_limits)
+        except ValueError as e:
+            raise ConfigError(str(e)) from e
+    return settings
+
+
+def _banner(origin: str, emu: Emulator, token_ttl: float, admin_token: str | None) -> None:
+    """Where the emulator listens and the credentials that work on it, to paste in a shell."""
     creds = emu.creds
     first_account = next(iter(emu.accounts), "")
     click.echo(f"engage-sync emulator listening on {origin} (Voice API base URL {origin}/voice)")
@@ -129,7 +153,7 @@ def emulator(
     click.echo("# or a legacy API token:")
     tokens = creds.get("apiTokens") or [""]
     click.echo(f"#   export ENGAGE_API_TOKEN={tokens[0]}")
-    click.echo(f"# or a ready access token (valid {settings.token_ttl:g} s):")
+    click.echo(f"# or a ready access token (valid {token_ttl:g} s):")
     click.echo(f"#   export ENGAGE_ACCESS_TOKEN={emu.mint_access_token()}")
     click.echo(
         "Inspect: GET /_emulator/leads, /_emulator/requests, /_emulator/faults"
@@ -137,18 +161,6 @@ def emulator(
         + ". Ctrl-C stops.",
         nl=True,
     )
-    if allow_remote:
-        click.echo(
-            f"warning: reachable from other machines as {', '.join(hosts)}; the credentials "
-            "above are the seed's (give your own with --seed), and anyone who can reach it "
-            "can use them",
-            err=True,
-        )
-    sys.stdout.flush()
-    run_until_signal(server, stop)
-    emu.store.close()
-    click.echo("emulator stopped")
-    return ExitCode.OK
 
 
 MIN_ADMIN_TOKEN = 16

@@ -15,6 +15,8 @@ from .. import __version__
 from ..display import printable
 from ..errors import EngageSyncError, ExitCode, ValidationFailed
 from ..model import Severity
+from ..settings import chosen
+from ..settings import table as settings
 from . import apply, ci, emulator, evidence, lock, optouts, plan, scaffold, state
 from .common import (
     PROBLEMS_SHOWN,
@@ -35,9 +37,8 @@ def cli(ctx: click.Context) -> None:
     --config, --state, --debug and --color/--no-color may stand before or after the command name.
     """
     ctx.ensure_object(Context)
-    env_config = os.environ.get("ENGAGE_SYNC_CONFIG")
-    if env_config and ctx.obj.config_file is None:
-        ctx.obj.config_file = env_config
+    # flag (before the command name) > ENGAGE_SYNC_CONFIG; a flag after the name replaces both
+    ctx.obj.config_file = chosen(settings.CONFIG, ctx.obj.config_file)
 
 
 for command in (

@@ -13,9 +13,10 @@ from pathlib import Path
 import click
 
 from .. import workspace
-from ..config import DEFAULT_LEADSETS, pick
 from ..errors import ConfigError, EngageSyncError, ExitCode
-from .common import Context, global_options, pass_ctx
+from ..settings import resolve
+from ..settings import table as settings
+from .common import Context, global_options, pass_ctx, setting_option
 from .connect import account_for, make_client
 
 LIST_NAME = "engage-opt-outs"
@@ -27,8 +28,8 @@ def optouts() -> None:
 
 
 @optouts.command("pull")
-@click.option("--account", help="Engage account id [env ENGAGE_ACCOUNT_ID].")
-@click.option("--base-url", help="Voice API base URL [env ENGAGE_BASE_URL].")
+@setting_option(settings.ACCOUNT)
+@setting_option(settings.BASE_URL)
 @click.option(
     "--file",
     "out",
@@ -61,7 +62,7 @@ def pull(ctx: Context, account: str | None, base_url: str | None, out: str | Non
         for acct, campaigns in sorted(accounts.items()):
             scope = sorted(campaigns) if rules.scope == "campaign" else None
             found |= engage_opt_outs(client, acct, planned.registry, rules.engage_states, scope)
-    folder = Path(str(pick(None, None, ctx.config.leadsets, DEFAULT_LEADSETS)))
+    folder = Path(str(resolve(settings.LEADSETS, None, ctx.config.leadsets)))
     target = Path(out) if out else folder / f"{LIST_NAME}.csv"
     added = _append(target, sorted(found), rules.today().isoformat())
     if not out and target.exists():

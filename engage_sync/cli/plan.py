@@ -5,15 +5,18 @@ from __future__ import annotations
 import json
 import os
 import sys
-from collections.abc import Callable, Mapping
-from itertools import chain, islice
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from .. import workspace
 from ..errors import EngageSyncError, ExitCode
-from ..model import ALARMING_DRIFT, OutputFormat, Plan, Severity
+from ..model import OutputFormat, Plan, Severity
+from ..progress import Meter
+from ..settings import chosen
+from ..settings import table as settings
 from .common import (
     PROBLEMS_SHOWN,
     Context,
@@ -21,10 +24,15 @@ from .common import (
     pass_ctx,
     progress_meter,
     refuse_pii_off_terminal,
+    setting_option,
     show_problems,
     write_output,
 )
 from .connect import account_for, make_client
+
+if TYPE_CHECKING:  # the operation (and the HTTP stack under it) is imported when a plan is made
+    from ..leadsets.problems import Sink
+    from ..reconcile.planning import PlanOutcome, PlanRequest
 
 
 @click.command()
@@ -86,8 +94,8 @@ def validate(ctx: Context, paths: tuple[str, ...]) -> int:
     is_flag=True,
     help="Only what changed outside engage-sync; with --detailed-exitcode, 2 when any did.",
 )
-@click.option("--account", help="Engage account id, for --refresh [env ENGAGE_ACCOUNT_ID].")
-@click.option("--base-url", help="Voice API base URL, for --refresh [env ENGAGE_BASE_URL].")
+@setting_option(settings.ACCOUNT, ", for --refresh")
+@setting_option(settings.BASE_URL, ", for --refresh")
 @click.option(
     "--changes-out",
     metavar="FILE",
@@ -113,81 +121,107 @@ def plan(
 
     Offline (no credentials) unless --refresh or --refresh-only look at Engage.
     """
-    from ..render import opt_out_counts, render_drift_text, render_markdown, render_text
+    from ..reconcile.planning import PlanRequest
 
+    ctx.aim(account, base_url)  # where the plan's leads would go (the state says where they went)
     targets = _targets(fmt, outs)
-    if show_pii:
-        refuse_pii_off_terminal("--show-pii")
-    if show_pii and (targets != [(OutputFormat.TEXT.value, None)]):
+    _check_pii(show_pii, targets)
+    request = PlanRequest(
+        paths,
+        drift_only=refresh_only,
+        default_account=account_for(account, ctx),
+        changes_to=Path(changes_out) if changes_out else None,
+    )
+    outcome = run_plan(ctx, request, look=refresh or refresh_only, base_url=base_url)
+    if refresh_only:
+        write_drift(outcome, targets, limit)
+    else:
+        write_plan(outcome, targets, limit, show_pii=show_pii)
+    return exit_for(outcome) if detailed_exitcode else ExitCode.OK
+
+
+def exit_for(outcome: PlanOutcome) -> ExitCode:
+    """`--detailed-exitcode` and the drift check: what the plan calls for, as an exit code."""
+    from ..reconcile.planning import Attention
+
+    return {
+        Attention.NONE: ExitCode.OK,
+        Attention.CHANGES: ExitCode.CHANGES,
+        Attention.OVERDUE: ExitCode.OVERDUE,
+    }[outcome.attention]
+
+
+def _check_pii(show_pii: bool, targets: list[tuple[str, str | None]]) -> None:
+    """Lead values go to the user's own terminal only: never in CI, a file or another format."""
+    if not show_pii:
+        return
+    refuse_pii_off_terminal("--show-pii")
+    if targets != [(OutputFormat.TEXT.value, None)]:
         raise EngageSyncError(
             "--show-pii shows values on your terminal only: use it with "
             "--format text and without --out"
         )
-    client = make_client(ctx, base_url) if refresh or refresh_only else None  # credentials first
-    # --refresh compares declared phones with Engage's: it reads every lead set
-    looking = client is not None
-    meter = progress_meter("plan", "lead(s) read")
-    planned = workspace.build_plan(
-        paths, ctx.config, ctx.state_path, incremental=not looking, meter=meter
-    )
-    show_problems(
-        planned.sink.warnings,
-        limit=PROBLEMS_SHOWN,
-        more=planned.sink.unkept,
-        totals=planned.sink.totals,
-    )
-    result = planned.plan
-    if client is not None:
-        from ..reconcile import refresh as look
 
-        with client:
-            result = look(
-                result,
-                planned.state,
-                planned.sources,
-                client,
-                account_for(account, ctx),
-                planned.registry,
-                ctx.config.opt_outs,
-            )
-    late = bool(opt_out_counts(result)["overdue"])
-    if refresh_only:
-        for form, out in targets:
-            write_output(_drift_only(result, form, limit, render_drift_text), out)
-        alarming = any(d.kind in ALARMING_DRIFT for ls in result.leadsets for d in ls.drift)
-        alarming = alarming or bool(result.engage_opt_outs)  # opt-outs to bring home
-        if detailed_exitcode and late:
-            return ExitCode.OVERDUE
-        return ExitCode.CHANGES if detailed_exitcode and alarming else ExitCode.OK
-    for form, out in targets:  # one plan, every format asked for: one pass over the lead sets
+
+class _Shown:
+    """The plan operation's hooks on the command line: progress off a terminal, warnings."""
+
+    def reading(self) -> Meter | None:
+        return progress_meter("plan", "lead(s) read")
+
+    def read(self, sink: Sink) -> None:
+        show_problems(sink.warnings, limit=PROBLEMS_SHOWN, more=sink.unkept, totals=sink.totals)
+
+
+def run_plan(
+    ctx: Context, request: PlanRequest, look: bool = False, base_url: str | None = None
+) -> PlanOutcome:
+    """The plan operation with this run's settings; `look`: at Engage too (credentials first,
+    before anything is read)."""
+    from ..reconcile import planning
+
+    client = make_client(ctx, base_url) if look else None
+    return planning.plan(request, ctx.config, ctx.state_path, client, _Shown())
+
+
+def write_plan(
+    outcome: PlanOutcome,
+    targets: Sequence[tuple[str, str | None]],
+    limit: int = 20,
+    show_pii: bool = False,
+) -> dict[str, str]:
+    """Every format asked for, from one plan (one pass over the lead sets). Returns the text of
+    each format but JSON (streamed to its file as it is made, never whole in memory)."""
+    from ..render import render_markdown, render_text
+
+    result, rails = outcome.plan, list(outcome.rails)
+    written: dict[str, str] = {}
+    for form, out in targets:
         if form == OutputFormat.JSON.value:
-            _stream_json(result, planned.rails, out)
+            _stream_json(result, rails, out)
             continue
         if form == OutputFormat.MARKDOWN.value:
             source = github_source_url(os.environ)
-            text = render_markdown(result, planned.rails, source_url=source)
+            text = render_markdown(result, rails, source_url=source)
         else:
-            pii = None
-            if show_pii:
-                wanted = {
-                    (c.campaign_id, c.extern_id)
-                    for ls in result.leadsets
-                    for c in islice(chain(ls.creates, ls.updates, ls.replaces), limit)
-                }
-                pii = workspace.leads_by_key(planned.sources, wanted)
-            text = render_text(result, limit=limit, rails=planned.rails, pii=pii)
+            pii = outcome.leads_shown(limit) if show_pii else None
+            text = render_text(result, limit=limit, rails=rails, pii=pii)
         write_output(text, out)
-    if changes_out:
-        from ..changeset import write_changeset
+        written[form] = text
+    return written
 
-        write_changeset(planned.plan, Path(changes_out))  # offline: drift is no change set
-    drifted = any(d.kind in ALARMING_DRIFT for ls in result.leadsets for d in ls.drift)
-    drifted = drifted or bool(result.engage_opt_outs)
-    if detailed_exitcode and late:
-        return ExitCode.OVERDUE
-    if detailed_exitcode and (result.has_changes or drifted):
-        return ExitCode.CHANGES
-    return ExitCode.OK
+
+def write_drift(
+    outcome: PlanOutcome, targets: Sequence[tuple[str, str | None]], limit: int = 20
+) -> dict[str, str]:
+    """The drift alone in every format asked for; returns each format's text."""
+    from ..render import render_drift_text
+
+    written: dict[str, str] = {}
+    for form, out in targets:
+        written[form] = _drift_only(outcome.plan, form, limit, render_drift_text)
+        write_output(written[form], out)
+    return written
 
 
 _EXTENSIONS = {".json": "json", ".md": "markdown", ".markdown": "markdown"}
@@ -259,7 +293,7 @@ def github_source_url(env: Mapping[str, str]) -> str | None:
     event payload names the pull request's head commit, which is what the reviewer sees.
     """
     server, repo = env.get("GITHUB_SERVER_URL"), env.get("GITHUB_REPOSITORY")
-    sha = env.get("ENGAGE_SYNC_SOURCE_SHA") or _head_sha(env.get("GITHUB_EVENT_PATH"))
+    sha = chosen(settings.SOURCE_SHA, env=env) or _head_sha(env.get("GITHUB_EVENT_PATH"))
     sha = sha or env.get("GITHUB_SHA")
     if not (server and repo and sha):
         return None

@@ -163,6 +163,40 @@ def init(directory: Path, account: str | None, upgrade: bool) -> ExitCode:
     date is reported."""
     existing = existing_repository(directory)
     first = not (directory / "engage-sync.yaml").exists()  # scaffolded now, not upgraded
+    said, outdated = _write(directory, account, existing, upgrade, first)
+    # the hashed lock is the user's (`engage-sync lock` writes it, from the index): never
+    # written or rewritten here, but one that pins another release is said to be
+    lock = directory / install_lock.DEFAULT_PATH
+    if lock.is_file():
+        said.append(f"  kept existing {install_lock.DEFAULT_PATH}")
+    stale = _stale_lock(lock, directory)
+    for line in said:
+        click.echo(line)
+    if outdated:
+        click.echo(
+            f"{directory} is out of date for engage-sync {__version__}: "
+            + "; ".join(outdated)
+            + f". `engage-sync init --upgrade {directory}` does it (settings and lead sets "
+            "are never touched)."
+        )
+        if stale:
+            click.echo(f"Then: {stale}.")
+        return ExitCode.OK
+    if stale:
+        click.echo(f"Next: {stale}.")
+        return ExitCode.OK
+    if first:
+        click.echo(_next_steps(directory, account, existing, locked=lock.is_file()))
+    elif not said:
+        click.echo(f"{directory} is up to date with engage-sync {__version__}: nothing to do.")
+    return ExitCode.OK
+
+
+def _write(
+    directory: Path, account: str | None, existing: str | None, upgrade: bool, first: bool
+) -> tuple[list[str], list[str]]:
+    """Write what is missing (and, with `upgrade`, what is out of date). Returns what was done
+    and what is out of date."""
     managed: dict[str, bytes] = {f".github/workflows/{n}": workflow(n) for n in WORKFLOWS}
     for name in SCHEMAS:  # for editors, offline
         managed[f"schemas/{name}"] = schema_path(name).read_bytes()
@@ -207,40 +241,22 @@ def init(directory: Path, account: str | None, upgrade: bool) -> ExitCode:
                     outdated.append(f"remove {name} (its logic is `engage-sync ci` now)")
     except OSError as e:
         raise EngageSyncError(f"{directory}: cannot write: {e.strerror}") from e
-    # the hashed lock is the user's (`engage-sync lock` writes it, from the index): never
-    # written or rewritten here, but one that pins another release is said to be
-    lock = directory / install_lock.DEFAULT_PATH
-    stale = None
-    if lock.is_file():
-        said.append(f"  kept existing {install_lock.DEFAULT_PATH}")
-        pinned = install_lock.pinned_version(lock)
-        if pinned != __version__:
-            stale = (
-                f"{install_lock.DEFAULT_PATH} pins "
-                + (f"engage-sync {printable(pinned)}" if pinned else "no engage-sync")
-                + f", and the workflows install from it: once engage-sync {__version__} is on "
-                f"the index they install from, run `engage-sync lock` in {directory} to pin it"
-            )
-    for line in said:
-        click.echo(line)
-    if outdated:
-        click.echo(
-            f"{directory} is out of date for engage-sync {__version__}: "
-            + "; ".join(outdated)
-            + f". `engage-sync init --upgrade {directory}` does it (settings and lead sets "
-            "are never touched)."
-        )
-        if stale:
-            click.echo(f"Then: {stale}.")
-        return ExitCode.OK
-    if stale:
-        click.echo(f"Next: {stale}.")
-        return ExitCode.OK
-    if first:
-        click.echo(_next_steps(directory, account, existing, locked=lock.is_file()))
-    elif not said:
-        click.echo(f"{directory} is up to date with engage-sync {__version__}: nothing to do.")
-    return ExitCode.OK
+    return said, outdated
+
+
+def _stale_lock(lock: Path, directory: Path) -> str | None:
+    """What to do when the install lock pins another release than this one (None: nothing)."""
+    if not lock.is_file():
+        return None
+    pinned = install_lock.pinned_version(lock)
+    if pinned == __version__:
+        return None
+    return (
+        f"{install_lock.DEFAULT_PATH} pins "
+        + (f"engage-sync {printable(pinned)}" if pinned else "no engage-sync")
+        + f", and the workflows install from it: once engage-sync {__version__} is on "
+        f"the index they install from, run `engage-sync lock` in {directory} to pin it"
+    )
 
 
 def _appended(target: Path, lines: list[str]) -> str:

@@ -13,8 +13,16 @@ from ..display import printable
 from ..errors import EngageSyncError, ExitCode
 from ..leadsets import boundary
 from ..model import Lead
+from ..settings import table as settings
 from ..state import StateLock, journal_path, load_state, recover_state, save_state
-from .common import Context, global_options, lock_timeout_option, pass_ctx, show_problems
+from .common import (
+    Context,
+    global_options,
+    lock_timeout_option,
+    pass_ctx,
+    setting_option,
+    show_problems,
+)
 from .connect import account_for, make_client
 
 
@@ -181,8 +189,8 @@ def state_recover(ctx: Context, lock_timeout: float) -> int:
     help="Adopt the declared leads Engage already holds once, with the declared phone "
     "(needs credentials; nothing is posted).",
 )
-@click.option("--account", help="Engage account id, with --from-engage [env ENGAGE_ACCOUNT_ID].")
-@click.option("--base-url", help="Voice API base URL, with --from-engage [env ENGAGE_BASE_URL].")
+@setting_option(settings.ACCOUNT, ", with --from-engage")
+@setting_option(settings.BASE_URL, ", with --from-engage")
 @lock_timeout_option
 @global_options(debug=True)
 @pass_ctx
@@ -247,7 +255,7 @@ def _adopt(
     """import --from-engage: teams that loaded leads by hand start without re-posting anyone."""
     client = make_client(ctx, base_url)  # credentials first
     sources, sink, _ = workspace.read_sources((), ctx.config)
-    mine = [s for s in sources if s.meta.campaign.id == campaign]
+    mine = leadsets.by_campaign(sources).get(campaign, [])
     if not mine:
         raise EngageSyncError(f"no lead set declares campaign {campaign}; nothing imported")
     leads = list(leadsets.campaign_leads(campaign, mine, sink))

@@ -17,14 +17,15 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import os
 import secrets
 from dataclasses import dataclass
 from typing import Any
 
 from ..errors import ConfigError
+from ..settings import chosen
+from ..settings import table as settings
 
-ENV = "ENGAGE_SYNC_PHONE_KEY"
+ENV: str = str(settings.PHONE_KEY.env)
 DIGEST_BYTES = 12  # 96 bits: the key, not the length, is what resists guessing
 MIN_SECRET = 16  # characters of ENGAGE_SYNC_PHONE_KEY
 
@@ -58,7 +59,7 @@ class PhoneKey:
 
 def key_from_env(environ: Any = None) -> PhoneKey | None:
     """ENGAGE_SYNC_PHONE_KEY as a key, None when it is not set."""
-    value = (environ if environ is not None else os.environ).get(ENV)
+    value = chosen(settings.PHONE_KEY, env=environ)
     if not value:
         return None
     if len(value) < MIN_SECRET:

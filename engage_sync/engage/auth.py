@@ -12,8 +12,6 @@ import binascii
 import enum
 import ipaddress
 import json
-import os
-import re
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -24,11 +22,15 @@ import httpx
 
 from ..errors import ApiError, AuthError, ConfigError, TransientApiError
 from ..ratelimit import EXCHANGE_LIMITS, SlidingWindows
+from ..settings import Setting, chosen, resolve
+from ..settings import table as settings
+from .answers import Tokens
 
-DEFAULT_RC_SERVER = "https://platform.ringcentral.com"
-JWT_VARS = ("RINGCENTRAL_CLIENT_ID", "RINGCENTRAL_CLIENT_SECRET", "RINGCENTRAL_JWT")
-TOKEN_VAR = "ENGAGE_ACCESS_TOKEN"
-API_TOKEN_VAR = "ENGAGE_API_TOKEN"
+DEFAULT_RC_SERVER: str = settings.RC_SERVER.default
+JWT_SETTINGS = (settings.CLIENT_ID, settings.CLIENT_SECRET, settings.JWT)
+JWT_VARS = tuple(str(s.env) for s in JWT_SETTINGS)
+TOKEN_VAR = str(settings.ACCESS_TOKEN.env)
+API_TOKEN_VAR = str(settings.API_TOKEN.env)
 ENGAGE_TOKEN_LIFETIME = 300.0  # not returned by the exchange; NOTES.md: tokens live 5 minutes
 REFRESH_MARGIN = 60.0  # renew after 4 minutes, as the SDKs do, well before the server's 5
 
@@ -57,38 +59,37 @@ class Credentials:
 
 def credentials_from_env(env: Mapping[str, str] | None = None) -> Credentials:
     """Exactly one kind of credentials from the environment, or one clear error naming them."""
-    env = os.environ if env is None else env
-    jwt_set = [v for v in JWT_VARS if env.get(v)]
+
+    def given(setting: Setting) -> str:
+        return str(chosen(setting, env=env) or "")
+
+    client_id, client_secret, jwt = (given(s) for s in JWT_SETTINGS)
+    token, api_token = given(settings.ACCESS_TOKEN), given(settings.API_TOKEN)
     kinds = []
-    if jwt_set:
-        kinds.append("RINGCENTRAL_CLIENT_ID/RINGCENTRAL_CLIENT_SECRET/RINGCENTRAL_JWT")
-    if env.get(TOKEN_VAR):
+    if client_id or client_secret or jwt:
+        kinds.append("/".join(JWT_VARS))
+    if token:
         kinds.append(TOKEN_VAR)
-    if env.get(API_TOKEN_VAR):
+    if api_token:
         kinds.append(API_TOKEN_VAR)
     if not kinds:
         raise ConfigError(
-            "no Engage credentials: set RINGCENTRAL_CLIENT_ID, RINGCENTRAL_CLIENT_SECRET and "
-            f"RINGCENTRAL_JWT (recommended), or {TOKEN_VAR}, or {API_TOKEN_VAR}"
+            f"no Engage credentials: set {', '.join(JWT_VARS[:2])} and {JWT_VARS[2]} "
+            f"(recommended), or {TOKEN_VAR}, or {API_TOKEN_VAR}"
         )
     if len(kinds) > 1:
         raise ConfigError(f"several kinds of credentials are set ({', '.join(kinds)}): set one")
-    if jwt_set:
-        missing = [v for v in JWT_VARS if not env.get(v)]
+    if kinds[0] not in (TOKEN_VAR, API_TOKEN_VAR):
+        parts = zip(JWT_VARS, (client_id, client_secret, jwt), strict=True)
+        missing = [var for var, value in parts if not value]
         if missing:
             raise ConfigError(f"JWT credentials are incomplete: {', '.join(missing)} not set")
-        server = env.get("RINGCENTRAL_SERVER_URL") or DEFAULT_RC_SERVER
-        check_url(server, "RINGCENTRAL_SERVER_URL")
-        return Credentials(
-            AuthMode.JWT,
-            env["RINGCENTRAL_JWT"],
-            env["RINGCENTRAL_CLIENT_ID"],
-            env["RINGCENTRAL_CLIENT_SECRET"],
-            server.rstrip("/"),
-        )
-    if env.get(TOKEN_VAR):
-        return Credentials(AuthMode.ACCESS_TOKEN, env[TOKEN_VAR])
-    return Credentials(AuthMode.API_TOKEN, env[API_TOKEN_VAR])
+        server = str(resolve(settings.RC_SERVER, env=env))
+        check_url(server, str(settings.RC_SERVER.env))
+        return Credentials(AuthMode.JWT, jwt, client_id, client_secret, server.rstrip("/"))
+    if token:
+        return Credentials(AuthMode.ACCESS_TOKEN, token)
+    return Credentials(AuthMode.API_TOKEN, api_token)
 
 
 def check_url(url: str, what: str) -> None:
@@ -193,12 +194,11 @@ class TokenSource:
     def renew(self) -> None:
         if self._refresh is not None:
             try:
-                self._store(
-                    self._post(
-                        f"{self.auth_origin}/api/auth/token/refresh",
-                        {"refresh_token": self._refresh, "rcTokenType": "Bearer"},
-                    )
+                answer = self._post(
+                    f"{self.auth_origin}/api/auth/token/refresh",
+                    {"refresh_token": self._refresh, "rcTokenType": "Bearer"},
                 )
+                self._store(Tokens.from_engage(answer, "Engage's refresh answer"))
                 self.refreshes += 1
                 return
             except AuthError:
@@ -206,7 +206,7 @@ class TokenSource:
         self.login()
 
     def login(self) -> None:
-        rc = self._post(
+        rc_answer = self._post(
             f"{self.creds.rc_server}/restapi/oauth/token",
             {
                 "grant_type": "urn:ietf:params:oauth:grant-type:jwt-bearer",
@@ -214,11 +214,10 @@ class TokenSource:
             },
             auth=(self.creds.client_id, self.creds.client_secret),
         )
-        rc_token = _token(rc.get("access_token"), "RingCentral's token answer", "access_token")
-        self.on_secret(rc_token)
-        rc_refresh = rc.get("refresh_token")  # never used, yet a secret this run now holds
-        if isinstance(rc_refresh, str) and _TOKEN.fullmatch(rc_refresh):
-            self.on_secret(rc_refresh)
+        rc = Tokens.from_ringcentral(rc_answer)
+        self.on_secret(rc.access)
+        if rc.refresh is not None:  # never used, yet a secret this run now holds
+            self.on_secret(rc.refresh)
         wait = self.exchange_limiter.wait_time()
         if wait >= 1:
             self.on_wait(f"waiting {wait:.0f}s to log in: Engage allows 5 token exchanges a minute")
@@ -226,39 +225,32 @@ class TokenSource:
         try:
             answer = self._post(
                 f"{self.auth_origin}/api/auth/login/rc/accesstoken?includeRefresh=true",
-                {"rcAccessToken": rc_token, "rcTokenType": "Bearer"},
+                {"rcAccessToken": rc.access, "rcTokenType": "Bearer"},
             )
         finally:
             self.exchange_limiter.completed(ticket)
-        self._store(answer)
+        self._store(Tokens.from_engage(answer))
         self.logins += 1
 
-    def _store(self, data: dict[str, object]) -> None:
-        access = _token(data.get("accessToken"), "Engage's login answer", "accessToken")
-        raw = data.get("refreshToken")  # one that is not a token is never used, nor shown
-        refresh = raw if isinstance(raw, str) and _TOKEN.fullmatch(raw) else None
-        self.on_secret(access)
-        if refresh is not None:
-            self.on_secret(refresh)
-        self._access = access
-        self._refresh = refresh
+    def _store(self, tokens: Tokens) -> None:
+        self.on_secret(tokens.access)
+        if tokens.refresh is not None:
+            self.on_secret(tokens.refresh)
+        self._access = tokens.access
+        self._refresh = tokens.refresh
         lifetime = ENGAGE_TOKEN_LIFETIME
-        exp = jwt_expiry(access)
+        exp = jwt_expiry(tokens.access)
         if exp is not None:  # the token says when it ends: believe it when it is sooner
             lifetime = max(0.0, min(lifetime, exp - time.time()))
         self._expires = self.clock() + lifetime
         # which accounts these credentials can use (never the tokens): for wrong-account errors
-        details = data.get("agentDetails")
-        if isinstance(details, list):
-            self.account_ids = sorted(
-                {str(d["accountId"]) for d in details if isinstance(d, dict) and "accountId" in d}
-            )
-        if data.get("mainAccountId") is not None:
-            self.main_account = str(data["mainAccountId"])
+        if tokens.account_ids:
+            self.account_ids = list(tokens.account_ids)
+        if tokens.main_account is not None:
+            self.main_account = tokens.main_account
 
-    def _post(
-        self, url: str, form: dict[str, str], auth: tuple[str, str] | None = None
-    ) -> dict[str, object]:
+    def _post(self, url: str, form: dict[str, str], auth: tuple[str, str] | None = None) -> object:
+        """The JSON of a 200 (answers.Tokens reads it), or the error for its status."""
         try:
             basic = httpx.BasicAuth(*auth) if auth is not None else httpx.USE_CLIENT_DEFAULT
             r = self.http.post(url, data=form, auth=basic)
@@ -279,25 +271,9 @@ class TokenSource:
         if r.status_code != 200:
             raise ApiError(f"{urlsplit(url).path}: HTTP {r.status_code}", r.status_code)
         try:
-            data = r.json()
+            return r.json()
         except ValueError as e:
             raise ApiError(f"{urlsplit(url).path}: answer is not JSON") from e
-        if not isinstance(data, dict):
-            raise ApiError(f"{urlsplit(url).path}: unexpected answer")
-        return data
-
-
-# a token as it can be sent in a header and masked in a CI log: printable ASCII, no spaces (a
-# line break in one would forge a workflow command where `::add-mask::` announces it)
-_TOKEN = re.compile(r"[!-~]{1,8192}")
-
-
-def _token(value: object, answer: str, key: str) -> str:
-    if value is None:
-        raise AuthError(f"{answer} has no {key}")
-    if not isinstance(value, str) or not _TOKEN.fullmatch(value):
-        raise AuthError(f"{answer} has a {key} that is not a token (not printable ASCII)")
-    return value
 
 
 def retry_after(value: str | None) -> float | None:

@@ -8,7 +8,8 @@ from typing import Any, Protocol
 
 from ..errors import ApiError, UnsafeAction
 from ..ratelimit import SlidingWindows
-from .leads import LeadAction, LeadRecord
+from .answers import ActionResult
+from .leads import LeadAction, LeadRecord, read_page
 
 
 class Api(Protocol):
@@ -116,21 +117,15 @@ class CampaignLeads:
                 json=criteria,
                 pacer=self.api.pacer("search", account),
             )
-            if isinstance(rows, dict):  # a paged envelope, should a tenant answer one
-                rows = rows.get("content") or rows.get("leads") or []
-            if rows is None:
-                rows = []
-            if not isinstance(rows, list):
-                raise ApiError("leadSearch: expected a list of leads")
+            records = read_page(rows, f"leadSearch (page {page})")
             new = 0
-            for row in rows:
-                record = LeadRecord.from_row(row)
-                if record is None or record.lead_id in found:
+            for record in records:
+                if record.lead_id in found:
                     continue
                 new += 1
                 if campaign is None or record.campaign_id == campaign:
                     found[record.lead_id] = record
-            if not rows:
+            if not records:
                 return sorted(found.values(), key=lambda r: r.lead_id), True
             if not new:
                 return sorted(found.values(), key=lambda r: r.lead_id), False
@@ -138,7 +133,7 @@ class CampaignLeads:
 
     def act(
         self, account: str, campaign: int, action: LeadAction, lead_ids: Sequence[int]
-    ) -> dict[str, Any]:
+    ) -> ActionResult:
         """One lead action on named records of one campaign, or UnsafeAction before sending.
 
         Criteria that do not name exactly one campaign and a non-empty list of lead ids could
@@ -165,11 +160,7 @@ class CampaignLeads:
             json=body,
             pacer=self.api.pacer("actions", account),
         )
-        if result is None:
-            return {}
-        if not isinstance(result, dict):
-            raise ApiError(f"{action.value}: expected a LeadActionResult")
-        if result.get("success") is False:
-            said = self.api.server_text(result.get("errorMessage") or "", body)
-            raise ApiError(f"{action.value} answered success: false: {said}")
-        return result
+        answer = ActionResult.parse(result, action, lambda text: self.api.server_text(text, body))
+        if answer.success is False:
+            raise ApiError(f"{action.value} answered success: false: {answer.error}")
+        return answer

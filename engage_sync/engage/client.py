@@ -8,12 +8,15 @@ import re
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
+from dataclasses import replace
 from typing import Any
 
 import httpx
 
 from ..errors import AnswerLost, ApiError, AuthError, ServerGone, TransientApiError
 from ..ratelimit import ACTION_LIMITS, LOADER_LIMITS, SEARCH_LIMITS, Limit, SlidingWindows
+from ..settings import table as settings
+from .answers import DialGroup, LoadResult, account_ids, read_campaigns, read_groups
 from .auth import Credentials, TokenSource, check_url, normalise_base_url, retry_after
 from .campaign_leads import CampaignLeads, admin
 from .redaction import WINDOW, RedactingFilter, Redactor, Sent
@@ -28,6 +31,9 @@ log = logging.getLogger("engage_sync.http")
 # machine's scheduling do not shrink with a window (limits run faster against the emulator).
 PACING_MARGIN = 0.03
 MIN_MARGIN_S = 0.05
+# the campaigns authenticate read for apply are used for its campaign check up to this long
+# after (a user may take minutes to answer apply's question: then they are read again)
+KEEP_GROUPS_S = 30.0
 
 
 def _with_margin(period: float) -> float:
@@ -58,7 +64,7 @@ class EngageClient:
         redactor: Redactor | None = None,
         wall: Callable[[], float] = time.time,
     ) -> None:
-        check_url(base_url, "ENGAGE_BASE_URL")
+        check_url(base_url, str(settings.BASE_URL.env))
         # what the server says passes through this before it reaches an error, a wait message,
         # the log or a report; every token minted is added to it before it is used
         self.redactor = redactor if redactor is not None else Redactor(creds.secrets)
@@ -97,6 +103,8 @@ class EngageClient:
         self.on_secret: Callable[[str], None] = lambda secret: None
         self.tokens.on_secret = self._minted
         self.stats = {"requests": 0, "retries": 0, "throttled": 0, "waited": 0.0}
+        # each account's dial groups and campaigns as authenticate read them, and when
+        self._kept_groups: dict[str, tuple[float, list[DialGroup]]] = {}
         log.info("Engage Voice API at %s (auth at %s)", self.base_url, self.tokens.auth_origin)
 
     def _minted(self, secret: str) -> None:
@@ -218,11 +226,13 @@ class EngageClient:
                     )
                 self.sleep(delay)
 
-    def authenticate(self, accounts: Iterable[str] = ()) -> None:
+    def authenticate(self, accounts: Iterable[str] = (), campaigns: bool = False) -> None:
         """Log in now (JWT credentials), with the same retries as any call, then read each
-        account's dial groups once (apply reads them anyway, to check its campaigns): so a
-        command fails on wrong credentials of any kind (a legacy API token, an expired access
-        token) or an account they cannot use before it shows anything else."""
+        account's dial groups once: so a command fails on wrong credentials of any kind (a
+        legacy API token, an expired access token) or an account they cannot use before it
+        shows anything else. With `campaigns` (apply, which checks its campaigns), each group's
+        campaigns are read in the same call and kept (`dial_groups_with_campaigns`): one round
+        trip to the server before the first load, not two."""
         attempt = 0
         while True:
             try:
@@ -238,7 +248,10 @@ class EngageClient:
                 self.sleep(delay)
         for account in sorted(set(accounts)):
             try:
-                self.request("GET", f"{admin(account)}/dialGroups")
+                if campaigns:
+                    self._kept_groups[account] = (self._clock(), self._campaigns(account))
+                else:
+                    self.request("GET", f"{admin(account)}/dialGroups")
             except AuthError as e:
                 if e.status == 401 and "expired" not in str(e).lower():  # the token itself
                     raise AuthError(f"credentials refused by Engage: {e}", 401) from e
@@ -336,35 +349,42 @@ class EngageClient:
         raise ApiError(f"{path}: HTTP {r.status_code}: {message}", r.status_code)
 
     # -- endpoints --------------------------------------------------------------------------------
-    def dial_groups_with_campaigns(self, account: str) -> list[dict[str, Any]]:
+    def dial_groups_with_campaigns(self, account: str) -> list[DialGroup]:
         """Dial groups, each with its campaigns: one call to dialGroups/withChildren, or, where a
-        tenant does not serve it, dialGroups and then each group's campaigns."""
+        tenant does not serve it, dialGroups and then each group's campaigns. What
+        `authenticate(..., campaigns=True)` read is used once, if still fresh (KEEP_GROUPS_S)."""
+        kept = self._kept_groups.pop(account, None)
+        if kept is not None and self._clock() - kept[0] <= KEEP_GROUPS_S:
+            return kept[1]
         try:
             return self._campaigns(account)
         except ApiError as e:
             raise self._account_hint(account, e) from e
 
-    def _campaigns(self, account: str) -> list[dict[str, Any]]:
+    def _campaigns(self, account: str) -> list[DialGroup]:
         try:
-            groups = self.request("GET", f"{admin(account)}/dialGroups/withChildren")
+            groups = read_groups(
+                self.request("GET", f"{admin(account)}/dialGroups/withChildren"),
+                "dialGroups/withChildren",
+            )
         except ApiError as e:
             # real clients use dialGroups then each group's campaigns (no public use of
-            # withChildren was found): any failure here falls back to that
+            # withChildren was found): any failure here, or an answer of another shape, falls
+            # back to that
             log.info("dialGroups/withChildren: %s; asking group by group", e)
-            groups = None
-        if not isinstance(groups, list):
-            groups = self.request("GET", f"{admin(account)}/dialGroups")
-            if not isinstance(groups, list):
-                raise ApiError("dialGroups: expected a list")
-            groups = [{k: v for k, v in g.items() if k != "campaigns"} for g in groups]
-        result = []
-        for group in groups:
-            campaigns = group.get("campaigns")
-            if not isinstance(campaigns, list):  # a group answered without its campaigns
-                campaigns = self.request(
-                    "GET", f"{admin(account)}/dialGroups/{group['dialGroupId']}/campaigns"
+            groups = [
+                (group, False)
+                for group, _ in read_groups(
+                    self.request("GET", f"{admin(account)}/dialGroups"), "dialGroups"
                 )
-            result.append({**group, "campaigns": campaigns if isinstance(campaigns, list) else []})
+            ]
+        result = []
+        for group, listed in groups:
+            if not listed:  # a group answered without its campaigns
+                where = f"dialGroups/{group.group_id}/campaigns"
+                campaigns = self.request("GET", f"{admin(account)}/{where}")
+                group = replace(group, campaigns=read_campaigns(campaigns, where))
+            result.append(group)
         return result
 
     def usable_accounts(self) -> list[str]:
@@ -373,14 +393,9 @@ class EngageClient:
         if self.tokens.account_ids:
             return list(self.tokens.account_ids)
         try:
-            found = self.request("GET", "/api/v1/admin/accounts")
-        except ApiError:
+            return list(account_ids(self.request("GET", "/api/v1/admin/accounts"), "accounts"))
+        except ApiError:  # a hint for an error message: no hint rather than another error
             return []
-        if not isinstance(found, list):
-            return []
-        return sorted(
-            {str(a["accountId"]) for a in found if isinstance(a, dict) and "accountId" in a}
-        )
 
     def _account_hint(self, account: str, e: ApiError) -> ApiError:
         """Most calls take the sub-account id; the main account gets 403/404. Say which to use."""
@@ -397,7 +412,9 @@ class EngageClient:
             e.status,
         )
 
-    def load_leads(self, account: str, campaign: int, body: dict[str, Any]) -> dict[str, Any]:
+    def load_leads(self, account: str, campaign: int, body: dict[str, Any]) -> LoadResult:
+        """Post one batch to the direct lead loader. An answer that cannot be read (none, or of
+        a shape the loader's is not) is a lost answer: the leads may or may not be loaded."""
         result = self.request(
             "POST",
             f"{admin(account)}/campaigns/{campaign}/leadLoader/direct",
@@ -406,40 +423,20 @@ class EngageClient:
             repeatable=False,
             retry_throttled=False,
         )
-        if not isinstance(result, dict):
-            # sent and answered, but with nothing to read: the leads may or may not be loaded
+        if result is None:
             raise AnswerLost("leadLoader/direct: the answer has no result body")
-        return self._without_lead_values(result, body)
-
-    def _without_lead_values(self, result: dict[str, Any], body: dict[str, Any]) -> dict[str, Any]:
-        """The loader's answer with its messages redacted and each rejected row's `rowData`
-        (the lead's values, as the server read them) cut to the externIds sent, which is all
-        a rejected row is matched by: no lead value goes further than here."""
-        sent = {
-            str(lead.get("externId"))
-            for lead in body.get("uploadLeads") or []
-            if isinstance(lead, dict) and lead.get("externId") is not None
-        }
+        leads = [lead for lead in body.get("uploadLeads") or [] if isinstance(lead, dict)]
+        # a rejected row keeps only the externIds sent (the rest of rowData is the lead's
+        # values), and every message is redacted of what the call carried: no lead value goes
+        # further than here
+        sent = {str(x["externId"]) for x in leads if x.get("externId") is not None}
         carried = Sent.of(body)  # indexed once for every row's message
-        rows = result.get("rejectedRows")
-        # rows that are not a list are something rejected that cannot be tied to a lead
-        kept: Any = rows if rows is None or isinstance(rows, list) else [{}]
-        if isinstance(rows, list):
-            kept = []
-            for row in rows:
-                if not isinstance(row, dict):
-                    kept.append({})
-                    continue
-                data = row.get("rowData")
-                values = data if isinstance(data, list) else []
-                clean: dict[str, Any] = {"rowData": [str(v) for v in values if str(v) in sent]}
-                if row.get("message") is not None:
-                    clean["message"] = self.server_text(row["message"], carried)
-                kept.append(clean)
-        clean_result = {**result, "rejectedRows": kept} if "rejectedRows" in result else result
-        if clean_result.get("message") is not None:
-            clean_result = {**clean_result, "message": self.server_text(result["message"], carried)}
-        return clean_result
+        try:
+            return LoadResult.parse(
+                result, sent, len(leads), lambda text: self.server_text(text, carried)
+            )
+        except ApiError as e:
+            raise AnswerLost(f"{e}: the leads may or may not be loaded") from e
 
 
 WAIT_SAID = 1.0  # seconds: a wait at least this long is said on stderr, not only with --debug

@@ -16,16 +16,17 @@ from collections.abc import Mapping
 from urllib.parse import urlsplit
 
 from ..errors import ConfigError
+from ..model import engage_service
+from ..settings import chosen
+from ..settings import table as settings
 
-ALLOWED_VAR = "ENGAGE_SYNC_ALLOWED_HOSTS"
+ALLOWED_VAR = str(settings.ALLOWED_HOSTS.env)
 # the Voice API, under its current and its old name, and the legacy tenants' portals
 ENGAGE_HOSTS = frozenset(
     {"ringcx.ringcentral.com", "engage.ringcentral.com", "portal.vacd.biz", "portal.virtualacd.biz"}
 )
 # the RingCentral platform a JWT is exchanged at (production, and the developer sandbox)
 RINGCENTRAL_HOSTS = frozenset({"platform.ringcentral.com", "platform.devtest.ringcentral.com"})
-# one service under two names: a state applied to one is applied to the other
-_ALIASES = {"engage.ringcentral.com": "ringcx.ringcentral.com"}
 # CI systems set one of these (a value of "false" or "0" does not count)
 CI_VARS = (
     "CI",
@@ -47,7 +48,7 @@ def in_ci(env: Mapping[str, str] | None = None) -> bool:
 
 def allowed(env: Mapping[str, str]) -> set[str]:
     """`host` or `host:port` entries of ENGAGE_SYNC_ALLOWED_HOSTS (commas or spaces)."""
-    raw = env.get(ALLOWED_VAR, "")
+    raw = str(chosen(settings.ALLOWED_HOSTS, env=env) or "")
     return {e.strip().lower() for e in raw.replace(",", " ").split() if e.strip()}
 
 
@@ -84,17 +85,8 @@ def check_host(
 
 
 def engage_target(base_url: str) -> str:
-    """The Engage service a base URL reaches, as the state records it: scheme, host (the old
-    name as the new), port when not the default, and path."""
-    parts = urlsplit(base_url.strip().rstrip("/"))
-    host = (parts.hostname or "").lower()
-    host = _ALIASES.get(host, host)
-    port = (
-        f":{parts.port}" if parts.port not in (None, 443 if parts.scheme == "https" else 80) else ""
-    )
-    path = parts.path.rstrip("/")
-    path = path[: -len("/api")] if path.endswith("/api") else path
-    return f"{parts.scheme}://{host}{port}{path}"
+    """The Engage service a base URL reaches, as the state records it (model.engage_service)."""
+    return engage_service(base_url)
 
 
 def _loopback(host: str) -> bool:

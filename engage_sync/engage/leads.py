@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import enum
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..errors import ApiError
 from ..model import CONTACT_FIELDS
+from .shapes import Shape, kind
 
 # Everything else, including states nobody documented, is treated as dialable: the safe side for a
 # tool whose promise is "never more dialable records than the files declare".
@@ -90,51 +92,52 @@ class LeadRecord:
         return is_dialable(self.state, self.suppressed)
 
     @classmethod
-    def from_row(cls, row: Any) -> LeadRecord | None:
-        """A search row, or None when it lacks what identifies a record."""
-        if not isinstance(row, dict):
-            return None
-        raw = row.get("campaignLead")
-        nested: dict[str, Any] = raw if isinstance(raw, dict) else {}
-        try:
-            lead_id = int(row["leadId"])
-            campaign = int(row.get("campaignId") or nested["campaignId"])
-        except (KeyError, TypeError, ValueError):
-            return None
-        extern_id = row.get("externId", nested.get("externId"))
-        if extern_id is None:
-            return None
-        phone = row.get("leadPhone") or nested.get("leadPhone") or nested.get("leadPhoneE164")
-        suppressed = row.get("suppressed", nested.get("suppressed", False))
+    def parse(cls, row: object, where: str = "leadSearch") -> LeadRecord:
+        """One search row (NOTES.md, lead search), the nested `campaignLead` filling what the
+        top level leaves out; ApiError naming `where` and the field when a row lacks what
+        identifies a record (leadId, campaignId, externId, a phone, leadState) or holds a
+        field of another type. An externId no lead set can declare (null, too long, control
+        characters) reads as "": a record that is not engage-sync's, never shown."""
+        r = Shape(row, where)
+        raw = r.raw("campaignLead")
+        if raw is not None and not isinstance(raw, Mapping):
+            raise r.wrong(f"campaignLead is {kind(raw)}, not an object")
+        nested = Shape(raw or {}, f"{where}: campaignLead")
+        for needed in ("externId", "leadState"):
+            if not (r.has(needed) or nested.has(needed)):
+                raise r.wrong(f"has no {needed}")
+        if not any(x.has(k) for x in (r, nested) for k in PHONE_KEYS):
+            raise r.wrong("has no leadPhone or leadPhoneE164")
+        # leadPhone, the nested leadPhone, leadPhoneE164, the nested one
+        phones = [x.text(k, PHONE_LIMIT) for k in PHONE_KEYS for x in (r, nested)]
+        for i, phone in enumerate(phones):
+            if len(phone) > PHONE_LIMIT:
+                raise r.wrong(f"{PHONE_KEYS[i // 2]} is longer than {PHONE_LIMIT} characters")
         content: dict[str, str] = {}
-        for source in (nested, row):  # top-level contact fields win over the nested copy
-            for name, value in source.items():
-                if name in CONTENT_FIELDS:
-                    content[name] = "" if value is None else str(value)
-        extended = nested.get("extendedLeadData") or row.get("extendedLeadData")
-        if isinstance(extended, dict):
-            for name, value in extended.items():
-                content[f"extendedLeadData.{name}"] = "" if value is None else str(value)
-        raw_phones = tuple(
-            str(v)
-            for v in (
-                row.get("leadPhone"),
-                nested.get("leadPhone"),
-                row.get("leadPhoneE164"),
-                nested.get("leadPhoneE164"),
-            )
-            if v
-        )
+        for source in (nested, r):  # top-level contact fields win over the nested copy
+            for name in CONTENT_FIELDS & source.data.keys():
+                content[name] = _value(source, name)
+        extended = _first(nested, r, "extendedLeadData")
+        if extended is not None:
+            if not isinstance(extended, Mapping):
+                raise r.wrong(f"extendedLeadData is {kind(extended)}, not an object")
+            custom = Shape(extended, f"{where}: extendedLeadData")
+            for name in extended:  # a name no lead set can declare is never compared nor shown
+                if isinstance(name, str) and _CUSTOM_NAME.fullmatch(name):
+                    content[f"extendedLeadData.{name}"] = _value(custom, name)
+        state = _first(r, nested, "leadState")
+        if state is not None and not isinstance(state, str):
+            raise r.wrong(f"leadState is {kind(state)}, not a text")
         return cls(
-            phones=tuple(dict.fromkeys(raw_phones)),
-            lead_id=lead_id,
-            extern_id=str(extern_id),
-            campaign_id=campaign,
-            phone=phone_key(phone),
-            state=normalise_state(row.get("leadState", nested.get("leadState"))),
-            suppressed=suppressed is True or str(suppressed).lower() == "true",
-            loaded=str(row.get("loadedDts") or row.get("uploadDate") or ""),
+            lead_id=r.ident("leadId", nested),
+            extern_id=_extern_id(r, nested),
+            campaign_id=r.ident("campaignId", nested),
+            phone=phone_key(phones[0] or phones[1] or phones[3]),
+            state=normalise_state(state),
+            suppressed=_suppressed(r, nested),
+            loaded=r.text("loadedDts", STAMP_LIMIT) or r.text("uploadDate", STAMP_LIMIT),
             content=tuple(sorted(content.items())),
+            phones=tuple(dict.fromkeys(p for p in phones if p)),
         )
 
     def differs_from(self, fields: Iterable[tuple[str, object]]) -> tuple[str, ...]:
@@ -151,3 +154,55 @@ class LeadRecord:
             if have != want:
                 names.append(name)
         return tuple(names)
+
+
+def read_page(answer: object, where: str = "leadSearch") -> list[LeadRecord]:
+    """One page of a lead search: a list of rows (or a paged envelope's `content` or `leads`,
+    should a tenant answer one; nothing for an empty answer)."""
+    if isinstance(answer, Mapping):
+        answer = answer.get("content") or answer.get("leads") or []
+    if answer is None:
+        return []
+    if not isinstance(answer, list):
+        raise ApiError(f"{where}: is {kind(answer)}, not a list of leads")
+    return [LeadRecord.parse(row, f"{where}: row {i}") for i, row in enumerate(answer)]
+
+
+PHONE_KEYS = ("leadPhone", "leadPhoneE164")
+PHONE_LIMIT = 1000  # characters of a phone field (several numbers may be `|`-joined)
+VALUE_LIMIT = 4096  # a declared field's longest value (schemas/leadset.schema.json)
+STAMP_LIMIT = 40  # loadedDts: only ordered, never shown
+EXTERN_ID_LIMIT = 255
+_CUSTOM_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_ -]{0,63}")  # as the lead-set schema allows
+# control and format characters, which the lead-set schema forbids in an externId
+_CONTROL = re.compile(
+    r"[\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069\u2028\u2029]"
+)
+
+
+def _first(a: Shape, b: Shape, key: str) -> Any:
+    """The field as `a` has it (even null), else as `b` has it."""
+    return a.raw(key) if a.has(key) else b.raw(key)
+
+
+def _extern_id(r: Shape, nested: Shape) -> str:
+    source = r if r.has("externId") else nested
+    text = source.text("externId", EXTERN_ID_LIMIT)
+    return "" if len(text) > EXTERN_ID_LIMIT or _CONTROL.search(text) else text
+
+
+def _value(source: Shape, name: str) -> str:
+    """A field's value as text, compared and never shown: a value longer than any a lead set
+    can declare is cut (and so differs from all of them)."""
+    value = source.raw(name)
+    if isinstance(value, float):
+        return str(value)
+    return source.text(name, VALUE_LIMIT)
+
+
+def _suppressed(r: Shape, nested: Shape) -> bool:
+    source = r if r.has("suppressed") else nested
+    value = source.raw("suppressed")
+    if isinstance(value, str) and value.lower() in ("true", "false"):
+        return value.lower() == "true"
+    return source.flag("suppressed") is True

@@ -25,19 +25,21 @@ from typing import Any
 import httpx
 
 from ..errors import GitHubError
+from ..settings import resolve
+from ..settings import table as settings
 
 DEFAULT_API = "https://api.github.com"
 PAGE = 100
 MAX_PAGES = 30  # 3,000 comments or files: beyond that a pull request is not trusted either
 # the largest artifact zip downloaded, and the largest file read out of one (a change set of a
 # first plan of a million leads is about 100 MB; a zip bomb is stopped at the cap, not in memory)
-MAX_ARTIFACT_BYTES = 512 * 1024 * 1024
-MAX_MEMBER_BYTES = 512 * 1024 * 1024
+MAX_ARTIFACT_BYTES: int = settings.MAX_ARTIFACT_BYTES.default
+MAX_MEMBER_BYTES: int = settings.MAX_CHANGESET_BYTES.default
 MAX_LINE = 1 << 16  # a change-set line is an externId and a few hashes
 # what a hostile zip can raise while read (NotImplementedError for an unknown method is a
 # RuntimeError; a corrupt stream raises zlib's or lzma's own)
 _ZIP_ERRORS = (zipfile.BadZipFile, OSError, RuntimeError, EOFError, zlib.error, lzma.LZMAError)
-BOT_LOGIN = "github-actions[bot]"  # who writes the plan comments (GITHUB_TOKEN's identity)
+BOT_LOGIN: str = settings.BOT_LOGIN.default  # who writes the plan comments (GITHUB_TOKEN's)
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,19 +67,6 @@ class PullRequest:
     head_sha: str
     base_ref: str
     merged: bool
-
-
-CAPS = (
-    ("ENGAGE_SYNC_MAX_ARTIFACT_BYTES", MAX_ARTIFACT_BYTES),
-    ("ENGAGE_SYNC_MAX_CHANGESET_BYTES", MAX_MEMBER_BYTES),
-)
-
-
-def _cap(env: Mapping[str, str], var: str, default: int) -> int:
-    try:
-        return int(env[var]) if env.get(var) else default
-    except ValueError:
-        raise GitHubError(f"{var} must be a number of bytes, not {env[var]!r}") from None
 
 
 def _text(value: object) -> str:
@@ -127,7 +116,10 @@ class GitHub:
         token, repo = env.get("GITHUB_TOKEN"), env.get("GITHUB_REPOSITORY")
         if not token or not repo:
             return None
-        caps = [_cap(env, var, default) for var, default in CAPS]
+        caps = [
+            resolve(cap, env=env)
+            for cap in (settings.MAX_ARTIFACT_BYTES, settings.MAX_CHANGESET_BYTES)
+        ]
         return cls(token, repo, env.get("GITHUB_API_URL") or DEFAULT_API, None, *caps)
 
     def close(self) -> None:

@@ -1,7 +1,7 @@
 """The change sets reviewed on the pull requests merged since the last apply.
 
 `ci plan` posts the plan as one pull-request comment that ends with a machine-readable trailer
-(`TRAILER`): the plan's checksum and the id of the workflow run whose artifact
+(`Trailer`): the plan's checksum and the id of the workflow run whose artifact
 (`engage-sync-plan`) holds the change set (`changes.tsv`). `ci apply` walks main's commits since
 the last apply, asks GitHub which pull requests they came from, and for each one believes a
 review only when every link can be checked (docs/gitops.md, Threat model):
@@ -34,23 +34,33 @@ from .github import BOT_LOGIN, Comment, GitHub
 ARTIFACT = "engage-sync-plan"
 CHANGES = "changes.tsv"
 PLAN_WORKFLOW = ".github/workflows/plan.yml"
-_TRAILER = re.compile(r"<!-- engage-sync-review checksum=([0-9a-f]{64}) run=([1-9][0-9]{0,19}) -->")
+# the trailer's one definition: written by `Trailer.render`, read by `trailer_of`, nowhere else
+_FORMAT = "<!-- engage-sync-review checksum={checksum} run={run} -->"
+_TRAILER = re.compile(
+    re.escape(_FORMAT)
+    .replace(re.escape("{checksum}"), "(?P<checksum>[0-9a-f]{64})")
+    .replace(re.escape("{run}"), "(?P<run>[1-9][0-9]{0,19})")
+)
 
 
 @dataclass(frozen=True, slots=True)
 class Trailer:
+    """What a plan comment vouches for: the reviewed plan's checksum and the run holding its
+    change set. Machine-readable, on the comment's last line; the plan's sentences above it are
+    for people and are never read back."""
+
     checksum: str
     run: int
 
     def render(self) -> str:
-        return f"<!-- engage-sync-review checksum={self.checksum} run={self.run} -->"
+        return _FORMAT.format(checksum=self.checksum, run=self.run)
 
 
 def trailer_of(body: str) -> Trailer | None:
     """The trailer, when it is the comment's last line; nothing else in a comment is read."""
     lines = body.rstrip().rsplit("\n", 1)
     found = _TRAILER.fullmatch(lines[-1].strip())
-    return Trailer(found.group(1), int(found.group(2))) if found else None
+    return Trailer(found["checksum"], int(found["run"])) if found else None
 
 
 def comment_body(plan_markdown: str, checksum: str, run_id: str | None) -> str:

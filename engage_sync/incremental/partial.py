@@ -16,7 +16,10 @@ read would have seen differently, and returns None (the plan reads the campaign 
   and the XOR and sum of the state's hashes of them): a lead was dropped or moved in from a chunk
   not read (a duplicate), and the plan would miss an orphan or a duplicate;
 - a lead created or changed has a phone that occurs in a chunk not read (a new shared phone the
-  read cannot see), or was in a group that shared a phone (the group may have split);
+  read cannot see), or was in a group that shared a phone (the group may have split). A phone
+  is looked for as text: as digits, and written in each way the chunks not read write their
+  phones (`(###) ###-####`: leadsets/shapes.py, recorded with each chunk); a chunk whose phones
+  cannot be searched for so (a JSON escape, an unknown way) makes the plan read whole;
 - a lead that shared a phone with leads in other chunks is not found.
 Otherwise the groups of shared phones are rebuilt (moved by the lines the chunks moved, merged
 with what the read found) and the warnings at the file are those a full read gives.
@@ -38,6 +41,7 @@ from pathlib import Path
 from ..leadsets import Sink
 from ..leadsets.chunks import Cut, Span
 from ..leadsets.problems import shared_phone
+from ..leadsets.shapes import UNKNOWN, Written, pattern, render
 from ..model import PHONE_FIELDS, Lead, LeadSetPlan, Severity
 from .seal import Chunk, Group, Seal
 
@@ -45,6 +49,9 @@ from .seal import Chunk, Group, Seal
 # to this many (about 40 ms each in 80 MB), and past it found in one pass (about 1.4 s).
 FIND_EACH_AT_MOST = 32
 SCAN_WINDOWS_AT_MOST = 4_000_000  # a scan finding more long numbers to look into: read whole
+# the ways a chunk may write its phones (leadsets/shapes.py), and all the chunks kept: past it,
+# a chunk's phones are not searched for (its campaign is read whole after an edit)
+SHAPES_AT_MOST = 8
 _U64 = (1 << 64) - 1
 
 
@@ -123,20 +130,26 @@ class Tally:
             self.total[at] = (self.total[at] + t) & _U64
 
     def chunks(
-        self, cut: Cut, slow: Iterable[int], kept: Mapping[int, Chunk] | None = None
+        self, cut: Cut, written: Written, kept: Mapping[int, Chunk] | None = None
     ) -> tuple[Chunk, ...]:
-        """The chunks to seal: those read as counted here (`plain` unless a lead took the
-        general check or a JSON escape is in it), those `kept` as sealed before, moved."""
-        slow_at = {bisect_right(self.firsts, line) - 1 for line in slow}
+        """The chunks to seal: those read as counted here, with the shapes of their phones
+        (`written`; `plain` unless a shape is not known, or too many, or a JSON escape is in
+        it), those `kept` as sealed before, moved."""
+        shapes = written.by_chunk(self.firsts)
         made = []
         for i, s in enumerate(cut.spans):
             old = kept.get(i) if kept is not None else None
             if old is not None:
                 leads, xor, total, plain = old.leads, old.xor, old.total, old.plain
+                mine = old.shapes
             else:
                 leads, xor, total = self.leads[i], self.xor[i], self.total[i]
-                plain = i not in slow_at and not s.escaped
-            made.append(Chunk(s.start, s.end, s.line, s.lines, s.sha, leads, xor, total, plain))
+                mine = tuple(sorted(shapes[i]))
+                plain = not s.escaped and UNKNOWN not in mine and len(mine) <= SHAPES_AT_MOST
+                mine = mine if plain else ()
+            made.append(
+                Chunk(s.start, s.end, s.line, s.lines, s.sha, leads, xor, total, plain, mine)
+            )
         return tuple(made)
 
 
@@ -220,30 +233,42 @@ def settle(
         return None
     _warnings(sink, cid, seal.leads_file, groups, str(ls.options.get("duplicateHandling")))
     kept = {j: seal.chunks[i] for j, i in partial.kept.items()}
-    made = tally.chunks(partial.cut, sink.slow_lines(seal.leads_file), kept)
+    made = tally.chunks(partial.cut, sink.shapes(seal.leads_file), kept)
     sink.shared_groups[cid] = [list(g) for g in groups]
     return made
 
 
 def _absent(path: Path, partial: Partial, phones: Mapping[str, set[str]]) -> bool:
-    """No chunk kept holds any of these phones (as text: a kept chunk's phones are written as
-    they are compared, or this is not known and the answer is no)."""
+    """No chunk kept holds any of these phones (as text: each written as digits and in each
+    shape the kept chunks' phones have, leadsets/shapes.py; when a kept chunk's phones cannot
+    be searched for, this is not known and the answer is no). A phone that is several (`|`) is
+    looked for by its first: a lead that has them all has that one."""
     kept = sorted(partial.kept)
-    if not all(partial.seal.chunks[partial.kept[j]].plain for j in kept):
+    sealed = [partial.seal.chunks[partial.kept[j]] for j in kept]
+    if not all(c.plain for c in sealed):
         return False
-    needles = {p.encode() for each in phones.values() for p in each if p}
+    shapes = sorted({s for c in sealed for s in c.shapes})
+    if len(shapes) > SHAPES_AT_MOST:
+        return False
+    firsts = {p.split("|", 1)[0] for each in phones.values() for p in each if p}
     spans = [(partial.cut.spans[j].start, partial.cut.spans[j].end) for j in kept]
     try:
         with path.open("rb") as f, mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as m:
-            if len(needles) > FIND_EACH_AT_MOST:
-                return _scan(m, spans, needles) is False
+            if len(firsts) > FIND_EACH_AT_MOST:
+                needles = {p.encode() for p in firsts}
+                if _scan(m, spans, needles) is not False:
+                    return False
+                digits = {p.removeprefix("+").encode() for p in firsts}
+                return not any(_scan_shaped(m, spans, s, digits) for s in shapes)
+            texts = set(firsts)
+            texts.update(t for p in firsts for s in shapes if (t := render(p, s)) is not None)
             runs: list[list[int]] = []  # kept chunks next to each other, searched as one
             for a, b in spans:
                 if runs and runs[-1][1] == a:
                     runs[-1][1] = b
                 else:
                     runs.append([a, b])
-            return not any(m.find(n, a, b) >= 0 for n in needles for a, b in runs)
+            return not any(m.find(t.encode(), a, b) >= 0 for t in texts for a, b in runs)
     except (OSError, ValueError):
         return False
 
@@ -276,6 +301,24 @@ def _scan(
                     return None
                 if any(t[i : i + n] in needles for n in lengths for i in range(len(t) - n + 1)):
                     return True
+    return False
+
+
+_NOT_DIGITS = bytes(b for b in range(256) if not 48 <= b <= 57)
+
+
+def _scan_shaped(
+    text: bytes | mmap.mmap, spans: Sequence[tuple[int, int]], shape: str, digits: set[bytes]
+) -> bool:
+    """Whether a phone written in `shape` whose digits are one of `digits` (or a 1 and one of
+    them) occurs in these byte ranges of `text`, in one pass: every text in that shape is
+    found (overlapping ones too), and its digits looked up."""
+    found = re.compile(b"(?=(" + pattern(shape) + b"))").findall
+    for a, b in spans:
+        for t in found(text, a, b):
+            d = t.translate(None, _NOT_DIGITS)
+            if d in digits or (d[:1] == b"1" and d[1:] in digits):
+                return True
     return False
 
 

@@ -36,8 +36,9 @@ from ..model import (
 )
 from ..state import CampaignState
 
-# 2: the warnings a read finds (shared phones) travel with the seal; 3: a leadsFile's chunks
-SEAL_VERSION = 3
+# 2: the warnings a read finds (shared phones) travel with the seal; 3: a leadsFile's chunks;
+# 4: how each chunk writes its phones (a chunk `plain` in 3 may not be in 4)
+SEAL_VERSION = 4
 _CHUNK = 1 << 20
 
 
@@ -53,11 +54,14 @@ def file_digest(path: Path) -> str | None:
     return digest.hexdigest()
 
 
-def settings_key(defaults: Mapping[str, Any], prune: bool, prune_action: str) -> str:
+def settings_key(
+    defaults: Mapping[str, Any], prune: bool, prune_action: str, target: str | None = None
+) -> str:
     """What besides the bytes changes how files are read: engage-sync.yaml's option defaults and
-    prune settings, and engage-sync itself (its rules and hashes)."""
+    prune settings, engage-sync itself (its rules and hashes), and where the leads go (the
+    default account at the Engage service: a plan for elsewhere reads and creates every lead)."""
     text = json.dumps(
-        [SEAL_VERSION, __version__, dict(defaults), prune, prune_action],
+        [SEAL_VERSION, __version__, dict(defaults), prune, prune_action, target],
         sort_keys=True,
         default=str,
     )
@@ -69,7 +73,8 @@ class Chunk:
     """A chunk of a sealed leadsFile (leadsets/chunks.py) and its leads: how many, and the XOR
     and the sum (mod 2**64) of their content hashes read as 64-bit numbers (the state holds
     each hash, so a plan can tell which leads a vanished chunk held); `plain` when each of its
-    leads' phones is written as it is compared (a fast-path lead, no JSON escape)."""
+    leads' phones can be searched for in its bytes (no JSON escape, each phone written as
+    digits or in one of `shapes`: leadsets/shapes.py)."""
 
     start: int
     end: int
@@ -80,16 +85,19 @@ class Chunk:
     xor: int
     total: int
     plain: bool
+    shapes: tuple[str, ...] = ()
 
     def to_json(self) -> list[object]:
-        return [*(getattr(self, f) for f in self.__slots__[:-1]), int(self.plain)]
+        fields = [self.start, self.end, self.line, self.lines, self.sha, self.leads, self.xor]
+        return [*fields, self.total, int(self.plain), *([list(self.shapes)] if self.shapes else [])]
 
     @classmethod
     def from_json(cls, raw: list[Any]) -> Chunk:
-        start, end, line, lines, sha, leads, xor, total, plain = raw
+        start, end, line, lines, sha, leads, xor, total, plain, *more = raw
+        shapes = tuple(str(s) for s in more[0]) if more else ()
         return cls(
             int(start), int(end), int(line), int(lines), str(sha), int(leads), int(xor),
-            int(total), bool(plain),
+            int(total), bool(plain), shapes,
         )  # fmt: skip
 
 
@@ -188,19 +196,28 @@ class Seal:
         )
 
 
-def trusted(
-    camp: CampaignState, key: str, discovered: Mapping[str, Path], digests: dict[str, str | None]
+def holds(
+    camp: CampaignState | None,
+    key: str,
+    digests: dict[str, str | None],
+    dnc: str | None = None,
+    but: str | None = None,
 ) -> Seal | None:
-    """The campaign's seal, when it still holds for the files found now. `digests` has every
-    discovered lead-set file; leadsFiles are hashed here (once) and added to it."""
-    if camp.seal is None or camp.in_doubt:
+    """The campaign's seal when it still holds: the one rule. The state agrees with it (the
+    sealed count of leads, none in doubt), it was made by this engage-sync with these settings
+    (`key`) and, given `dnc`, against this do-not-call set, and every input's bytes are as
+    sealed, but for `but` (a leadsFile a partial read compares chunk by chunk). `digests` has
+    every discovered lead-set file; other inputs are hashed here (once) and added to it."""
+    if camp is None or camp.seal is None or camp.in_doubt:
         return None
     seal = Seal.from_json(camp.seal)
-    if seal is None or seal.key != key or seal.leads != len(camp.leads):
+    if seal is None or seal.key != key or seal.leads != camp.count():
         return None
-    if not set(seal.files) <= discovered.keys():
+    if dnc is not None and seal.dnc != dnc:
         return None
     for shown, recorded in seal.inputs:
+        if shown == but:
+            continue
         if shown not in digests:
             digests[shown] = file_digest(Path(shown))
         if digests[shown] != recorded:

@@ -39,8 +39,6 @@ except AttributeError:  # pragma: no cover - depends on how PyYAML was built
 
 NULL_TAG = "tag:yaml.org,2002:null"
 STR_TAG = "tag:yaml.org,2002:str"
-INT_TAG = "tag:yaml.org,2002:int"
-BOOL_TAG = "tag:yaml.org,2002:bool"
 SEQ_TAG = "tag:yaml.org,2002:seq"
 MAP_TAG = "tag:yaml.org,2002:map"
 _BLOCK = 1 << 16
@@ -210,13 +208,14 @@ def compose(path: Path, shown: str) -> MappingNode:
             root: Any = None
         else:
             ev.get_event()  # the document's start
-            root = (
-                _compose_root(ev)
-                if ev.check_event(MappingStartEvent)
-                else ev.compose_node(None, None)
-            )
-            ev.get_event()  # the document's end
-            if not ev.check_event(StreamEndEvent):
+            ended = False  # the file's end seen without reading to it (_compose_root)
+            if ev.check_event(MappingStartEvent):
+                root, ended = _compose_root(ev, path, shown)
+            else:
+                root = ev.compose_node(None, None)
+            if not ended:
+                ev.get_event()  # the document's end
+            if not ended and not ev.check_event(StreamEndEvent):
                 line = ev.peek_event().start_mark.line + 1
                 raise InputError(
                     f"{shown}:{line}: invalid YAML: a lead set is one YAML document, and another "
@@ -236,19 +235,78 @@ def compose(path: Path, shown: str) -> MappingNode:
     return root
 
 
-def _compose_root(ev: Events) -> MappingNode:
+def _compose_root(ev: Events, path: Path, shown: str) -> tuple[MappingNode, bool]:
+    """The top-level mapping, its streamed lists left empty; True when it ended at one of them
+    (nothing can follow it: `_last_at_top`), the rest of the file only checked by the parser
+    in C (`_parse_rest`): skipping a list's events one by one costs as much as streaming it."""
     start = ev.get_event()
     pairs: list[tuple[Node, Node]] = []
     while not ev.check_event(MappingEndEvent):
         key = ev.compose_node(None, None)
         if _is_leads(key) and ev.check_event(SequenceStartEvent):
             first = ev.get_event()
+            if not first.flow_style and _last_at_top(path, key.start_mark):
+                _parse_rest(path, shown)
+                pairs.append((key, SequenceNode(SEQ_TAG, [], first.start_mark, first.end_mark)))
+                return MappingNode(MAP_TAG, pairs, start.start_mark, first.end_mark), True
             last = skip(ev, first)
             pairs.append((key, SequenceNode(SEQ_TAG, [], first.start_mark, last.end_mark)))
         else:
             pairs.append((key, ev.compose_node(None, None)))
     end = ev.get_event()
-    return MappingNode(MAP_TAG, pairs, start.start_mark, end.end_mark)
+    return MappingNode(MAP_TAG, pairs, start.start_mark, end.end_mark), False
+
+
+_SCAN = 1 << 20
+# line breaks YAML has besides \n and \r\n: a lone \r, NEL, LS, PS
+_OTHER_BREAKS = re.compile(rb"\r(?!\n)|\xc2\x85|\xe2\x80[\xa8\xa9]")
+
+
+def _last_at_top(path: Path, key: Any) -> bool:
+    """Whether nothing can follow the block list of a top-level key at `key` (a mark) in the
+    file: no line after the key's holds text at the key's indentation or less, but the list's
+    own `- ` items and comments. A key of the top-level mapping after the list, another
+    document, or a value that runs back to the left margin has such a line: then the answer is
+    no (the list is skipped event by event, as before). So is it for a file with line breaks
+    other than \\n and \\r\\n (the parser counts them, the search below does not)."""
+    indent, line = key.column, key.line  # 0-based; the indentation is spaces (YAML has no tabs)
+    bad = [rb"\n {%d}(?:[^ \r\n#-]|-[^ \r\n])" % indent]  # at the key's column: not an item
+    if indent:
+        bad.append(rb"\n {0,%d}[^ \r\n#]" % (indent - 1))  # left of it: anything but a comment
+    found = re.compile(b"|".join(bad)).search
+    try:
+        with path.open("rb") as f:
+            data, start, tail = b"", 0, b""
+            for block in iter(lambda: f.read(_SCAN), b""):
+                # the last bytes of the block before: a break split between two blocks
+                seen, tail = tail + block, block[-2:]
+                other = _OTHER_BREAKS.search(seen)
+                if other is not None and other.start() < len(seen) - 1:
+                    return False  # (a \\r last is looked at again with the next block)
+                data += block
+                while line >= 0:  # the lines up to the key's, skipped
+                    at = data.find(b"\n", start)
+                    if at < 0:
+                        break
+                    start, line = at + 1, line - 1
+                if line >= 0:
+                    data, start = b"", 0
+                    continue
+                end = data.rfind(b"\n") + 1  # whole lines only: their starts are searched
+                if end > start:
+                    if found(b"\n" + data[start:end]):
+                        return False
+                    data, start = data[end:], 0
+            return line < 0 and not tail.endswith(b"\r") and not found(b"\n" + data[start:])
+    except OSError:
+        return False
+
+
+def _parse_rest(path: Path, shown: str) -> None:
+    """Parse the whole file in C, no Python object made for each event: its syntax errors are
+    found now, at their line, as when its events are read."""
+    with path.open("rb") as f:
+        _Events(_Utf8Chunks(f, shown), shown).raw_parse()
 
 
 STREAMED = frozenset({"leads", "doNotCall"})  # top-level lists read item by item, not composed
@@ -409,5 +467,7 @@ def scalar(node: ScalarNode, text: bool) -> object:
         return node.value
     try:
         return _constructor.construct_object(node, deep=True)
-    except yaml.YAMLError:  # e.g. an explicit !!int tag on a non-number
+    except (yaml.YAMLError, ValueError, KeyError, AttributeError, TypeError):
+        # an explicit tag its text does not fit (`!!int twelve`, `!!bool maybe`): PyYAML's
+        # constructors raise what int(), a dict or a regex match raise, not a YAMLError
         return node.value

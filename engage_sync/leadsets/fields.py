@@ -38,13 +38,12 @@ def _resolve(spec: dict[str, Any]) -> dict[str, Any]:
 class FieldRule:
     name: str
     kind: str  # "string" | "integer" | "object"
-    min_length: int
     max_length: int | None
     pattern: re.Pattern[str] | None
     minimum: int | None
 
 
-def _compile() -> tuple[dict[str, FieldRule], tuple[str, ...], re.Pattern[str]]:
+def _compile() -> tuple[dict[str, FieldRule], re.Pattern[str]]:
     lead = definition("lead")
     rules: dict[str, FieldRule] = {}
     for name, raw in lead["properties"].items():
@@ -53,16 +52,15 @@ def _compile() -> tuple[dict[str, FieldRule], tuple[str, ...], re.Pattern[str]]:
         rules[name] = FieldRule(
             name=name,
             kind=spec.get("type", "string"),
-            min_length=spec.get("minLength", 0),
             max_length=spec.get("maxLength"),
             pattern=re.compile(pattern) if pattern else None,
             minimum=spec.get("minimum"),
         )
     name_pattern = re.compile(lead["properties"]["extendedLeadData"]["propertyNames"]["pattern"])
-    return rules, tuple(lead["required"]), name_pattern
+    return rules, name_pattern
 
 
-RULES, REQUIRED, EXTENDED_NAME = _compile()
+RULES, EXTENDED_NAME = _compile()
 _EXTENDED = definition("lead")["properties"]["extendedLeadData"]
 MAX_EXTENDED: int = _EXTENDED["maxProperties"]  # custom fields in a lead
 MAX_EXTENDED_NAME: int = _EXTENDED["propertyNames"]["maxLength"]
@@ -286,10 +284,12 @@ def _mask(text: str) -> str:
 class HeaderPlan:
     """The per-row work for one CSV header (or one JSON Lines key layout), compiled once.
 
-    `fast(row)` handles the common clean row (every value present, phones already 10 digits, no
-    integer fields) with a handful of C-level operations and returns (externId, values, digest);
-    it returns None for anything else, and the caller falls back to `check_lead`, which reports
-    problems and normalises. Both give the same lead for the same row (tests/test_fields.py).
+    `fast(row)` handles the common clean row (every value present, one US phone, no integer
+    fields) with a handful of C-level operations and returns (externId, values, digest); a phone
+    written otherwise than as 10 digits (`(415) 555-0100`) is normalised, and its value in
+    `values` is then not the row's (the caller can tell: `is not`). It returns None for anything
+    else, and the caller falls back to `check_lead`, which reports problems and normalises. Both
+    give the same lead for the same row (tests/test_fields.py).
     """
 
     def __init__(self, names: list[str], ctx: LeadContext) -> None:
@@ -300,6 +300,8 @@ class HeaderPlan:
         self._get = _getter(order)
         self._prefix = "\x1e" + ",".join(self.names) + "\x1es"
         self._phone = names.index("leadPhone") if "leadPhone" in names else None
+        # where the phone is among `values` (what a normalised phone replaces)
+        self.phone_at = self.names.index("leadPhone") if "leadPhone" in names else None
         e164 = RULES["leadPhoneE164"].pattern
         self._e164 = names.index("leadPhoneE164") if "leadPhoneE164" in names else None
         self._e164_match = e164.match if e164 is not None else (lambda v: True)
@@ -320,6 +322,8 @@ class HeaderPlan:
     def _compile(self) -> Callable[[list[Any]], tuple[str, tuple[str, ...], str] | None]:
         """The per-row function, with everything it needs bound as locals (this runs per lead)."""
         width, eid_at, phone_at, e164_at = self.width, self.eid, self._phone, self._e164
+        value_at = self.phone_at if self.phone_at is not None else -1
+        normalise = normalise_us_phone
         e164_ok, get, prefix, sha256 = self._e164_match, self._get, self._prefix, hashlib.sha256
         b2a = binascii.b2a_base64  # model.short_hash, inlined: this runs per row
         # the text of a row's values past which one of them may be too long (or the lead):
@@ -341,10 +345,17 @@ class HeaderPlan:
                 return None
             if eid[0] in starts and not eid.isdigit() and shaped(eid):
                 return None
+            formatted = None
             if phone_at is not None:
                 phone = row[phone_at]
-                if type(phone) is not str or len(phone) != 10 or not phone.isdigit():
+                if type(phone) is not str:
                     return None
+                if len(phone) != 10 or not phone.isdigit():
+                    if "|" in phone:
+                        return None  # several phones: the general check splits them
+                    formatted = phone = normalise(phone)
+                    if phone is None:
+                        return None
                 if phone in eid:
                     return None
             if e164_at is not None:
@@ -354,6 +365,8 @@ class HeaderPlan:
             values = get(row)
             if "" in values:
                 return None
+            if formatted is not None:
+                values = (*values[:value_at], formatted, *values[value_at + 1 :])
             try:
                 text = eid + prefix + "\x1fs".join(values)
             except TypeError:  # JSON Lines: a number, true/false or null somewhere

@@ -19,6 +19,7 @@ from typing import Any
 from ..display import printable
 from ..errors import ScratchError, ValidationFailed
 from ..model import DuplicateHandling, Problem, Severity
+from .shapes import Written
 
 DUPLICATE_EFFECT = {h.value: h.effect for h in DuplicateHandling}
 
@@ -336,10 +337,9 @@ class Sink:
     def __init__(self, check: DuplicateCheck | ExactCheck | None = None) -> None:
         self.collected = Problems()
         self.check = check if check is not None else DuplicateCheck()
-        # per file, the line of each lead that took the general check, not a compiled fast
-        # path: its phone may be written otherwise than it is compared (incremental/partial.py);
-        # 8 bytes a line, should a million rows all take it
-        self.slow: dict[str, array[int]] = {}
+        # per file, how its phones are written where not as they are compared (shapes.py), so
+        # a plan can look for a phone in chunks it does not read (incremental/partial.py)
+        self.written: dict[str, Written] = {}
         self._personal: dict[str, tuple[int, int]] = {}  # file -> (how many, first line)
         # the do-not-call list files found among the lead sets (dnclists.DncList): read apart
         # from the campaigns, by whoever checks leads against them
@@ -370,9 +370,12 @@ class Sink:
     def shared_groups(self) -> dict[int, list[list[tuple[str, int]]]]:
         return self.check.shared_groups if isinstance(self.check, DuplicateCheck) else {}
 
-    def slow_lines(self, file: str) -> array[int]:
-        """The lines of `file` whose leads took the general check (see `slow`)."""
-        return self.slow.setdefault(file, array("q"))
+    def shapes(self, file: str) -> Written:
+        """How `file` writes its phones (see `written`)."""
+        found = self.written.get(file)
+        if found is None:
+            found = self.written[file] = Written()
+        return found
 
     @property
     def unkept(self) -> int:

@@ -42,6 +42,7 @@ from .fields import (
     suggest,
 )
 from .problems import Sink, Tracker
+from .shapes import Written, shapes_of
 
 # (raw lead mapping, file, line, where its keys are in a YAML file or None) -> the Lead, or None
 # after reporting problems
@@ -58,7 +59,6 @@ def slow_path(ctx: LeadContext, sink: Sink, track: Tracker) -> SlowPath:
     def lead_from(
         raw: dict[str, object], file: str, line: int, keys: Mapping[str, Mark] | None
     ) -> Lead | None:
-        sink.slow_lines(file).append(line)
         data, issues = check_lead(raw, ctx)
         for name, message in issues:
             mark = keys.get(name.split(".", 1)[0]) if keys else None
@@ -68,6 +68,7 @@ def slow_path(ctx: LeadContext, sink: Sink, track: Tracker) -> SlowPath:
             return None
         phone = data.get("leadPhone") or data.get("leadPhoneE164")
         if track(extern_id, phone, line) and not issues:
+            sink.shapes(file).lead(line, shapes_of(raw))
             if personal_id(extern_id, data):
                 sink.personal(file, line)
             return Lead.from_mapping(data, file, line)
@@ -88,7 +89,7 @@ def inline_leads(
     the fast path of JSON Lines (one compiled plan per key layout); any other the general check.
     String fields keep the exact text written (`zip: 02134`); an empty, `~` or `null` value is
     no value, as YAML reads it."""
-    lead_of = _mapped(shown, ctx, track, slow)
+    lead_of = _mapped(shown, ctx, track, slow, sink.shapes(shown))
     with documents.lead_events(path, shown) as ev:
         get, anchors = ev.get_event, ev.anchors
         while True:
@@ -187,16 +188,27 @@ def _mapping(ev: Any, start: Any, shown: str) -> dict[str, object]:
     if start.anchor is not None:
         documents.keep_anchor(ev.anchors, start, documents.node_of(start))
     out: dict[str, object] = {}
+    get = ev.get_event
     while True:
-        key = ev.get_event()
-        if type(key) is MappingEndEvent:
+        key = get()
+        kind = type(key)
+        if kind is MappingEndEvent:
             return out
-        name = _name(ev, key, shown)
-        value = ev.get_event()
-        if type(value) is ScalarEvent:
-            out[name] = _scalar(value, ev.anchors, text=True)
+        if kind is ScalarEvent and key.tag is None and key.anchor is None and key.value != "<<":
+            name = key.value  # a plain name, as inline_leads reads one
         else:
+            name = _name(ev, key, shown)
+        value = get()
+        if type(value) is not ScalarEvent:
             out[name] = [_other(ev, value, ev.anchors, shown, text=True)]
+        elif (
+            value.tag is None
+            and value.anchor is None
+            and not (value.implicit[0] and value.value in _NULLS)
+        ):
+            out[name] = value.value  # text, kept exactly: what _scalar gives, without a node
+        else:
+            out[name] = _scalar(value, ev.anchors, text=True)
 
 
 def _other(ev: Any, event: Any, anchors: dict[str, Node], shown: str, text: bool) -> object:
@@ -388,6 +400,8 @@ def _csv_rows(
     """The leads of the rows `reader` reads, the first at line `base + 1` of the file."""
     fast, lead_names, width = compiled.fast, compiled.names, compiled.width
     phone_at = _phone_index(names)
+    compared_at = lead_names.index(names[phone_at])  # the phone among a fast lead's values
+    formatted = sink.shapes(shown).phone
     make = _make_lead
     line = base + reader.line_num + 1
     skip = _not_wanted(sink, names)
@@ -403,7 +417,10 @@ def _csv_rows(
             continue
         hit = fast(row)
         if hit is not None:
-            if track(hit[0], row[phone_at], line):
+            phone = hit[1][compared_at]
+            if phone is not row[phone_at]:  # normalised: note how the file writes it
+                formatted(line, row[phone_at])
+            if track(hit[0], phone, line):
                 yield make((hit[0], lead_names, hit[1], shown, line, hit[2]))
         elif len(row) != width:
             _width_problem(sink, shown, line, row, header_width)
@@ -454,7 +471,7 @@ def jsonl_leads(
         f = path.open(encoding="utf-8")
     except OSError as e:
         raise InputError(f"{shown}: cannot read: {e.strerror}") from e
-    lead_of = _mapped(shown, ctx, track, slow)
+    lead_of = _mapped(shown, ctx, track, slow, sink.shapes(shown))
     with f:
         try:
             if ranges is None:
@@ -497,13 +514,15 @@ def _jsonl_lines(
 
 
 def _mapped(
-    shown: str, ctx: LeadContext, track: Tracker, slow: SlowPath
+    shown: str, ctx: LeadContext, track: Tracker, slow: SlowPath, written: Written
 ) -> Callable[[dict[str, object], int, Mapping[str, Mark] | None], Lead | None]:
     """A lead from one mapping of field names to values (a JSON Lines object, an inline YAML
     lead): the compiled fast path for its key layout (one per layout, compiled once) when it is
-    clean text, the general check otherwise. None when it has problems (reported)."""
-    layouts: dict[tuple[object, ...], tuple[HeaderPlan, int, int] | None] = {}
+    clean text, the general check otherwise. None when it has problems (reported). A phone the
+    fast path normalised is noted in `written`."""
+    layouts: dict[tuple[object, ...], tuple[HeaderPlan, int, int, int] | None] = {}
     make = _make_lead
+    formatted = written.phone
 
     def lead_of(raw: dict[str, object], line: int, keys: Mapping[str, Mark] | None) -> Lead | None:
         extended = raw.get("extendedLeadData")
@@ -514,14 +533,17 @@ def _mapped(
         else:
             layout = layouts[shape] = _jsonl_layout(raw, ext, ctx)
         if layout is not None:
-            compiled, phone_at, ext_at = layout
+            compiled, phone_at, ext_at, compared_at = layout
             row: list[Any] = list(raw.values())
             if ext is not None:
                 del row[ext_at]
                 row.extend(ext.values())
             hit = compiled.fast(row)
             if hit is not None:
-                if not track(hit[0], row[phone_at], line):
+                phone = hit[1][compared_at]
+                if phone is not row[phone_at]:  # normalised: note how the file writes it
+                    formatted(line, row[phone_at])
+                if not track(hit[0], phone, line):
                     return None
                 return make((hit[0], compiled.names, hit[1], shown, line, hit[2]))
         return slow(raw, shown, line, keys)
@@ -531,9 +553,10 @@ def _mapped(
 
 def _jsonl_layout(
     raw: dict[str, object], extended: dict[str, object] | None, ctx: LeadContext
-) -> tuple[HeaderPlan, int, int] | None:
+) -> tuple[HeaderPlan, int, int, int] | None:
     """Compile the fast path for one key layout (None when it cannot use it): the plan, where
-    the phone is in the flattened row, and where extendedLeadData sits among the keys."""
+    the phone is in the flattened row, where extendedLeadData sits among the keys, and where
+    the phone is among the lead's values."""
     keys = list(raw)
     names = [k for k in keys if k != "extendedLeadData"]
     if extended is None and "extendedLeadData" in keys:
@@ -544,4 +567,7 @@ def _jsonl_layout(
         return None
     compiled = HeaderPlan(names, ctx)
     ext_at = keys.index("extendedLeadData") if extended is not None else -1
-    return (compiled, _phone_index(names), ext_at) if compiled.usable else None
+    if not compiled.usable:
+        return None
+    phone_at = _phone_index(names)
+    return compiled, phone_at, ext_at, compiled.names.index(names[phone_at])

@@ -440,14 +440,20 @@ class LeadStream:
         return campaign_leads(self.campaign, self.sources, self.sink)
 
 
+def by_campaign(sources: Sequence[Source]) -> dict[int, list[Source]]:
+    """The files of each campaign, in the order given: "the sources of campaign N", here only."""
+    found: dict[int, list[Source]] = {}
+    for s in sources:
+        found.setdefault(s.meta.campaign.id, []).append(s)
+    return found
+
+
 def group(sources: Sequence[Source], sink: Sink) -> list[Desired]:
     """One Desired per campaign; its leads stream from every file that targets it."""
-    by_campaign: dict[int, list[Source]] = {}
-    for s in sources:
-        by_campaign.setdefault(s.meta.campaign.id, []).append(s)
+    by_campaign_ = by_campaign(sources)
     result = []
-    for cid in sorted(by_campaign):
-        group_sources = by_campaign[cid]
+    for cid in sorted(by_campaign_):
+        group_sources = by_campaign_[cid]
         first = group_sources[0].meta
         for other in group_sources[1:]:
             _agree(cid, first, other.meta, sink)
@@ -529,15 +535,3 @@ def leads_file_source(path: Path, campaign: int) -> Source:
         shown_path(path), CampaignRef(campaign), None, LoadOptions(), shown_path(path)
     )
     return Source(meta, path, False, path, LeadContext(None))
-
-
-def declared_leads(sources: Sequence[Source], wanted: set[str]) -> dict[str, Lead]:
-    """The wanted leads as declared (the files are streamed; only these are kept)."""
-    found: dict[str, Lead] = {}
-    if not wanted:
-        return found
-    for source in sources:
-        for lead in stream(source):
-            if lead.extern_id in wanted:
-                found[lead.extern_id] = lead
-    return found

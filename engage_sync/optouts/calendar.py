@@ -4,7 +4,6 @@ closures a team lists itself. The settings are engage-sync.yaml's `optOuts:`."""
 from __future__ import annotations
 
 import functools
-import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
@@ -12,22 +11,18 @@ from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from ..errors import ConfigError
+from ..settings import chosen
+from ..settings import table as settings
 
 if TYPE_CHECKING:
     import holidays
 
-TODAY_VAR = "ENGAGE_SYNC_TODAY"  # YYYY-MM-DD: the day deadlines are counted to (tests, re-runs)
-
 
 def forced_today() -> date | None:
-    """ENGAGE_SYNC_TODAY, when set (a ConfigError when it is not a date)."""
-    forced = os.environ.get(TODAY_VAR)
-    if not forced:
-        return None
-    try:
-        return date.fromisoformat(forced)
-    except ValueError as e:
-        raise ConfigError(f"{TODAY_VAR}={forced!r} is not a date (YYYY-MM-DD)") from e
+    """ENGAGE_SYNC_TODAY, when set: the day deadlines are counted to (tests, re-runs); a
+    ConfigError when it is not a date."""
+    forced: date | None = chosen(settings.TODAY)
+    return forced
 
 
 def latest_request_day() -> date:
@@ -68,13 +63,6 @@ class BusinessCalendar:
         if day.weekday() >= 5 or day in self.closed:
             return False
         return self.country is None or day not in _public(self.country, self.subdivision)
-
-    def holiday_name(self, day: date) -> str | None:
-        if day in self.closed:
-            return "closed (optOuts.closed)"
-        if self.country is None:
-            return None
-        return _public(self.country, self.subdivision).get(day)
 
     def count(self, start: date, end: date) -> int:
         """Business days after `start` up to and including `end`; negative when `end` is

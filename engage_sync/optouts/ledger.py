@@ -127,30 +127,44 @@ def _entries(lines: jsonl.Lines) -> list[dict[str, Any]]:
     return out
 
 
+# lines at the ledger's end an append reads besides as many as it appends: their damage stops
+# it, and an entry among them is not appended again (a crash between the ledger's append and
+# the state's replacement leaves the journal, whose fold appends the same entries: they are
+# the last lines). Damage further up is for `read` (the `evidence` command) to find.
+RECENT = 1_000
+_BLOCK = 1 << 16
+
+
 def append(path: Path, entries: Iterable[Entry]) -> int:
     """Append the entries the ledger does not hold yet, fsynced; returns how many. A last line
-    torn by a crash is dropped first (never glued to): its entry is among these."""
+    torn by a crash is dropped first (never glued to): its entry is among these. It reads the
+    ledger's last lines only (RECENT and as many as it appends), so an append costs what it
+    appends, not what the ledger holds."""
     entries = list(entries)
     if not entries:
-        return 0
-    wanted = {key(e) for e in entries}
-    found = _read(path)
-    have = {key(line.record) for line in found.records if key(line.record) in wanted}
-    lines = []
-    for e in entries:
-        k = key(e)
-        if k not in have:
-            have.add(k)
-            lines.append(jsonl.dumps(dict(e)))
-    if not lines:
         return 0
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         with path.open("ab+") as f:
-            if f.tell():
-                f.seek(-1, os.SEEK_END)
-                if f.read(1) != b"\n":  # a line torn by a crash, or a last line end lost
-                    _end_cleanly(f, found.torn)
+            start, tail = _tail(f, len(entries) + RECENT)
+            found = _checked(path, f, start, jsonl.parse(tail))
+            wanted = {key(e) for e in entries}
+            have = {key(line.record) for line in found.records if key(line.record) in wanted}
+            lines = []
+            for e in entries:
+                k = key(e)
+                if k not in have:
+                    have.add(k)
+                    lines.append(jsonl.dumps(dict(e)))
+            if not lines:
+                return 0
+            if tail and not tail.endswith(b"\n"):  # a line torn by a crash, or its end lost
+                if found.torn:
+                    f.truncate(start + tail.rfind(b"\n") + 1)
+                else:
+                    f.seek(0, os.SEEK_END)
+                    f.write(b"\n")
+            f.seek(0, os.SEEK_END)
             f.write(b"".join(lines))
             f.flush()
             os.fsync(f.fileno())
@@ -159,12 +173,38 @@ def append(path: Path, entries: Iterable[Entry]) -> int:
     return len(lines)
 
 
-def _end_cleanly(f: BinaryIO, torn: bool) -> None:
-    """Before appending: drop a torn last line, or end an intact one that lost its line end."""
-    if not torn:
-        f.write(b"\n")
-        return
+def _tail(f: BinaryIO, lines: int) -> tuple[int, bytes]:
+    """The file's last `lines` whole lines (and any cut-short last one), and where they start:
+    read backwards a block at a time."""
+    end = f.seek(0, os.SEEK_END)
+    start, data = end, b""
+    while start > 0 and data.count(b"\n") <= lines:
+        step = min(_BLOCK, start)
+        start -= step
+        f.seek(start)
+        data = f.read(step) + data
+    parts = data.split(b"\n")  # whole lines, then what follows the last line end
+    if len(parts) - 1 > lines or start > 0:  # the last `lines`: the first one read may be cut
+        data = b"\n".join(parts[-(lines + 1) :])
+        start = end - len(data)
+    return start, data
+
+
+def _checked(path: Path, f: BinaryIO, start: int, lines: jsonl.Lines) -> jsonl.Lines:
+    """The ledger's last lines, or DamagedLedger naming the damaged ones by their line in the
+    file (counted only then)."""
+    foreign = [
+        jsonl.Damage(line.number, "not an evidence entry")
+        for line in lines.records
+        if "externId" not in line.record and "phone" not in line.record
+    ]
+    if not (lines.damaged or foreign):
+        return lines
+    before = 0
     f.seek(0)
-    data = f.read()
-    f.truncate(data.rfind(b"\n") + 1)
-    f.seek(0, os.SEEK_END)
+    while f.tell() < start:
+        before += f.read(min(_BLOCK, start - f.tell())).count(b"\n")
+    damaged = sorted((*lines.damaged, *foreign), key=lambda d: d.number)
+    moved = tuple(jsonl.Damage(d.number + before, d.why) for d in damaged)
+    records = tuple(jsonl.Line(r.number + before, r.record) for r in lines.records)
+    raise DamagedLedger(path, jsonl.Lines(records, moved, lines.torn))

@@ -26,6 +26,8 @@ from ..model import (
     Plan,
     RemoveReason,
     SettingsChange,
+    describe_target,
+    same_target,
 )
 from ..state.file import MalformedEntry
 from .spool import Spool
@@ -44,6 +46,8 @@ class CampaignView(Protocol):
     def files(self) -> AbstractSet[str]: ...
     @property
     def options(self) -> Mapping[str, object] | None: ...
+    @property
+    def target(self) -> str | None: ...
     def changed_fields(self, lead: Lead) -> tuple[str, ...]: ...
 
 
@@ -58,6 +62,8 @@ class StateView(Protocol):
     def campaigns(self) -> Mapping[int, CampaignView]: ...
     @property
     def settings(self) -> Mapping[str, object] | None: ...
+    @property
+    def base_url(self) -> str | None: ...
 
 
 def plan(
@@ -67,6 +73,7 @@ def plan(
     creates_for: Callable[[int], Spool] = Spool,
     settings: Mapping[str, Any] | None = None,
     do_not_call: Callable[[Lead], Origin | None] | None = None,
+    target_of: Callable[[str | None], str] | None = None,
 ) -> Plan:
     """Compare declared leads with the state by (campaign id, externId) and content hash.
 
@@ -87,6 +94,15 @@ def plan(
         cid = want.campaign.id
         declared_campaigns.add(cid)
         camp = state.campaigns.get(cid)
+        target = target_of(want.account) if target_of is not None else None
+        moved: Moved | None = None
+        # where the state says its leads are (a campaign applied before targets were recorded
+        # per campaign: the service the state's last apply sent to)
+        recorded = camp.target if camp is not None else None
+        if camp is not None and recorded is None and state.base_url is not None:
+            recorded = f"@{state.base_url}"
+        if camp is not None and recorded is not None and not same_target(recorded, target):
+            moved, camp = Moved(recorded, len(camp.leads)), None
         applied = camp.leads if camp is not None else {}
         creates = creates_for(cid)
         updates: list[Change] = []
@@ -101,7 +117,7 @@ def plan(
         strike = remaining.discard if remaining is not None else None
         in_doubt = camp.in_doubt if camp is not None else set()
         doubt: list[str] = []
-        key = load_key(want.account, want.options)
+        key = load_key(target if target is not None else want.account, want.options)
         created = digest.part(cid, ChangeKind.CREATE).update
         head = f"{cid}\tcreate\t"
         tail = f"\t{key}\n"
@@ -181,6 +197,8 @@ def plan(
                 len(applied),
                 doubt,
                 previous,
+                target,
+                moved,
             )
         )
     if include_undeclared:
@@ -235,6 +253,14 @@ NOT_AN_OPT_OUT = "not an opt-out"  # `optOut: false`: its phones stay off the do
 
 
 @dataclass(frozen=True, slots=True)
+class Moved:
+    """Where the state says a campaign's leads were loaded, when a plan is for somewhere else."""
+
+    target: str
+    leads: int
+
+
+@dataclass(frozen=True, slots=True)
 class Changes:
     creates: Spool
     updates: list[Change]
@@ -251,9 +277,18 @@ def _leadset(
     applied: int,
     doubt: list[str],
     previous: Mapping[str, object] | None,
+    target: str | None = None,
+    moved: Moved | None = None,
 ) -> LeadSetPlan:
     creates, updates, orphans = changes.creates, changes.updates, changes.orphans
     warnings: list[str] = []
+    if moved is not None and target is not None:
+        warnings.append(
+            f"the last apply loaded this campaign into {describe_target(moved.target)}, and "
+            f"this plan is for {describe_target(target)}: every lead is a create there; the "
+            f"{moved.leads} lead(s) loaded before stay in the other account, and this state "
+            "stops tracking them once apply posts here"
+        )
     changed = option_changes(previous, want.options.body())
     if changed:
         warnings.append(
@@ -292,6 +327,8 @@ def _leadset(
         warnings=tuple(warnings),
         option_changes=tuple(changed),
         previous_options=LoadOptions.of(previous) if previous is not None else None,
+        target=target,
+        moved_from=moved.target if moved is not None else None,
     )
 
 

@@ -22,17 +22,15 @@ fewer dialable records, never more. PATCH (150 a minute, re-checks unknown) is n
 from __future__ import annotations
 
 import enum
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, timezone
 
 from ..donotcall.phones import record_phones
-from ..engage import EngageClient
+from ..engage import EngageApi
 from ..engage.leads import LeadAction, LeadRecord, normalise_state, phone_key
 from ..errors import ApiError
-from ..leadsets import Source, declared_leads
 from ..model import (
-    ChangeKind,
     DriftKind,
     DuplicateHandling,
     Lead,
@@ -116,7 +114,7 @@ def dialable_left(extern_ids: set[str], records: Iterable[LeadRecord]) -> list[L
 class Reconciler:
     """Before a campaign's loads: search its affected records, cancel or delete, check, journal."""
 
-    client: EngageClient
+    client: EngageApi
     journal: Journal
     action_batch: int = 500
     # do not call (issue #30): stops phones everywhere the scope says (donotcall.Sweeper.sweep
@@ -127,13 +125,12 @@ class Reconciler:
     region: str = "US"
     today: date | None = None  # the day Engage's opt-outs are dated (optOuts.timezone)
 
-    def run(
-        self, account: str, ls: LeadSetPlan, sources: Sequence[Source], rep: LeadSetReport
-    ) -> set[str]:
-        """Carry out the removals and prepare replacements and updates; returns the externIds
-        that must not be loaded because their earlier records could not be dealt with."""
+    def remove(self, account: str, ls: LeadSetPlan, rep: LeadSetReport) -> None:
+        """Carry out the removals (tombstones, prunes, leads removed that are dialable again,
+        and the records of blocked leads it owns), before anything of the campaign is loaded:
+        a run cut short leaves fewer dialable records, never more. Nothing of the files is
+        read."""
         cid = ls.campaign.id
-        handling = ls.options.duplicate_handling
         # when the pending opt-outs were asked for, kept until each is done (a date git or
         # today gave may not be known to the next run)
         self.journal.requested(
@@ -148,56 +145,66 @@ class Reconciler:
         for c in ls.removals:
             intent = Intent.REMOVE if c.reason is RemoveReason.REMOVED else Intent.PRUNE
             wants[c.extern_id] = Want(c.extern_id, intent)
-        # every update looks first, under REMOVE_ALL_EXISTING too: the state keeps 16 bits per
-        # field, so one phone change in 65,536 looks like an update, and only a search shows
-        # the old number's record to cancel
-        changed = {
-            c.extern_id: Intent.REPLACE if c.kind is ChangeKind.REPLACE else Intent.UPDATE
-            for c in (*ls.replaces, *ls.updates)
-        }
-        # an owned lead now blocked (its new phone, or its phone, on the do-not-call set): a
-        # record with an earlier phone must stop too, and it is never loaded again (convergence
-        # campaign, docs/chaos.md: seed 2)
+        # an owned lead now blocked (its new phone, or its phone, on the do-not-call set), or
+        # one in doubt (a load that landed is its own): every record must stop, one with an
+        # earlier phone too, and it is never loaded again (convergence campaign, docs/chaos.md:
+        # seeds 2 and 3003); feed.py never loads nor corrects it
         blocking = {c.extern_id for c in ls.owned_blocked} - set(wants)
         for eid in blocking:
             wants[eid] = Want(eid, Intent.BLOCK)
-        for eid in blocking & set(changed):
-            del changed[eid]
-        dedupe: set[str] = set()
         reappeared: set[str] = set()  # removed, dialable again: cancelled as a correction
         for d in ls.corrections:  # apply --refresh: towards less calling only
-            if d.extern_id in blocking:
-                continue
-            if d.kind is DriftKind.DUPLICATE:
-                dedupe.add(d.extern_id)
-            elif d.kind is DriftKind.REAPPEARED:
+            if d.kind is DriftKind.REAPPEARED and d.extern_id not in blocking:
                 if d.extern_id not in wants:
                     reappeared.add(d.extern_id)
                 wants.setdefault(d.extern_id, Want(d.extern_id, Intent.REMOVE))
-            else:
-                changed.setdefault(d.extern_id, Intent.REPLACE)
-        wanted = set(changed) | dedupe
-        declared = declared_leads(sources, wanted) if wanted else {}
         self._opt_outs = {c.extern_id for c in ls.removals if c.reason is RemoveReason.REMOVED}
         self._opt_outs -= {c.extern_id for c in ls.removals if c.note == NOT_AN_OPT_OUT}
+        self._carry_out(
+            account,
+            cid,
+            ls.options.duplicate_handling,
+            ls.prune_action,
+            wants,
+            set(),
+            rep,
+            ls.deadlines,
+            frozenset(reappeared),
+        )
+
+    def prepare(
+        self,
+        account: str,
+        ls: LeadSetPlan,
+        declared: Mapping[str, Lead],
+        changed: Mapping[str, Intent],
+        dedupe: set[str],
+        rep: LeadSetReport,
+    ) -> set[str]:
+        """Before these leads are loaded (feed.py: as the files are read for the loader): the
+        earlier records of updates and replacements (`changed`) cancelled or deleted as
+        `decide` says, and duplicates of owned leads (`dedupe`, apply --refresh) cancelled but
+        the one to keep. `declared`: these leads as the files declare them (none for drift of
+        a lead no file declares). Returns the externIds that must not be loaded because their
+        earlier records could not be dealt with."""
         self._declared = declared
+        wants: dict[str, Want] = {}
         for eid in dedupe:  # the record kept: the declared phone, then the declared content
             lead = declared.get(eid)
             fields = lead.fields if lead is not None else None
-            wants.setdefault(eid, Want(eid, Intent.DEDUPE, lead.phone if lead else "", fields))
+            wants[eid] = Want(eid, Intent.DEDUPE, lead.phone if lead else "", fields)
         for eid, intent in changed.items():
             lead = declared.get(eid)
             wants[eid] = Want(eid, intent, lead.phone if lead is not None else "")
         return self._carry_out(
             account,
-            cid,
-            handling,
+            ls.campaign.id,
+            ls.options.duplicate_handling,
             ls.prune_action,
             wants,
             set(changed),
             rep,
             ls.deadlines,
-            frozenset(reappeared),
         )
 
     def clear_stale(
@@ -396,9 +403,7 @@ class Reconciler:
             rep.action_failures += 1
             rep.errors.append(scrub(f"{action.value} of {len(lead_ids)} record(s) failed: {e}"))
             return
-        key = "leadDeleteCount" if action is LeadAction.DELETE else "leadUpdateCount"
-        count = result.get(key)
-        self.journal.acted(number, True, count if isinstance(count, int) else None)
+        self.journal.acted(number, True, result.count)
         acted.update(dict.fromkeys(lead_ids, action))
         if action is LeadAction.DELETE:
             rep.deleted += len(lead_ids)

@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass, field
 
-from ..engage import EngageClient
+from ..engage import EngageApi
 from ..model import DriftKind, Lead
 from .drift import classify
 
@@ -19,7 +19,7 @@ class Adoption:
     lines: list[str] = field(default_factory=list)  # what happens to each of the others
 
 
-def adopt(client: EngageClient, account: str, campaign: int, leads: list[Lead]) -> Adoption:
+def adopt(client: EngageApi, account: str, campaign: int, leads: list[Lead]) -> Adoption:
     records = client.leads.search(account, campaign, [lead.extern_id for lead in leads])
     phones = {lead.extern_id: lead.phone for lead in leads}
     found = classify(campaign, records, phones, (), phones)

@@ -5,22 +5,22 @@ from __future__ import annotations
 
 import threading
 from collections import deque
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any
 
-from .. import leadsets
 from ..donotcall.phones import record_phones
-from ..engage import EngageClient
+from ..engage import Campaign, EngageApi
 from ..errors import ApiError
-from ..leadsets import Source
-from ..model import PHONE_FIELDS, DriftKind, DuplicateHandling, Lead, LeadSetPlan, Plan
+from ..incremental.inputs import CampaignInputs
+from ..model import DuplicateHandling, Lead, LeadSetPlan, Plan
 from ..optouts import DateSource
 from ..state import Journal
 from .actions import Reconciler
 from .donotcall import Stop, Sweeper
-from .loader import Batch, BatchLoader, batches, look
+from .feed import Feed
+from .loader import Batch, BatchLoader
+from .lookahead import posted_phones
 from .report import LeadSetReport, Report, scrub
 
 Progress = Callable[[int], None]
@@ -34,16 +34,6 @@ LOOKUP_PHONES = 1000
 
 def _nothing_held(account: str, phones: Sequence[str]) -> set[str]:
     return set()
-
-
-def posted_phones(lead: Lead) -> list[str]:
-    """A lead's phones as the loader posts them (each part of a `|`-joined leadPhone)."""
-    return [
-        part
-        for name, value in zip(lead.names, lead.values, strict=True)
-        if name in PHONE_FIELDS
-        for part in str(value).split("|")
-    ]
 
 
 # updates posted again rather than looked up after a lost answer: under this mode the loader
@@ -62,7 +52,7 @@ def _posted_again(ls: LeadSetPlan) -> frozenset[str]:
 
 @dataclass
 class Applier:
-    client: EngageClient
+    client: EngageApi
     journal: Journal
     default_account: str | None
     batch_size: int = 500
@@ -72,9 +62,11 @@ class Applier:
     lost_rounds: int = 3  # lookups, then posts of what was not found, for one batch
     # look creates up before posting them (`ci apply`: a state lost with an earlier runner
     # must never load them twice): "probe" looks up the first batch of a campaign's creates
-    # and all of them once one is found; "all"; "off"
+    # and all of them once one is found; "all"; "off"; "auto": "probe" where a second load
+    # would keep two records (RETAIN_ALL) or the state is shared (`shared_state`), else "off"
     look_first: str = "off"
-    _campaigns: dict[str, dict[int, dict[str, Any]]] = field(default_factory=dict)
+    shared_state: bool = False
+    _campaigns: dict[str, dict[int, Campaign]] = field(default_factory=dict)
     max_in_flight: int | None = None  # None: as many as the shortest window admits
     _executors: dict[str, ThreadPoolExecutor] = field(default_factory=dict)
     report: Report = field(default_factory=Report)
@@ -84,13 +76,14 @@ class Applier:
     sweeper: Sweeper | None = None
     stops: Sequence[Stop] = ()
 
-    def run(self, plan: Plan, sources: Sequence[Source]) -> Report:
+    def run(self, plan: Plan, inputs: Mapping[int, CampaignInputs]) -> Report:
+        """Carry the plan out; `inputs`: each campaign's files, read once more for its loads."""
         try:
-            return self._run(plan, sources)
+            return self._run(plan, inputs)
         finally:
             self.close()
 
-    def _run(self, plan: Plan, sources: Sequence[Source]) -> Report:
+    def _run(self, plan: Plan, inputs: Mapping[int, CampaignInputs]) -> Report:
         """Rate limits are per sub-account: each account's lead sets run in a thread of their
         own, within that account's limits; within an account, campaign after campaign."""
         report = self.report  # kept on the applier: a run cut short still has its report
@@ -123,8 +116,8 @@ class Applier:
                 if self.client.gone:  # nothing more is sent once the server went away
                     rep.failed = rep.to_post
                     continue
-                mine = [s for s in sources if s.meta.campaign.id == ls.campaign.id]
-                self._apply_leadset(ls, mine, rep)
+                cid = ls.campaign.id
+                self._apply_leadset(ls, inputs.get(cid) or CampaignInputs(cid), rep)
                 if self.fail_fast and not rep.ok:
                     return True
             return False
@@ -142,29 +135,25 @@ class Applier:
         """Why this lead set must not be posted, or None when its campaign is as declared."""
         if account not in self._campaigns:
             groups = self.client.dial_groups_with_campaigns(account)
-            self._campaigns[account] = {
-                int(c["campaignId"]): c for g in groups for c in g.get("campaigns", [])
-            }
+            self._campaigns[account] = {c.campaign_id: c for g in groups for c in g.campaigns}
         campaigns = self._campaigns[account]
         cid = ls.campaign.id
         if cid not in campaigns:
             return f"campaign {cid} does not exist in account {account}: nothing posted"
-        name = str(campaigns[cid].get("campaignName", ""))
+        name = campaigns[cid].name
         if ls.campaign.name is not None and name != ls.campaign.name:
             return (
                 f"campaign {cid} is named {name!r} in Engage, not "
                 f"{ls.campaign.name!r}: nothing posted"
             )
-        if campaigns[cid].get("isActive") in (0, False):  # 0/1 in the API, not a boolean
+        if campaigns[cid].active is False:
             rep.notes.append(
                 f"campaign {cid} is inactive in Engage: its leads are loaded but not dialled "
                 "until it is activated"
             )
         return None
 
-    def _apply_leadset(
-        self, ls: LeadSetPlan, sources: Sequence[Source], rep: LeadSetReport
-    ) -> None:
+    def _apply_leadset(self, ls: LeadSetPlan, inputs: CampaignInputs, rep: LeadSetReport) -> None:
         account = ls.account or self.default_account
         if not account:
             rep.errors.append(
@@ -182,26 +171,39 @@ class Applier:
             return
         # cancels and deletes first: a run cut short leaves fewer dialable records, never more
         sweeper = self.sweeper
-        blocked = Reconciler(
+        reconciler = Reconciler(
             self.client,
             self.journal,
             stop_phones=(lambda stops: sweeper.sweep(account, stops)) if sweeper else None,
             dnc_states=sweeper.states if sweeper else (),
             region=sweeper.rules.phone_region if sweeper else "US",
             today=sweeper.rules.today() if sweeper else None,
-        ).run(account, ls, sources, rep)
-        if blocked and self.fail_fast:
-            return
-        changed = {d.extern_id for d in ls.corrections if d.kind is DriftKind.CHANGED}
-        loads = (*ls.creates, *ls.updates, *ls.replaces)
-        # a blocked lead is never loaded, whatever drift a refresh found for it
-        wanted = ({c.extern_id for c in loads} | changed) - blocked
-        wanted -= {c.extern_id for c in ls.blocked}
+        )
+        reconciler.remove(account, ls, rep)
         handling = ls.options.duplicate_handling
-        if ls.in_doubt:
-            wanted -= self._settle_in_doubt(account, ls, sources, set(ls.in_doubt) & wanted, rep)
-        if self.look_first != "off" and ls.creates:
-            wanted -= self._look_before_create(account, ls, sources, wanted, rep)
+        plain = Reconciler(self.client, self.journal)
+
+        def clear(leads: list[Lead]) -> set[str]:
+            return plain.clear_stale(account, ls.campaign.id, handling, leads, rep)
+
+        # one more pass over the files (the plan's was the first): what must be settled before
+        # a lead is posted is found on the way (feed.py)
+        feed = Feed(
+            self.client,
+            self.journal,
+            account,
+            ls,
+            inputs,
+            rep,
+            reconciler,
+            clear,
+            self.batch_size,
+            self._look_mode(ls),
+            self.lookup_delay,
+            _posted_again(ls),
+            self.progress,
+            self.fail_fast,
+        )
         loader = BatchLoader(
             self.client,
             self.journal,
@@ -217,24 +219,8 @@ class Applier:
             self.max_in_flight,
             ls.options.body(),
         )
-        reconciler = Reconciler(self.client, self.journal)
-        loader.clear = lambda leads: reconciler.clear_stale(
-            account, ls.campaign.id, handling, leads, rep
-        )
-        loader.run(
-            self._not_held(
-                account,
-                rep,
-                (
-                    (source.meta.path, source.meta.options.body(), batch)
-                    for source in sources
-                    for batch in batches(
-                        (x for x in leadsets.stream(source) if x.extern_id in wanted),
-                        self.batch_size,
-                    )
-                ),
-            )
-        )
+        loader.clear = clear
+        loader.run(self._not_held(account, rep, feed.batches()))
 
     def _not_held(
         self, account: str, rep: LeadSetReport, loads: Iterator[Batch]
@@ -329,73 +315,9 @@ class Applier:
         for executor in executors:
             executor.shutdown(wait=True)
 
-    def _look_before_create(
-        self,
-        account: str,
-        ls: LeadSetPlan,
-        sources: Sequence[Source],
-        wanted: set[str],
-        rep: LeadSetReport,
-    ) -> set[str]:
-        """Creates found in Engage already (a state that did not reach git, say) are recorded,
-        not posted again. Returns what is settled (found, or not posted for want of a look)."""
-        creates = [c.extern_id for c in ls.creates if c.extern_id in wanted]
-        first = set(creates[: self.batch_size]) if self.look_first == "probe" else set(creates)
-        before = rep.resolved_in_doubt
-        settled = self._settle_in_doubt(account, ls, sources, first, rep, delay=0.0)
-        found = rep.resolved_in_doubt - before
-        if found and self.look_first == "probe":
-            settled |= self._settle_in_doubt(
-                account, ls, sources, set(creates) - first, rep, delay=0.0
-            )
-            found = rep.resolved_in_doubt - before
-        if found:
-            rep.notes.append(
-                f"{found} lead(s) the state did not hold were already in Engage (an earlier "
-                "apply whose state was not saved?): recorded, not posted again"
-            )
-        return settled
-
-    def _settle_in_doubt(
-        self,
-        account: str,
-        ls: LeadSetPlan,
-        sources: Sequence[Source],
-        doubt: set[str],
-        rep: LeadSetReport,
-        delay: float | None = None,
-    ) -> set[str]:
-        """Leads an earlier run sent without a trustworthy answer: look before posting again.
-        Returns those found in Engage (recorded now, not posted) and those that must wait."""
-        settled: set[str] = set()  # found and recorded, or not looked up: not posted now
-        for source in sources if doubt else ():
-            leads = [x for x in leadsets.stream(source) if x.extern_id in doubt]
-            if not leads:
-                continue
-            cid = ls.campaign.id
-            wait = self.lookup_delay if delay is None else delay
-            other: list[Lead] = []
-            found = look(self.client, account, cid, leads, wait, _posted_again(ls), other)
-            if found is None:
-                rep.errors.append(
-                    f"{len(leads)} lead(s) could not be looked up before posting: not posted "
-                    "(that could load them twice); run apply again"
-                )
-                rep.failed += len(leads)
-                rep.in_doubt += len(leads)
-                settled |= {x.extern_id for x in leads}
-                continue
-            if found:
-                options = ls.options.body()
-                number = self.journal.begin(cid, [x.extern_id for x in found])
-                self.journal.ack(number, cid, found, source.meta.path, options)
-                rep.recorded += len(found)
-                rep.resolved_in_doubt += len(found)
-                self.progress(len(found))
-                settled |= {x.extern_id for x in found}
-            if other:  # the key is there, not the content: clear it, then post the lead
-                blocked = Reconciler(self.client, self.journal).clear_stale(
-                    account, cid, ls.options.duplicate_handling, other, rep
-                )
-                settled |= blocked
-        return settled
+    def _look_mode(self, ls: LeadSetPlan) -> str:
+        """How this campaign's creates are looked up before they are posted."""
+        if self.look_first != "auto":
+            return self.look_first
+        keeps_both = ls.options.duplicate_handling is DuplicateHandling.RETAIN_ALL
+        return "probe" if keeps_both or self.shared_state else "off"

@@ -22,15 +22,15 @@ from typing import Any
 from ..donotcall.keys import PhoneKey, key_from_env
 from ..donotcall.phones import record_phones, search_forms
 from ..donotcall.registry import Registry
-from ..engage import EngageClient
+from ..engage import EngageApi
 from ..engage.leads import LeadAction, LeadRecord, normalise_state
 from ..errors import ApiError
 from ..optouts import DateSource, Deadline, OptOutRules, Requested
 from ..state import Journal
+from .lookahead import LOOKUP_CHUNK, LookAhead, search_held
 from .report import scrub
 
 ACTION_BATCH = 500
-LOOKUP_CHUNK = 1000  # phones a look-up for Engage's opt-outs sends in one search
 LEARNED = frozenset({"tombstone", "engage"})  # phones learned in Engage, not listed
 DNC_STATES = ("DO-NOT-CALL",)  # what Engage holds as an opt-out (optOuts.engageStates adds)
 
@@ -75,7 +75,7 @@ class DoNotCallReport:
 class Sweeper:
     """Stops phones in Engage for one apply (one journal, several accounts' threads)."""
 
-    client: EngageClient
+    client: EngageApi
     journal: Journal
     rules: OptOutRules
     key: PhoneKey | None
@@ -84,6 +84,7 @@ class Sweeper:
     campaigns: dict[str, set[int]] = field(default_factory=dict)
     states: tuple[str, ...] = DNC_STATES
     done: set[str] = field(default_factory=set)  # phones stopped by this run
+    ahead: LookAhead | None = None  # the first look-up, made while campaigns were read
 
     def hash_key(self) -> PhoneKey:
         """The key phones are hashed with: the state's, else ENGAGE_SYNC_PHONE_KEY, else a new
@@ -176,8 +177,7 @@ class Sweeper:
                 scrub(f"cancel of {len(lead_ids)} do-not-call record(s) failed: {e}")
             )
             return False
-        count = result.get("leadUpdateCount")
-        self.journal.acted(number, True, count if isinstance(count, int) else None)
+        self.journal.acted(number, True, result.count)
         self.report.cancelled += len(lead_ids)
         return True
 
@@ -205,7 +205,7 @@ class Sweeper:
             for r in mine:  # the owned records this sweep cancelled (a tombstone's own were
                 # cancelled, and are recorded, by its removal)
                 camp = state.campaigns.get(r.campaign_id)
-                if r.dialable and camp is not None and r.extern_id in camp.leads:
+                if r.dialable and camp is not None and camp.owns(r.extern_id):
                     forget.setdefault(r.campaign_id, set()).add(r.extern_id)
             deadline = Deadline(Requested(stop.requested, stop.requested_from), today, self.rules)
             moment = confirmed.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
@@ -242,25 +242,16 @@ class Sweeper:
     # -- Engage's own opt-outs ---------------------------------------------------------------
     def held(self, account: str, phones: Sequence[str]) -> set[str]:
         """Of these phones (as loaded: the lead's own text), those a record in the scope holds
-        in a do-not-call state (Engage's opt-outs win). One search per 500 phones, asking for
-        records in those states only, so the answer is usually one empty page."""
-        scope = self.scope(account)
-        wanted = sorted(set(phones))
-        found: set[str] = set()
-        for start in range(0, len(wanted), LOOKUP_CHUNK):
-            chunk = wanted[start : start + LOOKUP_CHUNK]
-            records = self.client.leads.search_phones(
-                account, chunk, _sorted(scope), states=self._both_spellings(), chunk=LOOKUP_CHUNK
-            )
-            for r in records:
-                if normalise_state(r.state) in self.states and (
-                    scope is None or r.campaign_id in scope
-                ):
-                    found.update(record_phones("|".join(r.phones), self.rules.phone_region))
-        return found
+        in a do-not-call state (Engage's opt-outs win): from the look-up made ahead when it
+        covers them (lookahead.py), else one search per LOOKUP_CHUNK phones."""
+        early = self.ahead.held(account, phones) if self.ahead is not None else None
+        if early is not None:
+            return early
+        return self.search_held(account, phones)
 
-    def _both_spellings(self) -> list[str]:
-        return sorted({s for state in self.states for s in (state, state.replace("-", "_"))})
+    def search_held(self, account: str, phones: Sequence[str]) -> set[str]:
+        scope, region = self.scope(account), self.rules.phone_region
+        return search_held(self.client, account, phones, scope, self.states, region, LOOKUP_CHUNK)
 
 
 def _sorted(scope: set[int] | None) -> list[int] | None:
@@ -268,7 +259,7 @@ def _sorted(scope: set[int] | None) -> list[int] | None:
 
 
 def engage_opt_outs(
-    client: EngageClient,
+    client: EngageApi,
     account: str,
     registry: Registry,
     states: Sequence[str] = DNC_STATES,

@@ -20,30 +20,18 @@ What concurrency must not change:
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..engage import EngageClient
-from ..engage.client import backoff
+from ..engage import EngageApi, LoadResult, backoff
 from ..engage.leads import phone_key
 from ..errors import AnswerLost, ApiError, ServerGone, TransientApiError
 from ..model import PHONE_FIELDS, Lead
 from ..state import Journal
 from .actions import loaded, stale
 from .report import LeadSetReport, scrub
-
-FAILURE_STATUSES = frozenset(
-    {
-        "GENERAL_FAILURE",
-        "NO_LEADS_PASSED_VALIDATION",
-        "DNC_UPLOAD_FAILED",
-        "DNC_ACCOUNT_SETTINGS",
-        "DNC_GREATER_ONE_DAY",
-    }
-)
 
 Progress = Callable[[int], None]
 Batch = tuple[str, dict[str, Any], list[Lead]]  # (file, options, leads)
@@ -57,13 +45,12 @@ class _Flight:
     number: int  # the journal's batch number
     phones: frozenset[str]
     attempt: int
-    sent: float
     throttled: int = 0  # times it was answered 429 (Engage did nothing): sent again, bounded
 
 
 @dataclass
 class BatchLoader:
-    client: EngageClient
+    client: EngageApi
     journal: Journal
     account: str
     campaign: int
@@ -80,7 +67,7 @@ class BatchLoader:
     # the campaign's options as the state records them (its first file's): every file of a
     # campaign posts its own options, but the state keeps one set, the one plans compare with
     recorded_options: dict[str, Any] | None = None
-    _flights: dict[Future[dict[str, Any]], _Flight] = field(default_factory=dict)
+    _flights: dict[Future[LoadResult], _Flight] = field(default_factory=dict)
     # batches answered 429: not journaled (none of them is in doubt), their phones still
     # reserved, sent again in order once the windows admit a call
     _held: list[_Flight] = field(default_factory=list)
@@ -184,9 +171,7 @@ class BatchLoader:
         body = {**options, "uploadLeads": [lead.to_request() for lead in leads]}
         number = self.journal.begin(self.campaign, [lead.extern_id for lead in leads])
         future = self.pool.submit(self.client.load_leads, self.account, self.campaign, body)
-        self._flights[future] = _Flight(
-            file, options, leads, number, phones, attempt, time.monotonic(), throttled
-        )
+        self._flights[future] = _Flight(file, options, leads, number, phones, attempt, throttled)
 
     def _posted(self, flight: _Flight) -> None:
         """Engage took the call (it answered, or may have acted): its leads count as posted,
@@ -202,7 +187,7 @@ class BatchLoader:
             ok = self._land(flight, future)
             self._failed |= not ok
 
-    def _land(self, flight: _Flight, future: Future[dict[str, Any]]) -> bool:
+    def _land(self, flight: _Flight, future: Future[LoadResult]) -> bool:
         try:
             result = future.result()
         except AnswerLost as e:
@@ -288,38 +273,27 @@ class BatchLoader:
         self._send(flight.file, flight.options, pending, _phones(pending), flight.attempt + 1)
         return True
 
-    def _record(self, flight: _Flight, result: dict[str, Any]) -> bool:
+    def _record(self, flight: _Flight, result: LoadResult) -> bool:
         """Read the answer, not trust it: a failure in a 200, rejected rows, and counts that do
         not add up (accepted but not inserted: do-not-call, duplicate phones) are looked up."""
         batch, rep = flight.leads, self.rep
-        status = str(result.get("processingStatus") or "")
         rejected = _rejected(result, batch)
-        supplied = result.get("leadsSupplied")
-        if (
-            result.get("processingResult") == "Failed"
-            or status in FAILURE_STATUSES
-            or (supplied == 0 and batch)  # "returns 200 even on failure" (a real client)
-        ):
-            if supplied == 0:
-                why = "leadsSupplied 0"
-            else:
-                why = status if status in FAILURE_STATUSES else "Failed"
+        why = result.failure  # "returns 200 even on failure" (a real client)
+        if why is not None:
             rep.errors.append(
-                scrub(f"batch of {len(batch)} failed: {why}: {result.get('message') or ''}")
-                .rstrip()
-                .rstrip(":")
+                scrub(f"batch of {len(batch)} failed: {why}: {result.message}").rstrip().rstrip(":")
             )
             rep.failed += len(batch)
             rep.rejected.extend({"externId": e, "message": m} for e, m in sorted(rejected.items()))
             self.journal.fail(flight.number, self.campaign)
             return False
-        accepted_count = int(result.get("leadsAccepted") or 0)
-        inserted = result.get("leadsInserted")
+        accepted_count = result.accepted or 0
+        inserted = result.inserted
         rep.accepted += accepted_count
-        rep.inserted += int(inserted or 0)
+        rep.inserted += inserted or 0
         rep.rejected.extend({"externId": e, "message": m} for e, m in sorted(rejected.items()))
         accepted = [lead for lead in batch if lead.extern_id not in rejected]
-        counted = min(accepted_count, inserted if isinstance(inserted, int) else accepted_count)
+        counted = min(accepted_count, inserted if inserted is not None else accepted_count)
         if accepted and counted + len(rejected) < len(batch):
             found = self._look(accepted, after_lost=False)
             if found is None:  # cannot tell which: in doubt, resolved by the next apply
@@ -359,7 +333,7 @@ class BatchLoader:
 
 
 def look(
-    client: EngageClient,
+    client: EngageApi,
     account: str,
     campaign: int,
     leads: list[Lead],
@@ -403,18 +377,16 @@ def batches(leads: Iterable[Lead], size: int) -> Iterator[list[Lead]]:
         yield batch
 
 
-def _rejected(result: dict[str, Any], batch: list[Lead]) -> dict[str, str]:
-    """Match rejectedRows to the batch's leads by externId (rowData carries the lead's values)."""
+def _rejected(result: LoadResult, batch: list[Lead]) -> dict[str, str]:
+    """Match the rejected rows to the batch's leads by externId."""
     ids = {lead.extern_id for lead in batch}
     found: dict[str, str] = {}
-    for row in result.get("rejectedRows") or []:
-        data = (row.get("rowData") or []) if isinstance(row, dict) else []
-        match = next((str(v) for v in data if str(v) in ids), None)
-        message = str(row.get("message") or "rejected") if isinstance(row, dict) else "rejected"
-        message = scrub(message)
+    for row in result.rejected:
+        match = next((v for v in row.extern_ids if v in ids), None)
+        message = scrub(row.message or "rejected")
         if match is not None:
             found[match] = message
-    unmatched = len(result.get("rejectedRows") or []) - len(found)
+    unmatched = len(result.rejected) - len(found)
     if unmatched > 0:
         # rows we cannot tie to a lead: trust none of the batch rather than record a rejected lead
         return {lead.extern_id: "rejected (row not identifiable)" for lead in batch}

@@ -12,6 +12,7 @@ tested without a terminal and `ci apply` shares it instead of copying it.
 from __future__ import annotations
 
 import contextlib
+import subprocess
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,7 +22,7 @@ from .. import workspace
 from ..changeset import ChangeSet, Coverage, cover, is_blocked, is_tombstone, only
 from ..config import Config
 from ..donotcall.keys import resolve as resolve_key
-from ..engage import EngageClient
+from ..engage import EngageApi
 from ..engage.hosts import engage_target
 from ..errors import ConfigError
 from ..model import Plan, Problem
@@ -36,8 +37,9 @@ from ..state import (
     save_state,
     write_pacing,
 )
-from .applier import Applier
+from .applier import LOOKUP_PHONES, Applier
 from .donotcall import Stop, Sweeper, engage_opt_outs
+from .lookahead import look_ahead
 from .refresh import refresh as look
 from .report import Report
 
@@ -58,7 +60,8 @@ class ApplyRequest:
     # show it (tombstones always); None: no such gate
     reviewed: list[ChangeSet] | None = None
     # look creates up before posting them: "probe" (a campaign's first batch; all of them once
-    # one is found), "all", or "off"
+    # one is found), "all", "off", or "auto" (probe where a second load would keep two records,
+    # RETAIN_ALL, or the state file is tracked by git, so another clone may have applied)
     look_first: str = "off"
     lookup_delay: float = 2.0
     # loader calls in flight at once; None: as many as the shortest window admits (30)
@@ -110,12 +113,13 @@ def apply(
     request: ApplyRequest,
     config: Config,
     state_path: Path,
-    client: EngageClient,
+    client: EngageApi,
     hooks: ApplyHooks,
 ) -> ApplyOutcome:
     """Plan, gate, ask, post, record. Raises for what stops it before anything is sent
     (invalid lead sets, a held lock, a campaign with no account)."""
-    with client, StateLock(state_path, "apply", request.lock_timeout), _paced(state_path, client):
+    lock = StateLock(state_path, "apply", request.lock_timeout)
+    with client, lock, _paced(state_path, client), contextlib.ExitStack() as ended:
         planned = workspace.build_plan(
             request.paths,
             config,
@@ -133,11 +137,21 @@ def apply(
                 "ENGAGE_ACCOUNT_ID or `account:` in engage-sync.yaml; nothing posted"
             )
         working = [ls for ls in plan.leadsets if ls.has_work or request.refresh]
+        # the first leads' do-not-call look-up, made while the campaigns are read
+        ahead = None
+        if not request.refresh:
+            default, batch = request.default_account, request.batch_size
+            ahead = look_ahead(
+                plan, planned.sources, config.opt_outs, client, default, batch, LOOKUP_PHONES
+            )
+        if ahead is not None:
+            ended.callback(ahead.close)  # before the client closes
         if working or stops:  # wrong credentials or account: the first and only thing said
             accounts = {ls.account or request.default_account for ls in working}
             if stops and request.default_account:
                 accounts.add(request.default_account)
-            client.authenticate(a for a in accounts if a)
+            # each account's campaigns in the same call: the campaign check needs them
+            client.authenticate((a for a in accounts if a), campaigns=bool(working))
         if request.refresh:
             plan = look(
                 plan,
@@ -187,6 +201,9 @@ def apply(
             outcome.cancelled = True
             return outcome
         with Journal(planned.state) as journal:
+            for ls in plan.leadsets:  # where the leads go, before the first is posted
+                if ls.target is not None and ls.has_work:
+                    journal.retarget(ls.campaign.id, ls.target)
             applier = Applier(
                 client,
                 journal,
@@ -196,6 +213,7 @@ def apply(
                 hooks.progress(to_post),
                 lookup_delay=request.lookup_delay,
                 look_first=request.look_first,
+                shared_state=request.look_first == "auto" and tracked(state_path),
                 max_in_flight=request.max_in_flight,
                 sweeper=Sweeper(
                     client,
@@ -204,12 +222,13 @@ def apply(
                     planned.registry.key,
                     campaigns=_campaigns(plan, request.default_account),
                     states=config.opt_outs.engage_states,
+                    ahead=ahead,
                 ),
                 stops=stops,
             )
             sealed = 0
             try:
-                outcome.report = applier.run(plan, planned.sources)
+                outcome.report = applier.run(plan, planned.inputs)
                 if outcome.carried_out_all:
                     sealed = workspace.record_seals(planned, _carried_out(outcome.report))
             except KeyboardInterrupt:
@@ -228,6 +247,22 @@ def apply(
                 planned.state.base_url = target
                 journal.fold(seals=sealed > 0 or settings is not None or moved)
     return outcome
+
+
+def tracked(path: Path) -> bool:
+    """Whether git tracks the state file: then other clones hold copies of it, and an apply
+    from one of them may have loaded leads this copy does not know (no git: False)."""
+    try:
+        done = subprocess.run(
+            ["git", "ls-files", "--error-unmatch", "--", path.name],
+            cwd=path.parent if str(path.parent) else ".",
+            capture_output=True,
+            timeout=30,
+            check=False,
+        )
+    except (OSError, subprocess.SubprocessError):
+        return False
+    return done.returncode == 0
 
 
 def _stops(planned: workspace.Planned, config: Config) -> list[Stop]:
@@ -252,7 +287,7 @@ def _engage_stops(
     plan: Plan,
     planned: workspace.Planned,
     config: Config,
-    client: EngageClient,
+    client: EngageApi,
     default: str | None,
 ) -> list[Stop]:
     """`apply --refresh`: the phones Engage holds as do-not-call that no list names are stopped
@@ -283,7 +318,7 @@ def _campaigns(plan: Plan, default: str | None) -> dict[str, set[int]]:
 
 
 @contextlib.contextmanager
-def _paced(state_path: Path, client: EngageClient) -> Iterator[None]:
+def _paced(state_path: Path, client: EngageApi) -> Iterator[None]:
     """The windows start with the calls the last runs on this machine made to this service,
     and this run's calls are kept for the next (state/pacing.py); under the state's lock."""
     memory = pacing_path(state_path)

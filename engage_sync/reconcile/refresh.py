@@ -15,8 +15,8 @@ from collections.abc import Iterator, Sequence
 from dataclasses import replace
 
 from ..donotcall.registry import Registry
-from ..engage import EngageClient
-from ..leadsets import Source, stream
+from ..engage import EngageApi
+from ..leadsets import Source, by_campaign, stream
 from ..model import CORRECTED_DRIFT, DriftKind, Lead, LeadSetPlan, Plan
 from ..optouts import OptOutRules
 from ..state import State
@@ -28,7 +28,7 @@ def refresh(
     plan: Plan,
     state: State,
     sources: Sequence[Source],
-    client: EngageClient,
+    client: EngageApi,
     default_account: str | None,
     registry: Registry | None = None,
     rules: OptOutRules | None = None,
@@ -37,12 +37,14 @@ def refresh(
     With the do-not-call set (`registry`), also how many phones Engage holds as do-not-call
     that it does not (issue #30)."""
     leadsets_out = []
+    files = by_campaign(sources)
     for ls in plan.leadsets:
         account = ls.account or default_account
         if not account or not ls.files:
             leadsets_out.append(ls)
             continue
-        leadsets_out.append(_refresh_one(ls, state, sources, client, account))
+        mine = files.get(ls.campaign.id, [])
+        leadsets_out.append(_refresh_one(ls, state, mine, client, account))
     digest = hashlib.sha256(plan.checksum.encode())
     for ls in leadsets_out:
         for d in ls.drift:
@@ -75,12 +77,14 @@ def refresh(
 def _refresh_one(
     ls: LeadSetPlan,
     state: State,
-    sources: Sequence[Source],
-    client: EngageClient,
+    mine: Sequence[Source],
+    client: EngageApi,
     account: str,
 ) -> LeadSetPlan:
     cid = ls.campaign.id
     camp = state.campaigns.get(cid)
+    if ls.moved_from is not None:  # the state's leads are in another account: none here
+        camp = None
     owned = set(camp.leads) if camp is not None else set()
     removed = set(camp.removed) if camp is not None else set()
     # sent, the answer lost: not owned yet (apply looks them up), but their records are no
@@ -91,10 +95,10 @@ def _refresh_one(
         seen = {r.lead_id for r in records}
         extra = client.leads.search(account, cid, owned | removed | doubt)
         records = records + [r for r in extra if r.lead_id not in seen]
-    # a phone the plan already changes (a replacement) or removes is not drift
+    # a phone the plan already changes (a replacement) or removes is not drift; a create is
+    # owned by no state, so it is never among them (and a million of them are never held);
     # nor is the phone of a blocked lead (do not call): it is never loaded, only stopped
-    settled = {c.extern_id for c in (*ls.replaces, *ls.removals, *ls.creates, *ls.blocked)}
-    mine = [s for s in sources if s.meta.campaign.id == cid]
+    settled = {c.extern_id for c in (*ls.replaces, *ls.removals, *ls.blocked)}
     wanted = owned - settled
     # content that differs where the rows show it (a record loaded by hand, an edit in Engage);
     # a planned update is expected to differ, and is not drift

@@ -13,11 +13,12 @@ of hash, 4 per field) are read and converted; the next save writes version 2. Sa
 from __future__ import annotations
 
 import hashlib
+import heapq
 import json
 import os
 import tempfile
 import uuid
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -28,6 +29,7 @@ from ..optouts import ledger
 from ..optouts.ledger import ledger_path
 from . import donotcall as dnc
 from .donotcall import DoNotCallState
+from .spill import Spill
 
 
 class MalformedEntry(StateError):
@@ -71,7 +73,13 @@ class CampaignState:
     # the bytes' fingerprint, the lead count and what a plan shows of the campaign. Any change
     # to the campaign's leads drops it.
     seal: dict[str, Any] | None = None
+    # where the leads above are: `account@service` (model.target_of); None in a state from before
+    # it was recorded (then the first apply records it)
+    target: str | None = None
     _ids: dict[tuple[str, ...], str] = field(default_factory=dict, repr=False, compare=False)
+    # leads an apply recorded, moved out of `leads` to disk (spill.py): `owns`, `count` and
+    # `entries` see them, a plan (which reads `leads`) never runs on such a state
+    _spill: Spill | None = field(default=None, repr=False, compare=False)
 
     def fieldset_id(self, names: tuple[str, ...]) -> str:
         fsid = self._ids.get(names)
@@ -112,6 +120,22 @@ class CampaignState:
             self.options = options
         self.seal = None
 
+    def retarget(self, target: str) -> None:
+        """The campaign is applied to another account or service from now on: what the state
+        held was loaded elsewhere, so none of it is owned here (the opt-outs asked for and the
+        cancels sent for them stay: they are the people's, and evidence)."""
+        if self.target is not None and self.target != target:
+            self.leads.clear()
+            self._spill = None
+            self.fieldsets.clear()
+            self._ids.clear()
+            self.in_doubt.clear()
+            self.files.clear()
+            self.removed.clear()
+            self.options = None
+        self.target = target
+        self.seal = None
+
     def record(self, lead: Lead) -> None:
         """One lead accepted (import, adoption)."""
         self.accept({lead.extern_id: self.encode(lead)})
@@ -133,6 +157,8 @@ class CampaignState:
             self.removed.add(eid)
             self.requested.pop(eid, None)
             self.acts.pop(eid, None)
+            if self._spill is not None:
+                self._spill.gone.add(eid)
         self.seal = None
 
     def drop(self, extern_ids: Iterable[str]) -> None:
@@ -140,6 +166,8 @@ class CampaignState:
         for eid in extern_ids:
             self.leads.pop(eid, None)
             self.in_doubt.discard(eid)
+            if self._spill is not None:
+                self._spill.gone.add(eid)
         self.seal = None
 
     def earlier_requests(self, dates: Mapping[str, str]) -> dict[str, str]:
@@ -154,6 +182,33 @@ class CampaignState:
         """A cancel or delete sent for these externIds (answered or not): evidence to keep."""
         for eid, act in acts.items():
             self.acts.setdefault(eid, []).append(dict(act))
+
+    def spill(self, extern_ids: Iterable[str]) -> None:
+        """Move these leads' entries out of memory, to disk until the state is saved."""
+        moved = {eid: self.leads.pop(eid) for eid in extern_ids if eid in self.leads}
+        if moved:
+            if self._spill is None:
+                self._spill = Spill()
+            self._spill.add(moved)
+
+    def owns(self, extern_id: str) -> bool:
+        return extern_id in self.leads or (self._spill is not None and extern_id in self._spill)
+
+    def count(self) -> int:
+        """How many leads the campaign owns."""
+        if not self._spill:
+            return len(self.leads)
+        leads = self.leads
+        return len(leads) + sum(1 for eid, _ in self._spill.items() if eid not in leads)
+
+    def entries(self) -> Iterator[tuple[str, str]]:
+        """(externId, entry) of every lead owned, in externId order (as the file lists them)."""
+        leads = self.leads
+        ordered = ((eid, leads[eid]) for eid in sorted(leads))
+        if not self._spill:
+            return ordered
+        spilled = ((eid, e) for eid, e in self._spill.items() if eid not in leads)
+        return heapq.merge(ordered, spilled)
 
     def hash_of(self, extern_id: str) -> str | None:
         entry = self.leads.get(extern_id)
@@ -235,7 +290,7 @@ class State:
         return self.lineage
 
     def lead_count(self) -> int:
-        return sum(len(c.leads) for c in self.campaigns.values())
+        return sum(c.count() for c in self.campaigns.values())
 
 
 def read_state(path: Path) -> State:
@@ -282,6 +337,7 @@ def read_state(path: Path) -> State:
                 seal=sealed if isinstance(sealed, dict) else None,
                 requested=dict(raw.get("requested", {})),
                 acts={str(k): list(v) for k, v in raw.get("acts", {}).items()},
+                target=_text(raw.get("target"), f"campaign {key}: target"),
             )
             if version == 1:
                 leads = camp.adopt_v1(leads, raw.get("fieldsets", {}))
@@ -293,6 +349,12 @@ def read_state(path: Path) -> State:
         why = f"no {e}" if isinstance(e, KeyError) else str(e)
         raise Corrupt(path, "", f"not what engage-sync writes: {why}") from e
     return state
+
+
+def _text(value: object, what: str) -> str | None:
+    if value is not None and not isinstance(value, str):
+        raise ValueError(f"{what}: not a string")
+    return value
 
 
 class Corrupt(StateError):
@@ -318,6 +380,14 @@ def _where(path: Path, offset: int) -> str:
 
 def render_state(state: State) -> str:
     """Sorted, stable JSON with one unindented lead per line."""
+    return "".join(state_text(state))
+
+
+_LINES = 8192  # lead lines rendered at once: the text is written as it is made, never whole
+
+
+def state_text(state: State) -> Iterator[str]:
+    """The state file's text, piece by piece (`render_state` joined)."""
     dumps = json.dumps
     out = [
         "{",
@@ -331,45 +401,61 @@ def render_state(state: State) -> str:
         out.append(f'  "settings": {dumps(state.settings, sort_keys=True)},')
     if state.do_not_call:
         out.extend(dnc.render(state.do_not_call))
-    out += [
-        '  "campaigns": {',
-    ]
-    campaign_blocks = []
+    out.append('  "campaigns": {')
+    yield "\n".join(out) + "\n"
+    first = True
     for cid in sorted(state.campaigns):
         c = state.campaigns[cid]
-        if not c.leads and not c.in_doubt and not c.removed and not c.requested:
+        if not (c.leads or c._spill) and not c.in_doubt and not c.removed and not c.requested:
             continue
+        if not first:
+            yield ",\n"
+        first = False
+        yield from _campaign_text(cid, c)
+    yield "  }\n}\n" if first else "\n  }\n}\n"
+
+
+def _campaign_text(cid: int, c: CampaignState) -> Iterator[str]:
+    dumps = json.dumps
+    if c._spill:
+        used = {entry.split(" ", 2)[1] for _, entry in c.entries()}
+    else:
         used = {entry.split(" ", 2)[1] for entry in c.leads.values()}
-        fieldsets = {k: list(v) for k, v in sorted(c.fieldsets.items()) if k in used}
-        lines = [
-            f'    "{cid}": {{',
-            f'      "fieldsets": {dumps(fieldsets, sort_keys=True)},',
-            f'      "files": {dumps(sorted(c.files))},',
-            f'      "in_doubt": {dumps(sorted(c.in_doubt))},',
-            f'      "options": {dumps(c.options, sort_keys=True)},',
-        ]
-        if c.seal is not None:
-            lines.append(f'      "synced": {dumps(c.seal, sort_keys=True)},')
-        if c.requested:
-            lines.append(f'      "requested": {dumps(c.requested, sort_keys=True)},')
-        if c.acts:
-            lines.append(f'      "acts": {dumps(c.acts, sort_keys=True)},')
-        if c.removed:  # one per line, so a git diff shows each removal
-            removed = ",\n".join(f"        {dumps(k)}" for k in sorted(c.removed))
-            lines.append(f'      "removed": [\n{removed}\n      ],')
-        if c.leads:
-            lines.append('      "leads": {')
-            leads = c.leads
-            lines.append(",\n".join(f"{dumps(k)}:{dumps(leads[k])}" for k in sorted(leads)))
-            lines.append("      }")
-        else:
-            lines.append('      "leads": {}')
-        lines.append("    }")
-        campaign_blocks.append("\n".join(lines))
-    if campaign_blocks:
-        out.append(",\n".join(campaign_blocks))
-    out.extend(["  }", "}", ""])
-    return "\n".join(out)
+    fieldsets = {k: list(v) for k, v in sorted(c.fieldsets.items()) if k in used}
+    lines = [
+        f'    "{cid}": {{',
+        f'      "fieldsets": {dumps(fieldsets, sort_keys=True)},',
+        f'      "files": {dumps(sorted(c.files))},',
+        f'      "in_doubt": {dumps(sorted(c.in_doubt))},',
+        f'      "options": {dumps(c.options, sort_keys=True)},',
+    ]
+    if c.target is not None:
+        lines.append(f'      "target": {dumps(c.target)},')
+    if c.seal is not None:
+        lines.append(f'      "synced": {dumps(c.seal, sort_keys=True)},')
+    if c.requested:
+        lines.append(f'      "requested": {dumps(c.requested, sort_keys=True)},')
+    if c.acts:
+        lines.append(f'      "acts": {dumps(c.acts, sort_keys=True)},')
+    if c.removed:  # one per line, so a git diff shows each removal
+        removed = ",\n".join(f"        {dumps(k)}" for k in sorted(c.removed))
+        lines.append(f'      "removed": [\n{removed}\n      ],')
+    entries = c.entries()
+    ahead = next(entries, None)
+    if ahead is None:
+        lines += ['      "leads": {}', "    }"]
+        yield "\n".join(lines)
+        return
+    lines.append('      "leads": {')
+    yield "\n".join(lines) + "\n"
+    chunk = [f"{dumps(ahead[0])}:{dumps(ahead[1])}"]
+    glue = ""
+    for eid, entry in entries:
+        if len(chunk) >= _LINES:
+            yield glue + ",\n".join(chunk)
+            chunk, glue = [], ",\n"
+        chunk.append(f"{dumps(eid)}:{dumps(entry)}")
+    yield glue + ",\n".join(chunk) + "\n      }\n    }"
 
 
 def save_state(state: State) -> None:
@@ -380,19 +466,22 @@ def save_state(state: State) -> None:
     if state.evidence:
         ledger.append(ledger_path(state.path), state.evidence)
     state.serial += 1
-    write_atomic(state.path, render_state(state).encode())
+    write_atomic(state.path, (text.encode() for text in state_text(state)))
     state.evidence.clear()
     state.exists = True
 
 
-def write_atomic(path: Path, data: bytes) -> None:
+def write_atomic(path: Path, data: bytes | Iterable[bytes]) -> None:
+    """Write a file whole or not at all: readers see the old one or the new one, never half.
+    `data` may come piece by piece (written as it comes, to the temporary file)."""
     directory = path.parent if str(path.parent) else Path(".")
     try:
         directory.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=directory)
         try:
             with os.fdopen(fd, "wb") as f:
-                f.write(data)
+                for piece in (data,) if isinstance(data, bytes) else data:
+                    f.write(piece)
                 f.flush()
                 os.fsync(f.fileno())
             os.replace(tmp, path)

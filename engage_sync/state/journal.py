@@ -1,6 +1,6 @@
 """Append-only journal of an apply in progress, so a crash never loses an acknowledged lead.
 
-Rewriting a large state file after every batch would be slow, so apply appends one fsynced line per
+Rewriting a large state file after every batch would be slow, so apply appends one synced line per
 event instead: `begin` before a batch is posted, `ack` with the state entries once Engage accepted
 it, `fail` when it did not; `act` before a lead action (cancel, delete) is sent and `acted` after
 its answer, both with the lead ids; `forget` once removed leads are confirmed not dialable.
@@ -33,6 +33,14 @@ def now() -> str:
 
 
 F = TypeVar("F", bound=Callable[..., Any])
+# leads recorded in a campaign before their state entries go to disk (spill.py): the in-memory
+# state of a first apply of a million leads stays at a few megabytes
+SPILL_AT = 20_000
+
+# An appended line is durable once its bytes and the file's size are: fdatasync says so without
+# writing the file's times too (a third of fsync's cost on Linux, once per batch sent and once
+# per answer); where there is none (macOS), fsync.
+_sync: Callable[[int], None] = getattr(os, "fdatasync", os.fsync)
 
 
 def _locked(method: F) -> F:
@@ -61,6 +69,7 @@ class Journal:
         # in-memory state changes with its journal line
         self._lock = threading.RLock()
         self._recorded = False  # an ack or a forget: the state holds something new
+        self._fresh: dict[int, list[str]] = {}  # recorded by this run, still in memory
 
     def __enter__(self) -> Journal:
         if self.path.exists():  # an earlier run's journal, replayed on load: fold it first
@@ -84,7 +93,7 @@ class Journal:
             assert self._file is not None
             self._file.write(jsonl.dumps(record))
             self._file.flush()
-            os.fsync(self._file.fileno())
+            _sync(self._file.fileno())
 
     @_locked
     def begin(self, campaign: int, extern_ids: Iterable[str]) -> int:
@@ -124,6 +133,11 @@ class Journal:
         camp.accept(entries, None, file, options)
         camp.settle(self._open.pop(batch, ()))
         self._recorded = True
+        fresh = self._fresh.setdefault(campaign, [])
+        fresh.extend(entries)
+        if len(fresh) >= SPILL_AT:
+            camp.spill(fresh)
+            fresh.clear()
 
     @_locked
     def fail(self, batch: int, campaign: int) -> None:
@@ -174,6 +188,16 @@ class Journal:
             return
         self._write({"requested": True, "campaign": campaign, "dates": new})
         camp.note_requested(new)
+        self._recorded = True
+
+    @_locked
+    def retarget(self, campaign: int, target: str) -> None:
+        """Before the first lead is posted to a campaign's new account or service: from here on
+        the state holds what that one holds (CampaignState.retarget)."""
+        if self.state.campaign(campaign).target == target:
+            return
+        self._write({"retarget": target, "campaign": campaign})
+        self.state.campaign(campaign).retarget(target)
         self._recorded = True
 
     @_locked

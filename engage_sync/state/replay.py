@@ -146,6 +146,8 @@ def _apply(
         pending.pop(batch, None)
     elif "dncDone" in rec:  # before `forget`: it carries the owned leads it forgets too
         dnc_done(state, rec)
+    elif "retarget" in rec:
+        state.campaign(int(rec["campaign"])).retarget(str(rec["retarget"]))
     elif "forget" in rec:
         state.campaign(int(rec["campaign"])).forget([str(e) for e in rec["ids"]])
         state.evidence.extend(dict(e) for e in rec.get("evidence", []))
