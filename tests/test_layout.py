@@ -258,13 +258,6 @@ NOT_YET = {
     "engage_sync.cli.evidence": "test_optouts, test_optouts_e2e",
     "engage_sync.emulator.app": "test_emulator, test_client",
     "engage_sync.emulator.store": "test_emulator",
-    "engage_sync.engage.campaign_leads": "test_client, test_engage_answers",
-    "engage_sync.engage.leads": "test_reconcile, test_engage_answers",
-    "engage_sync.gitops.loop": "test_team_loop, test_review_gate",
-    "engage_sync.incremental.inputs": "test_incremental, test_partial",
-    "engage_sync.reconcile.applier": "test_operation, test_apply_e2e",
-    "engage_sync.reconcile.donotcall": "test_donotcall_property, test_donotcall_e2e",
-    "engage_sync.workspace": "test_registry, test_incremental, test_plan",
 }
 
 

@@ -1,0 +1,309 @@
+"""reconcile/donotcall.py: the Sweeper against an in-memory Engage (search by phone, cancel), a
+real journal and state in tmp_path; Engage's own opt-outs (`engage_opt_outs`). The phones'
+forms and keys are in test_donotcall.py; the whole apply in test_donotcall_e2e.py."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import replace
+from datetime import date
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+import pytest
+
+from engage_sync.donotcall.keys import PhoneKey
+from engage_sync.donotcall.registry import Origin, Registry
+from engage_sync.engage.answers import ActionResult
+from engage_sync.engage.leads import LeadAction, LeadRecord, phone_key
+from engage_sync.errors import ApiError
+from engage_sync.model import Lead
+from engage_sync.optouts import DateSource, OptOutRules
+from engage_sync.reconcile.donotcall import (
+    DoNotCallReport,
+    Stop,
+    Sweeper,
+    engage_opt_outs,
+)
+from engage_sync.state import Journal, State
+
+ACCOUNT = "99990001"
+PHONE = "+14155550100"  # E.164, as a Stop holds it
+OTHER = "+14155550199"
+KEY = PhoneKey(b"a test key of enough length", "secret")
+DAY = date(2026, 3, 2)
+
+
+def record(
+    lead_id: int, campaign: int, phone: str = "4155550100", state: str = "READY", eid: str = ""
+) -> LeadRecord:
+    return LeadRecord(
+        lead_id, eid or f"L-{lead_id}", campaign, phone_key(phone), state, False, phones=(phone,)
+    )
+
+
+class Leads:
+    """Engage's records of one account: a search by phone matches the digits of any form sent;
+    a cancel makes a record CANCELLED. `refuse` fails the cancels, `ignore` answers them yet
+    changes nothing, `fail_search` fails the n-th search (1-based) and after."""
+
+    def __init__(self, records: Iterable[LeadRecord]) -> None:
+        self.records = {r.lead_id: r for r in records}
+        self.searches: list[tuple[list[str], list[int] | None]] = []
+        self.acts: list[tuple[int, LeadAction, list[int]]] = []
+        self.refuse = self.ignore = False
+        self.fail_search = 0
+
+    def search_phones(
+        self,
+        account: str,
+        numbers: Sequence[str],
+        campaigns: Sequence[int] | None = None,
+        states: Sequence[str] | None = None,
+        chunk: int = 0,
+    ) -> list[LeadRecord]:
+        self.searches.append((list(numbers), list(campaigns) if campaigns is not None else None))
+        if self.fail_search and len(self.searches) >= self.fail_search:
+            raise ApiError("leadSearch: HTTP 503 for +14155550100")
+        keys = {phone_key(n) for n in numbers}
+        return [
+            r
+            for r in self.records.values()
+            if phone_key(r.phones[0]) in keys
+            and (campaigns is None or r.campaign_id in campaigns)
+            and (states is None or r.state in states)
+        ]
+
+    def search_states(
+        self, account: str, states: Sequence[str], campaigns: Sequence[int] | None = None
+    ) -> list[LeadRecord]:
+        self.searches.append((list(states), list(campaigns) if campaigns is not None else None))
+        return list(self.records.values())  # the filtering is the caller's to do
+
+    def act(
+        self, account: str, campaign: int, action: LeadAction, lead_ids: Sequence[int]
+    ) -> ActionResult:
+        self.acts.append((campaign, action, list(lead_ids)))
+        if self.refuse:
+            raise ApiError("leadAction: HTTP 500")
+        if not self.ignore:
+            for i in lead_ids:
+                self.records[i] = replace(self.records[i], state="CANCELLED")
+        return ActionResult(True, len(lead_ids))
+
+
+@pytest.fixture
+def journal(tmp_path: Path) -> Iterator[Journal]:
+    with Journal(State(tmp_path / "s.json")) as opened:
+        yield opened
+
+
+def sweeper(journal: Journal, records: Iterable[LeadRecord], **kw: Any) -> tuple[Sweeper, Leads]:
+    leads = Leads(records)
+    rules = OptOutRules(scope=kw.pop("scope", "account"))
+    client = SimpleNamespace(leads=leads)
+    return Sweeper(client, journal, rules, kw.pop("key", KEY), **kw), leads  # type: ignore[arg-type]
+
+
+def stop(phone: str = PHONE, source: str | None = "IVR") -> Stop:
+    return Stop(phone, DAY, DateSource.LEAD_SET, source)
+
+
+# -- a sweep ---------------------------------------------------------------------------------------
+def test_a_sweep_cancels_the_phones_dialable_records_in_every_campaign_and_records_the_phone(
+    journal: Journal,
+) -> None:
+    records = [
+        record(1, 7),
+        record(2, 8, phone="(415) 555-0100"),  # another form of the same phone
+        record(3, 8, state="CANCELLED"),  # not dialable: left alone
+        record(4, 7, phone="4155550101"),  # another phone
+    ]
+    sw, leads = sweeper(journal, records)
+    assert sw.sweep(ACCOUNT, [stop()]) == set()
+    assert sorted((cid, ids) for cid, _, ids in leads.acts) == [(7, [1]), (8, [2])]
+    assert {a for _, a, _ in leads.acts} == {LeadAction.CANCEL}
+    assert leads.records[4].state == "READY"
+    assert len(leads.searches) == 2  # the search, then the check after the cancels
+    assert (sw.report.stopped, sw.report.cancelled, sw.report.errors) == (1, 2, [])
+    assert sw.done == {PHONE}
+    dnc = journal.state.do_not_call
+    digest = KEY.digest(PHONE)
+    assert list(dnc.done) == [digest] and dnc.done[digest][:2] == ["2026-03-02", "lead set"]
+    (line,) = journal.state.evidence
+    assert line["phone"] == digest and line["keyId"] == KEY.ident
+    assert (line["campaigns"], line["leadIds"], line["scope"]) == ([7, 8], [1, 2], "account")
+    assert line["source"] == "IVR" and line["due"] == "2026-03-16"  # ten business days
+    assert line["met"] is (OptOutRules().today() <= date(2026, 3, 16))
+    assert PHONE not in journal.path.read_text(encoding="utf-8")  # keyed hashes only
+
+
+def test_a_phone_with_no_dialable_record_is_recorded_after_one_search(journal: Journal) -> None:
+    sw, leads = sweeper(journal, [record(1, 7, state="DO-NOT-CALL")])
+    assert sw.sweep(ACCOUNT, [stop()]) == set()
+    assert leads.acts == [] and len(leads.searches) == 1  # nothing cancelled: nothing to check
+    assert sw.report.stopped == 1 and sw.report.cancelled == 0
+
+
+def test_a_phone_this_run_stopped_is_not_swept_again(journal: Journal) -> None:
+    sw, leads = sweeper(journal, [record(1, 7)])
+    sw.sweep(ACCOUNT, [stop()])
+    searches = len(leads.searches)
+    assert sw.sweep(ACCOUNT, [stop()]) == set()
+    assert len(leads.searches) == searches and sw.report.stopped == 1
+
+
+def test_scope_campaign_searches_and_cancels_only_the_lead_sets_campaigns(
+    journal: Journal,
+) -> None:
+    sw, leads = sweeper(
+        journal, [record(1, 7), record(2, 8)], scope="campaign", campaigns={ACCOUNT: {7}}
+    )
+    sw.sweep(ACCOUNT, [stop()])
+    assert [c for _, c in leads.searches] == [[7], [7]]
+    assert [(cid, ids) for cid, _, ids in leads.acts] == [(7, [1])]
+    assert leads.records[2].state == "READY"
+    assert journal.state.evidence[0]["scope"] == [7]
+    # an account the lead sets do not name has no campaign in scope
+    assert sw.scope("other") == set()
+
+
+def test_a_failed_search_stops_nothing_and_says_so_without_the_phone(journal: Journal) -> None:
+    sw, leads = sweeper(journal, [record(1, 7)])
+    leads.fail_search = 1
+    assert sw.sweep(ACCOUNT, [stop(), stop(OTHER)]) == {PHONE, OTHER}
+    assert leads.acts == [] and sw.done == set() and not journal.state.do_not_call.done
+    (error,) = sw.report.errors
+    assert error.startswith("do-not-call search failed") and "5550100" not in error
+    assert not sw.report.ok
+
+
+def test_a_refused_cancel_leaves_the_phone_unrecorded(journal: Journal) -> None:
+    sw, leads = sweeper(journal, [record(1, 7), record(2, 7, phone="4155550199")])
+    leads.refuse = True
+    assert sw.sweep(ACCOUNT, [stop(), stop(OTHER)]) == {PHONE, OTHER}  # one cancel, both phones
+    assert sw.report.cancelled == 0 and sw.report.stopped == 0
+    # the check after it still runs, and finds the records dialable
+    assert sw.report.errors[0] == "cancel of 2 do-not-call record(s) failed: leadAction: HTTP 500"
+    assert len(sw.report.errors) == 3
+    assert not journal.state.do_not_call.done
+
+
+def test_a_record_still_dialable_after_the_cancel_fails_its_phone(journal: Journal) -> None:
+    sw, leads = sweeper(journal, [record(1, 7), record(2, 8, phone="4155550199")])
+    leads.ignore = True
+    assert sw.sweep(ACCOUNT, [stop(), stop(OTHER)]) == {PHONE, OTHER}
+    assert len(sw.report.errors) == 2
+    assert "campaign 7" in sw.report.errors[0] and "still dialable" in sw.report.errors[0]
+    assert sw.report.stopped == 0 and sw.done == set()
+
+
+def test_a_failed_checking_search_records_nothing(journal: Journal) -> None:
+    sw, leads = sweeper(journal, [record(1, 7)])
+    leads.fail_search = 2
+    assert sw.sweep(ACCOUNT, [stop()]) == {PHONE}
+    assert sw.report.cancelled == 1 and sw.report.stopped == 0
+    assert sw.report.errors[0].startswith("do-not-call checking search failed")
+    assert not journal.state.do_not_call.done
+
+
+def test_owned_records_cancelled_by_a_sweep_are_forgotten(journal: Journal) -> None:
+    leads = [
+        Lead.from_mapping({"externId": e, "leadPhone": "4155550111"}, "f.yaml", 1)
+        for e in ("L-1", "L-9")
+    ]
+    journal.ack(journal.begin(7, ["L-1", "L-9"]), 7, leads, "f.yaml")
+    camp = journal.state.campaigns[7]
+    assert camp.owns("L-1")
+    sw, _ = sweeper(journal, [record(1, 7, eid="L-1"), record(2, 8, eid="L-1")])
+    sw.sweep(ACCOUNT, [stop()])
+    assert not camp.owns("L-1") and camp.owns("L-9")
+    assert 8 not in journal.state.campaigns  # a campaign the state never held is not made
+
+
+def test_a_stop_asked_for_today_meets_its_deadline(journal: Journal) -> None:
+    sw, _ = sweeper(journal, [record(1, 7)])
+    today = OptOutRules().today()
+    sw.sweep(ACCOUNT, [Stop(PHONE, today, DateSource.FIRST_SEEN, "engage")])
+    (line,) = journal.state.evidence
+    assert line["met"] is True and line["businessDays"] == 0
+    assert line["requestedFrom"] == "first seen" and line["requested"] == today.isoformat()
+
+
+def test_learned_phones_are_counted_apart(journal: Journal) -> None:
+    sw, _ = sweeper(journal, [])
+    sw.sweep(ACCOUNT, [stop(source="tombstone"), stop(OTHER, source="engage")])
+    sw.sweep(ACCOUNT, [stop("+14155550123", source="IVR")])
+    assert (sw.report.stopped, sw.report.learned) == (3, 2)
+
+
+def test_the_hash_key_is_made_once_and_journalled_before_the_first_hash(
+    journal: Journal, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("ENGAGE_SYNC_PHONE_KEY", raising=False)
+    sw, _ = sweeper(journal, [], key=None)
+    key = sw.hash_key()
+    assert key.kind == "salt" and sw.hash_key() is key
+    assert journal.state.do_not_call.key == key.to_json()
+    monkeypatch.setenv("ENGAGE_SYNC_PHONE_KEY", "s" * 16)
+    sw2, _ = sweeper(journal, [], key=None)
+    assert sw2.hash_key().kind == "secret"
+
+
+def test_the_report_as_a_dict() -> None:
+    report = DoNotCallReport(to_stop=3, stopped=2, cancelled=4, learned=1, skipped=5)
+    assert report.ok
+    assert report.as_dict() == {
+        "toStop": 3,
+        "stopped": 2,
+        "cancelled": 4,
+        "learned": 1,
+        "skipped": 5,
+        "errors": [],
+    }
+
+
+# -- Engage's own opt-outs -------------------------------------------------------------------------
+def test_held_takes_the_look_ahead_answer_when_it_covers_the_phones(journal: Journal) -> None:
+    answers: list[set[str] | None] = [{PHONE}, None]
+    ahead = SimpleNamespace(held=lambda account, phones: answers.pop(0))
+    sw, leads = sweeper(journal, [record(1, 7, state="DO-NOT-CALL")], ahead=ahead)
+    assert sw.held(ACCOUNT, ["4155550100"]) == {PHONE} and leads.searches == []
+    assert sw.held(ACCOUNT, ["4155550100"]) == {PHONE}  # not covered: searched now
+    assert len(leads.searches) == 1
+
+
+def test_held_searches_in_the_do_not_call_states_of_the_scope(journal: Journal) -> None:
+    records = [
+        record(1, 7, state="DO-NOT-CALL"),
+        record(2, 8, phone="4155550199", state="DO-NOT-CALL"),
+    ]
+    sw, _ = sweeper(journal, records, scope="campaign", campaigns={ACCOUNT: {7}})
+    assert sw.held(ACCOUNT, ["4155550100", "4155550199"]) == {PHONE}
+    sw.states = ("PAUSED",)
+    assert sw.held(ACCOUNT, ["4155550100"]) == set()
+
+
+def registry(*listed: str) -> Registry:
+    reg = Registry("US")
+    for phone in listed:
+        reg.add(phone, Origin("dnc.yaml", 1, None, None))
+    return reg
+
+
+def test_engage_opt_outs_are_the_do_not_call_records_no_list_names() -> None:
+    records = [
+        record(1, 7, state="DO_NOT_CALL"),  # the guide's spelling
+        record(2, 7, phone="4155550199", state="DO-NOT-CALL"),  # listed already
+        record(3, 8, phone="4155550123", state="DO-NOT-CALL"),
+        record(4, 7, phone="4155550124", state="READY"),
+    ]
+    leads = Leads(records)
+    client: Any = SimpleNamespace(leads=leads)
+    found = engage_opt_outs(client, ACCOUNT, registry(OTHER))
+    assert found == {PHONE, "+14155550123"}
+    assert leads.searches[0] == (["DO-NOT-CALL", "DO_NOT_CALL"], None)
+    assert engage_opt_outs(client, ACCOUNT, registry(), campaigns=[8]) == {"+14155550123"}
+    assert leads.searches[-1][1] == [8]
+    assert engage_opt_outs(client, ACCOUNT, registry(), states=("READY",)) == {"+14155550124"}
