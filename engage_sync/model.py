@@ -66,7 +66,7 @@ class ChangeKind(enum.Enum):
     REMOVE = "remove"  # a tombstone, or prune: cancel (or delete) every dialable record
     ORPHAN = "orphan"  # not an action: nothing is sent
     # declared, but its phone is on the do-not-call set (issue #30): never loaded; an owned
-    # record of it is stopped with the phone
+    # record of it is stopped with the phone, and one with an earlier phone is cancelled
     BLOCKED = "blocked"
 
 
@@ -478,8 +478,20 @@ class LeadSetPlan:
     @property
     def has_work(self) -> bool:
         return bool(
-            self.creates or self.updates or self.replaces or self.removals or self.corrections
+            self.creates
+            or self.updates
+            or self.replaces
+            or self.removals
+            or self.corrections
+            or self.owned_blocked
         )
+
+    @property
+    def owned_blocked(self) -> tuple[Change, ...]:
+        """Blocked leads the state owns, or sent without a trustworthy answer (in doubt: a load
+        that landed is theirs): their records (an earlier phone's too) are cancelled."""
+        doubt = frozenset(self.in_doubt)
+        return tuple(c for c in self.blocked if c.before is not None or c.extern_id in doubt)
 
     def changes(self) -> Sequence[Change]:
         """Removals first (they stop calls), then what touches leads already in Engage (a view:

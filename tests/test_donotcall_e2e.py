@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from conftest import (
     Served,
@@ -287,3 +288,90 @@ def test_kill_9_during_the_do_not_call_cancels_then_a_rerun_stops_each_phone_onc
     assert_no_phone(written(repo).replace("3035550100", ""))
     for phone in phones:
         assert phone not in written(repo)
+
+
+@pytest.mark.parametrize("handling", MODES)
+def test_a_lead_whose_new_phone_is_on_the_list_is_never_loaded_and_its_old_record_stops(
+    repo: Path, emu: Served, handling: str
+) -> None:
+    """Convergence campaign, seed 2 (docs/chaos.md): a replacement whose new phone is listed
+    left the old phone's record dialable, and `apply --refresh` then took that record for
+    `changed` drift and loaded the lead with the listed phone."""
+    leadset(repo, {"R-1": "3035550100", "R-2": "3035550101"}, handling=handling)
+    assert apply(repo, emu).code == 0
+    leadset(repo, {"R-1": PHONE, "R-2": "3035550101"}, handling=handling)  # a new phone ...
+    write(
+        repo / "leadsets" / "dnc.yaml",
+        f'doNotCall:\n  - {{phone: "{PHONE}", requested: 2026-11-20}}\n',
+    )
+    r = apply(repo, emu)  # ... the person asked not to be called on
+    assert r.code == 0, r.err
+    assert dialable_with(emu, "3035550100") == []  # the old phone's record stopped too
+    said = "1 blocked lead(s) (do not call) had a record dialable: cancelled, and no longer owned"
+    assert said in r.out + r.err
+    assert dialable_with(emu) == []
+    refreshed = apply(repo, emu, "--refresh")
+    assert refreshed.code == 0, refreshed.err
+    assert dialable_with(emu) == []  # never loaded
+    assert [r["externId"] for r in emu.leads() if r["leadState"] not in UNDIALABLE] == ["R-2"]
+    final = engage_sync(
+        "plan", "--refresh", "--detailed-exitcode", env=emu.env("api-token"), cwd=repo
+    )
+    assert final.code == 0, final.out + final.err
+
+
+@pytest.mark.parametrize("handling", MODES)
+def test_a_blocked_lead_whose_cancel_failed_after_its_phone_was_stopped_is_cancelled_next_time(
+    repo: Path, emu: Served, handling: str
+) -> None:
+    """Convergence campaign, seed 3003 (docs/chaos.md): the listed phone's stop was done, the
+    cancel of the lead's earlier phone's record was not (here it fails; there a kill -9); the
+    next apply had "nothing to post" and never cancelled it."""
+    leadset(repo, {"R-1": "3035550100", "R-2": "3035550101"}, handling=handling)
+    assert apply(repo, emu).code == 0
+    leadset(repo, {"R-1": PHONE, "R-2": "3035550101"}, handling=handling)
+    write(
+        repo / "leadsets" / "dnc.yaml",
+        f'doNotCall:\n  - {{phone: "{PHONE}", requested: 2026-11-20}}\n',
+    )
+    for _ in range(3):  # every try of the cancel (--max-retries 2)
+        emu.post("/_emulator/faults", {"kind": "500", "endpoint": "actions"})
+    failed = apply(repo, emu)
+    assert failed.code != 0 and len(dialable_with(emu, "3035550100")) == 1
+    httpx.delete(f"{emu.origin}/_emulator/faults")
+    r = apply(repo, emu)
+    assert r.code == 0, r.err
+    assert dialable_with(emu, "3035550100") == []
+    assert [r["externId"] for r in emu.leads() if r["leadState"] not in UNDIALABLE] == ["R-2"]
+
+
+@pytest.mark.parametrize("handling", MODES)
+def test_a_lead_in_doubt_whose_new_phone_is_on_the_list_has_its_landed_record_stopped(
+    repo: Path, emu: Served, handling: str
+) -> None:
+    """Convergence campaign, seed 3003 (docs/chaos.md): a load whose answer was lost landed;
+    the lead's phone then changed to a listed one. Blocked, it was never looked up, and not
+    owned, its landed record was never stopped: dialable with the earlier phone."""
+    leadset(repo, {"R-1": "3035550100", "R-2": "3035550101"}, handling=handling)
+    emu.post("/_emulator/faults", {"kind": "lost"})  # stored, then the connection drops
+    for _ in range(8):  # and the lookup cannot answer either: the leads stay in doubt
+        emu.post("/_emulator/faults", {"kind": "500", "endpoint": "search", "externId": "R-1"})
+    # no look first (RETAIN_ALL would look, and that lookup would fail too): posted, in doubt
+    first = apply(repo, emu, "--max-retries", "1", "--look-first", "off")
+    assert first.code in (1, 4) and "not confirmed" in first.err
+    httpx.delete(f"{emu.origin}/_emulator/faults")
+    assert len(dialable_with(emu, "3035550100")) == 1  # it landed
+    leadset(repo, {"R-1": PHONE, "R-2": "3035550101"}, handling=handling)  # a new phone ...
+    write(
+        repo / "leadsets" / "dnc.yaml",
+        f'doNotCall:\n  - {{phone: "{PHONE}", requested: 2026-11-20}}\n',
+    )
+    r = apply(repo, emu)  # ... the person asked not to be called on
+    assert r.code == 0, r.err
+    assert dialable_with(emu, "3035550100") == []  # the landed record stopped
+    assert dialable_with(emu) == []  # never loaded
+    assert [r["externId"] for r in emu.leads() if r["leadState"] not in UNDIALABLE] == ["R-2"]
+    final = engage_sync(
+        "plan", "--refresh", "--detailed-exitcode", env=emu.env("api-token"), cwd=repo
+    )
+    assert final.code == 0, final.out + final.err

@@ -17,7 +17,7 @@ from typing import Any, cast
 import httpx
 import jsonschema
 import pytest
-from conftest import DATA, Served, start_emulator, stop_emulator, write
+from conftest import DATA, Served, start_emulator, stop_emulator, wait_until, write
 
 from engage_sync.emulator import Emulator, Settings, default_seed
 from engage_sync.emulator.http import HttpError
@@ -26,6 +26,8 @@ from engage_sync.emulator.server import Address, received, serve
 JWT_GRANT = "urn:ietf:params:oauth:grant-type:jwt-bearer"
 ACCOUNT = "99990001"
 LOADER = f"/voice/api/v1/admin/accounts/{ACCOUNT}/campaigns/136785/leadLoader/direct"
+SEARCH = f"/voice/api/v1/admin/accounts/{ACCOUNT}/campaignLeads/leadSearch"
+ACTIONS = f"/voice/api/v1/admin/accounts/{ACCOUNT}/campaignLeads/actions"
 BODY = {
     "description": "Spring",
     "dialPriority": "NORMAL",
@@ -372,6 +374,47 @@ def test_injected_hang_and_drop(served: Served, token: str) -> None:
         post_leads(served, token, [{"externId": "1", "leadPhone": "4155550100"}])
     assert served.leads() == []
     assert served.get("/_emulator/faults") == []
+
+
+def test_a_stall_past_the_clients_timeout_still_stores_the_leads(
+    served: Served, token: str
+) -> None:
+    """A slow server, not a broken one: the client gives up, the load happens all the same."""
+    httpx.post(
+        f"{served.origin}/_emulator/faults", json={"kind": "stall", "seconds": 1.0}, timeout=10
+    )
+    with pytest.raises(httpx.ReadTimeout):
+        httpx.post(
+            f"{served.origin}{LOADER}",
+            headers=bearer(token),
+            json={**BODY, "uploadLeads": [{"externId": "1", "leadPhone": "4155550100"}]},
+            timeout=0.2,
+        )
+    wait_until(lambda: len(served.leads()) == 1)
+    assert served.get("/_emulator/faults") == []
+
+
+@pytest.mark.parametrize("endpoint", ["loader", "search", "actions"])
+def test_an_expired_fault_expires_the_token_the_call_carries(
+    served: Served, token: str, endpoint: str
+) -> None:
+    spec = {"kind": "expired", "endpoint": endpoint}
+    httpx.post(f"{served.origin}/_emulator/faults", json=spec, timeout=10)
+    if endpoint == "loader":
+        r = post_leads(served, token, [{"externId": "1", "leadPhone": "4155550100"}])
+    elif endpoint == "search":
+        r = httpx.post(f"{served.origin}{SEARCH}", headers=bearer(token), json={}, timeout=10)
+    else:
+        r = httpx.put(
+            f"{served.origin}{ACTIONS}?leadAction=CANCEL_LEADS",
+            headers=bearer(token),
+            json={"campaignLeadSearchCriteria": {"leadIds": [1]}},
+            timeout=10,
+        )
+    assert (r.status_code, r.text) == (401, "Jwt is expired")
+    again = post_leads(served, token, [])  # no fault left: the token itself has expired
+    assert (again.status_code, again.text) == (401, "Jwt is expired")
+    assert served.leads() == []
 
 
 def post_leads_timeout(served: Served, token: str, timeout: float) -> httpx.Response:

@@ -246,6 +246,7 @@ TESTED_AS = {
     "engage_sync.reconcile.loader": "test_loader",  # in process against the emulator
     "engage_sync.emulator.loader": "test_emulator",  # the emulator's endpoints, one by one
     "engage_sync.cli.emulator": "test_emulator",  # the command, on a port of its own
+    "engage_sync.emulator.shared": "test_emulator",  # the faults, through the endpoints they hit
     "engage_sync.settings.table": "test_settings",  # the table against help, schema and docs
     "engage_sync.store.files": "test_store",  # the store's contract, held by both backends
     "engage_sync.store.s3": "test_store",  # (test_s3_e2e: the commands with the state in S3)

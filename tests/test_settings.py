@@ -27,8 +27,15 @@ from engage_sync.settings.doc import BEGIN, END  # noqa: E402
 PAGE = REPO / "docs" / "settings.md"
 PACKAGE = REPO / "engage_sync"
 NAME = re.compile(r"\b(?:ENGAGE|RINGCENTRAL)_[A-Z0-9_]+\b")
-# named in the docs and the workflows, read by the workflows or this repository's scripts
-NOT_READ = {"ENGAGE_SYNC_INSTALL", "ENGAGE_SYNC_BIN", "ENGAGE_SYNC_TEST_WORKERS"}
+# named in the docs and the workflows, read by the workflows or this repository's scripts and
+# tests (the convergence campaign's seeds in the suite: docs/chaos.md)
+NOT_READ = {
+    "ENGAGE_SYNC_INSTALL",
+    "ENGAGE_SYNC_BIN",
+    "ENGAGE_SYNC_TEST_WORKERS",
+    "ENGAGE_SYNC_CHAOS_SEEDS",
+    "ENGAGE_SYNC_CHAOS_TEAM_SEEDS",
+}
 CHECKED = (Kind.INT, Kind.NUMBER, Kind.SECONDS, Kind.BYTES, Kind.DATE, Kind.LIMITS)
 READ = re.compile(r"(environ|getenv|env)(\.get)?[\[(]\s*f?[\"'](ENGAGE|RINGCENTRAL)_")
 VARIABLES = {s.env for s in SETTINGS if s.env}

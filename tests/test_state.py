@@ -589,3 +589,29 @@ def test_phones_stopped_by_do_not_call_survive_a_crash_as_keyed_hashes(tmp_path:
     text = path.read_text() + ledger_path(path).read_text()
     assert "3035550142" not in text and digest in text
     assert render_state(again) == path.read_text()
+
+
+def test_a_stopped_phone_whose_owned_records_were_forgotten_replays_after_a_crash(
+    tmp_path: Path,
+) -> None:
+    """Convergence campaign, seed 1000 (docs/chaos.md): a `dncDone` line that forgets owned
+    leads was read as a `forget` line without its campaign, so after `kill -9` every apply
+    refused to run on a "damaged" journal that was intact."""
+    path = tmp_path / "engage-sync.state.json"
+    state = State(path)
+    state.campaign(136792).record(lead("K-3", leadPhone="3035550142"))
+    state.campaign(136792).record(lead("K-4", leadPhone="3035550143"))
+    save_state(state)
+    live = load_state(path)
+    digest = "dc45de3fc148158d11223c6f"
+    with Journal(live) as journal:
+        journal.dnc_done(
+            {digest: ["2026-12-01", "lead set", "2026-12-01T10:00:00Z"]},
+            [{"phone": digest, "requested": "2026-12-01", "acts": []}],
+            forget={136792: ["K-3"]},
+        )
+        # killed here: the journal is all there is
+    replayed = load_state(path)
+    assert sorted(replayed.campaign(136792).leads) == ["K-4"]
+    assert replayed.do_not_call.hashes == {digest}
+    assert render_state(replayed) == render_state(live)

@@ -331,6 +331,7 @@ class Emulator:
                             _whole(spec.get("rows", 1), "rows"),
                             endpoint,
                             spec.get("externId"),
+                            float(spec["seconds"]) if spec.get("seconds") is not None else None,
                         )
                     )
             elif req.method == "DELETE":

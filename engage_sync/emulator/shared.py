@@ -28,6 +28,8 @@ FAULT_KINDS = (
     "scrub",  # the first `rows` leads are accepted but not inserted (do-not-call)
     "unsupplied",  # 200 with leadsSupplied 0 and nothing stored (missing.required.param)
     "echo",  # a 500 whose body copies the request: its headers (tokens) and body (lead values)
+    "stall",  # the call waits `seconds` (hangSeconds unless given), then is handled as usual
+    "expired",  # the access token the call carries expires now: 401 "Jwt is expired"
 )
 FAULT_ENDPOINTS = ("loader", "search", "actions")
 
@@ -39,6 +41,7 @@ class Fault:
     rows: int = 1
     endpoint: str = "loader"  # which endpoint it strikes: loader, search or actions
     extern_id: str | None = None  # only loader calls carrying this lead (a fault for one batch)
+    seconds: float | None = None  # how long a stall lasts (None: settings.hang_seconds)
 
 
 @dataclass
@@ -96,6 +99,13 @@ class Shared:
                 self.faults.remove(fault)
             return fault
 
+    def expire(self, token: str) -> None:
+        """The access token expires now (as its lifetime running out would have it)."""
+        with self.lock:
+            found = self.tokens.get(token)
+            if found is not None:
+                found.expires = min(found.expires, self.clock())
+
     def limit(
         self,
         account_id: str,
@@ -135,6 +145,12 @@ class Shared:
         if fault.kind == "hang":
             time.sleep(self.settings.hang_seconds)
             raise HttpError(504, "GATEWAY_TIMEOUT", "injected hang")
+        if fault.kind == "stall":  # slow, not broken: past the client's timeout it still acts
+            time.sleep(self.settings.hang_seconds if fault.seconds is None else fault.seconds)
+            return fault
+        if fault.kind == "expired":
+            self.expire(req.headers.get("authorization", "").removeprefix("Bearer ").strip())
+            raise HttpError(401, "UNAUTHORIZED", "Jwt is expired", text="Jwt is expired")
         if fault.kind == "drop":
             drop = environ.get("emulator.drop")
             if drop is None:

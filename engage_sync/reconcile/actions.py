@@ -53,6 +53,7 @@ class Intent(enum.Enum):
     REPLACE = "replace"
     UPDATE = "update"
     DEDUPE = "dedupe"  # drift: several dialable records of one owned lead; keep the newest
+    BLOCK = "block"  # declared, its phone on the do-not-call set: none may stay dialable
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,7 +79,7 @@ def decide(
     for r in records:
         if r.extern_id != want.extern_id:
             continue
-        if want.intent is Intent.REMOVE:
+        if want.intent in (Intent.REMOVE, Intent.BLOCK):
             if r.dialable:
                 out[LeadAction.CANCEL].append(r.lead_id)
         elif want.intent is Intent.DEDUPE:
@@ -125,9 +126,10 @@ class Reconciler:
     today: date | None = None  # the day Engage's opt-outs are dated (optOuts.timezone)
 
     def remove(self, account: str, ls: LeadSetPlan, rep: LeadSetReport) -> None:
-        """Carry out the removals (tombstones, prunes, and leads removed that are dialable
-        again), before anything of the campaign is loaded: a run cut short leaves fewer
-        dialable records, never more. Nothing of the files is read."""
+        """Carry out the removals (tombstones, prunes, leads removed that are dialable again,
+        and the records of blocked leads it owns), before anything of the campaign is loaded:
+        a run cut short leaves fewer dialable records, never more. Nothing of the files is
+        read."""
         cid = ls.campaign.id
         # when the pending opt-outs were asked for, kept until each is done (a date git or
         # today gave may not be known to the next run)
@@ -143,9 +145,16 @@ class Reconciler:
         for c in ls.removals:
             intent = Intent.REMOVE if c.reason is RemoveReason.REMOVED else Intent.PRUNE
             wants[c.extern_id] = Want(c.extern_id, intent)
+        # an owned lead now blocked (its new phone, or its phone, on the do-not-call set), or
+        # one in doubt (a load that landed is its own): every record must stop, one with an
+        # earlier phone too, and it is never loaded again (convergence campaign, docs/chaos.md:
+        # seeds 2 and 3003); feed.py never loads nor corrects it
+        blocking = {c.extern_id for c in ls.owned_blocked} - set(wants)
+        for eid in blocking:
+            wants[eid] = Want(eid, Intent.BLOCK)
         reappeared: set[str] = set()  # removed, dialable again: cancelled as a correction
         for d in ls.corrections:  # apply --refresh: towards less calling only
-            if d.kind is DriftKind.REAPPEARED:
+            if d.kind is DriftKind.REAPPEARED and d.extern_id not in blocking:
                 if d.extern_id not in wants:
                     reappeared.add(d.extern_id)
                 wants.setdefault(d.extern_id, Want(d.extern_id, Intent.REMOVE))
@@ -207,12 +216,14 @@ class Reconciler:
         rep: LeadSetReport,
     ) -> set[str]:
         """Records that carry a lead's externId and phone but other content (a load that did not
-        land, found after a crash or a lost answer): dealt with as for an update before the lead
-        is posted again (cancelled under RETAIN_ALL, deleted under REMOVE_FROM_LIST; the loader
-        replaces them under REMOVE_ALL_EXISTING), so posting it again never leaves two dialable
-        records. Returns the externIds that must not be posted."""
+        land, found after a crash or a lost answer), or its externId and another phone (an
+        earlier version's load): dealt with as for an update before the lead is posted again
+        (cancelled under RETAIN_ALL, deleted under REMOVE_FROM_LIST; under REMOVE_ALL_EXISTING
+        the loader replaces those with the lead's phone, and another phone's are cancelled), so
+        posting it again never leaves two dialable records. Returns the externIds that must not
+        be posted."""
         wants = {x.extern_id: Want(x.extern_id, Intent.UPDATE, x.phone) for x in leads}
-        if not wants or handling is DuplicateHandling.REMOVE_ALL_EXISTING:
+        if not wants:
             return set()
         return self._carry_out(
             account, campaign, handling, PruneAction.CANCEL, wants, set(wants), rep
@@ -261,7 +272,9 @@ class Reconciler:
             for start in range(0, len(items), self.action_batch):
                 chunk = items[start : start + self.action_batch]
                 self._act(account, cid, action, chunk, rep, failed, acted)
-        removing = {e for e, w in wants.items() if w.intent in (Intent.REMOVE, Intent.PRUNE)}
+        removing = {
+            e for e, w in wants.items() if w.intent in (Intent.REMOVE, Intent.PRUNE, Intent.BLOCK)
+        }
         touched = {eid for items in todo.values() for _, eid in items}
         if acted:
             try:
@@ -291,7 +304,13 @@ class Reconciler:
         self.journal.forget(cid, done, evidence)
         deduped = {e for e, w in wants.items() if w.intent is Intent.DEDUPE} - failed
         again = reappeared.intersection(done)
-        rep.removed += len(done) - len(again)
+        stopped = {e for e in done if wants[e].intent is Intent.BLOCK}
+        rep.removed += len(done) - len(again) - len(stopped)
+        if stopped & touched:
+            rep.notes.append(
+                f"{len(stopped & touched)} blocked lead(s) (do not call) had a record dialable: "
+                "cancelled, and no longer owned: " + ", ".join(sorted(stopped & touched)[:20])
+            )
         for kind, fixed in ((DriftKind.DUPLICATE, deduped), (DriftKind.REAPPEARED, again)):
             if fixed:
                 rep.corrected[kind.value] = rep.corrected.get(kind.value, 0) + len(fixed)
@@ -399,16 +418,23 @@ class Reconciler:
 
 
 def stale(leads: Iterable[Lead], records: Iterable[LeadRecord]) -> list[Lead]:
-    """Leads whose externId and phone Engage holds, but with other content where the search
-    rows show it: that record is not this lead's load (it landed earlier, or never did)."""
+    """Leads whose externId Engage holds in a dialable record that is not this lead's load:
+    with its phone but other content where the search rows show it (it landed earlier, or
+    never did), or with another phone (an earlier version's load, landed while its answer was
+    lost: docs/chaos.md, seed 1146). Each is cleared as for an update before it is posted."""
     by_key: dict[tuple[str, str], list[LeadRecord]] = {}
+    phones: dict[str, set[str]] = {}
     for r in records:
         if r.dialable:
             by_key.setdefault((r.extern_id, r.phone), []).append(r)
+            phones.setdefault(r.extern_id, set()).add(r.phone)
     found = []
     for lead in leads:
-        mine = by_key.get((lead.extern_id, phone_key(lead.phone)), [])
-        if mine and all(r.differs_from(lead.fields) for r in mine):
+        key = phone_key(lead.phone)
+        mine = by_key.get((lead.extern_id, key), [])
+        if (mine and all(r.differs_from(lead.fields) for r in mine)) or (
+            phones.get(lead.extern_id, set()) - {key}
+        ):
             found.append(lead)
     return found
 

@@ -102,16 +102,23 @@ class Feed:
             c.extern_id: (c, Intent.REPLACE) for c in self.ls.replaces
         }
         found.update((c.extern_id, (c, Intent.UPDATE)) for c in self.ls.updates)
+        blocked = self._blocked()
         for d in self.ls.corrections:
-            if d.kind is DriftKind.CHANGED:
+            if d.kind is DriftKind.CHANGED and d.extern_id not in blocked:
                 found.setdefault(d.extern_id, (None, Intent.REPLACE))
         return found
+
+    def _blocked(self) -> set[str]:
+        """Blocked leads (do not call): never loaded, whatever drift a refresh found for them;
+        their records are cancelled before the loads (actions.Reconciler.remove)."""
+        return {c.extern_id for c in self.ls.blocked}
 
     def _leads(self) -> Iterator[tuple[Source, Lead]]:
         ls = self.ls
         changes = self._changes()
         self._intents = {e: i for e, (_, i) in changes.items()}
         dedupe = {d.extern_id for d in ls.corrections if d.kind is DriftKind.DUPLICATE}
+        dedupe -= self._blocked()
         doubt = set(ls.in_doubt)
         creates = iter(ls.creates)
         upcoming = next(creates, None)

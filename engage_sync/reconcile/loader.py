@@ -343,7 +343,8 @@ def look(
 ) -> set[Lead] | None:
     """The leads Engage holds (a dialable record with that externId and phone, showing the
     lead's content where the search rows show it), or None when the lookup itself failed;
-    `stale_out` gets the leads whose externId and phone Engage holds with other content.
+    `stale_out` gets the leads whose externId and phone Engage holds with other content, or
+    whose externId it holds with another phone (actions.stale).
     Freshly loaded leads may take a moment to be searchable."""
     if delay:
         client.sleep(delay)

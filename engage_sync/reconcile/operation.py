@@ -178,7 +178,9 @@ def apply(
             plan = plan.tombstones_only()
         outcome.plan = plan
         to_post = sum(ls.to_load for ls in plan.leadsets)
-        to_remove = sum(ls.to_stop for ls in plan.leadsets) + len(stops)
+        # an owned blocked lead's records are cancelled, once its phone's stop is done too
+        # (convergence campaign, docs/chaos.md: seed 3003)
+        to_remove = sum(ls.to_stop + len(ls.owned_blocked) for ls in plan.leadsets) + len(stops)
         outcome.nothing_to_do = to_post == 0 and to_remove == 0
         # engage-sync.yaml as carried out: recorded once the plan that shows it is applied
         settings = config.settings if plan.settings is not None else None

@@ -17,11 +17,11 @@ from dataclasses import replace
 from ..donotcall.registry import Registry
 from ..engage import EngageApi
 from ..leadsets import Source, by_campaign, stream
-from ..model import CORRECTED_DRIFT, Lead, LeadSetPlan, Plan
+from ..model import CORRECTED_DRIFT, DriftKind, Lead, LeadSetPlan, Plan
 from ..optouts import OptOutRules
 from ..state import State
 from .donotcall import engage_opt_outs
-from .drift import classify, content_drift, with_content
+from .drift import CampaignDrift, classify, content_drift, with_content
 
 
 def refresh(
@@ -87,14 +87,18 @@ def _refresh_one(
         camp = None
     owned = set(camp.leads) if camp is not None else set()
     removed = set(camp.removed) if camp is not None else set()
+    # sent, the answer lost: not owned yet (apply looks them up), but their records are no
+    # one else's, and a copy made by hand is a duplicate to correct (docs/chaos.md: seed 1008)
+    doubt = (set(camp.in_doubt) - owned) if camp is not None else set()
     records, complete = client.leads.scan(account, cid)
     if not complete:
         seen = {r.lead_id for r in records}
-        extra = client.leads.search(account, cid, owned | removed)
+        extra = client.leads.search(account, cid, owned | removed | doubt)
         records = records + [r for r in extra if r.lead_id not in seen]
     # a phone the plan already changes (a replacement) or removes is not drift; a create is
-    # owned by no state, so it is never among them (and a million of them are never held)
-    settled = {c.extern_id for c in (*ls.replaces, *ls.removals)}
+    # owned by no state, so it is never among them (and a million of them are never held);
+    # nor is the phone of a blocked lead (do not call): it is never loaded, only stopped
+    settled = {c.extern_id for c in (*ls.replaces, *ls.removals, *ls.blocked)}
     wanted = owned - settled
     # content that differs where the rows show it (a record loaded by hand, an edit in Engage);
     # a planned update is expected to differ, and is not drift
@@ -110,6 +114,16 @@ def _refresh_one(
                         yield lead
 
     content = content_drift(cid, records, declared())  # reads them all: `phones` is complete
-    found = classify(cid, records, owned, removed - {c.extern_id for c in ls.removals}, phones)
+    found = classify(
+        cid, records, owned | doubt, removed - {c.extern_id for c in ls.removals}, phones
+    )
+    if doubt:  # of a lead in doubt only duplicates are drift: missing is for apply to look up
+        found = CampaignDrift(
+            cid,
+            tuple(
+                d for d in found.items if d.extern_id not in doubt or d.kind is DriftKind.DUPLICATE
+            ),
+            found.unmanaged,
+        )
     found = with_content(found, content)
     return replace(ls, drift=found.items, unmanaged=found.unmanaged, refresh_complete=complete)

@@ -142,6 +142,8 @@ def _apply(
         camp.accept(entries, fieldsets, rec.get("file"), rec.get("options"))
     elif "fail" in rec:
         pending.pop(batch, None)
+    elif "dncDone" in rec:  # before `forget`: it carries the owned leads it forgets too
+        dnc_done(state, rec)
     elif "retarget" in rec:
         state.campaign(int(rec["campaign"])).retarget(str(rec["retarget"]))
     elif "forget" in rec:
@@ -166,8 +168,6 @@ def _apply(
         sent = dnc_acting.pop(batch)
         if rec.get("ok"):
             note_dnc_act(state, sent, rec.get("at"), answered=True)
-    elif "dncDone" in rec:
-        dnc_done(state, rec)
     # a removal counts only once `forget` is written, so an action cut short by a crash is
     # simply done again (cancelling twice is harmless); what was sent is kept as evidence
 
