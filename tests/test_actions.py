@@ -97,6 +97,7 @@ def plan(
         prune_action=PruneAction.CANCEL,
         removals=[SimpleNamespace(extern_id=e, reason=r, note="") for e, r in removals],
         corrections=[],
+        owned_blocked=[],
         deadlines=deadlines or {},
     )
 
@@ -132,13 +133,24 @@ def test_a_stale_record_is_cancelled_before_the_lead_is_posted_again(journal: Jo
     assert act["a"][0]["action"] == "CANCEL_LEADS" and act["a"][0]["answered"] is True
 
 
-def test_under_remove_all_existing_the_loader_replaces_a_stale_record_itself(
+def test_under_remove_all_existing_the_loader_replaces_a_stale_record_with_its_phone_itself(
     journal: Journal,
 ) -> None:
+    """Only a record of the lead with another phone is cancelled first (seed 1146): the
+    loader replaces by phone, not by externId."""
     rec, engage = reconciler(journal, [record(1, "a")])
     handling = DuplicateHandling.REMOVE_ALL_EXISTING
     assert rec.clear_stale("acct", CID, handling, [lead("a")], report()) == set()
-    assert engage.searches == 0 and engage.acts == []
+    assert engage.searches == 1 and engage.acts == []
+
+
+def test_under_remove_all_existing_a_record_of_the_lead_with_another_phone_is_cancelled(
+    journal: Journal,
+) -> None:
+    rec, engage = reconciler(journal, [record(1, "a", phone="4155559999")])
+    handling = DuplicateHandling.REMOVE_ALL_EXISTING
+    assert rec.clear_stale("acct", CID, handling, [lead("a")], report()) == set()
+    assert engage.acts == [(LeadAction.CANCEL, [1])]
 
 
 def test_an_update_whose_old_record_cannot_be_cancelled_is_not_loaded(journal: Journal) -> None:
