@@ -208,6 +208,8 @@ def _note(change: Change, deadline: Deadline | None = None) -> str:
         return "  (stays in Engage)"
     if change.kind is ChangeKind.BLOCKED:
         return f"  (do not call: {change.note}; never loaded)"
+    if change.kind in (ChangeKind.UPDATE, ChangeKind.REPLACE):  # `reloading`: no field changed
+        return "  (loaded again: an earlier update stopped its record and did not load)"
     return ""
 
 

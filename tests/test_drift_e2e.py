@@ -249,19 +249,16 @@ def test_a_lead_in_doubt_whose_phone_changed_before_the_rerun_is_left_once_with_
     assert final.code == 0, final.out
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="open divergence, seed 5008 (docs/chaos.md, Open): the state still records the "
-    "content whose record the update stopped; the fix changes what a reviewed retry matches",
-)
 @pytest.mark.parametrize("handling", ["RETAIN_ALL", "REMOVE_FROM_LIST"])
 def test_an_update_whose_load_failed_after_its_old_record_stopped_is_loaded_when_reverted(
     repo: Path, emu: Served, handling: str
 ) -> None:
     """Convergence campaign, seed 5008 (docs/chaos.md): an update cancels (RETAIN_ALL) or
     deletes (REMOVE_FROM_LIST) the lead's record, then its load fails; the file goes back to
-    the content the state recorded, so the plan has nothing to do and the lead, declared, has
-    no dialable record (and `plan --refresh` calls it `stopped`, or `missing`: never fixed)."""
+    the content the state recorded. The plan had nothing to do and the lead, declared, kept no
+    dialable record (`plan --refresh` called it `stopped`, or `missing`: never fixed); now the
+    state keeps in mind that its record was stopped for an update, and the plan loads it again.
+    The cancel's record was lost too: an apply that recorded no lead did not save the state."""
     leadset(repo, IDS[:1], handling=handling)
     assert apply(repo, emu).code == 0
     leadset(repo, IDS[:1], handling=handling, first="Bea")
@@ -269,9 +266,14 @@ def test_an_update_whose_load_failed_after_its_old_record_stopped_is_loaded_when
     failed = apply(repo, emu)
     assert failed.code in (1, 4), failed.err
     leadset(repo, IDS[:1], handling=handling)  # the change is reverted before anyone re-runs
+    shown = plan(repo, emu, "--refresh")
+    assert "loaded again: an earlier update stopped its record" in shown.out, shown.out
+    assert "Drift: 0 missing, 0 stopped," in shown.out  # expected, not drift: loaded again
     again = apply(repo, emu, "--refresh")
     assert again.code == 0, again.err
     assert [r["lead"]["firstName"] for r in dialable(records(emu)[IDS[0]])] == ["Ada"]
+    final = plan(repo, emu, "--refresh", "--detailed-exitcode")
+    assert final.code == 0, final.out
 
 
 @pytest.mark.parametrize("handling", ["RETAIN_ALL", "REMOVE_FROM_LIST", "REMOVE_ALL_EXISTING"])

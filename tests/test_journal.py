@@ -142,3 +142,34 @@ def test_threads_writing_at_once_leave_whole_lines_and_distinct_batches(tmp_path
     replayed = load_state(state.store)  # every line reads back, nothing in doubt
     assert {c: replayed.campaigns[c].count() for c in (1, 2, 3)} == {1: 50, 2: 50, 3: 50}
     assert all(not replayed.campaigns[c].in_doubt for c in (1, 2, 3))
+
+
+def test_a_cancel_for_an_update_leaves_the_lead_to_load_again_until_a_load_succeeds(
+    tmp_path: Path,
+) -> None:
+    """Seed 5008 (docs/chaos.md): the update's cancel is kept, so a plan loads the lead again
+    even if its file goes back to the recorded content; its successful load clears it."""
+    state = saved(tmp_path)
+    with Journal(state) as journal:
+        done = journal.act(7, "CANCEL_LEADS", [(11, "a")], replacing={"a"})
+        journal.acted(done, True, 1)
+        assert journal.changed  # what Engage did is saved, though no lead was recorded
+        journal.fold()
+    again = load_state(tmp_path / "s.json")
+    assert again.campaigns[7].reloading() == {"a"} and again.campaigns[7].seal is None
+    with Journal(again) as journal:
+        batch = journal.begin(7, ["a"])
+        journal.ack(batch, 7, [lead("a")], "f.yaml", {})
+    assert again.campaigns[7].reloading() == set() and "a" not in again.campaigns[7].acts
+
+
+def test_a_journal_replayed_after_a_crash_keeps_an_updates_cancel_in_mind(
+    tmp_path: Path,
+) -> None:
+    state = saved(tmp_path)
+    journal = Journal(state).__enter__()
+    journal.act(7, "CANCEL_LEADS", [(11, "a")], replacing={"a"})  # sent; then kill -9
+    journal.__exit__()  # the file closed, not folded: as a crash leaves it
+    replayed = load_state(tmp_path / "s.json")  # folds the journal left behind
+    assert replayed.campaigns[7].reloading() == {"a"}
+    assert replayed.campaigns[7].acts["a"][0]["answered"] is False

@@ -300,6 +300,8 @@ def record_seals(state: State, made: Mapping[int, Seal], done: Callable[[int], b
         camp = state.campaigns.get(cid)
         if camp is None or camp.in_doubt or camp.count() != seal.leads or not done(cid):
             continue
+        if camp.acts and camp.reloading():  # a stopped record to load again: read next time
+            continue
         raw = seal.to_json()
         if camp.seal != raw:
             camp.seal = raw

@@ -208,7 +208,7 @@ def holds(
     (`key`) and, given `dnc`, against this do-not-call set, and every input's bytes are as
     sealed, but for `but` (a leadsFile a partial read compares chunk by chunk). `digests` has
     every discovered lead-set file; other inputs are hashed here (once) and added to it."""
-    if camp is None or camp.seal is None or camp.in_doubt:
+    if camp is None or camp.seal is None or camp.in_doubt or (camp.acts and camp.reloading()):
         return None
     seal = Seal.from_json(camp.seal)
     if seal is None or seal.key != key or seal.leads != camp.count():

@@ -49,6 +49,7 @@ class CampaignView(Protocol):
     @property
     def target(self) -> str | None: ...
     def changed_fields(self, lead: Lead) -> tuple[str, ...]: ...
+    def reloading(self) -> AbstractSet[str]: ...
 
 
 class StateView(Protocol):
@@ -116,6 +117,9 @@ def plan(
             remaining = set(applied)
         strike = remaining.discard if remaining is not None else None
         in_doubt = camp.in_doubt if camp is not None else set()
+        # owned leads whose record an update stopped without loading since: loaded again even
+        # when their file says what the state recorded (a revert), as an update with no field
+        reloading = camp.reloading() if camp is not None else set()
         doubt: list[str] = []
         key = load_key(target if target is not None else want.account, want.options)
         created = digest.part(cid, ChangeKind.CREATE).update
@@ -145,7 +149,7 @@ def plan(
                 continue
             if strike is not None:
                 strike(eid)
-            if entry.startswith(lead.digest):
+            if entry.startswith(lead.digest) and not (reloading and eid in reloading):
                 unchanged += 1
                 continue
             assert camp is not None

@@ -205,6 +205,7 @@ class Reconciler:
             set(changed),
             rep,
             ls.deadlines,
+            replacing=frozenset(e for e in changed if e in declared),
         )
 
     def clear_stale(
@@ -226,7 +227,14 @@ class Reconciler:
         if not wants:
             return set()
         return self._carry_out(
-            account, campaign, handling, PruneAction.CANCEL, wants, set(wants), rep
+            account,
+            campaign,
+            handling,
+            PruneAction.CANCEL,
+            wants,
+            set(wants),
+            rep,
+            replacing=frozenset(wants),
         )
 
     def _carry_out(
@@ -240,11 +248,13 @@ class Reconciler:
         rep: LeadSetReport,
         deadlines: Mapping[str, Deadline] | None = None,
         reappeared: frozenset[str] = frozenset(),
+        replacing: frozenset[str] = frozenset(),
     ) -> set[str]:
         """Search the wanted externIds, cancel or delete as decided, check, journal (with the
         evidence of each opt-out done); returns the changed externIds that must not be loaded
         (their records could not be dealt with). `reappeared`: removals that are drift
-        corrections, reported as such."""
+        corrections, reported as such. `replacing`: the leads about to be loaded, whose
+        stopped records the state keeps in mind until a load of them succeeds (`reloading`)."""
         if not wants:
             return set()
         try:
@@ -271,7 +281,7 @@ class Reconciler:
             items = todo[action]
             for start in range(0, len(items), self.action_batch):
                 chunk = items[start : start + self.action_batch]
-                self._act(account, cid, action, chunk, rep, failed, acted)
+                self._act(account, cid, action, chunk, rep, failed, acted, replacing)
         removing = {
             e for e, w in wants.items() if w.intent in (Intent.REMOVE, Intent.PRUNE, Intent.BLOCK)
         }
@@ -391,10 +401,11 @@ class Reconciler:
         rep: LeadSetReport,
         failed: set[str],
         acted: dict[int, LeadAction],
+        replacing: frozenset[str] = frozenset(),
     ) -> None:
         lead_ids = [i for i, _ in chunk]
         eids = [e for _, e in chunk]
-        number = self.journal.act(campaign, action.value, chunk)
+        number = self.journal.act(campaign, action.value, chunk, replacing.intersection(eids))
         try:
             result = self.client.leads.act(account, campaign, action, lead_ids)
         except ApiError as e:

@@ -113,6 +113,13 @@ class CampaignState:
         self.leads.update(entries)
         self.in_doubt.difference_update(entries)
         self.removed.difference_update(entries)
+        if self.acts:  # loaded: an update's stopped record is replaced (`reloading`)
+            for eid in set(entries).intersection(self.acts):
+                kept = [a for a in self.acts[eid] if not a.get("replacing")]
+                if kept:
+                    self.acts[eid] = kept
+                else:
+                    del self.acts[eid]
         if file:
             self.files.add(file)
         if options is not None:
@@ -178,9 +185,24 @@ class CampaignState:
         self.requested.update(self.earlier_requests(dates))
 
     def acted(self, acts: Mapping[str, Mapping[str, Any]]) -> None:
-        """A cancel or delete sent for these externIds (answered or not): evidence to keep."""
+        """A cancel or delete sent for these externIds (answered or not): evidence to keep.
+        One that stops an update's earlier record (`replacing`) leaves the lead to be loaded
+        again until a load of it succeeds (`reloading`), and the seal goes: the next plan
+        reads the campaign, and sees the lead even if its file goes back to what is recorded."""
         for eid, act in acts.items():
             self.acts.setdefault(eid, []).append(dict(act))
+            if act.get("replacing"):
+                self.seal = None
+
+    def reloading(self) -> set[str]:
+        """Owned leads whose record engage-sync stopped for an update whose load has not
+        succeeded since (it failed, or a crash came between): Engage may hold no dialable
+        record of them, whatever their file says now (convergence campaign, seed 5008)."""
+        return {
+            eid
+            for eid, acts in self.acts.items()
+            if any(a.get("replacing") for a in acts) and self.owns(eid)
+        }
 
     def spill(self, extern_ids: Iterable[str]) -> None:
         """Move these leads' entries out of memory, to disk until the state is saved."""

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import functools
 import threading
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from datetime import datetime, timezone
 from typing import Any, TypeVar
 
@@ -135,9 +135,16 @@ class Journal:
         self.state.campaign(campaign).settle(self._open.pop(batch, ()))
 
     @_locked
-    def act(self, campaign: int, lead_action: str, records: Sequence[tuple[int, str]]) -> int:
+    def act(
+        self,
+        campaign: int,
+        lead_action: str,
+        records: Sequence[tuple[int, str]],
+        replacing: Collection[str] = (),
+    ) -> int:
         """Before a lead action is sent: what it is meant to do, to which records (lead id,
-        externId)."""
+        externId). `replacing`: those externIds whose record is stopped for an update or a
+        replacement, to be loaded again once the load that follows succeeds (seed 5008)."""
         self._batch += 1
         by_extern: dict[str, list[int]] = {}
         for lead_id, eid in records:
@@ -152,6 +159,8 @@ class Journal:
             "byExternId": by_extern,
             "at": now(),
         }
+        if replacing:
+            record["replacing"] = sorted(set(replacing) & set(by_extern))
         self._write(record)
         self._acting[self._batch] = record
         return self._batch
@@ -164,9 +173,11 @@ class Journal:
         sent = self._acting.pop(batch, None)
         if sent is not None and ok:
             note_act(self.state, sent, at, answered=True)
+            self._recorded = True  # what Engage did is kept, even if nothing else is recorded
         dnc = self._dnc_acting.pop(batch, None)
         if dnc is not None and ok:
             note_dnc_act(self.state, dnc, at, answered=True)
+            self._recorded = True
 
     @_locked
     def requested(self, campaign: int, dates: Mapping[str, str]) -> None:

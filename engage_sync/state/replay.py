@@ -183,9 +183,11 @@ def _version_of(records: list[dict[str, Any]]) -> int:
 def note_act(state: State, act: dict[str, Any], at: str | None, answered: bool) -> None:
     """An `act` line (and the time of its answer, if any) as evidence for each externId."""
     when = at or act.get("at")
+    replacing = set(act.get("replacing", ()))
     state.campaign(int(act["campaign"])).acted(
         {
             eid: {"action": act["leadAction"], "leadIds": ids, "at": when, "answered": answered}
+            | ({"replacing": True} if eid in replacing else {})
             for eid, ids in act["byExternId"].items()
         }
     )
