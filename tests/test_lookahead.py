@@ -5,7 +5,7 @@ only for phones it covers, fresh; otherwise they are looked up as before."""
 from __future__ import annotations
 
 import threading
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import pytest
@@ -14,9 +14,24 @@ from test_client import FakeClock
 from test_operation import ACCOUNT, Hooks, emu, folder, leads, run  # noqa: F401 (fixtures)
 
 from engage_sync.emulator import Emulator
-from engage_sync.model import Lead
+from engage_sync.model import (
+    CampaignRef,
+    Change,
+    ChangeKind,
+    Lead,
+    LeadSetPlan,
+    LoadOptions,
+    Plan,
+)
+from engage_sync.optouts import OptOutRules
 from engage_sync.reconcile import lookahead
-from engage_sync.reconcile.lookahead import FRESH_S, LookAhead, first_phones
+from engage_sync.reconcile.lookahead import (
+    FRESH_S,
+    ROWS_AT_MOST,
+    LookAhead,
+    first_phones,
+    look_ahead,
+)
 
 
 def lead(eid: str, phone: str) -> Lead:
@@ -44,6 +59,37 @@ def test_no_look_ahead_when_the_first_leads_are_far_into_the_file(
     monkeypatch.setattr(lookahead, "ROWS_AT_MOST", 5)
     rows = [lead(f"L{i}", f"415555{i:04d}") for i in range(10)]
     assert first_phones(rows, {"L8"}, 1, 1) == []
+
+
+class CountedCreates(Sequence[Change]):
+    """A plan's creates (a spool in apply) that count how many were taken."""
+
+    def __init__(self, n: int) -> None:
+        self.n, self.taken = n, 0
+
+    def __len__(self) -> int:
+        return self.n
+
+    def __getitem__(self, i):  # type: ignore[no-untyped-def, override]
+        raise AssertionError("a spool is walked, not indexed")
+
+    def __iter__(self) -> Iterator[Change]:
+        for i in range(self.n):
+            self.taken += 1
+            yield Change(ChangeKind.CREATE, 136785, f"L{i}", "f", i + 2)
+
+
+def test_a_first_apply_of_many_creates_takes_only_those_the_first_rows_can_hold() -> None:
+    """Issue #34: the look-ahead made a tuple and a set of every create (most of a first apply's
+    peak memory at a million leads); it reads ROWS_AT_MOST rows at most, so it takes one more
+    create than that (`left` cannot reach 0 early), not all of them."""
+    creates = CountedCreates(10 * ROWS_AT_MOST)
+    ls = LeadSetPlan(CampaignRef(136785), ACCOUNT, ("f",), LoadOptions(), creates, (), (), 0, 0)
+    plan = Plan((ls,), None, 0, "checksum")
+    ahead = look_ahead(plan, [], OptOutRules(), None, None, 500, 1000)  # type: ignore[arg-type]
+    assert ahead is not None
+    ahead.close()
+    assert creates.taken == ROWS_AT_MOST + 1
 
 
 def answered(found: set[str], clock: FakeClock, fail: bool = False) -> LookAhead:

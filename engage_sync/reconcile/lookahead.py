@@ -15,6 +15,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import Future
+from itertools import chain, islice
 
 from .. import leadsets
 from ..donotcall.phones import record_phones
@@ -78,7 +79,12 @@ def look_ahead(
     if rules.scope == "campaign":
         mine = (ls for ls in plan.leadsets if (ls.account or default_account) == account)
         scope = {ls.campaign.id for ls in mine}
-    wanted = {c.extern_id for c in (*first.creates, *first.updates, *first.replaces)}
+    # the creates are a spool (most of them on disk) in declared order, the order the files are
+    # read in: only the first rows' can be met, so only they are taken (a million creates made
+    # into a tuple and a set of externIds here was most of a first apply's peak memory). One
+    # more than the rows read, so that `left` cannot reach 0 before the rows are all read.
+    creates = islice(first.creates, ROWS_AT_MOST + 1)
+    wanted = {c.extern_id for c in chain(creates, first.updates, first.replaces)}
     own = [s for s in sources if s.meta.campaign.id == first.campaign.id]
 
     def gather() -> list[str]:
