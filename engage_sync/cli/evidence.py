@@ -174,6 +174,19 @@ def _acts(entry: Mapping[str, Any]) -> list[Mapping[str, Any]]:
     return [a for a in acts if isinstance(a, dict)] if isinstance(acts, list) else []
 
 
+# what a spreadsheet takes for a formula at the start of a cell (OWASP, "CSV injection")
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _cell(value: Any) -> Any:
+    """A value as a spreadsheet shows it, never as a formula it runs: an externId comes from a
+    lead-set file anyone who can push may write (`=HYPERLINK(...)`), so text that starts like a
+    formula gets a leading apostrophe, as spreadsheets themselves mark text."""
+    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
+        return "'" + value
+    return value
+
+
 def to_csv(entries: Iterable[Mapping[str, Any]]) -> str:
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
@@ -181,7 +194,8 @@ def to_csv(entries: Iterable[Mapping[str, Any]]) -> str:
     for e in entries:
         acts = _acts(e)
         writer.writerow(
-            [
+            _cell(v)
+            for v in [
                 e.get("campaign") if "phone" not in e else " ".join(map(str, _campaigns(e))),
                 e.get("externId") if "phone" not in e else f"phone #{e.get('phone')}",
                 e.get("requested"),
