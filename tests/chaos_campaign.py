@@ -469,7 +469,12 @@ class Runner:
             try:
                 if stop is not None:
                     key = CALLS[stop.endpoint]
-                    while proc.poll() is None and self.emu.stats.get(key, 0) < base + stop.after:
+                    deadline = started + BOUND  # an apply that hangs fails the wait below
+                    while (
+                        proc.poll() is None
+                        and self.emu.stats.get(key, 0) < base + stop.after
+                        and time.monotonic() < deadline
+                    ):
                         time.sleep(0.005)
                     if proc.poll() is None:
                         proc.send_signal(signal.SIGKILL if stop.how == "kill" else signal.SIGINT)
