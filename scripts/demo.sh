@@ -15,8 +15,18 @@ log="$work/emulator.log"
 "$ES" emulator --port 0 >"$log" 2>&1 &
 emulator_pid=$!
 trap 'kill "$emulator_pid" 2>/dev/null || true; wait "$emulator_pid" 2>/dev/null || true' EXIT
-for _ in $(seq 50); do grep -q '^export ENGAGE_BASE_URL' "$log" && break; sleep 0.1; done
-grep -q '^export ENGAGE_BASE_URL' "$log" || { cat "$log"; exit 1; }
+# wait for the emulator to say where it listens, or to exit; on a busy machine its start takes
+# seconds, so the only bound is a generous one, for an emulator that neither starts nor exits
+for _ in $(seq 1200); do
+  grep -q '^export ENGAGE_BASE_URL' "$log" && break
+  kill -0 "$emulator_pid" 2>/dev/null || break
+  sleep 0.1
+done
+if ! grep -q '^export ENGAGE_BASE_URL' "$log"; then
+  echo "demo: the emulator did not start; what it printed:" >&2
+  cat "$log" >&2
+  exit 1
+fi
 # the emulator prints its base URL and credentials as shell lines: take them
 eval "$(grep '^export ' "$log")"
 export ENGAGE_SYNC_STATE="$work/engage-sync.state.json"

@@ -80,7 +80,7 @@ def test_quick_benchmark_runs_and_writes_every_measurement(tmp_path: Path) -> No
     assert "incremental steady 5,000" in result.stdout
     for burst in doc["burst"]:  # every lead posted once; the time is for reading
         assert burst["calls"] == 60 and burst["posted_once"] and burst["of_allowed"] > 0
-        assert burst["apply_s"] > burst["plan_s"] > 0 and burst["of_floor"] > 0
+        assert burst["apply_s"] > 0 and burst["plan_s"] > 0 and burst["of_floor"] > 0
     assert [b["latency_s"] for b in doc["burst"]] == [1.0, 3.0]
     ledger = doc["evidence_ledger"]
     assert ledger["removals"] == 2_000 and 100 < ledger["bytes_per_removal"] < 1_000

@@ -810,7 +810,7 @@ def test_loopback_names_with_the_port_are_answered(served: Served, host: str) ->
 
 def test_a_request_without_a_host_header_is_refused(served: Served) -> None:
     host, port = served.origin.removeprefix("http://").rsplit(":", 1)
-    with socket.create_connection((host, int(port))) as conn:
+    with socket.create_connection((host, int(port)), timeout=120) as conn:  # a bound
         conn.sendall(b"GET /_emulator/stats HTTP/1.0\r\n\r\n")
         answer = b""
         while chunk := conn.recv(4096):
