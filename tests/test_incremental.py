@@ -221,6 +221,9 @@ def world(served: Served, run: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator
     for k, v in served.env("api-token").items():
         monkeypatch.setenv(k, v)
     monkeypatch.setenv("ENGAGE_SYNC_LOOKUP_DELAY", "0.01")
+    # apply paces at --rate-scale 100 (World.apply): the emulator counts at the same scale, or
+    # its real 10 s and 60 s windows fill and every later apply waits out their 429s
+    served.emulator.settings.rate_scale = 100.0
     for var in ("ENGAGE_SYNC_STATE", "ENGAGE_SYNC_CONFIG", "CI"):
         monkeypatch.delenv(var, raising=False)
     world = World(Files(Path(".")), served, run)
