@@ -209,12 +209,15 @@ def served() -> Iterator[Served]:
 
 
 def start_emulator(*args: str) -> Served:
-    """`engage-sync emulator --port 0 ...` as a user starts it; the caller stops it by pid."""
+    """`engage-sync emulator --port 0 ...` as a user starts it; the caller stops it by pid.
+    Not under the suite's coverage: tracing every request it serves cost the suite about a
+    third of its time on two cores, and the in-process emulator tests cover its code."""
     proc = subprocess.Popen(
         [ENGAGE_SYNC, "emulator", "--port", "0", *args],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        env={k: v for k, v in os.environ.items() if not k.startswith("COVERAGE_")},
     )
     assert proc.stdout is not None
     line = proc.stdout.readline()

@@ -10,8 +10,6 @@ from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from deepdiff import DeepDiff
-
 from ..changeset import SETTINGS, Checksum, escape, item, load_key, removal_key, settings_item
 from ..donotcall.registry import Origin
 from ..model import (
@@ -338,8 +336,11 @@ def _leadset(
 
 def option_changes(old: Mapping[str, object] | None, new: dict[str, object]) -> list[str]:
     """`dialPriority: "NORMAL" -> "IMMEDIATE"` per option that differs (a small structural diff)."""
-    if old is None:
+    if old is None or dict(old) == new:
         return []
+    # imported here: deepdiff costs 60 ms of every command's start, and options rarely change
+    from deepdiff import DeepDiff
+
     diff = DeepDiff(dict(old), new, ignore_order=True)
     return [
         f"{key}: {_show(old.get(key))} -> {_show(new.get(key))}"
