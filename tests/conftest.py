@@ -95,9 +95,10 @@ def on_a_terminal(monkeypatch: pytest.MonkeyPatch) -> None:
     """Standard output taken for a terminal and no CI variable set: where lead values may be
     shown (`plan --show-pii`). The terminal is the process's boundary, patched as one."""
     from engage_sync.cli import common
+    from engage_sync.settings.ci_vars import CI_VARIABLES
 
     monkeypatch.setattr(common, "stdout_is_terminal", lambda: True)
-    for var in common.CI_VARIABLES:
+    for var in CI_VARIABLES:
         monkeypatch.delenv(var, raising=False)
 
 

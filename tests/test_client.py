@@ -13,8 +13,10 @@ from engage_sync.emulator import Emulator, Settings, default_seed
 from engage_sync.engage.answers import ActionResult, Campaign, DialGroup, LoadResult
 from engage_sync.engage.auth import AuthMode, Credentials, check_url, credentials_from_env
 from engage_sync.engage.client import EngageClient, RedactingFilter, backoff
+from engage_sync.engage.hosts import ENGAGE_HOSTS, check_host
 from engage_sync.errors import AnswerLost, ApiError, AuthError, ConfigError, TransientApiError
 from engage_sync.ratelimit import SlidingWindows, parse_limits
+from engage_sync.settings.ci_vars import CI_VARIABLES
 
 JWT = Credentials(
     AuthMode.JWT,
@@ -863,3 +865,16 @@ def test_a_minted_token_that_is_not_one_is_refused_and_never_announced(bad: obje
     with client, pytest.raises(AuthError, match="accessToken"):
         client.authenticate()
     assert announced == ["rc-token-ok"]
+
+
+@pytest.mark.parametrize("marker", CI_VARIABLES)
+def test_every_ci_service_makes_a_loopback_host_need_naming(marker: str) -> None:
+    """One list of CI variables for both promises (settings/ci_vars.py): on a service that sets only
+    its own variable (CodeBuild, Codefresh, Azure, ...) a loopback Engage host must be named,
+    as lead values are refused there."""
+    env = {marker: "true"}
+    with pytest.raises(ConfigError, match=r"ENGAGE_SYNC_ALLOWED_HOSTS=127\.0\.0\.1:8089"):
+        check_host("http://127.0.0.1:8089/voice", "ENGAGE_BASE_URL", ENGAGE_HOSTS, env)
+    check_host("http://127.0.0.1:8089/voice", "ENGAGE_BASE_URL", ENGAGE_HOSTS, {marker: "0"})
+    named = {marker: "true", "ENGAGE_SYNC_ALLOWED_HOSTS": "127.0.0.1:8089"}
+    check_host("http://127.0.0.1:8089/voice", "ENGAGE_BASE_URL", ENGAGE_HOSTS, named)

@@ -15,6 +15,7 @@ from engage_sync.cli.plan import _check_pii, _targets, exit_for, github_source_u
 from engage_sync.errors import EngageSyncError, ExitCode
 from engage_sync.model import Plan
 from engage_sync.reconcile.planning import PlanCounts, PlanOutcome
+from engage_sync.settings.ci_vars import CI_VARIABLES
 
 
 @pytest.mark.parametrize(
@@ -75,7 +76,7 @@ def test_what_a_plan_calls_for_is_one_exit_code(found: PlanOutcome, code: ExitCo
 @pytest.fixture
 def terminal(monkeypatch: pytest.MonkeyPatch) -> None:
     """A user's own terminal, outside any CI service."""
-    for name in common.CI_VARIABLES:
+    for name in CI_VARIABLES:
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setattr(common, "stdout_is_terminal", lambda: True)
 

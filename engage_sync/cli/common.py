@@ -20,6 +20,7 @@ from ..model import Problem
 from ..progress import Meter
 from ..settings import Kind, Setting, resolve
 from ..settings import table as settings
+from ..settings.ci_vars import ci_markers
 from ..store import Item, Store
 
 PROBLEMS_SHOWN = 20  # plan and apply summarise; validate lists every problem
@@ -267,33 +268,6 @@ def show_problems(
         click.echo(f"... and {hidden:,} more (`engage-sync validate` lists them all)", err=True)
 
 
-# Variables CI services set (any value but empty, false or 0 counts): lead values never go to
-# a CI log, whatever the terminal looks like there
-CI_VARIABLES = (
-    "CI",
-    "CONTINUOUS_INTEGRATION",
-    "GITHUB_ACTIONS",
-    "GITLAB_CI",
-    "BUILDKITE",
-    "JENKINS_URL",
-    "HUDSON_URL",
-    "TF_BUILD",
-    "CIRCLECI",
-    "TRAVIS",
-    "BITBUCKET_BUILD_NUMBER",
-    "TEAMCITY_VERSION",
-    "DRONE",
-    "CODEBUILD_BUILD_ID",
-    "APPVEYOR",
-    "SEMAPHORE",
-    "CF_BUILD_ID",
-    "BUILD_BUILDID",
-)
-
-
-_UNSET = ("", "false", "0")
-
-
 def stdout_is_terminal() -> bool:
     return sys.stdout.isatty()
 
@@ -301,9 +275,7 @@ def stdout_is_terminal() -> bool:
 def refuse_pii_off_terminal(flag: str) -> None:
     """Lead values (PII) are shown on the user's own terminal only: refused when standard output
     is not a terminal (a file, a pipe, a log) or a CI service's variable is set."""
-    ci = [
-        v for v in CI_VARIABLES if os.environ.get(v, "").strip().lower() not in ("", "false", "0")
-    ]
+    ci = ci_markers()
     if ci:
         raise EngageSyncError(
             f"{flag} is refused in CI ({ci[0]} is set): lead values must not reach CI logs"

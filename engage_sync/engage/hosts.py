@@ -19,6 +19,7 @@ from ..errors import ConfigError
 from ..model import engage_service
 from ..settings import chosen
 from ..settings import table as settings
+from ..settings.ci_vars import ci_markers
 
 ALLOWED_VAR = str(settings.ALLOWED_HOSTS.env)
 # the Voice API, under its current and its old name, and the legacy tenants' portals
@@ -27,23 +28,10 @@ ENGAGE_HOSTS = frozenset(
 )
 # the RingCentral platform a JWT is exchanged at (production, and the developer sandbox)
 RINGCENTRAL_HOSTS = frozenset({"platform.ringcentral.com", "platform.devtest.ringcentral.com"})
-# CI systems set one of these (a value of "false" or "0" does not count)
-CI_VARS = (
-    "CI",
-    "GITHUB_ACTIONS",
-    "GITLAB_CI",
-    "BUILDKITE",
-    "CIRCLECI",
-    "JENKINS_URL",
-    "TF_BUILD",
-    "TEAMCITY_VERSION",
-    "BITBUCKET_BUILD_NUMBER",
-)
 
 
 def in_ci(env: Mapping[str, str] | None = None) -> bool:
-    env = os.environ if env is None else env
-    return any(env.get(v, "").strip().lower() not in ("", "false", "0") for v in CI_VARS)
+    return bool(ci_markers(env))
 
 
 def allowed(env: Mapping[str, str]) -> set[str]:
