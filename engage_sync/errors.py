@@ -14,7 +14,7 @@ class ExitCode(enum.IntEnum):
     ERROR = 1  # an error before anything was posted (or with nothing recorded)
     CHANGES = 2  # plan --detailed-exitcode: there are changes (or drift)
     RAIL = 3  # apply refused by a safety rail
-    PARTIAL = 4  # apply recorded some leads, others failed
+    PARTIAL = 4  # apply recorded some changes (leads, removals), others failed
     NOT_REVIEWED = 5  # the plan is not the reviewed one, or holds changes no review showed
     OVERDUE = 6  # plan --detailed-exitcode, ci drift: an opt-out is past its deadline
     USAGE = 64  # an unknown flag or command, a bad value

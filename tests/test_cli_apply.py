@@ -140,6 +140,11 @@ def render(outcome: ApplyOutcome, checksum: str | None = None) -> int:
             "nothing was recorded",
         ),
         (
+            ApplyOutcome(PLAN, Report([rep(to_post=1, failed=1, to_remove=1, removed=1)])),
+            PartialFailure,
+            "no lead was recorded (only 1 removal(s)); see above",
+        ),
+        (
             ApplyOutcome(PLAN, Report([rep(action_failures=1, errors=["search failed"])])),
             PartialFailure,
             "a removal was not confirmed",
@@ -184,8 +189,8 @@ def test_a_report_names_rejected_leads_escaped_and_the_removals(
         ],
         do_not_call=DoNotCallReport(to_stop=1, stopped=1, cancelled=2, learned=1),
     )
-    with pytest.raises(ApplyFailed):  # no lead recorded
-        render(ApplyOutcome(PLAN, report))
+    with pytest.raises(PartialFailure, match=r"no lead was recorded \(only 1 removal\(s\)\)"):
+        render(ApplyOutcome(PLAN, report))  # a removal recorded: not "nothing was recorded"
     out, err = capsys.readouterr()
     assert out.splitlines() == [
         "do not call: 1 phone(s) stopped (1 listed, 1 found by tombstones or in Engage), "

@@ -257,6 +257,11 @@ def _render(outcome: ApplyOutcome, request: Any, ctx: Context) -> ExitCode:
         raise PartialFailure("a removal was not confirmed; see above", report)
     if sum(ls.recorded for ls in report.leadsets):
         raise PartialFailure("some leads were recorded, others failed; see above", report)
+    if any(ls.removed or ls.corrections for ls in report.leadsets):  # recorded, but no lead
+        raise PartialFailure(
+            f"no lead was recorded (only {recorded_what(report, leads=False)}); see above",
+            report,
+        )
     raise ApplyFailed("nothing was recorded; see above", report)
 
 
@@ -372,13 +377,14 @@ def _show_report(report: Report, ctx: Context) -> None:
     click.echo(f"Recorded {recorded_what(report)} in {ctx.state_name}.")
 
 
-def recorded_what(report: Report) -> str:
-    """What the state now holds that it did not: leads loaded, removals, drift corrections."""
+def recorded_what(report: Report, leads: bool = True) -> str:
+    """What the state now holds that it did not: leads loaded, removals, drift corrections
+    (`leads=False`: removals and corrections only)."""
     removed = sum(ls.removed for ls in report.leadsets)
     corrected = sum(ls.corrections for ls in report.leadsets)
     wanted = sum(ls.to_post for ls in report.leadsets)
     parts = []
-    if report.recorded or wanted or not (removed or corrected):
+    if leads and (report.recorded or wanted or not (removed or corrected)):
         parts.append(f"{report.recorded} lead(s)")
     if removed:
         parts.append(f"{removed} removal(s)")
