@@ -209,16 +209,23 @@ def served() -> Iterator[Served]:
         emu.store.close()
 
 
+def untraced_env() -> dict[str, str]:
+    """This process's environment without coverage's variables: a command started with it is
+    not measured (for processes whose code other tests cover and whose tracing costs CPU the
+    two-core suite is short of)."""
+    return {k: v for k, v in os.environ.items() if not k.startswith("COVERAGE_")}
+
+
 def start_emulator(*args: str) -> Served:
     """`engage-sync emulator --port 0 ...` as a user starts it; the caller stops it by pid.
-    Not under the suite's coverage: tracing every request it serves cost the suite about a
-    third of its time on two cores, and the in-process emulator tests cover its code."""
+    Not under the suite's coverage (`untraced_env`): the in-process emulator tests cover its
+    code, and tracing every request it serves cost two end-to-end test files 6% of their CPU."""
     proc = subprocess.Popen(
         [ENGAGE_SYNC, "emulator", "--port", "0", *args],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
-        env={k: v for k, v in os.environ.items() if not k.startswith("COVERAGE_")},
+        env=untraced_env(),
     )
     assert proc.stdout is not None
     line = proc.stdout.readline()

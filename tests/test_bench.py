@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import REPO
+from conftest import REPO, untraced_env
 
 
 @pytest.mark.slow
@@ -30,7 +30,7 @@ def test_quick_benchmark_runs_and_writes_every_measurement(tmp_path: Path) -> No
         timeout=1800,  # a bound, not a measurement (13 minutes seen on a loaded machine)
         # not under the suite's coverage: it measures speed, and tracing every line costs it
         # more than half the suite's time on two cores; the other tests cover what it runs
-        env={k: v for k, v in os.environ.items() if not k.startswith("COVERAGE_")},
+        env=untraced_env(),
     )
     assert result.returncode == 0, result.stderr
     doc = json.loads(out.read_text())

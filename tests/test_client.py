@@ -869,9 +869,9 @@ def test_a_minted_token_that_is_not_one_is_refused_and_never_announced(bad: obje
 
 @pytest.mark.parametrize("marker", CI_VARIABLES)
 def test_every_ci_service_makes_a_loopback_host_need_naming(marker: str) -> None:
-    """One list of CI variables for both promises (settings/ci_vars.py): on a service that sets only
-    its own variable (CodeBuild, Codefresh, Azure, ...) a loopback Engage host must be named,
-    as lead values are refused there."""
+    """One list of CI variables for both promises (settings/ci_vars.py): on a service that sets
+    only its own variable (CodeBuild's CODEBUILD_BUILD_ID, Codefresh's CF_BUILD_ID, ...) a
+    loopback Engage host must be named, as lead values are refused there."""
     env = {marker: "true"}
     with pytest.raises(ConfigError, match=r"ENGAGE_SYNC_ALLOWED_HOSTS=127\.0\.0\.1:8089"):
         check_host("http://127.0.0.1:8089/voice", "ENGAGE_BASE_URL", ENGAGE_HOSTS, env)

@@ -10,12 +10,10 @@ from pathlib import Path
 import click
 import pytest
 
-from engage_sync.cli import common
 from engage_sync.cli.plan import _check_pii, _targets, exit_for, github_source_url
 from engage_sync.errors import EngageSyncError, ExitCode
 from engage_sync.model import Plan
 from engage_sync.reconcile.planning import PlanCounts, PlanOutcome
-from engage_sync.settings.ci_vars import CI_VARIABLES
 
 
 @pytest.mark.parametrize(
@@ -73,15 +71,7 @@ def test_what_a_plan_calls_for_is_one_exit_code(found: PlanOutcome, code: ExitCo
     assert exit_for(found) is code
 
 
-@pytest.fixture
-def terminal(monkeypatch: pytest.MonkeyPatch) -> None:
-    """A user's own terminal, outside any CI service."""
-    for name in CI_VARIABLES:
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setattr(common, "stdout_is_terminal", lambda: True)
-
-
-@pytest.mark.usefixtures("terminal")
+@pytest.mark.usefixtures("on_a_terminal")
 def test_lead_values_go_to_the_users_terminal_as_text_only() -> None:
     _check_pii(True, [("text", None)])
     _check_pii(False, [("markdown", "plan.md")])  # not asked: nothing to refuse
@@ -90,7 +80,7 @@ def test_lead_values_go_to_the_users_terminal_as_text_only() -> None:
             _check_pii(True, targets)
 
 
-@pytest.mark.usefixtures("terminal")
+@pytest.mark.usefixtures("on_a_terminal")
 def test_lead_values_are_refused_in_ci_whatever_the_terminal(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
