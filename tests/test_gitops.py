@@ -224,6 +224,16 @@ def test_ci_workflow_runs_the_ci_script() -> None:
     assert any(s.get("run") == "bash .ci/run" for s in steps)
 
 
+def test_ci_measures_coverage_beside_the_suite_and_fails_under_its_floor() -> None:
+    """.ci/run runs the suite without tracing (it about doubles its CPU); the coverage floor
+    still holds on every push and pull request, in a job of its own."""
+    jobs = yaml.safe_load((REPO / ".github" / "workflows" / "ci.yml").read_text())["jobs"]
+    assert [s["run"] for s in jobs["coverage"]["steps"] if "run" in s] == ["scripts/coverage.sh"]
+    script = (REPO / "scripts" / "coverage.sh").read_text()
+    assert "exec scripts/test.sh --cov " in script and "--cov-fail-under=90" in script
+    assert "--cov" not in (REPO / "scripts" / "test.sh").read_text()
+
+
 def test_ci_runs_the_fast_loop_on_every_python_the_package_claims() -> None:
     pyproject = (REPO / "pyproject.toml").read_text()  # no tomllib: the suite runs on 3.10
     claimed = re.findall(r'"Programming Language :: Python :: (3\.\d+)"', pyproject)
