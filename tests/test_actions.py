@@ -18,7 +18,7 @@ from engage_sync.engage.leads import LeadAction, LeadRecord
 from engage_sync.errors import ApiError
 from engage_sync.model import DuplicateHandling, Lead, PruneAction, RemoveReason
 from engage_sync.optouts import DateSource, Deadline, OptOutRules, Requested
-from engage_sync.reconcile.actions import Intent, Reconciler, loaded, stale
+from engage_sync.reconcile.actions import Intent, Reconciler, loaded, stale, stopped_since
 from engage_sync.reconcile.report import LeadSetReport
 from engage_sync.state import Journal, State
 
@@ -119,6 +119,25 @@ def test_loaded_needs_a_dialable_record_with_the_posted_phone() -> None:
     assert loaded([ada], [record(1, "a", phone="(415) 555-0100")]) == set()  # keys are digits
     assert loaded([ada], [record(1, "a")]) == {ada}
     assert loaded([ada], [record(1, "a")], post_again=frozenset({"a"})) == set()
+
+
+def test_stopped_since_needs_the_newest_record_stopped_with_the_leads_phone_and_content() -> None:
+    ada = lead("a", firstName="Ada")
+    mine = {"phone": PHONE, "content": (("firstName", "Ada"),)}
+    assert stopped_since([ada], [record(1, "a", state="CANCELLED", loaded="2", **mine)]) == [ada]
+    assert stopped_since([ada], []) == []
+    for records in (
+        [record(1, "a", loaded="2", **mine)],  # dialable: loaded, not stopped
+        [record(1, "a", state="CANCELLED", loaded="2", **mine), record(2, "a", loaded="1")],
+        [record(1, "a", state="CANCELLED", loaded="2", phone="4155550199")],  # another phone
+        [record(1, "a", state="CANCELLED", loaded="2", content=(("firstName", "Grace"),))],
+        # the newest is another version's, stopped; the lead's own is older
+        [
+            record(1, "a", state="CANCELLED", loaded="1", **mine),
+            record(2, "a", state="CANCELLED", loaded="2", content=(("firstName", "Bea"),)),
+        ],
+    ):
+        assert stopped_since([ada], records) == [], records
 
 
 # -- the Reconciler --------------------------------------------------------------------------------

@@ -17,7 +17,7 @@ from test_team_loop import Team, bootstrap
 from workflow_steps import start_step
 
 # the seeds the campaign found divergences with (docs/chaos.md), replayed on every run
-SEEDS = (2, 1000, 1008, 1146, 3003, 5008)
+SEEDS = (2, 1000, 1008, 1146, 3003, 5008, 5175)
 # the team loop's schedules (two merges racing an apply) are a kind of their own: each costs a
 # handful of git clones and workflow steps, so the suite runs one
 TEAM_SEEDS = (1,)

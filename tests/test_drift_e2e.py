@@ -303,6 +303,66 @@ def test_a_lead_in_doubt_duplicated_by_hand_is_left_once_by_one_apply_refresh(
 
 
 @pytest.mark.parametrize("handling", ["RETAIN_ALL", "REMOVE_FROM_LIST", "REMOVE_ALL_EXISTING"])
+def test_a_lead_in_doubt_whose_landed_record_was_cancelled_by_hand_is_not_loaded_again(
+    repo: Path, emu: Served, handling: str
+) -> None:
+    """Convergence campaign, seed 5175 (docs/chaos.md): a load whose answer was lost landed,
+    and someone cancelled its record in Engage before the next apply. The lookup found no
+    dialable record and posted the lead again: a second dialable record under RETAIN_ALL,
+    and under REMOVE_FROM_LIST a row Engage accepted without inserting it, so every plan after
+    showed the lead as a create. The cancelled record is the lead's own load: recorded, never
+    posted again."""
+    leadset(repo, IDS[:2], handling=handling)
+    emu.post("/_emulator/faults", {"kind": "lost"})  # stored, then the connection drops
+    for _ in range(8):  # and the lookup cannot answer either: the leads stay in doubt
+        emu.post("/_emulator/faults", {"kind": "500", "endpoint": "search", "externId": IDS[0]})
+    first = apply(repo, emu, "--max-retries", "1", "--look-first", "off")
+    assert first.code in (1, 4) and "not confirmed" in first.err
+    httpx.delete(f"{emu.origin}/_emulator/faults")
+    admin(emu, "CANCEL_LEADS", [lead_id(emu, IDS[0])])  # by hand, in Engage
+    again = apply(repo, emu, "--refresh")
+    assert again.code == 0, again.err
+    assert "1 lead(s) in doubt had landed and were stopped in Engage since" in again.err
+    now = records(emu)
+    assert dialable(now[IDS[0]]) == [] and len(dialable(now[IDS[1]])) == 1
+    assert sum(len(req["body"]["uploadLeads"]) for req in emu.loader_posts()) == 2  # once each
+    # converged: nothing to post, and a refresh shows the stop as for any owned lead's
+    assert plan(repo, emu, "--detailed-exitcode").code == 0
+    final = plan(repo, emu, "--refresh")
+    assert "0 to create, 0 to update" in final.out
+    assert f"! {IDS[0]}  stopped (CANCELLED): no record is dialable any more" in final.out
+
+
+# not REMOVE_FROM_LIST: there Engage keeps a pruned lead's record in the list, and a row with
+# its phone is accepted and never inserted, whoever posts it
+@pytest.mark.parametrize("handling", ["RETAIN_ALL", "REMOVE_ALL_EXISTING"])
+def test_a_lead_in_doubt_whose_only_stopped_record_engage_sync_removed_itself_is_loaded(
+    repo: Path, emu: Served, handling: str
+) -> None:
+    """The other side of seed 5175: a lead engage-sync removed (pruned), declared again with
+    the same content, whose load was cut before it landed. Its newest record is the one
+    engage-sync cancelled itself, not someone's stop of this load: the lead is posted."""
+    leadset(repo, IDS[:2], handling=handling, prune=True)
+    assert apply(repo, emu).code == 0
+    leadset(repo, IDS[1:2], handling=handling, prune=True)
+    assert apply(repo, emu).code == 0
+    assert dialable(records(emu)[IDS[0]]) == []
+    leadset(repo, IDS[:2], handling=handling, prune=True)  # declared again, as it was
+    emu.post("/_emulator/faults", {"kind": "drop"})  # the call is cut: nothing was loaded
+    for _ in range(8):  # and the lookup cannot answer either: the lead stays in doubt
+        emu.post("/_emulator/faults", {"kind": "500", "endpoint": "search", "externId": IDS[0]})
+    first = apply(repo, emu, "--max-retries", "1", "--look-first", "off")
+    assert first.code in (1, 4) and "not confirmed" in first.err
+    httpx.delete(f"{emu.origin}/_emulator/faults")
+    assert dialable(records(emu)[IDS[0]]) == []
+    again = apply(repo, emu)
+    assert again.code == 0, again.err
+    assert "stopped in Engage since" not in again.err
+    assert len(dialable(records(emu)[IDS[0]])) == 1
+    assert plan(repo, emu, "--detailed-exitcode").code == 0
+
+
+@pytest.mark.parametrize("handling", ["RETAIN_ALL", "REMOVE_FROM_LIST", "REMOVE_ALL_EXISTING"])
 def test_a_lead_in_doubt_whose_file_changed_before_the_rerun_ends_with_the_new_content_once(
     repo: Path, emu: Served, handling: str
 ) -> None:

@@ -450,6 +450,30 @@ def stale(leads: Iterable[Lead], records: Iterable[LeadRecord]) -> list[Lead]:
     return found
 
 
+def stopped_since(leads: Iterable[Lead], records: Iterable[LeadRecord]) -> list[Lead]:
+    """Leads whose load landed and was stopped in Engage since: no dialable record with their
+    externId, and the newest record with it (by when it was loaded) shows their phone and
+    content, stopped. For a lead in doubt that is its own load, stopped by someone (an agent's
+    DO-NOT-CALL, a cancel by hand) unless engage-sync stopped it itself, which the caller
+    rules out from the state (docs/chaos.md, seed 5175)."""
+    latest: dict[str, LeadRecord] = {}
+    dialable: set[str] = set()
+    for r in records:
+        if r.dialable:
+            dialable.add(r.extern_id)
+        held = latest.get(r.extern_id)
+        if held is None or (r.loaded, r.lead_id) > (held.loaded, held.lead_id):
+            latest[r.extern_id] = r
+    found = []
+    for lead in leads:
+        last = latest.get(lead.extern_id)
+        if last is None or last.dialable or lead.extern_id in dialable:
+            continue
+        if last.phone == phone_key(lead.phone) and not last.differs_from(lead.fields):
+            found.append(lead)
+    return found
+
+
 def loaded(
     leads: Iterable[Lead], records: Iterable[LeadRecord], post_again: frozenset[str] = frozenset()
 ) -> set[Lead]:

@@ -203,6 +203,7 @@ class Applier:
             _posted_again(ls),
             self.progress,
             self.fail_fast,
+            _stopped_by_us(self.journal, ls.campaign.id),
         )
         loader = BatchLoader(
             self.client,
@@ -321,3 +322,10 @@ class Applier:
             return self.look_first
         keeps_both = ls.options.duplicate_handling is DuplicateHandling.RETAIN_ALL
         return "probe" if keeps_both or self.shared_state else "off"
+
+
+def _stopped_by_us(journal: Journal, campaign: int) -> Callable[[str], bool]:
+    """Whether engage-sync stopped records of this externId itself: removed (a tombstone, a
+    prune), or cancels and deletes sent for it that the state still keeps (an update's)."""
+    state = journal.state.campaign(campaign)
+    return lambda extern_id: extern_id in state.removed or extern_id in state.acts

@@ -71,6 +71,9 @@ class Feed:
     post_again: frozenset[str] = frozenset()
     progress: Callable[[int], None] = lambda n: None
     fail_fast: bool = False
+    # externIds whose records engage-sync stopped itself (a removal, an update's earlier
+    # record), from the state: a stopped record of theirs may be engage-sync's, not a person's
+    stopped_by_us: Callable[[str], bool] = lambda extern_id: False
     stopped: bool = False  # fail_fast, and earlier records could not be dealt with
     _looked: bool = False  # a lead in doubt was looked up (the delay is waited once)
     _all: bool = False  # --look-first probe found one: every create is looked up
@@ -238,7 +241,8 @@ class Feed:
         cid = self.ls.campaign.id
         leads = [w.lead for w in waiting]
         other: list[Lead] = []
-        found = look(self.client, self.account, cid, leads, delay, self.post_again, other)
+        stopped: list[Lead] | None = None if first else []
+        found = look(self.client, self.account, cid, leads, delay, self.post_again, other, stopped)
         if found is None:
             self.rep.errors.append(
                 f"{len(leads)} lead(s) could not be looked up before posting: not posted "
@@ -247,6 +251,16 @@ class Feed:
             self.rep.failed += len(leads)
             self.rep.in_doubt += len(leads)
             return {x.extern_id for x in leads}
+        # in doubt, landed, and stopped in Engage since by someone else: recorded as landed,
+        # never posted again (that would revive what they stopped); a refresh shows the stop
+        # as drift, as for any owned lead's record stopped in Engage
+        revived = [x for x in stopped or () if not self.stopped_by_us(x.extern_id)]
+        if revived:
+            found = found | set(revived)
+            self.rep.notes.append(
+                f"{len(revived)} lead(s) in doubt had landed and were stopped in Engage since "
+                "(by hand?): recorded, not posted again (`plan --refresh` shows them stopped)"
+            )
         settled = {x.extern_id for x in found}
         if found:
             by_file: dict[str, list[Lead]] = {}

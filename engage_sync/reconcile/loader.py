@@ -30,7 +30,7 @@ from ..engage.leads import phone_key
 from ..errors import AnswerLost, ApiError, ServerGone, TransientApiError
 from ..model import PHONE_FIELDS, Lead
 from ..state import Journal
-from .actions import loaded, stale
+from .actions import loaded, stale, stopped_since
 from .report import LeadSetReport, scrub
 
 Progress = Callable[[int], None]
@@ -340,11 +340,13 @@ def look(
     delay: float,
     post_again: frozenset[str] = frozenset(),
     stale_out: list[Lead] | None = None,
+    stopped_out: list[Lead] | None = None,
 ) -> set[Lead] | None:
     """The leads Engage holds (a dialable record with that externId and phone, showing the
     lead's content where the search rows show it), or None when the lookup itself failed;
     `stale_out` gets the leads whose externId and phone Engage holds with other content, or
-    whose externId it holds with another phone (actions.stale).
+    whose externId it holds with another phone (actions.stale); `stopped_out` those whose
+    load landed and was stopped since (actions.stopped_since).
     Freshly loaded leads may take a moment to be searchable."""
     if delay:
         client.sleep(delay)
@@ -354,6 +356,8 @@ def look(
         return None
     if stale_out is not None:
         stale_out.extend(stale(leads, records))
+    if stopped_out is not None:
+        stopped_out.extend(stopped_since(leads, records))
     return loaded(leads, records, post_again)
 
 
