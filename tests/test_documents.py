@@ -4,6 +4,7 @@ and tabs do is in test_yaml_stream.py and test_leadsets.py)."""
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 
 import pytest
@@ -149,3 +150,35 @@ def test_tab_indented_lines_are_named_three_at_most_then_counted(tmp_path: Path)
     path.write_bytes(b"a:\n\tb: 1\ntext: |\n  x\tnot indented by it\n- \tc\n")
     assert list(documents.tab_lines(path, 2)) == [2, 5]
     assert list(documents.tab_lines(path, 3)) == []  # the parser stopped elsewhere
+
+
+@pytest.mark.parametrize(
+    "text", ["", "\n", "~\n", "- a\n", "hello\n", "campaign: 1\n", "{}\n", "campaign: 1\n---\n"]
+)
+@pytest.mark.parametrize("name", ["leads", "doNotCall"])
+def test_a_file_rewritten_since_the_plan_without_its_list_is_said_not_waited_on(
+    tmp_path: Path, text: str, name: str
+) -> None:
+    """The do-not-call look-ahead reads a campaign's files while the apply asks for its go-ahead:
+    a file emptied and written again in between (an editor's save) can be read empty. The
+    stream's end then came before the top mapping's, and the reader looped on it for good, at
+    full CPU (a suite run hung in test_feed.py on it). Each runs in a thread: the bound is for
+    the old code's endless loop, never reached by the new."""
+    path = tmp_path / "a.yaml"
+    path.write_text(text)
+    raised: list[BaseException] = []
+
+    def read() -> None:
+        try:
+            with documents.lead_events(path, "a.yaml", name):
+                pass
+        except BaseException as e:  # the test reports what was raised
+            raised.append(e)
+
+    reader = threading.Thread(target=read, daemon=True)
+    reader.start()
+    reader.join(timeout=120)
+    assert not reader.is_alive(), "lead_events loops on a file with no list"
+    (error,) = raised
+    assert isinstance(error, InputError), error
+    assert f"a.yaml: the {name}: list is gone (the file changed while read)" in str(error)

@@ -335,6 +335,9 @@ def skip(ev: Events, start: Any) -> Any:
                 depth += 1
         elif kind is MappingEndEvent or kind is SequenceEndEvent:
             depth -= 1
+        elif event is None:  # past the stream's end: never in a file read once, but in one
+            # rewritten while it was read (events only, no CPU spent in a loop on nothing)
+            raise InputError(f"{ev.shown}: the file ended early (it changed while read)")
         if not depth:
             return event
         event = get()
@@ -375,8 +378,11 @@ def lead_events(path: Path, shown: str, name: str = "leads") -> Iterator[Events]
     """The event stream of a lead-set file, just inside its top-level `leads:` list (or another
     streamed list: `doNotCall:`)."""
     with events(path, shown) as ev:
-        for _ in range(3):  # the stream's, the document's and the top mapping's starts
-            ev.get_event()
+        starts = [ev.get_event() for _ in range(3)]  # the stream's, document's and mapping's
+        # a file rewritten since it was read (emptied, then written: a reader can open it in
+        # between) may hold no mapping: said, where the loop below would wait for its end
+        if not isinstance(starts[-1], MappingStartEvent):
+            raise InputError(f"{shown}: the {name}: list is gone (the file changed while read)")
         while not ev.check_event(MappingEndEvent):
             key = skip(ev, ev.get_event())
             value = ev.get_event()
