@@ -72,6 +72,19 @@ def drift_of(result: Any) -> dict[str, str]:
     return {d["externId"]: d["kind"] for d in doc["drift"]}
 
 
+def left_in_doubt(repo: Path, emu: Served, fault: str = "lost") -> None:
+    """An apply whose loads' answers never come (`lost`: stored, then the connection drops;
+    `drop`: cut, nothing stored) and whose lookups after them fail too: the leads stay in doubt
+    for the next apply. No look first (RETAIN_ALL would look, and that lookup would fail too);
+    the search faults are for the look-up after the lost answer, not do not call's by phone."""
+    emu.post("/_emulator/faults", {"kind": fault})
+    for _ in range(8):
+        emu.post("/_emulator/faults", {"kind": "500", "endpoint": "search", "externId": IDS[0]})
+    first = apply(repo, emu, "--max-retries", "1", "--look-first", "off")
+    assert first.code in (1, 4) and "not confirmed" in first.err
+    httpx.delete(f"{emu.origin}/_emulator/faults")
+
+
 def test_each_kind_of_drift_is_seen_and_apply_refresh_corrects_towards_less_calling(
     repo: Path, emu: Served
 ) -> None:
@@ -233,13 +246,7 @@ def test_a_lead_in_doubt_whose_phone_changed_before_the_rerun_is_left_once_with_
     earlier phone, landed while the answer was lost, for "not loaded" and posted the new phone
     beside it: two dialable records."""
     leadset(repo, IDS[:1], handling=handling)
-    emu.post("/_emulator/faults", {"kind": "lost"})  # stored, then the connection drops
-    for _ in range(8):  # and the lookup cannot answer either: the lead stays in doubt
-        emu.post("/_emulator/faults", {"kind": "500", "endpoint": "search", "externId": IDS[0]})
-    # no look first (RETAIN_ALL would look, and that lookup would fail too): posted, in doubt
-    first = apply(repo, emu, "--max-retries", "1", "--look-first", "off")
-    assert first.code in (1, 4) and "not confirmed" in first.err
-    httpx.delete(f"{emu.origin}/_emulator/faults")
+    left_in_doubt(repo, emu)
     leadset(repo, IDS[:1], handling=handling, phones={IDS[0]: "4155550199"})
     again = apply(repo, emu)
     assert again.code == 0, again.err
@@ -284,13 +291,7 @@ def test_a_lead_in_doubt_duplicated_by_hand_is_left_once_by_one_apply_refresh(
     someone copied its record by hand, and `apply --refresh` took both for unmanaged, found
     the lead by looking, recorded it, and left two dialable records."""
     leadset(repo, IDS[:2], handling=handling)
-    emu.post("/_emulator/faults", {"kind": "lost"})  # stored, then the connection drops
-    for _ in range(8):  # and the lookup cannot answer either: the leads stay in doubt
-        emu.post("/_emulator/faults", {"kind": "500", "endpoint": "search", "externId": IDS[0]})
-    # no look first (RETAIN_ALL would look, and that lookup would fail too): posted, in doubt
-    first = apply(repo, emu, "--max-retries", "1", "--look-first", "off")
-    assert first.code in (1, 4) and "not confirmed" in first.err
-    httpx.delete(f"{emu.origin}/_emulator/faults")
+    left_in_doubt(repo, emu)
     (landed,) = records(emu)[IDS[0]]
     by_hand(emu, CAMPAIGN, landed["lead"])  # a copy, made in Engage
     again = apply(repo, emu, "--refresh")
@@ -313,12 +314,7 @@ def test_a_lead_in_doubt_whose_landed_record_was_cancelled_by_hand_is_not_loaded
     showed the lead as a create. The cancelled record is the lead's own load: recorded, never
     posted again."""
     leadset(repo, IDS[:2], handling=handling)
-    emu.post("/_emulator/faults", {"kind": "lost"})  # stored, then the connection drops
-    for _ in range(8):  # and the lookup cannot answer either: the leads stay in doubt
-        emu.post("/_emulator/faults", {"kind": "500", "endpoint": "search", "externId": IDS[0]})
-    first = apply(repo, emu, "--max-retries", "1", "--look-first", "off")
-    assert first.code in (1, 4) and "not confirmed" in first.err
-    httpx.delete(f"{emu.origin}/_emulator/faults")
+    left_in_doubt(repo, emu)
     admin(emu, "CANCEL_LEADS", [lead_id(emu, IDS[0])])  # by hand, in Engage
     again = apply(repo, emu, "--refresh")
     assert again.code == 0, again.err
@@ -348,12 +344,7 @@ def test_a_lead_in_doubt_whose_only_stopped_record_engage_sync_removed_itself_is
     assert apply(repo, emu).code == 0
     assert dialable(records(emu)[IDS[0]]) == []
     leadset(repo, IDS[:2], handling=handling, prune=True)  # declared again, as it was
-    emu.post("/_emulator/faults", {"kind": "drop"})  # the call is cut: nothing was loaded
-    for _ in range(8):  # and the lookup cannot answer either: the lead stays in doubt
-        emu.post("/_emulator/faults", {"kind": "500", "endpoint": "search", "externId": IDS[0]})
-    first = apply(repo, emu, "--max-retries", "1", "--look-first", "off")
-    assert first.code in (1, 4) and "not confirmed" in first.err
-    httpx.delete(f"{emu.origin}/_emulator/faults")
+    left_in_doubt(repo, emu, "drop")  # the call is cut: nothing was loaded
     assert dialable(records(emu)[IDS[0]]) == []
     again = apply(repo, emu)
     assert again.code == 0, again.err
@@ -367,15 +358,7 @@ def test_a_lead_in_doubt_whose_file_changed_before_the_rerun_ends_with_the_new_c
     repo: Path, emu: Served, handling: str
 ) -> None:
     leadset(repo, IDS, handling=handling)
-    emu.post("/_emulator/faults", {"kind": "lost"})  # stored, then the connection drops
-    for _ in range(8):  # and the lookup cannot answer either: the leads stay in doubt
-        # (a search for these leads: not do not call's look-up by phone before the load)
-        emu.post("/_emulator/faults", {"kind": "500", "endpoint": "search", "externId": IDS[0]})
-    first = apply(
-        repo, emu, "--max-retries", "1", "--look-first", "off"
-    )  # the search faults are for the look-up after the lost answer
-    assert first.code in (1, 4) and "not confirmed" in first.err
-    httpx.delete(f"{emu.origin}/_emulator/faults")
+    left_in_doubt(repo, emu)
     leadset(repo, IDS, handling=handling, first="Bea")  # edited before anyone ran it again
     again = apply(repo, emu)
     assert again.code == 0, again.err

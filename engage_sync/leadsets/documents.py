@@ -335,8 +335,8 @@ def skip(ev: Events, start: Any) -> Any:
                 depth += 1
         elif kind is MappingEndEvent or kind is SequenceEndEvent:
             depth -= 1
-        elif event is None:  # past the stream's end: never in a file read once, but in one
-            # rewritten while it was read (events only, no CPU spent in a loop on nothing)
+        elif event is None:  # past the stream's end: never in a file read once, but possible
+            # in one rewritten while it was read; said, rather than looping on nothing
             raise InputError(f"{ev.shown}: the file ended early (it changed while read)")
         if not depth:
             return event

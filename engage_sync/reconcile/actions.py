@@ -456,19 +456,15 @@ def stopped_since(leads: Iterable[Lead], records: Iterable[LeadRecord]) -> list[
     content, stopped. For a lead in doubt that is its own load, stopped by someone (an agent's
     DO-NOT-CALL, a cancel by hand) unless engage-sync stopped it itself, which the caller
     rules out from the state (docs/chaos.md, seed 5175)."""
-    latest: dict[str, LeadRecord] = {}
-    dialable: set[str] = set()
+    by_extern: dict[str, list[LeadRecord]] = {}
     for r in records:
-        if r.dialable:
-            dialable.add(r.extern_id)
-        held = latest.get(r.extern_id)
-        if held is None or (r.loaded, r.lead_id) > (held.loaded, held.lead_id):
-            latest[r.extern_id] = r
+        by_extern.setdefault(r.extern_id, []).append(r)
     found = []
     for lead in leads:
-        last = latest.get(lead.extern_id)
-        if last is None or last.dialable or lead.extern_id in dialable:
+        mine = by_extern.get(lead.extern_id)
+        if not mine or any(r.dialable for r in mine):
             continue
+        last = newest(mine)
         if last.phone == phone_key(lead.phone) and not last.differs_from(lead.fields):
             found.append(lead)
     return found
