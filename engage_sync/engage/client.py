@@ -16,6 +16,7 @@ import httpx
 from ..errors import AnswerLost, ApiError, AuthError, ServerGone, TransientApiError
 from ..ratelimit import ACTION_LIMITS, LOADER_LIMITS, SEARCH_LIMITS, Limit, SlidingWindows
 from ..settings import table as settings
+from ..tls import tls_for
 from .answers import DialGroup, LoadResult, account_ids, read_campaigns, read_groups
 from .auth import Credentials, TokenSource, check_url, normalise_base_url, retry_after
 from .campaign_leads import CampaignLeads, admin
@@ -70,7 +71,10 @@ class EngageClient:
         self.redactor = redactor if redactor is not None else Redactor(creds.secrets)
         self.base_url = normalise_base_url(base_url)
         self.http = httpx.Client(
-            transport=transport, timeout=timeout, headers={"User-Agent": "engage-sync"}
+            transport=transport,
+            timeout=timeout,
+            headers={"User-Agent": "engage-sync"},
+            verify=tls_for(self.base_url),
         )
         self.tokens = TokenSource(creds, self.http, self.base_url, clock)
         self.max_retries = max_retries

@@ -27,6 +27,7 @@ import httpx
 from ..errors import GitHubError
 from ..settings import resolve
 from ..settings import table as settings
+from ..tls import tls_for
 
 DEFAULT_API = "https://api.github.com"
 PAGE = 100
@@ -105,6 +106,7 @@ class GitHub:
             },
             timeout=30,
             transport=transport,
+            verify=tls_for(api_url),
         )
         self._transport = transport
         self.max_artifact_bytes = max_artifact_bytes
@@ -285,7 +287,9 @@ class GitHub:
                         raise GitHubError(f"cannot download {what}: a redirect with no location")
                     # no token to the storage host
                     with (
-                        httpx.Client(timeout=60, transport=self._transport) as storage,
+                        httpx.Client(
+                            timeout=60, transport=self._transport, verify=tls_for(location)
+                        ) as storage,
                         storage.stream("GET", location) as second,
                     ):
                         self._copy(second, out, what)
