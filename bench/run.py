@@ -1119,7 +1119,7 @@ def main() -> None:
         )
     # The loader answers only when it has processed the list: apply at several server latencies,
     # the documented limits and the latency scaled by the same factor (the same physics, faster)
-    n, batch, scale = (2_000, 20, 40.0) if args.quick else (20_000, 50, 10.0)
+    n, batch, scale = (1_000, 20, 40.0) if args.quick else (20_000, 50, 10.0)
     latencies = (0.005, 1.0) if args.quick else (0.005, 0.5, 1.0, 2.0, 5.0)
     applies = []
     for latency in latencies:
@@ -1136,7 +1136,7 @@ def main() -> None:
         )
     apply = applies[0]
     refresh = (
-        bench_refresh(args.data, 2_000, 40.0)
+        bench_refresh(args.data, 1_000, 40.0)
         if args.quick
         else bench_refresh(args.data, 100_000, 20.0)
     )
@@ -1146,23 +1146,23 @@ def main() -> None:
         f"pacing floor of {refresh['search_floor_s']} s at rate scale {refresh['rate_scale']:g}, "
         f"{refresh['http_429']} x 429, drift {refresh['drift']}"
     )
-    first = bench_first_plans(args.data, [5_000, 20_000] if args.quick else [1_000_000, 3_000_000])
-    incremental = bench_incremental(args.data, 5_000 if args.quick else 1_000_000, repeat)
-    accounts = bench_accounts(args.data, 4_000 if args.quick else 40_000, 10.0, 0.05)
+    first = bench_first_plans(args.data, [2_000, 5_000] if args.quick else [1_000_000, 3_000_000])
+    incremental = bench_incremental(args.data, 2_000 if args.quick else 1_000_000, repeat)
+    accounts = bench_accounts(args.data, 2_000 if args.quick else 40_000, 10.0, 0.05)
     bursts = [
         bench_burst(args.data, calls, latency, 10.0 if args.quick else 2.0, repeat)
         for calls in ((60,) if args.quick else (60, 240))
         for latency in (1.0, 3.0)
     ]
-    evidence = bench_ledger(args.data, 2_000 if args.quick else 100_000)
+    evidence = bench_ledger(args.data, 500 if args.quick else 100_000)
     lean = (
-        bench_lean_apply(args.data, 5_000, 50, 40.0)
+        bench_lean_apply(args.data, 2_000, 50, 40.0)
         if args.quick
         else bench_lean_apply(args.data, 1_000_000, 500, 1000.0)
     )
     dnc = [
         bench_dnc_lookups(args.data, size, 500, 10.0, 0.5 / 10.0)
-        for size in ((1_000, 5_000) if args.quick else (1_000, 100_000))
+        for size in ((1_000, 2_000) if args.quick else (1_000, 100_000))
     ]
     for d in dnc:
         w, wo = d["with_lookups"], d["without_lookups"]
