@@ -7,6 +7,7 @@ import json
 import os
 import re
 import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -23,12 +24,50 @@ GREEN_CREATE = "\x1b[32m+ R-1001  leadsets/spring-renewals.yaml:10\x1b[0m"
 
 def commands() -> list[tuple[str, ...]]:
     found: list[tuple[str, ...]] = []
-    for name, cmd in sorted(cli.commands.items()):
+    ctx = click.Context(cli)
+    for name in cli.list_commands(ctx):  # loaded when asked for (cli.main.Commands)
+        cmd = cli.get_command(ctx, name)
+        assert cmd is not None, name
         if isinstance(cmd, click.Group):
             found.extend((name, sub) for sub in sorted(cmd.commands))
         else:
             found.append((name,))
     return found
+
+
+def test_a_command_imports_its_own_modules_only_and_not_httpxs_command_line() -> None:
+    """`plan` once imported every command's module (`lock`'s packaging among them) and httpx's
+    own command line, which imports rich and pygments where they are installed: about 0.2 s of
+    each command's start, paid hundreds of times by the suite."""
+    code = (
+        "import json, sys\n"
+        "from engage_sync.cli import main\n"
+        "try:\n    main(['plan', '--help'])\nexcept SystemExit:\n    pass\n"
+        "import httpx  # as the commands that talk to Engage do, when they do\n"
+        "print(json.dumps(sorted(sys.modules)))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=120
+    )
+    loaded = set(json.loads(done.stdout.splitlines()[-1]))
+    assert "engage_sync.cli.plan" in loaded and "httpx" in loaded
+    assert not {m.split(".")[0] for m in loaded} & {"rich", "pygments", "packaging"}
+    commands_loaded = {m for m in loaded if m.startswith("engage_sync.cli.")}
+    assert commands_loaded == {
+        "engage_sync.cli.common",
+        "engage_sync.cli.connect",
+        "engage_sync.cli.main",
+        "engage_sync.cli.plan",
+    }
+    assert not any(m.startswith(("engage_sync.gitops", "engage_sync.emulator")) for m in loaded)
+
+
+def test_every_command_is_listed_and_an_unknown_one_is_a_usage_error(run: Any) -> None:
+    listed = run("--help")
+    for (name,) in {c[:1] for c in commands()}:
+        assert f"  {name} " in listed.out, name
+    unknown = run("aply")
+    assert unknown.code == 64 and "No such command 'aply'" in unknown.err
 
 
 CI = {"ci plan", "ci apply", "ci drift"}  # each runs plan or apply, with their options

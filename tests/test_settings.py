@@ -142,7 +142,10 @@ def test_every_variable_the_code_docs_and_workflows_name_is_a_row() -> None:
 
 def _commands(group: click.Group, prefix: str = "") -> dict[str, click.Command]:
     found: dict[str, click.Command] = {}
-    for name, command in group.commands.items():
+    ctx = click.Context(group)
+    for name in group.list_commands(ctx):  # the top group loads its commands when asked
+        command = group.get_command(ctx, name)
+        assert command is not None, name
         path = f"{prefix}{name}"
         found[path] = command
         if isinstance(command, click.Group):

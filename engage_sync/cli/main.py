@@ -3,6 +3,7 @@ code (the table is `common.exit_code`), and is the only place a traceback may be
 
 from __future__ import annotations
 
+import importlib
 import os
 import sys
 import traceback
@@ -17,7 +18,6 @@ from ..errors import EngageSyncError, ExitCode, ValidationFailed
 from ..model import Severity
 from ..settings import chosen
 from ..settings import table as settings
-from . import apply, ci, emulator, evidence, lock, optouts, plan, scaffold, state
 from .common import (
     PROBLEMS_SHOWN,
     Context,
@@ -26,8 +26,43 @@ from .common import (
     show_problems,
 )
 
+# Each command's module ("module:function" in engage_sync/cli), imported only when that command
+# is asked for: a command pays for its own imports (`lock`'s packaging, `ci`'s GitHub client, the
+# emulator's server), not for every other command's. `--help` lists them all, and imports them.
+COMMANDS = {
+    "validate": "plan:validate",
+    "plan": "plan:plan",
+    "apply": "apply:apply",
+    "campaigns": "apply:campaigns",
+    "force-unlock": "apply:force_unlock",
+    "state": "state:state",
+    "import": "state:import_leads",
+    "evidence": "evidence:evidence",
+    "optouts": "optouts:optouts",
+    "init": "scaffold:init",
+    "lock": "lock:lock",
+    "emulator": "emulator:emulator",
+    "ci": "ci:ci",
+}
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+
+class Commands(click.Group):
+    """The command group, loading its commands lazily (click's documented pattern)."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(COMMANDS)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        where = COMMANDS.get(cmd_name)
+        if where is None:
+            return None
+        module, name = where.split(":")
+        command = getattr(importlib.import_module(f"{__package__}.{module}"), name)
+        assert isinstance(command, click.Command)
+        return command
+
+
+@click.group(cls=Commands, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="engage-sync")
 @global_options(state=True, debug=True)
 @click.pass_context
@@ -39,24 +74,6 @@ def cli(ctx: click.Context) -> None:
     ctx.ensure_object(Context)
     # flag (before the command name) > ENGAGE_SYNC_CONFIG; a flag after the name replaces both
     ctx.obj.config_file = chosen(settings.CONFIG, ctx.obj.config_file)
-
-
-for command in (
-    plan.validate,
-    plan.plan,
-    apply.apply,
-    apply.campaigns,
-    apply.force_unlock,
-    state.state,
-    state.import_leads,
-    evidence.evidence,
-    optouts.optouts,
-    scaffold.init,
-    lock.lock,
-    emulator.emulator,
-    ci.ci,
-):
-    cli.add_command(command)
 
 
 def _report_error(e: EngageSyncError) -> None:
