@@ -35,23 +35,30 @@ def commands() -> list[tuple[str, ...]]:
     return found
 
 
-def test_a_command_imports_its_own_modules_only_and_not_httpxs_command_line() -> None:
-    """`plan` once imported every command's module (`lock`'s packaging among them) and httpx's
-    own command line, which imports rich and pygments where they are installed: about 0.2 s of
-    each command's start, paid hundreds of times by the suite."""
+def loaded_by(*argv: str) -> set[str]:
+    """The modules a fresh interpreter holds after `engage-sync ARGV` (then `import httpx`, as
+    the commands that talk to Engage do when they do)."""
     code = (
         "import json, sys\n"
         "from engage_sync.cli import main\n"
-        "try:\n    main(['plan', '--help'])\nexcept SystemExit:\n    pass\n"
-        "import httpx  # as the commands that talk to Engage do, when they do\n"
+        f"try:\n    main({list(argv)!r})\nexcept SystemExit:\n    pass\n"
+        "import httpx\n"
         "print(json.dumps(sorted(sys.modules)))\n"
     )
     done = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=120
     )
-    loaded = set(json.loads(done.stdout.splitlines()[-1]))
+    return set(json.loads(done.stdout.splitlines()[-1]))
+
+
+def test_a_command_imports_its_own_modules_only_and_not_httpxs_command_line() -> None:
+    """`plan` once imported every command's module (`lock`'s packaging among them), httpx's
+    own command line, which imports rich and pygments where they are installed, and
+    libphonenumber, which ten-digit phones do not need: about 0.2 s of each command's start,
+    paid a thousand times by the suite."""
+    loaded = loaded_by("plan", "--help")
     assert "engage_sync.cli.plan" in loaded and "httpx" in loaded
-    assert not {m.split(".")[0] for m in loaded} & {"rich", "pygments", "packaging"}
+    assert not {m.split(".")[0] for m in loaded} & {"rich", "pygments", "packaging", "phonenumbers"}
     commands_loaded = {m for m in loaded if m.startswith("engage_sync.cli.")}
     assert commands_loaded == {
         "engage_sync.cli.common",
@@ -60,6 +67,16 @@ def test_a_command_imports_its_own_modules_only_and_not_httpxs_command_line() ->
         "engage_sync.cli.plan",
     }
     assert not any(m.startswith(("engage_sync.gitops", "engage_sync.emulator")) for m in loaded)
+
+
+def test_the_emulator_starts_without_the_lead_set_readers() -> None:
+    """Every end-to-end test starts one: it reads no lead sets, no settings, no state."""
+    loaded = loaded_by("emulator", "--help")
+    assert "engage_sync.cli.emulator" in loaded
+    assert not any(
+        m.startswith(("engage_sync.leadsets", "engage_sync.workspace", "engage_sync.config"))
+        for m in loaded
+    )
 
 
 def test_every_command_is_listed_and_an_unknown_one_is_a_usage_error(run: Any) -> None:

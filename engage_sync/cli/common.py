@@ -7,21 +7,22 @@ import os
 import sys
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
-from .. import workspace
-from ..config import Config, aimed, load_config
 from ..display import printable
 from ..errors import EngageSyncError, ExitCode
-from ..leadsets.problems import KEPT, Key, group
 from ..model import Problem
 from ..progress import Meter
 from ..settings import Kind, Setting, resolve
 from ..settings import table as settings
 from ..settings.ci_vars import ci_markers
 from ..store import Item, Store
+
+if TYPE_CHECKING:  # imported where used: the emulator, init and lock read no lead sets
+    from ..config import Config
+    from ..leadsets.problems import Key
 
 PROBLEMS_SHOWN = 20  # plan and apply summarise; validate lists every problem
 
@@ -56,17 +57,23 @@ class Context:
 
     @property
     def config(self) -> Config:
+        from ..config import aimed, load_config
+
         if self._config is None:  # the account and base URL as the environment sets them
             self._config = aimed(load_config(self.config_file))
         return self._config
 
     def aim(self, account: str | None, base_url: str | None) -> None:
         """A command's --account and --base-url, over the environment and the file."""
+        from ..config import aimed
+
         self._config = aimed(self.config, account, base_url)
 
     @property
     def store(self) -> Store:
         """Where the state is kept (workspace.state_store)."""
+        from .. import workspace  # the lead sets' readers and the state: not every command's
+
         if self._store is None:
             self._store = workspace.state_store(self.state_flag, self.config)
         return self._store
@@ -248,6 +255,8 @@ def show_problems(
     its first lines, with how many: leadsets/problems.py group); past `limit` lines, a count
     instead. `more`: problems found but not kept (the first 10,000 of each kind are kept);
     `totals`: how many times each kept one was found (Problems.totals)."""
+    from ..leadsets.problems import KEPT, group
+
     groups = group(problems, totals)
     for g in groups[:limit]:
         text = str(g)  # escaped: a problem is one line (model.Problem)
