@@ -134,6 +134,7 @@ def test_a_sealed_campaign_is_not_read_until_a_file_of_it_changes(
     leadset("b.yaml", A, 3)  # a new file declaring the sealed campaign: read whole
     found = read_inputs([], config, state())
     assert not found.campaigns[A].skipped
+    assert in_sync(state(), config) == set()  # `state list` said "in sync" here
     assert [s.meta.path for s in found.campaigns[A].sources] == [
         "leadsets/a.yaml",
         "leadsets/b.yaml",
@@ -154,6 +155,7 @@ def test_another_do_not_call_set_reads_a_sealed_campaign_whole(
     found = read_inputs([], load_config(None), state())
     # the list may block a lead of either campaign: both are read again
     assert not found.campaigns[A].skipped and not found.campaigns[B].skipped
+    assert in_sync(state(), load_config(None)) == set()  # and `state list` says neither is in sync
     assert found.registry.listed("+14155550102")
 
 

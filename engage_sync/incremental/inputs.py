@@ -243,14 +243,14 @@ def _trusted(
 
 
 def in_sync(state: State, config: Config) -> set[int]:
-    """Campaigns a plan would not read (their files are as the last apply sealed them)."""
+    """Campaigns a plan would not read: their files are as the last apply sealed them, no new
+    or changed file declares them, and the do-not-call lists are the ones they were sealed with.
+    That is `read_inputs`'s decision, so it is asked: the files no seal covers are parsed, as a
+    plan parses them."""
     try:
-        chosen, _ = leadset_paths((), config)
-        files = leadsets.discover(chosen, boundary.root())
+        return set(read_inputs((), config, state, partial=False).skipped)
     except InputError:
         return set()
-    shown = {leadsets.shown_path(f): f for f in files}
-    return set(_trusted(state, config, shown, {})[0])
 
 
 def make_seals(
