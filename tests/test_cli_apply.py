@@ -267,6 +267,43 @@ def test_a_failed_apply_writes_its_report_and_says_what_to_do(
         assert secret not in r.out + r.err + json.dumps(report)
 
 
+def test_a_report_that_cannot_be_written_is_said_after_what_the_apply_did(
+    workspace: Path, served: Served
+) -> None:
+    """The report's error once replaced the apply's own output: the leads were posted and
+    recorded, and all the user saw was that a file could not be written."""
+    r = invoke(
+        "apply",
+        "--auto-approve",
+        "--report-json",
+        "no/such/dir/report.json",
+        env=served.env("api-token"),
+    )
+    assert r.code == 1 and "Traceback" not in r.err
+    assert "posted" in r.out  # the apply's report, as without --report-json
+    assert "no/such/dir/report.json: cannot write: No such file or directory" in r.err
+    state = json.loads((workspace / "engage-sync.state.json").read_text())
+    assert state["campaigns"]  # what Engage accepted is recorded all the same
+    again = invoke("apply", "--auto-approve", env=served.env("api-token"))
+    assert again.code == 0 and "Nothing to post." in again.out
+
+
+def test_a_failed_apply_whose_report_cannot_be_written_says_both(
+    workspace: Path, served: Served
+) -> None:
+    served.post("/_emulator/faults", {"kind": "failed", "count": 100})
+    r = invoke(
+        "apply",
+        "--auto-approve",
+        "--report-json",
+        "no/such/dir/report.json",
+        env=served.env("api-token"),
+    )
+    assert r.code in (1, 4) and "Traceback" not in r.err
+    assert "Apply did not complete: run apply again to finish what is still missing." in r.err
+    assert "no/such/dir/report.json: cannot write" in r.err
+
+
 def test_campaigns_without_an_account_is_one_error_line(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, served: Served
 ) -> None:

@@ -204,14 +204,25 @@ def run_apply(
         max_in_flight=_in_flight(),
     )
     hooks = _Terminal(auto_approve, reviewed, force)
-    outcome: ApplyOutcome | None = None
-    try:
-        outcome = operation.apply(request, ctx.config, ctx.store, client, hooks)
-    finally:
-        if report_json and outcome is not None and not outcome.cancelled:
-            text = json.dumps(outcome.report.as_dict(), indent=2, sort_keys=True) + "\n"
+    outcome = operation.apply(request, ctx.config, ctx.store, client, hooks)
+    # the report is written before the outcome is rendered (a failed apply's too), and a report
+    # that cannot be written is an error said after what the apply did, never instead of it
+    unwritten: EngageSyncError | None = None
+    if report_json and not outcome.cancelled:
+        text = json.dumps(outcome.report.as_dict(), indent=2, sort_keys=True) + "\n"
+        try:
             write_output(text, report_json)
-    return _render(outcome, request, ctx)
+        except EngageSyncError as e:
+            unwritten = e
+    try:
+        code = _render(outcome, request, ctx)
+    except EngageSyncError:
+        if unwritten is not None:
+            click.echo(f"error: {printable(str(unwritten))}", err=True)  # and the error below
+        raise
+    if unwritten is not None:
+        raise unwritten
+    return code
 
 
 def _render(outcome: ApplyOutcome, request: Any, ctx: Context) -> ExitCode:
