@@ -191,6 +191,15 @@ class Served:
 
 
 @pytest.fixture
+def emu() -> Iterator[Emulator]:
+    """The emulator in this process on its default seed, no socket: the Engage the applier's
+    and the operations' fast tests talk to through an in-process transport."""
+    e = Emulator(default_seed(), Settings())
+    yield e
+    e.store.close()
+
+
+@pytest.fixture
 def served() -> Iterator[Served]:
     """The emulator app on a real socket in this process (fast; fault and clock control)."""
     clock = Clock()

@@ -5,7 +5,6 @@ test_incremental.py and test_partial.py; the rule for a seal in test_seal.py."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -15,7 +14,7 @@ from test_operation import ACCOUNT, HEAD, Hooks, run
 from engage_sync import workspace
 from engage_sync.config import load_config
 from engage_sync.donotcall.keys import PhoneKey
-from engage_sync.emulator import Emulator, Settings, default_seed
+from engage_sync.emulator import Emulator
 from engage_sync.errors import InputError
 from engage_sync.incremental.inputs import (
     CampaignInputs,
@@ -44,13 +43,6 @@ def with_leads_file(name: str, campaign: int, *numbers: int) -> None:
     write(Path("leadsets") / name, head + f"leadsFile: {name}.csv\n")
     rows = "".join(f"L-{i},41555501{i:02d}\n" for i in numbers)
     write(Path("leadsets") / f"{name}.csv", "externId,leadPhone\n" + rows)
-
-
-@pytest.fixture
-def emu() -> Iterator[Emulator]:
-    e = Emulator(default_seed(), Settings())
-    yield e
-    e.store.close()
 
 
 @pytest.fixture

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -28,13 +27,6 @@ def lead(i: int, phone: str | None = None) -> Lead:
     return Lead.from_mapping(
         {"externId": f"B-{i}", "leadPhone": phone or f"41555{i:05d}"}, "f.yaml", i
     )
-
-
-@pytest.fixture
-def emu() -> Iterator[Emulator]:
-    e = Emulator(default_seed(), Settings())
-    yield e
-    e.store.close()
 
 
 def fault(emu: Emulator, kind: str, count: int = 1) -> None:

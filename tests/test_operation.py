@@ -3,7 +3,7 @@ transport), a fake clock, and hooks that record what a user would have seen."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -12,7 +12,7 @@ from test_client import FakeClock, make
 
 from engage_sync.changeset import ChangeSet, plan_items
 from engage_sync.config import load_config
-from engage_sync.emulator import Emulator, Settings, default_seed
+from engage_sync.emulator import Emulator
 from engage_sync.model import Plan, Problem
 from engage_sync.reconcile.operation import ApplyOutcome, ApplyRequest, apply
 from engage_sync.state import load_state
@@ -54,13 +54,6 @@ class Hooks:
 
     def done(self) -> None:
         self.closed = True
-
-
-@pytest.fixture
-def emu() -> Iterator[Emulator]:
-    e = Emulator(default_seed(), Settings())
-    yield e
-    e.store.close()
 
 
 @pytest.fixture

@@ -4,7 +4,6 @@ would have seen. What it returns is typed: nothing here reads rendered text."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -14,7 +13,7 @@ from test_operation import ACCOUNT, Hooks, leads, run
 
 from engage_sync.changeset import HEADER, parse_changeset
 from engage_sync.config import load_config
-from engage_sync.emulator import Emulator, Settings, default_seed
+from engage_sync.emulator import Emulator
 from engage_sync.leadsets.problems import Sink
 from engage_sync.model import Plan, SettingsChange
 from engage_sync.reconcile.planning import (
@@ -37,13 +36,6 @@ class Shown:
 
     def read(self, sink: Sink) -> None:
         self.seen.append(f"read {len(sink.warnings)} warning(s)")
-
-
-@pytest.fixture
-def emu() -> Iterator[Emulator]:
-    e = Emulator(default_seed(), Settings())
-    yield e
-    e.store.close()
 
 
 @pytest.fixture

@@ -6,7 +6,7 @@ the files and the loader (through a fake Sweeper), and the look-first mode. The 
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,7 +19,7 @@ from test_client import FakeClock, make
 
 from engage_sync import workspace
 from engage_sync.config import load_config
-from engage_sync.emulator import Emulator, Settings, default_seed
+from engage_sync.emulator import Emulator
 from engage_sync.engage import EngageClient
 from engage_sync.errors import ApiError
 from engage_sync.model import DuplicateHandling
@@ -31,13 +31,6 @@ from engage_sync.state import Journal
 
 ACCOUNT = "99990001"
 STATE = Path("engage-sync.state.json")
-
-
-@pytest.fixture
-def emu() -> Iterator[Emulator]:
-    e = Emulator(default_seed(), Settings())
-    yield e
-    e.store.close()
 
 
 @pytest.fixture
