@@ -15,16 +15,19 @@ from urllib.parse import urlsplit
 import httpx
 
 
-def tls_for(url: str) -> ssl.SSLContext:
-    """The context a client of `url` verifies servers with.
+def tls_for(*urls: str) -> ssl.SSLContext:
+    """The context a client that speaks to exactly these URLs' origins verifies servers with.
 
-    An https URL gets what httpx verifies against by default (certifi's roots, hostnames checked).
-    A plain-http URL gets a context that trusts no certificate: its client speaks TLS to no one
-    (engage-sync follows no redirects, and Engage's auth origin is the base URL's), and were it
-    ever to, verification would fail rather than pass. That spares the emulator's users, and the
-    test suite's hundreds of commands, the roots they never use.
+    Any https URL among them (or any other scheme) gets what httpx verifies against by default:
+    certifi's roots, hostnames checked. Only a client every one of whose URLs is plain http gets
+    a context that trusts no certificate: it speaks TLS to no one (engage-sync follows no
+    redirects), and were it ever to, verification would fail rather than pass. That spares the
+    emulator's users, and the test suite's hundreds of commands, the roots they never use.
+    A caller that cannot name every origin its client will reach passes no URL: verified.
     """
-    return _verified() if urlsplit(url).scheme != "http" else _trusting_nothing()
+    if urls and all(urlsplit(url).scheme == "http" for url in urls):
+        return _trusting_nothing()
+    return _verified()
 
 
 @lru_cache(maxsize=1)

@@ -9,8 +9,8 @@ scripts/setup.sh --with-actionlint
 # pytest rewrites each test module's asserts as it imports it and keeps the result beside it,
 # unless PYTHONDONTWRITEBYTECODE is set (CI images often set it): then every worker below rewrote
 # every module again, 5 s of CPU each. One collection, beside mypy, writes what they all read.
-env -u PYTHONDONTWRITEBYTECODE .venv/bin/python -m pytest --collect-only -q -p no:cacheprovider \
-  -p no:randomly >/dev/null 2>&1 &
+timeout 600 env -u PYTHONDONTWRITEBYTECODE .venv/bin/python -m pytest --collect-only -q \
+  -p no:cacheprovider -p no:randomly >/dev/null 2>&1 &
 collected=$!
 trap 'kill "$collected" 2>/dev/null || true' EXIT # when mypy fails
 .venv/bin/mypy

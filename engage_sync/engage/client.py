@@ -18,7 +18,14 @@ from ..ratelimit import ACTION_LIMITS, LOADER_LIMITS, SEARCH_LIMITS, Limit, Slid
 from ..settings import table as settings
 from ..tls import tls_for
 from .answers import DialGroup, LoadResult, account_ids, read_campaigns, read_groups
-from .auth import Credentials, TokenSource, check_url, normalise_base_url, retry_after
+from .auth import (
+    AuthMode,
+    Credentials,
+    TokenSource,
+    check_url,
+    normalise_base_url,
+    retry_after,
+)
 from .campaign_leads import CampaignLeads, admin
 from .redaction import WINDOW, RedactingFilter, Redactor, Sent
 
@@ -74,7 +81,11 @@ class EngageClient:
             transport=transport,
             timeout=timeout,
             headers={"User-Agent": "engage-sync"},
-            verify=tls_for(self.base_url),
+            # the Voice API and its auth share the base URL's origin; a JWT is exchanged at
+            # the RingCentral server (https://platform.ringcentral.com unless set otherwise)
+            verify=tls_for(
+                self.base_url, *([creds.rc_server] if creds.mode is AuthMode.JWT else [])
+            ),
         )
         self.tokens = TokenSource(creds, self.http, self.base_url, clock)
         self.max_retries = max_retries

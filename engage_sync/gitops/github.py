@@ -106,7 +106,7 @@ class GitHub:
             },
             timeout=30,
             transport=transport,
-            verify=tls_for(api_url),
+            verify=tls_for(),  # the artifacts' download URLs come from the API's answers
         )
         self._transport = transport
         self.max_artifact_bytes = max_artifact_bytes
