@@ -50,12 +50,12 @@ class Commands(click.Group):
     """The command group, loading its commands lazily (click's documented pattern)."""
 
     def list_commands(self, ctx: click.Context) -> list[str]:
-        return sorted(COMMANDS)
+        return sorted({*COMMANDS, *super().list_commands(ctx)})
 
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
         where = COMMANDS.get(cmd_name)
-        if where is None:
-            return None
+        if where is None:  # one added with add_command, or none
+            return super().get_command(ctx, cmd_name)
         module, name = where.split(":")
         command = getattr(importlib.import_module(f"{__package__}.{module}"), name)
         assert isinstance(command, click.Command)
