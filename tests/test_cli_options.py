@@ -79,6 +79,18 @@ def test_the_emulator_starts_without_the_lead_set_readers() -> None:
     )
 
 
+def test_a_command_added_to_the_lazy_group_is_listed_and_runs() -> None:
+    from click.testing import CliRunner
+
+    from engage_sync.cli.main import Commands
+
+    group = Commands(name="g")
+    group.add_command(click.Command("extra", callback=lambda: click.echo("ran")))
+    listed = group.list_commands(click.Context(group))
+    assert "extra" in listed and "plan" in listed and listed == sorted(listed)
+    assert CliRunner().invoke(group, ["extra"]).output == "ran\n"
+
+
 def test_every_command_is_listed_and_an_unknown_one_is_a_usage_error(run: Any) -> None:
     listed = run("--help")
     for (name,) in {c[:1] for c in commands()}:
