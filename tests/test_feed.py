@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 from conftest import write
-from test_operation import HEAD, Hooks, emu, folder, live, run  # noqa: F401
+from test_operation import HEAD, Hooks, folder, live, run  # noqa: F401
 
 from engage_sync.emulator import Emulator
 from engage_sync.leadsets import readers
@@ -49,7 +49,7 @@ def parses(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[str]]:
 
 def test_in_doubt_look_first_and_updates_are_settled_in_the_loaders_pass(
     folder: Path,  # noqa: F811
-    emu: Emulator,  # noqa: F811
+    emu: Emulator,
     parses: list[str],
 ) -> None:
     write(folder / "leadsets" / "a.yaml", leads(range(1, 8)))
@@ -78,7 +78,7 @@ def test_in_doubt_look_first_and_updates_are_settled_in_the_loaders_pass(
 
 def test_a_lead_whose_file_changed_since_the_plan_is_not_posted(
     folder: Path,  # noqa: F811
-    emu: Emulator,  # noqa: F811
+    emu: Emulator,
 ) -> None:
     write(folder / "leadsets" / "a.yaml", leads(range(1, 4)))
     hooks = Hooks()

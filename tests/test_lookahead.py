@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from conftest import write
 from test_client import FakeClock
-from test_operation import ACCOUNT, Hooks, emu, folder, leads, run  # noqa: F401 (fixtures)
+from test_operation import ACCOUNT, Hooks, folder, leads, run  # noqa: F401 (fixtures)
 
 from engage_sync.emulator import Emulator
 from engage_sync.model import (
@@ -116,7 +116,7 @@ def test_it_answers_for_the_phones_it_covers_while_fresh() -> None:
 
 def test_the_first_look_up_is_asked_while_the_campaigns_are_read(
     folder: Path,  # noqa: F811
-    emu: Emulator,  # noqa: F811
+    emu: Emulator,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """Reading the campaigns waits until the look-up has been asked (an event, not a time):
