@@ -112,7 +112,11 @@ def test_leads_sharing_a_phone_are_never_in_flight_together_and_the_last_one_win
 def test_kill_9_with_batches_in_flight_then_a_rerun_loads_everything(tmp_path: Path) -> None:
     served = start_emulator("--latency", "1.0")
     try:
-        leadset(tmp_path, rows(30))
+        # 40 calls: the loader's first window takes 30, the other 10 wait for the next one and
+        # are in flight together while the first 30 are answered, a second in which the kill
+        # lands (with 30, all were answered within milliseconds of each other, and the apply
+        # could end between two looks at the journal)
+        leadset(tmp_path, rows(40))
         env = {**served.env("api-token"), "ENGAGE_SYNC_LOOKUP_DELAY": "0.05"}
         proc = spawn_engage_sync(
             "apply", "--auto-approve", "--batch-size", "1", env=env, cwd=tmp_path
@@ -147,10 +151,10 @@ def test_kill_9_with_batches_in_flight_then_a_rerun_loads_everything(tmp_path: P
             if x["body"] is not None
             for lead in x["body"]["uploadLeads"]
         )
-        assert set(posted) == {eid for eid, _ in rows(30)}
+        assert set(posted) == {eid for eid, _ in rows(40)}
         assert max(posted.values()) <= 2
         stored = Counter(x["externId"] for x in served.leads(CAMPAIGN))
-        assert stored == Counter(eid for eid, _ in rows(30))
+        assert stored == Counter(eid for eid, _ in rows(40))
         assert (
             engage_sync("plan", "--detailed-exitcode", cwd=tmp_path, env=served.where()).code == 0
         )
