@@ -267,11 +267,8 @@ def test_a_failed_apply_writes_its_report_and_says_what_to_do(
         assert secret not in r.out + r.err + json.dumps(report)
 
 
-def test_a_report_that_cannot_be_written_is_said_after_what_the_apply_did(
-    workspace: Path, served: Served
-) -> None:
-    """The report's error once replaced the apply's own output: the leads were posted and
-    recorded, and all the user saw was that a file could not be written."""
+def apply_reporting_nowhere(served: Served) -> Any:
+    """`apply --report-json` to a folder that does not exist: exit 1, and no traceback."""
     r = invoke(
         "apply",
         "--auto-approve",
@@ -280,6 +277,15 @@ def test_a_report_that_cannot_be_written_is_said_after_what_the_apply_did(
         env=served.env("api-token"),
     )
     assert r.code == 1 and "Traceback" not in r.err
+    return r
+
+
+def test_a_report_that_cannot_be_written_is_said_after_what_the_apply_did(
+    workspace: Path, served: Served
+) -> None:
+    """The report's error once replaced the apply's own output: the leads were posted and
+    recorded, and all the user saw was that a file could not be written."""
+    r = apply_reporting_nowhere(served)
     assert "posted" in r.out  # the apply's report, as without --report-json
     assert "no/such/dir/report.json: cannot write: No such file or directory" in r.err
     state = json.loads((workspace / "engage-sync.state.json").read_text())
@@ -292,14 +298,7 @@ def test_a_failed_apply_whose_report_cannot_be_written_says_both(
     workspace: Path, served: Served
 ) -> None:
     served.post("/_emulator/faults", {"kind": "failed", "count": 100})
-    r = invoke(
-        "apply",
-        "--auto-approve",
-        "--report-json",
-        "no/such/dir/report.json",
-        env=served.env("api-token"),
-    )
-    assert r.code == 1 and "Traceback" not in r.err
+    r = apply_reporting_nowhere(served)
     assert "no/such/dir/report.json: cannot write" in r.err  # said, then why the apply failed
     assert r.err.rstrip().endswith("error: nothing was recorded; see above")
 
