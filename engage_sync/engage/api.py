@@ -9,6 +9,7 @@ from typing import Any, Protocol
 from ..ratelimit import SlidingWindows
 from .answers import ActionResult, DialGroup, LoadResult
 from .leads import LeadAction, LeadRecord
+from .upload import Upload
 
 
 class LeadsApi(Protocol):
@@ -58,7 +59,9 @@ class EngageApi(Protocol):
 
     def dial_groups_with_campaigns(self, account: str) -> list[DialGroup]: ...
 
-    def load_leads(self, account: str, campaign: int, body: dict[str, Any]) -> LoadResult: ...
+    def load_leads(
+        self, account: str, campaign: int, body: Upload | Mapping[str, Any]
+    ) -> LoadResult: ...
 
     def remember(self, calls: Mapping[tuple[str, str], Iterable[float]]) -> None: ...
 

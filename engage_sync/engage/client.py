@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 import random
 import re
@@ -28,6 +29,7 @@ from .auth import (
 )
 from .campaign_leads import CampaignLeads, admin
 from .redaction import WINDOW, RedactingFilter, Redactor, Sent
+from .upload import Upload
 
 __all__ = ["EngageClient", "RedactingFilter", "backoff"]
 
@@ -318,7 +320,15 @@ class EngageClient:
         self.stats["requests"] += 1
         extensions = {"trace": trace} if trace is not None else None
         try:
-            r = self.http.request(method, url, json=body, headers=headers, extensions=extensions)
+            if isinstance(body, Upload):  # encoded already, as httpx would have
+                headers = {**headers, "Content-Type": "application/json"}
+                r = self.http.request(
+                    method, url, content=body.content, headers=headers, extensions=extensions
+                )
+            else:
+                r = self.http.request(
+                    method, url, json=body, headers=headers, extensions=extensions
+                )
         except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as e:
             # never reached the server: safe to send again whatever the call
             failed = TransientApiError(
@@ -342,7 +352,7 @@ class EngageClient:
             except ValueError as e:
                 raise ApiError(f"{path}: the answer is not JSON", r.status_code) from e
         said, code = _error_message(r)
-        sent = Sent.of(body)
+        sent = Sent.of_parts(body.parts()) if isinstance(body, Upload) else Sent.of(body)
         message = self.server_text(said, sent)
         if code is not None:  # the server's short code, checked as any of its words
             message = f"{message} ({self.server_text(code, sent)})"
@@ -427,28 +437,33 @@ class EngageClient:
             e.status,
         )
 
-    def load_leads(self, account: str, campaign: int, body: dict[str, Any]) -> LoadResult:
-        """Post one batch to the direct lead loader. An answer that cannot be read (none, or of
-        a shape the loader's is not) is a lost answer: the leads may or may not be loaded."""
+    def load_leads(
+        self, account: str, campaign: int, body: Upload | Mapping[str, Any]
+    ) -> LoadResult:
+        """Post one batch to the direct lead loader (its body encoded already, upload.py, or
+        whole). An answer that cannot be read (none, or of a shape the loader's is not) is a
+        lost answer: the leads may or may not be loaded."""
+        upload = body if isinstance(body, Upload) else Upload.of_body(body)
         result = self.request(
             "POST",
             f"{admin(account)}/campaigns/{campaign}/leadLoader/direct",
-            json=body,
+            json=upload,
             pacer=self.pacer("loader", account),
             repeatable=False,
             retry_throttled=False,
         )
         if result is None:
             raise AnswerLost("leadLoader/direct: the answer has no result body")
-        leads = [lead for lead in body.get("uploadLeads") or [] if isinstance(lead, dict)]
         # a rejected row keeps only the externIds sent (the rest of rowData is the lead's
         # values), and every message is redacted of what the call carried: no lead value goes
         # further than here
-        sent = {str(x["externId"]) for x in leads if x.get("externId") is not None}
-        carried = Sent.of(body)  # indexed once for every row's message
+        carried = functools.cache(lambda: Sent.of_parts(upload.parts()))  # once for all rows
         try:
             return LoadResult.parse(
-                result, sent, len(leads), lambda text: self.server_text(text, carried)
+                result,
+                upload.extern_ids,
+                upload.count,
+                lambda text: self.server_text(text, carried()),
             )
         except ApiError as e:
             raise AnswerLost(f"{e}: the leads may or may not be loaded") from e

@@ -140,6 +140,14 @@ class Sent:
     def of(cls, body: Any) -> Sent:
         return cls(values_sent(body))
 
+    @classmethod
+    def of_parts(cls, parts: Iterable[Any]) -> Sent:
+        """Of a body in parts (upload.py): the values of each, as `of` finds them in the whole."""
+        found: set[str] = set()
+        for part in parts:
+            found |= values_sent(part)
+        return cls(found)
+
     def remove(self, text: str) -> str:
         """`text` with each value it holds replaced where it stands as a whole (not inside a
         longer word), whatever its case."""
