@@ -195,21 +195,17 @@ class Lead(NamedTuple):
     digest: str
 
     @classmethod
-    def from_mapping(cls, data: dict[str, object], file: str, line: int) -> Lead:
+    def from_mapping(cls, data: Mapping[str, object], file: str, line: int) -> Lead:
         """Build from a validated, normalised mapping (the one place dicts become Leads)."""
-        flat: list[tuple[str, FieldValue]] = []
-        for name, value in data.items():
-            if name == "externId" or value is None:
-                continue
-            if name == "extendedLeadData" and isinstance(value, dict):
-                flat.extend((EXTENDED + str(k), str(v)) for k, v in value.items() if v != "")
-            elif isinstance(value, (str, int)):
-                flat.append((name, value))
-        flat.sort()
-        names = tuple(n for n, _ in flat)
-        values = tuple(v for _, v in flat)
+        names, values = _flatten(data)
         extern_id = str(data["externId"])
         return cls(extern_id, names, values, file, line, lead_digest(extern_id, names, values))
+
+    @classmethod
+    def from_request(cls, row: Mapping[str, object], file: str, line: int, digest: str) -> Lead:
+        """The lead `to_request` made `row` of, again (reconcile/packed.py), its digest kept."""
+        names, values = _flatten(row)
+        return cls(str(row["externId"]), names, values, file, line, digest)
 
     @property
     def fields(self) -> tuple[tuple[str, FieldValue], ...]:
@@ -650,3 +646,18 @@ def same_target(recorded: str | None, wanted: str | None) -> bool:
 def describe_target(target: str) -> str:
     account, _, service = target.partition("@")
     return f"account {account} at {service}" if account else service
+
+
+def _flatten(data: Mapping[str, object]) -> tuple[tuple[str, ...], tuple[FieldValue, ...]]:
+    """A lead's fields as Lead holds them: sorted by name, custom fields flattened, empty ones
+    and externId left out."""
+    flat: list[tuple[str, FieldValue]] = []
+    for name, value in data.items():
+        if name == "externId" or value is None:
+            continue
+        if name == "extendedLeadData" and isinstance(value, dict):
+            flat.extend((EXTENDED + str(k), str(v)) for k, v in value.items() if v != "")
+        elif isinstance(value, (str, int)):
+            flat.append((name, value))
+    flat.sort()
+    return tuple(n for n, _ in flat), tuple(v for _, v in flat)

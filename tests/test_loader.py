@@ -15,6 +15,7 @@ from test_client import BODY, FakeClock, make
 
 from engage_sync.emulator import Emulator, Settings, default_seed
 from engage_sync.engage.client import EngageClient
+from engage_sync.engage.upload import Upload
 from engage_sync.model import Lead
 from engage_sync.reconcile.loader import BatchLoader, batches
 from engage_sync.reconcile.report import LeadSetReport
@@ -96,9 +97,9 @@ def test_batches_sharing_a_phone_are_never_in_flight_together(
     lock = threading.Lock()
     real = EngageClient.load_leads
 
-    def watched(self: EngageClient, account: str, campaign: int, body: dict[str, Any]) -> Any:
+    def watched(self: EngageClient, account: str, campaign: int, body: Upload) -> Any:
         nonlocal most
-        phones = [x["leadPhone"] for x in body["uploadLeads"]]
+        phones = [x["leadPhone"] for x in body.body()["uploadLeads"]]
         with lock:
             if set(phones) & set(flying):
                 overlaps.append(tuple(phones))
@@ -133,7 +134,7 @@ def test_a_short_apply_uses_the_burst_the_limits_allow(
     lock = threading.Lock()
     real = EngageClient.load_leads
 
-    def watched(self: EngageClient, account: str, campaign: int, body: dict[str, Any]) -> Any:
+    def watched(self: EngageClient, account: str, campaign: int, body: Upload) -> Any:
         nonlocal flying, most
         with lock:
             flying += 1

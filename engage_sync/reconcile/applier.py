@@ -21,6 +21,7 @@ from .donotcall import Stop, Sweeper
 from .feed import Feed
 from .loader import Batch, BatchLoader
 from .lookahead import posted_phones
+from .packed import Packed, unpacked
 from .report import LeadSetReport, Report, scrub
 
 Progress = Callable[[int], None]
@@ -239,9 +240,10 @@ class Applier:
         group: list[Batch] = []
         phones: list[str] = []
         with ThreadPoolExecutor(LOOKERS, thread_name_prefix=f"engage-dnc-{account}") as pool:
-            for batch in loads:
-                group.append(batch)
-                phones += [p for lead in batch[2] for p in posted_phones(lead)]
+            for file, options, leads in loads:
+                leads = unpacked(leads)
+                phones += [p for lead in leads for p in posted_phones(lead)]
+                group.append((file, options, Packed.of(leads, options)))  # held small: packed.py
                 if len(phones) < LOOKUP_PHONES:
                     continue  # one search for several batches: the search limits are tighter
                 ahead.append((group, pool.submit(look, account, phones)))
@@ -263,20 +265,24 @@ class Applier:
         self, account: str, rep: LeadSetReport, batch: Batch, looked: Future[set[str]]
     ) -> Iterator[Batch]:
         assert self.sweeper is not None
-        file, options, leads = batch
+        file, options, packed = batch
         try:
             held = looked.result()
         except ApiError as e:
             rep.errors.append(
-                scrub(f"{len(leads)} lead(s) not posted: the do-not-call look-up failed: {e}")
+                scrub(f"{len(packed)} lead(s) not posted: the do-not-call look-up failed: {e}")
             )
-            rep.failed += len(leads)
-            self.progress(len(leads))
+            rep.failed += len(packed)
+            self.progress(len(packed))
             return
-        region = self.sweeper.rules.phone_region
         # a phone this run stopped (a tombstone's, found in Engage, listed) since the plan was
         # made: never loaded again, in any campaign
         done = self.sweeper.done
+        if not done and not held:
+            yield batch
+            return
+        region = self.sweeper.rules.phone_region
+        leads = unpacked(packed)
         stopped = [x for x in leads if done and done & set(record_phones(x.phone, region))]
         if stopped:
             rep.notes.append(

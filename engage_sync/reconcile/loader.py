@@ -26,26 +26,29 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..engage import EngageApi, LoadResult, backoff
-from ..engage.leads import phone_key
 from ..errors import AnswerLost, ApiError, ServerGone, TransientApiError
-from ..model import PHONE_FIELDS, Lead
+from ..model import Lead
 from ..state import Journal
 from .actions import loaded, stale, stopped_since
+from .packed import Packed
 from .report import LeadSetReport, scrub
 
 Progress = Callable[[int], None]
-Batch = tuple[str, dict[str, Any], list[Lead]]  # (file, options, leads)
+Batch = tuple[str, dict[str, Any], "list[Lead] | Packed"]  # (file, options, leads)
 
 
 @dataclass
 class _Flight:
     file: str
     options: dict[str, Any]
-    leads: list[Lead]
+    packed: Packed  # its leads, as the call sends them (packed.py)
     number: int  # the journal's batch number
-    phones: frozenset[str]
     attempt: int
     throttled: int = 0  # times it was answered 429 (Engage did nothing): sent again, bounded
+
+    @property
+    def size(self) -> int:
+        return len(self.packed)
 
 
 @dataclass
@@ -84,13 +87,15 @@ class BatchLoader:
         """Post every batch; False when any failed (with --fail-fast, nothing new is sent after
         the first failure, and the calls already in flight are waited for)."""
         for file, options, leads in batches:
-            phones = _phones(leads)
-            while self._busy() and (self._occupied() >= self._target() or self._clashes(phones)):
+            packed = leads if isinstance(leads, Packed) else Packed.of(leads, options)
+            while self._busy() and (
+                self._occupied() >= self._target() or self._clashes(packed.phones)
+            ):
                 self._step()
             self._until_admitted()
             if self._stopped():
                 break
-            self._send(file, options, leads, phones, attempt=0)
+            self._send(file, options, packed, attempt=0)
         while self._busy():
             self._step()
         if self.rep.throttled:
@@ -117,14 +122,14 @@ class BatchLoader:
             return
         if self._stopped():  # nothing new is sent: what waited is not loaded
             for flight in self._held:
-                self.rep.failed += len(flight.leads)
-                self.progress(len(flight.leads))
+                self.rep.failed += flight.size
+                self.progress(flight.size)
             self._held.clear()
             return
         wait_s = self.client.pacer("loader", self.account).wait_time()
         if wait_s <= 0 or (wait_s == float("inf") and not self._flights):
             f = self._held.pop(0)
-            self._send(f.file, f.options, f.leads, f.phones, f.attempt, f.throttled)
+            self._send(f.file, f.options, f.packed, f.attempt, f.throttled)
         elif self._flights:
             self._land_one(timeout=None if wait_s == float("inf") else wait_s)
         else:
@@ -156,28 +161,28 @@ class BatchLoader:
                 self.client.sleep(wait_s)
 
     def _clashes(self, phones: frozenset[str]) -> bool:
-        return any(f.phones & phones for f in (*self._flights.values(), *self._held))
+        return any(f.packed.phones & phones for f in (*self._flights.values(), *self._held))
 
     # -- sending and landing -----------------------------------------------------------------
     def _send(
         self,
         file: str,
         options: dict[str, Any],
-        leads: list[Lead],
-        phones: frozenset[str],
+        packed: Packed,
         attempt: int,
         throttled: int = 0,
     ) -> None:
-        body = {**options, "uploadLeads": [lead.to_request() for lead in leads]}
-        number = self.journal.begin(self.campaign, [lead.extern_id for lead in leads])
-        future = self.pool.submit(self.client.load_leads, self.account, self.campaign, body)
-        self._flights[future] = _Flight(file, options, leads, number, phones, attempt, throttled)
+        number = self.journal.begin(self.campaign, list(packed.extern_ids))
+        future = self.pool.submit(
+            self.client.load_leads, self.account, self.campaign, packed.upload
+        )
+        self._flights[future] = _Flight(file, options, packed, number, attempt, throttled)
 
     def _posted(self, flight: _Flight) -> None:
         """Engage took the call (it answered, or may have acted): its leads count as posted,
         once (a batch sent again after a lost answer holds leads counted already)."""
         if flight.attempt == 0:
-            self.rep.posted += len(flight.leads)
+            self.rep.posted += flight.size
 
     def _land_one(self, timeout: float | None = None) -> None:
         done, _ = wait(list(self._flights), timeout=timeout, return_when=FIRST_COMPLETED)
@@ -197,9 +202,9 @@ class BatchLoader:
             if not self._gone:  # engage-sync's own words and the base URL: nothing to scrub
                 self.rep.errors.append(str(e))
             self._gone = True
-            self.rep.failed += len(flight.leads)
+            self.rep.failed += flight.size
             self.journal.fail(flight.number, self.campaign)
-            self.progress(len(flight.leads))
+            self.progress(flight.size)
             return False
         except ApiError as e:  # refused, or never reached Engage: nothing was loaded
             if isinstance(e, TransientApiError) and e.status == 429 and not e.may_have_acted:
@@ -207,13 +212,13 @@ class BatchLoader:
             word = "refused" if not isinstance(e, TransientApiError) else "not sent"
             if word == "refused":
                 self._posted(flight)
-            self.rep.errors.append(scrub(f"batch of {len(flight.leads)} {word}: {e}"))
-            self.rep.failed += len(flight.leads)
+            self.rep.errors.append(scrub(f"batch of {flight.size} {word}: {e}"))
+            self.rep.failed += flight.size
             self.journal.fail(flight.number, self.campaign)
-            self.progress(len(flight.leads))
+            self.progress(flight.size)
             return False
         self._posted(flight)
-        self.progress(len(flight.leads))
+        self.progress(flight.size)
         return self._record(flight, result)
 
     def _throttled(self, flight: _Flight) -> bool:
@@ -225,11 +230,11 @@ class BatchLoader:
         flight.throttled += 1
         if flight.throttled > self.client.max_retries:
             self.rep.errors.append(
-                f"batch of {len(flight.leads)} refused: answered 429 (too many requests) "
+                f"batch of {flight.size} refused: answered 429 (too many requests) "
                 f"{flight.throttled} times; nothing loaded, run apply again later"
             )
-            self.rep.failed += len(flight.leads)
-            self.progress(len(flight.leads))
+            self.rep.failed += flight.size
+            self.progress(flight.size)
             return False
         self._held.append(flight)
         return True
@@ -237,12 +242,13 @@ class BatchLoader:
     def _lost(self, flight: _Flight, e: AnswerLost) -> bool:
         """Sent, no answer to trust: look, record what Engage holds, post the rest again."""
         other: list[Lead] = []  # the key is there, the content is not: this load did not land
-        found = self._look(flight.leads, after_lost=True, stale_out=other)
+        leads = flight.packed.leads()
+        found = self._look(leads, after_lost=True, stale_out=other)
         if found is None:  # cannot look either: leave them in doubt for the next run
-            self.rep.errors.append(scrub(f"batch of {len(flight.leads)} not confirmed: {e}"))
-            self.rep.failed += len(flight.leads)
-            self.rep.in_doubt += len(flight.leads)
-            self.progress(len(flight.leads))
+            self.rep.errors.append(scrub(f"batch of {flight.size} not confirmed: {e}"))
+            self.rep.failed += flight.size
+            self.rep.in_doubt += flight.size
+            self.progress(flight.size)
             return False
         if found:
             self.journal.ack(
@@ -253,7 +259,7 @@ class BatchLoader:
             self.progress(len(found))
         else:
             self.journal.fail(flight.number, self.campaign)
-        pending = [lead for lead in flight.leads if lead not in found]
+        pending = [lead for lead in leads if lead not in found]
         if other and self.clear is not None:  # never two dialable records once posted again
             blocked = self.clear(other)
             if blocked:
@@ -270,13 +276,15 @@ class BatchLoader:
             self.progress(len(pending))
             return False
         self.client.sleep(backoff(flight.attempt + 1))
-        self._send(flight.file, flight.options, pending, _phones(pending), flight.attempt + 1)
+        self._send(
+            flight.file, flight.options, Packed.of(pending, flight.options), flight.attempt + 1
+        )
         return True
 
     def _record(self, flight: _Flight, result: LoadResult) -> bool:
         """Read the answer, not trust it: a failure in a 200, rejected rows, and counts that do
         not add up (accepted but not inserted: do-not-call, duplicate phones) are looked up."""
-        batch, rep = flight.leads, self.rep
+        batch, rep = flight.packed.leads(), self.rep
         rejected = _rejected(result, batch)
         why = result.failure  # "returns 200 even on failure" (a real client)
         if why is not None:
@@ -359,15 +367,6 @@ def look(
     if stopped_out is not None:
         stopped_out.extend(stopped_since(leads, records))
     return loaded(leads, records, post_again)
-
-
-def _phones(leads: Iterable[Lead]) -> frozenset[str]:
-    found: set[str] = set()
-    for lead in leads:
-        for name, value in zip(lead.names, lead.values, strict=True):
-            if name in PHONE_FIELDS:
-                found.update(p for p in phone_key(value).split("|") if p)
-    return frozenset(found)
 
 
 def batches(leads: Iterable[Lead], size: int) -> Iterator[list[Lead]]:
