@@ -15,6 +15,7 @@ from ..model import Change, ChangeKind, StreamedChanges
 
 KEEP = 10_000  # changes held in memory before the rest go to the temporary file
 _BATCH = 4096  # lines written to it at once
+_READ = 1 << 16  # bytes read back at once: a few hundred lines, not a MB of them
 
 
 class Spool(StreamedChanges):
@@ -92,7 +93,7 @@ class Spool(StreamedChanges):
         offset, rest = 0, b""
         while True:
             f.seek(offset)
-            chunk = f.read(1 << 20)
+            chunk = f.read(_READ)
             if not chunk:
                 return
             offset += len(chunk)

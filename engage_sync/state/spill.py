@@ -24,6 +24,7 @@ from typing import IO
 from ..errors import ScratchError
 
 _BLOCK = 1 << 15
+_LINES = 2000  # lines written at once
 
 
 class Spill:
@@ -40,20 +41,21 @@ class Spill:
         """Entries (externId -> state entry) out of memory, as one sorted run."""
         if not entries:
             return
-        data = "".join(f"{_escape(k)}\t{entries[k]}\n" for k in sorted(entries)).encode()
+        keys = sorted(entries)
+        size = 0
         try:
             if self._file is None:
                 self._file = tempfile.TemporaryFile(prefix="engage-sync-state-")  # noqa: SIM115
                 weakref.finalize(self, self._file.close)  # closed (and gone) with the state
             self._file.seek(self._end)
-            self._file.write(data)
+            for i in range(0, len(keys), _LINES):  # a few hundred KB at a time, not the run
+                data = "".join(f"{_escape(k)}\t{entries[k]}\n" for k in keys[i : i + _LINES])
+                size += self._file.write(data.encode())
             self._file.flush()
         except OSError as e:
             raise ScratchError.from_os(e) from e
-        self._runs.append(
-            (self._end, self._end + len(data), array("q", sorted(map(hash, entries))))
-        )
-        self._end += len(data)
+        self._runs.append((self._end, self._end + size, array("q", sorted(map(hash, keys)))))
+        self._end += size
         self.gone.difference_update(entries)
 
     def __contains__(self, extern_id: object) -> bool:
