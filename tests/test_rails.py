@@ -192,10 +192,37 @@ def test_state_commands(workspace: Path, engage: Served, run: Any) -> None:
     )
     assert run("apply", "--auto-approve").code == 0
     listed = run("state", "list").out.splitlines()
-    # not "in sync": the tombstone's phone is in the do-not-call set the next plan reads, which
-    # is not the one the seal recorded, so that plan reads the campaign whole (and says so here)
+    # not "in sync": the tombstone names no phone, so the apply stopped the one Engage's record
+    # had; the campaign was never checked against it, and the next plan reads it whole (a
+    # tombstone with its phone keeps the seal: the next test)
     assert listed[1] == "  campaign 136785: 2 lead(s), 1 removed (leadsets/a.yaml)"
     assert run("state", "path").out == "engage-sync.state.json\n"
+
+
+def test_a_tombstone_with_its_phone_keeps_the_campaign_sealed(
+    workspace: Path, engage: Served, run: Any
+) -> None:
+    """A lead moved to `removed:` with its phone: the apply stops that phone, whose hash joins
+    the state's do-not-call set. The campaign was checked against that phone (the plan held it
+    in clear), so its seal holds and the next plan does not read it; a tombstone without its
+    phone (the last test) learns the phone from Engage, and the campaign is read again."""
+    write(workspace / "leadsets" / "a.yaml", "campaign: 136785\n" + HEAD + leads_yaml(3))
+    assert run("apply", "--auto-approve").code == 0
+    write(
+        workspace / "leadsets" / "a.yaml",
+        "campaign: 136785\n"
+        + HEAD
+        + leads_yaml(2, start=1)
+        + 'removed: [{externId: "L0", leadPhone: "4155550000"}]\n',
+    )
+    assert run("apply", "--auto-approve").code == 0
+    state = json.loads((workspace / "engage-sync.state.json").read_text())
+    assert state["do_not_call"]["done"]  # the phone was stopped, and its hash recorded
+    listed = run("state", "list").out.splitlines()
+    assert listed[1] == (
+        "  campaign 136785: 2 lead(s), 1 removed (leadsets/a.yaml), in sync (unchanged files "
+        "are not read)"
+    )
 
 
 def test_import_records_without_posting(workspace: Path, engage: Served, run: Any) -> None:

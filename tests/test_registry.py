@@ -120,6 +120,26 @@ def test_a_hash_in_the_state_blocks_with_its_key_and_only_with_it() -> None:
     assert Registry().fingerprint() == ""
 
 
+def test_a_seal_expects_the_tombstones_phones_stopped_and_nothing_else() -> None:
+    """What a seal records (`after_stops`) is the set the next plan builds once the apply has
+    stopped the tombstones' phones, which the plan held in clear; any other stop (a phone
+    Engage held, another run's) is a set the campaign was not checked against."""
+    tomb, other = "+13035550142", "+13035550199"
+    for key in (PhoneKey.new_salt(), None):
+        planned = Registry("US", key, ())
+        planned.add(tomb, Origin("a.yaml", 9, None, "tombstone"), False)
+        expected = planned.after_stops()
+        assert planned.key is not None  # with no key yet, the one the apply will hash with
+        made = planned.key
+        assert expected == Registry("US", made, {made.digest(tomb)}).fingerprint() != ""
+        assert (
+            expected != Registry("US", made, {made.digest(tomb), made.digest(other)}).fingerprint()
+        )
+        assert expected != Registry("US", made, ()).fingerprint()  # the stop did not happen
+    nothing = Registry("US", None, ())
+    assert nothing.after_stops() == nothing.fingerprint() == "" and nothing.key is None
+
+
 def test_a_sealed_campaign_is_read_again_when_the_do_not_call_set_changes(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

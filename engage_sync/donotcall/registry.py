@@ -151,12 +151,27 @@ class Registry:
             self._fingerprint = self._fingerprinted()
         return self._fingerprint
 
-    def _fingerprinted(self) -> str:
+    def after_stops(self) -> str:
+        """The fingerprint the next plan finds once the apply has stopped every phone this set
+        holds in clear that no list names (the tombstones'; their hashes join the state): what
+        a seal records. A campaign sealed with it was checked against all of those phones; any
+        other stop (a phone Engage held, another run's) changes the set, and the campaign is
+        read again. With no key yet (no phone hashed so far, no ENGAGE_SYNC_PHONE_KEY), the
+        salt the apply would make is made here: the apply hashes with this set's key."""
+        unlisted = self.phones.keys() - self._listed
+        if not unlisted:
+            return self.fingerprint()
+        if self.key is None:
+            self.key = PhoneKey.new_salt()
+        stopped = {self.key.digest(p) for p in unlisted}
+        return self._fingerprinted(self.hashes | stopped)
+
+    def _fingerprinted(self, hashes: frozenset[str] | None = None) -> str:
         # the lists alone, not tombstones: a plan reads the tombstones of the campaigns it
         # reads only, and the fingerprint must not depend on which those are
-        unexplained = self.hashes
-        if self.key is not None and self.hashes:
-            unexplained = self.hashes - {self.key.digest(p) for p in self._listed}
+        unexplained = self.hashes if hashes is None else hashes
+        if self.key is not None and unexplained:
+            unexplained = unexplained - {self.key.digest(p) for p in self._listed}
         if not self._listed and not unexplained:
             return ""
         digest = hashlib.sha256(self.region.encode())

@@ -286,7 +286,7 @@ def make_seals(
             ordered = sorted((tuple(sorted(g, key=lambda m: m[1])) for g in groups), key=_first)
             parts = (leads_file, chunked[cid], tuple(ordered))
         seal = seals.seal_for(
-            ls, pairs, found.key, found.sink.problems, shared, parts, found.registry.fingerprint()
+            ls, pairs, found.key, found.sink.problems, shared, parts, found.registry.after_stops()
         )
         if seal is not None:
             made[cid] = seal
