@@ -10,7 +10,7 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date
 from itertools import chain, islice
-from typing import TYPE_CHECKING, Any, NamedTuple, TypeAlias, TypeVar, overload
+from typing import TYPE_CHECKING, Any, NamedTuple, TypeAlias, TypeVar, cast, overload
 from urllib.parse import urlsplit
 
 from .display import printable
@@ -204,6 +204,13 @@ class Lead(NamedTuple):
     @classmethod
     def from_request(cls, row: Mapping[str, object], file: str, line: int, digest: str) -> Lead:
         """The lead `to_request` made `row` of, again (reconcile/packed.py), its digest kept."""
+        keys = tuple(row)
+        if keys and keys[0] == "externId" and "extendedLeadData" not in row:
+            names = keys[1:]  # `to_request` writes them in order: no need to sort them again
+            plain = tuple(row.values())[1:]
+            if list(names) == sorted(names) and all(type(v) in _PLAIN for v in plain):
+                values = cast("tuple[FieldValue, ...]", plain)
+                return cls(str(row["externId"]), names, values, file, line, digest)
         names, values = _flatten(row)
         return cls(str(row["externId"]), names, values, file, line, digest)
 
@@ -646,6 +653,9 @@ def same_target(recorded: str | None, wanted: str | None) -> bool:
 def describe_target(target: str) -> str:
     account, _, service = target.partition("@")
     return f"account {account} at {service}" if account else service
+
+
+_PLAIN = (str, int)
 
 
 def _flatten(data: Mapping[str, object]) -> tuple[tuple[str, ...], tuple[FieldValue, ...]]:

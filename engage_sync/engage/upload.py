@@ -55,19 +55,12 @@ class Upload:
         """The body as it was sent, whole."""
         return json.loads(self.content)
 
-    def rows(self) -> Iterator[Any]:
-        """The rows sent, decoded one at a time."""
+    def rows(self) -> list[Any]:
+        """The rows sent, decoded together (reconcile/packed.py: on the loader's own thread)."""
         if self.rows_at < 0:
             rows = self.body().get(_ROWS)
-            yield from rows if isinstance(rows, list) else ()
-            return
-        text = self.content.decode()
-        decode = json.JSONDecoder().raw_decode
-        at, end = len(self.content[: self.rows_at].decode()), len(text) - 2
-        while at < end:
-            row, at = decode(text, at)
-            yield row
-            at += 1  # the comma
+            return rows if isinstance(rows, list) else []
+        return list(json.loads(b"[" + self.content[self.rows_at : -2] + b"]"))
 
     def parts(self) -> Iterator[Any]:
         """The body in parts, for what is found in each: its options (with no rows), then each
@@ -77,5 +70,10 @@ class Upload:
             yield self.body()
             return
         yield json.loads(self.content[: self.rows_at] + b"]}")
-        for row in self.rows():
+        text = self.content.decode()
+        decode = json.JSONDecoder().raw_decode
+        at, end = len(self.content[: self.rows_at].decode()), len(text) - 2
+        while at < end:
+            row, at = decode(text, at)
             yield {_ROWS: [row]}
+            at += 1  # the comma

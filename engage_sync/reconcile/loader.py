@@ -15,7 +15,8 @@ What concurrency must not change:
 - The journal records every batch before it is sent and after its answer, whatever order the
   answers come in; all journal, report and progress updates happen on this (the calling) thread,
   so after `kill -9` at most the batches in flight are in doubt.
-- Leads held in memory are bounded by the batches in flight, not by the plan.
+- Leads held in memory are bounded by the batches in flight, not by the plan, and held packed
+  (packed.py): the encoded body of their call, made again into `Lead`s when it is answered.
 """
 
 from __future__ import annotations
