@@ -10,7 +10,7 @@ import pytest
 from conftest import write
 
 from engage_sync import leadsets
-from engage_sync.leadsets import Sink, readers
+from engage_sync.leadsets import Sink, problems, readers
 from engage_sync.leadsets.fields import HeaderPlan
 from engage_sync.model import Lead
 
@@ -111,3 +111,28 @@ def test_where_a_file_stops_being_utf8_is_said_by_line_and_column(tmp_path: Path
     assert str(readers.not_utf8(tmp_path / "none.csv", "none.csv")) == (
         "none.csv: cannot read: No such file or directory"
     )
+
+
+def test_a_second_look_at_checked_leads_keeps_no_hashes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """apply's pass over the leads a plan checked (leadsets.stream) checks no duplicate: it
+    kept 16 bytes of hashes a lead nobody read, 16 MB at a million (issue #34, item 2)."""
+    rows = "".join(f"x{i},41555{i:05d}\n" for i in range(50))
+    (tmp_path / "l.csv").write_text("externId,leadPhone\n" + rows + "x3,4155500003\n")
+    path = write(tmp_path / "a.yaml", HEADER + "leadsFile: l.csv\n")
+    (source,) = leadsets.load_sources([path], {}, Sink())
+    made: list[object] = []
+    real = problems.Hashes.__init__
+
+    def counted(self: problems.Hashes, *args: object, **kwargs: object) -> None:
+        made.append(self)
+        real(self, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(problems.Hashes, "__init__", counted)
+    streamed = [lead.extern_id for lead in leadsets.stream(source)]
+    assert made == [] and len(streamed) == 51 and streamed[-1] == "x3"  # as declared, repeat too
+    sink = Sink()
+    checked = [x.extern_id for d in leadsets.group([source], sink) for x in d.leads]
+    assert len(made) == 2 and len(checked) == 51  # the first pass does keep them
+    assert any("duplicate externId 'x3'" in str(p) for p in sink.problems)

@@ -29,7 +29,7 @@ from ..optouts.calendar import latest_request_day
 from . import boundary, dnclists, documents, readers
 from .chunks import Span
 from .fields import US_COUNTRIES, LeadContext, suggest
-from .problems import DuplicateCheck, ExactCheck, Replay, Sink
+from .problems import DuplicateCheck, ExactCheck, NoCheck, Replay, Sink
 from .schema import document_validator
 
 SUFFIXES = (".yaml", ".yml", ".json")
@@ -422,7 +422,7 @@ def _replay(campaign: int, sources: Sequence[Source], hashes: Replay) -> ExactCh
 def stream(source: Source) -> Iterator[Lead]:
     """The leads of a source already validated, for a second look (apply, --show-pii): no
     problem is collected and no duplicate checked (the plan did both)."""
-    return iter_leads(source, Sink())
+    return iter_leads(source, Sink(NoCheck()))
 
 
 class LeadStream:
