@@ -31,8 +31,8 @@ class Upload:
     @classmethod
     def of(cls, options: Mapping[str, Any], rows: Iterable[Mapping[str, Any]]) -> Upload:
         """The body `{**options, "uploadLeads": rows}`, encoding one row at a time."""
-        head = _ENCODE({**options, _ROWS: []})
-        assert head.endswith("[]}"), head  # uploadLeads is the last key: its list ends the body
+        # uploadLeads last, whatever the options hold: its list ends the body
+        head = _ENCODE({**{k: v for k, v in options.items() if k != _ROWS}, _ROWS: []})
         parts: list[bytes] = []
         ids: list[str] = []
         for row in rows:
@@ -58,9 +58,10 @@ class Upload:
     def rows(self) -> list[Any]:
         """The rows sent, decoded together (reconcile/packed.py: on the loader's own thread)."""
         if self.rows_at < 0:
-            rows = self.body().get(_ROWS)
-            return rows if isinstance(rows, list) else []
-        return list(json.loads(b"[" + self.content[self.rows_at : -2] + b"]"))
+            whole = self.body().get(_ROWS)
+            return whole if isinstance(whole, list) else []
+        rows: list[Any] = json.loads(b"[" + self.content[self.rows_at : -2] + b"]")
+        return rows
 
     def parts(self) -> Iterator[Any]:
         """The body in parts, for what is found in each: its options (with no rows), then each
