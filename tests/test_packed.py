@@ -65,6 +65,12 @@ def test_inline_yaml_leads_of_several_files_come_back_with_their_own_files(
     same(leads)
 
 
+def test_no_leads_pack_into_an_empty_call() -> None:
+    packed = Packed.of([], OPTIONS)
+    assert packed.leads() == [] and len(packed) == 0 and packed.phones == frozenset()
+    assert packed.upload.body() == {**OPTIONS, "uploadLeads": []}
+
+
 fields = st.dictionaries(
     st.sampled_from(["firstName", "lastName", "address1", "leadPriority", "zip"]),
     st.one_of(st.text(min_size=1, max_size=8), st.integers(0, 99)),

@@ -25,7 +25,7 @@ class Packed:
     upload: Upload  # what the call sends: the options and each lead's row
     files: str | tuple[str, ...]  # the leads' file, or each lead's where they differ
     lines: array[int]
-    digests: tuple[str, ...]
+    digests: bytes  # each lead's digest, one a line (a str each was 65 bytes a lead)
     phones: frozenset[str]  # phone keys: batches sharing one never fly together (loader.py)
 
     @classmethod
@@ -35,7 +35,7 @@ class Packed:
             Upload.of(options, (lead.to_request() for lead in leads)),
             files.pop() if len(files) == 1 else tuple(lead.file for lead in leads),
             array("q", (lead.line for lead in leads)),
-            tuple(lead.digest for lead in leads),
+            "\n".join(lead.digest for lead in leads).encode(),
             phones_of(leads),
         )
 
@@ -49,10 +49,11 @@ class Packed:
     def leads(self) -> list[Lead]:
         """The leads packed, as they were."""
         files = self.files
+        digests = self.digests.decode().split("\n") if self.digests else []
         return [
             Lead.from_request(row, files if isinstance(files, str) else files[i], line, digest)
             for i, (row, line, digest) in enumerate(
-                zip(self.upload.rows(), self.lines, self.digests, strict=True)
+                zip(self.upload.rows(), self.lines, digests, strict=True)
             )
         ]
 
