@@ -92,3 +92,47 @@ def test_one_edited_row_is_planned_from_its_chunk_and_posted_alone(
     assert [c["synced"] for c in json.loads(listed.out)["campaigns"]] == [True]
     again = engage_sync("plan", "--detailed-exitcode", cwd=tmp_path, env=emulator_process.where())
     assert again.code == 0, again.out
+
+
+def test_a_campaign_read_in_part_beside_a_new_tombstone_is_read_whole_next(
+    tmp_path: Path, emulator_process: Served
+) -> None:
+    """A tombstone with its phone, new in one campaign, joins the do-not-call set with the
+    apply that stops it. A campaign read whole in that apply was checked against the phone, so
+    its seal expects the stop; one read in part was not (its other chunks were checked against
+    the set before), so its seal keeps that set and the next plan reads it whole."""
+    emu = emulator_process
+    shutil.copy(REPO / "engage-sync.yaml", tmp_path / "engage-sync.yaml")
+    (tmp_path / "leadsets").mkdir()
+    (tmp_path / "leadsets" / "households.yaml").write_text(
+        f"campaign: {CAMPAIGN}\nleadsFile: households.csv\noptions:\n  dialPriority: NORMAL\n"
+        "  duplicateHandling: RETAIN_ALL\n  timeZoneOption: NPA_NXX\n"
+    )
+    csv_file = tmp_path / "leadsets" / "households.csv"
+    csv_file.write_text(rows())
+    other = tmp_path / "leadsets" / "other.yaml"
+    head = (
+        "campaign: 136785\noptions: {dialPriority: NORMAL, duplicateHandling: RETAIN_ALL, "
+        "timeZoneOption: NPA_NXX}\n"
+    )
+    other.write_text(head + 'leads:\n  - {externId: "O-1", leadPhone: "6175550100"}\n')
+    env = {
+        **emu.env(),
+        "ENGAGE_SYNC_LOOKUP_DELAY": "0.05",
+        "ENGAGE_SYNC_PHONE_KEY": "a-secret-of-more-than-sixteen-characters",
+    }
+    first = engage_sync("apply", "--auto-approve", "--rate-scale", "100", env=env, cwd=tmp_path)
+    assert first.code == 0, first.err
+
+    csv_file.write_text(rows(changed=1500))
+    other.write_text(head + 'leads: []\nremoved: [{externId: "O-1", leadPhone: "6175550100"}]\n')
+    second = engage_sync("apply", "--auto-approve", "--rate-scale", "100", env=env, cwd=tmp_path)
+    assert second.code == 0, second.err
+    assert posted(emu)["H-01500"] == 2  # the households were planned from the edited chunk
+    state = json.loads((tmp_path / "engage-sync.state.json").read_text())
+    assert state["do_not_call"]["done"]  # the tombstone's phone was stopped
+    seals = {c: state["campaigns"][str(c)].get("synced") or {} for c in (CAMPAIGN, 136785)}
+    assert seals[136785].get("doNotCall") and not seals[CAMPAIGN].get("doNotCall")
+    listed = engage_sync("state", "list", cwd=tmp_path, env=env).out
+    assert f"campaign {CAMPAIGN}: {ROWS} lead(s) (leadsets/households.yaml)\n" in listed
+    assert "campaign 136785: 0 lead(s), 1 removed (leadsets/other.yaml), in sync" in listed

@@ -200,12 +200,15 @@ def test_state_commands(workspace: Path, engage: Served, run: Any) -> None:
 
 
 def test_a_tombstone_with_its_phone_keeps_the_campaign_sealed(
-    workspace: Path, engage: Served, run: Any
+    workspace: Path, engage: Served, run: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A lead moved to `removed:` with its phone: the apply stops that phone, whose hash joins
     the state's do-not-call set. The campaign was checked against that phone (the plan held it
     in clear), so its seal holds and the next plan does not read it; a tombstone without its
-    phone (the last test) learns the phone from Engage, and the campaign is read again."""
+    phone (the last test) learns the phone from Engage, and the campaign is read again. The
+    plan needs the key the phone will be hashed with: here ENGAGE_SYNC_PHONE_KEY (with none,
+    the apply makes a salt, and the next plan reads the campaign once more)."""
+    monkeypatch.setenv("ENGAGE_SYNC_PHONE_KEY", "a-secret-of-more-than-sixteen-characters")
     write(workspace / "leadsets" / "a.yaml", "campaign: 136785\n" + HEAD + leads_yaml(3))
     assert run("apply", "--auto-approve").code == 0
     write(

@@ -52,7 +52,6 @@ def test_its_parts_hold_the_values_the_whole_body_does(
     upload = Upload.of(opts, rows)
     whole = values_sent({**opts, "uploadLeads": rows})
     assert set().union(*(values_sent(p) for p in upload.parts())) == whole
-    assert Sent.of_parts(upload.parts())._index == Sent(whole)._index
 
 
 def test_a_value_of_a_row_is_redacted_from_a_message_and_an_option_is_not() -> None:

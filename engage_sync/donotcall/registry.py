@@ -66,6 +66,7 @@ class Registry:
         self._listed: set[str] = set()  # from the do-not-call lists (not tombstones)
         self._extra: frozenset[str] | None = None
         self._fingerprint: str | None = None
+        self._after: str | None = None  # after_stops
         self._slots: dict[tuple[str, ...], tuple[tuple[int, bool], ...]] = {}
 
     def add(self, phone: str, origin: Origin, listed: bool = True) -> None:
@@ -80,6 +81,7 @@ class Registry:
             self._listed.add(phone)
             self._fingerprint = None
         self._extra = None
+        self._after = None
 
     def __bool__(self) -> bool:
         return bool(self.phones or self.hashes)
@@ -154,17 +156,19 @@ class Registry:
     def after_stops(self) -> str:
         """The fingerprint the next plan finds once the apply has stopped every phone this set
         holds in clear that no list names (the tombstones'; their hashes join the state): what
-        a seal records. A campaign sealed with it was checked against all of those phones; any
-        other stop (a phone Engage held, another run's) changes the set, and the campaign is
-        read again. With no key yet (no phone hashed so far, no ENGAGE_SYNC_PHONE_KEY), the
-        salt the apply would make is made here: the apply hashes with this set's key."""
-        unlisted = self.phones.keys() - self._listed
-        if not unlisted:
-            return self.fingerprint()
-        if self.key is None:
-            self.key = PhoneKey.new_salt()
-        stopped = {self.key.digest(p) for p in unlisted}
-        return self._fingerprinted(self.hashes | stopped)
+        the seal of a campaign read whole records, as that campaign was checked against all of
+        those phones. Any other stop (a phone Engage held, another run's) changes the set, and
+        the campaign is read again. With no key to hash with (none made yet, or the state's
+        cannot be had: apply refuses to run then), it is the set as it is: the next plan reads
+        the campaign again, which is safe."""
+        if self._after is None:
+            unlisted = self.phones.keys() - self._listed
+            if not unlisted or self.key is None:
+                self._after = self.fingerprint()
+            else:
+                stopped = {self.key.digest(p) for p in unlisted}
+                self._after = self._fingerprinted(self.hashes | stopped)
+        return self._after
 
     def _fingerprinted(self, hashes: frozenset[str] | None = None) -> str:
         # the lists alone, not tombstones: a plan reads the tombstones of the campaigns it

@@ -285,9 +285,11 @@ def make_seals(
             groups = found.sink.shared_groups.get(cid, [])
             ordered = sorted((tuple(sorted(g, key=lambda m: m[1])) for g in groups), key=_first)
             parts = (leads_file, chunked[cid], tuple(ordered))
-        seal = seals.seal_for(
-            ls, pairs, found.key, found.sink.problems, shared, parts, found.registry.after_stops()
-        )
+        # read in part, the leads of the chunks not read were checked against the set of an
+        # earlier plan: only the set as it is now (the campaign is read whole next time)
+        registry = found.registry
+        dnc = registry.fingerprint() if inputs.partial is not None else registry.after_stops()
+        seal = seals.seal_for(ls, pairs, found.key, found.sink.problems, shared, parts, dnc)
         if seal is not None:
             made[cid] = seal
     return made

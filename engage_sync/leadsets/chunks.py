@@ -25,7 +25,7 @@ from pathlib import Path
 BITS = 8  # a chunk ends after about one line in 2**BITS
 _MASK = (1 << BITS) - 1
 _SEED = 0x5EED  # where each line's CRC-32 starts: a blank line does not end a chunk
-_BLOCK = 1 << 18
+_BLOCK = 1 << 20
 
 
 @dataclass(frozen=True, slots=True)
