@@ -111,6 +111,39 @@ def stop(phone: str = PHONE, source: str | None = "IVR") -> Stop:
 
 
 # -- a sweep ---------------------------------------------------------------------------------------
+class Accounts:
+    """Several accounts' records: each call goes to its account's `Leads`."""
+
+    def __init__(self, by_account: dict[str, Leads]) -> None:
+        self.by_account = by_account
+
+    def search_phones(self, account: str, *args: Any, **kwargs: Any) -> list[LeadRecord]:
+        return self.by_account[account].search_phones(account, *args, **kwargs)
+
+    def act(self, account: str, *args: Any) -> ActionResult:
+        return self.by_account[account].act(account, *args)
+
+
+def test_a_phone_stopped_in_one_account_is_still_stopped_in_the_next(journal: Journal) -> None:
+    """An apply of lead sets in two accounts sweeps the repository's phones in each (a thread
+    an account). The phones one account's sweep stopped were taken as stopped everywhere: the
+    other account's records with them were left dialable."""
+    mine, theirs = Leads([record(1, 7)]), Leads([record(2, 9)])
+    rules = OptOutRules(scope="account")
+    client = SimpleNamespace(leads=Accounts({ACCOUNT: mine, "99990002": theirs}))
+    sw = Sweeper(client, journal, rules, KEY)  # type: ignore[arg-type]
+    assert sw.sweep(ACCOUNT, [stop()]) == set()
+    theirs.refuse = True  # its cancel fails: that account is not done with the phone
+    assert sw.sweep("99990002", [stop()]) == {PHONE}
+    theirs.refuse = False
+    assert sw.sweep("99990002", [stop()]) == set()
+    assert mine.records[1].state == theirs.records[2].state == "CANCELLED"
+    assert sw.done == {PHONE}
+    assert sorted(line["leadIds"][0] for line in journal.state.evidence) == [1, 2]
+    searched = len(theirs.searches)
+    assert sw.sweep("99990002", [stop()]) == set() and len(theirs.searches) == searched  # done
+
+
 def test_a_sweep_cancels_the_phones_dialable_records_in_every_campaign_and_records_the_phone(
     journal: Journal,
 ) -> None:

@@ -83,7 +83,9 @@ class Sweeper:
     # campaigns per account that `scope: campaign` limits a sweep to
     campaigns: dict[str, set[int]] = field(default_factory=dict)
     states: tuple[str, ...] = DNC_STATES
-    done: set[str] = field(default_factory=set)  # phones stopped by this run
+    done: set[str] = field(default_factory=set)  # phones stopped by this run, in any account
+    # (account, phone): each account's records are swept for a phone, once a run
+    swept: set[tuple[str, str]] = field(default_factory=set)
     ahead: LookAhead | None = None  # the first look-up, made while campaigns were read
 
     def hash_key(self) -> PhoneKey:
@@ -100,7 +102,7 @@ class Sweeper:
     def sweep(self, account: str, stops: Sequence[Stop]) -> set[str]:
         """Cancel every dialable record with one of these phones where the scope says, check,
         record each phone confirmed; returns the phones not confirmed (failed)."""
-        wanted = {s.phone: s for s in stops if s.phone not in self.done}
+        wanted = {s.phone: s for s in stops if (account, s.phone) not in self.swept}
         if not wanted:
             return set()
         key = self.hash_key()
@@ -138,6 +140,7 @@ class Sweeper:
                         f"is still dialable after the cancel ({record.state})"
                     )
         self._record(wanted, hits, failed, key, checked, scope)
+        self.swept.update((account, p) for p in wanted if p in self.done and p not in failed)
         return failed
 
     def _hits(
