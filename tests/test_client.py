@@ -556,6 +556,30 @@ def test_any_2xx_is_an_answer() -> None:
         empty.load_leads("1", 5, {**BODY, "uploadLeads": [lead(1)]})
 
 
+def test_an_encoded_body_is_sent_as_json_as_httpx_would_send_it() -> None:
+    """The loader's bodies are encoded when their batch is made (engage/upload.py): the same
+    bytes and headers as httpx's `json=`, and the answer read against the rows sent."""
+    from engage_sync.engage.upload import Upload
+
+    seen: list[httpx.Request] = []
+    result = {"leadsSupplied": 2, "leadsAccepted": 1, "processingResult": "OK"}
+    result["rejectedRows"] = [{"rowData": ["L2", "Zoë"], "message": "bad row for Zoë"}]
+
+    def handler(r: httpx.Request) -> httpx.Response:
+        seen.append(r)
+        return httpx.Response(200, json=result)
+
+    rows = [lead(1), {**lead(2), "firstName": "Zoë"}]
+    answer = mocked(handler, FakeClock()).load_leads("1", 5, Upload.of(BODY, rows))
+    want = httpx.Request("POST", "https://engage.example/", json={**BODY, "uploadLeads": rows})
+    (sent,) = seen
+    assert sent.content == want.read()
+    assert sent.headers["content-type"] == want.headers["content-type"] == "application/json"
+    assert sent.headers["content-length"] == want.headers["content-length"]
+    assert answer.accepted == 1 and answer.rejected[0].extern_ids == ("L2",)
+    assert "Zoë" not in answer.rejected[0].message  # a value the call carried: redacted
+
+
 from engage_sync.emulator.shared import Fault  # noqa: E402
 
 
