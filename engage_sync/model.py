@@ -204,14 +204,7 @@ class Lead(NamedTuple):
     @classmethod
     def from_request(cls, row: Mapping[str, object], file: str, line: int, digest: str) -> Lead:
         """The lead `to_request` made `row` of, again (reconcile/packed.py), its digest kept."""
-        keys = tuple(row)
-        if keys and keys[0] == "externId" and "extendedLeadData" not in row:
-            names = keys[1:]  # `to_request` writes them in order: no need to sort them again
-            plain = tuple(row.values())[1:]
-            if list(names) == sorted(names) and all(type(v) in _PLAIN for v in plain):
-                values = cast("tuple[FieldValue, ...]", plain)
-                return cls(str(row["externId"]), names, values, file, line, digest)
-        names, values = _flatten(row)
+        names, values = _as_written(row) or _flatten(row)
         return cls(str(row["externId"]), names, values, file, line, digest)
 
     @property
@@ -656,6 +649,20 @@ def describe_target(target: str) -> str:
 
 
 _PLAIN = (str, int)
+
+
+def _as_written(
+    row: Mapping[str, object],
+) -> tuple[tuple[str, ...], tuple[FieldValue, ...]] | None:
+    """The fields of a row `to_request` wrote with no custom field: externId first, the rest
+    in order already (no need to sort them again); None for any other row."""
+    keys = tuple(row)
+    if not keys or keys[0] != "externId" or "extendedLeadData" in row:
+        return None
+    names, plain = keys[1:], tuple(row.values())[1:]
+    if list(names) != sorted(names) or not all(type(v) in _PLAIN for v in plain):
+        return None
+    return names, cast("tuple[FieldValue, ...]", plain)
 
 
 def _flatten(data: Mapping[str, object]) -> tuple[tuple[str, ...], tuple[FieldValue, ...]]:

@@ -39,18 +39,24 @@ def rows(changed: int | None = None) -> str:
     return "\n".join(lines) + "\n"
 
 
+def households(repo: Path) -> Path:
+    """The bundled settings and the households lead set (its 3,000-row CSV) in `repo`."""
+    shutil.copy(REPO / "engage-sync.yaml", repo / "engage-sync.yaml")
+    (repo / "leadsets").mkdir()
+    (repo / "leadsets" / "households.yaml").write_text(
+        f"campaign: {CAMPAIGN}\nleadsFile: households.csv\noptions:\n  dialPriority: NORMAL\n"
+        "  duplicateHandling: RETAIN_ALL\n  timeZoneOption: NPA_NXX\n"
+    )
+    csv_file = repo / "leadsets" / "households.csv"
+    csv_file.write_text(rows())
+    return csv_file
+
+
 def test_one_edited_row_is_planned_from_its_chunk_and_posted_alone(
     tmp_path: Path, emulator_process: Served
 ) -> None:
     emu = emulator_process
-    shutil.copy(REPO / "engage-sync.yaml", tmp_path / "engage-sync.yaml")
-    (tmp_path / "leadsets").mkdir()
-    (tmp_path / "leadsets" / "households.yaml").write_text(
-        f"campaign: {CAMPAIGN}\nleadsFile: households.csv\noptions:\n  dialPriority: NORMAL\n"
-        "  duplicateHandling: RETAIN_ALL\n  timeZoneOption: NPA_NXX\n"
-    )
-    csv_file = tmp_path / "leadsets" / "households.csv"
-    csv_file.write_text(rows())
+    csv_file = households(tmp_path)
     env = {**emu.env(), "ENGAGE_SYNC_LOOKUP_DELAY": "0.05"}
     first = engage_sync("apply", "--auto-approve", "--rate-scale", "100", env=env, cwd=tmp_path)
     assert first.code == 0, first.err
@@ -102,14 +108,7 @@ def test_a_campaign_read_in_part_beside_a_new_tombstone_is_read_whole_next(
     its seal expects the stop; one read in part was not (its other chunks were checked against
     the set before), so its seal keeps that set and the next plan reads it whole."""
     emu = emulator_process
-    shutil.copy(REPO / "engage-sync.yaml", tmp_path / "engage-sync.yaml")
-    (tmp_path / "leadsets").mkdir()
-    (tmp_path / "leadsets" / "households.yaml").write_text(
-        f"campaign: {CAMPAIGN}\nleadsFile: households.csv\noptions:\n  dialPriority: NORMAL\n"
-        "  duplicateHandling: RETAIN_ALL\n  timeZoneOption: NPA_NXX\n"
-    )
-    csv_file = tmp_path / "leadsets" / "households.csv"
-    csv_file.write_text(rows())
+    csv_file = households(tmp_path)
     other = tmp_path / "leadsets" / "other.yaml"
     head = (
         "campaign: 136785\noptions: {dialPriority: NORMAL, duplicateHandling: RETAIN_ALL, "

@@ -140,7 +140,7 @@ class Sweeper:
                         f"is still dialable after the cancel ({record.state})"
                     )
         self._record(wanted, hits, failed, key, checked, scope)
-        self.swept.update((account, p) for p in wanted if p in self.done and p not in failed)
+        self.swept.update((account, phone) for phone in wanted.keys() - failed)  # _record: done
         return failed
 
     def _hits(
