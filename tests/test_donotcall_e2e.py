@@ -195,7 +195,7 @@ def test_a_listed_phone_is_stopped_in_every_campaign_and_nothing_else_is_touched
     for form in ("303 555 0142", "+1 (303) 555-0142", PHONE, "1.303.555.0142"):
         found = engage_sync("evidence", "--phone", form, cwd=repo)
         assert found.code == 0, found.err
-        assert "found no dialable record with it in every campaign of the account" in found.out
+        assert "found no dialable record with it in every campaign of account 99990001" in found.out
     assert engage_sync("evidence", "--phone", "3035550143", cwd=repo).code == 1
     again = engage_sync(
         "plan", "--detailed-exitcode", "--out", "out/p2.json", cwd=repo, env=emu.where()
@@ -375,3 +375,80 @@ def test_a_lead_in_doubt_whose_new_phone_is_on_the_list_has_its_landed_record_st
         "plan", "--refresh", "--detailed-exitcode", env=emu.env("api-token"), cwd=repo
     )
     assert final.code == 0, final.out + final.err
+
+
+# -- two accounts: one caller, one opt-out ------------------------------------------------------
+EAST, WEST = "11110001", "22220002"
+TWO_ACCOUNTS = """\
+accounts:
+  - accountId: "11110001"
+    accountName: East
+    dialGroups:
+      - {dialGroupId: 1, dialGroupName: East, campaigns: [{campaignId: 501, campaignName: E}]}
+  - accountId: "22220002"
+    accountName: West
+    dialGroups:
+      - {dialGroupId: 2, dialGroupName: West, campaigns: [{campaignId: 502, campaignName: W}]}
+credentials: {clientId: id, clientSecret: secret, jwt: my-jwt, apiTokens: [two-accounts-token]}
+"""
+
+
+@pytest.mark.parametrize("handling", MODES)
+def test_an_opt_out_held_in_one_account_stops_the_phone_in_every_account_of_the_run(
+    tmp_path: Path, handling: str
+) -> None:
+    """An agent's DO-NOT-CALL in East: the person comes back in East's export and in West's,
+    where another team's tool loaded them too. Apply looked up (and swept) only the account
+    whose lead it was posting: West loaded the person and kept the other team's record
+    dialable, and the phone's hash in the state could never be swept there afterwards."""
+    served = start_emulator("--seed", str(write(tmp_path / "seed.yaml", TWO_ACCOUNTS)))
+    try:
+        repo = tmp_path / "repo"
+        for account, campaign, leads in (
+            (EAST, 501, {"E-1": "(303) 555-0142", "E-2": "3035550100"}),
+            (WEST, 502, {"W-1": "+1 303 555 0142", "W-2": "3035550177"}),
+        ):
+            name = f"{account}.yaml"
+            leadset(repo, leads, handling=handling, campaign=campaign, name=name)
+            body = (repo / "leadsets" / name).read_text()
+            write(repo / "leadsets" / name, f'account: "{account}"\n' + body)
+        # an agent's DO-NOT-CALL in East; another team's record of the person in West
+        for account, campaign, eid in ((EAST, 501, "A-1"), (WEST, 502, "T-1")):
+            lead = {"externId": eid, "leadPhone": PHONE}
+            served.post("/_emulator/leads", {"accountId": account, "campaignId": campaign,
+                                             "leads": [lead]})  # fmt: skip
+        served.post("/_emulator/leads/state",
+                    {"phone": PHONE, "campaignId": 501, "leadState": "DO-NOT-CALL"})  # fmt: skip
+        env = {
+            "ENGAGE_BASE_URL": served.base_url,
+            "ENGAGE_API_TOKEN": "two-accounts-token",
+            "ENGAGE_SYNC_LOOKUP_DELAY": "0.05",
+            "ENGAGE_SYNC_ALLOWED_HOSTS": served.origin.split("://", 1)[1],
+        }
+        r = engage_sync("apply", "--auto-approve", "--report-json", "report.json", env=env,
+                        cwd=repo)  # fmt: skip
+        assert r.code == 0, r.out + r.err
+        assert dialable_with(served) == []
+        loaded = {x["externId"]: x["leadState"] for x in served.leads()}
+        assert "E-1" not in loaded and "W-1" not in loaded  # never loaded, in either account
+        assert loaded["T-1"] == "CANCELLED" and loaded["A-1"] == "DO-NOT-CALL"
+        assert loaded["E-2"] == loaded["W-2"] == "READY"
+        ledger = (repo / "engage-sync.evidence.jsonl").read_text().splitlines()
+        west = [json.loads(x) for x in ledger if json.loads(x)["campaigns"] == [502]]
+        assert len(west) == 1 and west[0]["leadIds"] == [
+            x["leadId"] for x in served.leads() if x["externId"] == "T-1"
+        ]
+        found = engage_sync("evidence", "--phone", "303-555-0142", cwd=repo)
+        assert found.code == 0, found.err
+        for account in (EAST, WEST):  # a line for each account it was stopped in
+            assert f"found no dialable record with it in every campaign of account {account}" in (
+                found.out
+            )
+        assert (
+            "CANCEL_LEADS of Engage lead id(s) " in found.out and " in campaign 502: " in found.out
+        )
+        again = engage_sync("plan", "--detailed-exitcode", cwd=repo, env=env)
+        assert again.code == 0, again.out + again.err  # both blocked, nothing left to do
+        assert_no_phone(written(repo))
+    finally:
+        stop_emulator(served)

@@ -65,7 +65,7 @@ def test_the_confirmed_day_is_counted_in_the_configured_time_zone() -> None:
     assert (utc["met"], la["met"]) == (False, True)
 
 
-def test_one_removal_is_a_campaign_extern_id_and_request_day_or_a_phone_and_day() -> None:
+def test_one_removal_is_a_campaign_extern_id_and_request_day_or_a_phone_account_and_day() -> None:
     a = {"campaign": 5, "externId": "R", "requested": "2026-11-20", "confirmed": "x"}
     assert ledger.key(a) == ledger.key({**a, "confirmed": "y", "acts": []})
     assert ledger.key(a) != ledger.key({**a, "campaign": 6})
@@ -73,6 +73,8 @@ def test_one_removal_is_a_campaign_extern_id_and_request_day_or_a_phone_and_day(
     phone = {"phone": "h1", "requested": "2026-11-20", "campaign": 5}
     assert ledger.key(phone) == ledger.key({**phone, "campaign": 6})  # in no one campaign
     assert ledger.key(phone) != ledger.key({**phone, "phone": "h2"})
+    # stopped in two accounts of one run: a line each (each account's records and cancels)
+    assert ledger.key({**phone, "account": "1"}) != ledger.key({**phone, "account": "2"})
 
 
 def test_read_returns_each_removal_once_the_first_line_winning(tmp_path: Path) -> None:

@@ -189,7 +189,7 @@ def test_accounts_run_apart_each_within_its_own_campaigns(folder: Path, emu: Emu
 @dataclass
 class FakeSweeper:
     """What the Applier asks of a Sweeper: `held` answers the phones given (E.164) as held in
-    Engage, or raises `fails`; `sweep` records the stops."""
+    Engage, or raises `fails`; `sweep` (and `sweep_everywhere`) records the stops."""
 
     holds: set[str] = field(default_factory=set)
     fails: ApiError | None = None
@@ -209,6 +209,9 @@ class FakeSweeper:
     def sweep(self, account: str, stops: Sequence[Stop]) -> set[str]:
         self.swept.append((account, [s.phone for s in stops]))
         return set()
+
+    def sweep_everywhere(self, account: str, stops: Sequence[Stop]) -> set[str]:
+        return self.sweep(account, stops)
 
 
 def test_a_lead_whose_phone_engage_holds_as_do_not_call_is_not_loaded(

@@ -27,6 +27,7 @@ from engage_sync.reconcile.donotcall import (
     engage_opt_outs,
 )
 from engage_sync.state import Journal, State, journal_path
+from engage_sync.state.replay import replay
 
 ACCOUNT = "99990001"
 PHONE = "+14155550100"  # E.164, as a Stop holds it
@@ -142,6 +143,56 @@ def test_a_phone_stopped_in_one_account_is_still_stopped_in_the_next(journal: Jo
     assert sorted(line["leadIds"][0] for line in journal.state.evidence) == [1, 2]
     searched = len(theirs.searches)
     assert sw.sweep("99990002", [stop()]) == set() and len(theirs.searches) == searched  # done
+
+
+def test_a_phone_learned_in_one_account_is_swept_and_looked_up_in_every_account_of_the_run(
+    journal: Journal,
+) -> None:
+    """One caller, one opt-out: a phone one account learned (Engage holds it, a tombstone's
+    records had it) is stopped in each account of the run, and a look-up for Engage's
+    opt-outs asks each; each account's ledger line keeps its own cancels."""
+    east = Leads([record(1, 7, state="DO-NOT-CALL")])
+    west = Leads([record(2, 9), record(3, 9, phone="4155550101")])
+    client = SimpleNamespace(leads=Accounts({ACCOUNT: east, "99990002": west}))
+    sw = Sweeper(client, journal, OptOutRules(), KEY)  # type: ignore[arg-type]
+    sw.accounts = (ACCOUNT, "99990002")
+    assert sw.held("99990002", ["4155550100", "4155550101"]) == {PHONE}  # East's, seen by West
+    assert [n for n, _ in west.searches] == [["4155550100", "4155550101"]]
+    assert sw.sweep_everywhere(ACCOUNT, [stop()]) == set()
+    assert west.records[2].state == "CANCELLED" and west.records[3].state == "READY"
+    assert east.acts == [] and west.acts == [(9, LeadAction.CANCEL, [2])]
+    east_line, west_line = journal.state.evidence
+    assert (east_line["account"], east_line["acts"]) == (ACCOUNT, [])
+    assert west_line["account"] == "99990002" and west_line["leadIds"] == [2]
+    assert [(a["campaign"], a["account"]) for a in west_line["acts"]] == [(9, "99990002")]
+    assert journal.state.do_not_call.acts == {}
+    searched = len(west.searches)
+    assert sw.sweep_everywhere("99990002", [stop()]) == set() and len(west.searches) == searched
+
+
+def test_a_confirmation_in_one_account_keeps_the_cancels_sent_in_another(
+    journal: Journal,
+) -> None:
+    """A run cut short sent West's cancel but confirmed nothing; the next run confirms East
+    first: West's cancel waits for West's line instead of going with East's (or nowhere)."""
+    digest = KEY.digest(PHONE)
+    journal.dnc_key(KEY.to_json())
+    number = journal.dnc_act(9, LeadAction.CANCEL.value, [(2, digest)], "99990002")
+    journal.acted(number, True, 1)
+    east = Leads([])
+    west = Leads([record(2, 9, state="CANCELLED")])
+    client = SimpleNamespace(leads=Accounts({ACCOUNT: east, "99990002": west}))
+    sw = Sweeper(client, journal, OptOutRules(), KEY)  # type: ignore[arg-type]
+    assert sw.sweep(ACCOUNT, [stop()]) == set()
+    assert [a["campaign"] for a in journal.state.do_not_call.acts[digest]] == [9]
+    assert sw.sweep("99990002", [stop()]) == set()
+    east_line, west_line = journal.state.evidence
+    assert east_line["acts"] == [] and [a["leadIds"] for a in west_line["acts"]] == [[2]]
+    assert journal.state.do_not_call.acts == {}
+    # the journal replayed (a crash before the state was saved) gives the same
+    replayed = State(journal.state.store)
+    assert replay(replayed) is True
+    assert replayed.evidence == journal.state.evidence and replayed.do_not_call.acts == {}
 
 
 def test_a_sweep_cancels_the_phones_dialable_records_in_every_campaign_and_records_the_phone(

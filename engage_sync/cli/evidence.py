@@ -217,7 +217,8 @@ def _phone_text(e: Mapping[str, Any], rules: OptOutRules) -> list[str]:
     """A phone stopped by do not call: its hash (never the number), the records, the campaigns."""
     met = "met" if e.get("met") else "MISSED"
     scope = e.get("scope")
-    where = "every campaign of the account" if scope == "account" else f"campaigns {scope}"
+    account = f"account {e['account']}" if e.get("account") else "the account"
+    where = f"every campaign of {account}" if scope == "account" else f"campaigns {scope}"
     lines = [
         f"phone #{str(e.get('phone'))[:12]}: stopped {_confirmed_day(e, rules)}, "
         f"{e.get('businessDays')} business day(s) after the request (due {e.get('due')}: {met})",

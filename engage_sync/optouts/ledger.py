@@ -60,9 +60,10 @@ def entry(
 
 def key(entry: Entry) -> tuple[object, ...]:
     """One removal: the same person asking on another day is another removal. A phone stopped
-    by do not call (issue #30) is its keyed hash (`phone`), in no one campaign."""
+    by do not call (issue #30) is its keyed hash (`phone`), in no one campaign: one line for
+    each account it was stopped in."""
     if "phone" in entry:
-        return (None, None, entry.get("phone"), entry.get("requested"))
+        return (None, entry.get("account"), entry.get("phone"), entry.get("requested"))
     return (entry.get("campaign"), entry.get("externId"), entry.get("requested"))
 
 

@@ -92,12 +92,13 @@ class Applier:
         if self.sweeper is not None:
             report.do_not_call = self.sweeper.report
             self.sweeper.report.to_stop = len(self.stops)
+            named = {ls.account or self.default_account or "" for ls in plan.leadsets}
+            named.add(self.default_account or "")
+            named.discard("")
+            self.sweeper.accounts = tuple(sorted(named))
             if self.stops:  # every account the lead sets name stops them, work or not
-                for ls in plan.leadsets:
-                    by_account.setdefault(ls.account or self.default_account or "", [])
-                if self.default_account:
-                    by_account.setdefault(self.default_account, [])
-                by_account.pop("", None)
+                for account in self.sweeper.accounts:
+                    by_account[account] = []
         for ls in plan.leadsets:
             if not ls.has_work:
                 continue
@@ -175,7 +176,9 @@ class Applier:
         reconciler = Reconciler(
             self.client,
             self.journal,
-            stop_phones=(lambda stops: sweeper.sweep(account, stops)) if sweeper else None,
+            stop_phones=(lambda stops: sweeper.sweep_everywhere(account, stops))
+            if sweeper
+            else None,
             dnc_states=sweeper.states if sweeper else (),
             region=sweeper.rules.phone_region if sweeper else "US",
             today=sweeper.rules.today() if sweeper else None,
@@ -295,7 +298,7 @@ class Applier:
             skip = [x for x in leads if held & set(record_phones(x.phone, region))]
             today = self.sweeper.rules.today()
             stops = [Stop(p, today, DateSource.FIRST_SEEN, "engage") for p in sorted(held)]
-            self.sweeper.sweep(account, stops)
+            self.sweeper.sweep_everywhere(account, stops)
             self.sweeper.report.skipped += len(skip)
             rep.notes.append(
                 f"{len(skip)} lead(s) not loaded: Engage holds their phone as do-not-call; it "

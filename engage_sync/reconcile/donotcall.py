@@ -14,6 +14,7 @@ phone is written anywhere: the journal, the state and the ledger hold keyed hash
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timezone
@@ -27,6 +28,7 @@ from ..engage.leads import LeadAction, LeadRecord, normalise_state
 from ..errors import ApiError
 from ..optouts import DateSource, Deadline, OptOutRules, Requested
 from ..state import Journal
+from ..state.donotcall import in_account
 from .lookahead import LOOKUP_CHUNK, LookAhead, search_held
 from .report import scrub
 
@@ -87,6 +89,12 @@ class Sweeper:
     # (account, phone): each account's records are swept for a phone, once a run
     swept: set[tuple[str, str]] = field(default_factory=set)
     ahead: LookAhead | None = None  # the first look-up, made while campaigns were read
+    # every account of the run (the applier's): one caller, one opt-out. A phone learned in one
+    # account (Engage holds it, a tombstone's records had it) is stopped in each, and a look-up
+    # for Engage's opt-outs asks each: its hash in the state could never be searched for later
+    accounts: tuple[str, ...] = ()
+    _locks: dict[str, threading.Lock] = field(default_factory=dict)
+    _guard: threading.Lock = field(default_factory=threading.Lock)
 
     def hash_key(self) -> PhoneKey:
         """The key phones are hashed with: the state's, else ENGAGE_SYNC_PHONE_KEY, else a new
@@ -99,9 +107,25 @@ class Sweeper:
     def scope(self, account: str) -> set[int] | None:
         return self.campaigns.get(account, set()) if self.rules.scope == "campaign" else None
 
+    def sweep_everywhere(self, account: str, stops: Sequence[Stop]) -> set[str]:
+        """`sweep` in this account, then in every other account of the run; returns the phones
+        not confirmed in one of them."""
+        failed = self.sweep(account, stops)
+        for other in self.accounts:
+            if other != account:
+                failed |= self.sweep(other, stops)
+        return failed
+
     def sweep(self, account: str, stops: Sequence[Stop]) -> set[str]:
         """Cancel every dialable record with one of these phones where the scope says, check,
-        record each phone confirmed; returns the phones not confirmed (failed)."""
+        record each phone confirmed; returns the phones not confirmed (failed). One sweep of
+        an account at a time (another account's thread may sweep it for a phone it learned)."""
+        with self._guard:
+            lock = self._locks.setdefault(account, threading.Lock())
+        with lock:
+            return self._sweep(account, stops)
+
+    def _sweep(self, account: str, stops: Sequence[Stop]) -> set[str]:
         wanted = {s.phone: s for s in stops if (account, s.phone) not in self.swept}
         if not wanted:
             return set()
@@ -139,7 +163,7 @@ class Sweeper:
                         f"a record in campaign {record.campaign_id} with a do-not-call phone "
                         f"is still dialable after the cancel ({record.state})"
                     )
-        self._record(wanted, hits, failed, key, checked, scope)
+        self._record(account, wanted, hits, failed, key, checked, scope)
         self.swept.update((account, phone) for phone in wanted.keys() - failed)  # _record: done
         return failed
 
@@ -170,7 +194,7 @@ class Sweeper:
     ) -> bool:
         lead_ids = [i for i, _ in chunk]
         number = self.journal.dnc_act(
-            cid, LeadAction.CANCEL.value, [(i, key.digest(p)) for i, p in chunk]
+            cid, LeadAction.CANCEL.value, [(i, key.digest(p)) for i, p in chunk], account
         )
         try:
             result = self.client.leads.act(account, cid, LeadAction.CANCEL, lead_ids)
@@ -186,6 +210,7 @@ class Sweeper:
 
     def _record(
         self,
+        account: str,
         wanted: dict[str, Stop],
         hits: list[tuple[LeadRecord, str]],
         failed: set[str],
@@ -225,7 +250,10 @@ class Sweeper:
                     "scope": "account" if scope is None else sorted(scope),
                     "campaigns": sorted({r.campaign_id for r in mine}),
                     "leadIds": sorted({r.lead_id for r in mine if r.dialable}),
-                    "acts": list(state.do_not_call.acts.get(digest, [])),
+                    "account": account,
+                    "acts": [
+                        a for a in state.do_not_call.acts.get(digest, []) if in_account(a, account)
+                    ],
                     "confirmed": moment,
                     "search": "leadSearch by phone (E.164, digits, national number): nothing "
                     "dialable",
@@ -234,7 +262,7 @@ class Sweeper:
                 }
             )
             self.done.add(phone)
-        self.journal.dnc_done(done, evidence, forget)
+        self.journal.dnc_done(done, evidence, forget, account)
         self.report.stopped += len(done)
         self.report.learned += sum(1 for s in wanted.values() if s.source in LEARNED)
 
@@ -245,12 +273,15 @@ class Sweeper:
     # -- Engage's own opt-outs ---------------------------------------------------------------
     def held(self, account: str, phones: Sequence[str]) -> set[str]:
         """Of these phones (as loaded: the lead's own text), those a record in the scope holds
-        in a do-not-call state (Engage's opt-outs win): from the look-up made ahead when it
-        covers them (lookahead.py), else one search per LOOKUP_CHUNK phones."""
+        in a do-not-call state (Engage's opt-outs win), in this account or another of the
+        run: from the look-up made ahead when it covers them (lookahead.py), else one search
+        per LOOKUP_CHUNK phones."""
         early = self.ahead.held(account, phones) if self.ahead is not None else None
-        if early is not None:
-            return early
-        return self.search_held(account, phones)
+        found = early if early is not None else self.search_held(account, phones)
+        for other in self.accounts:
+            if other != account:
+                found = found | self.search_held(other, phones)
+        return found
 
     def search_held(self, account: str, phones: Sequence[str]) -> set[str]:
         scope, region = self.scope(account), self.rules.phone_region

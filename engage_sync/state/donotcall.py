@@ -32,12 +32,16 @@ class DoNotCallState:
         if self.key is None:
             self.key = dict(key)
 
-    def stopped(self, confirmed: Mapping[str, list[Any]]) -> None:
-        """These phones are confirmed not dialable anywhere the scope says: blocked for good."""
+    def stopped(self, confirmed: Mapping[str, list[Any]], account: str | None = None) -> None:
+        """These phones are confirmed not dialable anywhere the scope says (in this account):
+        blocked for good. The cancels sent for them in the account went to its ledger line;
+        those of another account wait for that account's."""
         for digest, fields in confirmed.items():
             if digest not in self.done:
                 self.done[digest] = list(fields)
-            self.acts.pop(digest, None)
+            left = [a for a in self.acts.pop(digest, []) if not in_account(a, account)]
+            if left:
+                self.acts[digest] = left
 
     def acted(self, acts: Mapping[str, Mapping[str, Any]]) -> None:
         for digest, act in acts.items():
@@ -46,6 +50,12 @@ class DoNotCallState:
     @property
     def hashes(self) -> frozenset[str]:
         return frozenset(self.done)
+
+
+def in_account(act: Mapping[str, Any], account: str | None) -> bool:
+    """Whether a cancel sent belongs to this account's confirmation (one recorded before acts
+    named their account belongs to the first; with no account, to any)."""
+    return account is None or act.get("account") in (None, account)
 
 
 def read(raw: object) -> DoNotCallState:

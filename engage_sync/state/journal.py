@@ -231,8 +231,15 @@ class Journal:
         self._recorded = True
 
     @_locked
-    def dnc_act(self, campaign: int, lead_action: str, records: Sequence[tuple[int, str]]) -> int:
-        """Before a cancel by phone is sent: the records (lead id, the phone's keyed hash)."""
+    def dnc_act(
+        self,
+        campaign: int,
+        lead_action: str,
+        records: Sequence[tuple[int, str]],
+        account: str | None = None,
+    ) -> int:
+        """Before a cancel by phone is sent: the records (lead id, the phone's keyed hash), in
+        this account's campaign."""
         self._batch += 1
         by_phone: dict[str, list[int]] = {}
         for lead_id, digest in records:
@@ -246,6 +253,8 @@ class Journal:
             "byPhone": by_phone,
             "at": now(),
         }
+        if account is not None:
+            record["account"] = account
         self._write(record)
         self._dnc_acting[self._batch] = record
         return self._batch
@@ -256,12 +265,15 @@ class Journal:
         confirmed: Mapping[str, list[Any]],
         evidence: Sequence[Mapping[str, Any]] = (),
         forget: Mapping[int, Iterable[str]] | None = None,
+        account: str | None = None,
     ) -> None:
-        """Phones confirmed stopped (hash -> [requested, from, confirmed]), with their ledger
-        lines and the owned externIds whose records were cancelled with them."""
+        """Phones confirmed stopped (hash -> [requested, from, confirmed]) in this account, with
+        their ledger lines and the owned externIds whose records were cancelled with them."""
         if not confirmed:
             return
         record: dict[str, Any] = {"dncDone": {k: list(v) for k, v in confirmed.items()}}
+        if account is not None:
+            record["account"] = account
         gone = {str(cid): sorted(set(ids)) for cid, ids in (forget or {}).items() if ids}
         if gone:
             record["forget"] = gone
