@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import random
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -69,6 +70,23 @@ def test_files_the_readers_count_otherwise_are_not_chunked(
     path = tmp_path / "a.data"
     path.write_text(text, newline="")
     assert chunks.cut(path, csv_file) is None
+
+
+@pytest.mark.parametrize("split", [4, 6])  # the first block ends with its "\r", or after it
+def test_a_lone_carriage_return_stops_the_cut_where_it_is_met(split: int) -> None:
+    """A file whose lines end in lone carriage returns is one long line to a cut that splits at
+    line feeds: it was carried, copied again with each block, to the end of the file (time
+    quadratic in its size). The first lone carriage return ends the cut."""
+    rows_ = b"h,p\r" + b"".join(b"E%05d,4155550100\r" % i for i in range(20_000))
+    read = []
+
+    def blocks() -> Iterator[bytes]:
+        for block in [rows_[:split], *_blocks(rows_[split:], 4096)]:
+            read.append(block)
+            yield block
+
+    assert chunks._cut(blocks(), True) is None
+    assert len(read) <= 2  # of about a hundred
 
 
 def test_crlf_files_are_chunked_and_a_backslash_is_noted_in_json_lines(tmp_path: Path) -> None:

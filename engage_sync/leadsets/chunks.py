@@ -63,17 +63,26 @@ def _cut(blocks: Iterator[bytes], csv_file: bool) -> Cut | None:
     start, line, lines = 0, 1, 0  # the open chunk's first byte and line, and lines so far
     quotes = 0  # the open chunk's `"` so far (CSV)
     offset = 0  # the file offset of the block's first complete line
-    carry = b""
+    carry: list[bytes] = []  # the pieces of a line not ended yet (joined once it ends)
     header = csv_file
     escaped = False  # a backslash in the open chunk so far (JSON Lines)
     for block in blocks:
         whole.update(block)
-        data = carry + block
-        last = data.rfind(b"\n") + 1
-        if last == 0:
-            carry = data
+        if b"\n" not in block:
+            # a line longer than a block: kept in pieces, not copied again for each block (a
+            # file whose lines end in lone carriage returns was all one such line, cut in time
+            # quadratic in its size); a carriage return not followed by a line feed here is a
+            # lone one: such a file is not chunked, and nothing more of it need be read
+            if block.find(b"\r", 0, len(block) - 1) >= 0 or (
+                carry and carry[-1].endswith(b"\r") and not block.startswith(b"\n")
+            ):
+                return None
+            carry.append(block)
             continue
-        done, carry = data[:last], data[last:]
+        data = b"".join((*carry, block)) if carry else block
+        last = data.rfind(b"\n") + 1
+        done, rest = data[:last], data[last:]
+        carry = [rest] if rest else []
         if done.count(b"\r") != done.count(b"\r\n"):
             return None
         rows = done.split(b"\n")
@@ -107,13 +116,14 @@ def _cut(blocks: Iterator[bytes], csv_file: bool) -> Cut | None:
         part.update(done[at:])
         lines += len(rows) - first
         offset += last
-    if carry:  # a last line without a line break
-        if carry.count(b"\r") != carry.count(b"\r\n"):
+    tail = b"".join(carry)
+    if tail:  # a last line without a line break
+        if tail.count(b"\r") != tail.count(b"\r\n"):
             return None
-        part.update(carry)
+        part.update(tail)
         lines += 1
-        escaped = escaped or (not csv_file and b"\\" in carry)
-    if offset + len(carry) > start:
-        end = offset + len(carry)
+        escaped = escaped or (not csv_file and b"\\" in tail)
+    if offset + len(tail) > start:
+        end = offset + len(tail)
         spans.append(Span(start, end, line, lines, part.hexdigest()[:32], escaped))
     return Cut(whole.hexdigest(), tuple(spans))
