@@ -16,6 +16,7 @@ from engage_sync.config import load_config
 from engage_sync.donotcall.keys import PhoneKey
 from engage_sync.emulator import Emulator
 from engage_sync.errors import InputError
+from engage_sync.incremental import seal as seals
 from engage_sync.incremental.inputs import (
     CampaignInputs,
     in_sync,
@@ -111,6 +112,26 @@ def test_a_configured_folder_outside_the_repository_is_refused(
 
 
 # -- sealed campaigns ----------------------------------------------------------------------------
+def test_in_sync_hashes_each_file_once(
+    folder: Path, emu: Emulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`state list` asks `in_sync`: whether any seal holds, then what a plan would skip. Both
+    need every file's sha256: the second reuses the first's."""
+    leadset("a.yaml", A, 1, 2)
+    leadset("b.yaml", B, 3)
+    assert run(emu, Hooks()).report.ok
+    hashed: list[str] = []
+    real = seals.file_digest
+
+    def counted(path: Path) -> str | None:
+        hashed.append(path.name)
+        return real(path)
+
+    monkeypatch.setattr(seals, "file_digest", counted)
+    assert in_sync(state(), load_config(None)) == {A, B}
+    assert sorted(hashed) == ["a.yaml", "b.yaml"]
+
+
 def test_a_sealed_campaign_is_not_read_until_a_file_of_it_changes(
     folder: Path,
     emu: Emulator,

@@ -130,13 +130,15 @@ def read_inputs(
     state: State | None = None,
     partial: bool = True,
     sealing: bool = False,
+    hashed: Mapping[str, str | None] | None = None,
 ) -> Inputs:
     """Parse the lead-set files; with a state, not those of campaigns it holds in sync, and of a
     sealed campaign whose leadsFile changed only the chunks that changed (`partial`). `sealing`:
     cut every leadsFile that may be sealed into chunks (what apply records).
 
     Every file is hashed before it is parsed: a file edited while it is read is recorded with
-    its older bytes, so the next plan reads it again rather than trusting it.
+    its older bytes, so the next plan reads it again rather than trusting it. `hashed`: the
+    digests of files already made (by their shown path), not made again.
     """
     chosen, whole = leadset_paths(paths, config)
     sink = Sink()
@@ -156,7 +158,7 @@ def read_inputs(
         _group(found)
         return found
     shown = {leadsets.shown_path(f): f for f in files}
-    digests: dict[str, str | None] = {}
+    digests: dict[str, str | None] = dict(hashed or {})
     skipped, key = _trusted(state, config, shown, digests)
     sealed_files = {f for seal in skipped.values() for f in seal.files}
     sources = load([f for name, f in shown.items() if name not in sealed_files])
@@ -233,7 +235,7 @@ def _trusted(
 ) -> tuple[dict[int, Seal], str]:
     """The campaigns whose seals still hold for the files found now, and the settings key."""
     key = seals.settings_key(config.options, config.prune, config.prune_action, config.target())
-    digests.update({name: seals.file_digest(f) for name, f in shown.items()})
+    digests.update({name: seals.file_digest(f) for name, f in shown.items() if name not in digests})
     found: dict[int, Seal] = {}
     for cid, camp in state.campaigns.items():
         seal = seals.holds(camp, key, digests)
@@ -251,9 +253,10 @@ def in_sync(state: State, config: Config) -> set[int]:
         chosen, _ = leadset_paths((), config)
         files = leadsets.discover(chosen, boundary.root())
         shown = {leadsets.shown_path(f): f for f in files}
-        if not _trusted(state, config, shown, {})[0]:
+        digests: dict[str, str | None] = {}
+        if not _trusted(state, config, shown, digests)[0]:
             return set()  # no seal holds: nothing to parse to know that
-        return set(read_inputs((), config, state, partial=False).skipped)
+        return set(read_inputs((), config, state, partial=False, hashed=digests).skipped)
     except InputError:
         return set()
 
