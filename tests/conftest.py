@@ -31,6 +31,19 @@ REPO = Path(__file__).resolve().parent.parent
 DATA = REPO / "tests" / "data"
 BIN = Path(sys.executable).parent
 ENGAGE_SYNC = shutil.which("engage-sync", path=str(BIN)) or "engage-sync"
+# an emulator seed (`--seed`) of two accounts, a campaign each, one API token for both
+TWO_ACCOUNTS = """\
+accounts:
+  - accountId: "11110001"
+    accountName: East
+    dialGroups:
+      - {dialGroupId: 1, dialGroupName: East, campaigns: [{campaignId: 501, campaignName: E}]}
+  - accountId: "22220002"
+    accountName: West
+    dialGroups:
+      - {dialGroupId: 2, dialGroupName: West, campaigns: [{campaignId: 502, campaignName: W}]}
+credentials: {clientId: id, clientSecret: secret, jwt: my-jwt, apiTokens: [two-accounts-token]}
+"""
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

@@ -13,6 +13,7 @@ from typing import Any
 import httpx
 import pytest
 from conftest import (
+    TWO_ACCOUNTS,
     Served,
     engage_sync,
     load_json,
@@ -198,22 +199,8 @@ def test_fail_fast_sends_nothing_new_and_waits_for_what_is_in_flight(
     assert not (tmp_path / "engage-sync.state.json.journal").exists()
 
 
-SEED = """\
-accounts:
-  - accountId: "11110001"
-    accountName: East
-    dialGroups:
-      - {dialGroupId: 1, dialGroupName: East, campaigns: [{campaignId: 501, campaignName: E}]}
-  - accountId: "22220002"
-    accountName: West
-    dialGroups:
-      - {dialGroupId: 2, dialGroupName: West, campaigns: [{campaignId: 502, campaignName: W}]}
-credentials: {clientId: id, clientSecret: secret, jwt: my-jwt, apiTokens: [two-accounts-token]}
-"""
-
-
 def test_accounts_load_in_parallel_each_within_its_own_limits(tmp_path: Path) -> None:
-    seed = write(tmp_path / "seed.yaml", SEED)
+    seed = write(tmp_path / "seed.yaml", TWO_ACCOUNTS)
     served = start_emulator("--seed", str(seed), "--latency", "0.2", "--loader-limits", "3/1,6/3")
     try:
         for account, campaign in (("11110001", 501), ("22220002", 502)):

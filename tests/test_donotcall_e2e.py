@@ -14,6 +14,7 @@ from typing import Any
 import httpx
 import pytest
 from conftest import (
+    TWO_ACCOUNTS,
     Served,
     engage_sync,
     spawn_engage_sync,
@@ -379,18 +380,6 @@ def test_a_lead_in_doubt_whose_new_phone_is_on_the_list_has_its_landed_record_st
 
 # -- two accounts: one caller, one opt-out ------------------------------------------------------
 EAST, WEST = "11110001", "22220002"
-TWO_ACCOUNTS = """\
-accounts:
-  - accountId: "11110001"
-    accountName: East
-    dialGroups:
-      - {dialGroupId: 1, dialGroupName: East, campaigns: [{campaignId: 501, campaignName: E}]}
-  - accountId: "22220002"
-    accountName: West
-    dialGroups:
-      - {dialGroupId: 2, dialGroupName: West, campaigns: [{campaignId: 502, campaignName: W}]}
-credentials: {clientId: id, clientSecret: secret, jwt: my-jwt, apiTokens: [two-accounts-token]}
-"""
 
 
 @pytest.mark.parametrize("handling", MODES)
