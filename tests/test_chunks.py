@@ -89,6 +89,16 @@ def test_a_lone_carriage_return_stops_the_cut_where_it_is_met(split: int) -> Non
     assert len(read) <= 2  # of about a hundred
 
 
+@pytest.mark.parametrize("block", [1, 2, 3, 7, 64])
+def test_a_crlf_split_between_blocks_is_one_line_end(block: int) -> None:
+    """Blocks smaller than a line, one ending in its carriage return and the next starting with
+    the line feed: the same cut as the file read whole."""
+    data = ("h,p\r\n" + "".join(f"E{i},41555501{i % 100:02d}\r\n" for i in range(2000))).encode()
+    whole = chunks._cut(iter([data]), True)
+    assert whole is not None and len(whole.spans) > 2
+    assert chunks._cut(iter(_blocks(data, block)), True) == whole
+
+
 def test_crlf_files_are_chunked_and_a_backslash_is_noted_in_json_lines(tmp_path: Path) -> None:
     path = tmp_path / "a.jsonl"
     lines = [f'{{"externId": "E{i}", "firstName": "A{i}"}}' for i in range(3000)]

@@ -73,9 +73,7 @@ def _cut(blocks: Iterator[bytes], csv_file: bool) -> Cut | None:
             # file whose lines end in lone carriage returns was all one such line, cut in time
             # quadratic in its size); a carriage return not followed by a line feed here is a
             # lone one: such a file is not chunked, and nothing more of it need be read
-            if block.find(b"\r", 0, len(block) - 1) >= 0 or (
-                carry and carry[-1].endswith(b"\r") and not block.startswith(b"\n")
-            ):
+            if block.find(b"\r", 0, len(block) - 1) >= 0 or (carry and carry[-1][-1:] == b"\r"):
                 return None
             carry.append(block)
             continue
