@@ -199,6 +199,7 @@ class FakeSweeper:
     done: set[str] = field(default_factory=set)
     swept: list[tuple[str, list[str]]] = field(default_factory=list)
     looked: list[list[str]] = field(default_factory=list)
+    accounts: tuple[str, ...] = ()  # set by the applier
 
     def held(self, account: str, phones: Sequence[str]) -> set[str]:
         self.looked.append(list(phones))
@@ -284,6 +285,9 @@ def test_stops_are_swept_first_in_every_account_the_lead_sets_name(
     swept = sorted(a for a, phones in sweeper.swept if phones == [stop.phone])
     assert swept == ["12345678", "77777777", ACCOUNT]
     assert sweeper.report.to_stop == 1 and [r.campaign_id for r in report.leadsets] == [136790]
+    # a phone learned mid-run is stopped, and Engage's opt-outs looked up, in the accounts the
+    # lead sets name: not in a default account none of them uses (it may not even be reachable)
+    assert sweeper.accounts == ("12345678", ACCOUNT)
 
 
 def test_without_stops_an_account_with_no_work_is_not_visited(folder: Path, emu: Emulator) -> None:

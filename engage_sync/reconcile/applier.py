@@ -92,12 +92,12 @@ class Applier:
         if self.sweeper is not None:
             report.do_not_call = self.sweeper.report
             self.sweeper.report.to_stop = len(self.stops)
-            named = {ls.account or self.default_account or "" for ls in plan.leadsets}
-            named.add(self.default_account or "")
-            named.discard("")
+            # the accounts the lead sets name: a phone learned in one is stopped in each, and
+            # a look-up for Engage's opt-outs asks each
+            named = {ls.account or self.default_account or "" for ls in plan.leadsets} - {""}
             self.sweeper.accounts = tuple(sorted(named))
             if self.stops:  # every account the lead sets name stops them, work or not
-                for account in self.sweeper.accounts:
+                for account in sorted(named | {self.default_account or ""} - {""}):
                     by_account[account] = []
         for ls in plan.leadsets:
             if not ls.has_work:
