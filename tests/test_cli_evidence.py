@@ -161,6 +161,7 @@ def test_csv_has_one_row_a_removal_for_a_spreadsheet(workspace: Path) -> None:
         workspace,
         removal("R-1", acts=[later, act], commit="abc123"),
         phone_removal("f" * 24),
+        {**phone_removal("f" * 24), "account": "99990002"},
     )
     r = invoke("evidence", "--format", "csv")
     assert r.code == 0, r.err
@@ -179,10 +180,12 @@ def test_csv_has_one_row_a_removal_for_a_spreadsheet(workspace: Path) -> None:
         "actions": "DELETE_LEADS CANCEL_LEADS",
         "leadIds": "9 7 8",
         "actedAt": "2026-12-03T21:59:58Z",  # the first act sent
+        "account": "",
     }
     phone = rows[1]
     assert (phone["campaignId"], phone["externId"]) == ("136785 136790", f"phone #{'f' * 24}")
     assert (phone["commit"], phone["actions"], phone["actedAt"]) == ("", "", "")
+    assert (phone["account"], rows[2]["account"]) == ("", "99990002")  # where it was stopped
 
 
 def test_out_writes_the_file_and_nothing_to_standard_output(workspace: Path) -> None:

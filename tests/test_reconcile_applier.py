@@ -200,6 +200,9 @@ class FakeSweeper:
     swept: list[tuple[str, list[str]]] = field(default_factory=list)
     looked: list[list[str]] = field(default_factory=list)
     accounts: tuple[str, ...] = ()  # set by the applier
+    working: set[str] = field(default_factory=set)
+    expected: list[tuple[list[str], list[str]]] = field(default_factory=list)
+    rechecked: int = 0
 
     def held(self, account: str, phones: Sequence[str]) -> set[str]:
         self.looked.append(list(phones))
@@ -213,6 +216,15 @@ class FakeSweeper:
 
     def sweep_everywhere(self, account: str, stops: Sequence[Stop]) -> set[str]:
         return self.sweep(account, stops)
+
+    def expect(self, stops: Sequence[Stop], accounts: Sequence[str]) -> None:
+        self.expected.append(([s.phone for s in stops], sorted(accounts)))
+
+    def finished(self, account: str) -> None:
+        self.working.discard(account)
+
+    def recheck(self) -> None:
+        self.rechecked += 1
 
 
 def test_a_lead_whose_phone_engage_holds_as_do_not_call_is_not_loaded(
@@ -288,6 +300,9 @@ def test_stops_are_swept_first_in_every_account_the_lead_sets_name(
     # a phone learned mid-run is stopped, and Engage's opt-outs looked up, in the accounts the
     # lead sets name: not in a default account none of them uses (it may not even be reachable)
     assert sweeper.accounts == ("12345678", ACCOUNT)
+    # none recorded as stopped before each account swept has confirmed it; the accounts done
+    assert sweeper.expected == [([stop.phone], ["12345678", "77777777", ACCOUNT])]
+    assert sweeper.working == set() and sweeper.rechecked == 1
 
 
 def test_without_stops_an_account_with_no_work_is_not_visited(folder: Path, emu: Emulator) -> None:

@@ -133,13 +133,17 @@ def test_a_phone_stopped_in_one_account_is_still_stopped_in_the_next(journal: Jo
     rules = OptOutRules(scope="account")
     client = SimpleNamespace(leads=Accounts({ACCOUNT: mine, "99990002": theirs}))
     sw = Sweeper(client, journal, rules, KEY)  # type: ignore[arg-type]
+    sw.expect([stop()], [ACCOUNT, "99990002"])
     assert sw.sweep(ACCOUNT, [stop()]) == set()
     theirs.refuse = True  # its cancel fails: that account is not done with the phone
     assert sw.sweep("99990002", [stop()]) == {PHONE}
+    # not recorded as stopped (which would block it and end the retries) until both confirm
+    assert journal.state.do_not_call.done == {} and sw.report.stopped == 0
     theirs.refuse = False
     assert sw.sweep("99990002", [stop()]) == set()
     assert mine.records[1].state == theirs.records[2].state == "CANCELLED"
-    assert sw.done == {PHONE}
+    assert sw.done == {PHONE} and list(journal.state.do_not_call.done) == [KEY.digest(PHONE)]
+    assert sw.report.stopped == 1
     assert sorted(line["leadIds"][0] for line in journal.state.evidence) == [1, 2]
     searched = len(theirs.searches)
     assert sw.sweep("99990002", [stop()]) == set() and len(theirs.searches) == searched  # done
@@ -183,16 +187,93 @@ def test_a_confirmation_in_one_account_keeps_the_cancels_sent_in_another(
     west = Leads([record(2, 9, state="CANCELLED")])
     client = SimpleNamespace(leads=Accounts({ACCOUNT: east, "99990002": west}))
     sw = Sweeper(client, journal, OptOutRules(), KEY)  # type: ignore[arg-type]
+    sw.expect([stop()], [ACCOUNT, "99990002"])
     assert sw.sweep(ACCOUNT, [stop()]) == set()
     assert [a["campaign"] for a in journal.state.do_not_call.acts[digest]] == [9]
+    assert journal.state.do_not_call.done == {}
     assert sw.sweep("99990002", [stop()]) == set()
     east_line, west_line = journal.state.evidence
     assert east_line["acts"] == [] and [a["leadIds"] for a in west_line["acts"]] == [[2]]
-    assert journal.state.do_not_call.acts == {}
+    assert journal.state.do_not_call.acts == {} and list(journal.state.do_not_call.done) == [digest]
     # the journal replayed (a crash before the state was saved) gives the same
     replayed = State(journal.state.store)
     assert replay(replayed) is True
     assert replayed.evidence == journal.state.evidence and replayed.do_not_call.acts == {}
+
+
+def test_a_phone_another_account_failed_to_stop_is_not_recorded_and_is_stopped_next_run(
+    journal: Journal,
+) -> None:
+    """East confirms, West's checking search fails: the phone's hash stays out of the state, so
+    nothing blocks it before the next run learns it again, which sweeps West (East again:
+    harmless) and records it; West's cancel reaches West's line then."""
+    east, west = Leads([record(1, 7)]), Leads([record(2, 9)])
+    client = SimpleNamespace(leads=Accounts({ACCOUNT: east, "99990002": west}))
+    sw = Sweeper(client, journal, OptOutRules(), KEY)  # type: ignore[arg-type]
+    sw.accounts = (ACCOUNT, "99990002")
+    west.fail_search = 2  # the search after the cancel
+    assert sw.sweep_everywhere(ACCOUNT, [stop(source="engage")]) == {PHONE}
+    digest = KEY.digest(PHONE)
+    dnc = journal.state.do_not_call
+    assert dnc.done == {} and [a["account"] for a in dnc.acts[digest]] == ["99990002"]
+    assert sw.report.stopped == sw.report.learned == 0 and len(sw.report.errors) == 1
+    assert [line["account"] for line in journal.state.evidence] == [ACCOUNT]
+    assert PHONE in sw.done  # no load of this run posts it
+    replayed = State(journal.state.store)  # a crash here: the journal folds into the same
+    assert replay(replayed) is True
+    assert (replayed.do_not_call.done, replayed.do_not_call.acts) == (dnc.done, dnc.acts)
+    assert replayed.evidence == journal.state.evidence
+    west.fail_search = 0
+    again = Sweeper(client, journal, OptOutRules(), KEY)  # type: ignore[arg-type]
+    again.accounts = (ACCOUNT, "99990002")
+    assert again.sweep_everywhere(ACCOUNT, [stop(source="engage")]) == set()
+    assert list(dnc.done) == [digest] and dnc.acts == {}
+    assert again.report.stopped == again.report.learned == 1
+    west_line = journal.state.evidence[-1]
+    assert west_line["account"] == "99990002" and west_line["leadIds"] == []  # cancelled before
+    assert [a["leadIds"] for a in west_line["acts"]] == [[2]]
+
+
+def test_a_record_that_landed_beside_another_accounts_sweep_is_stopped_once_loads_end(
+    journal: Journal,
+) -> None:
+    """West learns the phone while East still loads: East is swept (nothing yet), then a batch
+    East checked before lands with the phone. Once every load is answered, East is searched
+    again: the record is cancelled, with a line of its own."""
+    east, west = Leads([]), Leads([record(2, 9, state="DO-NOT-CALL")])
+    client = SimpleNamespace(leads=Accounts({ACCOUNT: east, "99990002": west}))
+    sw = Sweeper(client, journal, OptOutRules(), KEY)  # type: ignore[arg-type]
+    sw.accounts, sw.working = (ACCOUNT, "99990002"), {ACCOUNT, "99990002"}
+    assert sw.sweep_everywhere("99990002", [stop(source="engage")]) == set()
+    assert len(journal.state.evidence) == 2 and sw.report.stopped == 1
+    east.records[5] = record(5, 7)  # the batch that passed the check before the sweep
+    sw.finished("99990002")
+    sw.finished(ACCOUNT)
+    sw.recheck()
+    assert east.records[5].state == "CANCELLED" and east.acts == [(7, LeadAction.CANCEL, [5])]
+    line = journal.state.evidence[-1]
+    assert (line["account"], line["leadIds"], [a["leadIds"] for a in line["acts"]]) == (
+        ACCOUNT,
+        [5],
+        [[5]],
+    )
+    assert sw.report.stopped == 1 and journal.state.do_not_call.acts == {}
+    searched = len(east.searches)
+    sw.recheck()  # nothing left to look at
+    assert len(east.searches) == searched
+
+
+def test_a_sweep_of_an_account_that_is_not_loading_is_not_looked_at_again(
+    journal: Journal,
+) -> None:
+    east, west = Leads([]), Leads([record(2, 9, state="DO-NOT-CALL")])
+    client = SimpleNamespace(leads=Accounts({ACCOUNT: east, "99990002": west}))
+    sw = Sweeper(client, journal, OptOutRules(), KEY)  # type: ignore[arg-type]
+    sw.accounts, sw.working = (ACCOUNT, "99990002"), {"99990002"}  # East's loads are done
+    assert sw.sweep_everywhere("99990002", [stop(source="engage")]) == set()
+    searched = len(east.searches)
+    sw.recheck()
+    assert len(east.searches) == searched == 1
 
 
 def test_a_sweep_cancels_the_phones_dialable_records_in_every_campaign_and_records_the_phone(

@@ -32,6 +32,7 @@ CSV_COLUMNS = (
     "actions",
     "leadIds",
     "actedAt",
+    "account",  # a phone's row: the account it was stopped in (a row for each)
 )
 
 
@@ -208,6 +209,7 @@ def to_csv(entries: Iterable[Mapping[str, Any]]) -> str:
                 " ".join(str(a.get("action")) for a in acts),
                 " ".join(str(i) for a in acts for i in a.get("leadIds", [])),
                 min((str(a.get("at")) for a in acts if a.get("at")), default=""),
+                e.get("account") or "",
             ]
         )
     return buffer.getvalue()

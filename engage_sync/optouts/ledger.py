@@ -60,10 +60,17 @@ def entry(
 
 def key(entry: Entry) -> tuple[object, ...]:
     """One removal: the same person asking on another day is another removal. A phone stopped
-    by do not call (issue #30) is its keyed hash (`phone`), in no one campaign: one line for
-    each account it was stopped in."""
+    by do not call (issue #30) is its keyed hash (`phone`), in no one campaign: a line for each
+    account it was stopped in, and for each confirmation there (a record that landed beside
+    another account's sweep is cancelled, and confirmed, once more)."""
     if "phone" in entry:
-        return (None, entry.get("account"), entry.get("phone"), entry.get("requested"))
+        return (
+            None,
+            entry.get("account"),
+            entry.get("phone"),
+            entry.get("requested"),
+            entry.get("confirmed"),
+        )
     return (entry.get("campaign"), entry.get("externId"), entry.get("requested"))
 
 

@@ -108,13 +108,23 @@ class Applier:
             report.leadsets.append(rep)  # in plan order, whatever order they finish in
             account = ls.account or self.default_account or ""
             by_account.setdefault(account, []).append((ls, rep))
+        if self.sweeper is not None:
+            # a phone is recorded as stopped once every account it is swept in has confirmed it
+            self.sweeper.expect(self.stops, [a for a in by_account if a])
+            self.sweeper.working = set(by_account)
 
         def one_account(account: str) -> bool:
-            work = by_account[account]
+            try:
+                return work_through(account)
+            finally:
+                if self.sweeper is not None:
+                    self.sweeper.finished(account)
+
+        def work_through(account: str) -> bool:
             if self.sweeper is not None and self.stops and account:
                 # first in the run, never held back: no dialable record with these phones
                 self.sweeper.sweep(account, self.stops)
-            for ls, rep in work:
+            for ls, rep in by_account[account]:
                 if self.client.gone:  # nothing more is sent once the server went away
                     rep.failed = rep.to_post
                     continue
@@ -129,6 +139,9 @@ class Applier:
         else:
             with ThreadPoolExecutor(len(by_account), thread_name_prefix="engage-account") as run:
                 stopped = list(run.map(one_account, list(by_account)))
+            if self.sweeper is not None and not self.client.gone:
+                # every load answered: what landed beside another account's sweep is stopped
+                self.sweeper.recheck()
         report.stopped_early = any(stopped)
         report.server_gone = self.client.gone
         return report

@@ -28,7 +28,7 @@ from ..engage.leads import LeadAction, LeadRecord, normalise_state
 from ..errors import ApiError
 from ..optouts import DateSource, Deadline, OptOutRules, Requested
 from ..state import Journal
-from ..state.donotcall import in_account
+from ..state.donotcall import acts_for
 from .lookahead import LOOKUP_CHUNK, LookAhead, search_held
 from .report import scrub
 
@@ -89,44 +89,84 @@ class Sweeper:
     # (account, phone): each account's records are swept for a phone, once a run
     swept: set[tuple[str, str]] = field(default_factory=set)
     ahead: LookAhead | None = None  # the first look-up, made while campaigns were read
-    # every account of the run (the applier's): one caller, one opt-out. A phone learned in one
-    # account (Engage holds it, a tombstone's records had it) is stopped in each, and a look-up
-    # for Engage's opt-outs asks each: its hash in the state could never be searched for later
+    # One caller, one opt-out: the accounts the run's lead sets name (the applier sets them).
+    # A phone learned in one of them (Engage holds it, a tombstone's records had it) is stopped
+    # in each, and a look-up for Engage's opt-outs asks each: once its hash is in the state it
+    # could never be searched for again
     accounts: tuple[str, ...] = ()
+    # phone -> the accounts it is to be stopped in this run, and those it was confirmed in: its
+    # hash joins the state's set (which blocks it, and ends the retries) once confirmed in all
+    asked: dict[str, set[str]] = field(default_factory=dict)
+    confirmed: dict[str, set[str]] = field(default_factory=dict)
+    working: set[str] = field(default_factory=set)  # accounts whose loads may be in flight
+    # account -> phones another account's thread swept there while it was loading: looked at
+    # again once every load was answered (a batch may have passed the check just before)
+    foreign: dict[str, dict[str, Stop]] = field(default_factory=dict)
     _locks: dict[str, threading.Lock] = field(default_factory=dict)
-    _guard: threading.Lock = field(default_factory=threading.Lock)
+    _guard: threading.RLock = field(default_factory=threading.RLock)
 
     def hash_key(self) -> PhoneKey:
         """The key phones are hashed with: the state's, else ENGAGE_SYNC_PHONE_KEY, else a new
-        salt; recorded in the journal before the first hash made with it."""
-        if self.key is None:
-            self.key = key_from_env() or PhoneKey.new_salt()
-        self.journal.dnc_key(self.key.to_json())
-        return self.key
+        salt (one for the run, whichever account's thread asks first); recorded in the journal
+        before the first hash made with it."""
+        with self._guard:
+            if self.key is None:
+                self.key = key_from_env() or PhoneKey.new_salt()
+            self.journal.dnc_key(self.key.to_json())
+            return self.key
 
     def scope(self, account: str) -> set[int] | None:
         return self.campaigns.get(account, set()) if self.rules.scope == "campaign" else None
 
+    def expect(self, stops: Sequence[Stop], accounts: Iterable[str]) -> None:
+        """These phones are to be stopped in each of these accounts: none is recorded as
+        stopped before all of them have confirmed it."""
+        with self._guard:
+            for s in stops:
+                self.asked.setdefault(s.phone, set()).update(accounts)
+
     def sweep_everywhere(self, account: str, stops: Sequence[Stop]) -> set[str]:
-        """`sweep` in this account, then in every other account of the run; returns the phones
-        not confirmed in one of them."""
+        """Phones learned in this account: `sweep` here, then in every other account of the
+        run; returns the phones not confirmed in one of them. No load anywhere in the run
+        posts them from now on."""
+        self.expect(stops, {account, *self.accounts})
+        with self._guard:
+            self.done.update(s.phone for s in stops)
+            for other in self.working - {account}:
+                self.foreign.setdefault(other, {}).update((s.phone, s) for s in stops)
         failed = self.sweep(account, stops)
         for other in self.accounts:
             if other != account:
                 failed |= self.sweep(other, stops)
         return failed
 
-    def sweep(self, account: str, stops: Sequence[Stop]) -> set[str]:
+    def finished(self, account: str) -> None:
+        """An account's loads are all answered (its thread is done)."""
+        with self._guard:
+            self.working.discard(account)
+
+    def recheck(self) -> None:
+        """Once no load is in flight: the accounts swept for a phone by another account's
+        thread while they were loading are searched for it again, and a record that landed
+        since is cancelled (its own ledger line)."""
+        with self._guard:
+            foreign, self.foreign = self.foreign, {}
+        for account, stops in sorted(foreign.items()):
+            self.sweep(account, list(stops.values()), again=True)
+
+    def sweep(self, account: str, stops: Sequence[Stop], again: bool = False) -> set[str]:
         """Cancel every dialable record with one of these phones where the scope says, check,
         record each phone confirmed; returns the phones not confirmed (failed). One sweep of
-        an account at a time (another account's thread may sweep it for a phone it learned)."""
+        an account at a time (another account's thread may sweep it for a phone it learned).
+        `again`: phones confirmed here already, looked at once more; a line is recorded only
+        for a phone that had a dialable record."""
         with self._guard:
             lock = self._locks.setdefault(account, threading.Lock())
         with lock:
-            return self._sweep(account, stops)
+            return self._sweep(account, stops, again)
 
-    def _sweep(self, account: str, stops: Sequence[Stop]) -> set[str]:
-        wanted = {s.phone: s for s in stops if (account, s.phone) not in self.swept}
+    def _sweep(self, account: str, stops: Sequence[Stop], again: bool) -> set[str]:
+        wanted = {s.phone: s for s in stops if again or (account, s.phone) not in self.swept}
         if not wanted:
             return set()
         key = self.hash_key()
@@ -144,6 +184,11 @@ class Sweeper:
         for record, phone in hits:
             if record.dialable:
                 by_campaign.setdefault(record.campaign_id, []).append((record.lead_id, phone))
+        if again:  # only the phones a dialable record of which landed since
+            landed = {phone for items in by_campaign.values() for _, phone in items}
+            wanted = {p: s for p, s in wanted.items() if p in landed}
+            if not wanted:
+                return set()
         for cid, items in sorted(by_campaign.items()):
             for start in range(0, len(items), ACTION_BATCH):
                 chunk = items[start : start + ACTION_BATCH]
@@ -159,12 +204,13 @@ class Sweeper:
             for record, phone in self._hits(after, wanted, scope):
                 if record.dialable:
                     failed.add(phone)
-                    self.report.errors.append(
+                    self._error(
                         f"a record in campaign {record.campaign_id} with a do-not-call phone "
                         f"is still dialable after the cancel ({record.state})"
                     )
         self._record(account, wanted, hits, failed, key, checked, scope)
-        self.swept.update((account, phone) for phone in wanted.keys() - failed)  # _record: done
+        with self._guard:
+            self.swept.update((account, phone) for phone in wanted.keys() - failed)
         return failed
 
     def _hits(
@@ -200,12 +246,11 @@ class Sweeper:
             result = self.client.leads.act(account, cid, LeadAction.CANCEL, lead_ids)
         except ApiError as e:
             self.journal.acted(number, False)
-            self.report.errors.append(
-                scrub(f"cancel of {len(lead_ids)} do-not-call record(s) failed: {e}")
-            )
+            self._error(scrub(f"cancel of {len(lead_ids)} do-not-call record(s) failed: {e}"))
             return False
         self.journal.acted(number, True, result.count)
-        self.report.cancelled += len(lead_ids)
+        with self._guard:
+            self.report.cancelled += len(lead_ids)
         return True
 
     def _record(
@@ -218,56 +263,69 @@ class Sweeper:
         confirmed: datetime,
         scope: set[int] | None,
     ) -> None:
-        """Each phone confirmed: its hash in the state, its line in the ledger, and the owned
-        records cancelled with it forgotten (not owned any more)."""
+        """Each phone confirmed in this account: its line in the ledger (with the cancels sent
+        for it here), the owned records cancelled with it forgotten (not owned any more), and,
+        once every account it was asked for has confirmed it, its hash in the state."""
         today = self.rules.today()
         state = self.journal.state
-        done: dict[str, list[Any]] = {}
-        evidence = []
-        forget: dict[int, set[str]] = {}
-        for phone, stop in sorted(wanted.items()):
-            if phone in failed:
-                continue
-            digest = key.digest(phone)
-            mine = [r for r, p in hits if p == phone]
-            for r in mine:  # the owned records this sweep cancelled (a tombstone's own were
-                # cancelled, and are recorded, by its removal)
-                camp = state.campaigns.get(r.campaign_id)
-                if r.dialable and camp is not None and camp.owns(r.extern_id):
-                    forget.setdefault(r.campaign_id, set()).add(r.extern_id)
-            deadline = Deadline(Requested(stop.requested, stop.requested_from), today, self.rules)
-            moment = confirmed.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
-            done[digest] = [stop.requested.isoformat(), stop.requested_from.value, moment]
-            day = self.rules.date_of(confirmed)
-            evidence.append(
-                {
-                    "phone": digest,
-                    "keyId": key.ident,
-                    "requested": stop.requested.isoformat(),
-                    "requestedFrom": stop.requested_from.value,
-                    "source": stop.source,
-                    "due": deadline.due.isoformat(),
-                    "scope": "account" if scope is None else sorted(scope),
-                    "campaigns": sorted({r.campaign_id for r in mine}),
-                    "leadIds": sorted({r.lead_id for r in mine if r.dialable}),
-                    "account": account,
-                    "acts": [
-                        a for a in state.do_not_call.acts.get(digest, []) if in_account(a, account)
-                    ],
-                    "confirmed": moment,
-                    "search": "leadSearch by phone (E.164, digits, national number): nothing "
-                    "dialable",
-                    "businessDays": max(0, deadline.taken(day)),
-                    "met": day <= deadline.due,
-                }
-            )
-            self.done.add(phone)
-        self.journal.dnc_done(done, evidence, forget, account)
-        self.report.stopped += len(done)
-        self.report.learned += sum(1 for s in wanted.values() if s.source in LEARNED)
+        moment = confirmed.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+        day = self.rules.date_of(confirmed)
+        with self._guard:  # one account's record at a time: which confirmation is the last
+            done: dict[str, list[Any]] = {}
+            here: list[str] = []
+            evidence = []
+            forget: dict[int, set[str]] = {}
+            for phone, stop in sorted(wanted.items()):
+                if phone in failed:
+                    continue
+                digest = key.digest(phone)
+                here.append(digest)
+                seen = self.confirmed.setdefault(phone, set())
+                seen.add(account)
+                whole = seen >= self.asked.get(phone, {account})
+                whole = whole and digest not in state.do_not_call.done
+                mine = [r for r, p in hits if p == phone]
+                for r in mine:  # the owned records this sweep cancelled (a tombstone's own
+                    # were cancelled, and are recorded, by its removal)
+                    camp = state.campaigns.get(r.campaign_id)
+                    if r.dialable and camp is not None and camp.owns(r.extern_id):
+                        forget.setdefault(r.campaign_id, set()).add(r.extern_id)
+                requested = Requested(stop.requested, stop.requested_from)
+                deadline = Deadline(requested, today, self.rules)
+                fields = [stop.requested.isoformat(), stop.requested_from.value, moment]
+                if whole:
+                    done[digest] = fields
+                    self.report.stopped += 1
+                    self.report.learned += stop.source in LEARNED
+                evidence.append(
+                    {
+                        "phone": digest,
+                        "keyId": key.ident,
+                        "requested": stop.requested.isoformat(),
+                        "requestedFrom": stop.requested_from.value,
+                        "source": stop.source,
+                        "due": deadline.due.isoformat(),
+                        "scope": "account" if scope is None else sorted(scope),
+                        "campaigns": sorted({r.campaign_id for r in mine}),
+                        "leadIds": sorted({r.lead_id for r in mine if r.dialable}),
+                        "account": account,
+                        "acts": acts_for(state.do_not_call, digest, account, whole),
+                        "confirmed": moment,
+                        "search": "leadSearch by phone (E.164, digits, national number): "
+                        "nothing dialable",
+                        "businessDays": max(0, deadline.taken(day)),
+                        "met": day <= deadline.due,
+                    }
+                )
+                self.done.add(phone)
+            self.journal.dnc_done(done, evidence, forget, account, here)
+
+    def _error(self, message: str) -> None:
+        with self._guard:
+            self.report.errors.append(message)
 
     def _failed(self, wanted: dict[str, Stop], message: str) -> set[str]:
-        self.report.errors.append(scrub(message))
+        self._error(scrub(message))
         return set(wanted)
 
     # -- Engage's own opt-outs ---------------------------------------------------------------

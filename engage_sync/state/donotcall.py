@@ -11,7 +11,7 @@ outlives the file that named the phone.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -32,16 +32,24 @@ class DoNotCallState:
         if self.key is None:
             self.key = dict(key)
 
-    def stopped(self, confirmed: Mapping[str, list[Any]], account: str | None = None) -> None:
-        """These phones are confirmed not dialable anywhere the scope says (in this account):
-        blocked for good. The cancels sent for them in the account went to its ledger line;
-        those of another account wait for that account's."""
-        for digest, fields in confirmed.items():
-            if digest not in self.done:
-                self.done[digest] = list(fields)
-            left = [a for a in self.acts.pop(digest, []) if not in_account(a, account)]
+    def stopped(
+        self,
+        done: Mapping[str, list[Any]],
+        account: str | None = None,
+        here: Iterable[str] | None = None,
+    ) -> None:
+        """Phones confirmed not dialable anywhere the scope says in this account (`here`; None:
+        those of `done`); `done`, those confirmed in every account the run was to stop them
+        in: blocked for good. The cancels that went to this account's ledger line are dropped
+        (acts_for says which); another account's wait for its own."""
+        for digest in done.keys() if here is None else here:
+            whole = digest in done
+            left = [a for a in self.acts.pop(digest, []) if not _goes(a, account, whole)]
             if left:
                 self.acts[digest] = left
+        for digest, fields in done.items():
+            if digest not in self.done:
+                self.done[digest] = list(fields)
 
     def acted(self, acts: Mapping[str, Mapping[str, Any]]) -> None:
         for digest, act in acts.items():
@@ -52,10 +60,17 @@ class DoNotCallState:
         return frozenset(self.done)
 
 
-def in_account(act: Mapping[str, Any], account: str | None) -> bool:
-    """Whether a cancel sent belongs to this account's confirmation (one recorded before acts
-    named their account belongs to the first; with no account, to any)."""
-    return account is None or act.get("account") in (None, account)
+def _goes(act: Mapping[str, Any], account: str | None, whole: bool) -> bool:
+    """Whether a cancel sent goes to this account's ledger line: its own (one sent before acts
+    named their account goes to the first line), and, on the line that completes the phone,
+    any left (no other line will take them)."""
+    return whole or account is None or act.get("account") in (None, account)
+
+
+def acts_for(dnc: DoNotCallState, digest: str, account: str, whole: bool) -> list[dict[str, Any]]:
+    """The cancels sent for a phone that go to this account's ledger line (`stopped` drops
+    the same ones)."""
+    return [dict(a) for a in dnc.acts.get(digest, []) if _goes(a, account, whole)]
 
 
 def read(raw: object) -> DoNotCallState:

@@ -266,14 +266,19 @@ class Journal:
         evidence: Sequence[Mapping[str, Any]] = (),
         forget: Mapping[int, Iterable[str]] | None = None,
         account: str | None = None,
+        here: Sequence[str] | None = None,
     ) -> None:
-        """Phones confirmed stopped (hash -> [requested, from, confirmed]) in this account, with
-        their ledger lines and the owned externIds whose records were cancelled with them."""
-        if not confirmed:
+        """Phones confirmed stopped in this account (`here`, their hashes; None: those of
+        `confirmed`), with their ledger lines and the owned externIds whose records were
+        cancelled with them; `confirmed` (hash -> [requested, from, confirmed]): those now
+        stopped in every account the run was to stop them in, blocked for good."""
+        if not confirmed and not here:
             return
         record: dict[str, Any] = {"dncDone": {k: list(v) for k, v in confirmed.items()}}
         if account is not None:
             record["account"] = account
+        if here is not None:
+            record["dncHere"] = list(here)
         gone = {str(cid): sorted(set(ids)) for cid, ids in (forget or {}).items() if ids}
         if gone:
             record["forget"] = gone

@@ -213,7 +213,7 @@ def note_dnc_act(state: State, act: dict[str, Any], at: str | None, answered: bo
 def dnc_done(state: State, rec: dict[str, Any]) -> None:
     """Phones confirmed stopped: blocked for good; the owned records cancelled with them are
     forgotten (not owned any more); their evidence goes to the ledger."""
-    state.do_not_call.stopped(rec["dncDone"], rec.get("account"))
+    state.do_not_call.stopped(rec["dncDone"], rec.get("account"), rec.get("dncHere"))
     for cid, ids in rec.get("forget", {}).items():
         state.campaign(int(cid)).forget(ids)
     state.evidence.extend(rec.get("evidence", []))
