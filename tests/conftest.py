@@ -20,12 +20,18 @@ from typing import Any
 
 import httpx
 import pytest
+from hypothesis import HealthCheck, settings
 
 from engage_sync import cli as cli_module
 from engage_sync.emulator import Emulator, Settings, default_seed
 from engage_sync.emulator.server import serve
 
 pytest_plugins = ("github_fake",)  # the fake GitHub API fixture, for the GitOps tests
+
+# the suite must pass on a loaded machine, and nothing in it passes or fails on time: no
+# example has a deadline, and a slow draw is not a failed health check (both are timed)
+settings.register_profile("suite", deadline=None, suppress_health_check=[HealthCheck.too_slow])
+settings.load_profile("suite")
 
 REPO = Path(__file__).resolve().parent.parent
 DATA = REPO / "tests" / "data"

@@ -121,7 +121,9 @@ def declared(s: dict[str, Any]) -> dict[str, tuple[int, str]]:
 
 
 @settings(
-    max_examples=100, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+    max_examples=100,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
 @given(scenarios())
 def test_no_dialable_record_carries_a_do_not_call_phone_and_every_other_lead_has_one(

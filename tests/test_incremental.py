@@ -235,7 +235,7 @@ def world(served: Served, run: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator
 @settings(
     max_examples=60,
     deadline=None,
-    suppress_health_check=[HealthCheck.function_scoped_fixture],
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
 @given(ops=st.lists(st.sampled_from(OPS), min_size=3, max_size=15), seed=st.integers(0, 2**32))
 def test_the_incremental_plan_always_equals_the_full_one(

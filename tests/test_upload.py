@@ -19,7 +19,7 @@ scalar = st.one_of(text, st.integers(-(10**12), 10**12))
 row = st.fixed_dictionaries(
     {"externId": text},
     optional={
-        "leadPhone": st.from_regex(r"[0-9]{10}", fullmatch=True),
+        "leadPhone": st.integers(10**9, 10**10 - 1).map(str),
         "firstName": text,
         "extendedLeadData": st.dictionaries(text, text, max_size=3),
         "zip": scalar,
