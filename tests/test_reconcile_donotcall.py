@@ -19,7 +19,7 @@ from engage_sync.engage.answers import ActionResult
 from engage_sync.engage.leads import LeadAction, LeadRecord, phone_key
 from engage_sync.errors import ApiError
 from engage_sync.model import Lead
-from engage_sync.optouts import DateSource, OptOutRules
+from engage_sync.optouts import DateSource, OptOutRules, ledger
 from engage_sync.reconcile.donotcall import (
     DoNotCallReport,
     Stop,
@@ -258,6 +258,8 @@ def test_a_record_that_landed_beside_another_accounts_sweep_is_stopped_once_load
         [[5]],
     )
     assert sw.report.stopped == 1 and journal.state.do_not_call.acts == {}
+    # folded into the ledger, in the same second as East's first line: a line of its own
+    assert ledger.append(journal.state.store, journal.state.evidence) == 3
     searched = len(east.searches)
     sw.recheck()  # nothing left to look at
     assert len(east.searches) == searched
@@ -266,14 +268,18 @@ def test_a_record_that_landed_beside_another_accounts_sweep_is_stopped_once_load
 def test_a_sweep_of_an_account_that_is_not_loading_is_not_looked_at_again(
     journal: Journal,
 ) -> None:
+    """East's loads are done; the default account (no lead set names it: swept for listed
+    phones only) is still loading: a phone learned in West is looked at again in neither."""
     east, west = Leads([]), Leads([record(2, 9, state="DO-NOT-CALL")])
-    client = SimpleNamespace(leads=Accounts({ACCOUNT: east, "99990002": west}))
+    default = Leads([record(8, 4)])
+    client = SimpleNamespace(leads=Accounts({ACCOUNT: east, "99990002": west, "55550005": default}))
     sw = Sweeper(client, journal, OptOutRules(), KEY)  # type: ignore[arg-type]
-    sw.accounts, sw.working = (ACCOUNT, "99990002"), {"99990002"}  # East's loads are done
+    sw.accounts, sw.working = (ACCOUNT, "99990002"), {"99990002", "55550005"}
     assert sw.sweep_everywhere("99990002", [stop(source="engage")]) == set()
     searched = len(east.searches)
     sw.recheck()
     assert len(east.searches) == searched == 1
+    assert default.searches == [] and default.records[8].state == "READY"
 
 
 def test_a_sweep_cancels_the_phones_dialable_records_in_every_campaign_and_records_the_phone(

@@ -61,15 +61,17 @@ def entry(
 def key(entry: Entry) -> tuple[object, ...]:
     """One removal: the same person asking on another day is another removal. A phone stopped
     by do not call (issue #30) is its keyed hash (`phone`), in no one campaign: a line for each
-    account it was stopped in, and for each confirmation there (a record that landed beside
-    another account's sweep is cancelled, and confirmed, once more)."""
+    account it was stopped in, and for each set of records cancelled for it there (a record
+    that landed beside another account's sweep is cancelled, and confirmed, once more; an
+    account confirmed again while another is retried, with nothing to cancel, is not)."""
     if "phone" in entry:
+        ids = entry.get("leadIds")
         return (
             None,
             entry.get("account"),
             entry.get("phone"),
             entry.get("requested"),
-            entry.get("confirmed"),
+            tuple(map(str, ids)) if isinstance(ids, list) else None,
         )
     return (entry.get("campaign"), entry.get("externId"), entry.get("requested"))
 

@@ -109,8 +109,10 @@ class Applier:
             account = ls.account or self.default_account or ""
             by_account.setdefault(account, []).append((ls, rep))
         if self.sweeper is not None:
-            # a phone is recorded as stopped once every account it is swept in has confirmed it
-            self.sweeper.expect(self.stops, [a for a in by_account if a])
+            # a phone is recorded as stopped once every account the lead sets name has confirmed
+            # it (a default account none of them uses is swept, and not waited for: it may not
+            # even be reachable)
+            self.sweeper.expect(self.stops, self.sweeper.accounts)
             self.sweeper.working = set(by_account)
 
         def one_account(account: str) -> bool:
@@ -312,7 +314,7 @@ class Applier:
             today = self.sweeper.rules.today()
             stops = [Stop(p, today, DateSource.FIRST_SEEN, "engage") for p in sorted(held)]
             self.sweeper.sweep_everywhere(account, stops)
-            self.sweeper.report.skipped += len(skip)
+            self.sweeper.skipped(len(skip))
             rep.notes.append(
                 f"{len(skip)} lead(s) not loaded: Engage holds their phone as do-not-call; it "
                 "joins the do-not-call set (`engage-sync optouts pull` writes it into a list): "

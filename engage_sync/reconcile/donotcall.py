@@ -132,7 +132,7 @@ class Sweeper:
         self.expect(stops, {account, *self.accounts})
         with self._guard:
             self.done.update(s.phone for s in stops)
-            for other in self.working - {account}:
+            for other in self.working.intersection(self.accounts) - {account}:
                 self.foreign.setdefault(other, {}).update((s.phone, s) for s in stops)
         failed = self.sweep(account, stops)
         for other in self.accounts:
@@ -319,6 +319,11 @@ class Sweeper:
                 )
                 self.done.add(phone)
             self.journal.dnc_done(done, evidence, forget, account, here)
+
+    def skipped(self, leads: int) -> None:
+        """Leads not loaded: Engage holds their phone as do-not-call (any account's thread)."""
+        with self._guard:
+            self.report.skipped += leads
 
     def _error(self, message: str) -> None:
         with self._guard:
