@@ -157,6 +157,18 @@ def test_a_state_search_names_the_states_and_campaigns() -> None:
     ]
 
 
+def test_a_state_search_at_most_so_many_pages_says_none_when_there_are_more() -> None:
+    rows = [row(i, f"L-{i}", state="DO-NOT-CALL") for i in range(1, 6)]
+    api = Api(rows)
+    leads = CampaignLeads(api, search_page_size=2)
+    found = leads.search_states_at_most(ACCOUNT, ["DO-NOT-CALL"], [7], 4)
+    assert found is not None and [r.lead_id for r in found] == [1, 2, 3, 4, 5]
+    assert len(api.sent) == 4  # three pages and an empty one
+    assert leads.search_states_at_most(ACCOUNT, ["DO-NOT-CALL"], None, 3) is None
+    assert len(api.sent) == 7  # never a search past the third
+    assert api.searches()[-1] == {"leadStates": ["DO-NOT-CALL"]}
+
+
 # -- a whole campaign ------------------------------------------------------------------------------
 def test_a_scan_pages_until_an_empty_page_and_keeps_its_campaign() -> None:
     api = Api([row(i, f"L-{i}") for i in range(1, 6)] + [row(9, "X", campaign=8)])

@@ -55,6 +55,7 @@ class Leads:
         self.acts: list[tuple[int, LeadAction, list[int]]] = []
         self.refuse = self.ignore = False
         self.fail_search = 0
+        self.page_size = 1000
 
     def search_phones(
         self,
@@ -81,6 +82,14 @@ class Leads:
     ) -> list[LeadRecord]:
         self.searches.append((list(states), list(campaigns) if campaigns is not None else None))
         return list(self.records.values())  # the filtering is the caller's to do
+
+    def search_states_at_most(
+        self, account: str, states: Sequence[str], campaigns: Sequence[int] | None, pages: int
+    ) -> list[LeadRecord] | None:
+        """As `search_states`, in pages of `page_size` records (each page a search, the last
+        one empty)."""
+        records = self.search_states(account, states, campaigns)
+        return None if len(records) // self.page_size + 1 > pages else records
 
     def act(
         self, account: str, campaign: int, action: LeadAction, lead_ids: Sequence[int]
@@ -120,6 +129,9 @@ class Accounts:
 
     def search_phones(self, account: str, *args: Any, **kwargs: Any) -> list[LeadRecord]:
         return self.by_account[account].search_phones(account, *args, **kwargs)
+
+    def search_states_at_most(self, account: str, *args: Any) -> list[LeadRecord] | None:
+        return self.by_account[account].search_states_at_most(account, *args)
 
     def act(self, account: str, *args: Any) -> ActionResult:
         return self.by_account[account].act(account, *args)
@@ -162,6 +174,7 @@ def test_a_phone_learned_in_one_account_is_swept_and_looked_up_in_every_account_
     sw.accounts = (ACCOUNT, "99990002")
     assert sw.held("99990002", ["4155550100", "4155550101"]) == {PHONE}  # East's, seen by West
     assert [n for n, _ in west.searches] == [["4155550100", "4155550101"]]
+    assert [n for n, _ in east.searches] == [["DO-NOT-CALL", "DO_NOT_CALL"]]  # read whole
     assert sw.sweep_everywhere(ACCOUNT, [stop()]) == set()
     assert west.records[2].state == "CANCELLED" and west.records[3].state == "READY"
     assert east.acts == [] and west.acts == [(9, LeadAction.CANCEL, [2])]
@@ -172,6 +185,34 @@ def test_a_phone_learned_in_one_account_is_swept_and_looked_up_in_every_account_
     assert journal.state.do_not_call.acts == {}
     searched = len(west.searches)
     assert sw.sweep_everywhere("99990002", [stop()]) == set() and len(west.searches) == searched
+
+
+def test_another_accounts_opt_outs_are_read_whole_while_fresh_and_few_else_searched_for(
+    journal: Journal,
+) -> None:
+    """A look-up in a run of two accounts asks the other account too. Its do-not-call records
+    are read whole (a search or a few) and used for FRESH_S seconds: per batch, searching it
+    as well would double the searches, which would then pace the loads. Too many to read
+    whole, they are searched for batch by batch."""
+    now = [0.0]
+    east = Leads([record(1, 7, state="DO-NOT-CALL"), record(4, 7, phone="4155550104")])
+    west = Leads([])
+    client = SimpleNamespace(leads=Accounts({ACCOUNT: east, "99990002": west}))
+    sw = Sweeper(client, journal, OptOutRules(), KEY, clock=lambda: now[0])  # type: ignore[arg-type]
+    sw.accounts = (ACCOUNT, "99990002")
+    assert sw.held("99990002", ["4155550104"]) == set()  # East has it, dialable: not held
+    assert sw.held("99990002", ["(415) 555-0100", "4155550199"]) == {PHONE}
+    assert len(east.searches) == 1  # read once for both
+    now[0] = 31.0
+    east.records[4] = record(4, 7, phone="4155550104", state="DO-NOT-CALL")  # an agent, since
+    assert sw.held("99990002", ["4155550104"]) == {"+14155550104"} and len(east.searches) == 2
+    east.records[5] = record(5, 8, phone="4155550105")
+    east.page_size = 1  # three records and an empty page: more than ELSEWHERE_PAGES (3)
+    now[0] = 62.0
+    assert sw.held("99990002", ["4155550104", "4155550199"]) == {"+14155550104"}
+    assert east.searches[-1][0] == ["4155550104", "4155550199"]  # searched for, from now on
+    assert sw.held("99990002", ["4155550100"]) == {PHONE}
+    assert east.searches[-1][0] == ["4155550100"] and len(east.searches) == 5
 
 
 def test_a_confirmation_in_one_account_keeps_the_cancels_sent_in_another(

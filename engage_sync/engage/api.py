@@ -32,6 +32,14 @@ class LeadsApi(Protocol):
         self, account: str, states: Sequence[str], campaigns: Sequence[int] | None = None
     ) -> list[LeadRecord]: ...
 
+    def search_states_at_most(
+        self,
+        account: str,
+        states: Sequence[str],
+        campaigns: Sequence[int] | None,
+        pages: int,
+    ) -> list[LeadRecord] | None: ...
+
     def scan(self, account: str, campaign: int) -> tuple[list[LeadRecord], bool]: ...
 
     def act(

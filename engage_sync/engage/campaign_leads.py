@@ -35,6 +35,10 @@ def admin(account: str) -> str:
     return f"/api/v1/admin/accounts/{account}"
 
 
+class _TooMany(Exception):
+    """A paged search would take more pages than it may."""
+
+
 class CampaignLeads:
     """A campaign's records: search by externId, scan, act on named records."""
 
@@ -96,21 +100,44 @@ class CampaignLeads:
             criteria["campaignIds"] = list(campaigns)
         return self._search(account, None, criteria)[0]
 
+    def search_states_at_most(
+        self,
+        account: str,
+        states: Sequence[str],
+        campaigns: Sequence[int] | None,
+        pages: int,
+    ) -> list[LeadRecord] | None:
+        """`search_states`, in at most `pages` pages (searches); None when there are more."""
+        criteria: dict[str, Any] = {"leadStates": list(states)}
+        if campaigns is not None:
+            criteria["campaignIds"] = list(campaigns)
+        try:
+            return self._search(account, None, criteria, pages)[0]
+        except _TooMany:
+            return None
+
     def scan(self, account: str, campaign: int) -> tuple[list[LeadRecord], bool]:
         """Every record of one campaign, and whether the scan saw them all (False: a page that
         was not empty brought nothing new, so the server ignores paging and hides the rest)."""
         return self._search(account, campaign, {"campaignIds": [campaign]})
 
     def _search(
-        self, account: str, campaign: int | None, criteria: dict[str, Any]
+        self,
+        account: str,
+        campaign: int | None,
+        criteria: dict[str, Any],
+        pages: int | None = None,
     ) -> tuple[list[LeadRecord], bool]:
         """Page until a page comes back empty: a server may clamp `maxRows`, so a short page
         proves nothing. A page with nothing new ends it too (a server that ignores `page`).
-        `campaign` None: rows of any campaign are kept (a search across the account)."""
+        `campaign` None: rows of any campaign are kept (a search across the account).
+        `pages`: _TooMany rather than a search more."""
         path = f"{admin(account)}/campaignLeads/leadSearch"
         found: dict[int, LeadRecord] = {}
         page = 0
         while True:
+            if pages is not None and page >= pages:
+                raise _TooMany
             rows = self.api.request(
                 "POST",
                 f"{path}?page={page}&maxRows={self.search_page_size}",

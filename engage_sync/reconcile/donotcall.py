@@ -15,7 +15,8 @@ phone is written anywhere: the journal, the state and the ledger hold keyed hash
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterable, Sequence
+import time
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timezone
 from typing import Any
@@ -29,10 +30,15 @@ from ..errors import ApiError
 from ..optouts import DateSource, Deadline, OptOutRules, Requested
 from ..state import Journal
 from ..state.donotcall import acts_for
-from .lookahead import LOOKUP_CHUNK, LookAhead, search_held
+from .lookahead import FRESH_S, LOOKUP_CHUNK, LookAhead, search_held, state_spellings
 from .report import scrub
 
 ACTION_BATCH = 500
+# another account's do-not-call records are read whole for a look-up (again once FRESH_S old)
+# when they fit in this many pages of a search; past that, its look-ups are made per batch
+# (one search per LOOKUP_CHUNK phones: twice the searches of a run of two accounts, which then
+# set its pace, where the loader's limits set it)
+ELSEWHERE_PAGES = 3
 LEARNED = frozenset({"tombstone", "engage"})  # phones learned in Engage, not listed
 DNC_STATES = ("DO-NOT-CALL",)  # what Engage holds as an opt-out (optOuts.engageStates adds)
 
@@ -104,6 +110,10 @@ class Sweeper:
     foreign: dict[str, dict[str, Stop]] = field(default_factory=dict)
     _locks: dict[str, threading.Lock] = field(default_factory=dict)
     _guard: threading.RLock = field(default_factory=threading.RLock)
+    # account -> (when read, the phones its records hold as do-not-call), or None: too many
+    _elsewhere: dict[str, tuple[float, frozenset[str]] | None] = field(default_factory=dict)
+    _reading: dict[str, threading.Lock] = field(default_factory=dict)
+    clock: Callable[[], float] = time.monotonic
 
     def hash_key(self) -> PhoneKey:
         """The key phones are hashed with: the state's, else ENGAGE_SYNC_PHONE_KEY, else a new
@@ -341,10 +351,43 @@ class Sweeper:
         per LOOKUP_CHUNK phones."""
         early = self.ahead.held(account, phones) if self.ahead is not None else None
         found = early if early is not None else self.search_held(account, phones)
+        region = self.rules.phone_region
+        wanted = {e for p in phones for e in record_phones(p, region)}
         for other in self.accounts:
             if other != account:
-                found = found | self.search_held(other, phones)
+                found = found | self._held_elsewhere(other, phones, wanted)
         return found
+
+    def _held_elsewhere(self, other: str, phones: Sequence[str], wanted: set[str]) -> set[str]:
+        """Of these phones (`wanted`: in E.164), those another account of the run holds as
+        do-not-call: from its do-not-call records read whole (read again once FRESH_S old),
+        or, where they are too many to read whole, searched for as in `search_held`."""
+        with self._guard:
+            lock = self._reading.setdefault(other, threading.Lock())
+        with lock:  # one read of an account's records at a time, whichever thread asks
+            known = self._elsewhere.get(other, (float("-inf"), frozenset()))
+            if known is not None and self.clock() - known[0] > FRESH_S:
+                known = self._read_elsewhere(other)
+                self._elsewhere[other] = known
+        if known is None:
+            return self.search_held(other, phones)
+        return wanted & known[1]
+
+    def _read_elsewhere(self, account: str) -> tuple[float, frozenset[str]] | None:
+        scope, region = self.scope(account), self.rules.phone_region
+        at = self.clock()
+        records = self.client.leads.search_states_at_most(
+            account, state_spellings(self.states), _sorted(scope), ELSEWHERE_PAGES
+        )
+        if records is None:
+            return None
+        held = {
+            phone
+            for r in records
+            if normalise_state(r.state) in self.states and (scope is None or r.campaign_id in scope)
+            for phone in record_phones("|".join(r.phones), region)
+        }
+        return at, frozenset(held)
 
     def search_held(self, account: str, phones: Sequence[str]) -> set[str]:
         scope, region = self.scope(account), self.rules.phone_region
@@ -367,7 +410,7 @@ def engage_opt_outs(
     as a keyed hash is blocked already, but nobody can read it there): Engage's opt-outs to
     bring home
     (`plan --refresh` counts them, `engage-sync optouts pull` writes them into a list)."""
-    spellings = sorted({x for state in states for x in (state, state.replace("-", "_"))})
+    spellings = state_spellings(states)
     criteria_campaigns = sorted(campaigns) if campaigns is not None else None
     found: set[str] = set()
     for r in client.leads.search_states(account, spellings, criteria_campaigns):

@@ -46,7 +46,7 @@ def search_held(
     a do-not-call state (Engage's opt-outs win). One search per `chunk` phones, asking for
     records in those states only, so the answer is usually one empty page."""
     wanted = sorted(set(phones))
-    spellings = sorted({s for state in states for s in (state, state.replace("-", "_"))})
+    spellings = state_spellings(states)
     campaigns = sorted(scope) if scope is not None else None
     found: set[str] = set()
     for start in range(0, len(wanted), chunk):
@@ -58,6 +58,11 @@ def search_held(
             if normalise_state(r.state) in states and (scope is None or r.campaign_id in scope):
                 found.update(record_phones("|".join(r.phones), region))
     return found
+
+
+def state_spellings(states: Sequence[str]) -> list[str]:
+    """Lead states as a search asks for them: the spec's hyphens and the guide's underscores."""
+    return sorted({s for state in states for s in (state, state.replace("-", "_"))})
 
 
 def look_ahead(
