@@ -97,6 +97,8 @@ def test_quick_benchmark_runs_and_writes_every_measurement(tmp_path: Path) -> No
         # every lead loaded once; a 429 is a measurement (a loaded machine's scheduling can
         # cost one, which is retried after Retry-After), never a pass or a fail
         assert run["loaded"] == accounts["leads"] and isinstance(run["http_429"], int)
+    # each account is searched: its own look-ups, and the other's (its opt-outs read whole)
+    assert set(accounts["two_accounts"]["searches"]) == {"11110001", "22220002"}
 
 
 def test_ideal_schedule_respects_both_windows() -> None:
