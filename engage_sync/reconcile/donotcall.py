@@ -351,10 +351,11 @@ class Sweeper:
         per LOOKUP_CHUNK phones."""
         early = self.ahead.held(account, phones) if self.ahead is not None else None
         found = early if early is not None else self.search_held(account, phones)
-        region = self.rules.phone_region
-        wanted = {e for p in phones for e in record_phones(p, region)}
-        for other in self.accounts:
-            if other != account:
+        others = [other for other in self.accounts if other != account]
+        if others:  # a run of one account (the usual) reads no phone here
+            region = self.rules.phone_region
+            wanted = {e for p in phones for e in record_phones(p, region)}
+            for other in others:
                 found = found | self._held_elsewhere(other, phones, wanted)
         return found
 
