@@ -86,10 +86,12 @@ class Leads:
     def search_states_at_most(
         self, account: str, states: Sequence[str], campaigns: Sequence[int] | None, pages: int
     ) -> list[LeadRecord] | None:
-        """As `search_states`, in pages of `page_size` records (each page a search, the last
-        one empty)."""
+        """As `search_states`, in pages of `page_size` records: each page a search, and one
+        more for the empty page that ends it (`fail_search` fails the read)."""
+        if self.fail_search:
+            raise ApiError("leadSearch: HTTP 503")
         records = self.search_states(account, states, campaigns)
-        return None if len(records) // self.page_size + 1 > pages else records
+        return None if -(-len(records) // self.page_size) + 1 > pages else records
 
     def act(
         self, account: str, campaign: int, action: LeadAction, lead_ids: Sequence[int]
@@ -191,28 +193,36 @@ def test_another_accounts_opt_outs_are_read_whole_while_fresh_and_few_else_searc
     journal: Journal,
 ) -> None:
     """A look-up in a run of two accounts asks the other account too. Its do-not-call records
-    are read whole (a search or a few) and used for FRESH_S seconds: per batch, searching it
-    as well would double the searches, which would then pace the loads. Too many to read
-    whole, they are searched for batch by batch."""
+    are read whole (a search or a few) and used for ELSEWHERE_S seconds: per batch, searching
+    it as well would double the searches, which would then pace the loads. Too many to read
+    whole, they are searched for batch by batch. A record's other phones come with it, as a
+    search answers them."""
     now = [0.0]
-    east = Leads([record(1, 7, state="DO-NOT-CALL"), record(4, 7, phone="4155550104")])
+    held = replace(record(1, 7, state="DO-NOT-CALL"), phones=("4155550100", "4155550177"))
+    east = Leads([held, record(4, 7, phone="4155550104")])
     west = Leads([])
     client = SimpleNamespace(leads=Accounts({ACCOUNT: east, "99990002": west}))
     sw = Sweeper(client, journal, OptOutRules(), KEY, clock=lambda: now[0])  # type: ignore[arg-type]
     sw.accounts = (ACCOUNT, "99990002")
     assert sw.held("99990002", ["4155550104"]) == set()  # East has it, dialable: not held
-    assert sw.held("99990002", ["(415) 555-0100", "4155550199"]) == {PHONE}
+    assert sw.held("99990002", ["(415) 555-0100", "4155550199"]) == {PHONE, "+14155550177"}
     assert len(east.searches) == 1  # read once for both
-    now[0] = 31.0
+    now[0] = 10.5
     east.records[4] = record(4, 7, phone="4155550104", state="DO-NOT-CALL")  # an agent, since
     assert sw.held("99990002", ["4155550104"]) == {"+14155550104"} and len(east.searches) == 2
+    east.fail_search = 1  # a read that fails: raised (the batch is not posted), kept nowhere
+    now[0] = 21.0
+    with pytest.raises(ApiError):
+        sw.held("99990002", ["4155550104"])
+    east.fail_search = 0
+    assert sw.held("99990002", ["4155550104"]) == {"+14155550104"} and len(east.searches) == 3
     east.records[5] = record(5, 8, phone="4155550105")
     east.page_size = 1  # three records and an empty page: more than ELSEWHERE_PAGES (3)
-    now[0] = 62.0
+    now[0] = 32.0
     assert sw.held("99990002", ["4155550104", "4155550199"]) == {"+14155550104"}
     assert east.searches[-1][0] == ["4155550104", "4155550199"]  # searched for, from now on
-    assert sw.held("99990002", ["4155550100"]) == {PHONE}
-    assert east.searches[-1][0] == ["4155550100"] and len(east.searches) == 5
+    assert sw.held("99990002", ["4155550100"]) == {PHONE, "+14155550177"}
+    assert east.searches[-1][0] == ["4155550100"] and len(east.searches) == 6
 
 
 def test_a_confirmation_in_one_account_keeps_the_cancels_sent_in_another(

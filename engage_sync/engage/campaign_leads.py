@@ -107,14 +107,16 @@ class CampaignLeads:
         campaigns: Sequence[int] | None,
         pages: int,
     ) -> list[LeadRecord] | None:
-        """`search_states`, in at most `pages` pages (searches); None when there are more."""
+        """`search_states`, in at most `pages` pages (searches); None when there are more, or
+        when the server ignores paging (what it answered may not be all)."""
         criteria: dict[str, Any] = {"leadStates": list(states)}
         if campaigns is not None:
             criteria["campaignIds"] = list(campaigns)
         try:
-            return self._search(account, None, criteria, pages)[0]
+            records, whole = self._search(account, None, criteria, pages)
         except _TooMany:
             return None
+        return records if whole else None
 
     def scan(self, account: str, campaign: int) -> tuple[list[LeadRecord], bool]:
         """Every record of one campaign, and whether the scan saw them all (False: a page that

@@ -30,15 +30,18 @@ from ..errors import ApiError
 from ..optouts import DateSource, Deadline, OptOutRules, Requested
 from ..state import Journal
 from ..state.donotcall import acts_for
-from .lookahead import FRESH_S, LOOKUP_CHUNK, LookAhead, search_held, state_spellings
+from .lookahead import LOOKUP_CHUNK, LookAhead, search_held, state_spellings
 from .report import scrub
 
 ACTION_BATCH = 500
-# another account's do-not-call records are read whole for a look-up (again once FRESH_S old)
-# when they fit in this many pages of a search; past that, its look-ups are made per batch
+# another account's do-not-call records are read whole for a look-up (again once ELSEWHERE_S
+# old: one search every 10 s of the 15 the limits allow) when they fit in this many searches
+# (pages: two of records and the empty one that ends a search, 2,000 records at the page size
+# of 1,000); past that, or where the server ignores paging, its look-ups are made per batch
 # (one search per LOOKUP_CHUNK phones: twice the searches of a run of two accounts, which then
 # set its pace, where the loader's limits set it)
 ELSEWHERE_PAGES = 3
+ELSEWHERE_S = 10.0
 LEARNED = frozenset({"tombstone", "engage"})  # phones learned in Engage, not listed
 DNC_STATES = ("DO-NOT-CALL",)  # what Engage holds as an opt-out (optOuts.engageStates adds)
 
@@ -110,8 +113,11 @@ class Sweeper:
     foreign: dict[str, dict[str, Stop]] = field(default_factory=dict)
     _locks: dict[str, threading.Lock] = field(default_factory=dict)
     _guard: threading.RLock = field(default_factory=threading.RLock)
-    # account -> (when read, the phones its records hold as do-not-call), or None: too many
-    _elsewhere: dict[str, tuple[float, frozenset[str]] | None] = field(default_factory=dict)
+    # account -> (when read, each phone its records hold as do-not-call -> all the phones of
+    # those records), or None: too many to read whole
+    _elsewhere: dict[str, tuple[float, dict[str, frozenset[str]]] | None] = field(
+        default_factory=dict
+    )
     _reading: dict[str, threading.Lock] = field(default_factory=dict)
     clock: Callable[[], float] = time.monotonic
 
@@ -361,20 +367,23 @@ class Sweeper:
 
     def _held_elsewhere(self, other: str, phones: Sequence[str], wanted: set[str]) -> set[str]:
         """Of these phones (`wanted`: in E.164), those another account of the run holds as
-        do-not-call: from its do-not-call records read whole (read again once FRESH_S old),
-        or, where they are too many to read whole, searched for as in `search_held`."""
+        do-not-call, with the other phones of the records that hold them (as `search_held`
+        answers): from its do-not-call records read whole (again once ELSEWHERE_S old), or,
+        where they cannot be read whole, searched for as in `search_held`. A read that fails
+        raises (the batch is not posted), and the next look-up reads again."""
         with self._guard:
             lock = self._reading.setdefault(other, threading.Lock())
         with lock:  # one read of an account's records at a time, whichever thread asks
-            known = self._elsewhere.get(other, (float("-inf"), frozenset()))
-            if known is not None and self.clock() - known[0] > FRESH_S:
+            known = self._elsewhere.get(other, (float("-inf"), {}))
+            if known is not None and self.clock() - known[0] > ELSEWHERE_S:
                 known = self._read_elsewhere(other)
                 self._elsewhere[other] = known
         if known is None:
             return self.search_held(other, phones)
-        return wanted & known[1]
+        held = known[1]
+        return {p for phone in wanted if phone in held for p in held[phone]}
 
-    def _read_elsewhere(self, account: str) -> tuple[float, frozenset[str]] | None:
+    def _read_elsewhere(self, account: str) -> tuple[float, dict[str, frozenset[str]]] | None:
         scope, region = self.scope(account), self.rules.phone_region
         at = self.clock()
         records = self.client.leads.search_states_at_most(
@@ -382,13 +391,15 @@ class Sweeper:
         )
         if records is None:
             return None
-        held = {
-            phone
-            for r in records
-            if normalise_state(r.state) in self.states and (scope is None or r.campaign_id in scope)
-            for phone in record_phones("|".join(r.phones), region)
-        }
-        return at, frozenset(held)
+        held: dict[str, frozenset[str]] = {}
+        for r in records:
+            if normalise_state(r.state) in self.states and (
+                scope is None or r.campaign_id in scope
+            ):
+                group = frozenset(record_phones("|".join(r.phones), region))
+                for phone in group:
+                    held[phone] = held.get(phone, frozenset()) | group
+        return at, held
 
     def search_held(self, account: str, phones: Sequence[str]) -> set[str]:
         scope, region = self.scope(account), self.rules.phone_region
