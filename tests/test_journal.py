@@ -173,3 +173,25 @@ def test_a_journal_replayed_after_a_crash_keeps_an_updates_cancel_in_mind(
     replayed = load_state(tmp_path / "s.json")  # folds the journal left behind
     assert replayed.campaigns[7].reloading() == {"a"}
     assert replayed.campaigns[7].acts["a"][0]["answered"] is False
+
+
+def test_a_phones_line_takes_its_cancels_from_the_state_when_it_is_written(tmp_path: Path) -> None:
+    """Do not call in several accounts: a line takes this account's cancels, and, on the line
+    that completes the phone, every one left. They are read under the journal's lock, so a
+    cancel another account's thread has answered meanwhile is in the line or kept, never lost."""
+    with Journal(State(tmp_path / "s.json")) as journal:
+        for account, lead in (("A", 1), ("B", 2)):
+            journal.acted(journal.dnc_act(7, "CANCEL_LEADS", [(lead, "h1")], account), True, 1)
+        line = {"phone": "h1", "requested": "2026-12-01", "acts": []}
+        journal.dnc_done({}, [{**line, "account": "A"}], account="A", here=["h1"])
+        (a_line,) = journal.state.evidence
+        assert [x["leadIds"] for x in a_line["acts"]] == [[1]]
+        assert [x["account"] for x in journal.state.do_not_call.acts["h1"]] == ["B"]
+        journal.acted(journal.dnc_act(9, "CANCEL_LEADS", [(3, "h1")], "C"), True, 1)
+        done = {"h1": ["2026-12-01", "lead set", "2026-12-08T00:00:00Z"]}
+        journal.dnc_done(done, [{**line, "account": "B"}], account="B", here=["h1"])
+        b_line = journal.state.evidence[-1]
+        assert sorted(x["account"] for x in b_line["acts"]) == ["B", "C"]  # the last takes all
+        assert journal.state.do_not_call.acts == {} and list(journal.state.do_not_call.done) == [
+            "h1"
+        ]

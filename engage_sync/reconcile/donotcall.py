@@ -29,7 +29,6 @@ from ..engage.leads import LeadAction, LeadRecord, normalise_state
 from ..errors import ApiError
 from ..optouts import DateSource, Deadline, OptOutRules, Requested
 from ..state import Journal
-from ..state.donotcall import acts_for
 from .lookahead import LOOKUP_CHUNK, LookAhead, search_held, state_spellings
 from .report import scrub
 
@@ -325,7 +324,7 @@ class Sweeper:
                         "campaigns": sorted({r.campaign_id for r in mine}),
                         "leadIds": sorted({r.lead_id for r in mine if r.dialable}),
                         "account": account,
-                        "acts": acts_for(state.do_not_call, digest, account, whole),
+                        "acts": [],  # the journal takes them from the state, atomically
                         "confirmed": moment,
                         "search": "leadSearch by phone (E.164, digits, national number): "
                         "nothing dialable",

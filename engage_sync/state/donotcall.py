@@ -67,7 +67,9 @@ def _goes(act: Mapping[str, Any], account: str | None, whole: bool) -> bool:
     return whole or account is None or act.get("account") in (None, account)
 
 
-def acts_for(dnc: DoNotCallState, digest: str, account: str, whole: bool) -> list[dict[str, Any]]:
+def acts_for(
+    dnc: DoNotCallState, digest: str, account: str | None, whole: bool
+) -> list[dict[str, Any]]:
     """The cancels sent for a phone that go to this account's ledger line (`stopped` drops
     the same ones)."""
     return [dict(a) for a in dnc.acts.get(digest, []) if _goes(a, account, whole)]

@@ -22,6 +22,7 @@ from typing import Any, TypeVar
 from .. import jsonl
 from ..model import Lead
 from ..store import Appender, Item
+from .donotcall import acts_for
 from .file import State, save_state
 from .replay import VERSION, dnc_done, note_act, note_dnc_act
 
@@ -271,7 +272,9 @@ class Journal:
         """Phones confirmed stopped in this account (`here`, their hashes; None: those of
         `confirmed`), with their ledger lines and the owned externIds whose records were
         cancelled with them; `confirmed` (hash -> [requested, from, confirmed]): those now
-        stopped in every account the run was to stop them in, blocked for good."""
+        stopped in every account the run was to stop them in, blocked for good. Each line's
+        `acts` are the cancels it takes from the state, taken here, under the journal's lock:
+        another account's cancel answered meanwhile is either in the line or kept."""
         if not confirmed and not here:
             return
         record: dict[str, Any] = {"dncDone": {k: list(v) for k, v in confirmed.items()}}
@@ -283,7 +286,13 @@ class Journal:
         if gone:
             record["forget"] = gone
         if evidence:
-            record["evidence"] = [dict(e) for e in evidence]
+            dnc = self.state.do_not_call
+            record["evidence"] = [
+                {**e, "acts": acts_for(dnc, e["phone"], account, e["phone"] in confirmed)}
+                if "phone" in e
+                else dict(e)
+                for e in evidence
+            ]
         self._write(record)
         dnc_done(self.state, record)
         self._recorded = True
