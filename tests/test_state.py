@@ -582,7 +582,12 @@ def test_phones_stopped_by_do_not_call_survive_a_crash_as_keyed_hashes(tmp_path:
     replayed = load_state(path)
     assert replayed.do_not_call.key == key.to_json()
     assert replayed.do_not_call.hashes == {digest}
-    assert replayed.evidence == [{"phone": digest, "requested": "2026-11-20", "acts": []}]
+    # the line took the answered cancel from the state as it was written (the journal's)
+    (line,) = replayed.evidence
+    assert (line["phone"], line["requested"]) == (digest, "2026-11-20")
+    assert [(a["campaign"], a["leadIds"], a["answered"]) for a in line["acts"]] == [
+        (136785, [500001], True)
+    ]
     save_state(replayed)
     again = load_state(path)
     assert again.do_not_call.done[digest][0] == "2026-11-20"
